@@ -1,0 +1,84 @@
+/**
+ * The resolved configuration: what `loadConfig` returns after validating trellis.yaml against
+ * the schema (src/config/schema.ts) and filling defaults. Keys mirror the YAML keys exactly.
+ * Every object is frozen.
+ */
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface TlsFiles {
+  /** PEM certificate chain file */
+  certificate: string;
+  /** PEM private key file */
+  key: string;
+}
+
+export interface ListenerConfig {
+  enabled: boolean;
+  /** addresses to bind; default ["0.0.0.0", "::"] style "any" is written as "*" */
+  addresses: readonly string[];
+  port: number;
+}
+
+export interface ParserLimits {
+  /** largest stanza in bytes; c2s default 262144 (256 KiB), s2s 524288 (512 KiB) */
+  max_stanza_bytes: number;
+  /** deepest element nesting inside a stanza (stream root not counted) */
+  max_depth: number;
+  max_attributes: number;
+  /** longest attribute value in bytes */
+  max_attribute_bytes: number;
+  /** longest single text node in bytes */
+  max_text_bytes: number;
+}
+
+export interface C2sConfig {
+  /** STARTTLS required before authentication (RFC 6120 section 5.3.1) */
+  require_tls: boolean;
+  /** SASL mechanisms offered, in preference order; PLAIN is only ever offered over TLS */
+  sasl_mechanisms: readonly ('SCRAM-SHA-256' | 'SCRAM-SHA-1' | 'PLAIN')[];
+  /** seconds a connection may take to authenticate */
+  pre_auth_timeout: number;
+  /** seconds without any traffic (whitespace keepalives count) before an authenticated stream is closed */
+  idle_timeout: number;
+  /** milliseconds added before answering a failed authentication, doubling per failure */
+  auth_failure_delay: number;
+  /** failed authentications allowed on one stream before it is closed */
+  max_auth_failures: number;
+  /** PBKDF2 iteration count for new SCRAM verifiers */
+  scram_iterations: number;
+  limits: ParserLimits;
+}
+
+export interface HostConfig {
+  /** the domain, prepared (RFC 7622 section 3.2) */
+  domain: string;
+  /** certificate for this domain; when absent a self-signed one is generated under data_dir */
+  tls?: TlsFiles;
+}
+
+export interface StorageConfig {
+  driver: 'sqlite' | 'postgres';
+  /** SQLite database file, relative to data_dir unless absolute */
+  sqlite_file: string;
+  /** PostgreSQL connection string (postgres://user:pass@host:port/db) */
+  postgres_url?: string;
+}
+
+export interface TrellisConfig {
+  /** the file this configuration came from, absolute; undefined when built from defaults */
+  source?: string;
+  /** directory for the database, generated certificates and secrets; relative paths resolve against the config file's directory */
+  data_dir: string;
+  log: { level: LogLevel; format: 'text' | 'json' };
+  listeners: {
+    c2s: ListenerConfig;
+    /** direct TLS for clients (XEP-0368), off by default */
+    c2s_direct_tls: ListenerConfig;
+  };
+  storage: StorageConfig;
+  /** default certificate when a host has none of its own */
+  tls?: TlsFiles;
+  c2s: C2sConfig;
+  hosts: readonly HostConfig[];
+}

@@ -1,0 +1,120 @@
+/**
+ * The storage contract. Every driver (embedded SQLite, PostgreSQL) implements `Storage` and
+ * passes the shared contract suite in src/storage/contract.ts.
+ *
+ * Users are addressed by (domain, username) where both are already prepared JID parts
+ * (RFC 7622): drivers compare them byte for byte.
+ */
+
+/** SCRAM verifier for one hash (RFC 5802 section 3): never the password itself. */
+export interface ScramVerifier {
+  /** base64 */
+  salt: string;
+  iterations: number;
+  /** base64 of H(ClientKey) */
+  storedKey: string;
+  /** base64 of HMAC(SaltedPassword, "Server Key") */
+  serverKey: string;
+}
+
+export interface StoredCredentials {
+  'SCRAM-SHA-1': ScramVerifier;
+  'SCRAM-SHA-256': ScramVerifier;
+}
+
+export interface AccountStore {
+  /** Creates an account; rejects with AccountExistsError when it exists. */
+  create(domain: string, username: string, credentials: StoredCredentials): Promise<void>;
+  get(domain: string, username: string): Promise<StoredCredentials | undefined>;
+  /** Replaces the credentials; returns false when there is no such account. */
+  setCredentials(domain: string, username: string, credentials: StoredCredentials): Promise<boolean>;
+  /** Deletes the account and everything stored for it; returns false when there was none. */
+  delete(domain: string, username: string): Promise<boolean>;
+  /** Usernames of a domain, sorted. */
+  list(domain: string): Promise<string[]>;
+}
+
+export type Subscription = 'none' | 'to' | 'from' | 'both';
+
+/** A roster item (RFC 6121 section 2.1.2). */
+export interface RosterItem {
+  /** bare JID of the contact, prepared */
+  jid: string;
+  name?: string;
+  subscription: Subscription;
+  /** "subscribe" sent and not yet answered (RFC 6121 section 3.1.2) */
+  askOut: boolean;
+  /** an inbound subscription request is pending (kept with its stanza for redelivery) */
+  askIn: boolean;
+  /** subscription pre-approved by the user (RFC 6121 section 3.4) */
+  approved: boolean;
+  groups: string[];
+}
+
+export interface Roster {
+  /** increases on every change (XEP-0237 style roster versioning) */
+  version: number;
+  items: RosterItem[];
+}
+
+export interface RosterStore {
+  get(domain: string, username: string): Promise<Roster>;
+  getItem(domain: string, username: string, jid: string): Promise<RosterItem | undefined>;
+  /** Inserts or replaces an item; returns the new roster version. */
+  setItem(domain: string, username: string, item: RosterItem): Promise<number>;
+  /** Removes an item; returns the new roster version, or undefined when there was no such item. */
+  removeItem(domain: string, username: string, jid: string): Promise<number | undefined>;
+}
+
+export interface OfflineMessage {
+  /** serialized stanza */
+  stanza: string;
+  /** milliseconds since the epoch */
+  storedAt: number;
+}
+
+export interface OfflineStore {
+  /**
+   * Appends a stanza unless the user already holds `quota` messages; returns false when the
+   * quota is full (the caller then bounces the stanza).
+   */
+  push(domain: string, username: string, stanza: string, quota: number): Promise<boolean>;
+  /** Removes and returns all stored stanzas in arrival order. */
+  takeAll(domain: string, username: string): Promise<OfflineMessage[]>;
+  count(domain: string, username: string): Promise<number>;
+}
+
+/**
+ * Small per-user documents keyed by a name (vCard-temp, private XML storage, block list, ...).
+ * Values are opaque strings (usually serialized XML).
+ */
+export interface UserDataStore {
+  get(domain: string, username: string, key: string): Promise<string | undefined>;
+  set(domain: string, username: string, key: string, value: string): Promise<void>;
+  delete(domain: string, username: string, key: string): Promise<boolean>;
+  /** Keys stored for a user that start with `prefix`, sorted. */
+  keys(domain: string, username: string, prefix?: string): Promise<string[]>;
+}
+
+/** Server-wide key/value settings (for example secrets that must survive restarts). */
+export interface ServerDataStore {
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string): Promise<void>;
+}
+
+export interface Storage {
+  readonly driver: 'sqlite' | 'postgres';
+  readonly accounts: AccountStore;
+  readonly rosters: RosterStore;
+  readonly offline: OfflineStore;
+  readonly userData: UserDataStore;
+  readonly serverData: ServerDataStore;
+  close(): Promise<void>;
+}
+
+export class AccountExistsError extends Error {
+  constructor(domain: string, username: string) {
+    super(`account ${username}@${domain} already exists`);
+    this.name = 'AccountExistsError';
+  }
+}
