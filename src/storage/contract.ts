@@ -1,0 +1,414 @@
+/**
+ * The behaviour every storage driver must show, as one node:test suite. A driver's test file calls
+ * `storageContract` with a way to open a storage; each test opens its own and closes it afterwards,
+ * and works in domains and keys of its own, so `open` may hand out the same database every time.
+ */
+import { after, describe, test } from 'node:test';
+import type { TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { AccountExistsError } from './types.ts';
+import type { RosterItem, Storage, StoredCredentials } from './types.ts';
+
+export function storageContract(
+  name: string,
+  open: () => Promise<Storage>,
+  cleanup?: () => Promise<void>,
+): void {
+  describe(`storage contract: ${name}`, () => {
+    if (cleanup !== undefined) after(cleanup);
+
+    const openFor = async (t: TestContext): Promise<Storage> => {
+      const storage = await open();
+      t.after(() => storage.close());
+      return storage;
+    };
+
+    describe('accounts', () => accountTests(openFor));
+    describe('rosters', () => rosterTests(openFor));
+    describe('offline', () => offlineTests(openFor));
+    describe('userData', () => userDataTests(openFor));
+    describe('serverData', () => serverDataTests(openFor));
+  });
+}
+
+type OpenFor = (t: TestContext) => Promise<Storage>;
+
+/** A domain no other test uses, so tests never see each other's rows. */
+function freshDomain(): string {
+  return `${randomUUID()}.example`;
+}
+
+function credentials(seed: string): StoredCredentials {
+  const b64 = (text: string): string => Buffer.from(`${seed}:${text}`).toString('base64');
+  return {
+    'SCRAM-SHA-1': { salt: b64('salt1'), iterations: 4096, storedKey: b64('stored1'), serverKey: b64('server1') },
+    'SCRAM-SHA-256': {
+      salt: b64('salt256'),
+      iterations: 8192,
+      storedKey: b64('stored256'),
+      serverKey: b64('server256'),
+    },
+  };
+}
+
+function item(jid: string, changes: Partial<RosterItem> = {}): RosterItem {
+  return { jid, subscription: 'none', askOut: false, askIn: false, approved: false, groups: [], ...changes };
+}
+
+/** Code point order, which is byte order of the UTF-8 encoding. */
+function byCodePoint(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+function accountTests(openFor: OpenFor): void {
+  test('create then get returns the credentials', async (t) => {
+    const storage = await openFor(t);
+    const domain = freshDomain();
+    await storage.accounts.create(domain, 'alice', credentials('a'));
+    assert.deepEqual(await storage.accounts.get(domain, 'alice'), credentials('a'));
+  });
+
+  test('get of an unknown account is undefined', async (t) => {
+    const storage = await openFor(t);
+    assert.equal(await storage.accounts.get(freshDomain(), 'nobody'), undefined);
+  });
+
+  test('creating an existing account rejects with AccountExistsError and keeps the first', async (t) => {
+    const storage = await openFor(t);
+    const domain = freshDomain();
+    await storage.accounts.create(domain, 'alice', credentials('first'));
+    await assert.rejects(storage.accounts.create(domain, 'alice', credentials('second')), AccountExistsError);
+    assert.deepEqual(await storage.accounts.get(domain, 'alice'), credentials('first'));
+  });
+
+  test('setCredentials replaces them, and is false for an unknown account', async (t) => {
+    const storage = await openFor(t);
+    const domain = freshDomain();
+    await storage.accounts.create(domain, 'alice', credentials('old'));
+    assert.equal(await storage.accounts.setCredentials(domain, 'alice', credentials('new')), true);
+    assert.deepEqual(await storage.accounts.get(domain, 'alice'), credentials('new'));
+    assert.equal(await storage.accounts.setCredentials(domain, 'bob', credentials('new')), false);
+    assert.equal(await storage.accounts.get(domain, 'bob'), undefined);
+  });
+
+  test('delete removes the account and is false the second time', async (t) => {
+    const storage = await openFor(t);
+    const domain = freshDomain();
+    await storage.accounts.create(domain, 'alice', credentials('a'));
+    assert.equal(await storage.accounts.delete(domain, 'alice'), true);
+    assert.equal(await storage.accounts.get(domain, 'alice'), undefined);
+    assert.equal(await storage.accounts.delete(domain, 'alice'), false);
+    await storage.accounts.create(domain, 'alice', credentials('again'));
+    assert.deepEqual(await storage.accounts.get(domain, 'alice'), credentials('again'));
+  });
+
+  test('delete removes roster, offline messages and user data, and nothing of other users', async (t) => {
+    const storage = await openFor(t);
+    const domain = freshDomain();
+    for (const user of ['alice', 'bob']) {
+      await storage.accounts.create(domain, user, credentials(user));
+      await storage.rosters.setItem(domain, user, item('carol@example.net'));
+      await storage.offline.push(domain, user, '<message/>', 10);
+      await storage.userData.set(domain, user, 'vcard', '<vCard/>');
+    }
+    assert.equal(await storage.accounts.delete(domain, 'alice'), true);
+
+    assert.deepEqual(await storage.rosters.get(domain, 'alice'), { version: 0, items: [] });
+    assert.equal(await storage.offline.count(domain, 'alice'), 0);
+    assert.deepEqual(await storage.userData.keys(domain, 'alice'), []);
+
+    assert.equal((await storage.rosters.get(domain, 'bob')).items.length, 1);
+    assert.equal(await storage.offline.count(domain, 'bob'), 1);
+    assert.equal(await storage.userData.get(domain, 'bob', 'vcard'), '<vCard/>');
+  });
+
+  test('list returns the usernames of one domain, sorted', async (t) => {
+    const storage = await openFor(t);
+    const domain = freshDomain();
+    assert.deepEqual(await storage.accounts.list(domain), []);
+    for (const user of ['mallory', 'alice', 'zed', 'bob']) {
+      await storage.accounts.create(domain, user, credentials(user));
+    }
+    assert.deepEqual(await storage.accounts.list(domain), ['alice', 'bob', 'mallory', 'zed']);
+  });
+
+  test('domains are isolated', async (t) => {
+    const storage = await openFor(t);
+    const first = freshDomain();
+    const second = freshDomain();
+    await storage.accounts.create(first, 'alice', credentials('first'));
+    await storage.accounts.create(second, 'alice', credentials('second'));
+    await storage.accounts.create(second, 'bob', credentials('bob'));
+
+    assert.deepEqual(await storage.accounts.list(first), ['alice']);
+    assert.deepEqual(await storage.accounts.get(second, 'alice'), credentials('second'));
+    assert.equal(await storage.accounts.delete(first, 'alice'), true);
+    assert.deepEqual(await storage.accounts.get(second, 'alice'), credentials('second'));
+    assert.deepEqual(await storage.accounts.list(second), ['alice', 'bob']);
+  });
+
+  test('unicode usernames are kept and compared byte for byte', async (t) => {
+    const storage = await openFor(t);
+    const domain = freshDomain();
+    // "müller" precomposed and decomposed are different prepared strings to storage.
+    const names = ['m\u00fcller', 'mu\u0308ller', '\u65e5\u672c\u8a9e', '\u03c9mega', 'z\u00eb', '\u{1f600}', '\uff5e'];
+    for (const name of names) await storage.accounts.create(domain, name, credentials(name));
+    for (const name of names) assert.deepEqual(await storage.accounts.get(domain, name), credentials(name));
+    assert.deepEqual(await storage.accounts.list(domain), [...names].sort(byCodePoint));
+    assert.equal(await storage.accounts.get(domain, 'MÜLLER'), undefined);
+    assert.equal(await storage.accounts.get(domain, 'muller'), undefined);
+  });
+
+  test('usernames are case sensitive', async (t) => {
+    const storage = await openFor(t);
+    const domain = freshDomain();
+    await storage.accounts.create(domain, 'alice', credentials('lower'));
+    await storage.accounts.create(domain, 'Alice', credentials('upper'));
+    assert.deepEqual(await storage.accounts.get(domain, 'Alice'), credentials('upper'));
+    assert.deepEqual(await storage.accounts.list(domain), ['Alice', 'alice']);
+  });
+}
+
+function rosterTests(openFor: OpenFor): void {
+  test('a user without roster has version 0 and no items', async (t) => {
+    const storage = await openFor(t);
+    assert.deepEqual(await storage.rosters.get(freshDomain(), 'alice'), { version: 0, items: [] });
+    assert.equal(await storage.rosters.getItem(freshDomain(), 'alice', 'bob@example.net'), undefined);
+  });
+
+  test('setItem adds items and returns increasing versions', async (t) => {
+    const storage = await openFor(t);
+    const domain = freshDomain();
+    const bob = item('bob@example.net', { name: 'Bob', subscription: 'both' });
+    const carol = item('carol@example.org', { subscription: 'to' });
+    assert.equal(await storage.rosters.setItem(domain, 'alice', bob), 1);
+    assert.equal(await storage.rosters.setItem(domain, 'alice', carol), 2);
+
+    const roster = await storage.rosters.get(domain, 'alice');
+    assert.equal(roster.version, 2);
+    assert.deepEqual(sortItems(roster.items), [bob, carol]);
+    assert.deepEqual(await storage.rosters.getItem(domain, 'alice', 'carol@example.org'), carol);
+  });
+
+  test('setItem replaces an item with the same jid', async (t) => {
+    const storage = await openFor(t);
+    const domain = freshDomain();
+    await storage.rosters.setItem(domain, 'alice', item('bob@example.net', { name: 'Bob', groups: ['Friends'] }));
+    const replaced = item('bob@example.net', { subscription: 'from', groups: ['Work'] });
+    assert.equal(await storage.rosters.setItem(domain, 'alice', replaced), 2);
+
+    const roster = await storage.rosters.get(domain, 'alice');
+    assert.deepEqual(roster, { version: 2, items: [replaced] });
+    assert.equal(roster.items[0]!.name, undefined);
+  });
+
+  test('removeItem removes and bumps the version; an unknown item gives undefined', async (t) => {
+    const storage = await openFor(t);
+    const domain = freshDomain();
+    await storage.rosters.setItem(domain, 'alice', item('bob@example.net'));
+    await storage.rosters.setItem(domain, 'alice', item('carol@example.net'));
+    assert.equal(await storage.rosters.removeItem(domain, 'alice', 'bob@example.net'), 3);
+    assert.equal(await storage.rosters.removeItem(domain, 'alice', 'bob@example.net'), undefined);
+    assert.equal(await storage.rosters.removeItem(domain, 'alice', 'nobody@example.net'), undefined);
+
+    const roster = await storage.rosters.get(domain, 'alice');
+    assert.equal(roster.version, 3);
+    assert.deepEqual(roster.items, [item('carol@example.net')]);
+    assert.equal(await storage.rosters.getItem(domain, 'alice', 'bob@example.net'), undefined);
+  });
+
+  test('versions increase on every change and are kept per user', async (t) => {
+    const storage = await openFor(t);
+    const domain = freshDomain();
+    const seen: number[] = [];
+    for (let round = 0; round < 5; round++) {
+      seen.push(await storage.rosters.setItem(domain, 'alice', item('bob@example.net', { name: `Bob ${round}` })));
+      seen.push((await storage.rosters.removeItem(domain, 'alice', 'bob@example.net'))!);
+    }
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! > seen[i - 1]!, `versions ${seen.join(',')}`);
+    assert.equal((await storage.rosters.get(domain, 'alice')).version, seen.at(-1));
+
+    assert.deepEqual(await storage.rosters.get(domain, 'bob'), { version: 0, items: [] });
+    assert.equal(await storage.rosters.setItem(domain, 'bob', item('alice@example.net')), 1);
+  });
+
+  test('concurrent changes each get a distinct version', async (t) => {
+    const storage = await openFor(t);
+    const domain = freshDomain();
+    const versions = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => storage.rosters.setItem(domain, 'alice', item(`c${i}@example.net`))),
+    );
+    assert.deepEqual([...versions].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1));
+    assert.equal((await storage.rosters.get(domain, 'alice')).items.length, 20);
+  });
+
+  test('groups round-trip in order, including none and unicode', async (t) => {
+    const storage = await openFor(t);
+    const domain = freshDomain();
+    const items = [
+      item('a@example.net', { groups: [] }),
+      item('b@example.net', { groups: ['Zeta', 'Alpha', 'Friends & "Family"'] }),
+      item('c@example.net', { groups: ['\u30c1\u30fc\u30e0', '<Ünïcode/>', ''] }),
+    ];
+    for (const i of items) await storage.rosters.setItem(domain, 'alice', i);
+    assert.deepEqual(sortItems((await storage.rosters.get(domain, 'alice')).items), items);
+  });
+
+  test('subscription, askIn, askOut and approved round-trip', async (t) => {
+    const storage = await openFor(t);
+    const domain = freshDomain();
+    const items: RosterItem[] = [];
+    const subscriptions = ['none', 'to', 'from', 'both'] as const;
+    for (let flags = 0; flags < 8; flags++) {
+      items.push(
+        item(`contact${flags}@example.net`, {
+          subscription: subscriptions[flags % 4]!,
+          askOut: (flags & 1) !== 0,
+          askIn: (flags & 2) !== 0,
+          approved: (flags & 4) !== 0,
+          ...(flags % 2 === 0 ? { name: `Contact ${flags}` } : {}),
+        }),
+      );
+    }
+    for (const i of items) await storage.rosters.setItem(domain, 'alice', i);
+    const stored = sortItems((await storage.rosters.get(domain, 'alice')).items);
+    assert.deepEqual(stored, items);
+    for (const i of items) assert.deepEqual(await storage.rosters.getItem(domain, 'alice', i.jid), i);
+  });
+
+  test('rosters are isolated per user and domain', async (t) => {
+    const storage = await openFor(t);
+    const first = freshDomain();
+    const second = freshDomain();
+    await storage.rosters.setItem(first, 'alice', item('bob@example.net'));
+    assert.deepEqual(await storage.rosters.get(second, 'alice'), { version: 0, items: [] });
+    assert.deepEqual(await storage.rosters.get(first, 'bob'), { version: 0, items: [] });
+    assert.equal(await storage.rosters.removeItem(second, 'alice', 'bob@example.net'), undefined);
+  });
+}
+
+function sortItems(items: RosterItem[]): RosterItem[] {
+  return [...items].sort((a, b) => byCodePoint(a.jid, b.jid));
+}
+
+function offlineTests(openFor: OpenFor): void {
+  test('takeAll returns messages in arrival order with their time, and removes them', async (t) => {
+    const storage = await openFor(t);
+    const domain = freshDomain();
+    const before = Date.now();
+    const stanzas = Array.from({ length: 12 }, (_, i) => `<message id="m${i}"><body>${i}</body></message>`);
+    for (const stanza of stanzas) assert.equal(await storage.offline.push(domain, 'alice', stanza, 100), true);
+    const afterPush = Date.now();
+    assert.equal(await storage.offline.count(domain, 'alice'), 12);
+
+    const messages = await storage.offline.takeAll(domain, 'alice');
+    assert.deepEqual(messages.map((m) => m.stanza), stanzas);
+    for (const m of messages) assert.ok(m.storedAt >= before && m.storedAt <= afterPush, `storedAt ${m.storedAt}`);
+
+    assert.deepEqual(await storage.offline.takeAll(domain, 'alice'), []);
+    assert.equal(await storage.offline.count(domain, 'alice'), 0);
+  });
+
+  test('a full quota refuses the message and stores nothing', async (t) => {
+    const storage = await openFor(t);
+    const domain = freshDomain();
+    for (let i = 0; i < 3; i++) assert.equal(await storage.offline.push(domain, 'alice', `<m${i}/>`, 3), true);
+    assert.equal(await storage.offline.push(domain, 'alice', '<over/>', 3), false);
+    assert.equal(await storage.offline.count(domain, 'alice'), 3);
+    assert.equal(await storage.offline.push(domain, 'bob', '<m/>', 0), false);
+    assert.equal(await storage.offline.count(domain, 'bob'), 0);
+
+    const messages = await storage.offline.takeAll(domain, 'alice');
+    assert.deepEqual(messages.map((m) => m.stanza), ['<m0/>', '<m1/>', '<m2/>']);
+    assert.equal(await storage.offline.push(domain, 'alice', '<again/>', 3), true);
+  });
+
+  test('concurrent pushes never exceed the quota', async (t) => {
+    const storage = await openFor(t);
+    const domain = freshDomain();
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => storage.offline.push(domain, 'alice', `<m${i}/>`, 7)),
+    );
+    assert.equal(results.filter(Boolean).length, 7);
+    assert.equal(await storage.offline.count(domain, 'alice'), 7);
+    assert.equal((await storage.offline.takeAll(domain, 'alice')).length, 7);
+  });
+
+  test('concurrent takeAll hands each message out once', async (t) => {
+    const storage = await openFor(t);
+    const domain = freshDomain();
+    for (let i = 0; i < 10; i++) await storage.offline.push(domain, 'alice', `<m${i}/>`, 100);
+    const batches = await Promise.all([1, 2, 3].map(() => storage.offline.takeAll(domain, 'alice')));
+    assert.deepEqual(batches.flat().map((m) => m.stanza).sort(), Array.from({ length: 10 }, (_, i) => `<m${i}/>`).sort());
+  });
+
+  test('messages are kept per user and domain, byte for byte', async (t) => {
+    const storage = await openFor(t);
+    const first = freshDomain();
+    const second = freshDomain();
+    const stanza = `<message><body>h\u00e9llo \u{1f600} &amp; ${'x'.repeat(70000)}</body></message>`;
+    await storage.offline.push(first, 'alice', stanza, 5);
+    await storage.offline.push(first, 'bob', '<b/>', 5);
+    assert.equal(await storage.offline.count(second, 'alice'), 0);
+    assert.deepEqual(await storage.offline.takeAll(second, 'alice'), []);
+    assert.equal(await storage.offline.count(first, 'bob'), 1);
+    assert.deepEqual((await storage.offline.takeAll(first, 'alice')).map((m) => m.stanza), [stanza]);
+    assert.equal(await storage.offline.count(first, 'bob'), 1);
+  });
+}
+
+function userDataTests(openFor: OpenFor): void {
+  test('get, set, overwrite and delete', async (t) => {
+    const storage = await openFor(t);
+    const domain = freshDomain();
+    assert.equal(await storage.userData.get(domain, 'alice', 'vcard'), undefined);
+    await storage.userData.set(domain, 'alice', 'vcard', '<vCard><FN>Alice</FN></vCard>');
+    assert.equal(await storage.userData.get(domain, 'alice', 'vcard'), '<vCard><FN>Alice</FN></vCard>');
+    await storage.userData.set(domain, 'alice', 'vcard', '');
+    assert.equal(await storage.userData.get(domain, 'alice', 'vcard'), '');
+    assert.equal(await storage.userData.delete(domain, 'alice', 'vcard'), true);
+    assert.equal(await storage.userData.get(domain, 'alice', 'vcard'), undefined);
+    assert.equal(await storage.userData.delete(domain, 'alice', 'vcard'), false);
+  });
+
+  test('keys are sorted and filtered by a literal prefix', async (t) => {
+    const storage = await openFor(t);
+    const domain = freshDomain();
+    const keys = ['private:b', 'private:a', 'vcard', 'Private:c', 'private_x', 'priv%te:d', 'blocklist'];
+    for (const key of keys) await storage.userData.set(domain, 'alice', key, `value of ${key}`);
+    assert.deepEqual(await storage.userData.keys(domain, 'alice'), [...keys].sort(byCodePoint));
+    assert.deepEqual(await storage.userData.keys(domain, 'alice', 'private:'), ['private:a', 'private:b']);
+    assert.deepEqual(await storage.userData.keys(domain, 'alice', 'priv%'), ['priv%te:d']);
+    assert.deepEqual(await storage.userData.keys(domain, 'alice', 'private_'), ['private_x']);
+    assert.deepEqual(await storage.userData.keys(domain, 'alice', 'nothing'), []);
+    assert.deepEqual(await storage.userData.keys(domain, 'alice', ''), [...keys].sort(byCodePoint));
+  });
+
+  test('data is kept per user and domain', async (t) => {
+    const storage = await openFor(t);
+    const first = freshDomain();
+    const second = freshDomain();
+    await storage.userData.set(first, 'alice', 'vcard', 'first alice');
+    await storage.userData.set(first, 'bob', 'vcard', 'first bob');
+    await storage.userData.set(second, 'alice', 'vcard', 'second alice');
+    assert.equal(await storage.userData.get(first, 'alice', 'vcard'), 'first alice');
+    assert.equal(await storage.userData.get(second, 'alice', 'vcard'), 'second alice');
+    assert.equal(await storage.userData.delete(first, 'alice', 'vcard'), true);
+    assert.equal(await storage.userData.get(first, 'bob', 'vcard'), 'first bob');
+    assert.deepEqual(await storage.userData.keys(second, 'alice'), ['vcard']);
+  });
+}
+
+function serverDataTests(openFor: OpenFor): void {
+  test('get, set and overwrite', async (t) => {
+    const storage = await openFor(t);
+    const key = `secret-${randomUUID()}`;
+    assert.equal(await storage.serverData.get(key), undefined);
+    await storage.serverData.set(key, 'one');
+    assert.equal(await storage.serverData.get(key), 'one');
+    await storage.serverData.set(key, 'two \u{1f511}');
+    assert.equal(await storage.serverData.get(key), 'two \u{1f511}');
+  });
+
+}

@@ -1,0 +1,102 @@
+/**
+ * Schema of the SQLite driver. Each migration moves the schema from `version - 1` to `version`;
+ * a change to the schema is a new entry at the end, never an edit of an applied one.
+ *
+ * Text columns use SQLite's default BINARY collation, so users are compared and sorted byte for
+ * byte as the storage contract requires.
+ */
+import type { DatabaseSync } from 'node:sqlite';
+
+interface Migration {
+  version: number;
+  sql: string;
+}
+
+const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE accounts (
+        domain TEXT NOT NULL,
+        username TEXT NOT NULL,
+        credentials TEXT NOT NULL,
+        PRIMARY KEY (domain, username)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE roster_versions (
+        domain TEXT NOT NULL,
+        username TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        PRIMARY KEY (domain, username)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE roster_items (
+        domain TEXT NOT NULL,
+        username TEXT NOT NULL,
+        jid TEXT NOT NULL,
+        name TEXT,
+        subscription TEXT NOT NULL,
+        ask_out INTEGER NOT NULL,
+        ask_in INTEGER NOT NULL,
+        approved INTEGER NOT NULL,
+        groups TEXT NOT NULL,
+        PRIMARY KEY (domain, username, jid)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE offline_messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        domain TEXT NOT NULL,
+        username TEXT NOT NULL,
+        stanza TEXT NOT NULL,
+        stored_at INTEGER NOT NULL
+      );
+      CREATE INDEX offline_messages_by_user ON offline_messages (domain, username, id);
+
+      CREATE TABLE user_data (
+        domain TEXT NOT NULL,
+        username TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (domain, username, key)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE server_data (
+        key TEXT PRIMARY KEY NOT NULL,
+        value TEXT NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
+];
+
+export const LATEST_SQLITE_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/**
+ * Brings the schema up to date inside one write transaction, so a second process opening the
+ * same file waits instead of applying the same migration twice.
+ */
+export function migrateSqlite(db: DatabaseSync): void {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER PRIMARY KEY,
+      applied_at INTEGER NOT NULL
+    )`);
+    const row = db.prepare('SELECT max(version) AS version FROM schema_migrations').get();
+    const current = Number(row?.version ?? 0);
+    if (current > LATEST_SQLITE_SCHEMA) {
+      throw new Error(
+        `database schema version ${current} is newer than this server supports (${LATEST_SQLITE_SCHEMA})`,
+      );
+    }
+    const record = db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)');
+    for (const migration of MIGRATIONS) {
+      if (migration.version <= current) continue;
+      db.exec(migration.sql);
+      record.run(migration.version, Date.now());
+    }
+    db.exec('COMMIT');
+  } catch (error) {
+    db.exec('ROLLBACK');
+    throw error;
+  }
+}

@@ -1,0 +1,76 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { storageContract } from './contract.ts';
+import { openSqliteStorage } from './sqlite.ts';
+import { LATEST_SQLITE_SCHEMA } from './sqlite-migrations.ts';
+
+const directory = mkdtempSync(join(tmpdir(), 'trellis-sqlite-'));
+after(() => rmSync(directory, { recursive: true, force: true }));
+
+storageContract('sqlite file', () => openSqliteStorage(join(directory, 'contract', 'trellis.db')));
+storageContract('sqlite :memory:', () => openSqliteStorage(':memory:'));
+
+test('sqlite: the parent directory is created and data survives reopening', async () => {
+  const file = join(directory, 'nested', 'deeper', 'reopen.db');
+  const first = await openSqliteStorage(file);
+  await first.accounts.create('example.com', 'alice', {
+    'SCRAM-SHA-1': { salt: 'c2FsdA==', iterations: 4096, storedKey: 'c3Q=', serverKey: 'c2U=' },
+    'SCRAM-SHA-256': { salt: 'c2FsdA==', iterations: 4096, storedKey: 'c3Q=', serverKey: 'c2U=' },
+  });
+  await first.rosters.setItem('example.com', 'alice', {
+    jid: 'bob@example.net',
+    subscription: 'both',
+    askIn: false,
+    askOut: false,
+    approved: false,
+    groups: [],
+  });
+  await first.serverData.set('secret', 'kept');
+  await first.close();
+  assert.ok(existsSync(file));
+
+  const second = await openSqliteStorage(file);
+  assert.deepEqual(await second.accounts.list('example.com'), ['alice']);
+  assert.equal((await second.rosters.get('example.com', 'alice')).version, 1);
+  assert.equal(await second.serverData.get('secret'), 'kept');
+  await second.close();
+});
+
+test('sqlite: the database runs in WAL mode with the latest schema recorded once', async () => {
+  const file = join(directory, 'wal.db');
+  await (await openSqliteStorage(file)).close();
+  await (await openSqliteStorage(file)).close();
+  const db = new DatabaseSync(file, { readOnly: true });
+  assert.equal(db.prepare('PRAGMA journal_mode').get()?.journal_mode, 'wal');
+  const versions = db.prepare('SELECT version FROM schema_migrations ORDER BY version').all();
+  assert.deepEqual(
+    versions.map((row) => row.version),
+    Array.from({ length: LATEST_SQLITE_SCHEMA }, (_, i) => i + 1),
+  );
+  db.close();
+});
+
+test('sqlite: a schema newer than the server is refused', async () => {
+  const file = join(directory, 'newer.db');
+  await (await openSqliteStorage(file)).close();
+  const db = new DatabaseSync(file);
+  db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(LATEST_SQLITE_SCHEMA + 1, 0);
+  db.close();
+  await assert.rejects(openSqliteStorage(file), /schema version \d+ is newer/);
+});
+
+test('sqlite: two storages on one file share data', async () => {
+  const file = join(directory, 'shared.db');
+  const [first, second] = await Promise.all([openSqliteStorage(file), openSqliteStorage(file)]);
+  const pushes = Array.from({ length: 10 }, (_, i) =>
+    (i % 2 === 0 ? first : second).offline.push('example.com', 'alice', `<m${i}/>`, 4),
+  );
+  assert.equal((await Promise.all(pushes)).filter(Boolean).length, 4);
+  assert.equal(await first.offline.count('example.com', 'alice'), 4);
+  await first.close();
+  await second.close();
+});

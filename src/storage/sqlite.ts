@@ -1,0 +1,292 @@
+/**
+ * Embedded storage driver on node:sqlite. Calls run synchronously inside the process; writes that
+ * read before they write take the database write lock first (BEGIN IMMEDIATE), so they are also
+ * atomic against another process sharing the file.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import {
+  decodeCredentials,
+  decodeGroups,
+  decodeSubscription,
+  encodeCredentials,
+  encodeGroups,
+} from './codec.ts';
+import { migrateSqlite } from './sqlite-migrations.ts';
+import { AccountExistsError } from './types.ts';
+import type {
+  AccountStore,
+  OfflineMessage,
+  OfflineStore,
+  Roster,
+  RosterItem,
+  RosterStore,
+  ServerDataStore,
+  Storage,
+  UserDataStore,
+} from './types.ts';
+
+const IN_MEMORY = ':memory:';
+/** How long a statement waits for another process holding the write lock. */
+const BUSY_TIMEOUT_MS = 5000;
+
+type Row = Record<string, unknown>;
+
+export async function openSqliteStorage(file: string): Promise<Storage> {
+  if (file !== IN_MEMORY) mkdirSync(dirname(file), { recursive: true });
+  const db = new DatabaseSync(file, { timeout: BUSY_TIMEOUT_MS });
+  try {
+    db.exec('PRAGMA journal_mode = WAL');
+    // With WAL, NORMAL keeps the database consistent after a crash; only the last commits may be lost
+    // on power failure.
+    db.exec('PRAGMA synchronous = NORMAL');
+    migrateSqlite(db);
+    return new SqliteStorage(db);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+class SqliteStorage implements Storage {
+  readonly driver = 'sqlite';
+  readonly accounts: AccountStore;
+  readonly rosters: RosterStore;
+  readonly offline: OfflineStore;
+  readonly userData: UserDataStore;
+  readonly serverData: ServerDataStore;
+  readonly #db: DatabaseSync;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+    const write = <T>(work: () => T): T => writeTransaction(db, work);
+    this.accounts = accountStore(db, write);
+    this.rosters = rosterStore(db, write);
+    this.offline = offlineStore(db, write);
+    this.userData = userDataStore(db);
+    this.serverData = serverDataStore(db);
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+  }
+}
+
+type Write = <T>(work: () => T) => T;
+
+function writeTransaction<T>(db: DatabaseSync, work: () => T): T {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const result = work();
+    db.exec('COMMIT');
+    return result;
+  } catch (error) {
+    db.exec('ROLLBACK');
+    throw error;
+  }
+}
+
+function accountStore(db: DatabaseSync, write: Write): AccountStore {
+  const insert = db.prepare(
+    'INSERT INTO accounts (domain, username, credentials) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+  );
+  const select = db.prepare('SELECT credentials FROM accounts WHERE domain = ? AND username = ?');
+  const update = db.prepare('UPDATE accounts SET credentials = ? WHERE domain = ? AND username = ?');
+  const list = db.prepare('SELECT username FROM accounts WHERE domain = ? ORDER BY username');
+  const remove = db.prepare('DELETE FROM accounts WHERE domain = ? AND username = ?');
+  // Everything stored for the user goes with the account.
+  const removeUserRows = ['roster_items', 'roster_versions', 'offline_messages', 'user_data'].map(
+    (table) => db.prepare(`DELETE FROM ${table} WHERE domain = ? AND username = ?`),
+  );
+
+  return {
+    async create(domain, username, credentials) {
+      const { changes } = insert.run(domain, username, encodeCredentials(credentials));
+      if (changes === 0) throw new AccountExistsError(domain, username);
+    },
+    async get(domain, username) {
+      const row = select.get(domain, username);
+      return row === undefined ? undefined : decodeCredentials(String(row.credentials));
+    },
+    async setCredentials(domain, username, credentials) {
+      return update.run(encodeCredentials(credentials), domain, username).changes > 0;
+    },
+    async delete(domain, username) {
+      return write(() => {
+        const existed = remove.run(domain, username).changes > 0;
+        for (const statement of removeUserRows) statement.run(domain, username);
+        return existed;
+      });
+    },
+    async list(domain) {
+      return list.all(domain).map((row) => String(row.username));
+    },
+  };
+}
+
+function rosterStore(db: DatabaseSync, write: Write): RosterStore {
+  const selectVersion = db.prepare(
+    'SELECT version FROM roster_versions WHERE domain = ? AND username = ?',
+  );
+  const selectItems = db.prepare(
+    'SELECT * FROM roster_items WHERE domain = ? AND username = ? ORDER BY jid',
+  );
+  const selectItem = db.prepare(
+    'SELECT * FROM roster_items WHERE domain = ? AND username = ? AND jid = ?',
+  );
+  const upsertItem = db.prepare(`
+    INSERT INTO roster_items (domain, username, jid, name, subscription, ask_out, ask_in, approved, groups)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (domain, username, jid) DO UPDATE SET
+      name = excluded.name, subscription = excluded.subscription, ask_out = excluded.ask_out,
+      ask_in = excluded.ask_in, approved = excluded.approved, groups = excluded.groups`);
+  const removeItem = db.prepare(
+    'DELETE FROM roster_items WHERE domain = ? AND username = ? AND jid = ?',
+  );
+  const bumpVersion = db.prepare(`
+    INSERT INTO roster_versions (domain, username, version) VALUES (?, ?, 1)
+    ON CONFLICT (domain, username) DO UPDATE SET version = version + 1
+    RETURNING version`);
+  const nextVersion = (domain: string, username: string): number =>
+    Number(bumpVersion.get(domain, username)!.version);
+
+  return {
+    async get(domain, username): Promise<Roster> {
+      // Both reads see one snapshot, so the version always describes the items returned.
+      db.exec('BEGIN');
+      try {
+        const version = Number(selectVersion.get(domain, username)?.version ?? 0);
+        const items = selectItems.all(domain, username).map(rosterItemFromRow);
+        return { version, items };
+      } finally {
+        db.exec('COMMIT');
+      }
+    },
+    async getItem(domain, username, jid) {
+      const row = selectItem.get(domain, username, jid);
+      return row === undefined ? undefined : rosterItemFromRow(row);
+    },
+    async setItem(domain, username, item) {
+      return write(() => {
+        upsertItem.run(
+          domain,
+          username,
+          item.jid,
+          item.name ?? null,
+          item.subscription,
+          Number(item.askOut),
+          Number(item.askIn),
+          Number(item.approved),
+          encodeGroups(item.groups),
+        );
+        return nextVersion(domain, username);
+      });
+    },
+    async removeItem(domain, username, jid) {
+      return write(() => {
+        if (removeItem.run(domain, username, jid).changes === 0) return undefined;
+        return nextVersion(domain, username);
+      });
+    },
+  };
+}
+
+function rosterItemFromRow(row: Row): RosterItem {
+  const item: RosterItem = {
+    jid: String(row.jid),
+    subscription: decodeSubscription(String(row.subscription)),
+    askOut: row.ask_out === 1,
+    askIn: row.ask_in === 1,
+    approved: row.approved === 1,
+    groups: decodeGroups(String(row.groups)),
+  };
+  if (row.name !== null) item.name = String(row.name);
+  return item;
+}
+
+function offlineStore(db: DatabaseSync, write: Write): OfflineStore {
+  const count = db.prepare(
+    'SELECT count(*) AS n FROM offline_messages WHERE domain = ? AND username = ?',
+  );
+  const insert = db.prepare(
+    'INSERT INTO offline_messages (domain, username, stanza, stored_at) VALUES (?, ?, ?, ?)',
+  );
+  const selectAll = db.prepare(
+    'SELECT stanza, stored_at FROM offline_messages WHERE domain = ? AND username = ? ORDER BY id',
+  );
+  const removeAll = db.prepare('DELETE FROM offline_messages WHERE domain = ? AND username = ?');
+  const countOf = (domain: string, username: string): number =>
+    Number(count.get(domain, username)!.n);
+
+  return {
+    async push(domain, username, stanza, quota) {
+      return write(() => {
+        if (countOf(domain, username) >= quota) return false;
+        insert.run(domain, username, stanza, Date.now());
+        return true;
+      });
+    },
+    async takeAll(domain, username): Promise<OfflineMessage[]> {
+      return write(() => {
+        const messages = selectAll.all(domain, username).map((row) => ({
+          stanza: String(row.stanza),
+          storedAt: Number(row.stored_at),
+        }));
+        removeAll.run(domain, username);
+        return messages;
+      });
+    },
+    async count(domain, username) {
+      return countOf(domain, username);
+    },
+  };
+}
+
+function userDataStore(db: DatabaseSync): UserDataStore {
+  const select = db.prepare(
+    'SELECT value FROM user_data WHERE domain = ? AND username = ? AND key = ?',
+  );
+  const upsert = db.prepare(`
+    INSERT INTO user_data (domain, username, key, value) VALUES (?, ?, ?, ?)
+    ON CONFLICT (domain, username, key) DO UPDATE SET value = excluded.value`);
+  const remove = db.prepare('DELETE FROM user_data WHERE domain = ? AND username = ? AND key = ?');
+  // substr() rather than LIKE: LIKE folds ASCII case and treats % and _ as wildcards.
+  const keys = db.prepare(`
+    SELECT key FROM user_data
+    WHERE domain = ?1 AND username = ?2 AND substr(key, 1, length(?3)) = ?3
+    ORDER BY key`);
+
+  return {
+    async get(domain, username, key) {
+      const row = select.get(domain, username, key);
+      return row === undefined ? undefined : String(row.value);
+    },
+    async set(domain, username, key, value) {
+      upsert.run(domain, username, key, value);
+    },
+    async delete(domain, username, key) {
+      return remove.run(domain, username, key).changes > 0;
+    },
+    async keys(domain, username, prefix = '') {
+      return keys.all(domain, username, prefix).map((row) => String(row.key));
+    },
+  };
+}
+
+function serverDataStore(db: DatabaseSync): ServerDataStore {
+  const select = db.prepare('SELECT value FROM server_data WHERE key = ?');
+  const upsert = db.prepare(
+    'INSERT INTO server_data (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+  );
+
+  return {
+    async get(key) {
+      const row = select.get(key);
+      return row === undefined ? undefined : String(row.value);
+    },
+    async set(key, value) {
+      upsert.run(key, value);
+    },
+  };
+}
