@@ -1,0 +1,298 @@
+/**
+ * The declarative description of trellis.yaml: every key with its type, default and a one-line
+ * description. The validator (validate.ts) checks raw YAML against it, the documentation
+ * generator (docgen.ts) renders it, and types.ts is the resolved shape it produces.
+ */
+
+import { prepareDomain } from '../jid/jid.ts';
+
+export type Scalar = string | number | boolean;
+export type DefaultValue = Scalar | readonly Scalar[];
+
+interface NodeBase {
+  /** one line, rendered into docs/configuration.md */
+  description: string;
+}
+
+export interface StringNode extends NodeBase {
+  kind: 'string';
+  default?: string;
+}
+
+export interface IntegerNode extends NodeBase {
+  kind: 'integer';
+  min: number;
+  max: number;
+  default?: number;
+}
+
+export interface BooleanNode extends NodeBase {
+  kind: 'boolean';
+  default?: boolean;
+}
+
+export interface EnumNode extends NodeBase {
+  kind: 'enum';
+  values: readonly string[];
+  default?: string;
+}
+
+export interface ListNode extends NodeBase {
+  kind: 'list';
+  item: StringNode | EnumNode;
+  /** fewest items allowed */
+  minItems: number;
+  /** whether the same item may appear twice */
+  unique: boolean;
+  default?: readonly Scalar[];
+}
+
+export interface ObjectNode extends NodeBase {
+  kind: 'object';
+  fields: Readonly<Record<string, SchemaNode>>;
+  /** keys that must be written whenever the object itself is */
+  required?: readonly string[];
+  /** when true the whole section may be left out and resolves to undefined instead of its defaults */
+  optional?: boolean;
+  /** rules spanning several keys, run once every key of the object is valid; each problem names one key */
+  check?: (value: Readonly<Record<string, unknown>>) => readonly KeyProblem[];
+}
+
+export interface KeyProblem {
+  key: string;
+  message: string;
+}
+
+/** a mapping whose keys are chosen by the operator (domains), each value following one schema */
+export interface MapNode extends NodeBase {
+  kind: 'map';
+  /** what a key is, for messages and documentation: `domain` */
+  keyName: string;
+  /** the canonical form of a written key; throws when the key is not valid. Keys equal once prepared are duplicates. */
+  prepareKey: (key: string) => string;
+  value: ObjectNode;
+  minEntries: number;
+}
+
+export type SchemaNode = StringNode | IntegerNode | BooleanNode | EnumNode | ListNode | ObjectNode | MapNode;
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+
+function listener(description: string, enabled: boolean, port: number): ObjectNode {
+  return {
+    kind: 'object',
+    description,
+    fields: {
+      enabled: { kind: 'boolean', default: enabled, description: 'whether to accept connections on this listener' },
+      addresses: {
+        kind: 'list',
+        item: { kind: 'string', description: 'an IP address to bind, or "*" for all interfaces' },
+        minItems: 1,
+        unique: true,
+        default: ['*'],
+        description: 'addresses to bind; "*" means every interface (IPv4 and IPv6)',
+      },
+      port: { kind: 'integer', min: 0, max: 65535, default: port, description: 'TCP port; 0 picks any free port' },
+    },
+  };
+}
+
+function tlsFiles(description: string): ObjectNode {
+  return {
+    kind: 'object',
+    description,
+    optional: true,
+    required: ['certificate', 'key'],
+    fields: {
+      certificate: {
+        kind: 'string',
+        description: 'PEM certificate chain file; relative to the config file\'s directory unless absolute',
+      },
+      key: { kind: 'string', description: 'PEM private key file; relative to the config file\'s directory unless absolute' },
+    },
+  };
+}
+
+function checkPostgresUrl(storage: Readonly<Record<string, unknown>>): KeyProblem[] {
+  const url = storage.postgres_url;
+  if (url === undefined) {
+    return storage.driver === 'postgres' ? [{ key: 'postgres_url', message: 'required when storage.driver is "postgres"' }] : [];
+  }
+  if (typeof url === 'string' && /^postgres(ql)?:\/\//.test(url)) return [];
+  return [{ key: 'postgres_url', message: `expected a postgres:// or postgresql:// URL, got ${JSON.stringify(url)}` }];
+}
+
+export const trellisSchema: ObjectNode = {
+  kind: 'object',
+  description: 'trellis.yaml',
+  fields: {
+    data_dir: {
+      kind: 'string',
+      default: './data',
+      description: 'directory for the database, generated certificates and secrets; relative to the config file\'s directory',
+    },
+    log: {
+      kind: 'object',
+      description: 'logging to standard output',
+      fields: {
+        level: {
+          kind: 'enum',
+          values: ['debug', 'info', 'warn', 'error'],
+          default: 'info',
+          description: 'least severe level that is written',
+        },
+        format: {
+          kind: 'enum',
+          values: ['text', 'json'],
+          default: 'text',
+          description: 'human-readable lines or one JSON object per line',
+        },
+      },
+    },
+    listeners: {
+      kind: 'object',
+      description: 'network listeners',
+      fields: {
+        c2s: listener('client connections with STARTTLS (RFC 6120)', true, 5222),
+        c2s_direct_tls: listener('client connections with TLS from the first byte (XEP-0368)', false, 5223),
+      },
+    },
+    storage: {
+      kind: 'object',
+      description: 'where accounts, rosters and other persistent data live',
+      fields: {
+        driver: {
+          kind: 'enum',
+          values: ['sqlite', 'postgres'],
+          default: 'sqlite',
+          description: 'database backend',
+        },
+        sqlite_file: {
+          kind: 'string',
+          default: 'trellis.sqlite',
+          description: 'SQLite database file; relative to data_dir unless absolute',
+        },
+        postgres_url: {
+          kind: 'string',
+          description: 'PostgreSQL connection string (postgres://user:pass@host:port/db); required when driver is postgres',
+        },
+      },
+      check: checkPostgresUrl,
+    },
+    tls: tlsFiles('default certificate for hosts without their own; optional'),
+    c2s: {
+      kind: 'object',
+      description: 'client-to-server streams',
+      fields: {
+        require_tls: {
+          kind: 'boolean',
+          default: true,
+          description: 'require STARTTLS before authentication (RFC 6120 section 5.3.1)',
+        },
+        sasl_mechanisms: {
+          kind: 'list',
+          item: {
+            kind: 'enum',
+            values: ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'],
+            description: 'a SASL mechanism',
+          },
+          minItems: 1,
+          unique: true,
+          default: ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'],
+          description: 'SASL mechanisms offered, in preference order; PLAIN is only ever offered over TLS',
+        },
+        pre_auth_timeout: {
+          kind: 'integer',
+          min: 1,
+          max: 3600,
+          default: 30,
+          description: 'seconds a connection may take to authenticate',
+        },
+        idle_timeout: {
+          kind: 'integer',
+          min: 1,
+          max: 86400,
+          default: 600,
+          description: 'seconds without any traffic (whitespace keepalives count) before an authenticated stream is closed',
+        },
+        auth_failure_delay: {
+          kind: 'integer',
+          min: 0,
+          max: 60000,
+          default: 500,
+          description: 'milliseconds added before answering a failed authentication, doubling per failure',
+        },
+        max_auth_failures: {
+          kind: 'integer',
+          min: 1,
+          max: 100,
+          default: 3,
+          description: 'failed authentications allowed on one stream before it is closed',
+        },
+        scram_iterations: {
+          kind: 'integer',
+          min: 4096,
+          max: 10_000_000,
+          default: 10000,
+          description: 'PBKDF2 iteration count for new SCRAM verifiers (RFC 7677 asks for at least 4096)',
+        },
+        limits: {
+          kind: 'object',
+          description: 'parser limits applied to every client stream',
+          fields: {
+            max_stanza_bytes: {
+              kind: 'integer',
+              min: KIB,
+              max: 64 * MIB,
+              default: 256 * KIB,
+              description: 'largest stanza in bytes',
+            },
+            max_depth: {
+              kind: 'integer',
+              min: 1,
+              max: 1024,
+              default: 64,
+              description: 'deepest element nesting inside a stanza (stream root not counted)',
+            },
+            max_attributes: {
+              kind: 'integer',
+              min: 1,
+              max: 4096,
+              default: 64,
+              description: 'most attributes on one element',
+            },
+            max_attribute_bytes: {
+              kind: 'integer',
+              min: 64,
+              max: 64 * MIB,
+              default: 8 * KIB,
+              description: 'longest attribute value in bytes',
+            },
+            max_text_bytes: {
+              kind: 'integer',
+              min: KIB,
+              max: 64 * MIB,
+              default: 256 * KIB,
+              description: 'longest single text node in bytes',
+            },
+          },
+        },
+      },
+    },
+    hosts: {
+      kind: 'map',
+      keyName: 'domain',
+      prepareKey: prepareDomain,
+      minEntries: 1,
+      description: 'the domains this server hosts, keyed by domain; at least one',
+      value: {
+        kind: 'object',
+        description: 'one hosted domain',
+        fields: {
+          tls: tlsFiles('certificate for this domain; when absent the top-level tls is used, else a self-signed one is generated under data_dir'),
+        },
+      },
+    },
+  },
+};
