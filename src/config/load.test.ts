@@ -1,0 +1,337 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ConfigError, defaultConfig, findConfigFile, loadConfig, parseConfig } from './load.ts';
+
+const baseDir = '/srv/trellis';
+
+function problemsOf(yamlText: string, dir = baseDir): ConfigError {
+  try {
+    parseConfig(yamlText, { file: 'trellis.yaml', baseDir: dir });
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail('expected the configuration to be rejected');
+}
+
+describe('configuration errors name the key', () => {
+  const cases: { name: string; yaml: string; path: string; message: RegExp }[] = [
+    {
+      name: 'wrong type',
+      yaml: 'hosts: {localhost: {}}\nc2s: {limits: {max_stanza_bytes: big}}',
+      path: 'c2s.limits.max_stanza_bytes',
+      message: /^expected an integer between 1024 and 67108864, got "big"$/,
+    },
+    {
+      name: 'out of range',
+      yaml: 'hosts: {localhost: {}}\nlisteners: {c2s: {port: 70000}}',
+      path: 'listeners.c2s.port',
+      message: /^expected an integer between 0 and 65535, got 70000$/,
+    },
+    {
+      name: 'not an integer',
+      yaml: 'hosts: {localhost: {}}\nc2s: {pre_auth_timeout: 1.5}',
+      path: 'c2s.pre_auth_timeout',
+      message: /got 1\.5$/,
+    },
+    {
+      name: 'boolean written as a word',
+      yaml: 'hosts: {localhost: {}}\nc2s: {require_tls: yes}',
+      path: 'c2s.require_tls',
+      message: /^expected true or false, got "yes"$/,
+    },
+    {
+      name: 'unknown key with a suggestion',
+      yaml: 'hosts: {localhost: {}}\nc2s: {requre_tls: true}',
+      path: 'c2s.requre_tls',
+      message: /^unknown key "requre_tls"; did you mean "require_tls"\?$/,
+    },
+    {
+      name: 'unknown key with nothing close',
+      yaml: 'hosts: {localhost: {}}\nfederation: true',
+      path: 'federation',
+      message: /^unknown key "federation"$/,
+    },
+    {
+      name: 'unknown key inside a host',
+      yaml: 'hosts: {example.com: {tsl: {}}}',
+      path: 'hosts["example.com"].tsl',
+      message: /did you mean "tls"\?$/,
+    },
+    {
+      name: 'bad enum',
+      yaml: 'hosts: {localhost: {}}\nlog: {level: verbose}',
+      path: 'log.level',
+      message: /^expected one of "debug", "info", "warn", "error", got "verbose"$/,
+    },
+    {
+      name: 'bad enum inside a list, with a suggestion',
+      yaml: 'hosts: {localhost: {}}\nc2s: {sasl_mechanisms: [SCRAM-SHA-256, plain]}',
+      path: 'c2s.sasl_mechanisms[1]',
+      message: /got "plain"; did you mean "PLAIN"\?$/,
+    },
+    {
+      name: 'repeated list item',
+      yaml: 'hosts: {localhost: {}}\nc2s: {sasl_mechanisms: [PLAIN, PLAIN]}',
+      path: 'c2s.sasl_mechanisms[1]',
+      message: /^"PLAIN" is listed twice$/,
+    },
+    {
+      name: 'empty list',
+      yaml: 'hosts: {localhost: {}}\nlisteners: {c2s: {addresses: []}}',
+      path: 'listeners.c2s.addresses',
+      message: /^expected at least 1 item, got 0$/,
+    },
+    {
+      name: 'empty string',
+      yaml: 'hosts: {localhost: {}}\ndata_dir: ""',
+      path: 'data_dir',
+      message: /^expected a non-empty string, got ""$/,
+    },
+    {
+      name: 'section that is not a mapping',
+      yaml: 'hosts: {localhost: {}}\nlog: loud',
+      path: 'log',
+      message: /^expected a mapping, got "loud"$/,
+    },
+    {
+      name: 'bad domain key',
+      yaml: 'hosts: {"exa mple.com": {}}',
+      path: 'hosts["exa mple.com"]',
+      message: /^"exa mple\.com" is not a valid domain: /,
+    },
+    {
+      name: 'duplicate hosts after preparation',
+      yaml: 'hosts: {example.com: {}, EXAMPLE.com: {}}',
+      path: 'hosts["EXAMPLE.com"]',
+      message: /^the same domain as hosts\["example\.com"\] \("example\.com"\)$/,
+    },
+    {
+      name: 'no hosts',
+      yaml: 'data_dir: /var/lib/trellis',
+      path: 'hosts',
+      message: /^expected at least 1 entry keyed by domain, got 0$/,
+    },
+    {
+      name: 'missing postgres_url',
+      yaml: 'hosts: {localhost: {}}\nstorage: {driver: postgres}',
+      path: 'storage.postgres_url',
+      message: /^required when storage\.driver is "postgres"$/,
+    },
+    {
+      name: 'postgres_url that is not a postgres URL',
+      yaml: 'hosts: {localhost: {}}\nstorage: {driver: postgres, postgres_url: "mysql://db"}',
+      path: 'storage.postgres_url',
+      message: /^expected a postgres:\/\/ or postgresql:\/\/ URL, got "mysql:\/\/db"$/,
+    },
+    {
+      name: 'tls section without a key',
+      yaml: 'hosts: {localhost: {}}\ntls: {certificate: cert.pem}',
+      path: 'tls.key',
+      message: /^required key is missing$/,
+    },
+    {
+      name: 'missing TLS file',
+      yaml: 'hosts: {example.com: {tls: {certificate: /nonexistent/cert.pem, key: /nonexistent/key.pem}}}',
+      path: 'hosts["example.com"].tls.certificate',
+      message: /^cannot read "\/nonexistent\/cert\.pem": no such file$/,
+    },
+    {
+      name: 'TLS path that is a directory',
+      yaml: 'hosts: {localhost: {}}\ntls: {certificate: /, key: /}',
+      path: 'tls.key',
+      message: /^expected a readable file, but "\/" is a directory$/,
+    },
+    {
+      name: 'document that is not a mapping',
+      yaml: '- localhost',
+      path: '',
+      message: /^expected a mapping, got a list$/,
+    },
+  ];
+
+  for (const { name, yaml, path: keyPath, message } of cases) {
+    test(name, () => {
+      const error = problemsOf(yaml);
+      const problem = error.problems.find((p) => p.path === keyPath);
+      assert.ok(problem, `no problem at ${keyPath}; got ${JSON.stringify(error.problems)}`);
+      assert.match(problem.message, message);
+      const expectedLine = keyPath === '' ? `trellis.yaml: ${problem.message}` : `trellis.yaml: ${keyPath}: ${problem.message}`;
+      assert.ok(error.message.split('\n').includes(expectedLine), error.message);
+    });
+  }
+
+  test('YAML syntax error reports line and column', () => {
+    const error = problemsOf('hosts:\n  localhost: {}\n c2s: {}\n');
+    assert.equal(error.problems.length, 1);
+    assert.deepEqual([error.problems[0].line, error.problems[0].column], [3, 1]);
+    assert.match(error.message, /^trellis\.yaml:3:1: \S/);
+    assert.doesNotMatch(error.message, /\n/);
+  });
+
+  test('every problem is collected, one line each', () => {
+    const error = problemsOf('log: {level: loud, format: xml}\nc2s: {max_auth_failures: 0}\nhosts: {}');
+    assert.deepEqual(error.problems.map((p) => p.path), ['log.level', 'log.format', 'c2s.max_auth_failures', 'hosts']);
+    assert.equal(error.message.split('\n').length, 4);
+    assert.equal(error.file, 'trellis.yaml');
+  });
+
+  test('without a file the lines start with the key path', () => {
+    assert.throws(
+      () => parseConfig('hosts: {localhost: {}}\nlog: {level: loud}', { baseDir }),
+      (error: ConfigError) => error.message.startsWith('log.level: expected one of') && error.file === undefined,
+    );
+  });
+});
+
+describe('parseConfig', () => {
+  test('fills every default', () => {
+    const config = parseConfig('hosts:\n  localhost:\n', { baseDir });
+    assert.deepEqual(config, {
+      data_dir: '/srv/trellis/data',
+      log: { level: 'info', format: 'text' },
+      listeners: {
+        c2s: { enabled: true, addresses: ['*'], port: 5222 },
+        c2s_direct_tls: { enabled: false, addresses: ['*'], port: 5223 },
+      },
+      storage: { driver: 'sqlite', sqlite_file: '/srv/trellis/data/trellis.sqlite' },
+      c2s: {
+        require_tls: true,
+        sasl_mechanisms: ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'],
+        pre_auth_timeout: 30,
+        idle_timeout: 600,
+        auth_failure_delay: 500,
+        max_auth_failures: 3,
+        scram_iterations: 10000,
+        limits: {
+          max_stanza_bytes: 262144,
+          max_depth: 64,
+          max_attributes: 64,
+          max_attribute_bytes: 8192,
+          max_text_bytes: 262144,
+        },
+      },
+      hosts: [{ domain: 'localhost' }],
+    });
+  });
+
+  test('keeps written values next to defaults in the same section', () => {
+    const config = parseConfig('hosts: {localhost: {}}\nc2s: {limits: {max_depth: 8}}\nlog: {format: json}', { baseDir });
+    assert.equal(config.c2s.limits.max_depth, 8);
+    assert.equal(config.c2s.limits.max_stanza_bytes, 262144);
+    assert.deepEqual(config.log, { level: 'info', format: 'json' });
+  });
+
+  test('prepares host domains and keeps their order', () => {
+    const config = parseConfig('hosts: {Example.COM: {}, localhost: {}}', { baseDir });
+    assert.deepEqual(config.hosts.map((host) => host.domain), ['example.com', 'localhost']);
+  });
+
+  test('resolves data_dir against the base directory and sqlite_file against data_dir', () => {
+    const relative = parseConfig('data_dir: var/db\nhosts: {localhost: {}}\nstorage: {sqlite_file: x/t.db}', { baseDir });
+    assert.equal(relative.data_dir, '/srv/trellis/var/db');
+    assert.equal(relative.storage.sqlite_file, '/srv/trellis/var/db/x/t.db');
+    const absolute = parseConfig('data_dir: /data\nhosts: {localhost: {}}\nstorage: {sqlite_file: /db/t.db}', { baseDir });
+    assert.equal(absolute.data_dir, '/data');
+    assert.equal(absolute.storage.sqlite_file, '/db/t.db');
+  });
+
+  test('resolves TLS files against the base directory and checks they are readable', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'trellis-config-'));
+    mkdirSync(path.join(dir, 'certs'));
+    writeFileSync(path.join(dir, 'certs', 'cert.pem'), 'certificate');
+    writeFileSync(path.join(dir, 'certs', 'key.pem'), 'key');
+    const yaml = [
+      'tls: {certificate: certs/cert.pem, key: certs/key.pem}',
+      `hosts: {example.com: {tls: {certificate: ${dir}/certs/cert.pem, key: ./certs/key.pem}}, localhost: {}}`,
+    ].join('\n');
+    const config = parseConfig(yaml, { baseDir: dir });
+    const files = { certificate: path.join(dir, 'certs', 'cert.pem'), key: path.join(dir, 'certs', 'key.pem') };
+    assert.deepEqual(config.tls, files);
+    assert.deepEqual(config.hosts, [{ domain: 'example.com', tls: files }, { domain: 'localhost' }]);
+  });
+
+  test('reports an unreadable TLS file', { skip: process.getuid?.() === 0 && 'root reads every file' }, () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'trellis-config-'));
+    writeFileSync(path.join(dir, 'key.pem'), 'key');
+    writeFileSync(path.join(dir, 'cert.pem'), 'certificate');
+    chmodSync(path.join(dir, 'key.pem'), 0o000);
+    const error = problemsOf('hosts: {localhost: {tls: {certificate: cert.pem, key: key.pem}}}', dir);
+    assert.deepEqual(error.problems, [
+      { path: 'hosts["localhost"].tls.key', message: `cannot read "${path.join(dir, 'key.pem')}": permission denied` },
+    ]);
+  });
+
+  test('accepts postgres with a URL', () => {
+    const config = parseConfig('hosts: {localhost: {}}\nstorage: {driver: postgres, postgres_url: "postgres://u:p@db/trellis"}', {
+      baseDir,
+    });
+    assert.equal(config.storage.driver, 'postgres');
+    assert.equal(config.storage.postgres_url, 'postgres://u:p@db/trellis');
+  });
+
+  test('records the source file, absolute', () => {
+    const config = parseConfig('hosts: {localhost: {}}', { file: 'conf/trellis.yaml', baseDir });
+    assert.equal(config.source, path.resolve('conf/trellis.yaml'));
+  });
+
+  test('returns a deeply frozen object', () => {
+    const config = parseConfig('hosts: {localhost: {}}\ntls: {certificate: /dev/null, key: /dev/null}', { baseDir });
+    for (const part of [config, config.log, config.listeners.c2s, config.listeners.c2s.addresses, config.storage, config.tls,
+      config.c2s, config.c2s.sasl_mechanisms, config.c2s.limits, config.hosts, config.hosts[0]]) {
+      assert.ok(Object.isFrozen(part));
+    }
+    assert.throws(() => {
+      (config.c2s.limits as { max_depth: number }).max_depth = 1;
+    }, TypeError);
+  });
+});
+
+describe('loadConfig', () => {
+  test('reads a file and resolves paths against its directory', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'trellis-config-'));
+    const file = path.join(dir, 'trellis.yaml');
+    writeFileSync(file, 'hosts: {localhost: {}}\n');
+    const config = await loadConfig(file);
+    assert.equal(config.source, file);
+    assert.equal(config.data_dir, path.join(dir, 'data'));
+  });
+
+  test('a missing file is a ConfigError naming the file', async () => {
+    await assert.rejects(loadConfig('/nonexistent/trellis.yaml'), (error: ConfigError) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.file, '/nonexistent/trellis.yaml');
+      assert.equal(error.message, '/nonexistent/trellis.yaml: cannot read configuration file: no such file');
+      return true;
+    });
+  });
+});
+
+describe('defaultConfig', () => {
+  test('uses data under the base directory and the single host localhost', () => {
+    const config = defaultConfig('/opt/trellis');
+    assert.equal(config.source, undefined);
+    assert.equal(config.data_dir, '/opt/trellis/data');
+    assert.equal(config.storage.sqlite_file, '/opt/trellis/data/trellis.sqlite');
+    assert.deepEqual(config.hosts, [{ domain: 'localhost' }]);
+    assert.equal(config.c2s.require_tls, true);
+    assert.ok(Object.isFrozen(config.c2s));
+  });
+});
+
+describe('findConfigFile', () => {
+  test('prefers the explicit path, resolved against cwd', () => {
+    assert.equal(findConfigFile('conf/t.yaml', '/srv'), '/srv/conf/t.yaml');
+    assert.equal(findConfigFile('/etc/trellis.yaml', '/srv'), '/etc/trellis.yaml');
+  });
+
+  test('falls back to trellis.yaml in cwd when it exists', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'trellis-config-'));
+    assert.equal(findConfigFile(undefined, dir), undefined);
+    writeFileSync(path.join(dir, 'trellis.yaml'), 'hosts: {localhost: {}}\n');
+    assert.equal(findConfigFile(undefined, dir), path.join(dir, 'trellis.yaml'));
+  });
+});

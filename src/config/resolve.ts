@@ -1,0 +1,89 @@
+import { accessSync, constants, statSync } from 'node:fs';
+import path from 'node:path';
+import { prepareDomain } from '../jid/jid.ts';
+import type { HostConfig, StorageConfig, TlsFiles, TrellisConfig } from './types.ts';
+import type { ConfigProblem } from './validate.ts';
+import { entryPath } from './describe.ts';
+import { deepFreeze } from './freeze.ts';
+
+/** What the validator hands over: the YAML shape with defaults filled, hosts still keyed by domain as written. */
+export type ValidatedConfig = Omit<TrellisConfig, 'source' | 'hosts'> & {
+  hosts: Record<string, { tls?: TlsFiles }>;
+};
+
+export interface ResolveOptions {
+  /** the config file, recorded as `source` */
+  file?: string;
+  /** directory that relative data_dir and TLS paths resolve against */
+  baseDir: string;
+}
+
+export interface ResolveResult {
+  config: TrellisConfig;
+  problems: ConfigProblem[];
+}
+
+/**
+ * Applies what reaches outside the YAML: domains are prepared, paths become absolute and TLS
+ * files must be readable. Expects input that validated.
+ * The returned config is deeply frozen; it is only meaningful when `problems` is empty.
+ */
+export function resolveConfig(validated: ValidatedConfig, options: ResolveOptions): ResolveResult {
+  const problems: ConfigProblem[] = [];
+  const dataDir = path.resolve(options.baseDir, validated.data_dir);
+  const tlsFiles = (tls: TlsFiles | undefined, at: string) => resolveTls(tls, at, options.baseDir, problems);
+  const config: TrellisConfig = {
+    ...(options.file === undefined ? {} : { source: path.resolve(options.file) }),
+    data_dir: dataDir,
+    log: validated.log,
+    listeners: validated.listeners,
+    storage: resolveStorage(validated.storage, dataDir),
+    ...(validated.tls === undefined ? {} : { tls: tlsFiles(validated.tls, 'tls') }),
+    c2s: validated.c2s,
+    hosts: resolveHosts(validated.hosts, tlsFiles),
+  };
+  return { config: deepFreeze(config), problems };
+}
+
+function resolveStorage(storage: StorageConfig, dataDir: string): StorageConfig {
+  return { ...storage, sqlite_file: path.resolve(dataDir, storage.sqlite_file) };
+}
+
+function resolveHosts(
+  hosts: ValidatedConfig['hosts'],
+  tlsFiles: (tls: TlsFiles | undefined, at: string) => TlsFiles | undefined,
+): HostConfig[] {
+  return Object.entries(hosts).map(([key, host]) => {
+    const domain = prepareDomain(key);
+    const tls = tlsFiles(host.tls, `${entryPath('hosts', key)}.tls`);
+    return tls === undefined ? { domain } : { domain, tls };
+  });
+}
+
+function resolveTls(tls: TlsFiles | undefined, at: string, baseDir: string, problems: ConfigProblem[]): TlsFiles | undefined {
+  if (tls === undefined) return undefined;
+  const certificate = path.resolve(baseDir, tls.certificate);
+  const key = path.resolve(baseDir, tls.key);
+  checkReadable(certificate, `${at}.certificate`, problems);
+  checkReadable(key, `${at}.key`, problems);
+  return { certificate, key };
+}
+
+function checkReadable(file: string, at: string, problems: ConfigProblem[]): void {
+  try {
+    if (statSync(file).isDirectory()) {
+      problems.push({ path: at, message: `expected a readable file, but ${JSON.stringify(file)} is a directory` });
+      return;
+    }
+    accessSync(file, constants.R_OK);
+  } catch (error) {
+    problems.push({ path: at, message: `cannot read ${JSON.stringify(file)}: ${reasonOf(error)}` });
+  }
+}
+
+function reasonOf(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES') return 'permission denied';
+  return (error as Error).message;
+}
