@@ -1,0 +1,68 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { EXAMPLE_FILE, renderDocs } from './docgen.ts';
+import { parseConfig } from './load.ts';
+
+const DOCS_FILE = new URL('../../docs/configuration.md', import.meta.url);
+const TYPES_FILE = new URL('./types.ts', import.meta.url);
+
+/**
+ * Every YAML key path that TrellisConfig in types.ts declares, read from its syntax tree:
+ * `source` is not written by operators and a host's `domain` is its key in `hosts`.
+ */
+function keyPathsOfTrellisConfig(): string[] {
+  const source = ts.createSourceFile('types.ts', readFileSync(TYPES_FILE, 'utf8'), ts.ScriptTarget.Latest);
+  const interfaces = new Map<string, ts.InterfaceDeclaration>();
+  source.forEachChild((node) => {
+    if (ts.isInterfaceDeclaration(node)) interfaces.set(node.name.text, node);
+  });
+  const paths: string[] = [];
+  const walk = (members: ts.NodeArray<ts.TypeElement>, prefix: string, skip: string[]): void => {
+    for (const member of members) {
+      if (!ts.isPropertySignature(member) || member.type === undefined) continue;
+      const name = member.name.getText(source);
+      if (skip.includes(name)) continue;
+      const keyPath = prefix === '' ? name : `${prefix}.${name}`;
+      let type = member.type;
+      if (ts.isTypeOperatorNode(type)) type = type.type;
+      if (ts.isArrayTypeNode(type) && ts.isTypeReferenceNode(type.elementType)) {
+        const element = interfaces.get(type.elementType.typeName.getText(source));
+        if (element !== undefined) {
+          walk(element.members, `${keyPath}.<domain>`, ['domain']);
+          continue;
+        }
+      }
+      const nested = ts.isTypeLiteralNode(type)
+        ? type.members
+        : ts.isTypeReferenceNode(type)
+          ? interfaces.get(type.typeName.getText(source))?.members
+          : undefined;
+      if (nested === undefined) paths.push(keyPath);
+      else walk(nested, keyPath, []);
+    }
+  };
+  walk(interfaces.get('TrellisConfig')!.members, '', ['source']);
+  return paths;
+}
+
+test('docs/configuration.md is the output of the generator', () => {
+  const generated = renderDocs(readFileSync(EXAMPLE_FILE, 'utf8'));
+  assert.equal(readFileSync(DOCS_FILE, 'utf8'), generated, 'regenerate with: node src/config/docgen.ts > docs/configuration.md');
+});
+
+test('the documented keys are exactly the keys of TrellisConfig', () => {
+  const documented = [...readFileSync(DOCS_FILE, 'utf8').matchAll(/^\| `([^`]+)` \|/gm)].map((match) => match[1]);
+  const declared = keyPathsOfTrellisConfig();
+  assert.ok(declared.includes('c2s.limits.max_stanza_bytes'));
+  assert.ok(declared.includes('hosts.<domain>.tls.key'));
+  assert.deepEqual(documented.toSorted(), declared.toSorted());
+});
+
+test('trellis.example.yaml is a valid configuration with two hosts', () => {
+  const file = fileURLToPath(EXAMPLE_FILE);
+  const config = parseConfig(readFileSync(file, 'utf8'), { file, baseDir: fileURLToPath(new URL('.', EXAMPLE_FILE)) });
+  assert.deepEqual(config.hosts.map((host) => host.domain), ['localhost', 'example.com']);
+});
