@@ -1,0 +1,103 @@
+/**
+ * Schema of the PostgreSQL driver. Each migration moves the schema from `version - 1` to `version`;
+ * a change to the schema is a new entry at the end, never an edit of an applied one.
+ *
+ * Text that identifies users uses the "C" collation, so it is compared and sorted byte for byte
+ * whatever the database's default collation is, as the storage contract requires.
+ */
+import type { Pool } from 'pg';
+import { inTransaction } from './postgres-transaction.ts';
+
+interface Migration {
+  version: number;
+  sql: string;
+}
+
+const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE accounts (
+        domain text COLLATE "C" NOT NULL,
+        username text COLLATE "C" NOT NULL,
+        credentials text NOT NULL,
+        PRIMARY KEY (domain, username)
+      );
+
+      CREATE TABLE roster_versions (
+        domain text COLLATE "C" NOT NULL,
+        username text COLLATE "C" NOT NULL,
+        version bigint NOT NULL,
+        PRIMARY KEY (domain, username)
+      );
+
+      CREATE TABLE roster_items (
+        domain text COLLATE "C" NOT NULL,
+        username text COLLATE "C" NOT NULL,
+        jid text COLLATE "C" NOT NULL,
+        name text,
+        subscription text NOT NULL,
+        ask_out boolean NOT NULL,
+        ask_in boolean NOT NULL,
+        approved boolean NOT NULL,
+        groups text NOT NULL,
+        PRIMARY KEY (domain, username, jid)
+      );
+
+      CREATE TABLE offline_messages (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        domain text COLLATE "C" NOT NULL,
+        username text COLLATE "C" NOT NULL,
+        stanza text NOT NULL,
+        stored_at bigint NOT NULL
+      );
+      CREATE INDEX offline_messages_by_user ON offline_messages (domain, username, id);
+
+      CREATE TABLE user_data (
+        domain text COLLATE "C" NOT NULL,
+        username text COLLATE "C" NOT NULL,
+        key text COLLATE "C" NOT NULL,
+        value text NOT NULL,
+        PRIMARY KEY (domain, username, key)
+      );
+
+      CREATE TABLE server_data (
+        key text COLLATE "C" PRIMARY KEY,
+        value text NOT NULL
+      );
+    `,
+  },
+];
+
+export const LATEST_POSTGRES_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** Advisory lock key held while migrating ("trellis" in ASCII), shared by every server. */
+const MIGRATION_LOCK = 0x7472656c6c6973n;
+
+/**
+ * Brings the schema up to date in one transaction. The transaction-scoped advisory lock makes a
+ * second server starting at the same moment wait, then find the work done.
+ */
+export async function migratePostgres(pool: Pool): Promise<void> {
+  await inTransaction(pool, async (client) => {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK.toString()]);
+    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version integer PRIMARY KEY,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
+    const { rows } = await client.query<{ version: number | null }>(
+      'SELECT max(version) AS version FROM schema_migrations',
+    );
+    const current = rows[0]?.version ?? 0;
+    if (current > LATEST_POSTGRES_SCHEMA) {
+      throw new Error(
+        `database schema version ${current} is newer than this server supports (${LATEST_POSTGRES_SCHEMA})`,
+      );
+    }
+    for (const migration of MIGRATIONS) {
+      if (migration.version <= current) continue;
+      await client.query(migration.sql);
+      await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [migration.version]);
+    }
+  });
+}

@@ -1,0 +1,310 @@
+/**
+ * PostgreSQL storage driver on a `pg` pool. Every query is parameterized; changes that must be
+ * atomic with a read run in a transaction on one connection.
+ */
+import pg from 'pg';
+import type { Pool } from 'pg';
+import {
+  decodeCredentials,
+  decodeGroups,
+  decodeSubscription,
+  encodeCredentials,
+  encodeGroups,
+} from './codec.ts';
+import { migratePostgres } from './postgres-migrations.ts';
+import { inTransaction } from './postgres-transaction.ts';
+import { AccountExistsError } from './types.ts';
+import type {
+  AccountStore,
+  OfflineStore,
+  Roster,
+  RosterItem,
+  RosterStore,
+  ServerDataStore,
+  Storage,
+  UserDataStore,
+} from './types.ts';
+
+const POOL_SIZE = 10;
+/** First key of the advisory locks that serialize offline pushes per user (two-key lock space). */
+const OFFLINE_LOCK_CLASS = 0x6f66666c; // "offl"
+
+export async function openPostgresStorage(url: string): Promise<Storage> {
+  const pool = new pg.Pool({ connectionString: url, max: POOL_SIZE });
+  // An idle connection that fails is dropped by the pool and the next query opens a new one;
+  // without a listener the 'error' event would end the process.
+  pool.on('error', () => {});
+  try {
+    await migratePostgres(pool);
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+  return new PostgresStorage(pool);
+}
+
+class PostgresStorage implements Storage {
+  readonly driver = 'postgres';
+  readonly accounts: AccountStore;
+  readonly rosters: RosterStore;
+  readonly offline: OfflineStore;
+  readonly userData: UserDataStore;
+  readonly serverData: ServerDataStore;
+  readonly #pool: Pool;
+  #closed = false;
+
+  constructor(pool: Pool) {
+    this.#pool = pool;
+    this.accounts = accountStore(pool);
+    this.rosters = rosterStore(pool);
+    this.offline = offlineStore(pool);
+    this.userData = userDataStore(pool);
+    this.serverData = serverDataStore(pool);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+}
+
+function accountStore(pool: Pool): AccountStore {
+  return {
+    async create(domain, username, credentials) {
+      const { rowCount } = await pool.query(
+        `INSERT INTO accounts (domain, username, credentials) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING`,
+        [domain, username, encodeCredentials(credentials)],
+      );
+      if (rowCount === 0) throw new AccountExistsError(domain, username);
+    },
+    async get(domain, username) {
+      const { rows } = await pool.query<{ credentials: string }>(
+        'SELECT credentials FROM accounts WHERE domain = $1 AND username = $2',
+        [domain, username],
+      );
+      return rows[0] === undefined ? undefined : decodeCredentials(rows[0].credentials);
+    },
+    async setCredentials(domain, username, credentials) {
+      const { rowCount } = await pool.query(
+        'UPDATE accounts SET credentials = $3 WHERE domain = $1 AND username = $2',
+        [domain, username, encodeCredentials(credentials)],
+      );
+      return rowCount !== 0;
+    },
+    async delete(domain, username) {
+      return inTransaction(pool, async (client) => {
+        const { rowCount } = await client.query(
+          'DELETE FROM accounts WHERE domain = $1 AND username = $2',
+          [domain, username],
+        );
+        // Everything stored for the user goes with the account. Roster items are removed before
+        // the version row, the lock order roster changes use too.
+        for (const table of ['roster_items', 'roster_versions', 'offline_messages', 'user_data']) {
+          await client.query(`DELETE FROM ${table} WHERE domain = $1 AND username = $2`, [domain, username]);
+        }
+        return rowCount !== 0;
+      });
+    },
+    async list(domain) {
+      const { rows } = await pool.query<{ username: string }>(
+        'SELECT username FROM accounts WHERE domain = $1 ORDER BY username',
+        [domain],
+      );
+      return rows.map((row) => row.username);
+    },
+  };
+}
+
+interface RosterRow {
+  jid: string;
+  name: string | null;
+  subscription: string;
+  ask_out: boolean;
+  ask_in: boolean;
+  approved: boolean;
+  groups: string;
+}
+
+const ROSTER_COLUMNS = 'jid, name, subscription, ask_out, ask_in, approved, groups';
+
+/**
+ * Changes lock the item row first and the user's version row second (the version bump), so
+ * concurrent changes of one roster never deadlock and versions follow commit order.
+ */
+function rosterStore(pool: Pool): RosterStore {
+  const bumpVersion = async (client: pg.PoolClient, domain: string, username: string): Promise<number> => {
+    const { rows } = await client.query<{ version: string }>(
+      `INSERT INTO roster_versions (domain, username, version) VALUES ($1, $2, 1)
+       ON CONFLICT (domain, username) DO UPDATE SET version = roster_versions.version + 1
+       RETURNING version`,
+      [domain, username],
+    );
+    return Number(rows[0]!.version);
+  };
+
+  return {
+    async get(domain, username): Promise<Roster> {
+      // One snapshot for both reads, so the version always describes the items returned.
+      return inTransaction(
+        pool,
+        async (client) => {
+          const versions = await client.query<{ version: string }>(
+            'SELECT version FROM roster_versions WHERE domain = $1 AND username = $2',
+            [domain, username],
+          );
+          const items = await client.query<RosterRow>(
+            `SELECT ${ROSTER_COLUMNS} FROM roster_items WHERE domain = $1 AND username = $2 ORDER BY jid`,
+            [domain, username],
+          );
+          return { version: Number(versions.rows[0]?.version ?? 0), items: items.rows.map(rosterItemFromRow) };
+        },
+        'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+      );
+    },
+    async getItem(domain, username, jid) {
+      const { rows } = await pool.query<RosterRow>(
+        `SELECT ${ROSTER_COLUMNS} FROM roster_items WHERE domain = $1 AND username = $2 AND jid = $3`,
+        [domain, username, jid],
+      );
+      return rows[0] === undefined ? undefined : rosterItemFromRow(rows[0]);
+    },
+    async setItem(domain, username, item) {
+      return inTransaction(pool, async (client) => {
+        await client.query(
+          `INSERT INTO roster_items (domain, username, ${ROSTER_COLUMNS})
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           ON CONFLICT (domain, username, jid) DO UPDATE SET
+             name = excluded.name, subscription = excluded.subscription, ask_out = excluded.ask_out,
+             ask_in = excluded.ask_in, approved = excluded.approved, groups = excluded.groups`,
+          [
+            domain,
+            username,
+            item.jid,
+            item.name ?? null,
+            item.subscription,
+            item.askOut,
+            item.askIn,
+            item.approved,
+            encodeGroups(item.groups),
+          ],
+        );
+        return bumpVersion(client, domain, username);
+      });
+    },
+    async removeItem(domain, username, jid) {
+      return inTransaction(pool, async (client) => {
+        const { rowCount } = await client.query(
+          'DELETE FROM roster_items WHERE domain = $1 AND username = $2 AND jid = $3',
+          [domain, username, jid],
+        );
+        return rowCount === 0 ? undefined : bumpVersion(client, domain, username);
+      });
+    },
+  };
+}
+
+function rosterItemFromRow(row: RosterRow): RosterItem {
+  const item: RosterItem = {
+    jid: row.jid,
+    subscription: decodeSubscription(row.subscription),
+    askOut: row.ask_out,
+    askIn: row.ask_in,
+    approved: row.approved,
+    groups: decodeGroups(row.groups),
+  };
+  if (row.name !== null) item.name = row.name;
+  return item;
+}
+
+function offlineStore(pool: Pool): OfflineStore {
+  return {
+    async push(domain, username, stanza, quota) {
+      return inTransaction(pool, async (client) => {
+        // Pushes for one user wait for each other here. The count below is a new statement, so
+        // under READ COMMITTED it sees every push committed before the lock was granted.
+        // Users whose key hashes alike merely share the lock.
+        await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
+          OFFLINE_LOCK_CLASS,
+          JSON.stringify([domain, username]),
+        ]);
+        const { rowCount } = await client.query(
+          `INSERT INTO offline_messages (domain, username, stanza, stored_at)
+           SELECT $1, $2, $3, $4
+           WHERE (SELECT count(*) FROM offline_messages WHERE domain = $1 AND username = $2) < $5`,
+          [domain, username, stanza, Date.now(), quota],
+        );
+        return rowCount === 1;
+      });
+    },
+    async takeAll(domain, username) {
+      // A row deleted by a concurrent takeAll is skipped here, so each message is handed out once.
+      const { rows } = await pool.query<{ id: string; stanza: string; stored_at: string }>(
+        'DELETE FROM offline_messages WHERE domain = $1 AND username = $2 RETURNING id, stanza, stored_at',
+        [domain, username],
+      );
+      return rows
+        .map((row) => ({ id: BigInt(row.id), stanza: row.stanza, storedAt: Number(row.stored_at) }))
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+        .map(({ stanza, storedAt }) => ({ stanza, storedAt }));
+    },
+    async count(domain, username) {
+      const { rows } = await pool.query<{ n: number }>(
+        'SELECT count(*)::integer AS n FROM offline_messages WHERE domain = $1 AND username = $2',
+        [domain, username],
+      );
+      return rows[0]!.n;
+    },
+  };
+}
+
+function userDataStore(pool: Pool): UserDataStore {
+  return {
+    async get(domain, username, key) {
+      const { rows } = await pool.query<{ value: string }>(
+        'SELECT value FROM user_data WHERE domain = $1 AND username = $2 AND key = $3',
+        [domain, username, key],
+      );
+      return rows[0]?.value;
+    },
+    async set(domain, username, key, value) {
+      await pool.query(
+        `INSERT INTO user_data (domain, username, key, value) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (domain, username, key) DO UPDATE SET value = excluded.value`,
+        [domain, username, key, value],
+      );
+    },
+    async delete(domain, username, key) {
+      const { rowCount } = await pool.query(
+        'DELETE FROM user_data WHERE domain = $1 AND username = $2 AND key = $3',
+        [domain, username, key],
+      );
+      return rowCount !== 0;
+    },
+    async keys(domain, username, prefix = '') {
+      // starts_with() rather than LIKE, which treats % and _ in the prefix as wildcards.
+      const { rows } = await pool.query<{ key: string }>(
+        `SELECT key FROM user_data WHERE domain = $1 AND username = $2 AND starts_with(key, $3)
+         ORDER BY key`,
+        [domain, username, prefix],
+      );
+      return rows.map((row) => row.key);
+    },
+  };
+}
+
+function serverDataStore(pool: Pool): ServerDataStore {
+  return {
+    async get(key) {
+      const { rows } = await pool.query<{ value: string }>('SELECT value FROM server_data WHERE key = $1', [key]);
+      return rows[0]?.value;
+    },
+    async set(key, value) {
+      await pool.query(
+        'INSERT INTO server_data (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+        [key, value],
+      );
+    },
+  };
+}
