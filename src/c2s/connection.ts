@@ -1,0 +1,339 @@
+/**
+ * One client connection (RFC 6120): stream header checks, STARTTLS, SASL, resource binding,
+ * then every stanza to the router. Its state is a discriminated union so that what may happen
+ * next is decided in one place.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { C2sConfig } from '../config/types.ts';
+import { makeJid, prepareDomain, prepareResource, type Jid } from '../jid/jid.ts';
+import { StreamError, type StreamErrorCondition } from '../net/stream-errors.ts';
+import type { TlsContextStore } from '../net/tls-contexts.ts';
+import { XmlStream, newStreamId } from '../net/xml-stream.ts';
+import type { Router } from '../router/router.ts';
+import type { BoundSession } from '../router/sessions.ts';
+import type { Storage } from '../storage/types.ts';
+import type { Logger } from '../util/log.ts';
+import { Element, NS_CLIENT, NS_STREAMS } from '../xml/element.ts';
+import { NS_BIND, NS_SASL, NS_SESSION, NS_TLS } from '../xml/namespaces.ts';
+import { StanzaError, errorReply, iqResult } from '../xml/stanza-error.ts';
+import type { XmlStreamError } from '../xml/parser.ts';
+import { postAuthFeatures, preAuthFeatures } from './features.ts';
+import { SaslNegotiation } from './sasl-negotiation.ts';
+
+export interface C2sContext {
+  config: C2sConfig;
+  router: Router;
+  storage: Storage;
+  tls: TlsContextStore | undefined;
+  logger: Logger;
+}
+
+type C2sState =
+  | { phase: 'unauthenticated'; sasl: SaslNegotiation; failures: number }
+  | { phase: 'authenticated'; username: string }
+  | { phase: 'bound'; jid: Jid }
+  | { phase: 'closed' };
+
+/** Stanzas waiting for processing before the socket stops being read (flow control). */
+const MAX_PENDING_STANZAS = 64;
+const MAX_AUTH_FAILURE_DELAY_MS = 10_000;
+
+export class C2sConnection implements BoundSession {
+  readonly stream: XmlStream;
+  readonly connectedAt = Date.now();
+  #context: C2sContext;
+  #logger: Logger;
+  #state: C2sState = { phase: 'unauthenticated', sasl: new SaslNegotiation(), failures: 0 };
+  #domain: string | undefined;
+  #streamId = '';
+  #pending = 0;
+  #queue: Promise<void> = Promise.resolve();
+  #closeReason = 'connection closed by peer';
+  #onClosed: (connection: C2sConnection) => void;
+
+  constructor(socket: Socket, context: C2sContext, onClosed: (connection: C2sConnection) => void) {
+    this.#context = context;
+    this.#onClosed = onClosed;
+    this.stream = new XmlStream(
+      socket,
+      {
+        streamOpen: (root) => this.#onStreamOpen(root),
+        stanza: (element) => this.#enqueue(element),
+        streamClose: () => {
+          this.#closeReason = 'stream closed by peer';
+        },
+        parseError: (error: XmlStreamError) => {
+          this.#closeReason = `${error.condition}: ${error.message}`;
+        },
+        whitespace: () => {},
+        socketClosed: (error) => this.#onSocketClosed(error),
+      },
+      { limits: context.config.limits, contentNamespace: NS_CLIENT },
+    );
+    this.#logger = context.logger.child({ peer: this.stream.peer });
+    this.#logger.info('c2s connection accepted', { tls: this.stream.secure || undefined });
+  }
+
+  // --- BoundSession ---------------------------------------------------------------------------
+
+  get jid(): Jid {
+    if (this.#state.phase !== 'bound') throw new Error('session is not bound');
+    return this.#state.jid;
+  }
+
+  get peer(): string {
+    return this.stream.peer;
+  }
+
+  send(stanza: Element): void {
+    this.stream.send(stanza);
+  }
+
+  terminate(condition: 'conflict' | 'system-shutdown' | 'policy-violation', text?: string): void {
+    this.#streamError(condition, text);
+  }
+
+  // --- state --------------------------------------------------------------------------------
+
+  get phase(): C2sState['phase'] {
+    return this.#state.phase;
+  }
+
+  get authenticated(): boolean {
+    return this.#state.phase === 'authenticated' || this.#state.phase === 'bound';
+  }
+
+  #streamError(condition: StreamErrorCondition, text?: string): void {
+    if (this.stream.closing) return;
+    this.#closeReason = text ? `${condition}: ${text}` : condition;
+    this.stream.streamError(condition, text, { from: this.#domain, id: this.#streamId || undefined });
+  }
+
+  /** Called by the listener's sweeper: ends connections that took too long or went quiet. */
+  checkTimeouts(now: number): void {
+    if (this.stream.closing) return;
+    const config = this.#context.config;
+    if (!this.authenticated && now - this.connectedAt > config.pre_auth_timeout * 1000) {
+      this.#streamError('connection-timeout', `not authenticated within ${config.pre_auth_timeout} s`);
+    } else if (now - this.stream.lastActivity > config.idle_timeout * 1000) {
+      this.#streamError('connection-timeout', `idle for more than ${config.idle_timeout} s`);
+    }
+  }
+
+  // --- stream header (RFC 6120 section 4.7) ---------------------------------------------------
+
+  #onStreamOpen(root: Element): void {
+    this.#streamId = newStreamId();
+    // RFC 6120 section 4.9.3.10: the root must be <stream> in the streams namespace.
+    if (root.name !== 'stream' || root.xmlns !== NS_STREAMS) {
+      return this.#streamError('invalid-namespace', 'the stream root must be <stream:stream> in http://etherx.jabber.org/streams');
+    }
+    const domain = this.#hostedDomain(root.attrs.to);
+    if (domain === undefined) return;
+    if (this.#domain !== undefined && domain !== this.#domain) {
+      return this.#streamError('host-unknown', 'the domain may not change on a stream restart');
+    }
+    this.#domain = domain;
+    // RFC 6120 section 4.7.5: this server speaks version 1.0 and nothing older.
+    const major = Number((root.attrs.version ?? '0').split('.')[0]);
+    if (!(major >= 1)) {
+      this.stream.openStream({ from: domain, id: this.#streamId });
+      return this.#streamError('unsupported-version', 'version 1.0 is required');
+    }
+    this.stream.openStream({ from: domain, id: this.#streamId, lang: 'en' });
+    this.stream.send(this.#features());
+  }
+
+  #hostedDomain(to: string | undefined): string | undefined {
+    // RFC 6120 section 4.9.3.6: a `to` naming no hosted domain gets host-unknown.
+    if (to === undefined) {
+      this.#streamError('host-unknown', "the stream header has no 'to' domain");
+      return undefined;
+    }
+    let domain: string;
+    try {
+      domain = prepareDomain(to);
+    } catch {
+      this.#streamError('host-unknown', `${JSON.stringify(to)} is not a valid domain`);
+      return undefined;
+    }
+    if (!this.#context.router.hosts.has(domain)) {
+      this.#streamError('host-unknown', `this server does not host ${domain}`);
+      return undefined;
+    }
+    return domain;
+  }
+
+  #features(): Element {
+    if (this.authenticated) return postAuthFeatures();
+    return preAuthFeatures({
+      tlsActive: this.stream.secure,
+      tlsAvailable: this.#context.tls !== undefined,
+      tlsRequired: this.#context.config.require_tls,
+      mechanisms: this.#offeredMechanisms(),
+    });
+  }
+
+  /** PLAIN only over TLS (RFC 6120 section 13.8); nothing at all before TLS when TLS is required. */
+  #offeredMechanisms(): string[] {
+    const config = this.#context.config;
+    if (!this.stream.secure && config.require_tls) return [];
+    return config.sasl_mechanisms.filter((name) => name !== 'PLAIN' || this.stream.secure);
+  }
+
+  // --- stanzas --------------------------------------------------------------------------------
+
+  /** Processes stanzas one at a time, in order; stops reading the socket while too many wait. */
+  #enqueue(element: Element): void {
+    this.#pending++;
+    if (this.#pending === MAX_PENDING_STANZAS) this.stream.socket.pause();
+    this.#queue = this.#queue
+      .then(() => this.#process(element))
+      .catch((error: unknown) => {
+        this.#logger.error('c2s stanza processing failed', { error: error instanceof Error ? error.stack : String(error) });
+        this.#streamError('internal-server-error');
+      })
+      .finally(() => {
+        if (this.#pending-- === MAX_PENDING_STANZAS) this.stream.socket.resume();
+      });
+  }
+
+  async #process(element: Element): Promise<void> {
+    if (this.stream.closing) return;
+    switch (this.#state.phase) {
+      case 'unauthenticated':
+        return this.#processUnauthenticated(element, this.#state);
+      case 'authenticated':
+        return this.#processAuthenticated(element, this.#state);
+      case 'bound':
+        return this.#processBound(element);
+      case 'closed':
+        return;
+    }
+  }
+
+  async #processUnauthenticated(element: Element, state: C2sState & { phase: 'unauthenticated' }): Promise<void> {
+    if (element.xmlns === NS_TLS && element.name === 'starttls') return this.#startTls();
+    if (element.xmlns === NS_SASL) return this.#sasl(element, state);
+    // RFC 6120 section 4.9.3.12: stanzas before authentication are refused with not-authorized.
+    this.#streamError('not-authorized', 'authenticate first');
+  }
+
+  /** RFC 6120 section 5.4.3: <proceed/>, then the TLS handshake, then a fresh stream. */
+  async #startTls(): Promise<void> {
+    const tls = this.#context.tls;
+    if (this.stream.secure || !tls) {
+      this.stream.sendRaw(`<failure xmlns='${NS_TLS}'/>`);
+      this.#closeReason = 'STARTTLS refused';
+      return this.stream.closeStream();
+    }
+    this.stream.send(new Element('proceed', NS_TLS));
+    try {
+      const socket: TLSSocket = await this.stream.startTls(tls.serverOptions());
+      this.#logger.info('c2s TLS established', { protocol: socket.getProtocol(), cipher: socket.getCipher().name, sni: socket.servername || undefined });
+    } catch (error) {
+      this.#closeReason = `TLS handshake failed: ${error instanceof Error ? error.message : String(error)}`;
+      this.stream.destroy();
+    }
+  }
+
+  async #sasl(element: Element, state: C2sState & { phase: 'unauthenticated' }): Promise<void> {
+    const domain = this.#domain!;
+    const accounts = this.#context.storage.accounts;
+    const outcome = await state.sasl.handle(element, {
+      domain,
+      offered: this.#offeredMechanisms(),
+      configured: this.#context.config.sasl_mechanisms,
+      tlsActive: this.stream.secure,
+      lookup: (username) => accounts.get(domain, username),
+    });
+    if (outcome.kind === 'reply') return this.stream.send(outcome.element);
+    if (outcome.kind === 'success') {
+      this.#state = { phase: 'authenticated', username: outcome.username };
+      this.#logger.info('c2s authenticated', { user: `${outcome.username}@${domain}`, mechanism: outcome.mechanism });
+      this.stream.send(outcome.element);
+      // RFC 6120 section 6.4.6: after <success/> both sides restart the stream.
+      this.stream.restart();
+      return;
+    }
+    if (outcome.condition === 'aborted') return this.stream.send(outcome.element);
+    state.failures++;
+    this.#logger.warn('c2s authentication failed', { condition: outcome.condition, mechanism: outcome.mechanism, failures: state.failures });
+    // Slow down guessing: the delay doubles with each failure on this stream.
+    const delay = Math.min(this.#context.config.auth_failure_delay * 2 ** (state.failures - 1), MAX_AUTH_FAILURE_DELAY_MS);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    this.stream.send(outcome.element);
+    // RFC 6120 section 6.4.5: too many retries end the stream, with policy-violation.
+    if (state.failures >= this.#context.config.max_auth_failures) {
+      this.#streamError('policy-violation', `too many failed authentication attempts (${state.failures})`);
+    }
+  }
+
+  async #processAuthenticated(element: Element, state: C2sState & { phase: 'authenticated' }): Promise<void> {
+    const bind = element.name === 'iq' && element.xmlns === NS_CLIENT ? element.getChild('bind', NS_BIND) : undefined;
+    if (!bind) {
+      // RFC 6120 section 7.2: nothing but resource binding before a resource is bound.
+      return this.#streamError('not-authorized', 'bind a resource first');
+    }
+    if (element.attrs.type !== 'set' || element.attrs.id === undefined) {
+      return this.#sendError(element, new StanzaError('bad-request', 'resource binding is an IQ of type set with an id'));
+    }
+    let resource: string;
+    const requested = bind.getChildText('resource', NS_BIND);
+    try {
+      // RFC 6120 section 7.6 and 7.7: honour the client's resource, else generate one.
+      resource = requested ? prepareResource(requested) : randomBytes(9).toString('base64url');
+    } catch (error) {
+      return this.#sendError(element, new StanzaError('bad-request', error instanceof Error ? error.message : 'invalid resource'));
+    }
+    const jid = makeJid(state.username, this.#domain!, resource);
+    this.#state = { phase: 'bound', jid };
+    // RFC 6120 section 7.7.2.2: a second login on the same resource overrides the first.
+    const replaced = this.#context.router.sessions.add(this);
+    replaced?.terminate('conflict', 'replaced by a new connection with the same resource');
+    this.#logger.info('c2s resource bound', { jid: jid.toString() });
+    const result = iqResult(element, new Element('bind', NS_BIND, {}, [new Element('jid', NS_BIND, {}, [jid.toString()])]));
+    delete result.attrs.from;
+    delete result.attrs.to;
+    this.stream.send(result);
+  }
+
+  async #processBound(element: Element): Promise<void> {
+    if (element.xmlns !== NS_CLIENT || !['message', 'presence', 'iq'].includes(element.name)) {
+      // RFC 6120 section 4.9.3.22: top-level elements other than the three stanzas.
+      return this.#streamError('unsupported-stanza-type', `<${element.name} xmlns='${element.xmlns}'/> is not a stanza this server accepts`);
+    }
+    // RFC 6121 appendix E: the legacy session request succeeds with an empty result.
+    if (element.name === 'iq' && element.attrs.type === 'set' && element.getChild('session', NS_SESSION) && isServerAddress(element.attrs.to, this.#domain!)) {
+      const result = iqResult(element);
+      delete result.attrs.to;
+      return this.stream.send(result);
+    }
+    try {
+      await this.#context.router.route(element, { kind: 'client', session: this });
+    } catch (error) {
+      if (error instanceof StreamError) return this.#streamError(error.condition, error.message);
+      throw error;
+    }
+  }
+
+  #sendError(stanza: Element, error: StanzaError): void {
+    const reply = errorReply(stanza, error);
+    if (reply) this.stream.send(reply);
+  }
+
+  #onSocketClosed(error?: Error): void {
+    const wasBound = this.#state.phase === 'bound';
+    if (wasBound) this.#context.router.sessions.remove(this);
+    const jid = wasBound ? this.jid.toString() : undefined;
+    this.#state = { phase: 'closed' };
+    this.#logger.info('c2s connection closed', { jid, reason: error ? `socket error: ${error.message}` : this.#closeReason, bytes_in: this.stream.bytesIn, bytes_out: this.stream.bytesOut });
+    this.#onClosed(this);
+  }
+}
+
+function isServerAddress(to: string | undefined, domain: string): boolean {
+  return to === undefined || to === domain;
+}

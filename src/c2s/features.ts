@@ -1,0 +1,30 @@
+/** The <stream:features/> a client is offered at each stage (RFC 6120 sections 4.3.2, 5.3.1, 6.3.1, 7.2). */
+import { Element, NS_STREAMS } from '../xml/element.ts';
+import { NS_BIND, NS_SASL, NS_SESSION, NS_TLS } from '../xml/namespaces.ts';
+
+export interface PreAuthFeatureInput {
+  tlsActive: boolean;
+  tlsAvailable: boolean;
+  tlsRequired: boolean;
+  mechanisms: readonly string[];
+}
+
+export function preAuthFeatures(input: PreAuthFeatureInput): Element {
+  const features = new Element('features', NS_STREAMS);
+  if (!input.tlsActive && input.tlsAvailable) {
+    const starttls = features.c('starttls', {}, NS_TLS);
+    if (input.tlsRequired) starttls.c('required');
+    // RFC 6120 section 5.3.1: when TLS is mandatory-to-negotiate it is the only feature offered.
+    if (input.tlsRequired) return features;
+  }
+  const mechanisms = features.c('mechanisms', {}, NS_SASL);
+  for (const name of input.mechanisms) mechanisms.c('mechanism').t(name);
+  return features;
+}
+
+export function postAuthFeatures(): Element {
+  const features = new Element('features', NS_STREAMS);
+  features.c('bind', {}, NS_BIND);
+  features.c('session', {}, NS_SESSION).c('optional');
+  return features;
+}

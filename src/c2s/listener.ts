@@ -1,0 +1,61 @@
+/**
+ * The client listeners: STARTTLS on 5222 (RFC 6120 section 5) and, when enabled, direct TLS
+ * on 5223 (XEP-0368). Owns the set of client connections and sweeps their timeouts.
+ */
+import type { Socket } from 'node:net';
+import type { ListenerConfig } from '../config/types.ts';
+import { listen, type BoundAddress, type Listener } from '../net/listener.ts';
+import { C2sConnection, type C2sContext } from './connection.ts';
+
+const SWEEP_INTERVAL_MS = 1000;
+
+export class C2sService {
+  readonly connections = new Set<C2sConnection>();
+  #context: C2sContext;
+  #listeners: Listener[] = [];
+  #sweeper: NodeJS.Timeout;
+
+  constructor(context: C2sContext) {
+    this.#context = context;
+    this.#sweeper = setInterval(() => {
+      const now = Date.now();
+      for (const connection of this.connections) connection.checkTimeouts(now);
+    }, SWEEP_INTERVAL_MS);
+    this.#sweeper.unref();
+  }
+
+  async listen(starttls: ListenerConfig, directTls: ListenerConfig): Promise<{ starttls: BoundAddress[]; directTls: BoundAddress[] }> {
+    const result = { starttls: [] as BoundAddress[], directTls: [] as BoundAddress[] };
+    if (starttls.enabled) {
+      const listener = await listen(starttls.addresses, starttls.port, (socket) => this.#accept(socket));
+      this.#listeners.push(listener);
+      result.starttls = listener.addresses;
+    }
+    if (directTls.enabled) {
+      const tls = this.#context.tls;
+      if (!tls) throw new Error('listeners.c2s_direct_tls needs a TLS certificate');
+      // XEP-0368 section 3: ALPN protocol "xmpp-client" for direct TLS.
+      const listener = await listen(directTls.addresses, directTls.port, (socket) => this.#accept(socket), tls.serverOptions({ ALPNProtocols: ['xmpp-client'] }));
+      this.#listeners.push(listener);
+      result.directTls = listener.addresses;
+    }
+    return result;
+  }
+
+  #accept(socket: Socket): void {
+    socket.setNoDelay(true);
+    const connection = new C2sConnection(socket, this.#context, (closed) => this.connections.delete(closed));
+    this.connections.add(connection);
+  }
+
+  /** Stops listening and ends every client stream with system-shutdown (RFC 6120 section 4.9.3.20). */
+  async close(): Promise<void> {
+    clearInterval(this.#sweeper);
+    await Promise.all(this.#listeners.map((listener) => listener.close()));
+    this.#listeners = [];
+    for (const connection of this.connections) connection.stream.streamError('system-shutdown');
+    const deadline = Date.now() + 2000;
+    while (this.connections.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const connection of this.connections) connection.stream.destroy();
+  }
+}

@@ -1,0 +1,69 @@
+/** Account commands: adduser, passwd, deluser. Passwords become SCRAM verifiers (never stored). */
+import { makeStoredCredentials } from '../auth/scram.ts';
+import type { TrellisConfig } from '../config/types.ts';
+import { parseJid, type Jid } from '../jid/jid.ts';
+import { openStorage } from '../storage/open.ts';
+import { AccountExistsError, type Storage } from '../storage/types.ts';
+import { readPassword } from './password.ts';
+
+export async function addUser(config: TrellisConfig, input: string, password: string | undefined): Promise<number> {
+  const jid = accountJid(config, input);
+  const secret = password ?? (await readPassword(`Password for ${jid}: `, true));
+  return withStorage(config, async (storage) => {
+    try {
+      await storage.accounts.create(jid.domain, jid.local!, makeStoredCredentials(secret, config.c2s.scram_iterations));
+    } catch (error) {
+      if (error instanceof AccountExistsError) {
+        process.stderr.write(`trellis: ${jid} already exists (use: trellis passwd ${jid})\n`);
+        return 1;
+      }
+      throw error;
+    }
+    process.stdout.write(`created ${jid}\n`);
+    return 0;
+  });
+}
+
+export async function changePassword(config: TrellisConfig, input: string, password: string | undefined): Promise<number> {
+  const jid = accountJid(config, input);
+  const secret = password ?? (await readPassword(`New password for ${jid}: `, true));
+  return withStorage(config, async (storage) => {
+    if (!(await storage.accounts.setCredentials(jid.domain, jid.local!, makeStoredCredentials(secret, config.c2s.scram_iterations)))) {
+      process.stderr.write(`trellis: no account ${jid}\n`);
+      return 1;
+    }
+    process.stdout.write(`password changed for ${jid}\n`);
+    return 0;
+  });
+}
+
+export async function deleteUser(config: TrellisConfig, input: string): Promise<number> {
+  const jid = accountJid(config, input);
+  return withStorage(config, async (storage) => {
+    if (!(await storage.accounts.delete(jid.domain, jid.local!))) {
+      process.stderr.write(`trellis: no account ${jid}\n`);
+      return 1;
+    }
+    process.stdout.write(`deleted ${jid}\n`);
+    return 0;
+  });
+}
+
+/** A bare JID with a localpart on a hosted domain, or an error that says which part is wrong. */
+function accountJid(config: TrellisConfig, input: string): Jid {
+  const jid = parseJid(input);
+  if (jid.local === undefined || jid.resource !== undefined) throw new Error(`${input} is not an account address (expected user@domain)`);
+  if (!config.hosts.some((host) => host.domain === jid.domain)) {
+    throw new Error(`${jid.domain} is not a hosted domain (hosts: ${config.hosts.map((host) => host.domain).join(', ')})`);
+  }
+  return jid;
+}
+
+async function withStorage(config: TrellisConfig, action: (storage: Storage) => Promise<number>): Promise<number> {
+  const storage = await openStorage(config.storage, config.data_dir);
+  try {
+    return await action(storage);
+  } finally {
+    await storage.close();
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * `trellis`: start the server and manage accounts.
+ *   trellis start [--config FILE]
+ *   trellis adduser JID [--password PW]     (else read from the terminal or stdin)
+ *   trellis passwd JID [--password PW]
+ *   trellis deluser JID
+ *   trellis check config [--config FILE]
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../config/load.ts';
+import { createLogger } from '../util/log.ts';
+import { startServer } from '../server.ts';
+import { addUser, changePassword, deleteUser } from './accounts.ts';
+import { loadCliConfig } from './config.ts';
+
+const USAGE = `Usage: trellis <command> [options]
+
+Commands:
+  start                  run the server
+  adduser JID            create an account (asks for the password, or --password)
+  passwd JID             set an account's password
+  deluser JID            delete an account and everything stored for it
+  check config           validate the configuration file and exit
+
+Options:
+  -c, --config FILE      configuration file (default: ./trellis.yaml, else built-in defaults)
+  -p, --password PW      password for adduser/passwd (else asked on the terminal or read from stdin)
+  -h, --help             show this help
+
+Examples:
+  trellis start
+  trellis adduser alice@localhost
+  trellis check config --config /etc/trellis/trellis.yaml
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      password: { type: 'string', short: 'p' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || command === undefined || command === 'help') {
+    process.stdout.write(USAGE);
+    return command === undefined && !values.help ? 2 : 0;
+  }
+  switch (command) {
+    case 'start':
+      return start(values.config);
+    case 'adduser':
+    case 'passwd':
+    case 'deluser': {
+      const jid = rest[0];
+      if (!jid) return usageError(`${command} needs a JID, for example: trellis ${command} alice@localhost`);
+      const config = await loadCliConfig(values.config);
+      if (command === 'adduser') return addUser(config, jid, values.password);
+      if (command === 'passwd') return changePassword(config, jid, values.password);
+      return deleteUser(config, jid);
+    }
+    case 'check': {
+      if (rest[0] !== 'config') return usageError('did you mean: trellis check config');
+      const config = await loadCliConfig(values.config);
+      process.stdout.write(`${config.source ?? 'built-in defaults'}: configuration is valid (${config.hosts.length} host${config.hosts.length === 1 ? '' : 's'}: ${config.hosts.map((host) => host.domain).join(', ')})\n`);
+      return 0;
+    }
+    default:
+      return usageError(`unknown command "${command}"`);
+  }
+}
+
+async function start(configFile: string | undefined): Promise<number> {
+  const config = await loadCliConfig(configFile);
+  const logger = createLogger({ level: config.log.level, format: config.log.format });
+  logger.info('starting Trellis', { config: config.source ?? 'built-in defaults', data_dir: config.data_dir, node: process.version });
+  const server = await startServer(config, logger);
+  const firstHost = config.hosts[0]!.domain;
+  logger.info(`ready; add a user with: ./bin/trellis adduser alice@${firstHost}${config.source ? ` --config ${config.source}` : ''}`);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      logger.info('shutting down', { signal });
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await server.close();
+  return 0;
+}
+
+function usageError(message: string): number {
+  process.stderr.write(`trellis: ${message}\n\n${USAGE}`);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof ConfigError) process.stderr.write(`trellis: configuration error\n${error.message}\n`);
+    else process.stderr.write(`trellis: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

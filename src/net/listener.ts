@@ -1,0 +1,81 @@
+/** TCP (and direct TLS) listeners on configured addresses; "*" means every interface. */
+import { createServer, type Server, type Socket, type AddressInfo } from 'node:net';
+import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
+
+export interface BoundAddress {
+  address: string;
+  port: number;
+}
+
+export interface Listener {
+  readonly addresses: BoundAddress[];
+  close(): Promise<void>;
+}
+
+/**
+ * Listens on each address; resolves when all are bound, rejects (closing any that did bind)
+ * when one fails, with the address in the message.
+ */
+export async function listen(
+  addresses: readonly string[],
+  port: number,
+  onConnection: (socket: Socket) => void,
+  tls?: TlsOptions,
+): Promise<Listener> {
+  const servers: Server[] = [];
+  const bound: BoundAddress[] = [];
+  try {
+    for (const address of expandAny(addresses)) {
+      const server = tls ? createTlsServer(tls, onConnection) : createServer(onConnection);
+      server.on('error', () => {});
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host: address.host, port, ipv6Only: address.ipv6Only }, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      }).catch((error: NodeJS.ErrnoException) => {
+        if (address.optional && (error.code === 'EAFNOSUPPORT' || error.code === 'EADDRNOTAVAIL')) return;
+        throw new Error(`cannot listen on ${address.host}:${port}: ${error.message}`);
+      });
+      if (!server.listening) continue;
+      servers.push(server);
+      const info = server.address() as AddressInfo;
+      bound.push({ address: info.address, port: info.port });
+      // With port 0 every further address reuses the port the first one got.
+      port = info.port;
+    }
+  } catch (error) {
+    await Promise.all(servers.map((server) => closeServer(server)));
+    throw error;
+  }
+  return {
+    addresses: bound,
+    close: async () => {
+      await Promise.all(servers.map((server) => closeServer(server)));
+    },
+  };
+}
+
+interface ListenAddress {
+  host: string;
+  ipv6Only: boolean;
+  /** a missing IPv6 stack is not an error for "*" */
+  optional: boolean;
+}
+
+function expandAny(addresses: readonly string[]): ListenAddress[] {
+  const result: ListenAddress[] = [];
+  for (const address of addresses) {
+    if (address === '*') {
+      result.push({ host: '0.0.0.0', ipv6Only: false, optional: false }, { host: '::', ipv6Only: true, optional: true });
+    } else {
+      result.push({ host: address, ipv6Only: address.includes(':'), optional: false });
+    }
+  }
+  return result;
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}

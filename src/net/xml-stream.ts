@@ -1,0 +1,271 @@
+/**
+ * An XML stream over a socket (RFC 6120 section 4): the parser with hard limits on the way in,
+ * serialization with a bounded send buffer on the way out, stream headers, stream errors,
+ * stream restarts and the STARTTLS upgrade. It knows nothing of c2s or s2s negotiation.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { TLSSocket, type TlsOptions } from 'node:tls';
+import type { ParserLimits } from '../config/types.ts';
+import { Element, NS_CLIENT, NS_STREAMS } from '../xml/element.ts';
+import { XmlStreamParser, type XmlStreamError } from '../xml/parser.ts';
+import { escapeAttr, serialize } from '../xml/serialize.ts';
+import { NS_STREAM_ERRORS, type StreamErrorCondition } from './stream-errors.ts';
+
+export interface XmlStreamHandlers {
+  /** the peer's stream header (also after every restart) */
+  streamOpen(root: Element): void;
+  stanza(element: Element): void;
+  /** the peer closed its stream with </stream:stream> */
+  streamClose(): void;
+  /** the parser rejected the input; the stream has already been ended with the matching stream error */
+  parseError(error: XmlStreamError): void;
+  /** whitespace between stanzas (keepalive) */
+  whitespace(): void;
+  /** the socket is gone; `error` is set when it failed rather than closed */
+  socketClosed(error?: Error): void;
+}
+
+export interface XmlStreamOptions {
+  limits: ParserLimits;
+  /** jabber:client or jabber:server: the default namespace of this stream's stanzas */
+  contentNamespace: string;
+  /** bytes queued for a peer that is not reading before the stream is closed */
+  maxOutboundBuffer?: number;
+  /** milliseconds to wait for the peer's </stream:stream> after ours before dropping the socket */
+  closeTimeout?: number;
+}
+
+export interface StreamHeader {
+  from?: string;
+  to?: string;
+  id?: string;
+  version?: string;
+  lang?: string;
+  /** extra namespace declarations, e.g. { db: 'jabber:server:dialback' } */
+  prefixes?: Record<string, string>;
+}
+
+const DEFAULT_MAX_OUTBOUND_BUFFER = 16 * 1024 * 1024;
+const DEFAULT_CLOSE_TIMEOUT = 5000;
+
+export function newStreamId(): string {
+  // RFC 6120 section 4.7.3: unique and unpredictable, at least 128 bits of randomness.
+  return randomBytes(16).toString('base64url');
+}
+
+export class XmlStream {
+  socket: Socket;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly options: XmlStreamOptions;
+  #handlers: XmlStreamHandlers;
+  #parser: XmlStreamParser;
+  #headerSent = false;
+  #closing = false;
+  #closed = false;
+  #closeTimer: NodeJS.Timeout | undefined;
+  bytesIn = 0;
+  bytesOut = 0;
+  lastActivity = Date.now();
+
+  constructor(socket: Socket, handlers: XmlStreamHandlers, options: XmlStreamOptions) {
+    this.socket = socket;
+    this.remoteAddress = socket.remoteAddress ?? 'unknown';
+    this.remotePort = socket.remotePort ?? 0;
+    this.options = options;
+    this.#handlers = handlers;
+    this.#parser = this.#newParser();
+    this.#attach(socket);
+  }
+
+  get secure(): boolean {
+    return this.socket instanceof TLSSocket && this.socket.encrypted;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  /** "address:port" of the peer, for logs */
+  get peer(): string {
+    return this.remoteAddress.includes(':') ? `[${this.remoteAddress}]:${this.remotePort}` : `${this.remoteAddress}:${this.remotePort}`;
+  }
+
+  #newParser(): XmlStreamParser {
+    return new XmlStreamParser(
+      {
+        streamOpen: (root) => this.#handlers.streamOpen(root),
+        stanza: (element) => this.#handlers.stanza(element),
+        streamClose: () => this.#onPeerStreamClose(),
+        whitespace: () => this.#handlers.whitespace(),
+        error: (error) => {
+          this.streamError(error.condition, error.message);
+          this.#handlers.parseError(error);
+        },
+      },
+      { limits: this.options.limits, contentNamespace: this.options.contentNamespace },
+    );
+  }
+
+  #onData = (chunk: Buffer): void => {
+    this.bytesIn += chunk.length;
+    this.lastActivity = Date.now();
+    if (this.#closed) return;
+    this.#parser.write(chunk);
+  };
+
+  #onClose = (): void => {
+    this.#finish();
+  };
+
+  #onError = (error: Error): void => {
+    this.#finish(error);
+  };
+
+  #attach(socket: Socket): void {
+    socket.on('data', this.#onData);
+    socket.on('close', this.#onClose);
+    socket.on('error', this.#onError);
+  }
+
+  #detach(socket: Socket): void {
+    socket.off('data', this.#onData);
+    socket.off('close', this.#onClose);
+    socket.off('error', this.#onError);
+  }
+
+  #finish(error?: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closing = true;
+    clearTimeout(this.#closeTimer);
+    this.#parser.end();
+    this.socket.destroy();
+    this.#handlers.socketClosed(error);
+  }
+
+  /** Sends our stream header (RFC 6120 section 4.7) for a new stream or after a restart. */
+  openStream(header: StreamHeader): void {
+    const attrs: string[] = [`xmlns='${escapeAttr(this.options.contentNamespace)}'`, `xmlns:stream='${NS_STREAMS}'`];
+    for (const [prefix, uri] of Object.entries(header.prefixes ?? {})) attrs.push(`xmlns:${prefix}='${escapeAttr(uri)}'`);
+    if (header.from !== undefined) attrs.push(`from='${escapeAttr(header.from)}'`);
+    if (header.to !== undefined) attrs.push(`to='${escapeAttr(header.to)}'`);
+    if (header.id !== undefined) attrs.push(`id='${escapeAttr(header.id)}'`);
+    attrs.push(`version='${escapeAttr(header.version ?? '1.0')}'`);
+    attrs.push(`xml:lang='${escapeAttr(header.lang ?? 'en')}'`);
+    this.#headerSent = true;
+    this.#write(`<?xml version='1.0'?><stream:stream ${attrs.join(' ')}>`);
+  }
+
+  get headerSent(): boolean {
+    return this.#headerSent;
+  }
+
+  /** Prepares for the peer's new stream header (RFC 6120 section 4.3.3). */
+  restart(): void {
+    this.#headerSent = false;
+    this.#parser.reset();
+  }
+
+  send(element: Element): void {
+    if (this.#closing) return;
+    this.#write(element.xmlns === NS_STREAMS ? serializeStreamElement(element) : serialize(element, NS_CLIENT));
+  }
+
+  /** Writes pre-serialized XML (for example a stanza serialized once for many recipients). */
+  sendRaw(xml: string): void {
+    if (this.#closing) return;
+    this.#write(xml);
+  }
+
+  #write(data: string): void {
+    if (this.#closed) return;
+    this.bytesOut += Buffer.byteLength(data);
+    this.socket.write(data);
+    const limit = this.options.maxOutboundBuffer ?? DEFAULT_MAX_OUTBOUND_BUFFER;
+    if (this.socket.writableLength > limit && !this.#closing) {
+      // The peer does not read what we send: bounded buffers (RFC 6120 section 13.12 on resource exhaustion).
+      this.#closing = true;
+      this.socket.destroy(new Error(`peer is not reading: more than ${limit} bytes queued`));
+    }
+  }
+
+  /**
+   * Ends the stream with a stream error (RFC 6120 section 4.9): header first if we never sent
+   * one, then the error, then the close tag; the socket is dropped after the close timeout.
+   */
+  streamError(condition: StreamErrorCondition, text?: string, header: StreamHeader = {}): void {
+    if (this.#closing) return;
+    if (!this.#headerSent) this.openStream({ ...header, id: header.id ?? newStreamId() });
+    let xml = `<stream:error><${condition} xmlns='${NS_STREAM_ERRORS}'/>`;
+    if (text) xml += `<text xmlns='${NS_STREAM_ERRORS}' xml:lang='en'>${escapeTextContent(text)}</text>`;
+    xml += '</stream:error>';
+    this.#write(xml);
+    this.closeStream();
+  }
+
+  /** Closes our side of the stream (RFC 6120 section 4.4) and waits briefly for the peer's. */
+  closeStream(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#write('</stream:stream>');
+    this.socket.end();
+    this.#closeTimer = setTimeout(() => this.#finish(), this.options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT);
+    this.#closeTimer.unref();
+  }
+
+  #onPeerStreamClose(): void {
+    this.#handlers.streamClose();
+    if (!this.#closing) this.closeStream();
+    else this.#finish();
+  }
+
+  /** Drops the connection at once, with no stream close (shutdown of a hostile peer). */
+  destroy(): void {
+    this.#finish();
+  }
+
+  /**
+   * Upgrades the socket to TLS after <proceed/> (RFC 6120 section 5.4.3.3) and restarts the
+   * stream. Resolves when the handshake is done; rejects (and closes) when it fails.
+   */
+  startTls(options: TlsOptions): Promise<TLSSocket> {
+    const plain = this.socket;
+    this.#detach(plain);
+    const secure = new TLSSocket(plain, { ...options, isServer: true });
+    this.socket = secure;
+    this.#attach(secure);
+    this.restart();
+    return new Promise((resolve, reject) => {
+      const onSecure = (): void => {
+        secure.off('error', onFailure);
+        resolve(secure);
+      };
+      const onFailure = (error: Error): void => {
+        secure.off('secure', onSecure);
+        reject(error);
+      };
+      secure.once('secure', onSecure);
+      secure.once('error', onFailure);
+    });
+  }
+}
+
+function escapeTextContent(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** Elements of the streams namespace keep the conventional `stream:` prefix on the wire. */
+function serializeStreamElement(element: Element): string {
+  let xml = `<stream:${element.name}`;
+  for (const [name, value] of Object.entries(element.attrs)) xml += ` ${name}='${escapeAttr(value)}'`;
+  if (element.children.length === 0) return xml + '/>';
+  xml += '>';
+  for (const child of element.children) xml += typeof child === 'string' ? escapeTextContent(child) : serialize(child, NS_STREAMS);
+  return xml + `</stream:${element.name}>`;
+}

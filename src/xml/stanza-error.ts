@@ -1,0 +1,107 @@
+/** Stanza errors (RFC 6120 section 8.3): one stanza bounced, the stream lives on. */
+import { Element, el } from './element.ts';
+
+export const NS_STANZA_ERRORS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
+
+export type StanzaErrorType = 'auth' | 'cancel' | 'continue' | 'modify' | 'wait';
+
+export type StanzaErrorCondition =
+  | 'bad-request'
+  | 'conflict'
+  | 'feature-not-implemented'
+  | 'forbidden'
+  | 'gone'
+  | 'internal-server-error'
+  | 'item-not-found'
+  | 'jid-malformed'
+  | 'not-acceptable'
+  | 'not-allowed'
+  | 'not-authorized'
+  | 'policy-violation'
+  | 'recipient-unavailable'
+  | 'redirect'
+  | 'registration-required'
+  | 'remote-server-not-found'
+  | 'remote-server-timeout'
+  | 'resource-constraint'
+  | 'service-unavailable'
+  | 'subscription-required'
+  | 'undefined-condition'
+  | 'unexpected-request';
+
+/** The error type each condition carries unless told otherwise (RFC 6120 section 8.3.3). */
+const DEFAULT_TYPE: Record<StanzaErrorCondition, StanzaErrorType> = {
+  'bad-request': 'modify',
+  conflict: 'cancel',
+  'feature-not-implemented': 'cancel',
+  forbidden: 'auth',
+  gone: 'cancel',
+  'internal-server-error': 'cancel',
+  'item-not-found': 'cancel',
+  'jid-malformed': 'modify',
+  'not-acceptable': 'modify',
+  'not-allowed': 'cancel',
+  'not-authorized': 'auth',
+  'policy-violation': 'modify',
+  'recipient-unavailable': 'wait',
+  redirect: 'modify',
+  'registration-required': 'auth',
+  'remote-server-not-found': 'cancel',
+  'remote-server-timeout': 'wait',
+  'resource-constraint': 'wait',
+  'service-unavailable': 'cancel',
+  'subscription-required': 'auth',
+  'undefined-condition': 'cancel',
+  'unexpected-request': 'wait',
+};
+
+/** A failure that bounces one stanza back to its sender. */
+export class StanzaError extends Error {
+  readonly condition: StanzaErrorCondition;
+  readonly type: StanzaErrorType;
+  /** the entity generating the error, when it is not the stanza's addressee (RFC 6120 section 8.3.2 `by`) */
+  readonly by?: string;
+  constructor(condition: StanzaErrorCondition, text?: string, type?: StanzaErrorType, by?: string) {
+    super(text ?? condition);
+    this.name = 'StanzaError';
+    this.condition = condition;
+    this.type = type ?? DEFAULT_TYPE[condition];
+    this.by = by;
+  }
+  get text(): string | undefined {
+    return this.message === this.condition ? undefined : this.message;
+  }
+}
+
+/** True for stanzas that must never be answered with an error (RFC 6120 section 8.3.1). */
+export function isErrorOrResult(stanza: Element): boolean {
+  const type = stanza.attrs.type;
+  return type === 'error' || (stanza.name === 'iq' && type === 'result');
+}
+
+/**
+ * The error reply to a stanza: addresses swapped, same id, type "error", and for messages and
+ * presence the original payload kept (RFC 6120 section 8.3.1 allows it; it helps the sender).
+ * Returns undefined for stanzas that must not be answered.
+ */
+export function errorReply(stanza: Element, error: StanzaError): Element | undefined {
+  if (isErrorOrResult(stanza)) return undefined;
+  const reply = el(stanza.name, stanza.xmlns, {
+    from: stanza.attrs.to,
+    to: stanza.attrs.from,
+    id: stanza.attrs.id,
+    type: 'error',
+  });
+  if (stanza.name !== 'iq') for (const child of stanza.children) if (typeof child !== 'string') reply.append(child);
+  const errorElement = reply.c('error', { type: error.type, ...(error.by ? { by: error.by } : {}) });
+  errorElement.c(error.condition, {}, NS_STANZA_ERRORS);
+  if (error.text) errorElement.c('text', { 'xml:lang': 'en' }, NS_STANZA_ERRORS).t(error.text);
+  return reply;
+}
+
+/** An IQ result for a request (RFC 6120 section 8.2.3), optionally with a payload. */
+export function iqResult(request: Element, payload?: Element): Element {
+  const result = el('iq', request.xmlns, { from: request.attrs.to, to: request.attrs.from, id: request.attrs.id, type: 'result' });
+  if (payload) result.append(payload);
+  return result;
+}

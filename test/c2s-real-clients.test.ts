@@ -1,0 +1,72 @@
+/**
+ * Real clients log in over STARTTLS with SCRAM, verifying the server's generated certificate:
+ * slixmpp (Debian python3-slixmpp) and @xmpp/client.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { startTestServer, type TestServer } from './support/server.ts';
+
+const HERE = import.meta.dirname;
+
+interface LoginResult {
+  ok: boolean;
+  jid?: string;
+  error?: string;
+}
+
+function runClient(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<LoginResult> {
+  return new Promise((resolve) => {
+    execFile(command, args, { timeout: 40_000, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
+      const line = stdout.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(line) as LoginResult);
+      } catch {
+        resolve({ ok: false, error: `no result (${error?.message ?? ''}): ${stderr.slice(-2000)}` });
+      }
+    });
+  });
+}
+
+function slixmpp(server: TestServer, jid: string, password: string, mechanism: string): Promise<LoginResult> {
+  return runClient('/usr/bin/python3', [join(HERE, 'clients', 'slixmpp_login.py'), jid, password, '127.0.0.1', String(server.port), server.certificateFile('localhost'), mechanism]);
+}
+
+function xmppjs(server: TestServer, username: string, password: string): Promise<LoginResult> {
+  return runClient(process.execPath, [join(HERE, 'clients', 'xmppjs-login.ts'), username, 'localhost', password, String(server.port)], {
+    NODE_EXTRA_CA_CERTS: server.certificateFile('localhost'),
+  });
+}
+
+describe('real clients over STARTTLS', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+    await server.addUser('alice', 'localhost', 'correct horse');
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  for (const mechanism of ['SCRAM-SHA-256', 'SCRAM-SHA-1']) {
+    test(`slixmpp logs in with ${mechanism}`, async () => {
+      const result = await slixmpp(server, 'alice@localhost/slix', 'correct horse', mechanism);
+      assert.deepEqual(result, { ok: true, jid: 'alice@localhost/slix' });
+      assert.ok(server.logLines.some((line) => line.includes('c2s authenticated') && line.includes(`mechanism=${mechanism}`)));
+      assert.ok(server.logLines.some((line) => line.includes('c2s TLS established')));
+    });
+  }
+
+  test('slixmpp with a wrong password is refused', async () => {
+    const result = await slixmpp(server, 'alice@localhost/slix', 'wrong', 'SCRAM-SHA-256');
+    assert.equal(result.ok, false);
+    assert.ok(server.logLines.some((line) => line.includes('c2s authentication failed') && line.includes('condition=not-authorized')));
+  });
+
+  test('@xmpp/client logs in with SCRAM-SHA-1 and verifies the certificate', async () => {
+    const result = await xmppjs(server, 'alice', 'correct horse');
+    assert.deepEqual(result, { ok: true, jid: 'alice@localhost/xmppjs' });
+    assert.ok(server.logLines.some((line) => line.includes('c2s authenticated') && line.includes('mechanism=SCRAM-SHA-1') && line.includes('alice@localhost')));
+  });
+});
