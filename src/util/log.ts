@@ -85,7 +85,7 @@ function formatValue(value: unknown): string {
 }
 
 export function createLogger(options: { level: LogLevel; format: 'text' | 'json'; sink?: LogSink }): Logger {
-  return new Logger({ level: options.level, format: options.format, sink: options.sink ?? process.stderr });
+  return new Logger({ level: options.level, format: options.format, sink: options.sink ?? process.stdout });
 }
 
 /** A logger that writes nothing (tests that do not look at logs). */
