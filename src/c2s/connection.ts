@@ -18,7 +18,7 @@ import type { Logger } from '../util/log.ts';
 import { Element, NS_CLIENT, NS_STREAMS } from '../xml/element.ts';
 import { NS_BIND, NS_SASL, NS_SESSION, NS_TLS } from '../xml/namespaces.ts';
 import { StanzaError, errorReply, iqResult } from '../xml/stanza-error.ts';
-import type { XmlStreamError } from '../xml/parser.ts';
+import type { NamespaceDeclarations, XmlStreamError } from '../xml/parser.ts';
 import { postAuthFeatures, preAuthFeatures } from './features.ts';
 import { SaslNegotiation } from './sasl-negotiation.ts';
 
@@ -59,7 +59,7 @@ export class C2sConnection implements BoundSession {
     this.stream = new XmlStream(
       socket,
       {
-        streamOpen: (root) => this.#onStreamOpen(root),
+        streamOpen: (root, declarations) => this.#onStreamOpen(root, declarations),
         stanza: (element) => this.#enqueue(element),
         streamClose: () => {
           this.#closeReason = 'stream closed by peer';
@@ -124,11 +124,15 @@ export class C2sConnection implements BoundSession {
 
   // --- stream header (RFC 6120 section 4.7) ---------------------------------------------------
 
-  #onStreamOpen(root: Element): void {
+  #onStreamOpen(root: Element, declarations: NamespaceDeclarations): void {
     this.#streamId = newStreamId();
-    // RFC 6120 section 4.9.3.10: the root must be <stream> in the streams namespace.
+    // RFC 6120 section 4.9.3.10: the root must be <stream> in the streams namespace, and the
+    // content namespace of a client stream is jabber:client (section 4.8.2).
     if (root.name !== 'stream' || root.xmlns !== NS_STREAMS) {
       return this.#streamError('invalid-namespace', 'the stream root must be <stream:stream> in http://etherx.jabber.org/streams');
+    }
+    if (declarations[''] !== NS_CLIENT) {
+      return this.#streamError('invalid-namespace', "the content namespace of a client stream must be 'jabber:client'");
     }
     const domain = this.#hostedDomain(root.attrs.to);
     if (domain === undefined) return;

@@ -8,13 +8,13 @@ import type { Socket } from 'node:net';
 import { TLSSocket, type TlsOptions } from 'node:tls';
 import type { ParserLimits } from '../config/types.ts';
 import { Element, NS_CLIENT, NS_STREAMS } from '../xml/element.ts';
-import { XmlStreamParser, type XmlStreamError } from '../xml/parser.ts';
+import { XmlStreamParser, type NamespaceDeclarations, type XmlStreamError } from '../xml/parser.ts';
 import { escapeAttr, serialize } from '../xml/serialize.ts';
 import { NS_STREAM_ERRORS, type StreamErrorCondition } from './stream-errors.ts';
 
 export interface XmlStreamHandlers {
-  /** the peer's stream header (also after every restart) */
-  streamOpen(root: Element): void;
+  /** the peer's stream header (also after every restart) and the namespaces declared on it ('' = default) */
+  streamOpen(root: Element, declarations: NamespaceDeclarations): void;
   stanza(element: Element): void;
   /** the peer closed its stream with </stream:stream> */
   streamClose(): void;
@@ -99,7 +99,7 @@ export class XmlStream {
   #newParser(): XmlStreamParser {
     return new XmlStreamParser(
       {
-        streamOpen: (root) => this.#handlers.streamOpen(root),
+        streamOpen: (root, declarations) => this.#handlers.streamOpen(root, declarations),
         stanza: (element) => this.#handlers.stanza(element),
         streamClose: () => this.#onPeerStreamClose(),
         whitespace: () => this.#handlers.whitespace(),
