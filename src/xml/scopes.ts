@@ -1,0 +1,139 @@
+/**
+ * Namespace resolution for the stream parser (Namespaces in XML 1.0, RFC 6120 section 11.2).
+ *
+ * Each open element has a frame: its default namespace and its prefix bindings. Frames share
+ * the parent's prefix map until an element declares a prefix (copy on write), so the common
+ * stanza (default namespace only) costs one array store.
+ */
+
+import { Element, NS_XML } from './element.ts';
+
+const NS_XMLNS = 'http://www.w3.org/2000/xmlns/';
+
+/** Namespace declarations written on one start tag: prefix to URI, '' for the default namespace. */
+export type NamespaceDeclarations = Record<string, string>;
+
+function setOwn(record: Record<string, string>, key: string, value: string): void {
+  // `__proto__` is a legal XML name; define it as data instead of invoking the prototype setter.
+  if (key === '__proto__') Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
+  else record[key] = value;
+}
+
+/** A QName has at most one colon, neither first nor last (Namespaces in XML 1.0 section 4). */
+function colonOf(qname: string): number {
+  const colon = qname.indexOf(':');
+  if (colon < 0) return -1;
+  if (colon === 0 || colon === qname.length - 1 || qname.indexOf(':', colon + 1) >= 0) return -2;
+  return colon;
+}
+
+export class NamespaceScopes {
+  private readonly defaults: string[] = [];
+  private readonly prefixMaps: Map<string, string>[] = [];
+  private depth = 0;
+  /** Why the last open() failed. */
+  error = '';
+  /** Declarations of the last opened element, or undefined when it declared none. */
+  declared: NamespaceDeclarations | undefined;
+
+  constructor() {
+    this.reset();
+  }
+
+  reset(): void {
+    this.depth = 0;
+    this.defaults[0] = '';
+    this.prefixMaps[0] = new Map([['xml', NS_XML]]);
+  }
+
+  /**
+   * Resolves a start tag into an element and enters its scope. Attribute names with the `xml`
+   * prefix keep it (`xml:lang`); other prefixed attributes are keyed `{namespace-uri}local`,
+   * the only form that survives without the declaring prefix. Returns undefined (see `error`)
+   * on an unbound prefix, a malformed QName, a forbidden declaration or a duplicate attribute.
+   */
+  open(qname: string, names: string[], values: string[], count: number): Element | undefined {
+    let defaultNs = this.defaults[this.depth];
+    let prefixes = this.prefixMaps[this.depth];
+    let sharedPrefixes = true;
+    let declared: NamespaceDeclarations | undefined;
+    let prefixedAttrs = false;
+    this.declared = undefined;
+
+    for (let k = 0; k < count; k++) {
+      const name = names[k];
+      if (name.charCodeAt(0) !== 0x78 || !name.startsWith('xmlns')) continue;
+      if (name.length === 5) {
+        declared ??= {};
+        if (Object.hasOwn(declared, '')) return this.fail('duplicate attribute xmlns');
+        defaultNs = values[k];
+        declared[''] = defaultNs;
+      } else if (name.charCodeAt(5) === 0x3a) {
+        const prefix = name.slice(6);
+        const uri = values[k];
+        if (colonOf(prefix) !== -1 || prefix === '') return this.fail(`malformed namespace declaration ${name}`);
+        if (prefix === 'xmlns' || uri === NS_XMLNS) return this.fail(`the xmlns prefix and namespace cannot be declared`);
+        if ((prefix === 'xml') !== (uri === NS_XML)) return this.fail(`the xml prefix is bound only to ${NS_XML}`);
+        if (uri === '') return this.fail(`prefix ${prefix} cannot be undeclared`);
+        declared ??= {};
+        if (Object.hasOwn(declared, prefix)) return this.fail(`duplicate attribute ${name}`);
+        setOwn(declared, prefix, uri);
+        if (sharedPrefixes) {
+          prefixes = new Map(prefixes);
+          sharedPrefixes = false;
+        }
+        prefixes.set(prefix, uri);
+      }
+    }
+
+    const colon = colonOf(qname);
+    let local = qname;
+    let xmlns = defaultNs;
+    if (colon === -2) return this.fail(`malformed name ${qname}`);
+    if (colon > 0) {
+      const prefix = qname.slice(0, colon);
+      const uri = prefixes.get(prefix);
+      if (uri === undefined || prefix === 'xmlns') return this.fail(`unbound prefix ${prefix} on element ${qname}`);
+      local = qname.slice(colon + 1);
+      xmlns = uri;
+    }
+
+    const attrs: Record<string, string> = {};
+    for (let k = 0; k < count; k++) {
+      const name = names[k];
+      if (declared !== undefined && name.charCodeAt(0) === 0x78 && (name === 'xmlns' || name.startsWith('xmlns:'))) continue;
+      let key = name;
+      const attrColon = colonOf(name);
+      if (attrColon === -2) return this.fail(`malformed attribute name ${name}`);
+      if (attrColon > 0) {
+        prefixedAttrs = true;
+        const prefix = name.slice(0, attrColon);
+        if (prefix !== 'xml') {
+          const uri = prefixes.get(prefix);
+          if (uri === undefined) return this.fail(`unbound prefix ${prefix} on attribute ${name}`);
+          key = `{${uri}}${name.slice(attrColon + 1)}`;
+        }
+      }
+      if (Object.hasOwn(attrs, key)) return this.fail(`duplicate attribute ${name}`);
+      setOwn(attrs, key, values[k]);
+    }
+    if (prefixedAttrs && declared === undefined && count > 1) {
+      // nothing extra: duplicates were already caught through the resolved keys above
+    }
+
+    const depth = ++this.depth;
+    this.defaults[depth] = defaultNs;
+    this.prefixMaps[depth] = prefixes;
+    this.declared = declared;
+    return new Element(local, xmlns, attrs, []);
+  }
+
+  close(): void {
+    this.depth--;
+  }
+
+  private fail(message: string): undefined {
+    this.error = message;
+    return undefined;
+  }
+}
