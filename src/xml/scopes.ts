@@ -57,7 +57,6 @@ export class NamespaceScopes {
     let prefixes = this.prefixMaps[this.depth];
     let sharedPrefixes = true;
     let declared: NamespaceDeclarations | undefined;
-    let prefixedAttrs = false;
     this.declared = undefined;
 
     for (let k = 0; k < count; k++) {
@@ -106,7 +105,6 @@ export class NamespaceScopes {
       const attrColon = colonOf(name);
       if (attrColon === -2) return this.fail(`malformed attribute name ${name}`);
       if (attrColon > 0) {
-        prefixedAttrs = true;
         const prefix = name.slice(0, attrColon);
         if (prefix !== 'xml') {
           const uri = prefixes.get(prefix);
@@ -116,9 +114,6 @@ export class NamespaceScopes {
       }
       if (Object.hasOwn(attrs, key)) return this.fail(`duplicate attribute ${name}`);
       setOwn(attrs, key, values[k]);
-    }
-    if (prefixedAttrs && declared === undefined && count > 1) {
-      // nothing extra: duplicates were already caught through the resolved keys above
     }
 
     const depth = ++this.depth;
