@@ -1,0 +1,66 @@
+/**
+ * The mechanism-neutral SASL server interface used by the stream layer (RFC 6120 section 6).
+ * Base64 transfer encoding is the stream layer's business: exchanges see raw bytes.
+ */
+import type { StoredCredentials } from '../storage/types.ts';
+import { PlainServerExchange } from './plain.ts';
+import { ScramServerExchange } from './scram-server.ts';
+
+export type SaslMechanismName = 'SCRAM-SHA-256' | 'SCRAM-SHA-1' | 'PLAIN';
+
+/** Defined conditions of RFC 6120 section 6.5. */
+export type SaslFailureCondition =
+  | 'aborted'
+  | 'account-disabled'
+  | 'credentials-expired'
+  | 'encryption-required'
+  | 'incorrect-encoding'
+  | 'invalid-authzid'
+  | 'invalid-mechanism'
+  | 'malformed-request'
+  | 'mechanism-too-weak'
+  | 'not-authorized'
+  | 'temporary-auth-failure';
+
+export type SaslStep =
+  | { kind: 'challenge'; data: Buffer }
+  /** `username` is the prepared localpart of the authenticated account. */
+  | { kind: 'success'; username: string; additionalData?: Buffer }
+  | { kind: 'failure'; condition: SaslFailureCondition; text?: string };
+
+export interface SaslServerExchange {
+  /**
+   * Feeds the next client message: the initial response of <auth/> (an empty Buffer when it
+   * was empty or absent), then each <response/>. After success or failure every further
+   * step fails.
+   */
+  step(response: Buffer): Promise<SaslStep>;
+}
+
+export interface SaslContext {
+  /** The domain the client authenticates against; authorization identities must be in it. */
+  domain: string;
+  /** Credentials of a prepared username, or undefined when there is no such account. */
+  lookup(username: string): Promise<StoredCredentials | undefined>;
+  /**
+   * Iteration count announced to unknown usernames, so that they are indistinguishable from
+   * real accounts: set it to the count used for new verifiers. Default DEFAULT_SCRAM_ITERATIONS.
+   */
+  scramIterations?: number;
+}
+
+export interface SaslServerOptions {
+  /** Fixed SCRAM server nonce, for reproducing test vectors; random otherwise. */
+  serverNonce?: string;
+}
+
+export function createSaslServer(mechanism: SaslMechanismName, context: SaslContext, options: SaslServerOptions = {}): SaslServerExchange {
+  switch (mechanism) {
+    case 'SCRAM-SHA-256':
+      return new ScramServerExchange('SHA-256', context, options);
+    case 'SCRAM-SHA-1':
+      return new ScramServerExchange('SHA-1', context, options);
+    case 'PLAIN':
+      return new PlainServerExchange(context);
+  }
+}

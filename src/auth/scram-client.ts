@@ -1,0 +1,103 @@
+/** Client side of a SCRAM exchange (RFC 5802 section 5), without channel binding. */
+import { randomBytes } from 'node:crypto';
+import { clientKeyOf, digest, hmac, saltPassword, sameBytes, serverKeyOf, xor, type ScramHash } from './scram.ts';
+import {
+  checkNonce,
+  decodeBase64,
+  decodeMessage,
+  encodeSaslName,
+  expectAttribute,
+  parseAttributes,
+  parseIterationCount,
+  ScramSyntaxError,
+} from './scram-syntax.ts';
+
+export interface ScramClientOptions {
+  hash: ScramHash;
+  /** sent as typed: the server prepares it */
+  username: string;
+  password: string;
+  /** authorization identity, sent as "a=" when present */
+  authzid?: string;
+  /** fixed client nonce, for reproducing test vectors; random otherwise */
+  clientNonce?: string;
+}
+
+/** A server message the client cannot accept: bad syntax, a wrong nonce, or a wrong signature. */
+export class ScramClientError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ScramClientError';
+  }
+}
+
+const CLIENT_NONCE_BYTES = 18;
+
+export class ScramClient {
+  readonly #options: ScramClientOptions;
+  readonly #gs2Header: string;
+  readonly #clientFirstBare: string;
+  readonly #clientNonce: string;
+  #expectedServerSignature: Buffer | undefined;
+
+  constructor(options: ScramClientOptions) {
+    this.#options = options;
+    this.#clientNonce = options.clientNonce ?? randomBytes(CLIENT_NONCE_BYTES).toString('base64');
+    checkNonce(this.#clientNonce);
+    // gs2-header "n": the client does not support channel binding (RFC 5802 section 7).
+    this.#gs2Header = options.authzid === undefined ? 'n,,' : `n,a=${encodeSaslName(options.authzid)},`;
+    this.#clientFirstBare = `n=${encodeSaslName(options.username)},r=${this.#clientNonce}`;
+  }
+
+  /** client-first-message, the initial response of <auth/>. */
+  firstMessage(): Buffer {
+    return Buffer.from(this.#gs2Header + this.#clientFirstBare, 'utf8');
+  }
+
+  /** Answers server-first-message with client-final-message (RFC 5802 section 3). */
+  async finalMessage(serverFirstData: Buffer): Promise<Buffer> {
+    const { hash, password } = this.#options;
+    const { serverFirst, nonce, salt, iterations } = asClientError(() => this.#parseServerFirst(serverFirstData));
+    const saltedPassword = await saltPassword(password, hash, salt, iterations);
+    const withoutProof = `c=${Buffer.from(this.#gs2Header, 'utf8').toString('base64')},r=${nonce}`;
+    const authMessage = `${this.#clientFirstBare},${serverFirst},${withoutProof}`;
+    const clientKey = clientKeyOf(hash, saltedPassword);
+    const proof = xor(clientKey, hmac(hash, digest(hash, clientKey), authMessage));
+    this.#expectedServerSignature = hmac(hash, serverKeyOf(hash, saltedPassword), authMessage);
+    return Buffer.from(`${withoutProof},p=${proof.toString('base64')}`, 'utf8');
+  }
+
+  /** Checks server-final-message (the additional data of <success/>): proves the server knew the verifier. */
+  verifyServerFinal(serverFinalData: Buffer): void {
+    const expected = this.#expectedServerSignature;
+    if (expected === undefined) throw new ScramClientError('server-final-message before client-final-message');
+    const attributes = asClientError(() => parseAttributes(decodeMessage(serverFinalData)));
+    if (attributes[0]?.name === 'e') throw new ScramClientError(`server reported ${attributes[0].value}`);
+    const signature = asClientError(() => decodeBase64(expectAttribute(attributes, 0, 'v'), 'server signature'));
+    if (!sameBytes(signature, expected)) throw new ScramClientError('server signature does not match');
+  }
+
+  /** server-first-message = [reserved-mext ","] nonce "," salt "," iteration-count ["," extensions] */
+  #parseServerFirst(data: Buffer) {
+    const serverFirst = decodeMessage(data);
+    const attributes = parseAttributes(serverFirst);
+    if (attributes[0]?.name === 'm') throw new ScramClientError('server requires an unsupported extension');
+    const nonce = expectAttribute(attributes, 0, 'r');
+    const salt = decodeBase64(expectAttribute(attributes, 1, 's'), 'salt');
+    const iterations = parseIterationCount(expectAttribute(attributes, 2, 'i'));
+    checkNonce(nonce);
+    if (!nonce.startsWith(this.#clientNonce) || nonce.length === this.#clientNonce.length) {
+      throw new ScramClientError('server nonce does not extend the client nonce');
+    }
+    return { serverFirst, nonce, salt, iterations };
+  }
+}
+
+function asClientError<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof ScramSyntaxError) throw new ScramClientError(error.message);
+    throw error;
+  }
+}
