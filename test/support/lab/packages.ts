@@ -1,0 +1,96 @@
+/**
+ * The Debian packages the federation lab drives, and a check that installs the missing ones
+ * without letting their system services start (the lab runs its own private instances).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+
+export const LAB_PACKAGES: readonly string[] = [
+  'prosody',
+  // Prosody resolves through libunbound when this binding is present, which is what the lab's
+  // DNSSEC-signed zones exercise.
+  'lua-unbound',
+  'ejabberd',
+  'nsd',
+  'unbound',
+  // ldns-keygen, ldns-signzone, ldns-key2ds and drill
+  'ldnsutils',
+  'python3-slixmpp',
+  'iproute2',
+  'openssl',
+];
+
+/** Services the packages above would start from their maintainer scripts. */
+const LAB_SERVICES = ['prosody', 'ejabberd', 'nsd', 'unbound'];
+
+/**
+ * invoke-rc.d consults this script before starting anything; exit status 101 means "action
+ * forbidden" (Debian policy, section 9.3.3, and invoke-rc.d(8)).
+ */
+const POLICY_RC_D = '/usr/sbin/policy-rc.d';
+
+export function missingLabPackages(): string[] {
+  return LAB_PACKAGES.filter((pkg) => !isInstalled(pkg));
+}
+
+export function labInstallCommand(packages: readonly string[] = missingLabPackages()): string {
+  return `apt-get update && apt-get install -y --no-install-recommends ${packages.join(' ')}`;
+}
+
+/**
+ * Installs what is missing when running as root; otherwise throws with the exact command to run.
+ * Afterwards no system instance of the lab's services is left running.
+ */
+export function ensureLabPackages(): void {
+  const missing = missingLabPackages();
+  if (missing.length === 0) return;
+  const command = labInstallCommand(missing);
+  if (process.getuid?.() !== 0) {
+    throw new Error(`The federation lab needs Debian packages that are missing: ${missing.join(', ')}\nRun as root: ${command}`);
+  }
+  const previousPolicy = existsSync(POLICY_RC_D) ? readFileSync(POLICY_RC_D) : undefined;
+  writeFileSync(POLICY_RC_D, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+  try {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    for (const args of [['update', '-qq'], ['install', '-y', '-qq', '--no-install-recommends', ...missing]]) {
+      const result = spawnSync('apt-get', args, { stdio: 'inherit', env });
+      if (result.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed; install by hand: ${command}`);
+    }
+  } finally {
+    if (previousPolicy === undefined) rmSync(POLICY_RC_D, { force: true });
+    else writeFileSync(POLICY_RC_D, previousPolicy, { mode: 0o755 });
+    stopSystemServices();
+  }
+  const stillMissing = missingLabPackages();
+  if (stillMissing.length > 0) throw new Error(`still missing after apt-get: ${stillMissing.join(', ')}`);
+}
+
+function isInstalled(pkg: string): boolean {
+  const result = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' });
+  return result.status === 0 && result.stdout.trim() === 'install ok installed';
+}
+
+/**
+ * Stops any system instance that started despite the policy (a machine with systemd ignores it).
+ * Each service runs under its own system user; the lab's private instances run as root, so
+ * whatever runs under these users was started by the packages. epmd belongs to ejabberd here.
+ */
+function stopSystemServices(): void {
+  for (const service of LAB_SERVICES) {
+    if (processesOf(service).length === 0) continue;
+    spawnSync('systemctl', ['stop', service], { stdio: 'ignore' });
+    spawnSync(`/etc/init.d/${service}`, ['stop'], { stdio: 'ignore' });
+    for (const pid of processesOf(service)) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+function processesOf(user: string): number[] {
+  const result = spawnSync('pgrep', ['-u', user], { encoding: 'utf8' });
+  return result.stdout.split('\n').filter((line) => line !== '').map(Number);
+}
