@@ -11,6 +11,7 @@
 import type { ParserLimits } from '../config/types.ts';
 import { Element, NS_CLIENT } from './element.ts';
 import { ATTR_STOP, CDATA_STOP, NAME_CHAR, NAME_START, TEXT_STOP, isNonCharacterAt, isWhitespaceByte, isXmlName } from './chars.ts';
+import { internAscii } from './intern.ts';
 import { resolveReference } from './references.ts';
 import { NamespaceScopes, type NamespaceDeclarations } from './scopes.ts';
 import { firstInvalidUtf8, incompleteTailLength } from './utf8.ts';
@@ -338,7 +339,7 @@ export class XmlStreamParser {
             this.fail('policy-violation', `name exceeds ${MAX_NAME_BYTES} bytes`);
             return i;
           }
-          this.name += bytes.toString('utf8', start, i);
+          this.name = this.name === '' ? internAscii(bytes, start, i) : this.name + bytes.toString('utf8', start, i);
           if (i >= stop) continue;
           if (this.name.length !== this.nameBytes && !isXmlName(this.name)) {
             this.fail('not-well-formed', `invalid name ${JSON.stringify(this.name)}`);
@@ -425,7 +426,10 @@ export class XmlStreamParser {
             } else if ((byte === 0x22 || byte === 0x27) && byte !== quote) i++;
             else break;
           }
-          if (i > start && !this.addValue(bytes.toString('utf8', start, i), i - start)) return i;
+          if (i > start) {
+            const whole = this.valueBytes === 0 && i < stop && bytes[i] === quote;
+            if (!this.addValue(whole ? internAscii(bytes, start, i) : bytes.toString('utf8', start, i), i - start)) return i;
+          }
           if (i >= stop) continue;
           const byte = bytes[i];
           if (byte === quote) {
