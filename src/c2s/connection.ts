@@ -252,6 +252,7 @@ export class C2sConnection implements BoundSession {
       configured: this.#context.config.sasl_mechanisms,
       tlsActive: this.stream.secure,
       lookup: (username) => accounts.get(domain, username),
+      scramIterations: this.#context.config.scram_iterations,
     });
     if (outcome.kind === 'reply') return this.stream.send(outcome.element);
     if (outcome.kind === 'success') {

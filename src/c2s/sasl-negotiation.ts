@@ -2,18 +2,16 @@
  * The SASL exchange on a client stream (RFC 6120 section 6.4): <auth/>, <challenge/>,
  * <response/>, <abort/>, <success/>, <failure/>. Mechanism logic lives in src/auth.
  */
-import { createSaslServer, type SaslFailureCondition, type SaslMechanismName, type SaslServerExchange, type SaslStep } from '../auth/sasl.ts';
+import { createSaslServer, type SaslContext, type SaslFailureCondition, type SaslMechanismName, type SaslServerExchange, type SaslStep } from '../auth/sasl.ts';
 import { Element } from '../xml/element.ts';
 import { NS_SASL } from '../xml/namespaces.ts';
 
-export interface SaslNegotiationContext {
-  domain: string;
+export interface SaslNegotiationContext extends SaslContext {
   /** mechanisms offered on this stream right now */
   offered: readonly string[];
   /** all mechanisms the configuration enables, to tell "not offered yet" from "unknown" */
   configured: readonly string[];
   tlsActive: boolean;
-  lookup: Parameters<typeof createSaslServer>[1]['lookup'];
 }
 
 /** What the stream should do after one SASL element. */
@@ -56,7 +54,7 @@ export class SaslNegotiation {
     }
     const initial = decodeBase64(auth.text());
     if (!initial) return this.#fail('incorrect-encoding', 'the initial response is not valid base64');
-    this.#exchange = createSaslServer(mechanism as SaslMechanismName, { domain: context.domain, lookup: context.lookup });
+    this.#exchange = createSaslServer(mechanism as SaslMechanismName, context);
     return this.#outcome(await this.#exchange.step(initial));
   }
 

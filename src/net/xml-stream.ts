@@ -205,15 +205,17 @@ export class XmlStream {
     let xml = `<stream:error><${condition} xmlns='${NS_STREAM_ERRORS}'/>`;
     if (text) xml += `<text xmlns='${NS_STREAM_ERRORS}' xml:lang='en'>${escapeTextContent(text)}</text>`;
     xml += '</stream:error>';
-    this.#write(xml);
-    this.closeStream();
+    this.closeStream(xml);
   }
 
-  /** Closes our side of the stream (RFC 6120 section 4.4) and waits briefly for the peer's. */
-  closeStream(): void {
+  /**
+   * Closes our side of the stream (RFC 6120 section 4.4), after `finalXml` if given, in one
+   * write, and waits briefly for the peer's close.
+   */
+  closeStream(finalXml = ''): void {
     if (this.#closing) return;
     this.#closing = true;
-    this.#write('</stream:stream>');
+    this.#write(finalXml + '</stream:stream>');
     this.socket.end();
     this.#closeTimer = setTimeout(() => this.#finish(), this.options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT);
     this.#closeTimer.unref();

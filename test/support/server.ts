@@ -17,6 +17,8 @@ export interface TestServer {
   /** the STARTTLS client port on 127.0.0.1 */
   port: number;
   logLines: string[];
+  /** Resolves with the first log line containing every fragment, waiting for it up to 5 s. */
+  waitForLog(...fragments: string[]): Promise<string>;
   certificateFile(domain: string): string;
   addUser(username: string, domain: string, password: string): Promise<void>;
   stop(): Promise<void>;
@@ -43,6 +45,15 @@ c2s:
     dataDir,
     port: server.listening.c2s[0]!.port,
     logLines: lines,
+    async waitForLog(...fragments) {
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const line = lines.find((candidate) => fragments.every((fragment) => candidate.includes(fragment)));
+        if (line !== undefined) return line;
+        if (Date.now() > deadline) throw new Error(`no log line with ${JSON.stringify(fragments)}:\n${lines.slice(-20).join('\n')}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
     certificateFile: (domain) => join(dataDir, 'certs', `${domain}.crt`),
     async addUser(username, domain, password) {
       await server.storage.accounts.create(domain, username, makeStoredCredentials(password, 4096));
@@ -56,7 +67,7 @@ c2s:
 
 /** Appends overriding top-level sections: later keys win in the config loader's YAML parse. */
 function mergeYaml(base: string, extra: string): string {
-  const overridden = new Set([...extra.matchAll(/^([a-z_]+):/gm)].map((match) => match[1]));
-  const kept = base.split(/\n(?=[a-z_]+:)/).filter((section) => !overridden.has(section.trim().split(':')[0]));
+  const overridden = new Set([...extra.matchAll(/^([a-z0-9_]+):/gm)].map((match) => match[1]));
+  const kept = base.split(/\n(?=[a-z0-9_]+:)/).filter((section) => !overridden.has(section.trim().split(':')[0]));
   return kept.join('\n') + '\n' + extra;
 }
