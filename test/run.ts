@@ -55,4 +55,4 @@ function run(command: string, args: string[]): void {
 ensurePackages();
 run(join('node_modules', '.bin', 'tsc'), ['--noEmit', '-p', '.']);
 const files = process.argv.slice(2);
-run(process.execPath, ['--test', '--test-timeout=120000', ...(files.length > 0 ? files : ['src/**/*.test.ts', 'test/**/*.test.ts'])]);
+run(process.execPath, ['--test', '--test-timeout=120000', ...(files.length > 0 ? files : ['src/**/*.test.ts', 'test/*.test.ts'])]);
