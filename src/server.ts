@@ -4,7 +4,8 @@
  */
 import { C2sService } from './c2s/listener.ts';
 import type { TrellisConfig } from './config/types.ts';
-import { enablePing } from './modules/ping/ping.ts';
+import { MODULE_NAMES } from './config/types.ts';
+import { FEATURE_MODULES } from './modules/index.ts';
 import type { BoundAddress } from './net/listener.ts';
 import { ensureSelfSignedCertificate } from './net/self-signed.ts';
 import { TlsContextStore } from './net/tls-contexts.ts';
@@ -31,7 +32,9 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     const router = new Router(new SessionRegistry(), logger);
     for (const hostConfig of config.hosts) {
       const host = new Host(hostConfig);
-      enablePing(host);
+      for (const name of MODULE_NAMES) {
+        if (!hostConfig.modules_disabled.includes(name)) FEATURE_MODULES[name]?.({ host, router, storage, config, logger: logger.child({ host: host.domain, module: name }) });
+      }
       router.addHost(host);
     }
     const c2s = new C2sService({ config: config.c2s, router, storage, tls, logger });

@@ -12,7 +12,7 @@ import { StreamError, type StreamErrorCondition } from '../net/stream-errors.ts'
 import type { TlsContextStore } from '../net/tls-contexts.ts';
 import { XmlStream, newStreamId } from '../net/xml-stream.ts';
 import type { Router } from '../router/router.ts';
-import type { BoundSession } from '../router/sessions.ts';
+import { newImState, type BoundSession } from '../router/sessions.ts';
 import type { Storage } from '../storage/types.ts';
 import type { Logger } from '../util/log.ts';
 import { Element, NS_CLIENT, NS_STREAMS } from '../xml/element.ts';
@@ -43,10 +43,12 @@ const MAX_AUTH_FAILURE_DELAY_MS = 10_000;
 export class C2sConnection implements BoundSession {
   readonly stream: XmlStream;
   readonly connectedAt = Date.now();
+  readonly im = newImState();
   #context: C2sContext;
   #logger: Logger;
   #state: C2sState = { phase: 'unauthenticated', sasl: new SaslNegotiation(), failures: 0 };
   #domain: string | undefined;
+  #boundJid: Jid | undefined;
   #streamId = '';
   #pending = 0;
   #queue: Promise<void> = Promise.resolve();
@@ -78,9 +80,10 @@ export class C2sConnection implements BoundSession {
 
   // --- BoundSession ---------------------------------------------------------------------------
 
+  /** The bound full JID; it stays readable after the session closed, for handlers of session/closed. */
   get jid(): Jid {
-    if (this.#state.phase !== 'bound') throw new Error('session is not bound');
-    return this.#state.jid;
+    if (!this.#boundJid) throw new Error('session is not bound');
+    return this.#boundJid;
   }
 
   get peer(): string {
@@ -295,6 +298,7 @@ export class C2sConnection implements BoundSession {
     }
     const jid = makeJid(state.username, this.#domain!, resource);
     this.#state = { phase: 'bound', jid };
+    this.#boundJid = jid;
     // RFC 6120 section 7.7.2.2: a second login on the same resource overrides the first.
     const replaced = this.#context.router.sessions.add(this);
     replaced?.terminate('conflict', 'replaced by a new connection with the same resource');
@@ -303,6 +307,7 @@ export class C2sConnection implements BoundSession {
     delete result.attrs.from;
     delete result.attrs.to;
     this.stream.send(result);
+    await this.#fireSessionEvent('session/bound');
   }
 
   async #processBound(element: Element): Promise<void> {
@@ -329,9 +334,23 @@ export class C2sConnection implements BoundSession {
     if (reply) this.stream.send(reply);
   }
 
+  /** Lets the host's features react to this session's lifecycle; a failing handler is logged, not fatal. */
+  async #fireSessionEvent(name: 'session/bound' | 'session/closed'): Promise<void> {
+    const host = this.#context.router.hosts.get(this.#domain!);
+    if (!host) return;
+    try {
+      await host.events.emit(name, { session: this, host });
+    } catch (error) {
+      this.#logger.error(`${name} handler failed`, { error: error instanceof Error ? error.stack : String(error) });
+    }
+  }
+
   #onSocketClosed(error?: Error): void {
     const wasBound = this.#state.phase === 'bound';
-    if (wasBound) this.#context.router.sessions.remove(this);
+    if (wasBound) {
+      this.#context.router.sessions.remove(this);
+      void this.#fireSessionEvent('session/closed');
+    }
     const jid = wasBound ? this.jid.toString() : undefined;
     this.#state = { phase: 'closed' };
     this.#logger.info('c2s connection closed', { jid, reason: error ? `socket error: ${error.message}` : this.#closeReason, bytes_in: this.stream.bytesIn, bytes_out: this.stream.bytesOut });

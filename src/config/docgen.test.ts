@@ -20,7 +20,17 @@ function keyPathsOfTrellisConfig(): string[] {
     if (ts.isInterfaceDeclaration(node)) interfaces.set(node.name.text, node);
   });
   const paths: string[] = [];
-  const walk = (members: ts.NodeArray<ts.TypeElement>, prefix: string, skip: string[]): void => {
+  /** An interface's own members and those of the interfaces it extends. */
+  const membersOf = (declaration: ts.InterfaceDeclaration): ts.TypeElement[] => [
+    ...(declaration.heritageClauses ?? []).flatMap((clause) =>
+      clause.types.flatMap((base) => {
+        const parent = interfaces.get(base.expression.getText(source));
+        return parent ? membersOf(parent) : [];
+      }),
+    ),
+    ...declaration.members,
+  ];
+  const walk = (members: readonly ts.TypeElement[], prefix: string, skip: string[]): void => {
     for (const member of members) {
       if (!ts.isPropertySignature(member) || member.type === undefined) continue;
       const name = member.name.getText(source);
@@ -31,20 +41,23 @@ function keyPathsOfTrellisConfig(): string[] {
       if (ts.isArrayTypeNode(type) && ts.isTypeReferenceNode(type.elementType)) {
         const element = interfaces.get(type.elementType.typeName.getText(source));
         if (element !== undefined) {
-          walk(element.members, `${keyPath}.<domain>`, ['domain']);
+          walk(membersOf(element), `${keyPath}.<domain>`, ['domain']);
           continue;
         }
       }
       const nested = ts.isTypeLiteralNode(type)
         ? type.members
         : ts.isTypeReferenceNode(type)
-          ? interfaces.get(type.typeName.getText(source))?.members
+          ? (() => {
+              const declaration = interfaces.get(type.typeName.getText(source));
+              return declaration ? membersOf(declaration) : undefined;
+            })()
           : undefined;
       if (nested === undefined) paths.push(keyPath);
       else walk(nested, keyPath, []);
     }
   };
-  walk(interfaces.get('TrellisConfig')!.members, '', ['source']);
+  walk(membersOf(interfaces.get('TrellisConfig')!), '', ['source']);
   return paths;
 }
 

@@ -7,6 +7,16 @@ import { ConfigError, defaultConfig, findConfigFile, loadConfig, parseConfig } f
 
 const baseDir = '/srv/trellis';
 
+/** The IM settings every host gets when nothing is written. */
+const DEFAULT_SETTINGS = {
+  modules_disabled: [],
+  roster: { max_items: 1000 },
+  offline: { max_messages: 1000 },
+  registration: { enabled: false, max_per_ip_per_hour: 5 },
+  version: { hidden: false },
+  disco: { items: [] },
+};
+
 function problemsOf(yamlText: string, dir = baseDir): ConfigError {
   try {
     parseConfig(yamlText, { file: 'trellis.yaml', baseDir: dir });
@@ -214,7 +224,8 @@ describe('parseConfig', () => {
           max_text_bytes: 262144,
         },
       },
-      hosts: [{ domain: 'localhost' }],
+      ...DEFAULT_SETTINGS,
+      hosts: [{ domain: 'localhost', ...DEFAULT_SETTINGS }],
     });
   });
 
@@ -251,7 +262,7 @@ describe('parseConfig', () => {
     const config = parseConfig(yaml, { baseDir: dir });
     const files = { certificate: path.join(dir, 'certs', 'cert.pem'), key: path.join(dir, 'certs', 'key.pem') };
     assert.deepEqual(config.tls, files);
-    assert.deepEqual(config.hosts, [{ domain: 'example.com', tls: files }, { domain: 'localhost' }]);
+    assert.deepEqual(config.hosts, [{ domain: 'example.com', tls: files, ...DEFAULT_SETTINGS }, { domain: 'localhost', ...DEFAULT_SETTINGS }]);
   });
 
   test('accepts postgres with a URL', () => {
@@ -299,13 +310,45 @@ describe('loadConfig', () => {
   });
 });
 
+describe('host settings', () => {
+  test('a host inherits the top-level settings and overrides them key by key', () => {
+    const config = parseConfig(
+      [
+        'offline: {max_messages: 50}',
+        'registration: {max_per_ip_per_hour: 2}',
+        'modules_disabled: [version]',
+        'hosts:',
+        '  a.example: {registration: {enabled: true}, disco: {items: [conference.a.example]}}',
+        '  b.example: {modules_disabled: [], offline: {max_messages: 7}}',
+      ].join('\n'),
+      { baseDir },
+    );
+    const [a, b] = config.hosts;
+    assert.deepEqual(a!.registration, { enabled: true, max_per_ip_per_hour: 2 });
+    assert.deepEqual(a!.offline, { max_messages: 50 });
+    assert.deepEqual(a!.modules_disabled, ['version']);
+    assert.deepEqual(a!.disco, { items: ['conference.a.example'] });
+    assert.deepEqual(b!.modules_disabled, []);
+    assert.deepEqual(b!.offline, { max_messages: 7 });
+    assert.deepEqual(b!.registration, { enabled: false, max_per_ip_per_hour: 2 });
+  });
+
+  test('a bad host setting names the host and the key', () => {
+    const error = problemsOf('hosts: {a.example: {roster: {max_items: 0}, modules_disabled: [nonsense]}}');
+    assert.deepEqual(error.problems.map((problem) => problem.path).sort(), [
+      'hosts["a.example"].modules_disabled[0]',
+      'hosts["a.example"].roster.max_items',
+    ]);
+  });
+});
+
 describe('defaultConfig', () => {
   test('uses data under the base directory and the single host localhost', () => {
     const config = defaultConfig('/opt/trellis');
     assert.equal(config.source, undefined);
     assert.equal(config.data_dir, '/opt/trellis/data');
     assert.equal(config.storage.sqlite_file, '/opt/trellis/data/trellis.sqlite');
-    assert.deepEqual(config.hosts, [{ domain: 'localhost' }]);
+    assert.deepEqual(config.hosts, [{ domain: 'localhost', ...DEFAULT_SETTINGS }]);
     assert.equal(config.c2s.require_tls, true);
     assert.ok(Object.isFrozen(config.c2s));
   });

@@ -1,14 +1,14 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { prepareDomain } from '../jid/jid.ts';
-import type { HostConfig, StorageConfig, TlsFiles, TrellisConfig } from './types.ts';
+import type { HostConfig, HostSettings, StorageConfig, TlsFiles, TrellisConfig } from './types.ts';
 import type { ConfigProblem } from './validate.ts';
 import { entryPath } from './describe.ts';
 import { deepFreeze } from './freeze.ts';
 
 /** What the validator hands over: the YAML shape with defaults filled, hosts still keyed by domain as written. */
 export type ValidatedConfig = Omit<TrellisConfig, 'source' | 'hosts'> & {
-  hosts: Record<string, { tls?: TlsFiles }>;
+  hosts: Record<string, { tls?: TlsFiles } & Partial<HostSettings>>;
 };
 
 export interface ResolveOptions {
@@ -40,7 +40,8 @@ export function resolveConfig(validated: ValidatedConfig, options: ResolveOption
     storage: resolveStorage(validated.storage, dataDir),
     ...(validated.tls === undefined ? {} : { tls: tlsFiles(validated.tls, 'tls') }),
     c2s: validated.c2s,
-    hosts: resolveHosts(validated.hosts, tlsFiles),
+    ...pickSettings(validated),
+    hosts: resolveHosts(validated.hosts, pickSettings(validated), tlsFiles),
   };
   return { config: deepFreeze(config), problems };
 }
@@ -51,13 +52,32 @@ function resolveStorage(storage: StorageConfig, dataDir: string): StorageConfig 
 
 function resolveHosts(
   hosts: ValidatedConfig['hosts'],
+  defaults: HostSettings,
   tlsFiles: (tls: TlsFiles | undefined, at: string) => TlsFiles | undefined,
 ): HostConfig[] {
   return Object.entries(hosts).map(([key, host]) => {
     const domain = prepareDomain(key);
     const tls = tlsFiles(host.tls, `${entryPath('hosts', key)}.tls`);
-    return tls === undefined ? { domain } : { domain, tls };
+    const settings = inheritSettings(defaults, host);
+    return tls === undefined ? { domain, ...settings } : { domain, tls, ...settings };
   });
+}
+
+function pickSettings(config: HostSettings): HostSettings {
+  const { modules_disabled, roster, offline, registration, version, disco } = config;
+  return { modules_disabled, roster, offline, registration, version, disco };
+}
+
+/** A host's settings: each key it writes overrides the top-level value, field by field. */
+function inheritSettings(defaults: HostSettings, host: Partial<HostSettings>): HostSettings {
+  return {
+    modules_disabled: host.modules_disabled ?? defaults.modules_disabled,
+    roster: { ...defaults.roster, ...host.roster },
+    offline: { ...defaults.offline, ...host.offline },
+    registration: { ...defaults.registration, ...host.registration },
+    version: { ...defaults.version, ...host.version },
+    disco: { ...defaults.disco, ...host.disco },
+  };
 }
 
 function resolveTls(tls: TlsFiles | undefined, at: string, baseDir: string, problems: ConfigProblem[]): TlsFiles | undefined {

@@ -5,6 +5,7 @@
  */
 
 import { prepareDomain } from '../jid/jid.ts';
+import { MODULE_NAMES } from './types.ts';
 
 export type Scalar = string | number | boolean;
 export type DefaultValue = Scalar | readonly Scalar[];
@@ -121,6 +122,54 @@ function checkPostgresUrl(storage: Readonly<Record<string, unknown>>): KeyProble
   }
   if (typeof url === 'string' && /^postgres(ql)?:\/\//.test(url)) return [];
   return [{ key: 'postgres_url', message: `expected a postgres:// or postgresql:// URL, got ${JSON.stringify(url)}` }];
+}
+
+
+/**
+ * The IM feature settings (HostSettings). At the top level they carry defaults; in a host
+ * section (`inherited`) every key is optional and falls back to the top-level value.
+ */
+function hostSettings(inherited: boolean): Record<string, SchemaNode> {
+  const orDefault = <T>(value: T): { default?: T } => (inherited ? {} : { default: value });
+  const section = (description: string, fields: Record<string, SchemaNode>): ObjectNode => ({
+    kind: 'object',
+    description,
+    fields,
+    ...(inherited ? { optional: true } : {}),
+  });
+  return {
+    modules_disabled: {
+      kind: 'list',
+      item: { kind: 'enum', values: MODULE_NAMES, description: 'a feature module' },
+      minItems: 0,
+      unique: true,
+      ...orDefault<readonly string[]>([]),
+      description: 'features not to run (all run by default)',
+    },
+    roster: section('rosters (RFC 6121 section 2)', {
+      max_items: { kind: 'integer', min: 1, max: 100_000, ...orDefault(1000), description: 'most items in one roster; adding beyond it is refused with not-allowed' },
+    }),
+    offline: section('messages stored for users who are offline', {
+      max_messages: { kind: 'integer', min: 0, max: 1_000_000, ...orDefault(1000), description: 'stored messages per user; when full, new ones bounce to the sender with service-unavailable' },
+    }),
+    registration: section('in-band registration (XEP-0077)', {
+      enabled: { kind: 'boolean', ...orDefault(false), description: 'let anyone create an account from a client' },
+      max_per_ip_per_hour: { kind: 'integer', min: 1, max: 100_000, ...orDefault(5), description: 'accounts one IP address may register per hour' },
+    }),
+    version: section('software version (XEP-0092)', {
+      hidden: { kind: 'boolean', ...orDefault(false), description: 'answer version requests with service-unavailable' },
+    }),
+    disco: section('service discovery (XEP-0030)', {
+      items: {
+        kind: 'list',
+        item: { kind: 'string', description: 'a JID' },
+        minItems: 0,
+        unique: true,
+        ...orDefault<readonly string[]>([]),
+        description: "extra items listed in the host's disco#items, such as services on other domains",
+      },
+    }),
+  };
 }
 
 export const trellisSchema: ObjectNode = {
@@ -280,17 +329,19 @@ export const trellisSchema: ObjectNode = {
         },
       },
     },
+    ...hostSettings(false),
     hosts: {
       kind: 'map',
       keyName: 'domain',
       prepareKey: prepareDomain,
       minEntries: 1,
-      description: 'the domains this server hosts, keyed by domain; at least one',
+      description: 'the domains this server hosts, keyed by domain; at least one. A host section may set any of the IM settings above (modules_disabled, roster, offline, registration, version, disco); a key it leaves out (shown as —) takes the top-level value',
       value: {
         kind: 'object',
         description: 'one hosted domain',
         fields: {
           tls: tlsFiles('certificate for this domain; when absent the top-level tls is used, else a self-signed one is generated under data_dir'),
+          ...hostSettings(true),
         },
       },
     },

@@ -50,7 +50,29 @@ export interface C2sConfig {
   limits: ParserLimits;
 }
 
-export interface HostConfig {
+/** Features a host can run (src/modules/<name>); all run unless listed in modules_disabled. */
+export const MODULE_NAMES = ['roster', 'presence', 'message', 'offline', 'disco', 'ping', 'version', 'vcard', 'private', 'blocking', 'register'] as const;
+export type ModuleName = (typeof MODULE_NAMES)[number];
+
+/**
+ * Settings of the IM features. Written at the top level they are the defaults of every host;
+ * a host section may override each key.
+ */
+export interface HostSettings {
+  modules_disabled: readonly ModuleName[];
+  /** RFC 6121 section 2: most items in one roster; a roster set beyond it gets not-allowed */
+  roster: { max_items: number };
+  /** stored messages per user; when full, new ones bounce with service-unavailable */
+  offline: { max_messages: number };
+  /** in-band registration (XEP-0077), off by default */
+  registration: { enabled: boolean; max_per_ip_per_hour: number };
+  /** software version (XEP-0092): hidden answers service-unavailable */
+  version: { hidden: boolean };
+  /** extra disco#items of the host (XEP-0030), e.g. services on other domains */
+  disco: { items: readonly string[] };
+}
+
+export interface HostConfig extends HostSettings {
   /** the domain, prepared (RFC 7622 section 3.2) */
   domain: string;
   /** certificate for this domain; when absent a self-signed one is generated under data_dir */
@@ -65,7 +87,7 @@ export interface StorageConfig {
   postgres_url?: string;
 }
 
-export interface TrellisConfig {
+export interface TrellisConfig extends HostSettings {
   /** the file this configuration came from, absolute; undefined when built from defaults */
   source?: string;
   /** directory for the database, generated certificates and secrets; relative paths resolve against the config file's directory */

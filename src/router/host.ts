@@ -6,6 +6,7 @@ import { EventBus } from '../events/bus.ts';
 import type { HostConfig } from '../config/types.ts';
 import type { Jid } from '../jid/jid.ts';
 import type { Element } from '../xml/element.ts';
+import type { BoundSession } from './sessions.ts';
 
 /**
  * Who an IQ is for (RFC 6120 section 10.3 and 10.5):
@@ -32,16 +33,42 @@ export type IqHandler = (request: IqRequest) => Element | undefined | Promise<El
 export interface StanzaEvent {
   stanza: Element;
   from: Jid;
+  /** the addressee; for a stanza without `to`, the sender's bare JID (RFC 6120 section 10.3) */
   to: Jid;
   host: Host;
 }
 
+/** A stanza a local client sent, seen on the sender's host before it is routed. */
+export interface OutboundStanzaEvent extends StanzaEvent {
+  session: BoundSession;
+}
+
+export interface SessionEvent {
+  session: BoundSession;
+  host: Host;
+}
+
+type StanzaKind = 'message' | 'presence' | 'iq';
+type AddressForm = 'bare' | 'full' | 'host';
+
 /**
- * Stanza events a host fires, named after Prosody's: `message/bare`, `message/full`,
- * `message/host`, `presence/bare`, `presence/full`, `presence/host`.
+ * Events a host fires (names after Prosody's). A handler that returns true takes the stanza
+ * and stops the chain.
+ * - `message/bare`, `presence/full`, `iq/bare`, ...: a stanza for an address of this host,
+ *   by the form of its `to` (an IQ fires before its handler is looked up);
+ * - `pre-message`, `pre-presence`, `pre-iq`: a stanza a client of this host sent, before routing;
+ * - `message/offline`: a message no resource could take (RFC 6121 section 8.5.2.2);
+ * - `session/bound`, `session/available`, `session/closed`: a client resource's lifecycle.
  */
 export type HostEvents = {
-  [name in `${'message' | 'presence'}/${'bare' | 'full' | 'host'}`]: StanzaEvent;
+  [name in `${StanzaKind}/${AddressForm}`]: StanzaEvent;
+} & {
+  [name in `pre-${StanzaKind}`]: OutboundStanzaEvent;
+} & {
+  'message/offline': StanzaEvent;
+  'session/bound': SessionEvent;
+  'session/available': SessionEvent;
+  'session/closed': SessionEvent;
 };
 
 export class Host {

@@ -60,7 +60,7 @@ export class Router {
       throw error;
     }
     try {
-      await this.#dispatch(stanza, from, to);
+      await this.#dispatch(stanza, from, to, origin);
     } catch (error) {
       if (error instanceof StreamError) throw error;
       const stanzaError = error instanceof StanzaError ? error : this.#internalError(error, stanza);
@@ -88,9 +88,14 @@ export class Router {
     return session.jid;
   }
 
-  async #dispatch(stanza: Element, from: Jid, to: Jid | undefined): Promise<void> {
+  async #dispatch(stanza: Element, from: Jid, to: Jid | undefined, origin: Origin): Promise<void> {
     // RFC 6120 section 10.3: no `to` means the sender's own account (bare JID).
     const addressee = to ?? from.bare();
+    if (origin.kind === 'client') {
+      const senderHost = this.hosts.get(from.domain);
+      const kind = stanza.name as 'message' | 'presence' | 'iq';
+      if (senderHost && (await senderHost.events.emit(`pre-${kind}`, { stanza, from, to: addressee, host: senderHost, session: origin.session }))) return;
+    }
     const host = this.hosts.get(addressee.domain);
     if (!host) {
       this.remote.send(stanza, from, addressee);
@@ -130,9 +135,12 @@ export class Router {
     if (stanza.attrs.id === undefined || !['get', 'set', 'result', 'error'].includes(type ?? '')) {
       throw new StanzaError('bad-request', 'an IQ needs an id and a type of get, set, result or error');
     }
-    if (to.resource !== undefined) {
+    const form = to.isDomain() ? 'host' : to.resource === undefined ? 'bare' : 'full';
+    if (await host.events.emit(`iq/${form}`, { stanza, from, to, host })) return;
+    if (form === 'full') {
       const session = this.sessions.get(to);
       if (session) return session.send(stanza);
+      // RFC 6121 section 8.5.3.2.1: an IQ to an unavailable resource gets service-unavailable.
       throw new StanzaError('service-unavailable');
     }
     if (type === 'result' || type === 'error') return;
@@ -140,7 +148,7 @@ export class Router {
     // RFC 6120 section 8.2.3: a get or set carries exactly one payload element.
     if (payloads.length !== 1) throw new StanzaError('bad-request', 'an IQ get or set carries exactly one child element');
     const payload = payloads[0]!;
-    const scope: IqScope = to.isDomain() ? 'host' : implicit || to.equals(from.bare()) ? 'account' : 'bare';
+    const scope: IqScope = form === 'host' ? 'host' : implicit || to.equals(from.bare()) ? 'account' : 'bare';
     const handler = host.iqHandler(scope, type!, payload.xmlns, payload.name);
     if (!handler) throw new StanzaError('service-unavailable');
     const resultPayload = await handler({ stanza, payload, from, to, host });

@@ -5,14 +5,34 @@
 import type { Jid } from '../jid/jid.ts';
 import type { Element } from '../xml/element.ts';
 
+/** IM state of a bound resource, kept by the roster and presence features (RFC 6121). */
+export interface SessionImState {
+  /**
+   * The last available presence this resource broadcast (RFC 6121 section 4.2), without
+   * `to`; undefined until initial presence and after unavailable presence.
+   */
+  presence: Element | undefined;
+  /** priority of that presence, -128..127, 0 when absent (RFC 6121 section 4.7.2.3) */
+  priority: number;
+  /** the resource asked for its roster, so it gets roster pushes (RFC 6121 section 2.1.6) */
+  rosterRequested: boolean;
+  /** full or bare JIDs this resource sent directed presence to (RFC 6121 section 4.6) */
+  directedPresence: Set<string>;
+}
+
 /** What the router needs from a connected, bound client. */
 export interface BoundSession {
   readonly jid: Jid;
   /** "address:port" of the client, for logs */
   readonly peer: string;
+  readonly im: SessionImState;
   send(stanza: Element): void;
   /** Ends the session with a stream error (for example `conflict` when another login takes the resource). */
   terminate(condition: 'conflict' | 'system-shutdown' | 'policy-violation', text?: string): void;
+}
+
+export function newImState(): SessionImState {
+  return { presence: undefined, priority: 0, rosterRequested: false, directedPresence: new Set() };
 }
 
 export class SessionRegistry {
@@ -45,6 +65,13 @@ export class SessionRegistry {
 
   get(fullJid: Jid): BoundSession | undefined {
     return this.#byFullJid.get(fullJid.toString());
+  }
+
+  /** Sessions of an account that sent available presence, highest priority first (RFC 6121 section 8.5.2.1.1). */
+  availableResourcesOf(bareJid: Jid): BoundSession[] {
+    return this.resourcesOf(bareJid)
+      .filter((session) => session.im.presence !== undefined)
+      .sort((a, b) => b.im.priority - a.im.priority);
   }
 
   /** The sessions of an account (bare JID), in bind order. */

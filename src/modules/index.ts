@@ -1,0 +1,8 @@
+/** Every feature module by the name operators use in `modules_disabled`. */
+import type { ModuleName } from '../config/types.ts';
+import type { FeatureModule } from './context.ts';
+import { pingModule } from './ping/ping.ts';
+
+export const FEATURE_MODULES: Partial<Record<ModuleName, FeatureModule>> = {
+  ping: pingModule,
+};
