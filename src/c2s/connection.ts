@@ -174,8 +174,10 @@ export class C2sConnection implements BoundSession {
   }
 
   #features(): Element {
-    if (this.authenticated) return postAuthFeatures();
+    const host = this.#context.router.hosts.get(this.#domain!)!;
+    if (this.authenticated) return postAuthFeatures(host.streamFeatures.postAuth);
     return preAuthFeatures({
+      extra: host.streamFeatures.preAuth,
       tlsActive: this.stream.secure,
       tlsAvailable: this.#context.tls !== undefined,
       tlsRequired: this.#context.config.require_tls,
@@ -224,8 +226,33 @@ export class C2sConnection implements BoundSession {
   async #processUnauthenticated(element: Element, state: C2sState & { phase: 'unauthenticated' }): Promise<void> {
     if (element.xmlns === NS_TLS && element.name === 'starttls') return this.#startTls();
     if (element.xmlns === NS_SASL) return this.#sasl(element, state);
+    if (await this.#preAuthIq(element)) return;
     // RFC 6120 section 4.9.3.12: stanzas before authentication are refused with not-authorized.
     this.#streamError('not-authorized', 'authenticate first');
+  }
+
+  /**
+   * An IQ a feature accepts before authentication (in-band registration, XEP-0077 section 3),
+   * once TLS is done where it is required. Returns false when no feature takes it.
+   */
+  async #preAuthIq(element: Element): Promise<boolean> {
+    if (element.name !== 'iq' || element.xmlns !== NS_CLIENT) return false;
+    if (!this.stream.secure && this.#context.config.require_tls) return false;
+    const payload = element.elements()[0];
+    const host = this.#context.router.hosts.get(this.#domain!);
+    const handler = payload && host?.preAuthIqHandler(payload.xmlns, payload.name);
+    if (!handler || !host) return false;
+    if (element.attrs.type !== 'get' && element.attrs.type !== 'set') return true;
+    try {
+      const result = iqResult(element, await handler({ stanza: element, payload, host, address: this.stream.remoteAddress, secure: this.stream.secure }));
+      delete result.attrs.from;
+      delete result.attrs.to;
+      this.stream.send(result);
+    } catch (error) {
+      if (!(error instanceof StanzaError)) throw error;
+      this.#sendError(element, error);
+    }
+    return true;
   }
 
   /** RFC 6120 section 5.4.3: <proceed/>, then the TLS handshake, then a fresh stream. */

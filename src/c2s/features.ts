@@ -3,6 +3,8 @@ import { Element, NS_STREAMS } from '../xml/element.ts';
 import { NS_BIND, NS_SASL, NS_SESSION, NS_TLS } from '../xml/namespaces.ts';
 
 export interface PreAuthFeatureInput {
+  /** features modules offer before authentication (only once TLS is done or not required) */
+  extra: readonly Element[];
   tlsActive: boolean;
   tlsAvailable: boolean;
   tlsRequired: boolean;
@@ -19,12 +21,14 @@ export function preAuthFeatures(input: PreAuthFeatureInput): Element {
   }
   const mechanisms = features.c('mechanisms', {}, NS_SASL);
   for (const name of input.mechanisms) mechanisms.c('mechanism').t(name);
+  features.append(...input.extra);
   return features;
 }
 
-export function postAuthFeatures(): Element {
+export function postAuthFeatures(extra: readonly Element[]): Element {
   const features = new Element('features', NS_STREAMS);
   features.c('bind', {}, NS_BIND);
   features.c('session', {}, NS_SESSION).c('optional');
+  features.append(...extra);
   return features;
 }

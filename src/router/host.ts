@@ -29,6 +29,26 @@ export interface IqRequest {
 /** Returns the result payload, nothing for an empty result, or throws a StanzaError. */
 export type IqHandler = (request: IqRequest) => Element | undefined | Promise<Element | undefined>;
 
+/** An IQ a client sends before it has authenticated (e.g. in-band registration, XEP-0077). */
+export interface PreAuthIqRequest {
+  stanza: Element;
+  payload: Element;
+  host: Host;
+  /** the client's IP address */
+  address: string;
+  /** whether the stream is encrypted */
+  secure: boolean;
+}
+
+export type PreAuthIqHandler = (request: PreAuthIqRequest) => Element | undefined | Promise<Element | undefined>;
+
+/** A service discovery identity (XEP-0030 section 3.1). */
+export interface DiscoIdentity {
+  category: string;
+  type: string;
+  name?: string;
+}
+
 /** A routed stanza as seen by a host's event handlers. */
 export interface StanzaEvent {
   stanza: Element;
@@ -75,7 +95,13 @@ export class Host {
   readonly domain: string;
   config: HostConfig;
   readonly events = new EventBus<HostEvents>();
+  /** features the server advertises for this host in disco#info (XEP-0030); modules add theirs */
+  readonly discoFeatures = new Set<string>();
+  readonly discoIdentities: DiscoIdentity[] = [{ category: 'server', type: 'im', name: 'Trellis' }];
+  /** extra <stream:features/> children modules offer to clients, before and after authentication */
+  readonly streamFeatures: { preAuth: Element[]; postAuth: Element[] } = { preAuth: [], postAuth: [] };
   #iqHandlers = new Map<string, IqHandler>();
+  #preAuthIqHandlers = new Map<string, PreAuthIqHandler>();
 
   constructor(config: HostConfig) {
     this.domain = config.domain;
@@ -85,6 +111,15 @@ export class Host {
   /** Registers the handler for IQs of a type whose payload is `{xmlns}name`. */
   handleIq(scope: IqScope, type: 'get' | 'set', xmlns: string, name: string, handler: IqHandler): void {
     this.#iqHandlers.set(iqKey(scope, type, xmlns, name), handler);
+  }
+
+  /** Registers the handler for IQs (get and set) with payload `{xmlns}name` sent before authentication. */
+  handlePreAuthIq(xmlns: string, name: string, handler: PreAuthIqHandler): void {
+    this.#preAuthIqHandlers.set(`${xmlns} ${name}`, handler);
+  }
+
+  preAuthIqHandler(xmlns: string, name: string): PreAuthIqHandler | undefined {
+    return this.#preAuthIqHandlers.get(`${xmlns} ${name}`);
   }
 
   iqHandler(scope: IqScope, type: string, xmlns: string, name: string): IqHandler | undefined {
