@@ -30,8 +30,13 @@ export async function connectTls(server: TestServer, domain = 'localhost'): Prom
 
 /** Logs in and binds a resource; returns the client and the bound full JID. */
 export async function login(server: TestServer, options: LoginOptions): Promise<{ client: RawClient; jid: string }> {
+  const client = await connectTls(server, options.domain ?? 'localhost');
+  return { client, jid: await authenticate(client, options) };
+}
+
+/** SCRAM and resource binding on a client that has its stream features; returns the bound JID. */
+export async function authenticate(client: RawClient, options: LoginOptions): Promise<string> {
   const domain = options.domain ?? 'localhost';
-  const client = await connectTls(server, domain);
   const hash = options.hash ?? 'SHA-256';
   const scram = new ScramClient({ hash, username: options.username, password: options.password });
   client.clear();
@@ -52,5 +57,5 @@ export async function login(server: TestServer, options: LoginOptions): Promise<
   const jid = /<jid>([^<]+)<\/jid>/.exec(await client.waitFor('</iq>'))?.[1];
   if (!jid) throw new Error(`bind failed: ${client.received}`);
   client.clear();
-  return { client, jid };
+  return jid;
 }

@@ -26,6 +26,16 @@ export class RawClient {
     return new RawClient(socket);
   }
 
+  /** Connects with TLS from the first byte (XEP-0368 direct TLS), ALPN "xmpp-client". */
+  static async connectDirectTls(port: number, ca: Buffer, servername: string): Promise<RawClient> {
+    const socket = tlsConnect({ port, host: '127.0.0.1', ca, servername, ALPNProtocols: ['xmpp-client'] });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('secureConnect', resolve);
+      socket.once('error', reject);
+    });
+    return new RawClient(socket);
+  }
+
   #listen(socket: Socket): void {
     socket.on('data', (chunk: Buffer) => {
       this.received += chunk.toString('utf8');
