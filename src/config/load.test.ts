@@ -206,6 +206,8 @@ describe('parseConfig', () => {
       listeners: {
         c2s: { enabled: true, addresses: ['*'], port: 5222 },
         c2s_direct_tls: { enabled: false, addresses: ['*'], port: 5223 },
+        s2s: { enabled: true, addresses: ['*'], port: 5269 },
+        s2s_direct_tls: { enabled: false, addresses: ['*'], port: 5270 },
       },
       storage: { driver: 'sqlite', sqlite_file: '/srv/trellis/data/trellis.sqlite' },
       c2s: {
@@ -224,6 +226,27 @@ describe('parseConfig', () => {
           max_text_bytes: 262144,
         },
       },
+      s2s: {
+        enabled: true,
+        min_level: 'encrypted',
+        peers: [],
+        ca_files: [],
+        use_system_ca: true,
+        connect_timeout: 10,
+        negotiation_timeout: 30,
+        idle_timeout: 600,
+        queue_max_stanzas: 1000,
+        retry_initial_delay: 5,
+        retry_max_delay: 600,
+        limits: {
+          max_stanza_bytes: 524288,
+          max_depth: 64,
+          max_attributes: 64,
+          max_attribute_bytes: 8192,
+          max_text_bytes: 524288,
+        },
+      },
+      dns: { servers: [], timeout: 5 },
       ...DEFAULT_SETTINGS,
       hosts: [{ domain: 'localhost', ...DEFAULT_SETTINGS }],
     });
@@ -307,6 +330,22 @@ describe('loadConfig', () => {
       assert.equal(error.message, '/nonexistent/trellis.yaml: cannot read configuration file: no such file');
       return true;
     });
+  });
+});
+
+describe('federation settings', () => {
+  test('peer rules accept exact domains and subdomain wildcards, prepared', () => {
+    const config = parseConfig('hosts: {localhost: {}}\ns2s:\n  min_level: verified\n  peers:\n    Example.COM: {level: trusted}\n    "*.example.org": {level: permissive}\n', { baseDir });
+    assert.equal(config.s2s.min_level, 'verified');
+    assert.deepEqual(config.s2s.peers, [
+      { domain: 'example.com', level: 'trusted' },
+      { domain: '*.example.org', level: 'permissive' },
+    ]);
+  });
+
+  test('a bad level or peer key names the key', () => {
+    const error = problemsOf('hosts: {localhost: {}}\ns2s:\n  min_level: paranoid\n  peers:\n    "bad domain": {level: trusted}\n    ok.example: {}\n');
+    assert.deepEqual(error.problems.map((problem) => problem.path).sort(), ['s2s.min_level', 's2s.peers["bad domain"]', 's2s.peers["ok.example"].level']);
   });
 });
 

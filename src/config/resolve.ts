@@ -1,14 +1,16 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { prepareDomain } from '../jid/jid.ts';
-import type { HostConfig, HostSettings, StorageConfig, TlsFiles, TrellisConfig } from './types.ts';
+import type { FederationLevel, HostConfig, HostSettings, S2sConfig, StorageConfig, TlsFiles, TrellisConfig } from './types.ts';
+import { prepareDomainPattern } from './schema.ts';
 import type { ConfigProblem } from './validate.ts';
 import { entryPath } from './describe.ts';
 import { deepFreeze } from './freeze.ts';
 
 /** What the validator hands over: the YAML shape with defaults filled, hosts still keyed by domain as written. */
-export type ValidatedConfig = Omit<TrellisConfig, 'source' | 'hosts'> & {
+export type ValidatedConfig = Omit<TrellisConfig, 'source' | 'hosts' | 's2s'> & {
   hosts: Record<string, { tls?: TlsFiles } & Partial<HostSettings>>;
+  s2s: Omit<S2sConfig, 'peers'> & { peers: Record<string, { level: FederationLevel }> };
 };
 
 export interface ResolveOptions {
@@ -40,10 +42,22 @@ export function resolveConfig(validated: ValidatedConfig, options: ResolveOption
     storage: resolveStorage(validated.storage, dataDir),
     ...(validated.tls === undefined ? {} : { tls: tlsFiles(validated.tls, 'tls') }),
     c2s: validated.c2s,
+    s2s: resolveS2s(validated.s2s, options.baseDir, problems),
+    dns: validated.dns,
     ...pickSettings(validated),
     hosts: resolveHosts(validated.hosts, pickSettings(validated), tlsFiles),
   };
   return { config: deepFreeze(config), problems };
+}
+
+function resolveS2s(s2s: ValidatedConfig['s2s'], baseDir: string, problems: ConfigProblem[]): S2sConfig {
+  const caFiles = s2s.ca_files.map((file, index) => {
+    const absolute = path.resolve(baseDir, file);
+    checkReadable(absolute, `s2s.ca_files[${index}]`, problems);
+    return absolute;
+  });
+  const peers = Object.entries(s2s.peers).map(([pattern, peer]) => ({ domain: prepareDomainPattern(pattern), level: peer.level }));
+  return { ...s2s, ca_files: caFiles, peers };
 }
 
 function resolveStorage(storage: StorageConfig, dataDir: string): StorageConfig {

@@ -5,7 +5,7 @@
  */
 
 import { prepareDomain } from '../jid/jid.ts';
-import { MODULE_NAMES } from './types.ts';
+import { FEDERATION_LEVELS, MODULE_NAMES, type FederationLevel } from './types.ts';
 
 export type Scalar = string | number | boolean;
 export type DefaultValue = Scalar | readonly Scalar[];
@@ -172,6 +172,90 @@ function hostSettings(inherited: boolean): Record<string, SchemaNode> {
   };
 }
 
+/** Parser limits for one kind of stream (client or server). */
+function parserLimits(description: string, maxStanzaBytes: number): ObjectNode {
+  return {
+    kind: 'object',
+    description,
+    fields: {
+      max_stanza_bytes: { kind: 'integer', min: KIB, max: 64 * MIB, default: maxStanzaBytes, description: 'largest stanza in bytes' },
+      max_depth: { kind: 'integer', min: 1, max: 1024, default: 64, description: 'deepest element nesting inside a stanza (stream root not counted)' },
+      max_attributes: { kind: 'integer', min: 1, max: 4096, default: 64, description: 'most attributes on one element' },
+      max_attribute_bytes: { kind: 'integer', min: 64, max: 64 * MIB, default: 8 * KIB, description: 'longest attribute value in bytes' },
+      max_text_bytes: { kind: 'integer', min: KIB, max: 64 * MIB, default: maxStanzaBytes, description: 'longest single text node in bytes' },
+    },
+  };
+}
+
+/** A remote-domain pattern: a domain, or "*." followed by a domain for all its subdomains. */
+export function prepareDomainPattern(pattern: string): string {
+  return pattern.startsWith('*.') ? `*.${prepareDomain(pattern.slice(2))}` : prepareDomain(pattern);
+}
+
+const federationLevel = (description: string, defaultLevel?: FederationLevel): EnumNode => ({
+  kind: 'enum',
+  values: FEDERATION_LEVELS,
+  ...(defaultLevel ? { default: defaultLevel } : {}),
+  description,
+});
+
+const seconds = (min: number, max: number, value: number, description: string): IntegerNode => ({ kind: 'integer', min, max, default: value, description });
+
+const s2sSchema: ObjectNode = {
+  kind: 'object',
+  description: 'server-to-server federation (docs/federation.md)',
+  fields: {
+    enabled: { kind: 'boolean', default: true, description: 'federate with other servers' },
+    min_level: federationLevel('the federation level every remote domain must reach: permissive, verified (dialback), encrypted (TLS + dialback or certificate), trusted (TLS + CA-signed certificate)', 'encrypted'),
+    peers: {
+      kind: 'map',
+      keyName: 'domain',
+      prepareKey: prepareDomainPattern,
+      minEntries: 0,
+      description: 'per remote domain settings, keyed by the domain or "*.example.com" for its subdomains; the most specific key wins',
+      value: {
+        kind: 'object',
+        description: 'one remote domain or pattern',
+        required: ['level'],
+        fields: { level: federationLevel('the federation level this remote domain must reach') },
+      },
+    },
+    ca_files: {
+      kind: 'list',
+      item: { kind: 'string', description: 'a PEM file' },
+      minItems: 0,
+      unique: true,
+      default: [],
+      description: "PEM files of CA certificates trusted for peers' certificates; relative to the config file's directory",
+    },
+    use_system_ca: { kind: 'boolean', default: true, description: "also trust the system's CA certificates" },
+    dialback_secret: { kind: 'string', description: 'secret for dialback keys (XEP-0185); when absent one is generated once and kept in storage' },
+    connect_timeout: seconds(1, 300, 10, 'seconds to wait for a TCP connection to one address'),
+    negotiation_timeout: seconds(1, 600, 30, 'seconds a server stream may take to authenticate'),
+    idle_timeout: seconds(10, 86400, 600, 'seconds without traffic before a server stream is closed'),
+    queue_max_stanzas: { kind: 'integer', min: 1, max: 1_000_000, default: 1000, description: 'stanzas held per remote domain while its connection is set up; more bounce with resource-constraint' },
+    retry_initial_delay: seconds(1, 3600, 5, 'seconds before retrying a remote domain that could not be reached; doubles with each failure'),
+    retry_max_delay: seconds(1, 86400, 600, 'longest wait between attempts to reach a failing remote domain'),
+    limits: parserLimits('parser limits applied to every server stream', 512 * KIB),
+  },
+};
+
+const dnsSchema: ObjectNode = {
+  kind: 'object',
+  description: 'DNS resolution of remote servers (SRV records, RFC 6120 section 3.2)',
+  fields: {
+    servers: {
+      kind: 'list',
+      item: { kind: 'string', description: 'an IP address, optionally with :port' },
+      minItems: 0,
+      unique: true,
+      default: [],
+      description: "resolvers to query; empty means the system's resolv.conf",
+    },
+    timeout: seconds(1, 60, 5, 'seconds per DNS query'),
+  },
+};
+
 export const trellisSchema: ObjectNode = {
   kind: 'object',
   description: 'trellis.yaml',
@@ -205,6 +289,8 @@ export const trellisSchema: ObjectNode = {
       fields: {
         c2s: listener('client connections with STARTTLS (RFC 6120)', true, 5222),
         c2s_direct_tls: listener('client connections with TLS from the first byte (XEP-0368)', false, 5223),
+        s2s: listener('server connections with STARTTLS (RFC 6120)', true, 5269),
+        s2s_direct_tls: listener('server connections with TLS from the first byte (XEP-0368)', false, 5270),
       },
     },
     storage: {
@@ -286,49 +372,11 @@ export const trellisSchema: ObjectNode = {
           default: 10000,
           description: 'PBKDF2 iteration count for new SCRAM verifiers (RFC 7677 asks for at least 4096)',
         },
-        limits: {
-          kind: 'object',
-          description: 'parser limits applied to every client stream',
-          fields: {
-            max_stanza_bytes: {
-              kind: 'integer',
-              min: KIB,
-              max: 64 * MIB,
-              default: 256 * KIB,
-              description: 'largest stanza in bytes',
-            },
-            max_depth: {
-              kind: 'integer',
-              min: 1,
-              max: 1024,
-              default: 64,
-              description: 'deepest element nesting inside a stanza (stream root not counted)',
-            },
-            max_attributes: {
-              kind: 'integer',
-              min: 1,
-              max: 4096,
-              default: 64,
-              description: 'most attributes on one element',
-            },
-            max_attribute_bytes: {
-              kind: 'integer',
-              min: 64,
-              max: 64 * MIB,
-              default: 8 * KIB,
-              description: 'longest attribute value in bytes',
-            },
-            max_text_bytes: {
-              kind: 'integer',
-              min: KIB,
-              max: 64 * MIB,
-              default: 256 * KIB,
-              description: 'longest single text node in bytes',
-            },
-          },
-        },
+        limits: parserLimits('parser limits applied to every client stream', 256 * KIB),
       },
     },
+    s2s: s2sSchema,
+    dns: dnsSchema,
     ...hostSettings(false),
     hosts: {
       kind: 'map',

@@ -72,6 +72,54 @@ export interface HostSettings {
   disco: { items: readonly string[] };
 }
 
+/**
+ * How strongly a remote server must prove itself (the four federation levels):
+ * - permissive: accept what the peer claims (closed labs only);
+ * - verified: server dialback (XEP-0220) at least;
+ * - encrypted: TLS, then dialback or a certificate;
+ * - trusted: TLS with a certificate that chains to a trusted CA and names the domain.
+ */
+export const FEDERATION_LEVELS = ['permissive', 'verified', 'encrypted', 'trusted'] as const;
+export type FederationLevel = (typeof FEDERATION_LEVELS)[number];
+
+export interface S2sPeerRule {
+  /** an exact domain, or "*.example.com" for every subdomain of example.com */
+  domain: string;
+  level: FederationLevel;
+}
+
+export interface S2sConfig {
+  enabled: boolean;
+  /** the level every remote domain must reach unless a peer rule says otherwise */
+  min_level: FederationLevel;
+  /** per remote domain overrides, exact or wildcard; the most specific match wins */
+  peers: readonly S2sPeerRule[];
+  /** PEM CA files trusted for peer certificates, besides the system store when use_system_ca */
+  ca_files: readonly string[];
+  use_system_ca: boolean;
+  /** secret for dialback keys (XEP-0185); when absent one is generated and kept in storage */
+  dialback_secret?: string;
+  /** seconds to wait for a TCP connection to one address */
+  connect_timeout: number;
+  /** seconds a new stream may take to authenticate, both directions */
+  negotiation_timeout: number;
+  /** seconds without traffic before a server stream is closed */
+  idle_timeout: number;
+  /** stanzas waiting per remote domain while its connection is being set up */
+  queue_max_stanzas: number;
+  /** seconds to wait before retrying a remote domain that failed, doubling up to retry_max_delay */
+  retry_initial_delay: number;
+  retry_max_delay: number;
+  limits: ParserLimits;
+}
+
+export interface DnsConfig {
+  /** resolvers to ask ("ip" or "ip:port"); empty means the system's */
+  servers: readonly string[];
+  /** seconds per query */
+  timeout: number;
+}
+
 export interface HostConfig extends HostSettings {
   /** the domain, prepared (RFC 7622 section 3.2) */
   domain: string;
@@ -97,10 +145,16 @@ export interface TrellisConfig extends HostSettings {
     c2s: ListenerConfig;
     /** direct TLS for clients (XEP-0368), off by default */
     c2s_direct_tls: ListenerConfig;
+    /** server-to-server with STARTTLS (RFC 6120) */
+    s2s: ListenerConfig;
+    /** direct TLS for servers (XEP-0368), off by default */
+    s2s_direct_tls: ListenerConfig;
   };
   storage: StorageConfig;
   /** default certificate when a host has none of its own */
   tls?: TlsFiles;
   c2s: C2sConfig;
+  s2s: S2sConfig;
+  dns: DnsConfig;
   hosts: readonly HostConfig[];
 }
