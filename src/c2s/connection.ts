@@ -94,7 +94,7 @@ export class C2sConnection implements BoundSession {
     this.stream.send(stanza);
   }
 
-  terminate(condition: 'conflict' | 'system-shutdown' | 'policy-violation', text?: string): void {
+  terminate(condition: 'conflict' | 'system-shutdown' | 'policy-violation' | 'not-authorized' | 'host-gone', text?: string): void {
     this.#streamError(condition, text);
   }
 

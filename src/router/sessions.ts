@@ -28,7 +28,7 @@ export interface BoundSession {
   readonly im: SessionImState;
   send(stanza: Element): void;
   /** Ends the session with a stream error (for example `conflict` when another login takes the resource). */
-  terminate(condition: 'conflict' | 'system-shutdown' | 'policy-violation', text?: string): void;
+  terminate(condition: 'conflict' | 'system-shutdown' | 'policy-violation' | 'not-authorized' | 'host-gone', text?: string): void;
 }
 
 export function newImState(): SessionImState {
