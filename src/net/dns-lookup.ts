@@ -1,0 +1,46 @@
+/**
+ * The DNS queries server-to-server routing needs, behind an interface so the resolution logic
+ * can be tested without a network. The default is a thin wrapper over node:dns.
+ */
+import { Resolver } from 'node:dns/promises';
+import type { SrvRecord } from './dns-srv-order.ts';
+
+/**
+ * Each method resolves to the records found, or rejects with an error whose `code` is
+ * 'ENOTFOUND' (NXDOMAIN) or 'ENODATA' (the name exists without records of that type) when there
+ * are none, or any other code (e.g. 'ETIMEOUT', 'ESERVFAIL') when the answer is unknown.
+ */
+export interface DnsLookup {
+  resolveSrv(name: string): Promise<SrvRecord[]>;
+  resolve4(host: string): Promise<string[]>;
+  resolve6(host: string): Promise<string[]>;
+}
+
+export interface DnsLookupOptions {
+  /** resolvers to ask instead of the system's, each `ip`, `ip:port` or `[ipv6]:port` */
+  servers?: string[];
+  /** how long to wait for each attempt of a query, in milliseconds */
+  timeoutMs?: number;
+  /** attempts per query and server */
+  tries?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 5000;
+const DEFAULT_TRIES = 2;
+
+/** Throws when a configured server address is not an IP address (with an optional port). */
+export function createDnsLookup(options: DnsLookupOptions = {}): DnsLookup {
+  const resolver = new Resolver({ timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, tries: options.tries ?? DEFAULT_TRIES });
+  if (options.servers && options.servers.length > 0) resolver.setServers(options.servers);
+  return {
+    resolveSrv: (name) => resolver.resolveSrv(name),
+    resolve4: (host) => resolver.resolve4(host),
+    resolve6: (host) => resolver.resolve6(host),
+  };
+}
+
+/** True when a lookup failed because the records do not exist, as opposed to an unknown answer. */
+export function isNoRecords(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'ENOTFOUND' || code === 'ENODATA';
+}
