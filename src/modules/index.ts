@@ -2,7 +2,9 @@
 import type { ModuleName } from '../config/types.ts';
 import type { FeatureModule } from './context.ts';
 import { pingModule } from './ping/ping.ts';
+import { messageModule } from './message/message.ts';
 
 export const FEATURE_MODULES: Partial<Record<ModuleName, FeatureModule>> = {
   ping: pingModule,
+  message: messageModule,
 };
