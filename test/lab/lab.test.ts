@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { resolveSrv } from 'node:dns/promises';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createTestCa, writeCertificateFiles } from '../support/lab/ca.ts';
@@ -15,6 +15,7 @@ import { exchangeMessages } from '../support/lab/client.ts';
 import { LAB_RESOLVER_ADDRESS, startLabDns, type LabDns } from '../support/lab/dns.ts';
 import { startEjabberd } from '../support/lab/ejabberd.ts';
 import type { RunningPeer, S2sConnection } from '../support/lab/peer.ts';
+import { assertInsideLab } from '../support/lab/namespace.ts';
 import { makeScratchDir, removeScratchDir, tail } from '../support/lab/process.ts';
 import { startProsody } from '../support/lab/prosody.ts';
 
@@ -34,6 +35,7 @@ describe('federation lab', () => {
   let caFile = '';
 
   before(async () => {
+    assertInsideLab();
     dir = makeScratchDir('self-test');
     dns = await startLabDns([
       {
@@ -68,6 +70,7 @@ describe('federation lab', () => {
         domains: [prosodyDomain],
         caFile,
         s2sSecureAuth: true,
+        dnssecTrustAnchorFile: dns.trustAnchorFile,
         users: [{ user: 'alice', domain: PROSODY_DOMAIN, password: PASSWORD }],
       }),
       startEjabberd({
@@ -112,6 +115,11 @@ describe('federation lab', () => {
       ],
     );
     assert.ok(result.ok, `${result.error}\n${peerLogs(prosody, ejabberd)}`);
+  });
+
+  it('gives Prosody secure answers for the signed zone through its own validator', () => {
+    const log = readFileSync(prosody!.logFile, 'utf8');
+    assert.match(log, new RegExp(`Results for _xmpp-server\\._tcp\\.${EJABBERD_DOMAIN.replaceAll('.', '\\.')} IN SRV: 1 items \\(Secure`));
   });
 
   it('has both peers report their s2s connections as authenticated with SASL EXTERNAL over TLS', async () => {

@@ -42,6 +42,8 @@ export interface LabDns {
   resolver: string;
   /** DS records of the signed zones, as the resolver's trust anchors */
   trustAnchors: string;
+  /** the same in a file, for validators of their own (e.g. Prosody's libunbound) */
+  trustAnchorFile: string;
   stop(): Promise<void>;
 }
 
@@ -61,9 +63,10 @@ export async function startLabDns(zones: LabZone[]): Promise<LabDns> {
       if (key !== undefined) await run('ldns-signzone', ['-f', `${file}.signed`, file, key.zsk, key.ksk], { cwd: dir });
     }
     const trustAnchors = [...keys.values()].map((key) => key.ds).join('');
-    writeFileSync(join(dir, 'trust-anchors'), trustAnchors);
+    const trustAnchorFile = join(dir, 'trust-anchors');
+    writeFileSync(trustAnchorFile, trustAnchors);
     writeFileSync(join(dir, 'nsd.conf'), nsdConfig(dir, zones, keys));
-    writeFileSync(join(dir, 'unbound.conf'), unboundConfig(dir, zones, keys.size > 0));
+    writeFileSync(join(dir, 'unbound.conf'), unboundConfig(dir, zones, keys.size > 0 ? trustAnchorFile : undefined));
 
     const nsd = startDaemon('nsd', 'nsd', ['-d', '-c', join(dir, 'nsd.conf')], { outputFile: join(dir, 'nsd.out') });
     daemons.push(nsd);
@@ -73,7 +76,7 @@ export async function startLabDns(zones: LabZone[]): Promise<LabDns> {
       waitForListeners(nsd, [{ address: LAB_AUTHORITY_ADDRESS, port: DNS_PORT }], { logFile: join(dir, 'nsd.log') }),
       waitForListeners(unbound, [{ address: LAB_RESOLVER_ADDRESS, port: DNS_PORT }]),
     ]);
-    return { resolver: LAB_RESOLVER_ADDRESS, trustAnchors, stop };
+    return { resolver: LAB_RESOLVER_ADDRESS, trustAnchors, trustAnchorFile, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -177,7 +180,7 @@ remote-control:
 ${zoneBlocks.join('')}`;
 }
 
-function unboundConfig(dir: string, zones: LabZone[], hasAnchors: boolean): string {
+function unboundConfig(dir: string, zones: LabZone[], trustAnchorFile: string | undefined): string {
   // unbound.conf(5). "test." is a locally served NXDOMAIN zone by default (RFC 6761 section 6.2);
   // nodefault lifts that. do-not-query-localhost must be off for a 127.x authority.
   const stubs = zones.map((zone) => `stub-zone:\n  name: "${fqdn(zone.name)}"\n  stub-addr: ${LAB_AUTHORITY_ADDRESS}\n`);
@@ -199,7 +202,7 @@ function unboundConfig(dir: string, zones: LabZone[], hasAnchors: boolean): stri
   do-not-query-localhost: no
   access-control: 127.0.0.0/8 allow
   module-config: "validator iterator"
-${hasAnchors ? `  trust-anchor-file: "${join(dir, 'trust-anchors')}"\n` : ''}${localZones.join('')}remote-control:
+${trustAnchorFile !== undefined ? `  trust-anchor-file: "${trustAnchorFile}"\n` : ''}${localZones.join('')}remote-control:
   control-enable: no
 ${stubs.join('')}`;
 }

@@ -5,8 +5,8 @@
  * from the root namespace by the test runner.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { constants } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LAB_RESOLVER_ADDRESS } from './dns.ts';
 
@@ -53,9 +53,11 @@ export async function createLabNamespace(resolverAddress: string): Promise<LabNa
  */
 export async function runInLab(files: string[], { testTimeoutMs = TEST_TIMEOUT_MS }: { testTimeoutMs?: number } = {}): Promise<number> {
   const lab = await createLabNamespace(LAB_RESOLVER_ADDRESS);
+  // The tests' temp files go here, so even a test process that was killed leaves nothing behind.
+  const scratch = mkdtempSync(join(tmpdir(), 'trellis-lab-run-'));
   try {
     const [command, ...args] = lab.exec(process.execPath, ['--test', '--test-concurrency=1', `--test-timeout=${testTimeoutMs}`, ...files]);
-    const child = spawn(command!, args, { stdio: 'inherit' });
+    const child = spawn(command!, args, { stdio: 'inherit', env: { ...process.env, TMPDIR: scratch } });
     const forward = (signal: NodeJS.Signals) => child.kill(signal);
     process.on('SIGINT', forward);
     process.on('SIGTERM', forward);
@@ -70,6 +72,15 @@ export async function runInLab(files: string[], { testTimeoutMs = TEST_TIMEOUT_M
     }
   } finally {
     await lab.destroy();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Fails unless this process runs inside a lab namespace (its resolv.conf names the lab resolver). */
+export function assertInsideLab(): void {
+  const resolvConf = readFileSync('/etc/resolv.conf', 'utf8');
+  if (!new RegExp(`^nameserver ${LAB_RESOLVER_ADDRESS.replaceAll('.', '\\.')}$`, 'm').test(resolvConf)) {
+    throw new Error('this test runs inside the federation lab namespace: use runInLab() from test/support/lab/namespace.ts');
   }
 }
 

@@ -95,8 +95,9 @@ export interface Listener {
 }
 
 /**
- * Waits until every `listeners` entry is a listening TCP socket, as `ss -ltn` shows it. Probing by
- * connecting would show up in the peers' logs as bogus sessions.
+ * Waits until the daemon listens on every `listeners` entry, as `ss -ltnp` shows it. Probing by
+ * connecting would show up in the peers' logs as bogus sessions. A socket that another process
+ * holds fails at once: some daemons (Prosody) keep running without the port they could not bind.
  */
 export async function waitForListeners(
   daemon: Daemon,
@@ -106,23 +107,35 @@ export async function waitForListeners(
   const deadline = Date.now() + timeoutMs;
   const wanted = listeners.map(({ address, port }) => `${address}:${port}`);
   for (;;) {
-    const listening = new Set(listeningSockets());
-    if (wanted.every((socket) => listening.has(socket))) return;
+    const owners = listeningSockets();
+    const missing = wanted.filter((socket) => !owners.get(socket)?.includes(`pid=${daemon.pid},`));
+    if (missing.length === 0) return;
+    const taken = missing.filter((socket) => owners.has(socket));
+    if (taken.length > 0) {
+      await daemon.stop();
+      throw new Error(`${daemon.name} cannot listen on ${taken.map((socket) => `${socket} (held by ${owners.get(socket)})`).join(', ')}`);
+    }
     if (daemon.hasExited()) {
-      throw new Error(`${daemon.name} exited (${await daemon.exited}) before listening on ${wanted.join(', ')}\n${describeLogs(daemon, logFile)}`);
+      throw new Error(`${daemon.name} exited (${await daemon.exited}) before listening on ${missing.join(', ')}\n${describeLogs(daemon, logFile)}`);
     }
     if (Date.now() > deadline) {
-      throw new Error(`${daemon.name} is not listening on ${wanted.join(', ')} after ${timeoutMs} ms\n${describeLogs(daemon, logFile)}`);
+      throw new Error(`${daemon.name} is not listening on ${missing.join(', ')} after ${timeoutMs} ms\n${describeLogs(daemon, logFile)}`);
     }
     await sleep(50);
   }
 }
 
-function listeningSockets(): string[] {
-  const result = spawnSync('ss', ['-ltnH'], { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`ss -ltnH failed: ${result.stderr}`);
-  // Columns: State Recv-Q Send-Q Local-Address:Port Peer-Address:Port ...
-  return result.stdout.split('\n').filter((line) => line.trim() !== '').map((line) => line.trim().split(/\s+/)[3] ?? '');
+/** Listening TCP sockets ("address:port") and the processes holding them. */
+function listeningSockets(): Map<string, string> {
+  const result = spawnSync('ss', ['-ltnpH'], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`ss -ltnpH failed: ${result.stderr}`);
+  const sockets = new Map<string, string>();
+  // Columns: State Recv-Q Send-Q Local-Address:Port Peer-Address:Port Process
+  for (const line of result.stdout.split('\n')) {
+    const columns = line.trim().split(/\s+/);
+    if (columns.length >= 4) sockets.set(columns[3]!, columns.slice(5).join(' '));
+  }
+  return sockets;
 }
 
 /** The last lines of a file, for failure messages. */

@@ -15,7 +15,15 @@ const run = promisify(execFile);
 /** Columns asked of `s2s:show` (mod_admin_shell), which prints them separated by "|". */
 const S2S_COLUMNS = 'type dir host remote secure dialback s2s_sasl';
 
-export async function startProsody(options: PeerOptions): Promise<RunningPeer> {
+export interface ProsodyOptions extends PeerOptions {
+  /**
+   * DS/DNSKEY records for Prosody's own libunbound to validate with, so that lookups in the
+   * lab's signed zones count as secure (as DANE needs); see LabDns.trustAnchorFile.
+   */
+  dnssecTrustAnchorFile?: string;
+}
+
+export async function startProsody(options: ProsodyOptions): Promise<RunningPeer> {
   const dir = makeScratchDir('prosody');
   const configFile = join(dir, 'prosody.cfg.lua');
   const logFile = join(dir, 'prosody.log');
@@ -74,7 +82,7 @@ export function parseS2sShow(output: string): S2sConnection[] {
   return connections;
 }
 
-function prosodyConfig(dir: string, logFile: string, options: PeerOptions): string {
+function prosodyConfig(dir: string, logFile: string, options: ProsodyOptions): string {
   const lua = (value: string) => JSON.stringify(value);
   const modules = ['roster', 'saslauth', 'tls', 'disco', 'ping', 'admin_shell'];
   if (options.dialback !== false) modules.push('dialback');
@@ -102,6 +110,8 @@ s2s_require_encryption = ${options.requireEncryption !== false}
 s2s_secure_auth = ${options.s2sSecureAuth === true}
 ssl = { cafile = ${lua(options.caFile)} }
 -- "test." is a locally served NXDOMAIN zone in libunbound too (RFC 6761); let it through.
-unbound = { options = { ["local-zone:"] = "test. transparent" } }
+unbound = {
+  options = { ["local-zone:"] = "test. transparent" },
+${options.dnssecTrustAnchorFile === undefined ? '' : `  trustfile = ${lua(options.dnssecTrustAnchorFile)},\n`}}
 ${hosts.join('')}`;
 }
