@@ -1,0 +1,236 @@
+/**
+ * Messaging throughput and latency, Trellis side by side with Prosody:
+ *
+ *   npm run bench -- messaging [--clients 100] [--seconds 10] [--window 10] [--servers trellis,prosody]
+ *                              [--repeat 1] [--generators 1] [--warmup 3] [--profile]
+ *
+ * Each run starts a fresh server, logs every client in over plain TCP (SCRAM, bind, presence),
+ * lets client i message client i+1 with a bounded window in flight, and measures deliveries,
+ * latency and CPU. Servers alternate run by run. Prints one table and writes JSON to
+ * bench/results/. Column meanings and measured figures: docs/performance.md.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { BenchMechanism } from './load/bench-client.ts';
+import { GENERATOR_SATURATED_PERCENT, killActiveGenerators, measureMessagingRun, type MessagingRun } from './load/messaging-run.ts';
+import { spreadOf, type Spread } from './report/stats.ts';
+import { textTable } from './report/table.ts';
+import { isListening, stopAllDaemons } from './servers/daemon.ts';
+import { startProsody } from './servers/prosody.ts';
+import type { ServerStarter, ServerUnderTest } from './servers/server-under-test.ts';
+import { startTrellis } from './servers/trellis.ts';
+
+const STARTERS: Record<string, { start: ServerStarter; port: number }> = {
+  trellis: { start: startTrellis, port: 52221 },
+  prosody: { start: startProsody, port: 52222 },
+};
+const DOMAIN = 'bench.local';
+const PASSWORD = 'bench-password';
+const RESULTS_DIR = join(import.meta.dirname, 'results');
+/** busy cores outside the server and generators above which a run counts as disturbed */
+const OTHER_CORES_WARNING = 0.2;
+
+const { values } = parseArgs({
+  options: {
+    clients: { type: 'string', default: '100' },
+    seconds: { type: 'string', default: '10' },
+    window: { type: 'string', default: '10' },
+    servers: { type: 'string', default: 'trellis,prosody' },
+    repeat: { type: 'string', default: '1' },
+    generators: { type: 'string', default: '1' },
+    warmup: { type: 'string', default: '3' },
+    body: { type: 'string', default: '90' },
+    address: { type: 'string', default: '127.0.0.21' },
+    mechanism: { type: 'string', default: 'SCRAM-SHA-1' },
+    iterations: { type: 'string', default: '4096' },
+    'login-concurrency': { type: 'string', default: '16' },
+    'max-messages': { type: 'string', default: '50000000' },
+    profile: { type: 'boolean', default: false },
+  },
+});
+
+const params = {
+  clients: positiveInteger('clients'),
+  seconds: positiveNumber('seconds'),
+  window: positiveInteger('window'),
+  servers: values.servers.split(',').map((name) => name.trim()).filter(Boolean),
+  repeat: positiveInteger('repeat'),
+  generators: positiveInteger('generators'),
+  warmupSeconds: Number(values.warmup),
+  bodyBytes: positiveInteger('body'),
+  address: values.address,
+  mechanism: values.mechanism as BenchMechanism,
+  scramIterations: positiveInteger('iterations'),
+  loginConcurrency: positiveInteger('login-concurrency'),
+  maxMessages: positiveInteger('max-messages'),
+  profile: values.profile,
+};
+for (const name of params.servers) if (!STARTERS[name]) fail(`unknown server "${name}" (known: ${Object.keys(STARTERS).join(', ')})`);
+if (params.mechanism !== 'SCRAM-SHA-1' && params.mechanism !== 'SCRAM-SHA-256') fail('--mechanism is SCRAM-SHA-1 or SCRAM-SHA-256');
+if (params.clients < 2 * params.generators) fail('every generator needs at least 2 clients');
+if (!(params.warmupSeconds >= 0)) fail('--warmup is a number of seconds');
+
+let current: ServerUnderTest | undefined;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`\n${signal}: stopping the load generators and servers\n`);
+    killActiveGenerators();
+    // The server's own stop also removes its scratch directory.
+    void Promise.allSettled([current?.stop(), stopAllDaemons()]).finally(() => process.exit(130));
+  });
+}
+
+try {
+  await main();
+} catch (error) {
+  process.stderr.write(`messaging benchmark failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  killActiveGenerators();
+  await Promise.allSettled([current?.stop(), stopAllDaemons()]);
+  process.exitCode = 1;
+}
+
+async function main(): Promise<void> {
+  const usernames = Array.from({ length: params.clients }, (_, index) => `u${index + 1}`);
+  const runs: MessagingRun[] = [];
+  const servers: Record<string, { version: string; settings: string[] }> = {};
+  const profileDir = params.profile ? join(RESULTS_DIR, 'profiles') : undefined;
+  for (let round = 1; round <= params.repeat; round++) {
+    for (const name of params.servers) {
+      const { start, port } = STARTERS[name]!;
+      if (isListening(params.address, port)) throw new Error(`${params.address}:${port} is already in use; stop whatever listens there first`);
+      process.stderr.write(`[${round}/${params.repeat}] ${name}: starting on ${params.address}:${port}, ${params.clients} clients\n`);
+      current = await start({ address: params.address, port, domain: DOMAIN, usernames, password: PASSWORD, scramIterations: params.scramIterations, profileDir: name === 'trellis' ? profileDir : undefined });
+      try {
+        servers[name] = { version: current.version, settings: current.settings };
+        const run = await measureMessagingRun(
+          current,
+          {
+            address: params.address,
+            port,
+            domain: DOMAIN,
+            usernames,
+            password: PASSWORD,
+            resource: 'bench',
+            mechanism: params.mechanism,
+            loginConcurrency: params.loginConcurrency,
+            loginTimeoutMs: 30_000,
+            window: params.window,
+            bodyBytes: params.bodyBytes,
+            maxMessages: params.maxMessages,
+          },
+          params.generators,
+          { warmupMs: params.warmupSeconds * 1000, measureMs: params.seconds * 1000, drainMs: 5000 },
+        );
+        runs.push(run);
+        process.stderr.write(`[${round}/${params.repeat}] ${name}: ${Math.round(run.deliveredPerSecond)} msg/s, p99 ${run.latencyMs.p99.toFixed(1)} ms\n`);
+      } finally {
+        await current.stop();
+        current = undefined;
+      }
+    }
+  }
+  printReport(runs, servers);
+  const file = writeResults(runs, servers);
+  process.stdout.write(`\nresults: ${file}\n`);
+  if (profileDir) process.stdout.write(`Trellis CPU profiles: ${profileDir} (summarise: node bench/tools/cpuprofile-top.ts FILE)\n`);
+}
+
+function printReport(runs: MessagingRun[], servers: Record<string, { version: string; settings: string[] }>): void {
+  const headers = ['server', 'run', 'clients', 'msg/s', 'msg/CPU-s', 'cores', 'RSS MB', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'gen CPU %', 'other', 'err/lost'];
+  const rows = runs.map((run, index) => [
+    run.server,
+    String(Math.floor(index / params.servers.length) + 1),
+    String(run.clients),
+    fixed(run.deliveredPerSecond, 0),
+    fixed(run.deliveredPerServerCpuSecond, 0),
+    fixed(run.serverCores, 2),
+    fixed(run.serverRssPeakBytes / 2 ** 20, 1),
+    fixed(run.latencyMs.p50, 2),
+    fixed(run.latencyMs.p95, 2),
+    fixed(run.latencyMs.p99, 2),
+    fixed(run.latencyMs.max, 1),
+    run.generatorCpuPercent.map((percent) => fixed(percent, 0)).join('+') + (run.generatorSaturated ? '!' : ''),
+    fixed(run.otherCores, 2) + (run.otherCores > OTHER_CORES_WARNING ? '!' : ''),
+    `${run.errors + run.misordered}/${run.lost}`,
+  ]);
+  process.stdout.write(`\nmessaging: ${params.clients} clients, window ${params.window}, ${params.bodyBytes}-byte bodies, ${params.seconds} s measured after ${params.warmupSeconds} s warm-up, ${params.generators} generator process(es), plain TCP, ${params.mechanism}, ${params.scramIterations} PBKDF2 iterations\n\n`);
+  process.stdout.write(textTable(headers, rows) + '\n');
+
+  const summary = summarise(runs);
+  if (params.repeat > 1) {
+    process.stdout.write(`\nmedian (min-max) of ${params.repeat} runs\n\n`);
+    const show = (spread: Spread, digits: number) => `${fixed(spread.median, digits)} (${fixed(spread.min, digits)}-${fixed(spread.max, digits)})`;
+    process.stdout.write(
+      textTable(
+        ['server', 'msg/s', 'msg/CPU-s', 'cores', 'RSS MB', 'p50 ms', 'p99 ms'],
+        Object.entries(summary).map(([name, s]) => [name, show(s.deliveredPerSecond, 0), show(s.deliveredPerServerCpuSecond, 0), show(s.serverCores, 2), show(s.rssMb, 1), show(s.p50, 2), show(s.p99, 2)]),
+      ) + '\n',
+    );
+  }
+  const trellis = summary.trellis;
+  const prosody = summary.prosody;
+  if (trellis && prosody) {
+    const ratio = (a: Spread, b: Spread) => fixed(a.median / b.median, 2);
+    process.stdout.write(
+      `\nTrellis/Prosody (medians): msg/s ${ratio(trellis.deliveredPerSecond, prosody.deliveredPerSecond)}, msg/CPU-s ${ratio(trellis.deliveredPerServerCpuSecond, prosody.deliveredPerServerCpuSecond)}, ` +
+        `RSS ${ratio(trellis.rssMb, prosody.rssMb)}, p50 ${ratio(trellis.p50, prosody.p50)}, p99 ${ratio(trellis.p99, prosody.p99)}\n`,
+    );
+  }
+  if (runs.some((run) => run.generatorSaturated)) {
+    process.stdout.write(`\n! a load generator used more than ${GENERATOR_SATURATED_PERCENT}% of a core: that run may measure the generator, not the server (try --generators 2)\n`);
+  }
+  if (runs.some((run) => run.otherCores > OTHER_CORES_WARNING)) {
+    process.stdout.write(`\n! other processes used more than ${OTHER_CORES_WARNING} cores during a run: its figures are disturbed (see "other")\n`);
+  }
+  if (runs.some((run) => run.errors + run.misordered + run.lost > 0)) process.stdout.write('\n! some messages bounced, arrived out of order or were lost: see err/lost\n');
+  for (const [name, server] of Object.entries(servers)) process.stdout.write(`\n${name}: ${server.version}\n${server.settings.map((line) => `  ${line}`).join('\n')}\n`);
+}
+
+function summarise(runs: MessagingRun[]) {
+  const byServer: Record<string, { deliveredPerSecond: Spread; deliveredPerServerCpuSecond: Spread; serverCores: Spread; rssMb: Spread; p50: Spread; p99: Spread }> = {};
+  for (const name of params.servers) {
+    const mine = runs.filter((run) => run.server === name);
+    if (mine.length === 0) continue;
+    byServer[name] = {
+      deliveredPerSecond: spreadOf(mine.map((run) => run.deliveredPerSecond)),
+      deliveredPerServerCpuSecond: spreadOf(mine.map((run) => run.deliveredPerServerCpuSecond)),
+      serverCores: spreadOf(mine.map((run) => run.serverCores)),
+      rssMb: spreadOf(mine.map((run) => run.serverRssPeakBytes / 2 ** 20)),
+      p50: spreadOf(mine.map((run) => run.latencyMs.p50)),
+      p99: spreadOf(mine.map((run) => run.latencyMs.p99)),
+    };
+  }
+  return byServer;
+}
+
+function writeResults(runs: MessagingRun[], servers: Record<string, { version: string; settings: string[] }>): string {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const date = new Date();
+  const file = join(RESULTS_DIR, `messaging-${date.toISOString().replaceAll(':', '-').replace(/\.\d+Z$/, 'Z')}.json`);
+  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryBytes: totalmem(), kernel: release(), node: process.version };
+  writeFileSync(file, JSON.stringify({ scenario: 'messaging', date: date.toISOString(), params, machine, servers, runs, summary: summarise(runs) }, null, 2) + '\n');
+  return file;
+}
+
+function fixed(value: number, digits: number): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : '-';
+}
+
+function positiveInteger(name: keyof typeof values): number {
+  const value = Number(values[name]);
+  if (!Number.isInteger(value) || value < 1) fail(`--${name} must be a positive integer`);
+  return value;
+}
+
+function positiveNumber(name: keyof typeof values): number {
+  const value = Number(values[name]);
+  if (!(value > 0)) fail(`--${name} must be a positive number`);
+  return value;
+}
+
+function fail(message: string): never {
+  process.stderr.write(`messaging: ${message}\n`);
+  process.exit(2);
+}

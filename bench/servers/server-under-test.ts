@@ -1,0 +1,26 @@
+/** What the scenarios need of a server under test, whichever implementation it is. */
+
+export interface ServerOptions {
+  address: string;
+  port: number;
+  domain: string;
+  usernames: string[];
+  /** every account gets this password */
+  password: string;
+  /** PBKDF2 iterations of the stored SCRAM verifiers */
+  scramIterations: number;
+  /** when set, the server writes a CPU profile there on exit (Trellis only) */
+  profileDir?: string;
+}
+
+export interface ServerUnderTest {
+  name: string;
+  /** implementation and runtime versions, as recorded in results */
+  version: string;
+  pid: number;
+  /** the settings that differ from the server's defaults, for the results and the docs */
+  settings: string[];
+  stop(): Promise<void>;
+}
+
+export type ServerStarter = (options: ServerOptions) => Promise<ServerUnderTest>;

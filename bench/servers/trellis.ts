@@ -1,0 +1,80 @@
+/**
+ * Trellis as a child process (`node src/cli/main.ts start`) with a generated configuration:
+ * a fresh data directory, one host, plain TCP clients allowed, SQLite, log level warn.
+ * Accounts are written through the storage API before the server starts; they share one
+ * verifier (same password, same salt), which costs one key derivation for any number of users.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeStoredCredentials } from '../../src/auth/scram.ts';
+import { openStorage } from '../../src/storage/open.ts';
+import { startDaemon, waitForListener } from './daemon.ts';
+import type { ServerOptions, ServerUnderTest } from './server-under-test.ts';
+
+const REPO = join(import.meta.dirname, '..', '..');
+
+export async function startTrellis(options: ServerOptions): Promise<ServerUnderTest> {
+  const dir = await mkdtemp(join(tmpdir(), 'trellis-bench-'));
+  const configFile = join(dir, 'trellis.yaml');
+  const settings = [
+    `listeners.c2s: ${options.address}:${options.port}`,
+    'c2s.require_tls: false (SCRAM offered on plain TCP; the clients never start TLS)',
+    'c2s.sasl_mechanisms: [SCRAM-SHA-1, SCRAM-SHA-256]',
+    `c2s.scram_iterations: ${options.scramIterations}`,
+    'log.level: warn',
+    'storage: sqlite in a fresh data_dir',
+  ];
+  try {
+    await writeFile(configFile, trellisYaml(dir, options));
+    const storage = await openStorage({ driver: 'sqlite', sqlite_file: 'trellis.sqlite' }, dir);
+    try {
+      const credentials = makeStoredCredentials(options.password, options.scramIterations);
+      for (const username of options.usernames) await storage.accounts.create(options.domain, username, credentials);
+    } finally {
+      await storage.close();
+    }
+    const profiling = options.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`];
+    const daemon = startDaemon('trellis', process.execPath, [...profiling, join(REPO, 'src/cli/main.ts'), 'start', '--config', configFile], {
+      cwd: dir,
+      outputFile: join(dir, 'trellis.out'),
+    });
+    try {
+      await waitForListener(daemon, options.address, options.port);
+    } catch (error) {
+      await daemon.stop();
+      throw error;
+    }
+    const version = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')).version as string;
+    return {
+      name: 'trellis',
+      version: `Trellis ${version} on Node ${process.version}`,
+      pid: daemon.pid,
+      settings,
+      async stop() {
+        await daemon.stop();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+function trellisYaml(dir: string, options: ServerOptions): string {
+  return `# Generated for one benchmark run.
+data_dir: ${JSON.stringify(dir)}
+log: { level: warn }
+listeners:
+  c2s: { addresses: [${JSON.stringify(options.address)}], port: ${options.port} }
+  c2s_direct_tls: { enabled: false }
+storage: { driver: sqlite, sqlite_file: trellis.sqlite }
+c2s:
+  require_tls: false
+  sasl_mechanisms: [SCRAM-SHA-1, SCRAM-SHA-256]
+  scram_iterations: ${options.scramIterations}
+hosts:
+  ${JSON.stringify(options.domain)}: {}
+`;
+}
