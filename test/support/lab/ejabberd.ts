@@ -92,7 +92,7 @@ export function parseS2sLog(log: string): S2sConnection[] {
       direction: incoming ? 'incoming' : 'outgoing',
       localDomain: incoming ? to! : from!,
       remoteDomain: incoming ? from! : to!,
-      // s2s_use_starttls is "required" unless a test turns encryption off.
+      // The log names the socket kind of the connection: tls or tcp.
       encrypted: /\(tls\|/.test(line),
       authentication: mechanism!.toUpperCase() === 'EXTERNAL' ? 'sasl-external' : mechanism!.toLowerCase() === 'dialback' ? 'dialback' : 'none',
     });

@@ -13,7 +13,7 @@ import { C2S_PORT, S2S_PORT, type PeerOptions, type RunningPeer, type S2sConnect
 const run = promisify(execFile);
 
 /** Columns asked of `s2s:show` (mod_admin_shell), which prints them separated by "|". */
-const S2S_COLUMNS = 'type dir host remote secure dialback s2s_sasl';
+const S2S_COLUMNS = 'type dir host remote secure s2s_sasl';
 
 export interface ProsodyOptions extends PeerOptions {
   /**
@@ -67,16 +67,18 @@ export function parseS2sShow(output: string): S2sConnection[] {
   const connections: S2sConnection[] = [];
   for (const line of output.split('\n')) {
     const cells = line.split('|').map((cell) => cell.trim());
-    const [type, dir, host, remote, secure, dialback, sasl] = cells;
-    if (cells.length !== 7 || !type!.startsWith('s2s')) continue;
-    // Unauthenticated sessions are typed s2sin_unauthed / s2sout_unauthed.
+    const [type, dir, host, remote, secure, sasl] = cells;
+    if (cells.length !== 6 || !type!.startsWith('s2s')) continue;
+    // Unauthenticated sessions are typed s2sin_unauthed / s2sout_unauthed. An authenticated one
+    // that did not use SASL EXTERNAL used dialback; only the originating side holds a dialback
+    // key, so the "dialback" column says "Not used" on the receiving side.
     const authenticated = type === 's2sin' || type === 's2sout';
     connections.push({
       direction: dir === '<->' ? 'bidirectional' : dir === '-->' ? 'outgoing' : 'incoming',
       localDomain: host!,
       remoteDomain: remote!,
       encrypted: secure !== 'insecure',
-      authentication: !authenticated ? 'none' : sasl === 'Succeeded' ? 'sasl-external' : dialback === 'Completed' ? 'dialback' : 'none',
+      authentication: !authenticated ? 'none' : sasl === 'Succeeded' ? 'sasl-external' : 'dialback',
     });
   }
   return connections;

@@ -1,0 +1,39 @@
+/**
+ * How the lab reads the peers' s2s state: Prosody's `s2s:show` table and ejabberd's log. The
+ * samples are the peers' real output. Needs no namespace.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseS2sLog } from '../support/lab/ejabberd.ts';
+import { parseS2sShow } from '../support/lab/prosody.ts';
+
+describe('Prosody s2s:show', () => {
+  it('reads direction, domains, TLS and the authentication used', () => {
+    const output = [
+      'Type         | Dir  | Host                   | Remote                 | Security  | SASL      ',
+      's2sout       | -->  | pros.test              | ej.sec.test            | TLSv1.3   | Succeeded ',
+      's2sin        | <--  | pros.test              | ej.sec.test            | TLSv1.3   |           ',
+      's2sin_unauthed | <--  | pros.test            | other.test             | insecure  |           ',
+      'OK: 3 s2s connections shown',
+    ].join('\n');
+    assert.deepEqual(parseS2sShow(output), [
+      { direction: 'outgoing', localDomain: 'pros.test', remoteDomain: 'ej.sec.test', encrypted: true, authentication: 'sasl-external' },
+      { direction: 'incoming', localDomain: 'pros.test', remoteDomain: 'ej.sec.test', encrypted: true, authentication: 'dialback' },
+      { direction: 'incoming', localDomain: 'pros.test', remoteDomain: 'other.test', encrypted: false, authentication: 'none' },
+    ]);
+  });
+});
+
+describe('ejabberd log', () => {
+  it('turns accepted s2s authentications into connections', () => {
+    const log = [
+      '2026-11-22 02:58:26.565330+00:00 [info] <0.480.0>@ejabberd_s2s_out:init/1:289 Outbound s2s connection started: ej.sec.test -> pros.test',
+      '2026-11-22 02:58:26.588535+00:00 [info] <0.481.0>@ejabberd_s2s_in:handle_auth_success/4:183 (tls|<0.481.0>) Accepted inbound s2s EXTERNAL authentication pros.test -> ej.sec.test (127.0.0.1)',
+      '2026-11-22 02:58:26.652521+00:00 [info] <0.480.0>@ejabberd_s2s_out:handle_auth_success/2:223 (tls|<0.480.0>) Accepted outbound s2s dialback authentication ej.sec.test -> pros.test (127.0.0.10)',
+    ].join('\n');
+    assert.deepEqual(parseS2sLog(log), [
+      { direction: 'incoming', localDomain: 'ej.sec.test', remoteDomain: 'pros.test', encrypted: true, authentication: 'sasl-external' },
+      { direction: 'outgoing', localDomain: 'ej.sec.test', remoteDomain: 'pros.test', encrypted: true, authentication: 'dialback' },
+    ]);
+  });
+});
