@@ -13,6 +13,11 @@ import { Host } from './router/host.ts';
 import { Router } from './router/router.ts';
 import { SessionRegistry } from './router/sessions.ts';
 import { openStorage } from './storage/open.ts';
+import { randomBytes } from 'node:crypto';
+import { createDnsLookup } from './net/dns.ts';
+import { FederationPolicy } from './policy/federation.ts';
+import { loadTrustAnchors } from './s2s/certificate-trust.ts';
+import { S2sService } from './s2s/service.ts';
 import type { Storage } from './storage/types.ts';
 import type { Logger } from './util/log.ts';
 
@@ -21,7 +26,8 @@ export interface TrellisServer {
   readonly storage: Storage;
   readonly router: Router;
   readonly c2s: C2sService;
-  readonly listening: { c2s: BoundAddress[]; c2sDirectTls: BoundAddress[] };
+  readonly s2s: S2sService;
+  readonly listening: { c2s: BoundAddress[]; c2sDirectTls: BoundAddress[]; s2s: BoundAddress[]; s2sDirectTls: BoundAddress[] };
   close(): Promise<void>;
 }
 
@@ -37,25 +43,43 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       }
       router.addHost(host);
     }
+    const s2s = new S2sService({
+      config: config.s2s,
+      secret: await dialbackSecret(config, storage),
+      anchors: await loadTrustAnchors(config.s2s.ca_files, config.s2s.use_system_ca),
+      tls,
+      dns: createDnsLookup({ servers: [...config.dns.servers], timeoutMs: config.dns.timeout * 1000 }),
+      router,
+      policy: new FederationPolicy(config.s2s),
+      logger,
+    });
+    router.remote = s2s;
     const c2s = new C2sService({ config: config.c2s, router, storage, tls, logger });
     let bound;
+    let boundS2s = { starttls: [] as BoundAddress[], directTls: [] as BoundAddress[] };
     try {
       bound = await c2s.listen(config.listeners.c2s, config.listeners.c2s_direct_tls);
+      if (config.s2s.enabled) boundS2s = await s2s.listen(config.listeners.s2s, config.listeners.s2s_direct_tls);
     } catch (error) {
       await c2s.close();
+      await s2s.close();
       throw error;
     }
     for (const address of bound.starttls) logger.info('listening for clients (STARTTLS)', { address: formatAddress(address) });
     for (const address of bound.directTls) logger.info('listening for clients (direct TLS)', { address: formatAddress(address) });
-    logger.info('serving hosts', { hosts: config.hosts.map((host) => host.domain).join(','), storage: storage.driver });
+    for (const address of boundS2s.starttls) logger.info('listening for servers (STARTTLS)', { address: formatAddress(address) });
+    for (const address of boundS2s.directTls) logger.info('listening for servers (direct TLS)', { address: formatAddress(address) });
+    logger.info('serving hosts', { hosts: config.hosts.map((host) => host.domain).join(','), storage: storage.driver, federation: config.s2s.enabled ? config.s2s.min_level : 'off' });
     return {
       config,
       storage,
       router,
       c2s,
-      listening: { c2s: bound.starttls, c2sDirectTls: bound.directTls },
+      s2s,
+      listening: { c2s: bound.starttls, c2sDirectTls: bound.directTls, s2s: boundS2s.starttls, s2sDirectTls: boundS2s.directTls },
       async close() {
         await c2s.close();
+        await s2s.close();
         await storage.close();
         logger.info('server stopped');
       },
@@ -64,6 +88,19 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     await storage.close();
     throw error;
   }
+}
+
+/**
+ * The dialback secret (XEP-0185 section 2): from the configuration, else generated once and
+ * kept in storage so keys stay valid across restarts.
+ */
+async function dialbackSecret(config: TrellisConfig, storage: Storage): Promise<string> {
+  if (config.s2s.dialback_secret) return config.s2s.dialback_secret;
+  const stored = await storage.serverData.get('dialback_secret');
+  if (stored) return stored;
+  const secret = randomBytes(32).toString('hex');
+  await storage.serverData.set('dialback_secret', secret);
+  return secret;
 }
 
 /** Loads each host's certificate, generating a self-signed one where none is configured. */

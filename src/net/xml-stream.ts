@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { TLSSocket, type TlsOptions } from 'node:tls';
+import { connect as tlsConnect, TLSSocket, type ConnectionOptions, type TlsOptions } from 'node:tls';
 import type { ParserLimits } from '../config/types.ts';
 import { Element, NS_CLIENT, NS_STREAMS } from '../xml/element.ts';
 import { XmlStreamParser, type NamespaceDeclarations, type XmlStreamError } from '../xml/parser.ts';
@@ -62,6 +62,8 @@ export class XmlStream {
   #handlers: XmlStreamHandlers;
   #parser: XmlStreamParser;
   #headerSent = false;
+  /** namespaces declared with a prefix on our stream header: their top-level elements are written prefixed */
+  #declaredPrefixes = new Map<string, string>();
   #closing = false;
   #closed = false;
   #closeTimer: NodeJS.Timeout | undefined;
@@ -152,7 +154,11 @@ export class XmlStream {
   /** Sends our stream header (RFC 6120 section 4.7) for a new stream or after a restart. */
   openStream(header: StreamHeader): void {
     const attrs: string[] = [`xmlns='${escapeAttr(this.options.contentNamespace)}'`, `xmlns:stream='${NS_STREAMS}'`];
-    for (const [prefix, uri] of Object.entries(header.prefixes ?? {})) attrs.push(`xmlns:${prefix}='${escapeAttr(uri)}'`);
+    this.#declaredPrefixes.clear();
+    for (const [prefix, uri] of Object.entries(header.prefixes ?? {})) {
+      attrs.push(`xmlns:${prefix}='${escapeAttr(uri)}'`);
+      this.#declaredPrefixes.set(uri, prefix);
+    }
     if (header.from !== undefined) attrs.push(`from='${escapeAttr(header.from)}'`);
     if (header.to !== undefined) attrs.push(`to='${escapeAttr(header.to)}'`);
     if (header.id !== undefined) attrs.push(`id='${escapeAttr(header.id)}'`);
@@ -174,7 +180,8 @@ export class XmlStream {
 
   send(element: Element): void {
     if (this.#closing) return;
-    this.#write(element.xmlns === NS_STREAMS ? serializeStreamElement(element) : serialize(element, NS_CLIENT));
+    const prefix = element.xmlns === NS_STREAMS ? 'stream' : this.#declaredPrefixes.get(element.xmlns);
+    this.#write(prefix !== undefined ? serializePrefixed(element, prefix) : serialize(element, NS_CLIENT));
   }
 
   /** Writes pre-serialized XML (for example a stanza serialized once for many recipients). */
@@ -233,13 +240,20 @@ export class XmlStream {
   }
 
   /**
-   * Upgrades the socket to TLS after <proceed/> (RFC 6120 section 5.4.3.3) and restarts the
-   * stream. Resolves when the handshake is done; rejects (and closes) when it fails.
+   * Upgrades the socket to TLS after <proceed/> (RFC 6120 section 5.4.3.3) as the receiving
+   * side and restarts the stream. Resolves when the handshake is done; rejects when it fails.
    */
   startTls(options: TlsOptions): Promise<TLSSocket> {
-    const plain = this.socket;
-    this.#detach(plain);
-    const secure = new TLSSocket(plain, { ...options, isServer: true });
+    return this.#upgrade(new TLSSocket(this.socket, { ...options, isServer: true }), 'secure');
+  }
+
+  /** The same upgrade as the initiating side, after we received <proceed/>. */
+  startTlsClient(options: ConnectionOptions): Promise<TLSSocket> {
+    return this.#upgrade(tlsConnect({ ...options, socket: this.socket }), 'secureConnect');
+  }
+
+  #upgrade(secure: TLSSocket, doneEvent: 'secure' | 'secureConnect'): Promise<TLSSocket> {
+    this.#detach(this.socket);
     this.socket = secure;
     this.#attach(secure);
     this.restart();
@@ -249,10 +263,10 @@ export class XmlStream {
         resolve(secure);
       };
       const onFailure = (error: Error): void => {
-        secure.off('secure', onSecure);
+        secure.off(doneEvent, onSecure);
         reject(error);
       };
-      secure.once('secure', onSecure);
+      secure.once(doneEvent, onSecure);
       secure.once('error', onFailure);
     });
   }
@@ -262,12 +276,16 @@ function escapeTextContent(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-/** Elements of the streams namespace keep the conventional `stream:` prefix on the wire. */
-function serializeStreamElement(element: Element): string {
-  let xml = `<stream:${element.name}`;
+/**
+ * A top-level element written with the prefix our header declared for its namespace:
+ * `stream:` for the streams namespace, `db:` for dialback (XEP-0220 section 2.4.1: many
+ * servers only understand that prefix).
+ */
+function serializePrefixed(element: Element, prefix: string): string {
+  let xml = `<${prefix}:${element.name}`;
   for (const [name, value] of Object.entries(element.attrs)) xml += ` ${name}='${escapeAttr(value)}'`;
   if (element.children.length === 0) return xml + '/>';
   xml += '>';
-  for (const child of element.children) xml += typeof child === 'string' ? escapeTextContent(child) : serialize(child, NS_STREAMS);
-  return xml + `</stream:${element.name}>`;
+  for (const child of element.children) xml += typeof child === 'string' ? escapeTextContent(child) : serialize(child, element.xmlns);
+  return xml + `</${prefix}:${element.name}>`;
 }

@@ -5,3 +5,6 @@ export const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
 export const NS_BIND = 'urn:ietf:params:xml:ns:xmpp-bind';
 export const NS_SESSION = 'urn:ietf:params:xml:ns:xmpp-session';
 export const NS_PING = 'urn:xmpp:ping';
+/** Server dialback elements (XEP-0220 section 2) and the stream feature announcing dialback errors. */
+export const NS_DIALBACK = 'jabber:server:dialback';
+export const NS_DIALBACK_FEATURE = 'urn:xmpp:features:dialback';

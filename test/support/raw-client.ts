@@ -78,10 +78,10 @@ export class RawClient {
     ]);
   }
 
-  /** Upgrades to TLS (after <proceed/>), trusting `ca`, checking the name `servername`. */
-  async startTls(ca: Buffer, servername: string): Promise<void> {
+  /** Upgrades to TLS (after <proceed/>), trusting `ca` (any certificate when undefined), checking the name `servername`. */
+  async startTls(ca: Buffer | undefined, servername: string): Promise<void> {
     this.socket.removeAllListeners('data');
-    const secure = tlsConnect({ socket: this.socket, ca, servername });
+    const secure = tlsConnect({ socket: this.socket, ca, servername, rejectUnauthorized: ca !== undefined });
     await new Promise<void>((resolve, reject) => {
       secure.once('secureConnect', resolve);
       secure.once('error', reject);

@@ -1,0 +1,43 @@
+/** What server streams share: configuration, secrets, trust anchors and the router. */
+import type { X509Certificate } from 'node:crypto';
+import type { S2sConfig } from '../config/types.ts';
+import type { DnsLookup } from '../net/dns.ts';
+import type { TlsContextStore } from '../net/tls-contexts.ts';
+import type { Router } from '../router/router.ts';
+import type { Logger } from '../util/log.ts';
+import type { FederationPolicy } from '../policy/federation.ts';
+
+export interface S2sContext {
+  config: S2sConfig;
+  /** the dialback secret (XEP-0185 section 2) */
+  secret: string;
+  /** CA certificates peers' certificates must chain to */
+  anchors: readonly X509Certificate[];
+  /** our certificates, by hosted domain */
+  tls: TlsContextStore;
+  dns: DnsLookup;
+  router: Router;
+  policy: FederationPolicy;
+  logger: Logger;
+}
+
+export type AuthMethod = 'sasl-external' | 'dialback' | 'certificate' | 'none';
+
+/** One row of `trellis s2s`: what a server connection is and how it was secured. */
+export interface S2sConnectionInfo {
+  id: string;
+  direction: 'in' | 'out';
+  /** the remote domain the connection is for (the stream's `to` outbound, `from` inbound) */
+  remoteDomain: string | undefined;
+  remoteAddress: string;
+  tls: { protocol: string; cipher: string } | undefined;
+  certificate: string;
+  authentication: AuthMethod | 'pending';
+  level: string | undefined;
+  /** authorized domain pairs carried, as "local <-> remote" */
+  domains: string[];
+  connectedAt: number;
+  idleSeconds: number;
+  bytesIn: number;
+  bytesOut: number;
+}
