@@ -2,10 +2,12 @@
  * The network namespace the federation tests run in (ip-netns(8)). Inside it all of 127.0.0.0/8
  * is local and free, nothing leaves the machine, and `ip netns exec` bind-mounts
  * /etc/netns/<name>/resolv.conf over /etc/resolv.conf so every resolver asks the lab DNS. Used
- * from the root namespace by the test runner.
+ * from the root namespace by the test runner, as root:
+ *   ensureLabPackages();                       // packages.ts
+ *   const code = await runInLab(['test/lab/*.test.ts']);
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LAB_RESOLVER_ADDRESS } from './dns.ts';
@@ -52,6 +54,9 @@ export async function createLabNamespace(resolverAddress: string): Promise<LabNa
  * Files run one at a time: they share the lab's fixed DNS addresses.
  */
 export async function runInLab(files: string[], { testTimeoutMs = TEST_TIMEOUT_MS }: { testTimeoutMs?: number } = {}): Promise<number> {
+  // Node's test runner passes over a named file that does not exist without a word.
+  const absent = files.filter((file) => !/[*?[{]/.test(file) && !existsSync(file));
+  if (absent.length > 0) throw new Error(`no such test file: ${absent.join(', ')}`);
   const lab = await createLabNamespace(LAB_RESOLVER_ADDRESS);
   // The tests' temp files go here, so even a test process that was killed leaves nothing behind.
   const scratch = mkdtempSync(join(tmpdir(), 'trellis-lab-run-'));
