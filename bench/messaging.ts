@@ -2,11 +2,12 @@
  * Messaging throughput and latency, Trellis side by side with Prosody:
  *
  *   npm run bench -- messaging [--clients 100] [--seconds 10] [--window 10] [--servers trellis,prosody]
- *                              [--repeat 1] [--generators 1] [--warmup 3] [--profile]
+ *                              [--repeat 1] [--generators 1] [--warmup 3] [--profile] [--quiet-wait 120]
  *
  * Each run starts a fresh server, logs every client in over plain TCP (SCRAM, bind, presence),
  * lets client i message client i+1 with a bounded window in flight, and measures deliveries,
- * latency and CPU. Servers alternate run by run. Prints one table and writes JSON to
+ * latency and CPU. Servers alternate run by run; before each, it waits (up to --quiet-wait
+ * seconds) for the machine to be idle, since other processes' CPU use disturbs every figure. Prints one table and writes JSON to
  * bench/results/. Column meanings and measured figures: docs/performance.md.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -18,6 +19,7 @@ import { GENERATOR_SATURATED_PERCENT, killActiveGenerators, measureMessagingRun,
 import { spreadOf, type Spread } from './report/stats.ts';
 import { textTable } from './report/table.ts';
 import { isListening, stopAllDaemons } from './servers/daemon.ts';
+import { waitForQuietMachine } from './servers/proc-stats.ts';
 import { startProsody } from './servers/prosody.ts';
 import type { ServerStarter, ServerUnderTest } from './servers/server-under-test.ts';
 import { startTrellis } from './servers/trellis.ts';
@@ -47,6 +49,7 @@ const { values } = parseArgs({
     iterations: { type: 'string', default: '4096' },
     'login-concurrency': { type: 'string', default: '16' },
     'max-messages': { type: 'string', default: '50000000' },
+    'quiet-wait': { type: 'string', default: '120' },
     profile: { type: 'boolean', default: false },
   },
 });
@@ -65,12 +68,14 @@ const params = {
   scramIterations: positiveInteger('iterations'),
   loginConcurrency: positiveInteger('login-concurrency'),
   maxMessages: positiveInteger('max-messages'),
+  quietWaitSeconds: Number(values['quiet-wait']),
   profile: values.profile,
 };
 for (const name of params.servers) if (!STARTERS[name]) fail(`unknown server "${name}" (known: ${Object.keys(STARTERS).join(', ')})`);
 if (params.mechanism !== 'SCRAM-SHA-1' && params.mechanism !== 'SCRAM-SHA-256') fail('--mechanism is SCRAM-SHA-1 or SCRAM-SHA-256');
 if (params.clients < 2 * params.generators) fail('every generator needs at least 2 clients');
 if (!(params.warmupSeconds >= 0)) fail('--warmup is a number of seconds');
+if (!(params.quietWaitSeconds >= 0)) fail('--quiet-wait is a number of seconds');
 
 let current: ServerUnderTest | undefined;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -100,6 +105,10 @@ async function main(): Promise<void> {
     for (const name of params.servers) {
       const { start, port } = STARTERS[name]!;
       if (isListening(params.address, port)) throw new Error(`${params.address}:${port} is already in use; stop whatever listens there first`);
+      if (params.quietWaitSeconds > 0) {
+        const quiet = await waitForQuietMachine(OTHER_CORES_WARNING, params.quietWaitSeconds * 1000);
+        if (quiet.busyCores >= OTHER_CORES_WARNING) process.stderr.write(`the machine is still busy (${quiet.busyCores.toFixed(2)} cores) after waiting ${params.quietWaitSeconds} s; running anyway\n`);
+      }
       process.stderr.write(`[${round}/${params.repeat}] ${name}: starting on ${params.address}:${port}, ${params.clients} clients\n`);
       current = await start({ address: params.address, port, domain: DOMAIN, usernames, password: PASSWORD, scramIterations: params.scramIterations, profileDir: name === 'trellis' ? profileDir : undefined });
       try {

@@ -62,3 +62,19 @@ export function readMachineCpu(): MachineCpu {
   const busyTicks = user! + nice! + system! + irq! + softirq! + steal!;
   return { atMillis: performance.now(), busySeconds: busyTicks / CLOCK_TICKS_PER_SECOND };
 }
+
+/**
+ * Waits until the machine's busy cores over one second fall below `maxBusyCores`, for at most
+ * `timeoutMs`. Returns the last reading; other work on a shared machine disturbs every figure.
+ */
+export async function waitForQuietMachine(maxBusyCores: number, timeoutMs: number): Promise<{ busyCores: number; waitedMs: number }> {
+  const start = performance.now();
+  for (;;) {
+    const before = readMachineCpu();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const after = readMachineCpu();
+    const busyCores = (after.busySeconds - before.busySeconds) / ((after.atMillis - before.atMillis) / 1000);
+    const waitedMs = performance.now() - start;
+    if (busyCores < maxBusyCores || waitedMs >= timeoutMs) return { busyCores, waitedMs };
+  }
+}

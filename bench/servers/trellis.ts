@@ -18,7 +18,7 @@ export async function startTrellis(options: ServerOptions): Promise<ServerUnderT
   const dir = await mkdtemp(join(tmpdir(), 'trellis-bench-'));
   const configFile = join(dir, 'trellis.yaml');
   const settings = [
-    `listeners.c2s: ${options.address}:${options.port}`,
+    `listeners.c2s: ${options.address}:${options.port}; every other listener (direct TLS, s2s) off`,
     'c2s.require_tls: false (SCRAM offered on plain TCP; the clients never start TLS)',
     'c2s.sasl_mechanisms: [SCRAM-SHA-1, SCRAM-SHA-256]',
     `c2s.scram_iterations: ${options.scramIterations}`,
@@ -69,6 +69,8 @@ log: { level: warn }
 listeners:
   c2s: { addresses: [${JSON.stringify(options.address)}], port: ${options.port} }
   c2s_direct_tls: { enabled: false }
+  s2s: { enabled: false }
+  s2s_direct_tls: { enabled: false }
 storage: { driver: sqlite, sqlite_file: trellis.sqlite }
 c2s:
   require_tls: false
