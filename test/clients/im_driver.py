@@ -1,0 +1,258 @@
+"""A scripted slixmpp client (Debian python3-slixmpp) for instant-messaging tests.
+
+Usage: im_driver.py JID PASSWORD HOST PORT CA_FILE
+Logs in over STARTTLS with SCRAM-SHA-256, verifying the server certificate against CA_FILE, then
+reads one JSON command per line on stdin and writes one JSON event per line on stdout; end of
+input disconnects.
+
+Commands carry an "op" and optionally an "id"; each is answered by
+{"event": "result", "id": ..., "ok": true, ...} or {"event": "result", "id": ..., "ok": false,
+"error": {"condition", "type", "text"}}. Ops: message, presence, subscribe, approve, deny,
+unsubscribe, get_roster, update_roster, remove_roster, disco_info, disco_items, block, unblock,
+get_blocked, vcard_get, vcard_set, version, ping, disconnect.
+
+Unsolicited events: session_start, failed_auth, message, message_error, presence (the type of an
+available presence is "available", its show apart), subscription_request, roster_push,
+blocked, unblocked, stream_error, disconnected.
+Subscription requests are never answered automatically: the test decides.
+"""
+import asyncio
+import json
+import logging
+import sys
+import threading
+
+from slixmpp import ClientXMPP, JID
+from slixmpp.exceptions import IqError, IqTimeout
+
+IQ_TIMEOUT = 5
+
+
+def emit(event, **fields):
+    sys.stdout.write(json.dumps({'event': event, **fields}) + '\n')
+    sys.stdout.flush()
+
+
+def delay_stamp(stanza):
+    """XEP-0203 delay stamp of a stanza, or None."""
+    if stanza.xml.find('{urn:xmpp:delay}delay') is None:
+        return None
+    return str(stanza['delay']['stamp'].isoformat())
+
+
+def roster_items(iq):
+    return {str(jid): {
+        'name': item.get('name', ''),
+        'subscription': item.get('subscription', 'none'),
+        'ask': item.get('ask', ''),
+        'approved': item.get('approved', ''),
+        'groups': sorted(item.get('groups', [])),
+    } for jid, item in iq['roster']['items'].items()}
+
+
+def error_of(exception):
+    if isinstance(exception, IqError):
+        error = exception.iq['error']
+        return {'condition': error['condition'], 'type': error['type'], 'text': error['text']}
+    if isinstance(exception, IqTimeout):
+        return {'condition': 'timeout', 'type': '', 'text': 'no answer in %ss' % IQ_TIMEOUT}
+    return {'condition': 'driver-error', 'type': '', 'text': repr(exception)}
+
+
+class Driver:
+    def __init__(self, jid, password, ca_file):
+        self.client = ClientXMPP(jid, password, sasl_mech='SCRAM-SHA-256')
+        self.client.ca_certs = ca_file
+        # RFC 6121 section 3.1.3: the user, here the test, decides on each subscription request.
+        self.client.auto_authorize = None
+        self.client.auto_subscribe = False
+        for plugin in ('xep_0030', 'xep_0054', 'xep_0092', 'xep_0191', 'xep_0199', 'xep_0203'):
+            self.client.register_plugin(plugin)
+        # Connected by address, slixmpp would send no SNI; connecting by domain name, as clients
+        # normally do, it names the JID's domain (RFC 6066 section 3), so do that here too.
+        self.client.add_event_handler('connected', lambda _event: setattr(self.client, 'default_domain', self.client.boundjid.domain))
+        self.client.add_event_handler('session_start', self.on_session_start)
+        self.client.add_event_handler('failed_auth', lambda _event: emit('failed_auth'))
+        self.client.add_event_handler('message', self.on_message)
+        self.client.add_event_handler('message_error', self.on_message_error)
+        self.client.add_event_handler('presence', self.on_presence)
+        self.client.add_event_handler('roster_subscription_request', self.on_subscription_request)
+        self.client.add_event_handler('roster_update', self.on_roster_update)
+        self.client.add_event_handler('blocked', lambda iq: self.on_block_push('blocked', iq, 'block'))
+        self.client.add_event_handler('unblocked', lambda iq: self.on_block_push('unblocked', iq, 'unblock'))
+        self.client.add_event_handler('stream_error', lambda error: emit('stream_error', condition=error['condition'], text=error['text']))
+        self.client.add_event_handler('disconnected', self.on_disconnected)
+
+    # events
+
+    def on_session_start(self, _event):
+        emit('session_start', jid=str(self.client.boundjid))
+
+    def on_message(self, msg):
+        if msg['type'] == 'error':
+            return
+        emit('message', **{'from': str(msg['from']), 'to': str(msg['to']), 'type': msg['type'],
+                           'body': msg['body'], 'id': msg['id'], 'delay': delay_stamp(msg)})
+
+    def on_message_error(self, msg):
+        error = msg['error']
+        emit('message_error', **{'from': str(msg['from']), 'id': msg['id'], 'body': msg['body'],
+                                 'condition': error['condition'], 'error_type': error['type']})
+
+    def on_presence(self, presence):
+        # slixmpp reports the show value as the type of an available presence
+        kind = 'available' if presence['type'] in presence.showtypes else presence['type']
+        fields = {'from': str(presence['from']), 'to': str(presence['to']), 'type': kind,
+                  'show': presence['show'], 'status': presence['status'], 'priority': presence['priority'],
+                  'delay': delay_stamp(presence)}
+        if presence['type'] == 'error':
+            fields['condition'] = presence['error']['condition']
+        emit('presence', **fields)
+
+    def on_subscription_request(self, presence):
+        emit('subscription_request', **{'from': str(presence['from'])})
+
+    def on_roster_update(self, iq):
+        # A roster result also raises roster_update; only a set is a push (RFC 6121 section 2.1.6).
+        # slixmpp answers the push itself.
+        if iq['type'] == 'set':
+            emit('roster_push', items=roster_items(iq), ver=iq['roster']['ver'])
+
+    def on_block_push(self, event, iq, child):
+        emit(event, jids=sorted(str(jid) for jid in iq[child]['items']))
+        iq.reply().send()
+
+    def on_disconnected(self, _event):
+        emit('disconnected')
+        self.client.loop.stop()
+
+    # commands
+
+    async def run(self, command):
+        op = command.get('op')
+        handler = getattr(self, 'op_' + str(op), None)
+        if handler is None:
+            emit('result', id=command.get('id'), ok=False, error={'condition': 'bad-request', 'type': '', 'text': 'unknown op %r' % op})
+            return
+        try:
+            fields = await handler(command) or {}
+            emit('result', id=command.get('id'), ok=True, **fields)
+        except Exception as exception:  # every failure becomes an event the test can assert on
+            emit('result', id=command.get('id'), ok=False, error=error_of(exception))
+
+    async def op_message(self, command):
+        message = self.client.make_message(mto=command['to'], mbody=command.get('body'), mtype=command.get('type', 'chat'))
+        if 'msg_id' in command:
+            message['id'] = command['msg_id']
+        message.send()
+
+    async def op_presence(self, command):
+        self.client.send_presence(pshow=command.get('show'), pstatus=command.get('status'),
+                                  ppriority=command.get('priority'), pto=command.get('to'), ptype=command.get('type'))
+
+    async def op_subscribe(self, command):
+        self.client.send_presence_subscription(pto=command['to'])
+
+    async def op_approve(self, command):
+        self.client.send_presence(pto=command['to'], ptype='subscribed')
+
+    async def op_deny(self, command):
+        self.client.send_presence(pto=command['to'], ptype='unsubscribed')
+
+    async def op_unsubscribe(self, command):
+        self.client.send_presence(pto=command['to'], ptype='unsubscribe')
+
+    async def op_get_roster(self, command):
+        """RFC 6121 section 2.6: slixmpp sends the version it holds; "full" asks as a client without
+        a cached roster (ver=''). "items" is what the server returned (nothing when it answers
+        that the cached roster is current), "roster" the client's view after the fetch."""
+        if command.get('full'):
+            self.client.client_roster.version = ''
+        iq = await self.client.get_roster(timeout=IQ_TIMEOUT)
+        return {'items': roster_items(iq), 'ver': iq['roster']['ver'], 'roster': self.cached_roster()}
+
+    def cached_roster(self):
+        roster = self.client.client_roster
+        return {str(jid): {
+            'name': roster[jid]['name'],
+            'subscription': roster[jid]['subscription'],
+            'ask': 'subscribe' if roster[jid]['pending_out'] else '',
+            'groups': sorted(roster[jid]['groups']),
+        } for jid in roster.keys()}
+
+    async def op_update_roster(self, command):
+        kwargs = {'timeout': IQ_TIMEOUT}
+        if 'name' in command:
+            kwargs['name'] = command['name']
+        if 'groups' in command:
+            kwargs['groups'] = command['groups']
+        await self.client.update_roster(JID(command['jid']), **kwargs)
+
+    async def op_remove_roster(self, command):
+        await self.client.del_roster_item(JID(command['jid']))
+
+    async def op_disco_info(self, command):
+        iq = await self.client['xep_0030'].get_info(jid=command['jid'], node=command.get('node'), local=False, timeout=IQ_TIMEOUT)
+        info = iq['disco_info']
+        return {'identities': sorted([category, kind, name or ''] for category, kind, _lang, name in info.get_identities(dedupe=False)),
+                'features': sorted(info.get_features(dedupe=False))}
+
+    async def op_disco_items(self, command):
+        iq = await self.client['xep_0030'].get_items(jid=command['jid'], node=command.get('node'), local=False, timeout=IQ_TIMEOUT)
+        return {'items': sorted([str(jid), node or '', name or ''] for jid, node, name in iq['disco_items'].get_items())}
+
+    async def op_block(self, command):
+        await self.client['xep_0191'].block([JID(jid) for jid in command['jids']], timeout=IQ_TIMEOUT)
+
+    async def op_unblock(self, command):
+        await self.client['xep_0191'].unblock([JID(jid) for jid in command.get('jids', [])], timeout=IQ_TIMEOUT)
+
+    async def op_get_blocked(self, _command):
+        iq = await self.client['xep_0191'].get_blocked(timeout=IQ_TIMEOUT)
+        return {'jids': sorted(str(jid) for jid in iq['blocklist']['items'])}
+
+    async def op_vcard_get(self, command):
+        iq = await self.client['xep_0054'].get_vcard(JID(command['jid']) if command.get('jid') else None, local=False, timeout=IQ_TIMEOUT)
+        vcard = iq['vcard_temp']
+        return {'fn': vcard['FN'], 'nicknames': list(vcard['NICKNAME'])}
+
+    async def op_vcard_set(self, command):
+        vcard = self.client['xep_0054'].make_vcard()
+        vcard['FN'] = command.get('fn', '')
+        vcard['NICKNAME'] = command.get('nickname', '')
+        await self.client['xep_0054'].publish_vcard(vcard, timeout=IQ_TIMEOUT)
+
+    async def op_version(self, command):
+        iq = await self.client['xep_0092'].get_version(JID(command['jid']), timeout=IQ_TIMEOUT)
+        version = iq['software_version']
+        return {'name': version['name'], 'version': version['version'], 'os': version['os']}
+
+    async def op_ping(self, command):
+        await self.client['xep_0199'].send_ping(command.get('jid') or self.client.boundjid.domain, timeout=IQ_TIMEOUT)
+
+    async def op_disconnect(self, _command):
+        self.client.disconnect()
+
+
+def read_commands(driver, loop):
+    """Reads stdin on its own thread; end of input disconnects."""
+    for line in sys.stdin:
+        line = line.strip()
+        if line:
+            command = json.loads(line)
+            asyncio.run_coroutine_threadsafe(driver.run(command), loop)
+    loop.call_soon_threadsafe(driver.client.disconnect)
+
+
+def main():
+    jid, password, host, port, ca_file = sys.argv[1:6]
+    logging.basicConfig(level=logging.ERROR)
+    driver = Driver(jid, password, ca_file)
+    loop = driver.client.loop
+    threading.Thread(target=read_commands, args=(driver, loop), daemon=True).start()
+    driver.client.connect((host, int(port)))
+    loop.run_forever()
+
+
+if __name__ == '__main__':
+    main()
