@@ -2,6 +2,11 @@
 import type { ModuleName } from '../config/types.ts';
 import type { FeatureModule } from './context.ts';
 import { pingModule } from './ping/ping.ts';
+import { discoModule } from './disco/disco.ts';
+import { versionModule } from './version/version.ts';
+import { vcardModule } from './vcard/vcard.ts';
+import { privateModule } from './private/private.ts';
+import { registerModule } from './register/register.ts';
 import { presenceModule } from './presence/presence.ts';
 import { rosterModule } from './roster/roster.ts';
 import { offlineModule } from './offline/offline.ts';
@@ -9,6 +14,11 @@ import { messageModule } from './message/message.ts';
 
 export const FEATURE_MODULES: Partial<Record<ModuleName, FeatureModule>> = {
   ping: pingModule,
+  disco: discoModule,
+  version: versionModule,
+  vcard: vcardModule,
+  private: privateModule,
+  register: registerModule,
   presence: presenceModule,
   roster: rosterModule,
   offline: offlineModule,

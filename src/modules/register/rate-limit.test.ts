@@ -1,0 +1,34 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SlidingWindowLimit } from './rate-limit.ts';
+
+test('allows up to the limit within the window, then again as events age out', () => {
+  const limit = new SlidingWindowLimit(2, 1000);
+  assert.ok(limit.allows('a', 0));
+  limit.record('a', 0);
+  limit.record('a', 500);
+  assert.ok(!limit.allows('a', 999));
+  assert.ok(limit.allows('b', 999), 'other keys are counted apart');
+  assert.ok(limit.allows('a', 1000), 'the first event left the window');
+  limit.record('a', 1000);
+  assert.ok(!limit.allows('a', 1499));
+});
+
+test('keeps at most maxKeys keys, dropping the least recently used', () => {
+  const limit = new SlidingWindowLimit(1, 1000, 2);
+  limit.record('a', 0);
+  limit.record('b', 1);
+  limit.record('a', 2);
+  limit.record('c', 3);
+  assert.equal(limit.size, 2);
+  assert.ok(limit.allows('b', 4), 'b was dropped');
+  assert.ok(!limit.allows('a', 4));
+  assert.ok(!limit.allows('c', 4));
+});
+
+test('keys whose events all expired are forgotten', () => {
+  const limit = new SlidingWindowLimit(1, 10);
+  limit.record('a', 0);
+  assert.ok(limit.allows('a', 20));
+  assert.equal(limit.size, 0);
+});

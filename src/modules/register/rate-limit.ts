@@ -1,0 +1,46 @@
+/**
+ * A sliding-window counter per key (a client IP address): at most `limit` events in any
+ * `windowMs`. Memory is bounded: at most `maxKeys` keys, the least recently used dropped first.
+ */
+export class SlidingWindowLimit {
+  readonly limit: number;
+  readonly windowMs: number;
+  readonly maxKeys: number;
+  #events = new Map<string, number[]>();
+
+  constructor(limit: number, windowMs: number, maxKeys = 10_000) {
+    this.limit = limit;
+    this.windowMs = windowMs;
+    this.maxKeys = maxKeys;
+  }
+
+  /** Whether one more event for the key stays within the limit. */
+  allows(key: string, now = Date.now()): boolean {
+    return this.#recent(key, now).length < this.limit;
+  }
+
+  record(key: string, now = Date.now()): void {
+    const events = this.#recent(key, now);
+    events.push(now);
+    // Re-inserting keeps the map ordered from least to most recently used.
+    this.#events.delete(key);
+    this.#events.set(key, events);
+    for (const oldest of this.#events.keys()) {
+      if (this.#events.size <= this.maxKeys) break;
+      this.#events.delete(oldest);
+    }
+  }
+
+  #recent(key: string, now: number): number[] {
+    const events = this.#events.get(key);
+    if (!events) return [];
+    const recent = events.filter((time) => now - time < this.windowMs);
+    if (recent.length === 0) this.#events.delete(key);
+    else this.#events.set(key, recent);
+    return recent;
+  }
+
+  get size(): number {
+    return this.#events.size;
+  }
+}
