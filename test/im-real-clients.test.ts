@@ -179,7 +179,7 @@ hosts:
     assert.equal((await rosterOf(xena))[bare(walt.jid)]?.subscription, 'to');
   });
 
-  test('@xmpp/client, which sends no SNI with STARTTLS, gets the certificate of the domain it named', { todo: 'the server picks the certificate by SNI only' }, async () => {
+  test('@xmpp/client, which sends no SNI with STARTTLS, gets the certificate of the domain it named', async () => {
     const victor = await xmppjs('victor', OTHER);
     assert.equal(victor.jid, `victor@${OTHER}/xmppjs`);
   });

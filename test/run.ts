@@ -6,6 +6,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { runInLab } from './support/lab/namespace.ts';
+import { ensureLabPackages } from './support/lab/packages.ts';
 
 interface Requirement {
   /** Debian package */
@@ -52,7 +54,22 @@ function run(command: string, args: string[]): void {
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 
+/**
+ * Two phases: everything that runs on this machine's loopback, then the federation suite
+ * inside a network namespace with its own DNS and peer servers (test/support/lab). Given file
+ * arguments, runs only those (test/lab and test/federation files go to the lab).
+ */
 ensurePackages();
+ensureLabPackages();
 run(join('node_modules', '.bin', 'tsc'), ['--noEmit', '-p', '.']);
-const files = process.argv.slice(2);
-run(process.execPath, ['--test', '--test-timeout=120000', ...(files.length > 0 ? files : ['src/**/*.test.ts', 'test/*.test.ts'])]);
+const requested = process.argv.slice(2);
+const inLab = (file: string): boolean => /^test\/(lab|federation)\//.test(file);
+const local = requested.length > 0 ? requested.filter((file) => !inLab(file)) : ['src/**/*.test.ts', 'test/*.test.ts'];
+const lab = requested.length > 0 ? requested.filter(inLab) : ['test/lab/*.test.ts', 'test/federation/*.test.ts'];
+let failed = false;
+if (local.length > 0) {
+  const result = spawnSync(process.execPath, ['--test', '--test-timeout=120000', ...local], { stdio: 'inherit' });
+  failed ||= result.status !== 0;
+}
+if (lab.length > 0) failed ||= (await runInLab(lab)) !== 0;
+process.exit(failed ? 1 : 0);

@@ -265,7 +265,7 @@ export class C2sConnection implements BoundSession {
     }
     this.stream.send(new Element('proceed', NS_TLS));
     try {
-      const socket: TLSSocket = await this.stream.startTls(tls.serverOptions());
+      const socket: TLSSocket = await this.stream.startTls(tls.serverOptions({}, this.#domain));
       this.#logger.info('c2s TLS established', { protocol: socket.getProtocol(), cipher: socket.getCipher().name, sni: socket.servername || undefined });
     } catch (error) {
       this.#closeReason = `TLS handshake failed: ${error instanceof Error ? error.message : String(error)}`;

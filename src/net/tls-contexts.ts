@@ -43,13 +43,16 @@ export class TlsContextStore {
     return this.#byDomain.has(domain);
   }
 
-  /** Options for a server-side TLS socket: SNI picks the context, the fallback serves clients without SNI. */
-  serverOptions(extra: TlsOptions = {}): TlsOptions {
+  /**
+   * Options for a server-side TLS socket: SNI picks the context; a client that sends no SNI gets
+   * the certificate of `streamDomain` (the stream header's `to`, known before STARTTLS), else the fallback.
+   */
+  serverOptions(extra: TlsOptions = {}, streamDomain?: string): TlsOptions {
     const fallback = this.#fallback;
     if (!fallback) throw new Error('no TLS certificate loaded');
     return {
       ...extra,
-      secureContext: fallback.context,
+      secureContext: this.contextFor(streamDomain) ?? fallback.context,
       SNICallback: (serverName, callback) => callback(null, this.contextFor(serverName)),
     };
   }

@@ -179,7 +179,7 @@ export class S2sIncoming {
     this.stream.send(new Element('proceed', NS_TLS));
     try {
       // RFC 6120 section 5.4.3.1: the receiving server asks the initiator for its certificate.
-      const socket = await this.stream.startTls(this.#context.tls.serverOptions({ requestCert: true, rejectUnauthorized: false }));
+      const socket = await this.stream.startTls(this.#context.tls.serverOptions({ requestCert: true, rejectUnauthorized: false }, this.#headerTo));
       this.#certificateFor(undefined, socket);
       this.logger.info('s2s incoming TLS established', { protocol: socket.getProtocol(), cipher: socket.getCipher().name, certificate: this.#certificate.status, reason: this.#certificate.reason });
     } catch (error) {

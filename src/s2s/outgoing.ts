@@ -5,7 +5,7 @@
  * the peer when it is the authoritative server for a domain (XEP-0220 section 2.1.2).
  */
 import { randomUUID } from 'node:crypto';
-import { connect as tcpConnect, type Socket } from 'node:net';
+import { connect as tcpConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, TLSSocket } from 'node:tls';
 import { resolveServerTargets, type ServerTarget } from '../net/dns.ts';
 import { StreamError } from '../net/stream-errors.ts';
@@ -141,7 +141,7 @@ export class S2sOutgoing {
           tlsConnect({
             host: address,
             port: target.port,
-            servername: this.remoteDomain,
+            ...this.#serverName(),
             ALPNProtocols: ['xmpp-server'],
             secureContext: this.#context.tls.contextFor(this.#headerDomain),
             rejectUnauthorized: false,
@@ -283,7 +283,7 @@ export class S2sOutgoing {
   async #upgradeTls(): Promise<void> {
     try {
       const socket = await this.#stream!.startTlsClient({
-        servername: this.remoteDomain,
+        ...this.#serverName(),
         secureContext: this.#context.tls.contextFor(this.#headerDomain),
         rejectUnauthorized: false,
       });
@@ -293,6 +293,11 @@ export class S2sOutgoing {
     } catch (error) {
       this.#fail(new StanzaError('remote-server-timeout', `TLS with ${this.remoteDomain} failed: ${(error as Error).message}`));
     }
+  }
+
+  /** SNI names the remote domain (RFC 6120 section 5.4.3.1); RFC 6066 forbids IP addresses there. */
+  #serverName(): { servername?: string } {
+    return isIP(this.remoteDomain) ? {} : { servername: this.remoteDomain };
   }
 
   #checkCertificate(socket: TLSSocket): void {

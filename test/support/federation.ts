@@ -1,0 +1,24 @@
+/**
+ * Two (or more) Trellis servers that federate on loopback without DNS: each hosts a domain that
+ * is an IPv4 literal (127.0.0.N), which RFC 6120 section 3.2 lets a server reach directly on
+ * port 5269. Each server listens for servers on its own address, so files using distinct
+ * addresses can run side by side.
+ */
+import { startTestServer, type TestServer } from './server.ts';
+
+export interface FederatedServer extends TestServer {
+  domain: string;
+}
+
+/** Starts a server for the domain `address` (e.g. "127.0.0.41"); `extraYaml` adds top-level sections. */
+export async function startFederatedServer(address: string, extraYaml = '', listenersYaml = ''): Promise<FederatedServer> {
+  const server = await startTestServer(`
+listeners:
+  c2s: { addresses: ["127.0.0.1"], port: 0 }
+  s2s: { addresses: ["${address}"], port: 5269 }
+${listenersYaml}
+hosts:
+  ${address}: {}
+${extraYaml}`);
+  return Object.assign(server, { domain: address });
+}
