@@ -5,7 +5,9 @@
  *
  * Deltas from a stock Prosody 0.12 (each in `settings` of the result):
  * - c2s_require_encryption = false, no mod_tls: plain TCP, SCRAM offered without TLS (PLAIN is not);
- * - mod_limits not loaded: no c2s rate limit or shaping (it is not loaded by default either);
+ * - the modules matching Trellis's feature modules, and no others (no carbons, pep, smacks...);
+ * - mod_limits not loaded: no c2s rate limit or shaping (Debian's sample configuration loads it
+ *   with `limits = { c2s = { rate = "10kb/s" } }`);
  * - default_iteration_count = 4096 (PBKDF2 iterations of new SCRAM verifiers; default 10000);
  * - s2s and its port off (the benchmark is client traffic only; Trellis has no s2s listener);
  * - log level warn, to a file.
@@ -20,7 +22,8 @@ import { ensureProsodyInstalled } from './prosody-install.ts';
 import type { ServerOptions, ServerUnderTest } from './server-under-test.ts';
 
 const run = promisify(execFile);
-const MODULES = ['roster', 'saslauth', 'disco', 'ping'];
+/** Trellis's feature modules, by their Prosody counterparts; blocklist is the one on the message path. */
+const MODULES = ['roster', 'saslauth', 'disco', 'ping', 'version', 'vcard', 'private', 'blocklist', 'register'];
 const MODULES_DISABLED = ['s2s', 's2s_auth_certs'];
 
 export async function startProsody(options: ServerOptions): Promise<ServerUnderTest> {
@@ -47,7 +50,7 @@ export async function startProsody(options: ServerOptions): Promise<ServerUnderT
       settings: [
         `interfaces = { "${options.address}" }, c2s_ports = { ${options.port} }`,
         'c2s_require_encryption = false; mod_tls not loaded (SCRAM offered on plain TCP, PLAIN is not)',
-        `modules_enabled = { ${MODULES.map((name) => `"${name}"`).join(', ')} } (presence, message, iq, c2s, offline load automatically)`,
+        `modules_enabled = { ${MODULES.map((name) => `"${name}"`).join(', ')} } (presence, message, iq, c2s, offline load automatically; allow_registration stays false)`,
         `modules_disabled = { ${MODULES_DISABLED.map((name) => `"${name}"`).join(', ')} }; s2s_ports = { }`,
         'mod_limits not loaded: no c2s rate limit or traffic shaping',
         `authentication = "internal_hashed", default_iteration_count = ${options.scramIterations}`,
