@@ -2,6 +2,7 @@
 import type { ModuleName } from '../config/types.ts';
 import type { FeatureModule } from './context.ts';
 import { pingModule } from './ping/ping.ts';
+import { blockingModule } from './blocking/blocking.ts';
 import { discoModule } from './disco/disco.ts';
 import { versionModule } from './version/version.ts';
 import { vcardModule } from './vcard/vcard.ts';
@@ -14,6 +15,7 @@ import { messageModule } from './message/message.ts';
 
 export const FEATURE_MODULES: Partial<Record<ModuleName, FeatureModule>> = {
   ping: pingModule,
+  blocking: blockingModule,
   disco: discoModule,
   version: versionModule,
   vcard: vcardModule,

@@ -1,0 +1,70 @@
+/**
+ * Block lists of one host's users, read from storage and kept in memory while the user has a
+ * connected resource (every stanza to or from them is checked against it). Changes go through
+ * `update`, one at a time per user, and replace the cached list.
+ */
+import type { Jid } from '../../jid/jid.ts';
+import type { SessionRegistry } from '../../router/sessions.ts';
+import type { Storage } from '../../storage/types.ts';
+import { BLOCKLIST_KEY, Blocklist } from './blocklist.ts';
+
+export class BlocklistStore {
+  readonly #domain: string;
+  readonly #storage: Storage;
+  readonly #sessions: SessionRegistry;
+  /** online users' lists, by bare JID */
+  readonly #cache = new Map<string, Promise<Blocklist>>();
+  /** the last pending change per user, so changes apply in order */
+  readonly #updates = new Map<string, Promise<unknown>>();
+
+  constructor(domain: string, storage: Storage, sessions: SessionRegistry) {
+    this.#domain = domain;
+    this.#storage = storage;
+    this.#sessions = sessions;
+  }
+
+  /** The block list of a user of this host (bare JID). */
+  get(user: Jid): Promise<Blocklist> {
+    const key = user.bare().toString();
+    const cached = this.#cache.get(key);
+    if (cached) return cached;
+    const loading = this.#load(user);
+    if (this.#online(user)) {
+      this.#cache.set(key, loading);
+      loading.catch(() => this.#cache.delete(key));
+    }
+    return loading;
+  }
+
+  /** Applies a change, stores it and returns the list before and after it. */
+  update(user: Jid, change: (current: Blocklist) => Blocklist): Promise<{ before: Blocklist; after: Blocklist }> {
+    const key = user.bare().toString();
+    const previous = this.#updates.get(key) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(async () => {
+      const before = await this.#load(user);
+      const after = change(before);
+      await this.#storage.userData.set(this.#domain, user.local!, BLOCKLIST_KEY, after.serialize());
+      if (this.#online(user)) this.#cache.set(key, Promise.resolve(after));
+      return { before, after };
+    });
+    this.#updates.set(key, next);
+    void next.finally(() => {
+      if (this.#updates.get(key) === next) this.#updates.delete(key);
+    }).catch(() => {});
+    return next;
+  }
+
+  /** Drops a user's cached list once their last resource is gone. */
+  forgetIfOffline(user: Jid): void {
+    if (!this.#online(user)) this.#cache.delete(user.bare().toString());
+  }
+
+  async #load(user: Jid): Promise<Blocklist> {
+    if (user.local === undefined) return Blocklist.EMPTY;
+    return Blocklist.parse(await this.#storage.userData.get(this.#domain, user.local, BLOCKLIST_KEY));
+  }
+
+  #online(user: Jid): boolean {
+    return this.#sessions.resourcesOf(user).length > 0;
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Enforcing block lists (XEP-0191, "User Blocks Contact"): nothing from a blocked address
+ * reaches the user, and nothing the user sends reaches an address they blocked.
+ */
+import type { Jid } from '../../jid/jid.ts';
+import type { OutboundStanzaEvent, StanzaEvent } from '../../router/host.ts';
+import { StanzaError, errorReply } from '../../xml/stanza-error.ts';
+import type { BlocklistStore } from './blocklist-store.ts';
+
+export const NS_BLOCKING_ERRORS = 'urn:xmpp:blocking:errors';
+
+/** Finds the block list of a user of any host of this server that has blocking enabled. */
+export type BlocklistLookup = (user: Jid) => BlocklistStore | undefined;
+
+/**
+ * A stanza for one of this host's users. From an address the user blocked: presence is dropped
+ * without a word, a message or an IQ get/set bounces with service-unavailable (so the user
+ * looks offline), other IQs and errors are dropped. Presence the server routes on behalf of
+ * another local user (broadcasts, probe answers) to an address that user blocked is dropped too.
+ */
+export async function checkInbound(event: StanzaEvent, store: BlocklistStore, lookup: BlocklistLookup): Promise<boolean> {
+  const { stanza, from, to } = event;
+  if (from.bare().equals(to.bare())) return false;
+  if ((await store.get(to)).matches(from)) {
+    const type = stanza.attrs.type;
+    if (stanza.name === 'presence' || type === 'error' || type === 'result') return true;
+    throw new StanzaError('service-unavailable');
+  }
+  if (stanza.name === 'presence' && from.local !== undefined) {
+    const senderStore = lookup(from);
+    if (senderStore && (await senderStore.get(from)).matches(to)) return true;
+  }
+  return false;
+}
+
+/**
+ * A stanza one of this host's users sends to an address they blocked: refused with
+ * not-acceptable carrying <blocked xmlns='urn:xmpp:blocking:errors'/>.
+ */
+export async function checkOutbound(event: OutboundStanzaEvent, store: BlocklistStore): Promise<boolean> {
+  const { stanza, from, to, session } = event;
+  // Stanzas without 'to' are for the user's own account or broadcasts, never to a contact.
+  if (stanza.attrs.to === undefined || to.bare().equals(from.bare())) return false;
+  if (!(await store.get(from)).matches(to)) return false;
+  const reply = errorReply(stanza, new StanzaError('not-acceptable', undefined, 'cancel'));
+  if (reply) {
+    reply.getChild('error')?.c('blocked', {}, NS_BLOCKING_ERRORS);
+    session.send(reply);
+  }
+  return true;
+}
