@@ -4,12 +4,8 @@
  */
 import { C2sService } from './c2s/listener.ts';
 import type { TrellisConfig } from './config/types.ts';
-import { MODULE_NAMES } from './config/types.ts';
-import { FEATURE_MODULES } from './modules/index.ts';
 import type { BoundAddress } from './net/listener.ts';
-import { ensureSelfSignedCertificate } from './net/self-signed.ts';
 import { TlsContextStore } from './net/tls-contexts.ts';
-import { Host } from './router/host.ts';
 import { Router } from './router/router.ts';
 import { SessionRegistry } from './router/sessions.ts';
 import { openStorage } from './storage/open.ts';
@@ -20,6 +16,8 @@ import { loadTrustAnchors } from './s2s/certificate-trust.ts';
 import { S2sService } from './s2s/service.ts';
 import type { Storage } from './storage/types.ts';
 import type { Logger } from './util/log.ts';
+import { buildHost, loadHostCertificate } from './server-hosts.ts';
+import { ConfigReloader, type ReloadOutcome } from './server-reload.ts';
 
 export interface TrellisServer {
   readonly config: TrellisConfig;
@@ -28,6 +26,8 @@ export interface TrellisServer {
   readonly c2s: C2sService;
   readonly s2s: S2sService;
   readonly listening: { c2s: BoundAddress[]; c2sDirectTls: BoundAddress[]; s2s: BoundAddress[]; s2sDirectTls: BoundAddress[] };
+  /** Reads the configuration file again and applies its hosts (src/server-reload.ts). */
+  reload(): Promise<ReloadOutcome>;
   close(): Promise<void>;
 }
 
@@ -36,13 +36,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
   try {
     const tls = await loadCertificates(config, logger);
     const router = new Router(new SessionRegistry(), logger);
-    for (const hostConfig of config.hosts) {
-      const host = new Host(hostConfig);
-      for (const name of MODULE_NAMES) {
-        if (!hostConfig.modules_disabled.includes(name)) FEATURE_MODULES[name]?.({ host, router, storage, config, logger: logger.child({ host: host.domain, module: name }) });
-      }
-      router.addHost(host);
-    }
+    for (const hostConfig of config.hosts) router.addHost(buildHost(hostConfig, { router, storage, config, logger }));
     const s2s = new S2sService({
       config: config.s2s,
       secret: await dialbackSecret(config, storage),
@@ -70,13 +64,17 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     for (const address of boundS2s.starttls) logger.info('listening for servers (STARTTLS)', { address: formatAddress(address) });
     for (const address of boundS2s.directTls) logger.info('listening for servers (direct TLS)', { address: formatAddress(address) });
     logger.info('serving hosts', { hosts: config.hosts.map((host) => host.domain).join(','), storage: storage.driver, federation: config.s2s.enabled ? config.s2s.min_level : 'off' });
+    const reloader = new ConfigReloader(config, { router, storage, tls, logger });
     return {
-      config,
+      get config() {
+        return reloader.config;
+      },
       storage,
       router,
       c2s,
       s2s,
       listening: { c2s: bound.starttls, c2sDirectTls: bound.directTls, s2s: boundS2s.starttls, s2sDirectTls: boundS2s.directTls },
+      reload: () => reloader.reload(),
       async close() {
         await c2s.close();
         await s2s.close();
@@ -106,19 +104,7 @@ async function dialbackSecret(config: TrellisConfig, storage: Storage): Promise<
 /** Loads each host's certificate, generating a self-signed one where none is configured. */
 async function loadCertificates(config: TrellisConfig, logger: Logger): Promise<TlsContextStore> {
   const store = new TlsContextStore();
-  for (const host of config.hosts) {
-    let files = host.tls ?? config.tls;
-    if (!files) {
-      const generated = await ensureSelfSignedCertificate(host.domain, config.data_dir);
-      files = generated.files;
-      if (generated.created) {
-        logger.warn('generated a self-signed certificate; clients will not trust it until you configure a real one (hosts.<domain>.tls)', { host: host.domain, certificate: files.certificate });
-      } else {
-        logger.info('using the self-signed certificate', { host: host.domain, certificate: files.certificate });
-      }
-    }
-    store.add(host.domain, files);
-  }
+  for (const host of config.hosts) await loadHostCertificate(store, host, config, logger);
   return store;
 }
 

@@ -1,6 +1,7 @@
 /**
  * `trellis`: start the server and manage accounts.
  *   trellis start [--config FILE]
+ *   trellis reload [--config FILE]
  *   trellis adduser JID [--password PW]     (else read from the terminal or stdin)
  *   trellis passwd JID [--password PW]
  *   trellis deluser JID
@@ -12,11 +13,14 @@ import { createLogger } from '../util/log.ts';
 import { startServer } from '../server.ts';
 import { addUser, changePassword, deleteUser } from './accounts.ts';
 import { loadCliConfig } from './config.ts';
+import { pidFilePath, removePidFile, runningServerPid, writePidFile } from './pid-file.ts';
 
 const USAGE = `Usage: trellis <command> [options]
 
 Commands:
   start                  run the server
+  reload                 make the running server re-read its configuration file (hosts added,
+                         removed or changed take effect without a restart; same as SIGHUP)
   adduser JID            create an account (asks for the password, or --password)
   passwd JID             set an account's password
   deluser JID            delete an account and everything stored for it
@@ -51,6 +55,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'start':
       return start(values.config);
+    case 'reload':
+      return reload(values.config);
     case 'adduser':
     case 'passwd':
     case 'deluser': {
@@ -76,7 +82,17 @@ async function start(configFile: string | undefined): Promise<number> {
   const config = await loadCliConfig(configFile);
   const logger = createLogger({ level: config.log.level, format: config.log.format });
   logger.info('starting Trellis', { config: config.source ?? 'built-in defaults', data_dir: config.data_dir, node: process.version });
+  const running = runningServerPid(config.data_dir);
+  if (running !== undefined) {
+    process.stderr.write(`trellis: a server already runs with data_dir ${config.data_dir} (pid ${running}); stop it first\n`);
+    return 1;
+  }
   const server = await startServer(config, logger);
+  process.on('SIGHUP', () => {
+    logger.info('SIGHUP received');
+    void server.reload();
+  });
+  writePidFile(config.data_dir);
   const firstHost = config.hosts[0]!.domain;
   logger.info(`ready; add a user with: ./bin/trellis adduser alice@${firstHost}${config.source ? ` --config ${config.source}` : ''}`);
   await new Promise<void>((resolve) => {
@@ -88,6 +104,20 @@ async function start(configFile: string | undefined): Promise<number> {
     process.once('SIGTERM', stop);
   });
   await server.close();
+  removePidFile(config.data_dir);
+  return 0;
+}
+
+/** Signals the server running with this configuration's data_dir to reload (it logs the outcome). */
+async function reload(configFile: string | undefined): Promise<number> {
+  const config = await loadCliConfig(configFile);
+  const pid = runningServerPid(config.data_dir);
+  if (pid === undefined) {
+    process.stderr.write(`trellis: no running server found (no live pid in ${pidFilePath(config.data_dir)}); start one with: trellis start${config.source ? ` --config ${config.source}` : ''}\n`);
+    return 1;
+  }
+  process.kill(pid, 'SIGHUP');
+  process.stdout.write(`asked the server (pid ${pid}) to reload ${config.source ?? 'its configuration'}; its log shows the outcome\n`);
   return 0;
 }
 
