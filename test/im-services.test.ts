@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { capsHash } from '../src/modules/disco/caps.ts';
 import { hostDiscoInfo } from '../src/modules/disco/host-info.ts';
-import type { RawClient } from './support/raw-client.ts';
+import { RawClient, streamHeader } from './support/raw-client.ts';
 import { connectTls, login } from './support/login.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
@@ -264,6 +264,27 @@ describe('discovery and account services', () => {
       assert.deepEqual(await server.server.storage.userData.keys('localhost', 'grace'), []);
       assert.equal(await plainLogin(server, 'grace', 'pw'), 'failure');
     });
+  });
+});
+
+describe('in-band registration where TLS is optional', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer('c2s: { require_tls: false, scram_iterations: 4096 }\nregistration: { enabled: true }\n');
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  test('is refused on an unencrypted stream and accepted after STARTTLS', async () => {
+    const plain = await RawClient.connect(server.port);
+    plain.send(streamHeader('localhost'));
+    await plain.waitFor('</stream:features>');
+    assertError(await iq(plain, `<iq type='set' id='ID'><query xmlns='jabber:iq:register'><username>ivan</username><password>pw</password></query></iq>`), 'not-authorized');
+    plain.close();
+    const secure = await connectTls(server);
+    assertResult(await iq(secure, `<iq type='set' id='ID'><query xmlns='jabber:iq:register'><username>ivan</username><password>pw</password></query></iq>`));
+    secure.close();
   });
 });
 

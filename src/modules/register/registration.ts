@@ -17,7 +17,7 @@ export function enableRegistration({ host, storage, config, logger }: ModuleCont
   if (settings.enabled) host.streamFeatures.preAuth.push(el('register', NS_REGISTER_FEATURE));
   const perAddress = new SlidingWindowLimit(settings.max_per_ip_per_hour, HOUR_MS);
 
-  host.handlePreAuthIq(NS_REGISTER, 'query', async ({ stanza, payload, address }) => {
+  host.handlePreAuthIq(NS_REGISTER, 'query', async ({ stanza, payload, address, secure }) => {
     if (!settings.enabled) throw new StanzaError('service-unavailable', 'in-band registration is disabled on this server');
     // Section 3.1: the form lists the fields to fill in.
     if (stanza.attrs.type === 'get') {
@@ -25,6 +25,8 @@ export function enableRegistration({ host, storage, config, logger }: ModuleCont
     }
     // Section 3.2: cancelling a registration needs an authenticated account.
     if (payload.getChild('remove')) throw new StanzaError('not-authorized', 'log in to remove an account');
+    // Section 13: the password travels in the clear inside the stream, so only over TLS.
+    if (!secure) throw new StanzaError('not-authorized', 'registration needs an encrypted stream: use STARTTLS first');
     // Section 3.1: missing, empty or invalid fields are not-acceptable.
     const username = usernameOf(payload, 'not-acceptable');
     const credentials = credentialsOf(payload, config.c2s.scram_iterations, 'not-acceptable');
