@@ -40,7 +40,7 @@ export const privateModule: FeatureModule = ({ host, storage }) => {
 
   // Section 2.3: another user's private data is forbidden.
   const forbidden = (): never => {
-    throw new StanzaError('forbidden', "private XML storage holds only your own data");
+    throw new StanzaError('forbidden', 'private XML storage holds only your own data');
   };
   host.handleIq('bare', 'get', NS_PRIVATE, 'query', forbidden);
   host.handleIq('bare', 'set', NS_PRIVATE, 'query', forbidden);

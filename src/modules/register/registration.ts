@@ -25,7 +25,7 @@ export function enableRegistration({ host, storage, config, logger }: ModuleCont
     }
     // Section 3.2: cancelling a registration needs an authenticated account.
     if (payload.getChild('remove')) throw new StanzaError('not-authorized', 'log in to remove an account');
-    // Section 13: the password travels in the clear inside the stream, so only over TLS.
+    // Section 11: registration sends the password inside the stream, so only over TLS.
     if (!secure) throw new StanzaError('not-authorized', 'registration needs an encrypted stream: use STARTTLS first');
     // Section 3.1: missing, empty or invalid fields are not-acceptable.
     const username = usernameOf(payload, 'not-acceptable');

@@ -1,6 +1,6 @@
 /**
  * vCard-temp (XEP-0054): a user stores their own vCard and anyone reads it by bare JID; the
- * server answers for the account (section 3.2: never forwarded to a resource).
+ * server answers for the account (section 3.3: never forwarded to a resource).
  */
 import { el, type Element } from '../../xml/element.ts';
 import { parseElement } from '../../xml/parse-element.ts';
@@ -20,7 +20,7 @@ export const vcardModule: FeatureModule = ({ host, storage }) => {
   // Section 3.1: no vCard yet is an empty <vCard/> for its owner.
   host.handleIq('account', 'get', NS_VCARD, 'vCard', async ({ to }) => (await load(to.domain, to.local!)) ?? el('vCard', NS_VCARD));
 
-  // Section 3.2: another user's vCard; none (or no such user) is item-not-found either way.
+  // Section 3.3: another user's vCard; none (or no such user) is item-not-found either way.
   host.handleIq('bare', 'get', NS_VCARD, 'vCard', async ({ to }) => {
     const vcard = await load(to.domain, to.local!);
     if (!vcard) throw new StanzaError('item-not-found');
@@ -35,7 +35,7 @@ export const vcardModule: FeatureModule = ({ host, storage }) => {
 
   // Section 3.2: setting someone else's vCard is forbidden.
   host.handleIq('bare', 'set', NS_VCARD, 'vCard', () => {
-    throw new StanzaError('forbidden', "you may only set your own vCard");
+    throw new StanzaError('forbidden', 'you may only set your own vCard');
   });
 
   host.discoFeatures.add(NS_VCARD);
