@@ -247,6 +247,7 @@ describe('parseConfig', () => {
         },
       },
       dns: { servers: [], timeout: 5 },
+      admin: { enabled: true, socket: '/srv/trellis/data/admin.sock' },
       ...DEFAULT_SETTINGS,
       hosts: [{ domain: 'localhost', ...DEFAULT_SETTINGS }],
     });
@@ -262,6 +263,11 @@ describe('parseConfig', () => {
   test('prepares host domains and keeps their order', () => {
     const config = parseConfig('hosts: {Example.COM: {}, localhost: {}}', { baseDir });
     assert.deepEqual(config.hosts.map((host) => host.domain), ['example.com', 'localhost']);
+  });
+
+  test('resolves admin.socket against data_dir unless absolute', () => {
+    assert.equal(parseConfig('data_dir: var\nhosts: {localhost: {}}\nadmin: {socket: run/a.sock}', { baseDir }).admin.socket, '/srv/trellis/var/run/a.sock');
+    assert.equal(parseConfig('hosts: {localhost: {}}\nadmin: {socket: /run/trellis.sock}', { baseDir }).admin.socket, '/run/trellis.sock');
   });
 
   test('resolves data_dir against the base directory and sqlite_file against data_dir', () => {

@@ -44,6 +44,7 @@ export function resolveConfig(validated: ValidatedConfig, options: ResolveOption
     c2s: validated.c2s,
     s2s: resolveS2s(validated.s2s, options.baseDir, problems),
     dns: validated.dns,
+    admin: { ...validated.admin, socket: path.resolve(dataDir, validated.admin.socket) },
     ...pickSettings(validated),
     hosts: resolveHosts(validated.hosts, pickSettings(validated), tlsFiles),
   };

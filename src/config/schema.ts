@@ -256,6 +256,19 @@ const dnsSchema: ObjectNode = {
   },
 };
 
+const adminSchema: ObjectNode = {
+  kind: 'object',
+  description: 'the admin API that `trellis s2s`, `trellis status` and metrics scrapers read (docs/admin.md)',
+  fields: {
+    enabled: { kind: 'boolean', default: true, description: 'serve the admin API on a unix domain socket' },
+    socket: {
+      kind: 'string',
+      default: 'admin.sock',
+      description: 'path of the socket (created with mode 0600); relative to data_dir unless absolute',
+    },
+  },
+};
+
 export const trellisSchema: ObjectNode = {
   kind: 'object',
   description: 'trellis.yaml',
@@ -377,6 +390,7 @@ export const trellisSchema: ObjectNode = {
     },
     s2s: s2sSchema,
     dns: dnsSchema,
+    admin: adminSchema,
     ...hostSettings(false),
     hosts: {
       kind: 'map',

@@ -120,6 +120,13 @@ export interface DnsConfig {
   timeout: number;
 }
 
+export interface AdminConfig {
+  /** serve the admin API (HTTP with JSON over a unix domain socket) */
+  enabled: boolean;
+  /** absolute path of the socket; written relative to data_dir */
+  socket: string;
+}
+
 export interface HostConfig extends HostSettings {
   /** the domain, prepared (RFC 7622 section 3.2) */
   domain: string;
@@ -156,5 +163,6 @@ export interface TrellisConfig extends HostSettings {
   c2s: C2sConfig;
   s2s: S2sConfig;
   dns: DnsConfig;
+  admin: AdminConfig;
   hosts: readonly HostConfig[];
 }
