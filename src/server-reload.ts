@@ -25,7 +25,7 @@ export interface ReloadContext {
 }
 
 /** Top-level keys whose changes only a restart applies (the IM settings reach the hosts through inheritance). */
-const RESTART_KEYS = ['data_dir', 'log', 'listeners', 'storage', 'c2s', 's2s', 'dns'] as const;
+const RESTART_KEYS = ['data_dir', 'log', 'listeners', 'storage', 'c2s', 's2s', 'dns', 'admin'] as const;
 
 export class ConfigReloader {
   #config: TrellisConfig;

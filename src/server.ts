@@ -2,6 +2,7 @@
  * The composition root: storage, certificates, hosts, router and listeners, wired once from a
  * resolved configuration. `startServer` is what `trellis start` and the tests call.
  */
+import { AdminServer } from './admin/socket-server.ts';
 import { C2sService } from './c2s/listener.ts';
 import type { TrellisConfig } from './config/types.ts';
 import type { BoundAddress } from './net/listener.ts';
@@ -26,12 +27,15 @@ export interface TrellisServer {
   readonly c2s: C2sService;
   readonly s2s: S2sService;
   readonly listening: { c2s: BoundAddress[]; c2sDirectTls: BoundAddress[]; s2s: BoundAddress[]; s2sDirectTls: BoundAddress[] };
+  /** the admin API's unix socket (src/admin), undefined when admin.enabled is false */
+  readonly adminSocket: string | undefined;
   /** Reads the configuration file again and applies its hosts (src/server-reload.ts). */
   reload(): Promise<ReloadOutcome>;
   close(): Promise<void>;
 }
 
 export async function startServer(config: TrellisConfig, logger: Logger): Promise<TrellisServer> {
+  const startedAt = Date.now();
   const storage = await openStorage(config.storage, config.data_dir);
   try {
     const tls = await loadCertificates(config, logger);
@@ -51,9 +55,14 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     const c2s = new C2sService({ config: config.c2s, router, storage, tls, logger });
     let bound;
     let boundS2s = { starttls: [] as BoundAddress[], directTls: [] as BoundAddress[] };
+    let admin: AdminServer | undefined;
     try {
       bound = await c2s.listen(config.listeners.c2s, config.listeners.c2s_direct_tls);
       if (config.s2s.enabled) boundS2s = await s2s.listen(config.listeners.s2s, config.listeners.s2s_direct_tls);
+      const listening = { c2s: bound.starttls, c2sDirectTls: bound.directTls, s2s: boundS2s.starttls, s2sDirectTls: boundS2s.directTls };
+      const federation = config.s2s.enabled ? config.s2s.min_level : 'off';
+      const sources = { startedAt, hosts: () => [...router.hosts.keys()], listening, federation: () => federation, c2s, s2s };
+      if (config.admin.enabled) admin = await AdminServer.start(config.admin.socket, sources, logger.child({ component: 'admin' }));
     } catch (error) {
       await c2s.close();
       await s2s.close();
@@ -74,8 +83,10 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       c2s,
       s2s,
       listening: { c2s: bound.starttls, c2sDirectTls: bound.directTls, s2s: boundS2s.starttls, s2sDirectTls: boundS2s.directTls },
+      adminSocket: admin?.socketPath,
       reload: () => reloader.reload(),
       async close() {
+        await admin?.close();
         await c2s.close();
         await s2s.close();
         await storage.close();

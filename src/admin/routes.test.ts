@@ -1,0 +1,91 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { S2sConnectionInfo } from '../s2s/context.ts';
+import { handleAdminRequest } from './routes.ts';
+import type { AdminSources } from './sources.ts';
+
+const ROW: S2sConnectionInfo = {
+  id: '3f2a9c1e-0000-4000-8000-000000000001',
+  direction: 'out',
+  remoteDomain: 'remote.example',
+  remoteAddress: '192.0.2.7:5269',
+  tls: { protocol: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384' },
+  certificate: 'valid',
+  authentication: 'sasl-external',
+  level: 'trusted',
+  domains: ['local.example -> remote.example'],
+  connectedAt: Date.UTC(2026, 0, 1),
+  idleSeconds: 4,
+  bytesIn: 10,
+  bytesOut: 20,
+};
+
+function sources(rows: S2sConnectionInfo[] = [ROW]): AdminSources & { closed: string[] } {
+  const closed: string[] = [];
+  return {
+    closed,
+    startedAt: Date.now() - 65_000,
+    hosts: () => ['local.example'],
+    listening: { c2s: [{ address: '127.0.0.1', port: 5222 }], c2sDirectTls: [], s2s: [{ address: '::', port: 5269 }], s2sDirectTls: [] },
+    federation: () => 'encrypted',
+    c2s: { connections: new Set() },
+    s2s: {
+      connections: () => rows,
+      closeConnection: (id) => {
+        closed.push(id);
+        return rows.some((row) => row.id === id);
+      },
+    },
+  };
+}
+
+const body = (response: { body: string }): Record<string, unknown> => JSON.parse(response.body) as Record<string, unknown>;
+
+test('status reports version, uptime, hosts, listeners and counts', () => {
+  const response = handleAdminRequest('GET', '/v1/status', sources());
+  assert.equal(response.status, 200);
+  assert.match(response.contentType, /^application\/json/);
+  const status = body(response);
+  assert.equal(status.uptimeSeconds, 65);
+  assert.deepEqual(status.hosts, ['local.example']);
+  assert.deepEqual(status.listeners, { c2s: ['127.0.0.1:5222'], c2s_direct_tls: [], s2s: ['[::]:5269'], s2s_direct_tls: [] });
+  assert.deepEqual(status.s2s, { connections: 1, incoming: 0, outgoing: 1 });
+  assert.deepEqual(status.c2s, { connections: 0, sessions: 0 });
+});
+
+test('s2s rows carry every field, with null for what is unknown and ISO times', () => {
+  const pending: S2sConnectionInfo = { ...ROW, id: 'b', direction: 'in', remoteDomain: undefined, tls: undefined, authentication: 'pending', level: undefined, domains: [] };
+  const { connections } = body(handleAdminRequest('GET', '/v1/s2s', sources([ROW, pending]))) as { connections: Record<string, unknown>[] };
+  assert.equal(connections[0]!.connectedAt, '2026-01-01T00:00:00.000Z');
+  assert.deepEqual(connections[0]!.tls, ROW.tls);
+  assert.deepEqual([connections[1]!.remoteDomain, connections[1]!.tls, connections[1]!.level], [null, null, null]);
+});
+
+test('DELETE closes a connection by id, 404 when there is none', () => {
+  const source = sources();
+  assert.deepEqual([handleAdminRequest('DELETE', `/v1/s2s/${ROW.id}`, source).status, source.closed], [200, [ROW.id]]);
+  const missing = handleAdminRequest('DELETE', '/v1/s2s/nothing', source);
+  assert.equal(missing.status, 404);
+  assert.match(String(body(missing).error), /no server connection with id "nothing"/);
+});
+
+test('unknown paths are 404, other methods 405 naming the allowed ones, bad escapes 400', () => {
+  assert.equal(handleAdminRequest('GET', '/v2/status', sources()).status, 404);
+  assert.equal(handleAdminRequest('GET', '/v1/s2s/a/b', sources()).status, 404);
+  const wrong = handleAdminRequest('POST', '/v1/s2s', sources());
+  assert.deepEqual([wrong.status, wrong.headers], [405, { Allow: 'GET, HEAD' }]);
+  assert.equal(handleAdminRequest('GET', `/v1/s2s/${ROW.id}`, sources()).status, 405);
+  assert.equal(handleAdminRequest('GET', '/v1/s2s/%zz', sources()).status, 400);
+  assert.equal(handleAdminRequest('GET', '/v1/status/?x=1', sources()).status, 200);
+});
+
+test('metrics count server connections per direction and level, zeros included', () => {
+  const response = handleAdminRequest('GET', '/metrics', sources());
+  assert.match(response.contentType, /^text\/plain; version=0\.0\.4/);
+  assert.match(response.body, /^# TYPE trellis_s2s_connections gauge$/m);
+  assert.match(response.body, /^trellis_s2s_connections\{direction="out",level="trusted"\} 1$/m);
+  assert.match(response.body, /^trellis_s2s_connections\{direction="in",level="none"\} 0$/m);
+  assert.match(response.body, /^trellis_c2s_sessions 0$/m);
+  assert.match(response.body, /^trellis_info\{version="\d+\.\d+\.\d+[^"]*"\} 1$/m);
+  assert.ok(response.body.endsWith('\n'));
+});

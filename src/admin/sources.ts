@@ -1,0 +1,92 @@
+/**
+ * What the admin API reads from a running server, and the rows it makes of it. The composition
+ * root (src/server.ts) supplies the sources; nothing here changes server state except closing a
+ * server connection on request.
+ */
+import { readFileSync } from 'node:fs';
+import { TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
+import type { C2sConnection } from '../c2s/connection.ts';
+import type { BoundAddress } from '../net/listener.ts';
+import type { S2sConnectionInfo } from '../s2s/context.ts';
+import type { C2sRow, S2sRow, StatusReport, TlsInfo } from './types.ts';
+
+export const SERVER_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export interface AdminSources {
+  /** ms since the epoch */
+  startedAt: number;
+  /** the hosted domains now (they change on reload) */
+  hosts(): string[];
+  listening: { c2s: BoundAddress[]; c2sDirectTls: BoundAddress[]; s2s: BoundAddress[]; s2sDirectTls: BoundAddress[] };
+  /** the default federation level, or "off" */
+  federation(): string;
+  c2s: { readonly connections: ReadonlySet<C2sConnection> };
+  s2s: { connections(): S2sConnectionInfo[]; closeConnection(id: string): boolean };
+}
+
+export function statusReport(sources: AdminSources, now = Date.now()): StatusReport {
+  const s2s = sources.s2s.connections();
+  const listening = sources.listening;
+  return {
+    version: SERVER_VERSION,
+    pid: process.pid,
+    startedAt: new Date(sources.startedAt).toISOString(),
+    uptimeSeconds: Math.floor((now - sources.startedAt) / 1000),
+    hosts: sources.hosts(),
+    listeners: {
+      c2s: listening.c2s.map(formatAddress),
+      c2s_direct_tls: listening.c2sDirectTls.map(formatAddress),
+      s2s: listening.s2s.map(formatAddress),
+      s2s_direct_tls: listening.s2sDirectTls.map(formatAddress),
+    },
+    federation: sources.federation(),
+    c2s: { connections: sources.c2s.connections.size, sessions: c2sRows(sources).length },
+    s2s: { connections: s2s.length, incoming: s2s.filter((row) => row.direction === 'in').length, outgoing: s2s.filter((row) => row.direction === 'out').length },
+  };
+}
+
+export function s2sRows(sources: AdminSources): S2sRow[] {
+  return sources.s2s.connections().map((info) => ({
+    id: info.id,
+    direction: info.direction,
+    remoteDomain: info.remoteDomain ?? null,
+    remoteAddress: info.remoteAddress,
+    tls: info.tls ?? null,
+    certificate: info.certificate,
+    authentication: info.authentication,
+    level: info.level ?? null,
+    domains: info.domains,
+    connectedAt: new Date(info.connectedAt).toISOString(),
+    idleSeconds: info.idleSeconds,
+    bytesIn: info.bytesIn,
+    bytesOut: info.bytesOut,
+  }));
+}
+
+/** Bound client sessions only: a connection still negotiating has no JID yet. */
+export function c2sRows(sources: AdminSources, now = Date.now()): C2sRow[] {
+  const rows: C2sRow[] = [];
+  for (const connection of sources.c2s.connections) {
+    if (connection.phase !== 'bound' || connection.stream.closing) continue;
+    rows.push({
+      jid: connection.jid.toString(),
+      address: connection.peer,
+      tls: tlsInfo(connection.stream.socket),
+      connectedAt: new Date(connection.connectedAt).toISOString(),
+      idleSeconds: Math.round((now - connection.stream.lastActivity) / 1000),
+      bytesIn: connection.stream.bytesIn,
+      bytesOut: connection.stream.bytesOut,
+    });
+  }
+  return rows;
+}
+
+function tlsInfo(socket: Socket): TlsInfo | null {
+  if (!(socket instanceof TLSSocket) || !socket.encrypted) return null;
+  return { protocol: socket.getProtocol() ?? '', cipher: socket.getCipher()?.name ?? '' };
+}
+
+function formatAddress(address: BoundAddress): string {
+  return address.address.includes(':') ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+}
