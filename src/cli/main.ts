@@ -6,6 +6,9 @@
  *   trellis passwd JID [--password PW]
  *   trellis deluser JID
  *   trellis check config [--config FILE]
+ *   trellis status [--json] [--config FILE]
+ *   trellis s2s [list] [--json] [--config FILE]
+ *   trellis s2s close ID [--config FILE]
  */
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load.ts';
@@ -14,6 +17,8 @@ import { startServer } from '../server.ts';
 import { addUser, changePassword, deleteUser } from './accounts.ts';
 import { loadCliConfig } from './config.ts';
 import { pidFilePath, removePidFile, runningServerPid, writePidFile } from './pid-file.ts';
+import { closeS2s, listS2s } from './s2s.ts';
+import { showStatus } from './status.ts';
 
 const USAGE = `Usage: trellis <command> [options]
 
@@ -25,16 +30,27 @@ Commands:
   passwd JID             set an account's password
   deluser JID            delete an account and everything stored for it
   check config           validate the configuration file and exit
+  status                 the running server: version, uptime, hosts, listeners, connection counts
+  s2s [list]             the running server's server-to-server connections, one per line: id,
+                         direction, remote domain and address, TLS, certificate, authentication,
+                         federation level, domains carried, idle time (docs/admin.md)
+  s2s close ID           close one server connection; a unique prefix of its id is enough
+
+  status and s2s ask the running server through its admin API socket (admin.socket, by default
+  <data_dir>/admin.sock); they fail with exit code 1 when no server answers there.
 
 Options:
   -c, --config FILE      configuration file (default: ./trellis.yaml, else built-in defaults)
   -p, --password PW      password for adduser/passwd (else asked on the terminal or read from stdin)
+      --json             status and s2s: print the admin API's JSON instead of a table
   -h, --help             show this help
 
 Examples:
   trellis start
   trellis adduser alice@localhost
   trellis check config --config /etc/trellis/trellis.yaml
+  trellis s2s --config /etc/trellis/trellis.yaml
+  trellis s2s close 3f2a
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -45,6 +61,7 @@ async function main(argv: string[]): Promise<number> {
       config: { type: 'string', short: 'c' },
       password: { type: 'string', short: 'p' },
       help: { type: 'boolean', short: 'h' },
+      json: { type: 'boolean' },
     },
   });
   const [command, ...rest] = positionals;
@@ -72,6 +89,15 @@ async function main(argv: string[]): Promise<number> {
       const config = await loadCliConfig(values.config);
       process.stdout.write(`${config.source ?? 'built-in defaults'}: configuration is valid (${config.hosts.length} host${config.hosts.length === 1 ? '' : 's'}: ${config.hosts.map((host) => host.domain).join(', ')})\n`);
       return 0;
+    }
+    case 'status':
+      return showStatus(await loadCliConfig(values.config), values.json ?? false);
+    case 's2s': {
+      const [action = 'list', id] = rest;
+      if (action === 'list') return listS2s(await loadCliConfig(values.config), values.json ?? false);
+      if (action !== 'close') return usageError(`unknown s2s action "${action}"; use: trellis s2s [list] or trellis s2s close ID`);
+      if (!id) return usageError('s2s close needs a connection id (or a unique prefix of it), as shown by: trellis s2s');
+      return closeS2s(await loadCliConfig(values.config), id);
     }
     default:
       return usageError(`unknown command "${command}"`);

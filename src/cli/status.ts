@@ -1,0 +1,28 @@
+/** `trellis status`: what the running server is and does, from the admin API. */
+import type { TrellisConfig } from '../config/types.ts';
+import { adminJson } from '../admin/client.ts';
+import type { StatusReport } from '../admin/types.ts';
+import { formatDuration, withAdminSocket } from './admin-call.ts';
+
+export function showStatus(config: TrellisConfig, asJson: boolean): Promise<number> {
+  return withAdminSocket(config, async (socket) => {
+    const status = await adminJson<StatusReport>(socket, 'GET', '/v1/status');
+    process.stdout.write(asJson ? JSON.stringify(status, null, 2) + '\n' : statusText(status, socket));
+    return 0;
+  });
+}
+
+export function statusText(status: StatusReport, socket: string): string {
+  const listeners = Object.entries(status.listeners)
+    .filter(([, addresses]) => addresses.length > 0)
+    .map(([name, addresses]) => `${name} ${addresses.join(' ')}`);
+  return [
+    `Trellis ${status.version}, pid ${status.pid}, up ${formatDuration(status.uptimeSeconds)} (since ${status.startedAt})`,
+    `hosts:       ${status.hosts.join(', ')}`,
+    `listening:   ${listeners.join('; ') || 'nothing'}`,
+    `federation:  ${status.federation === 'off' ? 'off' : `on, default level ${status.federation}`}`,
+    `clients:     ${status.c2s.sessions} session${status.c2s.sessions === 1 ? '' : 's'} (${status.c2s.connections} connection${status.c2s.connections === 1 ? '' : 's'})`,
+    `servers:     ${status.s2s.connections} connection${status.s2s.connections === 1 ? '' : 's'} (${status.s2s.incoming} in, ${status.s2s.outgoing} out)`,
+    `admin API:   ${socket}`,
+  ].join('\n') + '\n';
+}
