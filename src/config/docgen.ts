@@ -79,7 +79,7 @@ function leafRows(key: string, node: SchemaNode, parent: ObjectNode | undefined)
 function typeName(node: SchemaNode): string {
   switch (node.kind) {
     case 'string':
-      return 'string';
+      return node.format === undefined ? 'string' : node.format.name;
     case 'integer':
       return `integer, ${node.min}–${node.max}`;
     case 'boolean':
@@ -87,7 +87,7 @@ function typeName(node: SchemaNode): string {
     case 'enum':
       return `one of ${node.values.map((value) => `\`${value}\``).join(', ')}`;
     case 'list':
-      return node.item.kind === 'string' ? 'list of strings' : `list, each ${typeName(node.item)}`;
+      return node.item.kind === 'string' && node.item.format === undefined ? 'list of strings' : `list, each ${typeName(node.item)}`;
     case 'object':
       return 'mapping';
     case 'map':

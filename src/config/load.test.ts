@@ -15,6 +15,7 @@ const DEFAULT_SETTINGS = {
   registration: { enabled: false, max_per_ip_per_hour: 5 },
   version: { hidden: false },
   disco: { items: [] },
+  foreign_access: { default: 'allow', deny: [], allow: [] },
 };
 
 function problemsOf(yamlText: string, dir = baseDir): ConfigError {
@@ -156,6 +157,48 @@ describe('configuration errors name the key', () => {
       message: /^expected a readable file, but "\/" is a directory$/,
     },
     {
+      name: 'address list entry that is not an address',
+      yaml: 'hosts: {localhost: {}}\ns2s: {access: {deny_addresses: [10.0.0.0/8, 10.0.0.0/33]}}',
+      path: 's2s.access.deny_addresses[1]',
+      message: /^"10\.0\.0\.0\/33" is not a valid IP address or CIDR range: the prefix length must be a number from 0 to 32 for IPv4$/,
+    },
+    {
+      name: 'address range with bits beyond the prefix',
+      yaml: 'hosts: {localhost: {}}\ns2s: {access: {allow_addresses: ["2001:db8::1/32"]}}',
+      path: 's2s.access.allow_addresses[0]',
+      message: /the range is 2001:db8::\/32$/,
+    },
+    {
+      name: 'domain list entry that is not a domain',
+      yaml: 'hosts: {localhost: {}}\ns2s: {access: {allow_domains: ["bad domain"]}}',
+      path: 's2s.access.allow_domains[0]',
+      message: /^"bad domain" is not a valid domain or \*\.domain pattern: /,
+    },
+    {
+      name: 'foreign access entry that is neither a group nor a namespace',
+      yaml: 'hosts: {localhost: {}}\nforeign_access: {deny: [filetransfer]}',
+      path: 'foreign_access.deny[0]',
+      message: /^"filetransfer" is not a valid feature group or namespace: expected one of .*; did you mean "file-transfer"\?$/,
+    },
+    {
+      name: 'foreign access entry in a host',
+      yaml: 'hosts: {a.example: {foreign_access: {allow: [ping]}}}',
+      path: 'hosts["a.example"].foreign_access.allow[0]',
+      message: /or a namespace URI such as urn:xmpp:ping$/,
+    },
+    {
+      name: 'foreign access default that is not allow or deny',
+      yaml: 'hosts: {localhost: {}}\nforeign_access: {default: block}',
+      path: 'foreign_access.default',
+      message: /^expected one of "allow", "deny", got "block"$/,
+    },
+    {
+      name: 'foreign access entry in both lists',
+      yaml: 'hosts: {localhost: {}}\nforeign_access: {deny: [chat, groupchat], allow: [groupchat]}',
+      path: 'foreign_access.allow',
+      message: /^"groupchat" is also in deny; an entry belongs in one list$/,
+    },
+    {
       name: 'document that is not a mapping',
       yaml: '- localhost',
       path: '',
@@ -245,6 +288,7 @@ describe('parseConfig', () => {
           max_attribute_bytes: 8192,
           max_text_bytes: 524288,
         },
+        access: { deny_domains: [], allow_domains: [], deny_addresses: [], allow_addresses: [] },
       },
       dns: { servers: [], timeout: 5 },
       admin: { enabled: true, socket: '/srv/trellis/data/admin.sock' },
@@ -352,6 +396,31 @@ describe('federation settings', () => {
   test('a bad level or peer key names the key', () => {
     const error = problemsOf('hosts: {localhost: {}}\ns2s:\n  min_level: paranoid\n  peers:\n    "bad domain": {level: trusted}\n    ok.example: {}\n');
     assert.deepEqual(error.problems.map((problem) => problem.path).sort(), ['s2s.min_level', 's2s.peers["bad domain"]', 's2s.peers["ok.example"].level']);
+  });
+});
+
+describe('peering policy settings', () => {
+  test('access lists keep their entries, domains prepared', () => {
+    const config = parseConfig(
+      'hosts: {localhost: {}}\ns2s:\n  access:\n    deny_domains: [Spam.Example, "*.bad.example"]\n    allow_addresses: [10.0.0.0/8, "2001:db8::/32", "::ffff:192.0.2.1"]\n',
+      { baseDir },
+    );
+    assert.deepEqual(config.s2s.access, {
+      deny_domains: ['spam.example', '*.bad.example'],
+      allow_domains: [],
+      deny_addresses: [],
+      allow_addresses: ['10.0.0.0/8', '2001:db8::/32', '::ffff:192.0.2.1'],
+    });
+  });
+
+  test('a host inherits foreign_access and overrides it key by key', () => {
+    const config = parseConfig(
+      'foreign_access: {default: deny, allow: [chat, presence]}\nhosts:\n  a.example: {}\n  b.example: {foreign_access: {allow: [chat, "urn:xmpp:ping"]}}\n',
+      { baseDir },
+    );
+    const [a, b] = config.hosts;
+    assert.deepEqual(a!.foreign_access, { default: 'deny', deny: [], allow: ['chat', 'presence'] });
+    assert.deepEqual(b!.foreign_access, { default: 'deny', deny: [], allow: ['chat', 'urn:xmpp:ping'] });
   });
 });
 

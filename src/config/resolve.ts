@@ -79,8 +79,8 @@ function resolveHosts(
 }
 
 function pickSettings(config: HostSettings): HostSettings {
-  const { modules_disabled, roster, offline, registration, version, disco } = config;
-  return { modules_disabled, roster, offline, registration, version, disco };
+  const { modules_disabled, roster, offline, registration, version, disco, foreign_access } = config;
+  return { modules_disabled, roster, offline, registration, version, disco, foreign_access };
 }
 
 /** A host's settings: each key it writes overrides the top-level value, field by field. */
@@ -92,6 +92,7 @@ function inheritSettings(defaults: HostSettings, host: Partial<HostSettings>): H
     registration: { ...defaults.registration, ...host.registration },
     version: { ...defaults.version, ...host.version },
     disco: { ...defaults.disco, ...host.disco },
+    foreign_access: { ...defaults.foreign_access, ...host.foreign_access },
   };
 }
 

@@ -5,6 +5,9 @@
  */
 
 import { prepareDomain } from '../jid/jid.ts';
+import { parseIpRange } from '../policy/ip-range.ts';
+import { FEATURE_GROUP_NAMES, isFeatureGroup } from '../policy/foreign-groups.ts';
+import { nearest } from './suggest.ts';
 import { FEDERATION_LEVELS, MODULE_NAMES, type FederationLevel } from './types.ts';
 
 export type Scalar = string | number | boolean;
@@ -18,6 +21,13 @@ interface NodeBase {
 export interface StringNode extends NodeBase {
   kind: 'string';
   default?: string;
+  /** what the value must be, when not any text: `name` for messages, `prepare` returns its canonical form or throws the reason */
+  format?: StringFormat;
+}
+
+export interface StringFormat {
+  name: string;
+  prepare: (value: string) => string;
 }
 
 export interface IntegerNode extends NodeBase {
@@ -169,7 +179,44 @@ function hostSettings(inherited: boolean): Record<string, SchemaNode> {
         description: "extra items listed in the host's disco#items, such as services on other domains",
       },
     }),
+    foreign_access: {
+      ...section('what users and services on other servers may send to this host (docs/policy.md)', {
+        default: { kind: 'enum', values: ['allow', 'deny'], ...orDefault('allow'), description: 'the decision for a stanza no entry matches' },
+        deny: foreignAccessList('feature groups or namespaces refused from other servers', orDefault<readonly string[]>([])),
+        allow: foreignAccessList('feature groups or namespaces accepted from other servers; overrides a less specific deny', orDefault<readonly string[]>([])),
+      }),
+      check: checkForeignAccessLists,
+    },
   };
+}
+
+/** A feature group name (src/policy/foreign-groups.ts) or a namespace URI, which always contains a colon. */
+const foreignAccessEntry: StringFormat = {
+  name: 'feature group or namespace',
+  prepare(entry) {
+    if (isFeatureGroup(entry) || entry.includes(':')) return entry;
+    const suggestion = nearest(entry, FEATURE_GROUP_NAMES);
+    const hint = suggestion === undefined ? '' : `; did you mean "${suggestion}"?`;
+    throw new Error(`expected one of ${FEATURE_GROUP_NAMES.join(', ')}, or a namespace URI such as urn:xmpp:ping${hint}`);
+  },
+};
+
+function foreignAccessList(description: string, defaults: { default?: readonly string[] }): ListNode {
+  return {
+    kind: 'list',
+    item: { kind: 'string', format: foreignAccessEntry, description: 'a feature group or a namespace' },
+    minItems: 0,
+    unique: true,
+    ...defaults,
+    description,
+  };
+}
+
+/** An entry in both lists would always be denied (deny wins a tie): most likely a mistake. */
+function checkForeignAccessLists(rules: Readonly<Record<string, unknown>>): KeyProblem[] {
+  const deny = new Set((rules.deny as string[] | undefined) ?? []);
+  const both = ((rules.allow as string[] | undefined) ?? []).filter((entry) => deny.has(entry));
+  return both.map((entry) => ({ key: 'allow', message: `"${entry}" is also in deny; an entry belongs in one list` }));
 }
 
 /** Parser limits for one kind of stream (client or server). */
@@ -198,6 +245,20 @@ const federationLevel = (description: string, defaultLevel?: FederationLevel): E
   ...(defaultLevel ? { default: defaultLevel } : {}),
   description,
 });
+
+const domainEntry: StringFormat = { name: 'domain or *.domain pattern', prepare: prepareDomainPattern };
+
+const addressEntry: StringFormat = {
+  name: 'IP address or CIDR range',
+  prepare(entry) {
+    parseIpRange(entry);
+    return entry;
+  },
+};
+
+function accessList(format: StringFormat, description: string): ListNode {
+  return { kind: 'list', item: { kind: 'string', format, description: format.name }, minItems: 0, unique: true, default: [], description };
+}
 
 const seconds = (min: number, max: number, value: number, description: string): IntegerNode => ({ kind: 'integer', min, max, default: value, description });
 
@@ -237,6 +298,16 @@ const s2sSchema: ObjectNode = {
     retry_initial_delay: seconds(1, 3600, 5, 'seconds before retrying a remote domain that could not be reached; doubles with each failure'),
     retry_max_delay: seconds(1, 86400, 600, 'longest wait between attempts to reach a failing remote domain'),
     limits: parserLimits('parser limits applied to every server stream', 512 * KIB),
+    access: {
+      kind: 'object',
+      description: 'allow and deny lists of foreign servers, checked in both directions (docs/policy.md)',
+      fields: {
+        deny_domains: accessList(domainEntry, 'remote domains refused, exact or "*.example.com" for every subdomain; deny wins over allow'),
+        allow_domains: accessList(domainEntry, 'when not empty, only these remote domains may federate; same patterns as deny_domains'),
+        deny_addresses: accessList(addressEntry, 'remote IP addresses or CIDR ranges refused (10.0.0.0/8, 2001:db8::/32); IPv4-mapped IPv6 peers match IPv4 entries'),
+        allow_addresses: accessList(addressEntry, 'when not empty, only peers at these addresses or ranges may federate'),
+      },
+    },
   },
 };
 
@@ -397,7 +468,7 @@ export const trellisSchema: ObjectNode = {
       keyName: 'domain',
       prepareKey: prepareDomain,
       minEntries: 1,
-      description: 'the domains this server hosts, keyed by domain; at least one. A host section may set any of the IM settings above (modules_disabled, roster, offline, registration, version, disco); a key it leaves out (shown as —) takes the top-level value',
+      description: 'the domains this server hosts, keyed by domain; at least one. A host section may set any of the IM settings above (modules_disabled, roster, offline, registration, version, disco, foreign_access); a key it leaves out (shown as —) takes the top-level value',
       value: {
         kind: 'object',
         description: 'one hosted domain',

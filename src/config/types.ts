@@ -70,6 +70,18 @@ export interface HostSettings {
   version: { hidden: boolean };
   /** extra disco#items of the host (XEP-0030), e.g. services on other domains */
   disco: { items: readonly string[] };
+  /** what users and services on other servers may send here (docs/policy.md) */
+  foreign_access: ForeignAccessRules;
+}
+
+/**
+ * Which stanzas from other servers a host accepts: entries are feature groups or namespaces
+ * (src/policy/foreign-groups.ts); the most specific match decides, deny on a tie, else `default`.
+ */
+export interface ForeignAccessRules {
+  default: 'allow' | 'deny';
+  deny: readonly string[];
+  allow: readonly string[];
 }
 
 /**
@@ -86,6 +98,18 @@ export interface S2sPeerRule {
   /** an exact domain, or "*.example.com" for every subdomain of example.com */
   domain: string;
   level: FederationLevel;
+}
+
+/** Allow and deny lists of foreign servers; deny wins, and a non-empty allow list admits only what it names. */
+export interface S2sAccessConfig {
+  /** domains refused, exact or "*.example.com" */
+  deny_domains: readonly string[];
+  /** when not empty, only these domains may federate */
+  allow_domains: readonly string[];
+  /** IP addresses or CIDR ranges refused */
+  deny_addresses: readonly string[];
+  /** when not empty, only these addresses or ranges may federate */
+  allow_addresses: readonly string[];
 }
 
 export interface S2sConfig {
@@ -111,6 +135,7 @@ export interface S2sConfig {
   retry_initial_delay: number;
   retry_max_delay: number;
   limits: ParserLimits;
+  access: S2sAccessConfig;
 }
 
 export interface DnsConfig {

@@ -1,4 +1,4 @@
-import type { EnumNode, IntegerNode, ListNode, MapNode, ObjectNode, SchemaNode } from './schema.ts';
+import type { EnumNode, IntegerNode, ListNode, MapNode, ObjectNode, SchemaNode, StringFormat } from './schema.ts';
 import { describeValue, entryPath, itemPath, keyPath } from './describe.ts';
 import { nearest } from './suggest.ts';
 
@@ -29,8 +29,8 @@ type Problems = ConfigProblem[];
 function checkNode(node: SchemaNode, value: unknown, path: string, problems: Problems): unknown {
   switch (node.kind) {
     case 'string':
-      if (typeof value === 'string' && value !== '') return value;
-      return fail(problems, path, `expected a non-empty string, got ${describeValue(value)}`);
+      if (typeof value !== 'string' || value === '') return fail(problems, path, `expected a non-empty string, got ${describeValue(value)}`);
+      return node.format === undefined ? value : checkFormat(node.format, value, path, problems);
     case 'integer':
       return checkInteger(node, value, path, problems);
     case 'boolean':
@@ -50,6 +50,14 @@ function checkNode(node: SchemaNode, value: unknown, path: string, problems: Pro
 function fail(problems: Problems, path: string, message: string): undefined {
   problems.push({ path, message });
   return undefined;
+}
+
+function checkFormat(format: StringFormat, value: string, path: string, problems: Problems): string | undefined {
+  try {
+    return format.prepare(value);
+  } catch (error) {
+    return fail(problems, path, `${JSON.stringify(value)} is not a valid ${format.name}: ${(error as Error).message}`);
+  }
 }
 
 function checkInteger(node: IntegerNode, value: unknown, path: string, problems: Problems): number | undefined {

@@ -5,29 +5,25 @@
  */
 import type { FederationLevel, S2sConfig } from '../config/types.ts';
 import { requiredLevel } from './levels.ts';
+import { PeerAccess, type PeerQuery, type PeerVerdict } from './peer-access.ts';
 
-export type PeerVerdict = { allowed: true } | { allowed: false; reason: string };
-
-export interface PeerQuery {
-  /** the remote domain, when known */
-  domain?: string;
-  /** the remote IP address, when known */
-  address?: string;
-  direction: 'in' | 'out';
-}
+export type { PeerQuery, PeerVerdict } from './peer-access.ts';
 
 export class FederationPolicy {
   readonly #config: S2sConfig;
+  readonly #access: PeerAccess;
 
   constructor(config: S2sConfig) {
     this.#config = config;
+    this.#access = new PeerAccess(config.access);
   }
 
   requiredLevel(remoteDomain: string): FederationLevel {
     return requiredLevel(this.#config, remoteDomain);
   }
 
-  checkPeer(_query: PeerQuery): PeerVerdict {
-    return { allowed: true };
+  /** The allow and deny lists of `s2s.access`, in both directions. */
+  checkPeer(query: PeerQuery): PeerVerdict {
+    return this.#access.check(query);
   }
 }

@@ -8,6 +8,7 @@ import type { Logger } from '../util/log.ts';
 import type { Element } from '../xml/element.ts';
 import { StanzaError, errorReply, iqResult, isErrorOrResult } from '../xml/stanza-error.ts';
 import { StreamError } from '../net/stream-errors.ts';
+import { foreignAccess } from '../policy/foreign-access.ts';
 import type { Host, IqScope } from './host.ts';
 import type { BoundSession, SessionRegistry } from './sessions.ts';
 
@@ -104,6 +105,15 @@ export class Router {
       if (origin.kind === 'server') throw new StreamError('host-unknown', `this server does not host ${addressee.domain}`);
       this.remote.send(stanza, from, addressee);
       return;
+    }
+    if (origin.kind === 'server') {
+      const refusal = foreignAccess(stanza, host.config.foreign_access);
+      if (refusal) {
+        this.#logger.warn('stanza from another server refused by foreign access rules', { from: from.toString(), to: addressee.toString(), stanza: stanza.name, rule: refusal.rule });
+        // Refused presence is dropped without an error, as undeliverable presence is (RFC 6121 section 8.5.1).
+        if (stanza.name === 'presence') return;
+        throw refusal;
+      }
     }
     if (stanza.name === 'iq') return this.#dispatchIq(stanza, from, addressee, to === undefined, host);
     const kind = stanza.name as 'message' | 'presence';
