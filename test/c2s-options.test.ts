@@ -12,7 +12,7 @@ import { startPostgres } from './support/postgres.ts';
 
 describe('client listener options', () => {
   test('direct TLS on its own port offers SASL at once and logs in (XEP-0368)', async () => {
-    const server = await startTestServer('listeners:\n  c2s: { addresses: ["127.0.0.1"], port: 0 }\n  c2s_direct_tls: { enabled: true, addresses: ["127.0.0.1"], port: 0 }\n');
+    const server = await startTestServer('listeners:\n  c2s: { addresses: ["127.0.0.1"], port: 0 }\n  c2s_direct_tls: { enabled: true, addresses: ["127.0.0.1"], port: 0 }\n  s2s: { enabled: false }\n');
     try {
       await server.addUser('alice', 'localhost', 'secret');
       const port = server.server.listening.c2sDirectTls[0]!.port;

@@ -302,7 +302,12 @@ export class S2sIncoming {
   /** RFC 6120 section 10.1: stanzas from one stream are processed in the order they arrived. */
   #enqueue(stanza: Element): void {
     const { from, to } = this.#addresses(stanza);
-    this.#queue = this.#queue.then(() => this.#stanza(stanza, from, to));
+    this.#queue = this.#queue
+      .then(() => this.#stanza(stanza, from, to))
+      .catch((error: unknown) => {
+        if (error instanceof StreamError) return this.#streamError(error.condition, error.message);
+        this.logger.error('s2s incoming stanza failed', { error: error instanceof Error ? error.stack : String(error) });
+      });
   }
 
   async #stanza(stanza: Element, from: Jid, to: Jid): Promise<void> {
@@ -313,12 +318,7 @@ export class S2sIncoming {
       throw new StreamError('invalid-from', `${from.domain} is not authenticated on this stream`);
     }
     if (!this.#context.router.hosts.has(to.domain)) throw new StreamError('host-unknown', `this server does not host ${to.domain}`);
-    try {
-      await this.#context.router.route(stanza, { kind: 'server', peer: this.stream.peer });
-    } catch (error) {
-      if (error instanceof StreamError) return this.#streamError(error.condition, error.message);
-      this.logger.error('s2s incoming stanza routing failed', { error: (error as Error).stack });
-    }
+    await this.#context.router.route(stanza, { kind: 'server', peer: this.stream.peer });
   }
 
   /** RFC 6120 section 8.1.1.2: both addresses present and well-formed, else improper-addressing. */

@@ -60,8 +60,8 @@ def error_of(exception):
 
 
 class Driver:
-    def __init__(self, jid, password, ca_file):
-        self.client = ClientXMPP(jid, password, sasl_mech='SCRAM-SHA-256')
+    def __init__(self, jid, password, ca_file, mechanism):
+        self.client = ClientXMPP(jid, password, sasl_mech=mechanism)
         self.client.ca_certs = ca_file
         # RFC 6121 section 3.1.3: the user, here the test, decides on each subscription request.
         self.client.auto_authorize = None
@@ -246,8 +246,9 @@ def read_commands(driver, loop):
 
 def main():
     jid, password, host, port, ca_file = sys.argv[1:6]
+    mechanism = sys.argv[6] if len(sys.argv) > 6 else 'SCRAM-SHA-256'
     logging.basicConfig(level=logging.ERROR)
-    driver = Driver(jid, password, ca_file)
+    driver = Driver(jid, password, ca_file, mechanism)
     loop = driver.client.loop
     threading.Thread(target=read_commands, args=(driver, loop), daemon=True).start()
     driver.client.connect((host, int(port)))
