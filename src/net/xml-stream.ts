@@ -62,6 +62,9 @@ export class XmlStream {
   #handlers: XmlStreamHandlers;
   #parser: XmlStreamParser;
   #headerSent = false;
+  /** XML written during this turn of the event loop, not yet handed to the socket */
+  #pending = '';
+  #flushScheduled = false;
   /** namespaces declared with a prefix on our stream header: their top-level elements are written prefixed */
   #declaredPrefixes = new Map<string, string>();
   #closing = false;
@@ -192,6 +195,22 @@ export class XmlStream {
 
   #write(data: string): void {
     if (this.#closed) return;
+    this.#pending += data;
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      process.nextTick(this.#flush);
+    }
+  }
+
+  /**
+   * Hands everything queued since the last flush to the socket in one write: under load many
+   * stanzas for one peer leave in one system call instead of one each.
+   */
+  #flush = (): void => {
+    this.#flushScheduled = false;
+    const data = this.#pending;
+    this.#pending = '';
+    if (data === '' || this.#closed) return;
     this.bytesOut += Buffer.byteLength(data);
     this.socket.write(data);
     const limit = this.options.maxOutboundBuffer ?? DEFAULT_MAX_OUTBOUND_BUFFER;
@@ -200,7 +219,7 @@ export class XmlStream {
       this.#closing = true;
       this.socket.destroy(new Error(`peer is not reading: more than ${limit} bytes queued`));
     }
-  }
+  };
 
   /**
    * Ends the stream with a stream error (RFC 6120 section 4.9): header first if we never sent
@@ -223,6 +242,7 @@ export class XmlStream {
     if (this.#closing) return;
     this.#closing = true;
     this.#write(finalXml + '</stream:stream>');
+    this.#flush();
     this.socket.end();
     this.#closeTimer = setTimeout(() => this.#finish(), this.options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT);
     this.#closeTimer.unref();
@@ -244,11 +264,14 @@ export class XmlStream {
    * side and restarts the stream. Resolves when the handshake is done; rejects when it fails.
    */
   startTls(options: TlsOptions): Promise<TLSSocket> {
+    // <proceed/> must reach the peer in the clear before the handshake starts.
+    this.#flush();
     return this.#upgrade(new TLSSocket(this.socket, { ...options, isServer: true }), 'secure');
   }
 
   /** The same upgrade as the initiating side, after we received <proceed/>. */
   startTlsClient(options: ConnectionOptions): Promise<TLSSocket> {
+    this.#flush();
     return this.#upgrade(tlsConnect({ ...options, socket: this.socket }), 'secureConnect');
   }
 
