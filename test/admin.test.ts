@@ -17,9 +17,8 @@ import type { C2sRow, S2sRow, StatusReport } from '../src/admin/types.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { startServer } from '../src/server.ts';
 import { memoryLogger } from '../src/util/log.ts';
-import { startFederatedServer, type FederatedServer } from './support/federation.ts';
-import { authenticate } from './support/login.ts';
-import { RawClient, streamHeader } from './support/raw-client.ts';
+import { loginFederated, startFederatedServer, type FederatedServer } from './support/federation.ts';
+import { RawClient } from './support/raw-client.ts';
 
 const TRELLIS = join(import.meta.dirname, '..', 'bin', 'trellis');
 
@@ -31,18 +30,6 @@ function trellis(args: string[]): Promise<{ code: number; stdout: string; stderr
   });
 }
 
-async function loginTo(server: FederatedServer, username: string): Promise<RawClient> {
-  const client = await RawClient.connect(server.port);
-  client.send(streamHeader(server.domain));
-  await client.waitFor('</stream:features>');
-  client.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-  await client.waitFor('<proceed');
-  await client.startTls(undefined, server.domain);
-  client.send(streamHeader(server.domain));
-  await client.waitFor('</stream:features>');
-  await authenticate(client, { username, password: 'secret', domain: server.domain, resource: 'r' });
-  return client;
-}
 
 async function getJson<T>(socket: string, path: string): Promise<T> {
   const answer = await adminRequest(socket, 'GET', path);
@@ -80,8 +67,8 @@ describe('admin API and trellis s2s', () => {
     b = await startFederatedServer('127.0.0.62', 's2s: { min_level: encrypted }');
     await a.addUser('alice', a.domain, 'secret');
     await b.addUser('bob', b.domain, 'secret');
-    alice = await loginTo(a, 'alice');
-    bob = await loginTo(b, 'bob');
+    alice = await loginFederated(a, 'alice');
+    bob = await loginFederated(b, 'bob');
     alice.send(`<message to='bob@${b.domain}/r' id='m1' type='chat'><body>hello bob</body></message>`);
     await bob.waitFor('hello bob');
     bob.send(`<message to='alice@${a.domain}/r' id='m2' type='chat'><body>hello alice</body></message>`);

@@ -6,9 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { dialbackKey } from '../src/s2s/dialback-key.ts';
-import { startFederatedServer, type FederatedServer } from './support/federation.ts';
-import { RawClient, streamHeader } from './support/raw-client.ts';
-import { authenticate } from './support/login.ts';
+import { loginFederated, startFederatedServer, type FederatedServer } from './support/federation.ts';
+import { RawClient } from './support/raw-client.ts';
 
 const A = '127.0.0.71';
 const B = '127.0.0.72';
@@ -41,18 +40,6 @@ async function peerStream(): Promise<{ client: RawClient; streamId: string }> {
   return { client, streamId };
 }
 
-async function loginTo(server: FederatedServer, username: string): Promise<RawClient> {
-  const client = await RawClient.connect(server.port);
-  client.send(streamHeader(server.domain));
-  await client.waitFor('</stream:features>');
-  client.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-  await client.waitFor('<proceed');
-  await client.startTls(undefined, server.domain);
-  client.send(streamHeader(server.domain));
-  await client.waitFor('</stream:features>');
-  await authenticate(client, { username, password: 'secret', domain: server.domain, resource: 'r' });
-  return client;
-}
 
 describe('hostile server peers', () => {
   let a: FederatedServer;
@@ -67,8 +54,8 @@ describe('hostile server peers', () => {
     b = await startFederatedServer(B, `s2s: { min_level: encrypted, dialback_secret: "${SECRET_B}" }`);
     await a.addUser('alice', A, 'secret');
     await b.addUser('bob', B, 'secret');
-    alice = await loginTo(a, 'alice');
-    bob = await loginTo(b, 'bob');
+    alice = await loginFederated(a, 'alice');
+    bob = await loginFederated(b, 'bob');
     // A server that answers with features but never offers STARTTLS.
     noTlsPeer = createServer((socket) => {
       socket.once('data', () => socket.write(`${serverHeader(A, NO_TLS_PEER).replace("to='", "id='plain1' to='")}<stream:features><dialback xmlns='urn:xmpp:features:dialback'/></stream:features>`));

@@ -11,22 +11,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startFederatedServer, type FederatedServer } from './support/federation.ts';
-import { RawClient, streamHeader } from './support/raw-client.ts';
-import { authenticate } from './support/login.ts';
+import { loginFederated, startFederatedServer, type FederatedServer } from './support/federation.ts';
+import { RawClient } from './support/raw-client.ts';
 
-async function loginTo(server: FederatedServer, username: string): Promise<RawClient> {
-  const client = await RawClient.connect(server.port);
-  client.send(streamHeader(server.domain));
-  await client.waitFor('</stream:features>');
-  client.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-  await client.waitFor('<proceed');
-  await client.startTls(undefined, server.domain);
-  client.send(streamHeader(server.domain));
-  await client.waitFor('</stream:features>');
-  await authenticate(client, { username, password: 'secret', domain: server.domain, resource: 'r' });
-  return client;
-}
 
 /** The first stanza carrying id `id`, waiting for it. */
 async function stanzaWithId(client: RawClient, id: string, timeoutMs = 10_000): Promise<string> {
@@ -65,7 +52,7 @@ describe('peering policy between Trellis servers', () => {
   });
 
   test('a denied domain: stanzas to it bounce with not-allowed naming the rule, without connecting', async () => {
-    const alice = await loginTo(a, 'alice');
+    const alice = await loginFederated(a, 'alice');
     alice.send("<message to='x@127.0.0.59' id='deny1' type='chat'><body>hello?</body></message>");
     const bounce = await stanzaWithId(alice, 'deny1');
     assert.match(bounce, /type=["']error["']/);
@@ -77,7 +64,7 @@ describe('peering policy between Trellis servers', () => {
   });
 
   test('a denied address: the connection is not attempted and the stanza bounces', async () => {
-    const alice = await loginTo(a, 'alice');
+    const alice = await loginFederated(a, 'alice');
     alice.send("<message to='x@127.0.0.58' id='deny2' type='chat'><body>hello?</body></message>");
     const bounce = await stanzaWithId(alice, 'deny2');
     assert.match(bounce, condition('remote-server-timeout'));
@@ -86,7 +73,7 @@ describe('peering policy between Trellis servers', () => {
   });
 
   test('a server denying our domain refuses the stream with policy-violation; the stanza bounces', async () => {
-    const alice = await loginTo(a, 'alice');
+    const alice = await loginFederated(a, 'alice');
     alice.send(`<message to='carol@${c.domain}' id='deny3' type='chat'><body>hello carol</body></message>`);
     const line = await c.waitForLog('s2s incoming stream error', 'policy-violation');
     assert.match(line, /s2s\.access\.deny_domains\[0\] \(127\.0\.0\.51\) denies 127\.0\.0\.51/);
@@ -97,7 +84,7 @@ describe('peering policy between Trellis servers', () => {
   });
 
   test('a server denying our address refuses the stream with policy-violation', async () => {
-    const alice = await loginTo(a, 'alice');
+    const alice = await loginFederated(a, 'alice');
     alice.send(`<message to='dave@${d.domain}' id='deny4' type='chat'><body>hello dave</body></message>`);
     const line = await d.waitForLog('s2s incoming stream error', 'policy-violation');
     assert.match(line, new RegExp(escaped('s2s.access.deny_addresses[0] (::ffff:127.0.0.0/104) denies')));
@@ -107,8 +94,8 @@ describe('peering policy between Trellis servers', () => {
 
   describe('foreign access rules on B', () => {
     test('a ping and a file transfer offer from another server get service-unavailable; chat still passes', async () => {
-      const alice = await loginTo(a, 'alice');
-      const bob = await loginTo(b, 'bob');
+      const alice = await loginFederated(a, 'alice');
+      const bob = await loginFederated(b, 'bob');
       alice.send(`<message to='bob@${b.domain}/r' id='chat1' type='chat'><body>hi bob</body></message>`);
       assert.match(await bob.waitFor('hi bob'), new RegExp(`from=["']alice@${escaped(a.domain)}/r["']`));
 
@@ -132,7 +119,7 @@ describe('peering policy between Trellis servers', () => {
     });
 
     test('a subscription request from another server is dropped without an error', async () => {
-      const alice = await loginTo(a, 'alice');
+      const alice = await loginFederated(a, 'alice');
       alice.send(`<presence to='bob@${b.domain}' id='sub1' type='subscribe'/>`);
       await b.waitForLog('refused by foreign access rules', 'presence-subscription');
       // A stanza sent after it comes back first: nothing was bounced for the presence.
@@ -143,8 +130,8 @@ describe('peering policy between Trellis servers', () => {
     });
 
     test('local users still ping their server and offer files to each other', async () => {
-      const bob = await loginTo(b, 'bob');
-      const bea = await loginTo(b, 'bea');
+      const bob = await loginFederated(b, 'bob');
+      const bea = await loginFederated(b, 'bea');
       bob.send(`<iq type='get' id='ping3' to='${b.domain}'><ping xmlns='urn:xmpp:ping'/></iq>`);
       assert.match(await stanzaWithId(bob, 'ping3'), /type=["']result["']/);
       bea.send(
@@ -159,8 +146,8 @@ describe('peering policy between Trellis servers', () => {
 
   describe('allow-list mode on E', () => {
     test('the listed domain federates both ways', async () => {
-      const bob = await loginTo(b, 'bob');
-      const erin = await loginTo(e, 'erin');
+      const bob = await loginFederated(b, 'bob');
+      const erin = await loginFederated(e, 'erin');
       bob.send(`<message to='erin@${e.domain}/r' id='al1' type='chat'><body>hi erin</body></message>`);
       assert.match(await erin.waitFor('hi erin'), new RegExp(`from=["']bob@${escaped(b.domain)}/r["']`));
       erin.send(`<message to='bob@${b.domain}/r' id='al2' type='chat'><body>hi bob from erin</body></message>`);
@@ -170,8 +157,8 @@ describe('peering policy between Trellis servers', () => {
     });
 
     test('another domain is refused inbound and outbound', async () => {
-      const alice = await loginTo(a, 'alice');
-      const erin = await loginTo(e, 'erin');
+      const alice = await loginFederated(a, 'alice');
+      const erin = await loginFederated(e, 'erin');
       erin.send(`<message to='alice@${a.domain}/r' id='al3' type='chat'><body>hi alice</body></message>`);
       const outbound = await stanzaWithId(erin, 'al3');
       assert.match(outbound, condition('not-allowed'));

@@ -4,22 +4,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startFederatedServer, type FederatedServer } from './support/federation.ts';
-import { RawClient, streamHeader } from './support/raw-client.ts';
-import { authenticate } from './support/login.ts';
+import { loginFederated, startFederatedServer, type FederatedServer } from './support/federation.ts';
 
-async function loginTo(server: FederatedServer, username: string): Promise<RawClient> {
-  const client = await RawClient.connect(server.port);
-  client.send(streamHeader(server.domain));
-  await client.waitFor('</stream:features>');
-  client.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-  await client.waitFor('<proceed');
-  await client.startTls(undefined, server.domain);
-  client.send(streamHeader(server.domain));
-  await client.waitFor('</stream:features>');
-  await authenticate(client, { username, password: 'secret', domain: server.domain, resource: 'r' });
-  return client;
-}
 
 describe('Trellis to Trellis federation', () => {
   let a: FederatedServer;
@@ -36,8 +22,8 @@ describe('Trellis to Trellis federation', () => {
   });
 
   test('a message crosses in each direction over TLS with dialback', async () => {
-    const alice = await loginTo(a, 'alice');
-    const bob = await loginTo(b, 'bob');
+    const alice = await loginFederated(a, 'alice');
+    const bob = await loginFederated(b, 'bob');
     alice.send(`<message to='bob@${b.domain}/r' id='m1' type='chat'><body>hello bob</body></message>`);
     assert.match(await bob.waitFor('hello bob'), new RegExp(`from=["']alice@${a.domain}/r["']`));
     bob.send(`<message to='alice@${a.domain}/r' id='m2' type='chat'><body>hello alice</body></message>`);
@@ -56,7 +42,7 @@ describe('Trellis to Trellis federation', () => {
   });
 
   test('an IQ to the remote server comes back with its result', async () => {
-    const alice = await loginTo(a, 'alice');
+    const alice = await loginFederated(a, 'alice');
     alice.send(`<iq type='get' id='ping1' to='${b.domain}'><ping xmlns='urn:xmpp:ping'/></iq>`);
     const received = await alice.waitFor(/id=["']ping1["']/);
     assert.match(received, /type=["']result["']/);
@@ -65,7 +51,7 @@ describe('Trellis to Trellis federation', () => {
   });
 
   test('a message to a domain with no server bounces to its sender, and retries wait for the backoff', async () => {
-    const alice = await loginTo(a, 'alice');
+    const alice = await loginFederated(a, 'alice');
     const started = Date.now();
     alice.send("<message to='nobody@127.0.0.49' id='lost1'><body>anyone?</body></message>");
     const bounce = await alice.waitFor(/id=["']lost1["'][^>]*type=["']error["']|type=["']error["'][^>]*id=["']lost1["']/, 10_000);

@@ -4,6 +4,8 @@
  * port 5269. Each server listens for servers on its own address, so files using distinct
  * addresses can run side by side.
  */
+import { authenticate } from './login.ts';
+import { RawClient, streamHeader } from './raw-client.ts';
 import { startTestServer, type TestServer } from './server.ts';
 
 export interface FederatedServer extends TestServer {
@@ -21,4 +23,21 @@ hosts:
   ${address}: {}
 ${extraYaml}`);
   return Object.assign(server, { domain: address });
+}
+
+/**
+ * Logs a user in on a federated server over STARTTLS with resource "r". The certificate is not
+ * checked: it names an IP address, and these tests are about the server-to-server side.
+ */
+export async function loginFederated(server: FederatedServer, username: string, password = 'secret'): Promise<RawClient> {
+  const client = await RawClient.connect(server.port);
+  client.send(streamHeader(server.domain));
+  await client.waitFor('</stream:features>');
+  client.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+  await client.waitFor('<proceed');
+  await client.startTls(undefined, server.domain);
+  client.send(streamHeader(server.domain));
+  await client.waitFor('</stream:features>');
+  await authenticate(client, { username, password, domain: server.domain, resource: 'r' });
+  return client;
 }

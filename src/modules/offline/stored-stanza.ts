@@ -2,9 +2,8 @@
  * How an offline message is kept: the stanza with a delayed-delivery stamp (XEP-0203), written
  * as XML text, and read back into an element when its owner comes online.
  */
-import type { ParserLimits } from '../../config/types.ts';
 import { Element, NS_CLIENT } from '../../xml/element.ts';
-import { XmlStreamParser } from '../../xml/parser.ts';
+import { parseElement } from '../../xml/parse-element.ts';
 import { serialize } from '../../xml/serialize.ts';
 
 export const NS_DELAY = 'urn:xmpp:delay';
@@ -25,33 +24,9 @@ export function storedForm(stanza: Element): string {
   return serialize(stanza);
 }
 
-/** Stored stanzas passed the stream limits once; these bounds only guard against a damaged store. */
-const STORED_LIMITS: ParserLimits = {
-  max_stanza_bytes: 16 * 1024 * 1024,
-  max_depth: 256,
-  max_attributes: 1024,
-  max_attribute_bytes: 1024 * 1024,
-  max_text_bytes: 16 * 1024 * 1024,
-};
-
-const STREAM_OPEN = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>";
-
 /** Reads a stored stanza back; throws when the text is not one well-formed jabber:client stanza. */
 export function parseStoredStanza(text: string): Element {
-  const stanzas: Element[] = [];
-  let failure: Error | undefined;
-  const parser = new XmlStreamParser(
-    {
-      streamOpen: () => {},
-      stanza: (element) => stanzas.push(element),
-      streamClose: () => {},
-      error: (error) => (failure = error),
-    },
-    { limits: STORED_LIMITS },
-  );
-  parser.write(Buffer.from(STREAM_OPEN + text));
-  if (failure) throw failure;
-  const stanza = stanzas[0];
-  if (stanzas.length !== 1 || !stanza || stanza.xmlns !== NS_CLIENT) throw new Error('a stored stanza must be exactly one jabber:client element');
+  const stanza = parseElement(text);
+  if (stanza.xmlns !== NS_CLIENT) throw new Error('a stored stanza must be a jabber:client element');
   return stanza;
 }
