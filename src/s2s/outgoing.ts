@@ -444,9 +444,12 @@ export class S2sOutgoing {
   #fail(error: StanzaError, condition?: ConstructorParameters<typeof StreamError>[0]): void {
     this.#closeError = error;
     this.logger.warn('s2s outgoing failed', { error: error.message });
-    if (!this.#stream) return this.#onSocketClosed();
-    if (condition) this.#stream.streamError(condition, error.message);
-    else this.#stream.closeStream();
+    if (this.#stream) {
+      if (condition) this.#stream.streamError(condition, error.message);
+      else this.#stream.closeStream();
+    }
+    // Waiting stanzas bounce now, not once the peer has acknowledged the close.
+    this.#onSocketClosed();
   }
 
   #onSocketClosed(error?: Error): void {
