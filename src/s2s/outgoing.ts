@@ -64,6 +64,7 @@ export class S2sOutgoing {
   #pendingPairs = new Set<string>();
   #readyPairs = new Set<string>();
   #pendingVerifies = new Map<string, PendingVerify>();
+  #saslInFlight = false;
   #waitingForStream: (() => void)[] = [];
   #negotiationTimer: NodeJS.Timeout | undefined;
   #closeError = new StanzaError('remote-server-timeout', 'the connection closed');
@@ -270,6 +271,7 @@ export class S2sOutgoing {
     const offersExternal = mechanisms?.getChildren('mechanism').some((mechanism) => mechanism.text().trim() === 'EXTERNAL') ?? false;
     if (offersExternal && this.#stream!.secure) {
       // XEP-0178 section 3 and RFC 6120 section 6.4.2: an empty response, written "=".
+      this.#saslInFlight = true;
       this.#stream!.send(new Element('auth', NS_SASL, { mechanism: 'EXTERNAL' }, ['=']));
       return;
     }
@@ -305,12 +307,14 @@ export class S2sOutgoing {
   }
 
   #onSaslSuccess(): void {
+    this.#saslInFlight = false;
     this.#method = 'sasl-external';
     this.#stream!.restart();
     this.#sendHeader();
   }
 
   #onSaslFailure(failure: Element): void {
+    this.#saslInFlight = false;
     const condition = failure.elements()[0]?.name ?? 'not-authorized';
     this.logger.warn('s2s outgoing SASL EXTERNAL refused', { condition });
     // XEP-0178 section 3: fall back to dialback where the peer allows it.
@@ -364,7 +368,13 @@ export class S2sOutgoing {
   addPair(localDomain: string): void {
     if (this.#readyPairs.has(localDomain) || this.#pendingPairs.has(localDomain)) return;
     this.#pendingPairs.add(localDomain);
-    if (this.#phase === 'authenticating' && (this.#method !== undefined || this.#peerStreamId)) this.#sendDialbackResult(localDomain);
+    // A pair that gets no answer fails on its own, so its queued stanzas bounce.
+    const timer = setTimeout(() => {
+      if (this.#pendingPairs.has(localDomain)) this.#pairFailed(localDomain, new StanzaError('remote-server-timeout', `no dialback answer for ${localDomain} within ${this.#context.config.negotiation_timeout} s`));
+    }, this.#context.config.negotiation_timeout * 1000);
+    timer.unref();
+    // During SASL the stream is about to restart; pending pairs are asserted after it.
+    if (this.#phase === 'authenticating' && !this.#saslInFlight) this.#sendDialbackResult(localDomain);
   }
 
   send(stanza: Element): void {
