@@ -36,6 +36,7 @@ export async function startProsody(options: ServerOptions): Promise<ServerUnderT
     await mkdir(join(dir, 'certs'));
     await writeFile(configFile, prosodyConfig(dir, options));
     await registerUsers(dir, configFile, options);
+    await writeRosters(dir, options);
     const daemon = startDaemon('prosody', 'prosody', ['-F', '--config', configFile], { cwd: dir, outputFile: join(dir, 'prosody.out') });
     try {
       await waitForListener(daemon, options.address, options.port);
@@ -85,6 +86,22 @@ async function registerUsers(dir: string, configFile: string, options: ServerOpt
   for (const username of others) {
     if (!/^[a-z0-9]+$/.test(username)) throw new Error(`benchmark usernames are lowercase letters and digits, not "${username}"`);
     await copyFile(join(hostDir, `${first}.dat`), join(hostDir, `${username}.dat`));
+  }
+}
+
+/**
+ * Rosters in Prosody's file storage (data/<host>/roster/<user>.dat, a Lua chunk returning the
+ * roster table, read by core/rostermanager.lua): the `false` key holds the roster version and
+ * pending requests, every other key a contact's bare JID with its subscription.
+ */
+async function writeRosters(dir: string, options: ServerOptions): Promise<void> {
+  if (!options.rosters?.length) return;
+  const [hostEntry] = await readdir(join(dir, 'data'));
+  const rosterDir = join(dir, 'data', hostEntry ?? '', 'roster');
+  await mkdir(rosterDir, { recursive: true });
+  for (const { owner, contacts } of options.rosters) {
+    const items = contacts.map((contact) => `  [${JSON.stringify(`${contact}@${options.domain}`)}] = { subscription = "both", groups = {} };\n`);
+    await writeFile(join(rosterDir, `${owner}.dat`), `return {\n  [false] = { version = 1, pending = {} };\n${items.join('')}};\n`);
   }
 }
 

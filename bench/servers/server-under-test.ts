@@ -11,6 +11,14 @@ export interface ServerOptions {
   scramIterations: number;
   /** when set, the server writes a CPU profile there on exit (Trellis only) */
   profileDir?: string;
+  /** rosters written before the server starts: each owner has every contact, subscription both */
+  rosters?: RosterSpec[];
+}
+
+/** One user's roster; owner and contacts are usernames on the same domain. */
+export interface RosterSpec {
+  owner: string;
+  contacts: string[];
 }
 
 export interface ServerUnderTest {

@@ -1,7 +1,7 @@
 /**
  * Trellis as a child process (`node src/cli/main.ts start`) with a generated configuration:
  * a fresh data directory, one host, plain TCP clients allowed, SQLite, log level warn.
- * Accounts are written through the storage API before the server starts; they share one
+ * Accounts (and rosters, when asked) are written through the storage API before the server starts; they share one
  * verifier (same password, same salt), which costs one key derivation for any number of users.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -31,6 +31,11 @@ export async function startTrellis(options: ServerOptions): Promise<ServerUnderT
     try {
       const credentials = makeStoredCredentials(options.password, options.scramIterations);
       for (const username of options.usernames) await storage.accounts.create(options.domain, username, credentials);
+      for (const { owner, contacts } of options.rosters ?? []) {
+        for (const contact of contacts) {
+          await storage.rosters.setItem(options.domain, owner, { jid: `${contact}@${options.domain}`, subscription: 'both', askOut: false, askIn: false, approved: false, groups: [] });
+        }
+      }
     } finally {
       await storage.close();
     }
