@@ -1,0 +1,236 @@
+/**
+ * Federation throughput, latency and cold-link setup time, inside a network namespace with its
+ * own DNS (test/support/lab):
+ *
+ *   npm run bench -- federation [--pairs 50] [--window 10] [--seconds 10] [--links 7]
+ *                               [--servers trellis-trellis,trellis-prosody,prosody-prosody] [--server-log debug]
+ *
+ * Needs root (it creates the namespace, then runs itself inside it with `ip netns exec`; the
+ * namespace and everything in it go away at the end, whatever happens). Two servers, A on
+ * 127.0.0.31 and B on 127.0.0.32, found through SRV records; certificates from a throwaway CA.
+ * 1. Throughput: `--pairs` users on each side in one ring, every message crossing a server link,
+ *    at most `--window` in flight per sender.
+ * 2. Cold links: for `--links` fresh domain pairs with CA certificates (SASL EXTERNAL) and as many
+ *    with self-signed ones (dialback), the time from a first message to its delivery.
+ * Prints tables and writes JSON to bench/results/; docs/performance.md explains them.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { LAB_RESOLVER_ADDRESS } from '../test/support/lab/dns.ts';
+import { assertInsideLab, createLabNamespace } from '../test/support/lab/namespace.ts';
+import { measureColdLinks, type ColdLinkResult } from './federation/cold-links.ts';
+import { setUpLab, type BenchLab, type LabSide } from './federation/lab-setup.ts';
+import type { FederationPeer, FederationPeerStarter } from './federation/peer.ts';
+import { startProsodyPeer } from './federation/prosody-peer.ts';
+import { measureFederatedThroughput, type ThroughputRun } from './federation/throughput.ts';
+import { startTrellisPeer } from './federation/trellis-peer.ts';
+import { spreadOf } from './report/stats.ts';
+import { textTable } from './report/table.ts';
+import { stopAllDaemons } from './servers/daemon.ts';
+import { waitForQuietMachine } from './servers/proc-stats.ts';
+
+const INSIDE_LAB = 'TRELLIS_BENCH_INSIDE_LAB';
+const STARTERS: Record<string, FederationPeerStarter> = { trellis: startTrellisPeer, prosody: startProsodyPeer };
+const ADDRESSES = { a: '127.0.0.31', b: '127.0.0.32' };
+const PASSWORD = 'bench-password';
+const RESULTS_DIR = join(import.meta.dirname, 'results');
+
+const { values } = parseArgs({
+  options: {
+    pairs: { type: 'string', default: '50' },
+    window: { type: 'string', default: '10' },
+    seconds: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    body: { type: 'string', default: '90' },
+    links: { type: 'string', default: '7' },
+    servers: { type: 'string', default: 'trellis-trellis' },
+    'quiet-wait': { type: 'string', default: '60' },
+    'server-log': { type: 'string' },
+  },
+});
+const params = {
+  pairs: Number(values.pairs),
+  window: Number(values.window),
+  seconds: Number(values.seconds),
+  warmupSeconds: Number(values.warmup),
+  bodyBytes: Number(values.body),
+  links: Number(values.links),
+  servers: values.servers.split(',').map((pair) => pair.trim()).filter(Boolean),
+  quietWaitSeconds: Number(values['quiet-wait']),
+  /** servers log at this level, and their logs are kept in bench/results/ */
+  serverLog: values['server-log'] as 'warn' | 'info' | 'debug' | undefined,
+};
+if (params.serverLog !== undefined && !['warn', 'info', 'debug'].includes(params.serverLog)) fail('--server-log is warn, info or debug');
+if (!Number.isInteger(params.pairs) || params.pairs < 1 || params.pairs > 1000) fail('--pairs is a count from 1 to 1000');
+if (!Number.isInteger(params.window) || params.window < 1) fail('--window is a positive integer');
+if (!(params.seconds > 0) || !(params.warmupSeconds >= 0)) fail('--seconds and --warmup are numbers of seconds');
+if (!Number.isInteger(params.links) || params.links < 0 || params.links > 50) fail('--links is a count from 0 to 50');
+for (const pair of params.servers) {
+  const [a, b, extra] = pair.split('-');
+  if (!a || !b || extra !== undefined || !STARTERS[a] || !STARTERS[b]) fail(`--servers takes pairs such as trellis-trellis, trellis-prosody, prosody-prosody, not "${pair}"`);
+}
+
+if (process.env[INSIDE_LAB] === undefined) process.exitCode = await runInsideNewLab();
+else {
+  assertInsideLab();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stopAllDaemons().finally(() => process.exit(130)));
+  try {
+    await main();
+  } catch (error) {
+    process.stderr.write(`federation benchmark failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exitCode = 1;
+  } finally {
+    await stopAllDaemons();
+  }
+}
+
+/** Creates the namespace, runs this script inside it, and always removes it (namespace.ts). */
+async function runInsideNewLab(): Promise<number> {
+  if (process.getuid?.() !== 0) fail('the federation benchmark needs root: it creates a network namespace with its own DNS');
+  const lab = await createLabNamespace(LAB_RESOLVER_ADDRESS);
+  const scratch = mkdtempSync(join(tmpdir(), 'trellis-fed-bench-'));
+  try {
+    const [command, ...args] = lab.exec(process.execPath, [import.meta.filename, ...process.argv.slice(2)]);
+    const child = spawn(command!, args, { stdio: 'inherit', env: { ...process.env, [INSIDE_LAB]: lab.name, TMPDIR: scratch } });
+    const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    return await new Promise<number>((resolve) => {
+      child.once('error', () => resolve(1));
+      child.once('exit', (code) => resolve(code ?? 1));
+    });
+  } finally {
+    await lab.destroy();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+interface PairResult {
+  pair: string;
+  versions: string[];
+  throughput: ThroughputRun;
+  external: ColdLinkResult[];
+  dialback: ColdLinkResult[];
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'fed-bench-lab-'));
+  const logDir = params.serverLog === undefined ? undefined : join(RESULTS_DIR, `federation-logs-${new Date().toISOString().replaceAll(':', '-').replace(/\.\d+Z$/, 'Z')}`);
+  if (logDir !== undefined) mkdirSync(logDir, { recursive: true });
+  const lab = await setUpLab(dir, ADDRESSES, params.links);
+  const results: PairResult[] = [];
+  try {
+    for (const pair of params.servers) {
+      const [softwareA, softwareB] = pair.split('-') as [string, string];
+      if (params.quietWaitSeconds > 0) await waitForQuietMachine(0.2, params.quietWaitSeconds * 1000);
+      process.stderr.write(`${pair}: starting ${softwareA} on ${ADDRESSES.a} and ${softwareB} on ${ADDRESSES.b}\n`);
+      const usernames = Array.from({ length: params.pairs }, (_, index) => `u${index + 1}`);
+      const start = (software: string, side: LabSide, name: string) =>
+        STARTERS[software]!({
+          name,
+          address: side.address,
+          hosts: [
+            { domain: side.throughputDomain, certFile: side.certFile, keyFile: side.keyFile, usernames },
+            ...side.externalDomains.map((domain) => ({ domain, certFile: side.certFile, keyFile: side.keyFile, usernames: ['u1'] })),
+            ...side.dialbackDomains.map((domain) => ({ domain, usernames: ['u1'] })),
+          ],
+          password: PASSWORD,
+          caFile: lab.caFile,
+          resolver: lab.dns.resolver,
+          logLevel: params.serverLog,
+          keepLogIn: logDir,
+        });
+      const peers: FederationPeer[] = [];
+      try {
+        peers.push(await start(softwareA, lab.a, `${softwareA}-a`));
+        peers.push(await start(softwareB, lab.b, `${softwareB}-b`));
+        const [a, b] = peers as [FederationPeer, FederationPeer];
+        // Cold links first, while nothing else has touched DNS or the servers' link tables.
+        const external = await measureColdLinks(coldPairs(lab, a, b, 'externalDomains'), PASSWORD);
+        process.stderr.write(`${pair}: cold links with SASL EXTERNAL: ${external.map((link) => link.coldMs.toFixed(1)).join(', ')} ms\n`);
+        const dialback = await measureColdLinks(coldPairs(lab, a, b, 'dialbackDomains'), PASSWORD);
+        process.stderr.write(`${pair}: cold links with dialback: ${dialback.map((link) => link.coldMs.toFixed(1)).join(', ')} ms\n`);
+        const throughput = await measureFederatedThroughput(a, b, {
+          domainA: lab.a.throughputDomain,
+          domainB: lab.b.throughputDomain,
+          usernames,
+          password: PASSWORD,
+          window: params.window,
+          bodyBytes: params.bodyBytes,
+          maxMessages: 50_000_000,
+          phases: { warmupMs: params.warmupSeconds * 1000, measureMs: params.seconds * 1000, drainMs: 5000 },
+        });
+        process.stderr.write(`${pair}: ${Math.round(throughput.deliveredPerSecond)} msg/s, p50 ${throughput.latencyMs.p50.toFixed(1)} ms\n`);
+        results.push({ pair, versions: [a.software, b.software], throughput, external, dialback });
+      } finally {
+        await Promise.all(peers.map((peer) => peer.stop()));
+      }
+    }
+  } finally {
+    await lab.dns.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  printReport(results);
+  if (logDir !== undefined) process.stdout.write(`\nserver logs: ${logDir}\n`);
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const date = new Date();
+  const file = join(RESULTS_DIR, `federation-${date.toISOString().replaceAll(':', '-').replace(/\.\d+Z$/, 'Z')}.json`);
+  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryBytes: totalmem(), kernel: release(), node: process.version };
+  writeFileSync(file, JSON.stringify({ scenario: 'federation', date: date.toISOString(), params, machine, results }, null, 2) + '\n');
+  process.stdout.write(`\nresults: ${file}\n`);
+}
+
+function coldPairs(lab: BenchLab, a: FederationPeer, b: FederationPeer, kind: 'externalDomains' | 'dialbackDomains') {
+  return lab.a[kind].map((domain, index) => ({
+    from: { peer: a, domain, username: 'u1' },
+    to: { peer: b, domain: lab.b[kind][index]!, username: 'u1' },
+  }));
+}
+
+function printReport(results: PairResult[]): void {
+  const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
+  process.stdout.write(`\nfederated messaging: ${params.pairs} users per server in one ring (every message crosses a server link, both directions), window ${params.window}, ${params.bodyBytes}-byte bodies, ${params.seconds} s after ${params.warmupSeconds} s warm-up, plain TCP clients, TLS + SASL EXTERNAL between the servers\n\n`);
+  process.stdout.write(
+    textTable(
+      ['servers', 'clients', 'msg/s', 'msg/CPU-s', 'cores A+B', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'client CPU %', 'other', 'err/lost'],
+      results.map(({ pair, throughput: run }) => [
+        pair,
+        String(run.clients),
+        fixed(run.deliveredPerSecond, 0),
+        fixed(run.deliveredPerServerCpuSecond, 0),
+        run.serverCores.map((cores) => fixed(cores, 2)).join('+'),
+        fixed(run.latencyMs.p50, 2),
+        fixed(run.latencyMs.p95, 2),
+        fixed(run.latencyMs.p99, 2),
+        fixed(run.latencyMs.max, 1),
+        fixed(run.clientCpuPercent, 0),
+        fixed(run.otherCores, 2),
+        `${run.errors + run.misordered}/${run.lost}`,
+      ]),
+    ) + '\n',
+  );
+  process.stdout.write(`\ncold links: first message on a link between two fresh domains, to delivery (${params.links} links each); warm: the next message on it\n\n`);
+  const coldRow = (pair: string, method: string, links: ColdLinkResult[]) => {
+    const cold = spreadOf(links.map((link) => link.coldMs));
+    const warm = spreadOf(links.map((link) => link.warmMs));
+    return [pair, method, `${links.filter((link) => Number.isFinite(link.coldMs)).length}/${links.length}`, fixed(cold.median, 1), `${fixed(cold.min, 1)}-${fixed(cold.max, 1)}`, fixed(warm.median, 2)];
+  };
+  process.stdout.write(
+    textTable(
+      ['servers', 'authentication', 'delivered', 'cold p50 ms', 'cold min-max ms', 'warm p50 ms'],
+      results.flatMap(({ pair, external, dialback }) => [coldRow(pair, 'SASL EXTERNAL', external), coldRow(pair, 'dialback', dialback)]),
+    ) + '\n',
+  );
+  for (const { pair, external, dialback } of results) {
+    for (const link of [...external, ...dialback]) if (link.failure !== undefined) process.stdout.write(`\n! ${pair} ${link.fromDomain} -> ${link.toDomain}: ${link.failure.slice(0, 300)}`);
+  }
+  process.stdout.write('\n');
+}
+
+function fail(message: string): never {
+  process.stderr.write(`federation: ${message}\n`);
+  process.exit(2);
+}

@@ -1,0 +1,40 @@
+/** What the federation benchmark needs of a federating server, whichever implementation it is. */
+
+export interface FederationHost {
+  domain: string;
+  /** PEM certificate and key from the lab CA; without them the host's links use dialback */
+  certFile?: string;
+  keyFile?: string;
+  usernames: string[];
+}
+
+export interface FederationPeerOptions {
+  /** names the process in messages and results, e.g. "trellis-a" */
+  name: string;
+  /** the 127.x.y.z address it listens on, ports 5222 (plain TCP clients) and 5269 */
+  address: string;
+  hosts: FederationHost[];
+  /** every account gets this password */
+  password: string;
+  /** the lab CA certificate, the only one trusted for peers */
+  caFile: string;
+  /** the lab's DNS resolver */
+  resolver: string;
+  logLevel?: 'warn' | 'info' | 'debug';
+  /** when set, the server's log is copied there (as <name>.log) when it stops */
+  keepLogIn?: string;
+}
+
+export interface FederationPeer {
+  name: string;
+  software: 'trellis' | 'prosody';
+  pid: number;
+  address: string;
+  outputFile: string;
+  stop(): Promise<void>;
+}
+
+export type FederationPeerStarter = (options: FederationPeerOptions) => Promise<FederationPeer>;
+
+export const C2S_PORT = 5222;
+export const S2S_PORT = 5269;
