@@ -165,6 +165,11 @@ export class S2sIncoming {
   }
 
   #handle(element: Element): void {
+    if (element.xmlns === NS_STREAMS && element.name === 'error') {
+      // RFC 6120 section 4.9: the peer ends the stream; its close tag follows.
+      this.#closeReason = `stream error from peer: ${element.elements()[0]?.name ?? 'undefined-condition'}`;
+      return;
+    }
     if (element.xmlns === NS_TLS && element.name === 'starttls') return void this.#startTls();
     if (element.xmlns === NS_SASL) return this.#sasl(element);
     if (element.xmlns === NS_DIALBACK && element.name === 'result') return void this.#dialbackResult(element);

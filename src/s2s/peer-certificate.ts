@@ -3,7 +3,7 @@
  * ends at a CA we trust, and whether it names a given domain. Works the same for the
  * certificate a receiving server shows us and the one an initiating server presents as a client.
  */
-import type { X509Certificate } from 'node:crypto';
+import { createHash, type X509Certificate } from 'node:crypto';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { certificateIdentities, certificateMatchesDomain } from './certificate-identity.ts';
 import { verifyCertificateChain } from './certificate-trust.ts';
@@ -41,10 +41,43 @@ export function peerChain(socket: TLSSocket): Buffer[] {
   return chain;
 }
 
+/**
+ * How long a verdict about one certificate chain is reused. Checking a chain parses every
+ * certificate in it, which costs milliseconds; a stream asks several times (at TLS, on each
+ * stream header, per dialback domain) and peers reconnect with the same certificate.
+ */
+const VERDICT_TTL_MS = 10 * 60 * 1000;
+const MAX_CACHED_VERDICTS = 1000;
+
+interface CachedVerdict {
+  verdict: CertificateVerdict;
+  until: number;
+}
+
+/** Verdicts by chain fingerprints and domain; a fresh anchor set (a new server) starts empty. */
+const verdictCache = new WeakMap<readonly X509Certificate[], Map<string, CachedVerdict>>();
+
 export function checkPeerCertificate(socket: TLSSocket | undefined, domain: string, anchors: readonly X509Certificate[]): CertificateVerdict {
-  const chain = socket ? peerChain(socket) : [];
-  if (chain.length === 0) return { status: 'absent', reason: 'no certificate presented' };
-  const fingerprint = socket!.getPeerCertificate().fingerprint256;
+  const peer = socket?.getPeerCertificate(true);
+  if (!peer || !peer.raw) return { status: 'absent', reason: 'no certificate presented' };
+  const chain = peerChain(socket!);
+  const digest = createHash('sha256');
+  for (const der of chain) digest.update(der);
+  const key = `${digest.digest('base64')} ${domain}`;
+  let cache = verdictCache.get(anchors);
+  if (!cache) verdictCache.set(anchors, (cache = new Map()));
+  const now = Date.now();
+  const cached = cache.get(key);
+  if (cached && cached.until > now) return cached.verdict;
+  const verdict = evaluate(chain, peer.fingerprint256, domain, anchors);
+  // The validity period still counts: a verdict never outlives the leaf certificate.
+  const until = Math.min(now + VERDICT_TTL_MS, Date.parse(peer.valid_to));
+  if (cache.size >= MAX_CACHED_VERDICTS) cache.clear();
+  cache.set(key, { verdict, until });
+  return verdict;
+}
+
+function evaluate(chain: Buffer[], fingerprint: string, domain: string, anchors: readonly X509Certificate[]): CertificateVerdict {
   const trust = verifyCertificateChain(chain, anchors);
   if (!trust.trusted) return { status: 'untrusted', reason: trust.reason, fingerprint };
   if (!certificateMatchesDomain(certificateIdentities(chain[0]!), domain, 'xmpp-server')) {
