@@ -27,9 +27,15 @@ function colonOf(qname: string): number {
   return colon;
 }
 
+/**
+ * The bindings in scope before any declaration: only `xml` (Namespaces in XML 1.0 section 3).
+ * Shared by every parser: frames copy a map before adding to it, so this one is never written.
+ */
+const INITIAL_PREFIXES: ReadonlyMap<string, string> = new Map([['xml', NS_XML]]);
+
 export class NamespaceScopes {
   private readonly defaults: string[] = [];
-  private readonly prefixMaps: Map<string, string>[] = [];
+  private readonly prefixMaps: ReadonlyMap<string, string>[] = [];
   private depth = 0;
   /** Why the last open() failed. */
   error = '';
@@ -43,7 +49,7 @@ export class NamespaceScopes {
   reset(): void {
     this.depth = 0;
     this.defaults[0] = '';
-    this.prefixMaps[0] = new Map([['xml', NS_XML]]);
+    this.prefixMaps[0] = INITIAL_PREFIXES;
   }
 
   /**
@@ -55,7 +61,7 @@ export class NamespaceScopes {
   open(qname: string, names: string[], values: string[], count: number): Element | undefined {
     let defaultNs = this.defaults[this.depth];
     let prefixes = this.prefixMaps[this.depth];
-    let sharedPrefixes = true;
+    let ownPrefixes: Map<string, string> | undefined;
     let declared: NamespaceDeclarations | undefined;
     this.declared = undefined;
 
@@ -77,11 +83,9 @@ export class NamespaceScopes {
         declared ??= {};
         if (Object.hasOwn(declared, prefix)) return this.fail(`duplicate attribute ${name}`);
         setOwn(declared, prefix, uri);
-        if (sharedPrefixes) {
-          prefixes = new Map(prefixes);
-          sharedPrefixes = false;
-        }
-        prefixes.set(prefix, uri);
+        ownPrefixes ??= new Map(prefixes);
+        ownPrefixes.set(prefix, uri);
+        prefixes = ownPrefixes;
       }
     }
 
