@@ -88,6 +88,34 @@ const S_STOPPED = 16; // failed or ended
 const NO_LIMIT = Number.POSITIVE_INFINITY;
 const CDATA_OPEN = '[CDATA[';
 
+/**
+ * Arrays a parser needs only inside a start tag or a stanza. Between stanzas a parser hands
+ * them back to a shared pool, so an idle stream holds none and keeps no stale elements alive.
+ */
+interface Scratch {
+  /** Open elements: stack[0] is the root, stack[1] the stanza. */
+  stack: (Element | undefined)[];
+  /** Qualified names of the open elements, for matching end tags. */
+  openNames: string[];
+  attrNames: string[];
+  attrValues: string[];
+}
+
+const sparePool: Scratch[] = [];
+const MAX_SPARE_SCRATCH = 16;
+
+function takeScratch(): Scratch {
+  return sparePool.pop() ?? { stack: [], openNames: [], attrNames: [], attrValues: [] };
+}
+
+function returnScratch(scratch: Scratch): void {
+  scratch.stack.fill(undefined);
+  scratch.openNames.fill('');
+  scratch.attrNames.fill('');
+  scratch.attrValues.fill('');
+  if (sparePool.length < MAX_SPARE_SCRATCH) sparePool.push(scratch);
+}
+
 export class XmlStreamParser {
   private readonly handlers: StreamParserHandlers;
   private readonly limits: ParserLimits;
@@ -107,18 +135,18 @@ export class XmlStreamParser {
 
   private atStreamStart = true;
   private rootSeen = false;
-  /** Open elements, the root included: stack[0] is the root, stack[1] the stanza. */
+  /** Qualified name of the stream root, for its end tag. */
+  private rootName = '';
+  /** Open elements, the root included. */
   private depth = 0;
-  private readonly stack: Element[] = [];
-  private readonly openNames: string[] = [];
+  /** Taken at the start of write(), handed back when write() ends between stanzas. */
+  private scratch: Scratch | undefined;
 
   /** The name being scanned: element, attribute or end tag. */
   private name = '';
   /** The qualified name of the start tag being scanned. */
   private tagName = '';
   private nameBytes = 0;
-  private readonly attrNames: string[] = [];
-  private readonly attrValues: string[] = [];
   private attrCount = 0;
   private sawSpace = false;
   private quote = 0;
@@ -149,6 +177,7 @@ export class XmlStreamParser {
       bytes = Buffer.concat([this.carry, bytes]);
       this.carry = undefined;
     }
+    this.scratch ??= takeScratch();
     const tail = incompleteTailLength(bytes, bytes.length);
     const end = bytes.length - tail;
     const invalidAt = firstInvalidUtf8(bytes, end);
@@ -171,6 +200,15 @@ export class XmlStreamParser {
     }
     this.base += scanEnd;
     if (tail > 0) this.carry = bytes.slice(end);
+    if (this.state === S_MISC) this.releaseScratch();
+  }
+
+  private releaseScratch(): void {
+    if (this.scratch === undefined) return;
+    returnScratch(this.scratch);
+    this.scratch = undefined;
+    this.value = '';
+    this.declaration = '';
   }
 
   end(): void {
@@ -188,8 +226,6 @@ export class XmlStreamParser {
     this.atStreamStart = true;
     this.rootSeen = false;
     this.depth = 0;
-    this.stack.length = 0;
-    this.openNames.length = 0;
     this.scopes.reset();
     this.text = '';
     this.textBytes = 0;
@@ -433,8 +469,9 @@ export class XmlStreamParser {
           if (i >= stop) continue;
           const byte = bytes[i];
           if (byte === quote) {
-            this.attrNames[this.attrCount] = this.name;
-            this.attrValues[this.attrCount] = this.value;
+            const scratch = this.scratch!;
+            scratch.attrNames[this.attrCount] = this.name;
+            scratch.attrValues[this.attrCount] = this.value;
             this.attrCount++;
             this.sawSpace = false;
             this.state = S_IN_TAG;
@@ -660,7 +697,7 @@ export class XmlStreamParser {
   /** Adjacent text segments (runs, references, CDATA) become one text child. */
   private flushText(): void {
     if (this.text !== '') {
-      this.stack[this.depth - 1].children.push(this.text);
+      this.scratch!.stack[this.depth - 1]!.children.push(this.text);
       this.text = '';
     }
     this.textBytes = 0;
@@ -668,7 +705,8 @@ export class XmlStreamParser {
   }
 
   private finishStartTag(selfClosing: boolean): boolean {
-    const element = this.scopes.open(this.tagName, this.attrNames, this.attrValues, this.attrCount);
+    const scratch = this.scratch!;
+    const element = this.scopes.open(this.tagName, scratch.attrNames, scratch.attrValues, this.attrCount);
     if (element === undefined) {
       this.fail('not-well-formed', this.scopes.error);
       return false;
@@ -676,8 +714,7 @@ export class XmlStreamParser {
     const depth = this.depth;
     if (depth === 0) {
       this.rootSeen = true;
-      this.stack[0] = element;
-      this.openNames[0] = this.tagName;
+      this.rootName = this.tagName;
       this.depth = 1;
       this.limitEnd = NO_LIMIT;
       this.state = S_MISC;
@@ -691,9 +728,9 @@ export class XmlStreamParser {
       return false;
     }
     if (this.contentNamespace !== undefined && element.xmlns === this.contentNamespace) element.xmlns = NS_CLIENT;
-    if (depth > 1) this.stack[depth - 1].children.push(element);
-    this.stack[depth] = element;
-    this.openNames[depth] = this.tagName;
+    if (depth > 1) scratch.stack[depth - 1]!.children.push(element);
+    scratch.stack[depth] = element;
+    scratch.openNames[depth] = this.tagName;
     this.depth = depth + 1;
     this.state = S_CONTENT;
     this.textBytes = 0;
@@ -703,8 +740,10 @@ export class XmlStreamParser {
 
   private finishEndTag(): boolean {
     const depth = this.depth - 1;
-    if (this.state === S_END_CLOSE && this.name !== this.openNames[depth]) {
-      this.fail('not-well-formed', `end tag </${this.name}> does not match <${this.openNames[depth]}>`);
+    const scratch = this.scratch!;
+    const openName = depth === 0 ? this.rootName : scratch.openNames[depth];
+    if (this.state === S_END_CLOSE && this.name !== openName) {
+      this.fail('not-well-formed', `end tag </${this.name}> does not match <${openName}>`);
       return false;
     }
     this.depth = depth;
@@ -717,7 +756,9 @@ export class XmlStreamParser {
     this.state = S_MISC;
     this.limitEnd = NO_LIMIT;
     if (depth === 1) {
-      this.handlers.stanza(this.stack[1]);
+      const stanza = scratch.stack[1]!;
+      scratch.stack[1] = undefined;
+      this.handlers.stanza(stanza);
     } else {
       this.handlers.streamClose();
     }
@@ -739,7 +780,7 @@ export class XmlStreamParser {
     this.state = S_STOPPED;
     this.generation++;
     this.carry = undefined;
-    this.stack.length = 0;
+    this.releaseScratch();
   }
 }
 
