@@ -1,7 +1,8 @@
 /**
- * Messaging throughput and latency, Trellis side by side with Prosody:
+ * Messaging throughput and latency, Trellis side by side with Prosody and ejabberd (and the
+ * trivial TCP relay with `--servers ...,relay`):
  *
- *   npm run bench -- messaging [--clients 100] [--seconds 10] [--window 10] [--servers trellis,prosody]
+ *   npm run bench -- messaging [--clients 100] [--seconds 10] [--window 10] [--servers trellis,prosody,ejabberd]
  *                              [--repeat 1] [--generators 1] [--warmup 3] [--profile] [--quiet-wait 120]
  *
  * Each run starts a fresh server, logs every client in over plain TCP (SCRAM, bind, presence),
@@ -20,14 +21,8 @@ import { spreadOf, type Spread } from './report/stats.ts';
 import { textTable } from './report/table.ts';
 import { isListening, stopAllDaemons } from './servers/daemon.ts';
 import { waitForQuietMachine } from './servers/proc-stats.ts';
-import { startProsody } from './servers/prosody.ts';
-import type { ServerStarter, ServerUnderTest } from './servers/server-under-test.ts';
-import { startTrellis } from './servers/trellis.ts';
-
-const STARTERS: Record<string, { start: ServerStarter; port: number }> = {
-  trellis: { start: startTrellis, port: 52221 },
-  prosody: { start: startProsody, port: 52222 },
-};
+import { SERVERS as STARTERS } from './servers/registry.ts';
+import type { ServerUnderTest } from './servers/server-under-test.ts';
 const DOMAIN = 'bench.local';
 const PASSWORD = 'bench-password';
 const RESULTS_DIR = join(import.meta.dirname, 'results');
@@ -39,7 +34,7 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '100' },
     seconds: { type: 'string', default: '10' },
     window: { type: 'string', default: '10' },
-    servers: { type: 'string', default: 'trellis,prosody' },
+    servers: { type: 'string', default: 'trellis,prosody,ejabberd' },
     repeat: { type: 'string', default: '1' },
     generators: { type: 'string', default: '1' },
     warmup: { type: 'string', default: '3' },
@@ -103,7 +98,7 @@ async function main(): Promise<void> {
   const profileDir = params.profile ? join(RESULTS_DIR, 'profiles') : undefined;
   for (let round = 1; round <= params.repeat; round++) {
     for (const name of params.servers) {
-      const { start, port } = STARTERS[name]!;
+      const { start, port, protocol } = STARTERS[name]!;
       if (isListening(params.address, port)) throw new Error(`${params.address}:${port} is already in use; stop whatever listens there first`);
       if (params.quietWaitSeconds > 0) {
         const quiet = await waitForQuietMachine(OTHER_CORES_WARNING, params.quietWaitSeconds * 1000);
@@ -123,6 +118,7 @@ async function main(): Promise<void> {
             password: PASSWORD,
             resource: 'bench',
             mechanism: params.mechanism,
+            protocol,
             loginConcurrency: params.loginConcurrency,
             loginTimeoutMs: 30_000,
             window: params.window,
@@ -179,12 +175,12 @@ function printReport(runs: MessagingRun[], servers: Record<string, { version: st
     );
   }
   const trellis = summary.trellis;
-  const prosody = summary.prosody;
-  if (trellis && prosody) {
+  for (const [name, other] of Object.entries(summary)) {
+    if (!trellis || name === 'trellis') continue;
     const ratio = (a: Spread, b: Spread) => fixed(a.median / b.median, 2);
     process.stdout.write(
-      `\nTrellis/Prosody (medians): msg/s ${ratio(trellis.deliveredPerSecond, prosody.deliveredPerSecond)}, msg/CPU-s ${ratio(trellis.deliveredPerServerCpuSecond, prosody.deliveredPerServerCpuSecond)}, ` +
-        `RSS ${ratio(trellis.rssMb, prosody.rssMb)}, p50 ${ratio(trellis.p50, prosody.p50)}, p99 ${ratio(trellis.p99, prosody.p99)}\n`,
+      `\nTrellis/${name} (medians): msg/s ${ratio(trellis.deliveredPerSecond, other.deliveredPerSecond)}, msg/CPU-s ${ratio(trellis.deliveredPerServerCpuSecond, other.deliveredPerServerCpuSecond)}, ` +
+        `RSS ${ratio(trellis.rssMb, other.rssMb)}, p50 ${ratio(trellis.p50, other.p50)}, p99 ${ratio(trellis.p99, other.p99)}\n`,
     );
   }
   if (runs.some((run) => run.generatorSaturated)) {

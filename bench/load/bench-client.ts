@@ -59,6 +59,30 @@ export class BenchClient {
     }
   }
 
+  /**
+   * Connects to the trivial TCP relay (bench/servers/relay-server.ts) instead of logging in:
+   * the first line names this client and the peer its bytes go to, and the relay answers `ok`.
+   */
+  static async connectRelay(options: { address: string; port: number; fullJid: string; peerJid: string; timeoutMs: number }): Promise<BenchClient> {
+    const socket = connect({ host: options.address, port: options.port, noDelay: true });
+    socket.setEncoding('utf8');
+    const client = new BenchClient(socket, options.fullJid);
+    socket.on('data', (text: string) => client.#receive(text));
+    socket.on('error', (error) => client.#close(error));
+    socket.on('close', () => client.#close(new Error('connection closed by the relay')));
+    const timer = setTimeout(() => socket.destroy(new Error(`relay connection of ${client.fullJid} timed out after ${options.timeoutMs} ms`)), options.timeoutMs);
+    try {
+      client.#write(`${options.fullJid} ${options.peerJid}\n`);
+      await client.#expect(/^ok\n/);
+      return client;
+    } catch (error) {
+      socket.destroy();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async #negotiate(options: LoginOptions): Promise<void> {
     const features = await this.#openStream(options.domain);
     const offered = [...features.matchAll(/<mechanism>([^<]+)<\/mechanism>/g)].map((match) => match[1]);

@@ -29,7 +29,7 @@ async function loginAll(setup: GeneratorSetup): Promise<BenchClient[]> {
   const worker = async (): Promise<void> => {
     while (next < setup.usernames.length) {
       const index = next++;
-      result[index] = await BenchClient.login({ ...setup, username: setup.usernames[index]!, timeoutMs: setup.loginTimeoutMs });
+      result[index] = await connectClient(setup, index);
     }
   };
   try {
@@ -41,6 +41,15 @@ async function loginAll(setup: GeneratorSetup): Promise<BenchClient[]> {
   return result;
 }
 
+/** Client i's peer is client i+1 of this process (the last one's is the first), as in MessagingTraffic. */
+function connectClient(setup: GeneratorSetup, index: number): Promise<BenchClient> {
+  const username = setup.usernames[index]!;
+  if (setup.protocol === 'xmpp') return BenchClient.login({ ...setup, username, timeoutMs: setup.loginTimeoutMs });
+  const jidOf = (name: string) => `${name}@${setup.domain}/${setup.resource}`;
+  const peer = setup.usernames[(index + 1) % setup.usernames.length]!;
+  return BenchClient.connectRelay({ address: setup.address, port: setup.port, fullJid: jidOf(username), peerJid: jidOf(peer), timeoutMs: setup.loginTimeoutMs });
+}
+
 async function handle(message: ToGenerator): Promise<void> {
   switch (message.type) {
     case 'setup':
@@ -48,6 +57,9 @@ async function handle(message: ToGenerator): Promise<void> {
     case 'run':
       if (!traffic) throw new Error('run before setup');
       reply({ type: 'result', result: await traffic.run(message.phases) });
+      return;
+    case 'count':
+      reply({ type: 'counted', connected: clients.filter((client) => !client.closedBecause).length });
       return;
     case 'close':
       await Promise.all(clients.map((client) => client.close()));

@@ -1,4 +1,5 @@
 /** Messages between the scenario (parent) and a load generator process (bench/load/generator-process.ts), over the IPC channel. */
+import type { ClientProtocol } from '../servers/registry.ts';
 import type { BenchMechanism } from './bench-client.ts';
 import type { TrafficOptions, TrafficPhases, TrafficResult } from './messaging-traffic.ts';
 
@@ -10,6 +11,8 @@ export interface GeneratorSetup extends TrafficOptions {
   password: string;
   resource: string;
   mechanism: BenchMechanism;
+  /** XMPP login, or the relay's one-line hello (bench/servers/relay-server.ts) */
+  protocol: ClientProtocol;
   /** logins running at the same time */
   loginConcurrency: number;
   loginTimeoutMs: number;
@@ -18,10 +21,12 @@ export interface GeneratorSetup extends TrafficOptions {
 export type ToGenerator =
   | { type: 'setup'; setup: GeneratorSetup }
   | { type: 'run'; phases: TrafficPhases }
+  | { type: 'count' }
   | { type: 'close' };
 
 export type FromGenerator =
   | { type: 'ready'; clients: number; loginMillis: number }
   | { type: 'result'; result: TrafficResult }
+  | { type: 'counted'; connected: number }
   | { type: 'closed' }
   | { type: 'failed'; message: string };

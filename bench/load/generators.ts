@@ -38,6 +38,12 @@ export class GeneratorPool {
     return replies.map((reply) => reply.result);
   }
 
+  /** How many clients are still connected, over all processes. */
+  async connected(): Promise<number> {
+    const replies = await Promise.all(this.#children.map((child) => ask(child, { type: 'count' }, 'counted', 10_000)));
+    return replies.reduce((sum, reply) => sum + reply.connected, 0);
+  }
+
   /** Closes every stream politely, then lets the processes exit. */
   async close(): Promise<void> {
     try {

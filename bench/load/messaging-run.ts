@@ -37,6 +37,11 @@ export interface MessagingRun {
   otherCores: number;
   generatorSaturated: boolean;
   sent: number;
+  /** messages sent per second during the measured window (the offered rate a fixed-rate run achieved) */
+  sentPerSecond: number;
+  /** messages sent and not yet received, over all generators, at the start and end of the measured window */
+  backlogAtStart: number;
+  backlogAtEnd: number;
   errors: number;
   misordered: number;
   lost: number;
@@ -97,6 +102,9 @@ export async function measureMessagingRun(server: ServerUnderTest, setup: Genera
       generatorSaturated: generatorCpuPercent.some((percent) => percent > GENERATOR_SATURATED_PERCENT),
       otherCores: Math.max(0, machineCores - serverCores - generatorCores),
       sent: results.reduce((sum, result) => sum + result.sent, 0),
+      sentPerSecond: results.reduce((sum, result) => sum + result.sentInWindow, 0) / measuredSeconds,
+      backlogAtStart: results.reduce((sum, result) => sum + result.backlogAtStart, 0),
+      backlogAtEnd: results.reduce((sum, result) => sum + result.backlogAtEnd, 0),
       errors: results.reduce((sum, result) => sum + result.errors, 0),
       misordered: results.reduce((sum, result) => sum + result.misordered, 0),
       lost: results.reduce((sum, result) => sum + result.lost, 0),

@@ -4,6 +4,10 @@
  * flight to its peer. Each body carries the sender's index, a sequence number and the send time
  * (performance.now(), the same clock the receiver reads), padded to `bodyBytes`.
  *
+ * With `ratePerSecond` the loop is open instead: the clients send in turn on a fixed schedule,
+ * whatever arrives, and each message carries its scheduled time, so a sender or server that
+ * falls behind shows as latency rather than hiding it (no coordinated omission).
+ *
  * A run is warm-up, then the measured window, then a drain: every phase ends on a timer, and
  * sending also stops after `maxMessages`, so the loop always ends by itself.
  */
@@ -14,6 +18,8 @@ import { LatencyHistogram, type HistogramData } from './histogram.ts';
 
 export interface TrafficOptions {
   window: number;
+  /** when set, this process's clients together send this many messages per second on a schedule; `window` is then unused */
+  ratePerSecond?: number;
   bodyBytes: number;
   /** hard bound on messages sent over the whole run */
   maxMessages: number;
@@ -31,6 +37,11 @@ export interface TrafficResult {
   delivered: number;
   /** messages sent over the whole run */
   sent: number;
+  /** messages sent during the measured window */
+  sentInWindow: number;
+  /** messages sent and not yet received at the start and at the end of the measured window */
+  backlogAtStart: number;
+  backlogAtEnd: number;
   /** error replies received instead of deliveries */
   errors: number;
   /** messages that arrived out of order or not from the expected peer */
@@ -74,21 +85,31 @@ export class MessagingTraffic {
 
   async run(phases: TrafficPhases): Promise<TrafficResult> {
     this.#sending = true;
-    for (let index = 0; index < this.#clients.length; index++) this.#topUp(index);
+    const rate = this.#options.ratePerSecond;
+    const pacer = rate === undefined ? undefined : this.#startPacer(rate);
+    if (rate === undefined) for (let index = 0; index < this.#clients.length; index++) this.#topUp(index);
     await this.#phase(phases.warmupMs);
     this.#measuring = true;
+    const sentAtStart = this.#sent;
+    const backlogAtStart = this.#totalInFlight();
     const start = performance.now();
     const cpuStart = process.cpuUsage();
     await this.#phase(phases.measureMs);
     const cpu = process.cpuUsage(cpuStart);
     const measuredMillis = performance.now() - start;
+    const sentInWindow = this.#sent - sentAtStart;
+    const backlogAtEnd = this.#totalInFlight();
     this.#measuring = false;
     this.#sending = false;
+    clearInterval(pacer);
     const drainEnd = performance.now() + phases.drainMs;
     while (this.#totalInFlight() > 0 && performance.now() < drainEnd) await this.#phase(20);
     return {
       delivered: this.#delivered,
       sent: this.#sent,
+      sentInWindow,
+      backlogAtStart,
+      backlogAtEnd,
       errors: this.#errors,
       misordered: this.#misordered,
       lost: this.#totalInFlight(),
@@ -120,16 +141,35 @@ export class MessagingTraffic {
   }
 
   #topUp(sender: number): void {
-    const { window, bodyBytes, maxMessages } = this.#options;
-    const client = this.#clients[sender]!;
-    while (this.#sending && this.#inFlight[sender]! < window && this.#sent < maxMessages) {
-      const seq = this.#nextSeq[sender]!++;
-      const stamp = `${sender}:${seq}:${performance.now().toFixed(3)}:`;
-      client.queue(this.#heads[sender] + stamp.padEnd(bodyBytes, 'x') + '</body></message>');
-      this.#inFlight[sender]!++;
-      this.#sent++;
-    }
+    const { window, maxMessages } = this.#options;
+    while (this.#sending && this.#inFlight[sender]! < window && this.#sent < maxMessages) this.#send(sender, performance.now());
     if (this.#sent >= maxMessages) this.#sending = false;
+  }
+
+  /** Sends, every millisecond, the messages whose scheduled time has come, one client after the other. */
+  #startPacer(ratePerSecond: number): NodeJS.Timeout {
+    const start = performance.now();
+    const intervalMs = 1000 / ratePerSecond;
+    let scheduled = 0;
+    let sender = 0;
+    return setInterval(() => {
+      const now = performance.now();
+      while (this.#sending && this.#sent < this.#options.maxMessages) {
+        const due = start + scheduled * intervalMs;
+        if (due > now) return;
+        this.#send(sender, due);
+        scheduled++;
+        sender = (sender + 1) % this.#clients.length;
+      }
+    }, 1);
+  }
+
+  #send(sender: number, stampMillis: number): void {
+    const seq = this.#nextSeq[sender]!++;
+    const stamp = `${sender}:${seq}:${stampMillis.toFixed(3)}:`;
+    this.#clients[sender]!.queue(this.#heads[sender] + stamp.padEnd(this.#options.bodyBytes, 'x') + '</body></message>');
+    this.#inFlight[sender]!++;
+    this.#sent++;
   }
 
   /** Finds complete messages by their end tag; anything else (presence, IQs) is skipped. */
@@ -181,6 +221,6 @@ export class MessagingTraffic {
 
   #settle(sender: number): void {
     this.#inFlight[sender]!--;
-    this.#topUp(sender);
+    if (this.#options.ratePerSecond === undefined) this.#topUp(sender);
   }
 }

@@ -10,6 +10,7 @@
  *   with `limits = { c2s = { rate = "10kb/s" } }`);
  * - default_iteration_count = 4096 (PBKDF2 iterations of new SCRAM verifiers; default 10000);
  * - s2s and its port off (the benchmark is client traffic only; Trellis has no s2s listener);
+ * - network_settings.tcp_backlog = 1024 (default 128; hundreds of clients connecting at once overflow it);
  * - log level warn, to a file.
  */
 import { execFile, execFileSync } from 'node:child_process';
@@ -56,6 +57,7 @@ export async function startProsody(options: ServerOptions): Promise<ServerUnderT
         'mod_limits not loaded: no c2s rate limit or traffic shaping',
         `authentication = "internal_hashed", default_iteration_count = ${options.scramIterations}`,
         'storage = "internal" in a fresh data_path',
+        'network_settings = { tcp_backlog = 1024 } (default 128): room for hundreds of clients connecting at once',
         'log: warn and above, to a file',
       ],
       async stop() {
@@ -134,6 +136,7 @@ authentication = "internal_hashed"
 default_iteration_count = ${options.scramIterations}
 storage = "internal"
 c2s_require_encryption = false
+network_settings = { tcp_backlog = 1024 }
 VirtualHost ${lua(options.domain)}
 `;
 }

@@ -1,0 +1,80 @@
+/**
+ * One sessions run against a server that is already started: reads its memory with no client,
+ * logs N clients in through the load generators (bounded concurrency), reads it again, keeps
+ * the sessions idle, checks they are all still connected, reads it a last time and disconnects.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { readMachineCpu, readProcSnapshot, RssSampler } from '../servers/proc-stats.ts';
+import { onInterruptKill } from '../servers/server-runs.ts';
+import type { ServerUnderTest } from '../servers/server-under-test.ts';
+import { GeneratorPool } from './generators.ts';
+import type { GeneratorSetup } from './generator-protocol.ts';
+
+export interface SessionsRun {
+  server: string;
+  sessions: number;
+  generators: number;
+  loginSeconds: number;
+  loginsPerSecond: number;
+  /** server CPU time per login (user + system, all threads), in milliseconds */
+  serverCpuMsPerLogin: number;
+  /** server CPU seconds per wall second while the clients logged in */
+  serverCoresDuringLogin: number;
+  /** the whole machine's busy cores while the clients logged in (server, generators and the rest) */
+  machineCoresDuringLogin: number;
+  rssBeforeBytes: number;
+  rssAfterLoginBytes: number;
+  rssAfterIdleBytes: number;
+  rssPeakBytes: number;
+  /** (RSS after the idle period - RSS before login) / sessions */
+  rssPerSessionBytes: number;
+  /** sessions still connected at the end of the idle period */
+  connectedAfterIdle: number;
+  closeSeconds: number;
+}
+
+export async function measureSessionsRun(server: ServerUnderTest, setup: GeneratorSetup, generators: number, idleMs: number): Promise<SessionsRun> {
+  // Let start-up work (account creation, caches) settle before the baseline.
+  await sleep(2000);
+  const before = readProcSnapshot(server.pid);
+  const machineBefore = readMachineCpu();
+  const rss = new RssSampler(server.pid);
+  const { pool, loginMillis } = await GeneratorPool.start(generators, setup);
+  const forget = onInterruptKill(() => pool.kill());
+  try {
+    const afterLogin = readProcSnapshot(server.pid);
+    const machineAfter = readMachineCpu();
+    await sleep(idleMs);
+    const connectedAfterIdle = await pool.connected();
+    const afterIdle = readProcSnapshot(server.pid);
+    const peak = rss.stop();
+    const closeStart = performance.now();
+    await pool.close();
+    const sessions = setup.usernames.length;
+    const loginSeconds = loginMillis / 1000;
+    const wallSeconds = (afterLogin.atMillis - before.atMillis) / 1000;
+    return {
+      server: server.name,
+      sessions,
+      generators,
+      loginSeconds,
+      loginsPerSecond: sessions / loginSeconds,
+      serverCpuMsPerLogin: ((afterLogin.cpuSeconds - before.cpuSeconds) * 1000) / sessions,
+      serverCoresDuringLogin: (afterLogin.cpuSeconds - before.cpuSeconds) / wallSeconds,
+      machineCoresDuringLogin: (machineAfter.busySeconds - machineBefore.busySeconds) / ((machineAfter.atMillis - machineBefore.atMillis) / 1000),
+      rssBeforeBytes: before.rssBytes,
+      rssAfterLoginBytes: afterLogin.rssBytes,
+      rssAfterIdleBytes: afterIdle.rssBytes,
+      rssPeakBytes: Math.max(peak, afterIdle.rssBytes),
+      rssPerSessionBytes: (afterIdle.rssBytes - before.rssBytes) / sessions,
+      connectedAfterIdle,
+      closeSeconds: (performance.now() - closeStart) / 1000,
+    };
+  } catch (error) {
+    rss.stop();
+    pool.kill();
+    throw error;
+  } finally {
+    forget();
+  }
+}
