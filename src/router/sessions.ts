@@ -31,8 +31,20 @@ export interface BoundSession {
   terminate(condition: 'conflict' | 'system-shutdown' | 'policy-violation' | 'not-authorized' | 'host-gone', text?: string): void;
 }
 
+/** The IM state of a new session; most sessions never send directed presence, so its set is made on first use. */
+class ImState implements SessionImState {
+  presence: Element | undefined = undefined;
+  priority = 0;
+  rosterRequested = false;
+  #directedPresence: Set<string> | undefined;
+
+  get directedPresence(): Set<string> {
+    return (this.#directedPresence ??= new Set());
+  }
+}
+
 export function newImState(): SessionImState {
-  return { presence: undefined, priority: 0, rosterRequested: false, directedPresence: new Set() };
+  return new ImState();
 }
 
 export class SessionRegistry {
