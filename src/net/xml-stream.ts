@@ -65,8 +65,8 @@ export class XmlStream {
   /** XML written during this turn of the event loop, not yet handed to the socket */
   #pending = '';
   #flushScheduled = false;
-  /** namespaces declared with a prefix on our stream header: their top-level elements are written prefixed */
-  #declaredPrefixes = new Map<string, string>();
+  /** namespaces declared with a prefix on our stream header: their top-level elements are written prefixed (client streams declare none) */
+  #declaredPrefixes: Map<string, string> | undefined;
   #closing = false;
   #closed = false;
   #closeTimer: NodeJS.Timeout | undefined;
@@ -157,10 +157,10 @@ export class XmlStream {
   /** Sends our stream header (RFC 6120 section 4.7) for a new stream or after a restart. */
   openStream(header: StreamHeader): void {
     const attrs: string[] = [`xmlns='${escapeAttr(this.options.contentNamespace)}'`, `xmlns:stream='${NS_STREAMS}'`];
-    this.#declaredPrefixes.clear();
+    this.#declaredPrefixes = undefined;
     for (const [prefix, uri] of Object.entries(header.prefixes ?? {})) {
       attrs.push(`xmlns:${prefix}='${escapeAttr(uri)}'`);
-      this.#declaredPrefixes.set(uri, prefix);
+      (this.#declaredPrefixes ??= new Map()).set(uri, prefix);
     }
     if (header.from !== undefined) attrs.push(`from='${escapeAttr(header.from)}'`);
     if (header.to !== undefined) attrs.push(`to='${escapeAttr(header.to)}'`);
@@ -183,7 +183,7 @@ export class XmlStream {
 
   send(element: Element): void {
     if (this.#closing) return;
-    const prefix = element.xmlns === NS_STREAMS ? 'stream' : this.#declaredPrefixes.get(element.xmlns);
+    const prefix = element.xmlns === NS_STREAMS ? 'stream' : this.#declaredPrefixes?.get(element.xmlns);
     this.#write(prefix !== undefined ? serializePrefixed(element, prefix) : serialize(element, NS_CLIENT));
   }
 
