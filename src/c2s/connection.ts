@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { C2sConfig } from '../config/types.ts';
+import type { C2sConfig, LogLevel } from '../config/types.ts';
 import { makeJid, prepareDomain, prepareResource, type Jid } from '../jid/jid.ts';
 import { StreamError, type StreamErrorCondition } from '../net/stream-errors.ts';
 import type { TlsContextStore } from '../net/tls-contexts.ts';
@@ -14,7 +14,7 @@ import { XmlStream, newStreamId } from '../net/xml-stream.ts';
 import type { Router } from '../router/router.ts';
 import { newImState, type BoundSession } from '../router/sessions.ts';
 import type { Storage } from '../storage/types.ts';
-import type { Logger } from '../util/log.ts';
+import type { LogFields, Logger } from '../util/log.ts';
 import { Element, NS_CLIENT, NS_STREAMS } from '../xml/element.ts';
 import { NS_BIND, NS_SASL, NS_SESSION, NS_TLS } from '../xml/namespaces.ts';
 import { StanzaError, errorReply, iqResult } from '../xml/stanza-error.ts';
@@ -38,6 +38,8 @@ type C2sState =
 
 /** Stanzas waiting for processing before the socket stops being read (flow control). */
 const MAX_PENDING_STANZAS = 64;
+/** The processing queue of a connection with nothing pending: one settled promise for all. */
+const IDLE_QUEUE: Promise<void> = Promise.resolve();
 const MAX_AUTH_FAILURE_DELAY_MS = 10_000;
 
 export class C2sConnection implements BoundSession {
@@ -45,13 +47,14 @@ export class C2sConnection implements BoundSession {
   readonly connectedAt = Date.now();
   readonly im = newImState();
   #context: C2sContext;
-  #logger: Logger;
+  /** made when this connection first logs a line: at level warn an ordinary session never needs one */
+  #logger: Logger | undefined;
   #state: C2sState = { phase: 'unauthenticated', sasl: new SaslNegotiation(), failures: 0 };
   #domain: string | undefined;
   #boundJid: Jid | undefined;
   #streamId = '';
   #pending = 0;
-  #queue: Promise<void> = Promise.resolve();
+  #queue = IDLE_QUEUE;
   #closeReason = 'connection closed by peer';
   #onClosed: (connection: C2sConnection) => void;
 
@@ -74,8 +77,15 @@ export class C2sConnection implements BoundSession {
       },
       { limits: context.config.limits, contentNamespace: NS_CLIENT },
     );
-    this.#logger = context.logger.child({ peer: this.stream.peer });
-    this.#logger.info('c2s connection accepted', { tls: this.stream.secure || undefined });
+    this.#log('info', 'c2s connection accepted', { tls: this.stream.secure || undefined });
+  }
+
+  /** Logs with this connection's peer address; nothing is built when the level is off. */
+  #log(level: LogLevel, message: string, fields: LogFields): void {
+    const logger = this.#context.logger;
+    if (!logger.enabled(level)) return;
+    this.#logger ??= logger.child({ peer: this.stream.peer });
+    this.#logger[level](message, fields);
   }
 
   // --- BoundSession ---------------------------------------------------------------------------
@@ -201,11 +211,13 @@ export class C2sConnection implements BoundSession {
     this.#queue = this.#queue
       .then(() => this.#process(element))
       .catch((error: unknown) => {
-        this.#logger.error('c2s stanza processing failed', { error: error instanceof Error ? error.stack : String(error) });
+        this.#log('error', 'c2s stanza processing failed', { error: error instanceof Error ? error.stack : String(error) });
         this.#streamError('internal-server-error');
       })
       .finally(() => {
         if (this.#pending-- === MAX_PENDING_STANZAS) this.stream.socket.resume();
+        // Nothing left to process: an idle connection keeps no promise of its own.
+        if (this.#pending === 0) this.#queue = IDLE_QUEUE;
       });
   }
 
@@ -266,7 +278,7 @@ export class C2sConnection implements BoundSession {
     this.stream.send(new Element('proceed', NS_TLS));
     try {
       const socket: TLSSocket = await this.stream.startTls(tls.serverOptions({}, this.#domain));
-      this.#logger.info('c2s TLS established', { protocol: socket.getProtocol(), cipher: socket.getCipher().name, sni: socket.servername || undefined });
+      this.#log('info', 'c2s TLS established', { protocol: socket.getProtocol(), cipher: socket.getCipher().name, sni: socket.servername || undefined });
     } catch (error) {
       this.#closeReason = `TLS handshake failed: ${error instanceof Error ? error.message : String(error)}`;
       this.stream.destroy();
@@ -287,7 +299,7 @@ export class C2sConnection implements BoundSession {
     if (outcome.kind === 'reply') return this.stream.send(outcome.element);
     if (outcome.kind === 'success') {
       this.#state = { phase: 'authenticated', username: outcome.username };
-      this.#logger.info('c2s authenticated', { user: `${outcome.username}@${domain}`, mechanism: outcome.mechanism });
+      this.#log('info', 'c2s authenticated', { user: `${outcome.username}@${domain}`, mechanism: outcome.mechanism });
       this.stream.send(outcome.element);
       // RFC 6120 section 6.4.6: after <success/> both sides restart the stream.
       this.stream.restart();
@@ -295,7 +307,7 @@ export class C2sConnection implements BoundSession {
     }
     if (outcome.condition === 'aborted') return this.stream.send(outcome.element);
     state.failures++;
-    this.#logger.warn('c2s authentication failed', { condition: outcome.condition, mechanism: outcome.mechanism, failures: state.failures });
+    this.#log('warn', 'c2s authentication failed', { condition: outcome.condition, mechanism: outcome.mechanism, failures: state.failures });
     // Slow down guessing: the delay doubles with each failure on this stream.
     const delay = Math.min(this.#context.config.auth_failure_delay * 2 ** (state.failures - 1), MAX_AUTH_FAILURE_DELAY_MS);
     await new Promise((resolve) => setTimeout(resolve, delay));
@@ -329,7 +341,7 @@ export class C2sConnection implements BoundSession {
     // RFC 6120 section 7.7.2.2: a second login on the same resource overrides the first.
     const replaced = this.#context.router.sessions.add(this);
     replaced?.terminate('conflict', 'replaced by a new connection with the same resource');
-    this.#logger.info('c2s resource bound', { jid: jid.toString() });
+    this.#log('info', 'c2s resource bound', { jid: jid.toString() });
     const result = iqResult(element, new Element('bind', NS_BIND, {}, [new Element('jid', NS_BIND, {}, [jid.toString()])]));
     delete result.attrs.from;
     delete result.attrs.to;
@@ -368,7 +380,7 @@ export class C2sConnection implements BoundSession {
     try {
       await host.events.emit(name, { session: this, host });
     } catch (error) {
-      this.#logger.error(`${name} handler failed`, { error: error instanceof Error ? error.stack : String(error) });
+      this.#log('error', `${name} handler failed`, { error: error instanceof Error ? error.stack : String(error) });
     }
   }
 
@@ -380,7 +392,7 @@ export class C2sConnection implements BoundSession {
     }
     const jid = wasBound ? this.jid.toString() : undefined;
     this.#state = { phase: 'closed' };
-    this.#logger.info('c2s connection closed', { jid, reason: error ? `socket error: ${error.message}` : this.#closeReason, bytes_in: this.stream.bytesIn, bytes_out: this.stream.bytesOut });
+    this.#log('info', 'c2s connection closed', { jid, reason: error ? `socket error: ${error.message}` : this.#closeReason, bytes_in: this.stream.bytesIn, bytes_out: this.stream.bytesOut });
     this.#onClosed(this);
   }
 }
