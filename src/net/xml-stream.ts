@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { connect as tlsConnect, TLSSocket, type ConnectionOptions, type TlsOptions } from 'node:tls';
 import type { ParserLimits } from '../config/types.ts';
 import { Element, NS_CLIENT, NS_STREAMS } from '../xml/element.ts';
-import { XmlStreamParser, type NamespaceDeclarations, type XmlStreamError } from '../xml/parser.ts';
+import { XmlStreamParser, type NamespaceDeclarations, type StreamParserHandlers, type XmlStreamError } from '../xml/parser.ts';
 import { escapeAttr, serialize } from '../xml/serialize.ts';
 import { NS_STREAM_ERRORS, type StreamErrorCondition } from './stream-errors.ts';
 
@@ -80,7 +80,7 @@ export class XmlStream {
     this.remotePort = socket.remotePort ?? 0;
     this.options = options;
     this.#handlers = handlers;
-    this.#parser = this.#newParser();
+    this.#parser = new XmlStreamParser(new ParserEvents(this, handlers), { limits: options.limits, contentNamespace: options.contentNamespace });
     this.#attach(socket);
   }
 
@@ -99,22 +99,6 @@ export class XmlStream {
   /** "address:port" of the peer, for logs */
   get peer(): string {
     return this.remoteAddress.includes(':') ? `[${this.remoteAddress}]:${this.remotePort}` : `${this.remoteAddress}:${this.remotePort}`;
-  }
-
-  #newParser(): XmlStreamParser {
-    return new XmlStreamParser(
-      {
-        streamOpen: (root, declarations) => this.#handlers.streamOpen(root, declarations),
-        stanza: (element) => this.#handlers.stanza(element),
-        streamClose: () => this.#onPeerStreamClose(),
-        whitespace: () => this.#handlers.whitespace(),
-        error: (error) => {
-          this.streamError(error.condition, error.message);
-          this.#handlers.parseError(error);
-        },
-      },
-      { limits: this.options.limits, contentNamespace: this.options.contentNamespace },
-    );
   }
 
   #onData = (chunk: Buffer): void => {
@@ -198,15 +182,20 @@ export class XmlStream {
     this.#pending += data;
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      process.nextTick(this.#flush);
+      process.nextTick(XmlStream.#flushStream, this);
     }
+  }
+
+  /** The flush scheduled by #write (a static function: no closure per stream). */
+  static #flushStream(stream: XmlStream): void {
+    stream.#flush();
   }
 
   /**
    * Hands everything queued since the last flush to the socket in one write: under load many
    * stanzas for one peer leave in one system call instead of one each.
    */
-  #flush = (): void => {
+  #flush(): void {
     this.#flushScheduled = false;
     const data = this.#pending;
     this.#pending = '';
@@ -219,7 +208,7 @@ export class XmlStream {
       this.#closing = true;
       this.socket.destroy(new Error(`peer is not reading: more than ${limit} bytes queued`));
     }
-  };
+  }
 
   /**
    * Ends the stream with a stream error (RFC 6120 section 4.9): header first if we never sent
@@ -246,12 +235,6 @@ export class XmlStream {
     this.socket.end();
     this.#closeTimer = setTimeout(() => this.#finish(), this.options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT);
     this.#closeTimer.unref();
-  }
-
-  #onPeerStreamClose(): void {
-    this.#handlers.streamClose();
-    if (!this.#closing) this.closeStream();
-    else this.#finish();
   }
 
   /** Drops the connection at once, with no stream close (shutdown of a hostile peer). */
@@ -292,6 +275,41 @@ export class XmlStream {
       secure.once(doneEvent, onSecure);
       secure.once('error', onFailure);
     });
+  }
+}
+
+/** Passes the parser's events on to the stream's handlers: one object per stream instead of a closure per event. */
+class ParserEvents implements StreamParserHandlers {
+  readonly #stream: XmlStream;
+  readonly #handlers: XmlStreamHandlers;
+
+  constructor(stream: XmlStream, handlers: XmlStreamHandlers) {
+    this.#stream = stream;
+    this.#handlers = handlers;
+  }
+
+  streamOpen(root: Element, declarations: NamespaceDeclarations): void {
+    this.#handlers.streamOpen(root, declarations);
+  }
+
+  stanza(element: Element): void {
+    this.#handlers.stanza(element);
+  }
+
+  whitespace(): void {
+    this.#handlers.whitespace();
+  }
+
+  /** The peer closed its stream (RFC 6120 section 4.4): answer with ours, or finish when ours went first. */
+  streamClose(): void {
+    this.#handlers.streamClose();
+    if (!this.#stream.closing) this.#stream.closeStream();
+    else this.#stream.destroy();
+  }
+
+  error(error: XmlStreamError): void {
+    this.#stream.streamError(error.condition, error.message);
+    this.#handlers.parseError(error);
   }
 }
 
