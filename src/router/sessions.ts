@@ -49,7 +49,8 @@ export function newImState(): SessionImState {
 
 export class SessionRegistry {
   #byFullJid = new Map<string, BoundSession>();
-  #byBareJid = new Map<string, Map<string, BoundSession>>();
+  /** bare JID → its session, or resource → session once the account has several (most have one: no Map for them) */
+  #byBareJid = new Map<string, BoundSession | Map<string, BoundSession>>();
 
   /** Adds a session; returns the session it replaced on the same full JID, if any. */
   add(session: BoundSession): BoundSession | undefined {
@@ -57,9 +58,11 @@ export class SessionRegistry {
     const previous = this.#byFullJid.get(full);
     this.#byFullJid.set(full, session);
     const bare = session.jid.bare().toString();
-    let resources = this.#byBareJid.get(bare);
-    if (!resources) this.#byBareJid.set(bare, (resources = new Map()));
-    resources.set(session.jid.resource ?? '', session);
+    const resource = resourceOf(session);
+    const entry = this.#byBareJid.get(bare);
+    if (entry instanceof Map) entry.set(resource, session);
+    else if (entry === undefined || resourceOf(entry) === resource) this.#byBareJid.set(bare, session);
+    else this.#byBareJid.set(bare, new Map([[resourceOf(entry), entry], [resource, session]]));
     return previous;
   }
 
@@ -69,9 +72,13 @@ export class SessionRegistry {
     if (this.#byFullJid.get(full) !== session) return false;
     this.#byFullJid.delete(full);
     const bare = session.jid.bare().toString();
-    const resources = this.#byBareJid.get(bare);
-    resources?.delete(session.jid.resource ?? '');
-    if (resources?.size === 0) this.#byBareJid.delete(bare);
+    const entry = this.#byBareJid.get(bare);
+    if (!(entry instanceof Map)) {
+      this.#byBareJid.delete(bare);
+      return true;
+    }
+    entry.delete(resourceOf(session));
+    if (entry.size === 1) this.#byBareJid.set(bare, entry.values().next().value!);
     return true;
   }
 
@@ -88,12 +95,14 @@ export class SessionRegistry {
 
   /** The sessions of an account (bare JID), in bind order. */
   resourcesOf(bareJid: Jid): BoundSession[] {
-    const resources = this.#byBareJid.get(bareJid.bare().toString());
-    return resources ? [...resources.values()] : [];
+    const entry = this.#byBareJid.get(bareJid.bare().toString());
+    if (entry instanceof Map) return [...entry.values()];
+    return entry ? [entry] : [];
   }
 
   hasResource(bareJid: Jid, resource: string): boolean {
-    return this.#byBareJid.get(bareJid.bare().toString())?.has(resource) ?? false;
+    const entry = this.#byBareJid.get(bareJid.bare().toString());
+    return entry instanceof Map ? entry.has(resource) : entry !== undefined && resourceOf(entry) === resource;
   }
 
   get size(): number {
@@ -103,4 +112,8 @@ export class SessionRegistry {
   all(): IterableIterator<BoundSession> {
     return this.#byFullJid.values();
   }
+}
+
+function resourceOf(session: BoundSession): string {
+  return session.jid.resource ?? '';
 }
