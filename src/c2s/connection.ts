@@ -72,7 +72,7 @@ export class C2sConnection implements BoundSession {
         parseError: (error: XmlStreamError) => {
           this.#closeReason = `${error.condition}: ${error.message}`;
         },
-        whitespace: () => {},
+        whitespace: ignoreWhitespace,
         socketClosed: (error) => this.#onSocketClosed(error),
       },
       { limits: context.config.limits, contentNamespace: NS_CLIENT },
@@ -396,6 +396,9 @@ export class C2sConnection implements BoundSession {
     this.#onClosed(this);
   }
 }
+
+/** Keepalive whitespace between stanzas (RFC 6120 section 4.6.1) needs no answer; the stream already noted the activity. */
+function ignoreWhitespace(): void {}
 
 function isServerAddress(to: string | undefined, domain: string): boolean {
   return to === undefined || to === domain;
