@@ -42,9 +42,14 @@ export class C2sService {
     return result;
   }
 
+  /** One callback for every connection that closes, rather than a closure per connection. */
+  #forget = (closed: C2sConnection): void => {
+    this.connections.delete(closed);
+  };
+
   #accept(socket: Socket): void {
     socket.setNoDelay(true);
-    const connection = new C2sConnection(socket, this.#context, (closed) => this.connections.delete(closed));
+    const connection = new C2sConnection(socket, this.#context, this.#forget);
     this.connections.add(connection);
   }
 
