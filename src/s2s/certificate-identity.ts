@@ -2,12 +2,8 @@
  * The identities a certificate presents, and whether they name a given XMPP domain
  * (RFC 6125 section 6, RFC 6120 section 13.7.1, RFC 7590).
  */
-import { webcrypto } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { domainToASCII } from 'node:url';
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
-
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
 /** All names lowercase; DNS names without a trailing dot. */
 export interface CertificateIdentities {
@@ -33,17 +29,53 @@ const ID_ON_DNS_SRV = '1.3.6.1.5.5.7.8.7';
 
 /** Reads the identities of a DER certificate; throws when it cannot be parsed. */
 export function certificateIdentities(der: Uint8Array): CertificateIdentities {
-  const certificate = new x509.X509Certificate(new Uint8Array(der));
+  const bytes = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
   const identities: CertificateIdentities = {
     dnsIds: [],
     srvIds: [],
     uriIds: [],
     xmppAddrs: [],
-    commonNames: certificate.subjectName.getField('CN').map(normalizeName),
+    commonNames: commonNamesOf(new X509Certificate(bytes)),
   };
-  const extension = certificate.getExtension(SUBJECT_ALT_NAME);
-  if (extension) readGeneralNames(Buffer.from(extension.value), identities);
+  const subjectAltName = extensionValue(bytes, SUBJECT_ALT_NAME);
+  if (subjectAltName) readGeneralNames(subjectAltName, identities);
   return identities;
+}
+
+/** The subject's CN values, from the distinguished name as the TLS library prints it. */
+function commonNamesOf(certificate: X509Certificate): string[] {
+  return (certificate.subject ?? '')
+    .split('\n')
+    .filter((line) => line.startsWith('CN='))
+    .map((line) => normalizeName(line.slice(3)));
+}
+
+/**
+ * The contents of an extension's extnValue, found by walking the certificate (RFC 5280 section
+ * 4.1: Certificate { tbsCertificate { ..., [3] EXPLICIT Extensions } }, each Extension
+ * { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }).
+ */
+function extensionValue(der: Buffer, oid: string): Buffer | undefined {
+  const certificate = readTlv(der, 0);
+  const tbs = readTlv(der, certificate.start, certificate.end);
+  if (certificate.tag !== 0x30 || tbs.tag !== 0x30) throw new Error('not a certificate');
+  for (let offset = tbs.start; offset < tbs.end; ) {
+    const field = readTlv(der, offset, tbs.end);
+    offset = field.next;
+    if (field.tag !== 0xa3) continue;
+    const extensions = readTlv(der, field.start, field.end);
+    for (let at = extensions.start; at < extensions.end; ) {
+      const extension = readTlv(der, at, extensions.end);
+      at = extension.next;
+      const id = readTlv(der, extension.start, extension.end);
+      if (id.tag !== 0x06 || objectIdentifier(der.subarray(id.start, id.end)) !== oid) continue;
+      let value = readTlv(der, id.next, extension.end);
+      if (value.tag === 0x01) value = readTlv(der, value.next, extension.end);
+      if (value.tag !== 0x04) throw new Error('extension value is not an OCTET STRING');
+      return der.subarray(value.start, value.end);
+    }
+  }
+  return undefined;
 }
 
 /**

@@ -185,8 +185,20 @@ function selfSigned(certificate: X509Certificate): boolean {
   }
 }
 
+/**
+ * Parsed forms by fingerprint: anchors and intermediates come back with every peer of the same
+ * CA, and parsing costs far more than verifying a signature. Bounded; cleared when full.
+ */
+const parsedCertificates = new Map<string, x509.X509Certificate>();
+const MAX_PARSED_CERTIFICATES = 1000;
+
 function pathCertificate(node: X509Certificate): PathCertificate {
-  return { node, parsed: new x509.X509Certificate(new Uint8Array(node.raw)) };
+  let parsed = parsedCertificates.get(node.fingerprint256);
+  if (!parsed) {
+    if (parsedCertificates.size >= MAX_PARSED_CERTIFICATES) parsedCertificates.clear();
+    parsedCertificates.set(node.fingerprint256, (parsed = new x509.X509Certificate(new Uint8Array(node.raw))));
+  }
+  return { node, parsed };
 }
 
 function describe(certificate: X509Certificate): string {
