@@ -1,11 +1,22 @@
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError, defaultConfig, findConfigFile, loadConfig, parseConfig } from './load.ts';
 
 const baseDir = '/srv/trellis';
+
+/** Temporary directories this file made, removed when it ends. */
+const scratchDirs: string[] = [];
+function scratchDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'trellis-config-'));
+  scratchDirs.push(dir);
+  return dir;
+}
+after(() => {
+  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
+});
 
 /** The IM settings every host gets when nothing is written. */
 const DEFAULT_SETTINGS = {
@@ -324,7 +335,7 @@ describe('parseConfig', () => {
   });
 
   test('resolves TLS files against the base directory and checks they are readable', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'trellis-config-'));
+    const dir = scratchDir();
     mkdirSync(path.join(dir, 'certs'));
     writeFileSync(path.join(dir, 'certs', 'cert.pem'), 'certificate');
     writeFileSync(path.join(dir, 'certs', 'key.pem'), 'key');
@@ -365,7 +376,7 @@ describe('parseConfig', () => {
 
 describe('loadConfig', () => {
   test('reads a file and resolves paths against its directory', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'trellis-config-'));
+    const dir = scratchDir();
     const file = path.join(dir, 'trellis.yaml');
     writeFileSync(file, 'hosts: {localhost: {}}\n');
     const config = await loadConfig(file);
@@ -475,7 +486,7 @@ describe('findConfigFile', () => {
   });
 
   test('falls back to trellis.yaml in cwd when it exists', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'trellis-config-'));
+    const dir = scratchDir();
     assert.equal(findConfigFile(undefined, dir), undefined);
     writeFileSync(path.join(dir, 'trellis.yaml'), 'hosts: {localhost: {}}\n');
     assert.equal(findConfigFile(undefined, dir), path.join(dir, 'trellis.yaml'));
