@@ -7,13 +7,10 @@
  * issue serverAuth-only certificates, and that peer is still a server. A leaf is acceptable
  * with either purpose, or with no extendedKeyUsage at all. Revocation is not checked.
  */
-import { X509Certificate, webcrypto } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { rootCertificates } from 'node:tls';
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
-
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+import { certificateExtensions, objectIdentifier, readTlv, type CertificateExtension } from './der.ts';
 
 export type ChainVerdict = { trusted: true } | { trusted: false; reason: string };
 
@@ -42,9 +39,13 @@ const UNDERSTOOD_CRITICAL = new Set([
   '2.5.29.54', // inhibitAnyPolicy
 ]);
 
+const KEY_USAGE = '2.5.29.15';
+const BASIC_CONSTRAINTS = '2.5.29.19';
+const EXTENDED_KEY_USAGE = '2.5.29.37';
+
 interface PathCertificate {
   node: X509Certificate;
-  parsed: x509.X509Certificate;
+  extensions: CertificateExtension[];
 }
 
 /**
@@ -138,14 +139,14 @@ function checkValidity(certificate: X509Certificate, now: Date): ChainVerdict | 
 }
 
 function checkCriticalExtensions(certificate: PathCertificate): ChainVerdict | undefined {
-  const unknown = certificate.parsed.extensions.find((extension) => extension.critical && !UNDERSTOOD_CRITICAL.has(extension.type));
-  return unknown ? untrusted(`${describe(certificate.node)} has an unsupported critical extension ${unknown.type}`) : undefined;
+  const unknown = certificate.extensions.find((extension) => extension.critical && !UNDERSTOOD_CRITICAL.has(extension.oid));
+  return unknown ? untrusted(`${describe(certificate.node)} has an unsupported critical extension ${unknown.oid}`) : undefined;
 }
 
 /** The leaf's extendedKeyUsage (RFC 5280 section 4.2.1.12), and the same limit on its issuers. */
 function checkPurpose(certificate: PathCertificate): ChainVerdict | undefined {
-  const extension = certificate.parsed.getExtension(x509.ExtendedKeyUsageExtension);
-  if (!extension || extension.usages.some((usage) => ACCEPTED_PURPOSES.has(String(usage)))) return undefined;
+  const extension = extensionOf(certificate, EXTENDED_KEY_USAGE);
+  if (!extension || extendedKeyUsages(extension.value).some((usage) => ACCEPTED_PURPOSES.has(usage))) return undefined;
   return untrusted(`${describe(certificate.node)} is not for TLS servers or clients`);
 }
 
@@ -155,16 +156,53 @@ function checkPurpose(certificate: PathCertificate): ChainVerdict | undefined {
  * extension, when present, must allow certificate signing.
  */
 function checkIssuer(certificate: PathCertificate, intermediatesBelow: number, mustSayCa: boolean): ChainVerdict | undefined {
-  const constraints = certificate.parsed.getExtension(x509.BasicConstraintsExtension);
+  const basic = extensionOf(certificate, BASIC_CONSTRAINTS);
+  const constraints = basic ? basicConstraints(basic.value) : undefined;
   if (constraints ? !constraints.ca : mustSayCa) return untrusted(`${describe(certificate.node)} is not a CA`);
   if (constraints?.pathLength !== undefined && intermediatesBelow > constraints.pathLength) {
     return untrusted(`${describe(certificate.node)} allows at most ${constraints.pathLength} intermediate certificates below it`);
   }
-  const keyUsage = certificate.parsed.getExtension(x509.KeyUsagesExtension);
-  if (keyUsage && (keyUsage.usages & x509.KeyUsageFlags.keyCertSign) === 0) {
+  const keyUsage = extensionOf(certificate, KEY_USAGE);
+  if (keyUsage && !allowsCertificateSigning(keyUsage.value)) {
     return untrusted(`${describe(certificate.node)} may not sign certificates`);
   }
   return undefined;
+}
+
+function extensionOf(certificate: PathCertificate, oid: string): CertificateExtension | undefined {
+  return certificate.extensions.find((extension) => extension.oid === oid);
+}
+
+/** ExtKeyUsageSyntax ::= SEQUENCE OF KeyPurposeId (RFC 5280 section 4.2.1.12). */
+function extendedKeyUsages(der: Buffer): string[] {
+  const sequence = readTlv(der, 0);
+  const usages: string[] = [];
+  for (let offset = sequence.start; offset < sequence.end; ) {
+    const purpose = readTlv(der, offset, sequence.end);
+    offset = purpose.next;
+    if (purpose.tag === 0x06) usages.push(objectIdentifier(der.subarray(purpose.start, purpose.end)));
+  }
+  return usages;
+}
+
+/** BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER OPTIONAL } */
+function basicConstraints(der: Buffer): { ca: boolean; pathLength?: number } {
+  const sequence = readTlv(der, 0);
+  let ca = false;
+  let pathLength: number | undefined;
+  for (let offset = sequence.start; offset < sequence.end; ) {
+    const field = readTlv(der, offset, sequence.end);
+    offset = field.next;
+    if (field.tag === 0x01) ca = der[field.start] !== 0;
+    else if (field.tag === 0x02) pathLength = der.subarray(field.start, field.end).reduce((value, byte) => value * 256 + byte, 0);
+  }
+  return pathLength === undefined ? { ca } : { ca, pathLength };
+}
+
+/** KeyUsage ::= BIT STRING; keyCertSign is bit 5, 0x04 of the first content byte (RFC 5280 section 4.2.1.3). */
+function allowsCertificateSigning(der: Buffer): boolean {
+  const bits = readTlv(der, 0);
+  return bits.tag === 0x03 && bits.end - bits.start >= 2 && (der[bits.start + 1]! & 0x04) !== 0;
 }
 
 /** `issuer` names and signed `subject`. */
@@ -186,19 +224,19 @@ function selfSigned(certificate: X509Certificate): boolean {
 }
 
 /**
- * Parsed forms by fingerprint: anchors and intermediates come back with every peer of the same
- * CA, and parsing costs far more than verifying a signature. Bounded; cleared when full.
+ * Extensions by certificate fingerprint: anchors and intermediates come back with every peer of
+ * the same CA. Bounded; cleared when full.
  */
-const parsedCertificates = new Map<string, x509.X509Certificate>();
-const MAX_PARSED_CERTIFICATES = 1000;
+const extensionsByFingerprint = new Map<string, CertificateExtension[]>();
+const MAX_REMEMBERED_CERTIFICATES = 1000;
 
 function pathCertificate(node: X509Certificate): PathCertificate {
-  let parsed = parsedCertificates.get(node.fingerprint256);
-  if (!parsed) {
-    if (parsedCertificates.size >= MAX_PARSED_CERTIFICATES) parsedCertificates.clear();
-    parsedCertificates.set(node.fingerprint256, (parsed = new x509.X509Certificate(new Uint8Array(node.raw))));
+  let extensions = extensionsByFingerprint.get(node.fingerprint256);
+  if (!extensions) {
+    if (extensionsByFingerprint.size >= MAX_REMEMBERED_CERTIFICATES) extensionsByFingerprint.clear();
+    extensionsByFingerprint.set(node.fingerprint256, (extensions = certificateExtensions(Buffer.from(node.raw))));
   }
-  return { node, parsed };
+  return { node, extensions };
 }
 
 function describe(certificate: X509Certificate): string {
