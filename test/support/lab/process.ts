@@ -110,7 +110,9 @@ export async function waitForListeners(
     const owners = listeningSockets();
     const missing = wanted.filter((socket) => !owners.get(socket)?.includes(`pid=${daemon.pid},`));
     if (missing.length === 0) return;
-    const taken = missing.filter((socket) => owners.has(socket));
+    // `ss` can list a socket before it can name its process (the daemon is still binding): only
+    // a socket that names another process is taken.
+    const taken = missing.filter((socket) => (owners.get(socket) ?? '') !== '');
     if (taken.length > 0) {
       await daemon.stop();
       throw new Error(`${daemon.name} cannot listen on ${taken.map((socket) => `${socket} (held by ${owners.get(socket)})`).join(', ')}`);
