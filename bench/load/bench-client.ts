@@ -3,12 +3,15 @@
  * stream restart, resource binding (RFC 6120 section 7), initial presence (RFC 6121 section 4.2),
  * then a ping round trip (XEP-0199) to know the server has processed all of it.
  *
+ * SCRAM reuses SaltedPassword cached per password, salt and iteration count (cached-scram-client.ts),
+ * as real clients do; `primeSaltedPassword` fills the cache with a first exchange that is aborted.
+ *
  * Login reads with regular expressions over the text received; once logged in, the incoming
  * text goes to a cheap scanner that only looks for `</message>` boundaries (see message-scanner.ts).
  * Everything is bounded by a timeout so a stuck server cannot hang the benchmark.
  */
 import { connect, type Socket } from 'node:net';
-import { ScramClient } from '../../src/auth/scram-client.ts';
+import { CachedScramClient } from './cached-scram-client.ts';
 
 export type BenchMechanism = 'SCRAM-SHA-1' | 'SCRAM-SHA-256';
 
@@ -83,16 +86,45 @@ export class BenchClient {
     }
   }
 
-  async #negotiate(options: LoginOptions): Promise<void> {
+  /**
+   * Runs only SCRAM's first exchange to learn the account's salt and iteration count and caches
+   * SaltedPassword, then aborts the authentication (RFC 6120 section 6.4.5) and closes the stream.
+   */
+  static async primeSaltedPassword(options: LoginOptions): Promise<void> {
+    const socket = connect({ host: options.address, port: options.port, noDelay: true });
+    socket.setEncoding('utf8');
+    const client = new BenchClient(socket, `${options.username}@${options.domain}`);
+    socket.on('data', (text: string) => client.#receive(text));
+    socket.on('error', (error) => client.#close(error));
+    socket.on('close', () => client.#close(new Error('connection closed by the server')));
+    const timer = setTimeout(() => socket.destroy(new Error(`first SCRAM exchange of ${client.fullJid} timed out after ${options.timeoutMs} ms`)), options.timeoutMs);
+    try {
+      const { scram, challenge } = await client.#startScram(options);
+      await scram.learnSalt(challenge);
+      client.#write(`<abort xmlns='${NS_SASL}'/>`);
+      await client.#expect(/<failure[\s\S]*?<\/failure>/);
+      await client.close();
+    } finally {
+      clearTimeout(timer);
+      socket.destroy();
+    }
+  }
+
+  /** Opens the stream and sends SCRAM's client-first-message; returns the server-first-message. */
+  async #startScram(options: LoginOptions): Promise<{ scram: CachedScramClient; challenge: Buffer }> {
     const features = await this.#openStream(options.domain);
     const offered = [...features.matchAll(/<mechanism>([^<]+)<\/mechanism>/g)].map((match) => match[1]);
     if (!offered.includes(options.mechanism)) throw new Error(`server does not offer ${options.mechanism} without TLS (offered: ${offered.join(', ') || 'none'})`);
-
-    const scram = new ScramClient({ hash: options.mechanism === 'SCRAM-SHA-1' ? 'SHA-1' : 'SHA-256', username: options.username, password: options.password });
+    const scram = new CachedScramClient(options.mechanism === 'SCRAM-SHA-1' ? 'SHA-1' : 'SHA-256', options.username, options.password);
     this.#write(`<auth xmlns='${NS_SASL}' mechanism='${options.mechanism}'>${scram.firstMessage().toString('base64')}</auth>`);
     const challenge = await this.#expect(/<challenge[^>]*>([^<]*)<\/challenge>|<failure[\s\S]*?<\/failure>/);
     if (challenge[1] === undefined) throw new Error(`authentication of ${options.username} failed: ${challenge[0]}`);
-    const final = await scram.finalMessage(Buffer.from(challenge[1], 'base64'));
+    return { scram, challenge: Buffer.from(challenge[1], 'base64') };
+  }
+
+  async #negotiate(options: LoginOptions): Promise<void> {
+    const { scram, challenge } = await this.#startScram(options);
+    const final = await scram.finalMessage(challenge);
     this.#write(`<response xmlns='${NS_SASL}'>${final.toString('base64')}</response>`);
     const success = await this.#expect(/<success[^>]*>([^<]*)<\/success>|<failure[\s\S]*?<\/failure>/);
     if (success[1] === undefined) throw new Error(`authentication of ${options.username} failed: ${success[0]}`);

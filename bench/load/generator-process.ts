@@ -5,6 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { BenchClient } from './bench-client.ts';
+import { saltedPasswordDerivations } from './cached-scram-client.ts';
 import type { FromGenerator, GeneratorSetup, ToGenerator } from './generator-protocol.ts';
 import { MessagingTraffic } from './messaging-traffic.ts';
 
@@ -17,9 +18,26 @@ function reply(message: FromGenerator): void {
 
 async function setUp(setup: GeneratorSetup): Promise<void> {
   const start = performance.now();
+  const derivationsBefore = saltedPasswordDerivations();
   clients = await loginAll(setup);
   traffic = new MessagingTraffic(clients, setup);
-  reply({ type: 'ready', clients: clients.length, loginMillis: performance.now() - start });
+  reply({ type: 'ready', clients: clients.length, loginMillis: performance.now() - start, derivations: saltedPasswordDerivations() - derivationsBefore });
+}
+
+/** Runs each account's first SCRAM exchange, `loginConcurrency` at a time, to cache its SaltedPassword. */
+async function prime(setup: GeneratorSetup): Promise<void> {
+  const start = performance.now();
+  if (setup.protocol === 'xmpp') {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < setup.usernames.length) {
+        const username = setup.usernames[next++]!;
+        await BenchClient.primeSaltedPassword({ ...setup, username, timeoutMs: setup.loginTimeoutMs });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(setup.loginConcurrency, setup.usernames.length) }, worker));
+  }
+  reply({ type: 'primed', derivations: saltedPasswordDerivations(), primeMillis: performance.now() - start });
 }
 
 /** Logs in every client, `loginConcurrency` at a time, in username order. */
@@ -52,6 +70,8 @@ function connectClient(setup: GeneratorSetup, index: number): Promise<BenchClien
 
 async function handle(message: ToGenerator): Promise<void> {
   switch (message.type) {
+    case 'prime':
+      return prime(message.setup);
     case 'setup':
       return setUp(message.setup);
     case 'run':

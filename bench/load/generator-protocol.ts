@@ -19,13 +19,17 @@ export interface GeneratorSetup extends TrafficOptions {
 }
 
 export type ToGenerator =
+  /** untimed: each account's first SCRAM exchange only, to cache its SaltedPassword */
+  | { type: 'prime'; setup: GeneratorSetup }
   | { type: 'setup'; setup: GeneratorSetup }
   | { type: 'run'; phases: TrafficPhases }
   | { type: 'count' }
   | { type: 'close' };
 
 export type FromGenerator =
-  | { type: 'ready'; clients: number; loginMillis: number }
+  | { type: 'primed'; derivations: number; primeMillis: number }
+  /** derivations: PBKDF2 runs during the login (0 when every SaltedPassword was cached) */
+  | { type: 'ready'; clients: number; loginMillis: number; derivations: number }
   | { type: 'result'; result: TrafficResult }
   | { type: 'counted'; connected: number }
   | { type: 'closed' }

@@ -17,15 +17,35 @@ export class GeneratorPool {
     this.#children = children;
   }
 
-  /** Forks `count` generators and logs their clients in; returns once every client is ready. */
-  static async start(count: number, setup: GeneratorSetup): Promise<{ pool: GeneratorPool; loginMillis: number }> {
+  /**
+   * Forks `count` generators and logs their clients in; returns once every client is ready.
+   * With `prime`, an untimed first pass caches every account's SaltedPassword first (the timed
+   * logins then run no PBKDF2), and `beforeLogin` runs between the two passes.
+   */
+  static async start(
+    count: number,
+    setup: GeneratorSetup,
+    options: { prime?: boolean; beforeLogin?: () => void } = {},
+  ): Promise<{ pool: GeneratorPool; loginMillis: number; primeMillis: number; loginDerivations: number }> {
     const slices = splitEvenly(setup.usernames, count);
     const children = slices.map(() => fork(GENERATOR, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
     const pool = new GeneratorPool(children);
     try {
       const timeout = setup.loginTimeoutMs * Math.ceil(setup.usernames.length / setup.loginConcurrency) + 10_000;
-      const ready = await Promise.all(children.map((child, index) => ask(child, { type: 'setup', setup: { ...setup, usernames: slices[index]! } }, 'ready', timeout)));
-      return { pool, loginMillis: Math.max(...ready.map((message) => message.loginMillis)) };
+      const setupOf = (index: number): GeneratorSetup => ({ ...setup, usernames: slices[index]! });
+      let primeMillis = 0;
+      if (options.prime) {
+        const primed = await Promise.all(children.map((child, index) => ask(child, { type: 'prime', setup: setupOf(index) }, 'primed', timeout)));
+        primeMillis = Math.max(...primed.map((message) => message.primeMillis));
+      }
+      options.beforeLogin?.();
+      const ready = await Promise.all(children.map((child, index) => ask(child, { type: 'setup', setup: setupOf(index) }, 'ready', timeout)));
+      return {
+        pool,
+        loginMillis: Math.max(...ready.map((message) => message.loginMillis)),
+        primeMillis,
+        loginDerivations: ready.reduce((sum, message) => sum + message.derivations, 0),
+      };
     } catch (error) {
       pool.kill();
       throw error;
