@@ -1,13 +1,14 @@
 /**
- * Presence fan-out, Trellis side by side with Prosody:
+ * Presence fan-out, Trellis side by side with Prosody and ejabberd:
  *
- *   npm run bench -- presence [--contacts 100,999] [--changes 10] [--servers trellis,prosody]
+ *   npm run bench -- presence [--contacts 100,999] [--changes 10] [--servers trellis,prosody,ejabberd]
  *
  * One user, `owner`, has a roster of N contacts `c1`…`cN`, subscribed both ways (RFC 6121
  * section 3) and all online with available presence. The owner changes its presence (a new
  * <status/>) and the benchmark times how long the server takes to get it to every contact
  * (RFC 6121 section 4.4.2: the server broadcasts it to each contact with a subscription `from`
- * or `both`). Rosters are written into each server's storage before it starts. Every wait is
+ * or `both`). Rosters are written into each server's storage before it starts (ejabberd's through
+ * its HTTP API before any client connects). Every wait is
  * bounded. Prints one table and writes JSON to bench/results/; docs/performance.md explains it.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -21,6 +22,7 @@ import { spreadOf } from './report/stats.ts';
 import { textTable } from './report/table.ts';
 import { isListening, stopAllDaemons } from './servers/daemon.ts';
 import { waitForQuietMachine } from './servers/proc-stats.ts';
+import { startEjabberd } from './servers/ejabberd.ts';
 import { startProsody } from './servers/prosody.ts';
 import type { ServerStarter, ServerUnderTest } from './servers/server-under-test.ts';
 import { startTrellis } from './servers/trellis.ts';
@@ -28,6 +30,7 @@ import { startTrellis } from './servers/trellis.ts';
 const STARTERS: Record<string, { start: ServerStarter; port: number }> = {
   trellis: { start: startTrellis, port: 52221 },
   prosody: { start: startProsody, port: 52222 },
+  ejabberd: { start: startEjabberd, port: 52223 },
 };
 const DOMAIN = 'bench.local';
 const PASSWORD = 'bench-password';
@@ -38,7 +41,7 @@ const { values } = parseArgs({
   options: {
     contacts: { type: 'string', default: '100,999' },
     changes: { type: 'string', default: '10' },
-    servers: { type: 'string', default: 'trellis,prosody' },
+    servers: { type: 'string', default: 'trellis,prosody,ejabberd' },
     address: { type: 'string', default: '127.0.0.21' },
     'change-timeout': { type: 'string', default: '10' },
     'quiet-wait': { type: 'string', default: '60' },
@@ -146,10 +149,10 @@ function printReport(runs: FanOutRun[], versions: Record<string, string>): void 
   );
   for (const count of params.contacts) {
     const trellis = runs.find((run) => run.server === 'trellis' && run.contacts === count);
-    const prosody = runs.find((run) => run.server === 'prosody' && run.contacts === count);
-    if (trellis && prosody) {
-      const ratio = spreadOf(prosody.allReachedMs).median / spreadOf(trellis.allReachedMs).median;
-      process.stdout.write(`\n${count} contacts: Prosody/Trellis time to reach all (medians) ${fixed(ratio, 2)}, server CPU per change ${fixed(prosody.serverCpuMsPerChange / trellis.serverCpuMsPerChange, 2)}`);
+    if (!trellis) continue;
+    for (const other of runs.filter((run) => run.server !== 'trellis' && run.contacts === count)) {
+      const ratio = spreadOf(other.allReachedMs).median / spreadOf(trellis.allReachedMs).median;
+      process.stdout.write(`\n${count} contacts: ${other.server}/Trellis time to reach all (medians) ${fixed(ratio, 2)}, server CPU per change ${fixed(other.serverCpuMsPerChange / trellis.serverCpuMsPerChange, 2)}`);
     }
   }
   process.stdout.write('\n');

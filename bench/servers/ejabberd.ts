@@ -54,6 +54,7 @@ export async function startEjabberd(options: ServerOptions): Promise<ServerUnder
       await waitForListener(daemon, options.address, options.port, 60_000);
       await waitForListener(daemon, options.address, EJABBERD_API_PORT, 60_000);
       await registerUsers(options);
+      await addRosterItems(options);
     } catch (error) {
       await daemon.stop();
       throw error;
@@ -69,6 +70,7 @@ export async function startEjabberd(options: ServerOptions): Promise<ServerUnder
         'auth_method: internal, auth_password_format: scram (SHA-1, 4096 iterations: fixed in 23.01)',
         'default_db: mnesia in a fresh spool; no s2s listener, no certificates; loglevel: warning',
         `erl +Q 262144 (ports), run as root with no distribution; accounts via mod_http_api "register", ${REGISTER_CONCURRENCY} in flight`,
+        ...(options.rosters?.length ? [`rosters: mod_admin_extra loaded for its "add_rosteritem" API command (subscription both), ${REGISTER_CONCURRENCY} in flight, before any client connects`] : []),
       ],
       async stop() {
         await daemon.stop();
@@ -81,22 +83,35 @@ export async function startEjabberd(options: ServerOptions): Promise<ServerUnder
   }
 }
 
-async function registerUsers(options: ServerOptions): Promise<void> {
+function registerUsers(options: ServerOptions): Promise<void> {
+  return callApiForEach(options, 'register', options.usernames.map((user) => ({ user, host: options.domain, password: options.password })));
+}
+
+/** Each roster item, subscription both, through mod_admin_extra's add_rosteritem (API version 0 of 23.01: one group string). */
+function addRosterItems(options: ServerOptions): Promise<void> {
+  const items = (options.rosters ?? []).flatMap(({ owner, contacts }) =>
+    contacts.map((contact) => ({ localuser: owner, localhost: options.domain, user: contact, host: options.domain, nick: '', group: '', subs: 'both' })),
+  );
+  return callApiForEach(options, 'add_rosteritem', items);
+}
+
+/** POSTs one API command per argument set, REGISTER_CONCURRENCY at a time; any failure stops the start. */
+async function callApiForEach(options: ServerOptions, command: string, bodies: Record<string, string>[]): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < options.usernames.length) {
-      const user = options.usernames[next++]!;
-      const response = await fetch(`http://${options.address}:${EJABBERD_API_PORT}/api/register`, {
+    while (next < bodies.length) {
+      const body = bodies[next++]!;
+      const response = await fetch(`http://${options.address}:${EJABBERD_API_PORT}/api/${command}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ user, host: options.domain, password: options.password }),
+        body: JSON.stringify(body),
         signal: AbortSignal.timeout(30_000),
       });
       const text = await response.text();
-      if (!response.ok) throw new Error(`ejabberd API register ${user} failed with ${response.status}: ${text}`);
+      if (!response.ok) throw new Error(`ejabberd API ${command} ${JSON.stringify(body)} failed with ${response.status}: ${text}`);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(REGISTER_CONCURRENCY, options.usernames.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(REGISTER_CONCURRENCY, bodies.length) }, worker));
 }
 
 function otpRelease(): string | undefined {
@@ -138,8 +153,8 @@ api_permissions:
     from: [mod_http_api]
     who:
       ip: 127.0.0.0/8
-    what: ["register"]
+    what: ["register"${options.rosters?.length ? ', "add_rosteritem"' : ''}]
 modules:
-${MODULES.map((name) => `  ${name}: {}`).join('\n')}
+${[...MODULES, ...(options.rosters?.length ? ['mod_admin_extra'] : [])].map((name) => `  ${name}: {}`).join('\n')}
 `;
 }
