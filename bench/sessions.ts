@@ -113,7 +113,7 @@ async function main(): Promise<void> {
 }
 
 function printReport(runs: SessionsRun[], servers: Record<string, { version: string; settings: string[] }>): void {
-  const headers = ['server', 'sessions', 'prime s', 'PBKDF2 in timed pass', 'login s', 'logins/s', 'CPU ms/login', 'cores', 'machine', 'RSS before MB', 'RSS logged in MB', 'RSS idle MB', 'KB/session', 'connected'];
+  const headers = ['server', 'sessions', 'prime s', 'PBKDF2 in timed pass', 'login s', 'logins/s', 'CPU ms/login', 'cores', 'machine', 'RSS fresh MB', 'RSS after prime MB', 'RSS logged in MB', 'RSS idle MB', 'KB/session', 'connected'];
   const mb = (bytes: number) => fixed(bytes / 2 ** 20, 1);
   const rows = runs.map((run) => [
     run.server,
@@ -126,6 +126,7 @@ function printReport(runs: SessionsRun[], servers: Record<string, { version: str
     fixed(run.serverCoresDuringLogin, 2),
     fixed(run.machineCoresDuringLogin, 2),
     mb(run.rssBeforeBytes),
+    mb(run.rssBeforeTimedBytes),
     mb(run.rssAfterLoginBytes),
     mb(run.rssAfterIdleBytes),
     fixed(run.rssPerSessionBytes / 1024, 1),

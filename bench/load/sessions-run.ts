@@ -27,11 +27,14 @@ export interface SessionsRun {
   serverCoresDuringLogin: number;
   /** the whole machine's busy cores while the clients logged in (server, generators and the rest) */
   machineCoresDuringLogin: number;
+  /** the fresh server with accounts and no client, before the untimed pass */
   rssBeforeBytes: number;
+  /** after the untimed pass, when the timed logins start */
+  rssBeforeTimedBytes: number;
   rssAfterLoginBytes: number;
   rssAfterIdleBytes: number;
   rssPeakBytes: number;
-  /** (RSS after the idle period - RSS before login) / sessions */
+  /** (RSS after the idle period - RSS of the fresh server) / sessions */
   rssPerSessionBytes: number;
   /** sessions still connected at the end of the idle period */
   connectedAfterIdle: number;
@@ -41,13 +44,16 @@ export interface SessionsRun {
 export async function measureSessionsRun(server: ServerUnderTest, setup: GeneratorSetup, generators: number, idleMs: number): Promise<SessionsRun> {
   // Let start-up work (account creation, caches) settle before the baseline.
   await sleep(2000);
-  let before = readProcSnapshot(server.pid);
+  // Memory per session counts from the fresh server, before the untimed pass, so that whatever
+  // that pass leaves behind (heap growth, caches) is charged to the sessions, not hidden.
+  const fresh = readProcSnapshot(server.pid);
+  let before = fresh;
   let machineBefore = readMachineCpu();
   let rss: RssSampler | undefined;
   const { pool, loginMillis, primeMillis, loginDerivations } = await GeneratorPool.start(generators, setup, {
     prime: true,
     beforeLogin: () => {
-      // The timed pass starts here, after the untimed one has closed its streams.
+      // The timed pass (CPU and login rate) starts here, after the untimed one has closed its streams.
       before = readProcSnapshot(server.pid);
       machineBefore = readMachineCpu();
       rss = new RssSampler(server.pid);
@@ -77,11 +83,12 @@ export async function measureSessionsRun(server: ServerUnderTest, setup: Generat
       serverCpuMsPerLogin: ((afterLogin.cpuSeconds - before.cpuSeconds) * 1000) / sessions,
       serverCoresDuringLogin: (afterLogin.cpuSeconds - before.cpuSeconds) / wallSeconds,
       machineCoresDuringLogin: (machineAfter.busySeconds - machineBefore.busySeconds) / ((machineAfter.atMillis - machineBefore.atMillis) / 1000),
-      rssBeforeBytes: before.rssBytes,
+      rssBeforeBytes: fresh.rssBytes,
+      rssBeforeTimedBytes: before.rssBytes,
       rssAfterLoginBytes: afterLogin.rssBytes,
       rssAfterIdleBytes: afterIdle.rssBytes,
       rssPeakBytes: Math.max(peak, afterIdle.rssBytes),
-      rssPerSessionBytes: (afterIdle.rssBytes - before.rssBytes) / sessions,
+      rssPerSessionBytes: (afterIdle.rssBytes - fresh.rssBytes) / sessions,
       connectedAfterIdle,
       closeSeconds: (performance.now() - closeStart) / 1000,
     };
