@@ -186,6 +186,11 @@ export class XmlStream {
     }
   }
 
+  /** Hands what is queued to the socket now, so that slow work after it does not hold it back. */
+  flush(): void {
+    this.#flush();
+  }
+
   /** The flush scheduled by #write (a static function: no closure per stream). */
   static #flushStream(stream: XmlStream): void {
     stream.#flush();

@@ -28,17 +28,17 @@ const ID_ON_XMPP_ADDR = '1.3.6.1.5.5.7.8.5';
 /** RFC 4985 section 2: id-on-dnsSRV */
 const ID_ON_DNS_SRV = '1.3.6.1.5.5.7.8.7';
 
-/** Reads the identities of a DER certificate; throws when it cannot be parsed. */
-export function certificateIdentities(der: Uint8Array): CertificateIdentities {
-  const bytes = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
+/** Reads the identities of a certificate (parsed, or DER); throws when it cannot be parsed. */
+export function certificateIdentities(certificate: X509Certificate | Uint8Array): CertificateIdentities {
+  const parsed = certificate instanceof X509Certificate ? certificate : new X509Certificate(certificate);
   const identities: CertificateIdentities = {
     dnsIds: [],
     srvIds: [],
     uriIds: [],
     xmppAddrs: [],
-    commonNames: commonNamesOf(new X509Certificate(bytes)),
+    commonNames: commonNamesOf(parsed),
   };
-  const subjectAltName = certificateExtensions(bytes).find((extension) => extension.oid === SUBJECT_ALT_NAME)?.value;
+  const subjectAltName = certificateExtensions(parsed.raw).find((extension) => extension.oid === SUBJECT_ALT_NAME)?.value;
   if (subjectAltName) readGeneralNames(subjectAltName, identities);
   return identities;
 }

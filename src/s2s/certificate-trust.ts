@@ -49,19 +49,19 @@ interface PathCertificate {
 }
 
 /**
- * `chain`: DER certificates as the peer sent them, leaf first; the others may come in any order
- * and may include the root. `trustAnchors`: the CAs we trust, and any peer certificates
- * configured as trusted as they are.
+ * `chain`: the certificates as the peer sent them (parsed, or DER), leaf first; the others may
+ * come in any order and may include the root. `trustAnchors`: the CAs we trust, and any peer
+ * certificates configured as trusted as they are.
  */
 export function verifyCertificateChain(
-  chain: readonly Buffer[],
+  chain: readonly (X509Certificate | Uint8Array)[],
   trustAnchors: readonly X509Certificate[],
   now: Date = new Date(),
 ): ChainVerdict {
   if (chain.length === 0) return untrusted('no certificate presented');
   let presented: PathCertificate[];
   try {
-    presented = chain.map((der) => pathCertificate(new X509Certificate(der)));
+    presented = chain.map((certificate) => pathCertificate(certificate instanceof X509Certificate ? certificate : new X509Certificate(certificate)));
   } catch (error) {
     return untrusted(`unreadable certificate: ${(error as Error).message}`);
   }

@@ -181,9 +181,9 @@ export class S2sOutgoing {
       },
       { limits: this.#context.config.limits, contentNamespace: NS_SERVER },
     );
-    if (socket instanceof TLSSocket) this.#checkCertificate(socket);
     this.logger.info('s2s outgoing connection established', { tls: this.#stream.secure ? 'direct' : undefined, local: this.#headerDomain });
     this.#sendHeader();
+    if (socket instanceof TLSSocket) this.#checkCertificateAfterHeader(socket);
   }
 
   #sendHeader(): void {
@@ -289,9 +289,9 @@ export class S2sOutgoing {
         secureContext: this.#context.tls.contextFor(this.#headerDomain),
         rejectUnauthorized: false,
       });
-      this.#checkCertificate(socket);
-      this.logger.info('s2s outgoing TLS established', { protocol: socket.getProtocol(), cipher: socket.getCipher().name, certificate: this.#certificate.status });
       this.#sendHeader();
+      this.#checkCertificateAfterHeader(socket);
+      this.logger.info('s2s outgoing TLS established', { protocol: socket.getProtocol(), cipher: socket.getCipher().name, certificate: this.#certificate.status });
     } catch (error) {
       this.#fail(new StanzaError('remote-server-timeout', `TLS with ${this.remoteDomain} failed: ${(error as Error).message}`));
     }
@@ -302,7 +302,12 @@ export class S2sOutgoing {
     return isIP(this.remoteDomain) ? {} : { servername: this.remoteDomain };
   }
 
-  #checkCertificate(socket: TLSSocket): void {
+  /**
+   * The verdict is needed only when the peer's features arrive: the stream header leaves first
+   * and the chain is checked while the peer answers it, not before.
+   */
+  #checkCertificateAfterHeader(socket: TLSSocket): void {
+    this.#stream!.flush();
     this.#certificate = checkPeerCertificate(socket, this.remoteDomain, this.#context.anchors);
   }
 

@@ -3,7 +3,7 @@
  * ends at a CA we trust, and whether it names a given domain. Works the same for the
  * certificate a receiving server shows us and the one an initiating server presents as a client.
  */
-import { createHash, type X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { certificateIdentities, certificateMatchesDomain } from './certificate-identity.ts';
 import { verifyCertificateChain } from './certificate-trust.ts';
@@ -26,25 +26,44 @@ export interface CertificateVerdict {
   fingerprint?: string;
 }
 
-/** The DER chain the peer sent, leaf first. */
-export function peerChain(socket: TLSSocket): Buffer[] {
+/** The chain a peer presented, read from its socket once. */
+interface PeerChain {
+  /** leaf first, then the other certificates the peer sent */
+  certificates: X509Certificate[];
+  /** the SHA-256 fingerprints of the whole chain: equal chains, equal keys */
+  fingerprints: string;
+  /** when the leaf expires, in ms since the epoch */
+  leafValidTo: number;
+}
+
+/**
+ * Chains by socket. Reading the peer's certificates through the TLS library costs a tenth of a
+ * millisecond or more each time; a stream asks at TLS, on each stream header and per domain.
+ */
+const chainsBySocket = new WeakMap<TLSSocket, PeerChain>();
+
+/** The chain the peer sent, leaf first; undefined when it sent none (or before the handshake). */
+function peerChain(socket: TLSSocket): PeerChain | undefined {
+  const known = chainsBySocket.get(socket);
+  if (known) return known;
   const leaf = socket.getPeerCertificate(true) as PeerCertificate & { issuerCertificate?: PeerCertificate };
-  if (!leaf || !leaf.raw) return [];
-  const chain: Buffer[] = [];
-  const seen = new Set<string>();
+  if (!leaf || !leaf.raw) return undefined;
+  const certificates: X509Certificate[] = [];
+  const fingerprints: string[] = [];
   let current: (PeerCertificate & { issuerCertificate?: PeerCertificate }) | undefined = leaf;
-  while (current?.raw && !seen.has(current.fingerprint256) && chain.length < 10) {
-    seen.add(current.fingerprint256);
-    chain.push(current.raw);
+  while (current?.raw && !fingerprints.includes(current.fingerprint256) && certificates.length < 10) {
+    fingerprints.push(current.fingerprint256);
+    certificates.push(new X509Certificate(current.raw));
     current = current.issuerCertificate as typeof current;
   }
+  const chain = { certificates, fingerprints: fingerprints.join(' '), leafValidTo: Date.parse(leaf.valid_to) };
+  chainsBySocket.set(socket, chain);
   return chain;
 }
 
 /**
- * How long a verdict about one certificate chain is reused. Checking a chain parses every
- * certificate in it, which costs milliseconds; a stream asks several times (at TLS, on each
- * stream header, per dialback domain) and peers reconnect with the same certificate.
+ * How long a verdict about one certificate chain is reused: peers reconnect with the same
+ * certificate, and checking a chain verifies signatures.
  */
 const VERDICT_TTL_MS = 10 * 60 * 1000;
 const MAX_CACHED_VERDICTS = 1000;
@@ -58,26 +77,24 @@ interface CachedVerdict {
 const verdictCache = new WeakMap<readonly X509Certificate[], Map<string, CachedVerdict>>();
 
 export function checkPeerCertificate(socket: TLSSocket | undefined, domain: string, anchors: readonly X509Certificate[]): CertificateVerdict {
-  const peer = socket?.getPeerCertificate(true);
-  if (!peer || !peer.raw) return { status: 'absent', reason: 'no certificate presented' };
-  const chain = peerChain(socket!);
-  const digest = createHash('sha256');
-  for (const der of chain) digest.update(der);
-  const key = `${digest.digest('base64')} ${domain}`;
+  const chain = socket ? peerChain(socket) : undefined;
+  if (!chain) return { status: 'absent', reason: 'no certificate presented' };
+  const key = `${chain.fingerprints} ${domain}`;
   let cache = verdictCache.get(anchors);
   if (!cache) verdictCache.set(anchors, (cache = new Map()));
   const now = Date.now();
   const cached = cache.get(key);
   if (cached && cached.until > now) return cached.verdict;
-  const verdict = evaluate(chain, peer.fingerprint256, domain, anchors);
+  const verdict = evaluate(chain.certificates, domain, anchors);
   // The validity period still counts: a verdict never outlives the leaf certificate.
-  const until = Math.min(now + VERDICT_TTL_MS, Date.parse(peer.valid_to));
+  const until = Math.min(now + VERDICT_TTL_MS, chain.leafValidTo);
   if (cache.size >= MAX_CACHED_VERDICTS) cache.clear();
   cache.set(key, { verdict, until });
   return verdict;
 }
 
-function evaluate(chain: Buffer[], fingerprint: string, domain: string, anchors: readonly X509Certificate[]): CertificateVerdict {
+function evaluate(chain: X509Certificate[], domain: string, anchors: readonly X509Certificate[]): CertificateVerdict {
+  const fingerprint = chain[0]!.fingerprint256;
   const trust = verifyCertificateChain(chain, anchors);
   if (!trust.trusted) return { status: 'untrusted', reason: trust.reason, fingerprint };
   if (!certificateMatchesDomain(certificateIdentities(chain[0]!), domain, 'xmpp-server')) {
