@@ -46,7 +46,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       secret: await dialbackSecret(config, storage),
       anchors: await loadTrustAnchors(config.s2s.ca_files, config.s2s.use_system_ca),
       tls,
-      dns: createDnsLookup({ servers: [...config.dns.servers], timeoutMs: config.dns.timeout * 1000 }),
+      dns: createDnsLookup({ servers: [...config.dns.servers], timeoutMs: config.dns.timeout * 1000, cacheEntries: config.dns.cache_entries }),
       router,
       policy: new FederationPolicy(config.s2s),
       logger,

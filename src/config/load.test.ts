@@ -301,7 +301,7 @@ describe('parseConfig', () => {
         },
         access: { deny_domains: [], allow_domains: [], deny_addresses: [], allow_addresses: [] },
       },
-      dns: { servers: [], timeout: 5 },
+      dns: { servers: [], timeout: 5, cache_entries: 10000 },
       admin: { enabled: true, socket: '/srv/trellis/data/admin.sock' },
       ...DEFAULT_SETTINGS,
       hosts: [{ domain: 'localhost', ...DEFAULT_SETTINGS }],

@@ -324,6 +324,13 @@ const dnsSchema: ObjectNode = {
       description: "resolvers to query; empty means the system's resolv.conf",
     },
     timeout: seconds(1, 60, 5, 'seconds per DNS query'),
+    cache_entries: {
+      kind: 'integer',
+      min: 0,
+      max: 1_000_000,
+      default: 10_000,
+      description: "A and AAAA answers kept in the server for their TTL (at most an hour), and names without them for a minute; 0 asks the resolver every time",
+    },
   },
 };
 

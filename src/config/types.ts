@@ -143,6 +143,8 @@ export interface DnsConfig {
   servers: readonly string[];
   /** seconds per query */
   timeout: number;
+  /** address answers kept in the server; 0 disables the cache */
+  cache_entries: number;
 }
 
 export interface AdminConfig {

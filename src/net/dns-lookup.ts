@@ -3,6 +3,7 @@
  * can be tested without a network. The default is a thin wrapper over node:dns.
  */
 import { Resolver } from 'node:dns/promises';
+import { DnsAddressCache } from './dns-cache.ts';
 import type { SrvRecord } from './dns-srv-order.ts';
 
 /**
@@ -23,19 +24,23 @@ export interface DnsLookupOptions {
   timeoutMs?: number;
   /** attempts per query and server */
   tries?: number;
+  /** address answers kept (dns-cache.ts); 0 asks every time */
+  cacheEntries?: number;
 }
 
 const DEFAULT_TIMEOUT_MS = 5000;
 const DEFAULT_TRIES = 2;
+const DEFAULT_CACHE_ENTRIES = 10_000;
 
 /** Throws when a configured server address is not an IP address (with an optional port). */
 export function createDnsLookup(options: DnsLookupOptions = {}): DnsLookup {
   const resolver = new Resolver({ timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, tries: options.tries ?? DEFAULT_TRIES });
   if (options.servers && options.servers.length > 0) resolver.setServers(options.servers);
+  const cache = new DnsAddressCache(options.cacheEntries ?? DEFAULT_CACHE_ENTRIES);
   return {
     resolveSrv: (name) => resolver.resolveSrv(name),
-    resolve4: (host) => resolver.resolve4(host),
-    resolve6: (host) => resolver.resolve6(host),
+    resolve4: (host) => cache.addresses('A', host, () => resolver.resolve4(host, { ttl: true })),
+    resolve6: (host) => cache.addresses('AAAA', host, () => resolver.resolve6(host, { ttl: true })),
   };
 }
 
