@@ -3,11 +3,12 @@
  * own DNS (test/support/lab):
  *
  *   npm run bench -- federation [--pairs 50] [--window 10] [--seconds 10] [--links 7]
- *                               [--servers trellis-trellis,trellis-prosody,prosody-prosody] [--server-log debug]
+ *                               [--servers trellis-trellis,trellis-prosody,prosody-ejabberd,…] [--server-log debug]
  *
  * Needs root (it creates the namespace, then runs itself inside it with `ip netns exec`; the
  * namespace and everything in it go away at the end, whatever happens). Two servers, A on
  * 127.0.0.31 and B on 127.0.0.32, found through SRV records; certificates from a throwaway CA.
+ * Each `--servers` pair names A's software and B's: trellis, prosody or ejabberd (bench/federation/).
  * 1. Throughput: `--pairs` users on each side in one ring, every message crossing a server link,
  *    at most `--window` in flight per sender.
  * 2. Cold links: for `--links` fresh domain pairs with CA certificates (SASL EXTERNAL) and as many
@@ -22,6 +23,7 @@ import { parseArgs } from 'node:util';
 import { LAB_RESOLVER_ADDRESS } from '../test/support/lab/dns.ts';
 import { assertInsideLab, createLabNamespace } from '../test/support/lab/namespace.ts';
 import { measureColdLinks, type ColdLinkResult } from './federation/cold-links.ts';
+import { startEjabberdPeer } from './federation/ejabberd-peer.ts';
 import { setUpLab, type BenchLab, type LabSide } from './federation/lab-setup.ts';
 import type { FederationPeer, FederationPeerStarter } from './federation/peer.ts';
 import { startProsodyPeer } from './federation/prosody-peer.ts';
@@ -33,7 +35,7 @@ import { stopAllDaemons } from './servers/daemon.ts';
 import { waitForQuietMachine } from './servers/proc-stats.ts';
 
 const INSIDE_LAB = 'TRELLIS_BENCH_INSIDE_LAB';
-const STARTERS: Record<string, FederationPeerStarter> = { trellis: startTrellisPeer, prosody: startProsodyPeer };
+const STARTERS: Record<string, FederationPeerStarter> = { trellis: startTrellisPeer, prosody: startProsodyPeer, ejabberd: startEjabberdPeer };
 const ADDRESSES = { a: '127.0.0.31', b: '127.0.0.32' };
 const PASSWORD = 'bench-password';
 const RESULTS_DIR = join(import.meta.dirname, 'results');
@@ -70,7 +72,7 @@ if (!(params.seconds > 0) || !(params.warmupSeconds >= 0)) fail('--seconds and -
 if (!Number.isInteger(params.links) || params.links < 0 || params.links > 50) fail('--links is a count from 0 to 50');
 for (const pair of params.servers) {
   const [a, b, extra] = pair.split('-');
-  if (!a || !b || extra !== undefined || !STARTERS[a] || !STARTERS[b]) fail(`--servers takes pairs such as trellis-trellis, trellis-prosody, prosody-prosody, not "${pair}"`);
+  if (!a || !b || extra !== undefined || !STARTERS[a] || !STARTERS[b]) fail(`--servers takes pairs of ${Object.keys(STARTERS).join(', ')} such as trellis-trellis, trellis-prosody, ejabberd-trellis, not "${pair}"`);
 }
 
 if (process.env[INSIDE_LAB] === undefined) process.exitCode = await runInsideNewLab();

@@ -11,7 +11,7 @@ export interface FederationHost {
 export interface FederationPeerOptions {
   /** names the process in messages and results, e.g. "trellis-a" */
   name: string;
-  /** the 127.x.y.z address it listens on, ports 5222 (plain TCP clients) and 5269 */
+  /** the 127.x.y.z address it listens on: ports 5222 (plain TCP clients), 5269 (STARTTLS) and 5270 (direct TLS) */
   address: string;
   hosts: FederationHost[];
   /** every account gets this password */
@@ -27,7 +27,7 @@ export interface FederationPeerOptions {
 
 export interface FederationPeer {
   name: string;
-  software: 'trellis' | 'prosody';
+  software: 'trellis' | 'prosody' | 'ejabberd';
   pid: number;
   address: string;
   outputFile: string;
@@ -38,3 +38,5 @@ export type FederationPeerStarter = (options: FederationPeerOptions) => Promise<
 
 export const C2S_PORT = 5222;
 export const S2S_PORT = 5269;
+/** XEP-0368: TLS from the first byte, announced by `_xmpps-server._tcp` SRV records */
+export const S2S_DIRECT_TLS_PORT = 5270;

@@ -1,8 +1,8 @@
 /**
- * ejabberd from Debian as a child process, run as root straight from `erl` (ejabberdctl would
- * switch to the ejabberd user and use the shared epmd) with no Erlang distribution, its own
- * configuration, Mnesia spool and log in a scratch directory. Accounts are created over its HTTP
- * API on the benchmark address. Installed with apt-get when missing.
+ * ejabberd from Debian as a child process, run as root straight from `erl` with no Erlang
+ * distribution, its own configuration, Mnesia spool and log in a scratch directory
+ * (test/support/lab/ejabberd-erl.ts). Accounts are created over its HTTP API on the benchmark
+ * address. Installed with apt-get when missing.
  * Configuration reference: https://docs.ejabberd.im/admin/configuration/.
  *
  * Deltas from Debian's /etc/ejabberd/ejabberd.yml (each in `settings` of the result):
@@ -17,20 +17,20 @@
  * SCRAM iterations are not configurable in ejabberd 23.01: its verifiers use 4096, like the others.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { prepareEjabberdErl } from '../../test/support/lab/ejabberd-erl.ts';
 import { ensureDebianPackage, debianVersion } from './debian-package.ts';
 import { startDaemon, waitForListener } from './daemon.ts';
 import type { ServerOptions, ServerUnderTest } from './server-under-test.ts';
 
 /** mod_http_api, on the benchmark address only */
 export const EJABBERD_API_PORT = 52280;
-/** Debian installs ejabberd's OTP applications here. */
-const EJABBERD_LIBS = '/usr/lib/x86_64-linux-gnu';
-const MAX_FSM_QUEUE = 1_000_000;
+/** stanzas queued per session before ejabberd closes it; its default is 10000 */
+export const MAX_FSM_QUEUE = 1_000_000;
 /** ejabberd's listeners accept with a backlog of 5 by default, which drops connections when hundreds log in at once */
-const LISTEN_BACKLOG = 1024;
+export const LISTEN_BACKLOG = 1024;
 const MODULES = ['mod_roster', 'mod_disco', 'mod_ping', 'mod_version', 'mod_vcard', 'mod_private', 'mod_privacy', 'mod_blocking', 'mod_offline', 'mod_register', 'mod_http_api'];
 /** registrations in flight over the HTTP API */
 const REGISTER_CONCURRENCY = 16;
@@ -42,14 +42,10 @@ export async function startEjabberd(options: ServerOptions): Promise<ServerUnder
   const configFile = join(dir, 'ejabberd.yml');
   const logFile = join(dir, 'ejabberd.log');
   try {
-    await mkdir(join(dir, 'spool'));
     await writeFile(configFile, ejabberdConfig(options));
     // +K/+A are the defaults of OTP 25; +Q raises the port (socket) limit above any session count here.
-    const daemon = startDaemon('ejabberd', 'erl', ['+Q', '262144', '-noinput', '-noshell', '-mnesia', 'dir', JSON.stringify(join(dir, 'spool')), '-s', 'ejabberd'], {
-      cwd: dir,
-      outputFile: join(dir, 'erl.out'),
-      env: { ...process.env, HOME: dir, ERL_LIBS: EJABBERD_LIBS, ERL_CRASH_DUMP: join(dir, 'erl_crash.dump'), EJABBERD_CONFIG_PATH: configFile, EJABBERD_LOG_PATH: logFile },
-    });
+    const erl = prepareEjabberdErl({ dir, configFile, logFile, erlFlags: ['+Q', '262144'] });
+    const daemon = startDaemon('ejabberd', erl.command, erl.args, erl.options);
     try {
       await waitForListener(daemon, options.address, options.port, 60_000);
       await waitForListener(daemon, options.address, EJABBERD_API_PORT, 60_000);
@@ -84,7 +80,7 @@ export async function startEjabberd(options: ServerOptions): Promise<ServerUnder
 }
 
 function registerUsers(options: ServerOptions): Promise<void> {
-  return callApiForEach(options, 'register', options.usernames.map((user) => ({ user, host: options.domain, password: options.password })));
+  return callEjabberdApi(options.address, 'register', options.usernames.map((user) => ({ user, host: options.domain, password: options.password })));
 }
 
 /** Each roster item, subscription both, through mod_admin_extra's add_rosteritem (API version 0 of 23.01: one group string). */
@@ -92,16 +88,19 @@ function addRosterItems(options: ServerOptions): Promise<void> {
   const items = (options.rosters ?? []).flatMap(({ owner, contacts }) =>
     contacts.map((contact) => ({ localuser: owner, localhost: options.domain, user: contact, host: options.domain, nick: '', group: '', subs: 'both' })),
   );
-  return callApiForEach(options, 'add_rosteritem', items);
+  return callEjabberdApi(options.address, 'add_rosteritem', items);
 }
 
-/** POSTs one API command per argument set, REGISTER_CONCURRENCY at a time; any failure stops the start. */
-async function callApiForEach(options: ServerOptions, command: string, bodies: Record<string, string>[]): Promise<void> {
+/**
+ * POSTs one mod_http_api command per argument set to the API listener on `address`,
+ * REGISTER_CONCURRENCY at a time; any failure stops the start.
+ */
+export async function callEjabberdApi(address: string, command: string, bodies: Record<string, string>[]): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < bodies.length) {
       const body = bodies[next++]!;
-      const response = await fetch(`http://${options.address}:${EJABBERD_API_PORT}/api/${command}`, {
+      const response = await fetch(`http://${address}:${EJABBERD_API_PORT}/api/${command}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
@@ -124,6 +123,7 @@ function otpRelease(): string | undefined {
 
 function ejabberdConfig(options: ServerOptions): string {
   const yaml = (value: string) => JSON.stringify(value);
+  const api = ejabberdApiConfig(options.address, ['register', ...(options.rosters?.length ? ['add_rosteritem'] : [])]);
   return `# Generated for one benchmark run.
 hosts: [${yaml(options.domain)}]
 loglevel: warning
@@ -143,18 +143,30 @@ listen:
     shaper: none
     backlog: ${LISTEN_BACKLOG}
     max_fsm_queue: ${MAX_FSM_QUEUE}
-  - port: ${EJABBERD_API_PORT}
-    ip: ${yaml(options.address)}
+${api.listener}
+${api.permissions}
+modules:
+${[...MODULES, ...(options.rosters?.length ? ['mod_admin_extra'] : [])].map((name) => `  ${name}: {}`).join('\n')}
+`;
+}
+
+/**
+ * YAML for mod_http_api: its ejabberd_http listener on `address`, EJABBERD_API_PORT (an entry of
+ * `listen:`), and the top-level `api_permissions` that let 127.0.0.0/8 call `commands`
+ * (https://docs.ejabberd.im/developer/ejabberd-api/permissions/).
+ */
+export function ejabberdApiConfig(address: string, commands: string[]): { listener: string; permissions: string } {
+  return {
+    listener: `  - port: ${EJABBERD_API_PORT}
+    ip: ${JSON.stringify(address)}
     module: ejabberd_http
     request_handlers:
-      /api: mod_http_api
-api_permissions:
+      /api: mod_http_api`,
+    permissions: `api_permissions:
   "benchmark accounts":
     from: [mod_http_api]
     who:
       ip: 127.0.0.0/8
-    what: ["register"${options.rosters?.length ? ', "add_rosteritem"' : ''}]
-modules:
-${[...MODULES, ...(options.rosters?.length ? ['mod_admin_extra'] : [])].map((name) => `  ${name}: {}`).join('\n')}
-`;
+    what: [${commands.map((command) => JSON.stringify(command)).join(', ')}]`,
+  };
 }

@@ -1,18 +1,16 @@
 /**
- * A private ejabberd 23.01 inside the lab namespace. It runs as root straight from `erl` rather
- * than through ejabberdctl (which switches to the ejabberd user and shares the system epmd), with
- * no Erlang distribution at all: accounts are added and state is read over its HTTP API on the
- * lab address. Configuration reference: https://docs.ejabberd.im/admin/configuration/.
+ * A private ejabberd 23.01 inside the lab namespace, run straight from `erl` (ejabberd-erl.ts)
+ * with no Erlang distribution at all: accounts are added and state is read over its HTTP API on
+ * the lab address. Configuration reference: https://docs.ejabberd.im/admin/configuration/.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { prepareEjabberdErl } from './ejabberd-erl.ts';
 import { makeScratchDir, removeScratchDir, startDaemon, tail, waitForListeners, type Daemon } from './process.ts';
 import { C2S_PORT, S2S_PORT, type PeerOptions, type RunningPeer, type S2sConnection } from './peer.ts';
 
 /** ejabberd_http with mod_http_api, reachable from 127.0.0.0/8 only */
 const HTTP_API_PORT = 5280;
-/** Debian installs ejabberd's OTP application here. */
-const EJABBERD_LIBS = '/usr/lib/x86_64-linux-gnu';
 
 export async function startEjabberd(options: PeerOptions): Promise<RunningPeer> {
   const dir = makeScratchDir('ejabberd');
@@ -20,10 +18,9 @@ export async function startEjabberd(options: PeerOptions): Promise<RunningPeer> 
   const logFile = join(logDir, 'ejabberd.log');
   const configFile = join(dir, 'ejabberd.yml');
   mkdirSync(logDir);
-  mkdirSync(join(dir, 'spool'));
   writeFileSync(configFile, ejabberdConfig(options));
   // inet configuration (ERTS "Inet Configuration"): resolve through the namespace's resolv.conf.
-  writeFileSync(join(dir, 'inetrc'), '{lookup, [file, dns]}.\n{resolv_conf, "/etc/resolv.conf"}.\n');
+  const erl = prepareEjabberdErl({ dir, configFile, logFile, inetrc: ['{lookup, [file, dns]}', '{resolv_conf, "/etc/resolv.conf"}'] });
 
   let daemon: Daemon | undefined;
   const api = async (command: string, body: Record<string, string>) => {
@@ -37,23 +34,7 @@ export async function startEjabberd(options: PeerOptions): Promise<RunningPeer> 
     return text;
   };
   try {
-    daemon = startDaemon('ejabberd', 'erl', [
-      '-noinput', '-noshell',
-      '-mnesia', 'dir', JSON.stringify(join(dir, 'spool')),
-      '-s', 'ejabberd',
-    ], {
-      cwd: dir,
-      outputFile: join(dir, 'erl.out'),
-      env: {
-        ...process.env,
-        HOME: dir,
-        ERL_LIBS: EJABBERD_LIBS,
-        ERL_INETRC: join(dir, 'inetrc'),
-        ERL_CRASH_DUMP: join(dir, 'erl_crash.dump'),
-        EJABBERD_CONFIG_PATH: configFile,
-        EJABBERD_LOG_PATH: logFile,
-      },
-    });
+    daemon = startDaemon('ejabberd', erl.command, erl.args, erl.options);
     await waitForListeners(daemon, [C2S_PORT, S2S_PORT, HTTP_API_PORT].map((port) => ({ address: options.address, port })), { logFile });
     for (const { user, domain, password } of options.users ?? []) await api('register', { user, host: domain, password });
   } catch (error) {
