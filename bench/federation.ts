@@ -11,8 +11,9 @@
  * Each `--servers` pair names A's software and B's: trellis, prosody or ejabberd (bench/federation/).
  * 1. Throughput: `--pairs` users on each side in one ring, every message crossing a server link,
  *    at most `--window` in flight per sender.
- * 2. Cold links: for `--links` fresh domain pairs with CA certificates (SASL EXTERNAL) and as many
- *    with self-signed ones (dialback), the time from a first message to its delivery.
+ * 2. Cold links: for `--links` fresh domain pairs with CA certificates (SASL EXTERNAL) after
+ *    STARTTLS, as many again over direct TLS (XEP-0368), and as many with self-signed
+ *    certificates (dialback after STARTTLS), the time from a first message to its delivery.
  * Prints tables and writes JSON to bench/results/; docs/performance.md explains them.
  */
 import { spawn } from 'node:child_process';
@@ -115,6 +116,7 @@ interface PairResult {
   versions: string[];
   throughput: ThroughputRun;
   external: ColdLinkResult[];
+  directTls: ColdLinkResult[];
   dialback: ColdLinkResult[];
 }
 
@@ -129,6 +131,9 @@ async function main(): Promise<void> {
       const [softwareA, softwareB] = pair.split('-') as [string, string];
       if (params.quietWaitSeconds > 0) await waitForQuietMachine(0.2, params.quietWaitSeconds * 1000);
       process.stderr.write(`${pair}: starting ${softwareA} on ${ADDRESSES.a} and ${softwareB} on ${ADDRESSES.b}\n`);
+      // One folder per pair: the same software on the same side would overwrite the last pair's log.
+      const pairLogDir = logDir === undefined ? undefined : join(logDir, pair);
+      if (pairLogDir !== undefined) mkdirSync(pairLogDir, { recursive: true });
       const usernames = Array.from({ length: params.pairs }, (_, index) => `u${index + 1}`);
       const start = (software: string, side: LabSide, name: string) =>
         STARTERS[software]!({
@@ -136,14 +141,14 @@ async function main(): Promise<void> {
           address: side.address,
           hosts: [
             { domain: side.throughputDomain, certFile: side.certFile, keyFile: side.keyFile, usernames },
-            ...side.externalDomains.map((domain) => ({ domain, certFile: side.certFile, keyFile: side.keyFile, usernames: ['u1'] })),
+            ...[...side.externalDomains, ...side.directTlsDomains].map((domain) => ({ domain, certFile: side.certFile, keyFile: side.keyFile, usernames: ['u1'] })),
             ...side.dialbackDomains.map((domain) => ({ domain, usernames: ['u1'] })),
           ],
           password: PASSWORD,
           caFile: lab.caFile,
           resolver: lab.dns.resolver,
           logLevel: params.serverLog,
-          keepLogIn: logDir,
+          keepLogIn: pairLogDir,
         });
       const peers: FederationPeer[] = [];
       try {
@@ -153,6 +158,8 @@ async function main(): Promise<void> {
         // Cold links first, while nothing else has touched DNS or the servers' link tables.
         const external = await measureColdLinks(coldPairs(lab, a, b, 'externalDomains'), PASSWORD);
         process.stderr.write(`${pair}: cold links with SASL EXTERNAL: ${external.map((link) => link.coldMs.toFixed(1)).join(', ')} ms\n`);
+        const directTls = await measureColdLinks(coldPairs(lab, a, b, 'directTlsDomains'), PASSWORD);
+        process.stderr.write(`${pair}: cold links with SASL EXTERNAL over direct TLS: ${directTls.map((link) => link.coldMs.toFixed(1)).join(', ')} ms\n`);
         const dialback = await measureColdLinks(coldPairs(lab, a, b, 'dialbackDomains'), PASSWORD);
         process.stderr.write(`${pair}: cold links with dialback: ${dialback.map((link) => link.coldMs.toFixed(1)).join(', ')} ms\n`);
         const throughput = await measureFederatedThroughput(a, b, {
@@ -166,7 +173,7 @@ async function main(): Promise<void> {
           phases: { warmupMs: params.warmupSeconds * 1000, measureMs: params.seconds * 1000, drainMs: 5000 },
         });
         process.stderr.write(`${pair}: ${Math.round(throughput.deliveredPerSecond)} msg/s, p50 ${throughput.latencyMs.p50.toFixed(1)} ms\n`);
-        results.push({ pair, versions: [a.software, b.software], throughput, external, dialback });
+        results.push({ pair, versions: [a.software, b.software], throughput, external, directTls, dialback });
       } finally {
         await Promise.all(peers.map((peer) => peer.stop()));
       }
@@ -185,7 +192,7 @@ async function main(): Promise<void> {
   process.stdout.write(`\nresults: ${file}\n`);
 }
 
-function coldPairs(lab: BenchLab, a: FederationPeer, b: FederationPeer, kind: 'externalDomains' | 'dialbackDomains') {
+function coldPairs(lab: BenchLab, a: FederationPeer, b: FederationPeer, kind: 'externalDomains' | 'directTlsDomains' | 'dialbackDomains') {
   return lab.a[kind].map((domain, index) => ({
     from: { peer: a, domain, username: 'u1' },
     to: { peer: b, domain: lab.b[kind][index]!, username: 'u1' },
@@ -223,11 +230,15 @@ function printReport(results: PairResult[]): void {
   process.stdout.write(
     textTable(
       ['servers', 'authentication', 'delivered', 'cold p50 ms', 'cold min-max ms', 'warm p50 ms'],
-      results.flatMap(({ pair, external, dialback }) => [coldRow(pair, 'SASL EXTERNAL', external), coldRow(pair, 'dialback', dialback)]),
+      results.flatMap(({ pair, external, directTls, dialback }) => [
+        coldRow(pair, 'STARTTLS + SASL EXTERNAL', external),
+        coldRow(pair, 'direct TLS + SASL EXTERNAL', directTls),
+        coldRow(pair, 'STARTTLS + dialback', dialback),
+      ]),
     ) + '\n',
   );
-  for (const { pair, external, dialback } of results) {
-    for (const link of [...external, ...dialback]) if (link.failure !== undefined) process.stdout.write(`\n! ${pair} ${link.fromDomain} -> ${link.toDomain}: ${link.failure.slice(0, 300)}`);
+  for (const { pair, external, directTls, dialback } of results) {
+    for (const link of [...external, ...directTls, ...dialback]) if (link.failure !== undefined) process.stdout.write(`\n! ${pair} ${link.fromDomain} -> ${link.toDomain}: ${link.failure.slice(0, 300)}`);
   }
   process.stdout.write('\n');
 }

@@ -1,7 +1,7 @@
 /**
  * A federating Prosody 0.12 for the federation benchmark, as a child process inside the lab
  * namespace (https://prosody.im/doc/s2s): plain TCP clients (c2s_require_encryption = false),
- * s2s with STARTTLS required, certificates checked against the lab CA (SASL EXTERNAL through
+ * s2s with STARTTLS required (and direct TLS, XEP-0368, on its own port), certificates checked against the lab CA (SASL EXTERNAL through
  * mod_s2s_auth_certs when valid, else mod_dialback), DNS through the namespace's resolver, log
  * level warn. Hosts without a CA certificate get a self-signed one, so their links use
  * dialback. Accounts: `prosodyctl register` once per host, the rest copies of that file (a SCRAM
@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { selfSigned, writeCertificateFiles } from '../../test/support/lab/ca.ts';
 import { startDaemon, waitForListener } from '../servers/daemon.ts';
-import { C2S_PORT, S2S_PORT, type FederationHost, type FederationPeer, type FederationPeerOptions } from './peer.ts';
+import { C2S_PORT, S2S_DIRECT_TLS_PORT, S2S_PORT, type FederationHost, type FederationPeer, type FederationPeerOptions } from './peer.ts';
 
 const run = promisify(execFile);
 const MODULES = ['roster', 'saslauth', 'tls', 'dialback', 'disco', 'ping'];
@@ -25,6 +25,11 @@ export async function startProsodyPeer(options: FederationPeerOptions): Promise<
     await mkdir(join(dir, 'data'), { mode: 0o700 });
     await mkdir(join(dir, 'certs'));
     const hosts = await Promise.all(options.hosts.map(async (host) => (host.certFile !== undefined ? host : { ...host, ...writeCertificateFiles(dir, host.domain, await selfSigned(host.domain)) })));
+    // The direct TLS port picks certificates by SNI from the certificates directory, by host name.
+    for (const host of hosts) {
+      await copyFile(host.certFile!, join(dir, 'certs', `${host.domain}.crt`));
+      await copyFile(host.keyFile!, join(dir, 'certs', `${host.domain}.key`));
+    }
     const configFile = join(dir, 'prosody.cfg.lua');
     await writeFile(configFile, prosodyConfig(dir, options, hosts));
     await Promise.all(hosts.map((host) => registerUsers(dir, configFile, host, options.password)));
@@ -32,6 +37,7 @@ export async function startProsodyPeer(options: FederationPeerOptions): Promise<
     try {
       await waitForListener(daemon, options.address, C2S_PORT);
       await waitForListener(daemon, options.address, S2S_PORT);
+      await waitForListener(daemon, options.address, S2S_DIRECT_TLS_PORT);
     } catch (error) {
       await daemon.stop();
       throw error;
@@ -79,7 +85,7 @@ local_interfaces = { ${lua(options.address)} }
 c2s_ports = { ${C2S_PORT} }
 s2s_ports = { ${S2S_PORT} }
 c2s_direct_tls_ports = { }
-s2s_direct_tls_ports = { }
+s2s_direct_tls_ports = { ${S2S_DIRECT_TLS_PORT} }
 modules_enabled = { ${MODULES.map(lua).join(', ')} }
 authentication = "internal_hashed"
 default_iteration_count = 4096

@@ -1,7 +1,7 @@
 /**
  * A federating Trellis for the federation benchmark, as a child process inside the lab
  * namespace: c2s on plain TCP (the benchmark clients never start TLS), s2s with STARTTLS on
- * port 5269, peers' certificates checked against the lab CA only, the lab resolver for DNS.
+ * port 5269 and direct TLS (XEP-0368) on 5270, peers' certificates checked against the lab CA only, the lab resolver for DNS.
  * Hosts with a certificate file authenticate with SASL EXTERNAL (XEP-0178); hosts without one
  * get Trellis's generated self-signed certificate, so their links fall back to dialback
  * (XEP-0220) over TLS. Accounts are written through the storage API before it starts.
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { makeStoredCredentials } from '../../src/auth/scram.ts';
 import { openStorage } from '../../src/storage/open.ts';
 import { startDaemon, waitForListener } from '../servers/daemon.ts';
-import { C2S_PORT, S2S_PORT, type FederationPeer, type FederationPeerOptions } from './peer.ts';
+import { C2S_PORT, S2S_DIRECT_TLS_PORT, S2S_PORT, type FederationPeer, type FederationPeerOptions } from './peer.ts';
 
 const REPO = join(import.meta.dirname, '..', '..');
 
@@ -32,6 +32,7 @@ export async function startTrellisPeer(options: FederationPeerOptions): Promise<
     try {
       await waitForListener(daemon, options.address, C2S_PORT);
       await waitForListener(daemon, options.address, S2S_PORT);
+      await waitForListener(daemon, options.address, S2S_DIRECT_TLS_PORT);
     } catch (error) {
       await daemon.stop();
       throw error;
@@ -67,7 +68,7 @@ listeners:
   c2s: { addresses: [${JSON.stringify(options.address)}], port: ${C2S_PORT} }
   c2s_direct_tls: { enabled: false }
   s2s: { addresses: [${JSON.stringify(options.address)}], port: ${S2S_PORT} }
-  s2s_direct_tls: { enabled: false }
+  s2s_direct_tls: { enabled: true, addresses: [${JSON.stringify(options.address)}], port: ${S2S_DIRECT_TLS_PORT} }
 storage: { driver: sqlite, sqlite_file: trellis.sqlite }
 c2s:
   require_tls: false
