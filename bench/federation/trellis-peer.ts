@@ -28,7 +28,7 @@ export async function startTrellisPeer(options: FederationPeerOptions): Promise<
     } finally {
       await storage.close();
     }
-    const daemon = startDaemon(options.name, process.execPath, [join(REPO, 'src/cli/main.ts'), 'start', '--config', configFile], { cwd: dir, outputFile: join(dir, 'trellis.out') });
+    const daemon = startDaemon(options.name, join(REPO, 'bin/trellis'), ['start', '--config', configFile], { cwd: dir, outputFile: join(dir, 'trellis.out') });
     try {
       await waitForListener(daemon, options.address, C2S_PORT);
       await waitForListener(daemon, options.address, S2S_PORT);

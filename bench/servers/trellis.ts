@@ -1,5 +1,5 @@
 /**
- * Trellis as a child process (`node src/cli/main.ts start`) with a generated configuration:
+ * Trellis as a child process (`bin/trellis start`) with a generated configuration:
  * a fresh data directory, one host, plain TCP clients allowed, SQLite, log level warn.
  * Accounts (and rosters, when asked) are written through the storage API before the server starts; they share one
  * verifier (same password, same salt), which costs one key derivation for any number of users.
@@ -24,6 +24,7 @@ export async function startTrellis(options: ServerOptions): Promise<ServerUnderT
     `c2s.scram_iterations: ${options.scramIterations}`,
     'log.level: warn',
     'storage: sqlite in a fresh data_dir',
+    `started by bin/trellis (Node option --max-semi-space-size=4)${process.env.TRELLIS_NODE_OPTIONS ? `, TRELLIS_NODE_OPTIONS=${process.env.TRELLIS_NODE_OPTIONS}` : ''}`,
   ];
   try {
     await writeFile(configFile, trellisYaml(dir, options));
@@ -40,9 +41,11 @@ export async function startTrellis(options: ServerOptions): Promise<ServerUnderT
       await storage.close();
     }
     const profiling = options.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`];
-    const daemon = startDaemon('trellis', process.execPath, [...profiling, join(REPO, 'src/cli/main.ts'), 'start', '--config', configFile], {
+    // Through the launcher operators use, with its Node options (bin/trellis).
+    const daemon = startDaemon('trellis', join(REPO, 'bin/trellis'), ['start', '--config', configFile], {
       cwd: dir,
       outputFile: join(dir, 'trellis.out'),
+      env: { ...process.env, TRELLIS_NODE_OPTIONS: [...profiling, process.env.TRELLIS_NODE_OPTIONS ?? ''].join(' ') },
     });
     try {
       await waitForListener(daemon, options.address, options.port);
