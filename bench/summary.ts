@@ -1,0 +1,86 @@
+/**
+ * Every scenario, one after the other, then one table: each performance target with Trellis's
+ * figure, the other server's from the same run, the ratio and whether it is met.
+ *
+ *   npm run bench -- summary [--scenarios messaging,fixed-rate,sessions,presence,federation]
+ *                            [--latest]
+ *
+ * `--latest` runs nothing and reads the newest results file of each scenario in bench/results/.
+ * The scenarios run with the arguments below (the ones docs/performance.md reports); the whole
+ * run takes about 25 minutes, most of it waiting for the machine to be idle between servers.
+ */
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { writeResults } from './report/results.ts';
+import { textTable } from './report/table.ts';
+import { targetRows, type ScenarioResults } from './report/targets.ts';
+
+const SCENARIOS: Record<keyof ScenarioResults, string[]> = {
+  // 1 and 6: throughput, three rounds per server, and the TCP relay driven the same way
+  messaging: ['--repeat', '3', '--servers', 'trellis,prosody,ejabberd,relay'],
+  // 2: fixed rates
+  'fixed-rate': ['--rates', '2000,10000', '--servers', 'trellis,prosody,ejabberd,relay'],
+  // 3: idle sessions and login rate
+  sessions: ['--sessions', '2000,10000', '--servers', 'trellis,prosody,ejabberd,relay'],
+  // 4: presence fan-out
+  presence: ['--contacts', '100,999', '--servers', 'trellis,prosody,ejabberd'],
+  // 5: federation
+  federation: ['--servers', 'trellis-trellis,prosody-prosody,ejabberd-ejabberd,prosody-ejabberd,trellis-prosody,trellis-ejabberd', '--links', '9'],
+};
+const RESULTS_DIR = join(import.meta.dirname, 'results');
+
+const { values } = parseArgs({
+  options: {
+    scenarios: { type: 'string', default: Object.keys(SCENARIOS).join(',') },
+    latest: { type: 'boolean', default: false },
+  },
+});
+const chosen = values.scenarios.split(',').map((name) => name.trim()) as (keyof ScenarioResults)[];
+for (const name of chosen) {
+  if (!(name in SCENARIOS)) {
+    process.stderr.write(`summary: unknown scenario "${name}"; scenarios: ${Object.keys(SCENARIOS).join(', ')}\n`);
+    process.exit(2);
+  }
+}
+
+const results: ScenarioResults = {};
+const files: Record<string, string> = {};
+for (const name of chosen) {
+  const file = values.latest ? newestResults(name) : await runScenario(name, SCENARIOS[name]);
+  if (file === undefined) {
+    process.stderr.write(`summary: ${name} left no results file\n`);
+    continue;
+  }
+  files[name] = file;
+  results[name] = JSON.parse(readFileSync(file, 'utf8'));
+}
+
+const rows = targetRows(results);
+process.stdout.write(`\nperformance targets (${new Date().toISOString()}):\n\n`);
+process.stdout.write(textTable(['target', 'Trellis', 'other', 'ratio', 'met'], rows.map((row) => [row.target, row.trellis, row.other, row.ratio, row.met])) + '\n\n');
+for (const [name, file] of Object.entries(files)) process.stdout.write(`${name}: ${file}\n`);
+process.stdout.write(`\nresults: ${writeResults('summary', { scenarios: SCENARIOS, files, rows })}\n`);
+
+/** Runs `bench/<name>.ts`, passing its output through, and returns the results file it names. */
+function runScenario(name: string, args: string[]): Promise<string | undefined> {
+  process.stdout.write(`\n=== ${name}: node bench/${name}.ts ${args.join(' ')}\n`);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(import.meta.dirname, `${name}.ts`), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      process.stdout.write(chunk);
+    });
+    child.once('close', () => resolve(/^results: (.+\.json)$/m.exec(output)?.[1]));
+  });
+}
+
+function newestResults(name: string): string | undefined {
+  const newest = readdirSync(RESULTS_DIR)
+    .filter((file) => new RegExp(`^${name}-\\d{4}-.*Z\\.json$`).test(file))
+    .sort()
+    .at(-1);
+  return newest === undefined ? undefined : join(RESULTS_DIR, newest);
+}
