@@ -1,6 +1,7 @@
 /**
  * GET /metrics: the Prometheus text exposition format (version 0.0.4). Only what the server
- * really tracks: gauges read from the live connection tables at scrape time.
+ * really tracks: gauges read from the live connection tables at scrape time, and the process's
+ * own memory and CPU under the names Prometheus client libraries use for them.
  */
 import { FEDERATION_LEVELS } from '../config/types.ts';
 import { SERVER_VERSION, c2sRows, type AdminSources } from './sources.ts';
@@ -17,10 +18,11 @@ interface Sample {
 
 export function renderMetrics(sources: AdminSources): string {
   const lines: string[] = [];
-  const gauge = (name: string, help: string, samples: Sample[]): void => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
+  const metric = (type: 'gauge' | 'counter', name: string, help: string, samples: Sample[]): void => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const sample of samples) lines.push(`${name}${formatLabels(sample.labels)} ${sample.value}`);
   };
+  const gauge = (name: string, help: string, samples: Sample[]): void => metric('gauge', name, help, samples);
 
   gauge('trellis_info', 'Version of the running server.', [{ labels: { version: SERVER_VERSION }, value: 1 }]);
   gauge('trellis_start_time_seconds', 'When the server started, in seconds since the epoch.', [{ value: sources.startedAt / 1000 }]);
@@ -43,6 +45,14 @@ export function renderMetrics(sources: AdminSources): string {
       return { labels: { direction, level }, value };
     }),
   );
+
+  const memory = process.memoryUsage();
+  const cpu = process.cpuUsage();
+  gauge('process_resident_memory_bytes', 'Resident memory of the server process.', [{ value: memory.rss }]);
+  metric('counter', 'process_cpu_seconds_total', 'CPU time the server process has used, user and system.', [{ value: (cpu.user + cpu.system) / 1e6 }]);
+  gauge('nodejs_heap_size_total_bytes', 'Memory the JavaScript heap holds.', [{ value: memory.heapTotal }]);
+  gauge('nodejs_heap_size_used_bytes', 'Memory in use by JavaScript objects.', [{ value: memory.heapUsed }]);
+  gauge('nodejs_external_memory_bytes', 'Memory outside the JavaScript heap held by its objects (buffers, TLS, SQLite).', [{ value: memory.external }]);
   return lines.join('\n') + '\n';
 }
 

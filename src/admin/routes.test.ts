@@ -89,3 +89,16 @@ test('metrics count server connections per direction and level, zeros included',
   assert.match(response.body, /^trellis_info\{version="\d+\.\d+\.\d+[^"]*"\} 1$/m);
   assert.ok(response.body.endsWith('\n'));
 });
+
+test('metrics carry the process memory and CPU under the usual client-library names', () => {
+  const body = handleAdminRequest('GET', '/metrics', sources()).body;
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(body)?.[1]);
+  assert.match(body, /^# TYPE process_cpu_seconds_total counter$/m);
+  assert.match(body, /^# TYPE process_resident_memory_bytes gauge$/m);
+  // The test process itself is the server here: its figures, read at scrape time.
+  const rss = value('process_resident_memory_bytes');
+  assert.ok(rss > 10 * 2 ** 20 && Math.abs(rss - process.memoryUsage().rss) < 64 * 2 ** 20, `rss ${rss}`);
+  assert.ok(value('process_cpu_seconds_total') > 0);
+  assert.ok(value('nodejs_heap_size_used_bytes') > 0 && value('nodejs_heap_size_used_bytes') <= value('nodejs_heap_size_total_bytes'));
+  assert.ok(value('nodejs_external_memory_bytes') > 0);
+});
