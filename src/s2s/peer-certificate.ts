@@ -77,7 +77,13 @@ interface CachedVerdict {
 const verdictCache = new WeakMap<readonly X509Certificate[], Map<string, CachedVerdict>>();
 
 export function checkPeerCertificate(socket: TLSSocket | undefined, domain: string, anchors: readonly X509Certificate[]): CertificateVerdict {
-  const chain = socket ? peerChain(socket) : undefined;
+  let chain: PeerChain | undefined;
+  try {
+    chain = socket ? peerChain(socket) : undefined;
+  } catch (error) {
+    // The TLS library accepted it, so this should not happen; if it does, nothing is trusted.
+    return { status: 'untrusted', reason: `unreadable certificate: ${(error as Error).message}` };
+  }
   if (!chain) return { status: 'absent', reason: 'no certificate presented' };
   const key = `${chain.fingerprints} ${domain}`;
   let cache = verdictCache.get(anchors);
