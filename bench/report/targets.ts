@@ -3,7 +3,7 @@
  * (bench/results/<scenario>-<date>.json): Trellis's figure, the other server's from the same
  * file, their ratio and whether the target is met.
  */
-import { spreadOf } from './stats.ts';
+import { spreadOf, type Spread } from './stats.ts';
 import { fixed } from './table.ts';
 
 /** The parsed results file of each scenario that ran. */
@@ -13,12 +13,6 @@ export interface ScenarioResults {
   sessions?: SessionsResults;
   presence?: PresenceResults;
   federation?: FederationResults;
-}
-
-interface Spread {
-  median: number;
-  min: number;
-  max: number;
 }
 
 interface MessagingResults {
