@@ -22,7 +22,7 @@ after(() => {
 const DEFAULT_SETTINGS = {
   modules_disabled: [],
   roster: { max_items: 1000 },
-  offline: { max_messages: 1000 },
+  offline: { max_messages: 500, max_bytes: 10485760, max_per_sender: 100 },
   registration: { enabled: false, max_per_ip_per_hour: 5 },
   version: { hidden: false },
   disco: { items: [] },
@@ -279,6 +279,11 @@ describe('parseConfig', () => {
           max_attribute_bytes: 8192,
           max_text_bytes: 262144,
         },
+        pre_auth_max_stanza_bytes: 16384,
+        max_sessions_per_account: 10,
+        keepalive: { interval: 25, timeout: 15 },
+        stream_management: { enabled: true, resume_timeout: 300 },
+        output: { session_buffer: 1048576, total_buffer: 67108864 },
       },
       s2s: {
         enabled: true,
@@ -450,11 +455,11 @@ describe('host settings', () => {
     );
     const [a, b] = config.hosts;
     assert.deepEqual(a!.registration, { enabled: true, max_per_ip_per_hour: 2 });
-    assert.deepEqual(a!.offline, { max_messages: 50 });
+    assert.deepEqual(a!.offline, { max_messages: 50, max_bytes: 10485760, max_per_sender: 100 });
     assert.deepEqual(a!.modules_disabled, ['version']);
     assert.deepEqual(a!.disco, { items: ['conference.a.example'] });
     assert.deepEqual(b!.modules_disabled, []);
-    assert.deepEqual(b!.offline, { max_messages: 7 });
+    assert.deepEqual(b!.offline, { max_messages: 7, max_bytes: 10485760, max_per_sender: 100 });
     assert.deepEqual(b!.registration, { enabled: false, max_per_ip_per_hour: 2 });
   });
 

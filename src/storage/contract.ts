@@ -8,7 +8,7 @@ import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { AccountExistsError } from './types.ts';
-import type { RosterItem, Storage, StoredCredentials } from './types.ts';
+import type { OfflineMessage, OfflineQuota, RosterItem, Storage, StoredCredentials } from './types.ts';
 
 export function storageContract(
   name: string,
@@ -109,7 +109,7 @@ function accountTests(openFor: OpenFor): void {
     for (const user of ['alice', 'bob']) {
       await storage.accounts.create(domain, user, credentials(user));
       await storage.rosters.setItem(domain, user, item('carol@example.net'));
-      await storage.offline.push(domain, user, '<message/>', 10);
+      await storage.offline.push(domain, user, '<message/>', 'carol@example.net', quota(10));
       await storage.userData.set(domain, user, 'vcard', '<vCard/>');
     }
     assert.equal(await storage.accounts.delete(domain, 'alice'), true);
@@ -292,55 +292,108 @@ function sortItems(items: RosterItem[]): RosterItem[] {
   return [...items].sort((a, b) => byCodePoint(a.jid, b.jid));
 }
 
+/** A quota that only limits the number of messages. */
+function quota(maxMessages: number, more: Partial<OfflineQuota> = {}): OfflineQuota {
+  return { maxMessages, maxBytes: 1 << 30, maxPerSender: 1 << 30, ...more };
+}
+
+/** Every stored message of a user, oldest first, removed as a client that took them all would. */
+async function takeAll(storage: Storage, domain: string, username: string): Promise<OfflineMessage[]> {
+  const messages = await storage.offline.peek(domain, username, 1_000_000, Number.MAX_SAFE_INTEGER);
+  await storage.offline.remove(domain, username, messages.map((m) => m.id));
+  return messages;
+}
+
 function offlineTests(openFor: OpenFor): void {
-  test('takeAll returns messages in arrival order with their time, and removes them', async (t) => {
+  test('peek returns messages in arrival order with their time without removing them; remove takes them out', async (t) => {
     const storage = await openFor(t);
     const domain = freshDomain();
     const before = Date.now();
     const stanzas = Array.from({ length: 12 }, (_, i) => `<message id="m${i}"><body>${i}</body></message>`);
-    for (const stanza of stanzas) assert.equal(await storage.offline.push(domain, 'alice', stanza, 100), true);
+    for (const stanza of stanzas) assert.equal(await storage.offline.push(domain, 'alice', stanza, 'bob@example.net', quota(100)), 'stored');
     const afterPush = Date.now();
     assert.equal(await storage.offline.count(domain, 'alice'), 12);
 
-    const messages = await storage.offline.takeAll(domain, 'alice');
-    assert.deepEqual(messages.map((m) => m.stanza), stanzas);
-    for (const m of messages) assert.ok(m.storedAt >= before && m.storedAt <= afterPush, `storedAt ${m.storedAt}`);
+    const firstFive = await storage.offline.peek(domain, 'alice', 5, 1 << 20);
+    assert.deepEqual(firstFive.map((m) => m.stanza), stanzas.slice(0, 5));
+    assert.equal(await storage.offline.count(domain, 'alice'), 12);
+    assert.equal(await storage.offline.remove(domain, 'alice', firstFive.map((m) => m.id)), 5);
+    assert.equal(await storage.offline.remove(domain, 'alice', firstFive.map((m) => m.id)), 0, 'removing twice removes nothing');
 
-    assert.deepEqual(await storage.offline.takeAll(domain, 'alice'), []);
+    const rest = await takeAll(storage, domain, 'alice');
+    assert.deepEqual(rest.map((m) => m.stanza), stanzas.slice(5));
+    for (const m of [...firstFive, ...rest]) assert.ok(m.storedAt >= before && m.storedAt <= afterPush, `storedAt ${m.storedAt}`);
+    assert.deepEqual(await storage.offline.peek(domain, 'alice', 10, 1 << 20), []);
     assert.equal(await storage.offline.count(domain, 'alice'), 0);
+  });
+
+  test('peek stops at the byte budget but always returns the first message', async (t) => {
+    const storage = await openFor(t);
+    const domain = freshDomain();
+    const big = `<message><body>${'\u00e9'.repeat(3000)}</body></message>`;
+    for (let i = 0; i < 4; i++) await storage.offline.push(domain, 'alice', big, 'bob@example.net', quota(100));
+    const bytes = Buffer.byteLength(big);
+    assert.equal((await storage.offline.peek(domain, 'alice', 10, bytes * 2)).length, 2, 'UTF-8 bytes are counted, not characters');
+    assert.equal((await storage.offline.peek(domain, 'alice', 10, bytes * 2 - 1)).length, 1);
+    assert.equal((await storage.offline.peek(domain, 'alice', 10, 10)).length, 1);
   });
 
   test('a full quota refuses the message and stores nothing', async (t) => {
     const storage = await openFor(t);
     const domain = freshDomain();
-    for (let i = 0; i < 3; i++) assert.equal(await storage.offline.push(domain, 'alice', `<m${i}/>`, 3), true);
-    assert.equal(await storage.offline.push(domain, 'alice', '<over/>', 3), false);
+    for (let i = 0; i < 3; i++) assert.equal(await storage.offline.push(domain, 'alice', `<m${i}/>`, 'bob@example.net', quota(3)), 'stored');
+    assert.equal(await storage.offline.push(domain, 'alice', '<over/>', 'bob@example.net', quota(3)), 'mailbox-full');
     assert.equal(await storage.offline.count(domain, 'alice'), 3);
-    assert.equal(await storage.offline.push(domain, 'bob', '<m/>', 0), false);
+    assert.equal(await storage.offline.push(domain, 'bob', '<m/>', 'alice@example.net', quota(0)), 'mailbox-full');
     assert.equal(await storage.offline.count(domain, 'bob'), 0);
 
-    const messages = await storage.offline.takeAll(domain, 'alice');
+    const messages = await takeAll(storage, domain, 'alice');
     assert.deepEqual(messages.map((m) => m.stanza), ['<m0/>', '<m1/>', '<m2/>']);
-    assert.equal(await storage.offline.push(domain, 'alice', '<again/>', 3), true);
+    assert.equal(await storage.offline.push(domain, 'alice', '<again/>', 'bob@example.net', quota(3)), 'stored');
+  });
+
+  test('the byte quota counts UTF-8 bytes of every stored message', async (t) => {
+    const storage = await openFor(t);
+    const domain = freshDomain();
+    const stanza = `<m>${'\u{1f600}'.repeat(25)}</m>`; // 106 bytes
+    const limits = quota(100, { maxBytes: 250 });
+    assert.equal(await storage.offline.push(domain, 'alice', stanza, 'bob@example.net', limits), 'stored');
+    assert.equal(await storage.offline.push(domain, 'alice', stanza, 'bob@example.net', limits), 'stored');
+    assert.equal(await storage.offline.push(domain, 'alice', stanza, 'bob@example.net', limits), 'mailbox-full');
+    assert.equal(await storage.offline.push(domain, 'alice', '<small/>', 'bob@example.net', limits), 'stored');
+  });
+
+  test('one sender may fill only its share of a mailbox; others still get in', async (t) => {
+    const storage = await openFor(t);
+    const domain = freshDomain();
+    const limits = quota(10, { maxPerSender: 3 });
+    for (let i = 0; i < 3; i++) assert.equal(await storage.offline.push(domain, 'alice', `<m${i}/>`, 'mallory@example.net', limits), 'stored');
+    assert.equal(await storage.offline.push(domain, 'alice', '<m3/>', 'mallory@example.net', limits), 'sender-limit');
+    assert.equal(await storage.offline.push(domain, 'alice', '<hi/>', 'bob@example.net', limits), 'stored');
+    assert.equal(await storage.offline.count(domain, 'alice'), 4);
+    await takeAll(storage, domain, 'alice');
+    assert.equal(await storage.offline.push(domain, 'alice', '<m4/>', 'mallory@example.net', limits), 'stored', 'delivered messages free the share');
   });
 
   test('concurrent pushes never exceed the quota', async (t) => {
     const storage = await openFor(t);
     const domain = freshDomain();
     const results = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => storage.offline.push(domain, 'alice', `<m${i}/>`, 7)),
+      Array.from({ length: 40 }, (_, i) => storage.offline.push(domain, 'alice', `<m${i}/>`, `s${i % 4}@example.net`, quota(7))),
     );
-    assert.equal(results.filter(Boolean).length, 7);
+    assert.equal(results.filter((result) => result === 'stored').length, 7);
     assert.equal(await storage.offline.count(domain, 'alice'), 7);
-    assert.equal((await storage.offline.takeAll(domain, 'alice')).length, 7);
+    assert.equal((await takeAll(storage, domain, 'alice')).length, 7);
   });
 
-  test('concurrent takeAll hands each message out once', async (t) => {
+  test('concurrent removals remove each message once', async (t) => {
     const storage = await openFor(t);
     const domain = freshDomain();
-    for (let i = 0; i < 10; i++) await storage.offline.push(domain, 'alice', `<m${i}/>`, 100);
-    const batches = await Promise.all([1, 2, 3].map(() => storage.offline.takeAll(domain, 'alice')));
-    assert.deepEqual(batches.flat().map((m) => m.stanza).sort(), Array.from({ length: 10 }, (_, i) => `<m${i}/>`).sort());
+    for (let i = 0; i < 10; i++) await storage.offline.push(domain, 'alice', `<m${i}/>`, 'bob@example.net', quota(100));
+    const ids = (await storage.offline.peek(domain, 'alice', 100, 1 << 20)).map((m) => m.id);
+    const removed = await Promise.all([1, 2, 3].map(() => storage.offline.remove(domain, 'alice', ids)));
+    assert.equal(removed.reduce((a, b) => a + b, 0), 10);
+    assert.equal(await storage.offline.count(domain, 'alice'), 0);
   });
 
   test('messages are kept per user and domain, byte for byte', async (t) => {
@@ -348,12 +401,13 @@ function offlineTests(openFor: OpenFor): void {
     const first = freshDomain();
     const second = freshDomain();
     const stanza = `<message><body>h\u00e9llo \u{1f600} &amp; ${'x'.repeat(70000)}</body></message>`;
-    await storage.offline.push(first, 'alice', stanza, 5);
-    await storage.offline.push(first, 'bob', '<b/>', 5);
+    await storage.offline.push(first, 'alice', stanza, 'carol@example.net', quota(5));
+    await storage.offline.push(first, 'bob', '<b/>', 'carol@example.net', quota(5));
     assert.equal(await storage.offline.count(second, 'alice'), 0);
-    assert.deepEqual(await storage.offline.takeAll(second, 'alice'), []);
+    assert.deepEqual(await storage.offline.peek(second, 'alice', 10, 1 << 20), []);
+    assert.equal(await storage.offline.remove(second, 'bob', (await storage.offline.peek(first, 'bob', 10, 1 << 20)).map((m) => m.id)), 0, 'ids of another mailbox remove nothing');
     assert.equal(await storage.offline.count(first, 'bob'), 1);
-    assert.deepEqual((await storage.offline.takeAll(first, 'alice')).map((m) => m.stanza), [stanza]);
+    assert.deepEqual((await takeAll(storage, first, 'alice')).map((m) => m.stanza), [stanza]);
     assert.equal(await storage.offline.count(first, 'bob'), 1);
   });
 }

@@ -67,6 +67,15 @@ const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    // Offline quotas in bytes and per sender: each stored message records both.
+    sql: `
+      ALTER TABLE offline_messages ADD COLUMN sender text COLLATE "C" NOT NULL DEFAULT '';
+      ALTER TABLE offline_messages ADD COLUMN bytes integer NOT NULL DEFAULT 0;
+      UPDATE offline_messages SET bytes = octet_length(stanza);
+    `,
+  },
 ];
 
 export const LATEST_POSTGRES_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]!.version;

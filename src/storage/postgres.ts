@@ -11,6 +11,7 @@ import {
   encodeCredentials,
   encodeGroups,
 } from './codec.ts';
+import { overQuota, withinBytes } from './offline-quota.ts';
 import { migratePostgres } from './postgres-migrations.ts';
 import { inTransaction } from './postgres-transaction.ts';
 import { AccountExistsError } from './types.ts';
@@ -220,34 +221,47 @@ function rosterItemFromRow(row: RosterRow): RosterItem {
 
 function offlineStore(pool: Pool): OfflineStore {
   return {
-    async push(domain, username, stanza, quota) {
+    async push(domain, username, stanza, sender, quota) {
+      const bytes = Buffer.byteLength(stanza);
       return inTransaction(pool, async (client) => {
-        // Pushes for one user wait for each other here. The count below is a new statement, so
+        // Pushes for one user wait for each other here. The usage below is a new statement, so
         // under READ COMMITTED it sees every push committed before the lock was granted.
         // Users whose key hashes alike merely share the lock.
         await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
           OFFLINE_LOCK_CLASS,
           JSON.stringify([domain, username]),
         ]);
-        const { rowCount } = await client.query(
-          `INSERT INTO offline_messages (domain, username, stanza, stored_at)
-           SELECT $1, $2, $3, $4
-           WHERE (SELECT count(*) FROM offline_messages WHERE domain = $1 AND username = $2) < $5`,
-          [domain, username, stanza, Date.now(), quota],
+        const { rows } = await client.query<{ n: number; bytes: string; from_sender: number }>(
+          `SELECT count(*)::integer AS n, coalesce(sum(bytes), 0)::bigint AS bytes, count(*) FILTER (WHERE sender = $3)::integer AS from_sender
+           FROM offline_messages WHERE domain = $1 AND username = $2`,
+          [domain, username, sender],
         );
-        return rowCount === 1;
+        const usage = rows[0]!;
+        const verdict = overQuota(usage.n, Number(usage.bytes), usage.from_sender, bytes, quota);
+        if (verdict !== 'stored') return verdict;
+        await client.query(
+          'INSERT INTO offline_messages (domain, username, stanza, stored_at, sender, bytes) VALUES ($1, $2, $3, $4, $5, $6)',
+          [domain, username, stanza, Date.now(), sender, bytes],
+        );
+        return 'stored';
       });
     },
-    async takeAll(domain, username) {
-      // A row deleted by a concurrent takeAll is skipped here, so each message is handed out once.
-      const { rows } = await pool.query<{ id: string; stanza: string; stored_at: string }>(
-        'DELETE FROM offline_messages WHERE domain = $1 AND username = $2 RETURNING id, stanza, stored_at',
-        [domain, username],
+    async peek(domain, username, maxCount, maxBytes) {
+      const { rows } = await pool.query<{ id: string; stanza: string; stored_at: string; bytes: number }>(
+        'SELECT id, stanza, stored_at, bytes FROM offline_messages WHERE domain = $1 AND username = $2 ORDER BY id LIMIT $3',
+        [domain, username, maxCount],
       );
-      return rows
-        .map((row) => ({ id: BigInt(row.id), stanza: row.stanza, storedAt: Number(row.stored_at) }))
-        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-        .map(({ stanza, storedAt }) => ({ stanza, storedAt }));
+      return withinBytes(
+        rows.map((row) => ({ id: Number(row.id), stanza: row.stanza, storedAt: Number(row.stored_at), bytes: row.bytes })),
+        maxBytes,
+      );
+    },
+    async remove(domain, username, ids) {
+      const { rowCount } = await pool.query(
+        'DELETE FROM offline_messages WHERE domain = $1 AND username = $2 AND id = ANY($3::bigint[])',
+        [domain, username, ids.map(String)],
+      );
+      return rowCount ?? 0;
     },
     async count(domain, username) {
       const { rows } = await pool.query<{ n: number }>(

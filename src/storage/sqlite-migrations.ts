@@ -66,6 +66,15 @@ const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    // Offline quotas in bytes and per sender: each stored message records both.
+    sql: `
+      ALTER TABLE offline_messages ADD COLUMN sender TEXT NOT NULL DEFAULT '';
+      ALTER TABLE offline_messages ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
+      UPDATE offline_messages SET bytes = length(CAST(stanza AS BLOB));
+    `,
+  },
 ];
 
 export const LATEST_SQLITE_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]!.version;

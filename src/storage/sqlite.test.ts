@@ -67,9 +67,9 @@ test('sqlite: two storages on one file share data', async () => {
   const file = join(directory, 'shared.db');
   const [first, second] = await Promise.all([openSqliteStorage(file), openSqliteStorage(file)]);
   const pushes = Array.from({ length: 10 }, (_, i) =>
-    (i % 2 === 0 ? first : second).offline.push('example.com', 'alice', `<m${i}/>`, 4),
+    (i % 2 === 0 ? first : second).offline.push('example.com', 'alice', `<m${i}/>`, 'bob@example.net', { maxMessages: 4, maxBytes: 1 << 20, maxPerSender: 100 }),
   );
-  assert.equal((await Promise.all(pushes)).filter(Boolean).length, 4);
+  assert.equal((await Promise.all(pushes)).filter((outcome) => outcome === 'stored').length, 4);
   assert.equal(await first.offline.count('example.com', 'alice'), 4);
   await first.close();
   await second.close();

@@ -13,11 +13,11 @@ import {
   encodeCredentials,
   encodeGroups,
 } from './codec.ts';
+import { overQuota, withinBytes } from './offline-quota.ts';
 import { migrateSqlite } from './sqlite-migrations.ts';
 import { AccountExistsError } from './types.ts';
 import type {
   AccountStore,
-  OfflineMessage,
   OfflineStore,
   Roster,
   RosterItem,
@@ -206,39 +206,46 @@ function rosterItemFromRow(row: Row): RosterItem {
 }
 
 function offlineStore(db: DatabaseSync, write: Write): OfflineStore {
-  const count = db.prepare(
-    'SELECT count(*) AS n FROM offline_messages WHERE domain = ? AND username = ?',
+  const usage = db.prepare(
+    `SELECT count(*) AS n, coalesce(sum(bytes), 0) AS bytes, coalesce(sum(sender = ?), 0) AS from_sender
+     FROM offline_messages WHERE domain = ? AND username = ?`,
   );
   const insert = db.prepare(
-    'INSERT INTO offline_messages (domain, username, stanza, stored_at) VALUES (?, ?, ?, ?)',
+    'INSERT INTO offline_messages (domain, username, stanza, stored_at, sender, bytes) VALUES (?, ?, ?, ?, ?, ?)',
   );
-  const selectAll = db.prepare(
-    'SELECT stanza, stored_at FROM offline_messages WHERE domain = ? AND username = ? ORDER BY id',
+  const selectOldest = db.prepare(
+    'SELECT id, stanza, stored_at, bytes FROM offline_messages WHERE domain = ? AND username = ? ORDER BY id LIMIT ?',
   );
-  const removeAll = db.prepare('DELETE FROM offline_messages WHERE domain = ? AND username = ?');
-  const countOf = (domain: string, username: string): number =>
-    Number(count.get(domain, username)!.n);
+  const removeOne = db.prepare('DELETE FROM offline_messages WHERE domain = ? AND username = ? AND id = ?');
+  const count = db.prepare('SELECT count(*) AS n FROM offline_messages WHERE domain = ? AND username = ?');
 
   return {
-    async push(domain, username, stanza, quota) {
+    async push(domain, username, stanza, sender, quota) {
+      const bytes = Buffer.byteLength(stanza);
       return write(() => {
-        if (countOf(domain, username) >= quota) return false;
-        insert.run(domain, username, stanza, Date.now());
-        return true;
+        const row = usage.get(sender, domain, username)!;
+        const verdict = overQuota(Number(row.n), Number(row.bytes), Number(row.from_sender), bytes, quota);
+        if (verdict !== 'stored') return verdict;
+        insert.run(domain, username, stanza, Date.now(), sender, bytes);
+        return 'stored';
       });
     },
-    async takeAll(domain, username): Promise<OfflineMessage[]> {
-      return write(() => {
-        const messages = selectAll.all(domain, username).map((row) => ({
+    async peek(domain, username, maxCount, maxBytes) {
+      return withinBytes(
+        selectOldest.all(domain, username, maxCount).map((row) => ({
+          id: Number(row.id),
           stanza: String(row.stanza),
           storedAt: Number(row.stored_at),
-        }));
-        removeAll.run(domain, username);
-        return messages;
-      });
+          bytes: Number(row.bytes),
+        })),
+        maxBytes,
+      );
+    },
+    async remove(domain, username, ids) {
+      return write(() => ids.reduce((removed, id) => removed + Number(removeOne.run(domain, username, id).changes), 0));
     },
     async count(domain, username) {
-      return countOf(domain, username);
+      return Number(count.get(domain, username)!.n);
     },
   };
 }

@@ -67,20 +67,36 @@ export interface RosterStore {
 }
 
 export interface OfflineMessage {
+  /** increasing in arrival order within a mailbox */
+  id: number;
   /** serialized stanza */
   stanza: string;
   /** milliseconds since the epoch */
   storedAt: number;
 }
 
+/** How much one mailbox may hold (XEP-0160 section 2: the server decides, and bounces beyond it). */
+export interface OfflineQuota {
+  maxMessages: number;
+  /** bytes of stored stanzas (UTF-8) */
+  maxBytes: number;
+  /** messages from one sender (bare JID), so that nobody can fill another's mailbox alone */
+  maxPerSender: number;
+}
+
+/** What became of a message pushed to a mailbox. */
+export type OfflinePush = 'stored' | 'mailbox-full' | 'sender-limit';
+
 export interface OfflineStore {
+  /** Appends a stanza from `sender` (a bare JID) unless that would go over the quota. */
+  push(domain: string, username: string, stanza: string, sender: string, quota: OfflineQuota): Promise<OfflinePush>;
   /**
-   * Appends a stanza unless the user already holds `quota` messages; returns false when the
-   * quota is full (the caller then bounces the stanza).
+   * The oldest stored messages in arrival order, without removing them: at most `maxCount`, and
+   * no more than `maxBytes` together (but always the first one).
    */
-  push(domain: string, username: string, stanza: string, quota: number): Promise<boolean>;
-  /** Removes and returns all stored stanzas in arrival order. */
-  takeAll(domain: string, username: string): Promise<OfflineMessage[]>;
+  peek(domain: string, username: string, maxCount: number, maxBytes: number): Promise<OfflineMessage[]>;
+  /** Removes the messages with these ids; returns how many were there. */
+  remove(domain: string, username: string, ids: readonly number[]): Promise<number>;
   count(domain: string, username: string): Promise<number>;
 }
 
