@@ -24,6 +24,8 @@ export interface XmlStreamHandlers {
   whitespace(): void;
   /** the socket is gone; `error` is set when it failed rather than closed */
   socketClosed(error?: Error): void;
+  /** the socket took everything written up to `offset` (see XmlStream.queuedChars) */
+  written?(offset: number): void;
 }
 
 export interface XmlStreamOptions {
@@ -70,6 +72,9 @@ export class XmlStream {
   #closing = false;
   #closed = false;
   #closeTimer: NodeJS.Timeout | undefined;
+  /** characters of XML queued since the stream began, and how many of them the socket has taken */
+  #queuedChars = 0;
+  #writtenChars = 0;
   bytesIn = 0;
   bytesOut = 0;
   lastActivity = Date.now();
@@ -159,10 +164,22 @@ export class XmlStream {
     return this.#headerSent;
   }
 
-  /** Prepares for the peer's new stream header (RFC 6120 section 4.3.3). */
-  restart(): void {
+  /** Prepares for the peer's new stream header (RFC 6120 section 4.3.3), under new parser limits when given. */
+  restart(limits?: ParserLimits): void {
     this.#headerSent = false;
-    this.#parser.reset();
+    this.#parser.reset(limits);
+  }
+
+  /**
+   * Characters of XML queued on this stream so far: `sendRaw` returns the offset at the end of
+   * what it queued, and once `writtenChars` reaches it the socket has taken those bytes.
+   */
+  get queuedChars(): number {
+    return this.#queuedChars;
+  }
+
+  get writtenChars(): number {
+    return this.#writtenChars;
   }
 
   send(element: Element): void {
@@ -171,14 +188,16 @@ export class XmlStream {
     this.#write(prefix !== undefined ? serializePrefixed(element, prefix) : serialize(element, NS_CLIENT));
   }
 
-  /** Writes pre-serialized XML (for example a stanza serialized once for many recipients). */
-  sendRaw(xml: string): void {
-    if (this.#closing) return;
+  /** Writes pre-serialized XML; returns its end offset (see `queuedChars`). */
+  sendRaw(xml: string): number {
+    if (this.#closing) return this.#queuedChars;
     this.#write(xml);
+    return this.#queuedChars;
   }
 
   #write(data: string): void {
     if (this.#closed) return;
+    this.#queuedChars += data.length;
     this.#pending += data;
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -206,7 +225,12 @@ export class XmlStream {
     this.#pending = '';
     if (data === '' || this.#closed) return;
     this.bytesOut += Buffer.byteLength(data);
-    this.socket.write(data);
+    const end = this.#queuedChars;
+    this.socket.write(data, (error) => {
+      if (error || end <= this.#writtenChars) return;
+      this.#writtenChars = end;
+      this.#handlers.written?.(end);
+    });
     const limit = this.options.maxOutboundBuffer ?? DEFAULT_MAX_OUTBOUND_BUFFER;
     if (this.socket.writableLength > limit && !this.#closing) {
       // The peer does not read what we send: bounded buffers (RFC 6120 section 13.12 on resource exhaustion).
@@ -217,14 +241,15 @@ export class XmlStream {
 
   /**
    * Ends the stream with a stream error (RFC 6120 section 4.9): header first if we never sent
-   * one, then the error, then the close tag; the socket is dropped after the close timeout.
+   * one, then the error (with an application-specific condition when given), then the close tag; the socket is dropped after the close timeout.
    */
-  streamError(condition: StreamErrorCondition, text?: string, header: StreamHeader = {}): void {
+  streamError(condition: StreamErrorCondition, text?: string, header: StreamHeader = {}, applicationXml = ''): void {
     if (this.#closing) return;
     if (!this.#headerSent) this.openStream({ ...header, id: header.id ?? newStreamId() });
     let xml = `<stream:error><${condition} xmlns='${NS_STREAM_ERRORS}'/>`;
     if (text) xml += `<text xmlns='${NS_STREAM_ERRORS}' xml:lang='en'>${escapeTextContent(text)}</text>`;
-    xml += '</stream:error>';
+    // RFC 6120 section 4.9.4: an application-specific condition follows the defined one.
+    xml += applicationXml + '</stream:error>';
     this.closeStream(xml);
   }
 

@@ -118,7 +118,7 @@ function returnScratch(scratch: Scratch): void {
 
 export class XmlStreamParser {
   private readonly handlers: StreamParserHandlers;
-  private readonly limits: ParserLimits;
+  private limits: ParserLimits;
   private readonly contentNamespace: string | undefined;
   private readonly scopes = new NamespaceScopes();
 
@@ -215,8 +215,10 @@ export class XmlStreamParser {
     this.stop();
   }
 
-  reset(): void {
+  /** Starts a new stream (RFC 6120 section 4.3.3), under new limits when given (a stream gets more room once authenticated). */
+  reset(limits?: ParserLimits): void {
     if (this.state === S_STOPPED) return;
+    if (limits !== undefined) this.limits = limits;
     this.generation++;
     this.state = S_MISC;
     this.base = 0;
