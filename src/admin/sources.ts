@@ -68,9 +68,10 @@ export function s2sRows(sources: AdminSources): S2sRow[] {
 export function c2sRows(sources: AdminSources, now = Date.now()): C2sRow[] {
   const rows: C2sRow[] = [];
   for (const connection of sources.c2s.connections) {
-    if (connection.phase !== 'bound' || connection.stream.closing) continue;
+    const session = connection.session;
+    if (connection.phase !== 'bound' || !session || connection.stream.closing) continue;
     rows.push({
-      jid: connection.jid.toString(),
+      jid: session.jid.toString(),
       address: connection.peer,
       tls: tlsInfo(connection.stream.socket),
       connectedAt: new Date(connection.connectedAt).toISOString(),

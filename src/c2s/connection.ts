@@ -6,21 +6,23 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { C2sConfig, LogLevel } from '../config/types.ts';
-import { makeJid, prepareDomain, prepareResource, type Jid } from '../jid/jid.ts';
+import type { C2sConfig, LogLevel, ParserLimits } from '../config/types.ts';
+import { makeJid, prepareDomain, prepareResource } from '../jid/jid.ts';
 import { StreamError, type StreamErrorCondition } from '../net/stream-errors.ts';
 import type { TlsContextStore } from '../net/tls-contexts.ts';
 import { XmlStream, newStreamId } from '../net/xml-stream.ts';
 import type { Router } from '../router/router.ts';
-import { newImState, type BoundSession } from '../router/sessions.ts';
+import type { SessionEndCondition } from '../router/sessions.ts';
 import type { Storage } from '../storage/types.ts';
 import type { LogFields, Logger } from '../util/log.ts';
 import { Element, NS_CLIENT, NS_STREAMS } from '../xml/element.ts';
-import { NS_BIND, NS_SASL, NS_SESSION, NS_TLS } from '../xml/namespaces.ts';
+import { NS_BIND, NS_PING, NS_SASL, NS_SESSION, NS_TLS } from '../xml/namespaces.ts';
 import { StanzaError, errorReply, iqResult } from '../xml/stanza-error.ts';
 import type { NamespaceDeclarations, XmlStreamError } from '../xml/parser.ts';
+import { ClientSession, type ClientSessionContext, type SessionTransport } from './client-session.ts';
 import { postAuthFeatures, preAuthFeatures } from './features.ts';
 import { SaslNegotiation } from './sasl-negotiation.ts';
+import { NS_SM, enabledElement, failedElement, handledCountTooHigh, parseH, resumedElement } from './stream-management.ts';
 
 export interface C2sContext {
   config: C2sConfig;
@@ -28,12 +30,16 @@ export interface C2sContext {
   storage: Storage;
   tls: TlsContextStore | undefined;
   logger: Logger;
+  /** what every client session shares: the output budget, and what becomes of stanzas a session could not take */
+  sessions: ClientSessionContext;
+  /** sessions a client may resume, by their XEP-0198 id */
+  resumable: Map<string, ClientSession>;
 }
 
 type C2sState =
   | { phase: 'unauthenticated'; sasl: SaslNegotiation; failures: number }
   | { phase: 'authenticated'; username: string }
-  | { phase: 'bound'; jid: Jid }
+  | { phase: 'bound'; session: ClientSession }
   | { phase: 'closed' };
 
 /** Stanzas waiting for processing before the socket stops being read (flow control). */
@@ -42,17 +48,18 @@ const MAX_PENDING_STANZAS = 64;
 const IDLE_QUEUE: Promise<void> = Promise.resolve();
 const MAX_AUTH_FAILURE_DELAY_MS = 10_000;
 
-export class C2sConnection implements BoundSession {
+export class C2sConnection implements SessionTransport {
   readonly stream: XmlStream;
   readonly connectedAt = Date.now();
-  readonly im = newImState();
   #context: C2sContext;
   /** made when this connection first logs a line: at level warn an ordinary session never needs one */
   #logger: Logger | undefined;
   #state: C2sState = { phase: 'unauthenticated', sasl: new SaslNegotiation(), failures: 0 };
   #domain: string | undefined;
-  #boundJid: Jid | undefined;
+  #session: ClientSession | undefined;
   #streamId = '';
+  /** when the server last asked a silent client to show it is alive (XEP-0199 or XEP-0198), 0 when not waiting */
+  #probedAt = 0;
   #pending = 0;
   #queue = IDLE_QUEUE;
   #closeReason = 'connection closed by peer';
@@ -74,8 +81,9 @@ export class C2sConnection implements BoundSession {
         },
         whitespace: ignoreWhitespace,
         socketClosed: (error) => this.#onSocketClosed(error),
+        written: (offset) => this.#session?.written(offset),
       },
-      { limits: context.config.limits, contentNamespace: NS_CLIENT },
+      { limits: preAuthLimits(context.config), contentNamespace: NS_CLIENT },
     );
     this.#log('info', 'c2s connection accepted', { tls: this.stream.secure || undefined });
   }
@@ -88,24 +96,31 @@ export class C2sConnection implements BoundSession {
     this.#logger[level](message, fields);
   }
 
-  // --- BoundSession ---------------------------------------------------------------------------
-
-  /** The bound full JID; it stays readable after the session closed, for handlers of session/closed. */
-  get jid(): Jid {
-    if (!this.#boundJid) throw new Error('session is not bound');
-    return this.#boundJid;
-  }
+  // --- SessionTransport -----------------------------------------------------------------------
 
   get peer(): string {
     return this.stream.peer;
   }
 
-  send(stanza: Element): void {
-    this.stream.send(stanza);
+  write(xml: string): number {
+    return this.stream.sendRaw(xml);
   }
 
-  terminate(condition: 'conflict' | 'system-shutdown' | 'policy-violation' | 'not-authorized' | 'host-gone', text?: string): void {
+  get writtenOffset(): number {
+    return this.stream.writtenChars;
+  }
+
+  end(condition: SessionEndCondition, text?: string): void {
     this.#streamError(condition, text);
+  }
+
+  drop(): void {
+    this.stream.destroy();
+  }
+
+  /** The session this connection carries, once bound (or resumed). */
+  get session(): ClientSession | undefined {
+    return this.#session;
   }
 
   // --- state --------------------------------------------------------------------------------
@@ -118,21 +133,45 @@ export class C2sConnection implements BoundSession {
     return this.#state.phase === 'authenticated' || this.#state.phase === 'bound';
   }
 
-  #streamError(condition: StreamErrorCondition, text?: string): void {
+  #streamError(condition: StreamErrorCondition, text?: string, applicationXml?: string): void {
     if (this.stream.closing) return;
     this.#closeReason = text ? `${condition}: ${text}` : condition;
-    this.stream.streamError(condition, text, { from: this.#domain, id: this.#streamId || undefined });
+    this.stream.streamError(condition, text, { from: this.#domain, id: this.#streamId || undefined }, applicationXml);
   }
 
-  /** Called by the listener's sweeper: ends connections that took too long or went quiet. */
+  /**
+   * Called by the listener's sweeper: ends connections that took too long to authenticate, and
+   * finds clients whose network is gone. A bound client silent for `keepalive.interval` seconds
+   * is asked to answer (<r/> with stream management, else an XEP-0199 ping); one still silent
+   * `keepalive.timeout` seconds later is dropped (its session may still be resumed).
+   */
   checkTimeouts(now: number): void {
     if (this.stream.closing) return;
     const config = this.#context.config;
-    if (!this.authenticated && now - this.connectedAt > config.pre_auth_timeout * 1000) {
-      this.#streamError('connection-timeout', `not authenticated within ${config.pre_auth_timeout} s`);
-    } else if (now - this.stream.lastActivity > config.idle_timeout * 1000) {
-      this.#streamError('connection-timeout', `idle for more than ${config.idle_timeout} s`);
+    if (!this.authenticated) {
+      if (now - this.connectedAt > config.pre_auth_timeout * 1000) this.#streamError('connection-timeout', `not authenticated within ${config.pre_auth_timeout} s`);
+      return;
     }
+    const silent = now - this.stream.lastActivity;
+    if (silent > config.idle_timeout * 1000) return this.#streamError('connection-timeout', `idle for more than ${config.idle_timeout} s`);
+    const session = this.#session;
+    const { interval, timeout } = config.keepalive;
+    if (!session || interval === 0) return;
+    if (this.#probedAt !== 0 && this.#probedAt < this.stream.lastActivity) this.#probedAt = 0;
+    if (this.#probedAt === 0 && silent > interval * 1000) {
+      this.#probedAt = now;
+      if (!session.probe()) this.#ping(session);
+    } else if (this.#probedAt !== 0 && now - this.#probedAt > timeout * 1000) {
+      this.#closeReason = `no answer for ${Math.round(silent / 1000)} s`;
+      session.dropTransport(this.#closeReason);
+    }
+  }
+
+  /** XEP-0199 section 4.2: a server-to-client ping; any answer (even an error) shows the client is there. */
+  #ping(session: ClientSession): void {
+    const ping = new Element('iq', NS_CLIENT, { type: 'get', id: `keepalive-${newStreamId().slice(0, 8)}`, from: this.#domain!, to: session.jid.toString() });
+    ping.c('ping', {}, NS_PING);
+    this.stream.send(ping);
   }
 
   // --- stream header (RFC 6120 section 4.7) ---------------------------------------------------
@@ -185,7 +224,7 @@ export class C2sConnection implements BoundSession {
 
   #features(): Element {
     const host = this.#context.router.hosts.get(this.#domain!)!;
-    if (this.authenticated) return postAuthFeatures(host.streamFeatures.postAuth);
+    if (this.authenticated) return postAuthFeatures(host.streamFeatures.postAuth, this.#context.config.stream_management.enabled);
     return preAuthFeatures({
       extra: host.streamFeatures.preAuth,
       tlsActive: this.stream.secure,
@@ -206,6 +245,9 @@ export class C2sConnection implements BoundSession {
 
   /** Processes stanzas one at a time, in order; stops reading the socket while too many wait. */
   #enqueue(element: Element): void {
+    // XEP-0198 section 4: an acknowledgement concerns what we sent, not the order of what the
+    // client sent, so it is handled at once (it must not wait behind stanzas that wait for it).
+    if (element.name === 'a' && element.xmlns === NS_SM && this.#state.phase === 'bound') return this.#acknowledged(element, this.#state.session);
     this.#pending++;
     if (this.#pending === MAX_PENDING_STANZAS) this.stream.socket.pause();
     this.#queue = this.#queue
@@ -229,7 +271,14 @@ export class C2sConnection implements BoundSession {
       case 'authenticated':
         return this.#processAuthenticated(element, this.#state);
       case 'bound':
-        return this.#processBound(element);
+      {
+        const session = this.#state.session;
+        if (element.xmlns === NS_SM) return this.#streamManagement(element, session);
+        await this.#processBound(element, session);
+        // XEP-0198 section 4: `h` counts the stanzas handled.
+        session.countReceived();
+        return;
+      }
       case 'closed':
         return;
     }
@@ -301,8 +350,9 @@ export class C2sConnection implements BoundSession {
       this.#state = { phase: 'authenticated', username: outcome.username };
       this.#log('info', 'c2s authenticated', { user: `${outcome.username}@${domain}`, mechanism: outcome.mechanism });
       this.stream.send(outcome.element);
-      // RFC 6120 section 6.4.6: after <success/> both sides restart the stream.
-      this.stream.restart();
+      // RFC 6120 section 6.4.6: after <success/> both sides restart the stream; an
+      // authenticated stream may carry stanzas up to the full size limit.
+      this.stream.restart(this.#context.config.limits);
       return;
     }
     if (outcome.condition === 'aborted') return this.stream.send(outcome.element);
@@ -319,6 +369,7 @@ export class C2sConnection implements BoundSession {
   }
 
   async #processAuthenticated(element: Element, state: C2sState & { phase: 'authenticated' }): Promise<void> {
+    if (element.xmlns === NS_SM) return this.#streamManagementBeforeBind(element, state);
     const bind = element.name === 'iq' && element.xmlns === NS_CLIENT ? element.getChild('bind', NS_BIND) : undefined;
     if (!bind) {
       // RFC 6120 section 7.2: nothing but resource binding before a resource is bound.
@@ -336,20 +387,96 @@ export class C2sConnection implements BoundSession {
       return this.#sendError(element, new StanzaError('bad-request', error instanceof Error ? error.message : 'invalid resource'));
     }
     const jid = makeJid(state.username, this.#domain!, resource);
-    this.#state = { phase: 'bound', jid };
-    this.#boundJid = jid;
+    const sessions = this.#context.router.sessions;
+    const limit = this.#context.config.max_sessions_per_account;
+    // RFC 6120 section 7.6.2.1: an account at its limit of connected resources gets resource-constraint.
+    if (!sessions.hasResource(jid, resource) && sessions.resourcesOf(jid).length >= limit) {
+      this.#log('warn', 'c2s bind refused: too many sessions', { jid: jid.toString(), limit });
+      return this.#sendError(element, new StanzaError('resource-constraint', `this account already has ${limit} sessions, the most allowed`));
+    }
+    const session = new ClientSession(jid, this, this.#context.sessions);
+    this.#session = session;
+    this.#state = { phase: 'bound', session };
     // RFC 6120 section 7.7.2.2: a second login on the same resource overrides the first.
-    const replaced = this.#context.router.sessions.add(this);
+    const replaced = sessions.add(session);
     replaced?.terminate('conflict', 'replaced by a new connection with the same resource');
     this.#log('info', 'c2s resource bound', { jid: jid.toString() });
     const result = iqResult(element, new Element('bind', NS_BIND, {}, [new Element('jid', NS_BIND, {}, [jid.toString()])]));
     delete result.attrs.from;
     delete result.attrs.to;
     this.stream.send(result);
-    await this.#fireSessionEvent('session/bound');
+    await this.#fireSessionEvent(session, 'session/bound');
   }
 
-  async #processBound(element: Element): Promise<void> {
+  // --- stream management (XEP-0198) -----------------------------------------------------------
+
+  /** Before binding, a client may resume an earlier session (section 5); enabling must wait for the bind (section 3). */
+  async #streamManagementBeforeBind(element: Element, state: C2sState & { phase: 'authenticated' }): Promise<void> {
+    if (element.name === 'resume' && this.#context.config.stream_management.enabled) return this.#resume(element, state);
+    if (element.name === 'enable' || element.name === 'resume') return void this.stream.sendRaw(failedElement('unexpected-request'));
+    this.#streamError('unsupported-stanza-type', `<${element.name} xmlns='${NS_SM}'/> is not valid before resource binding`);
+  }
+
+  async #streamManagement(element: Element, session: ClientSession): Promise<void> {
+    switch (element.name) {
+      case 'r':
+        return session.answerAckRequest();
+      case 'enable':
+        return this.#enable(element, session);
+      case 'resume':
+        // Section 5: a stream that is already bound cannot take over another session.
+        return void this.stream.sendRaw(failedElement('unexpected-request'));
+      default:
+        this.#streamError('unsupported-stanza-type', `<${element.name} xmlns='${NS_SM}'/> is not part of stream management`);
+    }
+  }
+
+  #enable(element: Element, session: ClientSession): void {
+    const config = this.#context.config.stream_management;
+    if (!config.enabled) return void this.stream.sendRaw(failedElement('feature-not-implemented'));
+    // Section 3: enabling twice is an error.
+    if (session.streamManagement) return void this.stream.sendRaw(failedElement('unexpected-request'));
+    const resumable = element.attrs.resume === 'true' || element.attrs.resume === '1';
+    const id = resumable ? newStreamId() : undefined;
+    // Section 3: the client may ask for a shorter resumption time with `max`, never a longer one.
+    const asked = Number(element.attrs.max);
+    const max = Number.isInteger(asked) && asked > 0 ? Math.min(asked, config.resume_timeout) : config.resume_timeout;
+    session.enableStreamManagement(id, max);
+    if (id !== undefined) this.#context.resumable.set(id, session);
+    this.stream.sendRaw(enabledElement(id, max));
+    this.#log('info', 'c2s stream management enabled', { jid: session.jid.toString(), resumable });
+  }
+
+  #acknowledged(element: Element, session: ClientSession): void {
+    const h = parseH(element.attrs.h);
+    if (h === undefined) return this.#streamError('bad-format', "<a/> needs an 'h' attribute with a 32-bit unsigned count");
+    const sent = session.acknowledge(h);
+    // Section 4: acknowledging more stanzas than were sent ends the stream.
+    if (sent !== undefined) this.#streamError('undefined-condition', `acknowledged ${h} stanzas of ${sent} sent`, handledCountTooHigh(h, sent));
+  }
+
+  /** Section 5: takes over a waiting session of the same account and sends again what its client missed. */
+  async #resume(element: Element, state: C2sState & { phase: 'authenticated' }): Promise<void> {
+    const previd = element.attrs.previd ?? '';
+    const h = parseH(element.attrs.h);
+    const session = this.#context.resumable.get(previd);
+    const owner = session && session.jid.local === state.username && session.jid.domain === this.#domain;
+    if (h === undefined || !session || !owner || session.state === 'ended') {
+      this.#log('info', 'c2s resumption refused', { previd, reason: h === undefined ? 'no h' : 'unknown session' });
+      return void this.stream.sendRaw(failedElement('item-not-found'));
+    }
+    const received = session.resume(this, h);
+    if (received === undefined) {
+      return this.#streamError('undefined-condition', 'the resumed stream acknowledged more stanzas than were sent', handledCountTooHigh(h, session.sentCount));
+    }
+    this.#session = session;
+    this.#state = { phase: 'bound', session };
+    this.stream.sendRaw(resumedElement(previd, received));
+    session.resend();
+    this.#log('info', 'c2s session resumed', { jid: session.jid.toString(), held: session.heldStanzas });
+  }
+
+  async #processBound(element: Element, session: ClientSession): Promise<void> {
     if (element.xmlns !== NS_CLIENT || !['message', 'presence', 'iq'].includes(element.name)) {
       // RFC 6120 section 4.9.3.22: top-level elements other than the three stanzas.
       return this.#streamError('unsupported-stanza-type', `<${element.name} xmlns='${element.xmlns}'/> is not a stanza this server accepts`);
@@ -361,7 +488,7 @@ export class C2sConnection implements BoundSession {
       return this.stream.send(result);
     }
     try {
-      await this.#context.router.route(element, { kind: 'client', session: this });
+      await this.#context.router.route(element, { kind: 'client', session });
     } catch (error) {
       if (error instanceof StreamError) return this.#streamError(error.condition, error.message);
       throw error;
@@ -373,28 +500,30 @@ export class C2sConnection implements BoundSession {
     if (reply) this.stream.send(reply);
   }
 
-  /** Lets the host's features react to this session's lifecycle; a failing handler is logged, not fatal. */
-  async #fireSessionEvent(name: 'session/bound' | 'session/closed'): Promise<void> {
+  /** Lets the host's features react to a new session; a failing handler is logged, not fatal. */
+  async #fireSessionEvent(session: ClientSession, name: 'session/bound'): Promise<void> {
     const host = this.#context.router.hosts.get(this.#domain!);
     if (!host) return;
     try {
-      await host.events.emit(name, { session: this, host });
+      await host.events.emit(name, { session, host });
     } catch (error) {
       this.#log('error', `${name} handler failed`, { error: error instanceof Error ? error.stack : String(error) });
     }
   }
 
   #onSocketClosed(error?: Error): void {
-    const wasBound = this.#state.phase === 'bound';
-    if (wasBound) {
-      this.#context.router.sessions.remove(this);
-      void this.#fireSessionEvent('session/closed');
-    }
-    const jid = wasBound ? this.jid.toString() : undefined;
+    const reason = error ? `socket error: ${error.message}` : this.#closeReason;
+    const session = this.#session;
     this.#state = { phase: 'closed' };
-    this.#log('info', 'c2s connection closed', { jid, reason: error ? `socket error: ${error.message}` : this.#closeReason, bytes_in: this.stream.bytesIn, bytes_out: this.stream.bytesOut });
+    session?.transportLost(this, reason);
+    this.#log('info', 'c2s connection closed', { jid: session?.jid.toString(), reason, bytes_in: this.stream.bytesIn, bytes_out: this.stream.bytesOut });
     this.#onClosed(this);
   }
+}
+
+/** Before authentication a stanza may be no larger than `pre_auth_max_stanza_bytes` (an unauthenticated peer gets little memory). */
+function preAuthLimits(config: C2sConfig): ParserLimits {
+  return { ...config.limits, max_stanza_bytes: Math.min(config.limits.max_stanza_bytes, config.pre_auth_max_stanza_bytes) };
 }
 
 /** Keepalive whitespace between stanzas (RFC 6120 section 4.6.1) needs no answer; the stream already noted the activity. */

@@ -1,6 +1,7 @@
 /** The <stream:features/> a client is offered at each stage (RFC 6120 sections 4.3.2, 5.3.1, 6.3.1, 7.2). */
 import { Element, NS_STREAMS } from '../xml/element.ts';
 import { NS_BIND, NS_SASL, NS_SESSION, NS_TLS } from '../xml/namespaces.ts';
+import { NS_SM } from './stream-management.ts';
 
 export interface PreAuthFeatureInput {
   /** features modules offer before authentication (only once TLS is done or not required) */
@@ -25,10 +26,12 @@ export function preAuthFeatures(input: PreAuthFeatureInput): Element {
   return features;
 }
 
-export function postAuthFeatures(extra: readonly Element[]): Element {
+export function postAuthFeatures(extra: readonly Element[], streamManagement: boolean): Element {
   const features = new Element('features', NS_STREAMS);
   features.c('bind', {}, NS_BIND);
   features.c('session', {}, NS_SESSION).c('optional');
+  // XEP-0198 section 2: stream management is offered after authentication.
+  if (streamManagement) features.c('sm', {}, NS_SM);
   features.append(...extra);
   return features;
 }

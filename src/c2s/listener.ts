@@ -3,20 +3,60 @@
  * on 5223 (XEP-0368). Owns the set of client connections and sweeps their timeouts.
  */
 import type { Socket } from 'node:net';
-import type { ListenerConfig } from '../config/types.ts';
+import type { C2sConfig, ListenerConfig } from '../config/types.ts';
 import { listen, type BoundAddress, type Listener } from '../net/listener.ts';
+import type { Router } from '../router/router.ts';
+import type { TlsContextStore } from '../net/tls-contexts.ts';
+import type { Storage } from '../storage/types.ts';
+import type { Logger } from '../util/log.ts';
+import type { ClientSession } from './client-session.ts';
 import { C2sConnection, type C2sContext } from './connection.ts';
+import { OutputBudget } from './output-budget.ts';
+import { rerouteUndelivered, spillToOffline } from './undelivered.ts';
 
 const SWEEP_INTERVAL_MS = 1000;
+/** unacknowledged stanzas after which the server asks for an acknowledgement at once (XEP-0198 section 4) */
+const ACK_REQUEST_THRESHOLD = 16;
+
+export interface C2sServiceOptions {
+  config: C2sConfig;
+  router: Router;
+  storage: Storage;
+  tls: TlsContextStore | undefined;
+  logger: Logger;
+}
 
 export class C2sService {
   readonly connections = new Set<C2sConnection>();
+  /** every session not yet ended, attached to a connection or waiting for its client to resume */
+  readonly sessions = new Set<ClientSession>();
+  readonly budget: OutputBudget;
   #context: C2sContext;
   #listeners: Listener[] = [];
   #sweeper: NodeJS.Timeout;
 
-  constructor(context: C2sContext) {
-    this.#context = context;
+  constructor(options: C2sServiceOptions) {
+    const { config, router, logger } = options;
+    this.budget = new OutputBudget(config.output.session_buffer, config.output.total_buffer);
+    const resumable = new Map<string, ClientSession>();
+    this.#context = {
+      ...options,
+      resumable,
+      sessions: {
+        router,
+        budget: this.budget,
+        logger,
+        ackRequestThreshold: ACK_REQUEST_THRESHOLD,
+        spill: (session, stanza) => spillToOffline(router, session, stanza, logger),
+        undelivered: (session, stanzas) => rerouteUndelivered(router, session, stanzas),
+        started: (session) => this.sessions.add(session),
+        ended: (session) => {
+          this.sessions.delete(session);
+          const id = session.streamManagementId;
+          if (id !== undefined && resumable.get(id) === session) resumable.delete(id);
+        },
+      },
+    };
     this.#sweeper = setInterval(() => {
       const now = Date.now();
       for (const connection of this.connections) connection.checkTimeouts(now);
@@ -53,7 +93,11 @@ export class C2sService {
     this.connections.add(connection);
   }
 
-  /** Stops listening and ends every client stream with system-shutdown (RFC 6120 section 4.9.3.20). */
+  /**
+   * Stops listening and ends every client stream with system-shutdown (RFC 6120 section
+   * 4.9.3.20), then every session, those waiting for resumption too: what a client did not get
+   * goes to offline storage or back to its sender before the server stops.
+   */
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
     await Promise.all(this.#listeners.map((listener) => listener.close()));
@@ -62,5 +106,7 @@ export class C2sService {
     const deadline = Date.now() + 2000;
     while (this.connections.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     for (const connection of this.connections) connection.stream.destroy();
+    // One at a time: a message one session hands back may go to another that has yet to end.
+    for (const session of [...this.sessions]) await session.end('server shutdown');
   }
 }

@@ -160,7 +160,9 @@ function hostSettings(inherited: boolean): Record<string, SchemaNode> {
       max_items: { kind: 'integer', min: 1, max: 100_000, ...orDefault(1000), description: 'most items in one roster; adding beyond it is refused with not-allowed' },
     }),
     offline: section('messages stored for users who are offline', {
-      max_messages: { kind: 'integer', min: 0, max: 1_000_000, ...orDefault(1000), description: 'stored messages per user; when full, new ones bounce to the sender with service-unavailable' },
+      max_messages: { kind: 'integer', min: 0, max: 1_000_000, ...orDefault(500), description: 'stored messages per user; when full, new ones bounce to the sender with service-unavailable; 0 stores none' },
+      max_bytes: { kind: 'integer', min: 1024, max: 1024 * MIB, ...orDefault(10 * MIB), description: 'bytes of stored messages per user; beyond it new ones bounce the same way' },
+      max_per_sender: { kind: 'integer', min: 1, max: 1_000_000, ...orDefault(100), description: 'stored messages from one sender (bare JID) per user, so that nobody can fill another user\'s mailbox and push out the messages of others; beyond it that sender gets service-unavailable' },
     }),
     registration: section('in-band registration (XEP-0077)', {
       enabled: { kind: 'boolean', ...orDefault(false), description: 'let anyone create an account from a client' },
@@ -463,7 +465,75 @@ export const trellisSchema: ObjectNode = {
           default: 10000,
           description: 'PBKDF2 iteration count for new SCRAM verifiers (RFC 7677 asks for at least 4096)',
         },
-        limits: parserLimits('parser limits applied to every client stream', 256 * KIB),
+        limits: parserLimits('parser limits applied to every client stream once it is authenticated', 256 * KIB),
+        pre_auth_max_stanza_bytes: {
+          kind: 'integer',
+          min: 1024,
+          max: 64 * MIB,
+          default: 16 * KIB,
+          description: 'largest stanza or SASL element before authentication, in bytes (at most limits.max_stanza_bytes applies); an unauthenticated connection gets little memory',
+        },
+        max_sessions_per_account: {
+          kind: 'integer',
+          min: 1,
+          max: 10_000,
+          default: 10,
+          description: 'connected resources one account may have at once; binding one more is refused with resource-constraint (RFC 6120 section 7.6.2.1)',
+        },
+        keepalive: {
+          kind: 'object',
+          description: 'finding clients whose network went away without closing the connection',
+          fields: {
+            interval: {
+              kind: 'integer',
+              min: 0,
+              max: 86400,
+              default: 25,
+              description: 'seconds of silence after which a client is asked to answer (an XEP-0198 <r/>, else an XEP-0199 ping); 0 never asks',
+            },
+            timeout: {
+              kind: 'integer',
+              min: 1,
+              max: 3600,
+              default: 15,
+              description: 'seconds to wait for that answer before the connection is dropped (a session with stream management then waits for its client to resume)',
+            },
+          },
+        },
+        stream_management: {
+          kind: 'object',
+          description: 'stream management (XEP-0198): acknowledgements both ways and resumption after a dropped connection',
+          fields: {
+            enabled: { kind: 'boolean', default: true, description: 'offer stream management to clients' },
+            resume_timeout: {
+              kind: 'integer',
+              min: 1,
+              max: 86400,
+              default: 300,
+              description: 'seconds a session waits for its client to resume after the connection dropped; then what it held goes to offline storage (messages) or back to the sender (IQs). A client may ask for less',
+            },
+          },
+        },
+        output: {
+          kind: 'object',
+          description: 'memory held for clients: a stanza counts from when it is queued until the client has it (written, or acknowledged with stream management)',
+          fields: {
+            session_buffer: {
+              kind: 'integer',
+              min: 64 * KIB,
+              max: 1024 * MIB,
+              default: 1 * MIB,
+              description: 'bytes of stanzas one session may hold; a message beyond it goes to offline storage and reaches the client once it reads, an IQ request beyond it bounces with resource-constraint',
+            },
+            total_buffer: {
+              kind: 'integer',
+              min: 1 * MIB,
+              max: 64 * 1024 * MIB,
+              default: 64 * MIB,
+              description: 'bytes of stanzas all sessions together may hold; beyond it the same happens as beyond session_buffer',
+            },
+          },
+        },
       },
     },
     s2s: s2sSchema,

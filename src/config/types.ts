@@ -47,7 +47,18 @@ export interface C2sConfig {
   max_auth_failures: number;
   /** PBKDF2 iteration count for new SCRAM verifiers */
   scram_iterations: number;
+  /** parser limits once authenticated */
   limits: ParserLimits;
+  /** largest stanza before authentication */
+  pre_auth_max_stanza_bytes: number;
+  /** connected resources one account may have */
+  max_sessions_per_account: number;
+  /** seconds of silence before a client is asked to answer, and seconds to wait for the answer */
+  keepalive: { interval: number; timeout: number };
+  /** XEP-0198 */
+  stream_management: { enabled: boolean; resume_timeout: number };
+  /** bytes of stanzas held for one session and for all of them */
+  output: { session_buffer: number; total_buffer: number };
 }
 
 /** Features a host can run (src/modules/<name>); all run unless listed in modules_disabled. */
@@ -63,7 +74,7 @@ export interface HostSettings {
   /** RFC 6121 section 2: most items in one roster; a roster set beyond it gets not-allowed */
   roster: { max_items: number };
   /** stored messages per user; when full, new ones bounce with service-unavailable */
-  offline: { max_messages: number };
+  offline: { max_messages: number; max_bytes: number; max_per_sender: number };
   /** in-band registration (XEP-0077), off by default */
   registration: { enabled: boolean; max_per_ip_per_hour: number };
   /** software version (XEP-0092): hidden answers service-unavailable */

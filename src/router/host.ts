@@ -78,7 +78,9 @@ type AddressForm = 'bare' | 'full' | 'host';
  *   by the form of its `to` (an IQ fires before its handler is looked up);
  * - `pre-message`, `pre-presence`, `pre-iq`: a stanza a client of this host sent, before routing;
  * - `message/offline`: a message no resource could take (RFC 6121 section 8.5.2.2);
- * - `session/bound`, `session/available`, `session/closed`: a client resource's lifecycle.
+ * - `session/bound`, `session/available`, `session/closed`: a client resource's lifecycle;
+ * - `session/backlog`: a message for a live resource went to offline storage (its output
+ *   budget was spent, or a backlog is being delivered): the offline feature delivers it.
  */
 export type HostEvents = {
   [name in `${StanzaKind}/${AddressForm}`]: StanzaEvent;
@@ -89,6 +91,7 @@ export type HostEvents = {
   'session/bound': SessionEvent;
   'session/available': SessionEvent;
   'session/closed': SessionEvent;
+  'session/backlog': SessionEvent;
 };
 
 export class Host {

@@ -4,7 +4,7 @@ import { parseJid } from '../jid/jid.ts';
 import { newImState, SessionRegistry, type BoundSession } from './sessions.ts';
 
 function session(jid: string): BoundSession {
-  return { jid: parseJid(jid), peer: '127.0.0.1:1', im: newImState(), send() {}, terminate() {} };
+  return { jid: parseJid(jid), peer: '127.0.0.1:1', im: newImState(), offlineBacklog: false, send() {}, sendTracked: async () => true, terminate() {} };
 }
 
 const names = (sessions: BoundSession[]) => sessions.map((s) => s.jid.toString());

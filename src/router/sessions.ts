@@ -20,15 +20,34 @@ export interface SessionImState {
   directedPresence: Set<string>;
 }
 
-/** What the router needs from a connected, bound client. */
+/** Stream errors a session may be ended with by the server's features. */
+export type SessionEndCondition = 'conflict' | 'system-shutdown' | 'policy-violation' | 'not-authorized' | 'host-gone';
+
+/**
+ * What the router needs from a bound client resource. A session is not its connection: with
+ * stream management (XEP-0198) it stays while its client reconnects, and it keeps what was sent
+ * to it until the client has it.
+ */
 export interface BoundSession {
   readonly jid: Jid;
   /** "address:port" of the client, for logs */
   readonly peer: string;
   readonly im: SessionImState;
+  /**
+   * Sends a stanza to the client. A session that cannot take it (its output budget is spent, or
+   * it is being sent an offline backlog) stores a message offline or bounces it instead.
+   */
   send(stanza: Element): void;
+  /**
+   * Sends a stanza outside the output budget (the caller paces itself) and resolves true once the
+   * client has it (written to its socket, or acknowledged with stream management), false if the
+   * session ended first.
+   */
+  sendTracked(stanza: Element): Promise<boolean>;
+  /** true while messages for this resource wait in offline storage: new ones join them there, so order holds */
+  offlineBacklog: boolean;
   /** Ends the session with a stream error (for example `conflict` when another login takes the resource). */
-  terminate(condition: 'conflict' | 'system-shutdown' | 'policy-violation' | 'not-authorized' | 'host-gone', text?: string): void;
+  terminate(condition: SessionEndCondition, text?: string): void;
 }
 
 /** The IM state of a new session; most sessions never send directed presence, so its set is made on first use. */

@@ -1,0 +1,371 @@
+/**
+ * A bound client resource (RFC 6120 section 7) apart from the connection that carries it: the
+ * session holds what was sent to the client until the client has it, so it can outlive its
+ * socket while stream management (XEP-0198) lets the client resume, and nothing it held is lost
+ * when it ends: undelivered messages go back through the router (to another resource or to
+ * offline storage), undelivered IQs bounce.
+ */
+import type { Jid } from '../jid/jid.ts';
+import type { Router } from '../router/router.ts';
+import { newImState, type BoundSession, type SessionEndCondition } from '../router/sessions.ts';
+import type { Logger } from '../util/log.ts';
+import { NS_CLIENT, type Element } from '../xml/element.ts';
+import { serialize } from '../xml/serialize.ts';
+import { OutboundQueue, type OutboundEntry } from './outbound-queue.ts';
+import type { OutputBudget } from './output-budget.ts';
+import { ackElement, ackRequest, acknowledgedCount } from './stream-management.ts';
+
+/** What a session needs from the connection that carries it. */
+export interface SessionTransport {
+  /** "address:port" of the client, for logs */
+  readonly peer: string;
+  /** Queues serialized XML; returns the stream offset at its end. */
+  write(xml: string): number;
+  /** offset up to which the socket has taken what was written */
+  readonly writtenOffset: number;
+  /** Ends the stream with a stream error (RFC 6120 section 4.9). */
+  end(condition: SessionEndCondition, text?: string): void;
+  /** Drops the connection at once, as for a peer that stopped answering. */
+  drop(): void;
+}
+
+export interface ClientSessionContext {
+  router: Router;
+  budget: OutputBudget;
+  logger: Logger;
+  /** stanzas sent and not yet acknowledged after which an acknowledgement is asked for at once */
+  ackRequestThreshold: number;
+  /** A live session could not take a stanza (its budget is spent, or it has an offline backlog). */
+  spill(session: ClientSession, stanza: Element): Promise<void>;
+  /** The session ended: these stanzas never reached the client. */
+  undelivered(session: ClientSession, stanzas: Element[]): Promise<void>;
+  /** A session was bound. */
+  started(session: ClientSession): void;
+  /** The session ended for good (after its undelivered stanzas were handled). */
+  ended(session: ClientSession): void;
+}
+
+/** Stream management state (XEP-0198), from <enable/> on. */
+interface StreamManagement {
+  /** the resumption id; undefined when the client did not ask for resumption */
+  readonly id: string | undefined;
+  /** seconds the session waits for its client to resume */
+  readonly resumeSeconds: number;
+  /** stanzas received from the client (section 4: its `h` for our <a/>) */
+  received: number;
+  /** stanzas sent to the client under stream management */
+  sent: number;
+  /** an <r/> is out and not yet answered */
+  ackRequested: boolean;
+  ackTimer: NodeJS.Timeout | undefined;
+}
+
+/** Delay before asking for an acknowledgement of a stanza that is still unacknowledged. */
+const ACK_REQUEST_DELAY_MS = 1000;
+
+export class ClientSession implements BoundSession {
+  readonly jid: Jid;
+  readonly im = newImState();
+  readonly boundAt = Date.now();
+  /** true while messages for this resource are queued in offline storage, so new ones go there too and keep their order */
+  offlineBacklog = false;
+  /** resolves once the session has ended and its undelivered stanzas were handled */
+  readonly ended: Promise<void>;
+  #context: ClientSessionContext;
+  #transport: SessionTransport | undefined;
+  /** the connection that carried the session last (its written offset stays readable after it closed) */
+  #lastTransport: SessionTransport;
+  #queue = new OutboundQueue();
+  #sm: StreamManagement | undefined;
+  #state: 'attached' | 'detached' | 'ended' = 'attached';
+  #resumeTimer: NodeJS.Timeout | undefined;
+  /** spills run one after another so that stored messages keep their order */
+  #spills: Promise<void> = Promise.resolve();
+  #markEnded!: () => void;
+
+  constructor(jid: Jid, transport: SessionTransport, context: ClientSessionContext) {
+    this.jid = jid;
+    this.#transport = transport;
+    this.#lastTransport = transport;
+    this.#context = context;
+    this.ended = new Promise((resolve) => (this.#markEnded = resolve));
+    context.started(this);
+  }
+
+  get peer(): string {
+    return this.#lastTransport.peer;
+  }
+
+  get state(): 'attached' | 'detached' | 'ended' {
+    return this.#state;
+  }
+
+  /** characters of XML this session holds for its client */
+  get heldChars(): number {
+    return this.#queue.chars;
+  }
+
+  get heldStanzas(): number {
+    return this.#queue.size;
+  }
+
+  get streamManagementId(): string | undefined {
+    return this.#sm?.id;
+  }
+
+  get streamManagement(): boolean {
+    return this.#sm !== undefined;
+  }
+
+  // --- sending ------------------------------------------------------------------------------
+
+  send(stanza: Element): void {
+    if (this.#state === 'ended') {
+      void this.#context.undelivered(this, [stanza]);
+      return;
+    }
+    if (this.offlineBacklog && isStorableMessage(stanza)) return this.#spill(stanza);
+    const xml = serialize(stanza, NS_CLIENT);
+    if (!this.#context.budget.fits(this.#queue.chars, xml.length)) {
+      this.#context.budget.overflows++;
+      return this.#spill(stanza);
+    }
+    this.#enqueue(stanza, xml, undefined);
+  }
+
+  /**
+   * Sends outside the budget and the offline backlog (the caller paces itself) and resolves
+   * true once the client has the stanza: written to its socket, or acknowledged under stream
+   * management; false when the session ended first.
+   */
+  sendTracked(stanza: Element): Promise<boolean> {
+    if (this.#state === 'ended') return Promise.resolve(false);
+    return new Promise((settle) => {
+      this.#enqueue(stanza, serialize(stanza, NS_CLIENT), settle);
+      if (this.#sm && !this.#sm.ackRequested) this.#requestAck();
+    });
+  }
+
+  #enqueue(element: Element, xml: string, settle: ((delivered: boolean) => void) | undefined): void {
+    const sm = this.#sm;
+    const entry: OutboundEntry = { element, xml, end: 0, seq: sm ? ++sm.sent : 0, settle };
+    this.#queue.push(entry);
+    this.#context.budget.take(xml.length);
+    if (this.#transport) entry.end = this.#transport.write(xml);
+    if (sm) this.#scheduleAckRequest(sm);
+  }
+
+  #spill(stanza: Element): void {
+    // A resource that takes no offline messages (negative priority, XEP-0160 section 2) never drains a backlog.
+    if (isStorableMessage(stanza) && this.im.presence !== undefined && this.im.priority >= 0) this.offlineBacklog = true;
+    this.#spills = this.#spills.then(() => this.#context.spill(this, stanza));
+  }
+
+  /** The transport wrote up to `offset`: stanzas sent without stream management are now the client's. */
+  written(offset: number): void {
+    for (let head = this.#queue.peek(); head && head.seq === 0 && head.end !== 0 && head.end <= offset; head = this.#queue.peek()) {
+      this.#release(this.#queue.shift()!, true);
+    }
+  }
+
+  #release(entry: OutboundEntry, delivered: boolean): void {
+    this.#context.budget.release(entry.xml.length);
+    entry.settle?.(delivered);
+  }
+
+  // --- stream management (XEP-0198) -----------------------------------------------------------
+
+  /** Section 3: counting starts now; with an id the session may be resumed within `resumeSeconds`. */
+  enableStreamManagement(id: string | undefined, resumeSeconds: number): void {
+    this.#sm = { id, resumeSeconds, received: 0, sent: 0, ackRequested: false, ackTimer: undefined };
+  }
+
+  /** stanzas sent under stream management */
+  get sentCount(): number {
+    return this.#sm?.sent ?? 0;
+  }
+
+  /** A stanza from the client was handled (section 4: it counts towards our `h`). */
+  countReceived(): void {
+    if (this.#sm) this.#sm.received++;
+  }
+
+  /** Section 4: the answer to the client's <r/>. */
+  answerAckRequest(): void {
+    if (this.#sm && this.#transport) this.#transport.write(ackElement(this.#sm.received));
+  }
+
+  /**
+   * Section 4: the client acknowledged `h` stanzas. Returns the true sent count when `h` is
+   * more than was sent (the caller ends the stream), else undefined.
+   */
+  acknowledge(h: number): number | undefined {
+    const sm = this.#sm;
+    if (!sm) return undefined;
+    const acked = acknowledgedCount(h, sm.sent);
+    if (acked === undefined) return sm.sent;
+    sm.ackRequested = false;
+    for (let head = this.#queue.peek(); head && (head.seq === 0 ? head.end !== 0 && head.end <= this.#lastTransport.writtenOffset : head.seq <= acked); head = this.#queue.peek()) {
+      this.#release(this.#queue.shift()!, true);
+    }
+    if (this.#queue.size > 0) this.#scheduleAckRequest(sm);
+    else clearTimeout(sm.ackTimer);
+    return undefined;
+  }
+
+  /** Asks for an acknowledgement at once when many stanzas wait for one, else after a short delay. */
+  #scheduleAckRequest(sm: StreamManagement): void {
+    if (sm.ackRequested || !this.#transport) return;
+    if (this.#queue.size >= this.#context.ackRequestThreshold) return this.#requestAck();
+    if (sm.ackTimer === undefined) {
+      sm.ackTimer = setTimeout(() => {
+        sm.ackTimer = undefined;
+        if (this.#queue.size > 0 && !sm.ackRequested) this.#requestAck();
+      }, ACK_REQUEST_DELAY_MS);
+      sm.ackTimer.unref();
+    }
+  }
+
+  #requestAck(): void {
+    const sm = this.#sm;
+    if (!sm || !this.#transport) return;
+    sm.ackRequested = true;
+    this.#transport.write(ackRequest);
+  }
+
+  /** Asks a silent client to show it is alive: <r/> under stream management. Returns false when the caller must ping instead. */
+  probe(): boolean {
+    if (!this.#sm || !this.#transport) return false;
+    this.#requestAck();
+    return true;
+  }
+
+  // --- transport changes ----------------------------------------------------------------------
+
+  /**
+   * Section 5: the client resumed on a new connection. Its `h` acknowledges what it got; the
+   * rest is sent again on the new stream. Returns our count of stanzas received, for <resumed/>.
+   * Returns undefined when `h` acknowledges more than was sent.
+   */
+  resume(transport: SessionTransport, h: number): number | undefined {
+    const sm = this.#sm!;
+    if (acknowledgedCount(h, sm.sent) === undefined) return undefined;
+    const old = this.#lastTransport;
+    const attached = this.#transport;
+    this.#transport = undefined;
+    clearTimeout(this.#resumeTimer);
+    attached?.end('conflict', 'the session was resumed on another connection');
+    this.#transport = transport;
+    this.#lastTransport = transport;
+    this.#state = 'attached';
+    const received = sm.received;
+    // Stanzas sent before <enable/> are not counted by the client; those not written are lost to this stream.
+    const uncounted: Element[] = [];
+    while (this.#queue.peek()?.seq === 0) {
+      const entry = this.#queue.shift()!;
+      if (entry.end !== 0 && entry.end <= old.writtenOffset) this.#release(entry, true);
+      else {
+        this.#release(entry, false);
+        if (!entry.settle) uncounted.push(entry.element);
+      }
+    }
+    if (uncounted.length > 0) for (const stanza of uncounted) this.#spill(stanza);
+    this.acknowledge(h);
+    return received;
+  }
+
+  /** Writes again every stanza the client has not acknowledged (after <resumed/>). */
+  resend(): void {
+    const transport = this.#transport;
+    if (!transport) return;
+    for (const entry of this.#queue) entry.end = transport.write(entry.xml);
+    if (this.#sm && this.#queue.size > 0) this.#requestAck();
+  }
+
+  /**
+   * The connection is gone. With resumption enabled the session waits `resumeTimeout` seconds
+   * for the client (section 5), keeping what it holds; otherwise it ends now.
+   */
+  transportLost(transport: SessionTransport, reason: string): void {
+    if (this.#transport !== transport || this.#state === 'ended') return;
+    this.#transport = undefined;
+    if (this.#sm?.id === undefined) {
+      void this.end(reason);
+      return;
+    }
+    this.#state = 'detached';
+    clearTimeout(this.#sm.ackTimer);
+    this.#sm.ackTimer = undefined;
+    this.#sm.ackRequested = false;
+    const seconds = this.#sm.resumeSeconds;
+    this.#resumeTimer = setTimeout(() => void this.end(`not resumed within ${seconds} s (${reason})`), seconds * 1000);
+    this.#resumeTimer.unref();
+    this.#log('info', 'c2s session waiting for resumption', { reason, held: this.#queue.size });
+  }
+
+  /** Ends the session with a stream error on its connection (BoundSession). */
+  terminate(condition: SessionEndCondition, text?: string): void {
+    const transport = this.#transport;
+    this.#transport = undefined;
+    transport?.end(condition, text);
+    void this.end(text ? `${condition}: ${text}` : condition);
+  }
+
+  /** Drops the connection of a client that stopped answering; the session may still be resumed. */
+  dropTransport(reason: string): void {
+    const transport = this.#transport;
+    if (!transport) return;
+    this.transportLost(transport, reason);
+    transport.drop();
+  }
+
+  /**
+   * Ends the session for good: it leaves the session table, its features hear `session/closed`,
+   * and what it held for the client is handed back (XEP-0198 section 5: as if sent to an
+   * unavailable resource).
+   */
+  async end(reason: string): Promise<void> {
+    if (this.#state === 'ended') return this.ended;
+    this.#state = 'ended';
+    clearTimeout(this.#resumeTimer);
+    if (this.#sm) clearTimeout(this.#sm.ackTimer);
+    this.#transport?.end('system-shutdown');
+    this.#transport = undefined;
+    const lastWritten = this.#lastTransport.writtenOffset;
+    const router = this.#context.router;
+    router.sessions.remove(this);
+    const host = router.hosts.get(this.jid.domain);
+    try {
+      await host?.events.emit('session/closed', { session: this, host });
+    } catch (error) {
+      this.#log('error', 'session/closed handler failed', { error: error instanceof Error ? error.stack : String(error) });
+    }
+    const undelivered: Element[] = [];
+    for (const entry of this.#queue.drain()) {
+      const written = entry.seq === 0 && entry.end !== 0 && entry.end <= lastWritten;
+      this.#context.budget.release(entry.xml.length);
+      entry.settle?.(written);
+      if (!written && !entry.settle) undelivered.push(entry.element);
+    }
+    await this.#spills;
+    try {
+      if (undelivered.length > 0) await this.#context.undelivered(this, undelivered);
+    } finally {
+      this.#log('info', 'c2s session ended', { jid: this.jid.toString(), reason, undelivered: undelivered.length || undefined });
+      this.#context.ended(this);
+      this.#markEnded();
+    }
+  }
+
+  #log(level: 'info' | 'error', message: string, fields: Record<string, unknown>): void {
+    const logger = this.#context.logger;
+    if (logger.enabled(level)) logger[level](message, { jid: this.jid.toString(), peer: this.peer, ...fields });
+  }
+}
+
+/** A message offline storage would keep: normal or chat (RFC 6121 section 8.5.2.2.1). */
+export function isStorableMessage(stanza: Element): boolean {
+  if (stanza.name !== 'message' || stanza.xmlns !== NS_CLIENT) return false;
+  const type = stanza.attrs.type;
+  return type === undefined || type === 'normal' || type === 'chat';
+}
