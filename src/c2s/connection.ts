@@ -10,6 +10,7 @@ import type { C2sConfig, LogLevel, ParserLimits } from '../config/types.ts';
 import { makeJid, prepareDomain, prepareResource } from '../jid/jid.ts';
 import { StreamError, type StreamErrorCondition } from '../net/stream-errors.ts';
 import type { TlsContextStore } from '../net/tls-contexts.ts';
+import { readRateFrom } from '../net/read-throttle.ts';
 import { XmlStream, newStreamId } from '../net/xml-stream.ts';
 import type { Router } from '../router/router.ts';
 import type { SessionEndCondition } from '../router/sessions.ts';
@@ -83,7 +84,11 @@ export class C2sConnection implements SessionTransport {
         socketClosed: (error) => this.#onSocketClosed(error),
         written: (offset) => this.#session?.written(offset),
       },
-      { limits: preAuthLimits(context.config), contentNamespace: NS_CLIENT },
+      {
+        limits: preAuthLimits(context.config),
+        contentNamespace: NS_CLIENT,
+        readRate: readRateFrom(context.config.rate),
+      },
     );
     this.#log('info', 'c2s connection accepted', { tls: this.stream.secure || undefined });
   }
@@ -249,7 +254,7 @@ export class C2sConnection implements SessionTransport {
     // client sent, so it is handled at once (it must not wait behind stanzas that wait for it).
     if (element.name === 'a' && element.xmlns === NS_SM && this.#state.phase === 'bound') return this.#acknowledged(element, this.#state.session);
     this.#pending++;
-    if (this.#pending === MAX_PENDING_STANZAS) this.stream.socket.pause();
+    if (this.#pending === MAX_PENDING_STANZAS) this.stream.holdReading('backlog');
     this.#queue = this.#queue
       .then(() => this.#process(element))
       .catch((error: unknown) => {
@@ -257,7 +262,7 @@ export class C2sConnection implements SessionTransport {
         this.#streamError('internal-server-error');
       })
       .finally(() => {
-        if (this.#pending-- === MAX_PENDING_STANZAS) this.stream.socket.resume();
+        if (this.#pending-- === MAX_PENDING_STANZAS) this.stream.releaseReading('backlog');
         // Nothing left to process: an idle connection keeps no promise of its own.
         if (this.#pending === 0) this.#queue = IDLE_QUEUE;
       });

@@ -32,6 +32,12 @@ export interface ParserLimits {
   max_text_bytes: number;
 }
 
+/** How fast a peer may send (a token bucket): reading pauses while it is over. */
+export interface RateConfig {
+  bytes_per_second: number;
+  burst_bytes: number;
+}
+
 export interface C2sConfig {
   /** STARTTLS required before authentication (RFC 6120 section 5.3.1) */
   require_tls: boolean;
@@ -51,6 +57,7 @@ export interface C2sConfig {
   limits: ParserLimits;
   /** largest stanza before authentication */
   pre_auth_max_stanza_bytes: number;
+  rate: RateConfig;
   /** connected resources one account may have */
   max_sessions_per_account: number;
   /** seconds of silence before a client is asked to answer, and seconds to wait for the answer */
@@ -146,6 +153,7 @@ export interface S2sConfig {
   retry_initial_delay: number;
   retry_max_delay: number;
   limits: ParserLimits;
+  rate: RateConfig;
   access: S2sAccessConfig;
 }
 

@@ -10,6 +10,7 @@ import type { ParserLimits } from '../config/types.ts';
 import { Element, NS_CLIENT, NS_STREAMS } from '../xml/element.ts';
 import { XmlStreamParser, type NamespaceDeclarations, type StreamParserHandlers, type XmlStreamError } from '../xml/parser.ts';
 import { escapeAttr, serialize } from '../xml/serialize.ts';
+import { ReadThrottle, type ReadRate } from './read-throttle.ts';
 import { NS_STREAM_ERRORS, type StreamErrorCondition } from './stream-errors.ts';
 
 export interface XmlStreamHandlers {
@@ -36,7 +37,12 @@ export interface XmlStreamOptions {
   maxOutboundBuffer?: number;
   /** milliseconds to wait for the peer's </stream:stream> after ours before dropping the socket */
   closeTimeout?: number;
+  /** how fast the peer may send; reading pauses while it is over (none: unlimited) */
+  readRate?: ReadRate;
 }
+
+/** Why reading is paused: each reason is held and released on its own. */
+export type ReadHold = 'backlog' | 'rate';
 
 export interface StreamHeader {
   from?: string;
@@ -75,6 +81,9 @@ export class XmlStream {
   /** characters of XML queued since the stream began, and how many of them the socket has taken */
   #queuedChars = 0;
   #writtenChars = 0;
+  #throttle: ReadThrottle | undefined;
+  /** reasons reading is paused for */
+  #holds = new Set<ReadHold>();
   bytesIn = 0;
   bytesOut = 0;
   lastActivity = Date.now();
@@ -85,6 +94,7 @@ export class XmlStream {
     this.remotePort = socket.remotePort ?? 0;
     this.options = options;
     this.#handlers = handlers;
+    if (options.readRate) this.#throttle = new ReadThrottle(options.readRate);
     this.#parser = new XmlStreamParser(new ParserEvents(this, handlers), { limits: options.limits, contentNamespace: options.contentNamespace });
     this.#attach(socket);
   }
@@ -111,7 +121,32 @@ export class XmlStream {
     this.lastActivity = Date.now();
     if (this.#closed) return;
     this.#parser.write(chunk);
+    const pause = this.#throttle?.take(chunk.length, this.lastActivity) ?? 0;
+    if (pause > 0 && !this.#holds.has('rate')) {
+      this.holdReading('rate');
+      setTimeout(XmlStream.#endRatePause, pause, this).unref();
+    }
   };
+
+  static #endRatePause(stream: XmlStream): void {
+    stream.releaseReading('rate');
+  }
+
+  /** Pauses reading from the peer until every reason held is released. */
+  holdReading(reason: ReadHold): void {
+    this.#holds.add(reason);
+    this.socket.pause();
+  }
+
+  releaseReading(reason: ReadHold): void {
+    if (!this.#holds.delete(reason) || this.#holds.size > 0 || this.#closed) return;
+    this.socket.resume();
+  }
+
+  /** times reading paused because the peer sent faster than its rate */
+  get ratePauses(): number {
+    return this.#throttle?.pauses ?? 0;
+  }
 
   #onClose = (): void => {
     this.#finish();
@@ -292,6 +327,7 @@ export class XmlStream {
     this.#detach(this.socket);
     this.socket = secure;
     this.#attach(secure);
+    if (this.#holds.size > 0) secure.pause();
     this.restart();
     return new Promise((resolve, reject) => {
       const onSecure = (): void => {

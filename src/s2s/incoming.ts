@@ -10,6 +10,7 @@ import { TLSSocket } from 'node:tls';
 import type { FederationLevel } from '../config/types.ts';
 import { parseJid, prepareDomain, type Jid } from '../jid/jid.ts';
 import { StreamError, type StreamErrorCondition } from '../net/stream-errors.ts';
+import { readRateFrom } from '../net/read-throttle.ts';
 import { XmlStream, newStreamId } from '../net/xml-stream.ts';
 import { demandsOf, meetsLevel } from '../policy/levels.ts';
 import { Element, NS_CLIENT, NS_SERVER, NS_STREAMS } from '../xml/element.ts';
@@ -20,6 +21,9 @@ import { dialbackKeyMatches } from './dialback-key.ts';
 import { dialbackAnswer, dialbackError } from './dialback-elements.ts';
 import { checkPeerCertificate, type CertificateVerdict } from './peer-certificate.ts';
 import type { VerifyOutcome } from './outgoing.ts';
+
+/** Stanzas waiting for processing before the socket stops being read (flow control). */
+const MAX_PENDING_STANZAS = 256;
 
 /** What an incoming stream needs from the service that owns it. */
 export interface IncomingServices {
@@ -51,6 +55,8 @@ export class S2sIncoming {
   #pendingDialback = new Set<string>();
   #saslDone = false;
   #queue: Promise<void> = Promise.resolve();
+  /** stanzas read and not yet processed */
+  #pending = 0;
   #closeReason = 'connection closed by peer';
 
   constructor(socket: Socket, context: S2sContext, services: IncomingServices) {
@@ -70,7 +76,7 @@ export class S2sIncoming {
         whitespace: () => {},
         socketClosed: (error) => this.#onSocketClosed(error),
       },
-      { limits: context.config.limits, contentNamespace: NS_SERVER },
+      { limits: context.config.limits, contentNamespace: NS_SERVER, readRate: readRateFrom(context.config.rate) },
     );
     if (socket instanceof TLSSocket) this.#certificateFor(undefined, socket);
     this.logger.info('s2s incoming connection accepted', { tls: this.stream.secure ? 'direct' : undefined });
@@ -304,14 +310,23 @@ export class S2sIncoming {
 
   // --- stanzas (RFC 6120 section 8.1.1.2, 8.1.2.2) -----------------------------------------------
 
-  /** RFC 6120 section 10.1: stanzas from one stream are processed in the order they arrived. */
+  /**
+   * RFC 6120 section 10.1: stanzas from one stream are processed in the order they arrived.
+   * Reading stops while too many wait, so a peer that sends faster than they are processed is
+   * held back by TCP instead of growing the queue.
+   */
   #enqueue(stanza: Element): void {
     const { from, to } = this.#addresses(stanza);
+    this.#pending++;
+    if (this.#pending === MAX_PENDING_STANZAS) this.stream.holdReading('backlog');
     this.#queue = this.#queue
       .then(() => this.#stanza(stanza, from, to))
       .catch((error: unknown) => {
         if (error instanceof StreamError) return this.#streamError(error.condition, error.message);
         this.logger.error('s2s incoming stanza failed', { error: error instanceof Error ? error.stack : String(error) });
+      })
+      .finally(() => {
+        if (this.#pending-- === MAX_PENDING_STANZAS) this.stream.releaseReading('backlog');
       });
   }
 

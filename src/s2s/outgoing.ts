@@ -9,6 +9,7 @@ import { connect as tcpConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, TLSSocket } from 'node:tls';
 import { resolveServerTargets, type ServerTarget } from '../net/dns.ts';
 import { StreamError } from '../net/stream-errors.ts';
+import { readRateFrom } from '../net/read-throttle.ts';
 import { XmlStream } from '../net/xml-stream.ts';
 import type { FederationLevel } from '../config/types.ts';
 import { demandsOf } from '../policy/levels.ts';
@@ -179,7 +180,7 @@ export class S2sOutgoing {
         whitespace: () => {},
         socketClosed: (error) => this.#onSocketClosed(error),
       },
-      { limits: this.#context.config.limits, contentNamespace: NS_SERVER },
+      { limits: this.#context.config.limits, contentNamespace: NS_SERVER, readRate: readRateFrom(this.#context.config.rate) },
     );
     this.logger.info('s2s outgoing connection established', { tls: this.#stream.secure ? 'direct' : undefined, local: this.#headerDomain });
     this.#sendHeader();
