@@ -13,6 +13,8 @@ export interface LoginOptions {
   domain?: string;
   resource?: string;
   hash?: 'SHA-1' | 'SHA-256';
+  /** false stops at the post-authentication stream features (for example to resume a session, XEP-0198) */
+  bind?: boolean;
 }
 
 /** Negotiates STARTTLS and returns the client at the post-TLS stream features. */
@@ -34,7 +36,7 @@ export async function login(server: TestServer, options: LoginOptions): Promise<
   return { client, jid: await authenticate(client, options) };
 }
 
-/** SCRAM and resource binding on a client that has its stream features; returns the bound JID. */
+/** SCRAM and resource binding on a client that has its stream features; returns the bound JID ('' when not binding). */
 export async function authenticate(client: RawClient, options: LoginOptions): Promise<string> {
   const domain = options.domain ?? 'localhost';
   const hash = options.hash ?? 'SHA-256';
@@ -51,6 +53,7 @@ export async function authenticate(client: RawClient, options: LoginOptions): Pr
   client.clear();
   client.send(streamHeader(domain));
   await client.waitFor('</stream:features>');
+  if (options.bind === false) return '';
   client.clear();
   const resource = options.resource ? `<resource>${options.resource}</resource>` : '';
   client.send(`<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>${resource}</bind></iq>`);

@@ -24,14 +24,19 @@ export const FEATURE_MSGOFFLINE = 'msgoffline';
 const BATCH_MESSAGES = 50;
 const BATCH_BYTES = 256 * 1024;
 
-/** A delivery running for a session; `more` is set when messages were stored for it meanwhile. */
+/**
+ * The delivery running for an account: one at a time, so no message goes out twice. `waiting`
+ * holds the sessions whose messages queue behind it; `more` is set when messages were stored
+ * meanwhile.
+ */
 interface Delivery {
   more: boolean;
+  readonly waiting: Set<BoundSession>;
 }
 
 export const offlineModule: FeatureModule = (context) => {
   const { host } = context;
-  const running = new WeakMap<BoundSession, Delivery>();
+  const running = new Map<string, Delivery>();
   host.discoFeatures.add(FEATURE_MSGOFFLINE);
   host.events.on('message/offline', (event) => store(context, event));
   host.events.on('session/available', ({ session }) => startDelivery(context, running, session));
@@ -58,25 +63,54 @@ async function store({ storage }: ModuleContext, { stanza, from, to, host }: Sta
 
 /**
  * XEP-0160 section 2, step 5: a resource with non-negative priority gets the stored messages,
- * oldest first. One delivery runs per session; a trigger while it runs makes it look again.
+ * oldest first. One delivery runs per account; a trigger while it runs makes it look again, and
+ * if its session ends the next waiting session takes over.
  */
-function startDelivery(context: ModuleContext, running: WeakMap<BoundSession, Delivery>, session: BoundSession): void {
-  if (session.jid.local === undefined || session.im.presence === undefined || session.im.priority < 0) return;
-  const delivery = running.get(session);
-  if (delivery) {
-    delivery.more = true;
+function startDelivery(context: ModuleContext, running: Map<string, Delivery>, session: BoundSession): void {
+  if (!takesOfflineMessages(session)) return;
+  const account = session.jid.bare().toString();
+  session.offlineBacklog = true;
+  const current = running.get(account);
+  if (current) {
+    current.more = true;
+    current.waiting.add(session);
     return;
   }
-  const started: Delivery = { more: false };
-  running.set(session, started);
-  session.offlineBacklog = true;
-  deliverBacklog(context, session, started, () => running.delete(session)).catch((error: unknown) => {
-    running.delete(session);
+  const delivery: Delivery = { more: false, waiting: new Set([session]) };
+  running.set(account, delivery);
+  const finish = (): void => {
+    // Nothing waits any more: new messages go straight to the clients again.
+    for (const waiting of delivery.waiting) waiting.offlineBacklog = false;
+    running.delete(account);
+  };
+  deliverToAccount(context, delivery, session, finish).catch((error: unknown) => {
+    finish();
     context.logger.error('offline delivery failed', { jid: session.jid.toString(), error: error instanceof Error ? error.stack : String(error) });
   });
 }
 
-async function deliverBacklog({ storage, router, logger, host }: ModuleContext, session: BoundSession, delivery: Delivery, finished: () => void): Promise<void> {
+function takesOfflineMessages(session: BoundSession): boolean {
+  return session.jid.local !== undefined && session.im.presence !== undefined && session.im.priority >= 0;
+}
+
+async function deliverToAccount(context: ModuleContext, delivery: Delivery, first: BoundSession, finish: () => void): Promise<void> {
+  const { router, logger } = context;
+  let session: BoundSession | undefined = first;
+  let delivered = 0;
+  while (session) {
+    const outcome = await deliverBacklog(context, session, delivery, finish);
+    delivered += outcome.delivered;
+    if (outcome.finished) break;
+    // The session ended mid-way: the next live waiting session takes the rest.
+    delivery.waiting.delete(session);
+    session = [...delivery.waiting].find((candidate) => router.sessions.get(candidate.jid) === candidate && takesOfflineMessages(candidate));
+    if (!session) finish();
+  }
+  if (delivered > 0) logger.debug('delivered offline messages', { jid: first.jid.bare().toString(), count: delivered });
+}
+
+/** Hands the stored messages to `session` batch by batch; stops when none are left (and calls `finish` in that same turn) or the session ends. */
+async function deliverBacklog({ storage, router, logger, host }: ModuleContext, session: BoundSession, delivery: Delivery, finish: () => void): Promise<{ delivered: number; finished: boolean }> {
   const username = session.jid.local!;
   let delivered = 0;
   for (;;) {
@@ -86,21 +120,17 @@ async function deliverBacklog({ storage, router, logger, host }: ModuleContext, 
         delivery.more = false;
         continue;
       }
-      // Nothing waits: new messages go straight to the client again. Done in the same turn as
-      // the check above, so a message stored for it from now on starts a new delivery.
-      session.offlineBacklog = false;
-      finished();
-      break;
+      // Done in the same turn as the check above, so a message stored from now on starts a new delivery.
+      finish();
+      return { delivered, finished: true };
     }
-    // The session ended: what is left stays stored for the next login.
-    if (router.sessions.get(session.jid) !== session) return finished();
+    if (router.sessions.get(session.jid) !== session) return { delivered, finished: false };
     const outcomes = await Promise.all(batch.map((message) => handOver(session, message, host, logger)));
     const handed = batch.filter((_, index) => outcomes[index]).map((message) => message.id);
     if (handed.length > 0) await storage.offline.remove(host.domain, username, handed);
     delivered += handed.length;
-    if (handed.length < batch.length) return finished();
+    if (handed.length < batch.length) return { delivered, finished: false };
   }
-  if (delivered > 0) logger.debug('delivered offline messages', { jid: session.jid.toString(), count: delivered });
 }
 
 /** Resolves true once the client has the message (or it was damaged beyond delivery), false when the session ended first. */
