@@ -23,7 +23,7 @@ import type { NamespaceDeclarations, XmlStreamError } from '../xml/parser.ts';
 import { ClientSession, type ClientSessionContext, type SessionTransport } from './client-session.ts';
 import { postAuthFeatures, preAuthFeatures } from './features.ts';
 import { SaslNegotiation } from './sasl-negotiation.ts';
-import { NS_SM, enabledElement, failedElement, handledCountTooHigh, parseH, resumedElement } from './stream-management.ts';
+import { NS_SM, enabledElement, failedElement, handledCountTooHigh, parseH, resumedElement } from '../net/stream-management.ts';
 
 export interface C2sContext {
   config: C2sConfig;

@@ -1,7 +1,7 @@
 /** The <stream:features/> a client is offered at each stage (RFC 6120 sections 4.3.2, 5.3.1, 6.3.1, 7.2). */
 import { Element, NS_STREAMS } from '../xml/element.ts';
 import { NS_BIND, NS_SASL, NS_SESSION, NS_TLS } from '../xml/namespaces.ts';
-import { NS_SM } from './stream-management.ts';
+import { NS_SM } from '../net/stream-management.ts';
 
 export interface PreAuthFeatureInput {
   /** features modules offer before authentication (only once TLS is done or not required) */

@@ -11,6 +11,7 @@ import type { FederationLevel } from '../config/types.ts';
 import { parseJid, prepareDomain, type Jid } from '../jid/jid.ts';
 import { StreamError, type StreamErrorCondition } from '../net/stream-errors.ts';
 import { readRateFrom } from '../net/read-throttle.ts';
+import { NS_SM, ackElement, enabledElement, failedElement } from '../net/stream-management.ts';
 import { XmlStream, newStreamId } from '../net/xml-stream.ts';
 import { demandsOf, meetsLevel } from '../policy/levels.ts';
 import { Element, NS_CLIENT, NS_SERVER, NS_STREAMS } from '../xml/element.ts';
@@ -57,6 +58,8 @@ export class S2sIncoming {
   #queue: Promise<void> = Promise.resolve();
   /** stanzas read and not yet processed */
   #pending = 0;
+  /** stanzas processed since the peer enabled stream management (XEP-0198 section 4), undefined before */
+  #handled: number | undefined;
   #closeReason = 'connection closed by peer';
 
   constructor(socket: Socket, context: S2sContext, services: IncomingServices) {
@@ -142,7 +145,10 @@ export class S2sIncoming {
         return features;
       }
     }
-    if (this.#saslDone) return features;
+    if (this.#saslDone) {
+      features.c('sm', {}, NS_SM);
+      return features;
+    }
     if (this.stream.secure && this.#certificate.status === 'valid') {
       // XEP-0178 section 3: offer EXTERNAL only when the certificate proves the claimed domain.
       features.c('mechanisms', {}, NS_SASL).c('mechanism').t('EXTERNAL');
@@ -150,6 +156,8 @@ export class S2sIncoming {
     if (!demandsOf(required).trustedCertificate || this.#certificate.status === 'valid') {
       features.c('dialback', {}, NS_DIALBACK_FEATURE).c('errors');
     }
+    // XEP-0198 section 2: acknowledgements, enabled once the peer is authenticated.
+    features.c('sm', {}, NS_SM);
     return features;
   }
 
@@ -181,6 +189,7 @@ export class S2sIncoming {
     if (element.xmlns === NS_DIALBACK && element.name === 'result') return void this.#dialbackResult(element);
     if (element.xmlns === NS_DIALBACK && element.name === 'verify') return this.#dialbackVerify(element);
     if (element.xmlns === NS_CLIENT && ['message', 'presence', 'iq'].includes(element.name)) return this.#enqueue(element);
+    if (element.xmlns === NS_SM) return this.#streamManagement(element);
     // RFC 6120 section 4.8.4: first-level elements in other namespaces are never routed.
     throw new StreamError('unsupported-stanza-type', `<${element.name} xmlns='${element.xmlns}'/> is not accepted on a server stream`);
   }
@@ -311,6 +320,35 @@ export class S2sIncoming {
   // --- stanzas (RFC 6120 section 8.1.1.2, 8.1.2.2) -----------------------------------------------
 
   /**
+   * Stream management (XEP-0198) on a stream we receive: the peer learns which of its stanzas we
+   * processed, so it can send again what a dropped connection lost. No resumption between servers.
+   */
+  #streamManagement(element: Element): void {
+    switch (element.name) {
+      case 'enable':
+        // Section 3: only once, and only after authentication; counting starts with the stanzas after it.
+        this.#queue = this.#queue.then(() => {
+          if (this.stream.closing) return;
+          if (this.#senders.size === 0 || this.#handled !== undefined) return void this.stream.sendRaw(failedElement('unexpected-request'));
+          this.#handled = 0;
+          this.stream.sendRaw(enabledElement(undefined, 0));
+        });
+        return;
+      case 'r':
+        // Answered in order, after the stanzas before it were processed: an acknowledged stanza was delivered or stored.
+        this.#queue = this.#queue.then(() => {
+          if (this.#handled !== undefined && !this.stream.closing) this.stream.sendRaw(ackElement(this.#handled));
+        });
+        return;
+      case 'a':
+        // We send no stanzas on a stream we received; nothing to release.
+        return;
+      default:
+        throw new StreamError('unsupported-stanza-type', `<${element.name} xmlns='${NS_SM}'/> is not part of stream management`);
+    }
+  }
+
+  /**
    * RFC 6120 section 10.1: stanzas from one stream are processed in the order they arrived.
    * Reading stops while too many wait, so a peer that sends faster than they are processed is
    * held back by TCP instead of growing the queue.
@@ -326,6 +364,7 @@ export class S2sIncoming {
         this.logger.error('s2s incoming stanza failed', { error: error instanceof Error ? error.stack : String(error) });
       })
       .finally(() => {
+        if (this.#handled !== undefined) this.#handled++;
         if (this.#pending-- === MAX_PENDING_STANZAS) this.stream.releaseReading('backlog');
       });
   }

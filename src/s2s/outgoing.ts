@@ -10,6 +10,7 @@ import { connect as tlsConnect, TLSSocket } from 'node:tls';
 import { resolveServerTargets, type ServerTarget } from '../net/dns.ts';
 import { StreamError } from '../net/stream-errors.ts';
 import { readRateFrom } from '../net/read-throttle.ts';
+import { NS_SM, ackElement, parseH } from '../net/stream-management.ts';
 import { XmlStream } from '../net/xml-stream.ts';
 import type { FederationLevel } from '../config/types.ts';
 import { demandsOf } from '../policy/levels.ts';
@@ -21,6 +22,7 @@ import type { AuthMethod, S2sConnectionInfo, S2sContext } from './context.ts';
 import { dialbackKey } from './dialback-key.ts';
 import { dialbackErrorCondition } from './dialback-elements.ts';
 import { checkPeerCertificate, type CertificateVerdict } from './peer-certificate.ts';
+import { DeliveryTracker, type TrackedStanza } from './delivery-tracker.ts';
 
 export type VerifyOutcome = 'valid' | 'invalid' | 'error';
 
@@ -30,8 +32,8 @@ export interface OutgoingEvents {
   pairReady(connection: S2sOutgoing, localDomain: string): void;
   /** the pair cannot be authorized on this stream; `error` is what its queued stanzas bounce with */
   pairFailed(connection: S2sOutgoing, localDomain: string, error: StanzaError): void;
-  /** the stream is gone; pairs still pending fail with `error` */
-  closed(connection: S2sOutgoing, error: StanzaError): void;
+  /** the stream is gone; pairs still pending fail with `error`; `unconfirmed` are the stanzas the peer may not have */
+  closed(connection: S2sOutgoing, error: StanzaError, unconfirmed: TrackedStanza[]): void;
 }
 
 type Phase =
@@ -70,6 +72,9 @@ export class S2sOutgoing {
   #negotiationTimer: NodeJS.Timeout | undefined;
   #closeError = new StanzaError('remote-server-timeout', 'the connection closed');
   #target: ServerTarget | undefined;
+  #tracker: DeliveryTracker | undefined;
+  /** the peer offered stream management (XEP-0198) in its features; 'sent' once we asked to enable it */
+  #streamManagement: 'unknown' | 'offered' | 'sent' = 'unknown';
 
   constructor(remoteDomain: string, localDomain: string, context: S2sContext, events: OutgoingEvents) {
     this.remoteDomain = remoteDomain;
@@ -179,9 +184,17 @@ export class S2sOutgoing {
         },
         whitespace: () => {},
         socketClosed: (error) => this.#onSocketClosed(error),
+        written: (offset) => this.#tracker?.written(offset),
       },
       { limits: this.#context.config.limits, contentNamespace: NS_SERVER, readRate: readRateFrom(this.#context.config.rate) },
     );
+    const stream = this.#stream;
+    this.#tracker = new DeliveryTracker({
+      write: (xml) => stream.sendRaw(xml),
+      get writtenOffset() {
+        return stream.writtenChars;
+      },
+    });
     this.logger.info('s2s outgoing connection established', { tls: this.#stream.secure ? 'direct' : undefined, local: this.#headerDomain });
     this.#sendHeader();
     if (socket instanceof TLSSocket) this.#checkCertificateAfterHeader(socket);
@@ -234,6 +247,16 @@ export class S2sOutgoing {
         return this.#onDialbackResult(element);
       case `${NS_DIALBACK} verify`:
         return this.#onDialbackVerify(element);
+      case `${NS_SM} enabled`:
+        return this.logger.debug('s2s outgoing stream management enabled');
+      case `${NS_SM} failed`:
+        this.logger.info('s2s outgoing stream management refused by the peer');
+        return this.#tracker?.stopAcks();
+      case `${NS_SM} a`:
+        return this.#onAck(element);
+      case `${NS_SM} r`:
+        // XEP-0198 section 4: this stream carries no stanzas from the peer; it has sent us none.
+        return void this.#stream!.sendRaw(ackElement(0));
       default:
         // RFC 6120 section 4.5: an outgoing stream carries no stanzas from the peer.
         this.logger.debug('s2s outgoing ignored an element from the peer', { element: element.name, xmlns: element.xmlns });
@@ -241,6 +264,7 @@ export class S2sOutgoing {
   }
 
   #onFeatures(features: Element): void {
+    if (this.#streamManagement === 'unknown' && features.getChild('sm', NS_SM)) this.#streamManagement = 'offered';
     const demands = demandsOf(this.#context.policy.requiredLevel(this.remoteDomain));
     if (this.#phase === 'negotiating' && !this.#stream!.secure) {
       if (features.getChild('starttls', NS_TLS)) {
@@ -358,6 +382,12 @@ export class S2sOutgoing {
     this.#pendingPairs.delete(local);
     this.#readyPairs.add(local);
     if (this.#readyPairs.size === 1) clearTimeout(this.#negotiationTimer);
+    // XEP-0198 section 3: once authenticated, acknowledgements for what we send, where offered.
+    if (this.#streamManagement === 'offered') {
+      this.#streamManagement = 'sent';
+      this.#stream!.sendRaw(`<enable xmlns='${NS_SM}'/>`);
+      this.#tracker!.startAcks();
+    }
     this.logger.info('s2s outgoing pair authorized', { local, method: this.#method, level: this.level });
     this.#events.pairReady(this, local);
   }
@@ -383,8 +413,17 @@ export class S2sOutgoing {
     if (this.#phase === 'authenticating' && !this.#saslInFlight) this.#sendDialbackResult(localDomain);
   }
 
-  send(stanza: Element): void {
-    this.#stream?.send(stanza);
+  /** Sends a stanza of a ready pair; `resends` counts the connections it was sent on before. */
+  send(stanza: Element, localDomain: string, resends = 0): void {
+    this.#tracker?.send(stanza, localDomain, resends);
+  }
+
+  #onAck(ack: Element): void {
+    const h = parseH(ack.attrs.h);
+    // XEP-0198 section 4: an acknowledgement of more than we sent ends the stream.
+    if (h === undefined || !this.#tracker?.acknowledge(h)) {
+      this.#fail(new StanzaError('remote-server-timeout', `${this.remoteDomain} acknowledged stanzas it was never sent`), 'undefined-condition');
+    }
   }
 
   /**
@@ -476,7 +515,8 @@ export class S2sOutgoing {
     for (const pending of this.#pendingVerifies.values()) pending.resolve('error');
     this.#pendingVerifies.clear();
     for (const resume of this.#waitingForStream.splice(0)) resume();
-    this.logger.info('s2s outgoing connection closed', { reason: this.#closeError.message });
-    this.#events.closed(this, this.#closeError);
+    const unconfirmed = this.#tracker?.takeUnconfirmed() ?? [];
+    this.logger.info('s2s outgoing connection closed', { reason: this.#closeError.message, unconfirmed: unconfirmed.length || undefined });
+    this.#events.closed(this, this.#closeError, unconfirmed);
   }
 }

@@ -7,22 +7,39 @@ import type { Router } from '../router/router.ts';
 import type { Element } from '../xml/element.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
 import type { S2sContext } from './context.ts';
+import type { TrackedStanza } from './delivery-tracker.ts';
 import { S2sOutgoing, type OutgoingEvents, type VerifyOutcome } from './outgoing.ts';
+
+/** A stanza waiting for its pair, and how many connections it was already sent on. */
+interface Queued {
+  stanza: Element;
+  resends: number;
+}
+
+/** What became of stanzas a connection dropped before the peer confirmed them. */
+export interface ResendCounters {
+  /** sent again on the next connection */
+  resent: number;
+  /** bounced: sent on a connection once already, or no new connection could be made */
+  bounced: number;
+}
 
 export class RemoteDomain implements OutgoingEvents {
   readonly domain: string;
   #context: S2sContext;
   #connection: S2sOutgoing | undefined;
-  #queues = new Map<string, Element[]>();
+  #queues = new Map<string, Queued[]>();
+  #counters: ResendCounters;
   #queued = 0;
   #failures = 0;
   #retryAt = 0;
   #lastError: StanzaError | undefined;
   #everReady = false;
 
-  constructor(domain: string, context: S2sContext) {
+  constructor(domain: string, context: S2sContext, counters: ResendCounters) {
     this.domain = domain;
     this.#context = context;
+    this.#counters = counters;
   }
 
   get #router(): Router {
@@ -36,7 +53,7 @@ export class RemoteDomain implements OutgoingEvents {
   /** Sends a stanza from a local domain, queueing it while the pair is being authorized. */
   send(stanza: Element, localDomain: string): void {
     const connection = this.#connection;
-    if (connection?.isReady(localDomain)) return connection.send(stanza);
+    if (connection?.isReady(localDomain)) return connection.send(stanza, localDomain);
     const now = Date.now();
     if (!connection && now < this.#retryAt && this.#lastError) {
       // Backoff: a domain that keeps failing is not tried again before its time.
@@ -46,11 +63,15 @@ export class RemoteDomain implements OutgoingEvents {
     if (this.#queued >= this.#context.config.queue_max_stanzas) {
       return this.#router.bounce(stanza, new StanzaError('resource-constraint', `too many stanzas waiting for ${this.domain}`));
     }
+    this.#enqueue(localDomain, { stanza, resends: 0 });
+    this.#ensure(localDomain);
+  }
+
+  #enqueue(localDomain: string, queued: Queued): void {
     let queue = this.#queues.get(localDomain);
     if (!queue) this.#queues.set(localDomain, (queue = []));
-    queue.push(stanza);
+    queue.push(queued);
     this.#queued++;
-    this.#ensure(localDomain);
   }
 
   /** Asks this domain's authoritative server about a dialback key (we are the receiving server). */
@@ -81,7 +102,7 @@ export class RemoteDomain implements OutgoingEvents {
     const queue = this.#queues.get(localDomain) ?? [];
     this.#queues.delete(localDomain);
     this.#queued -= queue.length;
-    for (const stanza of queue) connection.send(stanza);
+    for (const { stanza, resends } of queue) connection.send(stanza, localDomain, resends);
   }
 
   pairFailed(connection: S2sOutgoing, localDomain: string, error: StanzaError): void {
@@ -89,9 +110,35 @@ export class RemoteDomain implements OutgoingEvents {
     this.#bounceQueue(localDomain, error);
   }
 
-  closed(connection: S2sOutgoing, error: StanzaError): void {
+  /**
+   * The connection is gone. What the peer did not confirm is sent once more on a new connection,
+   * ahead of what was queued meanwhile; a stanza already resent once bounces instead (a stanza
+   * that makes the peer drop the connection must not do so forever).
+   */
+  closed(connection: S2sOutgoing, error: StanzaError, unconfirmed: TrackedStanza[]): void {
     if (connection !== this.#connection) return;
     this.#connection = undefined;
+    if (this.#everReady && unconfirmed.length > 0) {
+      const waiting = this.#queues;
+      this.#queues = new Map();
+      this.#queued = 0;
+      for (const { stanza, localDomain, resends } of unconfirmed) {
+        if (resends > 0) {
+          this.#counters.bounced++;
+          this.#router.bounce(stanza, new StanzaError('remote-server-timeout', `the connection to ${this.domain} was lost twice before it confirmed this stanza`));
+          continue;
+        }
+        this.#counters.resent++;
+        this.#enqueue(localDomain, { stanza, resends: resends + 1 });
+      }
+      for (const [localDomain, queue] of waiting) for (const queued of queue) this.#enqueue(localDomain, queued);
+      for (const localDomain of this.#queues.keys()) this.#ensure(localDomain);
+      return;
+    }
+    for (const { stanza } of unconfirmed) {
+      this.#counters.bounced++;
+      this.#router.bounce(stanza, error);
+    }
     if (!this.#everReady) {
       // RFC 6120 section 3.3: back off, doubling, up to the configured cap.
       this.#failures++;
@@ -106,7 +153,10 @@ export class RemoteDomain implements OutgoingEvents {
     const queue = this.#queues.get(localDomain) ?? [];
     this.#queues.delete(localDomain);
     this.#queued -= queue.length;
-    for (const stanza of queue) this.#router.bounce(stanza, error);
+    for (const { stanza, resends } of queue) {
+      if (resends > 0) this.#counters.bounced++;
+      this.#router.bounce(stanza, error);
+    }
   }
 
   /** Seconds until the next attempt is allowed, for the listing; 0 when not backing off. */

@@ -12,7 +12,7 @@ import { StanzaError } from '../xml/stanza-error.ts';
 import type { S2sConnectionInfo, S2sContext } from './context.ts';
 import { S2sIncoming } from './incoming.ts';
 import type { VerifyOutcome } from './outgoing.ts';
-import { RemoteDomain } from './remote-domain.ts';
+import { RemoteDomain, type ResendCounters } from './remote-domain.ts';
 
 const SWEEP_INTERVAL_MS = 1000;
 
@@ -20,6 +20,8 @@ export class S2sService implements RemoteRoute {
   readonly #context: S2sContext;
   readonly #incoming = new Set<S2sIncoming>();
   readonly #remotes = new Map<string, RemoteDomain>();
+  /** stanzas a dropped connection had not confirmed: sent again, or bounced */
+  readonly resends: ResendCounters = { resent: 0, bounced: 0 };
   #listeners: Listener[] = [];
   #sweeper: NodeJS.Timeout;
 
@@ -61,7 +63,7 @@ export class S2sService implements RemoteRoute {
 
   #remote(domain: string): RemoteDomain {
     let remote = this.#remotes.get(domain);
-    if (!remote) this.#remotes.set(domain, (remote = new RemoteDomain(domain, this.#context)));
+    if (!remote) this.#remotes.set(domain, (remote = new RemoteDomain(domain, this.#context, this.resends)));
     return remote;
   }
 

@@ -1,6 +1,6 @@
 /**
  * Stream management (XEP-0198) on the wire: the namespace, the elements the server writes, and
- * the arithmetic of its counters. What the counters mean for a session lives in client-session.ts.
+ * the arithmetic of its counters, shared by client and server streams.
  */
 import { escapeAttr } from '../xml/serialize.ts';
 
