@@ -114,7 +114,7 @@ async function dialbackSecret(config: TrellisConfig, storage: Storage): Promise<
 
 /** Loads each host's certificate, generating a self-signed one where none is configured. */
 async function loadCertificates(config: TrellisConfig, logger: Logger): Promise<TlsContextStore> {
-  const store = new TlsContextStore();
+  const store = new TlsContextStore(config.tls_settings);
   for (const host of config.hosts) await loadHostCertificate(store, host, config, logger);
   return store;
 }

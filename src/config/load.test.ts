@@ -210,6 +210,54 @@ describe('configuration errors name the key', () => {
       message: /^"groupchat" is also in deny; an entry belongs in one list$/,
     },
     {
+      name: 'TLS version that is not offered (RFC 8996)',
+      yaml: 'hosts: {localhost: {}}\ntls_settings: {min_version: TLSv1.1}',
+      path: 'tls_settings.min_version',
+      message: /^expected one of "TLSv1\.2", "TLSv1\.3", got "TLSv1\.1"; did you mean "TLSv1\.2"\?$/,
+    },
+    {
+      name: 'TLS version written as a number',
+      yaml: 'hosts: {localhost: {}}\ntls_settings: {max_version: 1.3}',
+      path: 'tls_settings.max_version',
+      message: /^expected one of "TLSv1\.2", "TLSv1\.3", got 1\.3$/,
+    },
+    {
+      name: 'TLS max_version older than min_version',
+      yaml: 'hosts: {localhost: {}}\ntls_settings: {min_version: TLSv1.3, max_version: TLSv1.2}',
+      path: 'tls_settings.max_version',
+      message: /^TLSv1\.2 is older than min_version TLSv1\.3$/,
+    },
+    {
+      name: 'cipher list OpenSSL matches nothing in',
+      yaml: 'hosts: {localhost: {}}\ntls_settings: {ciphers: "AES-FAST:RC5"}',
+      path: 'tls_settings.ciphers',
+      message: /^"AES-FAST:RC5" is not a valid OpenSSL cipher list: OpenSSL refuses it \(.*no cipher match\)/,
+    },
+    {
+      name: 'cipher list without TLS 1.3 suites while TLS 1.3 is on',
+      yaml: 'hosts: {localhost: {}}\ntls_settings: {ciphers: "ECDHE-ECDSA-AES128-GCM-SHA256"}',
+      path: 'tls_settings.ciphers',
+      message: /^names no TLS 1\.3 suite .*; add them, or set max_version to TLSv1\.2$/,
+    },
+    {
+      name: 'cipher list without TLS 1.2 suites while TLS 1.2 is on',
+      yaml: 'hosts: {localhost: {}}\ntls_settings: {ciphers: "TLS_AES_128_GCM_SHA256"}',
+      path: 'tls_settings.ciphers',
+      message: /^names no TLS 1\.2 cipher suite OpenSSL knows, .*; add some, or set min_version to TLSv1\.3$/,
+    },
+    {
+      name: 'unknown key exchange group',
+      yaml: 'hosts: {localhost: {}}\ntls_settings: {ecdh_curves: "X25519:P-999"}',
+      path: 'tls_settings.ecdh_curves',
+      message: /^"X25519:P-999" is not a valid list of key exchange groups: OpenSSL \S+ does not know the group "P-999"/,
+    },
+    {
+      name: 'misspelt key in tls_settings',
+      yaml: 'hosts: {localhost: {}}\ntls_settings: {min_versoin: TLSv1.3}',
+      path: 'tls_settings.min_versoin',
+      message: /^unknown key "min_versoin"; did you mean "min_version"\?$/,
+    },
+    {
       name: 'document that is not a mapping',
       yaml: '- localhost',
       path: '',
@@ -264,6 +312,16 @@ describe('parseConfig', () => {
         s2s_direct_tls: { enabled: false, addresses: ['*'], port: 5270 },
       },
       storage: { driver: 'sqlite', sqlite_file: '/srv/trellis/data/trellis.sqlite' },
+      tls_settings: {
+        min_version: 'TLSv1.2',
+        max_version: 'TLSv1.3',
+        ciphers:
+          'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:' +
+          'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:' +
+          'ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305',
+        ecdh_curves: 'auto',
+        prefer_server_ciphers: true,
+      },
       c2s: {
         require_tls: true,
         sasl_mechanisms: ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'],
@@ -320,6 +378,13 @@ describe('parseConfig', () => {
     assert.equal(config.c2s.limits.max_depth, 8);
     assert.equal(config.c2s.limits.max_stanza_bytes, 262144);
     assert.deepEqual(config.log, { level: 'info', format: 'json' });
+  });
+
+  test('tls_settings: TLS 1.3 only with its suites alone, and a TLS 1.2 only list', () => {
+    const tls13 = parseConfig('hosts: {localhost: {}}\ntls_settings: {min_version: TLSv1.3, ciphers: "TLS_AES_256_GCM_SHA384"}', { baseDir });
+    assert.deepEqual(tls13.tls_settings, { min_version: 'TLSv1.3', max_version: 'TLSv1.3', ciphers: 'TLS_AES_256_GCM_SHA384', ecdh_curves: 'auto', prefer_server_ciphers: true });
+    const tls12 = parseConfig('hosts: {localhost: {}}\ntls_settings: {max_version: TLSv1.2, ciphers: "ECDHE-RSA-AES256-GCM-SHA384", ecdh_curves: "X25519:prime256v1", prefer_server_ciphers: false}', { baseDir });
+    assert.deepEqual(tls12.tls_settings, { min_version: 'TLSv1.2', max_version: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES256-GCM-SHA384', ecdh_curves: 'X25519:prime256v1', prefer_server_ciphers: false });
   });
 
   test('prepares host domains and keeps their order', () => {

@@ -41,6 +41,7 @@ export function resolveConfig(validated: ValidatedConfig, options: ResolveOption
     listeners: validated.listeners,
     storage: resolveStorage(validated.storage, dataDir),
     ...(validated.tls === undefined ? {} : { tls: tlsFiles(validated.tls, 'tls') }),
+    tls_settings: validated.tls_settings,
     c2s: validated.c2s,
     s2s: resolveS2s(validated.s2s, options.baseDir, problems),
     dns: validated.dns,

@@ -4,11 +4,12 @@
  * generator (docgen.ts) renders it, and types.ts is the resolved shape it produces.
  */
 
+import { createSecureContext } from 'node:tls';
 import { prepareDomain } from '../jid/jid.ts';
 import { parseIpRange } from '../policy/ip-range.ts';
 import { FEATURE_GROUP_NAMES, isFeatureGroup } from '../policy/foreign-groups.ts';
 import { nearest } from './suggest.ts';
-import { FEDERATION_LEVELS, MODULE_NAMES, type FederationLevel } from './types.ts';
+import { FEDERATION_LEVELS, MODULE_NAMES, TLS_VERSIONS, type FederationLevel } from './types.ts';
 
 export type Scalar = string | number | boolean;
 export type DefaultValue = Scalar | readonly Scalar[];
@@ -124,6 +125,114 @@ function tlsFiles(description: string): ObjectNode {
     },
   };
 }
+
+/**
+ * The TLS 1.3 suites, then the TLS 1.2 suites of Mozilla's "intermediate" profile
+ * (https://ssl-config.mozilla.org/guidelines/5.7.json) without its DHE ones: ECDHE only, AEAD
+ * only (AES-GCM, ChaCha20-Poly1305), so no CBC (LUCKY13) and no static RSA key exchange.
+ */
+export const INTERMEDIATE_CIPHERS = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+/** Node hands TLS_* names to OpenSSL as TLS 1.3 suites and everything else as the TLS 1.2 cipher list. */
+function splitCiphers(ciphers: string): { tls13: string[]; tls12: string[] } {
+  const names = ciphers.split(':').filter((name) => name !== '');
+  return { tls13: names.filter((name) => name.startsWith('TLS_')), tls12: names.filter((name) => !name.startsWith('TLS_')) };
+}
+
+const cipherList: StringFormat = {
+  name: 'OpenSSL cipher list',
+  prepare(ciphers) {
+    try {
+      createSecureContext({ ciphers });
+    } catch (error) {
+      throw new Error(`OpenSSL refuses it (${(error as Error).message}); names are OpenSSL's, separated by ":", such as ECDHE-ECDSA-AES128-GCM-SHA256 or TLS_AES_128_GCM_SHA256`);
+    }
+    return ciphers;
+  },
+};
+
+const ecdhGroups: StringFormat = {
+  name: 'list of key exchange groups',
+  prepare(groups) {
+    if (groups === 'auto') return groups;
+    for (const group of groups.split(':')) {
+      try {
+        createSecureContext({ ecdhCurve: group });
+      } catch {
+        throw new Error(`OpenSSL ${process.versions.openssl} does not know the group ${JSON.stringify(group)}; write names such as X25519:prime256v1:secp384r1 separated by ":", or "auto"`);
+      }
+    }
+    return groups;
+  },
+};
+
+/** Versions in order, and a cipher list that leaves each enabled version something to use (Node would silently turn the version off). */
+function checkTlsSettings(settings: Readonly<Record<string, unknown>>): KeyProblem[] {
+  const min = TLS_VERSIONS.indexOf(settings.min_version as (typeof TLS_VERSIONS)[number]);
+  const max = TLS_VERSIONS.indexOf(settings.max_version as (typeof TLS_VERSIONS)[number]);
+  if (max < min) return [{ key: 'max_version', message: `${String(settings.max_version)} is older than min_version ${String(settings.min_version)}` }];
+  const { tls13, tls12 } = splitCiphers(settings.ciphers as string);
+  const problems: KeyProblem[] = [];
+  if (settings.max_version === 'TLSv1.3' && tls13.length === 0) {
+    problems.push({ key: 'ciphers', message: 'names no TLS 1.3 suite (TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256), which would turn TLS 1.3 off; add them, or set max_version to TLSv1.2' });
+  }
+  if (settings.min_version === 'TLSv1.2' && !opensslMatchesAny(tls12.join(':'))) {
+    problems.push({ key: 'ciphers', message: 'names no TLS 1.2 cipher suite OpenSSL knows, which would turn TLS 1.2 off; add some, or set min_version to TLSv1.3' });
+  }
+  return problems;
+}
+
+function opensslMatchesAny(ciphers: string): boolean {
+  if (ciphers === '') return false;
+  try {
+    createSecureContext({ ciphers });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const tlsSettingsSchema: ObjectNode = {
+  kind: 'object',
+  description: 'protocol versions, ciphers and key exchange of every TLS connection, listeners and outgoing alike; the defaults follow Mozilla\'s "intermediate" profile without CBC or DHE, and renegotiation is always refused (docs/security.md). Applied at start',
+  fields: {
+    min_version: {
+      kind: 'enum',
+      values: TLS_VERSIONS,
+      default: 'TLSv1.2',
+      description: 'oldest TLS version accepted or offered; TLS 1.0 and 1.1 are not available (RFC 8996)',
+    },
+    max_version: { kind: 'enum', values: TLS_VERSIONS, default: 'TLSv1.3', description: 'newest TLS version accepted or offered' },
+    ciphers: {
+      kind: 'string',
+      format: cipherList,
+      default: INTERMEDIATE_CIPHERS,
+      description: 'OpenSSL cipher list, ":"-separated, in preference order: TLS_* names are the TLS 1.3 suites, the rest the TLS 1.2 ones; the default is ECDHE with AES-GCM or ChaCha20-Poly1305 only',
+    },
+    ecdh_curves: {
+      kind: 'string',
+      format: ecdhGroups,
+      default: 'auto',
+      description: 'key exchange groups, ":"-separated (X25519:prime256v1:secp384r1), or "auto" for OpenSSL\'s own list, which with the OpenSSL 3.5 of Node 24 starts with the post-quantum hybrid X25519MLKEM768',
+    },
+    prefer_server_ciphers: {
+      kind: 'boolean',
+      default: true,
+      description: 'choose the cipher by the order of ciphers rather than the client\'s order',
+    },
+  },
+  check: checkTlsSettings,
+};
 
 function checkPostgresUrl(storage: Readonly<Record<string, unknown>>): KeyProblem[] {
   const url = storage.postgres_url;
@@ -421,6 +530,7 @@ export const trellisSchema: ObjectNode = {
       check: checkPostgresUrl,
     },
     tls: tlsFiles('default certificate for hosts without their own; optional'),
+    tls_settings: tlsSettingsSchema,
     c2s: {
       kind: 'object',
       description: 'client-to-server streams',

@@ -13,6 +13,25 @@ export interface TlsFiles {
   key: string;
 }
 
+/** TLS protocol versions an operator may choose between (RFC 8996 deprecates everything older). */
+export const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
+export type TlsVersion = (typeof TLS_VERSIONS)[number];
+
+/**
+ * How every TLS socket of the server is set up, listeners and outgoing connections alike
+ * (src/net/tls-settings.ts turns it into Node's options; docs/security.md explains the defaults).
+ */
+export interface TlsSettings {
+  min_version: TlsVersion;
+  max_version: TlsVersion;
+  /** OpenSSL cipher list: TLS 1.2 suites and, as TLS_* names, the TLS 1.3 ones */
+  ciphers: string;
+  /** key exchange groups, colon-separated, or "auto" for OpenSSL's list */
+  ecdh_curves: string;
+  /** the server's order of ciphers wins over the client's */
+  prefer_server_ciphers: boolean;
+}
+
 export interface ListenerConfig {
   enabled: boolean;
   /** addresses to bind; default ["0.0.0.0", "::"] style "any" is written as "*" */
@@ -206,6 +225,8 @@ export interface TrellisConfig extends HostSettings {
   storage: StorageConfig;
   /** default certificate when a host has none of its own */
   tls?: TlsFiles;
+  /** protocol versions, ciphers and groups of every TLS socket */
+  tls_settings: TlsSettings;
   c2s: C2sConfig;
   s2s: S2sConfig;
   dns: DnsConfig;

@@ -150,7 +150,7 @@ export class S2sOutgoing {
             port: target.port,
             ...this.#serverName(),
             ALPNProtocols: ['xmpp-server'],
-            secureContext: this.#context.tls.contextFor(this.#headerDomain),
+            ...this.#context.tls.clientOptions(this.#headerDomain),
             rejectUnauthorized: false,
           })
         : tcpConnect({ host: address, port: target.port });
@@ -311,7 +311,7 @@ export class S2sOutgoing {
     try {
       const socket = await this.#stream!.startTlsClient({
         ...this.#serverName(),
-        secureContext: this.#context.tls.contextFor(this.#headerDomain),
+        ...this.#context.tls.clientOptions(this.#headerDomain),
         rejectUnauthorized: false,
       });
       this.#sendHeader();
