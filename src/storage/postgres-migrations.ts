@@ -67,6 +67,18 @@ const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    sql: `
+      CREATE TABLE abuse_rules (
+        kind text COLLATE "C" NOT NULL,
+        value text COLLATE "C" NOT NULL,
+        reason text,
+        created_at bigint NOT NULL,
+        PRIMARY KEY (kind, value)
+      );
+    `,
+  },
 ];
 
 export const LATEST_POSTGRES_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]!.version;
