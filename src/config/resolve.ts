@@ -43,6 +43,7 @@ export function resolveConfig(validated: ValidatedConfig, options: ResolveOption
     ...(validated.tls === undefined ? {} : { tls: tlsFiles(validated.tls, 'tls') }),
     c2s: validated.c2s,
     s2s: resolveS2s(validated.s2s, options.baseDir, problems),
+    limits: validated.limits,
     dns: validated.dns,
     admin: { ...validated.admin, socket: path.resolve(dataDir, validated.admin.socket) },
     ...pickSettings(validated),
