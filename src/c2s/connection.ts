@@ -11,6 +11,8 @@ import { makeJid, prepareDomain, prepareResource, type Jid } from '../jid/jid.ts
 import { StreamError, type StreamErrorCondition } from '../net/stream-errors.ts';
 import type { TlsContextStore } from '../net/tls-contexts.ts';
 import { XmlStream, newStreamId } from '../net/xml-stream.ts';
+import type { Limits } from '../limits/limits.ts';
+import type { LoginGuard } from '../limits/login-throttle.ts';
 import type { Router } from '../router/router.ts';
 import { newImState, type BoundSession } from '../router/sessions.ts';
 import type { Storage } from '../storage/types.ts';
@@ -28,6 +30,8 @@ export interface C2sContext {
   storage: Storage;
   tls: TlsContextStore | undefined;
   logger: Logger;
+  /** connection and login limits (src/limits) */
+  limits: Limits;
 }
 
 type C2sState =
@@ -40,7 +44,6 @@ type C2sState =
 const MAX_PENDING_STANZAS = 64;
 /** The processing queue of a connection with nothing pending: one settled promise for all. */
 const IDLE_QUEUE: Promise<void> = Promise.resolve();
-const MAX_AUTH_FAILURE_DELAY_MS = 10_000;
 
 export class C2sConnection implements BoundSession {
   readonly stream: XmlStream;
@@ -57,6 +60,8 @@ export class C2sConnection implements BoundSession {
   #queue = IDLE_QUEUE;
   #closeReason = 'connection closed by peer';
   #onClosed: (connection: C2sConnection) => void;
+  /** failed logins across streams (src/limits/login-throttle.ts), made at the first SASL element */
+  #login: LoginGuard | undefined;
 
   constructor(socket: Socket, context: C2sContext, onClosed: (connection: C2sConnection) => void) {
     this.#context = context;
@@ -288,14 +293,17 @@ export class C2sConnection implements BoundSession {
   async #sasl(element: Element, state: C2sState & { phase: 'unauthenticated' }): Promise<void> {
     const domain = this.#domain!;
     const accounts = this.#context.storage.accounts;
-    const outcome = await state.sasl.handle(element, {
-      domain,
-      offered: this.#offeredMechanisms(),
-      configured: this.#context.config.sasl_mechanisms,
-      tlsActive: this.stream.secure,
-      lookup: (username) => accounts.get(domain, username),
-      scramIterations: this.#context.config.scram_iterations,
-    });
+    const login = (this.#login ??= this.#context.limits.loginGuard(this.stream.remoteAddress, domain));
+    const outcome = login.review(
+      await state.sasl.handle(element, {
+        domain,
+        offered: this.#offeredMechanisms(),
+        configured: this.#context.config.sasl_mechanisms,
+        tlsActive: this.stream.secure,
+        lookup: (username) => login.lookup(username, () => accounts.get(domain, username)),
+        scramIterations: this.#context.config.scram_iterations,
+      }),
+    );
     if (outcome.kind === 'reply') return this.stream.send(outcome.element);
     if (outcome.kind === 'success') {
       this.#state = { phase: 'authenticated', username: outcome.username };
@@ -307,9 +315,9 @@ export class C2sConnection implements BoundSession {
     }
     if (outcome.condition === 'aborted') return this.stream.send(outcome.element);
     state.failures++;
-    this.#log('warn', 'c2s authentication failed', { condition: outcome.condition, mechanism: outcome.mechanism, failures: state.failures });
-    // Slow down guessing: the delay doubles with each failure on this stream.
-    const delay = Math.min(this.#context.config.auth_failure_delay * 2 ** (state.failures - 1), MAX_AUTH_FAILURE_DELAY_MS);
+    this.#log('warn', 'c2s authentication failed', { condition: outcome.condition, mechanism: outcome.mechanism, user: login.account, failures: state.failures });
+    // Slow down guessing: the delay doubles with each failure on this stream, or on the account.
+    const delay = login.failed(outcome, state.failures, this.#context.config.auth_failure_delay);
     await new Promise((resolve) => setTimeout(resolve, delay));
     this.stream.send(outcome.element);
     // RFC 6120 section 6.4.5: too many retries end the stream, with policy-violation.

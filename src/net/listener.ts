@@ -21,13 +21,17 @@ export async function listen(
   port: number,
   onConnection: (socket: Socket) => void,
   tls?: TlsOptions,
+  onAcceptError?: (error: NodeJS.ErrnoException) => void,
 ): Promise<Listener> {
   const servers: Server[] = [];
   const bound: BoundAddress[] = [];
   try {
     for (const address of expandAny(addresses)) {
       const server = tls ? createTlsServer(tls, onConnection) : createServer(onConnection);
-      server.on('error', () => {});
+      // Once listening, an 'error' is a failed accept (EMFILE when out of descriptors).
+      server.on('error', (error: NodeJS.ErrnoException) => {
+        if (server.listening) onAcceptError?.(error);
+      });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen({ host: address.host, port, ipv6Only: address.ipv6Only }, () => {
