@@ -69,6 +69,7 @@ export class Limits {
   /** Takes new limits (on reload); connections already open are not re-checked. */
   configure(config: LimitsConfig): void {
     this.#config = config;
+    this.guard.reset();
   }
 
   /** Loads the bans and blocks kept in storage. */

@@ -59,6 +59,11 @@ export class ProcessGuard {
     return this.#verdict;
   }
 
+  /** Forgets the last verdict, so the next connection measures again (new limits). */
+  reset(): void {
+    this.#sampledAt = -Infinity;
+  }
+
   /** Measures now, for the metrics. */
   get measurement(): ProcessMeasurement {
     return this.#measure();
