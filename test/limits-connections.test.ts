@@ -123,3 +123,22 @@ describe('the process guard', () => {
     assert.ok(open > 0 && open < max, `${open} of ${max}`);
   });
 });
+
+describe('the default per-address limit', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.stop());
+
+  test('40 connections from one address: 32 get in, the rest get policy-violation; 127.0.0.2 still gets in', async () => {
+    const clients = await Promise.all(Array.from({ length: 40 }, () => RawClient.connect(server.port)));
+    for (const client of clients) client.send(streamHeader('localhost'));
+    await Promise.all(clients.map((client) => client.waitFor(/<\/stream:features>|<\/stream:error>/)));
+    const refusedCount = clients.filter((client) => policyViolation.test(client.received)).length;
+    const admittedCount = clients.filter((client) => client.received.includes('</stream:features>')).length;
+    assert.deepEqual([admittedCount, refusedCount], [32, 8]);
+    const other = await admitted(server, '127.0.0.2');
+    for (const client of [...clients, other]) client.close();
+  });
+});

@@ -315,7 +315,9 @@ export class C2sConnection implements BoundSession {
     }
     if (outcome.condition === 'aborted') return this.stream.send(outcome.element);
     state.failures++;
-    this.#log('warn', 'c2s authentication failed', { condition: outcome.condition, mechanism: outcome.mechanism, user: login.account, failures: state.failures });
+    // While blocked, src/limits logs the refusals (at most once per interval) instead.
+    const level = outcome.condition === 'temporary-auth-failure' ? 'debug' : 'warn';
+    this.#log(level, 'c2s authentication failed', { condition: outcome.condition, mechanism: outcome.mechanism, user: login.account, failures: state.failures });
     // Slow down guessing: the delay doubles with each failure on this stream, or on the account.
     const delay = login.failed(outcome, state.failures, this.#context.config.auth_failure_delay);
     await new Promise((resolve) => setTimeout(resolve, delay));
