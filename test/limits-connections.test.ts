@@ -7,6 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { adminRequest } from '../src/admin/client.ts';
 import { login } from './support/login.ts';
 import { RawClient, streamHeader } from './support/raw-client.ts';
@@ -140,5 +141,31 @@ describe('the default per-address limit', () => {
     assert.deepEqual([admittedCount, refusedCount], [32, 8]);
     const other = await admitted(server, '127.0.0.2');
     for (const client of [...clients, other]) client.close();
+  });
+});
+
+describe('direct TLS', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer(`
+listeners:
+  c2s: { addresses: ["127.0.0.1"], port: 0 }
+  c2s_direct_tls: { enabled: true, addresses: ["127.0.0.1"], port: 0 }
+  s2s: { addresses: ["127.0.0.1"], port: 0 }
+limits: { c2s_per_address: 1 }
+`);
+  });
+  after(() => server.stop());
+
+  test('an address over its limit is dropped before the TLS handshake', async () => {
+    const port = server.server.listening.c2sDirectTls[0]!.port;
+    const ca = readFileSync(server.certificateFile('localhost'));
+    const first = await RawClient.connectDirectTls(port, ca, 'localhost');
+    first.send(streamHeader('localhost'));
+    await first.waitFor('</stream:features>');
+    await assert.rejects(RawClient.connectDirectTls(port, ca, 'localhost'), /ECONNRESET|socket disconnected|closed/i);
+    assert.match(await metric(server, /^trellis_connections_refused_total\{listener="c2s",reason="per_address"\}/), / 1$/);
+    await server.waitForLog('c2s connection dropped before the TLS handshake', 'reason=per_address');
+    first.close();
   });
 });

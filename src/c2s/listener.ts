@@ -38,7 +38,7 @@ export class C2sService {
   async listen(starttls: ListenerConfig, directTls: ListenerConfig): Promise<{ starttls: BoundAddress[]; directTls: BoundAddress[] }> {
     const result = { starttls: [] as BoundAddress[], directTls: [] as BoundAddress[] };
     if (starttls.enabled) {
-      const listener = await listen(starttls.addresses, starttls.port, (socket) => this.#accept(socket), undefined, this.#acceptFailed);
+      const listener = await listen(starttls.addresses, starttls.port, (socket) => this.#accept(socket), undefined, { acceptError: this.#acceptFailed });
       this.#listeners.push(listener);
       result.starttls = listener.addresses;
     }
@@ -46,7 +46,7 @@ export class C2sService {
       const tls = this.#context.tls;
       if (!tls) throw new Error('listeners.c2s_direct_tls needs a TLS certificate');
       // XEP-0368 section 3: ALPN protocol "xmpp-client" for direct TLS.
-      const listener = await listen(directTls.addresses, directTls.port, (socket) => this.#accept(socket), tls.serverOptions({ ALPNProtocols: ['xmpp-client'] }), this.#acceptFailed);
+      const listener = await listen(directTls.addresses, directTls.port, (socket) => this.#accept(socket), tls.serverOptions({ ALPNProtocols: ['xmpp-client'] }), { acceptError: this.#acceptFailed, screen: (socket) => this.#context.limits.screen('c2s', socket) });
       this.#listeners.push(listener);
       result.directTls = listener.addresses;
     }

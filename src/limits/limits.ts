@@ -113,6 +113,24 @@ export class Limits {
     return admitted;
   }
 
+  /**
+   * Before a direct TLS handshake (XEP-0368): whether the connection could be admitted at all.
+   * A banned address, a shortage or a full per-address count drops it before the handshake
+   * (no stream error can be sent yet); `admit` decides again once TLS is up.
+   */
+  screen(kind: ListenerKind, socket: Socket): boolean {
+    const address = socket.remoteAddress ?? '';
+    const ban = this.abuse.banFor(address);
+    const shortage = ban ? undefined : this.guard.refusal();
+    const perAddress = kind === 'c2s' ? this.#config.c2s_per_address : this.#config.s2s_per_address;
+    const full = !ban && !shortage && perAddress > 0 && this.gate.openFrom(kind, address) >= perAddress;
+    if (!ban && !shortage && !full) return true;
+    const reason = ban ? 'banned' : shortage ? shortage.reason : 'per_address';
+    this.refusals.count('trellis_connections_refused_total', { listener: kind, reason });
+    this.refusals.warn(`${kind} tls ${reason} ${addressKey(address)}`, `${kind} connection dropped before the TLS handshake`, { reason, address: addressKey(address) });
+    return false;
+  }
+
   #refuse(kind: ListenerKind, socket: Socket, reason: string, logKey: string, condition: 'policy-violation' | 'resource-constraint', text: string, fields: Record<string, unknown>): void {
     this.refusals.count('trellis_connections_refused_total', { listener: kind, reason });
     this.refusals.warn(logKey, `${kind} connection refused: ${text}`, { reason, ...fields });

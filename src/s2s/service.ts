@@ -32,14 +32,14 @@ export class S2sService implements RemoteRoute {
   async listen(starttls: ListenerConfig, directTls: ListenerConfig): Promise<{ starttls: BoundAddress[]; directTls: BoundAddress[] }> {
     const result = { starttls: [] as BoundAddress[], directTls: [] as BoundAddress[] };
     if (starttls.enabled) {
-      const listener = await listen(starttls.addresses, starttls.port, (socket) => this.#accept(socket), undefined, this.#acceptFailed);
+      const listener = await listen(starttls.addresses, starttls.port, (socket) => this.#accept(socket), undefined, { acceptError: this.#acceptFailed });
       this.#listeners.push(listener);
       result.starttls = listener.addresses;
     }
     if (directTls.enabled) {
       // XEP-0368 section 3: ALPN "xmpp-server"; the initiator's certificate is requested.
       const options = this.#context.tls.serverOptions({ ALPNProtocols: ['xmpp-server'], requestCert: true, rejectUnauthorized: false });
-      const listener = await listen(directTls.addresses, directTls.port, (socket) => this.#accept(socket), options, this.#acceptFailed);
+      const listener = await listen(directTls.addresses, directTls.port, (socket) => this.#accept(socket), options, { acceptError: this.#acceptFailed, screen: (socket) => this.#context.limits.screen('s2s', socket) });
       this.#listeners.push(listener);
       result.directTls = listener.addresses;
     }
