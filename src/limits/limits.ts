@@ -166,7 +166,7 @@ export class Limits {
     const ban: AddressBan = { address: canonicalBan(text), reason: reason || undefined, createdAt: Date.now() };
     const created = await this.#storage.abuseRules.put({ kind: 'address', value: ban.address, reason: ban.reason, createdAt: ban.createdAt });
     this.abuse.addBan(ban);
-    const closed = this.hooks.closeAddresses((address) => this.abuse.banFor(address) === ban, describeBan(ban));
+    const closed = this.hooks.closeAddresses((address) => AbuseList.covers(ban, address), describeBan(ban));
     this.#logger.warn('address banned', { address: ban.address, reason: ban.reason, connections_closed: closed });
     return { ban, created, closed };
   }

@@ -71,6 +71,12 @@ export class AbuseList {
     return undefined;
   }
 
+  /** Whether a ban's range contains the address (whatever other bans cover it too). */
+  static covers(ban: AddressBan, text: string): boolean {
+    const address = parseIpAddress(text);
+    return address !== undefined && rangeContains(parseIpRange(ban.address), address);
+  }
+
   /** The block of a remote domain (exact, case-insensitive), if any. */
   blockFor(domain: string): DomainBlock | undefined {
     return this.#blocks.size === 0 ? undefined : this.#blocks.get(domain.toLowerCase());
