@@ -5,6 +5,7 @@
  * hosts are rebuilt. A configuration that does not load leaves the running one untouched.
  */
 import { ConfigError, loadConfig } from './config/load.ts';
+import type { Limits } from './limits/limits.ts';
 import type { HostConfig, TrellisConfig } from './config/types.ts';
 import type { TlsContextStore } from './net/tls-contexts.ts';
 import type { Host } from './router/host.ts';
@@ -22,6 +23,8 @@ export interface ReloadContext {
   storage: Storage;
   tls: TlsContextStore;
   logger: Logger;
+  /** takes the new `limits` section at once (src/limits) */
+  limits?: Limits;
 }
 
 /** Top-level keys whose changes only a restart applies (the IM settings reach the hosts through inheritance). */
@@ -99,6 +102,7 @@ export class ConfigReloader {
       }
       logger.info('host removed', { host: domain, sessions_ended: ended });
     }
+    this.#context.limits?.configure(next.limits);
     for (const host of added) logger.info('host added', { host: host.domain });
     for (const host of changed) logger.info('host settings changed; host rebuilt', { host: host.domain });
 

@@ -15,6 +15,7 @@ import { createDnsLookup } from './net/dns.ts';
 import { FederationPolicy } from './policy/federation.ts';
 import { loadTrustAnchors } from './s2s/certificate-trust.ts';
 import { S2sService } from './s2s/service.ts';
+import { Limits } from './limits/limits.ts';
 import type { Storage } from './storage/types.ts';
 import type { Logger } from './util/log.ts';
 import { buildHost, loadHostCertificate } from './server-hosts.ts';
@@ -26,6 +27,8 @@ export interface TrellisServer {
   readonly router: Router;
   readonly c2s: C2sService;
   readonly s2s: S2sService;
+  /** connection and login limits, bans and blocks (src/limits) */
+  readonly limits: Limits;
   readonly listening: { c2s: BoundAddress[]; c2sDirectTls: BoundAddress[]; s2s: BoundAddress[]; s2sDirectTls: BoundAddress[] };
   /** the admin API's unix socket (src/admin), undefined when admin.enabled is false */
   readonly adminSocket: string | undefined;
@@ -39,6 +42,8 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
   const storage = await openStorage(config.storage, config.data_dir);
   try {
     const tls = await loadCertificates(config, logger);
+    const limits = new Limits(config.limits, storage, logger.child({ component: 'limits' }));
+    await limits.load();
     const router = new Router(new SessionRegistry(), logger);
     for (const hostConfig of config.hosts) router.addHost(buildHost(hostConfig, { router, storage, config, logger }));
     const s2s = new S2sService({
@@ -48,11 +53,26 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       tls,
       dns: createDnsLookup({ servers: [...config.dns.servers], timeoutMs: config.dns.timeout * 1000, cacheEntries: config.dns.cache_entries }),
       router,
-      policy: new FederationPolicy(config.s2s),
+      policy: new FederationPolicy(config.s2s, limits.abuse),
       logger,
+      limits,
     });
     router.remote = s2s;
-    const c2s = new C2sService({ config: config.c2s, router, storage, tls, logger });
+    const c2s = new C2sService({ config: config.c2s, router, storage, tls, logger, limits });
+    limits.hooks = {
+      closeAddresses(covered, text) {
+        let closed = 0;
+        for (const connection of c2s.connections) {
+          if (connection.stream.closing || !covered(connection.stream.remoteAddress)) continue;
+          // A banned client's session ends for good: it may not be resumed from elsewhere.
+          if (connection.session) connection.session.terminate('policy-violation', text);
+          else connection.end('policy-violation', text);
+          closed++;
+        }
+        return closed + s2s.closeFromAddresses(covered, text);
+      },
+      closeDomain: (domain, text) => s2s.closeDomain(domain, text),
+    };
     let bound;
     let boundS2s = { starttls: [] as BoundAddress[], directTls: [] as BoundAddress[] };
     let admin: AdminServer | undefined;
@@ -61,7 +81,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       if (config.s2s.enabled) boundS2s = await s2s.listen(config.listeners.s2s, config.listeners.s2s_direct_tls);
       const listening = { c2s: bound.starttls, c2sDirectTls: bound.directTls, s2s: boundS2s.starttls, s2sDirectTls: boundS2s.directTls };
       const federation = config.s2s.enabled ? config.s2s.min_level : 'off';
-      const sources = { startedAt, hosts: () => [...router.hosts.keys()], listening, federation: () => federation, c2s, s2s };
+      const sources = { startedAt, hosts: () => [...router.hosts.keys()], listening, federation: () => federation, c2s, s2s, limits };
       if (config.admin.enabled) admin = await AdminServer.start(config.admin.socket, sources, logger.child({ component: 'admin' }));
     } catch (error) {
       await c2s.close();
@@ -73,7 +93,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     for (const address of boundS2s.starttls) logger.info('listening for servers (STARTTLS)', { address: formatAddress(address) });
     for (const address of boundS2s.directTls) logger.info('listening for servers (direct TLS)', { address: formatAddress(address) });
     logger.info('serving hosts', { hosts: config.hosts.map((host) => host.domain).join(','), storage: storage.driver, federation: config.s2s.enabled ? config.s2s.min_level : 'off' });
-    const reloader = new ConfigReloader(config, { router, storage, tls, logger });
+    const reloader = new ConfigReloader(config, { router, storage, tls, logger, limits });
     return {
       get config() {
         return reloader.config;
@@ -82,6 +102,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       router,
       c2s,
       s2s,
+      limits,
       listening: { c2s: bound.starttls, c2sDirectTls: bound.directTls, s2s: boundS2s.starttls, s2sDirectTls: boundS2s.directTls },
       adminSocket: admin?.socketPath,
       reload: () => reloader.reload(),

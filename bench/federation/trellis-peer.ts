@@ -74,6 +74,8 @@ c2s:
   require_tls: false
   sasl_mechanisms: [SCRAM-SHA-1, SCRAM-SHA-256]
   scram_iterations: 4096
+# Every benchmark client connects from the load generator's one address, and they log in at once.
+limits: { c2s_per_address: 0, c2s_unauthenticated: 0 }
 s2s:
   min_level: encrypted
   ca_files: [${JSON.stringify(options.caFile)}]

@@ -22,6 +22,7 @@ export async function startTrellis(options: ServerOptions): Promise<ServerUnderT
     'c2s.require_tls: false (SCRAM offered on plain TCP; the clients never start TLS)',
     'c2s.sasl_mechanisms: [SCRAM-SHA-1, SCRAM-SHA-256]',
     `c2s.scram_iterations: ${options.scramIterations}`,
+    'limits.c2s_per_address: 0, limits.c2s_unauthenticated: 0 (every client comes from the load generator\'s address and they log in at once)',
     'log.level: warn',
     'storage: sqlite in a fresh data_dir',
     `started by bin/trellis (Node option --max-semi-space-size=4)${process.env.TRELLIS_NODE_OPTIONS ? `, TRELLIS_NODE_OPTIONS=${process.env.TRELLIS_NODE_OPTIONS}` : ''}`,
@@ -84,6 +85,8 @@ c2s:
   require_tls: false
   sasl_mechanisms: [SCRAM-SHA-1, SCRAM-SHA-256]
   scram_iterations: ${options.scramIterations}
+# Every benchmark client connects from the load generator's one address, and they log in at once.
+limits: { c2s_per_address: 0, c2s_unauthenticated: 0 }
 hosts:
   ${JSON.stringify(options.domain)}: {}
 `;

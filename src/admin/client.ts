@@ -18,7 +18,7 @@ export class AdminUnavailableError extends Error {
 
 const TIMEOUT_MS = 10_000;
 
-export function adminRequest(socketPath: string, method: 'GET' | 'DELETE', path: string): Promise<AdminAnswer> {
+export function adminRequest(socketPath: string, method: 'GET' | 'PUT' | 'DELETE', path: string): Promise<AdminAnswer> {
   return new Promise((resolve, reject) => {
     const outgoing = request({ socketPath, method, path, timeout: TIMEOUT_MS }, (response) => {
       const chunks: Buffer[] = [];
@@ -40,7 +40,7 @@ export function adminRequest(socketPath: string, method: 'GET' | 'DELETE', path:
 }
 
 /** A JSON answer with status 2xx, else an Error carrying the API's `{error}` message. */
-export async function adminJson<T>(socketPath: string, method: 'GET' | 'DELETE', path: string): Promise<T> {
+export async function adminJson<T>(socketPath: string, method: 'GET' | 'PUT' | 'DELETE', path: string): Promise<T> {
   const answer = await adminRequest(socketPath, method, path);
   let body: unknown;
   try {

@@ -46,6 +46,7 @@ export function renderMetrics(sources: AdminSources): string {
     }),
   );
 
+  for (const family of sources.limits?.metrics() ?? []) metric(family.type, family.name, family.help, family.samples);
   const memory = process.memoryUsage();
   const cpu = process.cpuUsage();
   gauge('process_resident_memory_bytes', 'Resident memory of the server process.', [{ value: memory.rss }]);

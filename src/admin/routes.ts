@@ -7,6 +7,8 @@
  *   DELETE /v1/s2s/<id>    close one server connection
  *   GET    /v1/c2s         bound client sessions
  *   GET    /metrics        Prometheus text format
+ *
+ * Bans and domain blocks (/v1/bans, /v1/blocked-domains) are in abuse-routes.ts.
  */
 import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics.ts';
 import { c2sRows, s2sRows, statusReport, type AdminSources } from './sources.ts';
@@ -76,5 +78,5 @@ export function handleAdminRequest(method: string, target: string, sources: Admi
     if (!handler) return errorResponse(405, `${method} is not allowed on ${path}; use ${allowed}`, { Allow: allowed });
     return handler(sources, parameter);
   }
-  return errorResponse(404, `no such endpoint: ${path}; the API serves /v1/status, /v1/s2s, /v1/c2s and /metrics`);
+  return errorResponse(404, `no such endpoint: ${path}; the API serves /v1/status, /v1/s2s, /v1/c2s, /v1/bans, /v1/blocked-domains and /metrics`);
 }

@@ -9,6 +9,7 @@ import { connect, type Socket } from 'node:net';
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '../util/log.ts';
+import { handleAbuseRequest } from './abuse-routes.ts';
 import { errorResponse, handleAdminRequest, type AdminResponse } from './routes.ts';
 import type { AdminSources } from './sources.ts';
 
@@ -114,17 +115,19 @@ function serve(request: IncomingMessage, response: ServerResponse, sources: Admi
     received += chunk.length;
     if (received > MAX_BODY_BYTES && !response.headersSent) refuseBody(request, response);
   });
-  request.on('end', () => {
+  request.on('end', async () => {
     if (response.headersSent) return;
     let answer: AdminResponse;
     try {
-      answer = handleAdminRequest(request.method ?? 'GET', request.url ?? '/', sources);
+      const method = request.method ?? 'GET';
+      const target = request.url ?? '/';
+      answer = (await handleAbuseRequest(method, target, sources)) ?? handleAdminRequest(method, target, sources);
     } catch (error) {
       logger.error('admin request failed', { method: request.method, path: request.url, error: error instanceof Error ? error.message : String(error) });
       answer = errorResponse(500, `internal error: ${error instanceof Error ? error.message : String(error)}`);
     }
-    if (request.method === 'DELETE' && answer.status === 200) logger.info('admin request', { method: request.method, path: request.url });
-    send(response, answer);
+    if ((request.method === 'DELETE' || request.method === 'PUT') && answer.status < 300) logger.info('admin request', { method: request.method, path: request.url });
+    if (!response.headersSent) send(response, answer);
   });
 }
 

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { C2sConnection } from '../c2s/connection.ts';
+import type { Limits } from '../limits/limits.ts';
 import type { BoundAddress } from '../net/listener.ts';
 import type { S2sConnectionInfo } from '../s2s/context.ts';
 import type { C2sRow, S2sRow, StatusReport, TlsInfo } from './types.ts';
@@ -23,6 +24,8 @@ export interface AdminSources {
   federation(): string;
   c2s: { readonly connections: ReadonlySet<C2sConnection> };
   s2s: { connections(): S2sConnectionInfo[]; closeConnection(id: string): boolean };
+  /** limits, bans and blocks (src/limits); absent in unit tests of the read-only endpoints */
+  limits?: Pick<Limits, 'bans' | 'blocks' | 'ban' | 'unban' | 'block' | 'unblock' | 'metrics'>;
 }
 
 export function statusReport(sources: AdminSources, now = Date.now()): StatusReport {

@@ -62,3 +62,20 @@ export interface C2sRow {
 export interface ErrorBody {
   error: string;
 }
+
+/** One banned address or range (GET /v1/bans, `trellis ban list`). */
+export interface BanRow {
+  /** "192.0.2.7" or "2001:db8::/32" */
+  address: string;
+  reason: string | null;
+  /** ISO 8601 */
+  createdAt: string;
+}
+
+/** One blocked remote domain (GET /v1/blocked-domains, `trellis s2s blocked`). */
+export interface DomainBlockRow {
+  domain: string;
+  reason: string | null;
+  /** ISO 8601 */
+  createdAt: string;
+}

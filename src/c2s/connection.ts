@@ -12,6 +12,8 @@ import { StreamError, type StreamErrorCondition } from '../net/stream-errors.ts'
 import type { TlsContextStore } from '../net/tls-contexts.ts';
 import { readRateFrom } from '../net/read-throttle.ts';
 import { XmlStream, newStreamId } from '../net/xml-stream.ts';
+import type { Limits } from '../limits/limits.ts';
+import type { LoginGuard } from '../limits/login-throttle.ts';
 import type { Router } from '../router/router.ts';
 import type { SessionEndCondition } from '../router/sessions.ts';
 import type { Storage } from '../storage/types.ts';
@@ -31,6 +33,8 @@ export interface C2sContext {
   storage: Storage;
   tls: TlsContextStore | undefined;
   logger: Logger;
+  /** connection and login limits (src/limits) */
+  limits: Limits;
   /** what every client session shares: the output budget, and what becomes of stanzas a session could not take */
   sessions: ClientSessionContext;
   /** sessions a client may resume, by their XEP-0198 id */
@@ -47,7 +51,6 @@ type C2sState =
 const MAX_PENDING_STANZAS = 64;
 /** The processing queue of a connection with nothing pending: one settled promise for all. */
 const IDLE_QUEUE: Promise<void> = Promise.resolve();
-const MAX_AUTH_FAILURE_DELAY_MS = 10_000;
 
 export class C2sConnection implements SessionTransport {
   readonly stream: XmlStream;
@@ -65,6 +68,8 @@ export class C2sConnection implements SessionTransport {
   #queue = IDLE_QUEUE;
   #closeReason = 'connection closed by peer';
   #onClosed: (connection: C2sConnection) => void;
+  /** failed logins across streams (src/limits/login-throttle.ts), made at the first SASL element */
+  #login: LoginGuard | undefined;
 
   constructor(socket: Socket, context: C2sContext, onClosed: (connection: C2sConnection) => void) {
     this.#context = context;
@@ -342,14 +347,17 @@ export class C2sConnection implements SessionTransport {
   async #sasl(element: Element, state: C2sState & { phase: 'unauthenticated' }): Promise<void> {
     const domain = this.#domain!;
     const accounts = this.#context.storage.accounts;
-    const outcome = await state.sasl.handle(element, {
-      domain,
-      offered: this.#offeredMechanisms(),
-      configured: this.#context.config.sasl_mechanisms,
-      tlsActive: this.stream.secure,
-      lookup: (username) => accounts.get(domain, username),
-      scramIterations: this.#context.config.scram_iterations,
-    });
+    const login = (this.#login ??= this.#context.limits.loginGuard(this.stream.remoteAddress, domain));
+    const outcome = login.review(
+      await state.sasl.handle(element, {
+        domain,
+        offered: this.#offeredMechanisms(),
+        configured: this.#context.config.sasl_mechanisms,
+        tlsActive: this.stream.secure,
+        lookup: (username) => login.lookup(username, () => accounts.get(domain, username)),
+        scramIterations: this.#context.config.scram_iterations,
+      }),
+    );
     if (outcome.kind === 'reply') return this.stream.send(outcome.element);
     if (outcome.kind === 'success') {
       this.#state = { phase: 'authenticated', username: outcome.username };
@@ -362,9 +370,11 @@ export class C2sConnection implements SessionTransport {
     }
     if (outcome.condition === 'aborted') return this.stream.send(outcome.element);
     state.failures++;
-    this.#log('warn', 'c2s authentication failed', { condition: outcome.condition, mechanism: outcome.mechanism, failures: state.failures });
-    // Slow down guessing: the delay doubles with each failure on this stream.
-    const delay = Math.min(this.#context.config.auth_failure_delay * 2 ** (state.failures - 1), MAX_AUTH_FAILURE_DELAY_MS);
+    // While blocked, src/limits logs the refusals (at most once per interval) instead.
+    const level = outcome.condition === 'temporary-auth-failure' ? 'debug' : 'warn';
+    this.#log(level, 'c2s authentication failed', { condition: outcome.condition, mechanism: outcome.mechanism, user: login.account, failures: state.failures });
+    // Slow down guessing: the delay doubles with each failure on this stream, or on the account.
+    const delay = login.failed(outcome, state.failures, this.#context.config.auth_failure_delay);
     await new Promise((resolve) => setTimeout(resolve, delay));
     this.stream.send(outcome.element);
     // RFC 6120 section 6.4.5: too many retries end the stream, with policy-violation.

@@ -9,6 +9,8 @@ import type { Router } from '../router/router.ts';
 import type { TlsContextStore } from '../net/tls-contexts.ts';
 import type { Storage } from '../storage/types.ts';
 import type { Logger } from '../util/log.ts';
+import type { Limits } from '../limits/limits.ts';
+import type { Ticket } from '../limits/connection-gate.ts';
 import type { ClientSession } from './client-session.ts';
 import { C2sConnection, type C2sContext } from './connection.ts';
 import { OutputBudget } from './output-budget.ts';
@@ -24,6 +26,7 @@ export interface C2sServiceOptions {
   storage: Storage;
   tls: TlsContextStore | undefined;
   logger: Logger;
+  limits: Limits;
 }
 
 export class C2sService {
@@ -31,6 +34,9 @@ export class C2sService {
   /** every session not yet ended, attached to a connection or waiting for its client to resume */
   readonly sessions = new Set<ClientSession>();
   readonly budget: OutputBudget;
+  /** admission tickets (src/limits) of open connections; those still unauthenticated are checked each sweep */
+  #tickets = new Map<C2sConnection, Ticket>();
+  #unauthenticated = new Set<C2sConnection>();
   #context: C2sContext;
   #listeners: Listener[] = [];
   #sweeper: NodeJS.Timeout;
@@ -60,6 +66,13 @@ export class C2sService {
     this.#sweeper = setInterval(() => {
       const now = Date.now();
       for (const connection of this.connections) connection.checkTimeouts(now);
+      // A connection that authenticated since the last sweep stops counting against
+      // limits.c2s_unauthenticated (until then it is counted, which errs on the safe side).
+      for (const connection of this.#unauthenticated) {
+        if (!connection.authenticated) continue;
+        this.#unauthenticated.delete(connection);
+        this.#tickets.get(connection)?.authenticated();
+      }
     }, SWEEP_INTERVAL_MS);
     this.#sweeper.unref();
   }
@@ -67,7 +80,7 @@ export class C2sService {
   async listen(starttls: ListenerConfig, directTls: ListenerConfig): Promise<{ starttls: BoundAddress[]; directTls: BoundAddress[] }> {
     const result = { starttls: [] as BoundAddress[], directTls: [] as BoundAddress[] };
     if (starttls.enabled) {
-      const listener = await listen(starttls.addresses, starttls.port, (socket) => this.#accept(socket));
+      const listener = await listen(starttls.addresses, starttls.port, (socket) => this.#accept(socket), undefined, { acceptError: this.#acceptFailed });
       this.#listeners.push(listener);
       result.starttls = listener.addresses;
     }
@@ -75,7 +88,7 @@ export class C2sService {
       const tls = this.#context.tls;
       if (!tls) throw new Error('listeners.c2s_direct_tls needs a TLS certificate');
       // XEP-0368 section 3: ALPN protocol "xmpp-client" for direct TLS.
-      const listener = await listen(directTls.addresses, directTls.port, (socket) => this.#accept(socket), tls.serverOptions({ ALPNProtocols: ['xmpp-client'] }));
+      const listener = await listen(directTls.addresses, directTls.port, (socket) => this.#accept(socket), tls.serverOptions({ ALPNProtocols: ['xmpp-client'] }), { acceptError: this.#acceptFailed, screen: (socket) => this.#context.limits.screen('c2s', socket) });
       this.#listeners.push(listener);
       result.directTls = listener.addresses;
     }
@@ -85,12 +98,22 @@ export class C2sService {
   /** One callback for every connection that closes, rather than a closure per connection. */
   #forget = (closed: C2sConnection): void => {
     this.connections.delete(closed);
+    this.#unauthenticated.delete(closed);
+    this.#tickets.get(closed)?.release();
+    this.#tickets.delete(closed);
   };
 
+  #acceptFailed = (error: NodeJS.ErrnoException): void => this.#context.limits.acceptFailed('c2s', error);
+
   #accept(socket: Socket): void {
+    // Bans, the process guard and the per-address and unauthenticated limits (src/limits).
+    const ticket = this.#context.limits.admit('c2s', socket);
+    if (!ticket) return;
     socket.setNoDelay(true);
     const connection = new C2sConnection(socket, this.#context, this.#forget);
     this.connections.add(connection);
+    this.#tickets.set(connection, ticket);
+    this.#unauthenticated.add(connection);
   }
 
   /**

@@ -9,6 +9,9 @@
  *   trellis status [--json] [--config FILE]
  *   trellis s2s [list] [--json] [--config FILE]
  *   trellis s2s close ID [--config FILE]
+ *   trellis s2s block DOMAIN [--reason R] | unblock DOMAIN | blocked [--json]
+ *   trellis ban ADDRESS[/PREFIX] [--reason R] | ban list [--json]
+ *   trellis unban ADDRESS[/PREFIX]
  */
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load.ts';
@@ -18,6 +21,7 @@ import { addUser, changePassword, deleteUser } from './accounts.ts';
 import { loadCliConfig } from './config.ts';
 import { pidFilePath, removePidFile, runningServerPid, writePidFile } from './pid-file.ts';
 import { closeS2s, listS2s } from './s2s.ts';
+import { ban, blockDomain, listBans, listBlockedDomains, unban, unblockDomain } from './abuse.ts';
 import { showStatus } from './status.ts';
 
 const USAGE = `Usage: trellis <command> [options]
@@ -35,14 +39,23 @@ Commands:
                          direction, remote domain and address, TLS, certificate, authentication,
                          federation level, domains carried, idle time (docs/admin.md)
   s2s close ID           close one server connection; a unique prefix of its id is enough
+  s2s block DOMAIN       refuse federation with a remote domain both ways, close its connections
+                         and bounce stanzas to it (kept across restarts; --reason R is shown)
+  s2s unblock DOMAIN     lift a block
+  s2s blocked            the blocked domains
+  ban ADDRESS[/PREFIX]   refuse client and server connections from an address or CIDR range and
+                         close those open now (kept across restarts; --reason R is shown)
+  ban list               the banned addresses and ranges
+  unban ADDRESS[/PREFIX] lift a ban
 
-  status and s2s ask the running server through its admin API socket (admin.socket, by default
+  status, s2s, ban and unban ask the running server through its admin API socket (admin.socket, by default
   <data_dir>/admin.sock); they fail with exit code 1 when no server answers there.
 
 Options:
   -c, --config FILE      configuration file (default: ./trellis.yaml, else built-in defaults)
   -p, --password PW      password for adduser/passwd (else asked on the terminal or read from stdin)
-      --json             status and s2s: print the admin API's JSON instead of a table
+  -r, --reason R         ban and s2s block: why, shown in lists and in what refused peers are told
+      --json             status, s2s, ban list, s2s blocked: print the admin API's JSON instead of a table
   -h, --help             show this help
 
 Examples:
@@ -51,6 +64,8 @@ Examples:
   trellis check config --config /etc/trellis/trellis.yaml
   trellis s2s --config /etc/trellis/trellis.yaml
   trellis s2s close 3f2a
+  trellis ban 203.0.113.0/24 --reason "password guessing"
+  trellis s2s block spam.example
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -62,6 +77,7 @@ async function main(argv: string[]): Promise<number> {
       password: { type: 'string', short: 'p' },
       help: { type: 'boolean', short: 'h' },
       json: { type: 'boolean' },
+      reason: { type: 'string', short: 'r' },
     },
   });
   const [command, ...rest] = positionals;
@@ -95,9 +111,26 @@ async function main(argv: string[]): Promise<number> {
     case 's2s': {
       const [action = 'list', id] = rest;
       if (action === 'list') return listS2s(await loadCliConfig(values.config), values.json ?? false);
-      if (action !== 'close') return usageError(`unknown s2s action "${action}"; use: trellis s2s [list] or trellis s2s close ID`);
+      if (action === 'blocked') return listBlockedDomains(await loadCliConfig(values.config), values.json ?? false);
+      if (action === 'block' || action === 'unblock') {
+        if (!id) return usageError(`s2s ${action} needs a domain, for example: trellis s2s ${action} spam.example`);
+        const config = await loadCliConfig(values.config);
+        return action === 'block' ? blockDomain(config, id, values.reason) : unblockDomain(config, id);
+      }
+      if (action !== 'close') return usageError(`unknown s2s action "${action}"; use: trellis s2s [list], close ID, block DOMAIN, unblock DOMAIN or blocked`);
       if (!id) return usageError('s2s close needs a connection id (or a unique prefix of it), as shown by: trellis s2s');
       return closeS2s(await loadCliConfig(values.config), id);
+    }
+    case 'ban': {
+      const [target] = rest;
+      if (target === undefined) return usageError('ban needs an address or range, for example: trellis ban 203.0.113.7, or: trellis ban list');
+      if (target === 'list') return listBans(await loadCliConfig(values.config), values.json ?? false);
+      return ban(await loadCliConfig(values.config), target, values.reason);
+    }
+    case 'unban': {
+      const [target] = rest;
+      if (target === undefined) return usageError('unban needs an address or range as shown by: trellis ban list');
+      return unban(await loadCliConfig(values.config), target);
     }
     default:
       return usageError(`unknown command "${command}"`);

@@ -44,6 +44,7 @@ export function resolveConfig(validated: ValidatedConfig, options: ResolveOption
     tls_settings: validated.tls_settings,
     c2s: validated.c2s,
     s2s: resolveS2s(validated.s2s, options.baseDir, problems),
+    limits: validated.limits,
     dns: validated.dns,
     admin: { ...validated.admin, socket: path.resolve(dataDir, validated.admin.socket) },
     ...pickSettings(validated),

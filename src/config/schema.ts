@@ -434,6 +434,34 @@ const s2sSchema: ObjectNode = {
   },
 };
 
+const count = (max: number, value: number, description: string): IntegerNode => ({ kind: 'integer', min: 0, max, default: value, description });
+
+/** Connection and authentication limits (docs/security.md, "Connection and authentication limits"). */
+const limitsSchema: ObjectNode = {
+  kind: 'object',
+  description: 'limits that keep one address, one attacker or one resource shortage from taking the server down (docs/security.md); 0 turns a count or size limit off',
+  fields: {
+    c2s_per_address: count(1_000_000, 32, 'client connections open at once from one IPv4 address or IPv6 /64, negotiating or authenticated; more are refused with policy-violation. Stops one host from holding all file descriptors'),
+    s2s_per_address: count(1_000_000, 128, 'incoming server connections open at once from one IPv4 address or IPv6 /64; a server hosting many domains opens one per domain pair. Stops one host from holding all file descriptors'),
+    c2s_unauthenticated: count(1_000_000, 1000, 'client connections that have not authenticated yet, all addresses together; more are refused. Keeps a flood of idle or slow connections (from many addresses) from crowding out logins'),
+    max_open_files_percent: { kind: 'integer', min: 1, max: 100, default: 90, description: "new connections are refused while the process holds this share of its open-file limit (RLIMIT_NOFILE, soft), so that running sessions, storage and logins in progress keep descriptors; 100 turns it off" },
+    max_heap_percent: { kind: 'integer', min: 1, max: 100, default: 85, description: "new connections are refused while JavaScript objects use this share of V8's heap limit, which would otherwise end the process with an out-of-memory crash; 100 turns it off" },
+    max_memory_mib: count(16 * MIB, 0, 'new connections are refused while the resident memory (RSS, including buffers and TLS state outside the heap) is above this many MiB; 0 means 90% of the memory the process may use (its cgroup limit, else the machine\'s RAM)'),
+    log_interval: seconds(1, 86400, 60, 'seconds between two warnings about the same limit and address; refusals in between are only counted (admin API metrics)'),
+    auth: {
+      kind: 'object',
+      description: 'failed logins counted across streams, per address and per account (c2s.auth_failure_delay and c2s.max_auth_failures act per stream)',
+      fields: {
+        window: seconds(10, 86400, 600, 'seconds over which failed logins are counted'),
+        block_duration: seconds(1, 86400, 600, 'seconds a blocked address or account/address pair is refused with temporary-auth-failure'),
+        max_failures_per_address: count(1_000_000, 20, 'failed logins from one IPv4 address or IPv6 /64 within window before every login from it is refused for block_duration; stops password guessing from one host'),
+        max_failures_per_account_address: count(1_000_000, 5, 'failed logins on one account from one address within window before that address may not try that account for block_duration'),
+        max_failures_per_account: count(1_000_000, 50, 'failed logins on one account from all addresses within window before only addresses that logged in to it successfully before may try it, for block_duration; stops guessing spread over many addresses without locking the owner out of known places'),
+      },
+    },
+  },
+};
+
 const dnsSchema: ObjectNode = {
   kind: 'object',
   description: 'DNS resolution of remote servers (SRV records, RFC 6120 section 3.2)',
@@ -660,6 +688,7 @@ export const trellisSchema: ObjectNode = {
       },
     },
     s2s: s2sSchema,
+    limits: limitsSchema,
     dns: dnsSchema,
     admin: adminSchema,
     ...hostSettings(false),

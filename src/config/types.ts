@@ -176,6 +176,36 @@ export interface S2sConfig {
   access: S2sAccessConfig;
 }
 
+/** Connection and authentication limits (docs/security.md); 0 turns a count or size limit off. */
+export interface LimitsConfig {
+  /** client connections at once from one IPv4 address or IPv6 /64 */
+  c2s_per_address: number;
+  /** incoming server connections at once from one IPv4 address or IPv6 /64 */
+  s2s_per_address: number;
+  /** client connections not yet authenticated, all addresses together */
+  c2s_unauthenticated: number;
+  /** refuse new connections from this share of the soft open-file limit; 100 is off */
+  max_open_files_percent: number;
+  /** refuse new connections from this share of V8's heap limit; 100 is off */
+  max_heap_percent: number;
+  /** refuse new connections above this resident memory in MiB; 0 is 90% of what the process may use */
+  max_memory_mib: number;
+  /** seconds between two warnings about the same limit and address */
+  log_interval: number;
+  auth: AuthLimitsConfig;
+}
+
+/** Failed logins counted across streams. */
+export interface AuthLimitsConfig {
+  /** seconds over which failures are counted */
+  window: number;
+  /** seconds a block lasts */
+  block_duration: number;
+  max_failures_per_address: number;
+  max_failures_per_account_address: number;
+  max_failures_per_account: number;
+}
+
 export interface DnsConfig {
   /** resolvers to ask ("ip" or "ip:port"); empty means the system's */
   servers: readonly string[];
@@ -229,6 +259,7 @@ export interface TrellisConfig extends HostSettings {
   tls_settings: TlsSettings;
   c2s: C2sConfig;
   s2s: S2sConfig;
+  limits: LimitsConfig;
   dns: DnsConfig;
   admin: AdminConfig;
   hosts: readonly HostConfig[];

@@ -7,6 +7,17 @@ export interface BoundAddress {
   port: number;
 }
 
+/** What a listener's owner may add to accepting. */
+export interface ListenerHooks {
+  /** accept() failed once listening (EMFILE when out of descriptors) */
+  acceptError?: (error: NodeJS.ErrnoException) => void;
+  /**
+   * TLS listeners only: asked with the TCP socket before the handshake; false drops it at once,
+   * so a refused peer costs no handshake.
+   */
+  screen?: (socket: Socket) => boolean;
+}
+
 export interface Listener {
   readonly addresses: BoundAddress[];
   close(): Promise<void>;
@@ -21,13 +32,23 @@ export async function listen(
   port: number,
   onConnection: (socket: Socket) => void,
   tls?: TlsOptions,
+  hooks: ListenerHooks = {},
 ): Promise<Listener> {
   const servers: Server[] = [];
   const bound: BoundAddress[] = [];
   try {
     for (const address of expandAny(addresses)) {
       const server = tls ? createTlsServer(tls, onConnection) : createServer(onConnection);
-      server.on('error', () => {});
+      // Once listening, an 'error' is a failed accept (EMFILE when out of descriptors).
+      server.on('error', (error: NodeJS.ErrnoException) => {
+        if (server.listening) hooks.acceptError?.(error);
+      });
+      const screen = hooks.screen;
+      if (tls && screen) {
+        server.on('connection', (socket: Socket) => {
+          if (!screen(socket)) socket.destroy();
+        });
+      }
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen({ host: address.host, port, ipv6Only: address.ipv6Only }, () => {

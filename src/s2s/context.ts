@@ -6,6 +6,7 @@ import type { TlsContextStore } from '../net/tls-contexts.ts';
 import type { Router } from '../router/router.ts';
 import type { Logger } from '../util/log.ts';
 import type { FederationPolicy } from '../policy/federation.ts';
+import type { Limits } from '../limits/limits.ts';
 
 export interface S2sContext {
   config: S2sConfig;
@@ -19,6 +20,8 @@ export interface S2sContext {
   router: Router;
   policy: FederationPolicy;
   logger: Logger;
+  /** connection limits and run-time bans (src/limits) */
+  limits: Limits;
 }
 
 export type AuthMethod = 'sasl-external' | 'dialback' | 'certificate' | 'none';

@@ -34,27 +34,63 @@ export class S2sService implements RemoteRoute {
   async listen(starttls: ListenerConfig, directTls: ListenerConfig): Promise<{ starttls: BoundAddress[]; directTls: BoundAddress[] }> {
     const result = { starttls: [] as BoundAddress[], directTls: [] as BoundAddress[] };
     if (starttls.enabled) {
-      const listener = await listen(starttls.addresses, starttls.port, (socket) => this.#accept(socket));
+      const listener = await listen(starttls.addresses, starttls.port, (socket) => this.#accept(socket), undefined, { acceptError: this.#acceptFailed });
       this.#listeners.push(listener);
       result.starttls = listener.addresses;
     }
     if (directTls.enabled) {
       // XEP-0368 section 3: ALPN "xmpp-server"; the initiator's certificate is requested.
       const options = this.#context.tls.serverOptions({ ALPNProtocols: ['xmpp-server'], requestCert: true, rejectUnauthorized: false });
-      const listener = await listen(directTls.addresses, directTls.port, (socket) => this.#accept(socket), options);
+      const listener = await listen(directTls.addresses, directTls.port, (socket) => this.#accept(socket), options, { acceptError: this.#acceptFailed, screen: (socket) => this.#context.limits.screen('s2s', socket) });
       this.#listeners.push(listener);
       result.directTls = listener.addresses;
     }
     return result;
   }
 
+  #acceptFailed = (error: NodeJS.ErrnoException): void => this.#context.limits.acceptFailed('s2s', error);
+
   #accept(socket: Socket): void {
+    // Bans, the process guard and the per-address limit (src/limits).
+    const ticket = this.#context.limits.admit('s2s', socket);
+    if (!ticket) return;
     socket.setNoDelay(true);
     const connection = new S2sIncoming(socket, this.#context, {
       verifyWithAuthoritative: (sender, receiving, streamId, key) => this.#verify(sender, receiving, streamId, key),
-      closed: (closed) => this.#incoming.delete(closed),
+      closed: (closed) => {
+        this.#incoming.delete(closed);
+        ticket.release();
+      },
     });
     this.#incoming.add(connection);
+  }
+
+  /** Closes incoming connections from addresses `covered` accepts (a new ban); returns how many. */
+  closeFromAddresses(covered: (address: string) => boolean, text: string): number {
+    let closed = 0;
+    for (const incoming of this.#incoming) {
+      if (incoming.stream.closing || !covered(incoming.stream.remoteAddress)) continue;
+      incoming.close('policy-violation', text);
+      closed++;
+    }
+    return closed;
+  }
+
+  /** Closes every connection to or from a remote domain (a new block); returns how many. */
+  closeDomain(domain: string, text: string): number {
+    let closed = 0;
+    for (const incoming of this.#incoming) {
+      const info = incoming.info();
+      if (incoming.stream.closing || (info.remoteDomain !== domain && !info.domains.some((pair) => pair.endsWith(` <- ${domain}`)))) continue;
+      incoming.close('policy-violation', text);
+      closed++;
+    }
+    const outgoing = this.#remotes.get(domain)?.connection;
+    if (outgoing && !outgoing.closed) {
+      outgoing.close('policy-violation');
+      closed++;
+    }
+    return closed;
   }
 
   #verify(sender: string, receiving: string, streamId: string, key: string): Promise<VerifyOutcome> {

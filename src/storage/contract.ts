@@ -29,6 +29,7 @@ export function storageContract(
     describe('offline', () => offlineTests(openFor));
     describe('userData', () => userDataTests(openFor));
     describe('serverData', () => serverDataTests(openFor));
+    describe('abuseRules', () => abuseRuleTests(openFor));
   });
 }
 
@@ -465,4 +466,34 @@ function serverDataTests(openFor: OpenFor): void {
     assert.equal(await storage.serverData.get(key), 'two \u{1f511}');
   });
 
+}
+
+function abuseRuleTests(openFor: OpenFor): void {
+  // The table is server-wide: each test uses values of its own and looks only at them.
+  test('put adds, replaces the reason and time, and says whether the rule is new', async (t) => {
+    const storage = await openFor(t);
+    const domain = freshDomain();
+    assert.equal(await storage.abuseRules.put({ kind: 'domain', value: domain, reason: 'spam', createdAt: 1000 }), true);
+    assert.equal(await storage.abuseRules.put({ kind: 'domain', value: domain, reason: undefined, createdAt: 2000 }), false);
+    const mine = (await storage.abuseRules.list('domain')).filter((rule) => rule.value === domain);
+    assert.deepEqual(mine, [{ kind: 'domain', value: domain, reason: undefined, createdAt: 2000 }]);
+  });
+
+  test('kinds are kept apart, listed oldest first, and delete is false the second time', async (t) => {
+    const storage = await openFor(t);
+    const suffix = randomUUID().slice(0, 8);
+    const first = `10.${parseInt(suffix.slice(0, 2), 16)}.${parseInt(suffix.slice(2, 4), 16)}.0/24`;
+    const second = `2001:db8:${suffix.slice(0, 4)}::/48`;
+    const base = Date.now();
+    await storage.abuseRules.put({ kind: 'address', value: second, reason: 'later \u{1f6ab}', createdAt: base + 1 });
+    await storage.abuseRules.put({ kind: 'address', value: first, reason: 'earlier', createdAt: base });
+    const mine = (await storage.abuseRules.list('address')).filter((rule) => rule.value === first || rule.value === second);
+    assert.deepEqual(mine.map((rule) => [rule.value, rule.reason]), [[first, 'earlier'], [second, 'later \u{1f6ab}']]);
+    assert.ok(!(await storage.abuseRules.list('domain')).some((rule) => rule.value === first));
+    assert.equal(await storage.abuseRules.delete('domain', first), false);
+    assert.equal(await storage.abuseRules.delete('address', first), true);
+    assert.equal(await storage.abuseRules.delete('address', first), false);
+    assert.ok(!(await storage.abuseRules.list('address')).some((rule) => rule.value === first));
+    await storage.abuseRules.delete('address', second);
+  });
 }

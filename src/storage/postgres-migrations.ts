@@ -76,6 +76,19 @@ const MIGRATIONS: readonly Migration[] = [
       UPDATE offline_messages SET bytes = octet_length(stanza);
     `,
   },
+  {
+    version: 3,
+    // Banned addresses and blocked domains (trellis ban, trellis s2s block).
+    sql: `
+      CREATE TABLE abuse_rules (
+        kind text COLLATE "C" NOT NULL,
+        value text COLLATE "C" NOT NULL,
+        reason text,
+        created_at bigint NOT NULL,
+        PRIMARY KEY (kind, value)
+      );
+    `,
+  },
 ];
 
 export const LATEST_POSTGRES_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -16,6 +16,8 @@ import { migratePostgres } from './postgres-migrations.ts';
 import { inTransaction } from './postgres-transaction.ts';
 import { AccountExistsError } from './types.ts';
 import type {
+  AbuseRule,
+  AbuseRuleStore,
   AccountStore,
   OfflineStore,
   Roster,
@@ -51,6 +53,7 @@ class PostgresStorage implements Storage {
   readonly offline: OfflineStore;
   readonly userData: UserDataStore;
   readonly serverData: ServerDataStore;
+  readonly abuseRules: AbuseRuleStore;
   readonly #pool: Pool;
   #closed = false;
 
@@ -61,6 +64,7 @@ class PostgresStorage implements Storage {
     this.offline = offlineStore(pool);
     this.userData = userDataStore(pool);
     this.serverData = serverDataStore(pool);
+    this.abuseRules = abuseRuleStore(pool);
   }
 
   async close(): Promise<void> {
@@ -319,6 +323,34 @@ function serverDataStore(pool: Pool): ServerDataStore {
         'INSERT INTO server_data (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
         [key, value],
       );
+    },
+  };
+}
+
+function abuseRuleStore(pool: Pool): AbuseRuleStore {
+  return {
+    async list(kind) {
+      const { rows } = await pool.query<{ kind: string; value: string; reason: string | null; created_at: string }>(
+        'SELECT kind, value, reason, created_at FROM abuse_rules WHERE kind = $1 ORDER BY created_at, value',
+        [kind],
+      );
+      return rows.map(
+        (row): AbuseRule => ({ kind: row.kind as AbuseRule['kind'], value: row.value, reason: row.reason ?? undefined, createdAt: Number(row.created_at) }),
+      );
+    },
+    async put(rule) {
+      // xmax is 0 for a row this statement inserted, and set for one it updated.
+      const { rows } = await pool.query<{ inserted: boolean }>(
+        `INSERT INTO abuse_rules (kind, value, reason, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (kind, value) DO UPDATE SET reason = excluded.reason, created_at = excluded.created_at
+         RETURNING (xmax = 0) AS inserted`,
+        [rule.kind, rule.value, rule.reason ?? null, rule.createdAt],
+      );
+      return rows[0]?.inserted === true;
+    },
+    async delete(kind, value) {
+      const { rowCount } = await pool.query('DELETE FROM abuse_rules WHERE kind = $1 AND value = $2', [kind, value]);
+      return (rowCount ?? 0) > 0;
     },
   };
 }

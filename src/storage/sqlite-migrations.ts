@@ -75,6 +75,19 @@ const MIGRATIONS: readonly Migration[] = [
       UPDATE offline_messages SET bytes = length(CAST(stanza AS BLOB));
     `,
   },
+  {
+    version: 3,
+    // Banned addresses and blocked domains (trellis ban, trellis s2s block).
+    sql: `
+      CREATE TABLE abuse_rules (
+        kind TEXT NOT NULL,
+        value TEXT NOT NULL,
+        reason TEXT,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (kind, value)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export const LATEST_SQLITE_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]!.version;

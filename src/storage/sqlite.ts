@@ -17,6 +17,8 @@ import { overQuota, withinBytes } from './offline-quota.ts';
 import { migrateSqlite } from './sqlite-migrations.ts';
 import { AccountExistsError } from './types.ts';
 import type {
+  AbuseRule,
+  AbuseRuleStore,
   AccountStore,
   OfflineStore,
   Roster,
@@ -56,6 +58,7 @@ class SqliteStorage implements Storage {
   readonly offline: OfflineStore;
   readonly userData: UserDataStore;
   readonly serverData: ServerDataStore;
+  readonly abuseRules: AbuseRuleStore;
   readonly #db: DatabaseSync;
 
   constructor(db: DatabaseSync) {
@@ -66,6 +69,7 @@ class SqliteStorage implements Storage {
     this.offline = offlineStore(db, write);
     this.userData = userDataStore(db);
     this.serverData = serverDataStore(db);
+    this.abuseRules = abuseRuleStore(db, write);
   }
 
   async close(): Promise<void> {
@@ -294,6 +298,38 @@ function serverDataStore(db: DatabaseSync): ServerDataStore {
     },
     async set(key, value) {
       upsert.run(key, value);
+    },
+  };
+}
+
+function abuseRuleStore(db: DatabaseSync, write: Write): AbuseRuleStore {
+  const list = db.prepare('SELECT kind, value, reason, created_at FROM abuse_rules WHERE kind = ? ORDER BY created_at, value');
+  const exists = db.prepare('SELECT 1 FROM abuse_rules WHERE kind = ? AND value = ?');
+  const upsert = db.prepare(
+    `INSERT INTO abuse_rules (kind, value, reason, created_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (kind, value) DO UPDATE SET reason = excluded.reason, created_at = excluded.created_at`,
+  );
+  const remove = db.prepare('DELETE FROM abuse_rules WHERE kind = ? AND value = ?');
+  return {
+    async list(kind) {
+      return list.all(kind).map(
+        (row): AbuseRule => ({
+          kind: row.kind as AbuseRule['kind'],
+          value: String(row.value),
+          reason: row.reason === null ? undefined : String(row.reason),
+          createdAt: Number(row.created_at),
+        }),
+      );
+    },
+    async put(rule) {
+      return write(() => {
+        const existed = exists.get(rule.kind, rule.value) !== undefined;
+        upsert.run(rule.kind, rule.value, rule.reason ?? null, rule.createdAt);
+        return !existed;
+      });
+    },
+    async delete(kind, value) {
+      return remove.run(kind, value).changes > 0;
     },
   };
 }

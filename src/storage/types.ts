@@ -118,6 +118,28 @@ export interface ServerDataStore {
   set(key: string, value: string): Promise<void>;
 }
 
+/**
+ * The operator's abuse controls (`trellis ban`, `trellis s2s block`): one row per banned address
+ * or range ("address") or blocked remote domain ("domain"), loaded when the server starts.
+ */
+export interface AbuseRule {
+  kind: 'address' | 'domain';
+  /** the canonical address or range, or the domain */
+  value: string;
+  reason: string | undefined;
+  /** milliseconds since the epoch */
+  createdAt: number;
+}
+
+export interface AbuseRuleStore {
+  /** Every rule of a kind, oldest first. */
+  list(kind: AbuseRule['kind']): Promise<AbuseRule[]>;
+  /** Adds a rule, or replaces the reason and time of an existing one; returns true when it is new. */
+  put(rule: AbuseRule): Promise<boolean>;
+  /** Removes a rule; returns false when there was none. */
+  delete(kind: AbuseRule['kind'], value: string): Promise<boolean>;
+}
+
 export interface Storage {
   readonly driver: 'sqlite' | 'postgres';
   readonly accounts: AccountStore;
@@ -125,6 +147,7 @@ export interface Storage {
   readonly offline: OfflineStore;
   readonly userData: UserDataStore;
   readonly serverData: ServerDataStore;
+  readonly abuseRules: AbuseRuleStore;
   close(): Promise<void>;
 }
 

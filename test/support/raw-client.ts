@@ -17,8 +17,9 @@ export class RawClient {
     this.#listen(socket);
   }
 
-  static async connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
-    const socket = connect({ port, host });
+  /** `localAddress` picks the source address (127.0.0.2 is a second client on loopback). */
+  static async connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawClient> {
+    const socket = connect({ port, host, ...(localAddress ? { localAddress } : {}) });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);

@@ -7,7 +7,7 @@ import { el } from '../../xml/element.ts';
 import { StanzaError } from '../../xml/stanza-error.ts';
 import type { ModuleContext } from '../context.ts';
 import { NS_REGISTER, NS_REGISTER_FEATURE, credentialsOf, usernameOf } from './fields.ts';
-import { SlidingWindowLimit } from './rate-limit.ts';
+import { SlidingWindowLimit } from '../../util/sliding-window.ts';
 
 const HOUR_MS = 3600_000;
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SlidingWindowLimit } from './rate-limit.ts';
+import { SlidingWindowLimit } from './sliding-window.ts';
 
 test('allows up to the limit within the window, then again as events age out', () => {
   const limit = new SlidingWindowLimit(2, 1000);
@@ -31,4 +31,15 @@ test('keys whose events all expired are forgotten', () => {
   limit.record('a', 0);
   assert.ok(limit.allows('a', 20));
   assert.equal(limit.size, 0);
+});
+
+test('count and record report the events within the window, never more than the limit', () => {
+  const limit = new SlidingWindowLimit(3, 100);
+  assert.equal(limit.record('a', 0), 1);
+  assert.equal(limit.record('a', 10), 2);
+  assert.equal(limit.record('a', 20), 3);
+  assert.equal(limit.record('a', 30), 3, 'only the newest `limit` timestamps are kept');
+  assert.equal(limit.count('a', 111), 2);
+  limit.clear('a');
+  assert.equal(limit.count('a', 111), 0);
 });

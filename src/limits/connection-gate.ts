@@ -1,0 +1,83 @@
+/**
+ * Admission of new connections: open connections per remote address (IPv4 address or IPv6 /64,
+ * src/policy/address-key.ts), client and server connections counted apart, and client
+ * connections that have not authenticated yet, all addresses together. The maps only hold
+ * addresses with open connections, so their size is bounded by the open connections.
+ */
+import type { LimitsConfig } from '../config/types.ts';
+import { addressKey } from '../policy/address-key.ts';
+
+export type ListenerKind = 'c2s' | 's2s';
+
+export interface GateRefusal {
+  /** the metrics label */
+  reason: 'per_address' | 'unauthenticated';
+  /** what the stream error says */
+  text: string;
+  key: string;
+}
+
+/** One admitted connection; released exactly once when it closes. */
+export interface Ticket {
+  readonly key: string;
+  /** the connection authenticated: it no longer counts as unauthenticated */
+  authenticated(): void;
+  release(): void;
+}
+
+export class ConnectionGate {
+  readonly #config: () => LimitsConfig;
+  readonly #open: Record<ListenerKind, Map<string, number>> = { c2s: new Map(), s2s: new Map() };
+  #unauthenticated = 0;
+
+  constructor(config: () => LimitsConfig) {
+    this.#config = config;
+  }
+
+  get unauthenticated(): number {
+    return this.#unauthenticated;
+  }
+
+  openFrom(kind: ListenerKind, address: string): number {
+    return this.#open[kind].get(addressKey(address)) ?? 0;
+  }
+
+  admit(kind: ListenerKind, address: string): Ticket | GateRefusal {
+    const config = this.#config();
+    const key = addressKey(address);
+    const open = this.#open[kind];
+    const count = open.get(key) ?? 0;
+    const perAddress = kind === 'c2s' ? config.c2s_per_address : config.s2s_per_address;
+    if (perAddress > 0 && count >= perAddress) {
+      return { reason: 'per_address', key, text: `too many connections from ${key} (limits.${kind}_per_address: ${perAddress})` };
+    }
+    const countsUnauthenticated = kind === 'c2s';
+    if (countsUnauthenticated && config.c2s_unauthenticated > 0 && this.#unauthenticated >= config.c2s_unauthenticated) {
+      return { reason: 'unauthenticated', key, text: `too many connections are authenticating (limits.c2s_unauthenticated: ${config.c2s_unauthenticated}); try again later` };
+    }
+    open.set(key, count + 1);
+    if (countsUnauthenticated) this.#unauthenticated++;
+    let unauthenticated = countsUnauthenticated;
+    let released = false;
+    return {
+      key,
+      authenticated: () => {
+        if (!unauthenticated || released) return;
+        unauthenticated = false;
+        this.#unauthenticated--;
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        if (unauthenticated) this.#unauthenticated--;
+        const left = (open.get(key) ?? 1) - 1;
+        if (left > 0) open.set(key, left);
+        else open.delete(key);
+      },
+    };
+  }
+}
+
+export function isRefusal(result: Ticket | GateRefusal): result is GateRefusal {
+  return 'reason' in result;
+}

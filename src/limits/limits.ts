@@ -1,0 +1,225 @@
+/**
+ * The connection and authentication limits of one server (docs/security.md, "Connection and
+ * authentication limits"), in one place the listeners, the client streams, the admin API and
+ * the composition root share:
+ *
+ * - at accept: operator bans, the process guard, connections per address and unauthenticated
+ *   connections (`admit`); a refused connection gets a stream error and is closed at once;
+ * - during SASL: failed logins across streams (`loginGuard`, src/limits/login-throttle.ts);
+ * - at run time: `trellis ban` and `trellis s2s block`, kept in storage and loaded at start.
+ *
+ * Refusals are counted for the metrics and logged at most once per limit and address per
+ * `limits.log_interval`.
+ */
+import type { Socket } from 'node:net';
+import type { LimitsConfig } from '../config/types.ts';
+import { AbuseList, canonicalBan, describeBan, describeBlock, type AddressBan, type DomainBlock } from '../policy/abuse-list.ts';
+import { addressKey } from '../policy/address-key.ts';
+import type { Storage } from '../storage/types.ts';
+import type { Logger } from '../util/log.ts';
+import { ConnectionGate, isRefusal, type ListenerKind, type Ticket } from './connection-gate.ts';
+import { LoginThrottle, type LoginGuard } from './login-throttle.ts';
+import { ProcessGuard, memoryBudget, type ProcessMeasurement } from './process-guard.ts';
+import { Refusals } from './refusals.ts';
+import { refuseConnection } from './refuse.ts';
+
+/** What the limits need from the services to close connections that a new ban or block covers. */
+export interface LimitsHooks {
+  /** Closes client and server connections whose remote address `covered` accepts; returns how many. */
+  closeAddresses(covered: (address: string) => boolean, text: string): number;
+  /** Closes server connections to and from the domain; returns how many. */
+  closeDomain(domain: string, text: string): number;
+}
+
+export interface MetricFamily {
+  type: 'gauge' | 'counter';
+  name: string;
+  help: string;
+  samples: { labels?: Record<string, string>; value: number }[];
+}
+
+const CONTENT_NAMESPACE: Record<ListenerKind, 'jabber:client' | 'jabber:server'> = { c2s: 'jabber:client', s2s: 'jabber:server' };
+
+export class Limits {
+  readonly abuse = new AbuseList();
+  readonly gate: ConnectionGate;
+  readonly guard: ProcessGuard;
+  readonly logins: LoginThrottle;
+  readonly refusals: Refusals;
+  hooks: LimitsHooks = { closeAddresses: () => 0, closeDomain: () => 0 };
+  #config: LimitsConfig;
+  readonly #storage: Storage;
+  readonly #logger: Logger;
+
+  constructor(config: LimitsConfig, storage: Storage, logger: Logger, measure?: () => ProcessMeasurement) {
+    this.#config = config;
+    this.#storage = storage;
+    this.#logger = logger;
+    const current = () => this.#config;
+    this.refusals = new Refusals(logger, () => this.#config.log_interval * 1000);
+    this.gate = new ConnectionGate(current);
+    this.guard = new ProcessGuard(current, measure);
+    this.logins = new LoginThrottle(current, logger, this.refusals);
+  }
+
+  get config(): LimitsConfig {
+    return this.#config;
+  }
+
+  /** Takes new limits (on reload); connections already open are not re-checked. */
+  configure(config: LimitsConfig): void {
+    this.#config = config;
+    this.guard.reset();
+  }
+
+  /** Loads the bans and blocks kept in storage. */
+  async load(): Promise<void> {
+    for (const rule of await this.#storage.abuseRules.list('address')) {
+      try {
+        this.abuse.addBan({ address: canonicalBan(rule.value), reason: rule.reason, createdAt: rule.createdAt });
+      } catch (error) {
+        this.#logger.error('a stored ban is not an address or range; ignored', { address: rule.value, error: (error as Error).message });
+      }
+    }
+    for (const rule of await this.#storage.abuseRules.list('domain')) this.abuse.addBlock({ domain: rule.value, reason: rule.reason, createdAt: rule.createdAt });
+    const bans = this.abuse.bans.length;
+    const blocks = this.abuse.blocks.length;
+    if (bans + blocks > 0) this.#logger.info('abuse controls loaded', { banned_addresses: bans, blocked_domains: blocks });
+  }
+
+  /**
+   * Decides on a new connection before anything is read from it: a ticket to release when it
+   * closes, or undefined when it was refused (stream error sent, socket closing).
+   */
+  admit(kind: ListenerKind, socket: Socket): Ticket | undefined {
+    const address = socket.remoteAddress ?? '';
+    const ban = this.abuse.banFor(address);
+    if (ban) {
+      const text = describeBan(ban);
+      this.#refuse(kind, socket, 'banned', `${kind} ban ${ban.address} ${addressKey(address)}`, 'policy-violation', text, { address, ban: ban.address });
+      return undefined;
+    }
+    const shortage = this.guard.refusal();
+    if (shortage) {
+      this.#refuse(kind, socket, shortage.reason, `guard ${shortage.reason}`, 'resource-constraint', shortage.text, { address, ...shortage.fields });
+      return undefined;
+    }
+    const admitted = this.gate.admit(kind, address);
+    if (isRefusal(admitted)) {
+      const fields = { address: admitted.key, open_from_address: this.gate.openFrom(kind, address), unauthenticated: kind === 'c2s' ? this.gate.unauthenticated : undefined };
+      this.#refuse(kind, socket, admitted.reason, `${kind} ${admitted.reason} ${admitted.reason === 'per_address' ? admitted.key : ''}`, 'policy-violation', admitted.text, fields);
+      return undefined;
+    }
+    return admitted;
+  }
+
+  /**
+   * Before a direct TLS handshake (XEP-0368): whether the connection could be admitted at all.
+   * A banned address, a shortage or a full per-address count drops it before the handshake
+   * (no stream error can be sent yet); `admit` decides again once TLS is up.
+   */
+  screen(kind: ListenerKind, socket: Socket): boolean {
+    const address = socket.remoteAddress ?? '';
+    const ban = this.abuse.banFor(address);
+    const shortage = ban ? undefined : this.guard.refusal();
+    const perAddress = kind === 'c2s' ? this.#config.c2s_per_address : this.#config.s2s_per_address;
+    const full = !ban && !shortage && perAddress > 0 && this.gate.openFrom(kind, address) >= perAddress;
+    if (!ban && !shortage && !full) return true;
+    const reason = ban ? 'banned' : shortage ? shortage.reason : 'per_address';
+    this.refusals.count('trellis_connections_refused_total', { listener: kind, reason });
+    this.refusals.warn(`${kind} tls ${reason} ${addressKey(address)}`, `${kind} connection dropped before the TLS handshake`, { reason, address: addressKey(address) });
+    return false;
+  }
+
+  #refuse(kind: ListenerKind, socket: Socket, reason: string, logKey: string, condition: 'policy-violation' | 'resource-constraint', text: string, fields: Record<string, unknown>): void {
+    this.refusals.count('trellis_connections_refused_total', { listener: kind, reason });
+    this.refusals.warn(logKey, `${kind} connection refused: ${text}`, { reason, ...fields });
+    refuseConnection(socket, CONTENT_NAMESPACE[kind], condition, text);
+  }
+
+  /**
+   * accept() itself failed (EMFILE, ENFILE: out of descriptors; the kernel keeps the connection
+   * waiting or drops it). Without this nothing would say why logins fail.
+   */
+  acceptFailed(kind: ListenerKind, error: NodeJS.ErrnoException): void {
+    const code = error.code ?? 'unknown';
+    this.refusals.count('trellis_accept_errors_total', { listener: kind, code });
+    this.refusals.warn(`accept ${kind} ${code}`, `${kind} listener cannot accept connections: ${error.message}`, { code });
+  }
+
+  loginGuard(address: string, domain: string): LoginGuard {
+    return this.logins.forStream(address, domain);
+  }
+
+  // --- run-time abuse controls (admin API) ------------------------------------------------------
+
+  get bans(): AddressBan[] {
+    return this.abuse.bans;
+  }
+
+  get blocks(): DomainBlock[] {
+    return this.abuse.blocks;
+  }
+
+  /** Bans an address or range (throws with the reason when it is not one); closes its open connections. */
+  async ban(text: string, reason: string | undefined): Promise<{ ban: AddressBan; created: boolean; closed: number }> {
+    const ban: AddressBan = { address: canonicalBan(text), reason: reason || undefined, createdAt: Date.now() };
+    const created = await this.#storage.abuseRules.put({ kind: 'address', value: ban.address, reason: ban.reason, createdAt: ban.createdAt });
+    this.abuse.addBan(ban);
+    const closed = this.hooks.closeAddresses((address) => AbuseList.covers(ban, address), describeBan(ban));
+    this.#logger.warn('address banned', { address: ban.address, reason: ban.reason, connections_closed: closed });
+    return { ban, created, closed };
+  }
+
+  async unban(text: string): Promise<boolean> {
+    const address = canonicalBan(text);
+    const removed = await this.#storage.abuseRules.delete('address', address);
+    const known = this.abuse.removeBan(address);
+    if (removed || known) this.#logger.warn('address unbanned', { address });
+    return removed || known;
+  }
+
+  /** Blocks a remote domain both ways; closes its server connections. */
+  async block(domain: string, reason: string | undefined): Promise<{ block: DomainBlock; created: boolean; closed: number }> {
+    const block: DomainBlock = { domain, reason: reason || undefined, createdAt: Date.now() };
+    const created = await this.#storage.abuseRules.put({ kind: 'domain', value: domain, reason: block.reason, createdAt: block.createdAt });
+    this.abuse.addBlock(block);
+    const closed = this.hooks.closeDomain(domain, describeBlock(block));
+    this.#logger.warn('remote domain blocked', { domain, reason: block.reason, connections_closed: closed });
+    return { block, created, closed };
+  }
+
+  async unblock(domain: string): Promise<boolean> {
+    const removed = await this.#storage.abuseRules.delete('domain', domain);
+    const known = this.abuse.removeBlock(domain);
+    if (removed || known) this.#logger.warn('remote domain unblocked', { domain });
+    return removed || known;
+  }
+
+  // --- metrics ------------------------------------------------------------------------------------
+
+  metrics(): MetricFamily[] {
+    const measured = this.guard.measurement;
+    const refused = this.refusals.samples('trellis_connections_refused_total');
+    // The usual reasons are always written, zero included, so that series do not come and go.
+    for (const listener of ['c2s', 's2s']) {
+      for (const reason of ['banned', 'per_address', 'unauthenticated', 'open_files', 'heap', 'memory']) {
+        if (reason === 'unauthenticated' && listener === 's2s') continue;
+        if (!refused.some((sample) => sample.labels.listener === listener && sample.labels.reason === reason)) refused.push({ labels: { listener, reason }, value: 0 });
+      }
+    }
+    const families: MetricFamily[] = [
+      { type: 'counter', name: 'trellis_connections_refused_total', help: 'Connections refused at accept, by listener and the limit that refused them (docs/security.md).', samples: refused },
+      { type: 'counter', name: 'trellis_accept_errors_total', help: 'Connections the operating system could not hand over (accept failed, e.g. EMFILE).', samples: this.refusals.samples('trellis_accept_errors_total') },
+      { type: 'counter', name: 'trellis_auth_blocks_total', help: 'Login blocks started after repeated failures, by scope (address, account_address, account).', samples: this.refusals.samples('trellis_auth_blocks_total') },
+      { type: 'counter', name: 'trellis_auth_refused_total', help: 'Login attempts refused with temporary-auth-failure while blocked, by scope.', samples: this.refusals.samples('trellis_auth_refused_total') },
+      { type: 'gauge', name: 'trellis_c2s_unauthenticated_connections', help: 'Client connections that have not authenticated yet (limits.c2s_unauthenticated).', samples: [{ value: this.gate.unauthenticated }] },
+      { type: 'gauge', name: 'trellis_banned_addresses', help: 'Addresses and ranges banned with trellis ban.', samples: [{ value: this.abuse.bans.length }] },
+      { type: 'gauge', name: 'trellis_blocked_domains', help: 'Remote domains blocked with trellis s2s block.', samples: [{ value: this.abuse.blocks.length }] },
+      { type: 'gauge', name: 'trellis_memory_budget_bytes', help: 'Resident memory above which new connections are refused (limits.max_memory_mib).', samples: [{ value: memoryBudget(this.#config, measured.availableMemory) }] },
+    ];
+    if (measured.openFiles !== undefined) families.push({ type: 'gauge', name: 'process_open_fds', help: 'Open file descriptors of the server process.', samples: [{ value: measured.openFiles }] });
+    if (measured.maxOpenFiles !== undefined) families.push({ type: 'gauge', name: 'process_max_fds', help: 'Soft limit on open file descriptors of the server process.', samples: [{ value: measured.maxOpenFiles }] });
+    return families;
+  }
+}
