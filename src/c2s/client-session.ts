@@ -6,6 +6,7 @@
  * offline storage), undelivered IQs bounce.
  */
 import type { Jid } from '../jid/jid.ts';
+import { nextArrival, noteArrival } from '../router/arrival.ts';
 import type { Router } from '../router/router.ts';
 import { newImState, type BoundSession, type SessionEndCondition } from '../router/sessions.ts';
 import type { Logger } from '../util/log.ts';
@@ -148,7 +149,7 @@ export class ClientSession implements BoundSession {
 
   #enqueue(element: Element, xml: string, settle: ((delivered: boolean) => void) | undefined): void {
     const sm = this.#sm;
-    const entry: OutboundEntry = { element, xml, end: 0, seq: sm ? ++sm.sent : 0, settle };
+    const entry: OutboundEntry = { element, xml, end: 0, seq: sm ? ++sm.sent : 0, settle, queuedAt: nextArrival() };
     this.#queue.push(entry);
     this.#context.budget.take(xml.length);
     if (this.#transport) entry.end = this.#transport.write(xml);
@@ -158,6 +159,7 @@ export class ClientSession implements BoundSession {
   #spill(stanza: Element): void {
     // A resource that takes no offline messages (negative priority, XEP-0160 section 2) never drains a backlog.
     if (isStorableMessage(stanza) && this.im.presence !== undefined && this.im.priority >= 0) this.offlineBacklog = true;
+    noteArrival(stanza, nextArrival());
     this.#spills = this.#spills.then(() => this.#context.spill(this, stanza));
   }
 
@@ -266,7 +268,10 @@ export class ClientSession implements BoundSession {
       if (entry.end !== 0 && entry.end <= old.writtenOffset) this.#release(entry, true);
       else {
         this.#release(entry, false);
-        if (!entry.settle) uncounted.push(entry.element);
+        if (!entry.settle) {
+          noteArrival(entry.element, entry.queuedAt);
+          uncounted.push(entry.element);
+        }
       }
     }
     if (uncounted.length > 0) for (const stanza of uncounted) this.#spill(stanza);
@@ -345,7 +350,10 @@ export class ClientSession implements BoundSession {
       const written = entry.seq === 0 && entry.end !== 0 && entry.end <= lastWritten;
       this.#context.budget.release(entry.xml.length);
       entry.settle?.(written);
-      if (!written && !entry.settle) undelivered.push(entry.element);
+      if (written || entry.settle) continue;
+      // Older than what may already have gone to offline storage past the budget: stored in its place.
+      noteArrival(entry.element, entry.queuedAt);
+      undelivered.push(entry.element);
     }
     await this.#spills;
     try {

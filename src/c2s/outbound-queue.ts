@@ -12,6 +12,8 @@ export interface OutboundEntry {
   end: number;
   /** XEP-0198 sequence number of the stanza (1 for the first after <enable/>); 0 when sent before stream management was enabled */
   seq: number;
+  /** when it was queued, as an arrival position (router/arrival.ts) */
+  readonly queuedAt: number;
   /** told whether the client got it (true) or the session ended first (false) */
   readonly settle: ((delivered: boolean) => void) | undefined;
 }

@@ -223,9 +223,9 @@ export class XmlStream {
     this.#write(prefix !== undefined ? serializePrefixed(element, prefix) : serialize(element, NS_CLIENT));
   }
 
-  /** Writes pre-serialized XML; returns its end offset (see `queuedChars`). */
+  /** Writes pre-serialized XML; returns its end offset (see `queuedChars`), or 0 when the stream is closing and nothing was written. */
   sendRaw(xml: string): number {
-    if (this.#closing) return this.#queuedChars;
+    if (this.#closing) return 0;
     this.#write(xml);
     return this.#queuedChars;
   }

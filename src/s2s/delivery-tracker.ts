@@ -17,7 +17,7 @@ export interface TrackedStanza {
 }
 
 interface Entry extends TrackedStanza {
-  /** offset at its end on the stream */
+  /** offset at its end on the stream; 0 when the stream was closing and took nothing */
   end: number;
   /** XEP-0198 sequence number; 0 when sent without stream management */
   seq: number;
@@ -99,7 +99,7 @@ export class DeliveryTracker {
     let keep = 0;
     while (keep < this.#entries.length) {
       const entry = this.#entries[keep]!;
-      if (entry.seq === 0 ? entry.end > written : entry.seq > acked) break;
+      if (entry.seq === 0 ? !isWritten(entry, written) : entry.seq > acked) break;
       keep++;
     }
     this.#entries = this.#entries.slice(keep);
@@ -110,7 +110,7 @@ export class DeliveryTracker {
   /** The socket took everything up to `offset`: without acknowledgements that is as far as we can know. */
   written(offset: number): void {
     let done = 0;
-    while (done < this.#entries.length && this.#entries[done]!.seq === 0 && this.#entries[done]!.end <= offset) done++;
+    while (done < this.#entries.length && this.#entries[done]!.seq === 0 && isWritten(this.#entries[done]!, offset)) done++;
     if (done > 0) this.#entries = this.#entries.slice(done);
   }
 
@@ -119,8 +119,12 @@ export class DeliveryTracker {
     if (this.#acks) clearTimeout(this.#acks.timer);
     this.#acks = undefined;
     const written = this.#stream.writtenOffset;
-    const unconfirmed = this.#entries.filter((entry) => entry.seq !== 0 || entry.end > written);
+    const unconfirmed = this.#entries.filter((entry) => entry.seq !== 0 || !isWritten(entry, written));
     this.#entries = [];
     return unconfirmed.map(({ stanza, localDomain, resends }) => ({ stanza, localDomain, resends }));
   }
+}
+
+function isWritten(entry: Entry, writtenOffset: number): boolean {
+  return entry.end !== 0 && entry.end <= writtenOffset;
 }

@@ -328,6 +328,16 @@ function offlineTests(openFor: OpenFor): void {
     assert.equal(await storage.offline.count(domain, 'alice'), 0);
   });
 
+  test('a message stored late with an earlier arrival position takes its place', async (t) => {
+    const storage = await openFor(t);
+    const domain = freshDomain();
+    const base = Date.now() * 1000;
+    await storage.offline.push(domain, 'alice', '<third/>', 'bob@example.net', quota(10), base + 3);
+    await storage.offline.push(domain, 'alice', '<first/>', 'bob@example.net', quota(10), base + 1);
+    await storage.offline.push(domain, 'alice', '<second/>', 'bob@example.net', quota(10), base + 2);
+    assert.deepEqual((await takeAll(storage, domain, 'alice')).map((m) => m.stanza), ['<first/>', '<second/>', '<third/>']);
+  });
+
   test('peek stops at the byte budget but always returns the first message', async (t) => {
     const storage = await openFor(t);
     const domain = freshDomain();

@@ -69,11 +69,14 @@ const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 2,
-    // Offline quotas in bytes and per sender: each stored message records both.
+    // Offline quotas in bytes and per sender, and delivery in arrival order: each stored message
+    // records its sender, its size and where it arrived (microseconds, src/router/arrival.ts).
     sql: `
       ALTER TABLE offline_messages ADD COLUMN sender text COLLATE "C" NOT NULL DEFAULT '';
       ALTER TABLE offline_messages ADD COLUMN bytes integer NOT NULL DEFAULT 0;
-      UPDATE offline_messages SET bytes = octet_length(stanza);
+      ALTER TABLE offline_messages ADD COLUMN position bigint NOT NULL DEFAULT 0;
+      UPDATE offline_messages SET bytes = octet_length(stanza), position = stored_at * 1000;
+      CREATE INDEX offline_messages_in_order ON offline_messages (domain, username, position, id);
     `,
   },
   {

@@ -225,8 +225,9 @@ function rosterItemFromRow(row: RosterRow): RosterItem {
 
 function offlineStore(pool: Pool): OfflineStore {
   return {
-    async push(domain, username, stanza, sender, quota) {
+    async push(domain, username, stanza, sender, quota, position) {
       const bytes = Buffer.byteLength(stanza);
+      const now = Date.now();
       return inTransaction(pool, async (client) => {
         // Pushes for one user wait for each other here. The usage below is a new statement, so
         // under READ COMMITTED it sees every push committed before the lock was granted.
@@ -244,15 +245,15 @@ function offlineStore(pool: Pool): OfflineStore {
         const verdict = overQuota(usage.n, Number(usage.bytes), usage.from_sender, bytes, quota);
         if (verdict !== 'stored') return verdict;
         await client.query(
-          'INSERT INTO offline_messages (domain, username, stanza, stored_at, sender, bytes) VALUES ($1, $2, $3, $4, $5, $6)',
-          [domain, username, stanza, Date.now(), sender, bytes],
+          'INSERT INTO offline_messages (domain, username, stanza, stored_at, sender, bytes, position) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+          [domain, username, stanza, now, sender, bytes, position ?? now * 1000],
         );
         return 'stored';
       });
     },
     async peek(domain, username, maxCount, maxBytes) {
       const { rows } = await pool.query<{ id: string; stanza: string; stored_at: string; bytes: number }>(
-        'SELECT id, stanza, stored_at, bytes FROM offline_messages WHERE domain = $1 AND username = $2 ORDER BY id LIMIT $3',
+        'SELECT id, stanza, stored_at, bytes FROM offline_messages WHERE domain = $1 AND username = $2 ORDER BY position, id LIMIT $3',
         [domain, username, maxCount],
       );
       return withinBytes(

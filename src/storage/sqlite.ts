@@ -215,22 +215,23 @@ function offlineStore(db: DatabaseSync, write: Write): OfflineStore {
      FROM offline_messages WHERE domain = ? AND username = ?`,
   );
   const insert = db.prepare(
-    'INSERT INTO offline_messages (domain, username, stanza, stored_at, sender, bytes) VALUES (?, ?, ?, ?, ?, ?)',
+    'INSERT INTO offline_messages (domain, username, stanza, stored_at, sender, bytes, position) VALUES (?, ?, ?, ?, ?, ?, ?)',
   );
   const selectOldest = db.prepare(
-    'SELECT id, stanza, stored_at, bytes FROM offline_messages WHERE domain = ? AND username = ? ORDER BY id LIMIT ?',
+    'SELECT id, stanza, stored_at, bytes FROM offline_messages WHERE domain = ? AND username = ? ORDER BY position, id LIMIT ?',
   );
   const removeOne = db.prepare('DELETE FROM offline_messages WHERE domain = ? AND username = ? AND id = ?');
   const count = db.prepare('SELECT count(*) AS n FROM offline_messages WHERE domain = ? AND username = ?');
 
   return {
-    async push(domain, username, stanza, sender, quota) {
+    async push(domain, username, stanza, sender, quota, position) {
       const bytes = Buffer.byteLength(stanza);
+      const now = Date.now();
       return write(() => {
         const row = usage.get(sender, domain, username)!;
         const verdict = overQuota(Number(row.n), Number(row.bytes), Number(row.from_sender), bytes, quota);
         if (verdict !== 'stored') return verdict;
-        insert.run(domain, username, stanza, Date.now(), sender, bytes);
+        insert.run(domain, username, stanza, now, sender, bytes, position ?? now * 1000);
         return 'stored';
       });
     },

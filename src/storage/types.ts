@@ -88,10 +88,14 @@ export interface OfflineQuota {
 export type OfflinePush = 'stored' | 'mailbox-full' | 'sender-limit';
 
 export interface OfflineStore {
-  /** Appends a stanza from `sender` (a bare JID) unless that would go over the quota. */
-  push(domain: string, username: string, stanza: string, sender: string, quota: OfflineQuota): Promise<OfflinePush>;
   /**
-   * The oldest stored messages in arrival order, without removing them: at most `maxCount`, and
+   * Adds a stanza from `sender` (a bare JID) unless that would go over the quota. `position` is
+   * where it arrived (increasing; default: now, in microseconds since the epoch): a message
+   * stored late still takes its place among those stored before it.
+   */
+  push(domain: string, username: string, stanza: string, sender: string, quota: OfflineQuota, position?: number): Promise<OfflinePush>;
+  /**
+   * The stored messages in arrival order, without removing them: at most `maxCount`, and
    * no more than `maxBytes` together (but always the first one).
    */
   peek(domain: string, username: string, maxCount: number, maxBytes: number): Promise<OfflineMessage[]>;

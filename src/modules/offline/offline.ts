@@ -9,6 +9,7 @@
  * backlog is delivered, new messages for that resource join the store behind it, so they keep
  * their order; a session whose output budget is spent sends its messages the same way.
  */
+import { arrivalOf } from '../../router/arrival.ts';
 import type { BoundSession } from '../../router/sessions.ts';
 import type { Host, StanzaEvent } from '../../router/host.ts';
 import type { OfflineMessage } from '../../storage/types.ts';
@@ -55,7 +56,8 @@ async function store({ storage }: ModuleContext, { stanza, from, to, host }: Sta
   // "composing" is worth neither a place in the mailbox nor an error to the sender.
   if (onlyChatStates(stanza)) return true;
   const stamped = withDelay(stanza, host.domain, new Date());
-  const outcome = await storage.offline.push(host.domain, to.local, storedForm(stamped), from.bare().toString(), { maxMessages, maxBytes, maxPerSender });
+  const quota = { maxMessages, maxBytes, maxPerSender };
+  const outcome = await storage.offline.push(host.domain, to.local, storedForm(stamped), from.bare().toString(), quota, arrivalOf(stanza));
   if (outcome === 'mailbox-full') throw new StanzaError('service-unavailable', `the offline mailbox of ${to.bare()} is full`);
   if (outcome === 'sender-limit') throw new StanzaError('service-unavailable', `${to.bare()} already has ${maxPerSender} offline messages from you`);
   return true;
