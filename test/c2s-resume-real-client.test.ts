@@ -109,10 +109,12 @@ offline: { max_per_sender: 1000 }
     const ends = recordWrites(bob.connection);
 
     assert.equal(bob.relay.freeze(), 1);
+    const frozenAt = Date.now();
     const beforeDetection = 70;
     await sendNumbered(alice, bob.client.jid, 1, beforeDetection);
     // The keepalive probe goes unanswered: the connection is dropped, the session waits.
     await until(() => bob.session.state === 'detached', 8000);
+    const detectedAfter = Date.now() - frozenAt;
     const written = bob.connection.writtenOffset;
     const writtenMessages = [...ends.values()].filter((end) => end <= written).length;
     const queuedMessages = ends.size;
@@ -139,7 +141,7 @@ offline: { max_per_sender: 1000 }
     assert.equal(state.enabled, true);
     // Acknowledgements on the new connection release what the session held.
     await until(() => bob.session.heldStanzas === 0);
-    console.log(`# resumed: of ${beforeDetection} messages sent before the drop was detected, ${queuedMessages} reached the session and ${writtenMessages} were written to the frozen socket (${written} characters in all on that stream)`);
+    console.log(`# resumed: the silent connection was dropped ${detectedAfter} ms after the freeze; of ${beforeDetection} messages sent before that, ${queuedMessages} reached the session and ${writtenMessages} were written to the frozen socket (${written} characters in all on that stream)`);
   });
 
   test('a session whose client never comes back hands all 100 messages to offline storage after the resume timeout', async () => {
