@@ -9,16 +9,26 @@ Commands carry an "op" and optionally an "id"; each is answered by
 {"event": "result", "id": ..., "ok": true, ...} or {"event": "result", "id": ..., "ok": false,
 "error": {"condition", "type", "text"}}. Ops: message, presence, subscribe, approve, deny,
 unsubscribe, get_roster, update_roster, remove_roster, disco_info, disco_items, block, unblock,
-get_blocked, vcard_get, vcard_set, version, ping, disconnect.
+get_blocked, vcard_get, vcard_set, version, ping, disconnect; with stream management also
+sm_state, abort and reconnect.
+
+With IM_DRIVER_SM=1 in the environment the client uses stream management (XEP-0198, slixmpp's
+xep_0198 plugin): it enables it with resumption after binding and, on a new connection after
+"abort", resumes the session. "abort" drops the TCP connection without closing the stream, as a
+client whose network went away; "reconnect" connects again. Events sm_enabled, session_resumed,
+sm_failed report what the server answered. IM_DRIVER_DEBUG=1 logs slixmpp's debug output on
+stderr.
 
 Unsolicited events: session_start, failed_auth, message, message_error, presence (the type of an
 available presence is "available", its show apart), subscription_request, roster_push,
-blocked, unblocked, stream_error, disconnected.
+blocked, unblocked, stream_error, disconnected (the process ends then, unless the connection was
+dropped by "abort").
 Subscription requests are never answered automatically: the test decides.
 """
 import asyncio
 import json
 import logging
+import os
 import sys
 import threading
 
@@ -62,6 +72,10 @@ def error_of(exception):
 class Driver:
     def __init__(self, jid, password, ca_file, mechanism):
         self.client = ClientXMPP(jid, password, sasl_mech=mechanism)
+        # set by "abort": the connection is gone but the process waits for "reconnect"
+        self.aborted = False
+        # (host, port) to connect to
+        self.address = None
         self.client.ca_certs = ca_file
         # RFC 6121 section 3.1.3: the user, here the test, decides on each subscription request.
         self.client.auto_authorize = None
@@ -82,6 +96,13 @@ class Driver:
         self.client.add_event_handler('unblocked', lambda iq: self.on_block_push('unblocked', iq, 'unblock'))
         self.client.add_event_handler('stream_error', lambda error: emit('stream_error', condition=error['condition'], text=error['text']))
         self.client.add_event_handler('disconnected', self.on_disconnected)
+        if os.environ.get('IM_DRIVER_SM') == '1':
+            self.client.register_plugin('xep_0198')
+            # Ask for an acknowledgement of every stanza sent, so that none waits for a window.
+            self.client['xep_0198'].window = 1
+            self.client.add_event_handler('sm_enabled', lambda enabled: emit('sm_enabled', id=enabled['id'], resume=enabled['resume'] in ('true', '1', True)))
+            self.client.add_event_handler('session_resumed', lambda _resumed: emit('session_resumed', handled=self.client['xep_0198'].handled))
+            self.client.add_event_handler('sm_failed', lambda failed: emit('sm_failed', xml=str(failed)))
 
     # events
 
@@ -124,7 +145,8 @@ class Driver:
 
     def on_disconnected(self, _event):
         emit('disconnected')
-        self.client.loop.stop()
+        if not self.aborted:
+            self.client.loop.stop()
 
     # commands
 
@@ -231,7 +253,41 @@ class Driver:
         await self.client['xep_0199'].send_ping(command.get('jid') or self.client.boundjid.domain, timeout=IQ_TIMEOUT)
 
     async def op_disconnect(self, _command):
-        self.client.disconnect()
+        self.aborted = False
+        if self.client.transport:
+            self.client.disconnect()
+        else:
+            self.client.loop.stop()
+
+    async def op_sm_state(self, _command):
+        sm = self.client['xep_0198']
+        return {'sm_id': sm.sm_id, 'handled': sm.handled, 'enabled': sm.enabled_in,
+                'unacked': len(sm.unacked_queue)}
+
+    async def op_abort(self, _command):
+        """Drops the TCP connection without closing the stream (no </stream:stream>)."""
+        self.aborted = True
+        disconnected = self.next_event('disconnected')
+        self.client.abort()
+        await asyncio.wait_for(disconnected, 5)
+
+    async def op_reconnect(self, _command):
+        """Connects again; with a stream management id slixmpp resumes instead of binding."""
+        self.aborted = False
+        resumable = 'xep_0198' in self.client.plugin and self.client['xep_0198'].sm_id
+        resumed = self.next_event('session_resumed') if resumable else None
+        # The address given at the start again, not the DNS records of the domain that the
+        # 'connected' handler set for SNI.
+        self.client.default_domain = ''
+        self.client.connect(self.address)
+        if resumed is not None:
+            await asyncio.wait_for(resumed, 10)
+
+    def next_event(self, name):
+        """A future for the next firing of an event, listening from now on."""
+        future = self.client.loop.create_future()
+        self.client.add_event_handler(name, lambda data: future.done() or future.set_result(data), disposable=True)
+        return future
 
 
 def read_commands(driver, loop):
@@ -241,17 +297,18 @@ def read_commands(driver, loop):
         if line:
             command = json.loads(line)
             asyncio.run_coroutine_threadsafe(driver.run(command), loop)
-    loop.call_soon_threadsafe(driver.client.disconnect)
+    asyncio.run_coroutine_threadsafe(driver.op_disconnect(None), loop)
 
 
 def main():
     jid, password, host, port, ca_file = sys.argv[1:6]
     mechanism = sys.argv[6] if len(sys.argv) > 6 else 'SCRAM-SHA-256'
-    logging.basicConfig(level=logging.ERROR)
+    logging.basicConfig(level=logging.DEBUG if os.environ.get('IM_DRIVER_DEBUG') else logging.ERROR)
     driver = Driver(jid, password, ca_file, mechanism)
     loop = driver.client.loop
     threading.Thread(target=read_commands, args=(driver, loop), daemon=True).start()
-    driver.client.connect((host, int(port)))
+    driver.address = (host, int(port))
+    driver.client.connect(driver.address)
     loop.run_forever()
 
 

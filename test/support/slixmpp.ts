@@ -8,8 +8,16 @@ import type { TestServer } from './server.ts';
 
 const DRIVER = join(import.meta.dirname, '..', 'clients', 'im_driver.py');
 
+export interface SlixmppOptions {
+  /** the port to connect to instead of the server's (a relay in front of it) */
+  port?: number;
+  /** use stream management (XEP-0198) with resumption */
+  streamManagement?: boolean;
+}
+
 /** `jid` may carry a resource; resolves once the session started. */
-export function startSlixmpp(server: TestServer, jid: string, password: string): Promise<ClientDriver> {
+export function startSlixmpp(server: TestServer, jid: string, password: string, options: SlixmppOptions = {}): Promise<ClientDriver> {
   const domain = jid.replace(/^[^@]*@/, '').replace(/\/.*$/, '');
-  return startDriver(`slixmpp ${jid}`, '/usr/bin/python3', [DRIVER, jid, password, '127.0.0.1', String(server.port), server.certificateFile(domain)]);
+  const args = [DRIVER, jid, password, '127.0.0.1', String(options.port ?? server.port), server.certificateFile(domain)];
+  return startDriver(`slixmpp ${jid}`, '/usr/bin/python3', args, options.streamManagement ? { IM_DRIVER_SM: '1' } : {});
 }
