@@ -16,6 +16,10 @@ import { Element, NS_CLIENT } from '../src/xml/element.ts';
 
 const SM = "xmlns='urn:xmpp:sm:3'";
 const OUTPUT_TOTAL = 1024 * 1024;
+/** Non-reading sessions; each is sent 8 MB, more than its paused socket and the kernel's buffers take in (up to tcp_wmem's 4 MB). */
+const VICTIMS = 3;
+const MESSAGE_SIZE = 10_000;
+const MESSAGES = 2400;
 
 const CONFIG = `
 c2s:
@@ -25,6 +29,8 @@ c2s:
   rate: { bytes_per_second: 104857600, burst_bytes: 104857600 }
   output: { session_buffer: 65536, total_buffer: ${OUTPUT_TOTAL} }
 offline: { max_messages: 100000, max_bytes: 1073741824, max_per_sender: 100000 }
+# every client here comes from 127.0.0.1
+limits: { c2s_per_address: 1000 }
 `;
 
 async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
@@ -84,19 +90,19 @@ describe('memory bounds and paced delivery', () => {
 
   test('clients that do not read hold no more than the output budget; what did not fit reaches them once they read', async () => {
     const victims: { client: RawClient; jid: string }[] = [];
-    for (let i = 0; i < 30; i++) {
+    for (let i = 0; i < VICTIMS; i++) {
       const victim = await login(server, { username: 'victim', password: 'secret', resource: `v${i}` });
       victim.client.send('<presence/>');
       victims.push(victim);
     }
-    await until(() => [...server.server.c2s.sessions].filter((session) => session.jid.local === 'victim' && session.im.presence).length === 30, 'victims available');
+    await until(() => [...server.server.c2s.sessions].filter((session) => session.jid.local === 'victim' && session.im.presence).length === VICTIMS, 'victims available');
     for (const victim of victims) victim.client.socket.pause();
 
     const { client: flooder } = await login(server, { username: 'flooder', password: 'secret', resource: 'f' });
-    const total = 3000;
+    const total = MESSAGES;
     let peak = 0;
     const sampler = setInterval(() => (peak = Math.max(peak, server.server.c2s.budget.used)), 5);
-    for (let n = 0; n < total; n++) flooder.send(numberedMessage(victims[n % victims.length]!.jid, n, 1000));
+    for (let n = 0; n < total; n++) flooder.send(numberedMessage(victims[n % victims.length]!.jid, n, MESSAGE_SIZE));
     flooder.send("<iq type='get' id='flood-done' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
     await flooder.waitFor(/id=["']flood-done["']/, 60_000);
 
@@ -121,7 +127,7 @@ describe('memory bounds and paced delivery', () => {
     assert.equal(new Set(ids).size, total, 'no message lost or delivered twice');
     assert.equal(ids.length, total);
     await until(async () => (await server.server.storage.offline.count('localhost', 'victim')) === 0, 'the mailbox emptied');
-    console.log(`# ${total} messages to 30 non-reading sessions: peak held ${peak} bytes (budget ${OUTPUT_TOTAL}), ${stored} went through offline storage, bystander round trip ${roundTrip} ms`);
+    console.log(`# ${total} messages to ${VICTIMS} non-reading sessions: peak held ${peak} bytes (budget ${OUTPUT_TOTAL}), ${stored} went through offline storage, bystander round trip ${roundTrip} ms`);
     for (const client of [...victims.map((victim) => victim.client), flooder, bystander]) client.close();
   });
 

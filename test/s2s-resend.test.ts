@@ -68,7 +68,8 @@ describe('server connections that drop mid-stream', () => {
   });
 
   test('when the peer is gone for good, what it did not confirm bounces to the sender: every stanza is delivered or bounced', async () => {
-    const a = await startFederatedServer('127.0.0.93', 's2s: { min_level: encrypted, connect_timeout: 2 }');
+    // A connection the stopping peer accepted at the last moment is given up after negotiation_timeout.
+    const a = await startFederatedServer('127.0.0.93', 's2s: { min_level: encrypted, connect_timeout: 2, negotiation_timeout: 5 }');
     const b = await startFederatedServer('127.0.0.94', SLOW_READER);
     let bStopped = false;
     try {
@@ -81,7 +82,7 @@ describe('server connections that drop mid-stream', () => {
       await b.stop();
       bStopped = true;
       const delivered = numbered(bob, false);
-      await until(() => new Set([...delivered, ...numbered(alice, true)]).size === COUNT, 'every message delivered or bounced');
+      await until(() => new Set([...delivered, ...numbered(alice, true)]).size === COUNT, 'every message delivered or bounced', 30_000);
       const bounced = numbered(alice, true);
       assert.ok(bounced.size > 0, 'some were bounced');
       assert.match(alice.received, /<remote-server-timeout xmlns=["']urn:ietf:params:xml:ns:xmpp-stanzas["']\/>/);
