@@ -338,7 +338,7 @@ describe('parseConfig', () => {
           max_text_bytes: 262144,
         },
         pre_auth_max_stanza_bytes: 16384,
-        rate: { bytes_per_second: 20480, burst_bytes: 262144 },
+        rate: { bytes_per_second: 20480, burst_bytes: 262144, stanzas_per_second: 50, burst_stanzas: 200 },
         max_sessions_per_account: 10,
         keepalive: { interval: 25, timeout: 15 },
         stream_management: { enabled: true, resume_timeout: 300 },
@@ -363,7 +363,7 @@ describe('parseConfig', () => {
           max_attribute_bytes: 8192,
           max_text_bytes: 524288,
         },
-        rate: { bytes_per_second: 262144, burst_bytes: 2097152 },
+        rate: { bytes_per_second: 262144, burst_bytes: 2097152, stanzas_per_second: 1000, burst_stanzas: 5000 },
         access: { deny_domains: [], allow_domains: [], deny_addresses: [], allow_addresses: [] },
       },
       limits: {

@@ -345,13 +345,15 @@ function parserLimits(description: string, maxStanzaBytes: number): ObjectNode {
   };
 }
 
-function readRate(description: string, bytesPerSecond: number, burstBytes: number): ObjectNode {
+function readRate(description: string, bytesPerSecond: number, burstBytes: number, stanzasPerSecond: number, burstStanzas: number): ObjectNode {
   return {
     kind: 'object',
     description,
     fields: {
       bytes_per_second: { kind: 'integer', min: 256, max: 1024 * MIB, default: bytesPerSecond, description: 'sustained bytes per second' },
       burst_bytes: { kind: 'integer', min: KIB, max: 1024 * MIB, default: burstBytes, description: 'bytes that may arrive at once after a quiet period; at least the largest stanza is wise' },
+      stanzas_per_second: { kind: 'integer', min: 1, max: 10_000_000, default: stanzasPerSecond, description: 'sustained stanzas (and other top-level elements) per second: small stanzas cost more to route than their bytes show' },
+      burst_stanzas: { kind: 'integer', min: 1, max: 10_000_000, default: burstStanzas, description: 'stanzas that may arrive at once after a quiet period (a client logging in sends a few dozen)' },
     },
   };
 }
@@ -420,7 +422,7 @@ const s2sSchema: ObjectNode = {
     retry_initial_delay: seconds(1, 3600, 5, 'seconds before retrying a remote domain that could not be reached; doubles with each failure'),
     retry_max_delay: seconds(1, 86400, 600, 'longest wait between attempts to reach a failing remote domain'),
     limits: parserLimits('parser limits applied to every server stream', 512 * KIB),
-    rate: readRate('how fast one remote server may send on one connection; reading pauses while it is over, so a flooding domain slows down and local users do not notice', 256 * KIB, 2 * MIB),
+    rate: readRate('how fast one remote server may send on one connection; reading pauses while it is over, so a flooding domain slows down and local users do not notice', 256 * KIB, 2 * MIB, 1000, 5000),
     access: {
       kind: 'object',
       description: 'allow and deny lists of foreign servers, checked in both directions (docs/policy.md)',
@@ -623,7 +625,7 @@ export const trellisSchema: ObjectNode = {
           default: 16 * KIB,
           description: 'largest stanza or SASL element before authentication, in bytes (at most limits.max_stanza_bytes applies); an unauthenticated connection gets little memory',
         },
-        rate: readRate('how fast one client may send; reading pauses while it is over, so a flooder slows down and nobody else notices (as Prosody\'s mod_limits)', 20 * KIB, 256 * KIB),
+        rate: readRate('how fast one client may send; reading pauses while it is over, so a flooder slows down and nobody else notices (as Prosody\'s mod_limits)', 20 * KIB, 256 * KIB, 50, 200),
         max_sessions_per_account: {
           kind: 'integer',
           min: 1,

@@ -55,6 +55,8 @@ export interface ParserLimits {
 export interface RateConfig {
   bytes_per_second: number;
   burst_bytes: number;
+  stanzas_per_second: number;
+  burst_stanzas: number;
 }
 
 export interface C2sConfig {

@@ -1,43 +1,62 @@
 /**
- * A token bucket for the bytes a peer sends (after Prosody's mod_limits): reading pauses while
- * the peer is over its rate, so a flooder is slowed down at the socket and TCP pushes back on
- * it, while nothing it sent is dropped and nobody else waits.
+ * Token buckets for what a peer sends (after Prosody's mod_limits, which counts bytes; here
+ * stanzas too): reading pauses while the peer is over its rate, so a flooder is slowed down at
+ * the socket and TCP pushes back on it, while nothing it sent is dropped and nobody else waits.
  */
 import type { RateConfig } from '../config/types.ts';
 
 export interface ReadRate {
-  /** sustained bytes per second */
+  /** sustained bytes per second, and bytes that may arrive at once after a quiet period */
   bytesPerSecond: number;
-  /** bytes that may arrive at once after a quiet period */
   burstBytes: number;
+  /** sustained top-level elements (stanzas and the like) per second, and how many at once */
+  stanzasPerSecond: number;
+  burstStanzas: number;
 }
 
-export class ReadThrottle {
-  readonly rate: ReadRate;
+/** One bucket: `perSecond` units refill it, up to `burst`. */
+export class TokenBucket {
+  readonly perSecond: number;
+  readonly burst: number;
   #tokens: number;
   #updatedAt: number;
-  /** times reading was paused, for metrics */
+  /** times the bucket ran dry, for metrics */
   pauses = 0;
 
-  constructor(rate: ReadRate, now = Date.now()) {
-    this.rate = rate;
-    this.#tokens = rate.burstBytes;
+  constructor(perSecond: number, burst: number, now = Date.now()) {
+    this.perSecond = perSecond;
+    this.burst = burst;
+    this.#tokens = burst;
     this.#updatedAt = now;
   }
 
-  /** Counts `bytes` just read; returns how many milliseconds reading should pause (0: none). */
-  take(bytes: number, now = Date.now()): number {
-    const { bytesPerSecond, burstBytes } = this.rate;
-    this.#tokens = Math.min(burstBytes, this.#tokens + ((now - this.#updatedAt) * bytesPerSecond) / 1000);
+  /** Takes `amount`; returns how many milliseconds to wait until the bucket is level again (0: none). */
+  take(amount: number, now = Date.now()): number {
+    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#updatedAt) * this.perSecond) / 1000);
     this.#updatedAt = now;
-    this.#tokens -= bytes;
+    this.#tokens -= amount;
     if (this.#tokens >= 0) return 0;
     this.pauses++;
-    return Math.ceil((-this.#tokens * 1000) / bytesPerSecond);
+    return Math.ceil((-this.#tokens * 1000) / this.perSecond);
+  }
+}
+
+/** The byte and stanza buckets of one stream. */
+export class ReadThrottle {
+  readonly bytes: TokenBucket;
+  readonly stanzas: TokenBucket;
+
+  constructor(rate: ReadRate, now = Date.now()) {
+    this.bytes = new TokenBucket(rate.bytesPerSecond, rate.burstBytes, now);
+    this.stanzas = new TokenBucket(rate.stanzasPerSecond, rate.burstStanzas, now);
+  }
+
+  get pauses(): number {
+    return this.bytes.pauses + this.stanzas.pauses;
   }
 }
 
 /** The read rate of a `rate` section of the configuration. */
 export function readRateFrom(config: RateConfig): ReadRate {
-  return { bytesPerSecond: config.bytes_per_second, burstBytes: config.burst_bytes };
+  return { bytesPerSecond: config.bytes_per_second, burstBytes: config.burst_bytes, stanzasPerSecond: config.stanzas_per_second, burstStanzas: config.burst_stanzas };
 }

@@ -121,12 +121,19 @@ export class XmlStream {
     this.lastActivity = Date.now();
     if (this.#closed) return;
     this.#parser.write(chunk);
-    const pause = this.#throttle?.take(chunk.length, this.lastActivity) ?? 0;
-    if (pause > 0 && !this.#holds.has('rate')) {
-      this.holdReading('rate');
-      setTimeout(XmlStream.#endRatePause, pause, this).unref();
-    }
+    if (this.#throttle) this.#pauseFor(this.#throttle.bytes.take(chunk.length, this.lastActivity));
   };
+
+  /** A top-level element arrived: it counts against the stanza rate. */
+  countStanza(): void {
+    if (this.#throttle) this.#pauseFor(this.#throttle.stanzas.take(1, this.lastActivity));
+  }
+
+  #pauseFor(milliseconds: number): void {
+    if (milliseconds <= 0 || this.#holds.has('rate')) return;
+    this.holdReading('rate');
+    setTimeout(XmlStream.#endRatePause, milliseconds, this).unref();
+  }
 
   static #endRatePause(stream: XmlStream): void {
     stream.releaseReading('rate');
@@ -359,6 +366,7 @@ class ParserEvents implements StreamParserHandlers {
   }
 
   stanza(element: Element): void {
+    this.#stream.countStanza();
     this.#handlers.stanza(element);
   }
 
