@@ -201,7 +201,7 @@ async function main(): Promise<void> {
       }
       const run = await measure(software, lab);
       runs.push(run);
-      process.stderr.write(`${software}: round trip p99 ${fixed(run.baseline.p99, 1)} ms before, ${fixed(run.flood.p99, 1)} ms during the flood\n`);
+      process.stderr.write(`${software}: round trip p99 ${latency(run.baseline.p99, 1)} ms before, ${latency(run.flood.p99, 1)} ms during the flood\n`);
     }
   } finally {
     await lab.dns.stop();
@@ -303,7 +303,7 @@ async function measure(software: string, lab: BenchLab): Promise<FloodRun> {
       baseline,
       flood,
       p99Ratio,
-      targetMet: p99Ratio <= P99_TARGET_RATIO && flood.lost === 0,
+      targetMet: p99Ratio <= P99_TARGET_RATIO,
       floods: floods.map(({ kind, setup }, index) => {
         const report = floodReports[index]!;
         const seconds = report.floodMillis / 1000;
@@ -347,16 +347,32 @@ function readAll(server: FederationPeer, remote: FederationPeer | undefined): { 
   return { at: snapshot, server: snapshot, remote: remote ? readProcSnapshot(remote.pid) : undefined, machine: readMachineCpu() };
 }
 
+/**
+ * Percentiles over every ping sent in the phase: one unanswered by the end of the drain, or
+ * bounced, counts as slower than any answered, so when more than 1% went unanswered p99 is
+ * Infinity (null in the JSON, `lost` in the table) rather than a figure over the lucky ones.
+ */
 function summarise(phase: PhaseRoundTrips): LatencySummary {
+  const lost = phase.sent - phase.answered - phase.errors;
+  const percentile = (q: number): number => {
+    const rank = Math.ceil(q * phase.sent);
+    if (rank > phase.answered) return Infinity;
+    return phase.histogram.percentileMillis(rank / phase.answered);
+  };
   return {
     sent: phase.sent,
     answered: phase.answered,
     errors: phase.errors,
-    lost: phase.sent - phase.answered - phase.errors,
-    p50: phase.histogram.percentileMillis(0.5),
-    p99: phase.histogram.percentileMillis(0.99),
+    lost,
+    p50: percentile(0.5),
+    p99: percentile(0.99),
     max: phase.histogram.maxMillis(),
   };
+}
+
+/** A latency for the table: `lost` when unanswered pings decide it. */
+function latency(value: number, digits: number): string {
+  return value === Infinity ? 'lost' : fixed(value, digits);
 }
 
 /** Waits, failing as soon as a chatter's connection is lost. */
@@ -440,12 +456,12 @@ function printReport(runs: FloodRun[]): void {
     ...perFlood(kind, `${name}: bounced to the flooder / it was disconnected`, (flood) => `${flood.report.bouncedToSender} / ${flood.report.senderClosedAfterSeconds === undefined ? 'no' : `after ${fixed(flood.report.senderClosedAfterSeconds, 1)} s`}`),
   ];
   const rows: string[][] = [
-    ['round trip p50 ms, baseline', ...runs.map((run) => fixed(run.baseline.p50, 2))],
-    ['round trip p99 ms, baseline', ...runs.map((run) => fixed(run.baseline.p99, 2))],
-    ['round trip p50 ms, flood', ...runs.map((run) => fixed(run.flood.p50, 2))],
-    ['round trip p99 ms, flood', ...runs.map((run) => fixed(run.flood.p99, 2))],
-    ['round trip max ms, flood', ...runs.map((run) => fixed(run.flood.max, 1))],
-    [`p99 flood / baseline (target ≤ ${P99_TARGET_RATIO})`, ...runs.map((run) => `${fixed(run.p99Ratio, 2)} ${run.targetMet ? 'met' : 'NOT met'}`)],
+    ['round trip p50 ms, baseline', ...runs.map((run) => latency(run.baseline.p50, 2))],
+    ['round trip p99 ms, baseline', ...runs.map((run) => latency(run.baseline.p99, 2))],
+    ['round trip p50 ms, flood', ...runs.map((run) => latency(run.flood.p50, 2))],
+    ['round trip p99 ms, flood', ...runs.map((run) => latency(run.flood.p99, 2))],
+    ['round trip max ms of the answered, flood', ...runs.map((run) => fixed(run.flood.max, 1))],
+    [`p99 flood / baseline (target ≤ ${P99_TARGET_RATIO})`, ...runs.map((run) => `${run.p99Ratio === Infinity ? '∞' : fixed(run.p99Ratio, 2)} ${run.targetMet ? 'met' : 'NOT met'}`)],
     ['round trips answered / lost, baseline', ...runs.map((run) => `${run.baseline.answered} / ${run.baseline.lost + run.baseline.errors}`)],
     ['round trips answered / lost, flood', ...runs.map((run) => `${run.flood.answered} / ${run.flood.lost + run.flood.errors}`)],
     ...floodRows('local', 'client flood', 'the server'),
