@@ -3,7 +3,7 @@
  *
  *   npm run bench -- flood [--servers trellis,prosody] [--users 50] [--rate 2] [--warmup 3]
  *                          [--baseline 20] [--flood 30] [--floods local,remote] [--body 100]
- *                          [--max-stanzas 5000000] [--drain 5] [--quiet-wait 10]
+ *                          [--max-stanzas 5000000] [--drain 5] [--quiet-wait 10] [--prosody-limits debian|none]
  *
  * Needs root: like the federation scenario it runs itself inside a network namespace it creates,
  * with its own DNS and CA (bench/federation/lab-setup.ts), and removes it at the end. For each
@@ -21,7 +21,7 @@
  *   p99 before), what each flooder got the server to read (stanzas/s, bytes/s), what reached the
  *   flood's target, the server's peak RSS and its CPU per phase.
  * Prosody runs with mod_limits as Debian's /etc/prosody/prosody.cfg.lua enables it (c2s 10kb/s,
- * s2sin 30kb/s); Trellis with its defaults. Prints one table and writes JSON to bench/results/;
+ * s2sin 30kb/s; `--prosody-limits none` leaves it out); Trellis with its defaults. Prints one table and writes JSON to bench/results/;
  * docs/performance.md explains the figures.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
@@ -72,6 +72,7 @@ const { values } = parseArgs({
     'max-stanzas': { type: 'string', default: '5000000' },
     drain: { type: 'string', default: '5' },
     'quiet-wait': { type: 'string', default: '10' },
+    'prosody-limits': { type: 'string', default: 'debian' },
   },
 });
 const params = {
@@ -86,6 +87,8 @@ const params = {
   maxStanzasPerFlood: Number(values['max-stanzas']),
   drainSeconds: Number(values.drain),
   quietWaitSeconds: Number(values['quiet-wait']),
+  /** Prosody's mod_limits as Debian ships it, or not loaded */
+  prosodyLimits: values['prosody-limits'],
 };
 type FloodKind = 'local' | 'remote';
 for (const name of params.servers) if (!STARTERS[name]) fail(`unknown server "${name}" (known: ${Object.keys(STARTERS).join(', ')})`);
@@ -97,6 +100,7 @@ if (params.floods.some((kind) => kind !== 'local' && kind !== 'remote')) fail('-
 if (!Number.isInteger(params.floodBodyBytes) || params.floodBodyBytes < 1 || params.floodBodyBytes > 10_000) fail('--body is a byte count from 1 to 10000');
 if (!Number.isInteger(params.maxStanzasPerFlood) || params.maxStanzasPerFlood < 1) fail('--max-stanzas is a positive integer');
 if (!(params.quietWaitSeconds >= 0)) fail('--quiet-wait is a number of seconds');
+if (params.prosodyLimits !== 'debian' && params.prosodyLimits !== 'none') fail('--prosody-limits is debian (mod_limits as Debian ships it) or none');
 
 interface LatencySummary {
   sent: number;
@@ -230,7 +234,7 @@ async function measure(software: string, lab: BenchLab): Promise<FloodRun> {
       password: PASSWORD,
       caFile: lab.caFile,
       resolver: lab.dns.resolver,
-      debianLimits: true,
+      debianLimits: params.prosodyLimits === 'debian',
     });
     peers.push(server);
     rss = new RssSampler(server.pid);
@@ -398,7 +402,13 @@ function describe(software: string): { version: string; settings: string[] } {
     case 'prosody':
       return {
         version: `Prosody ${debianVersion('prosody')} (Debian)`,
-        settings: [...common, `mod_limits loaded as Debian's prosody.cfg.lua has it: limits = { c2s = { rate = "${DEBIAN_LIMITS.c2s}" }; s2sin = { rate = "${DEBIAN_LIMITS.s2sin}" } }`, 'modules: roster, saslauth, tls, dialback, disco, ping, limits (bench/federation/prosody-peer.ts)'],
+        settings: [
+          ...common,
+          params.prosodyLimits === 'debian'
+            ? `mod_limits loaded as Debian's prosody.cfg.lua has it: limits = { c2s = { rate = "${DEBIAN_LIMITS.c2s}" }; s2sin = { rate = "${DEBIAN_LIMITS.s2sin}" } }`
+            : 'mod_limits NOT loaded (--prosody-limits none): no rate limits',
+          `modules: roster, saslauth, tls, dialback, disco, ping${params.prosodyLimits === 'debian' ? ', limits' : ''} (bench/federation/prosody-peer.ts)`,
+        ],
       };
     default:
       return { version: `ejabberd ${debianVersion('ejabberd')} (Debian)`, settings: [...common, 'no shapers (bench/federation/ejabberd-peer.ts)'] };
