@@ -3,7 +3,8 @@
  *
  *   npm run bench -- flood [--servers trellis,prosody] [--users 50] [--rate 2] [--warmup 3]
  *                          [--baseline 20] [--flood 30] [--floods local,remote] [--body 100]
- *                          [--max-stanzas 5000000] [--drain 5] [--quiet-wait 10] [--prosody-limits debian|none]
+ *                          [--max-stanzas 5000000] [--drain 5] [--quiet-wait 10]
+ *                          [--prosody-limits debian|none]
  *
  * Needs root: like the federation scenario it runs itself inside a network namespace it creates,
  * with its own DNS and CA (bench/federation/lab-setup.ts), and removes it at the end. For each
@@ -21,8 +22,10 @@
  *   p99 before), what each flooder got the server to read (stanzas/s, bytes/s), what reached the
  *   flood's target, the server's peak RSS and its CPU per phase.
  * Prosody runs with mod_limits as Debian's /etc/prosody/prosody.cfg.lua enables it (c2s 10kb/s,
- * s2sin 30kb/s; `--prosody-limits none` leaves it out); Trellis with its defaults. Prints one table and writes JSON to bench/results/;
- * docs/performance.md explains the figures.
+ * s2sin 30kb/s; `--prosody-limits none` leaves it out); Trellis with its defaults. Every phase
+ * and every flood is bounded in time (and each flood in stanzas); every process started is
+ * stopped at the end. Prints one table and writes JSON to bench/results/; docs/performance.md
+ * explains the figures.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
