@@ -2,7 +2,7 @@
  * Every scenario, one after the other, then one table: each performance target with Trellis's
  * figure, the other server's from the same run, the ratio and whether it is met.
  *
- *   npm run bench -- summary [--scenarios messaging,fixed-rate,sessions,presence,federation]
+ *   npm run bench -- summary [--scenarios messaging,fixed-rate,sessions,presence,federation,flood]
  *                            [--latest]
  *
  * `--latest` runs nothing and reads the newest results file of each scenario in bench/results/.
@@ -28,6 +28,8 @@ const SCENARIOS: Record<keyof ScenarioResults, string[]> = {
   presence: ['--contacts', '100,999', '--servers', 'trellis,prosody,ejabberd'],
   // 5: federation
   federation: ['--servers', 'trellis-trellis,prosody-prosody,ejabberd-ejabberd,prosody-ejabberd,trellis-prosody,trellis-ejabberd', '--links', '9'],
+  // 7: a flooding client and remote domain while 50 users chat
+  flood: ['--servers', 'trellis,prosody'],
 };
 const RESULTS_DIR = join(import.meta.dirname, 'results');
 

@@ -23,6 +23,11 @@ export interface FederationPeerOptions {
   logLevel?: 'warn' | 'info' | 'debug';
   /** when set, the server's log is copied there (as <name>.log) when it stops */
   keepLogIn?: string;
+  /**
+   * Prosody only: load mod_limits with the rates Debian's /etc/prosody/prosody.cfg.lua ships
+   * (`limits = { c2s = { rate = "10kb/s" }, s2sin = { rate = "30kb/s" } }`); the other servers ignore it.
+   */
+  debianLimits?: boolean;
 }
 
 export interface FederationPeer {

@@ -3,7 +3,8 @@
  * namespace (https://prosody.im/doc/s2s): plain TCP clients (c2s_require_encryption = false),
  * s2s with STARTTLS required (and direct TLS, XEP-0368, on its own port), certificates checked against the lab CA (SASL EXTERNAL through
  * mod_s2s_auth_certs when valid, else mod_dialback), DNS through the namespace's resolver, log
- * level warn. Hosts without a CA certificate get a self-signed one, so their links use
+ * level warn. With `debianLimits`, mod_limits is loaded with Debian's default rates (c2s 10kb/s,
+ * s2sin 30kb/s, as /etc/prosody/prosody.cfg.lua of the prosody package sets them). Hosts without a CA certificate get a self-signed one, so their links use
  * dialback. Accounts: `prosodyctl register` once per host, the rest copies of that file (a SCRAM
  * verifier does not depend on the username, RFC 5802 section 3).
  */
@@ -18,6 +19,8 @@ import { C2S_PORT, S2S_DIRECT_TLS_PORT, S2S_PORT, type FederationHost, type Fede
 
 const run = promisify(execFile);
 const MODULES = ['roster', 'saslauth', 'tls', 'dialback', 'disco', 'ping'];
+/** mod_limits settings of Debian's prosody.cfg.lua (prosody 0.12.3-1+deb12u1) */
+export const DEBIAN_LIMITS = { c2s: '10kb/s', s2sin: '30kb/s' };
 
 export async function startProsodyPeer(options: FederationPeerOptions): Promise<FederationPeer> {
   const dir = await mkdtemp(join(tmpdir(), 'prosody-fed-bench-'));
@@ -86,7 +89,8 @@ c2s_ports = { ${C2S_PORT} }
 s2s_ports = { ${S2S_PORT} }
 c2s_direct_tls_ports = { }
 s2s_direct_tls_ports = { ${S2S_DIRECT_TLS_PORT} }
-modules_enabled = { ${MODULES.map(lua).join(', ')} }
+modules_enabled = { ${[...MODULES, ...(options.debianLimits ? ['limits'] : [])].map(lua).join(', ')} }
+${options.debianLimits ? `limits = { c2s = { rate = ${lua(DEBIAN_LIMITS.c2s)} }; s2sin = { rate = ${lua(DEBIAN_LIMITS.s2sin)} } }` : ''}
 authentication = "internal_hashed"
 default_iteration_count = 4096
 storage = "internal"

@@ -13,6 +13,7 @@ export interface ScenarioResults {
   sessions?: SessionsResults;
   presence?: PresenceResults;
   federation?: FederationResults;
+  flood?: FloodResults;
 }
 
 interface MessagingResults {
@@ -45,6 +46,11 @@ interface FederationResults {
   }[];
 }
 
+interface FloodResults {
+  /** p99 is null in the file when more than 1% of the pings went unanswered */
+  runs: { server: string; baseline: { p99: number | null }; flood: { p99: number | null } }[];
+}
+
 export interface TargetRow {
   target: string;
   trellis: string;
@@ -54,7 +60,7 @@ export interface TargetRow {
 }
 
 export function targetRows(results: ScenarioResults): TargetRow[] {
-  return [...messagingRows(results.messaging), ...fixedRateRows(results['fixed-rate']), ...sessionsRows(results.sessions), ...presenceRows(results.presence), ...federationRows(results.federation)];
+  return [...messagingRows(results.messaging), ...fixedRateRows(results['fixed-rate']), ...sessionsRows(results.sessions), ...presenceRows(results.presence), ...federationRows(results.federation), ...floodRows(results.flood)];
 }
 
 const unmeasured = (target: string): TargetRow => ({ target, trellis: '-', other: '-', ratio: '-', met: 'not measured' });
@@ -138,5 +144,25 @@ function federationRows(federation: FederationResults | undefined): TargetRow[] 
       : unmeasured(throughputTarget),
     coldRow(`${coldTarget}, STARTTLS (median of ${own.external.length} links)`, own.external),
     coldRow(`${coldTarget}, direct TLS (median of ${own.directTls?.length ?? 0} links)`, own.directTls),
+  ];
+}
+
+function floodRows(flood: FloodResults | undefined): TargetRow[] {
+  const target = 'chatters\' round-trip p99 during a client and a remote-domain flood ≤ 2× before';
+  const run = (server: string) => flood?.runs.find((candidate) => candidate.server === server);
+  const trellis = run('trellis');
+  if (!trellis || trellis.baseline.p99 === null) return [unmeasured(target)];
+  const describe = (found: NonNullable<ReturnType<typeof run>>) =>
+    `${found.flood.p99 === null ? 'over 1% lost' : `${fixed(found.flood.p99, 1)} ms`} against ${fixed(found.baseline.p99 ?? NaN, 1)} ms`;
+  const ratio = trellis.flood.p99 === null ? Infinity : trellis.flood.p99 / trellis.baseline.p99;
+  const prosody = run('prosody');
+  return [
+    {
+      target,
+      trellis: describe(trellis),
+      other: prosody ? `${describe(prosody)} (Prosody, Debian's mod_limits)` : '-',
+      ratio: Number.isFinite(ratio) ? `${fixed(ratio, 2)}×` : '∞',
+      met: ratio <= 2 ? 'yes' : 'no',
+    },
   ];
 }
