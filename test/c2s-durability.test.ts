@@ -75,7 +75,7 @@ c2s:
   scram_iterations: 4096
   auth_failure_delay: 10
   # the senders here flood on purpose: no read rate in the way
-  rate: { bytes_per_second: 104857600, burst_bytes: 104857600 }
+  rate: { bytes_per_second: 104857600, burst_bytes: 104857600, stanzas_per_second: 1000000, burst_stanzas: 1000000 }
 ${extraYaml}
 hosts:
   localhost: {}
@@ -356,7 +356,7 @@ c2s:
   scram_iterations: 4096
   auth_failure_delay: 10
   output: { session_buffer: 65536 }
-  rate: { bytes_per_second: 104857600, burst_bytes: 104857600 }
+  rate: { bytes_per_second: 104857600, burst_bytes: 104857600, stanzas_per_second: 1000000, burst_stanzas: 1000000 }
 offline: { max_messages: 100000, max_per_sender: 100000, max_bytes: ${256 * 1024 * 1024} }
 `);
     try {

@@ -26,7 +26,7 @@ c2s:
   scram_iterations: 4096
   auth_failure_delay: 10
   max_sessions_per_account: 40
-  rate: { bytes_per_second: 104857600, burst_bytes: 104857600 }
+  rate: { bytes_per_second: 104857600, burst_bytes: 104857600, stanzas_per_second: 1000000, burst_stanzas: 1000000 }
   output: { session_buffer: 65536, total_buffer: ${OUTPUT_TOTAL} }
 offline: { max_messages: 100000, max_bytes: 1073741824, max_per_sender: 100000 }
 # every client here comes from 127.0.0.1
@@ -195,7 +195,7 @@ describe('read rate', () => {
 c2s:
   scram_iterations: 4096
   auth_failure_delay: 10
-  rate: { bytes_per_second: 102400, burst_bytes: 16384 }
+  rate: { bytes_per_second: 102400, burst_bytes: 16384, stanzas_per_second: 1000000, burst_stanzas: 1000000 }
 `);
     for (const user of ['flooder', 'target', 'bystander']) await server.addUser(user, 'localhost', 'secret');
   });
@@ -225,6 +225,39 @@ c2s:
     assert.ok(roundTrip < 1000, `bystander round trip ${roundTrip} ms during the flood`);
     console.log(`# flood of ${bytes} bytes took ${seconds.toFixed(1)} s (${Math.round(bytes / seconds / 1024)} KiB/s at a 100 KiB/s rate); bystander round trip ${roundTrip} ms`);
     for (const client of [target, flooder, bystander]) client.close();
+  });
+});
+
+describe('stanza rate', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer(`
+c2s:
+  scram_iterations: 4096
+  auth_failure_delay: 10
+  rate: { stanzas_per_second: 100, burst_stanzas: 50 }
+`);
+    for (const user of ['chatty', 'listener']) await server.addUser(user, 'localhost', 'secret');
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  test('a client sending many small stanzas is held to its stanza rate, losing none', async () => {
+    const { client: listener, jid } = await login(server, { username: 'listener', password: 'secret', resource: 'l' });
+    const counter = new ReceiveCounter(listener.socket);
+    const { client: chatty } = await login(server, { username: 'chatty', password: 'secret', resource: 'c' });
+    const count = 300;
+    const started = Date.now();
+    for (let n = 0; n < count; n++) chatty.send(numberedMessage(jid, n, 1));
+    await until(() => counter.ids.length >= count, 'every message');
+    const seconds = (Date.now() - started) / 1000;
+    // 300 stanzas at 100 a second after a burst of 50: two and a half seconds at least.
+    assert.ok(seconds >= 2, `${count} stanzas took ${seconds} s`);
+    assert.deepEqual(counter.ids, Array.from({ length: count }, (_, n) => `n${n}`));
+    console.log(`# ${count} small stanzas took ${seconds.toFixed(1)} s at 100 stanzas/s`);
+    chatty.close();
+    listener.close();
   });
 });
 

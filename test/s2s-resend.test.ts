@@ -8,10 +8,14 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loginFederated, startFederatedServer } from './support/federation.ts';
 import type { RawClient } from './support/raw-client.ts';
+import { join } from 'node:path';
+import { openSqliteStorage } from '../src/storage/sqlite.ts';
 
 const COUNT = 300;
 /** The receiving server reads slowly, so that the connection drops while much is still on its way. */
 const SLOW_READER = 's2s: { min_level: encrypted, rate: { bytes_per_second: 30000, burst_bytes: 16384 } }';
+/** The sending client floods on purpose: no read rate for it. */
+const FAST_CLIENT = 'c2s: { scram_iterations: 4096, rate: { bytes_per_second: 104857600, burst_bytes: 104857600, stanzas_per_second: 1000000, burst_stanzas: 1000000 } }';
 
 async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -40,7 +44,7 @@ function flood(client: RawClient, to: string): void {
 
 describe('server connections that drop mid-stream', () => {
   test('stream management is enabled between Trellis servers, and what the peer did not confirm is sent again on a new connection', async () => {
-    const a = await startFederatedServer('127.0.0.91', 's2s: { min_level: encrypted }');
+    const a = await startFederatedServer('127.0.0.91', `s2s: { min_level: encrypted }\n${FAST_CLIENT}`);
     const b = await startFederatedServer('127.0.0.92', SLOW_READER);
     try {
       await a.addUser('alice', a.domain, 'secret');
@@ -67,9 +71,9 @@ describe('server connections that drop mid-stream', () => {
     }
   });
 
-  test('when the peer is gone for good, what it did not confirm bounces to the sender: every stanza is delivered or bounced', async () => {
+  test('when the peer is gone for good, what it did not confirm bounces to the sender: every stanza is delivered, stored there, or bounced', async () => {
     // A connection the stopping peer accepted at the last moment is given up after negotiation_timeout.
-    const a = await startFederatedServer('127.0.0.93', 's2s: { min_level: encrypted, connect_timeout: 2, negotiation_timeout: 5 }');
+    const a = await startFederatedServer('127.0.0.93', `s2s: { min_level: encrypted, connect_timeout: 2, negotiation_timeout: 5 }\n${FAST_CLIENT}`);
     const b = await startFederatedServer('127.0.0.94', SLOW_READER);
     let bStopped = false;
     try {
@@ -79,16 +83,24 @@ describe('server connections that drop mid-stream', () => {
       const bob = await loginFederated(b, 'bob');
       flood(alice, `bob@${b.domain}/r`);
       await until(() => numbered(bob, false).size >= 50, 'the first 50 messages at bob');
+      // The peer stops: what it processed and bob did not read yet, it stores for him offline.
+      await b.server.close();
+      const delivered = numbered(bob, false);
+      const bStorage = await openSqliteStorage(join(b.dataDir, 'trellis.sqlite'));
+      for (const message of await bStorage.offline.peek(b.domain, 'bob', 10_000, Number.MAX_SAFE_INTEGER)) {
+        const id = /\bid=["'](n\d+)["']/.exec(message.stanza)?.[1];
+        if (id) delivered.add(id);
+      }
+      await bStorage.close();
       await b.stop();
       bStopped = true;
-      const delivered = numbered(bob, false);
-      await until(() => new Set([...delivered, ...numbered(alice, true)]).size === COUNT, 'every message delivered or bounced', 30_000);
+      await until(() => new Set([...delivered, ...numbered(alice, true)]).size === COUNT, 'every message delivered, stored or bounced', 30_000);
       const bounced = numbered(alice, true);
       assert.ok(bounced.size > 0, 'some were bounced');
       assert.match(alice.received, /<remote-server-timeout xmlns=["']urn:ietf:params:xml:ns:xmpp-stanzas["']\/>/);
       const resends = a.server.s2s.resends;
       assert.equal(resends.bounced, bounced.size, 'every bounce counted');
-      console.log(`# peer stopped after ${delivered.size} of ${COUNT} delivered: ${bounced.size} bounced (${resends.resent} tried again first)`);
+      console.log(`# peer stopped with ${delivered.size} of ${COUNT} delivered or stored there: ${bounced.size} bounced (${resends.resent} tried again first)`);
       alice.close();
     } finally {
       await a.stop();

@@ -24,8 +24,10 @@ export interface FederationPeerOptions {
   /** when set, the server's log is copied there (as <name>.log) when it stops */
   keepLogIn?: string;
   /**
-   * Prosody only: load mod_limits with the rates Debian's /etc/prosody/prosody.cfg.lua ships
-   * (`limits = { c2s = { rate = "10kb/s" }, s2sin = { rate = "30kb/s" } }`); the other servers ignore it.
+   * Each server's default limits, as a fresh install has them: Prosody loads mod_limits with the
+   * rates Debian's /etc/prosody/prosody.cfg.lua ships (`limits = { c2s = { rate = "10kb/s" },
+   * s2sin = { rate = "30kb/s" } }`), Trellis keeps its default read rates (without this they are
+   * lifted, as Prosody runs without mod_limits); ejabberd ignores it.
    */
   debianLimits?: boolean;
 }

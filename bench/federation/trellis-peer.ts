@@ -61,6 +61,10 @@ function trellisYaml(dir: string, options: FederationPeerOptions): string {
       ? `  ${JSON.stringify(host.domain)}: {}`
       : `  ${JSON.stringify(host.domain)}:\n    tls: { certificate: ${JSON.stringify(host.certFile)}, key: ${JSON.stringify(host.keyFile)} }`,
   );
+  // Throughput runs lift the read rates, as Prosody runs them without mod_limits; the flood
+  // scenario keeps every server's defaults (FederationPeerOptions.debianLimits).
+  const lifted = '  rate: { bytes_per_second: 1073741824, burst_bytes: 1073741824, stanzas_per_second: 10000000, burst_stanzas: 10000000 }';
+  const rate = options.debianLimits ? '' : `\n${lifted}`;
   return `# Generated for one federation benchmark run.
 data_dir: ${JSON.stringify(dir)}
 log: { level: ${options.logLevel ?? 'warn'} }
@@ -73,11 +77,11 @@ storage: { driver: sqlite, sqlite_file: trellis.sqlite }
 c2s:
   require_tls: false
   sasl_mechanisms: [SCRAM-SHA-1, SCRAM-SHA-256]
-  scram_iterations: 4096
+  scram_iterations: 4096${rate}
 # Every benchmark client connects from the load generator's one address, and they log in at once.
 limits: { c2s_per_address: 0, c2s_unauthenticated: 0 }
 s2s:
-  min_level: encrypted
+  min_level: encrypted${rate}
   ca_files: [${JSON.stringify(options.caFile)}]
   use_system_ca: false
 dns: { servers: [${JSON.stringify(options.resolver)}] }

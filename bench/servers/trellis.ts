@@ -23,6 +23,7 @@ export async function startTrellis(options: ServerOptions): Promise<ServerUnderT
     'c2s.sasl_mechanisms: [SCRAM-SHA-1, SCRAM-SHA-256]',
     `c2s.scram_iterations: ${options.scramIterations}`,
     'limits.c2s_per_address: 0, limits.c2s_unauthenticated: 0 (every client comes from the load generator\'s address and they log in at once)',
+    'c2s.rate lifted (Prosody runs these scenarios without mod_limits; bench/flood.ts measures the rates)',
     'log.level: warn',
     'storage: sqlite in a fresh data_dir',
     `started by bin/trellis (Node option --max-semi-space-size=4)${process.env.TRELLIS_NODE_OPTIONS ? `, TRELLIS_NODE_OPTIONS=${process.env.TRELLIS_NODE_OPTIONS}` : ''}`,
@@ -85,6 +86,7 @@ c2s:
   require_tls: false
   sasl_mechanisms: [SCRAM-SHA-1, SCRAM-SHA-256]
   scram_iterations: ${options.scramIterations}
+  rate: { bytes_per_second: 1073741824, burst_bytes: 1073741824, stanzas_per_second: 10000000, burst_stanzas: 10000000 }
 # Every benchmark client connects from the load generator's one address, and they log in at once.
 limits: { c2s_per_address: 0, c2s_unauthenticated: 0 }
 hosts:

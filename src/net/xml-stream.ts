@@ -42,7 +42,14 @@ export interface XmlStreamOptions {
 }
 
 /** Why reading is paused: each reason is held and released on its own. */
-export type ReadHold = 'backlog' | 'rate';
+export type ReadHold = 'backlog' | 'rate' | 'stanza-rate';
+
+/** A parser event held back while the peer is over its stanza rate. */
+interface HeldEvent {
+  run(): void;
+  /** a top-level element, which counts against the stanza rate */
+  stanza: boolean;
+}
 
 export interface StreamHeader {
   from?: string;
@@ -84,6 +91,8 @@ export class XmlStream {
   #throttle: ReadThrottle | undefined;
   /** reasons reading is paused for */
   #holds = new Set<ReadHold>();
+  /** parser events held back, in order, while the peer is over its stanza rate (at most one chunk's worth: reading is paused meanwhile) */
+  #held: HeldEvent[] | undefined;
   bytesIn = 0;
   bytesOut = 0;
   lastActivity = Date.now();
@@ -124,9 +133,41 @@ export class XmlStream {
     if (this.#throttle) this.#pauseFor(this.#throttle.bytes.take(chunk.length, this.lastActivity));
   };
 
-  /** A top-level element arrived: it counts against the stanza rate. */
-  countStanza(): void {
-    if (this.#throttle) this.#pauseFor(this.#throttle.stanzas.take(1, this.lastActivity));
+  /**
+   * Whether a parser event may run now. While the peer is over its stanza rate events are held
+   * back in order (`hold`): a chunk read at once may carry many stanzas, so pausing the socket
+   * alone would not slow them down. A stanza that runs dry starts the holding (it has paid).
+   */
+  admits(stanza: boolean): boolean {
+    if (this.#held) return false;
+    const wait = stanza && this.#throttle ? this.#throttle.stanzas.take(1, Date.now()) : 0;
+    if (wait <= 0) return true;
+    this.#held = [];
+    this.holdReading('stanza-rate');
+    setTimeout(XmlStream.#replayHeld, wait, this).unref();
+    return false;
+  }
+
+  /** Holds back an event `admits` refused. */
+  hold(event: HeldEvent): void {
+    (this.#held ??= []).push(event);
+  }
+
+  /** Runs the held events; the first has paid for itself, each further stanza takes its token or waits again. */
+  static #replayHeld(stream: XmlStream): void {
+    const held = stream.#held ?? [];
+    stream.#held = undefined;
+    for (let index = 0; index < held.length; index++) {
+      const event = held[index]!;
+      const wait = index > 0 && event.stanza && stream.#throttle ? stream.#throttle.stanzas.take(1, Date.now()) : 0;
+      if (wait > 0) {
+        stream.#held = held.slice(index);
+        setTimeout(XmlStream.#replayHeld, wait, stream).unref();
+        return;
+      }
+      if (!stream.#closed) event.run();
+    }
+    stream.releaseReading('stanza-rate');
   }
 
   #pauseFor(milliseconds: number): void {
@@ -362,12 +403,13 @@ class ParserEvents implements StreamParserHandlers {
   }
 
   streamOpen(root: Element, declarations: NamespaceDeclarations): void {
-    this.#handlers.streamOpen(root, declarations);
+    if (this.#stream.admits(false)) this.#handlers.streamOpen(root, declarations);
+    else this.#stream.hold({ stanza: false, run: () => this.#handlers.streamOpen(root, declarations) });
   }
 
   stanza(element: Element): void {
-    this.#stream.countStanza();
-    this.#handlers.stanza(element);
+    if (this.#stream.admits(true)) this.#handlers.stanza(element);
+    else this.#stream.hold({ stanza: true, run: () => this.#handlers.stanza(element) });
   }
 
   whitespace(): void {
@@ -376,6 +418,11 @@ class ParserEvents implements StreamParserHandlers {
 
   /** The peer closed its stream (RFC 6120 section 4.4): answer with ours, or finish when ours went first. */
   streamClose(): void {
+    if (this.#stream.admits(false)) this.#closed();
+    else this.#stream.hold({ stanza: false, run: () => this.#closed() });
+  }
+
+  #closed(): void {
     this.#handlers.streamClose();
     if (!this.#stream.closing) this.#stream.closeStream();
     else this.#stream.destroy();
