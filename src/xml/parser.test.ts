@@ -281,6 +281,28 @@ describe('split input', () => {
 });
 
 describe('restart', () => {
+  test('a second stream header without a restart is invalid-xml, and nothing after it is delivered', () => {
+    for (const chunkSize of [Number.POSITIVE_INFINITY, 1]) {
+      const outcome = run(`${HEADER}<presence/>${HEADER}<message><body>swallowed?</body></message>`, { chunkSize });
+      assert.equal(outcome.roots.length, 1);
+      assert.deepEqual(
+        outcome.stanzas.map((stanza) => stanza.name),
+        ['presence'],
+      );
+      assert.equal(outcome.errors.length, 1);
+      assert.equal(outcome.errors[0]?.condition, 'invalid-xml');
+      assert.match(outcome.errors[0]?.message ?? '', /second stream header/);
+    }
+  });
+
+  test('the check goes by namespace, not prefix, and only at the top level', () => {
+    assert.equal(conditionOf(`<s:stream xmlns:s='${NS_STREAMS}'/>`), 'invalid-xml');
+    assert.equal(conditionOf(`<stream xmlns='${NS_STREAMS}'>`), 'invalid-xml');
+    assert.equal(conditionOf("<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>"), undefined);
+    assert.equal(conditionOf("<stream xmlns='urn:other'/>"), undefined);
+    assert.equal(conditionOf(`<message><stream:stream/></message>`), undefined);
+  });
+
   test('reset() expects a new declaration and stream header', () => {
     const outcome = newParser();
     feed(outcome.parser, `<?xml version='1.0'?>${HEADER}<presence/>`);

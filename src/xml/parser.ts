@@ -9,7 +9,7 @@
  */
 
 import type { ParserLimits } from '../config/types.ts';
-import { Element, NS_CLIENT } from './element.ts';
+import { Element, NS_CLIENT, NS_STREAMS } from './element.ts';
 import { ATTR_STOP, CDATA_STOP, NAME_CHAR, NAME_START, TEXT_STOP, isNonCharacterAt, isWhitespaceByte, isXmlName } from './chars.ts';
 import { internAscii } from './intern.ts';
 import { resolveReference } from './references.ts';
@@ -19,7 +19,7 @@ import { checkXmlDeclaration } from './xml-declaration.ts';
 
 export type { NamespaceDeclarations } from './scopes.ts';
 
-export type XmlErrorCondition = 'not-well-formed' | 'restricted-xml' | 'policy-violation';
+export type XmlErrorCondition = 'not-well-formed' | 'restricted-xml' | 'policy-violation' | 'invalid-xml';
 
 export class XmlStreamError extends Error {
   condition: XmlErrorCondition;
@@ -722,6 +722,15 @@ export class XmlStreamParser {
       this.handlers.streamOpen(element, this.scopes.declared ?? {});
       if (selfClosing && this.generation === generation) return this.finishEndTag();
       return true;
+    }
+    if (depth === 1 && element.name === 'stream' && element.xmlns === NS_STREAMS) {
+      // A stream header is only allowed at the start of a stream or after a restart (RFC 6120
+      // sections 4.2 and 4.3.3). Here it would open a child of the stream root, which the streams
+      // schema does not allow (RFC 6120 appendix A.1): invalid-xml (section 4.9.3.11), the specific
+      // condition section 4.9.3.1 recommends over bad-format. Taken as a stanza, it would silently
+      // swallow everything the peer sends after it.
+      this.fail('invalid-xml', 'a second stream header without a stream restart');
+      return false;
     }
     if (depth > this.limits.max_depth) {
       this.fail('policy-violation', `element nesting exceeds max_depth (${this.limits.max_depth})`);
