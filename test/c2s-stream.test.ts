@@ -153,17 +153,6 @@ describe('client stream negotiation and hostile input', () => {
     await assertStillServing();
   });
 
-  test('on a server stream too, a second stream header is invalid-xml', async () => {
-    const client = await RawClient.connect(server.server.listening.s2s[0]!.port);
-    const header =
-      "<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' to='localhost' from='peer.test' version='1.0'>";
-    client.send(header);
-    await client.waitFor('</stream:features>');
-    client.send(header);
-    await expectStreamError(client, 'invalid-xml');
-    await assertStillServing();
-  });
-
   test('an authorization identity naming another user is refused with invalid-authzid', async () => {
     const client = await connectTls(server);
     const plain = Buffer.from('bob@example.test\0alice\0secret').toString('base64');
