@@ -402,6 +402,15 @@ describe('limits', () => {
     assert.equal(over.errors[0]?.condition, 'policy-violation');
   });
 
+  test("the stream's end tag is no stanza: max_stanza_bytes does not apply to it", () => {
+    const outcome = run(`${HEADER}<a/></stream:stream>`, { limits: { max_stanza_bytes: 4 }, chunkSize: 3 });
+    assert.deepEqual(outcome.errors, []);
+    assert.equal(outcome.stanzas.length, 1);
+    assert.equal(outcome.closes, 1);
+    const over = run(`${HEADER}<ab/>`, { limits: { max_stanza_bytes: 4 }, chunkSize: 1 });
+    assert.equal(over.errors[0]?.message, 'stanza exceeds max_stanza_bytes (4)');
+  });
+
   test('names are bounded', () => {
     assert.equal(conditionOf(`<${'a'.repeat(MAX_NAME_BYTES)}/>`), undefined);
     assert.equal(conditionOf(`<${'a'.repeat(MAX_NAME_BYTES + 1)}/>`), 'policy-violation');

@@ -161,6 +161,8 @@ export class XmlStreamParser {
   /** Absolute offset just past the last literal ']' and how many came in a row (for `]]>`). */
   private bracketEnd = -1;
   private bracketRun = 0;
+  /** Absolute offset of the '<' of the tag being scanned at depth 1, where a stanza's bytes start. */
+  private tagStart = 0;
   /** A CR ended the previous slice; a LF starting the next one belongs to it (XML 1.0 section 2.11). */
   private skipLineFeed = false;
 
@@ -267,10 +269,9 @@ export class XmlStreamParser {
             this.fail('not-well-formed', this.depth === 1 ? 'text between stanzas' : 'text outside the stream root');
             return i;
           }
-          if (this.depth === 1) {
-            this.limitEnd = this.base + i + this.limits.max_stanza_bytes;
-            this.limitIsHeader = false;
-          }
+          // A stanza's bytes count from its '<'; the limit starts with its name, since this may
+          // as well be the stream's end tag, which is no stanza (see S_LT).
+          this.tagStart = this.base + i;
           this.state = S_LT;
           i++;
           continue;
@@ -337,6 +338,10 @@ export class XmlStreamParser {
             if (this.rootSeen && this.depth === 0) {
               this.fail('not-well-formed', 'a second root element after the stream was closed');
               return i;
+            }
+            if (this.depth === 1) {
+              this.limitEnd = this.tagStart + this.limits.max_stanza_bytes;
+              this.limitIsHeader = false;
             }
             this.flushText();
             this.startName(S_START_NAME);
