@@ -4,8 +4,8 @@ import fc from 'fast-check';
 import type { ParserLimits } from '../config/types.ts';
 import { fuzzParameters } from '../../test/support/fuzz.ts';
 import { Element, NS_CLIENT } from './element.ts';
-import { HEADER, newParser, type Outcome } from './parser-fixtures.ts';
-import { XmlStreamError } from './parser.ts';
+import { HEADER, LIMITS, newParser, type Outcome } from './parser-fixtures.ts';
+import { XmlStreamError, XmlStreamParser } from './parser.ts';
 import { serialize } from './serialize.ts';
 import { mutated, splitAt, xmlElement } from './xml-arbitraries.ts';
 
@@ -139,3 +139,59 @@ function withinModel(element: Element, limits: ParserLimits, parentNs: string = 
     typeof child === 'string' ? Buffer.byteLength(child) <= limits.max_text_bytes : withinModel(child, limits, element.xmlns),
   );
 }
+
+/** A parser that restarts (as after STARTTLS or SASL) when a stanza named `restart` ends. */
+function parseRestarting(chunks: Uint8Array[], limits?: Partial<ParserLimits>): Outcome {
+  const outcome: Outcome = { roots: [], declarations: [], stanzas: [], closes: 0, whitespace: 0, errors: [], parser: undefined! };
+  const parser = new XmlStreamParser(
+    {
+      streamOpen: (root) => outcome.roots.push(root),
+      stanza: (element) => {
+        outcome.stanzas.push(element);
+        if (element.name === 'restart') parser.reset();
+      },
+      streamClose: () => outcome.closes++,
+      error: (error) => outcome.errors.push(error),
+    },
+    { limits: { ...LIMITS, ...limits } },
+  );
+  outcome.parser = parser;
+  for (const chunk of chunks) parser.write(chunk);
+  return outcome;
+}
+
+const RESTART = "<restart xmlns='urn:test'/>";
+const restartingStreams = fc.array(fc.array(fc.oneof(xmlElement.map((element) => serialize(element, NS_CLIENT)), fc.constant(' ')), { maxLength: 3 }), {
+  minLength: 1,
+  maxLength: 3,
+});
+const restartingStream = restartingStreams.map((streams) =>
+  Buffer.from(streams.map((items) => `<?xml version='1.0'?>${HEADER}${items.join('')}`).join(RESTART) + CLOSE),
+);
+
+test('restarts inside a chunk: each new stream header is read, however the input is split', () => {
+  fc.assert(
+    fc.property(restartingStreams, cuts, (streams, at) => {
+      const bytes = Buffer.from(streams.map((items) => `<?xml version='1.0'?>${HEADER}${items.join('')}`).join(RESTART) + CLOSE);
+      const outcome = parseRestarting(splitAt(bytes, at), { max_depth: 64 });
+      assert.deepEqual(outcome.errors, []);
+      assert.equal(outcome.roots.length, streams.length);
+      assert.equal(outcome.closes, 1);
+    }),
+    fuzzParameters(100),
+  );
+});
+
+test('restarts inside a chunk: the same outcome however the streams are split, and near-misses of them too', () => {
+  fc.assert(
+    fc.property(fc.oneof(restartingStream, mutated(restartingStream)), cuts, smallLimits, (bytes, at, limits) => {
+      for (const chosen of [{ max_depth: 64 }, limits]) {
+        const whole = parseRestarting([bytes], chosen);
+        const split = parseRestarting(splitAt(bytes, at), chosen);
+        assert.deepEqual(summary(split), summary(whole));
+        assert.ok(whole.errors.length <= 1);
+      }
+    }),
+    fuzzParameters(200),
+  );
+});
