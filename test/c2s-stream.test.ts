@@ -129,6 +129,30 @@ describe('client stream negotiation and hostile input', () => {
     other.close();
   });
 
+  test('a second stream header without a restart ends the stream with invalid-xml', async () => {
+    const client = await RawClient.connect(server.port);
+    client.send(streamHeader('localhost'));
+    await client.waitFor('</stream:features>');
+    client.clear();
+    // Without the XML declaration, which would be a restricted-xml error of its own.
+    client.send(streamHeader('localhost').replace("<?xml version='1.0'?>", ''));
+    await expectStreamError(client, 'invalid-xml', /second stream header/);
+    await assertStillServing();
+  });
+
+  test('a second stream header after login is invalid-xml, and what follows it is not delivered', async () => {
+    const { client: other } = await login(server, { username: 'bob', password: 'secret', domain: 'example.test', resource: 'r2' });
+    const { client } = await login(server, { username: 'alice', password: 'secret', resource: 'twice' });
+    other.clear();
+    client.send(`${streamHeader('localhost').replace("<?xml version='1.0'?>", '')}<message to='bob@example.test/r2'><body>after the header</body></message>`);
+    await expectStreamError(client, 'invalid-xml');
+    other.send("<iq type='get' id='p2' to='example.test'><ping xmlns='urn:xmpp:ping'/></iq>");
+    await other.waitFor(/id=["']p2["']/);
+    assert.doesNotMatch(other.received, /after the header/);
+    other.close();
+    await assertStillServing();
+  });
+
   test('an authorization identity naming another user is refused with invalid-authzid', async () => {
     const client = await connectTls(server);
     const plain = Buffer.from('bob@example.test\0alice\0secret').toString('base64');

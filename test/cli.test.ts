@@ -4,8 +4,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStorage } from '../src/storage/open.ts';
@@ -26,6 +27,29 @@ function trellis(args: string[], options: { cwd?: string; input?: string } = {})
     });
     child.stdin?.end(options.input ?? '');
   });
+}
+
+interface Daemon {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** `trellis start` in the background; resolves once the server wrote its pid file. */
+async function startDaemon(configFile: string, pidFile: string): Promise<Daemon> {
+  const child = spawn(TRELLIS, ['start', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 30_000;
+  // bin/trellis execs node, so the server's pid is the child's.
+  while (!existsSync(pidFile) || readFileSync(pidFile, 'utf8').split('\n')[0] !== String(child.pid)) {
+    if (child.exitCode !== null) throw new Error(`trellis start exited with ${child.exitCode}:\n${output}`);
+    if (Date.now() > deadline) throw new Error(`no pid file from trellis start:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { child, output: () => output, exited };
 }
 
 describe('trellis CLI', () => {
@@ -95,6 +119,45 @@ describe('trellis CLI', () => {
     assert.equal(run.code, 1);
     assert.match(run.stderr, /c2s\.requre_tls: unknown key "requre_tls"; did you mean "require_tls"\?/);
     assert.match(run.stderr, /c2s\.limits\.max_stanza_bytes: expected an integer/);
+  });
+
+  test('a stale pid file does not block start; a running server does', async () => {
+    const dataDir = join(dir, 'pid-data');
+    const pidFile = join(dataDir, 'trellis.pid');
+    const config = join(dir, 'pid.yaml');
+    await writeFile(
+      config,
+      `data_dir: ${dataDir}\nlisteners:\n  c2s: { addresses: ["127.0.0.1"], port: 0 }\n  s2s: { addresses: ["127.0.0.1"], port: 0 }\nhosts:\n  example.test: {}\n`,
+    );
+    // The pid file names a live process that is not Trellis, as after a kill -9 and pid reuse.
+    const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
+    await mkdir(dataDir, { recursive: true });
+    await writeFile(pidFile, `${sleeper.pid}\nstart_time=1\n`);
+    const daemons: Daemon[] = [];
+    try {
+      const first = await startDaemon(config, pidFile);
+      daemons.push(first);
+      assert.match(first.output(), /removing a stale pid file/);
+      assert.equal(sleeper.exitCode, null, 'the process the stale file named is left alone');
+
+      const second = await trellis(['start', '--config', config]);
+      assert.equal(second.code, 1);
+      assert.match(second.stderr, new RegExp(`a server already runs with data_dir .* \\(pid ${first.child.pid}\\)`));
+
+      // kill -9 leaves the pid file behind, naming a pid no process has.
+      first.child.kill('SIGKILL');
+      await first.exited;
+      assert.equal(readFileSync(pidFile, 'utf8').split('\n')[0], String(first.child.pid));
+      const restarted = await startDaemon(config, pidFile);
+      daemons.push(restarted);
+      assert.match(restarted.output(), /removing a stale pid file.*no process has pid/);
+      restarted.child.kill('SIGTERM');
+      assert.equal(await restarted.exited, 0);
+      assert.ok(!existsSync(pidFile), 'a clean shutdown removes the pid file');
+    } finally {
+      sleeper.kill();
+      for (const daemon of daemons) if (daemon.child.exitCode === null) daemon.child.kill('SIGKILL');
+    }
   });
 
   test('start with a bad config exits with the error and starts nothing', async () => {

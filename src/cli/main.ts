@@ -19,7 +19,7 @@ import { createLogger } from '../util/log.ts';
 import { startServer } from '../server.ts';
 import { addUser, changePassword, deleteUser } from './accounts.ts';
 import { loadCliConfig } from './config.ts';
-import { pidFilePath, removePidFile, runningServerPid, writePidFile } from './pid-file.ts';
+import { inspectPidFile, pidFilePath, removePidFile, removeStalePidFile, runningServerPid, writePidFile } from './pid-file.ts';
 import { closeS2s, listS2s } from './s2s.ts';
 import { ban, blockDomain, listBans, listBlockedDomains, unban, unblockDomain } from './abuse.ts';
 import { showStatus } from './status.ts';
@@ -141,10 +141,15 @@ async function start(configFile: string | undefined): Promise<number> {
   const config = await loadCliConfig(configFile);
   const logger = createLogger({ level: config.log.level, format: config.log.format });
   logger.info('starting Trellis', { config: config.source ?? 'built-in defaults', data_dir: config.data_dir, node: process.version });
-  const running = runningServerPid(config.data_dir);
-  if (running !== undefined) {
-    process.stderr.write(`trellis: a server already runs with data_dir ${config.data_dir} (pid ${running}); stop it first\n`);
+  const pidFile = inspectPidFile(config.data_dir);
+  if (pidFile.kind === 'running') {
+    process.stderr.write(`trellis: a server already runs with data_dir ${config.data_dir} (pid ${pidFile.pid}); stop it first\n`);
     return 1;
+  }
+  if (pidFile.kind === 'stale') {
+    // Left behind by a server that did not shut down (a crash, kill -9, a power cut).
+    logger.info('removing a stale pid file', { path: pidFilePath(config.data_dir), reason: pidFile.reason });
+    removeStalePidFile(config.data_dir);
   }
   const server = await startServer(config, logger);
   process.on('SIGHUP', () => {

@@ -184,14 +184,27 @@ export class S2sIncoming {
       this.#closeReason = `stream error from peer: ${element.elements()[0]?.name ?? 'undefined-condition'}`;
       return;
     }
-    if (element.xmlns === NS_TLS && element.name === 'starttls') return void this.#startTls();
+    if (element.xmlns === NS_TLS && element.name === 'starttls') return this.#background(this.#startTls());
     if (element.xmlns === NS_SASL) return this.#sasl(element);
-    if (element.xmlns === NS_DIALBACK && element.name === 'result') return void this.#dialbackResult(element);
+    if (element.xmlns === NS_DIALBACK && element.name === 'result') return this.#background(this.#dialbackResult(element));
     if (element.xmlns === NS_DIALBACK && element.name === 'verify') return this.#dialbackVerify(element);
     if (element.xmlns === NS_CLIENT && ['message', 'presence', 'iq'].includes(element.name)) return this.#enqueue(element);
     if (element.xmlns === NS_SM) return this.#streamManagement(element);
     // RFC 6120 section 4.8.4: first-level elements in other namespaces are never routed.
     throw new StreamError('unsupported-stanza-type', `<${element.name} xmlns='${element.xmlns}'/> is not accepted on a server stream`);
+  }
+
+  /**
+   * Lets an asynchronous step run on: a StreamError it throws ends the stream as in #onElement,
+   * anything else is logged and ends it with internal-server-error. Discarding the promise
+   * instead would make its rejection unhandled, which ends the whole process.
+   */
+  #background(step: Promise<void>): void {
+    step.catch((error: unknown) => {
+      if (error instanceof StreamError) return this.#streamError(error.condition, error.message);
+      this.logger.error('s2s incoming step failed', { error: error instanceof Error ? error.stack : String(error) });
+      this.#streamError('internal-server-error', 'the server failed to process the request');
+    });
   }
 
   async #startTls(): Promise<void> {

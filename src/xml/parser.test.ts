@@ -281,6 +281,28 @@ describe('split input', () => {
 });
 
 describe('restart', () => {
+  test('a second stream header without a restart is invalid-xml, and nothing after it is delivered', () => {
+    for (const chunkSize of [Number.POSITIVE_INFINITY, 1]) {
+      const outcome = run(`${HEADER}<presence/>${HEADER}<message><body>swallowed?</body></message>`, { chunkSize });
+      assert.equal(outcome.roots.length, 1);
+      assert.deepEqual(
+        outcome.stanzas.map((stanza) => stanza.name),
+        ['presence'],
+      );
+      assert.equal(outcome.errors.length, 1);
+      assert.equal(outcome.errors[0]?.condition, 'invalid-xml');
+      assert.match(outcome.errors[0]?.message ?? '', /second stream header/);
+    }
+  });
+
+  test('the check goes by namespace, not prefix, and only at the top level', () => {
+    assert.equal(conditionOf(`<s:stream xmlns:s='${NS_STREAMS}'/>`), 'invalid-xml');
+    assert.equal(conditionOf(`<stream xmlns='${NS_STREAMS}'>`), 'invalid-xml');
+    assert.equal(conditionOf("<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>"), undefined);
+    assert.equal(conditionOf("<stream xmlns='urn:other'/>"), undefined);
+    assert.equal(conditionOf(`<message><stream:stream/></message>`), undefined);
+  });
+
   test('reset() expects a new declaration and stream header', () => {
     const outcome = newParser();
     feed(outcome.parser, `<?xml version='1.0'?>${HEADER}<presence/>`);
@@ -378,6 +400,15 @@ describe('limits', () => {
     assert.deepEqual(run(`${big}>`, { limits }).errors, []);
     const over = run(`<stream:stream xmlns:stream='${NS_STREAMS}' x='${'a'.repeat(MAX_STREAM_HEADER_BYTES)}'>`, { limits });
     assert.equal(over.errors[0]?.condition, 'policy-violation');
+  });
+
+  test("the stream's end tag is no stanza: max_stanza_bytes does not apply to it", () => {
+    const outcome = run(`${HEADER}<a/></stream:stream>`, { limits: { max_stanza_bytes: 4 }, chunkSize: 3 });
+    assert.deepEqual(outcome.errors, []);
+    assert.equal(outcome.stanzas.length, 1);
+    assert.equal(outcome.closes, 1);
+    const over = run(`${HEADER}<ab/>`, { limits: { max_stanza_bytes: 4 }, chunkSize: 1 });
+    assert.equal(over.errors[0]?.message, 'stanza exceeds max_stanza_bytes (4)');
   });
 
   test('names are bounded', () => {

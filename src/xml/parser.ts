@@ -9,7 +9,7 @@
  */
 
 import type { ParserLimits } from '../config/types.ts';
-import { Element, NS_CLIENT } from './element.ts';
+import { Element, NS_CLIENT, NS_STREAMS } from './element.ts';
 import { ATTR_STOP, CDATA_STOP, NAME_CHAR, NAME_START, TEXT_STOP, isNonCharacterAt, isWhitespaceByte, isXmlName } from './chars.ts';
 import { internAscii } from './intern.ts';
 import { resolveReference } from './references.ts';
@@ -19,7 +19,7 @@ import { checkXmlDeclaration } from './xml-declaration.ts';
 
 export type { NamespaceDeclarations } from './scopes.ts';
 
-export type XmlErrorCondition = 'not-well-formed' | 'restricted-xml' | 'policy-violation';
+export type XmlErrorCondition = 'not-well-formed' | 'restricted-xml' | 'policy-violation' | 'invalid-xml';
 
 export class XmlStreamError extends Error {
   condition: XmlErrorCondition;
@@ -161,6 +161,8 @@ export class XmlStreamParser {
   /** Absolute offset just past the last literal ']' and how many came in a row (for `]]>`). */
   private bracketEnd = -1;
   private bracketRun = 0;
+  /** Absolute offset of the '<' of the tag being scanned at depth 1, where a stanza's bytes start. */
+  private tagStart = 0;
   /** A CR ended the previous slice; a LF starting the next one belongs to it (XML 1.0 section 2.11). */
   private skipLineFeed = false;
 
@@ -269,10 +271,9 @@ export class XmlStreamParser {
             this.fail('not-well-formed', this.depth === 1 ? 'text between stanzas' : 'text outside the stream root');
             return i;
           }
-          if (this.depth === 1) {
-            this.limitEnd = this.base + i + this.limits.max_stanza_bytes;
-            this.limitIsHeader = false;
-          }
+          // A stanza's bytes count from its '<'; the limit starts with its name, since this may
+          // as well be the stream's end tag, which is no stanza (see S_LT).
+          this.tagStart = this.base + i;
           this.state = S_LT;
           i++;
           continue;
@@ -339,6 +340,10 @@ export class XmlStreamParser {
             if (this.rootSeen && this.depth === 0) {
               this.fail('not-well-formed', 'a second root element after the stream was closed');
               return i;
+            }
+            if (this.depth === 1) {
+              this.limitEnd = this.tagStart + this.limits.max_stanza_bytes;
+              this.limitIsHeader = false;
             }
             this.flushText();
             this.startName(S_START_NAME);
@@ -724,6 +729,15 @@ export class XmlStreamParser {
       this.handlers.streamOpen(element, this.scopes.declared ?? {});
       if (selfClosing && this.generation === generation) return this.finishEndTag();
       return true;
+    }
+    if (depth === 1 && element.name === 'stream' && element.xmlns === NS_STREAMS) {
+      // A stream header is only allowed at the start of a stream or after a restart (RFC 6120
+      // sections 4.2 and 4.3.3). Here it would open a child of the stream root, which the streams
+      // schema does not allow (RFC 6120 appendix A.1): invalid-xml (section 4.9.3.11), the specific
+      // condition section 4.9.3.1 recommends over bad-format. Taken as a stanza, it would silently
+      // swallow everything the peer sends after it.
+      this.fail('invalid-xml', 'a second stream header without a stream restart');
+      return false;
     }
     if (depth > this.limits.max_depth) {
       this.fail('policy-violation', `element nesting exceeds max_depth (${this.limits.max_depth})`);

@@ -88,6 +88,14 @@ describe('round trip', () => {
     }
   });
 
+  test("an attribute whose namespace name holds '}' survives a round trip", () => {
+    // A peer may declare any namespace name; the {namespace}local key splits at the last '}'.
+    const xml = `<message xmlns:a='}&lt;' a:b='1' xmlns:c='urn:{x}' c:d='2'/>`;
+    const parsed = reparse(xml);
+    assert.deepEqual(parsed.attrs, { '{}<}b': '1', '{urn:{x}}d': '2' });
+    assert.deepEqual(reparse(serialize(parsed, NS_CLIENT)), parsed);
+  });
+
   test('serialize(parse(xml)) parses back to the same model', () => {
     const xml = `<message xmlns:a='urn:a' a:b='1' xml:lang='en'><body>x &amp; &#x1F600; <![CDATA[<y>]]></body><c xmlns='urn:c'><d/></c></message>`;
     const parsed = reparse(xml);

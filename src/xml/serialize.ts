@@ -47,7 +47,9 @@ export function serializeStartTag(element: Element, parentNs: string | undefined
     const value = attrs[key];
     if (value === undefined) continue;
     if (key.charCodeAt(0) === 0x7b) {
-      const close = key.indexOf('}');
+      // The namespace name may itself hold '}' (nothing stops a peer declaring one); the local
+      // name is an NCName, which cannot, so the last '}' is the separator.
+      const close = key.lastIndexOf('}');
       const prefix = `ns${generated++}`;
       xml += ` xmlns:${prefix}="${escapeAttr(key.slice(1, close))}" ${prefix}:${key.slice(close + 1)}="${escapeAttr(value)}"`;
     } else xml += ` ${key}="${escapeAttr(value)}"`;

@@ -1,0 +1,71 @@
+/**
+ * Server streams at the byte level against one in-process server: hostile or broken requests
+ * from a peer end that stream with the right stream error, never the server.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { login } from './support/login.ts';
+import { RawClient } from './support/raw-client.ts';
+import { startTestServer, type TestServer } from './support/server.ts';
+
+const HEADER =
+  "<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' to='localhost' from='peer.test' version='1.0'>";
+
+async function expectStreamError(client: RawClient, condition: string, text?: RegExp): Promise<void> {
+  const received = await client.waitFor('</stream:error></stream:stream>');
+  assert.match(received, new RegExp(`<stream:error><${condition} xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>`));
+  if (text) assert.match(received, text);
+  await client.waitClosed();
+}
+
+describe('server streams: hostile requests end the stream, not the server', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+    await server.addUser('alice', 'localhost', 'secret');
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  async function connect(): Promise<RawClient> {
+    const client = await RawClient.connect(server.server.listening.s2s[0]!.port);
+    client.send(HEADER);
+    await client.waitFor('</stream:features>');
+    client.clear();
+    return client;
+  }
+
+  async function assertStillServing(): Promise<void> {
+    const { client } = await login(server, { username: 'alice', password: 'secret', resource: 'check' });
+    client.close();
+    const peer = await connect();
+    peer.close();
+  }
+
+  test('a dialback result without from gets improper-addressing', async () => {
+    const client = await connect();
+    client.send("<db:result to='localhost'>key</db:result>");
+    await expectStreamError(client, 'improper-addressing', /needs from and to/);
+    await assertStillServing();
+  });
+
+  test('STARTTLS on a stream that already has TLS gets not-authorized', async () => {
+    const client = await connect();
+    client.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    await client.waitFor('<proceed');
+    await client.startTls(undefined, 'localhost');
+    client.send(HEADER);
+    await client.waitFor('</stream:features>');
+    client.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    await expectStreamError(client, 'not-authorized', /TLS is already in place/);
+    await assertStillServing();
+  });
+
+  test('a second stream header without a restart is invalid-xml', async () => {
+    const client = await connect();
+    client.send(HEADER);
+    await expectStreamError(client, 'invalid-xml');
+    await assertStillServing();
+  });
+});
