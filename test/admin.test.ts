@@ -151,6 +151,12 @@ describe('admin API and trellis s2s', () => {
     assert.match(answer.body, /^trellis_s2s_connections\{direction="in",level="encrypted"\} [1-9]$/m);
     assert.match(answer.body, /^trellis_c2s_sessions 1$/m);
     assert.match(answer.body, /^trellis_hosts 1$/m);
+    assert.match(answer.body, /^trellis_c2s_sessions_awaiting_resumption 0$/m);
+    assert.match(answer.body, /^trellis_c2s_output_bytes \d+$/m);
+    assert.match(answer.body, /^trellis_c2s_output_budget_bytes 67108864$/m);
+    assert.match(answer.body, /^# TYPE trellis_c2s_output_overflows_total counter\ntrellis_c2s_output_overflows_total 0$/m);
+    assert.match(answer.body, /^trellis_s2s_resent_total 0$/m);
+    assert.match(answer.body, /^trellis_s2s_unconfirmed_bounced_total 0$/m);
   });
 
   test('bad requests get a JSON error with the right status and the server keeps serving', async () => {

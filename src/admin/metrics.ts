@@ -29,6 +29,21 @@ export function renderMetrics(sources: AdminSources): string {
   gauge('trellis_hosts', 'Domains served.', [{ value: sources.hosts().length }]);
   gauge('trellis_c2s_connections', 'Open client connections, negotiating or bound.', [{ value: sources.c2s.connections.size }]);
   gauge('trellis_c2s_sessions', 'Bound client sessions (resources).', [{ value: c2sRows(sources).length }]);
+  if (sources.c2s.sessions) {
+    const detached = [...sources.c2s.sessions].filter((session) => session.state === 'detached').length;
+    gauge('trellis_c2s_sessions_awaiting_resumption', 'Sessions whose connection dropped, waiting for their client to resume (XEP-0198).', [{ value: detached }]);
+  }
+  const budget = sources.c2s.budget;
+  if (budget) {
+    gauge('trellis_c2s_output_bytes', 'Bytes of stanzas held for clients until they have them.', [{ value: budget.used }]);
+    gauge('trellis_c2s_output_budget_bytes', 'The most the server holds for all clients (c2s.output.total_buffer).', [{ value: budget.globalLimit }]);
+    metric('counter', 'trellis_c2s_output_overflows_total', 'Stanzas that did not fit a session\'s or the total output budget: messages stored offline, requests bounced.', [{ value: budget.overflows }]);
+  }
+  const resends = sources.s2s.resends;
+  if (resends) {
+    metric('counter', 'trellis_s2s_resent_total', 'Stanzas a dropped server connection had not confirmed, sent again on a new one.', [{ value: resends.resent }]);
+    metric('counter', 'trellis_s2s_unconfirmed_bounced_total', 'Stanzas a dropped server connection had not confirmed, bounced to their senders.', [{ value: resends.bounced }]);
+  }
 
   // Every direction and level is written, zero included, so that series do not come and go.
   const counts = new Map<string, number>();

@@ -22,8 +22,19 @@ export interface AdminSources {
   listening: { c2s: BoundAddress[]; c2sDirectTls: BoundAddress[]; s2s: BoundAddress[]; s2sDirectTls: BoundAddress[] };
   /** the default federation level, or "off" */
   federation(): string;
-  c2s: { readonly connections: ReadonlySet<C2sConnection> };
-  s2s: { connections(): S2sConnectionInfo[]; closeConnection(id: string): boolean };
+  c2s: {
+    readonly connections: ReadonlySet<C2sConnection>;
+    /** sessions, attached or waiting for resumption (XEP-0198); absent in unit tests */
+    readonly sessions?: ReadonlySet<{ readonly state: string }>;
+    /** bytes held for clients, and stanzas that did not fit (src/c2s/output-budget.ts) */
+    readonly budget?: { readonly used: number; readonly globalLimit: number; readonly overflows: number };
+  };
+  s2s: {
+    connections(): S2sConnectionInfo[];
+    closeConnection(id: string): boolean;
+    /** stanzas a dropped server connection had not confirmed: sent again, or bounced */
+    readonly resends?: { readonly resent: number; readonly bounced: number };
+  };
   /** limits, bans and blocks (src/limits); absent in unit tests of the read-only endpoints */
   limits?: Pick<Limits, 'bans' | 'blocks' | 'ban' | 'unban' | 'block' | 'unblock' | 'metrics'>;
 }

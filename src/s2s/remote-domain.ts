@@ -35,6 +35,8 @@ export class RemoteDomain implements OutgoingEvents {
   #retryAt = 0;
   #lastError: StanzaError | undefined;
   #everReady = false;
+  /** the server is stopping: nothing is sent again, what waits bounces */
+  #stopping = false;
 
   constructor(domain: string, context: S2sContext, counters: ResendCounters) {
     this.domain = domain;
@@ -44,6 +46,11 @@ export class RemoteDomain implements OutgoingEvents {
 
   get #router(): Router {
     return this.#context.router;
+  }
+
+  /** The server is stopping: a connection that drops is not replaced, and what it did not confirm bounces. */
+  stop(): void {
+    this.#stopping = true;
   }
 
   get connection(): S2sOutgoing | undefined {
@@ -118,7 +125,7 @@ export class RemoteDomain implements OutgoingEvents {
   closed(connection: S2sOutgoing, error: StanzaError, unconfirmed: TrackedStanza[]): void {
     if (connection !== this.#connection) return;
     this.#connection = undefined;
-    if (this.#everReady && unconfirmed.length > 0) {
+    if (this.#everReady && !this.#stopping && unconfirmed.length > 0) {
       const waiting = this.#queues;
       this.#queues = new Map();
       this.#queued = 0;

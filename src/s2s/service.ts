@@ -165,7 +165,10 @@ export class S2sService implements RemoteRoute {
     await Promise.all(this.#listeners.map((listener) => listener.close()));
     this.#listeners = [];
     for (const incoming of this.#incoming) incoming.close('system-shutdown');
-    for (const remote of this.#remotes.values()) remote.connection?.close('system-shutdown');
+    for (const remote of this.#remotes.values()) {
+      remote.stop();
+      remote.connection?.close('system-shutdown');
+    }
     const deadline = Date.now() + 2000;
     while (this.#incoming.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     for (const incoming of this.#incoming) incoming.stream.destroy();
