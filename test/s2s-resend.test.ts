@@ -11,7 +11,8 @@ import type { RawClient } from './support/raw-client.ts';
 
 const COUNT = 300;
 /** The receiving server reads slowly, so that the connection drops while much is still on its way. */
-const SLOW_READER = 's2s: { min_level: encrypted, rate: { bytes_per_second: 30000, burst_bytes: 16384 } }';
+/** The receiving server: it reads slowly, and takes the whole flood from a sender its user has no roster item for. */
+const SLOW_READER = 's2s: { min_level: encrypted, rate: { bytes_per_second: 30000, burst_bytes: 16384 } }\nstrangers: { max_messages: 0 }';
 
 async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
