@@ -71,6 +71,8 @@ listeners:
   c2s: { addresses: ["127.0.0.1"], port: ${installation.port} }
   s2s: { enabled: false }
 admin: { enabled: false }
+# these senders flood on purpose, with no roster between them: no stranger limit
+strangers: { max_messages: 0 }
 c2s:
   scram_iterations: 4096
   auth_failure_delay: 10
@@ -358,6 +360,8 @@ c2s:
   output: { session_buffer: 65536 }
   rate: { bytes_per_second: 104857600, burst_bytes: 104857600, stanzas_per_second: 1000000, burst_stanzas: 1000000 }
 offline: { max_messages: 100000, max_per_sender: 100000, max_bytes: ${256 * 1024 * 1024} }
+# these senders flood on purpose, with no roster between them: no stranger limit
+strangers: { max_messages: 0 }
 `);
     try {
       await server.addUser('alice', 'localhost', PASSWORD);

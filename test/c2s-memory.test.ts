@@ -29,6 +29,8 @@ c2s:
   rate: { bytes_per_second: 104857600, burst_bytes: 104857600, stanzas_per_second: 1000000, burst_stanzas: 1000000 }
   output: { session_buffer: 65536, total_buffer: ${OUTPUT_TOTAL} }
 offline: { max_messages: 100000, max_bytes: 1073741824, max_per_sender: 100000 }
+# these senders flood on purpose, with no roster between them: no stranger limit
+strangers: { max_messages: 0 }
 # every client here comes from 127.0.0.1
 limits: { c2s_per_address: 1000 }
 `;
@@ -196,6 +198,8 @@ c2s:
   scram_iterations: 4096
   auth_failure_delay: 10
   rate: { bytes_per_second: 102400, burst_bytes: 16384, stanzas_per_second: 1000000, burst_stanzas: 1000000 }
+# these senders flood on purpose, with no roster between them: no stranger limit
+strangers: { max_messages: 0 }
 `);
     for (const user of ['flooder', 'target', 'bystander']) await server.addUser(user, 'localhost', 'secret');
   });
@@ -236,6 +240,8 @@ c2s:
   scram_iterations: 4096
   auth_failure_delay: 10
   rate: { stanzas_per_second: 100, burst_stanzas: 50 }
+# the sender floods on purpose, with no roster between them: no stranger limit
+strangers: { max_messages: 0 }
 `);
     for (const user of ['chatty', 'listener']) await server.addUser(user, 'localhost', 'secret');
   });

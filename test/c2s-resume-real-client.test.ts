@@ -44,6 +44,8 @@ c2s:
   keepalive: { interval: 1, timeout: 1 }
   stream_management: { resume_timeout: ${RESUME_TIMEOUT} }
 offline: { max_per_sender: 1000 }
+# these senders flood on purpose, with no roster between them: no stranger limit
+strangers: { max_messages: 0 }
 `);
   });
   after(async () => {

@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { openSqliteStorage } from '../src/storage/sqlite.ts';
 
 const COUNT = 300;
-/** The receiving server reads slowly, so that the connection drops while much is still on its way. */
-const SLOW_READER = 's2s: { min_level: encrypted, rate: { bytes_per_second: 30000, burst_bytes: 16384 } }';
+/** The receiving server: it reads slowly, and takes the whole flood from a sender its user has no roster item for. */
+const SLOW_READER = 's2s: { min_level: encrypted, rate: { bytes_per_second: 30000, burst_bytes: 16384 } }\nstrangers: { max_messages: 0 }';
 /** The sending client floods on purpose: no read rate for it. */
 const FAST_CLIENT = 'c2s: { scram_iterations: 4096, rate: { bytes_per_second: 104857600, burst_bytes: 104857600, stanzas_per_second: 1000000, burst_stanzas: 1000000 } }';
 

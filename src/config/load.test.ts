@@ -23,6 +23,7 @@ const DEFAULT_SETTINGS = {
   modules_disabled: [],
   roster: { max_items: 1000 },
   offline: { max_messages: 500, max_bytes: 10485760, max_per_sender: 100 },
+  strangers: { max_messages: 30, window: 60 },
   registration: { enabled: false, max_per_ip_per_hour: 5 },
   version: { hidden: false },
   disco: { items: [] },
@@ -523,10 +524,11 @@ describe('host settings', () => {
       [
         'offline: {max_messages: 50}',
         'registration: {max_per_ip_per_hour: 2}',
+        'strangers: {window: 10}',
         'modules_disabled: [version]',
         'hosts:',
         '  a.example: {registration: {enabled: true}, disco: {items: [conference.a.example]}}',
-        '  b.example: {modules_disabled: [], offline: {max_messages: 7}}',
+        '  b.example: {modules_disabled: [], offline: {max_messages: 7}, strangers: {max_messages: 0}}',
       ].join('\n'),
       { baseDir },
     );
@@ -538,6 +540,8 @@ describe('host settings', () => {
     assert.deepEqual(b!.modules_disabled, []);
     assert.deepEqual(b!.offline, { max_messages: 7, max_bytes: 10485760, max_per_sender: 100 });
     assert.deepEqual(b!.registration, { enabled: false, max_per_ip_per_hour: 2 });
+    assert.deepEqual(a!.strangers, { max_messages: 30, window: 10 });
+    assert.deepEqual(b!.strangers, { max_messages: 0, window: 10 });
   });
 
   test('a bad host setting names the host and the key', () => {

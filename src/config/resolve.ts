@@ -81,8 +81,8 @@ function resolveHosts(
 }
 
 function pickSettings(config: HostSettings): HostSettings {
-  const { modules_disabled, roster, offline, registration, version, disco, foreign_access } = config;
-  return { modules_disabled, roster, offline, registration, version, disco, foreign_access };
+  const { modules_disabled, roster, offline, strangers, registration, version, disco, foreign_access } = config;
+  return { modules_disabled, roster, offline, strangers, registration, version, disco, foreign_access };
 }
 
 /** A host's settings: each key it writes overrides the top-level value, field by field. */
@@ -91,6 +91,7 @@ function inheritSettings(defaults: HostSettings, host: Partial<HostSettings>): H
     modules_disabled: host.modules_disabled ?? defaults.modules_disabled,
     roster: { ...defaults.roster, ...host.roster },
     offline: { ...defaults.offline, ...host.offline },
+    strangers: { ...defaults.strangers, ...host.strangers },
     registration: { ...defaults.registration, ...host.registration },
     version: { ...defaults.version, ...host.version },
     disco: { ...defaults.disco, ...host.disco },

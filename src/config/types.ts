@@ -90,7 +90,7 @@ export interface C2sConfig {
 }
 
 /** Features a host can run (src/modules/<name>); all run unless listed in modules_disabled. */
-export const MODULE_NAMES = ['roster', 'presence', 'message', 'offline', 'disco', 'ping', 'version', 'vcard', 'private', 'blocking', 'register'] as const;
+export const MODULE_NAMES = ['roster', 'presence', 'message', 'offline', 'disco', 'ping', 'version', 'vcard', 'private', 'blocking', 'register', 'strangers'] as const;
 export type ModuleName = (typeof MODULE_NAMES)[number];
 
 /**
@@ -103,6 +103,11 @@ export interface HostSettings {
   roster: { max_items: number };
   /** stored messages per user; when full, new ones bounce with service-unavailable */
   offline: { max_messages: number; max_bytes: number; max_per_sender: number };
+  /**
+   * chat and normal messages one sender may send per `window` seconds to users who do not have
+   * it in their roster (src/modules/strangers); 0 turns the limit off
+   */
+  strangers: { max_messages: number; window: number };
   /** in-band registration (XEP-0077), off by default */
   registration: { enabled: boolean; max_per_ip_per_hour: number };
   /** software version (XEP-0092): hidden answers service-unavailable */

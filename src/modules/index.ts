@@ -12,6 +12,7 @@ import { presenceModule } from './presence/presence.ts';
 import { rosterModule } from './roster/roster.ts';
 import { offlineModule } from './offline/offline.ts';
 import { messageModule } from './message/message.ts';
+import { strangersModule } from './strangers/strangers.ts';
 
 export const FEATURE_MODULES: Partial<Record<ModuleName, FeatureModule>> = {
   ping: pingModule,
@@ -25,4 +26,5 @@ export const FEATURE_MODULES: Partial<Record<ModuleName, FeatureModule>> = {
   roster: rosterModule,
   offline: offlineModule,
   message: messageModule,
+  strangers: strangersModule,
 };
