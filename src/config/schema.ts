@@ -273,7 +273,7 @@ function hostSettings(inherited: boolean): Record<string, SchemaNode> {
       max_bytes: { kind: 'integer', min: 1024, max: 1024 * MIB, ...orDefault(10 * MIB), description: 'bytes of stored messages per user; beyond it new ones bounce the same way' },
       max_per_sender: { kind: 'integer', min: 1, max: 1_000_000, ...orDefault(100), description: 'stored messages from one sender (bare JID) per user, so that nobody can fill another user\'s mailbox and push out the messages of others; beyond it that sender gets service-unavailable' },
     }),
-    strangers: section('messages from strangers: senders the recipient has no roster item for (docs/strangers-snippet.md)', {
+    strangers: section('messages from strangers: senders the recipient has no roster item for (docs/security.md)', {
       max_messages: { kind: 'integer', min: 0, max: 1_000_000, ...orDefault(30), description: 'chat and normal messages one sender (bare JID) may send within the window to this host\'s users who do not have the sender in their roster, all such users together; beyond it a message bounces with policy-violation and is neither delivered nor stored; 0 turns the limit off' },
       window: { kind: 'integer', min: 1, max: 86_400, ...orDefault(60), description: 'seconds of the sliding window max_messages counts over' },
     }),
