@@ -1,4 +1,4 @@
-/** docs/security.md cannot drift: its TLS examples are parsed, and what it says of the defaults and errors is checked. */
+/** docs/security.md cannot drift: its examples are parsed, and what it says of the defaults and errors is checked. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -22,7 +22,15 @@ function example(name: string): TrellisConfig {
 
 test('every YAML block of docs/security.md is a named example that parses', () => {
   assert.equal(examples.size, DOC.match(/```yaml\n/g)?.length ?? 0);
-  assert.deepEqual([...examples.keys()], ['tls13-only', 'legacy-cbc', 'mozilla-groups']);
+  assert.deepEqual([...examples.keys()], ['strangers-per-host', 'tls13-only', 'legacy-cbc', 'mozilla-groups']);
+});
+
+test('strangers-per-host: a host without the stranger limit beside one with the default', () => {
+  const config = example('strangers-per-host');
+  const host = (domain: string) => config.hosts.find((candidate) => candidate.domain === domain)!;
+  assert.deepEqual(host('example.org').strangers, { max_messages: 30, window: 60 });
+  assert.equal(host('bots.example.org').strangers.max_messages, 0);
+  assert.equal(host('bots.example.org').strangers.window, 60);
 });
 
 test('tls13-only: TLS 1.3 with its three suites', () => {
