@@ -80,6 +80,8 @@ c2s:
   scram_iterations: 4096${rate}
 # Every benchmark client connects from the load generator's one address, and they log in at once.
 limits: { c2s_per_address: 0, c2s_unauthenticated: 0 }
+# The benchmark users write to each other without rosters: no limit on messages from strangers.
+strangers: { max_messages: 0 }
 s2s:
   min_level: encrypted${rate}
   ca_files: [${JSON.stringify(options.caFile)}]

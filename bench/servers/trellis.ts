@@ -89,6 +89,8 @@ c2s:
   rate: { bytes_per_second: 1073741824, burst_bytes: 1073741824, stanzas_per_second: 10000000, burst_stanzas: 10000000 }
 # Every benchmark client connects from the load generator's one address, and they log in at once.
 limits: { c2s_per_address: 0, c2s_unauthenticated: 0 }
+# The benchmark users write to each other without rosters: no limit on messages from strangers.
+strangers: { max_messages: 0 }
 hosts:
   ${JSON.stringify(options.domain)}: {}
 `;
