@@ -3,13 +3,8 @@
  * on 5223 (XEP-0368). Owns the set of client connections and sweeps their timeouts.
  */
 import type { Socket } from 'node:net';
-import type { C2sConfig, ListenerConfig } from '../config/types.ts';
+import type { ListenerConfig } from '../config/types.ts';
 import { listen, type BoundAddress, type Listener } from '../net/listener.ts';
-import type { Router } from '../router/router.ts';
-import type { TlsContextStore } from '../net/tls-contexts.ts';
-import type { Storage } from '../storage/types.ts';
-import type { Logger } from '../util/log.ts';
-import type { Limits } from '../limits/limits.ts';
 import type { Ticket } from '../limits/connection-gate.ts';
 import type { ClientSession } from './client-session.ts';
 import { C2sConnection, type C2sContext } from './connection.ts';
@@ -20,14 +15,8 @@ const SWEEP_INTERVAL_MS = 1000;
 /** unacknowledged stanzas after which the server asks for an acknowledgement at once (XEP-0198 section 4) */
 const ACK_REQUEST_THRESHOLD = 16;
 
-export interface C2sServiceOptions {
-  config: C2sConfig;
-  router: Router;
-  storage: Storage;
-  tls: TlsContextStore | undefined;
-  logger: Logger;
-  limits: Limits;
-}
+/** What the service is given; it adds the session context and the resumption table itself. */
+export type C2sServiceOptions = Omit<C2sContext, 'sessions' | 'resumable'>;
 
 export class C2sService {
   readonly connections = new Set<C2sConnection>();
