@@ -44,7 +44,7 @@ export interface XmlStreamOptions {
 /** Why reading is paused: each reason is held and released on its own. */
 export type ReadHold = 'backlog' | 'rate' | 'stanza-rate';
 
-/** A parser event held back while the peer is over its stanza rate. */
+/** A parser event held back while the peer is over its stanza rate or its share of a turn. */
 interface HeldEvent {
   run(): void;
   /** a top-level element, which counts against the stanza rate */
@@ -61,6 +61,11 @@ export interface StreamHeader {
   prefixes?: Record<string, string>;
 }
 
+/**
+ * Stanzas of one stream run in one turn of the event loop before the others get theirs (about
+ * 8 KB of small stanzas, what Prosody reads at once).
+ */
+const STANZAS_PER_TURN = 50;
 const DEFAULT_MAX_OUTBOUND_BUFFER = 16 * 1024 * 1024;
 const DEFAULT_CLOSE_TIMEOUT = 5000;
 
@@ -91,8 +96,12 @@ export class XmlStream {
   #throttle: ReadThrottle | undefined;
   /** reasons reading is paused for */
   #holds = new Set<ReadHold>();
-  /** parser events held back, in order, while the peer is over its stanza rate (at most one chunk's worth: reading is paused meanwhile) */
+  /** parser events held back, in order, while the peer is over its stanza rate or this turn's share (at most one chunk's worth: reading is paused meanwhile) */
   #held: HeldEvent[] | undefined;
+  /** whether the first held event already took its stanza-rate token */
+  #firstHeldPaid = false;
+  /** stanzas run in this turn of the event loop */
+  #turnStanzas = 0;
   bytesIn = 0;
   bytesOut = 0;
   lastActivity = Date.now();
@@ -134,17 +143,21 @@ export class XmlStream {
   };
 
   /**
-   * Whether a parser event may run now. While the peer is over its stanza rate events are held
-   * back in order (`hold`): a chunk read at once may carry many stanzas, so pausing the socket
-   * alone would not slow them down. A stanza that runs dry starts the holding (it has paid).
+   * Whether a parser event may run now. Events are held back in order (`hold`) while the peer is
+   * over its stanza rate, and once a turn of the event loop has run STANZAS_PER_TURN of its
+   * stanzas: a chunk read at once may carry hundreds of stanzas, and routing them all in one turn
+   * would keep every other connection waiting. A stanza that runs the rate dry starts the holding
+   * (it has paid its token).
    */
   admits(stanza: boolean): boolean {
     if (this.#held) return false;
-    const wait = stanza && this.#throttle ? this.#throttle.stanzas.take(1, Date.now()) : 0;
-    if (wait <= 0) return true;
+    if (!stanza) return true;
+    const delay = this.#delayFor();
+    if (delay === undefined) return true;
     this.#held = [];
+    this.#firstHeldPaid = delay.paid;
     this.holdReading('stanza-rate');
-    setTimeout(XmlStream.#replayHeld, wait, this).unref();
+    XmlStream.#scheduleReplay(this, delay.milliseconds);
     return false;
   }
 
@@ -153,20 +166,47 @@ export class XmlStream {
     (this.#held ??= []).push(event);
   }
 
-  /** Runs the held events; the first has paid for itself, each further stanza takes its token or waits again. */
+  /** When the next stanza may run: undefined for now (it is counted), else after how long and whether it took its rate token. */
+  #delayFor(): { milliseconds: number; paid: boolean } | undefined {
+    if (this.#turnStanzas >= STANZAS_PER_TURN) return { milliseconds: 0, paid: false };
+    const wait = this.#throttle ? this.#throttle.stanzas.take(1, Date.now()) : 0;
+    if (wait > 0) return { milliseconds: wait, paid: true };
+    this.#countTurnStanza();
+    return undefined;
+  }
+
+  #countTurnStanza(): void {
+    if (this.#turnStanzas++ === 0) setImmediate(XmlStream.#endTurn, this);
+  }
+
+  static #endTurn(stream: XmlStream): void {
+    stream.#turnStanzas = 0;
+  }
+
+  /** Replays after `milliseconds`, or in the next turn of the event loop for 0 (after #endTurn, which was scheduled first). */
+  static #scheduleReplay(stream: XmlStream, milliseconds: number): void {
+    if (milliseconds > 0) setTimeout(XmlStream.#replayHeld, milliseconds, stream).unref();
+    else setImmediate(XmlStream.#replayHeld, stream);
+  }
+
+  /** Runs the held events while the turn and the rate allow, and holds the rest again. */
   static #replayHeld(stream: XmlStream): void {
     const held = stream.#held ?? [];
     stream.#held = undefined;
     for (let index = 0; index < held.length; index++) {
       const event = held[index]!;
-      const wait = index > 0 && event.stanza && stream.#throttle ? stream.#throttle.stanzas.take(1, Date.now()) : 0;
-      if (wait > 0) {
-        stream.#held = held.slice(index);
-        setTimeout(XmlStream.#replayHeld, wait, stream).unref();
-        return;
-      }
+      if (event.stanza && !(index === 0 && stream.#firstHeldPaid)) {
+        const delay = stream.#delayFor();
+        if (delay !== undefined) {
+          stream.#held = held.slice(index);
+          stream.#firstHeldPaid = delay.paid;
+          XmlStream.#scheduleReplay(stream, delay.milliseconds);
+          return;
+        }
+      } else if (event.stanza) stream.#countTurnStanza();
       if (!stream.#closed) event.run();
     }
+    stream.#firstHeldPaid = false;
     stream.releaseReading('stanza-rate');
   }
 
