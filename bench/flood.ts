@@ -4,7 +4,7 @@
  *   npm run bench -- flood [--servers trellis,prosody] [--users 50] [--rate 2] [--warmup 3]
  *                          [--baseline 20] [--flood 30] [--floods local,remote] [--body 100]
  *                          [--max-stanzas 5000000] [--drain 5] [--quiet-wait 10]
- *                          [--prosody-limits debian|none]
+ *                          [--prosody-limits debian|none] [--keep-logs DIR]
  *
  * Needs root: like the federation scenario it runs itself inside a network namespace it creates,
  * with its own DNS and CA (bench/federation/lab-setup.ts), and removes it at the end. For each
@@ -76,6 +76,7 @@ const { values } = parseArgs({
     drain: { type: 'string', default: '5' },
     'quiet-wait': { type: 'string', default: '10' },
     'prosody-limits': { type: 'string', default: 'debian' },
+    'keep-logs': { type: 'string' },
   },
 });
 const params = {
@@ -92,6 +93,8 @@ const params = {
   quietWaitSeconds: Number(values['quiet-wait']),
   /** Prosody's mod_limits as Debian ships it, or not loaded */
   prosodyLimits: values['prosody-limits'],
+  /** a directory the servers' logs are copied to when they stop */
+  keepLogsIn: values['keep-logs'],
 };
 type FloodKind = 'local' | 'remote';
 for (const name of params.servers) if (!STARTERS[name]) fail(`unknown server "${name}" (known: ${Object.keys(STARTERS).join(', ')})`);
@@ -238,6 +241,7 @@ async function measure(software: string, lab: BenchLab): Promise<FloodRun> {
       caFile: lab.caFile,
       resolver: lab.dns.resolver,
       debianLimits: params.prosodyLimits === 'debian',
+      keepLogIn: params.keepLogsIn,
     });
     peers.push(server);
     rss = new RssSampler(server.pid);
@@ -249,6 +253,7 @@ async function measure(software: string, lab: BenchLab): Promise<FloodRun> {
           password: PASSWORD,
           caFile: lab.caFile,
           resolver: lab.dns.resolver,
+          keepLogIn: params.keepLogsIn,
         })
       : undefined;
     if (remotePeer) {
@@ -466,7 +471,7 @@ function printReport(runs: FloodRun[]): void {
     ...perFlood(kind, `${name}: delivered to its target /s`, (flood) => fixed(flood.deliveredPerSecond, 0)),
     ...perFlood(kind, `${name}: delivered by ${params.drainSeconds} s after the flood`, (flood) => String(flood.report.deliveredByDrainEnd)),
     ...perFlood(kind, `${name}: unread in the kernel at the end, KB`, (flood) => fixed(flood.report.bytesUnread / 1024, 0)),
-    ...perFlood(kind, `${name}: bounced to the flooder / it was disconnected`, (flood) => `${flood.report.bouncedToSender} / ${flood.report.senderClosedAfterSeconds === undefined ? 'no' : `after ${fixed(flood.report.senderClosedAfterSeconds, 1)} s`}`),
+    ...perFlood(kind, `${name}: bounced to the flooder / it was disconnected`, (flood) => `${flood.report.bouncedToSender}${flood.report.firstBounceCondition ? ` (${flood.report.firstBounceCondition})` : ''} / ${flood.report.senderClosedAfterSeconds === undefined ? 'no' : `after ${fixed(flood.report.senderClosedAfterSeconds, 1)} s`}`),
   ];
   const rows: string[][] = [
     ['round trip p50 ms, baseline', ...runs.map((run) => latency(run.baseline.p50, 2))],

@@ -49,6 +49,8 @@ export interface FloodReport {
   deliveredByDrainEnd: number;
   /** messages that came back to the sender (error bounces) */
   bouncedToSender: number;
+  /** the error condition of the first bounce, if any */
+  firstBounceCondition?: string;
   /** when the server closed the sender's stream, seconds into the flood, and its stream error */
   senderClosedAfterSeconds?: number;
   senderStreamError?: string;
@@ -70,6 +72,7 @@ let receiver: BenchClient | undefined;
 let received = 0;
 let bounced = 0;
 let streamError: string | undefined;
+let firstBounceCondition: string | undefined;
 let senderClosedAt: number | undefined;
 let stopped = false;
 let wake: (() => void) | undefined;
@@ -104,6 +107,7 @@ async function setUp(options: FloodSetup): Promise<void> {
   sender.takeIncoming(
     counter((count, text) => {
       bounced += count;
+      if (count > 0 && firstBounceCondition === undefined) firstBounceCondition = /<error[^>]*>\s*<([a-z-]+)/.exec(text)?.[1];
       const at = text.indexOf('<stream:error');
       if (streamError === undefined && at >= 0) streamError = text.slice(at, at + 300);
     }),
@@ -186,6 +190,7 @@ async function stop(): Promise<FloodReport> {
     deliveredDuringFlood,
     deliveredByDrainEnd: received - deliveredAtStart,
     bouncedToSender: bounced,
+    firstBounceCondition,
     senderClosedAfterSeconds: senderClosedAt === undefined ? undefined : (senderClosedAt - startedAt) / 1000,
     senderStreamError: streamError,
     hitMaxStanzas: hitMax,
