@@ -3,10 +3,18 @@
  * really tracks: gauges read from the live connection tables at scrape time, and the process's
  * own memory and CPU under the names Prometheus client libraries use for them.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { FEDERATION_LEVELS } from '../config/types.ts';
 import { SERVER_VERSION, c2sRows, type AdminSources } from './sources.ts';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+/**
+ * How long the event loop was late, sampled every 10 ms since the previous scrape: one stanza
+ * handler or a burst that blocks it delays every connection (the names prom-client uses).
+ */
+const eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
+eventLoopDelay.enable();
 
 /** A server connection that has not authenticated a domain yet. */
 const NO_LEVEL = 'none';
@@ -69,6 +77,12 @@ export function renderMetrics(sources: AdminSources): string {
   gauge('nodejs_heap_size_total_bytes', 'Memory the JavaScript heap holds.', [{ value: memory.heapTotal }]);
   gauge('nodejs_heap_size_used_bytes', 'Memory in use by JavaScript objects.', [{ value: memory.heapUsed }]);
   gauge('nodejs_external_memory_bytes', 'Memory outside the JavaScript heap held by its objects (buffers, TLS, SQLite).', [{ value: memory.external }]);
+  // The histogram is in nanoseconds and counts from the previous scrape (none yet: NaN, written as 0).
+  const seconds = (nanoseconds: number): number => (Number.isFinite(nanoseconds) ? nanoseconds / 1e9 : 0);
+  gauge('nodejs_eventloop_lag_p50_seconds', 'Median event loop delay since the previous scrape.', [{ value: seconds(eventLoopDelay.percentile(50)) }]);
+  gauge('nodejs_eventloop_lag_p99_seconds', '99th percentile of the event loop delay since the previous scrape.', [{ value: seconds(eventLoopDelay.percentile(99)) }]);
+  gauge('nodejs_eventloop_lag_max_seconds', 'Longest event loop delay since the previous scrape.', [{ value: seconds(eventLoopDelay.max) }]);
+  eventLoopDelay.reset();
   return lines.join('\n') + '\n';
 }
 

@@ -102,3 +102,17 @@ test('metrics carry the process memory and CPU under the usual client-library na
   assert.ok(value('nodejs_heap_size_used_bytes') > 0 && value('nodejs_heap_size_used_bytes') <= value('nodejs_heap_size_total_bytes'));
   assert.ok(value('nodejs_external_memory_bytes') > 0);
 });
+
+test('metrics show how late the event loop was since the previous scrape', async () => {
+  handleAdminRequest('GET', '/metrics', sources());
+  const blockedUntil = performance.now() + 120;
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  while (performance.now() < blockedUntil); // the event loop is blocked for about 100 ms
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  const body = handleAdminRequest('GET', '/metrics', sources()).body;
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(body)?.[1]);
+  assert.ok(value('nodejs_eventloop_lag_max_seconds') >= 0.08, `max ${value('nodejs_eventloop_lag_max_seconds')} s`);
+  assert.ok(value('nodejs_eventloop_lag_p50_seconds') < value('nodejs_eventloop_lag_max_seconds'));
+  const after = handleAdminRequest('GET', '/metrics', sources()).body;
+  assert.ok(Number(/^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(after)?.[1]) < 0.08, 'the next scrape starts afresh');
+});
