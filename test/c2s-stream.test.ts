@@ -153,6 +153,18 @@ describe('client stream negotiation and hostile input', () => {
     await assertStillServing();
   });
 
+  test('what a client sends after its closing tag is ignored: a clean close, logged as one (RFC 6120 section 4.4)', async () => {
+    const { client, jid } = await login(server, { username: 'alice', password: 'secret', resource: 'late' });
+    client.send("<enable xmlns='urn:xmpp:sm:3'/>");
+    await client.waitFor(/<enabled\b/);
+    client.clear();
+    // As slixmpp does when an ack request from the server crosses its closing tag: it answers after it.
+    client.send("</stream:stream><a xmlns='urn:xmpp:sm:3' h='0'/><message to='alice@localhost'><body>too late</body></message>");
+    await client.waitClosed();
+    assert.equal(client.received, '</stream:stream>');
+    assert.match(await server.waitForLog('c2s connection closed', `jid=${jid}`), / reason="stream closed by peer" /);
+  });
+
   test('an authorization identity naming another user is refused with invalid-authzid', async () => {
     const client = await connectTls(server);
     const plain = Buffer.from('bob@example.test\0alice\0secret').toString('base64');

@@ -40,7 +40,7 @@ export interface StreamParserHandlers {
   streamOpen(root: Element, declarations: NamespaceDeclarations): void;
   /** Each complete element at depth 1 (a child of the root). */
   stanza(element: Element): void;
-  /** The root end tag was seen. */
+  /** The root end tag was seen; the parser ignores whatever follows (RFC 6120 section 4.4). */
   streamClose(): void;
   /** Whitespace-only text between stanzas (keepalives, RFC 6120 section 4.6.1). */
   whitespace?(): void;
@@ -134,7 +134,6 @@ export class XmlStreamParser {
   private carry: Uint8Array | undefined;
 
   private atStreamStart = true;
-  private rootSeen = false;
   /** Qualified name of the stream root, for its end tag. */
   private rootName = '';
   /** Open elements, the root included. */
@@ -228,7 +227,6 @@ export class XmlStreamParser {
     this.limitIsHeader = true;
     this.carry = undefined;
     this.atStreamStart = true;
-    this.rootSeen = false;
     this.depth = 0;
     this.scopes.reset();
     this.text = '';
@@ -337,10 +335,6 @@ export class XmlStreamParser {
             this.startName(S_END_NAME);
             i++;
           } else if (NAME_START[byte] === 1) {
-            if (this.rootSeen && this.depth === 0) {
-              this.fail('not-well-formed', 'a second root element after the stream was closed');
-              return i;
-            }
             if (this.depth === 1) {
               this.limitEnd = this.tagStart + this.limits.max_stanza_bytes;
               this.limitIsHeader = false;
@@ -720,7 +714,6 @@ export class XmlStreamParser {
     }
     const depth = this.depth;
     if (depth === 0) {
-      this.rootSeen = true;
       this.rootName = this.tagName;
       this.depth = 1;
       this.limitEnd = NO_LIMIT;
@@ -769,15 +762,18 @@ export class XmlStreamParser {
       this.textBytes = 0;
       return true;
     }
+    if (depth === 0) {
+      // RFC 6120 section 4.4: the peer sends nothing after its closing tag. Whatever it sends
+      // anyway (a late stream management <a/>, say) is ignored, not taken for a malformed stream.
+      this.stop();
+      this.handlers.streamClose();
+      return false;
+    }
     this.state = S_MISC;
     this.limitEnd = NO_LIMIT;
-    if (depth === 1) {
-      const stanza = scratch.stack[1]!;
-      scratch.stack[1] = undefined;
-      this.handlers.stanza(stanza);
-    } else {
-      this.handlers.streamClose();
-    }
+    const stanza = scratch.stack[1]!;
+    scratch.stack[1] = undefined;
+    this.handlers.stanza(stanza);
     return true;
   }
 

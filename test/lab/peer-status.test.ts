@@ -8,16 +8,16 @@ import { parseS2sLog } from '../support/lab/ejabberd.ts';
 import { parseS2sShow } from '../support/lab/prosody.ts';
 
 describe('Prosody s2s:show', () => {
-  it('reads direction, domains, TLS and the authentication used', () => {
+  it('reads direction, domains, TLS, the authentication used and stream management', () => {
     const output = [
-      'Type         | Dir  | Host                   | Remote                 | Security  | SASL      ',
-      's2sout       | -->  | pros.test              | ej.sec.test            | TLSv1.3   | Succeeded ',
-      's2sin        | <--  | pros.test              | ej.sec.test            | TLSv1.3   |           ',
-      's2sin_unauthed | <--  | pros.test            | other.test             | insecure  |           ',
+      'Type         | Dir  | Host                   | Remote                 | Security  | SASL       | SM          |  SM Queue',
+      's2sout       | -->  | pros.test              | ej.sec.test            | TLSv1.3   | Succeeded  | yes         |         3',
+      's2sin        | <--  | pros.test              | ej.sec.test            | TLSv1.3   |            | no          |          ',
+      's2sin_unauthed | <--  | pros.test            | other.test             | insecure  |            | no          |          ',
       'OK: 3 s2s connections shown',
     ].join('\n');
     assert.deepEqual(parseS2sShow(output), [
-      { direction: 'outgoing', localDomain: 'pros.test', remoteDomain: 'ej.sec.test', encrypted: true, authentication: 'sasl-external' },
+      { direction: 'outgoing', localDomain: 'pros.test', remoteDomain: 'ej.sec.test', encrypted: true, authentication: 'sasl-external', streamManagement: { unacknowledged: 3 } },
       { direction: 'incoming', localDomain: 'pros.test', remoteDomain: 'ej.sec.test', encrypted: true, authentication: 'dialback' },
       { direction: 'incoming', localDomain: 'pros.test', remoteDomain: 'other.test', encrypted: false, authentication: 'none' },
     ]);

@@ -1,9 +1,10 @@
 /**
- * A TCP relay on 127.0.0.1 in front of a server port, for tests of networks that go away
+ * A TCP relay (on 127.0.0.1 unless told) in front of a server port, for tests of networks that go away
  * silently. `freeze()` stops forwarding, in both directions, on every connection open at that
  * moment: the relay reads nothing more from either socket and keeps both open, so neither end
  * sees a close, as when a phone leaves Wi-Fi and its packets are dropped. What was in flight
- * stays in the kernel buffers. Connections made after `freeze()` pass normally.
+ * stays in the kernel buffers. Connections made after `freeze()` pass normally. `cut()` then
+ * resets the frozen connections on both sides, as a router that lost the connection's state.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
@@ -23,13 +24,13 @@ export class FreezingRelay {
     this.port = port;
   }
 
-  /** Starts relaying connections to 127.0.0.1:`targetPort`. */
-  static async start(targetPort: number): Promise<FreezingRelay> {
+  /** Starts relaying connections to `targetHost`:`targetPort`, listening on `listen` (a port the system picks on 127.0.0.1 by default). */
+  static async start(targetPort: number, { targetHost = '127.0.0.1', listen = { host: '127.0.0.1', port: 0 } } = {}): Promise<FreezingRelay> {
     let relay: FreezingRelay | undefined;
-    const server = createServer({ allowHalfOpen: true }, (client) => relay!.#accept(client, targetPort));
+    const server = createServer({ allowHalfOpen: true }, (client) => relay!.#accept(client, targetHost, targetPort));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
+      server.listen(listen.port, listen.host, () => resolve());
     });
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('the relay has no TCP address');
@@ -47,9 +48,9 @@ export class FreezingRelay {
     return [...this.#pairs].filter((pair) => pair.frozen).length;
   }
 
-  #accept(client: Socket, targetPort: number): void {
+  #accept(client: Socket, targetHost: string, targetPort: number): void {
     client.pause();
-    const upstream = connect({ port: targetPort, host: '127.0.0.1', allowHalfOpen: true });
+    const upstream = connect({ port: targetPort, host: targetHost, allowHalfOpen: true });
     const pair: Pair = { client, upstream, frozen: false };
     this.#pairs.add(pair);
     const forward = (from: Socket, to: Socket) => {
@@ -80,6 +81,19 @@ export class FreezingRelay {
       // fills as on a network that drops every packet; neither side sees a close.
       pair.client.pause();
       pair.upstream.pause();
+      count++;
+    }
+    return count;
+  }
+
+  /** Resets both sides of every frozen connection (TCP RST): what they held is lost. Returns how many were cut. */
+  cut(): number {
+    let count = 0;
+    for (const pair of this.#pairs) {
+      if (!pair.frozen) continue;
+      pair.client.resetAndDestroy();
+      pair.upstream.resetAndDestroy();
+      this.#pairs.delete(pair);
       count++;
     }
     return count;

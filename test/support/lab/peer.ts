@@ -42,6 +42,8 @@ export interface S2sConnection {
   /** TLS is in use */
   encrypted: boolean;
   authentication: S2sAuthentication;
+  /** XEP-0198 is enabled on it, where the peer reports that; `unacknowledged` counts the stanzas this side sent that the other has not acknowledged */
+  streamManagement?: { unacknowledged: number };
 }
 
 export interface RunningPeer {

@@ -13,7 +13,7 @@ import { C2S_PORT, S2S_PORT, type PeerOptions, type RunningPeer, type S2sConnect
 const run = promisify(execFile);
 
 /** Columns asked of `s2s:show` (mod_admin_shell), which prints them separated by "|". */
-const S2S_COLUMNS = 'type dir host remote secure s2s_sasl';
+const S2S_COLUMNS = 'type dir host remote secure s2s_sasl smacks smacks_queue';
 
 export interface ProsodyOptions extends PeerOptions {
   /**
@@ -21,9 +21,21 @@ export interface ProsodyOptions extends PeerOptions {
    * lab's signed zones count as secure (as DANE needs); see LabDns.trustAnchorFile.
    */
   dnssecTrustAnchorFile?: string;
+  /**
+   * Load mod_smacks (XEP-0198), as Debian's default config does. On s2s it is on by default
+   * (`smacks_enabled_s2s`) once a stream is authenticated: it offers `<sm/>` in the features after
+   * SASL EXTERNAL and enables it on its outgoing streams when the features after authentication
+   * offer it; a stream authenticated with dialback sees no features after authentication.
+   */
+  streamManagement?: boolean;
 }
 
-export async function startProsody(options: ProsodyOptions): Promise<RunningPeer> {
+/** A running Prosody, which a test may also stop (SIGSTOP), continue or kill, as a link failure. */
+export interface RunningProsody extends RunningPeer {
+  signal(signal: 'SIGSTOP' | 'SIGCONT' | 'SIGKILL'): void;
+}
+
+export async function startProsody(options: ProsodyOptions): Promise<RunningProsody> {
   const dir = makeScratchDir('prosody');
   const configFile = join(dir, 'prosody.cfg.lua');
   const logFile = join(dir, 'prosody.log');
@@ -48,6 +60,9 @@ export async function startProsody(options: ProsodyOptions): Promise<RunningPeer
     throw error;
   }
   const running = daemon;
+  const signal = (name: NodeJS.Signals) => {
+    if (!running.hasExited()) process.kill(running.pid, name);
+  };
   return {
     name: 'prosody',
     address: options.address,
@@ -56,7 +71,10 @@ export async function startProsody(options: ProsodyOptions): Promise<RunningPeer
       const { stdout } = await prosodyctl('shell', `s2s:show(nil, "${S2S_COLUMNS}")`);
       return parseS2sShow(stdout);
     },
+    signal,
     async stop() {
+      // A stopped process would not act on SIGTERM.
+      signal('SIGCONT');
       await running.stop();
       removeScratchDir(dir);
     },
@@ -67,8 +85,8 @@ export function parseS2sShow(output: string): S2sConnection[] {
   const connections: S2sConnection[] = [];
   for (const line of output.split('\n')) {
     const cells = line.split('|').map((cell) => cell.trim());
-    const [type, dir, host, remote, secure, sasl] = cells;
-    if (cells.length !== 6 || !type!.startsWith('s2s')) continue;
+    const [type, dir, host, remote, secure, sasl, smacks, smacksQueue] = cells;
+    if (cells.length !== 8 || !type!.startsWith('s2s')) continue;
     // Unauthenticated sessions are typed s2sin_unauthed / s2sout_unauthed. An authenticated one
     // that did not use SASL EXTERNAL used dialback; only the originating side holds a dialback
     // key, so the "dialback" column says "Not used" on the receiving side.
@@ -79,6 +97,8 @@ export function parseS2sShow(output: string): S2sConnection[] {
       remoteDomain: remote!,
       encrypted: secure !== 'insecure',
       authentication: !authenticated ? 'none' : sasl === 'Succeeded' ? 'sasl-external' : 'dialback',
+      // "yes" once enabled; the queue is what this side sent and the other did not acknowledge yet.
+      ...(smacks === 'yes' ? { streamManagement: { unacknowledged: Number(smacksQueue || 0) } } : {}),
     });
   }
   return connections;
@@ -88,6 +108,7 @@ function prosodyConfig(dir: string, logFile: string, options: ProsodyOptions): s
   const lua = (value: string) => JSON.stringify(value);
   const modules = ['roster', 'saslauth', 'tls', 'disco', 'ping', 'admin_shell'];
   if (options.dialback !== false) modules.push('dialback');
+  if (options.streamManagement === true) modules.push('smacks');
   const hosts = options.domains.map(({ domain, certFile, keyFile }) => `
 VirtualHost ${lua(domain)}
   ssl = { certificate = ${lua(certFile)}, key = ${lua(keyFile)}, cafile = ${lua(options.caFile)} }
