@@ -87,11 +87,13 @@ export class PoshVerifier {
    */
   async #fetch(domain: string): Promise<{ lookup: PoshLookup; seconds: number }> {
     const negative = this.#options.negativeCacheSeconds;
-    const first = await this.#document(poshUrl(domain, this.#options.service));
+    // one deadline for the whole lookup, the reference included
+    const deadline = Date.now() + this.#options.timeoutMs;
+    const first = await this.#document(poshUrl(domain, this.#options.service), deadline);
     if (first.kind !== 'document') return { lookup: first, seconds: negative };
     const { document, url } = first;
     if (document.kind === 'fingerprints') return { lookup: { kind: 'fingerprints', fingerprints: document.fingerprints, url }, seconds: document.expires ?? 0 };
-    const second = await this.#document(document.url);
+    const second = await this.#document(document.url, deadline);
     if (second.kind !== 'document') {
       const reason = second.kind === 'absent' ? `the referenced document ${document.url} does not exist` : second.reason;
       return { lookup: { kind: 'invalid', reason }, seconds: negative };
@@ -104,8 +106,10 @@ export class PoshVerifier {
     return { lookup: { kind: 'fingerprints', fingerprints: referenced.document.fingerprints, url: referenced.url }, seconds };
   }
 
-  async #document(url: string): Promise<{ kind: 'document'; document: PoshDocument; url: string } | { kind: 'absent' } | { kind: 'invalid'; reason: string }> {
-    const { timeoutMs, maxBytes, maxRedirects, ca, connectTo } = this.#options;
+  async #document(url: string, deadline: number): Promise<{ kind: 'document'; document: PoshDocument; url: string } | { kind: 'absent' } | { kind: 'invalid'; reason: string }> {
+    const { maxBytes, maxRedirects, ca, connectTo } = this.#options;
+    const timeoutMs = deadline - Date.now();
+    if (timeoutMs <= 0) return { kind: 'invalid', reason: `timed out before fetching ${url}` };
     const result = await fetchHttps(url, { timeoutMs, maxBytes, maxRedirects, ...(ca ? { ca } : {}), ...(connectTo ? { connectTo } : {}) });
     if (result.kind === 'not-found') return { kind: 'absent' };
     if (result.kind === 'error') return { kind: 'invalid', reason: result.reason };
