@@ -7,11 +7,7 @@
 import { createSocket, type RemoteInfo } from 'node:dgram';
 import { isIP, createConnection } from 'node:net';
 import * as packet from 'dns-packet';
-
-export interface ResolverAddress {
-  address: string;
-  port: number;
-}
+import type { ResolverAddress } from '../net/resolver-address.ts';
 
 export type ExchangeResult =
   | { kind: 'answer'; response: packet.DecodedPacket; transport: 'udp' | 'tcp' }
@@ -19,24 +15,6 @@ export type ExchangeResult =
 
 /** RFC 6891 section 6.2.5 and the DNS flag day 2020 advice: no fragmentation. */
 export const UDP_PAYLOAD_SIZE = 1232;
-
-/** "ip", "ip:port" or "[ipv6]:port"; port 53 by default. Throws on anything else. */
-export function parseResolverAddress(text: string): ResolverAddress {
-  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
-  if (bracketed) return checked(bracketed[1]!, bracketed[2], text);
-  if (isIP(text) !== 0) return { address: text, port: 53 };
-  const withPort = /^([^:]+):(\d+)$/.exec(text);
-  if (withPort) return checked(withPort[1]!, withPort[2], text);
-  throw new Error(`${JSON.stringify(text)} is not an IP address, ip:port or [ipv6]:port`);
-}
-
-function checked(address: string, port: string | undefined, text: string): ResolverAddress {
-  const number = port === undefined ? 53 : Number(port);
-  if (isIP(address) === 0 || !Number.isInteger(number) || number < 1 || number > 65535) {
-    throw new Error(`${JSON.stringify(text)} is not an IP address, ip:port or [ipv6]:port`);
-  }
-  return { address, port: number };
-}
 
 /** The response answers this query: same id, a response, and the same single question. */
 export function answersQuery(query: packet.Packet, response: packet.DecodedPacket): boolean {

@@ -10,7 +10,8 @@ import { createServer, type Server } from 'node:net';
 import { once } from 'node:events';
 import * as packet from 'dns-packet';
 import { createSecureResolver, type SecureResolver } from './secure-resolver.ts';
-import { answersQuery, parseResolverAddress } from './dns-transport.ts';
+import { answersQuery } from './dns-transport.ts';
+import { parseResolverAddress } from '../net/resolver-address.ts';
 
 type Handler = (query: packet.DecodedPacket, transport: 'udp' | 'tcp') => packet.Packet[];
 

@@ -12,7 +12,8 @@
 import { randomInt } from 'node:crypto';
 import * as packet from 'dns-packet';
 import type { SrvRecord } from '../net/dns-srv-order.ts';
-import { exchange, parseResolverAddress, UDP_PAYLOAD_SIZE, type ResolverAddress } from './dns-transport.ts';
+import { parseResolverAddress, type ResolverAddress } from '../net/resolver-address.ts';
+import { exchange, UDP_PAYLOAD_SIZE } from './dns-transport.ts';
 
 /**
  * - secure: NOERROR with AD=1: the records (or their absence) passed validation;
