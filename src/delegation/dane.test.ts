@@ -10,6 +10,7 @@ import type { X509Certificate } from 'node:crypto';
 import { makeCertificate, type TestCertificate } from '../../test/support/certs.ts';
 import type { SrvRecord } from '../net/dns-srv-order.ts';
 import { daneVerdict, srvDelegationVerdict, type DaneInput } from './dane.ts';
+import { lookupDane } from './dane-lookup.ts';
 import type { DnssecStatus, SecureAnswer, TlsaRecord } from './secure-resolver.ts';
 import { isUsableTlsa, tlsaMatchesCertificate, tlsaQueryName, tlsaRecordFor, TLSA_USAGE } from './tlsa.ts';
 
@@ -164,5 +165,45 @@ describe('keyless pair requests: is the sender domain delegated to a host this c
   test('bogus, failed and missing answers, and targets the connection did not prove, are refused', () => {
     for (const status of ['bogus', 'failed', 'nxdomain'] as const) assert.equal(srvDelegationVerdict(DOMAIN, srv(status), names).proven, false, status);
     assert.match(srvDelegationVerdict(DOMAIN, srv('secure', 'elsewhere.example'), names).reason, /no SRV target/);
+  });
+});
+
+describe('the DNS questions asked for DANE (RFC 7673 section 3)', () => {
+  /** answers by "TYPE name"; everything asked is recorded */
+  function fakeResolver(answers: Record<string, SecureAnswer<unknown>>) {
+    const asked: string[] = [];
+    const ask = async <T>(key: string): Promise<SecureAnswer<T>> => {
+      asked.push(key);
+      return (answers[key] ?? answer('nxdomain', [])) as SecureAnswer<T>;
+    };
+    return {
+      asked,
+      resolver: { srv: (name: string) => ask<SrvRecord>(`SRV ${name}`), tlsa: (name: string) => ask<TlsaRecord>(`TLSA ${name}`), a: (host: string) => ask<string>(`A ${host}`), aaaa: (host: string) => ask<string>(`AAAA ${host}`) },
+    };
+  }
+  const SRV = `SRV _xmpp-server._tcp.${DOMAIN}`;
+  const record = { usage: 3, selector: 1, matchingType: 1, data: Buffer.alloc(32) };
+
+  test('secure SRV, secure addresses: the TLSA records of each target at its port', async () => {
+    const { asked, resolver } = fakeResolver({ [SRV]: srv('secure'), [`A ${TARGET}`]: answer('secure', ['192.0.2.1']), [`TLSA _5269._tcp.${TARGET}`]: answer('secure', [record]) });
+    const lookup = await lookupDane(resolver, DOMAIN);
+    assert.deepEqual(lookup.tlsa.get(TARGET)?.records, [record]);
+    assert.deepEqual(asked.sort(), [`A ${TARGET}`, `AAAA ${TARGET}`, SRV, `TLSA _5269._tcp.${TARGET}`].sort());
+  });
+
+  test('an insecure SRV answer or insecure addresses: no TLSA question', async () => {
+    const cases: Record<string, SecureAnswer<unknown>>[] = [{ [SRV]: srv('insecure') }, { [SRV]: srv('secure'), [`A ${TARGET}`]: answer('insecure', ['192.0.2.1']) }];
+    for (const answers of cases) {
+      const { asked, resolver } = fakeResolver(answers);
+      const lookup = await lookupDane(resolver, DOMAIN);
+      assert.equal(lookup.tlsa.size, 0);
+      assert.ok(!asked.some((key) => key.startsWith('TLSA')));
+    }
+  });
+
+  test('bogus addresses take the target out', async () => {
+    const { resolver } = fakeResolver({ [SRV]: srv('secure'), [`A ${TARGET}`]: answer('bogus', []) });
+    const lookup = await lookupDane(resolver, DOMAIN);
+    assert.equal(lookup.tlsa.get(TARGET)?.status, 'bogus');
   });
 });
