@@ -393,6 +393,10 @@ const seconds = (min: number, max: number, value: number, description: string): 
 
 const count = (max: number, value: number, description: string): IntegerNode => ({ kind: 'integer', min: 0, max, default: value, description });
 
+function caFiles(description: string): ListNode {
+  return { kind: 'list', item: { kind: 'string', description: 'a PEM file' }, minItems: 0, unique: true, default: [], description };
+}
+
 const resolverAddress: StringFormat = {
   name: 'resolver address',
   prepare(entry) {
@@ -428,14 +432,7 @@ const delegationSchema: ObjectNode = {
       kind: 'object',
       description: 'POSH (RFC 7711): certificate fingerprints a domain publishes at https://<domain>/.well-known/posh/xmpp-server.json',
       fields: {
-        ca_files: {
-          kind: 'list',
-          item: { kind: 'string', description: 'a PEM file' },
-          minItems: 0,
-          unique: true,
-          default: [],
-          description: "PEM files of CA certificates trusted for the HTTPS servers that publish POSH documents; relative to the config file's directory",
-        },
+        ca_files: caFiles("PEM files of CA certificates trusted for the HTTPS servers that publish POSH documents; relative to the config file's directory"),
         use_system_ca: { kind: 'boolean', default: true, description: "also trust Node's bundled CA certificates for those HTTPS servers" },
         timeout: seconds(1, 120, 10, 'seconds one POSH lookup may take, redirects and a reference included'),
         max_bytes: { kind: 'integer', min: KIB, max: MIB, default: 64 * KIB, description: 'largest POSH document accepted, in bytes' },
@@ -465,14 +462,7 @@ const s2sSchema: ObjectNode = {
         fields: { level: federationLevel('the federation level this remote domain must reach') },
       },
     },
-    ca_files: {
-      kind: 'list',
-      item: { kind: 'string', description: 'a PEM file' },
-      minItems: 0,
-      unique: true,
-      default: [],
-      description: "PEM files of CA certificates trusted for peers' certificates; relative to the config file's directory",
-    },
+    ca_files: caFiles("PEM files of CA certificates trusted for peers' certificates; relative to the config file's directory"),
     use_system_ca: { kind: 'boolean', default: true, description: "also trust the system's CA certificates" },
     dialback_secret: { kind: 'string', description: 'secret for dialback keys (XEP-0185); when absent one is generated once and kept in storage' },
     connect_timeout: seconds(1, 300, 10, 'seconds to wait for a TCP connection to one address'),
