@@ -39,7 +39,11 @@ export async function exchange(server: ResolverAddress, query: packet.Packet, ti
 function exchangeUdp(server: ResolverAddress, query: packet.Packet, timeoutMs: number): Promise<packet.DecodedPacket | undefined> {
   return new Promise((resolve) => {
     const socket = createSocket(isIP(server.address) === 6 ? 'udp6' : 'udp4');
+    let done = false;
     const finish = (response: packet.DecodedPacket | undefined): void => {
+      // a send error may still be reported after the answer came: close only once
+      if (done) return;
+      done = true;
       clearTimeout(timer);
       socket.close();
       resolve(response);

@@ -78,6 +78,8 @@ function get(url: URL, options: HttpsFetchOptions, timeoutMs: number): Promise<R
     const timer = setTimeout(() => finish({ reason: 'timed out' }), timeoutMs);
     req.on('error', (error) => finish({ reason: error.message }));
     req.on('response', (response: IncomingMessage) => {
+      // destroying the request below may end the response with an error nobody needs
+      response.on('error', (error) => finish({ reason: error.message }));
       const status = response.statusCode ?? 0;
       if (status !== 200) {
         response.resume();
@@ -94,7 +96,6 @@ function get(url: URL, options: HttpsFetchOptions, timeoutMs: number): Promise<R
         chunks.push(chunk);
       });
       response.on('end', () => finish({ status, body: Buffer.concat(chunks).toString('utf8') }));
-      response.on('error', (error) => finish({ reason: error.message }));
     });
     req.end();
   });
