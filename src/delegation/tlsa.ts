@@ -51,7 +51,7 @@ export function tlsaMatchesCertificate(record: TlsaRecord, certificate: X509Cert
   return associationData(selectedBytes(certificate, record.selector), record.matchingType).equals(record.data);
 }
 
-/** The TLSA record an operator publishes for a certificate (used by tests and `trellis posh`-like tools). */
+/** The TLSA record that matches a certificate under the given fields (what an operator would publish; tests build theirs with it). */
 export function tlsaRecordFor(certificate: X509Certificate, usage: number, selector: number, matchingType: number): TlsaRecord {
   return { usage, selector, matchingType, data: associationData(selectedBytes(certificate, selector), matchingType) };
 }
