@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStorage } from '../src/storage/open.ts';
 import { loadConfig } from '../src/config/load.ts';
+import { createHash, X509Certificate } from 'node:crypto';
+import { selfSigned, writeCertificateFiles } from './support/lab/ca.ts';
 
 const TRELLIS = join(import.meta.dirname, '..', 'bin', 'trellis');
 
@@ -107,6 +109,25 @@ describe('trellis CLI', () => {
     assert.match(foreign.stderr, /elsewhere.test is not a hosted domain \(hosts: example.test\)/);
     const malformed = await trellis(['adduser', 'a@b@c', '--password', 'x', '--config', configFile]);
     assert.equal(malformed.code, 1);
+  });
+
+  test('posh prints the fingerprints document of a configured certificate, and refuses expires 0', async () => {
+    const pair = await selfSigned('posh.test');
+    const { certFile, keyFile } = writeCertificateFiles(dir, 'posh.test', pair);
+    const config = join(dir, 'posh.yaml');
+    await writeFile(config, `data_dir: ${join(dir, 'posh-data')}\nhosts:\n  posh.test: {tls: {certificate: ${certFile}, key: ${keyFile}}}\n  example.test: {}\n`);
+    const run = await trellis(['posh', 'posh.test', '--expires', '3600', '--config', config]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /# publish at https:\/\/posh\.test\/\.well-known\/posh\/xmpp-server\.json/);
+    const document = JSON.parse(run.stdout.split('\n').find((line) => line.startsWith('{'))!) as { fingerprints: { 'sha-256': string }[]; expires: number };
+    const der = new X509Certificate(pair.certPem).raw;
+    assert.deepEqual(document, { fingerprints: [{ 'sha-256': createHash('sha256').update(der).digest('base64'), 'sha-512': createHash('sha512').update(der).digest('base64') }], expires: 3600 });
+    const noCertificate = await trellis(['posh', 'example.test', '--config', config]);
+    assert.equal(noCertificate.code, 1);
+    assert.match(noCertificate.stderr, /cannot read the certificate of example\.test .*start the server once/);
+    const zero = await trellis(['posh', '--expires', '0', '--config', config]);
+    assert.equal(zero.code, 1);
+    assert.match(zero.stderr, /--expires must be a positive number of seconds/);
   });
 
   test('check config accepts a valid file and names the key of every problem', async () => {

@@ -53,10 +53,15 @@ export async function deleteUser(config: TrellisConfig, input: string): Promise<
 function accountJid(config: TrellisConfig, input: string): Jid {
   const jid = parseJid(input);
   if (jid.local === undefined || jid.resource !== undefined) throw new Error(`${input} is not an account address (expected user@domain)`);
-  if (!config.hosts.some((host) => host.domain === jid.domain)) {
-    throw new Error(`${jid.domain} is not a hosted domain (hosts: ${config.hosts.map((host) => host.domain).join(', ')})`);
-  }
+  hostedDomain(config, jid.domain);
   return jid;
+}
+
+/** The host configured for a (prepared) domain, or an error that lists the hosted ones. */
+export function hostedDomain(config: TrellisConfig, domain: string): TrellisConfig['hosts'][number] {
+  const host = config.hosts.find((candidate) => candidate.domain === domain);
+  if (!host) throw new Error(`${domain} is not a hosted domain (hosts: ${config.hosts.map((candidate) => candidate.domain).join(', ')})`);
+  return host;
 }
 
 async function withStorage(config: TrellisConfig, action: (storage: Storage) => Promise<number>): Promise<number> {

@@ -12,6 +12,7 @@
  *   trellis s2s block DOMAIN [--reason R] | unblock DOMAIN | blocked [--json]
  *   trellis ban ADDRESS[/PREFIX] [--reason R] | ban list [--json]
  *   trellis unban ADDRESS[/PREFIX]
+ *   trellis posh [DOMAIN] [--expires SECONDS] [--reference URL] [--config FILE]
  */
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load.ts';
@@ -22,6 +23,7 @@ import { loadCliConfig } from './config.ts';
 import { inspectPidFile, pidFilePath, removePidFile, removeStalePidFile, runningServerPid, writePidFile } from './pid-file.ts';
 import { closeS2s, listS2s } from './s2s.ts';
 import { ban, blockDomain, listBans, listBlockedDomains, unban, unblockDomain } from './abuse.ts';
+import { printPosh } from './posh.ts';
 import { showStatus } from './status.ts';
 
 const USAGE = `Usage: trellis <command> [options]
@@ -47,6 +49,10 @@ Commands:
                          close those open now (kept across restarts; --reason R is shown)
   ban list               the banned addresses and ranges
   unban ADDRESS[/PREFIX] lift a ban
+  posh [DOMAIN]          the POSH documents (RFC 7711) to publish for each hosted domain, or one:
+                         the fingerprints of the certificate it presents and the URL to publish
+                         them at; --reference URL prints one fingerprints document to publish at
+                         URL and, for each domain, a reference to it (docs/federation.md)
 
   status, s2s, ban and unban ask the running server through its admin API socket (admin.socket, by default
   <data_dir>/admin.sock); they fail with exit code 1 when no server answers there.
@@ -56,6 +62,8 @@ Options:
   -p, --password PW      password for adduser/passwd (else asked on the terminal or read from stdin)
   -r, --reason R         ban and s2s block: why, shown in lists and in what refused peers are told
       --json             status, s2s, ban list, s2s blocked: print the admin API's JSON instead of a table
+      --expires SECONDS  posh: how long other servers may keep the documents (default 604800, a week)
+      --reference URL    posh: publish the fingerprints once at this https URL and refer to it
   -h, --help             show this help
 
 Examples:
@@ -66,6 +74,7 @@ Examples:
   trellis s2s close 3f2a
   trellis ban 203.0.113.0/24 --reason "password guessing"
   trellis s2s block spam.example
+  trellis posh example.com --expires 86400
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -78,6 +87,8 @@ async function main(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h' },
       json: { type: 'boolean' },
       reason: { type: 'string', short: 'r' },
+      expires: { type: 'string' },
+      reference: { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -132,6 +143,12 @@ async function main(argv: string[]): Promise<number> {
       if (target === undefined) return usageError('unban needs an address or range as shown by: trellis ban list');
       return unban(await loadCliConfig(values.config), target);
     }
+    case 'posh':
+      return printPosh(await loadCliConfig(values.config), {
+        ...(rest[0] === undefined ? {} : { domain: rest[0] }),
+        ...(values.expires === undefined ? {} : { expires: values.expires }),
+        ...(values.reference === undefined ? {} : { reference: values.reference }),
+      });
     default:
       return usageError(`unknown command "${command}"`);
   }

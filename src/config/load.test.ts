@@ -366,6 +366,13 @@ describe('parseConfig', () => {
         },
         rate: { bytes_per_second: 262144, burst_bytes: 2097152, stanzas_per_second: 1000, burst_stanzas: 5000 },
         access: { deny_domains: [], allow_domains: [], deny_addresses: [], allow_addresses: [] },
+        delegation: {
+          methods: ['dnssec_srv', 'dane', 'posh'],
+          resolvers: [],
+          resolver_timeout: 3,
+          accept_unsigned_srv: [],
+          posh: { ca_files: [], use_system_ca: true, timeout: 10, max_bytes: 65536, cache_entries: 10000, max_cache_time: 86400 },
+        },
       },
       limits: {
         c2s_per_address: 32,
@@ -485,6 +492,21 @@ describe('federation settings', () => {
       { domain: 'example.com', level: 'trusted' },
       { domain: '*.example.org', level: 'permissive' },
     ]);
+  });
+
+  test('s2s.delegation: resolver addresses, methods and domain patterns are checked; POSH CA files resolved and readable', () => {
+    const error = problemsOf('hosts: {localhost: {}}\ns2s:\n  delegation:\n    resolvers: ["127.0.0.1:5353", resolver.example]\n    methods: [dnssec]\n    accept_unsigned_srv: ["bad domain"]\n    posh: {ca_files: [missing-ca.pem]}\n');
+    assert.deepEqual(error.problems.map((problem) => problem.path).sort(), [
+      's2s.delegation.accept_unsigned_srv[0]',
+      's2s.delegation.methods[0]',
+      's2s.delegation.resolvers[1]',
+    ]);
+    const resolved = problemsOf('hosts: {localhost: {}}\ns2s: {delegation: {posh: {ca_files: [missing-ca.pem]}}}\n');
+    assert.deepEqual(resolved.problems.map((problem) => problem.path), ['s2s.delegation.posh.ca_files[0]']);
+    assert.match(resolved.message, /\/srv\/trellis\/missing-ca\.pem/);
+    const config = parseConfig('hosts: {localhost: {}}\ns2s: {delegation: {resolvers: ["[::1]:53"], accept_unsigned_srv: [Lab.Example, "*.Trusted.Example"]}}\n', { baseDir });
+    assert.deepEqual(config.s2s.delegation.resolvers, ['[::1]:53']);
+    assert.deepEqual(config.s2s.delegation.accept_unsigned_srv, ['lab.example', '*.trusted.example']);
   });
 
   test('a bad level or peer key names the key', () => {

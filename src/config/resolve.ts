@@ -54,13 +54,20 @@ export function resolveConfig(validated: ValidatedConfig, options: ResolveOption
 }
 
 function resolveS2s(s2s: ValidatedConfig['s2s'], baseDir: string, problems: ConfigProblem[]): S2sConfig {
-  const caFiles = s2s.ca_files.map((file, index) => {
-    const absolute = path.resolve(baseDir, file);
-    checkReadable(absolute, `s2s.ca_files[${index}]`, problems);
-    return absolute;
-  });
+  const readableFiles = (files: readonly string[], at: string) =>
+    files.map((file, index) => {
+      const absolute = path.resolve(baseDir, file);
+      checkReadable(absolute, `${at}[${index}]`, problems);
+      return absolute;
+    });
   const peers = Object.entries(s2s.peers).map(([pattern, peer]) => ({ domain: prepareDomainPattern(pattern), level: peer.level }));
-  return { ...s2s, ca_files: caFiles, peers };
+  const { delegation } = s2s;
+  return {
+    ...s2s,
+    ca_files: readableFiles(s2s.ca_files, 's2s.ca_files'),
+    peers,
+    delegation: { ...delegation, posh: { ...delegation.posh, ca_files: readableFiles(delegation.posh.ca_files, 's2s.delegation.posh.ca_files') } },
+  };
 }
 
 function resolveStorage(storage: StorageConfig, dataDir: string): StorageConfig {

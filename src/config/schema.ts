@@ -8,8 +8,9 @@ import { createSecureContext } from 'node:tls';
 import { prepareDomain } from '../jid/jid.ts';
 import { parseIpRange } from '../policy/ip-range.ts';
 import { FEATURE_GROUP_NAMES, isFeatureGroup } from '../policy/foreign-groups.ts';
+import { parseResolverAddress } from '../net/resolver-address.ts';
 import { nearest } from './suggest.ts';
-import { FEDERATION_LEVELS, MODULE_NAMES, TLS_VERSIONS, type FederationLevel } from './types.ts';
+import { DELEGATION_METHODS, FEDERATION_LEVELS, MODULE_NAMES, TLS_VERSIONS, type FederationLevel } from './types.ts';
 
 export type Scalar = string | number | boolean;
 export type DefaultValue = Scalar | readonly Scalar[];
@@ -390,6 +391,58 @@ function accessList(format: StringFormat, description: string): ListNode {
 
 const seconds = (min: number, max: number, value: number, description: string): IntegerNode => ({ kind: 'integer', min, max, default: value, description });
 
+const count = (max: number, value: number, description: string): IntegerNode => ({ kind: 'integer', min: 0, max, default: value, description });
+
+function caFiles(description: string): ListNode {
+  return { kind: 'list', item: { kind: 'string', description: 'a PEM file' }, minItems: 0, unique: true, default: [], description };
+}
+
+const resolverAddress: StringFormat = {
+  name: 'resolver address',
+  prepare(entry) {
+    parseResolverAddress(entry);
+    return entry;
+  },
+};
+
+/** Proofs that a host may speak for a domain (docs/federation.md, src/delegation). */
+const delegationSchema: ObjectNode = {
+  kind: 'object',
+  description: 'proofs that a remote host may speak for a domain its certificate does not name: a DNSSEC-signed SRV record pointing at a name it does prove, DANE TLSA records (RFC 7673) and POSH (RFC 7711). These settings are read by the delegation checks in src/delegation, which server connections do not call yet',
+  fields: {
+    methods: {
+      kind: 'list',
+      item: { kind: 'enum', values: DELEGATION_METHODS, description: 'a proof method' },
+      minItems: 0,
+      unique: true,
+      default: [...DELEGATION_METHODS],
+      description: 'proof methods used besides a certificate that names the domain itself (always on): dnssec_srv (the SRV target is a reference identifier when the SRV answer is signed), dane (TLSA records of the SRV target), posh (certificate fingerprints published over HTTPS); dnssec_srv and dane also need resolvers',
+    },
+    resolvers: {
+      kind: 'list',
+      item: { kind: 'string', format: resolverAddress, description: 'an IP address, "ip:port" or "[ipv6]:port"' },
+      minItems: 0,
+      unique: true,
+      default: [],
+      description: "validating resolvers whose AD bit (the answer passed DNSSEC validation) is believed, best on this machine or over a trusted network (RFC 6840 section 5.7); empty turns dnssec_srv and dane off: the system's resolv.conf is never trusted for this",
+    },
+    resolver_timeout: seconds(1, 60, 3, 'seconds to wait for one answer from a validating resolver; each is asked at most twice, over TCP as well when an answer is truncated'),
+    accept_unsigned_srv: accessList(domainEntry, 'remote domains (exact, or "*.example.com" for every subdomain) whose SRV record counts as a delegation without DNSSEC; none by default, since an unsigned SRV answer can be forged'),
+    posh: {
+      kind: 'object',
+      description: 'POSH (RFC 7711): certificate fingerprints a domain publishes at https://<domain>/.well-known/posh/xmpp-server.json',
+      fields: {
+        ca_files: caFiles("PEM files of CA certificates trusted for the HTTPS servers that publish POSH documents; relative to the config file's directory"),
+        use_system_ca: { kind: 'boolean', default: true, description: "also trust Node's bundled CA certificates for those HTTPS servers" },
+        timeout: seconds(1, 120, 10, 'seconds one POSH lookup may take, redirects and a reference included'),
+        max_bytes: { kind: 'integer', min: KIB, max: MIB, default: 64 * KIB, description: 'largest POSH document accepted, in bytes' },
+        cache_entries: count(1_000_000, 10_000, 'POSH documents kept at once; the oldest goes first; 0 keeps none'),
+        max_cache_time: seconds(60, 30 * 86400, 86400, 'longest a POSH document is kept, in seconds, whatever its expires says; a document without expires is not kept'),
+      },
+    },
+  },
+};
+
 const s2sSchema: ObjectNode = {
   kind: 'object',
   description: 'server-to-server federation (docs/federation.md)',
@@ -409,14 +462,7 @@ const s2sSchema: ObjectNode = {
         fields: { level: federationLevel('the federation level this remote domain must reach') },
       },
     },
-    ca_files: {
-      kind: 'list',
-      item: { kind: 'string', description: 'a PEM file' },
-      minItems: 0,
-      unique: true,
-      default: [],
-      description: "PEM files of CA certificates trusted for peers' certificates; relative to the config file's directory",
-    },
+    ca_files: caFiles("PEM files of CA certificates trusted for peers' certificates; relative to the config file's directory"),
     use_system_ca: { kind: 'boolean', default: true, description: "also trust the system's CA certificates" },
     dialback_secret: { kind: 'string', description: 'secret for dialback keys (XEP-0185); when absent one is generated once and kept in storage' },
     connect_timeout: seconds(1, 300, 10, 'seconds to wait for a TCP connection to one address'),
@@ -437,10 +483,9 @@ const s2sSchema: ObjectNode = {
         allow_addresses: accessList(addressEntry, 'when not empty, only peers at these addresses or ranges may federate'),
       },
     },
+    delegation: delegationSchema,
   },
 };
-
-const count = (max: number, value: number, description: string): IntegerNode => ({ kind: 'integer', min: 0, max, default: value, description });
 
 /** Connection and authentication limits (docs/security.md, "Connection and authentication limits"). */
 const limitsSchema: ObjectNode = {

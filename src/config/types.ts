@@ -156,6 +156,32 @@ export interface S2sAccessConfig {
   allow_addresses: readonly string[];
 }
 
+/** Ways a remote host may prove it speaks for a domain, besides a certificate naming it. */
+export const DELEGATION_METHODS = ['dnssec_srv', 'dane', 'posh'] as const;
+export type DelegationMethodName = (typeof DELEGATION_METHODS)[number];
+
+/** src/delegation: DNSSEC-signed SRV, DANE and POSH proofs (docs/federation.md). */
+export interface S2sDelegationConfig {
+  methods: readonly DelegationMethodName[];
+  /** validating resolvers whose AD bit is believed; empty turns dnssec_srv and dane off */
+  resolvers: readonly string[];
+  /** seconds per answer */
+  resolver_timeout: number;
+  /** remote domains, exact or "*.example.com", whose unsigned SRV record counts as a delegation */
+  accept_unsigned_srv: readonly string[];
+  posh: {
+    /** absolute paths of PEM CA files trusted for the HTTPS servers */
+    ca_files: readonly string[];
+    use_system_ca: boolean;
+    /** seconds per lookup */
+    timeout: number;
+    max_bytes: number;
+    cache_entries: number;
+    /** seconds */
+    max_cache_time: number;
+  };
+}
+
 export interface S2sConfig {
   enabled: boolean;
   /** the level every remote domain must reach unless a peer rule says otherwise */
@@ -181,6 +207,7 @@ export interface S2sConfig {
   limits: ParserLimits;
   rate: RateConfig;
   access: S2sAccessConfig;
+  delegation: S2sDelegationConfig;
 }
 
 /** Connection and authentication limits (docs/security.md); 0 turns a count or size limit off. */

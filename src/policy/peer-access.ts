@@ -23,17 +23,17 @@ interface Rule<T> {
   pattern: T;
 }
 
-type DomainPattern = { exact: string } | { suffix: string };
+export type DomainPattern = { exact: string } | { suffix: string };
 
 const ALLOWED: PeerVerdict = { allowed: true };
 
 /** An exact domain, or "*.example.com" for every subdomain of example.com at any depth (not example.com itself). */
-function domainPattern(written: string): DomainPattern {
+export function domainPattern(written: string): DomainPattern {
   const lowered = written.toLowerCase();
   return lowered.startsWith('*.') ? { suffix: lowered.slice(1) } : { exact: lowered };
 }
 
-function domainMatches(pattern: DomainPattern, domain: string): boolean {
+export function domainMatches(pattern: DomainPattern, domain: string): boolean {
   return 'exact' in pattern ? domain === pattern.exact : domain.endsWith(pattern.suffix);
 }
 

@@ -27,13 +27,20 @@ export type LabRecord =
   | { name: string; type: 'CNAME'; target: string }
   | { name: string; type: 'TXT'; text: string }
   /** RFC 2782; a target of "." means the service is decidedly not available. */
-  | { name: string; type: 'SRV'; priority?: number; weight?: number; port: number; target: string };
+  | { name: string; type: 'SRV'; priority?: number; weight?: number; port: number; target: string }
+  /** RFC 6698 section 2.1; `data` is the certificate association data in hex */
+  | { name: string; type: 'TLSA'; usage: number; selector: number; matchingType: number; data: string };
 
 export interface LabZone {
   /** e.g. "test" or "sec.test" */
   name: string;
   /** sign with DNSSEC and make the resolver trust its key */
   signed?: boolean;
+  /**
+   * with `signed`: alter the signatures over the zone's records (not over its keys) after
+   * signing, so the validating resolver finds those answers bogus and answers SERVFAIL
+   */
+  brokenSignatures?: boolean;
   /** owner names are absolute (a trailing dot is optional) and must lie inside the zone */
   records: LabRecord[];
 }
@@ -61,6 +68,7 @@ export async function startLabDns(zones: LabZone[]): Promise<LabDns> {
       writeFileSync(file, zoneText(zone, zones, keys));
       const key = keys.get(zone.name);
       if (key !== undefined) await run('ldns-signzone', ['-f', `${file}.signed`, file, key.zsk, key.ksk], { cwd: dir });
+      if (key !== undefined && zone.brokenSignatures) writeFileSync(`${file}.signed`, breakSignatures(readFileSync(`${file}.signed`, 'utf8')));
     }
     const trustAnchors = [...keys.values()].map((key) => key.ds).join('');
     const trustAnchorFile = join(dir, 'trust-anchors');
@@ -143,7 +151,27 @@ function recordData(record: LabRecord): string {
       return JSON.stringify(record.text);
     case 'SRV':
       return `${record.priority ?? 0} ${record.weight ?? 0} ${record.port} ${fqdn(record.target)}`;
+    case 'TLSA':
+      return `${record.usage} ${record.selector} ${record.matchingType} ${record.data}`;
   }
+}
+
+/**
+ * Flips a bit in the signature field (the last, base64) of every RRSIG in a zone signed by
+ * ldns-signzone, except those over DNSKEY: the keys still validate, the data does not.
+ */
+function breakSignatures(signed: string): string {
+  return signed
+    .split('\n')
+    .map((line) => {
+      // owner, TTL, class, type, then the RRSIG fields with the covered type first
+      const fields = line.trim().split(/\s+/);
+      if (fields[3] !== 'RRSIG' || fields[4] === 'DNSKEY') return line;
+      const signature = Buffer.from(fields[fields.length - 1]!, 'base64');
+      signature[0] = signature[0]! ^ 0x01;
+      return [...fields.slice(0, -1), signature.toString('base64')].join('\t');
+    })
+    .join('\n');
 }
 
 /** The closest lab zone strictly enclosing `zone`. */
