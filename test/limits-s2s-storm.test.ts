@@ -1,0 +1,83 @@
+/**
+ * A peer that reconnects to the server port in a loop, as jabberd2 2.7 did (its connections
+ * failed right after TLS and it opened the next one at once): after a burst of
+ * `limits.s2s_new_connections.per_address` its address is refused at accept for refusal periods
+ * that double, each start logged and every refusal counted, while a well-behaved Trellis peer on
+ * another address exchanges messages with this server both ways.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { adminRequest } from '../src/admin/client.ts';
+import { loginFederated, startFederatedServer, type FederatedServer } from './support/federation.ts';
+import { RawClient } from './support/raw-client.ts';
+
+const STORM_ADDRESS = '127.0.0.63';
+const STORM_MS = 4500;
+
+/** One connection of the storm: a server stream header, the first answer, then gone at once. */
+async function stormConnection(server: FederatedServer): Promise<'admitted' | 'refused'> {
+  const client = await RawClient.connect(5269, server.domain, STORM_ADDRESS);
+  try {
+    client.send(`<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' to='${server.domain}' from='storm.example' version='1.0'>`);
+    const answer = await client.waitFor(/<\/stream:features>|<\/stream:error>/);
+    if (answer.includes('</stream:features>')) return 'admitted';
+    assert.match(answer, new RegExp(`<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text[^>]*>too many new connections from ${STORM_ADDRESS.replaceAll('.', '\\.')} \\(limits\\.s2s_new_connections: 5 per 60 s\\); refused until `));
+    return 'refused';
+  } finally {
+    client.close();
+  }
+}
+
+async function metric(server: FederatedServer, name: RegExp): Promise<number> {
+  const answer = await adminRequest(server.server.adminSocket!, 'GET', '/metrics');
+  const line = answer.body.split('\n').find((candidate) => name.test(candidate));
+  assert.ok(line, `no metric ${name} in:\n${answer.body}`);
+  return Number(line.split(' ').at(-1));
+}
+
+describe('a storm of server connections from one address', () => {
+  let a: FederatedServer;
+  let b: FederatedServer;
+  before(async () => {
+    a = await startFederatedServer('127.0.0.61', `
+s2s: { min_level: encrypted }
+limits: { s2s_new_connections: { per_address: 5, window: 60, backoff: 1, backoff_max: 2 } }`);
+    b = await startFederatedServer('127.0.0.62', 's2s: { min_level: encrypted }');
+    await a.addUser('alice', a.domain, 'secret');
+    await b.addUser('bob', b.domain, 'secret');
+  });
+  after(async () => {
+    await a.stop();
+    await b.stop();
+  });
+
+  test('is refused after its burst, in periods that double, while another peer federates both ways', async () => {
+    const outcomes = { admitted: 0, refused: 0 };
+    let refusingDuringStorm = 0;
+    const storm = (async () => {
+      for (const end = Date.now() + STORM_MS; Date.now() < end; ) {
+        outcomes[await stormConnection(a)]++;
+        if (outcomes.refused === 10) refusingDuringStorm = await metric(a, /^trellis_s2s_addresses_refused /);
+      }
+    })();
+    // Meanwhile the well-behaved peer opens its connection to us and we ours to it.
+    const alice = await loginFederated(a, 'alice');
+    const bob = await loginFederated(b, 'bob');
+    bob.send(`<message to='alice@${a.domain}/r' id='m1' type='chat'><body>hello alice</body></message>`);
+    await alice.waitFor('hello alice');
+    alice.send(`<message to='bob@${b.domain}/r' id='m2' type='chat'><body>hello bob</body></message>`);
+    await bob.waitFor('hello bob');
+    await storm;
+    // The burst, then at most one more per 12 s of refill: none in these seconds.
+    assert.equal(outcomes.admitted, 5, JSON.stringify(outcomes));
+    assert.ok(outcomes.refused >= 20, JSON.stringify(outcomes));
+    assert.equal(refusingDuringStorm, 1);
+    const starts = a.logLines.filter((line) => line.includes('s2s address refused for a while') && line.includes(`address=${STORM_ADDRESS}`));
+    assert.deepEqual(starts.slice(0, 3).map((line) => /refused_for_seconds=(\d+)/.exec(line)?.[1]), ['1', '2', '2']);
+    assert.equal(await metric(a, /^trellis_connections_refused_total\{listener="s2s",reason="connect_rate"\}/), outcomes.refused);
+    // The other peer's connection came from another address and was never refused.
+    assert.ok(a.server.s2s.connections().some((row) => row.direction === 'in' && row.remoteDomain === b.domain && row.authentication !== 'pending'));
+    alice.close();
+    bob.close();
+  });
+});
