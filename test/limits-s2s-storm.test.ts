@@ -2,16 +2,19 @@
  * A peer that reconnects to the server port in a loop, as jabberd2 2.7 did (its connections
  * failed right after TLS and it opened the next one at once): after a burst of
  * `limits.s2s_new_connections.per_address` its address is refused at accept for refusal periods
- * that double, each start logged and every refusal counted, while a well-behaved Trellis peer on
- * another address exchanges messages with this server both ways.
+ * that double, each start logged and every refusal counted (on the direct TLS port before the
+ * handshake), while a well-behaved Trellis peer on another address exchanges messages with this
+ * server both ways.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect as tcpConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { adminRequest } from '../src/admin/client.ts';
 import { loginFederated, startFederatedServer, type FederatedServer } from './support/federation.ts';
 import { RawClient } from './support/raw-client.ts';
 
-const STORM_ADDRESS = '127.0.0.63';
+const STORM_ADDRESS = '127.0.0.103';
 const STORM_MS = 4500;
 
 /** One connection of the storm: a server stream header, the first answer, then gone at once. */
@@ -28,6 +31,19 @@ async function stormConnection(server: FederatedServer): Promise<'admitted' | 'r
   }
 }
 
+/** A direct TLS connection (XEP-0368) from the storm's address: whether the handshake completed. */
+async function directTlsHandshake(server: FederatedServer): Promise<boolean> {
+  const raw = tcpConnect({ host: server.domain, port: server.server.listening.s2sDirectTls[0]!.port, localAddress: STORM_ADDRESS });
+  const socket = tlsConnect({ socket: raw, rejectUnauthorized: false, ALPNProtocols: ['xmpp-server'] });
+  const done = await new Promise<boolean>((resolve) => {
+    socket.once('secureConnect', () => resolve(true));
+    socket.once('error', () => resolve(false));
+    socket.once('close', () => resolve(false));
+  });
+  socket.destroy();
+  return done;
+}
+
 async function metric(server: FederatedServer, name: RegExp): Promise<number> {
   const answer = await adminRequest(server.server.adminSocket!, 'GET', '/metrics');
   const line = answer.body.split('\n').find((candidate) => name.test(candidate));
@@ -39,10 +55,14 @@ describe('a storm of server connections from one address', () => {
   let a: FederatedServer;
   let b: FederatedServer;
   before(async () => {
-    a = await startFederatedServer('127.0.0.61', `
+    a = await startFederatedServer(
+      '127.0.0.101',
+      `
 s2s: { min_level: encrypted }
-limits: { s2s_new_connections: { per_address: 5, window: 60, backoff: 1, backoff_max: 2 } }`);
-    b = await startFederatedServer('127.0.0.62', 's2s: { min_level: encrypted }');
+limits: { s2s_new_connections: { per_address: 5, window: 60, backoff: 1, backoff_max: 2 } }`,
+      '  s2s_direct_tls: { enabled: true, addresses: ["127.0.0.101"], port: 0 }',
+    );
+    b = await startFederatedServer('127.0.0.102', 's2s: { min_level: encrypted }');
     await a.addUser('alice', a.domain, 'secret');
     await b.addUser('bob', b.domain, 'secret');
   });
@@ -54,10 +74,15 @@ limits: { s2s_new_connections: { per_address: 5, window: 60, backoff: 1, backoff
   test('is refused after its burst, in periods that double, while another peer federates both ways', async () => {
     const outcomes = { admitted: 0, refused: 0 };
     let refusingDuringStorm = 0;
+    let directTlsDuringStorm: boolean | undefined;
     const storm = (async () => {
       for (const end = Date.now() + STORM_MS; Date.now() < end; ) {
         outcomes[await stormConnection(a)]++;
-        if (outcomes.refused === 10) refusingDuringStorm = await metric(a, /^trellis_s2s_addresses_refused /);
+        if (outcomes.refused === 10) {
+          refusingDuringStorm = await metric(a, /^trellis_s2s_addresses_refused /);
+          // On the direct TLS port the address is dropped before the handshake.
+          directTlsDuringStorm = await directTlsHandshake(a);
+        }
       }
     })();
     // Meanwhile the well-behaved peer opens its connection to us and we ours to it.
@@ -72,9 +97,10 @@ limits: { s2s_new_connections: { per_address: 5, window: 60, backoff: 1, backoff
     assert.equal(outcomes.admitted, 5, JSON.stringify(outcomes));
     assert.ok(outcomes.refused >= 20, JSON.stringify(outcomes));
     assert.equal(refusingDuringStorm, 1);
+    assert.equal(directTlsDuringStorm, false);
     const starts = a.logLines.filter((line) => line.includes('s2s address refused for a while') && line.includes(`address=${STORM_ADDRESS}`));
     assert.deepEqual(starts.slice(0, 3).map((line) => /refused_for_seconds=(\d+)/.exec(line)?.[1]), ['1', '2', '2']);
-    assert.equal(await metric(a, /^trellis_connections_refused_total\{listener="s2s",reason="connect_rate"\}/), outcomes.refused);
+    assert.equal(await metric(a, /^trellis_connections_refused_total\{listener="s2s",reason="connect_rate"\}/), outcomes.refused + 1, 'the stream refusals and the direct TLS one');
     // The other peer's connection came from another address and was never refused.
     assert.ok(a.server.s2s.connections().some((row) => row.direction === 'in' && row.remoteDomain === b.domain && row.authentication !== 'pending'));
     alice.close();
