@@ -214,6 +214,8 @@ export interface NewConnectionsConfig {
   backoff: number;
   /** seconds of the longest refusal period, and of good behaviour after which the doubling starts over */
   backoff_max: number;
+  /** refused connections per address held unanswered until the period ends; more are refused at once */
+  held_per_address: number;
 }
 
 /** Failed logins counted across streams. */

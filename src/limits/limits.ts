@@ -50,6 +50,8 @@ export class Limits {
   readonly logins: LoginThrottle;
   readonly refusals: Refusals;
   hooks: LimitsHooks = { closeAddresses: () => 0, closeDomain: () => 0 };
+  /** refused server connections held until their address's refusal period ends, by address */
+  readonly #held = new Map<string, Set<Socket>>();
   #config: LimitsConfig;
   readonly #storage: Storage;
   readonly #logger: Logger;
@@ -119,10 +121,10 @@ export class Limits {
   }
 
   /**
-   * The rate of new server connections from one address: false when this one is refused (and
-   * answered). The connection that starts a refusal period is always logged, so each period
-   * (at most one per `backoff`, doubling) leaves a line; the refusals during it are counted and
-   * logged like the other limits.
+   * The rate of new server connections from one address: false when this one is refused. The
+   * connection that starts a refusal period is always logged, so each period (at most one per
+   * `backoff`, doubling) leaves a line; the refusals during it are counted and logged like the
+   * other limits.
    */
   #admitNewServerConnection(socket: Socket, address: string): boolean {
     const verdict = this.backoff.admit(address);
@@ -131,14 +133,50 @@ export class Limits {
     const until = new Date(verdict.until).toISOString();
     const text = `too many new connections from ${verdict.key} (limits.s2s_new_connections: ${config.per_address} per ${config.window} s); refused until ${until}`;
     const fields = { address: verdict.key, refused_for_seconds: verdict.seconds, until };
-    if (verdict.started) {
-      this.refusals.count('trellis_connections_refused_total', { listener: 's2s', reason: 'connect_rate' });
-      this.#logger.warn('s2s address refused for a while: it opens new connections too fast', fields);
-      refuseConnection(socket, CONTENT_NAMESPACE.s2s, 'policy-violation', text);
-    } else {
-      this.#refuse('s2s', socket, 'connect_rate', `s2s connect_rate ${verdict.key}`, 'policy-violation', text, fields);
-    }
+    this.refusals.count('trellis_connections_refused_total', { listener: 's2s', reason: 'connect_rate' });
+    if (verdict.started) this.#logger.warn('s2s address refused for a while: it opens new connections too fast', fields);
+    else this.refusals.warn(`s2s connect_rate ${verdict.key}`, `s2s connection refused: ${text}`, { reason: 'connect_rate', ...fields });
+    this.#holdThenRefuse(socket, verdict.key, verdict.until, text);
     return false;
+  }
+
+  /**
+   * Refusing at once only makes a peer that reconnects as soon as it is refused loop faster.
+   * Up to `held_per_address` refused connections per address are therefore held, unread and
+   * unanswered, until the refusal period ends, and then get the stream error: a peer that waits
+   * for an answer before it reconnects makes one attempt per period. Past that many, or with
+   * 0, they are refused at once.
+   */
+  #holdThenRefuse(socket: Socket, key: string, until: number, text: string): void {
+    const held = this.#held.get(key) ?? new Set<Socket>();
+    if (held.size >= this.#config.s2s_new_connections.held_per_address) return refuseConnection(socket, CONTENT_NAMESPACE.s2s, 'policy-violation', text);
+    held.add(socket);
+    this.#held.set(key, held);
+    socket.pause();
+    socket.on('error', () => {});
+    const release = (): void => {
+      clearTimeout(timer);
+      held.delete(socket);
+      if (held.size === 0 && this.#held.get(key) === held) this.#held.delete(key);
+    };
+    const timer = setTimeout(() => {
+      release();
+      refuseConnection(socket, CONTENT_NAMESPACE.s2s, 'policy-violation', text);
+    }, until - Date.now());
+    socket.once('close', release);
+  }
+
+  /** Connections held by `#holdThenRefuse` now. */
+  get held(): number {
+    let count = 0;
+    for (const sockets of this.#held.values()) count += sockets.size;
+    return count;
+  }
+
+  /** Drops the held connections (server shutdown). */
+  close(): void {
+    for (const sockets of this.#held.values()) for (const socket of sockets) socket.destroy();
+    this.#held.clear();
   }
 
   /**
@@ -244,6 +282,7 @@ export class Limits {
       { type: 'counter', name: 'trellis_auth_blocks_total', help: 'Login blocks started after repeated failures, by scope (address, account_address, account).', samples: this.refusals.samples('trellis_auth_blocks_total') },
       { type: 'counter', name: 'trellis_auth_refused_total', help: 'Login attempts refused with temporary-auth-failure while blocked, by scope.', samples: this.refusals.samples('trellis_auth_refused_total') },
       { type: 'gauge', name: 'trellis_s2s_addresses_refused', help: 'Addresses refused for a while for opening server connections too fast (limits.s2s_new_connections).', samples: [{ value: this.backoff.refusing() }] },
+      { type: 'gauge', name: 'trellis_s2s_connections_held', help: 'Refused server connections held unanswered until their refusal period ends (limits.s2s_new_connections.held_per_address).', samples: [{ value: this.held }] },
       { type: 'gauge', name: 'trellis_c2s_unauthenticated_connections', help: 'Client connections that have not authenticated yet (limits.c2s_unauthenticated).', samples: [{ value: this.gate.unauthenticated }] },
       { type: 'gauge', name: 'trellis_banned_addresses', help: 'Addresses and ranges banned with trellis ban.', samples: [{ value: this.abuse.bans.length }] },
       { type: 'gauge', name: 'trellis_blocked_domains', help: 'Remote domains blocked with trellis s2s block.', samples: [{ value: this.abuse.blocks.length }] },

@@ -28,7 +28,7 @@ test('every YAML block of docs/security.md is a named example that parses', () =
 test('s2s-new-connections: a larger burst and longer refusal periods', () => {
   const limits = example('s2s-new-connections').limits;
   assert.equal(limits.s2s_per_address, 512);
-  assert.deepEqual(limits.s2s_new_connections, { per_address: 512, window: 60, backoff: 30, backoff_max: 3600 });
+  assert.deepEqual(limits.s2s_new_connections, { per_address: 512, window: 60, backoff: 30, backoff_max: 3600, held_per_address: 32 });
 });
 
 test('the new-connection limits the page lists are the defaults', () => {
