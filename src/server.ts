@@ -110,6 +110,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
         await admin?.close();
         await c2s.close();
         await s2s.close();
+        limits.close();
         await storage.close();
         logger.info('server stopped');
       },

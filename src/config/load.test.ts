@@ -377,6 +377,7 @@ describe('parseConfig', () => {
       limits: {
         c2s_per_address: 32,
         s2s_per_address: 128,
+        s2s_new_connections: { per_address: 128, window: 60, backoff: 10, backoff_max: 600, held_per_address: 8 },
         c2s_unauthenticated: 1000,
         max_open_files_percent: 90,
         max_heap_percent: 85,

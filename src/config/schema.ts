@@ -494,6 +494,17 @@ const limitsSchema: ObjectNode = {
   fields: {
     c2s_per_address: count(1_000_000, 32, 'client connections open at once from one IPv4 address or IPv6 /64, negotiating or authenticated; more are refused with policy-violation. Stops one host from holding all file descriptors'),
     s2s_per_address: count(1_000_000, 128, 'incoming server connections open at once from one IPv4 address or IPv6 /64; a server hosting many domains opens one per domain pair. Stops one host from holding all file descriptors'),
+    s2s_new_connections: {
+      kind: 'object',
+      description: 'how fast one IPv4 address or IPv6 /64 may open incoming server connections: per_address in a burst, refilled at per_address per window seconds; beyond that its new connections are refused (policy-violation) for backoff seconds, twice as long each further time up to backoff_max. Stops a peer that reconnects in a loop from taking the server\'s time',
+      fields: {
+        per_address: count(1_000_000, 128, 'new incoming server connections one address may open in a burst, and per window on average; 0 turns this off'),
+        window: seconds(1, 86400, 60, 'seconds in which per_address connections are refilled'),
+        backoff: seconds(1, 86400, 10, 'seconds the first refusal period lasts; each further one lasts twice as long'),
+        backoff_max: seconds(1, 86400, 600, 'seconds the longest refusal period lasts; an address that keeps under the rate this long after its last one starts over at backoff'),
+        held_per_address: count(1024, 8, 'connections refused during a period that are held, unread and unanswered, until it ends, so that a peer which waits for an answer before reconnecting makes one attempt per period; past this many per address the rest are refused at once; 0 refuses all at once'),
+      },
+    },
     c2s_unauthenticated: count(1_000_000, 1000, 'client connections that have not authenticated yet, all addresses together; more are refused. Keeps a flood of idle or slow connections (from many addresses) from crowding out logins'),
     max_open_files_percent: { kind: 'integer', min: 1, max: 100, default: 90, description: "new connections are refused while the process holds this share of its open-file limit (RLIMIT_NOFILE, soft), so that running sessions, storage and logins in progress keep descriptors; 100 turns it off" },
     max_heap_percent: { kind: 'integer', min: 1, max: 100, default: 85, description: "new connections are refused while JavaScript objects use this share of V8's heap limit, which would otherwise end the process with an out-of-memory crash; 100 turns it off" },

@@ -216,6 +216,8 @@ export interface LimitsConfig {
   c2s_per_address: number;
   /** incoming server connections at once from one IPv4 address or IPv6 /64 */
   s2s_per_address: number;
+  /** how fast one address may open incoming server connections, and the refusal periods after */
+  s2s_new_connections: NewConnectionsConfig;
   /** client connections not yet authenticated, all addresses together */
   c2s_unauthenticated: number;
   /** refuse new connections from this share of the soft open-file limit; 100 is off */
@@ -227,6 +229,20 @@ export interface LimitsConfig {
   /** seconds between two warnings about the same limit and address */
   log_interval: number;
   auth: AuthLimitsConfig;
+}
+
+/** New incoming server connections per address: a token bucket, then refusal periods that double. */
+export interface NewConnectionsConfig {
+  /** connections in a burst, refilled at this many per `window`; 0 is off */
+  per_address: number;
+  /** seconds over which `per_address` connections are refilled */
+  window: number;
+  /** seconds of the first refusal period */
+  backoff: number;
+  /** seconds of the longest refusal period, and of good behaviour after which the doubling starts over */
+  backoff_max: number;
+  /** refused connections per address held unanswered until the period ends; more are refused at once */
+  held_per_address: number;
 }
 
 /** Failed logins counted across streams. */

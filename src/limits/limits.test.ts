@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { LimitsConfig } from '../config/types.ts';
 import { memoryLogger } from '../util/log.ts';
 import { Element } from '../xml/element.ts';
+import { ConnectBackoff } from './connect-backoff.ts';
 import { ConnectionGate, isRefusal, type Ticket } from './connection-gate.ts';
 import { LoginThrottle } from './login-throttle.ts';
 import { judge, softFileLimit, type ProcessMeasurement } from './process-guard.ts';
@@ -13,6 +14,7 @@ const MIB = 1024 * 1024;
 const CONFIG: LimitsConfig = {
   c2s_per_address: 2,
   s2s_per_address: 3,
+  s2s_new_connections: { per_address: 4, window: 60, backoff: 10, backoff_max: 40, held_per_address: 2 },
   c2s_unauthenticated: 3,
   max_open_files_percent: 90,
   max_heap_percent: 85,
@@ -39,6 +41,44 @@ test('the gate counts per address (IPv6 by /64) and unauthenticated connections,
   assert.equal(gate.unauthenticated, 2);
   for (let i = 0; i < 3; i++) assert.ok(!isRefusal(gate.admit('s2s', '192.0.2.9')), 'server connections are counted apart and not as unauthenticated clients');
   assert.ok(isRefusal(gate.admit('s2s', '192.0.2.9')));
+});
+
+test('new server connections: a burst per address, then refusal periods that double, and a fresh start after good behaviour', () => {
+  const config = { ...CONFIG.s2s_new_connections };
+  const backoff = new ConnectBackoff(() => config);
+  const refused = (address: string, at: number) => backoff.admit(address, at).refused;
+  let now = 1_000_000;
+  for (let i = 0; i < 4; i++) assert.equal(refused('192.0.2.1', now), false, 'the burst');
+  const first = backoff.admit('192.0.2.1', now);
+  assert.ok(first.refused && first.started && first.seconds === 10 && first.key === '192.0.2.1');
+  const again = backoff.admit('192.0.2.1', now + 5000);
+  assert.ok(again.refused && !again.started && again.until === first.until, 'refused until the period ends, without starting another');
+  assert.equal(backoff.refusedUntil('192.0.2.1', now + 5000), first.until);
+  assert.equal(refused('192.0.2.2', now), false, 'other addresses are not affected');
+  assert.equal(backoff.refusing(now), 1);
+  // A peer that keeps reconnecting every 100 ms for ten minutes: the periods double up to
+  // backoff_max, and it gets in only as fast as the bucket refills (4 per minute).
+  const periods = [first.seconds];
+  let admitted = 0;
+  for (const end = now + 600_000; now < end; now += 100) {
+    const verdict = backoff.admit('192.0.2.1', now);
+    if (!verdict.refused) admitted++;
+    else if (verdict.started) periods.push(verdict.seconds);
+  }
+  assert.deepEqual(periods.slice(0, 4), [10, 20, 40, 40]);
+  assert.ok(periods.every((seconds) => seconds <= 40));
+  assert.ok(admitted <= 4 * 10, `${admitted} admitted in ten minutes`);
+  now = Math.max(now, backoff.refusedUntil('192.0.2.1', now) ?? 0);
+  // Keeping under the rate for backoff_max after the last period starts the doubling over.
+  now += 40_000 + 60_000;
+  for (let i = 0; i < 4; i++) assert.equal(refused('192.0.2.1', now), false);
+  const fresh = backoff.admit('192.0.2.1', now);
+  assert.ok(fresh.refused && fresh.seconds === 10);
+  // IPv6 counts by /64; 0 turns the limit off.
+  for (let i = 0; i < 4; i++) backoff.admit(`2001:db8:0:1::${i + 1}`, now);
+  assert.equal(refused('2001:db8:0:1:ffff::9', now), true);
+  config.per_address = 0;
+  assert.equal(refused('2001:db8:0:1::1', now), false);
 });
 
 const measurement = (changes: Partial<ProcessMeasurement>): ProcessMeasurement => ({

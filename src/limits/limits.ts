@@ -3,8 +3,9 @@
  * authentication limits"), in one place the listeners, the client streams, the admin API and
  * the composition root share:
  *
- * - at accept: operator bans, the process guard, connections per address and unauthenticated
- *   connections (`admit`); a refused connection gets a stream error and is closed at once;
+ * - at accept: operator bans, the process guard, the rate of new server connections per address
+ *   (src/limits/connect-backoff.ts), connections per address and unauthenticated connections
+ *   (`admit`); a refused connection gets a stream error and is closed at once;
  * - during SASL: failed logins across streams (`loginGuard`, src/limits/login-throttle.ts);
  * - at run time: `trellis ban` and `trellis s2s block`, kept in storage and loaded at start.
  *
@@ -17,6 +18,7 @@ import { AbuseList, canonicalBan, describeBan, describeBlock, type AddressBan, t
 import { addressKey } from '../policy/address-key.ts';
 import type { Storage } from '../storage/types.ts';
 import type { Logger } from '../util/log.ts';
+import { ConnectBackoff } from './connect-backoff.ts';
 import { ConnectionGate, isRefusal, type ListenerKind, type Ticket } from './connection-gate.ts';
 import { LoginThrottle, type LoginGuard } from './login-throttle.ts';
 import { ProcessGuard, memoryBudget, type ProcessMeasurement } from './process-guard.ts';
@@ -43,10 +45,13 @@ const CONTENT_NAMESPACE: Record<ListenerKind, 'jabber:client' | 'jabber:server'>
 export class Limits {
   readonly abuse = new AbuseList();
   readonly gate: ConnectionGate;
+  readonly backoff: ConnectBackoff;
   readonly guard: ProcessGuard;
   readonly logins: LoginThrottle;
   readonly refusals: Refusals;
   hooks: LimitsHooks = { closeAddresses: () => 0, closeDomain: () => 0 };
+  /** refused server connections held until their address's refusal period ends, by address */
+  readonly #held = new Map<string, Set<Socket>>();
   #config: LimitsConfig;
   readonly #storage: Storage;
   readonly #logger: Logger;
@@ -58,6 +63,7 @@ export class Limits {
     const current = () => this.#config;
     this.refusals = new Refusals(logger, () => this.#config.log_interval * 1000);
     this.gate = new ConnectionGate(current);
+    this.backoff = new ConnectBackoff(() => this.#config.s2s_new_connections);
     this.guard = new ProcessGuard(current, measure);
     this.logins = new LoginThrottle(current, logger, this.refusals);
   }
@@ -104,6 +110,7 @@ export class Limits {
       this.#refuse(kind, socket, shortage.reason, `guard ${shortage.reason}`, 'resource-constraint', shortage.text, { address, ...shortage.fields });
       return undefined;
     }
+    if (kind === 's2s' && !this.#admitNewServerConnection(socket, address)) return undefined;
     const admitted = this.gate.admit(kind, address);
     if (isRefusal(admitted)) {
       const fields = { address: admitted.key, open_from_address: this.gate.openFrom(kind, address), unauthenticated: kind === 'c2s' ? this.gate.unauthenticated : undefined };
@@ -114,18 +121,79 @@ export class Limits {
   }
 
   /**
+   * The rate of new server connections from one address: false when this one is refused. The
+   * connection that starts a refusal period is always logged, so each period (at most one per
+   * `backoff`, doubling) leaves a line; the refusals during it are counted and logged like the
+   * other limits.
+   */
+  #admitNewServerConnection(socket: Socket, address: string): boolean {
+    const verdict = this.backoff.admit(address);
+    if (!verdict.refused) return true;
+    const config = this.#config.s2s_new_connections;
+    const until = new Date(verdict.until).toISOString();
+    const text = `too many new connections from ${verdict.key} (limits.s2s_new_connections: ${config.per_address} per ${config.window} s); refused until ${until}`;
+    const fields = { address: verdict.key, refused_for_seconds: verdict.seconds, until };
+    this.refusals.count('trellis_connections_refused_total', { listener: 's2s', reason: 'connect_rate' });
+    if (verdict.started) this.#logger.warn('s2s address refused for a while: it opens new connections too fast', fields);
+    else this.refusals.warn(`s2s connect_rate ${verdict.key}`, `s2s connection refused: ${text}`, { reason: 'connect_rate', ...fields });
+    this.#holdThenRefuse(socket, verdict.key, verdict.until, text);
+    return false;
+  }
+
+  /**
+   * Refusing at once only makes a peer that reconnects as soon as it is refused loop faster.
+   * Up to `held_per_address` refused connections per address are therefore held, unread and
+   * unanswered, until the refusal period ends, and then get the stream error: a peer that waits
+   * for an answer before it reconnects makes one attempt per period. Past that many, or with
+   * 0, they are refused at once.
+   */
+  #holdThenRefuse(socket: Socket, key: string, until: number, text: string): void {
+    const held = this.#held.get(key) ?? new Set<Socket>();
+    if (held.size >= this.#config.s2s_new_connections.held_per_address) return refuseConnection(socket, CONTENT_NAMESPACE.s2s, 'policy-violation', text);
+    held.add(socket);
+    this.#held.set(key, held);
+    socket.pause();
+    socket.on('error', () => {});
+    const release = (): void => {
+      clearTimeout(timer);
+      held.delete(socket);
+      if (held.size === 0 && this.#held.get(key) === held) this.#held.delete(key);
+    };
+    const timer = setTimeout(() => {
+      release();
+      refuseConnection(socket, CONTENT_NAMESPACE.s2s, 'policy-violation', text);
+    }, until - Date.now());
+    socket.once('close', release);
+  }
+
+  /** Connections held by `#holdThenRefuse` now. */
+  get held(): number {
+    let count = 0;
+    for (const sockets of this.#held.values()) count += sockets.size;
+    return count;
+  }
+
+  /** Drops the held connections (server shutdown). */
+  close(): void {
+    for (const sockets of this.#held.values()) for (const socket of sockets) socket.destroy();
+    this.#held.clear();
+  }
+
+  /**
    * Before a direct TLS handshake (XEP-0368): whether the connection could be admitted at all.
-   * A banned address, a shortage or a full per-address count drops it before the handshake
-   * (no stream error can be sent yet); `admit` decides again once TLS is up.
+   * A banned address, a shortage, an address in a refusal period for opening server connections
+   * too fast or a full per-address count drops it before the handshake (no stream error can be
+   * sent yet); `admit` decides again once TLS is up.
    */
   screen(kind: ListenerKind, socket: Socket): boolean {
     const address = socket.remoteAddress ?? '';
     const ban = this.abuse.banFor(address);
     const shortage = ban ? undefined : this.guard.refusal();
+    const backingOff = !ban && !shortage && kind === 's2s' && this.backoff.refusedUntil(address) !== undefined;
     const perAddress = kind === 'c2s' ? this.#config.c2s_per_address : this.#config.s2s_per_address;
-    const full = !ban && !shortage && perAddress > 0 && this.gate.openFrom(kind, address) >= perAddress;
-    if (!ban && !shortage && !full) return true;
-    const reason = ban ? 'banned' : shortage ? shortage.reason : 'per_address';
+    const full = !ban && !shortage && !backingOff && perAddress > 0 && this.gate.openFrom(kind, address) >= perAddress;
+    if (!ban && !shortage && !backingOff && !full) return true;
+    const reason = ban ? 'banned' : shortage ? shortage.reason : backingOff ? 'connect_rate' : 'per_address';
     this.refusals.count('trellis_connections_refused_total', { listener: kind, reason });
     this.refusals.warn(`${kind} tls ${reason} ${addressKey(address)}`, `${kind} connection dropped before the TLS handshake`, { reason, address: addressKey(address) });
     return false;
@@ -203,8 +271,8 @@ export class Limits {
     const refused = this.refusals.samples('trellis_connections_refused_total');
     // The usual reasons are always written, zero included, so that series do not come and go.
     for (const listener of ['c2s', 's2s']) {
-      for (const reason of ['banned', 'per_address', 'unauthenticated', 'open_files', 'heap', 'memory']) {
-        if (reason === 'unauthenticated' && listener === 's2s') continue;
+      for (const reason of ['banned', 'per_address', 'connect_rate', 'unauthenticated', 'open_files', 'heap', 'memory']) {
+        if ((reason === 'unauthenticated' && listener === 's2s') || (reason === 'connect_rate' && listener === 'c2s')) continue;
         if (!refused.some((sample) => sample.labels.listener === listener && sample.labels.reason === reason)) refused.push({ labels: { listener, reason }, value: 0 });
       }
     }
@@ -213,6 +281,8 @@ export class Limits {
       { type: 'counter', name: 'trellis_accept_errors_total', help: 'Connections the operating system could not hand over (accept failed, e.g. EMFILE).', samples: this.refusals.samples('trellis_accept_errors_total') },
       { type: 'counter', name: 'trellis_auth_blocks_total', help: 'Login blocks started after repeated failures, by scope (address, account_address, account).', samples: this.refusals.samples('trellis_auth_blocks_total') },
       { type: 'counter', name: 'trellis_auth_refused_total', help: 'Login attempts refused with temporary-auth-failure while blocked, by scope.', samples: this.refusals.samples('trellis_auth_refused_total') },
+      { type: 'gauge', name: 'trellis_s2s_addresses_refused', help: 'Addresses refused for a while for opening server connections too fast (limits.s2s_new_connections).', samples: [{ value: this.backoff.refusing() }] },
+      { type: 'gauge', name: 'trellis_s2s_connections_held', help: 'Refused server connections held unanswered until their refusal period ends (limits.s2s_new_connections.held_per_address).', samples: [{ value: this.held }] },
       { type: 'gauge', name: 'trellis_c2s_unauthenticated_connections', help: 'Client connections that have not authenticated yet (limits.c2s_unauthenticated).', samples: [{ value: this.gate.unauthenticated }] },
       { type: 'gauge', name: 'trellis_banned_addresses', help: 'Addresses and ranges banned with trellis ban.', samples: [{ value: this.abuse.bans.length }] },
       { type: 'gauge', name: 'trellis_blocked_domains', help: 'Remote domains blocked with trellis s2s block.', samples: [{ value: this.abuse.blocks.length }] },

@@ -22,7 +22,18 @@ function example(name: string): TrellisConfig {
 
 test('every YAML block of docs/security.md is a named example that parses', () => {
   assert.equal(examples.size, DOC.match(/```yaml\n/g)?.length ?? 0);
-  assert.deepEqual([...examples.keys()], ['strangers-per-host', 'tls13-only', 'legacy-cbc', 'mozilla-groups']);
+  assert.deepEqual([...examples.keys()], ['s2s-new-connections', 'strangers-per-host', 'tls13-only', 'legacy-cbc', 'mozilla-groups']);
+});
+
+test('s2s-new-connections: a larger burst and longer refusal periods', () => {
+  const limits = example('s2s-new-connections').limits;
+  assert.equal(limits.s2s_per_address, 512);
+  assert.deepEqual(limits.s2s_new_connections, { per_address: 512, window: 60, backoff: 30, backoff_max: 3600, held_per_address: 32 });
+});
+
+test('the new-connection limits the page lists are the defaults', () => {
+  const defaults = defaultConfig('/srv/trellis').limits.s2s_new_connections;
+  for (const [key, value] of Object.entries(defaults)) assert.match(DOC, new RegExp(`\\| \`limits\\.s2s_new_connections\\.${key}\` \\| ${value} \\|`), key);
 });
 
 test('strangers-per-host: a host without the stranger limit beside one with the default', () => {

@@ -2,7 +2,18 @@
  * One TLS secure context per hosted domain, chosen by SNI (RFC 6066 section 3; RFC 6120
  * section 13.7.1.1 recommends the server pick the certificate for the stream's domain).
  * A name without a context of its own falls back to the default context.
+ *
+ * Each certificate has a second context for the sockets that ask for the peer's certificate
+ * (server links): it issues stateful session tickets. A stateless TLS 1.3 ticket is the whole
+ * session encrypted, the peer's certificate chain included, so with a client certificate every
+ * handshake is followed by two records of one to several kilobytes that no server peer uses
+ * (server links are not resumed). COMPAT(jabberd2): jabberd2 2.7 reads 1024 bytes at a time and
+ * leaves a stale error on OpenSSL's error queue after each handshake (creating the XmppAddr OID
+ * again); when its first read after the handshake ends inside a record, SSL_get_error reports
+ * that stale error instead of "want read", and jabberd2 drops the connection and opens a new
+ * one at once, endlessly. Stateful tickets are records of under 100 bytes, as Prosody sends.
  */
+import { constants } from 'node:crypto';
 import { createSecureContext, type ConnectionOptions, type SecureContext, type SecureContextOptions, type TlsOptions } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { TlsFiles, TlsSettings } from '../config/types.ts';
@@ -12,6 +23,8 @@ export interface LoadedCertificate {
   domain: string;
   files: TlsFiles;
   context: SecureContext;
+  /** the same certificate for sockets that request the peer's certificate: stateful session tickets */
+  peerContext: SecureContext;
   /** the PEM files as loaded, for a listener's default certificate */
   pem: { cert: Buffer; key: Buffer };
 }
@@ -21,24 +34,34 @@ export class TlsContextStore {
   #fallback: LoadedCertificate | undefined;
   /** protocol versions, ciphers, groups and renegotiation, the same for every socket */
   readonly options: SecureContextOptions;
+  /** `options` for sockets that request the peer's certificate */
+  readonly #peerOptions: SecureContextOptions;
 
   constructor(settings: TlsSettings) {
     this.options = tlsOptions(settings);
+    this.#peerOptions = { ...this.options, secureOptions: (this.options.secureOptions ?? 0) | constants.SSL_OP_NO_TICKET };
   }
 
   /** Loads (or reloads) the certificate for a domain; the first one added becomes the fallback. */
   add(domain: string, files: TlsFiles): LoadedCertificate {
     const pem = { cert: readFileSync(files.certificate), key: readFileSync(files.key) };
-    const loaded: LoadedCertificate = { domain, files, pem, context: createSecureContext({ ...this.options, ...pem }) };
+    const loaded: LoadedCertificate = {
+      domain,
+      files,
+      pem,
+      context: createSecureContext({ ...this.options, ...pem }),
+      peerContext: createSecureContext({ ...this.#peerOptions, ...pem }),
+    };
     this.#byDomain.set(domain, loaded);
     this.#fallback ??= loaded;
     return loaded;
   }
 
-  /** The context for a server name (case-insensitive, one trailing dot ignored). */
-  contextFor(serverName: string | undefined): SecureContext | undefined {
+  /** The context for a server name (case-insensitive, one trailing dot ignored); `peers` for sockets that request the peer's certificate. */
+  contextFor(serverName: string | undefined, peers = false): SecureContext | undefined {
     const name = serverName?.toLowerCase().replace(/\.$/, '');
-    return (name !== undefined ? this.#byDomain.get(name) : undefined)?.context ?? this.#fallback?.context;
+    const loaded = (name !== undefined ? this.#byDomain.get(name) : undefined) ?? this.#fallback;
+    return peers ? loaded?.peerContext : loaded?.context;
   }
 
   has(domain: string): boolean {
@@ -50,16 +73,18 @@ export class TlsContextStore {
    * client that sends no SNI gets the certificate of `streamDomain` (the stream header's `to`,
    * known before STARTTLS), else the fallback. A tls.Server ignores `secureContext` and builds
    * its default context from the options themselves, hence the fallback's PEM files as well.
+   * Requesting the peer's certificate (`requestCert`) selects the stateful-ticket contexts.
    */
   serverOptions(extra: TlsOptions = {}, streamDomain?: string): TlsOptions {
     const fallback = this.#fallback;
     if (!fallback) throw new Error('no TLS certificate loaded');
+    const peers = extra.requestCert === true;
     return {
-      ...this.options,
+      ...(peers ? this.#peerOptions : this.options),
       ...fallback.pem,
       ...extra,
-      secureContext: this.contextFor(streamDomain) ?? fallback.context,
-      SNICallback: (serverName, callback) => callback(null, this.contextFor(serverName)),
+      secureContext: this.contextFor(streamDomain, peers),
+      SNICallback: (serverName, callback) => callback(null, this.contextFor(serverName, peers)),
     };
   }
 

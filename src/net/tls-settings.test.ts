@@ -10,7 +10,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect as tcpConnect, createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tlsConnect, createServer as createTlsServer, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { Duplex } from 'node:stream';
+import { connect as tlsConnect, createServer as createTlsServer, type ConnectionOptions, type TLSSocket, type TlsOptions } from 'node:tls';
 import { defaultConfig } from '../config/load.ts';
 import type { TlsSettings } from '../config/types.ts';
 import { listen, type Listener } from './listener.ts';
@@ -69,22 +70,22 @@ interface Endpoint {
 }
 
 /** STARTTLS as c2s and s2s do it: an XmlStream over a plain socket, upgraded by startTls. */
-async function startTlsServer(): Promise<Endpoint> {
+async function startTlsServer(extra: TlsOptions = {}): Promise<Endpoint> {
   const server: Server = createServer((socket) => {
     const noop = (): void => {};
     const stream = new XmlStream(socket, { streamOpen: noop, stanza: noop, streamClose: noop, parseError: noop, whitespace: noop, socketClosed: noop }, {
       limits: defaultConfig('/tmp').c2s.limits,
       contentNamespace: 'jabber:client',
     });
-    stream.startTls(store.serverOptions({}, 'localhost')).catch(noop);
+    stream.startTls(store.serverOptions(extra, 'localhost')).catch(noop);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { port: (server.address() as AddressInfo).port, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
 /** Direct TLS as the XEP-0368 listeners do it. */
-async function directTlsServer(): Promise<Endpoint> {
-  const listener: Listener = await listen(['127.0.0.1'], 0, (socket) => socket.on('error', () => {}).resume(), store.serverOptions({ ALPNProtocols: ['xmpp-client'] }));
+async function directTlsServer(extra: TlsOptions = {}): Promise<Endpoint> {
+  const listener: Listener = await listen(['127.0.0.1'], 0, (socket) => socket.on('error', () => {}).resume(), store.serverOptions({ ALPNProtocols: ['xmpp-client'], ...extra }));
   return { port: listener.addresses[0]!.port, close: () => listener.close() };
 }
 
@@ -142,6 +143,59 @@ for (const [kind, start] of [['STARTTLS (XmlStream.startTls)', startTlsServer], 
       const socket = await handshake(endpoint.port);
       assert.equal(socket.getPeerCertificate().subject.CN, 'localhost');
       socket.destroy();
+    });
+  });
+}
+
+/**
+ * The TLS records a server sends after the client's handshake is done (TLS 1.3 session tickets
+ * here: the server sends no data), read from the bytes on the wire.
+ */
+async function recordsAfterHandshake(port: number, options: ConnectionOptions): Promise<number[]> {
+  const raw = tcpConnect({ host: '127.0.0.1', port });
+  await new Promise((resolve, reject) => raw.once('connect', resolve).once('error', reject));
+  const received: Buffer[] = [];
+  // A duplex in front of the socket, so that every byte the server sends is seen.
+  const tap = new Duplex({
+    read() {},
+    write(chunk: Buffer, _encoding, callback) {
+      raw.write(chunk, callback);
+    },
+  });
+  raw.on('data', (chunk: Buffer) => {
+    received.push(chunk);
+    tap.push(chunk);
+  });
+  const socket = tlsConnect({ socket: tap, rejectUnauthorized: false, ...options });
+  await new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+  const handshakeBytes = Buffer.concat(received).length;
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  socket.destroy();
+  raw.destroy();
+  const after = Buffer.concat(received).subarray(handshakeBytes);
+  const lengths: number[] = [];
+  // RFC 8446 section 5.1: type (1), legacy version (2), length (2), then the record.
+  for (let offset = 0; offset + 5 <= after.length; offset += 5 + after.readUInt16BE(offset + 3)) lengths.push(after.readUInt16BE(offset + 3));
+  return lengths;
+}
+
+for (const [kind, start] of [['STARTTLS (XmlStream.startTls)', startTlsServer], ['direct TLS (listen)', directTlsServer]] as const) {
+  describe(`server sockets that request the peer's certificate (s2s), ${kind}`, () => {
+    let endpoint: Endpoint;
+    let client: { cert: string; key: string };
+    before(async () => {
+      endpoint = await start({ requestCert: true, rejectUnauthorized: false });
+      const { certificatePem, keyPem } = await generateSelfSigned('peer.example');
+      client = { cert: certificatePem, key: keyPem };
+    });
+    after(() => endpoint.close());
+
+    // A stateless ticket carries the client's certificate: records of a kilobyte or more, which
+    // jabberd2 2.7 cannot take when its first read ends inside one (src/net/tls-contexts.ts).
+    test('the session tickets after the handshake are small stateful ones', async () => {
+      const records = await recordsAfterHandshake(endpoint.port, { ...client, servername: 'localhost' });
+      assert.ok(records.length > 0, 'no ticket sent');
+      for (const length of records) assert.ok(length < 256, `a record of ${length} bytes after the handshake`);
     });
   });
 }

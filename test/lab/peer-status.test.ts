@@ -1,10 +1,11 @@
 /**
- * How the lab reads the peers' s2s state: Prosody's `s2s:show` table and ejabberd's log. The
+ * How the lab reads the peers' s2s state: Prosody's `s2s:show` table, ejabberd's and jabberd2's logs. The
  * samples are the peers' real output. Needs no namespace.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseS2sLog } from '../support/lab/ejabberd.ts';
+import { parseS2sLog as parseJabberd2Log } from '../support/lab/jabberd2.ts';
 import { parseS2sShow } from '../support/lab/prosody.ts';
 
 describe('Prosody s2s:show', () => {
@@ -34,6 +35,24 @@ describe('ejabberd log', () => {
     assert.deepEqual(parseS2sLog(log), [
       { direction: 'incoming', localDomain: 'ej.sec.test', remoteDomain: 'pros.test', encrypted: true, authentication: 'sasl-external' },
       { direction: 'outgoing', localDomain: 'ej.sec.test', remoteDomain: 'pros.test', encrypted: true, authentication: 'dialback' },
+    ]);
+  });
+});
+
+describe('jabberd2 log', () => {
+  it('turns routes made valid by dialback into connections', () => {
+    const log = [
+      'Thu Dec  3 06:17:47 2026 [notice] [7] [127.0.0.20, port=5269] outgoing connection for \'trself.test\'',
+      'Thu Dec  3 06:17:47 2026 [notice] [7] [127.0.0.20, port=5269] sending dialback auth request for route \'jab.test/trself.test\'',
+      'Thu Dec  3 06:17:47 2026 [notice] [7] [127.0.0.20, port=5269] outgoing route \'jab.test/trself.test\' is now valid TLS',
+      'Thu Dec  3 06:17:47 2026 [notice] [8] [127.0.0.1, port=46208] received dialback auth request for route \'jab.test/trself.test\'',
+      'Thu Dec  3 06:17:47 2026 [notice] [8] [127.0.0.1, port=46208] incoming route \'jab.test/trself.test\' is now valid TLS',
+      'Thu Dec  3 06:17:48 2026 [notice] [9] [127.0.0.30, port=5269] outgoing route \'jab.test/plain.test\' is now valid ',
+    ].join('\n');
+    assert.deepEqual(parseJabberd2Log(log), [
+      { direction: 'outgoing', localDomain: 'jab.test', remoteDomain: 'trself.test', encrypted: true, authentication: 'dialback' },
+      { direction: 'incoming', localDomain: 'jab.test', remoteDomain: 'trself.test', encrypted: true, authentication: 'dialback' },
+      { direction: 'outgoing', localDomain: 'jab.test', remoteDomain: 'plain.test', encrypted: false, authentication: 'dialback' },
     ]);
   });
 });

@@ -24,6 +24,8 @@ export interface IssueOptions {
   xmppAddrs?: string[];
   /** extended key usages; certificates presented on both ends of an s2s link need both */
   eku?: 'server' | 'server+client';
+  /** the leaf's key: P-256 by default; RSA 4096 makes certificates (and what embeds them) over a kilobyte */
+  key?: 'ecdsa' | 'rsa';
 }
 
 export interface TestCa extends CertificateAndKey {
@@ -31,6 +33,7 @@ export interface TestCa extends CertificateAndKey {
 }
 
 const KEY_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+const RSA_KEY_ALGORITHM = { name: 'RSASSA-PKCS1-v1_5', modulusLength: 4096, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' };
 const VALIDITY_MS = 30 * 24 * 3600 * 1000;
 /** Allows for clocks a little behind the issuing one. */
 const BACKDATE_MS = 3600 * 1000;
@@ -59,7 +62,7 @@ export async function createTestCa(commonName = 'Trellis Lab CA'): Promise<TestC
     certPem: certificate.toString('pem'),
     keyPem: await privateKeyPem(keys.privateKey),
     issue: async (options) => {
-      const leafKeys = await generateKeys();
+      const leafKeys = await generateKeys(options.key === 'rsa' ? RSA_KEY_ALGORITHM : KEY_ALGORITHM);
       const leaf = await x509.X509CertificateGenerator.create({
         serialNumber: serialNumber(),
         subject: `CN=${options.names[0] ?? 'lab'}`,
@@ -161,8 +164,8 @@ function ascii(text: string): Buffer {
   return Buffer.from(text, 'ascii');
 }
 
-async function generateKeys(): Promise<CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
+async function generateKeys(algorithm: typeof KEY_ALGORITHM | typeof RSA_KEY_ALGORITHM = KEY_ALGORITHM): Promise<CryptoKeyPair> {
+  return (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
 }
 
 async function privateKeyPem(key: CryptoKey): Promise<string> {

@@ -11,6 +11,9 @@ export const LAB_PACKAGES: readonly string[] = [
   // DNSSEC-signed zones exercise.
   'lua-unbound',
   'ejabberd',
+  'jabberd2',
+  // jabberd2 links libidn.so.12
+  'libidn12',
   'nsd',
   'unbound',
   // ldns-keygen, ldns-signzone, ldns-key2ds and drill
@@ -20,8 +23,14 @@ export const LAB_PACKAGES: readonly string[] = [
   'openssl',
 ];
 
-/** Services the packages above would start from their maintainer scripts. */
-const LAB_SERVICES = ['prosody', 'ejabberd', 'nsd', 'unbound'];
+/** Services the packages above would start from their maintainer scripts, and the users they run as. */
+const LAB_SERVICES: readonly { service: string; user: string }[] = [
+  { service: 'prosody', user: 'prosody' },
+  { service: 'ejabberd', user: 'ejabberd' },
+  { service: 'jabberd2', user: 'jabber' },
+  { service: 'nsd', user: 'nsd' },
+  { service: 'unbound', user: 'unbound' },
+];
 
 /**
  * invoke-rc.d consults this script before starting anything; exit status 101 means "action
@@ -76,11 +85,11 @@ function isInstalled(pkg: string): boolean {
  * whatever runs under these users was started by the packages. epmd belongs to ejabberd here.
  */
 function stopSystemServices(): void {
-  for (const service of LAB_SERVICES) {
-    if (processesOf(service).length === 0) continue;
+  for (const { service, user } of LAB_SERVICES) {
+    if (processesOf(user).length === 0) continue;
     spawnSync('systemctl', ['stop', service], { stdio: 'ignore' });
     spawnSync(`/etc/init.d/${service}`, ['stop'], { stdio: 'ignore' });
-    for (const pid of processesOf(service)) {
+    for (const pid of processesOf(user)) {
       try {
         process.kill(pid, 'SIGTERM');
       } catch {
