@@ -1,6 +1,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConnectionTable } from './connection-table.ts';
+import { ConnectionTable, type Direction } from './connection-table.ts';
+
+/** A table with one connection, c1. */
+function withConnection(direction: Direction): ConnectionTable {
+  const table = new ConnectionTable();
+  table.add('c1', direction);
+  return table;
+}
 
 describe('the connection table', () => {
   test('a new row has the direction and has proved nothing', () => {
@@ -11,8 +18,7 @@ describe('the connection table', () => {
   });
 
   test('names proven by certificate and by other means are kept apart; both prove', () => {
-    const table = new ConnectionTable();
-    table.add('c1', 'out');
+    const table = withConnection('out');
     table.certified('c1', 'a.example');
     table.proved('c1', 'b.example');
     const row = table.get('c1')!;
@@ -22,16 +28,14 @@ describe('the connection table', () => {
   });
 
   test('a name the certificate proves is not also recorded as proven otherwise', () => {
-    const table = new ConnectionTable();
-    table.add('c1', 'in');
+    const table = withConnection('in');
     table.certified('c1', 'a.example');
     table.proved('c1', 'a.example');
     assert.equal(table.get('c1')!.delegatedNames.size, 0);
   });
 
   test('rows are per connection, and a deleted connection proves nothing', () => {
-    const table = new ConnectionTable();
-    table.add('c1', 'in');
+    const table = withConnection('in');
     table.add('c2', 'out');
     table.certified('c1', 'a.example');
     assert.equal(table.proves('c2', 'a.example'), false);

@@ -9,12 +9,10 @@ import type { Router } from '../router/router.ts';
 import type { Element } from '../xml/element.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
 import type { Pair } from './binding-table.ts';
-import { connectToHop, resolveHops, type Connected } from './connector.ts';
 import type { S2sContext } from './context.ts';
 import type { TrackedStanza } from './delivery-tracker.ts';
 import type { ServerConnection } from './server-connection.ts';
 import { MAX_PENDING_VERIFIES, type VerifyOutcome } from './step-dialback-initiator.ts';
-import type { ServerTarget } from '../net/dns.ts';
 
 /** A stanza waiting for its pair, and how many connections it was already sent on. */
 interface Queued {
@@ -36,10 +34,11 @@ export interface Hops {
   readonly resends: ResendCounters;
   /** the first connection of the pair's outbound list (the binding table) */
   route(pair: Pair): ServerConnection | undefined;
-  /** an authenticated connection to one of `targets` that may carry pairs for `remote` too */
-  reusable(targets: readonly ServerTarget[], remote: string): ServerConnection | undefined;
-  /** a new connection for `pair` on the socket that reached its hop */
-  open(pair: Pair, connected: Connected): ServerConnection;
+  /**
+   * A connection to ask for `pair` on: one already open to the remote domain's next hop that
+   * may carry it, or a new one; the error its stanzas bounce with when there is none.
+   */
+  connect(pair: Pair): Promise<ServerConnection | StanzaError>;
 }
 
 interface WaitingVerify {
@@ -125,23 +124,13 @@ export class Destination {
     void this.#connect(local);
   }
 
-  /** RFC 6120 section 3.2: the hop for this domain; a connection already there is used when it may carry it. */
   async #connect(local: string): Promise<void> {
-    const targets = await resolveHops(this.domain, this.#hops.context);
-    if (targets instanceof StanzaError) return this.#unreachable(targets);
-    const reused = this.#hops.reusable(targets, this.domain);
-    const connected = reused ? undefined : await connectToHop(targets, this.domain, local, this.#hops.context);
-    if (connected instanceof StanzaError) return this.#unreachable(connected);
+    const connection = await this.#hops.connect({ local, remote: this.domain });
     this.#connecting = false;
-    const connection = reused ?? this.#hops.open({ local, remote: this.domain }, connected!);
+    if (connection instanceof StanzaError) return this.#closed(connection, []);
     this.#connection = connection;
     for (const wanted of this.#wanted) connection.request({ local: wanted, remote: this.domain });
     for (const { receiving, streamId, key, resolve } of this.#verifies.splice(0)) void connection.verify(this.domain, receiving, streamId, key).then(resolve);
-  }
-
-  #unreachable(error: StanzaError): void {
-    this.#connecting = false;
-    this.#closed(error, []);
   }
 
   pairReady(connection: ServerConnection, local: string): void {

@@ -6,7 +6,6 @@
  */
 import type { Socket } from 'node:net';
 import type { ListenerConfig } from '../config/types.ts';
-import type { ServerTarget } from '../net/dns.ts';
 import { listen, type BoundAddress, type Listener } from '../net/listener.ts';
 import type { Jid } from '../jid/jid.ts';
 import type { RemoteRoute } from '../router/router.ts';
@@ -15,7 +14,7 @@ import { StanzaError } from '../xml/stanza-error.ts';
 import { BindingTable, type Pair } from './binding-table.ts';
 import { connectionInfo } from './connection-info.ts';
 import { ConnectionTable } from './connection-table.ts';
-import { hopOf, type Connected } from './connector.ts';
+import { connectToHop, hopOf, resolveHops } from './connector.ts';
 import type { S2sConnectionInfo, S2sContext } from './context.ts';
 import type { TrackedStanza } from './delivery-tracker.ts';
 import { Destination, type Hops, type ResendCounters } from './destination.ts';
@@ -100,17 +99,18 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
     return id === undefined ? undefined : this.#live.get(id)?.connection;
   }
 
-  reusable(targets: readonly ServerTarget[], remote: string): ServerConnection | undefined {
+  /** RFC 6120 section 3.2: the next hop for the remote domain; a connection already there is used when it may carry the pair. */
+  async connect(pair: Pair): Promise<ServerConnection | StanzaError> {
+    const targets = await resolveHops(pair.remote, this.context);
+    if (targets instanceof StanzaError) return targets;
     for (const target of targets) {
-      for (const connection of this.#byHop.get(hopOf(target)) ?? []) if (connection.canCarry(remote)) return connection;
+      for (const connection of this.#byHop.get(hopOf(target)) ?? []) if (connection.canCarry(pair.remote)) return connection;
     }
-    return undefined;
-  }
-
-  open(pair: Pair, { socket, target }: Connected): ServerConnection {
-    const connection = new ServerConnection(socket, this.context, this, { pair, target });
+    const connected = await connectToHop(targets, pair.remote, pair.local, this.context);
+    if (connected instanceof StanzaError) return connected;
+    const connection = new ServerConnection(connected.socket, this.context, this, { pair, target: connected.target });
     this.#live.set(connection.id, { connection });
-    const hop = hopOf(target);
+    const hop = hopOf(connected.target);
     let connections = this.#byHop.get(hop);
     if (!connections) this.#byHop.set(hop, (connections = new Set()));
     connections.add(connection);
