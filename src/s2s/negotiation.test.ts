@@ -101,6 +101,17 @@ describe('negotiation as ordered steps', () => {
     assert.deepEqual(offered('verified'), [false, ['starttls']]);
   });
 
+  test('a step that fails the connection stops the steps after it', () => {
+    const host = new FakeStepHost({ role: 'initiator', local: 'tr.example', remote: 'pr.example', level: 'encrypted' });
+    const negotiation = new Negotiation('initiator', [tlsStep(host), saslExternalStep(host)]);
+    host.fail = (error) => {
+      host.failures.push({ error });
+      negotiation.clear();
+    };
+    negotiation.features(features(EXTERNAL));
+    assert.deepEqual([host.failures.length, host.wire, negotiation.open], [1, [], false]);
+  });
+
   test('an element no step claims is left to the connection', () => {
     assert.equal(new Negotiation('receiver', []).handle(parseElement('<message/>')), false);
   });

@@ -56,6 +56,8 @@ export class Negotiation {
   #open = false;
   #waiting: (() => void)[] = [];
   #features: Element | undefined;
+  /** the stream is gone: no step begins any more */
+  #ended = false;
 
   constructor(role: Role, steps: readonly Step[]) {
     this.role = role;
@@ -118,6 +120,7 @@ export class Negotiation {
 
   #advance(): void {
     while (this.#next < this.#steps.length) {
+      if (this.#ended) return;
       const step = this.#steps[this.#next]!;
       const result = step.begin?.(this.#features) ?? 'done';
       if (result !== 'done') return this.#own(step, result);
@@ -162,8 +165,9 @@ export class Negotiation {
     while (this.open && this.#waiting.length > 0) this.#waiting.shift()!();
   }
 
-  /** The stream is gone: nothing waiting will run. */
+  /** The stream is gone (or failed in a step): nothing waiting runs, no further step begins. */
   clear(): void {
+    this.#ended = true;
     this.#waiting = [];
   }
 }
