@@ -112,6 +112,25 @@ describe('a remote destination', () => {
     assert.deepEqual(hops.resends, { resent: 1, bounced: 1 });
   });
 
+  test('idle once nothing waits and no connection is in use; a failing domain only after its backoff is long over', async () => {
+    const { destination, attempts, connected, ready } = setUp();
+    assert.equal(destination.idle(Date.now()), true);
+    destination.send(message('m1'), 'a.example');
+    assert.equal(destination.idle(Date.now()), false, 'connecting');
+    const connection = await connected();
+    ready(connection);
+    assert.equal(destination.idle(Date.now()), false, 'a connection in use');
+    destination.closed(connection as unknown as ServerConnection, new StanzaError('remote-server-timeout', 'gone'), []);
+    assert.equal(destination.idle(Date.now()), true);
+    const failing = setUp();
+    failing.destination.send(message('m2'), 'a.example');
+    failing.attempts.shift()!(new StanzaError('remote-server-timeout', 'unreachable'));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(failing.destination.idle(Date.now()), false, 'backing off');
+    assert.equal(failing.destination.idle(Date.now() + 66_000), true);
+    assert.equal(attempts.length, 0);
+  });
+
   test('verifications wait for the connection, bounded, and fail with it', async () => {
     const { destination, attempts, connected } = setUp();
     const first = destination.verify('a.example', 'id-0', 'key');

@@ -80,6 +80,15 @@ export class Destination {
     this.#stopping = true;
   }
 
+  /**
+   * Nothing waits here, no connection is in use or being made, and whatever backoff there was
+   * is long over: the entry may go, so that the domains ever written to do not pile up.
+   */
+  idle(now: number): boolean {
+    if (this.#connection || this.#connecting || this.#queued > 0 || this.#verifies.length > 0) return false;
+    return this.#failures === 0 || now > this.#retryAt + this.#hops.context.config.retry_max_delay * 1000;
+  }
+
   /** Sends a stanza from a local domain, queueing it while the pair is being authorized. */
   send(stanza: Element, local: string): void {
     const pair = { local, remote: this.domain };

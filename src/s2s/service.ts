@@ -175,11 +175,12 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
     return live !== undefined;
   }
 
-  /** Idle streams close (RFC 6120 section 4.6.3). */
+  /** Idle streams close (RFC 6120 section 4.6.3); destinations with nothing left to do go. */
   #sweep(): void {
     const idleMs = this.context.config.idle_timeout * 1000;
     const now = Date.now();
     for (const { connection } of this.#live.values()) if (now - connection.stream.lastActivity > idleMs) connection.close();
+    for (const [domain, destination] of this.#destinations) if (destination.idle(now)) this.#destinations.delete(domain);
   }
 
   async close(): Promise<void> {
