@@ -30,8 +30,8 @@ import { Negotiation, type Role, type StepHost } from './negotiation.ts';
 import { proofOf, type PairProof } from './pair-proof.ts';
 import { checkPeerCertificate, type CertificateVerdict } from './peer-certificate.ts';
 import { DialbackInitiator, type VerifyOutcome } from './step-dialback-initiator.ts';
-import { DialbackReceiver } from './step-dialback-receiver.ts';
 import { receiverHeader } from './receiver-header.ts';
+import { DialbackReceiver } from './step-dialback-receiver.ts';
 import { saslExternalStep } from './step-sasl-external.ts';
 import { tlsStep } from './step-tls.ts';
 
@@ -42,7 +42,7 @@ export interface ConnectionOwner {
   /** an outbound pair may now send on `connection` */
   pairReady(connection: ServerConnection, pair: Pair): void;
   /** an outbound pair we asked for was refused; its stanzas bounce with `error` */
-  pairFailed(connection: ServerConnection, pair: Pair, error: StanzaError): void;
+  pairFailed(pair: Pair, error: StanzaError): void;
   /** checks a dialback key with the authoritative server of `sender` (XEP-0220 section 2.1.2) */
   verify(sender: string, receiving: string, streamId: string, key: string): Promise<VerifyOutcome>;
   /** the connection is gone; `unconfirmed` may not have reached the peer */
@@ -211,7 +211,7 @@ export class ServerConnection implements StepHost {
 
   refused(pair: Pair, error: StanzaError): void {
     this.logger.warn('s2s outgoing pair failed', { local: pair.local, remote: pair.remote, error: error.message });
-    this.#owner.pairFailed(this, pair, error);
+    this.#owner.pairFailed(pair, error);
     if (this.#owner.bindingTable.pairsOf(this.id, 'out').length === 0 && this.#dialback!.waiting === 0) this.close();
   }
 

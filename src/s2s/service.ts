@@ -123,7 +123,7 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
     this.#destination(pair.remote).pairReady(connection, pair.local);
   }
 
-  pairFailed(_connection: ServerConnection, pair: Pair, error: StanzaError): void {
+  pairFailed(pair: Pair, error: StanzaError): void {
     this.#destination(pair.remote).pairFailed(pair.local, error);
   }
 
@@ -135,10 +135,12 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
     const live = this.#live.get(connection.id);
     this.#live.delete(connection.id);
     live?.release?.();
-    if (connection.target) this.#byHop.get(hopOf(connection.target))?.delete(connection);
-    for (const destination of this.#destinations.values()) {
-      destination.closed(connection, error, unconfirmed.filter((tracked) => tracked.pair.remote === destination.domain));
-    }
+    const hop = connection.target && hopOf(connection.target);
+    if (hop && this.#byHop.get(hop)?.delete(connection) && this.#byHop.get(hop)!.size === 0) this.#byHop.delete(hop);
+    const byRemote = Map.groupBy(unconfirmed, (tracked) => tracked.pair.remote);
+    // Nothing lost: what the peer did not confirm goes back to its remote domain's entry, made anew if need be.
+    for (const remote of byRemote.keys()) this.#destination(remote);
+    for (const destination of this.#destinations.values()) destination.closed(connection, error, byRemote.get(destination.domain) ?? []);
   }
 
   // --- administration --------------------------------------------------------------------------
