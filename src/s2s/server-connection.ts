@@ -74,7 +74,8 @@ export class ServerConnection implements StepHost {
   #streamId = '';
   #authenticated = false;
   #closed = false;
-  #closeError = new StanzaError('remote-server-timeout', 'the connection closed');
+  /** why the connection ends, once known: what stanzas waiting on it bounce with */
+  #closeError: StanzaError | undefined;
   #negotiationTimer: NodeJS.Timeout;
 
   constructor(socket: Socket, context: S2sContext, owner: ConnectionOwner, opening?: Opening) {
@@ -361,7 +362,7 @@ export class ServerConnection implements StepHost {
   }
 
   #note(reason: string): void {
-    if (this.#closeError.message === 'the connection closed') this.#closeError = new StanzaError('remote-server-timeout', reason);
+    this.#closeError ??= new StanzaError('remote-server-timeout', reason);
   }
 
   #streamError(condition: StreamErrorCondition, text: string, from = this.#local): void {
@@ -389,7 +390,8 @@ export class ServerConnection implements StepHost {
     // Draft-ietf-xmpp-dna-01 section 4: a closed connection leaves both tables.
     this.#owner.bindingTable.removeConnection(this.id);
     this.#owner.connectionTable.delete(this.id);
-    this.logger.info('s2s connection closed', { reason: this.#closeError.message, unconfirmed: unconfirmed.length || undefined, bytes_in: this.stream.bytesIn, bytes_out: this.stream.bytesOut });
-    this.#owner.closed(this, this.#closeError, unconfirmed);
+    const reason = (this.#closeError ??= new StanzaError('remote-server-timeout', 'the connection closed'));
+    this.logger.info('s2s connection closed', { reason: reason.message, unconfirmed: unconfirmed.length || undefined, bytes_in: this.stream.bytesIn, bytes_out: this.stream.bytesOut });
+    this.#owner.closed(this, reason, unconfirmed);
   }
 }
