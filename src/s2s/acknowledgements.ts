@@ -15,6 +15,8 @@ import type { InboundStanzas } from './inbound.ts';
 interface AckHost {
   readonly stream: XmlStream;
   readonly logger: Logger;
+  /** how log lines name the connection ("s2s outgoing") */
+  readonly label: string;
   readonly remoteDomain: string | undefined;
   fail(error: StanzaError, condition: 'undefined-condition'): void;
 }
@@ -50,9 +52,9 @@ export function acknowledgements(host: AckHost) {
           return;
         }
         case 'enabled':
-          return host.logger.debug('s2s stream management enabled');
+          return host.logger.debug(`${host.label} stream management enabled`);
         case 'failed':
-          host.logger.info('s2s stream management refused by the peer');
+          host.logger.info(`${host.label} stream management refused by the peer`);
           return tracker.stopAcks();
         default:
           throw new StreamError('unsupported-stanza-type', `<${element.name} xmlns='${NS_SM}'/> is not part of stream management`);

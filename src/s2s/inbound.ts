@@ -23,6 +23,8 @@ export interface InboundHost {
   readonly stream: XmlStream;
   readonly context: S2sContext;
   readonly logger: Logger;
+  /** how log lines name the connection ("s2s incoming") */
+  readonly label: string;
   /** whether the peer proved `domain` on this connection (the connection table) */
   proves(domain: string): boolean;
   /** ends the stream with the stream error a stanza earned */
@@ -70,7 +72,7 @@ export class InboundStanzas {
       .then(() => this.#deliver(stanza, from, to))
       .catch((error: unknown) => {
         if (error instanceof StreamError) return this.#host.refuse(error);
-        this.#host.logger.error('s2s stanza failed', { error: error instanceof Error ? error.stack : String(error) });
+        this.#host.logger.error(`${this.#host.label} stanza failed`, { error: error instanceof Error ? error.stack : String(error) });
       })
       .finally(() => {
         if (this.#handled !== undefined) this.#handled++;

@@ -59,6 +59,9 @@ export class ServerConnection implements StepHost {
   readonly id = randomUUID();
   readonly direction: Direction;
   readonly role: Role;
+  /** how log lines name this connection's kind: "s2s outgoing" (we opened it) or "s2s incoming" */
+  readonly label: string;
+  readonly remoteAddress: string;
   readonly connectedAt = Date.now();
   readonly context: S2sContext;
   readonly stream: XmlStream;
@@ -81,6 +84,7 @@ export class ServerConnection implements StepHost {
   constructor(socket: Socket, context: S2sContext, owner: ConnectionOwner, opening?: Opening) {
     this.direction = opening ? 'out' : 'in';
     this.role = opening ? 'initiator' : 'receiver';
+    this.label = opening ? 's2s outgoing' : 's2s incoming';
     this.context = context;
     this.#owner = owner;
     this.target = opening?.target;
@@ -101,6 +105,7 @@ export class ServerConnection implements StepHost {
       { limits: context.config.limits, contentNamespace: NS_SERVER, readRate: readRateFrom(context.config.rate) },
     );
     const stream = this.stream;
+    this.remoteAddress = stream.remoteAddress;
     this.#tracker = new DeliveryTracker({
       write: (xml) => stream.sendRaw(xml),
       get writtenOffset() {
@@ -133,10 +138,6 @@ export class ServerConnection implements StepHost {
   }
 
   // --- StepHost: what the negotiation steps use ---------------------------------------------
-
-  get remoteAddress(): string {
-    return this.stream.remoteAddress;
-  }
 
   get secure(): boolean {
     return this.stream.secure;
@@ -180,7 +181,8 @@ export class ServerConnection implements StepHost {
           : // RFC 6120 section 5.4.3.1: the receiving server asks the initiator for its certificate.
             await this.stream.startTls(tls.serverOptions({ requestCert: true, rejectUnauthorized: false }, this.#local));
       if (this.role === 'initiator') this.#sendHeader();
-      this.logger.info('s2s TLS established', { protocol: socket.getProtocol(), cipher: socket.getCipher().name });
+      const certificate = this.certificate(this.#remote ?? '');
+      this.logger.info(`${this.label} TLS established`, { protocol: socket.getProtocol(), cipher: socket.getCipher().name, certificate: certificate.status, reason: certificate.reason });
       return true;
     } catch (error) {
       const message = `TLS with ${this.stream.peer} failed: ${(error as Error).message}`;
@@ -218,7 +220,7 @@ export class ServerConnection implements StepHost {
 
   fail(error: StanzaError, condition?: StreamErrorCondition): void {
     this.#closeError = error;
-    this.logger.warn('s2s connection failed', { error: error.message });
+    this.logger.warn(`${this.label} failed`, { error: error.message });
     if (condition) this.#streamError(condition, error.message);
     else this.stream.closeStream();
     // What waits on a connection we opened bounces now, not once the peer has acknowledged the close.
@@ -331,7 +333,7 @@ export class ServerConnection implements StepHost {
     if (element.xmlns === NS_STREAMS && element.name === 'error') {
       // RFC 6120 section 4.9: the peer ends the stream; its close tag follows.
       const condition = element.elements()[0]?.name ?? 'undefined-condition';
-      this.logger.warn('s2s stream error from peer', { condition, text: element.getChildText('text', element.elements()[0]?.xmlns) });
+      this.logger.warn(`${this.label} stream error from peer`, { condition, text: element.getChildText('text', element.elements()[0]?.xmlns) });
       return this.#note(`the peer ended the stream: ${condition}`);
     }
     if (element.xmlns === NS_STREAMS && element.name === 'features' && this.role === 'initiator') {
@@ -345,13 +347,13 @@ export class ServerConnection implements StepHost {
     if (element.xmlns === NS_CLIENT && ['message', 'presence', 'iq'].includes(element.name)) return this.#inbound.enqueue(element);
     // RFC 6120 section 4.8.4: first-level elements in other namespaces are never routed.
     if (this.role === 'receiver') throw new StreamError('unsupported-stanza-type', `<${element.name} xmlns='${element.xmlns}'/> is not accepted on a server stream`);
-    this.logger.debug('s2s ignored an element from the peer', { element: element.name, xmlns: element.xmlns });
+    this.logger.debug(`${this.label} ignored an element from the peer`, { element: element.name, xmlns: element.xmlns });
   }
 
   /** A step that failed asynchronously ends the stream as a synchronous one would. */
   #stepFailed(error: unknown): void {
     if (error instanceof StreamError) return this.refuse(error);
-    this.logger.error('s2s negotiation step failed', { error: error instanceof Error ? error.stack : String(error) });
+    this.logger.error(`${this.label} negotiation step failed`, { error: error instanceof Error ? error.stack : String(error) });
     this.#streamError('internal-server-error', 'the server failed to process the request');
   }
 
@@ -367,7 +369,7 @@ export class ServerConnection implements StepHost {
 
   #streamError(condition: StreamErrorCondition, text: string, from = this.#local): void {
     this.#note(`${condition}: ${text}`);
-    this.logger.warn(this.role === 'receiver' ? 's2s incoming stream error' : 's2s outgoing stream error', { condition, text });
+    this.logger.warn(`${this.label} stream error`, { condition, text });
     this.stream.streamError(condition, text, { from, id: this.role === 'receiver' ? this.#streamId || undefined : undefined });
   }
 
@@ -391,7 +393,7 @@ export class ServerConnection implements StepHost {
     this.#owner.bindingTable.removeConnection(this.id);
     this.#owner.connectionTable.delete(this.id);
     const reason = (this.#closeError ??= new StanzaError('remote-server-timeout', 'the connection closed'));
-    this.logger.info('s2s connection closed', { reason: reason.message, unconfirmed: unconfirmed.length || undefined, bytes_in: this.stream.bytesIn, bytes_out: this.stream.bytesOut });
+    this.logger.info(`${this.label} connection closed`, { reason: reason.message, unconfirmed: unconfirmed.length || undefined, bytes_in: this.stream.bytesIn, bytes_out: this.stream.bytesOut });
     this.#owner.closed(this, reason, unconfirmed);
   }
 }

@@ -135,7 +135,7 @@ export class DialbackInitiator implements Step {
     // Section 3.1: only an answer to a request we made on this stream counts; a request (no
     // type) is not accepted on a stream we opened (XEP-0288 would allow it on a bidi stream).
     if (!type || !this.#requests.has(pairKey(pair))) {
-      this.#host.logger.warn('s2s ignored an unsolicited dialback result', { from: pair.remote, to: pair.local, type });
+      this.#host.logger.warn('s2s outgoing ignored an unsolicited dialback result', { from: pair.remote, to: pair.local, type });
       return;
     }
     if (type === 'valid') {
@@ -155,7 +155,7 @@ export class DialbackInitiator implements Step {
     const resolve = this.#verifies.get(answerKey);
     // Section 3.1: drop answers that match no request on this stream.
     if (!resolve || !answer.attrs.type) {
-      this.#host.logger.warn('s2s ignored an unsolicited dialback verify', { from: answer.attrs.from, to: answer.attrs.to });
+      this.#host.logger.warn('s2s outgoing ignored an unsolicited dialback verify', { from: answer.attrs.from, to: answer.attrs.to });
       return;
     }
     this.#verifies.delete(answerKey);

@@ -48,7 +48,7 @@ export class DialbackReceiver implements Step {
   handle(element: Element): StepResult {
     // Section 3.1: a result or verify carrying a type on a stream the peer opened is unsolicited.
     if (element.attrs.type !== undefined) {
-      this.#host.logger.warn('s2s incoming ignored a dialback answer', { element: element.name, from: element.attrs.from, to: element.attrs.to });
+      this.#host.logger.warn('s2s incoming ignored a dialback answer with a type', { element: element.name, from: element.attrs.from, to: element.attrs.to });
     } else if (element.name === 'result') {
       this.#result(element);
     } else if (element.name === 'verify') {

@@ -54,7 +54,7 @@ export function saslExternalStep(host: StepHost): Step {
     }
     const condition = element.elements()[0]?.name ?? 'not-authorized';
     // XEP-0178 section 3: a refusal is not the end; dialback may follow.
-    host.logger.warn('s2s SASL EXTERNAL refused', { condition });
+    host.logger.warn('s2s outgoing SASL EXTERNAL refused', { condition });
     return 'done';
   }
 
