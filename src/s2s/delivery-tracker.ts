@@ -3,15 +3,19 @@
  * (XEP-0198) a stanza is the peer's once it acknowledged it; without, once our socket took it
  * (beyond that TCP is all there is). When the connection drops, whatever is not the peer's is
  * handed back to be sent again on the next connection or bounced: never dropped.
+ *
+ * What waits for an acknowledgement is bounded: a peer that stops acknowledging while it reads
+ * is treated as one without stream management, so only what the socket has not taken is held.
  */
 import { NS_CLIENT, type Element } from '../xml/element.ts';
 import { serialize } from '../xml/serialize.ts';
 import { ackRequest, acknowledgedCount } from '../net/stream-management.ts';
+import type { Pair } from './binding-table.ts';
 
 export interface TrackedStanza {
   readonly stanza: Element;
-  /** the local domain it is sent from (its pair on the stream) */
-  readonly localDomain: string;
+  /** its pair of domains (local sender, remote addressee) */
+  readonly pair: Pair;
   /** how many connections it was sent on before this one */
   readonly resends: number;
 }
@@ -34,6 +38,8 @@ export interface TrackedStream {
 /** An acknowledgement is asked for after every so many stanzas, and after a short delay for the last few. */
 const ACK_REQUEST_INTERVAL = 16;
 const ACK_REQUEST_DELAY_MS = 500;
+/** Stanzas sent and not acknowledged before acknowledgements are given up on this stream. */
+export const MAX_UNACKNOWLEDGED = 10_000;
 
 export class DeliveryTracker {
   #stream: TrackedStream;
@@ -44,25 +50,23 @@ export class DeliveryTracker {
     this.#stream = stream;
   }
 
-  /** stanzas the peer may not have yet */
-  get size(): number {
-    return this.#entries.length;
-  }
-
-  get acknowledging(): boolean {
-    return this.#acks !== undefined;
-  }
-
-  send(stanza: Element, localDomain: string, resends: number): void {
+  /** Writes a stanza; false when acknowledgements were given up because too many are missing. */
+  send(stanza: Element, pair: Pair, resends: number): boolean {
+    if (this.#acks && this.#entries.length >= MAX_UNACKNOWLEDGED) {
+      this.stopAcks();
+      this.send(stanza, pair, resends);
+      return false;
+    }
     const acks = this.#acks;
-    const entry: Entry = { stanza, localDomain, resends, end: 0, seq: acks ? ++acks.sent : 0 };
+    const entry: Entry = { stanza, pair, resends, end: 0, seq: acks ? ++acks.sent : 0 };
     entry.end = this.#stream.write(serialize(stanza, NS_CLIENT));
     this.#entries.push(entry);
-    if (!acks) return;
+    if (!acks) return true;
     // Every so many stanzas, whether or not an earlier request is answered: the peer answers each
     // in order, so a dropped connection leaves at most that many in doubt beyond what it processed.
     if (acks.sent % ACK_REQUEST_INTERVAL === 0) this.#requestAck();
     else if (!acks.requested) acks.timer ??= setTimeout(() => this.#requestAck(), ACK_REQUEST_DELAY_MS).unref();
+    return true;
   }
 
   /** We sent <enable/> (XEP-0198 section 3): the peer counts what we send from now on. */
@@ -121,7 +125,7 @@ export class DeliveryTracker {
     const written = this.#stream.writtenOffset;
     const unconfirmed = this.#entries.filter((entry) => entry.seq !== 0 || !isWritten(entry, written));
     this.#entries = [];
-    return unconfirmed.map(({ stanza, localDomain, resends }) => ({ stanza, localDomain, resends }));
+    return unconfirmed.map(({ stanza, pair, resends }) => ({ stanza, pair, resends }));
   }
 }
 

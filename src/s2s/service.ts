@@ -1,6 +1,8 @@
 /**
- * Federation: the server listeners, the remote route the router hands non-local stanzas to, and
- * the table of server connections that `trellis s2s` shows.
+ * Federation: the server listeners, the router's remote route, and the two tables every
+ * server connection is entered in (the connection table: what each peer proved; the binding
+ * table: which connections carry each pair of domains). Outgoing connections are also kept by
+ * next hop, so that a domain served by a host we are connected to can use that connection.
  */
 import type { Socket } from 'node:net';
 import type { ListenerConfig } from '../config/types.ts';
@@ -9,24 +11,35 @@ import type { Jid } from '../jid/jid.ts';
 import type { RemoteRoute } from '../router/router.ts';
 import type { Element } from '../xml/element.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
+import { BindingTable, type Pair } from './binding-table.ts';
+import { connectionInfo } from './connection-info.ts';
+import { ConnectionTable } from './connection-table.ts';
+import { connectToHop, hopOf, resolveHops } from './connector.ts';
 import type { S2sConnectionInfo, S2sContext } from './context.ts';
-import { S2sIncoming } from './incoming.ts';
-import type { VerifyOutcome } from './outgoing.ts';
-import { RemoteDomain, type ResendCounters } from './remote-domain.ts';
+import type { TrackedStanza } from './delivery-tracker.ts';
+import { Destination, type Hops, type ResendCounters } from './destination.ts';
+import type { PairProof } from './pair-proof.ts';
+import { ServerConnection, type ConnectionOwner } from './server-connection.ts';
+import type { VerifyOutcome } from './step-dialback-initiator.ts';
 
 const SWEEP_INTERVAL_MS = 1000;
 
-export class S2sService implements RemoteRoute {
-  readonly #context: S2sContext;
-  readonly #incoming = new Set<S2sIncoming>();
-  readonly #remotes = new Map<string, RemoteDomain>();
+export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
+  readonly context: S2sContext;
+  readonly connectionTable = new ConnectionTable();
+  readonly bindingTable = new BindingTable<PairProof>();
   /** stanzas a dropped connection had not confirmed: sent again, or bounced */
   readonly resends: ResendCounters = { resent: 0, bounced: 0 };
+  /** every live connection, by id, with the listener's admission for those the peer opened */
+  readonly #live = new Map<string, { connection: ServerConnection; release?: () => void }>();
+  /** connections we opened, by the hop (host and port) they reached */
+  readonly #byHop = new Map<string, Set<ServerConnection>>();
+  readonly #destinations = new Map<string, Destination>();
   #listeners: Listener[] = [];
   #sweeper: NodeJS.Timeout;
 
   constructor(context: S2sContext) {
-    this.#context = context;
+    this.context = context;
     this.#sweeper = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS);
     this.#sweeper.unref();
   }
@@ -40,137 +53,147 @@ export class S2sService implements RemoteRoute {
     }
     if (directTls.enabled) {
       // XEP-0368 section 3: ALPN "xmpp-server"; the initiator's certificate is requested.
-      const options = this.#context.tls.serverOptions({ ALPNProtocols: ['xmpp-server'], requestCert: true, rejectUnauthorized: false });
-      const listener = await listen(directTls.addresses, directTls.port, (socket) => this.#accept(socket), options, { acceptError: this.#acceptFailed, screen: (socket) => this.#context.limits.screen('s2s', socket) });
+      const options = this.context.tls.serverOptions({ ALPNProtocols: ['xmpp-server'], requestCert: true, rejectUnauthorized: false });
+      const listener = await listen(directTls.addresses, directTls.port, (socket) => this.#accept(socket), options, { acceptError: this.#acceptFailed, screen: (socket) => this.context.limits.screen('s2s', socket) });
       this.#listeners.push(listener);
       result.directTls = listener.addresses;
     }
     return result;
   }
 
-  #acceptFailed = (error: NodeJS.ErrnoException): void => this.#context.limits.acceptFailed('s2s', error);
+  #acceptFailed = (error: NodeJS.ErrnoException): void => this.context.limits.acceptFailed('s2s', error);
 
   #accept(socket: Socket): void {
     // Bans, the process guard and the per-address limit (src/limits).
-    const ticket = this.#context.limits.admit('s2s', socket);
+    const ticket = this.context.limits.admit('s2s', socket);
     if (!ticket) return;
-    socket.setNoDelay(true);
-    const connection = new S2sIncoming(socket, this.#context, {
-      verifyWithAuthoritative: (sender, receiving, streamId, key) => this.#verify(sender, receiving, streamId, key),
-      closed: (closed) => {
-        this.#incoming.delete(closed);
-        ticket.release();
-      },
-    });
-    this.#incoming.add(connection);
+    const connection = new ServerConnection(socket, this.context, this);
+    this.#live.set(connection.id, { connection, release: () => ticket.release() });
   }
 
-  /** Closes incoming connections from addresses `covered` accepts (a new ban); returns how many. */
-  closeFromAddresses(covered: (address: string) => boolean, text: string): number {
-    let closed = 0;
-    for (const incoming of this.#incoming) {
-      if (incoming.stream.closing || !covered(incoming.stream.remoteAddress)) continue;
-      incoming.close('policy-violation', text);
-      closed++;
-    }
-    return closed;
-  }
-
-  /** Closes every connection to or from a remote domain (a new block); returns how many. */
-  closeDomain(domain: string, text: string): number {
-    let closed = 0;
-    for (const incoming of this.#incoming) {
-      const info = incoming.info();
-      if (incoming.stream.closing || (info.remoteDomain !== domain && !info.domains.some((pair) => pair.endsWith(` <- ${domain}`)))) continue;
-      incoming.close('policy-violation', text);
-      closed++;
-    }
-    const outgoing = this.#remotes.get(domain)?.connection;
-    if (outgoing && !outgoing.closed) {
-      outgoing.close('policy-violation');
-      closed++;
-    }
-    return closed;
-  }
-
-  #verify(sender: string, receiving: string, streamId: string, key: string): Promise<VerifyOutcome> {
-    return this.#remote(sender).verify(receiving, streamId, key);
-  }
-
-  #remote(domain: string): RemoteDomain {
-    let remote = this.#remotes.get(domain);
-    if (!remote) this.#remotes.set(domain, (remote = new RemoteDomain(domain, this.#context, this.resends)));
-    return remote;
-  }
+  // --- the send path ---------------------------------------------------------------------------
 
   /** The router's remote route: every stanza for a domain we do not host. */
   send(stanza: Element, from: Jid, to: Jid): void {
-    const router = this.#context.router;
-    if (!this.#context.config.enabled) {
+    const router = this.context.router;
+    if (!this.context.config.enabled) {
       return router.bounce(stanza, new StanzaError('remote-server-not-found', 'this server does not federate'));
     }
-    const verdict = this.#context.policy.checkPeer({ domain: to.domain, direction: 'out' });
+    const verdict = this.context.policy.checkPeer({ domain: to.domain, direction: 'out' });
     if (!verdict.allowed) {
-      this.#context.logger.warn('s2s outgoing stanza blocked by policy', { to: to.domain, from: from.toString(), reason: verdict.reason });
+      this.context.logger.warn('s2s outgoing stanza blocked by policy', { to: to.domain, from: from.toString(), reason: verdict.reason });
       // RFC 6120 section 8.3.3.10: a blocked destination is not-allowed.
       return router.bounce(stanza, new StanzaError('not-allowed', verdict.reason));
     }
-    this.#remote(to.domain).send(stanza, from.domain);
+    this.#destination(to.domain).send(stanza, from.domain);
+  }
+
+  #destination(domain: string): Destination {
+    let destination = this.#destinations.get(domain);
+    if (!destination) this.#destinations.set(domain, (destination = new Destination(domain, this)));
+    return destination;
+  }
+
+  route(pair: Pair): ServerConnection | undefined {
+    const id = this.bindingTable.route(pair);
+    return id === undefined ? undefined : this.#live.get(id)?.connection;
+  }
+
+  /** RFC 6120 section 3.2: the next hop for the remote domain; a connection already there is used when it may carry the pair. */
+  async connect(pair: Pair): Promise<ServerConnection | StanzaError> {
+    const targets = await resolveHops(pair.remote, this.context);
+    if (targets instanceof StanzaError) return targets;
+    for (const target of targets) {
+      for (const connection of this.#byHop.get(hopOf(target)) ?? []) if (connection.canCarry(pair.remote)) return connection;
+    }
+    const connected = await connectToHop(targets, pair.remote, pair.local, this.context);
+    if (connected instanceof StanzaError) return connected;
+    const connection = new ServerConnection(connected.socket, this.context, this, { pair, target: connected.target });
+    this.#live.set(connection.id, { connection });
+    const hop = hopOf(connected.target);
+    let connections = this.#byHop.get(hop);
+    if (!connections) this.#byHop.set(hop, (connections = new Set()));
+    connections.add(connection);
+    return connection;
+  }
+
+  // --- what connections report -----------------------------------------------------------------
+
+  pairReady(connection: ServerConnection, pair: Pair): void {
+    this.#destination(pair.remote).pairReady(connection, pair.local);
+  }
+
+  pairFailed(pair: Pair, error: StanzaError): void {
+    this.#destination(pair.remote).pairFailed(pair.local, error);
+  }
+
+  verify(sender: string, receiving: string, streamId: string, key: string): Promise<VerifyOutcome> {
+    return this.#destination(sender).verify(receiving, streamId, key);
+  }
+
+  closed(connection: ServerConnection, error: StanzaError, unconfirmed: TrackedStanza[]): void {
+    const live = this.#live.get(connection.id);
+    this.#live.delete(connection.id);
+    live?.release?.();
+    const hop = connection.target && hopOf(connection.target);
+    if (hop && this.#byHop.get(hop)?.delete(connection) && this.#byHop.get(hop)!.size === 0) this.#byHop.delete(hop);
+    const byRemote = Map.groupBy(unconfirmed, (tracked) => tracked.pair.remote);
+    // Nothing lost: what the peer did not confirm goes back to its remote domain's entry, made anew if need be.
+    for (const remote of byRemote.keys()) this.#destination(remote);
+    for (const destination of this.#destinations.values()) destination.closed(connection, error, byRemote.get(destination.domain) ?? []);
+  }
+
+  // --- administration --------------------------------------------------------------------------
+
+  /** Closes incoming connections from addresses `covered` accepts (a new ban); returns how many. */
+  closeFromAddresses(covered: (address: string) => boolean, text: string): number {
+    return this.#closeWhere((connection) => connection.direction === 'in' && covered(connection.stream.remoteAddress), text);
+  }
+
+  /** Closes every connection to or from a remote domain, or carrying a pair with it (a new block); returns how many. */
+  closeDomain(domain: string, text: string): number {
+    return this.#closeWhere((connection) => connection.remoteDomain === domain || this.bindingTable.pairsOf(connection.id).some((pair) => pair.remote === domain), text);
+  }
+
+  #closeWhere(chosen: (connection: ServerConnection) => boolean, text: string): number {
+    let closed = 0;
+    for (const { connection } of [...this.#live.values()]) {
+      if (connection.stream.closing || !chosen(connection)) continue;
+      connection.close('policy-violation', text);
+      closed++;
+    }
+    return closed;
   }
 
   /** Every server connection, for the admin API and `trellis s2s`. */
   connections(): S2sConnectionInfo[] {
-    const rows: S2sConnectionInfo[] = [];
-    for (const remote of this.#remotes.values()) if (remote.connection && !remote.connection.closed) rows.push(remote.connection.info());
-    for (const incoming of this.#incoming) rows.push(incoming.info());
-    return rows.sort((a, b) => a.connectedAt - b.connectedAt);
+    return [...this.#live.values()].map(({ connection }) => connectionInfo(connection, this.bindingTable)).sort((a, b) => a.connectedAt - b.connectedAt);
   }
 
   /** Closes one connection by its id; false when there is none. */
   closeConnection(id: string): boolean {
-    for (const incoming of this.#incoming) {
-      if (incoming.id === id) {
-        incoming.close();
-        return true;
-      }
-    }
-    for (const remote of this.#remotes.values()) {
-      if (remote.connection?.id === id) {
-        remote.connection.close();
-        return true;
-      }
-    }
-    return false;
+    const live = this.#live.get(id);
+    live?.connection.close();
+    return live !== undefined;
   }
 
-  /** Idle streams close (RFC 6120 section 4.6.3); unauthenticated incoming streams get a deadline. */
+  /** Idle streams close (RFC 6120 section 4.6.3); destinations with nothing left to do go. */
   #sweep(): void {
+    const idleMs = this.context.config.idle_timeout * 1000;
     const now = Date.now();
-    const { idle_timeout: idle, negotiation_timeout: negotiation } = this.#context.config;
-    for (const incoming of this.#incoming) {
-      if (!incoming.authenticated && now - incoming.connectedAt > negotiation * 1000) {
-        incoming.close('connection-timeout', `not authenticated within ${negotiation} s`);
-      } else if (now - incoming.lastActivity > idle * 1000) {
-        incoming.close();
-      }
-    }
-    for (const remote of this.#remotes.values()) {
-      const connection = remote.connection;
-      if (connection && !connection.closed && now - connection.lastActivity > idle * 1000) connection.close();
-    }
+    for (const { connection } of this.#live.values()) if (now - connection.stream.lastActivity > idleMs) connection.close();
+    for (const [domain, destination] of this.#destinations) if (destination.idle(now)) this.#destinations.delete(domain);
   }
 
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
     await Promise.all(this.#listeners.map((listener) => listener.close()));
     this.#listeners = [];
-    for (const incoming of this.#incoming) incoming.close('system-shutdown');
-    for (const remote of this.#remotes.values()) {
-      remote.stop();
-      remote.connection?.close('system-shutdown');
-    }
+    for (const destination of this.#destinations.values()) destination.stop();
+    for (const { connection } of [...this.#live.values()]) connection.close('system-shutdown');
+    const incoming = () => [...this.#live.values()].filter(({ connection }) => connection.direction === 'in');
     const deadline = Date.now() + 2000;
-    while (this.#incoming.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    for (const incoming of this.#incoming) incoming.stream.destroy();
+    while (incoming().length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const { connection } of incoming()) connection.stream.destroy();
   }
 }

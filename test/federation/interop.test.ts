@@ -6,7 +6,9 @@
  * - trusted: CA certificates on both sides, SASL EXTERNAL;
  * - encrypted: Trellis's side self-signed, so the peers fall back to dialback over TLS.
  * Then the downgrade rules: a domain configured as trusted refuses a peer that can only do
- * dialback, in both directions.
+ * dialback, in both directions. And an ejabberd domain with a self-signed certificate, which
+ * reaches Trellis's CA-certified domain by dialback: Trellis checks its key over its own
+ * stream to ejabberd while authenticating there with SASL EXTERNAL.
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -36,6 +38,8 @@ const TRUSTED = 'tr.test';
 const SELF_SIGNED = 'trself.test';
 /** a Prosody domain with a self-signed certificate, which Trellis is told to trust only with a CA certificate */
 const PROSODY_SELF_SIGNED = 'prosself.test';
+/** an ejabberd domain with a self-signed certificate, on the same ejabberd */
+const EJABBERD_SELF_SIGNED = 'ejself.sec.test';
 
 interface Peer {
   name: string;
@@ -105,7 +109,7 @@ describe('federation with Prosody, ejabberd and jabberd2', () => {
       {
         name: 'sec.test',
         signed: true,
-        records: [srv('ej.sec.test', 'ej.sec.test'), { name: 'ej.sec.test', type: 'A', address: EJABBERD_ADDRESS }],
+        records: [srv('ej.sec.test', 'ej.sec.test'), srv(EJABBERD_SELF_SIGNED, 'ej.sec.test'), { name: 'ej.sec.test', type: 'A', address: EJABBERD_ADDRESS }],
       },
     ]);
     const ca = await createTestCa();
@@ -116,6 +120,7 @@ describe('federation with Prosody, ejabberd and jabberd2', () => {
     // it is over a kilobyte, which made jabberd2 reconnect in a loop (src/net/tls-contexts.ts).
     const [trusted, prosody, ejabberd, jabberd2] = await Promise.all([issued(TRUSTED), issued('pros.test'), issued('ej.sec.test'), issued('jab.test', 'rsa')]);
     const prosodySelfSigned = { domain: PROSODY_SELF_SIGNED, ...writeCertificateFiles(dir, PROSODY_SELF_SIGNED, await selfSigned(PROSODY_SELF_SIGNED)) };
+    const ejabberdSelfSigned = { domain: EJABBERD_SELF_SIGNED, ...writeCertificateFiles(dir, EJABBERD_SELF_SIGNED, await selfSigned(EJABBERD_SELF_SIGNED)) };
     [PEERS[0]!.running, PEERS[1]!.running, PEERS[2]!.running] = await Promise.all([
       startProsody({
         address: PROSODY_ADDRESS,
@@ -127,7 +132,15 @@ describe('federation with Prosody, ejabberd and jabberd2', () => {
           { user: 'mallory', domain: PROSODY_SELF_SIGNED, password: PASSWORD },
         ],
       }),
-      startEjabberd({ address: EJABBERD_ADDRESS, domains: [ejabberd], caFile, users: [{ user: 'eve', domain: 'ej.sec.test', password: PASSWORD }] }),
+      startEjabberd({
+        address: EJABBERD_ADDRESS,
+        domains: [ejabberd, ejabberdSelfSigned],
+        caFile,
+        users: [
+          { user: 'eve', domain: 'ej.sec.test', password: PASSWORD },
+          { user: 'ed', domain: EJABBERD_SELF_SIGNED, password: PASSWORD },
+        ],
+      }),
       startJabberd2({ address: JABBERD2_ADDRESS, domains: [jabberd2], caFile, users: [{ user: 'jay', domain: 'jab.test', password: PASSWORD }] }),
     ]);
     trellis = await startTestServer(`
@@ -151,7 +164,8 @@ hosts:
     // The clients (not the servers, which read their CA file at start) also trust the two
     // self-signed certificates, so that only the server-to-server links are tested here.
     clientCaFile = join(dir, 'clients-ca.crt');
-    writeFileSync(clientCaFile, [ca.certPem, readFileSync(trellis.certificateFile(SELF_SIGNED), 'utf8'), readFileSync(prosodySelfSigned.certFile, 'utf8')].map((pem) => pem.trim()).join('\n') + '\n');
+    const selfSignedPems = [trellis.certificateFile(SELF_SIGNED), prosodySelfSigned.certFile, ejabberdSelfSigned.certFile].map((file) => readFileSync(file, 'utf8'));
+    writeFileSync(clientCaFile, [ca.certPem, ...selfSignedPems].map((pem) => pem.trim()).join('\n') + '\n');
   });
 
   after(async () => {
@@ -254,6 +268,21 @@ hosts:
       });
     });
   }
+
+  describe('ejabberd with a self-signed certificate', () => {
+    it('reaches our CA-certified domain by dialback, which we check while SASL EXTERNAL runs on our stream to it', async () => {
+      const alice = await onTrellis(`alice@${TRUSTED}/selfsigned`);
+      const ed = await onPeer(PEERS[1]!, `ed@${EJABBERD_SELF_SIGNED}/lab`);
+      await exchange(ed, alice);
+      await subscribeBoth(alice, ed);
+      const incoming = trellisLink('in', EJABBERD_SELF_SIGNED);
+      assert.deepEqual([incoming?.authentication, incoming?.level], ['dialback', 'encrypted'], JSON.stringify(incoming));
+      const outgoing = trellisLink('out', EJABBERD_SELF_SIGNED);
+      assert.deepEqual([outgoing?.authentication, outgoing?.domains], ['sasl-external', [`${TRUSTED} -> ${EJABBERD_SELF_SIGNED}`]], JSON.stringify(outgoing));
+      await alice.disconnect();
+      await ed.disconnect();
+    });
+  });
 
   describe('downgrade refused', () => {
     it('a domain configured as trusted cannot reach us with dialback, and we do not send to it', async () => {

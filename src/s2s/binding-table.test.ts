@@ -1,0 +1,63 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BindingTable } from './binding-table.ts';
+
+const AB = { local: 'a.example', remote: 'b.example' };
+const AC = { local: 'a.example', remote: 'c.example' };
+
+describe('the binding table', () => {
+  test('outbound stanzas use the first connection of the list (draft section 4)', () => {
+    const table = new BindingTable<string>();
+    assert.equal(table.route(AB), undefined);
+    table.bind(AB, 'out', 'c1', 'dialback');
+    table.bind(AB, 'out', 'c2', 'dialback');
+    table.bind(AB, 'out', 'c1', 'dialback');
+    assert.equal(table.route(AB), 'c1');
+    table.unbind(AB, 'out', 'c1');
+    assert.equal(table.route(AB), 'c2', 'the next one takes over');
+  });
+
+  test('inbound stanzas are accepted on any connection of the inbound list, and on no other', () => {
+    const table = new BindingTable<string>();
+    table.bind(AB, 'in', 'c1', 'sasl');
+    table.bind(AB, 'in', 'c2', 'dialback');
+    assert.ok(table.accepts(AB, 'c1') && table.accepts(AB, 'c2'));
+    assert.equal(table.accepts(AB, 'c3'), false);
+    assert.equal(table.accepts(AC, 'c1'), false, 'another pair is not covered');
+  });
+
+  test('the directions are separate lists', () => {
+    const table = new BindingTable<string>();
+    table.bind(AB, 'in', 'c1', 'sasl');
+    assert.equal(table.route(AB), undefined, 'bound inbound does not route outbound');
+    table.bind(AB, 'out', 'c2', 'sasl');
+    assert.equal(table.accepts(AB, 'c2'), false, 'bound outbound does not accept inbound');
+    assert.ok(table.isBound(AB, 'out', 'c2') && !table.isBound(AB, 'in', 'c2'));
+  });
+
+  test('a connection lists its pairs with their proofs, in binding order', () => {
+    const table = new BindingTable<string>();
+    table.bind(AB, 'out', 'c1', 'sasl');
+    table.bind(AC, 'out', 'c1', 'dialback');
+    table.bind(AB, 'in', 'c1', 'certificate');
+    assert.deepEqual(table.pairsOf('c1'), [
+      { ...AB, direction: 'out', proof: 'sasl' },
+      { ...AC, direction: 'out', proof: 'dialback' },
+      { ...AB, direction: 'in', proof: 'certificate' },
+    ]);
+    assert.deepEqual(table.pairsOf('c1', 'in').map((pair) => pair.remote), ['b.example']);
+    assert.deepEqual(table.pairsOf('c9'), []);
+  });
+
+  test('a closed connection leaves every list, and the others stay', () => {
+    const table = new BindingTable<string>();
+    table.bind(AB, 'out', 'c1', 'sasl');
+    table.bind(AB, 'out', 'c2', 'sasl');
+    table.bind(AC, 'in', 'c1', 'dialback');
+    const removed = table.removeConnection('c1');
+    assert.equal(removed.length, 2);
+    assert.equal(table.route(AB), 'c2');
+    assert.equal(table.accepts(AC, 'c1'), false);
+    assert.deepEqual(table.pairsOf('c1'), []);
+  });
+});

@@ -1,0 +1,83 @@
+/**
+ * Finding and reaching the next hop for a remote domain (RFC 6120 section 3.2): its servers
+ * from SRV records (XEP-0368 direct TLS among them) or its own addresses, tried in order.
+ */
+import { connect as tcpConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { resolveServerTargets, type ServerTarget } from '../net/dns.ts';
+import { StanzaError } from '../xml/stanza-error.ts';
+import type { S2sContext } from './context.ts';
+
+/** A host and port that serves remote domains: the key outgoing connections are kept under. */
+export function hopOf(target: ServerTarget): string {
+  return `${target.host}:${target.port}`;
+}
+
+/** The servers of `domain`, in the order to try them, or the error its stanzas bounce with. */
+export async function resolveHops(domain: string, context: S2sContext): Promise<ServerTarget[] | StanzaError> {
+  let resolution;
+  try {
+    resolution = await resolveServerTargets(domain, context.dns);
+  } catch (error) {
+    return new StanzaError('remote-server-not-found', `DNS lookup failed: ${(error as Error).message}`);
+  }
+  // RFC 6120 section 8.3.3.16: the domain does not resolve to a server.
+  if (resolution.kind === 'not-found') return new StanzaError('remote-server-not-found', `no XMPP server found for ${domain} (${resolution.reason})`);
+  return resolution.targets;
+}
+
+/** SNI names the remote domain (RFC 6120 section 5.4.3.1); RFC 6066 forbids IP addresses there. */
+export function serverName(domain: string): { servername?: string } {
+  return isIP(domain) ? {} : { servername: domain };
+}
+
+export interface Connected {
+  socket: Socket;
+  target: ServerTarget;
+}
+
+/**
+ * Connects to the first target and address that answers and policy allows, for a stream from
+ * `local` to `remote` (RFC 6120 section 3.2.1); the error when none does (section 10.4.3).
+ */
+export async function connectToHop(targets: readonly ServerTarget[], remote: string, local: string, context: S2sContext): Promise<Connected | StanzaError> {
+  const failures: string[] = [];
+  for (const target of targets) {
+    for (const address of target.addresses) {
+      const verdict = context.policy.checkPeer({ domain: remote, address, direction: 'out' });
+      if (!verdict.allowed) {
+        failures.push(`${address}: ${verdict.reason}`);
+        continue;
+      }
+      try {
+        return { socket: await connectTo(target, address, remote, local, context), target };
+      } catch (error) {
+        failures.push(`${address}:${target.port}: ${(error as Error).message}`);
+      }
+    }
+  }
+  return new StanzaError('remote-server-timeout', `could not connect to ${remote}: ${failures.join('; ') || 'no address'}`);
+}
+
+function connectTo(target: ServerTarget, address: string, remote: string, local: string, context: S2sContext): Promise<Socket> {
+  const timeoutMs = context.config.connect_timeout * 1000;
+  return new Promise((resolve, reject) => {
+    const socket: Socket = target.directTls
+      ? // XEP-0368 section 3: TLS at once, SNI naming the domain, ALPN "xmpp-server".
+        tlsConnect({ host: address, port: target.port, ...serverName(remote), ALPNProtocols: ['xmpp-server'], ...context.tls.clientOptions(local), rejectUnauthorized: false })
+      : tcpConnect({ host: address, port: target.port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no connection within ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    socket.once(target.directTls ? 'secureConnect' : 'connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}

@@ -1,0 +1,110 @@
+/**
+ * Stanzas a peer sends on a server connection: each is checked against the binding table
+ * (its pair must be bound inbound to this connection) and handed to the router in the order it
+ * arrived (RFC 6120 section 10.1), with the binding as its origin. The queue is bounded:
+ * reading stops while too many wait, so a peer that sends faster than they are processed is
+ * held back by TCP.
+ */
+import { parseJid, type Jid } from '../jid/jid.ts';
+import { StreamError } from '../net/stream-errors.ts';
+import type { XmlStream } from '../net/xml-stream.ts';
+import type { ServerBinding } from '../router/router.ts';
+import type { Logger } from '../util/log.ts';
+import type { Element } from '../xml/element.ts';
+import type { BindingTable } from './binding-table.ts';
+import type { S2sContext } from './context.ts';
+
+/** Stanzas waiting for processing before the socket stops being read (flow control). */
+export const MAX_PENDING_STANZAS = 256;
+
+/** The connection the stanzas arrive on. */
+export interface InboundHost {
+  readonly id: string;
+  readonly stream: XmlStream;
+  readonly context: S2sContext;
+  readonly logger: Logger;
+  /** how log lines name the connection ("s2s incoming") */
+  readonly label: string;
+  /** whether the peer proved `domain` on this connection (the connection table) */
+  proves(domain: string): boolean;
+  /** ends the stream with the stream error a stanza earned */
+  refuse(error: StreamError): void;
+}
+
+export class InboundStanzas {
+  readonly #host: InboundHost;
+  readonly #bindings: BindingTable<unknown>;
+  #queue: Promise<void> = Promise.resolve();
+  /** stanzas read and not yet processed */
+  #pending = 0;
+  /** stanzas processed since the peer enabled stream management (XEP-0198 section 4), undefined before */
+  #handled: number | undefined;
+
+  constructor(host: InboundHost, bindings: BindingTable<unknown>) {
+    this.#host = host;
+    this.#bindings = bindings;
+  }
+
+  get handled(): number | undefined {
+    return this.#handled;
+  }
+
+  /** Runs `action` after every stanza received before it was processed (XEP-0198 answers). */
+  after(action: () => void): void {
+    this.#queue = this.#queue.then(() => {
+      if (!this.#host.stream.closing) action();
+    });
+  }
+
+  /** XEP-0198 section 3: the peer asks us to count what we process from now on; false when it may not. */
+  enableCounting(): boolean {
+    if (this.#handled !== undefined || this.#bindings.pairsOf(this.#host.id, 'in').length === 0) return false;
+    this.#handled = 0;
+    return true;
+  }
+
+  enqueue(stanza: Element): void {
+    const { from, to } = addresses(stanza);
+    const stream = this.#host.stream;
+    this.#pending++;
+    if (this.#pending === MAX_PENDING_STANZAS) stream.holdReading('backlog');
+    this.#queue = this.#queue
+      .then(() => this.#deliver(stanza, from, to))
+      .catch((error: unknown) => {
+        if (error instanceof StreamError) return this.#host.refuse(error);
+        this.#host.logger.error(`${this.#host.label} stanza failed`, { error: error instanceof Error ? error.stack : String(error) });
+      })
+      .finally(() => {
+        if (this.#handled !== undefined) this.#handled++;
+        if (this.#pending-- === MAX_PENDING_STANZAS) stream.releaseReading('backlog');
+      });
+  }
+
+  async #deliver(stanza: Element, from: Jid, to: Jid): Promise<void> {
+    const host = this.#host;
+    if (host.stream.closing) return;
+    const binding: ServerBinding = { local: to.domain, remote: from.domain, connection: host.id };
+    if (!this.#bindings.accepts(binding, host.id)) throw this.#refusal(binding);
+    await host.context.router.route(stanza, { kind: 'server', binding });
+  }
+
+  /** RFC 6120 sections 4.9.3.9 and 4.9.3.6: why a stanza's pair is not accepted on this connection. */
+  #refusal({ local, remote }: ServerBinding): StreamError {
+    const inbound = this.#bindings.pairsOf(this.#host.id, 'in');
+    if (inbound.length === 0) return new StreamError('not-authorized', 'authenticate before sending stanzas');
+    if (!this.#host.proves(remote)) return new StreamError('invalid-from', `${remote} is not authenticated on this stream`);
+    if (!this.#host.context.router.hosts.has(local)) return new StreamError('host-unknown', `this server does not host ${local}`);
+    // RFC 6120 section 8.1.1.2 and XEP-0220 section 2.6.2: a target is validated per pair.
+    return new StreamError('host-unknown', `${remote} is not authorized for ${local} on this stream`);
+  }
+}
+
+/** RFC 6120 section 8.1.1.2: both addresses present and well-formed, else improper-addressing. */
+function addresses(stanza: Element): { from: Jid; to: Jid } {
+  try {
+    if (stanza.attrs.from === undefined || stanza.attrs.to === undefined) throw new Error('missing');
+    return { from: parseJid(stanza.attrs.from), to: parseJid(stanza.attrs.to) };
+  } catch {
+    throw new StreamError('improper-addressing', 'a stanza between servers needs valid from and to addresses');
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * Dialback on a connection the peer opened (XEP-0220 section 2.2): we are the receiving server
+ * for its requests to authorize a pair (`<db:result/>`), which we check with its certificate
+ * (XEP-0344) or by calling its authoritative server back, and the authoritative server for its
+ * questions about keys we made (`<db:verify/>`).
+ */
+import { StreamError } from '../net/stream-errors.ts';
+import { demandsOf } from '../policy/levels.ts';
+import type { Element } from '../xml/element.ts';
+import { NS_DIALBACK, NS_DIALBACK_FEATURE } from '../xml/namespaces.ts';
+import { StanzaError, type StanzaErrorCondition, type StanzaErrorType } from '../xml/stanza-error.ts';
+import { dialbackAnswer, dialbackError } from './dialback-elements.ts';
+import { dialbackKeyMatches } from './dialback-key.ts';
+import type { VerifyOutcome } from './step-dialback-initiator.ts';
+import type { Step, StepHost, StepResult } from './negotiation.ts';
+
+/** Requests being checked with authoritative servers at once, per connection. */
+export const MAX_PENDING_REQUESTS = 64;
+
+/** Checks a key with the authoritative server of `sender` (section 2.1.2). */
+export type Authoritative = (sender: string, receiving: string, key: string) => Promise<VerifyOutcome>;
+
+export class DialbackReceiver implements Step {
+  readonly name = 'dialback';
+  readonly #host: StepHost;
+  readonly #authoritative: Authoritative;
+  /** pairs being checked, as "sender target" */
+  readonly #checking = new Set<string>();
+
+  constructor(host: StepHost, authoritative: Authoritative) {
+    this.#host = host;
+    this.#authoritative = authoritative;
+  }
+
+  claims(element: Element): boolean {
+    return element.xmlns === NS_DIALBACK;
+  }
+
+  /** Section 2.4.2: dialback with errors, unless the peer must show a trusted certificate it lacks, or SASL already authenticated it. */
+  offer(features: Element): boolean {
+    const sender = this.#host.remoteDomain;
+    const level = sender ? this.#host.context.policy.requiredLevel(sender) : this.#host.context.config.min_level;
+    const certified = sender !== undefined && this.#host.certificate(sender).status === 'valid';
+    if (!this.#host.authenticated && (!demandsOf(level).trustedCertificate || certified)) features.c('dialback', {}, NS_DIALBACK_FEATURE).c('errors');
+    return false;
+  }
+
+  handle(element: Element): StepResult {
+    // Section 3.1: a result or verify carrying a type on a stream the peer opened is unsolicited.
+    if (element.attrs.type !== undefined) {
+      this.#host.logger.warn('s2s incoming ignored a dialback answer with a type', { element: element.name, from: element.attrs.from, to: element.attrs.to });
+    } else if (element.name === 'result') {
+      this.#result(element);
+    } else if (element.name === 'verify') {
+      this.#verify(element);
+    }
+    return 'done';
+  }
+
+  /** A request to authorize the pair (to, from) (section 2.2.1). */
+  #result(request: Element): void {
+    const host = this.#host;
+    const sender = request.attrs.from;
+    const target = request.attrs.to;
+    if (!sender || !target) throw new StreamError('improper-addressing', 'a dialback result needs from and to');
+    const refuse = (condition: StanzaErrorCondition, type: StanzaErrorType, text: string): void => void host.send(dialbackError(request, condition, type, text));
+    if (!host.context.router.hosts.has(target)) return refuse('item-not-found', 'cancel', `this server does not host ${target}`);
+    const verdict = host.context.policy.checkPeer({ domain: sender, address: host.remoteAddress, direction: 'in' });
+    if (!verdict.allowed) {
+      host.logger.warn('s2s incoming dialback refused by policy', { from: sender, reason: verdict.reason });
+      return refuse('policy-violation', 'cancel', verdict.reason);
+    }
+    const demands = demandsOf(host.context.policy.requiredLevel(sender));
+    if (demands.tls && !host.secure) return refuse('policy-violation', 'cancel', 'TLS is required before dialback');
+    const certificate = host.certificate(sender);
+    if (demands.trustedCertificate && certificate.status !== 'valid') {
+      host.logger.warn('s2s incoming refused dialback: a trusted certificate is required', { from: sender, certificate: certificate.status, reason: certificate.reason });
+      return refuse('not-authorized', 'auth', `${sender} must present a CA-signed certificate naming it`);
+    }
+    const pair = { local: target, remote: sender };
+    if (certificate.status === 'valid') {
+      // XEP-0344 section 2.4: the certificate already proves the sender; no callback needed.
+      host.send(dialbackAnswer(request, 'valid'));
+      return host.authorized(pair, 'certificate');
+    }
+    const checking = `${sender} ${target}`;
+    if (this.#checking.has(checking)) return;
+    if (this.#checking.size >= MAX_PENDING_REQUESTS) return refuse('resource-constraint', 'wait', 'too many dialback requests are being checked on this connection');
+    this.#checking.add(checking);
+    void this.#authoritative(sender, target, request.text()).then((outcome) => {
+      this.#checking.delete(checking);
+      this.#answer(request, outcome);
+    });
+  }
+
+  #answer(request: Element, outcome: VerifyOutcome): void {
+    const host = this.#host;
+    const pair = { local: request.attrs.to!, remote: request.attrs.from! };
+    if (outcome === 'valid') {
+      host.send(dialbackAnswer(request, 'valid'));
+      return host.authorized(pair, 'dialback');
+    }
+    if (outcome === 'busy') return void host.send(dialbackError(request, 'resource-constraint', 'wait', `too many verifications wait for ${pair.remote}`));
+    if (outcome === 'error') return void host.send(dialbackError(request, 'remote-server-not-found', 'cancel', `could not reach the authoritative server of ${pair.remote}`));
+    host.logger.warn('s2s incoming dialback key invalid', { from: pair.remote, to: pair.local });
+    // Section 2.2.1: the first pair invalid ends the stream; with others valid, a forbidden error.
+    if (host.authenticated) return void host.send(dialbackError(request, 'forbidden', 'auth', 'the dialback key is not valid'));
+    host.send(dialbackAnswer(request, 'invalid'));
+    host.fail(new StanzaError('not-authorized', `invalid dialback key for ${pair.remote}`));
+  }
+
+  /** We are the authoritative server: is this key one we made? (section 2.2.2) */
+  #verify(request: Element): void {
+    const host = this.#host;
+    const receiving = request.attrs.from;
+    const originating = request.attrs.to;
+    const id = request.attrs.id;
+    if (!receiving || !originating || id === undefined) throw new StreamError('improper-addressing', 'a dialback verify needs from, to and id');
+    if (!host.context.router.hosts.has(originating)) return void host.send(dialbackError(request, 'item-not-found', 'cancel', `this server does not host ${originating}`));
+    const valid = dialbackKeyMatches(request.text(), host.context.secret, receiving, originating, id);
+    host.logger.info('s2s answered a dialback verification', { for: receiving, domain: originating, valid });
+    host.send(dialbackAnswer(request, valid ? 'valid' : 'invalid'));
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * A stand-in for a server connection, for testing negotiation steps one at a time: it records
+ * what a step writes (at once, or once the stream is open), the pairs it authorizes or refuses,
+ * and the failures it reports.
+ */
+import type { FederationLevel } from '../../src/config/types.ts';
+import { silentLogger } from '../../src/util/log.ts';
+import { serialize } from '../../src/xml/serialize.ts';
+import { NS_SERVER, type Element } from '../../src/xml/element.ts';
+import type { StanzaError } from '../../src/xml/stanza-error.ts';
+import type { Pair } from '../../src/s2s/binding-table.ts';
+import type { AuthMethod, S2sContext } from '../../src/s2s/context.ts';
+import type { Negotiation, Role, StepHost } from '../../src/s2s/negotiation.ts';
+import type { CertificateStatus, CertificateVerdict } from '../../src/s2s/peer-certificate.ts';
+
+export interface FakeHostOptions {
+  role: Role;
+  local?: string;
+  remote?: string;
+  secure?: boolean;
+  /** the level every remote domain must reach */
+  level?: FederationLevel;
+  /** domains we host */
+  hosts?: string[];
+  /** what the peer's certificate proves, by domain (absent: 'absent') */
+  certificates?: Record<string, CertificateStatus>;
+  secret?: string;
+  streamId?: string;
+}
+
+export class FakeStepHost implements StepHost {
+  readonly role: Role;
+  readonly context: S2sContext;
+  readonly logger = silentLogger();
+  readonly remoteAddress = '192.0.2.1';
+  secure: boolean;
+  localDomain: string | undefined;
+  remoteDomain: string | undefined;
+  streamId: string;
+  authenticated = false;
+  /** everything written, in order, serialized; `sent` for what went through the open stream */
+  readonly wire: string[] = [];
+  readonly authorizedPairs: (Pair & { method: AuthMethod })[] = [];
+  readonly refusedPairs: (Pair & { error: StanzaError })[] = [];
+  readonly failures: { error: StanzaError; condition?: string }[] = [];
+  restarts = 0;
+  /** when set, `send` goes through it as a real connection's does */
+  negotiation: Negotiation | undefined;
+  readonly #certificates: Record<string, CertificateStatus>;
+
+  constructor(options: FakeHostOptions) {
+    this.role = options.role;
+    this.localDomain = options.local;
+    this.remoteDomain = options.remote;
+    this.secure = options.secure ?? false;
+    this.streamId = options.streamId ?? 'stream-1';
+    this.#certificates = options.certificates ?? {};
+    const level = options.level ?? 'encrypted';
+    this.context = {
+      config: { min_level: level, negotiation_timeout: 30 },
+      secret: options.secret ?? 'secret',
+      policy: { requiredLevel: () => level, checkPeer: () => ({ allowed: true }) },
+      router: { hosts: new Map((options.hosts ?? [options.role === 'receiver' ? options.local : options.remote]).map((domain) => [domain, {}])) },
+    } as unknown as S2sContext;
+  }
+
+  write(element: Element): void {
+    this.wire.push(serialize(element, NS_SERVER));
+  }
+
+  send(element: Element): boolean {
+    if (this.negotiation) return this.negotiation.whenOpen(() => this.write(element));
+    this.write(element);
+    return true;
+  }
+
+  certificate(domain: string): CertificateVerdict {
+    return { status: this.#certificates[domain] ?? 'absent' };
+  }
+
+  async startTls(): Promise<boolean> {
+    this.secure = true;
+    this.wire.push('(TLS)');
+    return true;
+  }
+
+  restart(): void {
+    this.restarts++;
+    this.wire.push('(restart)');
+  }
+
+  authorized(pair: Pair, method: AuthMethod): void {
+    this.authenticated = true;
+    this.authorizedPairs.push({ ...pair, method });
+  }
+
+  refused(pair: Pair, error: StanzaError): void {
+    this.refusedPairs.push({ ...pair, error });
+  }
+
+  fail(error: StanzaError, condition?: string): void {
+    this.failures.push({ error, condition });
+  }
+}
