@@ -20,6 +20,7 @@ import type { Storage } from './storage/types.ts';
 import type { Logger } from './util/log.ts';
 import { buildHost, loadHostCertificate } from './server-hosts.ts';
 import { ConfigReloader, type ReloadOutcome } from './server-reload.ts';
+import { syncServiceHosts } from './services/service-hosts.ts';
 
 export interface TrellisServer {
   readonly config: TrellisConfig;
@@ -46,6 +47,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     await limits.load();
     const router = new Router(new SessionRegistry(), logger);
     for (const hostConfig of config.hosts) router.addHost(buildHost(hostConfig, { router, storage, config, logger }));
+    for (const hostConfig of config.hosts) await syncServiceHosts(hostConfig.domain, hostConfig, { router, storage, config, tls, logger, loadCertificate: loadHostCertificate });
     const s2s = new S2sService({
       config: config.s2s,
       secret: await dialbackSecret(config, storage),
