@@ -83,7 +83,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       if (config.s2s.enabled) boundS2s = await s2s.listen(config.listeners.s2s, config.listeners.s2s_direct_tls);
       const listening = { c2s: bound.starttls, c2sDirectTls: bound.directTls, s2s: boundS2s.starttls, s2sDirectTls: boundS2s.directTls };
       const federation = config.s2s.enabled ? config.s2s.min_level : 'off';
-      const sources = { startedAt, hosts: () => [...router.hosts.keys()], listening, federation: () => federation, c2s, s2s, limits };
+      const sources = { startedAt, hosts: () => [...router.hosts.values()].filter((host) => host.service === undefined).map((host) => host.domain), listening, federation: () => federation, c2s, s2s, limits };
       if (config.admin.enabled) admin = await AdminServer.start(config.admin.socket, sources, logger.child({ component: 'admin' }));
     } catch (error) {
       await c2s.close();

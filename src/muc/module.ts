@@ -12,7 +12,7 @@ import { registrationGet, registrationSet } from './registration.ts';
 import { adminGet, adminSet, ownerGet, ownerSet } from './room-admin.ts';
 import type { Room } from './room.ts';
 import { MucService, type MucServiceOptions } from './service.ts';
-import { NS_MUC, NS_MUC_ADMIN, NS_MUC_OWNER, NS_MUC_UNIQUE, NS_REGISTER } from './xmlns.ts';
+import { NS_MUC, NS_MUC_ADMIN, NS_MUC_OWNER, NS_MUC_UNIQUE, NS_PING, NS_REGISTER } from './xmlns.ts';
 
 const servicesByHost = new WeakMap<Host, MucService>();
 
@@ -58,6 +58,13 @@ export function serveMuc(host: Host, options: Omit<MucServiceOptions, 'domain'>)
     return withoutNode(payload, () => serviceItems(service.rooms.values()));
   });
   host.handleIq('host', 'get', NS_MUC_UNIQUE, 'unique', () => el('unique', NS_MUC_UNIQUE, {}, service.uniqueName()));
+  // XEP-0199: the service and each room answer pings (clients check they are still reachable).
+  host.handleIq('host', 'get', NS_PING, 'ping', () => undefined);
+  host.handleIq('bare', 'get', NS_PING, 'ping', async ({ to }) => {
+    await service.ready;
+    service.room(to);
+    return undefined;
+  });
 
   // Each room (sections 6.4, 6.5, 7.10, 8 to 10).
   const roomIq = (type: 'get' | 'set', xmlns: string, handle: (request: { room: Room; from: Jid; payload: Element }) => Element | undefined) => {

@@ -31,6 +31,9 @@ export interface RoomContext {
   now(): number;
 }
 
+/** Resources one occupant may have in the room under its nickname. */
+const MAX_SESSIONS_PER_OCCUPANT = 32;
+
 /** Error conditions after which a delivery to an occupant will not succeed (as Prosody's is_kickable_error). */
 const KICKABLE_ERRORS = new Set(['gone', 'internal-server-error', 'item-not-found', 'jid-malformed', 'recipient-unavailable', 'redirect', 'remote-server-not-found', 'remote-server-timeout', 'service-unavailable', 'malformed error']);
 
@@ -130,7 +133,10 @@ export class Room {
     if (!holder && this.occupants.size >= this.config.maxUsers && !affiliationAtLeast(affiliation, 'admin')) {
       throw new StanzaError('service-unavailable', 'this room is full', 'wait');
     }
-    if (holder) return this.#addSession(holder, stanza, from);
+    if (holder) {
+      if (holder.sessions.size >= MAX_SESSIONS_PER_OCCUPANT) throw new StanzaError('resource-constraint', `at most ${MAX_SESSIONS_PER_OCCUPANT} resources share a nickname`, 'wait');
+      return this.#addSession(holder, stanza, from);
+    }
     const occupant: Occupant = { nick, jid: from.bare(), sessions: new Set([from.toString()]), current: from.toString(), presence: stanza, role: defaultRole(affiliation, this.config.moderated) };
     // Section 7.2.3: the occupants already there, to the newcomer...
     for (const other of this.occupants.values()) this.#sendTo(from.toString(), this.presenceOf(other, this.seesJids(occupant)));
