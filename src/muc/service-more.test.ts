@@ -1,6 +1,7 @@
 /** More of the group-chat service: declines, voice requests, private-message rules, IQs between occupants, resources, errors, limits. */
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { parseJid } from '../jid/jid.ts';
 import type { Element } from '../xml/element.ts';
 import { startHarness, type Harness, type TestUser } from './test-harness.ts';
 import { NS_MUC_USER } from './xmlns.ts';
@@ -88,6 +89,26 @@ test('an IQ to an occupant goes to its resource from the asker\'s room JID, and 
   const stranger = harness.user('zed@localhost/z');
   await stranger.send(`<iq type='get' id='v2' to='${ROOM}/Bob'><query xmlns='jabber:iq:version'/></iq>`);
   assert.equal(errorOf(last(stranger)), 'not-acceptable');
+});
+
+test('an IQ relayed to an occupant whose resource is gone comes back as an error from the occupant JID', async () => {
+  const alice = await open();
+  await enter('bob@localhost/b', 'Bob');
+  harness.router.sessions.remove(harness.router.sessions.get(parseJid('bob@localhost/b'))!);
+  await alice.send(`<iq type='get' id='v3' to='${ROOM}/Bob'><query xmlns='jabber:iq:version'/></iq>`);
+  const answer = alice.received.find((stanza) => stanza.attrs.id === 'v3');
+  assert.equal(answer?.attrs.from, `${ROOM}/Bob`);
+  assert.equal(errorOf(answer), 'service-unavailable');
+});
+
+test('a direct invitation (XEP-0249) goes from user to user untouched by the service', async () => {
+  await open();
+  const bob = harness.user('bob@localhost/b');
+  await bob.send('<presence/>');
+  const alice = harness.user('alice@localhost/other');
+  await alice.send(`<message to='bob@localhost'><x xmlns='jabber:x:conference' jid='${ROOM}' reason='come'/></message>`);
+  const invitation = bob.received.find((stanza) => stanza.name === 'message')?.getChild('x', 'jabber:x:conference');
+  assert.equal(invitation?.attrs.jid, ROOM);
 });
 
 test('two resources of one account share a nickname; the occupant leaves with the last', async () => {
