@@ -110,10 +110,23 @@ export class Room {
     // Section 7.2.1: the occupant JID names the nickname; without it there is nothing to join.
     if (nick === undefined) throw new StanzaError('jid-malformed', 'address the room with your nickname: room@service/nick');
     if (!occupant) return this.#enter(stanza, from, nick, created);
+    if (occupant.nick !== nick) this.#checkNickFree(nick, occupant.jid, occupant);
     occupant.presence = stanza;
     occupant.current = from.toString();
     if (occupant.nick !== nick) return this.#changeNick(occupant, nick);
     this.broadcastPresence(occupant);
+  }
+
+  /**
+   * Sections 7.2.9, 7.6 and 7.10: a nickname held in the room by someone else (another person,
+   * or when changing, another occupant), or registered to someone else, is a conflict.
+   */
+  #checkNickFree(nick: string, bare: Jid, changing?: Occupant): Occupant | undefined {
+    const holder = this.occupants.get(nick);
+    if (holder && (changing ? holder !== changing : !holder.jid.equals(bare))) throw new StanzaError('conflict', 'that nickname is in use in this room');
+    const registered = this.nickOwner(nick);
+    if (registered !== undefined && registered !== bare.toString()) throw new StanzaError('conflict', 'that nickname is registered to someone else');
+    return holder;
   }
 
   /** Section 7.2: the checks in the order the section lists its errors, then the entry itself. */
@@ -124,10 +137,7 @@ export class Room {
     if (this.locked && !owner) throw new StanzaError('item-not-found', 'this room is being set up by its owner');
     if (affiliation === 'outcast') throw new StanzaError('forbidden', 'you are banned from this room');
     if (this.config.membersOnly && !affiliationAtLeast(affiliation, 'member')) throw new StanzaError('registration-required', 'this room is for members only');
-    const holder = this.occupants.get(nick);
-    if (holder && !holder.jid.equals(from.bare())) throw new StanzaError('conflict', 'that nickname is in use in this room');
-    const registered = this.nickOwner(nick);
-    if (registered !== undefined && registered !== from.bare().toString()) throw new StanzaError('conflict', 'that nickname is registered to someone else');
+    const holder = this.#checkNickFree(nick, from.bare());
     const password = stanza.getChild('x', NS_MUC)?.getChildText('password') ?? '';
     if (this.config.password !== '' && !owner && password !== this.config.password) throw new StanzaError('not-authorized', 'this room needs a password');
     if (!holder && this.occupants.size >= this.config.maxUsers && !affiliationAtLeast(affiliation, 'admin')) {
@@ -170,10 +180,6 @@ export class Room {
 
   /** Section 7.6: unavailable with 303 and the new nickname, then available under it. */
   #changeNick(occupant: Occupant, nick: string): void {
-    const holder = this.occupants.get(nick);
-    if (holder && holder !== occupant) throw new StanzaError('conflict', 'that nickname is in use in this room');
-    const registered = this.nickOwner(nick);
-    if (registered !== undefined && registered !== occupant.jid.toString()) throw new StanzaError('conflict', 'that nickname is registered to someone else');
     this.broadcastPresence(occupant, { type: 'unavailable', statuses: [STATUS.nickChanged], item: { nick } });
     this.occupants.delete(occupant.nick);
     occupant.nick = nick;

@@ -80,6 +80,9 @@ describe('entering and leaving', () => {
     const [alice, bob] = await roomWithThree();
     const dave = harness.user('dave@localhost/d');
     assert.equal(errorOf(await join(dave, 'Bob')), 'conflict');
+    await bob.send(`<presence to='${ROOM}/Carol'><status>taken</status></presence>`);
+    assert.equal(errorOf(bob.received.at(-1)), 'conflict');
+    assert.equal(harness.service('conference.localhost').rooms.get('room')?.occupants.get('Bob')?.presence.getChildText('status'), undefined, 'a refused change changes nothing');
     await bob.send(`<presence to='${ROOM}/Robert'/>`);
     const gone = presenceFrom(alice, `${ROOM}/Bob`, 'unavailable');
     assert.deepEqual(codes(gone), ['303']);
