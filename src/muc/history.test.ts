@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { el, NS_CLIENT } from '../xml/element.ts';
 import { serialize } from '../xml/serialize.ts';
-import { RoomHistory, readHistoryRequest } from './history.ts';
+import { MAX_HISTORY_CHARS, RoomHistory, readHistoryRequest } from './history.ts';
 
 const message = (body: string) => el('message', NS_CLIENT, { type: 'groupchat', from: 'r@muc.example/n', to: 'someone@example.com/x' }, el('body', NS_CLIENT, {}, body));
 const bodies = (stanzas: { getChildText(name: string): string | undefined }[]) => stanzas.map((stanza) => stanza.getChildText('body'));
@@ -32,6 +32,16 @@ test('XEP-0045 section 7.2.16: maxstanzas, maxchars, seconds and since all limit
   assert.equal(history.select({ maxchars: 0 }, 5000).length, 0);
   assert.equal(history.select({ maxchars: oneSize }, 5000).length, 1);
   assert.equal(history.select({ maxchars: 2 * oneSize }, 5000).length, 2);
+});
+
+test('a room keeps at most MAX_HISTORY_CHARS of stanzas, dropping the oldest', () => {
+  const history = new RoomHistory(100);
+  const big = 'x'.repeat(300 * 1024);
+  for (let index = 1; index <= 5; index++) history.push(message(`${index}${big}`), 'r@muc.example', index);
+  const kept = history.select({}, 10);
+  assert.equal(kept.length, 3);
+  assert.equal(kept[0]!.getChildText('body')?.[0], '3');
+  assert.ok(kept.reduce((sum, stanza) => sum + serialize(stanza).length, 0) <= MAX_HISTORY_CHARS);
 });
 
 test('a join request\'s <history/> attributes are read; nonsense is ignored', () => {

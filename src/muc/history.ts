@@ -14,6 +14,9 @@ interface Entry {
   chars: number;
 }
 
+/** Characters of stanzas one room keeps at most, whatever its length says: large stanzas make it shorter. */
+export const MAX_HISTORY_CHARS = 1024 * 1024;
+
 export interface HistoryRequest {
   maxchars?: number;
   maxstanzas?: number;
@@ -25,6 +28,7 @@ export interface HistoryRequest {
 export class RoomHistory {
   #entries: Entry[] = [];
   #limit: number;
+  #chars = 0;
 
   constructor(limit: number) {
     this.#limit = limit;
@@ -45,13 +49,12 @@ export class RoomHistory {
     const kept = stanza.clone();
     delete kept.attrs.to;
     kept.append(el('delay', NS_DELAY, { from: room, stamp: new Date(at).toISOString() }));
-    this.#entries.push({ stanza: kept, at, chars: serialize(kept).length });
+    const chars = serialize(kept).length;
+    this.#entries.push({ stanza: kept, at, chars });
+    this.#chars += chars;
     this.#trim();
   }
 
-  clear(): void {
-    this.#entries = [];
-  }
 
   /** The newest messages that fit every limit of the request, oldest first; each a copy to address. */
   select(request: HistoryRequest, now: number): Element[] {
@@ -70,7 +73,13 @@ export class RoomHistory {
   }
 
   #trim(): void {
-    if (this.#entries.length > this.#limit) this.#entries.splice(0, this.#entries.length - this.#limit);
+    let drop = Math.max(0, this.#entries.length - this.#limit);
+    let chars = this.#chars;
+    for (let index = 0; index < drop; index++) chars -= this.#entries[index]!.chars;
+    while (chars > MAX_HISTORY_CHARS && drop < this.#entries.length) chars -= this.#entries[drop++]!.chars;
+    if (drop === 0) return;
+    this.#entries.splice(0, drop);
+    this.#chars = chars;
   }
 }
 
