@@ -77,12 +77,6 @@ export class Room {
     return this.#bySession.get(jid.toString());
   }
 
-  /** The occupant a real bare JID is in the room as, if any. */
-  occupantOf(bare: string): Occupant | undefined {
-    for (const occupant of this.occupants.values()) if (occupant.jid.toString() === bare) return occupant;
-    return undefined;
-  }
-
   /** Section 7.10: the bare JID a nickname is registered to, if any. */
   nickOwner(nick: string): string | undefined {
     for (const [jid, record] of this.affiliations) if (record.nick === nick) return jid;
@@ -149,7 +143,7 @@ export class Room {
     }
     const occupant: Occupant = { nick, jid: from.bare(), sessions: new Set([from.toString()]), current: from.toString(), presence: stanza, role: defaultRole(affiliation, this.config.moderated) };
     // Section 7.2.3: the occupants already there, to the newcomer...
-    for (const other of this.occupants.values()) this.#sendTo(from.toString(), this.presenceOf(other, this.seesJids(occupant)));
+    for (const other of this.occupants.values()) this.#sendTo(from.toString(), this.#presenceOf(other, this.seesJids(occupant)));
     this.occupants.set(nick, occupant);
     this.#bySession.set(from.toString(), occupant);
     // ...the newcomer to everyone, itself last with status 110 (and 100 and 201 where they apply).
@@ -164,7 +158,7 @@ export class Room {
     occupant.current = from.toString();
     occupant.presence = stanza;
     this.#bySession.set(from.toString(), occupant);
-    for (const other of this.occupants.values()) if (other !== occupant) this.#sendTo(from.toString(), this.presenceOf(other, this.seesJids(occupant)));
+    for (const other of this.occupants.values()) if (other !== occupant) this.#sendTo(from.toString(), this.#presenceOf(other, this.seesJids(occupant)));
     this.broadcastPresence(occupant, { selfStatuses: [STATUS.self] });
     this.#welcome(from.toString(), stanza);
   }
@@ -224,8 +218,8 @@ export class Room {
   }
 
   /** The occupant's presence as a recipient that does or does not see real JIDs gets it. */
-  presenceOf(occupant: Occupant, withJid: boolean, statuses: readonly string[] = []): Element {
-    return occupantPresence(this.occupantJid(occupant.nick), occupant.presence, undefined, mucUser(this.#item(occupant, withJid ? occupant.current : undefined), statuses));
+  #presenceOf(occupant: Occupant, withJid: boolean): Element {
+    return occupantPresence(this.occupantJid(occupant.nick), occupant.presence, undefined, mucUser(this.#item(occupant, withJid ? occupant.current : undefined)));
   }
 
   /**
