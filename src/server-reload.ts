@@ -13,6 +13,7 @@ import type { Router } from './router/router.ts';
 import type { Storage } from './storage/types.ts';
 import type { Logger } from './util/log.ts';
 import { buildHost, configuredCertificate, loadHostCertificate } from './server-hosts.ts';
+import { syncServiceHosts } from './services/service-hosts.ts';
 
 export type ReloadOutcome =
   | { ok: true; added: string[]; removed: string[]; changed: string[]; needRestart: string[] }
@@ -102,6 +103,10 @@ export class ConfigReloader {
       }
       logger.info('host removed', { host: domain, sessions_ended: ended });
     }
+    // Service hosts (group chat, ...) follow their parent host.
+    const services = { router, storage, config: next, tls, logger, loadCertificate: loadHostCertificate };
+    for (const hostConfig of [...added, ...changed]) await syncServiceHosts(hostConfig.domain, hostConfig, services);
+    for (const domain of removed) await syncServiceHosts(domain, undefined, services);
     this.#context.limits?.configure(next.limits);
     for (const host of added) logger.info('host added', { host: host.domain });
     for (const host of changed) logger.info('host settings changed; host rebuilt', { host: host.domain });

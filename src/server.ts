@@ -20,6 +20,7 @@ import type { Storage } from './storage/types.ts';
 import type { Logger } from './util/log.ts';
 import { buildHost, loadHostCertificate } from './server-hosts.ts';
 import { ConfigReloader, type ReloadOutcome } from './server-reload.ts';
+import { syncServiceHosts } from './services/service-hosts.ts';
 
 export interface TrellisServer {
   readonly config: TrellisConfig;
@@ -46,6 +47,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     await limits.load();
     const router = new Router(new SessionRegistry(), logger);
     for (const hostConfig of config.hosts) router.addHost(buildHost(hostConfig, { router, storage, config, logger }));
+    for (const hostConfig of config.hosts) await syncServiceHosts(hostConfig.domain, hostConfig, { router, storage, config, tls, logger, loadCertificate: loadHostCertificate });
     const s2s = new S2sService({
       config: config.s2s,
       secret: await dialbackSecret(config, storage),
@@ -81,7 +83,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       if (config.s2s.enabled) boundS2s = await s2s.listen(config.listeners.s2s, config.listeners.s2s_direct_tls);
       const listening = { c2s: bound.starttls, c2sDirectTls: bound.directTls, s2s: boundS2s.starttls, s2sDirectTls: boundS2s.directTls };
       const federation = config.s2s.enabled ? config.s2s.min_level : 'off';
-      const sources = { startedAt, hosts: () => [...router.hosts.keys()], listening, federation: () => federation, c2s, s2s, limits };
+      const sources = { startedAt, hosts: () => [...router.hosts.values()].filter((host) => host.service === undefined).map((host) => host.domain), listening, federation: () => federation, c2s, s2s, limits };
       if (config.admin.enabled) admin = await AdminServer.start(config.admin.socket, sources, logger.child({ component: 'admin' }));
     } catch (error) {
       await c2s.close();

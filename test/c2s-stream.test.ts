@@ -79,6 +79,8 @@ describe('client stream negotiation and hostile input', () => {
 
   const headerCases: { name: string; header: string; condition: string }[] = [
     { name: 'unknown domain', header: streamHeader('elsewhere.test'), condition: 'host-unknown' },
+    // A service host (group chat) has no accounts to log in to.
+    { name: 'a service domain', header: streamHeader('conference.localhost'), condition: 'host-unknown' },
     { name: 'no to', header: "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>", condition: 'host-unknown' },
     { name: 'wrong stream namespace', header: "<stream:stream xmlns='jabber:client' xmlns:stream='urn:wrong' to='localhost' version='1.0'>", condition: 'invalid-namespace' },
     { name: 'wrong content namespace', header: "<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>", condition: 'invalid-namespace' },

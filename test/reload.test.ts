@@ -101,7 +101,8 @@ describe('reload in process', () => {
     assert.equal(outcome.ok, false);
     assert.match(outcome.ok ? '' : outcome.error, /hosts\["localhost"\]\.roster\.max_items: expected an integer/);
     assert.ok(lines.some((line) => line.includes('configuration reload failed') && line.includes('max_items')));
-    assert.deepEqual([...server.router.hosts.keys()].sort(), ['localhost', 'new.test', 'old.test']);
+    // Each host with its group-chat service (src/services).
+    assert.deepEqual([...server.router.hosts.keys()].sort(), ['conference.localhost', 'conference.new.test', 'conference.old.test', 'localhost', 'new.test', 'old.test']);
     assert.equal(server.config.hosts.length, 3);
   });
 

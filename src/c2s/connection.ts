@@ -225,6 +225,11 @@ export class C2sConnection implements SessionTransport {
       this.#streamError('host-unknown', `${JSON.stringify(to)} is not a valid domain`);
       return undefined;
     }
+    // A service host (group chat, ...) has no accounts to log in to.
+    if (this.#context.router.hosts.get(domain)?.service !== undefined) {
+      this.#streamError('host-unknown', `${domain} is a service, not a domain with accounts`);
+      return undefined;
+    }
     if (!this.#context.router.hosts.has(domain)) {
       this.#streamError('host-unknown', `this server does not host ${domain}`);
       return undefined;

@@ -28,6 +28,7 @@ const DEFAULT_SETTINGS = {
   version: { hidden: false },
   disco: { items: [] },
   foreign_access: { default: 'allow', deny: [], allow: [] },
+  muc: { enabled: true, subdomain: 'conference', name: 'Chatrooms', room_creation: 'local', max_rooms: 10000, max_occupants: 500, history_length: 20, max_history: 100, max_affiliations: 10000 },
 };
 
 function problemsOf(yamlText: string, dir = baseDir): ConfigError {

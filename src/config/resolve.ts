@@ -88,8 +88,8 @@ function resolveHosts(
 }
 
 function pickSettings(config: HostSettings): HostSettings {
-  const { modules_disabled, roster, offline, strangers, registration, version, disco, foreign_access } = config;
-  return { modules_disabled, roster, offline, strangers, registration, version, disco, foreign_access };
+  const { modules_disabled, roster, offline, strangers, registration, version, disco, foreign_access, muc } = config;
+  return { modules_disabled, roster, offline, strangers, registration, version, disco, foreign_access, muc };
 }
 
 /** A host's settings: each key it writes overrides the top-level value, field by field. */
@@ -103,6 +103,7 @@ function inheritSettings(defaults: HostSettings, host: Partial<HostSettings>): H
     version: { ...defaults.version, ...host.version },
     disco: { ...defaults.disco, ...host.disco },
     foreign_access: { ...defaults.foreign_access, ...host.foreign_access },
+    muc: { ...defaults.muc, ...host.muc },
   };
 }
 

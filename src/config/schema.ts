@@ -10,7 +10,7 @@ import { parseIpRange } from '../policy/ip-range.ts';
 import { FEATURE_GROUP_NAMES, isFeatureGroup } from '../policy/foreign-groups.ts';
 import { parseResolverAddress } from '../net/resolver-address.ts';
 import { nearest } from './suggest.ts';
-import { DELEGATION_METHODS, FEDERATION_LEVELS, MODULE_NAMES, TLS_VERSIONS, type FederationLevel } from './types.ts';
+import { DELEGATION_METHODS, FEDERATION_LEVELS, MODULE_NAMES, MUC_ROOM_CREATION, TLS_VERSIONS, type FederationLevel } from './types.ts';
 
 export type Scalar = string | number | boolean;
 export type DefaultValue = Scalar | readonly Scalar[];
@@ -303,8 +303,29 @@ function hostSettings(inherited: boolean): Record<string, SchemaNode> {
       }),
       check: checkForeignAccessLists,
     },
+    muc: section('the group-chat service (XEP-0045) of the host, at <subdomain>.<host> (docs/muc.md)', {
+      enabled: { kind: 'boolean', ...orDefault(true), description: 'serve group chat at <subdomain>.<host>, listed in the host\'s disco#items' },
+      subdomain: { kind: 'string', format: subdomainLabel, ...orDefault('conference'), description: 'the first label of the service\'s domain: "conference" serves conference.<host>' },
+      name: { kind: 'string', ...orDefault('Chatrooms'), description: 'the service\'s name in service discovery' },
+      room_creation: { kind: 'enum', values: MUC_ROOM_CREATION, ...orDefault('local'), description: 'who may create rooms: local (users of any host of this server), host (users of this host only) or anyone (users of other servers too); others get not-allowed' },
+      max_rooms: { kind: 'integer', min: 1, max: 10_000_000, ...orDefault(10_000), description: 'rooms the service holds at once, persistent and temporary; creating one more is refused with resource-constraint' },
+      max_occupants: { kind: 'integer', min: 1, max: 1_000_000, ...orDefault(500), description: 'occupants one room holds at most; a room\'s owner may set a lower limit. One more is refused with service-unavailable' },
+      history_length: { kind: 'integer', min: 0, max: 10_000, ...orDefault(20), description: 'messages a new room keeps for people who join later (XEP-0045 section 7.2.15); the owner may change it up to max_history' },
+      max_history: { kind: 'integer', min: 0, max: 10_000, ...orDefault(100), description: 'the most messages any room keeps for people who join later' },
+      max_affiliations: { kind: 'integer', min: 1, max: 1_000_000, ...orDefault(10_000), description: 'owners, admins, members and outcasts one room keeps; one more is refused with resource-constraint' },
+    }),
   };
 }
+
+/** One DNS label (letters, digits, hyphens), prepared like a domain. */
+const subdomainLabel: StringFormat = {
+  name: 'domain label',
+  prepare(label) {
+    const prepared = prepareDomain(label);
+    if (prepared.includes('.')) throw new Error('expected one label without dots, such as "conference"');
+    return prepared;
+  },
+};
 
 /** A feature group name (src/policy/foreign-groups.ts) or a namespace URI, which always contains a colon. */
 const foreignAccessEntry: StringFormat = {
@@ -759,7 +780,7 @@ export const trellisSchema: ObjectNode = {
       keyName: 'domain',
       prepareKey: prepareDomain,
       minEntries: 1,
-      description: 'the domains this server hosts, keyed by domain; at least one. A host section may set any of the IM settings above (modules_disabled, roster, offline, strangers, registration, version, disco, foreign_access); a key it leaves out (shown as —) takes the top-level value',
+      description: 'the domains this server hosts, keyed by domain; at least one. A host section may set any of the IM settings above (modules_disabled, roster, offline, strangers, registration, version, disco, foreign_access, muc); a key it leaves out (shown as —) takes the top-level value',
       value: {
         kind: 'object',
         description: 'one hosted domain',

@@ -116,6 +116,30 @@ export interface HostSettings {
   disco: { items: readonly string[] };
   /** what users and services on other servers may send here (docs/policy.md) */
   foreign_access: ForeignAccessRules;
+  /** the group-chat service (XEP-0045) at `<subdomain>.<host>` (docs/muc.md) */
+  muc: MucSettings;
+}
+
+/** Who may create rooms: users of any host of this server, of the service's own host only, or anyone (remote users too). */
+export const MUC_ROOM_CREATION = ['local', 'host', 'anyone'] as const;
+export type MucRoomCreation = (typeof MUC_ROOM_CREATION)[number];
+
+export interface MucSettings {
+  enabled: boolean;
+  /** the service's domain is `<subdomain>.<host>` */
+  subdomain: string;
+  /** the service's name in service discovery */
+  name: string;
+  room_creation: MucRoomCreation;
+  /** rooms the service holds at once, persistent and temporary together */
+  max_rooms: number;
+  /** occupants (nicknames) one room holds; a room's own limit may only be lower */
+  max_occupants: number;
+  /** messages a room keeps for newcomers when created; its owner may change it up to max_history */
+  history_length: number;
+  max_history: number;
+  /** affiliations (owners, admins, members, outcasts) one room keeps */
+  max_affiliations: number;
 }
 
 /**

@@ -94,21 +94,36 @@ export type HostEvents = {
   'session/backlog': SessionEvent;
 };
 
+/** What a service host serves, and the hosted domain it belongs to (src/services). */
+export interface ServiceInfo {
+  kind: 'muc';
+  parent: string;
+}
+
 export class Host {
   readonly domain: string;
   config: HostConfig;
+  /**
+   * Set on a service host: a domain that serves a service (group chat, ...) instead of
+   * accounts. Clients do not log in to it; its settings are its parent host's.
+   */
+  readonly service: ServiceInfo | undefined;
   readonly events = new EventBus<HostEvents>();
   /** features the server advertises for this host in disco#info (XEP-0030); modules add theirs */
   readonly discoFeatures = new Set<string>();
   readonly discoIdentities: DiscoIdentity[] = [{ category: 'server', type: 'im', name: 'Trellis' }];
+  /** JIDs listed in the host's disco#items besides the configured ones: its services */
+  readonly discoItems: string[] = [];
   /** extra <stream:features/> children modules offer to clients, before and after authentication */
   readonly streamFeatures: { preAuth: Element[]; postAuth: Element[] } = { preAuth: [], postAuth: [] };
   #iqHandlers = new Map<string, IqHandler>();
   #preAuthIqHandlers = new Map<string, PreAuthIqHandler>();
 
-  constructor(config: HostConfig) {
-    this.domain = config.domain;
+  /** A hosted domain, or with `service` a service host at its own domain under the parent's settings. */
+  constructor(config: HostConfig, service?: ServiceInfo & { domain: string }) {
+    this.domain = service?.domain ?? config.domain;
     this.config = config;
+    this.service = service && { kind: service.kind, parent: service.parent };
   }
 
   /** Registers the handler for IQs of a type whose payload is `{xmlns}name`. */

@@ -199,6 +199,11 @@ export class Router {
 
   /** Delivers a server-generated stanza to a local full JID, or routes it onwards. */
   #deliverLocal(stanza: Element, recipient: Jid): void {
+    // A service host (group chat, ...) takes replies through its events, like any stanza for it.
+    if (this.hosts.get(recipient.domain)?.service !== undefined) {
+      void this.route(stanza, { kind: 'local' });
+      return;
+    }
     if (this.hosts.has(recipient.domain)) {
       const session = recipient.resource !== undefined ? this.sessions.get(recipient) : undefined;
       session?.send(stanza);

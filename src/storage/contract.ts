@@ -8,6 +8,7 @@ import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { AccountExistsError } from './types.ts';
+import { mucRoomTests } from './contract-muc.ts';
 import type { OfflineMessage, OfflineQuota, RosterItem, Storage, StoredCredentials } from './types.ts';
 
 export function storageContract(
@@ -30,6 +31,7 @@ export function storageContract(
     describe('userData', () => userDataTests(openFor));
     describe('serverData', () => serverDataTests(openFor));
     describe('abuseRules', () => abuseRuleTests(openFor));
+    describe('mucRooms', () => mucRoomTests(openFor));
   });
 }
 

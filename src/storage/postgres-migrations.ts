@@ -92,6 +92,28 @@ const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    // Persistent group-chat rooms (XEP-0045) and their affiliations, per service domain.
+    sql: `
+      CREATE TABLE muc_rooms (
+        service text COLLATE "C" NOT NULL,
+        name text COLLATE "C" NOT NULL,
+        config text NOT NULL,
+        PRIMARY KEY (service, name)
+      );
+
+      CREATE TABLE muc_affiliations (
+        service text COLLATE "C" NOT NULL,
+        room text COLLATE "C" NOT NULL,
+        jid text COLLATE "C" NOT NULL,
+        affiliation text NOT NULL,
+        nick text,
+        reason text,
+        PRIMARY KEY (service, room, jid)
+      );
+    `,
+  },
 ];
 
 export const LATEST_POSTGRES_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]!.version;

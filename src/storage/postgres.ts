@@ -15,10 +15,12 @@ import { overQuota, withinBytes } from './offline-quota.ts';
 import { migratePostgres } from './postgres-migrations.ts';
 import { inTransaction } from './postgres-transaction.ts';
 import { AccountExistsError } from './types.ts';
+import { postgresMucRoomStore } from './postgres-muc.ts';
 import type {
   AbuseRule,
   AbuseRuleStore,
   AccountStore,
+  MucRoomStore,
   OfflineStore,
   Roster,
   RosterItem,
@@ -54,6 +56,7 @@ class PostgresStorage implements Storage {
   readonly userData: UserDataStore;
   readonly serverData: ServerDataStore;
   readonly abuseRules: AbuseRuleStore;
+  readonly mucRooms: MucRoomStore;
   readonly #pool: Pool;
   #closed = false;
 
@@ -65,6 +68,7 @@ class PostgresStorage implements Storage {
     this.userData = userDataStore(pool);
     this.serverData = serverDataStore(pool);
     this.abuseRules = abuseRuleStore(pool);
+    this.mucRooms = postgresMucRoomStore(pool);
   }
 
   async close(): Promise<void> {

@@ -91,6 +91,28 @@ const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 4,
+    // Persistent group-chat rooms (XEP-0045) and their affiliations, per service domain.
+    sql: `
+      CREATE TABLE muc_rooms (
+        service TEXT NOT NULL,
+        name TEXT NOT NULL,
+        config TEXT NOT NULL,
+        PRIMARY KEY (service, name)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE muc_affiliations (
+        service TEXT NOT NULL,
+        room TEXT NOT NULL,
+        jid TEXT NOT NULL,
+        affiliation TEXT NOT NULL,
+        nick TEXT,
+        reason TEXT,
+        PRIMARY KEY (service, room, jid)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export const LATEST_SQLITE_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]!.version;

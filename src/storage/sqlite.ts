@@ -16,10 +16,12 @@ import {
 import { overQuota, withinBytes } from './offline-quota.ts';
 import { migrateSqlite } from './sqlite-migrations.ts';
 import { AccountExistsError } from './types.ts';
+import { sqliteMucRoomStore } from './sqlite-muc.ts';
 import type {
   AbuseRule,
   AbuseRuleStore,
   AccountStore,
+  MucRoomStore,
   OfflineStore,
   Roster,
   RosterItem,
@@ -59,6 +61,7 @@ class SqliteStorage implements Storage {
   readonly userData: UserDataStore;
   readonly serverData: ServerDataStore;
   readonly abuseRules: AbuseRuleStore;
+  readonly mucRooms: MucRoomStore;
   readonly #db: DatabaseSync;
 
   constructor(db: DatabaseSync) {
@@ -70,6 +73,7 @@ class SqliteStorage implements Storage {
     this.userData = userDataStore(db);
     this.serverData = serverDataStore(db);
     this.abuseRules = abuseRuleStore(db, write);
+    this.mucRooms = sqliteMucRoomStore(db, write);
   }
 
   async close(): Promise<void> {

@@ -144,6 +144,35 @@ export interface AbuseRuleStore {
   delete(kind: AbuseRule['kind'], value: string): Promise<boolean>;
 }
 
+/** One affiliation with a room (XEP-0045 section 5.2); `none` is never stored. */
+export interface StoredAffiliation {
+  /** a bare JID, or a domain for everyone on it, prepared */
+  jid: string;
+  affiliation: 'owner' | 'admin' | 'member' | 'outcast';
+  /** the nickname registered with the room (section 7.10) */
+  nick?: string;
+  reason?: string;
+}
+
+/** A persistent group-chat room (XEP-0045 section 10.1.3) as its service keeps it. */
+export interface StoredRoom {
+  /** the room's local part, prepared */
+  name: string;
+  /** the room's configuration and subject: JSON the service writes and reads back */
+  config: string;
+  affiliations: StoredAffiliation[];
+}
+
+/** Persistent rooms, kept per service domain and loaded when the server starts. */
+export interface MucRoomStore {
+  /** Every room of a service, sorted by name, affiliations sorted by JID. */
+  list(service: string): Promise<StoredRoom[]>;
+  /** Inserts the room, or replaces its configuration and all its affiliations at once. */
+  put(service: string, room: StoredRoom): Promise<void>;
+  /** Removes a room and its affiliations; returns false when there was none. */
+  delete(service: string, name: string): Promise<boolean>;
+}
+
 export interface Storage {
   readonly driver: 'sqlite' | 'postgres';
   readonly accounts: AccountStore;
@@ -152,6 +181,7 @@ export interface Storage {
   readonly userData: UserDataStore;
   readonly serverData: ServerDataStore;
   readonly abuseRules: AbuseRuleStore;
+  readonly mucRooms: MucRoomStore;
   close(): Promise<void>;
 }
 

@@ -2,12 +2,14 @@
  * A scripted @xmpp/client for instant-messaging tests, speaking the JSON-lines protocol of
  * test/clients/im_driver.py (a subset of its ops: message, presence, subscribe, approve,
  * get_roster, disconnect; events: session_start, message, presence, subscription_request,
- * roster_push). Run in its own process with NODE_EXTRA_CA_CERTS naming the server's
+ * roster_push; and send_xml, iq_xml, which send XML as written, for the group-chat tests, whose
+ * message and presence events also carry the stanza's XML). Run in its own process with NODE_EXTRA_CA_CERTS naming the server's
  * certificate, so TLS is verified for real.
  * Usage: xmppjs-driver.ts USERNAME DOMAIN PASSWORD PORT RESOURCE
  */
 import { createInterface } from 'node:readline';
 import { client, xml } from '@xmpp/client';
+import { parse } from 'ltx';
 
 const NS_ROSTER = 'jabber:iq:roster';
 
@@ -46,11 +48,11 @@ xmpp.on('stanza', (stanza: any) => {
     if (stanza.attrs.type === 'error') {
       emit('message_error', { from, id: stanza.attrs.id, condition: stanza.getChild('error')?.children[0]?.name ?? '' });
     } else {
-      emit('message', { from, to: stanza.attrs.to, type: stanza.attrs.type ?? 'normal', body: stanza.getChildText('body') ?? '', id: stanza.attrs.id, delay: delayStamp(stanza) });
+      emit('message', { from, to: stanza.attrs.to, type: stanza.attrs.type ?? 'normal', body: stanza.getChildText('body') ?? '', id: stanza.attrs.id, delay: delayStamp(stanza), xml: stanza.toString() });
     }
   } else if (stanza.is('presence')) {
     const type = stanza.attrs.type ?? 'available';
-    emit('presence', { from, to: stanza.attrs.to, type, show: stanza.getChildText('show') ?? '', status: stanza.getChildText('status') ?? '', priority: Number(stanza.getChildText('priority') ?? 0), delay: delayStamp(stanza) });
+    emit('presence', { from, to: stanza.attrs.to, type, show: stanza.getChildText('show') ?? '', status: stanza.getChildText('status') ?? '', priority: Number(stanza.getChildText('priority') ?? 0), delay: delayStamp(stanza), xml: stanza.toString() });
     if (type === 'subscribe') emit('subscription_request', { from });
   }
 });
@@ -85,6 +87,10 @@ async function run(command: Command): Promise<Record<string, unknown> | void> {
       const query = result.getChild('query', NS_ROSTER);
       return { items: rosterItems(query), ver: query?.attrs.ver ?? '' };
     }
+    case 'send_xml':
+      return void (await xmpp.send(parse(command.xml)));
+    case 'iq_xml':
+      return { xml: (await xmpp.iqCaller.request(parse(command.xml), 5000)).toString() };
     case 'disconnect':
       await xmpp.stop();
       return;

@@ -24,8 +24,13 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
+export interface RestartableTestServer extends TestServer {
+  /** Stops the server and starts it again on the same configuration and data directory (new ports). */
+  restart(): Promise<void>;
+}
+
 /** `yaml` is merged into a base config that listens on 127.0.0.1 with system-chosen ports. */
-export async function startTestServer(yaml = ''): Promise<TestServer> {
+export async function startTestServer(yaml = ''): Promise<RestartableTestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'trellis-test-'));
   const base = `
 data_dir: ${dataDir}
@@ -40,11 +45,15 @@ c2s:
   const hasHosts = /^hosts:/m.test(yaml);
   const config = parseConfig(mergeYaml(base, yaml) + (hasHosts ? '' : '\nhosts:\n  localhost: {}\n'), { baseDir: dataDir });
   const { logger, lines } = memoryLogger();
-  const server = await startServer(config, logger);
+  let server = await startServer(config, logger);
   return {
-    server,
+    get server() {
+      return server;
+    },
     dataDir,
-    port: server.listening.c2s[0]!.port,
+    get port() {
+      return server.listening.c2s[0]!.port;
+    },
     logLines: lines,
     async waitForLog(...fragments) {
       const deadline = Date.now() + 5000;
@@ -58,6 +67,10 @@ c2s:
     certificateFile: (domain) => join(dataDir, 'certs', `${domain}.crt`),
     async addUser(username, domain, password) {
       await server.storage.accounts.create(domain, username, makeStoredCredentials(password, 4096));
+    },
+    async restart() {
+      await server.close();
+      server = await startServer(config, logger);
     },
     async stop() {
       await server.close();

@@ -24,7 +24,8 @@ export const discoModule: FeatureModule = ({ host, storage }) => {
     const node = nodeOf(payload);
     if (node !== undefined) throw unknownNode(node);
     const query = el('query', NS_DISCO_ITEMS);
-    for (const jid of host.config.disco.items) query.c('item', { jid });
+    // XEP-0030 section 4: the host's services first, then the configured items.
+    for (const jid of new Set([...host.discoItems, ...host.config.disco.items])) query.c('item', { jid });
     return query;
   });
 

@@ -1,0 +1,62 @@
+/**
+ * Stanzas a group-chat service sends, routed one after another so every recipient sees them in
+ * the order the rooms produced them. Bounded: beyond `max` waiting, stanzas are dropped and
+ * counted (a room's inputs are rate-limited upstream, so this only happens under overload).
+ */
+import type { Router } from '../router/router.ts';
+import type { Logger } from '../util/log.ts';
+import type { Element } from '../xml/element.ts';
+
+export class Outbox {
+  #queue: Element[] = [];
+  #head = 0;
+  #running: Promise<void> | undefined;
+  #router: Router;
+  #logger: Logger;
+  readonly max: number;
+  dropped = 0;
+
+  constructor(router: Router, logger: Logger, max: number) {
+    this.#router = router;
+    this.#logger = logger;
+    this.max = max;
+  }
+
+  get waiting(): number {
+    return this.#queue.length - this.#head;
+  }
+
+  send(stanza: Element): void {
+    if (this.waiting >= this.max) {
+      if (this.dropped++ % 1000 === 0) this.#logger.warn('group-chat output queue full: stanzas dropped', { max: this.max, dropped: this.dropped });
+      return;
+    }
+    this.#queue.push(stanza);
+    this.#running ??= this.#drain();
+  }
+
+  /** Resolves once everything queued so far has been routed. */
+  async idle(): Promise<void> {
+    while (this.#running) await this.#running;
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#head < this.#queue.length) {
+        const stanza = this.#queue[this.#head++]!;
+        if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+          this.#queue = this.#queue.slice(this.#head);
+          this.#head = 0;
+        }
+        try {
+          // Stanzas from a room leave as any server-generated stanza does: to a local session, or to another server.
+          await this.#router.route(stanza, { kind: 'local' });
+        } catch (error) {
+          this.#logger.error('routing a group-chat stanza failed', { error: error instanceof Error ? error.message : String(error), to: stanza.attrs.to });
+        }
+      }
+    } finally {
+      this.#running = undefined;
+    }
+  }
+}

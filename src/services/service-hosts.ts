@@ -1,0 +1,75 @@
+/**
+ * Service hosts: domains that serve a service instead of accounts (DESIGN: routes are a table).
+ * Each hosted domain gets its services at subdomains of its own (group chat at
+ * `conference.<host>` unless configured otherwise), listed in its disco#items (XEP-0030) and
+ * routed like any hosted domain; the router's foreign-access rules of the parent host apply.
+ * No client logs in to a service host, and it runs none of the account features.
+ */
+import type { HostConfig, TrellisConfig } from '../config/types.ts';
+import { serveMuc } from '../muc/module.ts';
+import type { TlsContextStore } from '../net/tls-contexts.ts';
+import { Host, type ServiceInfo } from '../router/host.ts';
+import type { Router } from '../router/router.ts';
+import type { Storage } from '../storage/types.ts';
+import type { Logger } from '../util/log.ts';
+
+export interface ServiceSpec extends ServiceInfo {
+  domain: string;
+}
+
+export interface ServiceSetupContext {
+  router: Router;
+  storage: Storage;
+  config: TrellisConfig;
+  tls: TlsContextStore;
+  logger: Logger;
+  /** loads (or generates) the certificate of a domain, as for hosted domains */
+  loadCertificate(store: TlsContextStore, host: HostConfig, config: TrellisConfig, logger: Logger): Promise<void>;
+}
+
+/** The services a hosted domain has by its configuration; a domain that is itself hosted is never a service. */
+export function serviceSpecs(host: HostConfig, config: TrellisConfig): ServiceSpec[] {
+  if (!host.muc.enabled) return [];
+  const domain = `${host.muc.subdomain}.${host.domain}`;
+  if (config.hosts.some((other) => other.domain === domain)) return [];
+  return [{ kind: 'muc', parent: host.domain, domain }];
+}
+
+/**
+ * Makes the router's service hosts of `parent` follow its configuration (undefined: the host
+ * is gone): new ones start, unchanged ones keep their rooms and take the new settings, changed
+ * or unwanted ones stop. Lists them in the parent's disco#items.
+ */
+export async function syncServiceHosts(parent: string, hostConfig: HostConfig | undefined, context: ServiceSetupContext): Promise<{ started: string[]; stopped: string[] }> {
+  const { router, config, logger } = context;
+  const wanted = hostConfig ? serviceSpecs(hostConfig, config) : [];
+  const started: string[] = [];
+  const stopped: string[] = [];
+  for (const host of [...router.hosts.values()]) {
+    if (host.service?.parent !== parent) continue;
+    const keep = hostConfig !== undefined && wanted.some((spec) => spec.domain === host.domain) && sameSettings(host.config, hostConfig);
+    if (keep) {
+      host.config = hostConfig;
+      continue;
+    }
+    router.hosts.delete(host.domain);
+    stopped.push(host.domain);
+  }
+  for (const spec of wanted) {
+    if (router.hosts.get(spec.domain)?.service) continue;
+    const serviceConfig = { ...hostConfig!, domain: spec.domain };
+    await context.loadCertificate(context.tls, serviceConfig, config, logger);
+    const host = new Host(hostConfig!, spec);
+    serveMuc(host, { parent, settings: hostConfig!.muc, router, storage: context.storage, logger: logger.child({ service: spec.domain }) });
+    router.addHost(host);
+    started.push(spec.domain);
+    logger.info('service started', { service: spec.domain, kind: spec.kind, host: parent });
+  }
+  const parentHost = router.hosts.get(parent);
+  if (parentHost) parentHost.discoItems.splice(0, parentHost.discoItems.length, ...wanted.map((spec) => spec.domain));
+  return { started, stopped };
+}
+
+function sameSettings(a: HostConfig, b: HostConfig): boolean {
+  return JSON.stringify(a.muc) === JSON.stringify(b.muc);
+}
