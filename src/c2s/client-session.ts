@@ -13,7 +13,7 @@ import type { Logger } from '../util/log.ts';
 import { NS_CLIENT, type Element } from '../xml/element.ts';
 import { serialize } from '../xml/serialize.ts';
 import { OutboundQueue, type OutboundEntry } from './outbound-queue.ts';
-import type { OutputBudget } from './output-budget.ts';
+import type { OutputBudget } from '../net/output-budget.ts';
 import { ackElement, ackRequest, acknowledgedCount } from '../net/stream-management.ts';
 
 /** What a session needs from the connection that carries it. */

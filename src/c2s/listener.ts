@@ -8,7 +8,7 @@ import { listen, type BoundAddress, type Listener } from '../net/listener.ts';
 import type { Ticket } from '../limits/connection-gate.ts';
 import type { ClientSession } from './client-session.ts';
 import { C2sConnection, type C2sContext } from './connection.ts';
-import { OutputBudget } from './output-budget.ts';
+import { OutputBudget } from '../net/output-budget.ts';
 import { rerouteUndelivered, spillToOffline } from './undelivered.ts';
 
 const SWEEP_INTERVAL_MS = 1000;
