@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { createDnsLookup } from './net/dns.ts';
 import { FederationPolicy } from './policy/federation.ts';
 import { loadTrustAnchors } from './s2s/certificate-trust.ts';
+import { OutputBudget } from './net/output-budget.ts';
 import { S2sService } from './s2s/service.ts';
 import { Limits } from './limits/limits.ts';
 import type { Storage } from './storage/types.ts';
@@ -58,6 +59,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       policy: new FederationPolicy(config.s2s, limits.abuse),
       logger,
       limits,
+      output: new OutputBudget(config.s2s.output.connection_buffer, config.s2s.output.total_buffer),
     });
     router.remote = s2s;
     const c2s = new C2sService({ config: config.c2s, router, storage, tls, logger, limits });

@@ -36,9 +36,9 @@ function numbered(client: RawClient, bounced: boolean): Set<string> {
   return ids;
 }
 
-function flood(client: RawClient, to: string): void {
+function flood(client: RawClient, to: string, count = COUNT): void {
   let batch = '';
-  for (let n = 0; n < COUNT; n++) batch += `<message to='${to}' type='chat' id='n${n}'><body>${'x'.repeat(200)} ${n}</body></message>`;
+  for (let n = 0; n < count; n++) batch += `<message to='${to}' type='chat' id='n${n}'><body>${'x'.repeat(200)} ${n}</body></message>`;
   client.send(batch);
 }
 
@@ -105,6 +105,33 @@ describe('server connections that drop mid-stream', () => {
     } finally {
       await a.stop();
       if (!bStopped) await b.stop();
+    }
+  });
+
+  test('a peer that reads slower than it is written to holds the sender to its output budget: the rest bounces at once, nothing is lost', async () => {
+    const count = 1000;
+    const a = await startFederatedServer('127.0.0.95', `s2s: { min_level: encrypted, output: { connection_buffer: 65536 } }\n${FAST_CLIENT}`);
+    const b = await startFederatedServer('127.0.0.96', SLOW_READER);
+    try {
+      await a.addUser('alice', a.domain, 'secret');
+      await b.addUser('bob', b.domain, 'secret');
+      const alice = await loginFederated(a, 'alice');
+      const bob = await loginFederated(b, 'bob');
+      flood(alice, `bob@${b.domain}/r`, count);
+      // 1000 stanzas of about 260 bytes against a budget of 64 KiB on a link read at 30 KB/s.
+      await until(() => numbered(bob, false).size + numbered(alice, true).size === count, 'every message delivered or bounced', 30_000);
+      const bounced = numbered(alice, true);
+      assert.ok(bounced.size > 0, 'some bounced');
+      assert.ok(numbered(bob, false).size >= 200, `at least the budget's worth arrived: ${numbered(bob, false).size}`);
+      assert.match(alice.received, /<resource-constraint xmlns=["']urn:ietf:params:xml:ns:xmpp-stanzas["']/);
+      assert.equal(a.server.s2s.output.overflows, bounced.size, 'each bounce counted');
+      await until(() => a.server.s2s.output.used === 0, 'the budget released once the peer has everything');
+      console.log(`# ${count} sent: ${numbered(bob, false).size} delivered, ${bounced.size} bounced for the 64 KiB budget`);
+      alice.close();
+      bob.close();
+    } finally {
+      await a.stop();
+      await b.stop();
     }
   });
 });

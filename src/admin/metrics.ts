@@ -52,6 +52,12 @@ export function renderMetrics(sources: AdminSources): string {
     metric('counter', 'trellis_s2s_resent_total', 'Stanzas a dropped server connection had not confirmed, sent again on a new one.', [{ value: resends.resent }]);
     metric('counter', 'trellis_s2s_unconfirmed_bounced_total', 'Stanzas a dropped server connection had not confirmed, bounced to their senders.', [{ value: resends.bounced }]);
   }
+  const s2sOutput = sources.s2s.output;
+  if (s2sOutput) {
+    gauge('trellis_s2s_output_bytes', 'Bytes of stanzas held for remote servers until they have them.', [{ value: s2sOutput.used }]);
+    gauge('trellis_s2s_output_budget_bytes', 'The most the server holds for all server connections (s2s.output.total_buffer).', [{ value: s2sOutput.globalLimit }]);
+    metric('counter', 'trellis_s2s_output_overflows_total', "Stanzas bounced because a server connection's or the total output budget was spent.", [{ value: s2sOutput.overflows }]);
+  }
 
   // Every direction and level is written, zero included, so that series do not come and go.
   const counts = new Map<string, number>();

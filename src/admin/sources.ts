@@ -34,6 +34,8 @@ export interface AdminSources {
     closeConnection(id: string): boolean;
     /** stanzas a dropped server connection had not confirmed: sent again, or bounced */
     readonly resends?: { readonly resent: number; readonly bounced: number };
+    /** bytes held for peers, and stanzas that did not fit (src/net/output-budget.ts) */
+    readonly output?: { readonly used: number; readonly globalLimit: number; readonly overflows: number };
   };
   /** limits, bans and blocks (src/limits); absent in unit tests of the read-only endpoints */
   limits?: Pick<Limits, 'bans' | 'blocks' | 'ban' | 'unban' | 'block' | 'unblock' | 'metrics'>;

@@ -494,6 +494,26 @@ const s2sSchema: ObjectNode = {
     retry_max_delay: seconds(1, 86400, 600, 'longest wait between attempts to reach a failing remote domain'),
     limits: parserLimits('parser limits applied to every server stream', 512 * KIB),
     rate: readRate('how fast one remote server may send on one connection; reading pauses while it is over, so a flooding domain slows down and local users do not notice', 256 * KIB, 2 * MIB, 1000, 5000),
+    output: {
+      kind: 'object',
+      description: 'memory held for remote servers: a stanza counts from when it is written to a server connection until the peer has it (acknowledged with stream management, else taken by the socket)',
+      fields: {
+        connection_buffer: {
+          kind: 'integer',
+          min: 64 * KIB,
+          max: 1024 * MIB,
+          default: 2 * MIB,
+          description: 'bytes of stanzas one server connection may hold; a stanza beyond it bounces with resource-constraint, so a peer that reads slower than it is written to cannot grow memory',
+        },
+        total_buffer: {
+          kind: 'integer',
+          min: 1 * MIB,
+          max: 64 * 1024 * MIB,
+          default: 64 * MIB,
+          description: 'bytes of stanzas all server connections together may hold; beyond it the same happens as beyond connection_buffer',
+        },
+      },
+    },
     access: {
       kind: 'object',
       description: 'allow and deny lists of foreign servers, checked in both directions (docs/policy.md)',

@@ -230,6 +230,8 @@ export interface S2sConfig {
   retry_max_delay: number;
   limits: ParserLimits;
   rate: RateConfig;
+  /** bytes held for remote servers until they have them, per connection and in all */
+  output: { connection_buffer: number; total_buffer: number };
   access: S2sAccessConfig;
   delegation: S2sDelegationConfig;
 }

@@ -7,6 +7,7 @@ import type { Router } from '../router/router.ts';
 import type { Logger } from '../util/log.ts';
 import type { FederationPolicy } from '../policy/federation.ts';
 import type { Limits } from '../limits/limits.ts';
+import type { OutputBudget } from '../net/output-budget.ts';
 
 export interface S2sContext {
   config: S2sConfig;
@@ -22,6 +23,8 @@ export interface S2sContext {
   logger: Logger;
   /** connection limits and run-time bans (src/limits) */
   limits: Limits;
+  /** what server connections hold until their peers have it (s2s.output) */
+  output: OutputBudget;
 }
 
 export type AuthMethod = 'sasl-external' | 'dialback' | 'certificate' | 'none';

@@ -1,7 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { OutputBudget } from '../net/output-budget.ts';
 import { Element } from '../xml/element.ts';
-import { DeliveryTracker, MAX_UNACKNOWLEDGED } from './delivery-tracker.ts';
+import { serialize } from '../xml/serialize.ts';
+import { ACK_ANSWER_TIMEOUT_MS, DeliveryTracker, MAX_UNACKNOWLEDGED } from './delivery-tracker.ts';
 
 const PAIR = { local: 'a.example', remote: 'b.example' };
 
@@ -11,21 +13,26 @@ function stream() {
     queued: 0,
     writtenOffset: 0,
     xml: [] as string[],
+    unansweredCalls: 0,
     write(xml: string): number {
       fake.xml.push(xml);
       return (fake.queued += xml.length);
+    },
+    unanswered(): void {
+      fake.unansweredCalls++;
     },
   };
   return fake;
 }
 
-const stanza = (id: string) => new Element('message', 'jabber:client', { id, to: 'x@b.example' });
+const roomy = () => new OutputBudget(64 * 1024 * 1024, 64 * 1024 * 1024);
+const stanza = (id: string) => serialize(new Element('message', 'jabber:client', { id, to: 'x@b.example' }), 'jabber:client');
 const ids = (tracked: { stanza: Element }[]) => tracked.map(({ stanza }) => stanza.attrs.id);
 
 describe('the delivery tracker', () => {
   test('without acknowledgements, what the socket took is the peer’s; the rest comes back, in order', () => {
     const fake = stream();
-    const tracker = new DeliveryTracker(fake);
+    const tracker = new DeliveryTracker(fake, roomy());
     tracker.send(stanza('m1'), PAIR, 0);
     tracker.send(stanza('m2'), PAIR, 1);
     fake.writtenOffset = fake.xml[0]!.length;
@@ -36,7 +43,7 @@ describe('the delivery tracker', () => {
 
   test('with acknowledgements (XEP-0198), only what the peer counted is the peer’s', () => {
     const fake = stream();
-    const tracker = new DeliveryTracker(fake);
+    const tracker = new DeliveryTracker(fake, roomy());
     tracker.startAcks();
     for (const id of ['m1', 'm2', 'm3']) tracker.send(stanza(id), PAIR, 0);
     fake.writtenOffset = fake.queued;
@@ -48,12 +55,58 @@ describe('the delivery tracker', () => {
 
   test('a peer that stops acknowledging is held to what the socket took: acknowledgements are given up past the bound', () => {
     const fake = stream();
-    const tracker = new DeliveryTracker(fake);
+    const tracker = new DeliveryTracker(fake, roomy());
     tracker.startAcks();
-    for (let n = 0; n < MAX_UNACKNOWLEDGED; n++) assert.equal(tracker.send(stanza(`m${n}`), PAIR, 0), true);
-    assert.equal(tracker.send(stanza('over'), PAIR, 0), false);
+    for (let n = 0; n < MAX_UNACKNOWLEDGED; n++) assert.equal(tracker.send(stanza(`m${n}`), PAIR, 0), 'sent');
+    assert.equal(tracker.send(stanza('over'), PAIR, 0), 'acks-given-up');
     fake.writtenOffset = fake.queued;
     tracker.written(fake.writtenOffset);
     assert.deepEqual(tracker.takeUnconfirmed(), [], 'everything the socket took counts as delivered');
+  });
+
+  test('what stanzas come back as is what was sent: jabber:client elements with their attributes', () => {
+    const fake = stream();
+    const tracker = new DeliveryTracker(fake, roomy());
+    tracker.send(stanza('m1'), PAIR, 0);
+    const [back] = tracker.takeUnconfirmed();
+    assert.deepEqual([back?.stanza.name, back?.stanza.xmlns, back?.stanza.attrs.to], ['message', 'jabber:client', 'x@b.example']);
+  });
+
+  test('a connection holds at most its output budget, and all connections at most theirs; what the peer has is released', () => {
+    const size = stanza('m0').length;
+    const budget = new OutputBudget(3 * size, 5 * size);
+    const one = stream();
+    const first = new DeliveryTracker(one, budget);
+    first.startAcks();
+    const sent = ['m0', 'm1', 'm2', 'm3'].map((id) => first.send(stanza(id), PAIR, 0));
+    assert.deepEqual(sent, ['sent', 'sent', 'sent', 'over-budget'], 'a fourth is over the connection budget');
+    const second = new DeliveryTracker(stream(), budget);
+    assert.deepEqual(['n0', 'n1', 'n2'].map((id) => second.send(stanza(id), PAIR, 0)), ['sent', 'sent', 'over-budget'], 'the total budget is shared');
+    assert.deepEqual([first.held, budget.used, budget.overflows], [3 * size, 5 * size, 2]);
+    one.writtenOffset = one.queued;
+    first.written(one.writtenOffset);
+    assert.equal(first.held, 3 * size, 'written but not acknowledged: still held');
+    first.acknowledge(2);
+    assert.deepEqual([first.held, budget.used], [size, 3 * size]);
+    assert.equal(first.send(stanza('m4'), PAIR, 0), 'sent');
+    first.takeUnconfirmed();
+    assert.equal(budget.used, 2 * size, 'a closed connection holds nothing');
+  });
+
+  test('a peer that leaves an acknowledgement request unanswered is reported once the answer is overdue', (context) => {
+    context.mock.timers.enable({ apis: ['setTimeout'] });
+    const fake = stream();
+    const tracker = new DeliveryTracker(fake, roomy());
+    tracker.startAcks();
+    for (let n = 0; n < 16; n++) tracker.send(stanza(`m${n}`), PAIR, 0);
+    assert.ok(fake.xml.at(-1)!.includes('<r '), 'the 16th stanza asks for an acknowledgement');
+    context.mock.timers.tick(ACK_ANSWER_TIMEOUT_MS - 1);
+    tracker.acknowledge(16);
+    for (let n = 0; n < 16; n++) tracker.send(stanza(`k${n}`), PAIR, 0);
+    context.mock.timers.tick(ACK_ANSWER_TIMEOUT_MS - 1);
+    assert.equal(fake.unansweredCalls, 0, 'answered in time, and the next request has time of its own');
+    context.mock.timers.tick(1);
+    assert.equal(fake.unansweredCalls, 1);
+    tracker.takeUnconfirmed();
   });
 });

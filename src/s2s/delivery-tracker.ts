@@ -5,10 +5,15 @@
  * handed back to be sent again on the next connection or bounced: never dropped.
  *
  * What waits for an acknowledgement is bounded: a peer that stops acknowledging while it reads
- * is treated as one without stream management, so only what the socket has not taken is held.
+ * is treated as one without stream management, so only what the socket has not taken is held;
+ * one that stops answering altogether is reported (`unanswered`) so that its connection is
+ * closed and what it holds goes the resend-or-bounce way. Stanzas are held as the XML written,
+ * which is several times smaller than their element trees, and counted in characters (`held`)
+ * against the connection's output budget.
  */
 import { NS_CLIENT, type Element } from '../xml/element.ts';
-import { serialize } from '../xml/serialize.ts';
+import { parseElement, STORED_LIMITS } from '../xml/parse-element.ts';
+import type { OutputBudget } from '../net/output-budget.ts';
 import { ackRequest, acknowledgedCount } from '../net/stream-management.ts';
 import type { Pair } from './binding-table.ts';
 
@@ -20,7 +25,11 @@ export interface TrackedStanza {
   readonly resends: number;
 }
 
-interface Entry extends TrackedStanza {
+interface Entry {
+  /** the stanza as written */
+  readonly xml: string;
+  readonly pair: Pair;
+  readonly resends: number;
   /** offset at its end on the stream; 0 when the stream was closing and took nothing */
   end: number;
   /** XEP-0198 sequence number; 0 when sent without stream management */
@@ -33,6 +42,8 @@ export interface TrackedStream {
   write(xml: string): number;
   /** offset up to which the socket has taken what was written */
   readonly writtenOffset: number;
+  /** the peer left an acknowledgement request unanswered for ACK_ANSWER_TIMEOUT_MS */
+  unanswered(): void;
 }
 
 /** An acknowledgement is asked for after every so many stanzas, and after a short delay for the last few. */
@@ -40,43 +51,65 @@ const ACK_REQUEST_INTERVAL = 16;
 const ACK_REQUEST_DELAY_MS = 500;
 /** Stanzas sent and not acknowledged before acknowledgements are given up on this stream. */
 export const MAX_UNACKNOWLEDGED = 10_000;
+/** How long a peer may leave a request unanswered while we hold stanzas it may not have. */
+export const ACK_ANSWER_TIMEOUT_MS = 60_000;
 
 export class DeliveryTracker {
   #stream: TrackedStream;
   #entries: Entry[] = [];
-  #acks: { sent: number; requested: boolean; timer: NodeJS.Timeout | undefined } | undefined;
+  #acks: { sent: number; requested: boolean; timer: NodeJS.Timeout | undefined; answerTimer: NodeJS.Timeout | undefined } | undefined;
+  /** characters of XML held */
+  #held = 0;
 
-  constructor(stream: TrackedStream) {
+  #budget: OutputBudget;
+
+  /** `budget`: what one connection and all server connections together may hold (s2s.output) */
+  constructor(stream: TrackedStream, budget: OutputBudget) {
     this.#stream = stream;
+    this.#budget = budget;
   }
 
-  /** Writes a stanza; false when acknowledgements were given up because too many are missing. */
-  send(stanza: Element, pair: Pair, resends: number): boolean {
+  /** characters of XML held until the peer has them */
+  get held(): number {
+    return this.#held;
+  }
+
+  /**
+   * Writes a stanza's XML (serialized against jabber:client, as stanzas are held): `sent`;
+   * `acks-given-up` when it was sent but acknowledgements were given up because too many are
+   * missing; `over-budget` when it was not sent because the output budget is spent.
+   */
+  send(xml: string, pair: Pair, resends: number): 'sent' | 'acks-given-up' | 'over-budget' {
+    if (!this.#budget.fits(this.#held, xml.length)) {
+      this.#budget.overflows++;
+      return 'over-budget';
+    }
     if (this.#acks && this.#entries.length >= MAX_UNACKNOWLEDGED) {
       this.stopAcks();
-      this.send(stanza, pair, resends);
-      return false;
+      this.send(xml, pair, resends);
+      return 'acks-given-up';
     }
     const acks = this.#acks;
-    const entry: Entry = { stanza, pair, resends, end: 0, seq: acks ? ++acks.sent : 0 };
-    entry.end = this.#stream.write(serialize(stanza, NS_CLIENT));
+    const entry: Entry = { xml, pair, resends, end: 0, seq: acks ? ++acks.sent : 0 };
+    entry.end = this.#stream.write(xml);
     this.#entries.push(entry);
-    if (!acks) return true;
+    this.#hold(xml.length);
+    if (!acks) return 'sent';
     // Every so many stanzas, whether or not an earlier request is answered: the peer answers each
     // in order, so a dropped connection leaves at most that many in doubt beyond what it processed.
     if (acks.sent % ACK_REQUEST_INTERVAL === 0) this.#requestAck();
     else if (!acks.requested) acks.timer ??= setTimeout(() => this.#requestAck(), ACK_REQUEST_DELAY_MS).unref();
-    return true;
+    return 'sent';
   }
 
   /** We sent <enable/> (XEP-0198 section 3): the peer counts what we send from now on. */
   startAcks(): void {
-    this.#acks = { sent: 0, requested: false, timer: undefined };
+    this.#acks = { sent: 0, requested: false, timer: undefined, answerTimer: undefined };
   }
 
   /** The peer answered <failed/>: only our socket vouches for what we sent. */
   stopAcks(): void {
-    if (this.#acks) clearTimeout(this.#acks.timer);
+    this.#clearTimers();
     this.#acks = undefined;
     for (const entry of this.#entries) entry.seq = 0;
     this.written(this.#stream.writtenOffset);
@@ -90,6 +123,7 @@ export class DeliveryTracker {
     if (this.#entries.length === 0) return;
     acks.requested = true;
     this.#stream.write(ackRequest);
+    acks.answerTimer ??= setTimeout(() => this.#stream.unanswered(), ACK_ANSWER_TIMEOUT_MS).unref();
   }
 
   /** Section 4: the peer acknowledged `h` stanzas. Returns false when that is more than we sent. */
@@ -99,6 +133,8 @@ export class DeliveryTracker {
     const acked = acknowledgedCount(h, acks.sent);
     if (acked === undefined) return false;
     acks.requested = false;
+    clearTimeout(acks.answerTimer);
+    acks.answerTimer = undefined;
     const written = this.#stream.writtenOffset;
     let keep = 0;
     while (keep < this.#entries.length) {
@@ -106,7 +142,7 @@ export class DeliveryTracker {
       if (entry.seq === 0 ? !isWritten(entry, written) : entry.seq > acked) break;
       keep++;
     }
-    this.#entries = this.#entries.slice(keep);
+    this.#drop(keep);
     if (this.#entries.length > 0) acks.timer ??= setTimeout(() => this.#requestAck(), ACK_REQUEST_DELAY_MS).unref();
     return true;
   }
@@ -115,17 +151,38 @@ export class DeliveryTracker {
   written(offset: number): void {
     let done = 0;
     while (done < this.#entries.length && this.#entries[done]!.seq === 0 && isWritten(this.#entries[done]!, offset)) done++;
-    if (done > 0) this.#entries = this.#entries.slice(done);
+    this.#drop(done);
+  }
+
+  /** The first `count` entries are the peer's. */
+  #drop(count: number): void {
+    if (count === 0) return;
+    let released = 0;
+    for (let index = 0; index < count; index++) released += this.#entries[index]!.xml.length;
+    this.#entries = this.#entries.slice(count);
+    this.#hold(-released);
+  }
+
+  #hold(delta: number): void {
+    this.#held += delta;
+    if (delta > 0) this.#budget.take(delta);
+    else this.#budget.release(-delta);
+  }
+
+  #clearTimers(): void {
+    clearTimeout(this.#acks?.timer);
+    clearTimeout(this.#acks?.answerTimer);
   }
 
   /** The connection is gone: what the peer may not have, in the order it was sent. */
   takeUnconfirmed(): TrackedStanza[] {
-    if (this.#acks) clearTimeout(this.#acks.timer);
+    this.#clearTimers();
     this.#acks = undefined;
     const written = this.#stream.writtenOffset;
     const unconfirmed = this.#entries.filter((entry) => entry.seq !== 0 || !isWritten(entry, written));
-    this.#entries = [];
-    return unconfirmed.map(({ stanza, pair, resends }) => ({ stanza, pair, resends }));
+    this.#drop(this.#entries.length);
+    // Parsed again only on this rare path: our own serialization, so it parses.
+    return unconfirmed.map(({ xml, pair, resends }) => ({ stanza: parseElement(xml, STORED_LIMITS, NS_CLIENT), pair, resends }));
   }
 }
 

@@ -18,13 +18,14 @@ import type { Logger } from '../util/log.ts';
 import { Element, NS_CLIENT, NS_SERVER, NS_STREAMS } from '../xml/element.ts';
 import { NS_DIALBACK } from '../xml/namespaces.ts';
 import type { NamespaceDeclarations } from '../xml/parser.ts';
+import { serialize } from '../xml/serialize.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
 import { acknowledgements } from './acknowledgements.ts';
 import type { BindingTable, Pair } from './binding-table.ts';
 import type { ConnectionTable, Direction } from './connection-table.ts';
 import { serverName } from './connector.ts';
 import type { AuthMethod, S2sContext } from './context.ts';
-import { DeliveryTracker, type TrackedStanza } from './delivery-tracker.ts';
+import { ACK_ANSWER_TIMEOUT_MS, DeliveryTracker, type TrackedStanza } from './delivery-tracker.ts';
 import { InboundStanzas } from './inbound.ts';
 import { Negotiation, type Role, type StepHost } from './negotiation.ts';
 import { proofOf, type PairProof } from './pair-proof.ts';
@@ -79,6 +80,8 @@ export class ServerConnection implements StepHost {
   #closed = false;
   /** why the connection ends, once known: what stanzas waiting on it bounce with */
   #closeError: StanzaError | undefined;
+  /** the output budget ran out once already (logged once per connection) */
+  #overBudgetLogged = false;
   #negotiationTimer: NodeJS.Timeout;
 
   constructor(socket: Socket, context: S2sContext, owner: ConnectionOwner, opening?: Opening) {
@@ -106,12 +109,16 @@ export class ServerConnection implements StepHost {
     );
     const stream = this.stream;
     this.remoteAddress = stream.remoteAddress;
-    this.#tracker = new DeliveryTracker({
-      write: (xml) => stream.sendRaw(xml),
-      get writtenOffset() {
-        return stream.writtenChars;
+    this.#tracker = new DeliveryTracker(
+      {
+        write: (xml) => stream.sendRaw(xml),
+        get writtenOffset() {
+          return stream.writtenChars;
+        },
+        unanswered: () => this.close('connection-timeout', `no acknowledgement within ${ACK_ANSWER_TIMEOUT_MS / 1000} s`),
       },
-    });
+      context.output,
+    );
     this.#inbound = new InboundStanzas(this, owner.bindingTable);
     this.#dialback = opening ? new DialbackInitiator(this) : undefined;
     const dialback = this.#dialback ?? new DialbackReceiver(this, (sender, receiving, key) => owner.verify(sender, receiving, this.#streamId, key));
@@ -251,7 +258,13 @@ export class ServerConnection implements StepHost {
 
   /** Sends a stanza of a pair bound to this connection; `resends` counts the connections it was sent on before. */
   sendStanza(stanza: Element, pair: Pair, resends = 0): void {
-    if (!this.#tracker.send(stanza, pair, resends)) this.logger.warn('s2s peer stopped acknowledging: acknowledgements given up', { limit: 'unacknowledged stanzas' });
+    const outcome = this.#tracker.send(serialize(stanza, NS_CLIENT), pair, resends);
+    if (outcome === 'acks-given-up') this.logger.warn('s2s peer stopped acknowledging: acknowledgements given up', { limit: 'unacknowledged stanzas' });
+    if (outcome !== 'over-budget') return;
+    // A peer that takes stanzas slower than they come for it: what it has not taken stays bounded.
+    if (!this.#overBudgetLogged) this.logger.warn(`${this.label} output budget spent: stanzas bounce until the peer catches up`, { held: this.#tracker.held, limit: 's2s.output' });
+    this.#overBudgetLogged = true;
+    this.context.router.bounce(stanza, new StanzaError('resource-constraint', `${pair.remote} is not taking stanzas as fast as they come`));
   }
 
   #bindOutbound(pair: Pair, method: AuthMethod): void {

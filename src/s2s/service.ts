@@ -15,6 +15,7 @@ import { BindingTable, type Pair } from './binding-table.ts';
 import { connectionInfo } from './connection-info.ts';
 import { ConnectionTable } from './connection-table.ts';
 import { connectToHop, hopOf, resolveHops } from './connector.ts';
+import type { OutputBudget } from '../net/output-budget.ts';
 import type { S2sConnectionInfo, S2sContext } from './context.ts';
 import type { TrackedStanza } from './delivery-tracker.ts';
 import { Destination, type Hops, type ResendCounters } from './destination.ts';
@@ -30,6 +31,11 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
   readonly bindingTable = new BindingTable<PairProof>();
   /** stanzas a dropped connection had not confirmed: sent again, or bounced */
   readonly resends: ResendCounters = { resent: 0, bounced: 0 };
+
+  /** bytes held for peers until they have them, and stanzas bounced for want of room (s2s.output) */
+  get output(): OutputBudget {
+    return this.context.output;
+  }
   /** every live connection, by id, with the listener's admission for those the peer opened */
   readonly #live = new Map<string, { connection: ServerConnection; release?: () => void }>();
   /** connections we opened, by the hop (host and port) they reached */

@@ -6,8 +6,9 @@
 import type { ParserLimits } from '../config/types.ts';
 import type { Element } from './element.ts';
 import { XmlStreamParser } from './parser.ts';
+import { escapeAttr } from './serialize.ts';
 
-const STORED_LIMITS: ParserLimits = {
+export const STORED_LIMITS: ParserLimits = {
   max_stanza_bytes: 16 * 1024 * 1024,
   max_depth: 256,
   max_attributes: 1024,
@@ -15,8 +16,11 @@ const STORED_LIMITS: ParserLimits = {
   max_text_bytes: 16 * 1024 * 1024,
 };
 
-/** Throws when the text is not exactly one well-formed element. */
-export function parseElement(xml: string, limits: ParserLimits = STORED_LIMITS): Element {
+/**
+ * Throws when the text is not exactly one well-formed element. `defaultNamespace` is the one the
+ * text was serialized against (elements in it carry no xmlns).
+ */
+export function parseElement(xml: string, limits: ParserLimits = STORED_LIMITS, defaultNamespace?: string): Element {
   const found: Element[] = [];
   let failure: Error | undefined;
   const parser = new XmlStreamParser(
@@ -28,7 +32,8 @@ export function parseElement(xml: string, limits: ParserLimits = STORED_LIMITS):
     },
     { limits },
   );
-  parser.write(Buffer.from(`<root>${xml}</root>`, 'utf8'));
+  const root = defaultNamespace === undefined ? '<root>' : `<root xmlns='${escapeAttr(defaultNamespace)}'>`;
+  parser.write(Buffer.from(`${root}${xml}</root>`, 'utf8'));
   if (failure) throw failure;
   if (found.length !== 1) throw new Error(`expected one element, found ${found.length}`);
   return found[0]!;
