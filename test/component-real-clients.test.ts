@@ -96,10 +96,13 @@ components:
     await server.waitForLog('component refused: unknown domain', 'nobody.localhost');
   });
 
-  test('a component not connected bounces with service-unavailable', async () => {
+  test('a component not connected bounces messages with service-unavailable and drops presence', async () => {
     await alice.ok({ op: 'message', to: 'someone@quiet.localhost', body: 'anyone?' });
     const bounce = await alice.waitEvent((event) => event.event === 'message_error' && event.from === 'someone@quiet.localhost');
     assert.equal(bounce.condition, 'service-unavailable');
+    await alice.ok({ op: 'presence', to: 'someone@quiet.localhost', type: 'unavailable' });
+    await alice.expectNoEvent((event) => event.event === 'presence' && String(event.from).startsWith('someone@quiet.localhost'), 300);
+    assert.equal((await rows()).find((row) => row.domain === 'quiet.localhost')?.bounced, 1);
   });
 
   test('a forged from closes the component stream with invalid-from and reaches nobody', async () => {

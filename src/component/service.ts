@@ -4,8 +4,8 @@
  * other services and remote servers reach it like any hosted domain; every stanza for it and
  * its JIDs goes to the connection that completed the handshake for it.
  *
- * While no component is connected, stanzas for its domain bounce with service-unavailable
- * (Prosody's mod_component does the same). When a connected component drops, stanzas are held
+ * While no component is connected, messages and IQs for its domain bounce with
+ * service-unavailable (Prosody's mod_component does the same) and presence is dropped. When a connected component drops, stanzas are held
  * for it (bounded: `component.reconnect_hold` seconds, `component.hold_max_stanzas`) and
  * delivered in order when it is back; whatever is still held then bounces.
  */
@@ -106,8 +106,11 @@ export class ComponentService implements ComponentDirectory {
   }
 
   #deliver(route: ComponentRoute, stanza: Element): void {
-    if (route.connection) return route.connection.send(stanza);
-    if (Date.now() < route.holdUntil && route.held.length < this.#options.config.component.hold_max_stanzas) {
+    const connection = route.connection;
+    if (connection && !connection.stream.closing) return connection.send(stanza);
+    // A stream that is closing takes nothing more: what comes meanwhile waits as for a reconnection.
+    const holding = connection !== undefined || Date.now() < route.holdUntil;
+    if (holding && route.held.length < this.#options.config.component.hold_max_stanzas) {
       route.held.push(stanza);
       return;
     }
@@ -115,6 +118,9 @@ export class ComponentService implements ComponentDirectory {
   }
 
   #bounce(route: ComponentRoute, stanza: Element): void {
+    // Presence for an absent entity is dropped without an error, as for an account without
+    // resources (RFC 6121 section 8.5): a user's unavailable presence must not come back to them.
+    if (stanza.name === 'presence') return;
     route.bounced++;
     // RFC 6120 section 8.3.3.19; type wait, as Prosody's: the component may come back.
     this.#options.router.bounce(stanza, new StanzaError('service-unavailable', `the component serving ${route.domain} is not connected`, 'wait'));
@@ -159,7 +165,7 @@ export class ComponentService implements ComponentDirectory {
     if (!route) return;
     route.connection = undefined;
     const hold = this.#options.config.component.reconnect_hold;
-    if (hold === 0) return;
+    if (hold === 0) return this.#releaseHeld(route);
     route.holdUntil = Date.now() + hold * 1000;
     route.holdTimer = setTimeout(() => this.#releaseHeld(route), hold * 1000);
     route.holdTimer.unref();
