@@ -22,6 +22,7 @@ import type { Logger } from './util/log.ts';
 import { buildHost, loadHostCertificate } from './server-hosts.ts';
 import { ConfigReloader, type ReloadOutcome } from './server-reload.ts';
 import { syncServiceHosts } from './services/service-hosts.ts';
+import { ComponentService } from './component/service.ts';
 
 export interface TrellisServer {
   readonly config: TrellisConfig;
@@ -31,7 +32,9 @@ export interface TrellisServer {
   readonly s2s: S2sService;
   /** connection and login limits, bans and blocks (src/limits) */
   readonly limits: Limits;
-  readonly listening: { c2s: BoundAddress[]; c2sDirectTls: BoundAddress[]; s2s: BoundAddress[]; s2sDirectTls: BoundAddress[] };
+  /** external components (XEP-0114) */
+  readonly components: ComponentService;
+  readonly listening: { c2s: BoundAddress[]; c2sDirectTls: BoundAddress[]; s2s: BoundAddress[]; s2sDirectTls: BoundAddress[]; component: BoundAddress[] };
   /** the admin API's unix socket (src/admin), undefined when admin.enabled is false */
   readonly adminSocket: string | undefined;
   /** Reads the configuration file again and applies its hosts (src/server-reload.ts). */
@@ -63,6 +66,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     });
     router.remote = s2s;
     const c2s = new C2sService({ config: config.c2s, router, storage, tls, logger, limits });
+    const components = new ComponentService({ config, router, tls, logger, limits, loadCertificate: loadHostCertificate });
     limits.hooks = {
       closeAddresses(covered, text) {
         let closed = 0;
@@ -79,15 +83,18 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     };
     let bound;
     let boundS2s = { starttls: [] as BoundAddress[], directTls: [] as BoundAddress[] };
+    let boundComponent: BoundAddress[] = [];
     let admin: AdminServer | undefined;
     try {
       bound = await c2s.listen(config.listeners.c2s, config.listeners.c2s_direct_tls);
       if (config.s2s.enabled) boundS2s = await s2s.listen(config.listeners.s2s, config.listeners.s2s_direct_tls);
-      const listening = { c2s: bound.starttls, c2sDirectTls: bound.directTls, s2s: boundS2s.starttls, s2sDirectTls: boundS2s.directTls };
+      boundComponent = await components.start(config.listeners.component);
+      const listening = { c2s: bound.starttls, c2sDirectTls: bound.directTls, s2s: boundS2s.starttls, s2sDirectTls: boundS2s.directTls, component: boundComponent };
       const federation = config.s2s.enabled ? config.s2s.min_level : 'off';
-      const sources = { startedAt, hosts: () => [...router.hosts.values()].filter((host) => host.service === undefined).map((host) => host.domain), listening, federation: () => federation, c2s, s2s, limits };
+      const sources = { startedAt, hosts: () => [...router.hosts.values()].filter((host) => host.service === undefined).map((host) => host.domain), listening, federation: () => federation, c2s, s2s, limits, components };
       if (config.admin.enabled) admin = await AdminServer.start(config.admin.socket, sources, logger.child({ component: 'admin' }));
     } catch (error) {
+      await components.close();
       await c2s.close();
       await s2s.close();
       throw error;
@@ -96,6 +103,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     for (const address of bound.directTls) logger.info('listening for clients (direct TLS)', { address: formatAddress(address) });
     for (const address of boundS2s.starttls) logger.info('listening for servers (STARTTLS)', { address: formatAddress(address) });
     for (const address of boundS2s.directTls) logger.info('listening for servers (direct TLS)', { address: formatAddress(address) });
+    for (const address of boundComponent) logger.info('listening for components', { address: formatAddress(address), components: config.components.map((component) => component.domain).join(',') });
     logger.info('serving hosts', { hosts: config.hosts.map((host) => host.domain).join(','), storage: storage.driver, federation: config.s2s.enabled ? config.s2s.min_level : 'off' });
     const reloader = new ConfigReloader(config, { router, storage, tls, logger, limits });
     return {
@@ -107,11 +115,13 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       c2s,
       s2s,
       limits,
-      listening: { c2s: bound.starttls, c2sDirectTls: bound.directTls, s2s: boundS2s.starttls, s2sDirectTls: boundS2s.directTls },
+      components,
+      listening: { c2s: bound.starttls, c2sDirectTls: bound.directTls, s2s: boundS2s.starttls, s2sDirectTls: boundS2s.directTls, component: boundComponent },
       adminSocket: admin?.socketPath,
       reload: () => reloader.reload(),
       async close() {
         await admin?.close();
+        await components.close();
         await c2s.close();
         await s2s.close();
         limits.close();

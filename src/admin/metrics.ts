@@ -5,7 +5,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { FEDERATION_LEVELS } from '../config/types.ts';
-import { SERVER_VERSION, c2sRows, type AdminSources } from './sources.ts';
+import { SERVER_VERSION, c2sRows, componentRows, type AdminSources } from './sources.ts';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -74,6 +74,10 @@ export function renderMetrics(sources: AdminSources): string {
       return { labels: { direction, level }, value };
     }),
   );
+
+  const components = componentRows(sources);
+  gauge('trellis_component_connected', 'Whether each configured external component (XEP-0114) is connected (1) or not (0).', components.map((row) => ({ labels: { domain: row.domain }, value: row.connected ? 1 : 0 })));
+  metric('counter', 'trellis_component_bounced_total', 'Stanzas for an external component bounced with service-unavailable because it was not connected.', components.map((row) => ({ labels: { domain: row.domain }, value: row.bounced })));
 
   for (const family of sources.limits?.metrics() ?? []) metric(family.type, family.name, family.help, family.samples);
   const memory = process.memoryUsage();

@@ -48,7 +48,7 @@ test('status reports version, uptime, hosts, listeners and counts', () => {
   const status = body(response);
   assert.equal(status.uptimeSeconds, 65);
   assert.deepEqual(status.hosts, ['local.example']);
-  assert.deepEqual(status.listeners, { c2s: ['127.0.0.1:5222'], c2s_direct_tls: [], s2s: ['[::]:5269'], s2s_direct_tls: [] });
+  assert.deepEqual(status.listeners, { c2s: ['127.0.0.1:5222'], c2s_direct_tls: [], s2s: ['[::]:5269'], s2s_direct_tls: [], component: [] });
   assert.deepEqual(status.s2s, { connections: 1, incoming: 0, outgoing: 1 });
   assert.deepEqual(status.c2s, { connections: 0, sessions: 0 });
 });

@@ -10,7 +10,8 @@ import type { C2sConnection } from '../c2s/connection.ts';
 import type { Limits } from '../limits/limits.ts';
 import type { BoundAddress } from '../net/listener.ts';
 import type { S2sConnectionInfo } from '../s2s/context.ts';
-import type { C2sRow, S2sRow, StatusReport, TlsInfo } from './types.ts';
+import type { ComponentRoute } from '../component/service.ts';
+import type { C2sRow, ComponentRow, S2sRow, StatusReport, TlsInfo } from './types.ts';
 
 export const SERVER_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -19,7 +20,7 @@ export interface AdminSources {
   startedAt: number;
   /** the hosted domains now (they change on reload) */
   hosts(): string[];
-  listening: { c2s: BoundAddress[]; c2sDirectTls: BoundAddress[]; s2s: BoundAddress[]; s2sDirectTls: BoundAddress[] };
+  listening: { c2s: BoundAddress[]; c2sDirectTls: BoundAddress[]; s2s: BoundAddress[]; s2sDirectTls: BoundAddress[]; component?: BoundAddress[] };
   /** the default federation level, or "off" */
   federation(): string;
   c2s: {
@@ -37,6 +38,8 @@ export interface AdminSources {
     /** bytes held for peers, and stanzas that did not fit (src/net/output-budget.ts) */
     readonly output?: { readonly used: number; readonly globalLimit: number; readonly overflows: number };
   };
+  /** external components (src/component); absent in unit tests */
+  components?: { readonly routes: ReadonlyMap<string, ComponentRoute> };
   /** limits, bans and blocks (src/limits); absent in unit tests of the read-only endpoints */
   limits?: Pick<Limits, 'bans' | 'blocks' | 'ban' | 'unban' | 'block' | 'unblock' | 'metrics'>;
 }
@@ -55,11 +58,32 @@ export function statusReport(sources: AdminSources, now = Date.now()): StatusRep
       c2s_direct_tls: listening.c2sDirectTls.map(formatAddress),
       s2s: listening.s2s.map(formatAddress),
       s2s_direct_tls: listening.s2sDirectTls.map(formatAddress),
+      component: (listening.component ?? []).map(formatAddress),
     },
     federation: sources.federation(),
     c2s: { connections: sources.c2s.connections.size, sessions: c2sRows(sources).length },
     s2s: { connections: s2s.length, incoming: s2s.filter((row) => row.direction === 'in').length, outgoing: s2s.filter((row) => row.direction === 'out').length },
+    components: componentRows(sources, now),
   };
+}
+
+/** One row per configured component, connected or not. */
+export function componentRows(sources: AdminSources, now = Date.now()): ComponentRow[] {
+  return [...(sources.components?.routes.values() ?? [])].map((route) => {
+    const connection = route.connection;
+    return {
+      domain: route.domain,
+      connected: connection !== undefined,
+      address: connection?.stream.peer ?? null,
+      connectedAt: connection ? new Date(connection.connectedAt).toISOString() : null,
+      idleSeconds: connection ? Math.round((now - connection.stream.lastActivity) / 1000) : null,
+      stanzasIn: connection?.stanzasIn ?? 0,
+      stanzasOut: connection?.stanzasOut ?? 0,
+      held: route.held.length,
+      bounced: route.bounced,
+      connects: route.connects,
+    };
+  });
 }
 
 export function s2sRows(sources: AdminSources): S2sRow[] {

@@ -20,11 +20,33 @@ export interface StatusReport {
   uptimeSeconds: number;
   hosts: string[];
   /** bound addresses as "address:port", per listener */
-  listeners: { c2s: string[]; c2s_direct_tls: string[]; s2s: string[]; s2s_direct_tls: string[] };
+  listeners: { c2s: string[]; c2s_direct_tls: string[]; s2s: string[]; s2s_direct_tls: string[]; component: string[] };
   /** the federation level required by default, or "off" */
   federation: string;
   c2s: { connections: number; sessions: number };
   s2s: { connections: number; incoming: number; outgoing: number };
+  /** every configured external component (XEP-0114), connected or not */
+  components: ComponentRow[];
+}
+
+/** One external component (in GET /v1/status and GET /v1/components). */
+export interface ComponentRow {
+  domain: string;
+  connected: boolean;
+  /** the connection's "address:port", null while not connected */
+  address: string | null;
+  /** ISO 8601, null while not connected */
+  connectedAt: string | null;
+  idleSeconds: number | null;
+  /** stanzas on the current connection, from and to the component */
+  stanzasIn: number;
+  stanzasOut: number;
+  /** stanzas held for it while it reconnects */
+  held: number;
+  /** stanzas bounced because it was not connected, since the server started */
+  bounced: number;
+  /** successful handshakes since the server started */
+  connects: number;
 }
 
 /** One server connection (GET /v1/s2s); docs/admin.md explains each field. */

@@ -312,6 +312,7 @@ describe('parseConfig', () => {
         c2s_direct_tls: { enabled: false, addresses: ['*'], port: 5223 },
         s2s: { enabled: true, addresses: ['*'], port: 5269 },
         s2s_direct_tls: { enabled: false, addresses: ['*'], port: 5270 },
+        component: { enabled: true, addresses: ['127.0.0.1'], port: 5347 },
       },
       storage: { driver: 'sqlite', sqlite_file: '/srv/trellis/data/trellis.sqlite' },
       tls_settings: {
@@ -379,6 +380,7 @@ describe('parseConfig', () => {
       limits: {
         c2s_per_address: 32,
         s2s_per_address: 128,
+        component_per_address: 16,
         s2s_new_connections: { per_address: 128, window: 60, backoff: 10, backoff_max: 600, held_per_address: 8 },
         c2s_unauthenticated: 1000,
         max_open_files_percent: 90,
@@ -389,6 +391,15 @@ describe('parseConfig', () => {
       },
       dns: { servers: [], timeout: 5, cache_entries: 10000 },
       admin: { enabled: true, socket: '/srv/trellis/data/admin.sock' },
+      component: {
+        handshake_timeout: 10,
+        pre_handshake_max_stanza_bytes: 4096,
+        limits: { max_stanza_bytes: 524288, max_depth: 64, max_attributes: 64, max_attribute_bytes: 8192, max_text_bytes: 524288 },
+        rate: { bytes_per_second: 1048576, burst_bytes: 4194304, stanzas_per_second: 2000, burst_stanzas: 10000 },
+        reconnect_hold: 10,
+        hold_max_stanzas: 1000,
+      },
+      components: [],
       ...DEFAULT_SETTINGS,
       hosts: [{ domain: 'localhost', ...DEFAULT_SETTINGS }],
     });

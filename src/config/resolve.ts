@@ -1,14 +1,15 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { prepareDomain } from '../jid/jid.ts';
-import type { FederationLevel, HostConfig, HostSettings, S2sConfig, StorageConfig, TlsFiles, TrellisConfig } from './types.ts';
+import type { ComponentConfig, FederationLevel, HostConfig, HostSettings, S2sConfig, StorageConfig, TlsFiles, TrellisConfig } from './types.ts';
 import { prepareDomainPattern } from './schema.ts';
 import type { ConfigProblem } from './validate.ts';
 import { entryPath } from './describe.ts';
 import { deepFreeze } from './freeze.ts';
 
 /** What the validator hands over: the YAML shape with defaults filled, hosts still keyed by domain as written. */
-export type ValidatedConfig = Omit<TrellisConfig, 'source' | 'hosts' | 's2s'> & {
+export type ValidatedConfig = Omit<TrellisConfig, 'source' | 'hosts' | 's2s' | 'components'> & {
+  components: Record<string, { secret: string }>;
   hosts: Record<string, { tls?: TlsFiles } & Partial<HostSettings>>;
   s2s: Omit<S2sConfig, 'peers'> & { peers: Record<string, { level: FederationLevel }> };
 };
@@ -47,6 +48,8 @@ export function resolveConfig(validated: ValidatedConfig, options: ResolveOption
     limits: validated.limits,
     dns: validated.dns,
     admin: { ...validated.admin, socket: path.resolve(dataDir, validated.admin.socket) },
+    component: validated.component,
+    components: resolveComponents(validated.components, validated.hosts, problems),
     ...pickSettings(validated),
     hosts: resolveHosts(validated.hosts, pickSettings(validated), tlsFiles),
   };
@@ -70,6 +73,16 @@ function resolveS2s(s2s: ValidatedConfig['s2s'], baseDir: string, problems: Conf
   };
 }
 
+/** Components by domain; a domain that is also hosted would have two owners. */
+function resolveComponents(components: ValidatedConfig['components'], hosts: ValidatedConfig['hosts'], problems: ConfigProblem[]): ComponentConfig[] {
+  const hosted = new Set(Object.keys(hosts).map((key) => prepareDomain(key)));
+  return Object.entries(components).map(([key, { secret }]) => {
+    const domain = prepareDomain(key);
+    if (hosted.has(domain)) problems.push({ path: entryPath('components', key), message: `${domain} is a hosted domain (hosts); a component serves a domain of its own` });
+    return { domain, secret };
+  });
+}
+
 function resolveStorage(storage: StorageConfig, dataDir: string): StorageConfig {
   return { ...storage, sqlite_file: path.resolve(dataDir, storage.sqlite_file) };
 }
@@ -87,7 +100,8 @@ function resolveHosts(
   });
 }
 
-function pickSettings(config: HostSettings): HostSettings {
+/** The IM settings (hosts inherit them) out of the top-level configuration. */
+export function pickSettings(config: HostSettings): HostSettings {
   const { modules_disabled, roster, offline, strangers, registration, version, disco, foreign_access, muc } = config;
   return { modules_disabled, roster, offline, strangers, registration, version, disco, foreign_access, muc };
 }

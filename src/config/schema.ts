@@ -92,7 +92,7 @@ export type SchemaNode = StringNode | IntegerNode | BooleanNode | EnumNode | Lis
 const KIB = 1024;
 const MIB = 1024 * KIB;
 
-function listener(description: string, enabled: boolean, port: number): ObjectNode {
+function listener(description: string, enabled: boolean, port: number, addresses: readonly string[] = ['*']): ObjectNode {
   return {
     kind: 'object',
     description,
@@ -103,7 +103,7 @@ function listener(description: string, enabled: boolean, port: number): ObjectNo
         item: { kind: 'string', description: 'an IP address to bind, or "*" for all interfaces' },
         minItems: 1,
         unique: true,
-        default: ['*'],
+        default: addresses,
         description: 'addresses to bind; "*" means every interface (IPv4 and IPv6)',
       },
       port: { kind: 'integer', min: 0, max: 65535, default: port, description: 'TCP port; 0 picks any free port' },
@@ -535,6 +535,7 @@ const limitsSchema: ObjectNode = {
   fields: {
     c2s_per_address: count(1_000_000, 32, 'client connections open at once from one IPv4 address or IPv6 /64, negotiating or authenticated; more are refused with policy-violation. Stops one host from holding all file descriptors'),
     s2s_per_address: count(1_000_000, 128, 'incoming server connections open at once from one IPv4 address or IPv6 /64; a server hosting many domains opens one per domain pair. Stops one host from holding all file descriptors'),
+    component_per_address: count(1_000_000, 16, 'component connections open at once from one IPv4 address or IPv6 /64, before and after their handshake'),
     s2s_new_connections: {
       kind: 'object',
       description: 'how fast one IPv4 address or IPv6 /64 may open incoming server connections: per_address in a burst, refilled at per_address per window seconds; beyond that its new connections are refused (policy-violation) for backoff seconds, twice as long each further time up to backoff_max. Stops a peer that reconnects in a loop from taking the server\'s time',
@@ -601,6 +602,36 @@ const adminSchema: ObjectNode = {
   },
 };
 
+/** How external components (XEP-0114) connect and what each one may do. */
+const componentSchema: ObjectNode = {
+  kind: 'object',
+  description: 'streams of external components (XEP-0114, docs/gateways.md); applied at start',
+  fields: {
+    handshake_timeout: seconds(1, 600, 10, 'seconds a component connection may take to send its stream header and handshake'),
+    pre_handshake_max_stanza_bytes: { kind: 'integer', min: 256, max: 64 * KIB, default: 4 * KIB, description: 'largest element before the handshake succeeded, in bytes; the handshake itself is a few dozen' },
+    limits: parserLimits('parser limits applied to a component stream once it is authenticated', 512 * KIB),
+    rate: readRate('how fast one component may send; reading pauses while it is over', 1 * MIB, 4 * MIB, 2000, 10_000),
+    reconnect_hold: seconds(0, 300, 10, 'seconds stanzas for a component whose connection dropped are held for it to reconnect; then, or with 0, they bounce with service-unavailable, as do stanzas for a component that is not connected'),
+    hold_max_stanzas: { kind: 'integer', min: 0, max: 1_000_000, default: 1000, description: 'stanzas held per component while it reconnects; more bounce with service-unavailable' },
+  },
+};
+
+const componentsSchema: MapNode = {
+  kind: 'map',
+  keyName: 'domain',
+  prepareKey: prepareDomain,
+  minEntries: 0,
+  description: 'external components (XEP-0114) keyed by the domain each serves: stanzas to that domain and its JIDs go to the component connected for it (docs/gateways.md)',
+  value: {
+    kind: 'object',
+    description: 'one component',
+    required: ['secret'],
+    fields: {
+      secret: { kind: 'string', description: 'the shared secret the component proves in its handshake (SHA-1 of the stream id and the secret)' },
+    },
+  },
+};
+
 export const trellisSchema: ObjectNode = {
   kind: 'object',
   description: 'trellis.yaml',
@@ -636,6 +667,7 @@ export const trellisSchema: ObjectNode = {
         c2s_direct_tls: listener('client connections with TLS from the first byte (XEP-0368)', false, 5223),
         s2s: listener('server connections with STARTTLS (RFC 6120)', true, 5269),
         s2s_direct_tls: listener('server connections with TLS from the first byte (XEP-0368)', false, 5270),
+        component: listener('external components (XEP-0114, docs/gateways.md); opened only when `components` names at least one; loopback by default, since the handshake is a shared secret over plain TCP', true, 5347, ['127.0.0.1']),
       },
     },
     storage: {
@@ -794,6 +826,8 @@ export const trellisSchema: ObjectNode = {
     limits: limitsSchema,
     dns: dnsSchema,
     admin: adminSchema,
+    component: componentSchema,
+    components: componentsSchema,
     ...hostSettings(false),
     hosts: {
       kind: 'map',

@@ -242,6 +242,8 @@ export interface LimitsConfig {
   c2s_per_address: number;
   /** incoming server connections at once from one IPv4 address or IPv6 /64 */
   s2s_per_address: number;
+  /** component connections at once from one IPv4 address or IPv6 /64 */
+  component_per_address: number;
   /** how fast one address may open incoming server connections, and the refusal periods after */
   s2s_new_connections: NewConnectionsConfig;
   /** client connections not yet authenticated, all addresses together */
@@ -327,6 +329,8 @@ export interface TrellisConfig extends HostSettings {
     s2s: ListenerConfig;
     /** direct TLS for servers (XEP-0368), off by default */
     s2s_direct_tls: ListenerConfig;
+    /** external components (XEP-0114), opened only when `components` names one; 127.0.0.1:5347 by default */
+    component: ListenerConfig;
   };
   storage: StorageConfig;
   /** default certificate when a host has none of its own */
@@ -338,5 +342,29 @@ export interface TrellisConfig extends HostSettings {
   limits: LimitsConfig;
   dns: DnsConfig;
   admin: AdminConfig;
+  /** how component streams are handled */
+  component: ComponentStreamConfig;
+  /** external components, in the order written */
+  components: readonly ComponentConfig[];
   hosts: readonly HostConfig[];
+}
+
+/** Streams of external components (XEP-0114). */
+export interface ComponentStreamConfig {
+  /** seconds to send the stream header and a correct handshake */
+  handshake_timeout: number;
+  /** largest element before the handshake succeeded */
+  pre_handshake_max_stanza_bytes: number;
+  limits: ParserLimits;
+  rate: RateConfig;
+  /** seconds stanzas wait for a dropped component to reconnect; 0 bounces at once */
+  reconnect_hold: number;
+  /** stanzas held per component meanwhile */
+  hold_max_stanzas: number;
+}
+
+/** One external component: the domain it serves and the secret of its handshake. */
+export interface ComponentConfig {
+  domain: string;
+  secret: string;
 }

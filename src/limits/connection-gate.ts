@@ -7,7 +7,7 @@
 import type { LimitsConfig } from '../config/types.ts';
 import { addressKey } from '../policy/address-key.ts';
 
-export type ListenerKind = 'c2s' | 's2s';
+export type ListenerKind = 'c2s' | 's2s' | 'component';
 
 export interface GateRefusal {
   /** the metrics label */
@@ -27,7 +27,7 @@ export interface Ticket {
 
 export class ConnectionGate {
   readonly #config: () => LimitsConfig;
-  readonly #open: Record<ListenerKind, Map<string, number>> = { c2s: new Map(), s2s: new Map() };
+  readonly #open: Record<ListenerKind, Map<string, number>> = { c2s: new Map(), s2s: new Map(), component: new Map() };
   #unauthenticated = 0;
 
   constructor(config: () => LimitsConfig) {
@@ -47,7 +47,7 @@ export class ConnectionGate {
     const key = addressKey(address);
     const open = this.#open[kind];
     const count = open.get(key) ?? 0;
-    const perAddress = kind === 'c2s' ? config.c2s_per_address : config.s2s_per_address;
+    const perAddress = perAddressLimit(config, kind);
     if (perAddress > 0 && count >= perAddress) {
       return { reason: 'per_address', key, text: `too many connections from ${key} (limits.${kind}_per_address: ${perAddress})` };
     }
@@ -76,6 +76,11 @@ export class ConnectionGate {
       },
     };
   }
+}
+
+/** The open connections one address may have on a kind of listener (0: no limit). */
+export function perAddressLimit(config: LimitsConfig, kind: ListenerKind): number {
+  return config[`${kind}_per_address`];
 }
 
 export function isRefusal(result: Ticket | GateRefusal): result is GateRefusal {

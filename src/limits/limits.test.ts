@@ -14,6 +14,7 @@ const MIB = 1024 * 1024;
 const CONFIG: LimitsConfig = {
   c2s_per_address: 2,
   s2s_per_address: 3,
+  component_per_address: 2,
   s2s_new_connections: { per_address: 4, window: 60, backoff: 10, backoff_max: 40, held_per_address: 2 },
   c2s_unauthenticated: 3,
   max_open_files_percent: 90,

@@ -19,11 +19,11 @@ import { addressKey } from '../policy/address-key.ts';
 import type { Storage } from '../storage/types.ts';
 import type { Logger } from '../util/log.ts';
 import { ConnectBackoff } from './connect-backoff.ts';
-import { ConnectionGate, isRefusal, type ListenerKind, type Ticket } from './connection-gate.ts';
+import { ConnectionGate, isRefusal, perAddressLimit, type ListenerKind, type Ticket } from './connection-gate.ts';
 import { LoginThrottle, type LoginGuard } from './login-throttle.ts';
 import { ProcessGuard, memoryBudget, type ProcessMeasurement } from './process-guard.ts';
 import { Refusals } from './refusals.ts';
-import { refuseConnection } from './refuse.ts';
+import { refuseConnection, type ContentNamespace } from './refuse.ts';
 
 /** What the limits need from the services to close connections that a new ban or block covers. */
 export interface LimitsHooks {
@@ -40,7 +40,7 @@ export interface MetricFamily {
   samples: { labels?: Record<string, string>; value: number }[];
 }
 
-const CONTENT_NAMESPACE: Record<ListenerKind, 'jabber:client' | 'jabber:server'> = { c2s: 'jabber:client', s2s: 'jabber:server' };
+const CONTENT_NAMESPACE: Record<ListenerKind, ContentNamespace> = { c2s: 'jabber:client', s2s: 'jabber:server', component: 'jabber:component:accept' };
 
 export class Limits {
   readonly abuse = new AbuseList();
@@ -190,7 +190,7 @@ export class Limits {
     const ban = this.abuse.banFor(address);
     const shortage = ban ? undefined : this.guard.refusal();
     const backingOff = !ban && !shortage && kind === 's2s' && this.backoff.refusedUntil(address) !== undefined;
-    const perAddress = kind === 'c2s' ? this.#config.c2s_per_address : this.#config.s2s_per_address;
+    const perAddress = perAddressLimit(this.#config, kind);
     const full = !ban && !shortage && !backingOff && perAddress > 0 && this.gate.openFrom(kind, address) >= perAddress;
     if (!ban && !shortage && !backingOff && !full) return true;
     const reason = ban ? 'banned' : shortage ? shortage.reason : backingOff ? 'connect_rate' : 'per_address';
@@ -270,9 +270,9 @@ export class Limits {
     const measured = this.guard.measurement;
     const refused = this.refusals.samples('trellis_connections_refused_total');
     // The usual reasons are always written, zero included, so that series do not come and go.
-    for (const listener of ['c2s', 's2s']) {
+    for (const listener of ['c2s', 's2s', 'component']) {
       for (const reason of ['banned', 'per_address', 'connect_rate', 'unauthenticated', 'open_files', 'heap', 'memory']) {
-        if ((reason === 'unauthenticated' && listener === 's2s') || (reason === 'connect_rate' && listener === 'c2s')) continue;
+        if ((reason === 'unauthenticated' && listener !== 'c2s') || (reason === 'connect_rate' && listener !== 's2s')) continue;
         if (!refused.some((sample) => sample.labels.listener === listener && sample.labels.reason === reason)) refused.push({ labels: { listener, reason }, value: 0 });
       }
     }

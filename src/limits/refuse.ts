@@ -10,7 +10,9 @@ import { NS_STREAMS } from '../xml/element.ts';
 
 const GRACE_MS = 2000;
 
-export function refuseConnection(socket: Socket, contentNamespace: 'jabber:client' | 'jabber:server', condition: 'policy-violation' | 'resource-constraint', text: string): void {
+export type ContentNamespace = 'jabber:client' | 'jabber:server' | 'jabber:component:accept';
+
+export function refuseConnection(socket: Socket, contentNamespace: ContentNamespace, condition: 'policy-violation' | 'resource-constraint', text: string): void {
   socket.on('error', () => {});
   socket.pause();
   const xml =

@@ -55,6 +55,7 @@ export interface StreamHeader {
   from?: string;
   to?: string;
   id?: string;
+  /** '1.0' unless given; '' leaves the attribute out (XEP-0114 component streams predate it) */
   version?: string;
   lang?: string;
   /** extra namespace declarations, e.g. { db: 'jabber:server:dialback' } */
@@ -277,7 +278,7 @@ export class XmlStream {
     if (header.from !== undefined) attrs.push(`from='${escapeAttr(header.from)}'`);
     if (header.to !== undefined) attrs.push(`to='${escapeAttr(header.to)}'`);
     if (header.id !== undefined) attrs.push(`id='${escapeAttr(header.id)}'`);
-    attrs.push(`version='${escapeAttr(header.version ?? '1.0')}'`);
+    if (header.version !== '') attrs.push(`version='${escapeAttr(header.version ?? '1.0')}'`);
     attrs.push(`xml:lang='${escapeAttr(header.lang ?? 'en')}'`);
     this.#headerSent = true;
     this.#write(`<?xml version='1.0'?><stream:stream ${attrs.join(' ')}>`);
@@ -291,6 +292,11 @@ export class XmlStream {
   restart(limits?: ParserLimits): void {
     this.#headerSent = false;
     this.#parser.reset(limits);
+  }
+
+  /** Applies new parser limits from the next stanza on, without a stream restart. */
+  setLimits(limits: ParserLimits): void {
+    this.#parser.setLimits(limits);
   }
 
   /**

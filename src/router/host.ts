@@ -94,9 +94,13 @@ export type HostEvents = {
   'session/backlog': SessionEvent;
 };
 
-/** What a service host serves, and the hosted domain it belongs to (src/services). */
+/**
+ * What a service host serves, and the hosted domain it belongs to: group chat (src/services),
+ * or an external component (src/component), whose parent is the hosted domain it is a subdomain
+ * of, else its own domain.
+ */
 export interface ServiceInfo {
-  kind: 'muc';
+  kind: 'muc' | 'component';
   parent: string;
 }
 

@@ -32,6 +32,8 @@ export function serviceSpecs(host: HostConfig, config: TrellisConfig): ServiceSp
   if (!host.muc.enabled) return [];
   const domain = `${host.muc.subdomain}.${host.domain}`;
   if (config.hosts.some((other) => other.domain === domain)) return [];
+  // An external component configured at that domain serves it instead (src/component).
+  if (config.components.some((component) => component.domain === domain)) return [];
   return [{ kind: 'muc', parent: host.domain, domain }];
 }
 
@@ -46,7 +48,7 @@ export async function syncServiceHosts(parent: string, hostConfig: HostConfig | 
   const started: string[] = [];
   const stopped: string[] = [];
   for (const host of [...router.hosts.values()]) {
-    if (host.service?.parent !== parent) continue;
+    if (host.service?.kind !== 'muc' || host.service.parent !== parent) continue;
     const keep = hostConfig !== undefined && wanted.some((spec) => spec.domain === host.domain) && sameSettings(host.config, hostConfig);
     if (keep) {
       host.config = hostConfig;

@@ -216,6 +216,11 @@ export class XmlStreamParser {
     this.stop();
   }
 
+  /** Applies new limits from the next stanza on, within the same stream (a component after its handshake). */
+  setLimits(limits: ParserLimits): void {
+    this.limits = limits;
+  }
+
   /** Starts a new stream (RFC 6120 section 4.3.3), under new limits when given (a stream gets more room once authenticated). */
   reset(limits?: ParserLimits): void {
     if (this.state === S_STOPPED) return;

@@ -21,3 +21,14 @@ export function startSlixmpp(server: TestServer, jid: string, password: string, 
   const args = [DRIVER, jid, password, '127.0.0.1', String(options.port ?? server.port), server.certificateFile(domain)];
   return startDriver(`slixmpp ${jid}`, '/usr/bin/python3', args, options.streamManagement ? { IM_DRIVER_SM: '1' } : {});
 }
+
+const COMPONENT_DRIVER = join(import.meta.dirname, '..', 'clients', 'component_driver.py');
+
+/**
+ * Starts test/clients/component_driver.py: a slixmpp ComponentXMPP (XEP-0114) for `domain`
+ * connecting to the component port; resolves once its handshake was accepted and rejects
+ * with the stream error's condition when it was not.
+ */
+export function startSlixmppComponent(port: number, domain: string, secret: string): Promise<ClientDriver> {
+  return startDriver(`component ${domain}`, '/usr/bin/python3', [COMPONENT_DRIVER, domain, secret, '127.0.0.1', String(port)]);
+}

@@ -19,6 +19,9 @@ export const LAB_PACKAGES: readonly string[] = [
   // ldns-keygen, ldns-signzone, ldns-key2ds and drill
   'ldnsutils',
   'python3-slixmpp',
+  // the XMPP-IRC gateway run as an external component, and the IRC server it reaches (test/lab/biboumi.test.ts)
+  'biboumi',
+  'ngircd',
   'iproute2',
   'openssl',
 ];
@@ -30,6 +33,8 @@ const LAB_SERVICES: readonly { service: string; user: string }[] = [
   { service: 'jabberd2', user: 'jabber' },
   { service: 'nsd', user: 'nsd' },
   { service: 'unbound', user: 'unbound' },
+  { service: 'biboumi', user: '_biboumi' },
+  { service: 'ngircd', user: 'irc' },
 ];
 
 /**
