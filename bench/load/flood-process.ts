@@ -107,7 +107,10 @@ async function setUp(options: FloodSetup): Promise<void> {
   sender.takeIncoming(
     counter((count, text) => {
       bounced += count;
-      if (count > 0 && firstBounceCondition === undefined) firstBounceCondition = /<error[^>]*>\s*<([a-z-]+)/.exec(text)?.[1];
+      if (count > 0 && firstBounceCondition === undefined) {
+        const error = /<error[^>]*>\s*<([a-z-]+)[^>]*\/>(?:\s*<text[^>]*>([^<]*)<\/text>)?/.exec(text);
+        firstBounceCondition = error?.[2] ? `${error[1]}: ${error[2]}` : error?.[1];
+      }
       const at = text.indexOf('<stream:error');
       if (streamError === undefined && at >= 0) streamError = text.slice(at, at + 300);
     }),
