@@ -7,6 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,8 +24,12 @@ describe('bidirectional server connections, Trellis receiving', () => {
   let caFile = '';
   let peerIdentity: CertificateAndKey;
   const servers: TestServer[] = [];
+  /** a resolver that never answers: a stanza for b.test waits in its queue while b.test is looked up */
+  let silentDns: UdpSocket;
 
   before(async () => {
+    silentDns = createSocket('udp4');
+    await new Promise<void>((resolve) => silentDns.bind(0, '127.0.0.1', resolve));
     dir = mkdtempSync(join(tmpdir(), 'trellis-bidi-'));
     const ca = await createTestCa();
     caFile = join(dir, 'ca.crt');
@@ -34,6 +39,7 @@ describe('bidirectional server connections, Trellis receiving', () => {
     for (const bidi of [true, false]) {
       const server = await startTestServer(`
 s2s: { min_level: trusted, ca_files: ["${caFile}"], use_system_ca: false, bidi: ${bidi} }
+dns: { servers: ["127.0.0.1:${silentDns.address().port}"], timeout: 10 }
 hosts:
   a.test:
     tls: { certificate: "${files.certFile}", key: "${files.keyFile}" }
@@ -45,6 +51,7 @@ hosts:
 
   after(async () => {
     for (const server of servers) await server.stop();
+    silentDns.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -82,11 +89,19 @@ hosts:
     assert.match(features, BIDI_FEATURE);
     client.send("<bidi xmlns='urn:xmpp:bidi'/>");
     await server.waitForLog('s2s incoming bidirectional (XEP-0288)');
-    // Not authenticated yet: nothing is bound either way.
+    // Not authenticated yet: nothing is bound either way, and a stanza for b.test waits (for DNS).
     assert.deepEqual([row(server)?.bidi, row(server)?.domains], [true, []]);
-    await authenticate(client);
-    assert.deepEqual(row(server)?.domains, ['a.test <- b.test', 'a.test -> b.test']);
     const user = await alice(server);
+    user.send("<message to='bob@b.test/x' id='early' type='chat'><body>waited for you</body></message>");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // SASL EXTERNAL: the waiting stanza comes after our new stream header, never between <success/> and it.
+    client.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>");
+    await client.waitFor('<success');
+    client.send(HEADER);
+    const restarted = await client.waitFor('waited for you');
+    assert.match(restarted, /<success[^>]*\/>(<\?xml[^?]*\?>)?<stream:stream [^>]*>\s*<stream:features>.*<\/stream:features>\s*<message /s);
+    client.clear();
+    assert.deepEqual(row(server)?.domains, ['a.test <- b.test', 'a.test -> b.test']);
     user.send("<message to='bob@b.test/x' id='out1' type='chat'><body>back over your connection</body></message>");
     assert.match(await client.waitFor('back over your connection'), /from=["']alice@a\.test\/r["'][^>]*to=["']bob@b\.test\/x["']|to=["']bob@b\.test\/x["'][^>]*from=["']alice@a\.test\/r["']/);
     client.send("<message from='bob@b.test/x' to='alice@a.test/r' type='chat'><body>and the usual way</body></message>");

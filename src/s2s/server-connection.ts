@@ -297,8 +297,10 @@ export class ServerConnection implements StepHost {
     this.#authenticated = true;
     this.#record(pair, 'in', method, method === 'sasl-external' || method === 'certificate');
     this.logger.info('s2s incoming sender authorized', { from: pair.remote, to: pair.local, ...proof });
-    // XEP-0288 section 2.2: we send as the reverse of what the peer proved, once the stream is open (after its restart).
-    if (this.bidi) this.#negotiation.whenOpen(() => !this.#closed && this.#bindReverse(pair, 'out', proof));
+    // XEP-0288 section 2.2: we send as the reverse of what the peer proved, once the stream is
+    // open. A step authorizes while it handles the peer's element, before it reports the restart
+    // that follows SASL; asked after that, nothing goes out between <success/> and our new header.
+    if (this.bidi) queueMicrotask(() => this.#negotiation.whenOpen(() => !this.#closed && this.#bindReverse(pair, 'out', proof)));
   }
 
   /** Enters what the peer proved in the connection table and the pair in the binding table. */
