@@ -98,12 +98,13 @@ describe('admin API and trellis s2s', () => {
     assert.equal(run.code, 0, run.stderr);
     const [header, ...lines] = run.stdout.trimEnd().split('\n');
     assert.match(header!, /^ID +DIR +REMOTE +ADDRESS +TLS +CERTIFICATE +AUTH +LEVEL +DOMAINS +IDLE$/);
-    const outgoing = lines.find((line) => /^\S{8} +out +127\.0\.0\.62 /.test(line));
+    // Bidirectional (XEP-0288): each connection carries its pair both ways.
+    const outgoing = lines.find((line) => /^\S{8} +out\+bidi +127\.0\.0\.62 /.test(line));
     assert.ok(outgoing, run.stdout);
-    assert.match(outgoing, / 127\.0\.0\.62:5269 +TLSv1\.[23] \S+ +\S+ +dialback +encrypted +127\.0\.0\.61 -> 127\.0\.0\.62 +\d+s$/);
-    const incoming = lines.find((line) => /^\S{8} +in +127\.0\.0\.62 /.test(line));
+    assert.match(outgoing, / 127\.0\.0\.62:5269 +TLSv1\.[23] \S+ +\S+ +dialback +encrypted +127\.0\.0\.61 -> 127\.0\.0\.62, 127\.0\.0\.61 <- 127\.0\.0\.62 +\d+s$/);
+    const incoming = lines.find((line) => /^\S{8} +in\+bidi +127\.0\.0\.62 /.test(line));
     assert.ok(incoming, run.stdout);
-    assert.match(incoming, / TLSv1\.[23] \S+ +\S+ +dialback +encrypted +127\.0\.0\.61 <- 127\.0\.0\.62 +\d+s$/);
+    assert.match(incoming, / TLSv1\.[23] \S+ +\S+ +dialback +encrypted +127\.0\.0\.61 <- 127\.0\.0\.62, 127\.0\.0\.61 -> 127\.0\.0\.62 +\d+s$/);
   });
 
   test('trellis s2s --json gives the API rows', async () => {
@@ -117,7 +118,8 @@ describe('admin API and trellis s2s', () => {
     assert.equal(outgoing.level, 'encrypted');
     assert.match(outgoing.tls?.protocol ?? '', /^TLSv1\.[23]$/);
     assert.ok(outgoing.tls?.cipher);
-    assert.deepEqual(outgoing.domains, [`${a.domain} -> ${b.domain}`]);
+    assert.equal(outgoing.bidi, true);
+    assert.deepEqual(outgoing.domains, [`${a.domain} -> ${b.domain}`, `${a.domain} <- ${b.domain}`]);
     assert.ok(outgoing.bytesOut > 0 && outgoing.bytesIn > 0);
     assert.ok(!Number.isNaN(Date.parse(outgoing.connectedAt)));
   });

@@ -1,6 +1,7 @@
 /**
  * Trellis federating with Trellis on loopback: messages and IQs both ways over TLS with
- * dialback, the connection table, and bounces for a domain that has no server.
+ * dialback on bidirectional connections (XEP-0288), the connection table, and bounces for a
+ * domain that has no server.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,7 +35,10 @@ describe('Trellis to Trellis federation', () => {
     assert.equal(outgoing.authentication, 'dialback');
     assert.equal(outgoing.level, 'encrypted');
     assert.match(outgoing.tls?.protocol ?? '', /TLSv1\.[23]/);
-    assert.deepEqual(outgoing.domains, [`${a.domain} -> ${b.domain}`]);
+    // XEP-0288: each side's connection carries the reverse of the pair proven on it too. Dialback
+    // still makes a second connection: each side calls the other back to check its key.
+    assert.equal(outgoing.bidi, true);
+    assert.deepEqual(outgoing.domains, [`${a.domain} -> ${b.domain}`, `${a.domain} <- ${b.domain}`]);
     const incoming = rows.find((row) => row.direction === 'in' && row.remoteDomain === b.domain);
     assert.equal(incoming?.authentication, 'dialback');
     alice.close();

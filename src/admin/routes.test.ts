@@ -13,6 +13,7 @@ const ROW: S2sConnectionInfo = {
   certificate: 'valid',
   authentication: 'sasl-external',
   level: 'trusted',
+  bidi: false,
   domains: ['local.example -> remote.example'],
   connectedAt: Date.UTC(2026, 0, 1),
   idleSeconds: 4,

@@ -96,6 +96,7 @@ export function s2sRows(sources: AdminSources): S2sRow[] {
     certificate: info.certificate,
     authentication: info.authentication,
     level: info.level ?? null,
+    bidi: info.bidi,
     domains: info.domains,
     connectedAt: new Date(info.connectedAt).toISOString(),
     idleSeconds: info.idleSeconds,

@@ -59,7 +59,9 @@ export interface S2sRow {
   certificate: string;
   authentication: AuthMethod | 'pending';
   level: string | null;
-  /** "local -> remote" (out) or "local <- remote" (in) */
+  /** XEP-0288: stanzas go both ways on this connection */
+  bidi: boolean;
+  /** "local -> remote" (sent on it) or "local <- remote" (received on it) */
   domains: string[];
   /** ISO 8601 */
   connectedAt: string;

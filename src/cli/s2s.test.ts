@@ -13,6 +13,7 @@ const row = (id: string, overrides: Partial<S2sRow> = {}): S2sRow => ({
   certificate: 'valid',
   authentication: 'sasl-external',
   level: 'trusted',
+  bidi: false,
   domains: ['local.example -> remote.example'],
   connectedAt: '2026-01-01T00:00:00.000Z',
   idleSeconds: 75,

@@ -26,7 +26,7 @@ export function s2sTable(rows: readonly S2sRow[]): string {
     HEADER,
     rows.map((row) => [
       row.id.slice(0, SHORT_ID),
-      row.direction,
+      row.bidi ? `${row.direction}+bidi` : row.direction,
       row.remoteDomain ?? '?',
       row.remoteAddress,
       row.tls ? `${row.tls.protocol} ${row.tls.cipher}` : 'none',

@@ -356,6 +356,7 @@ describe('parseConfig', () => {
         connect_timeout: 10,
         negotiation_timeout: 30,
         idle_timeout: 600,
+        bidi: true,
         queue_max_stanzas: 1000,
         retry_initial_delay: 5,
         retry_max_delay: 600,

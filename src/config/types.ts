@@ -223,6 +223,8 @@ export interface S2sConfig {
   negotiation_timeout: number;
   /** seconds without traffic before a server stream is closed */
   idle_timeout: number;
+  /** XEP-0288: offer and ask for bidirectional connections */
+  bidi: boolean;
   /** stanzas waiting per remote domain while its connection is being set up */
   queue_max_stanzas: number;
   /** seconds to wait before retrying a remote domain that failed, doubling up to retry_max_delay */

@@ -60,4 +60,17 @@ describe('the binding table', () => {
     assert.equal(table.accepts(AC, 'c1'), false);
     assert.deepEqual(table.pairsOf('c1'), []);
   });
+
+  test('a bidi connection (XEP-0288) carries a pair both ways; closing it unbinds both, and a connection of our own takes over', () => {
+    const table = new BindingTable<string>();
+    // The peer opened 'bidi' and proved b.example; we send the reverse pair on it too.
+    table.bind(AB, 'in', 'bidi', 'sasl');
+    table.bind(AB, 'out', 'bidi', 'sasl');
+    table.bind(AB, 'out', 'ours', 'sasl');
+    assert.equal(table.route(AB), 'bidi', 'the first connection bound is used');
+    assert.ok(table.accepts(AB, 'bidi'));
+    assert.deepEqual(table.removeConnection('bidi').map((pair) => pair.direction), ['in', 'out']);
+    assert.equal(table.route(AB), 'ours');
+    assert.equal(table.accepts(AB, 'bidi'), false);
+  });
 });

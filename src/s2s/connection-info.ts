@@ -21,6 +21,7 @@ export function connectionInfo(connection: ServerConnection, bindings: BindingTa
     certificate: connection.certificate(connection.remoteDomain ?? '').status,
     authentication: strongest?.method ?? 'pending',
     level: strongest?.level,
+    bidi: connection.bidi,
     domains: bound.map((binding) => (binding.direction === 'out' ? `${binding.local} -> ${binding.remote}` : `${binding.local} <- ${binding.remote}`)),
     connectedAt: connection.connectedAt,
     idleSeconds: Math.round((Date.now() - stream.lastActivity) / 1000),

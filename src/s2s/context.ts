@@ -40,6 +40,8 @@ export interface S2sConnectionInfo {
   certificate: string;
   authentication: AuthMethod | 'pending';
   level: string | undefined;
+  /** XEP-0288: the connection carries stanzas both ways */
+  bidi: boolean;
   /** authorized domain pairs carried, as "local <-> remote" */
   domains: string[];
   connectedAt: number;

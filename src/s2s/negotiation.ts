@@ -31,7 +31,7 @@ export type StepResult =
   | 'restart';
 
 export interface Step {
-  readonly name: 'tls' | 'sasl-external' | 'dialback';
+  readonly name: 'tls' | 'bidi' | 'sasl-external' | 'dialback';
   /** Receiver: adds what this step offers now to `features`; true when nothing may follow it (RFC 6120 section 5.3.1). */
   offer?(features: Element): boolean;
   /** Initiator: the peer's features (undefined from a pre-1.0 peer, RFC 6120 section 4.7.5). */
@@ -206,6 +206,10 @@ export interface StepHost {
   refused(pair: Pair, error: StanzaError): void;
   /** Whether any pair is authorized inbound on this connection. */
   readonly authenticated: boolean;
+  /** XEP-0288: the connection carries traffic both ways */
+  readonly bidi: boolean;
+  /** XEP-0288: bidi is on for this connection (requested by the initiator, accepted by the receiver). */
+  enableBidi(): void;
   /** Ends the negotiation: stanzas waiting bounce with `error`; the stream ends with `condition` if given. */
   fail(error: StanzaError, condition?: StreamErrorCondition): void;
 }

@@ -33,6 +33,7 @@ import { checkPeerCertificate, type CertificateVerdict } from './peer-certificat
 import { DialbackInitiator, type VerifyOutcome } from './step-dialback-initiator.ts';
 import { receiverHeader } from './receiver-header.ts';
 import { DialbackReceiver } from './step-dialback-receiver.ts';
+import { bidiStep } from './step-bidi.ts';
 import { saslExternalStep } from './step-sasl-external.ts';
 import { tlsStep } from './step-tls.ts';
 
@@ -122,7 +123,7 @@ export class ServerConnection implements StepHost {
     this.#inbound = new InboundStanzas(this, owner.bindingTable);
     this.#dialback = opening ? new DialbackInitiator(this) : undefined;
     const dialback = this.#dialback ?? new DialbackReceiver(this, (sender, receiving, key) => owner.verify(sender, receiving, this.#streamId, key));
-    this.#negotiation = new Negotiation(this.role, [tlsStep(this), saslExternalStep(this), dialback]);
+    this.#negotiation = new Negotiation(this.role, [tlsStep(this), bidiStep(this), saslExternalStep(this), dialback]);
     owner.connectionTable.add(this.id, this.direction);
     const seconds = context.config.negotiation_timeout;
     this.#negotiationTimer = setTimeout(() => this.#timedOut(seconds), seconds * 1000).unref();
@@ -164,6 +165,17 @@ export class ServerConnection implements StepHost {
 
   get authenticated(): boolean {
     return this.#authenticated;
+  }
+
+  get bidi(): boolean {
+    return this.#owner.connectionTable.get(this.id)?.bidi ?? false;
+  }
+
+  enableBidi(): void {
+    const row = this.#owner.connectionTable.get(this.id);
+    if (!row || row.bidi) return;
+    row.bidi = true;
+    this.logger.info(`${this.label} bidirectional (XEP-0288)`);
   }
 
   write(element: Element): void {
@@ -273,15 +285,35 @@ export class ServerConnection implements StepHost {
     this.#acks.authenticated(this.#tracker);
     this.logger.info('s2s outgoing pair authorized', { local: pair.local, remote: pair.remote, ...proof });
     this.#owner.pairReady(this, pair);
+    // XEP-0288 section 2.2: the peer may send the reverse of each pair we proved, if what it proved to us is enough.
+    if (this.bidi && this.#meetsPolicy(pair, proof, 's2s outgoing bidi: the peer is authenticated below the level required to receive from it')) this.#bindReverse(pair, 'in', proof);
+  }
+
+  /** Whether `proof` reaches the level policy requires of the pair's remote domain. */
+  #meetsPolicy(pair: Pair, proof: PairProof, refusal: string): boolean {
+    const required = this.context.policy.requiredLevel(pair.remote);
+    if (meetsLevel(proof.level, required)) return true;
+    this.logger.warn(refusal, { from: pair.remote, level: proof.level, required });
+    return false;
+  }
+
+  /** XEP-0288: a pair authorized one way on a bidi connection is bound the other way too, with the same proof. */
+  #bindReverse(pair: Pair, direction: Direction, proof: PairProof): void {
+    this.#owner.bindingTable.bind(pair, direction, this.id, proof);
+    this.logger.info(`${this.label} pair bound ${direction === 'out' ? 'outbound' : 'inbound'} (bidi)`, { local: pair.local, remote: pair.remote });
+    if (direction === 'out') this.#owner.pairReady(this, pair);
   }
 
   #bindInbound(pair: Pair, method: AuthMethod): void {
     const proof = proofOf('in', method, this.secure, false);
-    const required = this.context.policy.requiredLevel(pair.remote);
-    if (!meetsLevel(proof.level, required)) return this.logger.warn('s2s incoming authentication below the required level', { from: pair.remote, level: proof.level, required });
+    if (!this.#meetsPolicy(pair, proof, 's2s incoming authentication below the required level')) return;
     this.#authenticated = true;
     this.#record(pair, 'in', method, method === 'sasl-external' || method === 'certificate');
     this.logger.info('s2s incoming sender authorized', { from: pair.remote, to: pair.local, ...proof });
+    // XEP-0288 section 2.2: we send as the reverse of what the peer proved, once the stream is
+    // open. A step authorizes while it handles the peer's element, before it reports the restart
+    // that follows SASL; asked after that, nothing goes out between <success/> and our new header.
+    if (this.bidi) queueMicrotask(() => this.#negotiation.whenOpen(() => !this.#closed && this.#bindReverse(pair, 'out', proof)));
   }
 
   /** Enters what the peer proved in the connection table and the pair in the binding table. */

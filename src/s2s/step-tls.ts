@@ -10,11 +10,14 @@ import { NS_TLS } from '../xml/namespaces.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
 import type { Step, StepHost, StepResult } from './negotiation.ts';
 
+/** Whether policy requires TLS with the peer (its remote domain's level, or the default before the domain is known). */
+export function tlsRequired(host: StepHost): boolean {
+  const domain = host.remoteDomain;
+  return demandsOf(domain ? host.context.policy.requiredLevel(domain) : host.context.config.min_level).tls;
+}
+
 export function tlsStep(host: StepHost): Step {
-  const requiresTls = (): boolean => {
-    const domain = host.remoteDomain;
-    return demandsOf(domain ? host.context.policy.requiredLevel(domain) : host.context.config.min_level).tls;
-  };
+  const requiresTls = (): boolean => tlsRequired(host);
   return {
     name: 'tls',
     claims: (element) => element.xmlns === NS_TLS,

@@ -8,3 +8,6 @@ export const NS_PING = 'urn:xmpp:ping';
 /** Server dialback elements (XEP-0220 section 2) and the stream feature announcing dialback errors. */
 export const NS_DIALBACK = 'jabber:server:dialback';
 export const NS_DIALBACK_FEATURE = 'urn:xmpp:features:dialback';
+/** Bidirectional server connections (XEP-0288 section 2): the stream feature and the request. */
+export const NS_BIDI_FEATURE = 'urn:xmpp:features:bidi';
+export const NS_BIDI = 'urn:xmpp:bidi';

@@ -63,6 +63,8 @@ s2s:
   min_level: trusted
   ca_files: ["${caFile}"]
   use_system_ca: false
+  # One connection each way, as these tests are about who connects to whom (test/federation/bidi.test.ts has the bidi case).
+  bidi: false
 dns: { servers: ["${LAB_RESOLVER_ADDRESS}"] }
 hosts:
   ${domain}:

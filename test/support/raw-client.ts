@@ -79,10 +79,13 @@ export class RawClient {
     ]);
   }
 
-  /** Upgrades to TLS (after <proceed/>), trusting `ca` (any certificate when undefined), checking the name `servername`. */
-  async startTls(ca: Buffer | undefined, servername: string): Promise<void> {
+  /**
+   * Upgrades to TLS (after <proceed/>), trusting `ca` (any certificate when undefined), checking
+   * the name `servername`; `identity` is a client certificate to present (a peer server's).
+   */
+  async startTls(ca: Buffer | undefined, servername: string, identity?: { cert: string; key: string }): Promise<void> {
     this.socket.removeAllListeners('data');
-    const secure = tlsConnect({ socket: this.socket, ca, servername, rejectUnauthorized: ca !== undefined });
+    const secure = tlsConnect({ socket: this.socket, ca, servername, rejectUnauthorized: ca !== undefined, ...identity });
     await new Promise<void>((resolve, reject) => {
       secure.once('secureConnect', resolve);
       secure.once('error', reject);

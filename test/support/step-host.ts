@@ -26,6 +26,8 @@ export interface FakeHostOptions {
   certificates?: Record<string, CertificateStatus>;
   secret?: string;
   streamId?: string;
+  /** s2s.bidi (default true) */
+  bidi?: boolean;
 }
 
 export class FakeStepHost implements StepHost {
@@ -38,6 +40,7 @@ export class FakeStepHost implements StepHost {
   remoteDomain: string | undefined;
   streamId: string;
   authenticated = false;
+  bidi = false;
   /** everything written, in order, serialized; `sent` for what went through the open stream */
   readonly wire: string[] = [];
   readonly authorizedPairs: (Pair & { method: AuthMethod })[] = [];
@@ -57,7 +60,7 @@ export class FakeStepHost implements StepHost {
     this.#certificates = options.certificates ?? {};
     const level = options.level ?? 'encrypted';
     this.context = {
-      config: { min_level: level, negotiation_timeout: 30 },
+      config: { min_level: level, negotiation_timeout: 30, bidi: options.bidi ?? true },
       secret: options.secret ?? 'secret',
       policy: { requiredLevel: () => level, checkPeer: () => ({ allowed: true }) },
       router: { hosts: new Map((options.hosts ?? [options.role === 'receiver' ? options.local : options.remote]).map((domain) => [domain, {}])) },
@@ -92,6 +95,10 @@ export class FakeStepHost implements StepHost {
   authorized(pair: Pair, method: AuthMethod): void {
     this.authenticated = true;
     this.authorizedPairs.push({ ...pair, method });
+  }
+
+  enableBidi(): void {
+    this.bidi = true;
   }
 
   refused(pair: Pair, error: StanzaError): void {

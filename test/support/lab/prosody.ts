@@ -28,6 +28,12 @@ export interface ProsodyOptions extends PeerOptions {
    * offer it; a stream authenticated with dialback sees no features after authentication.
    */
   streamManagement?: boolean;
+  /**
+   * Load mod_s2s_bidi (XEP-0288; shipped with Prosody 0.12 itself): it offers bidi on incoming
+   * streams and asks for it on outgoing ones, once encrypted. An incoming bidi stream then
+   * carries Prosody's stanzas for the reverse of the stream's own pair only (its `to` -> `from`).
+   */
+  bidi?: boolean;
 }
 
 /** A running Prosody, which a test may also stop (SIGSTOP), continue or kill, as a link failure. */
@@ -109,6 +115,7 @@ function prosodyConfig(dir: string, logFile: string, options: ProsodyOptions): s
   const modules = ['roster', 'saslauth', 'tls', 'disco', 'ping', 'admin_shell'];
   if (options.dialback !== false) modules.push('dialback');
   if (options.streamManagement === true) modules.push('smacks');
+  if (options.bidi === true) modules.push('s2s_bidi');
   const hosts = options.domains.map(({ domain, certFile, keyFile }) => `
 VirtualHost ${lua(domain)}
   ssl = { certificate = ${lua(certFile)}, key = ${lua(keyFile)}, cafile = ${lua(options.caFile)} }
