@@ -22,6 +22,7 @@ import { StanzaError } from '../xml/stanza-error.ts';
 import { acknowledgements } from './acknowledgements.ts';
 import type { BindingTable, Pair } from './binding-table.ts';
 import type { ConnectionTable, Direction } from './connection-table.ts';
+import { certificateIdentities, certificateMatchesDomain } from './certificate-identity.ts';
 import { serverName } from './connector.ts';
 import type { AuthMethod, S2sContext } from './context.ts';
 import { DeliveryTracker, type TrackedStanza } from './delivery-tracker.ts';
@@ -41,8 +42,8 @@ export interface ConnectionOwner {
   readonly bindingTable: BindingTable<PairProof>;
   /** an outbound pair may now send on `connection` */
   pairReady(connection: ServerConnection, pair: Pair): void;
-  /** an outbound pair we asked for was refused; its stanzas bounce with `error` */
-  pairFailed(pair: Pair, error: StanzaError): void;
+  /** an outbound pair we asked for on `connection` was refused; its stanzas bounce with `error` unless another way is left */
+  pairFailed(connection: ServerConnection, pair: Pair, error: StanzaError): void;
   /** checks a dialback key with the authoritative server of `sender` (XEP-0220 section 2.1.2) */
   verify(sender: string, receiving: string, streamId: string, key: string): Promise<VerifyOutcome>;
   /** the connection is gone; `unconfirmed` may not have reached the peer */
@@ -214,7 +215,7 @@ export class ServerConnection implements StepHost {
 
   refused(pair: Pair, error: StanzaError): void {
     this.logger.warn('s2s outgoing pair failed', { local: pair.local, remote: pair.remote, error: error.message });
-    this.#owner.pairFailed(pair, error);
+    this.#owner.pairFailed(this, pair, error);
     if (this.#owner.bindingTable.pairsOf(this.id, 'out').length === 0 && this.#dialback!.waiting === 0) this.close();
   }
 
@@ -247,6 +248,22 @@ export class ServerConnection implements StepHost {
   canCarry(remote: string): boolean {
     if (this.#closed || this.stream.closing || this.role !== 'initiator' || !this.#negotiation.complete) return false;
     return this.#dialback!.errorsOffered && this.certificate(remote).status === 'valid';
+  }
+
+  /**
+   * Whether the certificate we presented on this connection names `local` (RFC 6125), so that
+   * a pair from `local` may be asked for here as well as from the domain it was opened for.
+   */
+  presentsFor(local: string): boolean {
+    if (local === this.#local) return true;
+    const socket = this.stream.socket;
+    const certificate = socket instanceof TLSSocket ? socket.getX509Certificate() : undefined;
+    if (!certificate) return false;
+    try {
+      return certificateMatchesDomain(certificateIdentities(certificate), local, 'xmpp-server');
+    } catch {
+      return false;
+    }
   }
 
   /** Sends a stanza of a pair bound to this connection; `resends` counts the connections it was sent on before. */

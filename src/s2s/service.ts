@@ -100,11 +100,13 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
   }
 
   /** RFC 6120 section 3.2: the next hop for the remote domain; a connection already there is used when it may carry the pair. */
-  async connect(pair: Pair): Promise<ServerConnection | StanzaError> {
+  async connect(pair: Pair, own = false): Promise<ServerConnection | StanzaError> {
     const targets = await resolveHops(pair.remote, this.context);
     if (targets instanceof StanzaError) return targets;
     for (const target of targets) {
-      for (const connection of this.#byHop.get(hopOf(target)) ?? []) if (connection.canCarry(pair.remote)) return connection;
+      for (const connection of this.#byHop.get(hopOf(target)) ?? []) {
+        if (connection.canCarry(pair.remote) && (!own || connection.presentsFor(pair.local))) return connection;
+      }
     }
     const connected = await connectToHop(targets, pair.remote, pair.local, this.context);
     if (connected instanceof StanzaError) return connected;
@@ -123,8 +125,8 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
     this.#destination(pair.remote).pairReady(connection, pair.local);
   }
 
-  pairFailed(pair: Pair, error: StanzaError): void {
-    this.#destination(pair.remote).pairFailed(pair.local, error);
+  pairFailed(connection: ServerConnection, pair: Pair, error: StanzaError): void {
+    this.#destination(pair.remote).pairFailed(connection, pair.local, error);
   }
 
   verify(sender: string, receiving: string, streamId: string, key: string): Promise<VerifyOutcome> {
