@@ -15,6 +15,7 @@ import { createDnsLookup } from './net/dns.ts';
 import { FederationPolicy } from './policy/federation.ts';
 import { loadTrustAnchors } from './s2s/certificate-trust.ts';
 import { S2sService } from './s2s/service.ts';
+import { createDelegationChecks } from './delegation/from-config.ts';
 import { Limits } from './limits/limits.ts';
 import type { Storage } from './storage/types.ts';
 import type { Logger } from './util/log.ts';
@@ -58,6 +59,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       policy: new FederationPolicy(config.s2s, limits.abuse),
       logger,
       limits,
+      delegation: await createDelegationChecks(config.s2s.delegation),
     });
     router.remote = s2s;
     const c2s = new C2sService({ config: config.c2s, router, storage, tls, logger, limits });

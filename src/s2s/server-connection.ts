@@ -29,7 +29,8 @@ import { DeliveryTracker, type TrackedStanza } from './delivery-tracker.ts';
 import { InboundStanzas } from './inbound.ts';
 import { Negotiation, type Role, type StepHost } from './negotiation.ts';
 import { proofOf, type PairProof } from './pair-proof.ts';
-import { checkPeerCertificate, type CertificateVerdict } from './peer-certificate.ts';
+import { checkPeerCertificate, peerCertificates, type CertificateVerdict } from './peer-certificate.ts';
+import { proveSender, type PairVerdict } from './pair-authorization.ts';
 import { DialbackInitiator, type VerifyOutcome } from './step-dialback-initiator.ts';
 import { receiverHeader } from './receiver-header.ts';
 import { DialbackReceiver } from './step-dialback-receiver.ts';
@@ -46,6 +47,8 @@ export interface ConnectionOwner {
   pairFailed(connection: ServerConnection, pair: Pair, error: StanzaError): void;
   /** checks a dialback key with the authoritative server of `sender` (XEP-0220 section 2.1.2) */
   verify(sender: string, receiving: string, streamId: string, key: string): Promise<VerifyOutcome>;
+  /** sends a stanza back to the peer on the first connection of the pair's outbound list; false when there is none */
+  sendBack(pair: Pair, stanza: Element): boolean;
   /** the connection is gone; `unconfirmed` may not have reached the peer */
   closed(connection: ServerConnection, error: StanzaError, unconfirmed: TrackedStanza[]): void;
 }
@@ -77,6 +80,8 @@ export class ServerConnection implements StepHost {
   #remote: string | undefined;
   #streamId = '';
   #authenticated = false;
+  /** the peer asked for pairs without keys: per-pair authorization and revocation apply (docs/federation.md) */
+  #perPair = false;
   #closed = false;
   /** why the connection ends, once known: what stanzas waiting on it bounce with */
   #closeError: StanzaError | undefined;
@@ -131,6 +136,16 @@ export class ServerConnection implements StepHost {
   /** Whether the peer proved `domain` on this connection (the connection table). */
   proves(domain: string): boolean {
     return this.#owner.connectionTable.proves(this.id, domain);
+  }
+
+  /** Whether the peer uses per-pair authorization here: an unbound pair's stanza is refused, not the stream. */
+  get perPair(): boolean {
+    return this.#perPair;
+  }
+
+  /** Sends a stanza back towards the peer over the pair's outbound binding (an error for an unbound pair). */
+  sendBack(pair: Pair, stanza: Element): boolean {
+    return this.#owner.sendBack(pair, stanza);
   }
 
   /** Ends the stream with a stream error the peer's stanza earned. */
@@ -211,6 +226,36 @@ export class ServerConnection implements StepHost {
     if (!this.#negotiation.whenOpen(() => this.#bindOutbound(pair, method))) {
       this.refused(pair, new StanzaError('resource-constraint', 'too many requests wait on this connection'));
     }
+  }
+
+  usePairs(): void {
+    this.#perPair = true;
+  }
+
+  proveSender(sender: string): Promise<PairVerdict> {
+    const socket = this.stream.socket;
+    const evidence = { certificate: (name: string) => this.certificate(name), chain: peerCertificates(socket instanceof TLSSocket ? socket : undefined), anchors: this.context.anchors };
+    return proveSender(sender, evidence, this.context.delegation);
+  }
+
+  /** Draft-ietf-xmpp-dna-01 section 6: the peer revoked a pair; its stanzas wait until it is authorized again. */
+  revoked(pair: Pair): void {
+    if (!this.#owner.bindingTable.isBound(pair, 'out', this.id)) return;
+    this.#owner.bindingTable.unbind(pair, 'out', this.id);
+    this.logger.warn('s2s outgoing pair revoked by the peer', { local: pair.local, remote: pair.remote });
+  }
+
+  /**
+   * Revokes an inbound pair on a connection with per-pair authorization (draft section 6):
+   * `<db:result type='invalid'/>` stops that pair only; false when it is not bound here or the
+   * peer does not use per-pair authorization (on a standard stream invalid would end it).
+   */
+  revoke(pair: Pair): boolean {
+    if (!this.#perPair || !this.#owner.bindingTable.isBound(pair, 'in', this.id)) return false;
+    this.#owner.bindingTable.unbind(pair, 'in', this.id);
+    this.stream.send(new Element('result', NS_DIALBACK, { from: pair.local, to: pair.remote, type: 'invalid' }));
+    this.logger.info('s2s incoming pair revoked', { from: pair.remote, to: pair.local });
+    return true;
   }
 
   refused(pair: Pair, error: StanzaError): void {

@@ -145,7 +145,18 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
     for (const destination of this.#destinations.values()) destination.closed(connection, error, byRemote.get(destination.domain) ?? []);
   }
 
+  sendBack(pair: Pair, stanza: Element): boolean {
+    const connection = this.route(pair);
+    connection?.sendStanza(stanza, pair);
+    return connection !== undefined;
+  }
+
   // --- administration --------------------------------------------------------------------------
+
+  /** Revokes the pair (local, remote) on every connection that carries it inbound with per-pair authorization; returns how many. */
+  revokePair(pair: Pair): number {
+    return [...this.#live.values()].filter(({ connection }) => connection.revoke(pair)).length;
+  }
 
   /** Closes incoming connections from addresses `covered` accepts (a new ban); returns how many. */
   closeFromAddresses(covered: (address: string) => boolean, text: string): number {

@@ -9,16 +9,13 @@
  * MANY_DOMAINS=10 runs it with ten domains a side (the figures in the commit that fixed it).
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createTestCa, writeCertificateFiles } from '../support/lab/ca.ts';
-import { LAB_RESOLVER_ADDRESS, startLabDns, type LabDns, type LabRecord } from '../support/lab/dns.ts';
+import { startLabDns, type LabDns, type LabRecord } from '../support/lab/dns.ts';
 import { assertInsideLab } from '../support/lab/namespace.ts';
 import { makeScratchDir, removeScratchDir } from '../support/lab/process.ts';
-import { login } from '../support/login.ts';
+import { labHosts, type LabHosts } from '../support/lab/trellis-hosts.ts';
 import type { RawClient } from '../support/raw-client.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import type { TestServer } from '../support/server.ts';
 
 const H1_ADDRESS = '127.0.0.60';
 const H2_ADDRESS = '127.0.0.61';
@@ -28,9 +25,10 @@ const qs = Array.from({ length: N }, (_, i) => `q${i + 1}.test`);
 
 describe(`two hosts serving ${N} domains each, each domain with its own certificate, at the trusted level`, () => {
   let dns: LabDns | undefined;
+  let lab: LabHosts | undefined;
   let h1: TestServer | undefined;
   let h2: TestServer | undefined;
-  const clients = new Map<string, RawClient>();
+  let clients = new Map<string, RawClient>();
   let dir = '';
 
   before(async () => {
@@ -45,46 +43,18 @@ describe(`two hosts serving ${N} domains each, each domain with its own certific
       { name: '_xmpp-server._tcp.pm.test', type: 'SRV', port: 5269, target: 'xmpp.h1.test' },
     ];
     dns = await startLabDns([{ name: 'test', records }]);
-    const ca = await createTestCa();
-    const caFile = join(dir, 'ca.crt');
-    writeFileSync(caFile, ca.certPem);
-    const hosts = async (domains: string[], shared: Record<string, string[]> = {}): Promise<string> => {
-      let yaml = '';
-      for (const domain of domains) {
-        const files = writeCertificateFiles(dir, domain, await ca.issue({ names: [domain, ...(shared[domain] ?? [])] }));
-        for (const name of [domain, ...(shared[domain] ?? [])]) yaml += `  ${name}:\n    tls: { certificate: "${files.certFile}", key: "${files.keyFile}" }\n`;
-      }
-      return yaml;
-    };
-    const config = (address: string, hostsYaml: string) => `
-listeners:
-  c2s: { addresses: ["127.0.0.1"], port: 0 }
-  s2s: { addresses: ["${address}"], port: 5269 }
-s2s:
-  min_level: trusted
-  ca_files: ["${caFile}"]
-  use_system_ca: false
-dns: { servers: ["${LAB_RESOLVER_ADDRESS}"] }
-hosts:
-${hostsYaml}`;
-    h1 = await startTestServer(config(H1_ADDRESS, await hosts(ps, { 'p1.test': ['pm.test'] })));
-    h2 = await startTestServer(config(H2_ADDRESS, await hosts(qs)));
-    const trustingCa = (server: TestServer): TestServer => ({ ...server, certificateFile: () => caFile });
-    for (const [server, domains] of [
-      [h1, [...ps, 'pm.test']],
-      [h2, qs],
-    ] as const) {
-      for (const domain of domains) {
-        await server.addUser('u', domain, 'secret');
-        clients.set(domain, (await login(trustingCa(server), { username: 'u', password: 'secret', domain, resource: 'r' })).client);
-      }
-    }
+    lab = await labHosts(dir);
+    const h1Hosts = await lab.hostsYaml(Object.fromEntries(ps.map((domain) => [domain, domain === 'p1.test' ? ['pm.test'] : []])));
+    // pm.test is served with p1.test's certificate.
+    h1 = await lab.start(H1_ADDRESS, h1Hosts.replace(/  p1\.test:\n(.*\n)/, (entry, tls: string) => `${entry}  pm.test:\n${tls}`));
+    h2 = await lab.start(H2_ADDRESS, await lab.hostsYaml(Object.fromEntries(qs.map((domain) => [domain, []]))));
+    await lab.loginUsers(h1, [...ps, 'pm.test']);
+    await lab.loginUsers(h2, qs);
+    clients = lab.clients;
   });
 
   after(async () => {
-    for (const client of clients.values()) client.close();
-    await h1?.stop();
-    await h2?.stop();
+    await lab?.stop();
     await dns?.stop();
     if (dir !== '') removeScratchDir(dir);
   });
