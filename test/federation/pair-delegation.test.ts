@@ -6,10 +6,17 @@
  * - u.test (unsigned SRV) and broken.test (signed, signatures broken) are refused there and
  *   reach the peer by the fallback: a connection of their own with their own certificate;
  * - u2.test, unsigned too, is accepted over the shared connection where policy allows it;
+ * - p.test, with an unsigned SRV record, is proven by POSH: its HTTPS server (started here)
+ *   publishes the fingerprint of the connection's certificate; p2.test publishes another
+ *   certificate's and goes by the fallback;
  * - revoking one pair stops only that pair; a stanza for a pair not bound to the connection
  *   it arrives on is not delivered and its sender gets <invalid-connection/>.
  */
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:https';
+import { fingerprintsDocument } from '../../src/delegation/posh-document.ts';
 import { after, before, describe, it } from 'node:test';
 import { LAB_RESOLVER_ADDRESS, startLabDns, type LabDns } from '../support/lab/dns.ts';
 import { assertInsideLab } from '../support/lab/namespace.ts';
@@ -20,12 +27,15 @@ import type { TestServer } from '../support/server.ts';
 
 const H1_ADDRESS = '127.0.0.62';
 const H2_ADDRESS = '127.0.0.63';
+/** the web server of p.test and p2.test, for their POSH documents */
+const WEB_ADDRESS = '127.0.0.64';
 const HOST = 'xmpp.h1.dna.test';
 const srv = (domain: string, target = HOST) => ({ name: `_xmpp-server._tcp.${domain}`, type: 'SRV' as const, port: 5269, target });
 
-describe('per-pair authorization on one connection, proven by DNSSEC-signed SRV records, with the fallback', () => {
+describe('per-pair authorization on one connection, proven by DNSSEC-signed SRV records or POSH, with the fallback', () => {
   let dns: LabDns | undefined;
   let lab: LabHosts | undefined;
+  let web: Server | undefined;
   let h1: TestServer | undefined;
   let h2: TestServer | undefined;
   let clients = new Map<string, RawClient>();
@@ -35,23 +45,52 @@ describe('per-pair authorization on one connection, proven by DNSSEC-signed SRV 
     assertInsideLab();
     dir = makeScratchDir('pair-delegation');
     dns = await startLabDns([
-      { name: 'test', records: [srv('a.test'), srv('u.test'), srv('u2.test'), srv('b.test', 'xmpp.h2.test'), { name: 'xmpp.h2.test', type: 'A', address: H2_ADDRESS }] },
+      {
+        name: 'test',
+        records: [
+          ...['a.test', 'u.test', 'u2.test', 'p.test', 'p2.test'].map((domain) => srv(domain)),
+          srv('b.test', 'xmpp.h2.test'),
+          { name: 'xmpp.h2.test', type: 'A', address: H2_ADDRESS },
+          { name: 'p.test', type: 'A', address: WEB_ADDRESS },
+          { name: 'p2.test', type: 'A', address: WEB_ADDRESS },
+        ],
+      },
       { name: 'dna.test', signed: true, records: [srv('d.dna.test'), { name: HOST, type: 'A', address: H1_ADDRESS }] },
       { name: 'broken.test', signed: true, brokenSignatures: true, records: [srv('broken.test')] },
     ]);
     lab = await labHosts(dir);
     // a.test's certificate also names the host: the name delegated domains' SRV records point at.
-    h1 = await lab.start(H1_ADDRESS, await lab.hostsYaml({ 'a.test': [HOST], 'd.dna.test': [], 'u.test': [], 'u2.test': [], 'broken.test': [] }));
+    h1 = await lab.start(H1_ADDRESS, await lab.hostsYaml({ 'a.test': [HOST], 'd.dna.test': [], 'u.test': [], 'u2.test': [], 'broken.test': [], 'p.test': [], 'p2.test': [] }));
+    // RFC 7711 section 3: p.test vouches for a.test's certificate, p2.test for another one.
+    const der = (domain: string) => new X509Certificate(lab!.certificates.get(domain)!.certPem).raw;
+    const documents = new Map([
+      ['p.test', fingerprintsDocument([der('a.test')], 3600)],
+      ['p2.test', fingerprintsDocument([der('u.test')], 3600)],
+    ]);
+    const site = await lab.ca.issue({ names: ['p.test', 'p2.test'] });
+    web = createServer({ cert: site.certPem, key: site.keyPem }, (request, response) => {
+      const document = request.url === '/.well-known/posh/xmpp-server.json' ? documents.get(request.headers.host ?? '') : undefined;
+      response.writeHead(document ? 200 : 404, { 'content-type': 'application/json' });
+      response.end(document ?? '');
+    });
+    web.listen(443, WEB_ADDRESS);
+    await once(web, 'listening');
     const delegation = `  peers: { u2.test: { level: encrypted } }
-  delegation: { methods: [dnssec_srv, dane], resolvers: ["${LAB_RESOLVER_ADDRESS}"], accept_unsigned_srv: [u2.test] }`;
+  delegation:
+    methods: [dnssec_srv, dane, posh]
+    resolvers: ["${LAB_RESOLVER_ADDRESS}"]
+    accept_unsigned_srv: [u2.test]
+    posh: { ca_files: ["${lab.caFile}"], use_system_ca: false, timeout: 5 }`;
     h2 = await lab.start(H2_ADDRESS, await lab.hostsYaml({ 'b.test': [] }), delegation);
-    await lab.loginUsers(h1, ['a.test', 'd.dna.test', 'u.test', 'u2.test', 'broken.test']);
+    await lab.loginUsers(h1, ['a.test', 'd.dna.test', 'u.test', 'u2.test', 'broken.test', 'p.test', 'p2.test']);
     await lab.loginUsers(h2, ['b.test']);
     clients = lab.clients;
   });
 
   after(async () => {
     await lab?.stop();
+    web?.closeAllConnections();
+    if (web) await new Promise((resolve) => web!.close(resolve));
     await dns?.stop();
     if (dir !== '') removeScratchDir(dir);
   });
@@ -98,16 +137,26 @@ describe('per-pair authorization on one connection, proven by DNSSEC-signed SRV 
     assert.equal(outgoing().length, 3);
   });
 
+  it('authorizes p.test over the shared connection by POSH; p2.test, whose document names another certificate, goes by the fallback', async () => {
+    send('p.test', 'b.test', 'proven by POSH');
+    await clients.get('b.test')!.waitFor('proven by POSH', 10_000);
+    assert.deepEqual(inbound('p.test').map((proof) => [proof.method, proof.level, proof.id]), [['posh', 'trusted', inbound('a.test')[0]?.id]]);
+    send('p2.test', 'b.test', 'POSH mismatch');
+    await clients.get('b.test')!.waitFor('POSH mismatch', 15_000);
+    assert.deepEqual(inbound('p2.test').map((proof) => proof.method), ['sasl-external']);
+    assert.equal(outgoing().length, 4);
+  });
+
   it('revoking one pair stops only that pair, until it is authorized again', async () => {
     assert.equal(h2!.server.s2s.revokePair({ local: 'b.test', remote: 'd.dna.test' }), 1);
     const deadline = Date.now() + 5000;
     while (outgoing()[0]?.domains.includes('d.dna.test -> b.test') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    assert.deepEqual(outgoing()[0]!.domains, ['a.test -> b.test', 'u2.test -> b.test']);
+    assert.deepEqual(outgoing()[0]!.domains, ['a.test -> b.test', 'u2.test -> b.test', 'p.test -> b.test']);
     send('a.test', 'b.test', 'a still flows');
     await clients.get('b.test')!.waitFor('a still flows', 10_000);
     send('d.dna.test', 'b.test', 'd again');
     await clients.get('b.test')!.waitFor('d again', 10_000);
-    assert.equal(outgoing().length, 3);
+    assert.equal(outgoing().length, 4);
   });
 
   it('a stanza for a pair not bound to its connection is not delivered; its sender gets invalid-connection', async () => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { login } from '../login.ts';
 import type { RawClient } from '../raw-client.ts';
 import { startTestServer, type TestServer } from '../server.ts';
-import { createTestCa, writeCertificateFiles, type TestCa } from './ca.ts';
+import { createTestCa, writeCertificateFiles, type CertificateAndKey, type TestCa } from './ca.ts';
 import { LAB_RESOLVER_ADDRESS } from './dns.ts';
 
 export interface LabHosts {
@@ -16,6 +16,8 @@ export interface LabHosts {
   caFile: string;
   /** the users' clients, by domain */
   clients: Map<string, RawClient>;
+  /** the certificates hostsYaml issued, by domain */
+  certificates: Map<string, CertificateAndKey>;
   /** `hosts:` entries for domains, each with a certificate naming it and the names given */
   hostsYaml(domains: Record<string, string[]>): Promise<string>;
   /** starts a host on `address` (port 5269) serving `hostsYaml`; `s2sExtra` adds lines under `s2s:` */
@@ -30,16 +32,20 @@ export async function labHosts(dir: string): Promise<LabHosts> {
   const caFile = join(dir, 'ca.crt');
   writeFileSync(caFile, ca.certPem);
   const clients = new Map<string, RawClient>();
+  const certificates = new Map<string, CertificateAndKey>();
   const servers: TestServer[] = [];
   const trustingCa = (server: TestServer): TestServer => ({ ...server, certificateFile: () => caFile });
   return {
     ca,
     caFile,
     clients,
+    certificates,
     async hostsYaml(domains) {
       let yaml = '';
       for (const [domain, names] of Object.entries(domains)) {
-        const files = writeCertificateFiles(dir, domain, await ca.issue({ names: [domain, ...names] }));
+        const certificate = await ca.issue({ names: [domain, ...names] });
+        certificates.set(domain, certificate);
+        const files = writeCertificateFiles(dir, domain, certificate);
         yaml += `  ${domain}:\n    tls: { certificate: "${files.certFile}", key: "${files.keyFile}" }\n`;
       }
       return yaml;
