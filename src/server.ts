@@ -16,6 +16,7 @@ import { FederationPolicy } from './policy/federation.ts';
 import { loadTrustAnchors } from './s2s/certificate-trust.ts';
 import { OutputBudget } from './net/output-budget.ts';
 import { S2sService } from './s2s/service.ts';
+import { createDelegationChecks } from './delegation/from-config.ts';
 import { Limits } from './limits/limits.ts';
 import type { Storage } from './storage/types.ts';
 import type { Logger } from './util/log.ts';
@@ -63,6 +64,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       logger,
       limits,
       output: new OutputBudget(config.s2s.output.connection_buffer, config.s2s.output.total_buffer),
+      delegation: await createDelegationChecks(config.s2s.delegation),
     });
     router.remote = s2s;
     const c2s = new C2sService({ config: config.c2s, router, storage, tls, logger, limits });

@@ -429,7 +429,7 @@ const resolverAddress: StringFormat = {
 /** Proofs that a host may speak for a domain (docs/federation.md, src/delegation). */
 const delegationSchema: ObjectNode = {
   kind: 'object',
-  description: 'proofs that a remote host may speak for a domain its certificate does not name: a DNSSEC-signed SRV record pointing at a name it does prove, DANE TLSA records (RFC 7673) and POSH (RFC 7711). These settings are read by the delegation checks in src/delegation, which server connections do not call yet',
+  description: 'proofs that a remote host may speak for a domain its certificate does not name: a DNSSEC-signed SRV record pointing at a name it does prove, DANE TLSA records (RFC 7673) and POSH (RFC 7711). Checked, in that order after the certificate, when a peer asks for a further domain pair on a connection already open without a dialback key (docs/federation.md, "More domain pairs on one connection")',
   fields: {
     methods: {
       kind: 'list',
@@ -448,7 +448,7 @@ const delegationSchema: ObjectNode = {
       description: "validating resolvers whose AD bit (the answer passed DNSSEC validation) is believed, best on this machine or over a trusted network (RFC 6840 section 5.7); empty turns dnssec_srv and dane off: the system's resolv.conf is never trusted for this",
     },
     resolver_timeout: seconds(1, 60, 3, 'seconds to wait for one answer from a validating resolver; each is asked at most twice, over TCP as well when an answer is truncated'),
-    accept_unsigned_srv: accessList(domainEntry, 'remote domains (exact, or "*.example.com" for every subdomain) whose SRV record counts as a delegation without DNSSEC; none by default, since an unsigned SRV answer can be forged'),
+    accept_unsigned_srv: accessList(domainEntry, 'remote domains (exact, or "*.example.com" for every subdomain) whose SRV record counts as a delegation without DNSSEC (asked of the resolvers above; such a pair reaches only the encrypted level); none by default, since an unsigned SRV answer can be forged'),
     posh: {
       kind: 'object',
       description: 'POSH (RFC 7711): certificate fingerprints a domain publishes at https://<domain>/.well-known/posh/xmpp-server.json',

@@ -8,6 +8,8 @@ import type { Logger } from '../util/log.ts';
 import type { FederationPolicy } from '../policy/federation.ts';
 import type { Limits } from '../limits/limits.ts';
 import type { OutputBudget } from '../net/output-budget.ts';
+import type { DelegationChecks } from '../delegation/from-config.ts';
+import type { PairMethod } from './pair-authorization.ts';
 
 export interface S2sContext {
   config: S2sConfig;
@@ -25,9 +27,12 @@ export interface S2sContext {
   limits: Limits;
   /** what server connections hold until their peers have it (s2s.output) */
   output: OutputBudget;
+  /** the proofs of delegation `s2s.delegation` turns on (src/delegation); none when absent */
+  delegation?: DelegationChecks;
 }
 
-export type AuthMethod = 'sasl-external' | 'dialback' | 'certificate' | 'none';
+/** How a pair was authorized: SASL EXTERNAL, dialback, or a keyless request granted on a proof (pair-authorization.ts). */
+export type AuthMethod = 'sasl-external' | 'dialback' | 'none' | PairMethod;
 
 /** One row of `trellis s2s`: what a server connection is and how it was secured. */
 export interface S2sConnectionInfo {

@@ -13,9 +13,17 @@ const message = (id: string, from = 'a.example') => new Element('message', 'jabb
 
 /** A connection that records what it is asked for and sent. */
 class FakeConnection {
+  readonly localDomain: string;
   readonly requested: string[] = [];
   readonly sent: string[] = [];
   verifyOutcome: VerifyOutcome = 'valid';
+  constructor(local = 'a.example') {
+    this.localDomain = local;
+  }
+  /** the certificate presented names only the domain the connection was opened for */
+  presentsFor(local: string): boolean {
+    return local === this.localDomain;
+  }
   request(pair: Pair): void {
     this.requested.push(pair.local);
   }
@@ -31,15 +39,20 @@ class FakeConnection {
 function setUp(options: { queueMax?: number } = {}) {
   const bounced: string[] = [];
   const attempts: ((result: FakeConnection | StanzaError) => void)[] = [];
+  const own: string[] = [];
   const routes = new Map<string, FakeConnection>();
   const hops: Hops = {
     context: {
+      logger: { info: () => {} },
       config: { queue_max_stanzas: options.queueMax ?? 100, retry_initial_delay: 5, retry_max_delay: 60 },
       router: { bounce: (stanza: Element, error: StanzaError) => bounced.push(`${stanza.attrs.id} ${error.condition}: ${error.message}`) },
     } as unknown as S2sContext,
     resends: { resent: 0, bounced: 0 },
     route: (pair) => routes.get(pair.local) as unknown as ServerConnection | undefined,
-    connect: () => new Promise((resolve) => attempts.push(resolve as (result: FakeConnection | StanzaError) => void)),
+    connect: (pair, ownConnection) => {
+      if (ownConnection) own.push(pair.local);
+      return new Promise((resolve) => attempts.push(resolve as (result: FakeConnection | StanzaError) => void));
+    },
   };
   const destination = new Destination(REMOTE, hops);
   const connected = async (connection = new FakeConnection()) => {
@@ -51,7 +64,7 @@ function setUp(options: { queueMax?: number } = {}) {
     routes.set(local, connection);
     destination.pairReady(connection as unknown as ServerConnection, local);
   };
-  return { destination, hops, bounced, attempts, connected, ready };
+  return { destination, hops, bounced, attempts, own, connected, ready };
 }
 
 describe('a remote destination', () => {
@@ -86,14 +99,42 @@ describe('a remote destination', () => {
     assert.match(bounced[1]!, /^m2 remote-server-not-found: no XMPP server \(next attempt in 5 s\)$/);
   });
 
-  test('a refused pair bounces its stanzas; other pairs are untouched', async () => {
-    const { destination, connected, ready, bounced } = setUp();
+  test('a pair refused on a connection opened for another local domain gets a connection of its own; refused there, it bounces', async () => {
+    const { destination, connected, ready, bounced, own } = setUp();
     destination.send(message('m1'), 'a.example');
     destination.send(message('m2', 'c.example'), 'c.example');
-    const connection = await connected();
-    destination.pairFailed('c.example', new StanzaError('internal-server-error', 'refused'));
-    ready(connection);
-    assert.deepEqual([bounced, connection.sent], [['m2 internal-server-error: refused'], ['m1 a.example 0']]);
+    const shared = await connected();
+    assert.deepEqual(shared.requested, ['a.example', 'c.example']);
+    destination.pairFailed(shared as unknown as ServerConnection, 'c.example', new StanzaError('remote-server-timeout', 'not-authorized'));
+    ready(shared);
+    assert.deepEqual([bounced, shared.sent, own], [[], ['m1 a.example 0'], ['c.example']], 'nothing bounces: a connection of its own is opened');
+    const second = await connected(new FakeConnection('c.example'));
+    assert.deepEqual(second.requested, ['c.example']);
+    ready(second, 'c.example');
+    assert.deepEqual(second.sent, ['m2 c.example 0']);
+    destination.send(message('m3', 'c.example'), 'c.example');
+    assert.deepEqual(second.sent.at(-1), 'm3 c.example 0');
+    // Once refused on the shared connection, the local domain goes to its own connection at once.
+    destination.send(message('m4', 'e.example'), 'e.example');
+    destination.pairFailed(shared as unknown as ServerConnection, 'e.example', new StanzaError('remote-server-timeout', 'not-authorized'));
+    const third = await connected(new FakeConnection('e.example'));
+    destination.pairFailed(third as unknown as ServerConnection, 'e.example', new StanzaError('internal-server-error', 'refused'));
+    assert.deepEqual(bounced, ['m4 internal-server-error: refused']);
+  });
+
+  test('a connection of its own that drops leaves the other pairs alone', async () => {
+    const { destination, connected, ready, bounced, attempts } = setUp();
+    destination.send(message('m1'), 'a.example');
+    const shared = await connected();
+    ready(shared);
+    destination.send(message('m2', 'c.example'), 'c.example');
+    destination.pairFailed(shared as unknown as ServerConnection, 'c.example', new StanzaError('remote-server-timeout', 'not-authorized'));
+    const mine = await connected(new FakeConnection('c.example'));
+    destination.closed(mine as unknown as ServerConnection, new StanzaError('remote-server-timeout', 'gone'), []);
+    assert.deepEqual(bounced, ['m2 remote-server-timeout: gone']);
+    destination.send(message('m3'), 'a.example');
+    assert.deepEqual(shared.sent, ['m1 a.example 0', 'm3 a.example 0']);
+    assert.equal(attempts.length, 0);
   });
 
   test('what a dropped connection did not confirm is sent once more on a new one, then bounces', async () => {

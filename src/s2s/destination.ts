@@ -36,9 +36,11 @@ export interface Hops {
   route(pair: Pair): ServerConnection | undefined;
   /**
    * A connection to ask for `pair` on: one already open to the remote domain's next hop that
-   * may carry it, or a new one; the error its stanzas bounce with when there is none.
+   * may carry it, or a new one; the error its stanzas bounce with when there is none. `own`:
+   * the connection must present the certificate of the pair's local domain (one opened for it,
+   * or one whose certificate names it too).
    */
-  connect(pair: Pair): Promise<ServerConnection | StanzaError>;
+  connect(pair: Pair, own?: boolean): Promise<ServerConnection | StanzaError>;
 }
 
 interface WaitingVerify {
@@ -53,6 +55,19 @@ export class Destination {
   readonly #hops: Hops;
   /** the connection pairs for this domain are asked for on */
   #connection: ServerConnection | undefined;
+  /**
+   * Local domains whose pairs go on a connection of their own, presenting their own
+   * certificate (docs/federation.md): the peer refused them on the shared connection, or a
+   * connection already presents a certificate naming them.
+   */
+  readonly #own = new Map<string, ServerConnection>();
+  readonly #ownConnecting = new Set<string>();
+  /** local domains whose pair was ready on their own connection (worth a new one if it drops) */
+  readonly #ownReady = new Set<string>();
+  /** local domains the peer refused on the shared connection: asked for on their own at once */
+  readonly #refusedShared = new Set<string>();
+  /** the fallback to connections of their own has been logged for this peer */
+  #fallbackLogged = false;
   /** resolving the domain or connecting to its hop */
   #connecting = false;
   /** local domains whose pair is wanted and not yet authorized */
@@ -86,6 +101,7 @@ export class Destination {
    */
   idle(now: number): boolean {
     if (this.#connection || this.#connecting || this.#queued > 0 || this.#verifies.length > 0) return false;
+    if (this.#own.size > 0 || this.#ownConnecting.size > 0) return false;
     return this.#failures === 0 || now > this.#retryAt + this.#hops.context.config.retry_max_delay * 1000;
   }
 
@@ -126,7 +142,20 @@ export class Destination {
   /** A pair is wanted: asked for on the current connection, or on the one being set up. */
   #want(local: string): void {
     this.#wanted.add(local);
-    if (this.#connection) return this.#connection.request({ local, remote: this.domain });
+    const pair = { local, remote: this.domain };
+    const own = this.#own.get(local);
+    if (own) return own.request(pair);
+    if (this.#ownConnecting.has(local)) return;
+    if (this.#connection) {
+      // A connection whose certificate names this local domain too carries its pair (RFC 7712 section 4.4.1).
+      const covering = [...this.#own.values()].find((connection) => connection.presentsFor(local));
+      if (covering) {
+        this.#own.set(local, covering);
+        return covering.request(pair);
+      }
+      if (this.#refusedShared.has(local) && !this.#connection.presentsFor(local)) return this.#openOwn(local);
+      return this.#connection.request(pair);
+    }
     if (this.#connecting) return;
     this.#connecting = true;
     this.#everReady = false;
@@ -138,12 +167,13 @@ export class Destination {
     this.#connecting = false;
     if (connection instanceof StanzaError) return this.#closed(connection, []);
     this.#connection = connection;
-    for (const wanted of this.#wanted) connection.request({ local: wanted, remote: this.domain });
+    for (const wanted of this.#wanted) this.#want(wanted);
     for (const { receiving, streamId, key, resolve } of this.#verifies.splice(0)) void connection.verify(this.domain, receiving, streamId, key).then(resolve);
   }
 
   pairReady(connection: ServerConnection, local: string): void {
     this.#wanted.delete(local);
+    if (this.#own.get(local) === connection) this.#ownReady.add(local);
     this.#everReady = true;
     this.#failures = 0;
     this.#retryAt = 0;
@@ -155,16 +185,81 @@ export class Destination {
     for (const { stanza, resends } of queue) connection.sendStanza(stanza, pair, resends);
   }
 
-  pairFailed(local: string, error: StanzaError): void {
+  /**
+   * A pair asked for on `connection` was refused. Asked for on a connection opened for another
+   * local domain, it gets a connection of its own presenting its own certificate (the draft's
+   * section 7 fallback: SASL EXTERNAL, or dialback where the peer's policy allows); refused
+   * there too, its stanzas bounce.
+   */
+  pairFailed(connection: ServerConnection, local: string, error: StanzaError): void {
+    if (!connection.presentsFor(local) && !this.#stopping) {
+      this.#refusedShared.add(local);
+      if (!this.#fallbackLogged) {
+        this.#fallbackLogged = true;
+        this.#hops.context.logger.info('s2s pair refused on a shared connection: such pairs get a connection of their own', { remote: this.domain, local, reason: error.message });
+      }
+      if (this.#own.get(local) === connection) this.#own.delete(local);
+      if (this.#wanted.has(local)) return this.#openOwn(local);
+    }
+    if (this.#own.get(local) === connection) this.#own.delete(local);
     this.#wanted.delete(local);
     this.#bounceQueue(local, error);
   }
 
+  /** Opens (or finds) a connection presenting `local`'s own certificate and asks for its pair there. */
+  #openOwn(local: string): void {
+    const pair = { local, remote: this.domain };
+    this.#ownConnecting.add(local);
+    void this.#hops.connect(pair, true).then((connection) => {
+      this.#ownConnecting.delete(local);
+      if (connection instanceof StanzaError) {
+        this.#wanted.delete(local);
+        return this.#bounceQueue(local, connection);
+      }
+      this.#own.set(local, connection);
+      if (this.#wanted.has(local)) connection.request(pair);
+    });
+  }
+
   /** A connection carrying (or asked for) pairs of this domain is gone; `unconfirmed` are this domain's. */
   closed(connection: ServerConnection, error: StanzaError, unconfirmed: TrackedStanza[]): void {
-    if (connection !== this.#connection && unconfirmed.length === 0) return;
-    if (connection === this.#connection) this.#connection = undefined;
+    const ownLocals = [...this.#own].filter(([, own]) => own === connection).map(([local]) => local);
+    for (const local of ownLocals) this.#own.delete(local);
+    if (connection !== this.#connection) {
+      if (ownLocals.length > 0 || unconfirmed.length > 0) this.#ownClosed(ownLocals, error, unconfirmed);
+      return;
+    }
+    this.#connection = undefined;
     this.#closed(error, unconfirmed);
+  }
+
+  /**
+   * A connection of their own for `locals` is gone: what it did not confirm is sent once more
+   * (as in #closed), on a new connection when the pair had been ready on it; otherwise what
+   * waits for those pairs bounces. Other pairs are untouched.
+   */
+  #ownClosed(locals: string[], error: StanzaError, unconfirmed: TrackedStanza[]): void {
+    const again = new Set<string>();
+    for (const { stanza, pair, resends } of unconfirmed) {
+      if (resends > 0 || this.#stopping) {
+        this.#hops.resends.bounced++;
+        this.#router.bounce(stanza, resends > 0 ? new StanzaError('remote-server-timeout', `the connection to ${this.domain} was lost twice before it confirmed this stanza`) : error);
+        continue;
+      }
+      this.#hops.resends.resent++;
+      this.#enqueue(pair.local, { stanza, resends: resends + 1 });
+      again.add(pair.local);
+    }
+    for (const local of new Set([...locals, ...again])) {
+      const ready = this.#ownReady.delete(local);
+      if ((ready || again.has(local)) && !this.#stopping && this.#queues.has(local)) {
+        this.#wanted.delete(local);
+        this.#want(local);
+        continue;
+      }
+      this.#wanted.delete(local);
+      this.#bounceQueue(local, error);
+    }
   }
 
   /**
@@ -175,6 +270,8 @@ export class Destination {
   #closed(error: StanzaError, unconfirmed: TrackedStanza[]): void {
     const counters = this.#hops.resends;
     for (const { resolve } of this.#verifies.splice(0)) resolve('error');
+    // Pairs on connections of their own are not this connection's concern.
+    const elsewhere = (local: string): boolean => this.#own.has(local) || this.#ownConnecting.has(local);
     if (this.#everReady && !this.#stopping && unconfirmed.length > 0) {
       const waiting = this.#queues;
       this.#queues = new Map();
@@ -189,8 +286,8 @@ export class Destination {
         this.#enqueue(pair.local, { stanza, resends: resends + 1 });
       }
       for (const [local, queue] of waiting) for (const queued of queue) this.#enqueue(local, queued);
-      this.#wanted.clear();
-      for (const local of this.#queues.keys()) this.#want(local);
+      for (const local of [...this.#wanted]) if (!elsewhere(local)) this.#wanted.delete(local);
+      for (const local of this.#queues.keys()) if (!elsewhere(local)) this.#want(local);
       return;
     }
     for (const { stanza } of unconfirmed) {
@@ -204,8 +301,8 @@ export class Destination {
       this.#retryAt = Date.now() + Math.min(initial * 2 ** (this.#failures - 1), max) * 1000;
       this.#lastError = error;
     }
-    this.#wanted.clear();
-    for (const local of [...this.#queues.keys()]) this.#bounceQueue(local, error);
+    for (const local of [...this.#wanted]) if (!elsewhere(local)) this.#wanted.delete(local);
+    for (const local of [...this.#queues.keys()]) if (!elsewhere(local)) this.#bounceQueue(local, error);
   }
 
   #bounceQueue(local: string, error: StanzaError): void {

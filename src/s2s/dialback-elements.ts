@@ -23,6 +23,12 @@ export function dialbackError(request: Element, condition: StanzaErrorCondition,
   return answer;
 }
 
+/** The text of a received dialback error, else its condition, if any. */
+export function dialbackErrorText(answer: Element): string | undefined {
+  const error = answer.elements().find((child) => child.name === 'error');
+  return error?.getChildText('text', NS_STANZA_ERRORS) ?? dialbackErrorCondition(answer);
+}
+
 /** The condition of a received dialback error, if any. */
 export function dialbackErrorCondition(answer: Element): string | undefined {
   const error = answer.elements().find((child) => child.name === 'error');

@@ -11,6 +11,9 @@ import type { XmlStream } from '../net/xml-stream.ts';
 import type { ServerBinding } from '../router/router.ts';
 import type { Logger } from '../util/log.ts';
 import type { Element } from '../xml/element.ts';
+import { errorReply, StanzaError } from '../xml/stanza-error.ts';
+import type { Pair } from './binding-table.ts';
+import { NS_TRELLIS_S2S } from './pair-authorization.ts';
 import type { BindingTable } from './binding-table.ts';
 import type { S2sContext } from './context.ts';
 
@@ -29,6 +32,10 @@ export interface InboundHost {
   proves(domain: string): boolean;
   /** ends the stream with the stream error a stanza earned */
   refuse(error: StreamError): void;
+  /** the peer uses per-pair authorization on this connection (a keyless request) */
+  readonly perPair: boolean;
+  /** sends a stanza back over the pair's outbound binding; false when there is none */
+  sendBack(pair: Pair, stanza: Element): boolean;
 }
 
 export class InboundStanzas {
@@ -84,18 +91,41 @@ export class InboundStanzas {
     const host = this.#host;
     if (host.stream.closing) return;
     const binding: ServerBinding = { local: to.domain, remote: from.domain, connection: host.id };
-    if (!this.#bindings.accepts(binding, host.id)) throw this.#refusal(binding);
+    if (!this.#bindings.accepts(binding, host.id)) {
+      const refusal = this.#refusal(binding);
+      if (refusal) throw refusal;
+      return this.#invalidConnection(stanza, binding);
+    }
     await host.context.router.route(stanza, { kind: 'server', binding });
   }
 
-  /** RFC 6120 sections 4.9.3.9 and 4.9.3.6: why a stanza's pair is not accepted on this connection. */
-  #refusal({ local, remote }: ServerBinding): StreamError {
+  /**
+   * RFC 6120 sections 4.9.3.9 and 4.9.3.6: why a stanza's pair is not accepted on this
+   * connection; undefined where the peer uses per-pair authorization and the pair is merely not
+   * bound here (the stream goes on).
+   */
+  #refusal({ local, remote }: ServerBinding): StreamError | undefined {
     const inbound = this.#bindings.pairsOf(this.#host.id, 'in');
-    if (inbound.length === 0) return new StreamError('not-authorized', 'authenticate before sending stanzas');
+    if (inbound.length === 0 && !this.#host.perPair) return new StreamError('not-authorized', 'authenticate before sending stanzas');
     if (!this.#host.proves(remote)) return new StreamError('invalid-from', `${remote} is not authenticated on this stream`);
     if (!this.#host.context.router.hosts.has(local)) return new StreamError('host-unknown', `this server does not host ${local}`);
+    if (this.#host.perPair) return undefined;
     // RFC 6120 section 8.1.1.2 and XEP-0220 section 2.6.2: a target is validated per pair.
     return new StreamError('host-unknown', `${remote} is not authorized for ${local} on this stream`);
+  }
+
+  /**
+   * Draft-ietf-xmpp-dna-01 sections 4 and 6 with the digest's section 5.8: a stanza for a pair
+   * not bound to this connection is not delivered; its sender gets not-authorized with
+   * <invalid-connection/> in Trellis's namespace, sent over the pair's binding the other way,
+   * or, without one, the stanza is only logged (an error must not go over an unauthorized pair).
+   */
+  #invalidConnection(stanza: Element, { local, remote }: ServerBinding): void {
+    const host = this.#host;
+    const reply = errorReply(stanza, new StanzaError('not-authorized', `${remote} is not authorized for ${local} on this connection`, 'cancel'));
+    reply?.getChild('error')?.c('invalid-connection', {}, NS_TRELLIS_S2S);
+    const answered = reply !== undefined && host.sendBack({ local, remote }, reply);
+    host.logger.warn(`${host.label} stanza for a pair not bound to this connection`, { from: remote, to: local, stanza: stanza.name, answered });
   }
 }
 

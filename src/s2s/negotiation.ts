@@ -19,6 +19,7 @@ import type { StanzaError } from '../xml/stanza-error.ts';
 import type { Pair } from './binding-table.ts';
 import type { AuthMethod, S2sContext } from './context.ts';
 import type { CertificateVerdict } from './peer-certificate.ts';
+import type { PairVerdict } from './pair-authorization.ts';
 
 export type Role = 'initiator' | 'receiver';
 
@@ -204,6 +205,12 @@ export interface StepHost {
   authorized(pair: Pair, method: AuthMethod): void;
   /** Initiator: a pair we asked for was refused; `error` is what its stanzas bounce with. */
   refused(pair: Pair, error: StanzaError): void;
+  /** Initiator: the peer revoked a pair it had granted on this connection (draft-ietf-xmpp-dna-01 section 6). */
+  revoked(pair: Pair): void;
+  /** Receiver: the peer asks for pairs without keys (the Trellis pairs extension is in use on this connection). */
+  usePairs(): void;
+  /** Receiver: whether `sender` is proven for this connection (pair-authorization.ts). */
+  proveSender(sender: string): Promise<PairVerdict>;
   /** Whether any pair is authorized inbound on this connection. */
   readonly authenticated: boolean;
   /** XEP-0288: the connection carries traffic both ways */

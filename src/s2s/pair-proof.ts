@@ -18,5 +18,7 @@ export function proofOf(direction: Direction, method: AuthMethod, secure: boolea
   if (direction === 'out') return { method, level: !secure ? 'verified' : certified ? 'trusted' : 'encrypted' };
   if (method === 'none') return { method, level: 'permissive' };
   if (method === 'dialback') return { method, level: secure ? 'encrypted' : 'verified' };
+  // An unsigned SRV record can be forged: TLS, but no proof beyond DNS.
+  if (method === 'unsigned-srv') return { method, level: 'encrypted' };
   return { method, level: 'trusted' };
 }

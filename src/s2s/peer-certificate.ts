@@ -42,6 +42,15 @@ interface PeerChain {
  */
 const chainsBySocket = new WeakMap<TLSSocket, PeerChain>();
 
+/** The certificates the peer sent on `socket`, leaf first; none without TLS or a certificate. */
+export function peerCertificates(socket: TLSSocket | undefined): X509Certificate[] {
+  try {
+    return (socket && peerChain(socket)?.certificates) ?? [];
+  } catch {
+    return [];
+  }
+}
+
 /** The chain the peer sent, leaf first; undefined when it sent none (or before the handshake). */
 function peerChain(socket: TLSSocket): PeerChain | undefined {
   const known = chainsBySocket.get(socket);

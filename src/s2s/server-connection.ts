@@ -23,13 +23,15 @@ import { StanzaError } from '../xml/stanza-error.ts';
 import { acknowledgements } from './acknowledgements.ts';
 import type { BindingTable, Pair } from './binding-table.ts';
 import type { ConnectionTable, Direction } from './connection-table.ts';
+import { certificateIdentities, certificateMatchesDomain } from './certificate-identity.ts';
 import { serverName } from './connector.ts';
 import type { AuthMethod, S2sContext } from './context.ts';
 import { ACK_ANSWER_TIMEOUT_MS, DeliveryTracker, type TrackedStanza } from './delivery-tracker.ts';
 import { InboundStanzas } from './inbound.ts';
 import { Negotiation, type Role, type StepHost } from './negotiation.ts';
 import { proofOf, type PairProof } from './pair-proof.ts';
-import { checkPeerCertificate, type CertificateVerdict } from './peer-certificate.ts';
+import { checkPeerCertificate, peerCertificates, type CertificateVerdict } from './peer-certificate.ts';
+import { proveSender, type PairVerdict } from './pair-authorization.ts';
 import { DialbackInitiator, type VerifyOutcome } from './step-dialback-initiator.ts';
 import { receiverHeader } from './receiver-header.ts';
 import { DialbackReceiver } from './step-dialback-receiver.ts';
@@ -43,10 +45,12 @@ export interface ConnectionOwner {
   readonly bindingTable: BindingTable<PairProof>;
   /** an outbound pair may now send on `connection` */
   pairReady(connection: ServerConnection, pair: Pair): void;
-  /** an outbound pair we asked for was refused; its stanzas bounce with `error` */
-  pairFailed(pair: Pair, error: StanzaError): void;
+  /** an outbound pair we asked for on `connection` was refused; its stanzas bounce with `error` unless another way is left */
+  pairFailed(connection: ServerConnection, pair: Pair, error: StanzaError): void;
   /** checks a dialback key with the authoritative server of `sender` (XEP-0220 section 2.1.2) */
   verify(sender: string, receiving: string, streamId: string, key: string): Promise<VerifyOutcome>;
+  /** sends a stanza back to the peer on the first connection of the pair's outbound list; false when there is none */
+  sendBack(pair: Pair, stanza: Element): boolean;
   /** the connection is gone; `unconfirmed` may not have reached the peer */
   closed(connection: ServerConnection, error: StanzaError, unconfirmed: TrackedStanza[]): void;
 }
@@ -78,6 +82,8 @@ export class ServerConnection implements StepHost {
   #remote: string | undefined;
   #streamId = '';
   #authenticated = false;
+  /** the peer asked for pairs without keys: per-pair authorization and revocation apply (docs/federation.md) */
+  #perPair = false;
   #closed = false;
   /** why the connection ends, once known: what stanzas waiting on it bounce with */
   #closeError: StanzaError | undefined;
@@ -138,6 +144,16 @@ export class ServerConnection implements StepHost {
   /** Whether the peer proved `domain` on this connection (the connection table). */
   proves(domain: string): boolean {
     return this.#owner.connectionTable.proves(this.id, domain);
+  }
+
+  /** Whether the peer uses per-pair authorization here: an unbound pair's stanza is refused, not the stream. */
+  get perPair(): boolean {
+    return this.#perPair;
+  }
+
+  /** Sends a stanza back towards the peer over the pair's outbound binding (an error for an unbound pair). */
+  sendBack(pair: Pair, stanza: Element): boolean {
+    return this.#owner.sendBack(pair, stanza);
   }
 
   /** Ends the stream with a stream error the peer's stanza earned. */
@@ -231,9 +247,39 @@ export class ServerConnection implements StepHost {
     }
   }
 
+  usePairs(): void {
+    this.#perPair = true;
+  }
+
+  proveSender(sender: string): Promise<PairVerdict> {
+    const socket = this.stream.socket;
+    const evidence = { certificate: (name: string) => this.certificate(name), chain: peerCertificates(socket instanceof TLSSocket ? socket : undefined), anchors: this.context.anchors };
+    return proveSender(sender, evidence, this.context.delegation);
+  }
+
+  /** Draft-ietf-xmpp-dna-01 section 6: the peer revoked a pair; its stanzas wait until it is authorized again. */
+  revoked(pair: Pair): void {
+    if (!this.#owner.bindingTable.isBound(pair, 'out', this.id)) return;
+    this.#owner.bindingTable.unbind(pair, 'out', this.id);
+    this.logger.warn('s2s outgoing pair revoked by the peer', { local: pair.local, remote: pair.remote });
+  }
+
+  /**
+   * Revokes an inbound pair on a connection with per-pair authorization (draft section 6):
+   * `<db:result type='invalid'/>` stops that pair only; false when it is not bound here or the
+   * peer does not use per-pair authorization (on a standard stream invalid would end it).
+   */
+  revoke(pair: Pair): boolean {
+    if (!this.#perPair || !this.#owner.bindingTable.isBound(pair, 'in', this.id)) return false;
+    this.#owner.bindingTable.unbind(pair, 'in', this.id);
+    this.stream.send(new Element('result', NS_DIALBACK, { from: pair.local, to: pair.remote, type: 'invalid' }));
+    this.logger.info('s2s incoming pair revoked', { from: pair.remote, to: pair.local });
+    return true;
+  }
+
   refused(pair: Pair, error: StanzaError): void {
     this.logger.warn('s2s outgoing pair failed', { local: pair.local, remote: pair.remote, error: error.message });
-    this.#owner.pairFailed(pair, error);
+    this.#owner.pairFailed(this, pair, error);
     if (this.#owner.bindingTable.pairsOf(this.id, 'out').length === 0 && this.#dialback!.waiting === 0) this.close();
   }
 
@@ -266,6 +312,22 @@ export class ServerConnection implements StepHost {
   canCarry(remote: string): boolean {
     if (this.#closed || this.stream.closing || this.role !== 'initiator' || !this.#negotiation.complete) return false;
     return this.#dialback!.errorsOffered && this.certificate(remote).status === 'valid';
+  }
+
+  /**
+   * Whether the certificate we presented on this connection names `local` (RFC 6125), so that
+   * a pair from `local` may be asked for here as well as from the domain it was opened for.
+   */
+  presentsFor(local: string): boolean {
+    if (local === this.#local) return true;
+    const socket = this.stream.socket;
+    const certificate = socket instanceof TLSSocket ? socket.getX509Certificate() : undefined;
+    if (!certificate) return false;
+    try {
+      return certificateMatchesDomain(certificateIdentities(certificate), local, 'xmpp-server');
+    } catch {
+      return false;
+    }
   }
 
   /** Sends a stanza of a pair bound to this connection; `resends` counts the connections it was sent on before. */

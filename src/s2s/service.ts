@@ -106,11 +106,13 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
   }
 
   /** RFC 6120 section 3.2: the next hop for the remote domain; a connection already there is used when it may carry the pair. */
-  async connect(pair: Pair): Promise<ServerConnection | StanzaError> {
+  async connect(pair: Pair, own = false): Promise<ServerConnection | StanzaError> {
     const targets = await resolveHops(pair.remote, this.context);
     if (targets instanceof StanzaError) return targets;
     for (const target of targets) {
-      for (const connection of this.#byHop.get(hopOf(target)) ?? []) if (connection.canCarry(pair.remote)) return connection;
+      for (const connection of this.#byHop.get(hopOf(target)) ?? []) {
+        if (connection.canCarry(pair.remote) && (!own || connection.presentsFor(pair.local))) return connection;
+      }
     }
     const connected = await connectToHop(targets, pair.remote, pair.local, this.context);
     if (connected instanceof StanzaError) return connected;
@@ -129,8 +131,8 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
     this.#destination(pair.remote).pairReady(connection, pair.local);
   }
 
-  pairFailed(pair: Pair, error: StanzaError): void {
-    this.#destination(pair.remote).pairFailed(pair.local, error);
+  pairFailed(connection: ServerConnection, pair: Pair, error: StanzaError): void {
+    this.#destination(pair.remote).pairFailed(connection, pair.local, error);
   }
 
   verify(sender: string, receiving: string, streamId: string, key: string): Promise<VerifyOutcome> {
@@ -149,7 +151,18 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
     for (const destination of this.#destinations.values()) destination.closed(connection, error, byRemote.get(destination.domain) ?? []);
   }
 
+  sendBack(pair: Pair, stanza: Element): boolean {
+    const connection = this.route(pair);
+    connection?.sendStanza(stanza, pair);
+    return connection !== undefined;
+  }
+
   // --- administration --------------------------------------------------------------------------
+
+  /** Revokes the pair (local, remote) on every connection that carries it inbound with per-pair authorization; returns how many. */
+  revokePair(pair: Pair): number {
+    return [...this.#live.values()].filter(({ connection }) => connection.revoke(pair)).length;
+  }
 
   /** Closes incoming connections from addresses `covered` accepts (a new ban); returns how many. */
   closeFromAddresses(covered: (address: string) => boolean, text: string): number {

@@ -96,4 +96,31 @@ describe('the dialback step, initiating', () => {
     step.closed();
     assert.deepEqual(new Set(await Promise.all(waiting)), new Set(['error']));
   });
+
+  test('a peer offering the pairs extension is asked without a key once the connection is authenticated', () => {
+    const { host, step } = started();
+    step.observe(parseElement(`<stream:features xmlns:stream='${NS_STREAMS}'><pairs xmlns='urn:xmpp:trellis:s2s:0'/></stream:features>`));
+    step.begin();
+    step.request(PAIR);
+    assert.match(host.wire[0]!, />[^<]+<\/result>$/, 'not authenticated yet: the key of standard dialback');
+    host.authenticated = true;
+    step.request({ local: 'c.example', remote: 'b.example' });
+    assert.match(host.wire[1]!, /^<result xmlns=["']jabber:server:dialback["'] from=["']c.example["'] to=["']b.example["']\/>$/);
+    // Refused keyless: asked again with a key (standard dialback); refused again, the pair is refused.
+    step.handle(db("<db:result from='b.example' to='c.example' type='error'><error type='auth' xmlns='jabber:server'><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></db:result>"));
+    assert.match(host.wire[2]!, /from=["']c.example["'] to=["']b.example["']>[^<]+<\/result>$/);
+    assert.equal(host.refusedPairs.length, 0);
+    step.handle(answer('invalid', 'b.example', 'c.example'));
+    assert.deepEqual(host.refusedPairs.map((pair) => pair.local), ['c.example']);
+  });
+
+  test('invalid for a pair granted earlier revokes it on a connection with per-pair authorization only', () => {
+    const { host, step } = started();
+    step.begin();
+    step.handle(answer('invalid'));
+    assert.deepEqual(host.revokedPairs, [], 'a standard stream: an unsolicited answer is ignored');
+    step.observe(parseElement(`<stream:features xmlns:stream='${NS_STREAMS}'><pairs xmlns='urn:xmpp:trellis:s2s:0'/></stream:features>`));
+    step.handle(answer('invalid'));
+    assert.deepEqual(host.revokedPairs, [PAIR]);
+  });
 });

@@ -9,9 +9,10 @@ import { Element } from '../xml/element.ts';
 import { NS_DIALBACK, NS_DIALBACK_FEATURE } from '../xml/namespaces.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
 import type { Pair } from './binding-table.ts';
-import { dialbackErrorCondition } from './dialback-elements.ts';
+import { dialbackErrorCondition, dialbackErrorText } from './dialback-elements.ts';
 import { dialbackKey } from './dialback-key.ts';
 import type { Step, StepHost, StepResult } from './negotiation.ts';
+import { NS_TRELLIS_S2S } from './pair-authorization.ts';
 
 /** 'busy': too many verifications wait on this connection already. */
 export type VerifyOutcome = 'valid' | 'invalid' | 'error' | 'busy';
@@ -29,7 +30,7 @@ export class DialbackInitiator implements Step {
   /** the stream reached this step: requests may be written (once it is open) */
   #began = false;
   /** pairs whose <db:result/> awaits an answer, with the timer that gives up on it */
-  readonly #requests = new Map<string, { pair: Pair; timer: NodeJS.Timeout }>();
+  readonly #requests = new Map<string, { pair: Pair; timer: NodeJS.Timeout; keyless?: boolean }>();
   readonly #verifies = new Map<string, (outcome: VerifyOutcome) => void>();
 
   constructor(host: StepHost) {
@@ -48,8 +49,14 @@ export class DialbackInitiator implements Step {
     this.#supported = true;
   }
 
-  /** Section 2.4.2: the dialback feature in any features the peer sent on this connection. */
+  /** the peer offered Trellis's pairs extension: keyless requests (docs/federation.md) */
+  #pairs = false;
+  /** a refused keyless request was logged on this connection (once is enough) */
+  #keylessRefusalLogged = false;
+
+  /** Section 2.4.2: the dialback feature in any features the peer sent on this connection; also Trellis's pairs extension. */
   observe(features: Element): void {
+    if (features.getChild('pairs', NS_TRELLIS_S2S)) this.#pairs = true;
     const feature = features.getChild('dialback', NS_DIALBACK_FEATURE);
     if (!feature) return;
     this.#supported = true;
@@ -96,9 +103,15 @@ export class DialbackInitiator implements Step {
     this.#requests.delete(pairKey(pair));
   }
 
-  #sendResult(pair: Pair): void {
-    const key = dialbackKey(this.#host.context.secret, pair.remote, pair.local, this.#host.streamId);
-    const sent = this.#host.send(new Element('result', NS_DIALBACK, { from: pair.local, to: pair.remote }, [key]));
+  #sendResult(pair: Pair, withKey = false): void {
+    // Draft-ietf-xmpp-dna-01 section 6: once the connection is authenticated, a peer that offered
+    // the pairs extension is asked without a key, and proves the sender from what it knows of
+    // this connection; others get the key of standard dialback (XEP-0220 section 2.6).
+    const keyless = !withKey && this.#pairs && this.#host.authenticated && this.#host.secure;
+    const request = this.#requests.get(pairKey(pair));
+    if (request) request.keyless = keyless;
+    const key = keyless ? [] : [dialbackKey(this.#host.context.secret, pair.remote, pair.local, this.#host.streamId)];
+    const sent = this.#host.send(new Element('result', NS_DIALBACK, { from: pair.local, to: pair.remote }, key));
     if (!sent) this.#refuse(pair, new StanzaError('resource-constraint', 'too many requests wait on this connection'));
   }
 
@@ -134,6 +147,10 @@ export class DialbackInitiator implements Step {
     const type = result.attrs.type;
     // Section 3.1: only an answer to a request we made on this stream counts; a request (no
     // type) is not accepted on a stream we opened (XEP-0288 would allow it on a bidi stream).
+    if (type === 'invalid' && this.#pairs && !this.#requests.has(pairKey(pair))) {
+      // Draft section 6: on a connection with per-pair authorization, invalid revokes one pair.
+      return this.#host.revoked(pair);
+    }
     if (!type || !this.#requests.has(pairKey(pair))) {
       this.#host.logger.warn('s2s outgoing ignored an unsolicited dialback result', { from: pair.remote, to: pair.local, type });
       return;
@@ -141,6 +158,15 @@ export class DialbackInitiator implements Step {
     if (type === 'valid') {
       this.settle(pair);
       return this.#host.authorized(pair, 'dialback');
+    }
+    if (this.#requests.get(pairKey(pair))?.keyless) {
+      // Nothing proves the sender here beyond its certificate: standard dialback piggybacking
+      // next, where the peer's policy allows it (the digest's section 5.7).
+      if (!this.#keylessRefusalLogged) {
+        this.#keylessRefusalLogged = true;
+        this.#host.logger.info('s2s outgoing keyless pair refused: asking with a dialback key', { local: pair.local, remote: pair.remote, reason: dialbackErrorText(result) ?? type });
+      }
+      return this.#sendResult(pair, true);
     }
     // Section 2.1.1: invalid bounces the pair's stanzas with internal-server-error; an error is not fatal.
     const error =

@@ -114,4 +114,45 @@ describe('the dialback step, receiving', () => {
     assert.deepEqual([host.wire, host.authorizedPairs], [[], []]);
     assert.throws(() => step.handle(db("<db:result to='a.example'>k</db:result>")), (error) => error instanceof StreamError && error.condition === 'improper-addressing');
   });
+
+  test('the pairs extension is offered over TLS only', () => {
+    const offered = (secure: boolean) => {
+      const features = new Element('features', NS_STREAMS);
+      receiver({ secure }).step.offer(features);
+      return features.getChild('pairs', 'urn:xmpp:trellis:s2s:0') !== undefined;
+    };
+    assert.deepEqual([offered(true), offered(false)], [true, false]);
+  });
+
+  test('a keyless request is granted on the proof of the sender for this connection, no callback (draft-ietf-xmpp-dna-01 section 6)', async () => {
+    const { host, step, asked } = receiver({ level: 'trusted' });
+    host.proof = { proven: true, method: 'dnssec-srv', level: 'trusted', reason: 'signed SRV' };
+    step.handle(db("<db:result from='b.example' to='a.example'/>"));
+    await settle();
+    assert.deepEqual(asked, []);
+    assert.equal(host.perPair, true);
+    assert.match(host.wire[0]!, /^<result [^>]*from=["']a.example["'] to=["']b.example["'] type=["']valid["']\/>$/);
+    assert.deepEqual(host.authorizedPairs, [{ local: 'a.example', remote: 'b.example', method: 'dnssec-srv' }]);
+  });
+
+  test('a keyless request not proven, or proven below the required level, gets not-authorized and the stream lives', async () => {
+    for (const proof of [
+      { proven: false as const, reason: 'the SRV record of b.example is not DNSSEC-signed' },
+      { proven: true as const, method: 'unsigned-srv' as const, level: 'encrypted' as const, reason: 'unsigned SRV' },
+    ]) {
+      const { host, step } = receiver({ level: 'trusted' });
+      host.authenticated = true;
+      host.proof = proof;
+      step.handle(db("<db:result from='b.example' to='a.example'/>"));
+      await settle();
+      assert.match(host.wire[0]!, /type=["']error["'][\s\S]*<not-authorized /);
+      assert.deepEqual([host.authorizedPairs, host.failures], [[], []]);
+    }
+  });
+
+  test('a keyless request for a domain we do not host: item-not-found', () => {
+    const { host, step } = receiver();
+    step.handle(db("<db:result from='b.example' to='elsewhere.example'/>"));
+    assert.match(host.wire[0]!, /<item-not-found /);
+  });
 });

@@ -5,13 +5,14 @@
  * questions about keys we made (`<db:verify/>`).
  */
 import { StreamError } from '../net/stream-errors.ts';
-import { demandsOf } from '../policy/levels.ts';
+import { demandsOf, meetsLevel } from '../policy/levels.ts';
 import type { Element } from '../xml/element.ts';
 import { NS_DIALBACK, NS_DIALBACK_FEATURE } from '../xml/namespaces.ts';
 import { StanzaError, type StanzaErrorCondition, type StanzaErrorType } from '../xml/stanza-error.ts';
 import { dialbackAnswer, dialbackError } from './dialback-elements.ts';
 import { dialbackKeyMatches } from './dialback-key.ts';
 import type { VerifyOutcome } from './step-dialback-initiator.ts';
+import { NS_TRELLIS_S2S } from './pair-authorization.ts';
 import type { Step, StepHost, StepResult } from './negotiation.ts';
 
 /** Requests being checked with authoritative servers at once, per connection. */
@@ -42,6 +43,9 @@ export class DialbackReceiver implements Step {
     const level = sender ? this.#host.context.policy.requiredLevel(sender) : this.#host.context.config.min_level;
     const certified = sender !== undefined && this.#host.certificate(sender).status === 'valid';
     if (!this.#host.authenticated && (!demandsOf(level).trustedCertificate || certified)) features.c('dialback', {}, NS_DIALBACK_FEATURE).c('errors');
+    // Trellis's pairs extension (docs/federation.md): keyless requests are understood here. They
+    // rest on the peer's certificate, so only over TLS.
+    if (this.#host.secure) features.c('pairs', {}, NS_TRELLIS_S2S);
     return false;
   }
 
@@ -70,6 +74,8 @@ export class DialbackReceiver implements Step {
       host.logger.warn('s2s incoming dialback refused by policy', { from: sender, reason: verdict.reason });
       return refuse('policy-violation', 'cancel', verdict.reason);
     }
+    const pair = { local: target, remote: sender };
+    if (request.text().trim() === '') return this.#keyless(request, pair);
     const demands = demandsOf(host.context.policy.requiredLevel(sender));
     if (demands.tls && !host.secure) return refuse('policy-violation', 'cancel', 'TLS is required before dialback');
     const certificate = host.certificate(sender);
@@ -77,19 +83,51 @@ export class DialbackReceiver implements Step {
       host.logger.warn('s2s incoming refused dialback: a trusted certificate is required', { from: sender, certificate: certificate.status, reason: certificate.reason });
       return refuse('not-authorized', 'auth', `${sender} must present a CA-signed certificate naming it`);
     }
-    const pair = { local: target, remote: sender };
     if (certificate.status === 'valid') {
       // XEP-0344 section 2.4: the certificate already proves the sender; no callback needed.
       host.send(dialbackAnswer(request, 'valid'));
       return host.authorized(pair, 'certificate');
     }
-    const checking = `${sender} ${target}`;
+    this.#check(request, () => this.#authoritative(sender, target, request.text()), (outcome) => this.#answer(request, outcome));
+  }
+
+  /** Runs a check of a request, one per pair at a time and a bounded number at once. */
+  #check<T>(request: Element, check: () => Promise<T>, answer: (outcome: T) => void): void {
+    const checking = `${request.attrs.from} ${request.attrs.to}`;
     if (this.#checking.has(checking)) return;
-    if (this.#checking.size >= MAX_PENDING_REQUESTS) return refuse('resource-constraint', 'wait', 'too many dialback requests are being checked on this connection');
+    if (this.#checking.size >= MAX_PENDING_REQUESTS) return void this.#host.send(dialbackError(request, 'resource-constraint', 'wait', 'too many dialback requests are being checked on this connection'));
     this.#checking.add(checking);
-    void this.#authoritative(sender, target, request.text()).then((outcome) => {
-      this.#checking.delete(checking);
-      this.#answer(request, outcome);
+    void check().then(
+      (outcome) => {
+        this.#checking.delete(checking);
+        answer(outcome);
+      },
+      (error: unknown) => {
+        this.#checking.delete(checking);
+        this.#host.logger.error('s2s incoming pair check failed', { from: request.attrs.from, error: error instanceof Error ? error.stack : String(error) });
+        this.#host.send(dialbackError(request, 'internal-server-error', 'wait', 'the request could not be checked'));
+      },
+    );
+  }
+
+  /**
+   * A keyless request (draft-ietf-xmpp-dna-01 section 6): granted when the sender is proven for
+   * this connection (pair-authorization.ts) at the level policy requires of it; refused with a
+   * not-authorized dialback error, which leaves the stream and its other pairs alone (the
+   * requester understands dialback errors: it used the pairs extension we advertised).
+   */
+  #keyless(request: Element, pair: { local: string; remote: string }): void {
+    const host = this.#host;
+    host.usePairs();
+    this.#check(request, () => host.proveSender(pair.remote), (verdict) => {
+      const required = host.context.policy.requiredLevel(pair.remote);
+      if (verdict.proven && meetsLevel(verdict.level, required)) {
+        host.send(dialbackAnswer(request, 'valid'));
+        return host.authorized(pair, verdict.method);
+      }
+      const reason = verdict.proven ? `${verdict.reason}, which reaches ${verdict.level} where ${required} is required` : verdict.reason;
+      host.logger.warn('s2s incoming pair refused', { from: pair.remote, to: pair.local, reason });
+      host.send(dialbackError(request, 'not-authorized', 'auth', `${pair.remote} is not proven on this connection: ${reason}`));
     });
   }
 

@@ -12,6 +12,7 @@ import type { Pair } from '../../src/s2s/binding-table.ts';
 import type { AuthMethod, S2sContext } from '../../src/s2s/context.ts';
 import type { Negotiation, Role, StepHost } from '../../src/s2s/negotiation.ts';
 import type { CertificateStatus, CertificateVerdict } from '../../src/s2s/peer-certificate.ts';
+import type { PairVerdict } from '../../src/s2s/pair-authorization.ts';
 
 export interface FakeHostOptions {
   role: Role;
@@ -46,6 +47,11 @@ export class FakeStepHost implements StepHost {
   readonly authorizedPairs: (Pair & { method: AuthMethod })[] = [];
   readonly refusedPairs: (Pair & { error: StanzaError })[] = [];
   readonly failures: { error: StanzaError; condition?: string }[] = [];
+  readonly revokedPairs: Pair[] = [];
+  /** the peer asked for a pair without a key */
+  perPair = false;
+  /** what proveSender answers */
+  proof: PairVerdict = { proven: false, reason: 'not proven' };
   restarts = 0;
   /** when set, `send` goes through it as a real connection's does */
   negotiation: Negotiation | undefined;
@@ -103,6 +109,18 @@ export class FakeStepHost implements StepHost {
 
   refused(pair: Pair, error: StanzaError): void {
     this.refusedPairs.push({ ...pair, error });
+  }
+
+  revoked(pair: Pair): void {
+    this.revokedPairs.push(pair);
+  }
+
+  usePairs(): void {
+    this.perPair = true;
+  }
+
+  async proveSender(): Promise<PairVerdict> {
+    return this.proof;
   }
 
   fail(error: StanzaError, condition?: string): void {
