@@ -9,6 +9,9 @@ import type { Router } from '../router/router.ts';
 import type { Logger } from '../util/log.ts';
 import type { Element } from '../xml/element.ts';
 
+/** Stanzas routed between two chances for the sessions to write. */
+const WRITE_EVERY = 64;
+
 export class Outbox {
   #queue: Element[] = [];
   #head = 0;
@@ -61,6 +64,7 @@ export class Outbox {
   }
 
   async #drain(): Promise<void> {
+    let routed = 0;
     try {
       while (this.#head < this.#queue.length) {
         const stanza = this.#queue[this.#head++]!;
@@ -75,6 +79,10 @@ export class Outbox {
           this.#logger.error('routing a group-chat stanza failed', { error: error instanceof Error ? error.message : String(error), to: stanza.attrs.to });
         }
         if (this.#admissions.length > 0) this.#admitNext();
+        // Sessions write what they were given on the next tick, which a drain running on
+        // microtasks alone would hold back until its end: let them write every so often, so a
+        // broadcast to a thousand occupants reaches the first ones while the last are routed.
+        if (++routed % WRITE_EVERY === 0) await new Promise<void>((resolve) => process.nextTick(resolve));
       }
     } finally {
       this.#running = undefined;
