@@ -73,10 +73,10 @@ async function main(): Promise<void> {
     const run = await withServer(name, options, params.quietWaitSeconds, async (server, port) => {
       servers[name] = { version: server.version, settings: server.settings };
       process.stderr.write(`${name}: ${params.occupants} occupants on ${params.address}:${port}\n`);
-      return mucFanOutRun(server, { address: params.address, port, domain: DOMAIN, password: PASSWORD, usernames, room: ROOM, messages: params.messages, joinConcurrency: params.joinConcurrency, timeoutMs: params.timeoutMs });
+      return mucFanOutRun(server, { address: params.address, port, domain: DOMAIN, password: PASSWORD, usernames, room: ROOM, messages: params.messages, joinConcurrency: params.joinConcurrency, timeoutMs: params.timeoutMs, waitForIdleServer: profileDir !== undefined });
     });
     runs.push(run);
-    process.stderr.write(`${name}: entered in ${run.joinSeconds.toFixed(1)} s, all reached in ${spreadOf(run.allReachedMs).median.toFixed(2)} ms (median)\n`);
+    process.stderr.write(`${name}: entered in ${run.joinSeconds.toFixed(1)} s, all reached in ${spreadOf(run.allReachedMs).median.toFixed(2)} ms (median)\n${JSON.stringify(run)}\n`);
   }
   printReport(runs, servers);
   process.stdout.write(`\nresults: ${writeResults('muc', { params, servers, runs })}\n`);
