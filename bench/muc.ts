@@ -31,7 +31,7 @@ const { values } = parseArgs({
     servers: { type: 'string', default: 'trellis,prosody,ejabberd' },
     address: { type: 'string', default: '127.0.0.21' },
     'join-concurrency': { type: 'string', default: '16' },
-    timeout: { type: 'string', default: '30' },
+    timeout: { type: 'string', default: '120' },
     'quiet-wait': { type: 'string', default: '60' },
     /** Trellis writes a CPU profile to bench/results/profiles (summarise: node bench/tools/cpuprofile-top.ts FILE) */
     profile: { type: 'boolean', default: false },
