@@ -2,12 +2,13 @@
  * Every scenario, one after the other, then one table: each performance target with Trellis's
  * figure, the other server's from the same run, the ratio and whether it is met.
  *
- *   npm run bench -- summary [--scenarios messaging,fixed-rate,sessions,presence,federation,flood]
+ *   npm run bench -- summary [--scenarios messaging,fixed-rate,sessions,presence,federation,flood,muc]
  *                            [--latest]
  *
  * `--latest` runs nothing and reads the newest results file of each scenario in bench/results/.
  * The scenarios run with the arguments below (the ones docs/performance.md reports); the whole
- * run takes about 25 minutes, most of it waiting for the machine to be idle between servers.
+ * run takes about 25 minutes without `muc` and 35 with it, most of it waiting for the machine to be
+ * idle between servers and for 1,000 occupants to enter a room.
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -30,6 +31,8 @@ const SCENARIOS: Record<keyof ScenarioResults, string[]> = {
   federation: ['--servers', 'trellis-trellis,prosody-prosody,ejabberd-ejabberd,prosody-ejabberd,trellis-prosody,trellis-ejabberd', '--links', '9'],
   // 7: a flooding client and remote domain while 50 users chat
   flood: ['--servers', 'trellis,prosody'],
+  // 8: group-chat fan-out to 1,000 occupants
+  muc: ['--occupants', '1000', '--servers', 'trellis,prosody,ejabberd'],
 };
 const RESULTS_DIR = join(import.meta.dirname, 'results');
 

@@ -14,6 +14,7 @@ export interface ScenarioResults {
   presence?: PresenceResults;
   federation?: FederationResults;
   flood?: FloodResults;
+  muc?: MucResults;
 }
 
 interface MessagingResults {
@@ -30,6 +31,10 @@ interface SessionsResults {
 
 interface PresenceResults {
   runs: { server: string; contacts: number; allReachedMs: number[] }[];
+}
+
+interface MucResults {
+  runs: { server: string; occupants: number; allReachedMs: number[] }[];
 }
 
 interface ColdLink {
@@ -60,7 +65,7 @@ export interface TargetRow {
 }
 
 export function targetRows(results: ScenarioResults): TargetRow[] {
-  return [...messagingRows(results.messaging), ...fixedRateRows(results['fixed-rate']), ...sessionsRows(results.sessions), ...presenceRows(results.presence), ...federationRows(results.federation), ...floodRows(results.flood)];
+  return [...messagingRows(results.messaging), ...fixedRateRows(results['fixed-rate']), ...sessionsRows(results.sessions), ...presenceRows(results.presence), ...federationRows(results.federation), ...floodRows(results.flood), ...mucRows(results.muc)];
 }
 
 const unmeasured = (target: string): TargetRow => ({ target, trellis: '-', other: '-', ratio: '-', met: 'not measured' });
@@ -122,6 +127,13 @@ function presenceRows(presence: PresenceResults | undefined): TargetRow[] {
   const target = 'presence change reaching 999 contacts: faster than ejabberd';
   const median = (server: string) => spreadOf(presence?.runs.find((run) => run.server === server && run.contacts === 999)?.allReachedMs ?? []).median;
   return [compare(`${target} (median time to reach all)`, median('trellis'), median('ejabberd'), 'ms', 1, { atMost: 1 }, 'ejabberd')];
+}
+
+function mucRows(muc: MucResults | undefined): TargetRow[] {
+  const median = (server: string) => spreadOf(muc?.runs.find((run) => run.server === server && run.occupants === 1000)?.allReachedMs ?? []).median;
+  return ['prosody', 'ejabberd'].map((other) =>
+    compare(`group-chat message reaching 1,000 occupants: faster than ${other} (median time to reach all)`, median('trellis'), median(other), 'ms', 1, { atMost: 1 }, other),
+  );
 }
 
 function federationRows(federation: FederationResults | undefined): TargetRow[] {

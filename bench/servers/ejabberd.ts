@@ -66,6 +66,7 @@ export async function startEjabberd(options: ServerOptions): Promise<ServerUnder
         'auth_method: internal, auth_password_format: scram (SHA-1, 4096 iterations: fixed in 23.01)',
         'default_db: mnesia in a fresh spool; no s2s listener, no certificates; loglevel: warning',
         `erl +Q 262144 (ports), run as root with no distribution; accounts via mod_http_api "register", ${REGISTER_CONCURRENCY} in flight`,
+        ...(options.muc ? [`mod_muc on conference.${options.domain}: max_users and max_users_presence ${options.muc.maxOccupants} (defaults 200 and 1000), default_room_options max_users ${options.muc.maxOccupants}, access_create all`] : []),
         ...(options.rosters?.length ? [`rosters: mod_admin_extra loaded for its "add_rosteritem" API command (subscription both), ${REGISTER_CONCURRENCY} in flight, before any client connects`] : []),
       ],
       async stop() {
@@ -147,6 +148,18 @@ ${api.listener}
 ${api.permissions}
 modules:
 ${[...MODULES, ...(options.rosters?.length ? ['mod_admin_extra'] : [])].map((name) => `  ${name}: {}`).join('\n')}
+${options.muc ? mucModule(options.domain, options.muc.maxOccupants) : ''}`;
+}
+
+/** mod_muc at conference.<domain>, with room for `maxOccupants` in a room and their presence broadcast to all. */
+function mucModule(domain: string, maxOccupants: number): string {
+  return `  mod_muc:
+    hosts: [${JSON.stringify(`conference.${domain}`)}]
+    access_create: all
+    max_users: ${maxOccupants}
+    max_users_presence: ${maxOccupants}
+    default_room_options:
+      max_users: ${maxOccupants}
 `;
 }
 

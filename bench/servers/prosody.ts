@@ -59,6 +59,7 @@ export async function startProsody(options: ServerOptions): Promise<ServerUnderT
         'storage = "internal" in a fresh data_path',
         'network_settings = { tcp_backlog = 1024 } (default 128): room for hundreds of clients connecting at once',
         'log: warn and above, to a file',
+        ...(options.muc ? [`Component "conference.${options.domain}" "muc" with its defaults (no occupant limit in 0.12; rooms locked until configured, history 20)`] : []),
       ],
       async stop() {
         await daemon.stop();
@@ -138,5 +139,5 @@ storage = "internal"
 c2s_require_encryption = false
 network_settings = { tcp_backlog = 1024 }
 VirtualHost ${lua(options.domain)}
-`;
+${options.muc ? `Component ${lua(`conference.${options.domain}`)} "muc"\n` : ''}`;
 }

@@ -13,6 +13,8 @@ export interface ServerOptions {
   profileDir?: string;
   /** rosters written before the server starts: each owner has every contact, subscription both */
   rosters?: RosterSpec[];
+  /** serve group chat (XEP-0045) at conference.<domain>, with room for this many occupants in a room */
+  muc?: { maxOccupants: number };
 }
 
 /** One user's roster; owner and contacts are usernames on the same domain. */

@@ -23,9 +23,11 @@ export async function startTrellis(options: ServerOptions): Promise<ServerUnderT
     'c2s.sasl_mechanisms: [SCRAM-SHA-1, SCRAM-SHA-256]',
     `c2s.scram_iterations: ${options.scramIterations}`,
     'limits.c2s_per_address: 0, limits.c2s_unauthenticated: 0 (every client comes from the load generator\'s address and they log in at once)',
+    'c2s.keepalive.interval: 0 (default 25 s: pings a silent client and drops it after 15 s more; the benchmark clients do not answer pings, and Prosody and ejabberd as configured here send none)',
     'c2s.rate lifted (Prosody runs these scenarios without mod_limits; bench/flood.ts measures the rates)',
     'log.level: warn',
     'storage: sqlite in a fresh data_dir',
+    ...(options.muc ? [`muc.max_occupants: ${options.muc.maxOccupants} (default 500); the service at conference.${options.domain} is on by default`] : []),
     `started by bin/trellis (Node option --max-semi-space-size=4)${process.env.TRELLIS_NODE_OPTIONS ? `, TRELLIS_NODE_OPTIONS=${process.env.TRELLIS_NODE_OPTIONS}` : ''}`,
   ];
   try {
@@ -86,12 +88,13 @@ c2s:
   require_tls: false
   sasl_mechanisms: [SCRAM-SHA-1, SCRAM-SHA-256]
   scram_iterations: ${options.scramIterations}
+  keepalive: { interval: 0 }
   rate: { bytes_per_second: 1073741824, burst_bytes: 1073741824, stanzas_per_second: 10000000, burst_stanzas: 10000000 }
 # Every benchmark client connects from the load generator's one address, and they log in at once.
 limits: { c2s_per_address: 0, c2s_unauthenticated: 0 }
 # The benchmark users write to each other without rosters: no limit on messages from strangers.
 strangers: { max_messages: 0 }
-hosts:
+${options.muc ? `muc: { max_occupants: ${options.muc.maxOccupants} }\n` : ''}hosts:
   ${JSON.stringify(options.domain)}: {}
 `;
 }

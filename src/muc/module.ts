@@ -30,11 +30,13 @@ export function serveMuc(host: Host, options: Omit<MucServiceOptions, 'domain'>)
   for (const form of ['full', 'bare'] as const) {
     host.events.on(`presence/${form}`, async ({ stanza, from, to }) => {
       await service.ready;
+      await service.outbox.admit();
       service.presence(stanza, from, to);
       return true;
     });
     host.events.on(`message/${form}`, async ({ stanza, from, to }) => {
       await service.ready;
+      await service.outbox.admit();
       service.message(stanza, from, to);
       return true;
     });

@@ -1,11 +1,16 @@
 /**
  * Stanzas a group-chat service sends, routed one after another so every recipient sees them in
  * the order the rooms produced them. Bounded: beyond `max` waiting, stanzas are dropped and
- * counted (a room's inputs are rate-limited upstream, so this only happens under overload).
+ * counted. Before that, the service holds back new input (`admit`) while more than `max / 10`
+ * wait, so that a burst of entries into a large room (each one a presence to and from every
+ * occupant) is paced by the routing instead of overflowing the queue.
  */
 import type { Router } from '../router/router.ts';
 import type { Logger } from '../util/log.ts';
 import type { Element } from '../xml/element.ts';
+
+/** Stanzas routed between two chances for the sessions to write. */
+const WRITE_EVERY = 64;
 
 export class Outbox {
   #queue: Element[] = [];
@@ -14,12 +19,30 @@ export class Outbox {
   #router: Router;
   #logger: Logger;
   readonly max: number;
+  readonly #highWater: number;
+  /** input held back by `admit`, in arrival order */
+  #admissions: (() => void)[] = [];
   dropped = 0;
 
   constructor(router: Router, logger: Logger, max: number) {
     this.#router = router;
     this.#logger = logger;
     this.max = max;
+    this.#highWater = Math.max(1, Math.floor(max / 10));
+  }
+
+  /**
+   * Resolves when the service may handle one more incoming stanza: at once while few stanzas
+   * wait, else once the queue is below its high-water mark, in the order the stanzas came.
+   */
+  admit(): Promise<void> | undefined {
+    if (this.#admissions.length === 0 && this.waiting < this.#highWater) return undefined;
+    return new Promise((resolve) => this.#admissions.push(resolve));
+  }
+
+  /** Lets held input in, one stanza's worth at a time: each may queue many more. */
+  #admitNext(): void {
+    if (this.waiting < this.#highWater) this.#admissions.shift()?.();
   }
 
   get waiting(): number {
@@ -41,6 +64,7 @@ export class Outbox {
   }
 
   async #drain(): Promise<void> {
+    let routed = 0;
     try {
       while (this.#head < this.#queue.length) {
         const stanza = this.#queue[this.#head++]!;
@@ -54,9 +78,15 @@ export class Outbox {
         } catch (error) {
           this.#logger.error('routing a group-chat stanza failed', { error: error instanceof Error ? error.message : String(error), to: stanza.attrs.to });
         }
+        if (this.#admissions.length > 0) this.#admitNext();
+        // Sessions write what they were given on the next tick, which a drain running on
+        // microtasks alone would hold back until its end: let them write every so often, so a
+        // broadcast to a thousand occupants reaches the first ones while the last are routed.
+        if (++routed % WRITE_EVERY === 0) await new Promise<void>((resolve) => process.nextTick(resolve));
       }
     } finally {
       this.#running = undefined;
+      while (this.#admissions.length > 0 && this.waiting < this.#highWater) this.#admitNext();
     }
   }
 }

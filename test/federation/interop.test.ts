@@ -19,8 +19,8 @@ import { LAB_RESOLVER_ADDRESS, startLabDns, type LabDns } from '../support/lab/d
 import { startEjabberd } from '../support/lab/ejabberd.ts';
 import { startJabberd2 } from '../support/lab/jabberd2.ts';
 import { assertInsideLab } from '../support/lab/namespace.ts';
-import type { RunningPeer, S2sConnection } from '../support/lab/peer.ts';
-import { makeScratchDir, removeScratchDir, tail } from '../support/lab/process.ts';
+import { labDiagnostics, type RunningPeer, type S2sConnection } from '../support/lab/peer.ts';
+import { makeScratchDir, removeScratchDir } from '../support/lab/process.ts';
 import { startProsody } from '../support/lab/prosody.ts';
 import { startDriver, type ClientDriver } from '../support/client-driver.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
@@ -176,10 +176,7 @@ hosts:
     if (dir !== '') removeScratchDir(dir);
   });
 
-  function diagnostics(): string {
-    const peerLogs = PEERS.map((peer) => (peer.running ? `--- ${peer.name} ---\n${tail(peer.running.logFile, 40)}` : '')).join('\n');
-    return `${peerLogs}\n--- Trellis ---\n${trellis?.logLines.slice(-60).join('\n')}`;
-  }
+  const diagnostics = () => labDiagnostics(PEERS, trellis?.logLines);
 
   async function exchange(local: ClientDriver, remote: ClientDriver): Promise<void> {
     const localBare = local.jid.split('/')[0]!;

@@ -130,5 +130,5 @@ modules:
   mod_http_api: {}
   mod_ping: {}
   mod_roster: {}
-${dialback ? '  mod_s2s_dialback: {}\n' : ''}`;
+${dialback ? '  mod_s2s_dialback: {}\n' : ''}${options.muc === undefined ? '' : `  mod_muc:\n    hosts: [${yaml(options.muc)}]\n    access_create: all\n`}`;
 }

@@ -2,6 +2,7 @@
  * What the lab's private XMPP peers (Prosody, ejabberd) have in common: how they are configured
  * and what a test can ask of a running one.
  */
+import { tail } from './process.ts';
 
 export interface PeerDomain {
   domain: string;
@@ -29,6 +30,11 @@ export interface PeerOptions {
   /** offer and use XEP-0220 dialback; default true */
   dialback?: boolean;
   users?: PeerUser[];
+  /**
+   * Also serve group chat (XEP-0045) at this domain, with its own MUC module (Prosody's
+   * mod_muc component, ejabberd's mod_muc) and the first domain's certificate, which must name it.
+   */
+  muc?: string;
 }
 
 /** How the remote end of an s2s connection was authenticated. */
@@ -53,6 +59,12 @@ export interface RunningPeer {
   logFile: string;
   s2sConnections(): Promise<S2sConnection[]>;
   stop(): Promise<void>;
+}
+
+/** For a failure message: the end of each running peer's log, then of Trellis's. */
+export function labDiagnostics(peers: { name: string; running?: RunningPeer }[], trellisLog: string[] | undefined): string {
+  const peerLogs = peers.map((peer) => (peer.running ? `--- ${peer.name} ---\n${tail(peer.running.logFile, 40)}` : '')).join('\n');
+  return `${peerLogs}\n--- Trellis ---\n${trellisLog?.slice(-60).join('\n')}`;
 }
 
 export const C2S_PORT = 5222;

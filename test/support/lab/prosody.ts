@@ -120,6 +120,12 @@ function prosodyConfig(dir: string, logFile: string, options: ProsodyOptions): s
 VirtualHost ${lua(domain)}
   ssl = { certificate = ${lua(certFile)}, key = ${lua(keyFile)}, cafile = ${lua(options.caFile)} }
 `);
+  const [first] = options.domains;
+  // A component has no certificate of its own unless given one; mod_muc creates rooms for anyone, local or not.
+  const muc = options.muc === undefined || first === undefined ? '' : `
+Component ${lua(options.muc)} "muc"
+  ssl = { certificate = ${lua(first.certFile)}, key = ${lua(first.keyFile)}, cafile = ${lua(options.caFile)} }
+`;
   return `-- Generated for one lab run.
 run_as_root = true
 pidfile = ${lua(join(dir, 'prosody.pid'))}
@@ -143,5 +149,5 @@ ssl = { cafile = ${lua(options.caFile)} }
 unbound = {
   options = { ["local-zone:"] = "test. transparent" },
 ${options.dnssecTrustAnchorFile === undefined ? '' : `  trustfile = ${lua(options.dnssecTrustAnchorFile)},\n`}}
-${hosts.join('')}`;
+${hosts.join('')}${muc}`;
 }
