@@ -57,6 +57,9 @@ listeners:
   s2s: { addresses: ["${address}"], port: 5269 }
 s2s:
   min_level: trusted
+  # One-way connections: these hosts test which connection each pair is authorized on, and bidi
+  # (XEP-0288) would bind the reverse pairs to the same connections too.
+  bidi: false
   ca_files: ["${caFile}"]
   use_system_ca: false
 ${s2sExtra}
