@@ -55,14 +55,21 @@ const DEFAULT_TYPE: Record<StanzaErrorCondition, StanzaErrorType> = {
   'unexpected-request': 'wait',
 };
 
-/** A failure that bounces one stanza back to its sender. */
+/**
+ * A failure that bounces one stanza back to its sender. It is an expected outcome, not a fault:
+ * it carries no stack trace, whose capture costs more than the rest of a bounce (a remote server
+ * that floods a slow peer has every excess stanza bounced).
+ */
 export class StanzaError extends Error {
   readonly condition: StanzaErrorCondition;
   readonly type: StanzaErrorType;
   /** the entity generating the error, when it is not the stanza's addressee (RFC 6120 section 8.3.2 `by`) */
   readonly by?: string;
   constructor(condition: StanzaErrorCondition, text?: string, type?: StanzaErrorType, by?: string) {
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(text ?? condition);
+    Error.stackTraceLimit = stackTraceLimit;
     this.name = 'StanzaError';
     this.condition = condition;
     this.type = type ?? DEFAULT_TYPE[condition];
