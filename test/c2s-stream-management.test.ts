@@ -50,7 +50,7 @@ describe('stream management (XEP-0198)', () => {
     server = await startTestServer(CONFIG);
     await server.addUser('alice', 'localhost', 'secret');
     // Each test logs in as a user of its own: sessions waiting for resumption count towards max_sessions_per_account.
-    for (const user of ['bob', 'phone', 'owner', 'gone', 'silent', 'many']) await server.addUser(user, 'localhost', 'secret');
+    for (const user of ['bob', 'phone', 'owner', 'gone', 'closer', 'silent', 'many']) await server.addUser(user, 'localhost', 'secret');
   });
   after(async () => {
     await server.stop();
@@ -193,6 +193,27 @@ describe('stream management (XEP-0198)', () => {
     assert.equal(count(received, q(/<delay xmlns='urn:xmpp:delay'/g)), 2);
     await until(async () => (await server.server.storage.offline.count('localhost', 'gone')) === 0, 'the mailbox emptied');
     next.close();
+  });
+
+  test('a client that closes its stream ends the session at once: nothing waits for resumption, and what it did not acknowledge is stored', async () => {
+    const { client } = await login(server, { username: 'closer', password: 'secret', resource: 'closer' });
+    const id = await enable(client);
+    await sendFromAlice('closer@localhost/closer', ['unacked1', 'unacked2']);
+    await client.waitFor(q('unacked2'));
+    const session = sessionOf('closer@localhost/closer')!;
+    client.send('</stream:stream>');
+    await client.waitFor(q('</stream:stream>'));
+    await until(() => session.state !== 'attached', 'the connection to go');
+    assert.equal(session.state, 'ended', 'RFC 6120 section 4.4: a closed stream is a session the client ended, not one to keep for resumption');
+    assert.equal(await server.server.storage.offline.count('localhost', 'closer'), 2);
+    client.close();
+
+    const again = await connectTls(server);
+    await authenticate(again, { username: 'closer', password: 'secret', bind: false });
+    again.clear();
+    again.send(`<resume ${SM} previd='${id}' h='0'/>`);
+    assert.match(await again.waitFor(q('</failed>')), q(/item-not-found/), 'the closed session cannot be resumed');
+    again.close();
   });
 
   test('a silent client is asked to answer, and dropped when it does not; with resumption its session waits', async () => {

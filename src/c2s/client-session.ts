@@ -289,12 +289,14 @@ export class ClientSession implements BoundSession {
 
   /**
    * The connection is gone. With resumption enabled the session waits `resumeTimeout` seconds
-   * for the client (section 5), keeping what it holds; otherwise it ends now.
+   * for the client (section 5), keeping what it holds; otherwise it ends now. A client that
+   * closed its stream (RFC 6120 section 4.4) ended the session on purpose: there is nothing to
+   * resume, and what it did not acknowledge is handled at once.
    */
-  transportLost(transport: SessionTransport, reason: string): void {
+  transportLost(transport: SessionTransport, reason: string, closedByClient = false): void {
     if (this.#transport !== transport || this.#state === 'ended') return;
     this.#transport = undefined;
-    if (this.#sm?.id === undefined) {
+    if (this.#sm?.id === undefined || closedByClient) {
       void this.end(reason);
       return;
     }

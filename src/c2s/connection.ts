@@ -67,6 +67,8 @@ export class C2sConnection implements SessionTransport {
   #pending = 0;
   #queue = IDLE_QUEUE;
   #closeReason = 'connection closed by peer';
+  /** the client closed its stream (RFC 6120 section 4.4) rather than dropping the connection */
+  #closedByPeer = false;
   #onClosed: (connection: C2sConnection) => void;
   /** failed logins across streams (src/limits/login-throttle.ts), made at the first SASL element */
   #login: LoginGuard | undefined;
@@ -81,6 +83,7 @@ export class C2sConnection implements SessionTransport {
         stanza: (element) => this.#enqueue(element),
         streamClose: () => {
           this.#closeReason = 'stream closed by peer';
+          this.#closedByPeer = true;
         },
         parseError: (error: XmlStreamError) => {
           this.#closeReason = `${error.condition}: ${error.message}`;
@@ -535,7 +538,7 @@ export class C2sConnection implements SessionTransport {
     const reason = error ? `socket error: ${error.message}` : this.#closeReason;
     const session = this.#session;
     this.#state = { phase: 'closed' };
-    session?.transportLost(this, reason);
+    session?.transportLost(this, reason, this.#closedByPeer && !error);
     this.#log('info', 'c2s connection closed', { jid: session?.jid.toString(), reason, bytes_in: this.stream.bytesIn, bytes_out: this.stream.bytesOut });
     this.#onClosed(this);
   }
