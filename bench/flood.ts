@@ -4,7 +4,7 @@
  *   npm run bench -- flood [--servers trellis,prosody] [--users 50] [--rate 2] [--warmup 3]
  *                          [--baseline 20] [--flood 30] [--floods local,remote] [--body 100]
  *                          [--max-stanzas 5000000] [--drain 5] [--quiet-wait 10]
- *                          [--prosody-limits debian|none] [--keep-logs DIR]
+ *                          [--prosody-limits debian|none] [--pin auto|none] [--keep-logs DIR]
  *
  * Needs root: like the federation scenario it runs itself inside a network namespace it creates,
  * with its own DNS and CA (bench/federation/lab-setup.ts), and removes it at the end. For each
@@ -21,6 +21,10 @@
  * - the chatters' round-trip p50/p99 per phase (the target: p99 during the flood at most twice
  *   p99 before), what each flooder got the server to read (stanzas/s, bytes/s), what reached the
  *   flood's target, the server's peak RSS and its CPU per phase.
+ * With `--pin auto` (the default) on a machine with two or more CPUs, the server under test and
+ * the chatters run on CPU 0 and the remote Trellis and the flood processes on the others
+ * (bench/servers/cpu-pinning.ts): they stand for other machines, and sharing the server's core
+ * with them would measure the scheduler rather than the server. Every server is pinned alike.
  * Prosody runs with mod_limits as Debian's /etc/prosody/prosody.cfg.lua enables it (c2s 10kb/s,
  * s2sin 30kb/s; `--prosody-limits none` leaves it out); Trellis with its defaults. Every phase
  * and every flood is bounded in time (and each flood in stanzas); every process started is
@@ -48,6 +52,7 @@ import { writeResults } from './report/results.ts';
 import { fixed, textTable } from './report/table.ts';
 import { debianVersion } from './servers/debian-package.ts';
 import { stopAllDaemons } from './servers/daemon.ts';
+import { pinProcessTree, planCpus, type CpuPlan } from './servers/cpu-pinning.ts';
 import { readMachineCpu, readProcSnapshot, RssSampler, waitForQuietMachine, type MachineCpu, type ProcSnapshot } from './servers/proc-stats.ts';
 
 const INSIDE_LAB = 'TRELLIS_BENCH_INSIDE_LAB';
@@ -76,6 +81,7 @@ const { values } = parseArgs({
     drain: { type: 'string', default: '5' },
     'quiet-wait': { type: 'string', default: '10' },
     'prosody-limits': { type: 'string', default: 'debian' },
+    pin: { type: 'string', default: 'auto' },
     'keep-logs': { type: 'string' },
   },
 });
@@ -93,6 +99,8 @@ const params = {
   quietWaitSeconds: Number(values['quiet-wait']),
   /** Prosody's mod_limits as Debian ships it, or not loaded */
   prosodyLimits: values['prosody-limits'],
+  /** where the server under test and the load run (see above); undefined when not pinned */
+  cpus: values.pin === 'none' ? undefined : planCpus(),
   /** a directory the servers' logs are copied to when they stop */
   keepLogsIn: values['keep-logs'],
 };
@@ -106,6 +114,7 @@ if (params.floods.some((kind) => kind !== 'local' && kind !== 'remote')) fail('-
 if (!Number.isInteger(params.floodBodyBytes) || params.floodBodyBytes < 1 || params.floodBodyBytes > 10_000) fail('--body is a byte count from 1 to 10000');
 if (!Number.isInteger(params.maxStanzasPerFlood) || params.maxStanzasPerFlood < 1) fail('--max-stanzas is a positive integer');
 if (!(params.quietWaitSeconds >= 0)) fail('--quiet-wait is a number of seconds');
+if (values.pin !== 'auto' && values.pin !== 'none') fail('--pin is auto (the server on CPU 0, the load on the others) or none');
 if (params.prosodyLimits !== 'debian' && params.prosodyLimits !== 'none') fail('--prosody-limits is debian (mod_limits as Debian ships it) or none');
 
 interface LatencySummary {
@@ -200,6 +209,8 @@ async function stopEverything(): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  // The chatters measure the server: they share its CPU, not the load's.
+  pin(process.pid, 'server');
   const dir = mkdtempSync(join(tmpdir(), 'flood-bench-lab-'));
   const lab = await setUpLab(dir, ADDRESSES, 0);
   const runs: FloodRun[] = [];
@@ -244,6 +255,7 @@ async function measure(software: string, lab: BenchLab): Promise<FloodRun> {
       keepLogIn: params.keepLogsIn,
     });
     peers.push(server);
+    pin(server.pid, 'server');
     rss = new RssSampler(server.pid);
     const remotePeer = remote
       ? await startTrellisPeer({
@@ -258,6 +270,7 @@ async function measure(software: string, lab: BenchLab): Promise<FloodRun> {
       : undefined;
     if (remotePeer) {
       peers.push(remotePeer);
+      pin(remotePeer.pid, 'load');
       remoteRss = new RssSampler(remotePeer.pid);
     }
 
@@ -400,7 +413,8 @@ async function phase(roundTrips: RoundTrips, ms: number): Promise<void> {
 }
 
 function describe(software: string): { version: string; settings: string[] } {
-  const common = ['c2s on plain TCP (the clients never start TLS), SCRAM-SHA-1 with 4096 iterations', 's2s: STARTTLS, certificates from the lab CA (SASL EXTERNAL), DNS from the lab resolver', 'log level warn'];
+  const pinning = params.cpus ? [`the server and the chatters on CPU ${params.cpus.server}, the remote Trellis and the flood processes on CPU ${params.cpus.load}`] : [];
+  const common = [...pinning, 'c2s on plain TCP (the clients never start TLS), SCRAM-SHA-1 with 4096 iterations', 's2s: STARTTLS, certificates from the lab CA (SASL EXTERNAL), DNS from the lab resolver', 'log level warn'];
   switch (software) {
     case 'trellis':
       return {
@@ -426,6 +440,7 @@ function describe(software: string): { version: string; settings: string[] } {
 function forkFlood(): ChildProcess {
   const child = fork(FLOOD_PROCESS, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   floodProcesses.add(child);
+  if (child.pid !== undefined) pin(child.pid, 'load');
   return child;
 }
 
@@ -504,6 +519,11 @@ function printReport(runs: FloodRun[]): void {
   }
   if (runs.some((run) => run.otherCoresFlood > OTHER_CORES_WARNING)) process.stdout.write(`\n! other processes used more than ${OTHER_CORES_WARNING} cores during a flood: its figures are disturbed\n`);
   for (const run of runs) process.stdout.write(`\n${run.server}: ${run.version}\n${run.settings.map((line) => `  ${line}`).join('\n')}\n`);
+}
+
+/** Pins a process of the run to its side of the plan (no-op when not pinned). */
+function pin(pid: number, side: keyof CpuPlan): void {
+  if (params.cpus) pinProcessTree(pid, params.cpus[side]);
 }
 
 function fail(message: string): never {
