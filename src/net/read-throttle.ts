@@ -30,6 +30,11 @@ export class TokenBucket {
     this.#updatedAt = now;
   }
 
+  /** `milliseconds`, or less if the bucket is full sooner: waiting longer would waste its rate. */
+  refillMillis(milliseconds: number): number {
+    return Math.min(milliseconds, (this.burst * 1000) / this.perSecond);
+  }
+
   /** Takes `amount`; returns how many milliseconds to wait until the bucket is level again (0: none). */
   take(amount: number, now = Date.now()): number {
     this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#updatedAt) * this.perSecond) / 1000);

@@ -17,6 +17,8 @@ interface Received {
   ids: string[];
   /** how many stanzas all streams had run when each of this stream's arrived */
   seenAt: number[];
+  /** turns of the event loop in which this stream's stanzas ran */
+  turns: number;
 }
 
 /** Accepts `count` connections, each read by an XmlStream; returns the clients' sockets. */
@@ -25,7 +27,8 @@ async function streams(count: number, readRate?: ReadRate): Promise<{ clients: S
   const serverStreams: XmlStream[] = [];
   let total = 0;
   const server = createServer((socket) => {
-    const mine: Received = { ids: [], seenAt: [] };
+    const mine: Received = { ids: [], seenAt: [], turns: 0 };
+    let inTurn = false;
     received.push(mine);
     const noop = (): void => {};
     serverStreams.push(
@@ -36,6 +39,11 @@ async function streams(count: number, readRate?: ReadRate): Promise<{ clients: S
           stanza: (element: Element) => {
             mine.ids.push(element.attrs.id ?? '');
             mine.seenAt.push(total++);
+            if (!inTurn) {
+              inTurn = true;
+              mine.turns++;
+              queueMicrotask(() => (inTurn = false));
+            }
           },
           streamClose: noop,
           parseError: noop,
@@ -114,6 +122,22 @@ test('the share per turn and the stanza rate together: a held stream keeps its o
     const elapsed = Date.now() - started;
     assert.deepEqual(lab.received[0]!.ids, Array.from({ length: 520 }, (_, id) => String(id)));
     assert.ok(elapsed >= 150, `400 stanzas beyond the burst of 120 at 2000/s take at least 0.2 s, took ${elapsed} ms`);
+  } finally {
+    await lab.close();
+  }
+});
+
+test('a stream held at its stanza rate runs what the rate allows in batches, not one stanza per timer', async () => {
+  const lab = await streams(1, { bytesPerSecond: 10_000_000, burstBytes: 10_000_000, stanzasPerSecond: 1000, burstStanzas: 50 });
+  try {
+    const [client] = lab.clients as [Socket];
+    client.write(HEADER + messages(0, 300));
+    await until(() => lab.total() === 300, 'all 300 stanzas');
+    const { ids, turns } = lab.received[0]!;
+    assert.deepEqual(ids, Array.from({ length: 300 }, (_, id) => String(id)));
+    // Beyond the burst of 50, 250 stanzas at 1000/s take 0.25 s: in turns at least 10 ms apart
+    // that is about 25 of them, where a timer per stanza makes it 250.
+    assert.ok(turns <= 60, `300 stanzas at 1000/s ran in ${turns} turns`);
   } finally {
     await lab.close();
   }

@@ -67,6 +67,11 @@ export interface StreamHeader {
  * 8 KB of small stanzas, what Prosody reads at once).
  */
 const STANZAS_PER_TURN = 50;
+/**
+ * A peer over its stanza rate waits at least this long: then the stanzas its rate allowed
+ * meanwhile run together and leave in one write, instead of one timer and one write each.
+ */
+const MIN_RATE_WAIT_MS = 10;
 const DEFAULT_MAX_OUTBOUND_BUFFER = 16 * 1024 * 1024;
 const DEFAULT_CLOSE_TIMEOUT = 5000;
 
@@ -171,7 +176,7 @@ export class XmlStream {
   #delayFor(): { milliseconds: number; paid: boolean } | undefined {
     if (this.#turnStanzas >= STANZAS_PER_TURN) return { milliseconds: 0, paid: false };
     const wait = this.#throttle ? this.#throttle.stanzas.take(1, Date.now()) : 0;
-    if (wait > 0) return { milliseconds: wait, paid: true };
+    if (wait > 0) return { milliseconds: Math.max(wait, this.#throttle!.stanzas.refillMillis(MIN_RATE_WAIT_MS)), paid: true };
     this.#countTurnStanza();
     return undefined;
   }
