@@ -7,11 +7,13 @@
  * as real clients do; `primeSaltedPassword` fills the cache with a first exchange that is aborted.
  *
  * Login reads with regular expressions over the text received; once logged in, the incoming
- * text goes to a cheap scanner that only looks for `</message>` boundaries (see message-scanner.ts).
+ * text goes to a cheap scanner that only looks for `</message>` boundaries (see message-scanner.ts),
+ * and the server's pings are answered (ping-answerer.ts), as a real client answers them.
  * Everything is bounded by a timeout so a stuck server cannot hang the benchmark.
  */
 import { connect, type Socket } from 'node:net';
 import { CachedScramClient } from './cached-scram-client.ts';
+import { PingAnswerer } from './ping-answerer.ts';
 
 export type BenchMechanism = 'SCRAM-SHA-1' | 'SCRAM-SHA-256';
 
@@ -37,6 +39,7 @@ export class BenchClient {
   #onText: ((text: string) => void) | undefined;
   #outgoing: string[] = [];
   #flushScheduled = false;
+  readonly #pings = new PingAnswerer();
 
   private constructor(socket: Socket, fullJid: string) {
     this.socket = socket;
@@ -160,7 +163,10 @@ export class BenchClient {
   }
 
   #receive(text: string): void {
-    if (this.#onText) return this.#onText(text);
+    if (this.#onText) {
+      for (const answer of this.#pings.answersTo(text)) this.queue(answer);
+      return this.#onText(text);
+    }
     this.#buffer += text;
     this.#wake();
   }
