@@ -77,6 +77,15 @@ describe('trellis CLI', () => {
     assert.equal(run.code, 2);
   });
 
+  test('an unknown command is a usage error, with or without --help; a known one with --help is not', async () => {
+    for (const args of [['frobnicate'], ['frobnicate', '--help'], ['--help', 'frobnicate']]) {
+      const run = await trellis(args);
+      assert.equal(run.code, 2, `trellis ${args.join(' ')}`);
+      assert.match(run.stderr, /unknown command "frobnicate"/);
+    }
+    for (const command of ['start', 'status', 's2s', 'posh']) assert.equal((await trellis([command, '--help'])).code, 0, `trellis ${command} --help`);
+  });
+
   test('adduser, passwd and deluser manage accounts, storing SCRAM verifiers only', async () => {
     const added = await trellis(['adduser', 'Carol@Example.test', '--password', 'first', '--config', configFile]);
     assert.deepEqual([added.code, added.stdout], [0, 'created carol@example.test\n']);

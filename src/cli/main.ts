@@ -77,6 +77,9 @@ Examples:
   trellis posh example.com --expires 86400
 `;
 
+/** the commands `main` knows (its switch below) */
+const COMMANDS = new Set(['start', 'reload', 'adduser', 'passwd', 'deluser', 'check', 'status', 's2s', 'ban', 'unban', 'posh']);
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -92,6 +95,8 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   const [command, ...rest] = positionals;
+  // An unknown command is an error even with --help, so that a script can tell whether it exists.
+  if (command !== undefined && command !== 'help' && !COMMANDS.has(command)) return usageError(`unknown command "${command}"`);
   if (values.help || command === undefined || command === 'help') {
     process.stdout.write(USAGE);
     return command === undefined && !values.help ? 2 : 0;
