@@ -242,6 +242,8 @@ export class ServerConnection implements StepHost {
     const names = this.#hostNames!;
     this.#hostNamed = true;
     this.#perPair = true;
+    // From now on the stream's names are the hosts' (the initiator opened it for a domain pair).
+    [this.#local, this.#remote] = [names.local, names.remote];
     const row = this.#owner.connectionTable.get(this.id);
     if (row) row.hostNamed = true;
     this.#owner.connectionTable.certified(this.id, names.remote);
@@ -396,9 +398,10 @@ export class ServerConnection implements StepHost {
   refused(pair: Pair, error: StanzaError): void {
     this.logger.warn(`${this.label} pair failed`, { local: pair.local, remote: pair.remote, error: error.message });
     this.#owner.pairFailed(this, pair, error);
-    // A connection we opened that carries nothing and waits for nothing ends; a host-named one while it carries anything.
-    if (this.role !== 'initiator' || this.#dialback!.waiting > 0 || this.#activation.waiting > 0) return;
-    if (this.#owner.bindingTable.pairsOf(this.id, this.#hostNamed ? undefined : 'out').length === 0) this.close();
+    // A connection we opened that carries nothing and waits for nothing ends. A host-named one stays
+    // for the host's other domains: without any pair it ends when the negotiation time runs out.
+    if (this.role !== 'initiator' || this.#hostNamed || this.#dialback!.waiting > 0) return;
+    if (this.#owner.bindingTable.pairsOf(this.id, 'out').length === 0) this.close();
   }
 
   fail(error: StanzaError, condition?: StreamErrorCondition): void {
@@ -412,9 +415,15 @@ export class ServerConnection implements StepHost {
 
   // --- outbound --------------------------------------------------------------------------------
 
-  /** Asks for another pair on this connection we opened (XEP-0220 section 2.6). */
+  /**
+   * Asks for another pair: on a connection we opened by dialback (XEP-0220 section 2.6) or
+   * activation; on a host-named one the peer opened, by activation only (canCarry said it may).
+   */
   request(pair: Pair): void {
-    if (!this.#owner.bindingTable.isBound(pair, 'out', this.id)) this.#dialback!.request(pair);
+    if (this.#owner.bindingTable.isBound(pair, 'out', this.id)) return;
+    if (this.#dialback) return this.#dialback.request(pair);
+    if (this.#activation.request(pair)) return;
+    queueMicrotask(() => this.refused(pair, new StanzaError('remote-server-timeout', `pairs cannot be asked for on a connection ${this.remoteDomain} opened`)));
   }
 
   /** As the receiving server, asks the peer as authoritative server about a key (XEP-0220 section 2.1.2). */

@@ -47,6 +47,8 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
   readonly #hostConnections = new Set<ServerConnection>();
   /** peers that did not take a host-named stream: standard streams with them for a while */
   readonly #refusals: HostNamedRefusals;
+  /** hops (of a remote domain's first target) a connection that may become host-named is being opened to */
+  readonly #hostOpening = new Map<string, Promise<void>>();
   #listeners: Listener[] = [];
   #sweeper: NodeJS.Timeout;
 
@@ -116,6 +118,9 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
   async connect(pair: Pair, own = false): Promise<ServerConnection | StanzaError> {
     const targets = await resolveHops(pair.remote, this.context);
     if (targets instanceof StanzaError) return targets;
+    // Domains of one host asked for at once: the first opens the connection that may become host-named, the others wait for it.
+    const opening = own || this.context.hostName === undefined ? undefined : hopOf(targets[0]!);
+    if (opening !== undefined) await this.#hostOpening.get(opening);
     const hostNamed = own ? undefined : await this.#hostConnection(targets, pair.remote);
     if (hostNamed) return hostNamed;
     for (const target of targets) {
@@ -123,6 +128,18 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
         if (connection.canCarry(pair.remote) && (!own || connection.presentsFor(pair.local))) return connection;
       }
     }
+    const owner = opening !== undefined && !this.#hostOpening.has(opening);
+    let opened = (): void => {};
+    if (owner) this.#hostOpening.set(opening, new Promise((resolve) => (opened = resolve)));
+    try {
+      return await this.#open(pair, targets, own);
+    } finally {
+      if (owner) this.#hostOpening.delete(opening);
+      opened();
+    }
+  }
+
+  async #open(pair: Pair, targets: ServerTarget[], own: boolean): Promise<ServerConnection | StanzaError> {
     const connected = await connectToHop(targets, pair.remote, pair.local, this.context);
     if (connected instanceof StanzaError) return connected;
     const hop = hopOf(connected.target);
