@@ -5,7 +5,9 @@
  * - with activation on both sides, every pair of domains, both ways, is carried by one TCP
  *   connection (counted with `ss` in the namespace), each pair activated ('host-activation');
  * - with activation off on one side, nothing proves the domains on the host-named stream, and
- *   the fallback (a standard stream per domain, SASL EXTERNAL) still delivers every message.
+ *   the fallback (a standard stream per domain, SASL EXTERNAL) still delivers every message;
+ * - a peer whose host certificate does not prove the host name it offers gets standard streams
+ *   (logged once for its host), and every message arrives.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -14,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { startLabDns, type LabDns, type LabRecord } from '../support/lab/dns.ts';
 import { assertInsideLab } from '../support/lab/namespace.ts';
 import { makeScratchDir, removeScratchDir } from '../support/lab/process.ts';
-import { writeCertificateFiles } from '../support/lab/ca.ts';
+import { createTestCa, writeCertificateFiles } from '../support/lab/ca.ts';
 import { labHosts, type LabHosts } from '../support/lab/trellis-hosts.ts';
 import type { TestServer } from '../support/server.ts';
 
@@ -27,6 +29,8 @@ const HOSTS = {
   b: { name: 'xmpp.hb.test', address: '127.0.1.11', domains: domains('b') },
   c: { name: 'xmpp.hc.test', address: '127.0.1.12', domains: domains('c') },
   d: { name: 'xmpp.hd.test', address: '127.0.1.13', domains: domains('d') },
+  e: { name: 'xmpp.he.test', address: '127.0.1.14', domains: domains('e') },
+  f: { name: 'xmpp.hf.test', address: '127.0.1.15', domains: domains('f') },
 };
 type Host = (typeof HOSTS)[keyof typeof HOSTS];
 
@@ -61,9 +65,9 @@ describe('host-named streams between two Trellis hosts, without DNSSEC', () => {
     if (dir !== '') removeScratchDir(dir);
   });
 
-  /** Starts a host: its domains' certificates, its host certificate, host-named streams on, bidi on. */
-  async function start(host: Host, methods: string): Promise<TestServer> {
-    const files = writeCertificateFiles(dir, host.name, await lab!.ca.issue({ names: [host.name] }));
+  /** Starts a host: its domains' certificates, its host certificate (from the lab CA unless `ca` is another), host-named streams on, bidi on. */
+  async function start(host: Host, methods: string, ca = lab!.ca): Promise<TestServer> {
+    const files = writeCertificateFiles(dir, host.name, await ca.issue({ names: [host.name] }));
     const extra = `  host_streams:
     enabled: true
     name: ${host.name}
@@ -126,4 +130,24 @@ describe('host-named streams between two Trellis hosts, without DNSSEC', () => {
       assert.equal(c!.logLines.filter((line) => line.includes('s2s pair refused on a shared connection') && line.includes('d1.hn.test')).length, 1);
     });
   });
+
+  describe('with a host certificate the peer does not trust', () => {
+    let e: TestServer | undefined;
+
+    before(async () => {
+      e = await start(HOSTS.e, 'host_activation');
+      await start(HOSTS.f, 'host_activation', await createTestCa('Unknown CA'));
+    });
+
+    it('falls back to standard streams at once, logs it once for the host, and delivers every message', async () => {
+      const [forth, back] = await Promise.all([exchange(HOSTS.e.domains, HOSTS.f.domains, 'forth'), exchange(HOSTS.f.domains, HOSTS.e.domains, 'back')]);
+      assert.equal(forth + back, 2 * N * N);
+      const refusals = e!.logLines.filter((line) => line.includes('s2s host-named stream not established') && line.includes(`hop=${HOSTS.f.name}:5269`));
+      assert.equal(refusals.length, 1, refusals.join('\n'));
+      assert.match(refusals[0]!, /does not prove the peer's host name xmpp\.hf\.test/);
+      const rows = e!.server.s2s.connections();
+      assert.ok(rows.every((row) => !row.hostNamed), JSON.stringify(rows));
+    });
+  });
 });
+
