@@ -65,6 +65,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       limits,
       output: new OutputBudget(config.s2s.output.connection_buffer, config.s2s.output.total_buffer),
       delegation: await createDelegationChecks(config.s2s.delegation),
+      ...hostStreams(config, tls),
     });
     router.remote = s2s;
     const c2s = new C2sService({ config: config.c2s, router, storage, tls, logger, limits });
@@ -155,6 +156,14 @@ async function loadCertificates(config: TrellisConfig, logger: Logger): Promise<
   const store = new TlsContextStore(config.tls_settings);
   for (const host of config.hosts) await loadHostCertificate(store, host, config, logger);
   return store;
+}
+
+/** Host-named streams (s2s.host_streams): our host's name, with its own certificate loaded when it is not a hosted domain's. */
+function hostStreams(config: TrellisConfig, store: TlsContextStore): { hostName?: string } {
+  const { enabled, name, tls } = config.s2s.host_streams;
+  if (!enabled || name === undefined) return {};
+  if (tls) store.add(name, tls);
+  return { hostName: name };
 }
 
 function formatAddress(address: BoundAddress): string {

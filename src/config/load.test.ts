@@ -371,12 +371,13 @@ describe('parseConfig', () => {
         output: { connection_buffer: 2097152, total_buffer: 67108864 },
         access: { deny_domains: [], allow_domains: [], deny_addresses: [], allow_addresses: [] },
         delegation: {
-          methods: ['dnssec_srv', 'dane', 'posh'],
+          methods: ['dnssec_srv', 'dane', 'posh', 'host_activation'],
           resolvers: [],
           resolver_timeout: 3,
           accept_unsigned_srv: [],
           posh: { ca_files: [], use_system_ca: true, timeout: 10, max_bytes: 65536, cache_entries: 10000, max_cache_time: 86400 },
         },
+        host_streams: { enabled: false, name: 'localhost' },
       },
       limits: {
         c2s_per_address: 32,

@@ -1,7 +1,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { prepareDomain } from '../jid/jid.ts';
-import type { ComponentConfig, FederationLevel, HostConfig, HostSettings, S2sConfig, StorageConfig, TlsFiles, TrellisConfig } from './types.ts';
+import type { ComponentConfig, FederationLevel, HostConfig, HostSettings, S2sConfig, S2sHostStreamsConfig, StorageConfig, TlsFiles, TrellisConfig } from './types.ts';
 import { prepareDomainPattern } from './schema.ts';
 import type { ConfigProblem } from './validate.ts';
 import { entryPath } from './describe.ts';
@@ -44,7 +44,7 @@ export function resolveConfig(validated: ValidatedConfig, options: ResolveOption
     ...(validated.tls === undefined ? {} : { tls: tlsFiles(validated.tls, 'tls') }),
     tls_settings: validated.tls_settings,
     c2s: validated.c2s,
-    s2s: resolveS2s(validated.s2s, options.baseDir, problems),
+    s2s: resolveS2s(validated.s2s, options.baseDir, problems, Object.keys(validated.hosts).map((key) => prepareDomain(key))),
     limits: validated.limits,
     dns: validated.dns,
     admin: { ...validated.admin, socket: path.resolve(dataDir, validated.admin.socket) },
@@ -56,7 +56,7 @@ export function resolveConfig(validated: ValidatedConfig, options: ResolveOption
   return { config: deepFreeze(config), problems };
 }
 
-function resolveS2s(s2s: ValidatedConfig['s2s'], baseDir: string, problems: ConfigProblem[]): S2sConfig {
+function resolveS2s(s2s: ValidatedConfig['s2s'], baseDir: string, problems: ConfigProblem[], hosted: readonly string[]): S2sConfig {
   const readableFiles = (files: readonly string[], at: string) =>
     files.map((file, index) => {
       const absolute = path.resolve(baseDir, file);
@@ -70,7 +70,18 @@ function resolveS2s(s2s: ValidatedConfig['s2s'], baseDir: string, problems: Conf
     ca_files: readableFiles(s2s.ca_files, 's2s.ca_files'),
     peers,
     delegation: { ...delegation, posh: { ...delegation.posh, ca_files: readableFiles(delegation.posh.ca_files, 's2s.delegation.posh.ca_files') } },
+    host_streams: resolveHostStreams(s2s.host_streams, baseDir, problems, hosted),
   };
+}
+
+/** The host's name defaults to the first hosted domain; a name no host serves needs a certificate of its own. */
+function resolveHostStreams(settings: S2sHostStreamsConfig, baseDir: string, problems: ConfigProblem[], hosted: readonly string[]): S2sHostStreamsConfig {
+  const name = settings.name ?? hosted[0];
+  const tls = resolveTls(settings.tls, 's2s.host_streams.tls', baseDir, problems);
+  if (settings.enabled && name !== undefined && !hosted.includes(name) && tls === undefined) {
+    problems.push({ path: 's2s.host_streams.tls', message: `${name} is not a hosted domain: give the certificate that proves it` });
+  }
+  return { enabled: settings.enabled, ...(name === undefined ? {} : { name }), ...(tls === undefined ? {} : { tls }) };
 }
 
 /** Components by domain; a domain that is also hosted would have two owners. */

@@ -397,6 +397,7 @@ const federationLevel = (description: string, defaultLevel?: FederationLevel): E
 });
 
 const domainEntry: StringFormat = { name: 'domain or *.domain pattern', prepare: prepareDomainPattern };
+const domainName: StringFormat = { name: 'domain name', prepare: prepareDomain };
 
 const addressEntry: StringFormat = {
   name: 'IP address or CIDR range',
@@ -437,7 +438,7 @@ const delegationSchema: ObjectNode = {
       minItems: 0,
       unique: true,
       default: [...DELEGATION_METHODS],
-      description: 'proof methods used besides a certificate that names the domain itself (always on): dnssec_srv (the SRV target is a reference identifier when the SRV answer is signed), dane (TLSA records of the SRV target), posh (certificate fingerprints published over HTTPS); dnssec_srv and dane also need resolvers',
+      description: 'proof methods used besides a certificate that names the domain itself (always on): dnssec_srv (the SRV target is a reference identifier when the SRV answer is signed), dane (TLSA records of the SRV target), posh (certificate fingerprints published over HTTPS), host_activation (each domain signs for the pair with its own key, on host-named streams between Trellis hosts: docs/protocols/host-activation.md); dnssec_srv and dane also need resolvers',
     },
     resolvers: {
       kind: 'list',
@@ -526,6 +527,15 @@ const s2sSchema: ObjectNode = {
       },
     },
     delegation: delegationSchema,
+    host_streams: {
+      kind: 'object',
+      description: "streams named after the two hosts rather than a domain pair (draft-ietf-xmpp-dna-01 section 5), with Trellis peers that offer them: mutual TLS with each host's certificate, then every domain pair authorized on the one connection (docs/protocols/host-named-streams.md). Other peers get the standard stream",
+      fields: {
+        enabled: { kind: 'boolean', default: false, description: 'offer host-named streams and upgrade to them where a peer offers them (experimental, Trellis to Trellis)' },
+        name: { kind: 'string', format: domainName, description: "this host's name, which its certificate must prove and other domains' SRV records point at; the first hosted domain when absent" },
+        tls: tlsFiles("certificate and key proving the host's name; when absent, the certificate of the hosted domain of that name"),
+      },
+    },
   },
 };
 

@@ -181,10 +181,10 @@ export interface S2sAccessConfig {
 }
 
 /** Ways a remote host may prove it speaks for a domain, besides a certificate naming it. */
-export const DELEGATION_METHODS = ['dnssec_srv', 'dane', 'posh'] as const;
+export const DELEGATION_METHODS = ['dnssec_srv', 'dane', 'posh', 'host_activation'] as const;
 export type DelegationMethodName = (typeof DELEGATION_METHODS)[number];
 
-/** src/delegation: DNSSEC-signed SRV, DANE and POSH proofs (docs/federation.md). */
+/** src/delegation: DNSSEC-signed SRV, DANE, POSH and host activation proofs (docs/federation.md). */
 export interface S2sDelegationConfig {
   methods: readonly DelegationMethodName[];
   /** validating resolvers whose AD bit is believed; empty turns dnssec_srv and dane off */
@@ -236,6 +236,17 @@ export interface S2sConfig {
   output: { connection_buffer: number; total_buffer: number };
   access: S2sAccessConfig;
   delegation: S2sDelegationConfig;
+  /** streams named after the two hosts, with Trellis peers that offer them (docs/protocols/host-named-streams.md) */
+  host_streams: S2sHostStreamsConfig;
+}
+
+/** Host-named streams: our host's name and the certificate that proves it. */
+export interface S2sHostStreamsConfig {
+  enabled: boolean;
+  /** our host's name; when absent, the first hosted domain */
+  name?: string;
+  /** the certificate naming `name`; when absent, that hosted domain's own */
+  tls?: TlsFiles;
 }
 
 /** Connection and authentication limits (docs/security.md); 0 turns a count or size limit off. */

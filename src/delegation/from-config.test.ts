@@ -13,9 +13,9 @@ const settings = (overrides: Partial<S2sDelegationConfig> = {}): S2sDelegationCo
   ...overrides,
 });
 
-test('without a validating resolver only POSH can run', async () => {
-  const checks = await createDelegationChecks(settings());
-  assert.deepEqual([...checks.methods], ['posh']);
+test('without a validating resolver only POSH and host activation can run', async () => {
+  const checks = await createDelegationChecks(settings({ methods: ['dnssec_srv', 'dane', 'posh', 'host_activation'] }));
+  assert.deepEqual([...checks.methods], ['posh', 'host_activation']);
   assert.equal(checks.resolver, undefined);
   assert.ok(checks.posh);
 });

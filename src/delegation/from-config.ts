@@ -1,5 +1,6 @@
 /**
- * The delegation checks as `s2s.delegation` configures them: which proof methods are on, the
+ * The delegation checks as `s2s.delegation` configures them: which proof methods are on (host
+ * activation among them, which the host-named stream itself runs), the
  * DNSSEC-aware resolver (only when validating resolvers are configured), the POSH verifier
  * with its trust anchors, and the per-domain policy on unsigned SRV records.
  */
@@ -11,7 +12,7 @@ import { PoshVerifier } from './posh.ts';
 import { createSecureResolver, type SecureResolver } from './secure-resolver.ts';
 
 export interface DelegationChecks {
-  /** methods that can run: dnssec_srv and dane are off without a configured resolver */
+  /** methods that can run: dnssec_srv and dane are off without a configured resolver; host_activation runs in src/s2s */
   methods: ReadonlySet<DelegationMethodName>;
   /** undefined when no validating resolver is configured */
   resolver?: SecureResolver;
@@ -24,7 +25,8 @@ export interface DelegationChecks {
 /** Reads the POSH CA files; throws with the file name when one cannot be read. */
 export async function createDelegationChecks(settings: S2sDelegationConfig): Promise<DelegationChecks> {
   const resolver = settings.resolvers.length > 0 ? createSecureResolver({ servers: settings.resolvers, timeoutMs: settings.resolver_timeout * 1000 }) : undefined;
-  const methods = new Set(settings.methods.filter((method) => method === 'posh' || resolver !== undefined));
+  // Only the DNS methods need a resolver.
+  const methods = new Set(settings.methods.filter((method) => (method !== 'dnssec_srv' && method !== 'dane') || resolver !== undefined));
   let posh: PoshVerifier | undefined;
   if (methods.has('posh')) {
     posh = new PoshVerifier({

@@ -68,6 +68,11 @@ export class TlsContextStore {
     return this.#byDomain.has(domain);
   }
 
+  /** The PEM certificate chain and key loaded for `domain` itself (no fallback), e.g. to sign with its key. */
+  pemOf(domain: string): { cert: Buffer; key: Buffer } | undefined {
+    return this.#byDomain.get(domain)?.pem;
+  }
+
   /**
    * Options for a server-side TLS socket or a direct TLS listener: SNI picks the context; a
    * client that sends no SNI gets the certificate of `streamDomain` (the stream header's `to`,

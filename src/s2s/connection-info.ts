@@ -22,6 +22,7 @@ export function connectionInfo(connection: ServerConnection, bindings: BindingTa
     authentication: strongest?.method ?? 'pending',
     level: strongest?.level,
     bidi: connection.bidi,
+    hostNamed: connection.hostNamed,
     domains: bound.map((binding) => (binding.direction === 'out' ? `${binding.local} -> ${binding.remote}` : `${binding.local} <- ${binding.remote}`)),
     connectedAt: connection.connectedAt,
     idleSeconds: Math.round((Date.now() - stream.lastActivity) / 1000),

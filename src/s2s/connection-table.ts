@@ -18,13 +18,15 @@ export interface ConnectionRow {
   readonly delegatedNames: Set<string>;
   /** XEP-0288: both sides may send on it */
   bidi: boolean;
+  /** the stream is between the two hosts' names (draft section 5), proved by both certificates */
+  hostNamed: boolean;
 }
 
 export class ConnectionTable {
   readonly #rows = new Map<string, ConnectionRow>();
 
   add(id: string, direction: Direction): ConnectionRow {
-    const row: ConnectionRow = { id, direction, serverNames: new Set(), delegatedNames: new Set(), bidi: false };
+    const row: ConnectionRow = { id, direction, serverNames: new Set(), delegatedNames: new Set(), bidi: false, hostNamed: false };
     this.#rows.set(id, row);
     return row;
   }

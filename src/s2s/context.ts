@@ -29,6 +29,8 @@ export interface S2sContext {
   output: OutputBudget;
   /** the proofs of delegation `s2s.delegation` turns on (src/delegation); none when absent */
   delegation?: DelegationChecks;
+  /** our host's name, when host-named streams are on (`s2s.host_streams`); its certificate is in `tls` */
+  hostName?: string;
 }
 
 /** How a pair was authorized: SASL EXTERNAL, dialback, or a keyless request granted on a proof (pair-authorization.ts). */
@@ -47,6 +49,8 @@ export interface S2sConnectionInfo {
   level: string | undefined;
   /** XEP-0288: the connection carries stanzas both ways */
   bidi: boolean;
+  /** the stream is named after the two hosts (docs/protocols/host-named-streams.md); `remoteDomain` is then the peer's host name */
+  hostNamed?: boolean;
   /** authorized domain pairs carried, as "local <-> remote" */
   domains: string[];
   connectedAt: number;

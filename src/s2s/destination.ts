@@ -223,6 +223,15 @@ export class Destination {
 
   /** A connection carrying (or asked for) pairs of this domain is gone; `unconfirmed` are this domain's. */
   closed(connection: ServerConnection, error: StanzaError, unconfirmed: TrackedStanza[]): void {
+    if (connection === this.#connection && connection.hostNamedFailure !== undefined && !this.#stopping) {
+      // A host-named stream that was not established (the digest's section 5.7): the pairs it was
+      // asked for go on a standard stream at once, unnoticed by their senders (nothing was sent on it).
+      this.#connection = undefined;
+      const wanted = [...this.#wanted];
+      this.#wanted.clear();
+      for (const local of wanted) this.#want(local);
+      return;
+    }
     const ownLocals = [...this.#own].filter(([, own]) => own === connection).map(([local]) => local);
     for (const local of ownLocals) this.#own.delete(local);
     if (connection !== this.#connection) {

@@ -32,7 +32,7 @@ export type StepResult =
   | 'restart';
 
 export interface Step {
-  readonly name: 'tls' | 'bidi' | 'sasl-external' | 'dialback';
+  readonly name: 'host-named' | 'tls' | 'bidi' | 'sasl-external' | 'host-activation' | 'dialback';
   /** Receiver: adds what this step offers now to `features`; true when nothing may follow it (RFC 6120 section 5.3.1). */
   offer?(features: Element): boolean;
   /** Initiator: the peer's features (undefined from a pre-1.0 peer, RFC 6120 section 4.7.5). */
@@ -215,6 +215,10 @@ export interface StepHost {
   readonly authenticated: boolean;
   /** XEP-0288: the connection carries traffic both ways */
   readonly bidi: boolean;
+  /** the stream is named after the two hosts (step-host-named.ts): pairs are authorized by proofs only */
+  readonly hostNamed: boolean;
+  /** Initiator: asks for `pair` by host activation instead of a dialback request; false when activation is not available here. */
+  activate(pair: Pair): boolean;
   /** XEP-0288: bidi is on for this connection (requested by the initiator, accepted by the receiver). */
   enableBidi(): void;
   /** Ends the negotiation: stanzas waiting bounce with `error`; the stream ends with `condition` if given. */

@@ -22,7 +22,7 @@ import type { CertificateVerdict } from './peer-certificate.ts';
 export const NS_TRELLIS_S2S = 'urn:xmpp:trellis:s2s:0';
 
 /** How a sender domain was proven for a connection. */
-export type PairMethod = 'certificate' | 'dane' | 'dnssec-srv' | 'unsigned-srv' | 'posh';
+export type PairMethod = 'certificate' | 'dane' | 'dnssec-srv' | 'unsigned-srv' | 'posh' | 'host-activation';
 
 export type PairVerdict =
   | { proven: true; method: PairMethod; level: FederationLevel; reason: string }

@@ -31,13 +31,17 @@ import { InboundStanzas } from './inbound.ts';
 import { Negotiation, type Role, type StepHost } from './negotiation.ts';
 import { proofOf, type PairProof } from './pair-proof.ts';
 import { checkPeerCertificate, peerCertificates, type CertificateVerdict } from './peer-certificate.ts';
-import { proveSender, type PairVerdict } from './pair-authorization.ts';
+import { NS_TRELLIS_S2S, proveSender, type PairVerdict } from './pair-authorization.ts';
 import { DialbackInitiator, type VerifyOutcome } from './step-dialback-initiator.ts';
 import { receiverHeader } from './receiver-header.ts';
 import { DialbackReceiver } from './step-dialback-receiver.ts';
 import { bidiStep } from './step-bidi.ts';
+import { HostActivation } from './step-host-activation.ts';
+import { hostNamedHeader, hostNamedStep } from './step-host-named.ts';
 import { saslExternalStep } from './step-sasl-external.ts';
 import { tlsStep } from './step-tls.ts';
+import { domainCredentials, EXPORTER_LABEL, EXPORTER_LENGTH, type DomainCredentials } from '../delegation/host-activation.ts';
+import { hopOf } from './connector.ts';
 
 /** What a connection reports to, and shares with, the service that owns it. */
 export interface ConnectionOwner {
@@ -53,12 +57,17 @@ export interface ConnectionOwner {
   sendBack(pair: Pair, stanza: Element): boolean;
   /** the connection is gone; `unconfirmed` may not have reached the peer */
   closed(connection: ServerConnection, error: StanzaError, unconfirmed: TrackedStanza[]): void;
+  /** the stream on `connection` is now named after the two hosts: other domains the peer's host serves may use it */
+  hostNamedReady(connection: ServerConnection): void;
+  /** a host-named stream we tried on `connection` was not established: the peer gets standard streams */
+  hostNamedRefused(connection: ServerConnection, reason: string): void;
 }
 
-/** A connection we open: the pair it is opened for, and the hop it reached. */
+/** A connection we open: the pair it is opened for, the hop it reached, and whether it may try host names. */
 export interface Opening {
   pair: Pair;
   target: ServerTarget;
+  hostNamed?: boolean;
 }
 
 export class ServerConnection implements StepHost {
@@ -90,6 +99,18 @@ export class ServerConnection implements StepHost {
   /** the output budget ran out once already (logged once per connection) */
   #overBudgetLogged = false;
   #negotiationTimer: NodeJS.Timeout;
+  readonly #activation: HostActivation;
+  /** initiator: may try host names (Opening.hostNamed) */
+  readonly #mayUseHostNames: boolean;
+  /** the hosts' names (ours, the peer's), once asked for: the stream after TLS is named after them */
+  #hostNames: { local: string; remote: string } | undefined;
+  /** the host-named stream is established */
+  #hostNamed = false;
+  /** initiator: why the host-named stream we asked for was not established */
+  #hostNamedFailure: string | undefined;
+  #settleHostNamed: (established: boolean) => void = () => {};
+  /** initiator: true once the stream is host-named, false once it is not (standard, or closed) */
+  readonly hostNamedSettled: Promise<boolean>;
 
   constructor(socket: Socket, context: S2sContext, owner: ConnectionOwner, opening?: Opening) {
     this.direction = opening ? 'out' : 'in';
@@ -129,7 +150,11 @@ export class ServerConnection implements StepHost {
     this.#inbound = new InboundStanzas(this, owner.bindingTable);
     this.#dialback = opening ? new DialbackInitiator(this) : undefined;
     const dialback = this.#dialback ?? new DialbackReceiver(this, (sender, receiving, key) => owner.verify(sender, receiving, this.#streamId, key));
-    this.#negotiation = new Negotiation(this.role, [tlsStep(this), bidiStep(this), saslExternalStep(this), dialback]);
+    this.#activation = new HostActivation(this);
+    this.#mayUseHostNames = opening?.hostNamed ?? false;
+    this.hostNamedSettled = this.#mayUseHostNames ? new Promise((resolve) => (this.#settleHostNamed = resolve)) : Promise.resolve(false);
+    // Host names are asked for before TLS; activation comes before dialback, whose requests it may take.
+    this.#negotiation = new Negotiation(this.role, [hostNamedStep(this), tlsStep(this), bidiStep(this), saslExternalStep(this), this.#activation, dialback]);
     owner.connectionTable.add(this.id, this.direction);
     const seconds = context.config.negotiation_timeout;
     this.#negotiationTimer = setTimeout(() => this.#timedOut(seconds), seconds * 1000).unref();
@@ -194,6 +219,92 @@ export class ServerConnection implements StepHost {
     this.logger.info(`${this.label} bidirectional (XEP-0288)`);
   }
 
+  // --- host-named streams and host activation (step-host-named.ts, step-host-activation.ts) ---
+
+  get hostNamed(): boolean {
+    return this.#hostNamed;
+  }
+
+  get mayUseHostNames(): boolean {
+    return this.#mayUseHostNames;
+  }
+
+  useHostNames(peerHost: string): void {
+    this.#hostNames = { local: this.context.hostName!, remote: peerHost };
+  }
+
+  hostNamesRequested(peerHost: string): void {
+    this.#hostNames = { local: this.context.hostName!, remote: peerHost };
+  }
+
+  /** Both hosts' names are proved: pairs are authorized one by one, each by its own proof (draft section 6). */
+  #establishHostNamed(): void {
+    const names = this.#hostNames!;
+    this.#hostNamed = true;
+    this.#perPair = true;
+    // From now on the stream's names are the hosts' (the initiator opened it for a domain pair).
+    [this.#local, this.#remote] = [names.local, names.remote];
+    const row = this.#owner.connectionTable.get(this.id);
+    if (row) row.hostNamed = true;
+    this.#owner.connectionTable.certified(this.id, names.remote);
+    this.logger.info(`${this.label} host-named stream`, { local_host: names.local, remote_host: names.remote });
+    this.#settleHostNamed(true);
+    this.#owner.hostNamedReady(this);
+  }
+
+  /** Initiator: the host-named stream we asked for is not there; the connection ends and its pairs go the standard way. */
+  #hostNamedFailed(reason: string): void {
+    this.#hostNamedFailure ??= reason;
+    this.fail(new StanzaError('remote-server-timeout', `host-named stream: ${reason}`));
+  }
+
+  /** The connection ended while trying host names: what waited for it goes on a standard stream, not back to its senders. */
+  get hostNamedFailure(): string | undefined {
+    return this.#hostNamedFailure;
+  }
+
+  activate(pair: Pair): boolean {
+    return this.#hostNamed && this.#activation.request(pair);
+  }
+
+  channelBinding(): Buffer | undefined {
+    const socket = this.stream.socket;
+    // RFC 9266 section 2: defined for TLS 1.3 (TLS 1.2 would need the extended master secret, which Node does not show).
+    if (!(socket instanceof TLSSocket) || socket.getProtocol() !== 'TLSv1.3') return undefined;
+    return socket.exportKeyingMaterial(EXPORTER_LENGTH, EXPORTER_LABEL, Buffer.alloc(0));
+  }
+
+  credentials(domain: string): DomainCredentials | undefined {
+    const pem = this.context.tls.pemOf(domain);
+    const credentials = pem && domainCredentials(pem);
+    if (credentials instanceof Error) this.logger.warn('s2s activation: the certificate of a hosted domain cannot sign', { domain, reason: credentials.message });
+    return credentials instanceof Error ? undefined : credentials;
+  }
+
+  /** Host activation proved both domains of the pair: it is bound both ways (one way on a connection without bidi). */
+  activated(pair: Pair): void {
+    if (this.#closed) return;
+    const proof: PairProof = { method: 'host-activation', level: 'trusted' };
+    clearTimeout(this.#negotiationTimer);
+    this.#authenticated = true;
+    this.#owner.connectionTable.proved(this.id, pair.remote);
+    this.logger.info(`${this.label} pair activated`, { local: pair.local, remote: pair.remote, ...proof });
+    if (this.role === 'receiver' || this.bidi) this.#owner.bindingTable.bind(pair, 'in', this.id, proof);
+    if (this.role === 'initiator' || this.bidi) {
+      this.#owner.bindingTable.bind(pair, 'out', this.id, proof);
+      this.#dialback?.settle(pair);
+      this.#acks.authenticated(this.#tracker);
+      this.#owner.pairReady(this, pair);
+    }
+  }
+
+  activationFailed(pair: Pair, error: StanzaError): void {
+    this.logger.info(`${this.label} pair not activated`, { local: pair.local, remote: pair.remote, reason: error.message });
+    // The initiator asks with the pairs extension next (DNSSEC, POSH or the certificate may prove the sender).
+    if (this.#dialback) return this.#dialback.request(pair, false);
+    this.refused(pair, error);
+  }
+
   write(element: Element): void {
     this.stream.send(element);
   }
@@ -209,14 +320,20 @@ export class ServerConnection implements StepHost {
 
   async startTls(): Promise<boolean> {
     const tls = this.context.tls;
+    // Host names asked for: SNI names the peer's host, and each side presents its host's certificate (draft section 5).
+    const names = this.#hostNames;
     try {
       const socket =
         this.role === 'initiator'
-          ? await this.stream.startTlsClient({ ...serverName(this.#remote!), ...tls.clientOptions(this.#local!), rejectUnauthorized: false })
+          ? await this.stream.startTlsClient({ ...serverName(names?.remote ?? this.#remote!), ...tls.clientOptions(names?.local ?? this.#local!), rejectUnauthorized: false })
           : // RFC 6120 section 5.4.3.1: the receiving server asks the initiator for its certificate.
-            await this.stream.startTls(tls.serverOptions({ requestCert: true, rejectUnauthorized: false }, this.#local));
+            await this.stream.startTls(tls.serverOptions({ requestCert: true, rejectUnauthorized: false }, names?.local ?? this.#local));
+      const certificate = this.certificate(names?.remote ?? this.#remote ?? '');
+      if (this.role === 'initiator' && names && certificate.status !== 'valid') {
+        this.#hostNamedFailed(`the certificate does not prove the peer's host name ${names.remote}: ${certificate.reason ?? certificate.status}`);
+        return false;
+      }
       if (this.role === 'initiator') this.#sendHeader();
-      const certificate = this.certificate(this.#remote ?? '');
       this.logger.info(`${this.label} TLS established`, { protocol: socket.getProtocol(), cipher: socket.getCipher().name, certificate: certificate.status, reason: certificate.reason });
       return true;
     } catch (error) {
@@ -241,6 +358,7 @@ export class ServerConnection implements StepHost {
     if (this.role === 'receiver') return this.#bindInbound(pair, method);
     this.#authenticated = true;
     this.#dialback!.settle(pair);
+    if (this.#hostNamed) return void this.#bindHostNamedOutbound(pair);
     // The pair starts sending once the stream is open (after the restart that follows SASL).
     if (!this.#negotiation.whenOpen(() => this.#bindOutbound(pair, method))) {
       this.refused(pair, new StanzaError('resource-constraint', 'too many requests wait on this connection'));
@@ -278,9 +396,12 @@ export class ServerConnection implements StepHost {
   }
 
   refused(pair: Pair, error: StanzaError): void {
-    this.logger.warn('s2s outgoing pair failed', { local: pair.local, remote: pair.remote, error: error.message });
+    this.logger.warn(`${this.label} pair failed`, { local: pair.local, remote: pair.remote, error: error.message });
     this.#owner.pairFailed(this, pair, error);
-    if (this.#owner.bindingTable.pairsOf(this.id, 'out').length === 0 && this.#dialback!.waiting === 0) this.close();
+    // A connection we opened that carries nothing and waits for nothing ends. A host-named one stays
+    // for the host's other domains: without any pair it ends when the negotiation time runs out.
+    if (this.role !== 'initiator' || this.#hostNamed || this.#dialback!.waiting > 0) return;
+    if (this.#owner.bindingTable.pairsOf(this.id, 'out').length === 0) this.close();
   }
 
   fail(error: StanzaError, condition?: StreamErrorCondition): void {
@@ -294,14 +415,22 @@ export class ServerConnection implements StepHost {
 
   // --- outbound --------------------------------------------------------------------------------
 
-  /** Asks for another pair on this connection we opened (XEP-0220 section 2.6). */
+  /**
+   * Asks for another pair: on a connection we opened by dialback (XEP-0220 section 2.6) or
+   * activation; on a host-named one the peer opened, by activation only (canCarry said it may).
+   */
   request(pair: Pair): void {
-    if (!this.#owner.bindingTable.isBound(pair, 'out', this.id)) this.#dialback!.request(pair);
+    if (this.#owner.bindingTable.isBound(pair, 'out', this.id)) return;
+    if (this.#dialback) return this.#dialback.request(pair);
+    if (this.#activation.request(pair)) return;
+    queueMicrotask(() => this.refused(pair, new StanzaError('remote-server-timeout', `pairs cannot be asked for on a connection ${this.remoteDomain} opened`)));
   }
 
   /** As the receiving server, asks the peer as authoritative server about a key (XEP-0220 section 2.1.2). */
   verify(sender: string, receiving: string, streamId: string, key: string): Promise<VerifyOutcome> {
-    return this.#dialback!.verify(sender, receiving, streamId, key);
+    // XEP-0288 section 2.2: not on a connection the peer opened (it may have carried the request).
+    if (!this.#dialback) return Promise.resolve('error');
+    return this.#dialback.verify(sender, receiving, streamId, key);
   }
 
   /**
@@ -310,8 +439,21 @@ export class ServerConnection implements StepHost {
    * section 4.4.2 a certificate that is valid for the new domain too.
    */
   canCarry(remote: string): boolean {
-    if (this.#closed || this.stream.closing || this.role !== 'initiator' || !this.#negotiation.complete) return false;
+    if (this.#closed || this.stream.closing) return false;
+    // A host-named stream carries any domain of the peer's host, each pair with a proof of its own; on
+    // one the peer opened we can ask only by activation, and only with bidi.
+    if (this.#hostNamed) return this.role === 'initiator' ? this.#negotiation.complete : this.#activation.canRequest;
+    if (this.role !== 'initiator' || !this.#negotiation.complete) return false;
     return this.#dialback!.errorsOffered && this.certificate(remote).status === 'valid';
+  }
+
+  /**
+   * Whether this connection reaches the server `target` names: it was opened to that hop, or it is
+   * host-named and the peer's certificate proved the target's host name (draft section 5 step 3).
+   */
+  reaches(target: ServerTarget): boolean {
+    if (this.target && hopOf(this.target) === hopOf(target)) return true;
+    return this.#hostNamed && this.proves(target.host.toLowerCase().replace(/\.$/, ''));
   }
 
   /**
@@ -319,6 +461,8 @@ export class ServerConnection implements StepHost {
    * a pair from `local` may be asked for here as well as from the domain it was opened for.
    */
   presentsFor(local: string): boolean {
+    // A host-named stream presents the host's certificate: a refused pair goes to a standard stream of its own.
+    if (this.#hostNamed) return false;
     if (local === this.#local) return true;
     const socket = this.stream.socket;
     const certificate = socket instanceof TLSSocket ? socket.getX509Certificate() : undefined;
@@ -341,9 +485,27 @@ export class ServerConnection implements StepHost {
     this.context.router.bounce(stanza, new StanzaError('resource-constraint', `${pair.remote} is not taking stanzas as fast as they come`));
   }
 
-  #bindOutbound(pair: Pair, method: AuthMethod): void {
+  /**
+   * A pair granted on a host-named stream: the certificate proves the peer's host, not the target
+   * domain, so that domain is proven for the connection as a sender would be (pair-authorization.ts:
+   * the certificate, DANE or signed SRV, POSH); otherwise DNS led here (its SRV target is the host,
+   * or its hop), which is as much as dialback gives, over TLS: encrypted.
+   */
+  async #bindHostNamedOutbound(pair: Pair): Promise<void> {
+    const verdict = await this.proveSender(pair.remote);
     if (this.#closed) return;
-    const proof = this.#record(pair, 'out', method, this.certificate(pair.remote).status === 'valid');
+    const proof: PairProof = verdict.proven ? { method: verdict.method, level: verdict.level } : { method: 'dialback', level: 'encrypted' };
+    const required = this.context.policy.requiredLevel(pair.remote);
+    if (!meetsLevel(proof.level, required)) {
+      const reason = verdict.proven ? `it reaches ${proof.level}` : verdict.reason;
+      return this.refused(pair, new StanzaError('remote-server-timeout', `${pair.remote} is not proven for the host ${this.#hostNames!.remote} at the ${required} level: ${reason}`));
+    }
+    this.#bindOutbound(pair, proof.method, proof);
+  }
+
+  #bindOutbound(pair: Pair, method: AuthMethod, given?: PairProof): void {
+    if (this.#closed) return;
+    const proof = this.#record(pair, 'out', method, this.certificate(pair.remote).status === 'valid', given);
     this.#acks.authenticated(this.#tracker);
     this.logger.info('s2s outgoing pair authorized', { local: pair.local, remote: pair.remote, ...proof });
     this.#owner.pairReady(this, pair);
@@ -379,11 +541,11 @@ export class ServerConnection implements StepHost {
   }
 
   /** Enters what the peer proved in the connection table and the pair in the binding table. */
-  #record(pair: Pair, direction: Direction, method: AuthMethod, certified: boolean): PairProof {
+  #record(pair: Pair, direction: Direction, method: AuthMethod, certified: boolean, given?: PairProof): PairProof {
     clearTimeout(this.#negotiationTimer);
     if (certified) this.#owner.connectionTable.certified(this.id, pair.remote);
     else this.#owner.connectionTable.proved(this.id, pair.remote);
-    const proof = proofOf(direction, method, this.secure, certified);
+    const proof = given ?? proofOf(direction, method, this.secure, certified);
     this.#owner.bindingTable.bind(pair, direction, this.id, proof);
     return proof;
   }
@@ -391,11 +553,29 @@ export class ServerConnection implements StepHost {
   // --- the stream ------------------------------------------------------------------------------
 
   #sendHeader(): void {
-    // RFC 6120 section 4.7 and XEP-0220 section 2.4.1: to, from, version, and the dialback prefix.
-    this.stream.openStream({ from: this.#local, to: this.#remote, prefixes: { db: NS_DIALBACK } });
+    // RFC 6120 section 4.7 and XEP-0220 section 2.4.1: to, from, version, and the dialback prefix; after TLS
+    // on a connection that asked for host names, the two hosts' names (draft section 5).
+    const names = this.secure ? this.#hostNames : undefined;
+    this.stream.openStream({ from: names?.local ?? this.#local, to: names?.remote ?? this.#remote, prefixes: { db: NS_DIALBACK } });
+  }
+
+  /** Receiver: the header after TLS where host names were asked for (step-host-named.ts). */
+  #openHostNamed(root: Element, declarations: NamespaceDeclarations): void {
+    const names = this.#hostNames!;
+    const header =
+      root.name === 'stream' && root.xmlns === NS_STREAMS && declarations[''] === NS_SERVER
+        ? hostNamedHeader(root, names.local, names.remote, (name) => this.certificate(name))
+        : { condition: 'invalid-namespace' as const, text: "a server stream is <stream:stream> with content namespace 'jabber:server'" };
+    if ('condition' in header) return this.#streamError(header.condition, header.text, names.local);
+    [this.#local, this.#remote, this.#streamId] = [header.local, header.remote, header.id];
+    this.#establishHostNamed();
+    this.stream.openStream({ from: header.local, to: header.remote, id: header.id, version: '1.0', prefixes: { db: NS_DIALBACK } });
+    this.stream.send(this.#features());
+    this.#negotiation.headerSent();
   }
 
   #onStreamOpen(root: Element, declarations: NamespaceDeclarations): void {
+    if (this.role === 'receiver' && this.#hostNames && this.secure) return this.#openHostNamed(root, declarations);
     if (this.role === 'receiver') {
       const header = receiverHeader(this, root, declarations);
       if ('condition' in header) return this.#streamError(header.condition, header.text, header.local);
@@ -444,9 +624,16 @@ export class ServerConnection implements StepHost {
       return this.#note(`the peer ended the stream: ${condition}`);
     }
     if (element.xmlns === NS_STREAMS && element.name === 'features' && this.role === 'initiator') {
+      if (this.#hostNames && this.secure && !this.#hostNamed) {
+        // The peer confirms host names after TLS; without it the stream is not what we asked for.
+        if (!element.getChild('host-named', NS_TRELLIS_S2S)) return this.#hostNamedFailed('the peer did not confirm host names after TLS');
+        this.#establishHostNamed();
+      }
       this.#acks.features(element);
       this.#dialback!.observe(element);
-      return this.#negotiation.features(element);
+      this.#negotiation.features(element);
+      if (!this.#hostNames) this.#settleHostNamed(false);
+      return;
     }
     const step = this.#negotiation.handle(element);
     if (step) return void step.catch((error: unknown) => this.#stepFailed(error));
@@ -495,11 +682,17 @@ export class ServerConnection implements StepHost {
     this.#negotiation.clear();
     if (error) this.#note(error.message);
     this.#dialback?.closed();
+    this.#activation.closed();
     const unconfirmed = this.#tracker.takeUnconfirmed();
     // Draft-ietf-xmpp-dna-01 section 4: a closed connection leaves both tables.
     this.#owner.bindingTable.removeConnection(this.id);
     this.#owner.connectionTable.delete(this.id);
     const reason = (this.#closeError ??= new StanzaError('remote-server-timeout', 'the connection closed'));
+    if (this.role === 'initiator' && this.#hostNames && !this.#hostNamed) {
+      this.#hostNamedFailure ??= reason.message;
+      this.#owner.hostNamedRefused(this, this.#hostNamedFailure);
+    }
+    this.#settleHostNamed(false);
     this.logger.info(`${this.label} connection closed`, { reason: reason.message, unconfirmed: unconfirmed.length || undefined, bytes_in: this.stream.bytesIn, bytes_out: this.stream.bytesOut });
     this.#owner.closed(this, reason, unconfirmed);
   }

@@ -21,6 +21,8 @@ import type { TrackedStanza } from './delivery-tracker.ts';
 import { Destination, type Hops, type ResendCounters } from './destination.ts';
 import type { PairProof } from './pair-proof.ts';
 import { ServerConnection, type ConnectionOwner } from './server-connection.ts';
+import { HostNamedRefusals } from './step-host-named.ts';
+import type { ServerTarget } from '../net/dns.ts';
 import type { VerifyOutcome } from './step-dialback-initiator.ts';
 
 const SWEEP_INTERVAL_MS = 1000;
@@ -41,11 +43,18 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
   /** connections we opened, by the hop (host and port) they reached */
   readonly #byHop = new Map<string, Set<ServerConnection>>();
   readonly #destinations = new Map<string, Destination>();
+  /** host-named connections, both directions, and those we opened that are still trying host names */
+  readonly #hostConnections = new Set<ServerConnection>();
+  /** peers that did not take a host-named stream: standard streams with them for a while */
+  readonly #refusals: HostNamedRefusals;
+  /** hops (of a remote domain's first target) a connection that may become host-named is being opened to */
+  readonly #hostOpening = new Map<string, Promise<void>>();
   #listeners: Listener[] = [];
   #sweeper: NodeJS.Timeout;
 
   constructor(context: S2sContext) {
     this.context = context;
+    this.#refusals = new HostNamedRefusals(context.logger);
     this.#sweeper = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS);
     this.#sweeper.unref();
   }
@@ -109,23 +118,67 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
   async connect(pair: Pair, own = false): Promise<ServerConnection | StanzaError> {
     const targets = await resolveHops(pair.remote, this.context);
     if (targets instanceof StanzaError) return targets;
+    // Domains of one host asked for at once: the first opens the connection that may become host-named, the others wait for it.
+    const opening = own || this.context.hostName === undefined ? undefined : hopOf(targets[0]!);
+    if (opening !== undefined) await this.#hostOpening.get(opening);
+    const hostNamed = own ? undefined : await this.#hostConnection(targets, pair.remote);
+    if (hostNamed) return hostNamed;
     for (const target of targets) {
       for (const connection of this.#byHop.get(hopOf(target)) ?? []) {
         if (connection.canCarry(pair.remote) && (!own || connection.presentsFor(pair.local))) return connection;
       }
     }
+    const owner = opening !== undefined && !this.#hostOpening.has(opening);
+    let opened = (): void => {};
+    if (owner) this.#hostOpening.set(opening, new Promise((resolve) => (opened = resolve)));
+    try {
+      return await this.#open(pair, targets, own);
+    } finally {
+      if (owner) this.#hostOpening.delete(opening);
+      opened();
+    }
+  }
+
+  async #open(pair: Pair, targets: ServerTarget[], own: boolean): Promise<ServerConnection | StanzaError> {
     const connected = await connectToHop(targets, pair.remote, pair.local, this.context);
     if (connected instanceof StanzaError) return connected;
-    const connection = new ServerConnection(connected.socket, this.context, this, { pair, target: connected.target });
-    this.#live.set(connection.id, { connection });
     const hop = hopOf(connected.target);
+    // Host names are tried on a shared connection (not one for a domain's own certificate), never with direct TLS (no features before it).
+    const tryHostNames = !own && this.context.hostName !== undefined && !connected.target.directTls && this.#refusals.allows(hop);
+    const connection = new ServerConnection(connected.socket, this.context, this, { pair, target: connected.target, hostNamed: tryHostNames });
+    this.#live.set(connection.id, { connection });
+    if (tryHostNames) this.#hostConnections.add(connection);
     let connections = this.#byHop.get(hop);
     if (!connections) this.#byHop.set(hop, (connections = new Set()));
     connections.add(connection);
     return connection;
   }
 
+  /**
+   * Draft-ietf-xmpp-dna-01 section 5 step 3: a host-named connection whose peer's certificate proves
+   * one of the remote domain's SRV targets (or one we opened to its hop) carries its pairs, in
+   * either direction; one still trying host names to that hop is waited for first.
+   */
+  async #hostConnection(targets: readonly ServerTarget[], remote: string): Promise<ServerConnection | undefined> {
+    for (const target of targets) {
+      for (const connection of [...this.#hostConnections]) {
+        if (!connection.reaches(target)) continue;
+        if ((connection.hostNamed || (await connection.hostNamedSettled)) && connection.canCarry(remote)) return connection;
+      }
+    }
+    return undefined;
+  }
+
   // --- what connections report -----------------------------------------------------------------
+
+  hostNamedReady(connection: ServerConnection): void {
+    this.#hostConnections.add(connection);
+  }
+
+  hostNamedRefused(connection: ServerConnection, reason: string): void {
+    this.#hostConnections.delete(connection);
+    if (connection.target) this.#refusals.refused(hopOf(connection.target), reason);
+  }
 
   pairReady(connection: ServerConnection, pair: Pair): void {
     this.#destination(pair.remote).pairReady(connection, pair.local);
@@ -142,6 +195,7 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
   closed(connection: ServerConnection, error: StanzaError, unconfirmed: TrackedStanza[]): void {
     const live = this.#live.get(connection.id);
     this.#live.delete(connection.id);
+    this.#hostConnections.delete(connection);
     live?.release?.();
     const hop = connection.target && hopOf(connection.target);
     if (hop && this.#byHop.get(hop)?.delete(connection) && this.#byHop.get(hop)!.size === 0) this.#byHop.delete(hop);

@@ -123,4 +123,37 @@ describe('the dialback step, initiating', () => {
     step.handle(answer('invalid'));
     assert.deepEqual(host.revokedPairs, [PAIR]);
   });
+
+  describe('on a host-named stream', () => {
+    const hostNamed = () => {
+      const host = new FakeStepHost({ role: 'initiator', local: 'xmpp.a.example', remote: 'xmpp.b.example', secure: true, hostNamed: true });
+      const step = new DialbackInitiator(host);
+      step.declared();
+      step.observe(parseElement(`<stream:features xmlns:stream='${NS_STREAMS}'><pairs xmlns='urn:xmpp:trellis:s2s:0'/></stream:features>`));
+      return { host, step };
+    };
+
+    test('host activation takes the request where both hosts have it; otherwise it is asked without a key', () => {
+      const { host, step } = hostNamed();
+      host.activation = true;
+      step.request(PAIR);
+      step.begin();
+      assert.deepEqual([host.activating, host.wire, step.waiting], [[PAIR], [], 0]);
+      host.activation = false;
+      step.request({ local: 'a2.example', remote: 'b.example' });
+      assert.match(host.wire[0]!, /^<result xmlns=["']jabber:server:dialback["'] from=["']a2.example["'] to=["']b.example["']\/>$/);
+    });
+
+    test('after activation failed, the pair is asked without a key; refused, it goes the standard way (no keyed retry here)', () => {
+      const { host, step } = hostNamed();
+      host.activation = true;
+      step.begin();
+      step.request(PAIR, false);
+      assert.deepEqual(host.activating, []);
+      assert.match(host.wire[0]!, /\/>$/, 'keyless');
+      step.handle(db("<db:result from='b.example' to='a.example' type='error'><error type='auth'><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></db:result>"));
+      assert.equal(host.wire.length, 1, 'no request with a key');
+      assert.equal(host.refusedPairs.length, 1);
+    });
+  });
 });

@@ -30,7 +30,7 @@ export class DialbackInitiator implements Step {
   /** the stream reached this step: requests may be written (once it is open) */
   #began = false;
   /** pairs whose <db:result/> awaits an answer, with the timer that gives up on it */
-  readonly #requests = new Map<string, { pair: Pair; timer: NodeJS.Timeout; keyless?: boolean }>();
+  readonly #requests = new Map<string, { pair: Pair; timer: NodeJS.Timeout; keyless?: boolean; activation: boolean }>();
   readonly #verifies = new Map<string, (outcome: VerifyOutcome) => void>();
 
   constructor(host: StepHost) {
@@ -86,14 +86,15 @@ export class DialbackInitiator implements Step {
   /**
    * Asks for a pair to be authorized on this stream (section 2.1.1), now if the stream has
    * reached dialback, else when it does. A pair that gets no answer in time is refused.
+   * `activation`: on a host-named stream, host activation may take the request instead.
    */
-  request(pair: Pair): void {
+  request(pair: Pair, activation = true): void {
     const key = pairKey(pair);
     if (this.#requests.has(key)) return;
     const seconds = this.#host.context.config.negotiation_timeout;
     const timer = setTimeout(() => this.#refuse(pair, new StanzaError('remote-server-timeout', `no dialback answer for ${pair.local} within ${seconds} s`)), seconds * 1000);
     timer.unref();
-    this.#requests.set(key, { pair, timer });
+    this.#requests.set(key, { pair, timer, activation });
     if (this.#began) this.#sendResult(pair);
   }
 
@@ -104,11 +105,14 @@ export class DialbackInitiator implements Step {
   }
 
   #sendResult(pair: Pair, withKey = false): void {
-    // Draft-ietf-xmpp-dna-01 section 6: once the connection is authenticated, a peer that offered
-    // the pairs extension is asked without a key, and proves the sender from what it knows of
-    // this connection; others get the key of standard dialback (XEP-0220 section 2.6).
-    const keyless = !withKey && this.#pairs && this.#host.authenticated && this.#host.secure;
     const request = this.#requests.get(pairKey(pair));
+    // On a host-named stream, host activation proves both domains where both hosts have it.
+    if (request?.activation && this.#host.activate(pair)) return this.settle(pair);
+    // Draft-ietf-xmpp-dna-01 section 6: once the connection is authenticated (a host-named stream
+    // is, by both certificates), a peer that offered the pairs extension is asked without a key,
+    // and proves the sender from what it knows of this connection; others get the key of
+    // standard dialback (XEP-0220 section 2.6).
+    const keyless = !withKey && this.#pairs && (this.#host.authenticated || this.#host.hostNamed) && this.#host.secure;
     if (request) request.keyless = keyless;
     const key = keyless ? [] : [dialbackKey(this.#host.context.secret, pair.remote, pair.local, this.#host.streamId)];
     const sent = this.#host.send(new Element('result', NS_DIALBACK, { from: pair.local, to: pair.remote }, key));
@@ -159,7 +163,7 @@ export class DialbackInitiator implements Step {
       this.settle(pair);
       return this.#host.authorized(pair, 'dialback');
     }
-    if (this.#requests.get(pairKey(pair))?.keyless) {
+    if (this.#requests.get(pairKey(pair))?.keyless && !this.#host.hostNamed) {
       // Nothing proves the sender here beyond its certificate: standard dialback piggybacking
       // next, where the peer's policy allows it (the digest's section 5.7).
       if (!this.#keylessRefusalLogged) {
@@ -169,6 +173,7 @@ export class DialbackInitiator implements Step {
       return this.#sendResult(pair, true);
     }
     // Section 2.1.1: invalid bounces the pair's stanzas with internal-server-error; an error is not fatal.
+    // On a host-named stream the pair goes to a standard stream of its own instead (server-connection.ts).
     const error =
       type === 'invalid'
         ? new StanzaError('internal-server-error', `${pair.remote} refused our dialback key for ${pair.local}`)

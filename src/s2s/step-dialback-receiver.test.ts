@@ -155,4 +155,15 @@ describe('the dialback step, receiving', () => {
     step.handle(db("<db:result from='b.example' to='elsewhere.example'/>"));
     assert.match(host.wire[0]!, /<item-not-found /);
   });
+
+  test('a host-named stream offers the pairs extension without dialback, and refuses a request with a key', () => {
+    const { host, step, asked } = receiver({ hostNamed: true, certificates: { 'b.example': 'valid' } });
+    const features = new Element('features', NS_STREAMS);
+    step.offer(features);
+    assert.deepEqual(features.elements().map((element) => element.name), ['pairs']);
+    step.handle(request());
+    assert.match(host.wire[0]!, /<not-allowed /);
+    assert.deepEqual([asked, host.authorizedPairs], [[], []]);
+  });
 });
+

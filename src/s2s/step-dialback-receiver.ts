@@ -42,7 +42,8 @@ export class DialbackReceiver implements Step {
     const sender = this.#host.remoteDomain;
     const level = sender ? this.#host.context.policy.requiredLevel(sender) : this.#host.context.config.min_level;
     const certified = sender !== undefined && this.#host.certificate(sender).status === 'valid';
-    if (!this.#host.authenticated && (!demandsOf(level).trustedCertificate || certified)) features.c('dialback', {}, NS_DIALBACK_FEATURE).c('errors');
+    // A host-named stream authorizes pairs by proofs only (keyless requests, activation): no keyed dialback there.
+    if (!this.#host.authenticated && !this.#host.hostNamed && (!demandsOf(level).trustedCertificate || certified)) features.c('dialback', {}, NS_DIALBACK_FEATURE).c('errors');
     // Trellis's pairs extension (docs/federation.md): keyless requests are understood here. They
     // rest on the peer's certificate, so only over TLS.
     if (this.#host.secure) features.c('pairs', {}, NS_TRELLIS_S2S);
@@ -76,6 +77,7 @@ export class DialbackReceiver implements Step {
     }
     const pair = { local: target, remote: sender };
     if (request.text().trim() === '') return this.#keyless(request, pair);
+    if (host.hostNamed) return refuse('not-allowed', 'cancel', 'a host-named stream authorizes pairs by proofs, not dialback keys: use a standard stream');
     const demands = demandsOf(host.context.policy.requiredLevel(sender));
     if (demands.tls && !host.secure) return refuse('policy-violation', 'cancel', 'TLS is required before dialback');
     const certificate = host.certificate(sender);

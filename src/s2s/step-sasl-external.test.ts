@@ -91,4 +91,18 @@ describe('the SASL EXTERNAL step', () => {
       assert.throws(() => saslExternalStep(receiver).handle(parseElement(`<response xmlns='${NS}'/>`)), (error) => error instanceof StreamError && error.condition === 'not-authorized');
     });
   });
+
+  test('not on a host-named stream: neither offered, nor asked for, nor accepted (both certificates name the hosts)', () => {
+    const receiving = host({ role: 'receiver', hostNamed: true, certificates: { 'b.example': 'valid' } });
+    const features = new Element('features', NS_STREAMS);
+    saslExternalStep(receiving).offer!(features);
+    assert.deepEqual(features.elements(), []);
+    saslExternalStep(receiving).handle(auth());
+    assert.match(receiving.wire[0]!, /<invalid-mechanism/);
+    assert.deepEqual(receiving.authorizedPairs, []);
+    const initiating = host({ role: 'initiator', hostNamed: true, level: 'trusted' });
+    assert.equal(saslExternalStep(initiating).begin!(EXTERNAL), 'done');
+    assert.deepEqual([initiating.wire, initiating.failures], [[], []]);
+  });
 });
+

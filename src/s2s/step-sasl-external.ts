@@ -18,13 +18,15 @@ export function saslExternalStep(host: StepHost): Step {
     // XEP-0178 section 3: offer EXTERNAL only when the certificate proves the claimed domain.
     offer(features) {
       const sender = host.remoteDomain;
-      if (!succeeded && host.secure && sender && host.certificate(sender).status === 'valid') {
+      // A host-named stream is authenticated by both hosts' certificates; pairs come one by one.
+      if (!succeeded && !host.hostNamed && host.secure && sender && host.certificate(sender).status === 'valid') {
         features.c('mechanisms', {}, NS_SASL).c('mechanism').t('EXTERNAL');
       }
       return false;
     },
 
     begin(features) {
+      if (host.hostNamed) return 'done';
       const remote = host.remoteDomain!;
       // Before authenticating either way: a domain that must be trusted shows a certificate naming it.
       const certificate = host.certificate(remote);
@@ -65,7 +67,7 @@ export function saslExternalStep(host: StepHost): Step {
       return 'done';
     };
     const sender = host.remoteDomain;
-    if (succeeded || element.attrs.mechanism !== 'EXTERNAL' || !host.secure || !sender) return fail('invalid-mechanism');
+    if (succeeded || host.hostNamed || element.attrs.mechanism !== 'EXTERNAL' || !host.secure || !sender) return fail('invalid-mechanism');
     if (host.certificate(sender).status !== 'valid') return fail('not-authorized');
     const response = element.text().trim();
     const authzid = response === '' || response === '=' ? '' : Buffer.from(response, 'base64').toString('utf8');

@@ -29,6 +29,8 @@ export interface FakeHostOptions {
   streamId?: string;
   /** s2s.bidi (default true) */
   bidi?: boolean;
+  /** the stream is host-named */
+  hostNamed?: boolean;
 }
 
 export class FakeStepHost implements StepHost {
@@ -42,6 +44,11 @@ export class FakeStepHost implements StepHost {
   streamId: string;
   authenticated = false;
   bidi = false;
+  hostNamed: boolean;
+  /** pairs host activation took (`activate` answers true for these) */
+  readonly activating: Pair[] = [];
+  /** whether `activate` takes a pair */
+  activation = false;
   /** everything written, in order, serialized; `sent` for what went through the open stream */
   readonly wire: string[] = [];
   readonly authorizedPairs: (Pair & { method: AuthMethod })[] = [];
@@ -62,6 +69,7 @@ export class FakeStepHost implements StepHost {
     this.localDomain = options.local;
     this.remoteDomain = options.remote;
     this.secure = options.secure ?? false;
+    this.hostNamed = options.hostNamed ?? false;
     this.streamId = options.streamId ?? 'stream-1';
     this.#certificates = options.certificates ?? {};
     const level = options.level ?? 'encrypted';
@@ -101,6 +109,11 @@ export class FakeStepHost implements StepHost {
   authorized(pair: Pair, method: AuthMethod): void {
     this.authenticated = true;
     this.authorizedPairs.push({ ...pair, method });
+  }
+
+  activate(pair: Pair): boolean {
+    if (this.activation) this.activating.push(pair);
+    return this.activation;
   }
 
   enableBidi(): void {

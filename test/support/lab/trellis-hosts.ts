@@ -20,8 +20,8 @@ export interface LabHosts {
   certificates: Map<string, CertificateAndKey>;
   /** `hosts:` entries for domains, each with a certificate naming it and the names given */
   hostsYaml(domains: Record<string, string[]>): Promise<string>;
-  /** starts a host on `address` (port 5269) serving `hostsYaml`; `s2sExtra` adds lines under `s2s:` */
-  start(address: string, hostsYaml: string, s2sExtra?: string): Promise<TestServer>;
+  /** starts a host on `address` (port 5269) serving `hostsYaml`; `s2sExtra` adds lines under `s2s:`; one-way connections unless `bidi` */
+  start(address: string, hostsYaml: string, s2sExtra?: string, options?: { bidi?: boolean }): Promise<TestServer>;
   /** adds user "u" to each domain of `server` and logs it in */
   loginUsers(server: TestServer, domains: readonly string[]): Promise<void>;
   stop(): Promise<void>;
@@ -50,16 +50,16 @@ export async function labHosts(dir: string): Promise<LabHosts> {
       }
       return yaml;
     },
-    async start(address, hostsYaml, s2sExtra = '') {
+    async start(address, hostsYaml, s2sExtra = '', { bidi = false } = {}) {
       const server = await startTestServer(`
 listeners:
   c2s: { addresses: ["127.0.0.1"], port: 0 }
   s2s: { addresses: ["${address}"], port: 5269 }
 s2s:
   min_level: trusted
-  # One-way connections: these hosts test which connection each pair is authorized on, and bidi
-  # (XEP-0288) would bind the reverse pairs to the same connections too.
-  bidi: false
+  # One-way connections by default: these hosts test which connection each pair is authorized on,
+  # and bidi (XEP-0288) would bind the reverse pairs to the same connections too.
+  bidi: ${bidi}
   ca_files: ["${caFile}"]
   use_system_ca: false
 ${s2sExtra}
