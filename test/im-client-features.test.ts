@@ -294,6 +294,40 @@ describe('client features', () => {
     });
   });
 
+  describe('client state indication with stream management', () => {
+    test('held stanzas stay while the session waits for resumption, and follow <resumed/>: the resumed stream is active', async () => {
+      const phone = await connect('gina', 'phone-sm');
+      phone.send(`<enable xmlns='urn:xmpp:sm:3' resume='true'/>`);
+      const id = /<enabled [^>]*id=["']([^"']+)["']/.exec(await phone.waitFor(/<enabled [^>]*\/>/))![1]!;
+      phone.send(`<inactive xmlns='urn:xmpp:csi:0'/>`);
+      await barrier(phone);
+      const erin = await connect('erin', 'sender');
+      // RFC 6121 section 4.6: directed presence reaches a full JID whatever the subscription.
+      for (const text of ['directed 1', 'directed 2']) erin.send(`<presence to='gina@localhost/phone-sm'><status>${text}</status></presence>`);
+      await barrier(erin);
+      const session = [...server.server.c2s.sessions].find((candidate) => candidate.jid.toString() === 'gina@localhost/phone-sm')!;
+      assert.equal(session.heldWhileInactive, 1);
+      phone.close();
+      const deadline = Date.now() + 5000;
+      while (session.state !== 'detached') {
+        if (Date.now() > deadline) throw new Error('the session did not wait for resumption');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      erin.send(`<presence to='gina@localhost/phone-sm'><status>directed 3</status></presence>`);
+      await barrier(erin);
+      assert.equal(session.heldWhileInactive, 1, 'still held, the latest only');
+
+      const again = await connectTls(server);
+      clients.push(again);
+      await authenticate(again, { username: 'gina', password: 'secret', bind: false });
+      again.send(`<resume xmlns='urn:xmpp:sm:3' previd='${id}' h='1'/>`);
+      const received = await again.waitFor('directed 3');
+      assert.ok(received.indexOf('<resumed ') < received.indexOf('directed 3'), received);
+      assert.doesNotMatch(received, /directed [12]/);
+      assert.equal(session.inactive, false);
+    });
+  });
+
   describe('last activity (XEP-0012) and entity time (XEP-0202)', () => {
     test("the server's uptime", async () => {
       const carol = await connect('carol', 'last');
