@@ -21,6 +21,9 @@ const REQUIREMENTS: Requirement[] = [
   { pkg: 'postgresql', present: () => postgresBinDir() !== undefined },
   // test/tls-scan.test.ts scans the TLS listeners with it
   { pkg: 'testssl.sh', present: () => existsSync('/usr/bin/testssl') },
+  // test/profanity.test.ts drives the Profanity client in a terminal multiplexer
+  { pkg: 'profanity', present: () => existsSync('/usr/bin/profanity') },
+  { pkg: 'tmux', present: () => existsSync('/usr/bin/tmux') },
 ];
 
 function postgresBinDir(): string | undefined {

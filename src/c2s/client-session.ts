@@ -15,6 +15,7 @@ import { serialize } from '../xml/serialize.ts';
 import { OutboundQueue, type OutboundEntry } from './outbound-queue.ts';
 import type { OutputBudget } from '../net/output-budget.ts';
 import { ackElement, ackRequest, acknowledgedCount } from '../net/stream-management.ts';
+import { HeldStanzas, holdKey } from './client-state.ts';
 
 /** What a session needs from the connection that carries it. */
 export interface SessionTransport {
@@ -36,6 +37,8 @@ export interface ClientSessionContext {
   logger: Logger;
   /** stanzas sent and not yet acknowledged after which an acknowledgement is asked for at once */
   ackRequestThreshold: number;
+  /** stanzas held for an inactive client (XEP-0352) before they are all sent */
+  maxHeldWhileInactive: number;
   /** A live session could not take a stanza (its budget is spent, or it has an offline backlog). */
   spill(session: ClientSession, stanza: Element): Promise<void>;
   /** The session ended: these stanzas never reached the client. */
@@ -80,6 +83,10 @@ export class ClientSession implements BoundSession {
   #sm: StreamManagement | undefined;
   #state: 'attached' | 'detached' | 'ended' = 'attached';
   #resumeTimer: NodeJS.Timeout | undefined;
+  /** the client said it is inactive (XEP-0352); every stream begins active */
+  #inactive = false;
+  /** what waits for the client to be active again (client-state.ts) */
+  #held = new HeldStanzas();
   /** spills run one after another so that stored messages keep their order */
   #spills: Promise<void> = Promise.resolve();
   #markEnded!: () => void;
@@ -110,6 +117,15 @@ export class ClientSession implements BoundSession {
     return this.#queue.size;
   }
 
+  /** stanzas held back while the client is inactive (XEP-0352) */
+  get heldWhileInactive(): number {
+    return this.#held.size;
+  }
+
+  get inactive(): boolean {
+    return this.#inactive;
+  }
+
   get streamManagementId(): string | undefined {
     return this.#sm?.id;
   }
@@ -125,8 +141,14 @@ export class ClientSession implements BoundSession {
       void this.#context.undelivered(this, [stanza]);
       return;
     }
+    if (this.#inactive && this.#hold(stanza)) return;
+    this.#deliver(stanza);
+  }
+
+  /** Queues a stanza for the client, or stores it offline when the session cannot take it now. */
+  #deliver(stanza: Element, serialized?: string): void {
     if (this.offlineBacklog && isStorableMessage(stanza)) return this.#spill(stanza);
-    const xml = serialize(stanza, NS_CLIENT);
+    const xml = serialized ?? serialize(stanza, NS_CLIENT);
     if (!this.#context.budget.fits(this.#queue.chars, xml.length)) {
       this.#context.budget.overflows++;
       return this.#spill(stanza);
@@ -141,6 +163,7 @@ export class ClientSession implements BoundSession {
    */
   sendTracked(stanza: Element): Promise<boolean> {
     if (this.#state === 'ended') return Promise.resolve(false);
+    this.#releaseHeld();
     return new Promise((settle) => {
       this.#enqueue(stanza, serialize(stanza, NS_CLIENT), settle);
       if (this.#sm && !this.#sm.ackRequested) this.#requestAck();
@@ -154,6 +177,43 @@ export class ClientSession implements BoundSession {
     this.#context.budget.take(xml.length);
     if (this.#transport) entry.end = this.#transport.write(xml);
     if (sm) this.#scheduleAckRequest(sm);
+  }
+
+  // --- client state indication (XEP-0352) -----------------------------------------------------
+
+  /** Section 4: <inactive/> holds back what can wait; <active/> sends it. */
+  setInactive(inactive: boolean): void {
+    this.#inactive = inactive;
+    if (!inactive) this.#releaseHeld();
+  }
+
+  /**
+   * Holds a stanza that can wait, returning true. An important stanza first releases what is
+   * held (so order is kept) and returns false; so does one that would pass
+   * `maxHeldWhileInactive` or the output budget, the cap being a flush, not a loss.
+   */
+  #hold(stanza: Element): boolean {
+    const key = holdKey(stanza);
+    if (key !== undefined) {
+      const full = !this.#held.has(key) && this.#held.size >= this.#context.maxHeldWhileInactive;
+      const xml = serialize(stanza, NS_CLIENT);
+      if (!full && this.#context.budget.fits(this.#queue.chars + this.#held.chars, xml.length)) {
+        this.#context.budget.take(xml.length);
+        const replaced = this.#held.put(key, { element: stanza, xml });
+        if (replaced) this.#context.budget.release(replaced.xml.length);
+        return true;
+      }
+    }
+    this.#releaseHeld();
+    return false;
+  }
+
+  /** Sends what was held, oldest first. */
+  #releaseHeld(): void {
+    for (const held of this.#held.drain()) {
+      this.#context.budget.release(held.xml.length);
+      this.#deliver(held.element, held.xml);
+    }
   }
 
   #spill(stanza: Element): void {
@@ -284,6 +344,8 @@ export class ClientSession implements BoundSession {
     const transport = this.#transport;
     if (!transport) return;
     for (const entry of this.#queue) entry.end = transport.write(entry.xml);
+    // XEP-0352 section 4: a stream begins active, a resumed one too: what was held follows.
+    this.setInactive(false);
     if (this.#sm && this.#queue.size > 0) this.#requestAck();
   }
 
@@ -347,6 +409,10 @@ export class ClientSession implements BoundSession {
     } catch (error) {
       this.#log('error', 'session/closed handler failed', { error: error instanceof Error ? error.stack : String(error) });
     }
+    // Held back for an inactive client: presence and chat states, which are not delivered to a
+    // resource that is gone (RFC 6121 section 8.5.3.2.2) nor stored offline (XEP-0160 section 3).
+    const discarded = this.#held.size;
+    for (const held of this.#held.drain()) this.#context.budget.release(held.xml.length);
     const undelivered: Element[] = [];
     for (const entry of this.#queue.drain()) {
       const written = entry.seq === 0 && entry.end !== 0 && entry.end <= lastWritten;
@@ -361,7 +427,7 @@ export class ClientSession implements BoundSession {
     try {
       if (undelivered.length > 0) await this.#context.undelivered(this, undelivered);
     } finally {
-      this.#log('info', 'c2s session ended', { jid: this.jid.toString(), reason, undelivered: undelivered.length || undefined });
+      this.#log('info', 'c2s session ended', { jid: this.jid.toString(), reason, undelivered: undelivered.length || undefined, discarded_while_inactive: discarded || undefined });
       this.#context.ended(this);
       this.#markEnded();
     }

@@ -23,6 +23,7 @@ import { NS_BIND, NS_PING, NS_SASL, NS_SESSION, NS_TLS } from '../xml/namespaces
 import { StanzaError, errorReply, iqResult } from '../xml/stanza-error.ts';
 import type { NamespaceDeclarations, XmlStreamError } from '../xml/parser.ts';
 import { ClientSession, type ClientSessionContext, type SessionTransport } from './client-session.ts';
+import { NS_CSI } from './client-state.ts';
 import { postAuthFeatures, preAuthFeatures } from './features.ts';
 import { SaslNegotiation } from './sasl-negotiation.ts';
 import { NS_SM, enabledElement, failedElement, handledCountTooHigh, parseH, resumedElement } from '../net/stream-management.ts';
@@ -242,7 +243,10 @@ export class C2sConnection implements SessionTransport {
 
   #features(): Element {
     const host = this.#context.router.hosts.get(this.#domain!)!;
-    if (this.authenticated) return postAuthFeatures(host.streamFeatures.postAuth, this.#context.config.stream_management.enabled);
+    if (this.authenticated) {
+      const config = this.#context.config;
+      return postAuthFeatures(host.streamFeatures.postAuth, { streamManagement: config.stream_management.enabled, clientStateIndication: config.csi.enabled });
+    }
     return preAuthFeatures({
       extra: host.streamFeatures.preAuth,
       tlsActive: this.stream.secure,
@@ -292,6 +296,7 @@ export class C2sConnection implements SessionTransport {
       {
         const session = this.#state.session;
         if (element.xmlns === NS_SM) return this.#streamManagement(element, session);
+        if (element.xmlns === NS_CSI && this.#context.config.csi.enabled) return this.#clientState(element, session);
         await this.#processBound(element, session);
         // XEP-0198 section 4: `h` counts the stanzas handled.
         session.countReceived();
@@ -497,6 +502,19 @@ export class C2sConnection implements SessionTransport {
     this.stream.sendRaw(resumedElement(previd, received));
     session.resend();
     this.#log('info', 'c2s session resumed', { jid: session.jid.toString(), held: session.heldStanzas });
+  }
+
+  /**
+   * XEP-0352 section 4: <active/> or <inactive/>, which need no answer. Handled in order with
+   * the stanzas (section 5): what <active/> releases is written before anything the client sent
+   * after it is answered. Neither counts as a stanza for stream management.
+   */
+  #clientState(element: Element, session: ClientSession): void {
+    if (element.name !== 'active' && element.name !== 'inactive') {
+      return this.#streamError('unsupported-stanza-type', `<${element.name} xmlns='${NS_CSI}'/> is not a client state`);
+    }
+    session.setInactive(element.name === 'inactive');
+    this.#log('debug', 'c2s client state', { jid: session.jid.toString(), state: element.name });
   }
 
   async #processBound(element: Element, session: ClientSession): Promise<void> {

@@ -2,6 +2,7 @@
 import { Element, NS_STREAMS } from '../xml/element.ts';
 import { NS_BIND, NS_SASL, NS_SESSION, NS_TLS } from '../xml/namespaces.ts';
 import { NS_SM } from '../net/stream-management.ts';
+import { NS_CSI } from './client-state.ts';
 
 export interface PreAuthFeatureInput {
   /** features modules offer before authentication (only once TLS is done or not required) */
@@ -26,12 +27,19 @@ export function preAuthFeatures(input: PreAuthFeatureInput): Element {
   return features;
 }
 
-export function postAuthFeatures(extra: readonly Element[], streamManagement: boolean): Element {
+export interface PostAuthFeatureInput {
+  streamManagement: boolean;
+  clientStateIndication: boolean;
+}
+
+export function postAuthFeatures(extra: readonly Element[], input: PostAuthFeatureInput): Element {
   const features = new Element('features', NS_STREAMS);
   features.c('bind', {}, NS_BIND);
   features.c('session', {}, NS_SESSION).c('optional');
   // XEP-0198 section 2: stream management is offered after authentication.
-  if (streamManagement) features.c('sm', {}, NS_SM);
+  if (input.streamManagement) features.c('sm', {}, NS_SM);
+  // XEP-0352 section 4.1: so is client state indication.
+  if (input.clientStateIndication) features.c('csi', {}, NS_CSI);
   features.append(...extra);
   return features;
 }

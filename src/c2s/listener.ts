@@ -42,6 +42,7 @@ export class C2sService {
         budget: this.budget,
         logger,
         ackRequestThreshold: ACK_REQUEST_THRESHOLD,
+        maxHeldWhileInactive: config.csi.max_held,
         spill: (session, stanza) => spillToOffline(router, session, stanza, logger),
         undelivered: (session, stanzas) => rerouteUndelivered(router, session, stanzas),
         started: (session) => this.sessions.add(session),

@@ -27,6 +27,7 @@ const DEFAULT_SETTINGS = {
   registration: { enabled: false, max_per_ip_per_hour: 5 },
   version: { hidden: false },
   disco: { items: [] },
+  contact_addresses: { abuse: [], admin: [], feedback: [], sales: [], security: [], status: [], support: [] },
   foreign_access: { default: 'allow', deny: [], allow: [] },
   muc: { enabled: true, subdomain: 'conference', name: 'Chatrooms', room_creation: 'local', max_rooms: 10000, max_occupants: 500, history_length: 20, max_history: 100, max_affiliations: 10000 },
 };
@@ -345,6 +346,7 @@ describe('parseConfig', () => {
         max_sessions_per_account: 10,
         keepalive: { interval: 25, timeout: 15 },
         stream_management: { enabled: true, resume_timeout: 300 },
+        csi: { enabled: true, max_held: 250 },
         output: { session_buffer: 1048576, total_buffer: 67108864 },
       },
       s2s: {

@@ -113,8 +113,8 @@ function resolveHosts(
 
 /** The IM settings (hosts inherit them) out of the top-level configuration. */
 export function pickSettings(config: HostSettings): HostSettings {
-  const { modules_disabled, roster, offline, strangers, registration, version, disco, foreign_access, muc } = config;
-  return { modules_disabled, roster, offline, strangers, registration, version, disco, foreign_access, muc };
+  const { modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc } = config;
+  return { modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc };
 }
 
 /** A host's settings: each key it writes overrides the top-level value, field by field. */
@@ -127,6 +127,7 @@ function inheritSettings(defaults: HostSettings, host: Partial<HostSettings>): H
     registration: { ...defaults.registration, ...host.registration },
     version: { ...defaults.version, ...host.version },
     disco: { ...defaults.disco, ...host.disco },
+    contact_addresses: { ...defaults.contact_addresses, ...host.contact_addresses },
     foreign_access: { ...defaults.foreign_access, ...host.foreign_access },
     muc: { ...defaults.muc, ...host.muc },
   };

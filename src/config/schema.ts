@@ -10,7 +10,7 @@ import { parseIpRange } from '../policy/ip-range.ts';
 import { FEATURE_GROUP_NAMES, isFeatureGroup } from '../policy/foreign-groups.ts';
 import { parseResolverAddress } from '../net/resolver-address.ts';
 import { nearest } from './suggest.ts';
-import { DELEGATION_METHODS, FEDERATION_LEVELS, MODULE_NAMES, MUC_ROOM_CREATION, TLS_VERSIONS, type FederationLevel } from './types.ts';
+import { CONTACT_ADDRESS_KINDS, DELEGATION_METHODS, FEDERATION_LEVELS, MODULE_NAMES, MUC_ROOM_CREATION, TLS_VERSIONS, type ContactAddressKind, type FederationLevel } from './types.ts';
 
 export type Scalar = string | number | boolean;
 export type DefaultValue = Scalar | readonly Scalar[];
@@ -295,6 +295,16 @@ function hostSettings(inherited: boolean): Record<string, SchemaNode> {
         description: "extra items listed in the host's disco#items, such as services on other domains",
       },
     }),
+    contact_addresses: section('how to reach the people running the host, published in its disco#info for clients and other servers (XEP-0157); each kind is a list of URIs such as mailto:abuse@example.com or xmpp:admin@example.com', Object.fromEntries(
+      CONTACT_ADDRESS_KINDS.map((kind): [string, SchemaNode] => [kind, {
+        kind: 'list',
+        item: { kind: 'string', format: addressUri, description: 'a URI' },
+        minItems: 0,
+        unique: true,
+        ...orDefault<readonly string[]>([]),
+        description: `${CONTACT_ADDRESS_DESCRIPTIONS[kind]}, published as ${kind}-addresses`,
+      }]),
+    )),
     foreign_access: {
       ...section('what users and services on other servers may send to this host (docs/policy.md)', {
         default: { kind: 'enum', values: ['allow', 'deny'], ...orDefault('allow'), description: 'the decision for a stanza no entry matches' },
@@ -316,6 +326,26 @@ function hostSettings(inherited: boolean): Record<string, SchemaNode> {
     }),
   };
 }
+
+/** What each kind of contact address is for (XEP-0157 section 4). */
+const CONTACT_ADDRESS_DESCRIPTIONS: Record<ContactAddressKind, string> = {
+  abuse: 'where to report abuse (spam, harassment) from this host',
+  admin: 'the administrators',
+  feedback: 'where to send feedback about the service',
+  sales: 'sales enquiries',
+  security: 'where to report security issues',
+  status: 'where the service posts its status (outages, maintenance)',
+  support: 'help for the host\'s users',
+};
+
+/** A URI: a scheme, a colon and something after it (RFC 3986 section 3), such as mailto:, xmpp: or https:. */
+const addressUri: StringFormat = {
+  name: 'URI',
+  prepare(uri) {
+    if (!/^[a-z][a-z0-9+.-]*:\S+$/i.test(uri)) throw new Error('expected a URI with its scheme, such as mailto:abuse@example.com or xmpp:admin@example.com');
+    return uri;
+  },
+};
 
 /** One DNS label (letters, digits, hyphens), prepared like a domain. */
 const subdomainLabel: StringFormat = {
@@ -811,6 +841,20 @@ export const trellisSchema: ObjectNode = {
             },
           },
         },
+        csi: {
+          kind: 'object',
+          description: 'client state indication (XEP-0352): while a client says it is inactive (a phone with its screen off), presence updates and chat states wait, and only the latest presence of each contact is sent when it is active again or something important arrives (docs/clients.md)',
+          fields: {
+            enabled: { kind: 'boolean', default: true, description: 'offer client state indication to clients' },
+            max_held: {
+              kind: 'integer',
+              min: 1,
+              max: 10_000,
+              default: 250,
+              description: 'stanzas held for an inactive client; one more sends them all at once (held stanzas also count against output.session_buffer)',
+            },
+          },
+        },
         output: {
           kind: 'object',
           description: 'memory held for clients: a stanza counts from when it is queued until the client has it (written, or acknowledged with stream management)',
@@ -845,7 +889,7 @@ export const trellisSchema: ObjectNode = {
       keyName: 'domain',
       prepareKey: prepareDomain,
       minEntries: 1,
-      description: 'the domains this server hosts, keyed by domain; at least one. A host section may set any of the IM settings above (modules_disabled, roster, offline, strangers, registration, version, disco, foreign_access, muc); a key it leaves out (shown as —) takes the top-level value',
+      description: 'the domains this server hosts, keyed by domain; at least one. A host section may set any of the IM settings above (modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc); a key it leaves out (shown as —) takes the top-level value',
       value: {
         kind: 'object',
         description: 'one hosted domain',

@@ -85,13 +85,19 @@ export interface C2sConfig {
   keepalive: { interval: number; timeout: number };
   /** XEP-0198 */
   stream_management: { enabled: boolean; resume_timeout: number };
+  /** client state indication (XEP-0352): stanzas held back while a client says it is inactive */
+  csi: { enabled: boolean; max_held: number };
   /** bytes of stanzas held for one session and for all of them */
   output: { session_buffer: number; total_buffer: number };
 }
 
 /** Features a host can run (src/modules/<name>); all run unless listed in modules_disabled. */
-export const MODULE_NAMES = ['roster', 'presence', 'message', 'offline', 'disco', 'ping', 'version', 'vcard', 'private', 'blocking', 'register', 'strangers'] as const;
+export const MODULE_NAMES = ['roster', 'presence', 'message', 'offline', 'disco', 'ping', 'version', 'vcard', 'private', 'blocking', 'register', 'strangers', 'carbons', 'last', 'time'] as const;
 export type ModuleName = (typeof MODULE_NAMES)[number];
+
+/** The kinds of contact address XEP-0157 section 4 registers, each published as `<kind>-addresses`. */
+export type ContactAddressKind = keyof HostSettings['contact_addresses'];
+export const CONTACT_ADDRESS_KINDS: readonly ContactAddressKind[] = ['abuse', 'admin', 'feedback', 'sales', 'security', 'status', 'support'];
 
 /**
  * Settings of the IM features. Written at the top level they are the defaults of every host;
@@ -114,6 +120,16 @@ export interface HostSettings {
   version: { hidden: boolean };
   /** extra disco#items of the host (XEP-0030), e.g. services on other domains */
   disco: { items: readonly string[] };
+  /** addresses (URIs) to reach the host's operators, published in its disco#info (XEP-0157) */
+  contact_addresses: {
+    abuse: readonly string[];
+    admin: readonly string[];
+    feedback: readonly string[];
+    sales: readonly string[];
+    security: readonly string[];
+    status: readonly string[];
+    support: readonly string[];
+  };
   /** what users and services on other servers may send here (docs/policy.md) */
   foreign_access: ForeignAccessRules;
   /** the group-chat service (XEP-0045) at `<subdomain>.<host>` (docs/muc.md) */

@@ -13,6 +13,9 @@ import { rosterModule } from './roster/roster.ts';
 import { offlineModule } from './offline/offline.ts';
 import { messageModule } from './message/message.ts';
 import { strangersModule } from './strangers/strangers.ts';
+import { carbonsModule } from './carbons/carbons.ts';
+import { lastActivityModule } from './last/last.ts';
+import { timeModule } from './time/time.ts';
 
 export const FEATURE_MODULES: Partial<Record<ModuleName, FeatureModule>> = {
   ping: pingModule,
@@ -27,4 +30,7 @@ export const FEATURE_MODULES: Partial<Record<ModuleName, FeatureModule>> = {
   offline: offlineModule,
   message: messageModule,
   strangers: strangersModule,
+  carbons: carbonsModule,
+  last: lastActivityModule,
+  time: timeModule,
 };

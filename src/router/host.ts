@@ -63,6 +63,11 @@ export interface OutboundStanzaEvent extends StanzaEvent {
   session: BoundSession;
 }
 
+/** A message the delivery rules handed to local resources (RFC 6121 section 8.5): which ones took it. */
+export interface DeliveredEvent extends StanzaEvent {
+  recipients: readonly BoundSession[];
+}
+
 export interface SessionEvent {
   session: BoundSession;
   host: Host;
@@ -78,6 +83,8 @@ type AddressForm = 'bare' | 'full' | 'host';
  *   by the form of its `to` (an IQ fires before its handler is looked up);
  * - `pre-message`, `pre-presence`, `pre-iq`: a stanza a client of this host sent, before routing;
  * - `message/offline`: a message no resource could take (RFC 6121 section 8.5.2.2);
+ * - `message/delivered`: a message went to these resources of its addressee (message carbons,
+ *   XEP-0280, copy it to the others);
  * - `session/bound`, `session/available`, `session/closed`: a client resource's lifecycle;
  * - `session/backlog`: a message for a live resource went to offline storage (its output
  *   budget was spent, or a backlog is being delivered): the offline feature delivers it.
@@ -88,6 +95,7 @@ export type HostEvents = {
   [name in `pre-${StanzaKind}`]: OutboundStanzaEvent;
 } & {
   'message/offline': StanzaEvent;
+  'message/delivered': DeliveredEvent;
   'session/bound': SessionEvent;
   'session/available': SessionEvent;
   'session/closed': SessionEvent;

@@ -18,6 +18,8 @@ export interface SessionImState {
   rosterRequested: boolean;
   /** full or bare JIDs this resource sent directed presence to (RFC 6121 section 4.6) */
   directedPresence: Set<string>;
+  /** the resource enabled message carbons (XEP-0280 section 4); kept while the session is resumed */
+  carbons: boolean;
 }
 
 /** Stream errors a session may be ended with by the server's features. */
@@ -55,6 +57,7 @@ class ImState implements SessionImState {
   presence: Element | undefined = undefined;
   priority = 0;
   rosterRequested = false;
+  carbons = false;
   #directedPresence: Set<string> | undefined;
 
   get directedPresence(): Set<string> {

@@ -9,8 +9,10 @@ Commands carry an "op" and optionally an "id"; each is answered by
 {"event": "result", "id": ..., "ok": true, ...} or {"event": "result", "id": ..., "ok": false,
 "error": {"condition", "type", "text"}}. Ops: message, presence, subscribe, approve, deny,
 unsubscribe, get_roster, update_roster, remove_roster, disco_info, disco_items, block, unblock,
-get_blocked, vcard_get, vcard_set, version, ping, disconnect; with stream management also
-sm_state, abort and reconnect.
+get_blocked, vcard_get, vcard_set, version, ping (with "no_to", an IQ without 'to'), carbons
+(XEP-0280: "enable" true or false), csi (XEP-0352: "state" active or inactive), last_activity
+(XEP-0012), entity_time (XEP-0202), disconnect; with stream management also sm_state, abort and
+reconnect. A message may carry "private" (XEP-0280 <private/>) or be a bare "chat_state" (XEP-0085).
 
 With IM_DRIVER_SM=1 in the environment the client uses stream management (XEP-0198, slixmpp's
 xep_0198 plugin): it enables it with resumption after binding and, on a new connection after
@@ -19,7 +21,8 @@ client whose network went away; "reconnect" connects again. Events sm_enabled, s
 sm_failed report what the server answered. IM_DRIVER_DEBUG=1 logs slixmpp's debug output on
 stderr.
 
-Unsolicited events: session_start, failed_auth, message, message_error, presence (the type of an
+Unsolicited events: session_start, failed_auth, message, message_error, carbon (direction sent or
+received, with the forwarded message's from, to and body), chat_state, presence (the type of an
 available presence is "available", its show apart), subscription_request, roster_push,
 blocked, unblocked, stream_error, disconnected (the process ends then, unless the connection was
 dropped by "abort").
@@ -80,7 +83,7 @@ class Driver:
         # RFC 6121 section 3.1.3: the user, here the test, decides on each subscription request.
         self.client.auto_authorize = None
         self.client.auto_subscribe = False
-        for plugin in ('xep_0030', 'xep_0054', 'xep_0092', 'xep_0191', 'xep_0199', 'xep_0203'):
+        for plugin in ('xep_0012', 'xep_0030', 'xep_0054', 'xep_0085', 'xep_0092', 'xep_0191', 'xep_0199', 'xep_0202', 'xep_0203', 'xep_0280', 'xep_0352'):
             self.client.register_plugin(plugin)
         # Connected by address, slixmpp would send no SNI; connecting by domain name, as clients
         # normally do, it names the JID's domain (RFC 6066 section 3), so do that here too.
@@ -89,6 +92,9 @@ class Driver:
         self.client.add_event_handler('failed_auth', lambda _event: emit('failed_auth'))
         self.client.add_event_handler('message', self.on_message)
         self.client.add_event_handler('message_error', self.on_message_error)
+        self.client.add_event_handler('chatstate', lambda msg: emit('chat_state', **{'from': str(msg['from']), 'state': msg['chat_state']}))
+        self.client.add_event_handler('carbon_received', lambda msg: self.on_carbon('received', msg['carbon_received']))
+        self.client.add_event_handler('carbon_sent', lambda msg: self.on_carbon('sent', msg['carbon_sent']))
         self.client.add_event_handler('presence', self.on_presence)
         self.client.add_event_handler('roster_subscription_request', self.on_subscription_request)
         self.client.add_event_handler('roster_update', self.on_roster_update)
@@ -112,8 +118,14 @@ class Driver:
     def on_message(self, msg):
         if msg['type'] == 'error':
             return
+        if msg.xml.find('{urn:xmpp:carbons:2}received') is not None or msg.xml.find('{urn:xmpp:carbons:2}sent') is not None:
+            return  # reported as a carbon event
         emit('message', **{'from': str(msg['from']), 'to': str(msg['to']), 'type': msg['type'],
                            'body': msg['body'], 'id': msg['id'], 'delay': delay_stamp(msg)})
+
+    def on_carbon(self, direction, forwarded):
+        emit('carbon', direction=direction, **{'from': str(forwarded['from']), 'to': str(forwarded['to']),
+                                               'body': forwarded['body'], 'id': forwarded['id']})
 
     def on_message_error(self, msg):
         error = msg['error']
@@ -166,6 +178,10 @@ class Driver:
         message = self.client.make_message(mto=command['to'], mbody=command.get('body'), mtype=command.get('type', 'chat'))
         if 'msg_id' in command:
             message['id'] = command['msg_id']
+        if command.get('private'):
+            message.enable('carbon_private')
+        if command.get('chat_state'):
+            message['chat_state'] = command['chat_state']
         message.send()
 
     async def op_presence(self, command):
@@ -250,7 +266,34 @@ class Driver:
         return {'name': version['name'], 'version': version['version'], 'os': version['os']}
 
     async def op_ping(self, command):
+        if command.get('no_to'):
+            # RFC 6120 section 10.3.3: no 'to' addresses the account, as clients such as Profanity ping.
+            iq = self.client.make_iq_get()
+            iq.enable('ping')
+            await iq.send(timeout=IQ_TIMEOUT)
+            return
         await self.client['xep_0199'].send_ping(command.get('jid') or self.client.boundjid.domain, timeout=IQ_TIMEOUT)
+
+    async def op_carbons(self, command):
+        plugin = self.client['xep_0280']
+        await (plugin.enable if command.get('enable', True) else plugin.disable)(timeout=IQ_TIMEOUT)
+
+    async def op_csi(self, command):
+        plugin = self.client['xep_0352']
+        if not plugin.enabled:
+            raise RuntimeError('the server did not offer client state indication')
+        (plugin.send_active if command['state'] == 'active' else plugin.send_inactive)()
+
+    async def op_last_activity(self, command):
+        iq = await self.client['xep_0012'].get_last_activity(JID(command['jid']), timeout=IQ_TIMEOUT)
+        return {'seconds': iq['last_activity']['seconds'], 'status': iq['last_activity']['status']}
+
+    async def op_entity_time(self, command):
+        iq = await self.client['xep_0202'].get_entity_time(JID(command['jid']), timeout=IQ_TIMEOUT)
+        # The elements as the server wrote them: slixmpp's own reading of <utc/> appends a second
+        # 'Z' to the XEP-0082 form with its 'Z', and fails.
+        time = iq.xml.find('{urn:xmpp:time}time')
+        return {'utc': time.findtext('{urn:xmpp:time}utc'), 'tzo': time.findtext('{urn:xmpp:time}tzo')}
 
     async def op_disconnect(self, _command):
         self.aborted = False

@@ -5,9 +5,11 @@
 import type { IqRequest } from '../../router/host.ts';
 import type { Storage } from '../../storage/types.ts';
 import { el, type Element } from '../../xml/element.ts';
+import { NS_DATA_FORMS } from '../../xml/namespaces.ts';
 import { StanzaError } from '../../xml/stanza-error.ts';
 import type { FeatureModule } from '../context.ts';
-import { CAPS_NODE, NS_CAPS, type CapsInput } from './caps.ts';
+import { sharesPresenceWith } from '../presence/shares-presence.ts';
+import { CAPS_NODE, NS_CAPS, type CapsForm, type CapsInput } from './caps.ts';
 import { CapsCache, NS_DISCO_INFO, NS_DISCO_ITEMS, hostDiscoInfo } from './host-info.ts';
 
 export const discoModule: FeatureModule = ({ host, storage }) => {
@@ -56,17 +58,26 @@ const ACCOUNT_INFO: CapsInput = { identities: [{ category: 'account', type: 'reg
 
 /** The account itself, or a contact with a subscription to the account's presence (RFC 6121 section 3). */
 async function checkMayDiscover({ from, to }: IqRequest, storage: Storage): Promise<void> {
-  if (from.bare().equals(to)) return;
-  const item = await storage.rosters.getItem(to.domain, to.local!, from.bare().toString());
-  if (item?.subscription === 'from' || item?.subscription === 'both') return;
-  throw new StanzaError('service-unavailable');
+  if (!(await sharesPresenceWith(storage, to, from))) throw new StanzaError('service-unavailable');
 }
 
 function infoQuery(info: CapsInput, node?: string): Element {
   const query = el('query', NS_DISCO_INFO, { node });
   for (const identity of info.identities) query.append(el('identity', NS_DISCO_INFO, { category: identity.category, type: identity.type, name: identity.name }));
   for (const feature of info.features) query.c('feature', { var: feature });
+  for (const form of info.forms ?? []) query.append(resultForm(form));
   return query;
+}
+
+/** XEP-0128 section 2: an extended information form, a data form (XEP-0004) of type result with a hidden FORM_TYPE. */
+function resultForm(form: CapsForm): Element {
+  const x = el('x', NS_DATA_FORMS, { type: 'result' });
+  x.c('field', { var: 'FORM_TYPE', type: 'hidden' }).c('value').t(form.formType);
+  for (const field of form.fields) {
+    const element = x.c('field', { var: field.name });
+    for (const value of field.values) element.c('value').t(value);
+  }
+  return x;
 }
 
 function nodeOf(payload: Element): string | undefined {

@@ -25,6 +25,7 @@ async function deliverToFull(context: ModuleContext, event: StanzaEvent): Promis
   // Section 8.5.3.1: the resource is connected: it gets the message, whatever its type.
   if (session) {
     session.send(event.stanza);
+    await context.host.events.emit('message/delivered', { ...event, recipients: [session] });
     return true;
   }
   // Section 8.5.3.2.1: no such resource.
@@ -49,6 +50,7 @@ async function deliverToBare(context: ModuleContext, event: StanzaEvent): Promis
   if (type === 'groupchat') throw new StanzaError('service-unavailable');
   const recipients = bareRecipients(type, available);
   for (const session of recipients) session.send(event.stanza);
+  if (recipients.length > 0) await context.host.events.emit('message/delivered', { ...event, recipients });
   // Section 8.5.2.2.1: a headline nobody can take is silently ignored.
   if (recipients.length > 0 || type === 'headline') return true;
   // Section 8.5.2.2.1: normal or chat with no resource able to take it: offline storage, else bounce.

@@ -14,6 +14,7 @@ import type { BoundSession } from '../../router/sessions.ts';
 import type { Host, StanzaEvent } from '../../router/host.ts';
 import type { OfflineMessage } from '../../storage/types.ts';
 import type { Element } from '../../xml/element.ts';
+import { onlyChatStates } from '../../xml/chat-states.ts';
 import { StanzaError } from '../../xml/stanza-error.ts';
 import type { FeatureModule, ModuleContext } from '../context.ts';
 import { parseStoredStanza, storedForm, withDelay } from './stored-stanza.ts';
@@ -145,13 +146,5 @@ async function handOver(session: BoundSession, message: OfflineMessage, host: Ho
     return true;
   }
   return session.sendTracked(stanza);
-}
-
-const NS_CHAT_STATES = 'http://jabber.org/protocol/chatstates';
-
-/** XEP-0085: a message whose only payload is a chat state (no body, subject or other content). */
-function onlyChatStates(stanza: Element): boolean {
-  const payload = stanza.elements().filter((child) => child.name !== 'thread');
-  return payload.length > 0 && payload.every((child) => child.xmlns === NS_CHAT_STATES);
 }
 

@@ -12,6 +12,8 @@ export const NS_PRIVATE = 'jabber:iq:private';
 const KEY_PREFIX = 'private:';
 
 export const privateModule: FeatureModule = ({ host, storage }) => {
+  // Clients look for private storage in the server's disco#info, as Prosody and ejabberd list it.
+  host.discoFeatures.add(NS_PRIVATE);
   host.handleIq('account', 'get', NS_PRIVATE, 'query', async ({ to, payload }) => {
     const children = payload.elements();
     // XEP-0049 section 2.3: a get names exactly one namespace.
