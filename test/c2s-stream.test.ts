@@ -167,6 +167,19 @@ describe('client stream negotiation and hostile input', () => {
     assert.match(await server.waitForLog('c2s connection closed', `jid=${jid}`), / reason="stream closed by peer" /);
   });
 
+  test('what a client sent before its closing tag is all handled, in order, even in the same packet (RFC 6120 section 4.4)', async () => {
+    const { client: other } = await login(server, { username: 'bob', password: 'secret', domain: 'example.test', resource: 'before' });
+    const { client } = await login(server, { username: 'alice', password: 'secret', resource: 'leaving' });
+    other.clear();
+    let burst = '';
+    for (let index = 1; index <= 20; index++) burst += `<message to='bob@example.test/before' type='chat'><body>last words ${index}</body></message>`;
+    client.send(`${burst}</stream:stream>`);
+    await client.waitClosed();
+    const received = await other.waitFor('last words 20');
+    assert.deepEqual([...received.matchAll(/last words (\d+)/g)].map((match) => Number(match[1])), Array.from({ length: 20 }, (_, index) => index + 1));
+    other.close();
+  });
+
   test('an authorization identity naming another user is refused with invalid-authzid', async () => {
     const client = await connectTls(server);
     const plain = Buffer.from('bob@example.test\0alice\0secret').toString('base64');

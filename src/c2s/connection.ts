@@ -70,6 +70,8 @@ export class C2sConnection implements SessionTransport {
   #closeReason = 'connection closed by peer';
   /** the client closed its stream (RFC 6120 section 4.4) rather than dropping the connection */
   #closedByPeer = false;
+  /** we ended the stream with an error: what the client sent after it was accepted is not handled */
+  #discardPending = false;
   #onClosed: (connection: C2sConnection) => void;
   /** failed logins across streams (src/limits/login-throttle.ts), made at the first SASL element */
   #login: LoginGuard | undefined;
@@ -149,6 +151,7 @@ export class C2sConnection implements SessionTransport {
 
   #streamError(condition: StreamErrorCondition, text?: string, applicationXml?: string): void {
     if (this.stream.closing) return;
+    this.#discardPending = true;
     this.#closeReason = text ? `${condition}: ${text}` : condition;
     this.stream.streamError(condition, text, { from: this.#domain, id: this.#streamId || undefined }, applicationXml);
   }
@@ -286,7 +289,7 @@ export class C2sConnection implements SessionTransport {
   }
 
   async #process(element: Element): Promise<void> {
-    if (this.stream.closing) return;
+    if (this.#discardPending) return;
     switch (this.#state.phase) {
       case 'unauthenticated':
         return this.#processUnauthenticated(element, this.#state);
@@ -552,14 +555,23 @@ export class C2sConnection implements SessionTransport {
     }
   }
 
+  /**
+   * The connection is gone. Stanzas the client sent before it closed its stream or its
+   * connection are still handled, in order (RFC 6120 section 4.4: the close comes after them;
+   * an unavailable presence with a status sent just before it is broadcast with that status);
+   * then the session learns its connection is gone.
+   */
   #onSocketClosed(error?: Error): void {
     const reason = error ? `socket error: ${error.message}` : this.#closeReason;
-    const session = this.#session;
-    this.#state = { phase: 'closed' };
-    session?.transportLost(this, reason, this.#closedByPeer && !error);
-    this.#log('info', 'c2s connection closed', { jid: session?.jid.toString(), reason, bytes_in: this.stream.bytesIn, bytes_out: this.stream.bytesOut });
-    this.#onClosed(this);
+    void this.#queue.then(() => {
+      const session = this.#session;
+      this.#state = { phase: 'closed' };
+      session?.transportLost(this, reason, this.#closedByPeer && !error);
+      this.#log('info', 'c2s connection closed', { jid: session?.jid.toString(), reason, bytes_in: this.stream.bytesIn, bytes_out: this.stream.bytesOut });
+      this.#onClosed(this);
+    });
   }
+
 }
 
 /** Before authentication a stanza may be no larger than `pre_auth_max_stanza_bytes` (an unauthenticated peer gets little memory). */
