@@ -6,11 +6,10 @@
 
 import { createSecureContext } from 'node:tls';
 import { prepareDomain } from '../jid/jid.ts';
-import { parseIpRange } from '../policy/ip-range.ts';
-import { FEATURE_GROUP_NAMES, isFeatureGroup } from '../policy/foreign-groups.ts';
+import { parseIpRange } from '../util/ip-range.ts';
 import { parseResolverAddress } from '../net/resolver-address.ts';
 import { nearest } from './suggest.ts';
-import { DELEGATION_METHODS, FEDERATION_LEVELS, MODULE_NAMES, MUC_ROOM_CREATION, TLS_VERSIONS, type FederationLevel } from './types.ts';
+import { DELEGATION_METHODS, FEATURE_GROUP_NAMES, FEDERATION_LEVELS, isFeatureGroup, MODULE_NAMES, MUC_ROOM_CREATION, TLS_VERSIONS, type FederationLevel } from './types.ts';
 
 export type Scalar = string | number | boolean;
 export type DefaultValue = Scalar | readonly Scalar[];

@@ -142,6 +142,14 @@ export interface MucSettings {
   max_affiliations: number;
 }
 
+/** The feature groups `foreign_access` entries may name; what each matches is in src/policy/foreign-groups.ts. */
+export const FEATURE_GROUP_NAMES = ['message', 'presence', 'iq', 'chat', 'groupchat', 'presence-subscription', 'file-transfer', 'jingle', 'pubsub', 'vcard', 'version', 'disco'] as const;
+export type FeatureGroupName = (typeof FEATURE_GROUP_NAMES)[number];
+
+export function isFeatureGroup(name: string): name is FeatureGroupName {
+  return (FEATURE_GROUP_NAMES as readonly string[]).includes(name);
+}
+
 /**
  * Which stanzas from other servers a host accepts: entries are feature groups or namespaces
  * (src/policy/foreign-groups.ts); the most specific match decides, deny on a tie, else `default`.

@@ -44,9 +44,9 @@ export async function connectToHop(targets: readonly ServerTarget[], remote: str
   const failures: string[] = [];
   for (const target of targets) {
     for (const address of target.addresses) {
-      const verdict = context.policy.checkPeer({ domain: remote, address, direction: 'out' });
-      if (!verdict.allowed) {
-        failures.push(`${address}: ${verdict.reason}`);
+      const verdict = context.policy.current.connection({ domain: remote, address, direction: 'out' });
+      if (verdict.kind !== 'continue') {
+        failures.push(`${address}: ${verdict.text}`);
         continue;
       }
       try {

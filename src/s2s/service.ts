@@ -85,12 +85,6 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
     if (!this.context.config.enabled) {
       return router.bounce(stanza, new StanzaError('remote-server-not-found', 'this server does not federate'));
     }
-    const verdict = this.context.policy.checkPeer({ domain: to.domain, direction: 'out' });
-    if (!verdict.allowed) {
-      this.context.logger.warn('s2s outgoing stanza blocked by policy', { to: to.domain, from: from.toString(), reason: verdict.reason });
-      // RFC 6120 section 8.3.3.10: a blocked destination is not-allowed.
-      return router.bounce(stanza, new StanzaError('not-allowed', verdict.reason));
-    }
     this.#destination(to.domain).send(stanza, from.domain);
   }
 
@@ -179,6 +173,30 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
     for (const { connection } of [...this.#live.values()]) {
       if (connection.stream.closing || !chosen(connection)) continue;
       connection.close('policy-violation', text);
+      closed++;
+    }
+    return closed;
+  }
+
+  /**
+   * After a new policy snapshot (`trellis reload`): every connection is asked again, as the
+   * connection and each pair it carries; one no longer allowed ends with policy-violation, its
+   * stanzas going back to their destinations, and the others stay up. Returns how many ended.
+   */
+  enforcePolicy(): number {
+    const policy = this.context.policy.current;
+    let closed = 0;
+    for (const { connection } of [...this.#live.values()]) {
+      if (connection.stream.closing) continue;
+      const address = connection.remoteAddress;
+      const verdicts = [
+        policy.connection({ domain: connection.remoteDomain, address, direction: connection.direction }),
+        ...this.bindingTable.pairsOf(connection.id).map((binding) => policy.authenticate({ local: binding.local, remote: binding.remote, address, reached: binding.proof.level })),
+      ];
+      const refusal = verdicts.find((verdict) => verdict.kind !== 'continue');
+      if (!refusal) continue;
+      connection.logger.warn(`${connection.label} no longer allowed by policy`, { rule: refusal.rule, reason: refusal.text });
+      connection.close('policy-violation', refusal.text);
       closed++;
     }
     return closed;
