@@ -2,8 +2,8 @@
  * Peering policy changed by a reload, without a restart: three Trellis servers on loopback.
  * A reload that denies one peer closes only that peer's connection (policy-violation, the rule
  * in the log) and stanzas to it then bounce with the rule; the other connection stays up, the
- * same connection. A reload that raises a peer's required level closes a connection that
- * reached less.
+ * same connection. A reload that raises a peer's required level (an s2s.peering rule) closes a
+ * connection that reached less.
  *
  *   A 127.0.4.1  reloads its policy
  *   B 127.0.4.2  stays allowed, until its level is raised
@@ -123,11 +123,12 @@ describe('peering policy on reload', () => {
   test('raising a peer\'s required level closes a connection that reached less', async () => {
     assert.ok(connectionsTo(a, b.domain).length > 0);
     // Self-signed certificates: the connection reached encrypted, not trusted.
-    await writeFile(a.configFile, configText(join(dir, a.domain), a.domain, `, access: { deny_domains: ["${c.domain}"] }, peers: { "${b.domain}": { level: trusted } }`));
+    await writeFile(a.configFile, configText(join(dir, a.domain), a.domain, `, access: { deny_domains: ["${c.domain}"] }, peering: { "${b.domain}": { level: trusted } }`));
     const outcome = await a.server.reload();
     assert.ok(outcome.ok, JSON.stringify(outcome));
     const line = await waitFor('the close to be logged', () => a.lines.find((candidate) => candidate.includes('no longer allowed by policy') && candidate.includes('127.0.4.2')));
-    assert.match(line, /s2s\.peers\[\\?"127\.0\.4\.2\\?"\]\.level/);
+    assert.match(line, /s2s\.peering\[\\?"127\.0\.4\.2\\?"\]\.level/);
+    assert.deepEqual(outcome.ok && outcome.needRestart, [], 'peering rules need no restart');
     await waitFor('the connection to B to go', () => connectionsTo(a, b.domain).length === 0);
   });
 });

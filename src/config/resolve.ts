@@ -6,12 +6,13 @@ import { prepareDomainPattern } from './schema.ts';
 import type { ConfigProblem } from './validate.ts';
 import { entryPath } from './describe.ts';
 import { deepFreeze } from './freeze.ts';
+import { resolvePeering, type ValidatedPeeringRule } from './peering.ts';
 
 /** What the validator hands over: the YAML shape with defaults filled, hosts still keyed by domain as written. */
 export type ValidatedConfig = Omit<TrellisConfig, 'source' | 'hosts' | 's2s' | 'components'> & {
   components: Record<string, { secret: string }>;
   hosts: Record<string, { tls?: TlsFiles } & Partial<HostSettings>>;
-  s2s: Omit<S2sConfig, 'peers'> & { peers: Record<string, { level: FederationLevel }> };
+  s2s: Omit<S2sConfig, 'peers' | 'peering'> & { peers: Record<string, { level: FederationLevel }>; peering: Record<string, ValidatedPeeringRule> };
 };
 
 export interface ResolveOptions {
@@ -44,7 +45,7 @@ export function resolveConfig(validated: ValidatedConfig, options: ResolveOption
     ...(validated.tls === undefined ? {} : { tls: tlsFiles(validated.tls, 'tls') }),
     tls_settings: validated.tls_settings,
     c2s: validated.c2s,
-    s2s: resolveS2s(validated.s2s, options.baseDir, problems),
+    s2s: resolveS2s(validated.s2s, options.baseDir, new Set(Object.keys(validated.hosts).map((key) => prepareDomain(key))), problems),
     limits: validated.limits,
     dns: validated.dns,
     admin: { ...validated.admin, socket: path.resolve(dataDir, validated.admin.socket) },
@@ -56,7 +57,7 @@ export function resolveConfig(validated: ValidatedConfig, options: ResolveOption
   return { config: deepFreeze(config), problems };
 }
 
-function resolveS2s(s2s: ValidatedConfig['s2s'], baseDir: string, problems: ConfigProblem[]): S2sConfig {
+function resolveS2s(s2s: ValidatedConfig['s2s'], baseDir: string, hosted: ReadonlySet<string>, problems: ConfigProblem[]): S2sConfig {
   const readableFiles = (files: readonly string[], at: string) =>
     files.map((file, index) => {
       const absolute = path.resolve(baseDir, file);
@@ -69,6 +70,7 @@ function resolveS2s(s2s: ValidatedConfig['s2s'], baseDir: string, problems: Conf
     ...s2s,
     ca_files: readableFiles(s2s.ca_files, 's2s.ca_files'),
     peers,
+    peering: resolvePeering(s2s.peering, hosted, peers.map((peer) => peer.domain), problems),
     delegation: { ...delegation, posh: { ...delegation.posh, ca_files: readableFiles(delegation.posh.ca_files, 's2s.delegation.posh.ca_files') } },
   };
 }

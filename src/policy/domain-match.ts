@@ -74,6 +74,11 @@ export class DomainMatcher<T> {
     return entry !== undefined && entry !== this.#fallback;
   }
 
+  /** Every entry but the fallback, exact ones first. */
+  get entries(): DomainEntry<T>[] {
+    return [...this.#exact.values(), ...this.#entries];
+  }
+
   get size(): number {
     return this.#exact.size + this.#entries.length;
   }

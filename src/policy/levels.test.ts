@@ -6,6 +6,7 @@ import { demandsOf, levelReached, meetsLevel, RequiredLevels, type ProofStrength
 test('the most specific peer rule decides the required level, and names its key', () => {
   const levels = new RequiredLevels({
     min_level: 'encrypted',
+    peering: [],
     peers: [
       { domain: '*.example.org', level: 'verified' },
       { domain: '*.lab.example.org', level: 'permissive' },

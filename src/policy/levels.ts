@@ -4,6 +4,7 @@
  */
 import { FEDERATION_LEVELS, type FederationLevel, type S2sConfig } from '../config/types.ts';
 import { DomainMatcher, parseDomainPattern, type DomainEntry } from './domain-match.ts';
+import { peeringMatcher } from './peering.ts';
 
 export function levelRank(level: FederationLevel): number {
   return FEDERATION_LEVELS.indexOf(level);
@@ -21,15 +22,17 @@ export interface LevelRequirement {
 }
 
 /**
- * The levels remote domains must reach, compiled from `s2s.peers` and `s2s.min_level`: an
- * exact peer rule, else the most specific `*.suffix` rule (a wildcard covers every subdomain,
- * at any depth, not the domain itself), else `min_level`.
+ * The levels remote domains must reach, compiled from `s2s.peering`, `s2s.peers` and
+ * `s2s.min_level`: an exact rule, else the most specific pattern (`*.suffix` covers every
+ * subdomain at any depth, not the domain itself; a peering rule with subdomains both), else
+ * `min_level`. The config loader refuses a level set in both places for one key.
  */
 export class RequiredLevels {
   readonly #matcher: DomainMatcher<FederationLevel>;
   readonly #default: LevelRequirement;
 
-  constructor(config: Pick<S2sConfig, 'min_level' | 'peers'>) {
+  constructor(config: Pick<S2sConfig, 'min_level' | 'peers' | 'peering'>) {
+    const peering = peeringMatcher(config.peering, 'level').entries;
     const entries: DomainEntry<FederationLevel>[] = config.peers.map((peer) => ({
       pattern: parseDomainPattern(peer.domain),
       at: `s2s.peers[${JSON.stringify(peer.domain)}].level`,
@@ -37,7 +40,7 @@ export class RequiredLevels {
       value: peer.level,
     }));
     this.#default = { level: config.min_level, rule: 's2s.min_level' };
-    this.#matcher = new DomainMatcher(entries);
+    this.#matcher = new DomainMatcher([...peering, ...entries]);
   }
 
   /** The level `remote` must reach; before the domain is known, `min_level`. */

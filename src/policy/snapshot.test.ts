@@ -98,3 +98,53 @@ test('a live policy answers with the snapshot swapped in last', () => {
   assert.equal(summary(live.current.connection({ domain: 'other.example', direction: 'in' })), 'close policy-violation @ s2s.access.allow_domains');
   assert.equal(summary(live.current.connection({ domain: 'friend.example', direction: 'in' })), 'continue @ s2s.access.allow_domains[0]');
 });
+
+describe('peering rules in the snapshot', () => {
+  const policy = new PolicySnapshot(
+    parseConfig(
+      `data_dir: /nonexistent
+s2s:
+  peers: { "*.old.example": { level: verified } }
+  access: { deny_domains: [bad.partner.example] }
+  peering:
+    partner.example: { subdomains: true, level: trusted, access: allow }
+    edge.partner.example: { via: "192.0.2.9:5270" }
+    "*.partner.example": { via: gateway.example }
+    closed.example: { subdomains: true, route: reject }
+    "*": { access: deny }
+hosts: { example.com: {} }
+`,
+      { baseDir: '/' },
+    ),
+  );
+  const routes: [remote: string, expected: string, via?: object][] = [
+    ['partner.example', 'route @ s2s.peering', { kind: 'direct' }],
+    ['chat.partner.example', 'route @ s2s.peering["*.partner.example"].via', { kind: 'domain', domain: 'gateway.example' }],
+    ['edge.partner.example', 'route @ s2s.peering["edge.partner.example"].via', { kind: 'address', host: '192.0.2.9', port: 5270 }],
+    ['closed.example', 'reject not-allowed @ s2s.peering["closed.example"].route'],
+    ['a.b.closed.example', 'reject not-allowed @ s2s.peering["closed.example"].route'],
+  ];
+  for (const [remote, expected, via] of routes) {
+    test(`route of ${remote}: ${expected}`, () => {
+      const way = policy.route(remote);
+      assert.equal(summary(way), expected);
+      if (via) assert.deepEqual(way.kind === 'route' ? way.via : undefined, via);
+    });
+  }
+
+  const access: [remote: string, expected: string][] = [
+    ['partner.example', 'continue @ s2s.peering["partner.example"].access'],
+    ['muc.partner.example', 'continue @ s2s.peering["partner.example"].access'],
+    ['bad.partner.example', 'close policy-violation @ s2s.access.deny_domains[0]'],
+    ['stranger.example', 'close policy-violation @ s2s.peering["*"].access'],
+  ];
+  for (const [remote, expected] of access) {
+    test(`connection from ${remote}: ${expected}`, () => assert.equal(summary(policy.connection({ domain: remote, direction: 'in' })), expected));
+  }
+
+  test('levels: the peering rule with subdomains, and s2s.peers keys, by specificity', () => {
+    assert.deepEqual(policy.requirement('muc.partner.example').rule, 's2s.peering["partner.example"].level');
+    assert.deepEqual(policy.requirement('x.old.example').rule, 's2s.peers["*.old.example"].level');
+    assert.deepEqual(policy.requirement('other.example').rule, 's2s.min_level');
+  });
+});

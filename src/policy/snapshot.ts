@@ -8,14 +8,16 @@
 import type { FederationLevel, ForeignAccessRules, HostConfig, S2sConfig, TrellisConfig } from '../config/types.ts';
 import type { Element } from '../xml/element.ts';
 import { describeBan, describeBlock, type AbuseList } from './abuse-list.ts';
+import type { DomainMatcher } from './domain-match.ts';
 import { ForeignAccess, type ForeignAccessKeys } from './foreign-access.ts';
 import { demandsOf, meetsLevel, RequiredLevels, type LevelDemands, type LevelRequirement } from './levels.ts';
 import { PeerAccess, type PeerDecision, type PeerQuery } from './peer-access.ts';
+import { peeringMatcher, type PeeringRoute } from './peering.ts';
 import { close, proceed, reject, route, type Admission, type Routing, type StanzaVerdict, type Verdict } from './verdict.ts';
 
 /** What a policy is compiled from: the peering keys of the configuration. */
 export type PolicySource = Pick<TrellisConfig, 'foreign_access'> & {
-  s2s: Pick<S2sConfig, 'min_level' | 'peers' | 'access'>;
+  s2s: Pick<S2sConfig, 'min_level' | 'peers' | 'peering' | 'access'>;
   hosts: readonly Pick<HostConfig, 'domain' | 'foreign_access'>[];
 };
 
@@ -35,6 +37,8 @@ export interface PairFacts {
 
 export class PolicySnapshot {
   readonly #access: PeerAccess;
+  readonly #peeringAccess: DomainMatcher<'allow' | 'deny'>;
+  readonly #routes: DomainMatcher<PeeringRoute>;
   readonly #levels: RequiredLevels;
   readonly #foreign = new Map<string, ForeignAccess>();
   readonly #foreignDefault: ForeignAccess;
@@ -47,6 +51,8 @@ export class PolicySnapshot {
    */
   constructor(source: PolicySource, abuse?: AbuseList) {
     this.#access = new PeerAccess(source.s2s.access);
+    this.#peeringAccess = peeringMatcher(source.s2s.peering, 'access');
+    this.#routes = peeringMatcher(source.s2s.peering, 'route');
     this.#levels = new RequiredLevels(source.s2s);
     this.#foreignDefault = new ForeignAccess(source.foreign_access);
     for (const host of source.hosts) this.#foreign.set(host.domain, new ForeignAccess(host.foreign_access, foreignKeys(host, source.foreign_access)));
@@ -98,18 +104,32 @@ export class PolicySnapshot {
     return proceed(decision.rule, `${remote} may federate`);
   }
 
-  /** Which way a stanza for a remote domain goes: its own servers, found by DNS (RFC 6120 section 3.2). */
+  /**
+   * Which way a stanza for a remote domain goes, by the most specific `s2s.peering` rule with a
+   * route: its own servers found by DNS (RFC 6120 section 3.2, also when no rule says), a next
+   * hop, or nowhere (it bounces with not-allowed, RFC 6120 section 8.3.3.10).
+   */
   route(remote: string): Routing {
-    return route('s2s', { kind: 'direct' }, `${remote} by its own DNS records`);
+    const entry = this.#routes.match(remote);
+    if (entry === undefined) return route('s2s.peering', { kind: 'direct' }, `${remote} by its own DNS records (no route configured)`);
+    const way = entry.value;
+    if (way === 'reject') return reject(entry.at, 'not-allowed', `${entry.at} (reject) refuses stanzas for ${remote}`);
+    if (way === 'direct') return route(entry.at, { kind: 'direct' }, `${remote} by its own DNS records`);
+    const hop = way.via;
+    return route(entry.at, hop, `${remote} via ${hop.kind === 'domain' ? hop.domain : `${hop.host}:${hop.port}`}`);
   }
 
-  /** The run-time blocks and bans, then the allow and deny lists of `s2s.access`. */
+  /** The run-time blocks and bans, the allow and deny lists of `s2s.access`, then `s2s.peering` access. */
   #peer(query: PeerQuery): PeerDecision {
     const block = query.domain === undefined ? undefined : this.#abuse?.blockFor(query.domain);
     if (block) return { allowed: false, rule: 'trellis s2s block', reason: describeBlock(block) };
     const ban = query.address === undefined ? undefined : this.#abuse?.banFor(query.address);
     if (ban) return { allowed: false, rule: 'trellis ban', reason: describeBan(ban) };
-    return this.#access.check(query);
+    const listed = this.#access.check(query);
+    if (!listed.allowed || query.domain === undefined) return listed;
+    const rule = this.#peeringAccess.match(query.domain);
+    if (rule?.value === 'deny') return { allowed: false, rule: rule.at, reason: `${rule.at} (deny) refuses ${query.domain.toLowerCase()}` };
+    return rule ? { allowed: true, rule: rule.at } : listed;
   }
 }
 

@@ -240,16 +240,13 @@ export class Router {
     this.#sendRemote(stanza, parseJid(stanza.attrs.from ?? recipient.domain), recipient);
   }
 
-  /** A stanza for a domain not hosted here: policy says whether it may leave and which way. */
+  /** A stanza for a domain not hosted here: policy says whether it may leave; the remote route asks it which way. */
   #sendRemote(stanza: Element, from: Jid, to: Jid): void {
-    const policy = this.policy.current;
-    const verdict = policy.stanzaOut(to.domain);
+    const verdict = this.policy.current.stanzaOut(to.domain);
     if (verdict.kind === 'reject') {
       this.#logger.warn('s2s outgoing stanza blocked by policy', { to: to.domain, from: from.toString(), reason: verdict.text, rule: verdict.rule });
       return this.bounce(stanza, stanzaErrorOf(verdict));
     }
-    const way = policy.route(to.domain);
-    if (way.kind === 'reject') return this.bounce(stanza, stanzaErrorOf(way));
     this.remote.send(stanza, from, to);
   }
 

@@ -14,7 +14,8 @@ import { StanzaError } from '../xml/stanza-error.ts';
 import { BindingTable, type Pair } from './binding-table.ts';
 import { connectionInfo } from './connection-info.ts';
 import { ConnectionTable } from './connection-table.ts';
-import { connectToHop, hopOf, resolveHops } from './connector.ts';
+import { connectToHop, hopOf, nextHops } from './connector.ts';
+import { stanzaErrorOf } from '../policy/verdict.ts';
 import type { OutputBudget } from '../net/output-budget.ts';
 import type { S2sConnectionInfo, S2sContext } from './context.ts';
 import type { TrackedStanza } from './delivery-tracker.ts';
@@ -85,6 +86,11 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
     if (!this.context.config.enabled) {
       return router.bounce(stanza, new StanzaError('remote-server-not-found', 'this server does not federate'));
     }
+    const way = this.context.policy.current.route(to.domain);
+    if (way.kind === 'reject') {
+      this.context.logger.info('s2s outgoing stanza refused by its route', { to: to.domain, from: from.toString(), rule: way.rule });
+      return router.bounce(stanza, stanzaErrorOf(way));
+    }
     this.#destination(to.domain).send(stanza, from.domain);
   }
 
@@ -99,9 +105,14 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
     return id === undefined ? undefined : this.#live.get(id)?.connection;
   }
 
-  /** RFC 6120 section 3.2: the next hop for the remote domain; a connection already there is used when it may carry the pair. */
+  /**
+   * RFC 6120 section 3.2: the next hop for the remote domain, as its route says (src/policy);
+   * a connection already there is used when it may carry the pair.
+   */
   async connect(pair: Pair, own = false): Promise<ServerConnection | StanzaError> {
-    const targets = await resolveHops(pair.remote, this.context);
+    const way = this.context.policy.current.route(pair.remote);
+    if (way.kind === 'reject') return stanzaErrorOf(way);
+    const targets = await nextHops(pair.remote, way.via, this.context);
     if (targets instanceof StanzaError) return targets;
     for (const target of targets) {
       for (const connection of this.#byHop.get(hopOf(target)) ?? []) {

@@ -75,7 +75,7 @@ export class FakeStepHost implements StepHost {
       secret: options.secret ?? 'secret',
       policy: new LivePolicy(
         new PolicySnapshot({
-          s2s: { min_level: level, peers: [], access: { deny_domains: options.denyDomains ?? [], allow_domains: [], deny_addresses: [], allow_addresses: [] } },
+          s2s: { min_level: level, peers: [], peering: [], access: { deny_domains: options.denyDomains ?? [], allow_domains: [], deny_addresses: [], allow_addresses: [] } },
           foreign_access: { default: 'allow', deny: [], allow: [] },
           hosts: [],
         }),
