@@ -1,11 +1,15 @@
 /**
  * Configuration reload without a restart (`trellis reload`, SIGHUP): the file is read again and
- * the hosts follow it. Added hosts start with their modules and certificates, removed hosts stop
+ * the hosts and the peering policy follow it. Added hosts start with their modules and certificates, removed hosts stop
  * accepting streams and their sessions end with host-gone (RFC 6120 section 4.9.3.5), changed
- * hosts are rebuilt. A configuration that does not load leaves the running one untouched.
+ * hosts are rebuilt. The peering policy (src/policy) is compiled anew and swapped in at once:
+ * server connections it still allows stay up, the others end with policy-violation. A
+ * configuration that does not load leaves the running one untouched.
  */
 import { ConfigError, loadConfig } from './config/load.ts';
 import type { Limits } from './limits/limits.ts';
+import type { AbuseList } from './policy/abuse-list.ts';
+import { PolicySnapshot } from './policy/snapshot.ts';
 import type { HostConfig, TrellisConfig } from './config/types.ts';
 import type { TlsContextStore } from './net/tls-contexts.ts';
 import type { Host } from './router/host.ts';
@@ -26,10 +30,17 @@ export interface ReloadContext {
   logger: Logger;
   /** takes the new `limits` section at once (src/limits) */
   limits?: Limits;
+  /** asks its connections again once a new policy is in force */
+  s2s?: { enforcePolicy(): number };
+  /** the run-time bans and blocks every policy snapshot consults */
+  abuse?: AbuseList;
 }
 
 /** Top-level keys whose changes only a restart applies (the IM settings reach the hosts through inheritance). */
 const RESTART_KEYS = ['data_dir', 'log', 'listeners', 'storage', 'c2s', 's2s', 'dns', 'admin'] as const;
+
+/** Keys of `s2s` that are peering policy: a reload applies them (src/policy/snapshot.ts). */
+const S2S_POLICY_KEYS = ['min_level', 'peers', 'peering', 'access'] as const;
 
 export class ConfigReloader {
   #config: TrellisConfig;
@@ -79,6 +90,8 @@ export class ConfigReloader {
   /** Prepares every new and changed host first, so a failure changes nothing, then swaps them in. */
   async #apply(next: TrellisConfig): Promise<ReloadOutcome & { ok: true }> {
     const { router, storage, tls, logger } = this.#context;
+    // Compiled before anything changes: a snapshot that cannot be built leaves everything as it is.
+    const policy = new PolicySnapshot(next, this.#context.abuse);
     const current = new Map(this.#config.hosts.map((host) => [host.domain, host]));
     const wanted = new Map(next.hosts.map((host) => [host.domain, host]));
     const added = next.hosts.filter((host) => !current.has(host.domain));
@@ -92,6 +105,8 @@ export class ConfigReloader {
       built.push(buildHost(hostConfig, { router, storage, config: next, logger }));
     }
 
+    // Policy first, so that new hosts are judged by their own rules from their first stanza.
+    router.policy.replace(policy);
     for (const host of built) router.addHost(host);
     for (const domain of removed) {
       router.hosts.delete(domain);
@@ -108,10 +123,12 @@ export class ConfigReloader {
     for (const hostConfig of [...added, ...changed]) await syncServiceHosts(hostConfig.domain, hostConfig, services);
     for (const domain of removed) await syncServiceHosts(domain, undefined, services);
     this.#context.limits?.configure(next.limits);
+    const ended = this.#context.s2s?.enforcePolicy() ?? 0;
+    if (ended > 0) logger.warn('server connections no longer allowed by the new policy were closed', { connections: ended });
     for (const host of added) logger.info('host added', { host: host.domain });
     for (const host of changed) logger.info('host settings changed; host rebuilt', { host: host.domain });
 
-    const needRestart = RESTART_KEYS.filter((key) => JSON.stringify(this.#config[key]) !== JSON.stringify(next[key]));
+    const needRestart = RESTART_KEYS.filter((key) => JSON.stringify(withoutPolicy(this.#config, key)) !== JSON.stringify(withoutPolicy(next, key)));
     return { ok: true, added: added.map((host) => host.domain), removed, changed: changed.map((host) => host.domain), needRestart };
   }
 
@@ -119,6 +136,14 @@ export class ConfigReloader {
     this.#context.logger.error('configuration reload failed', { error });
     return { ok: false, error };
   }
+}
+
+/** A restart key's value, without the parts a reload applies. */
+function withoutPolicy(config: TrellisConfig, key: (typeof RESTART_KEYS)[number]): unknown {
+  if (key !== 's2s') return config[key];
+  const rest: Record<string, unknown> = { ...config.s2s };
+  for (const policyKey of S2S_POLICY_KEYS) delete rest[policyKey];
+  return rest;
 }
 
 function sameHost(a: HostConfig, aConfig: TrellisConfig, b: HostConfig, bConfig: TrellisConfig): boolean {

@@ -12,7 +12,7 @@ import { SessionRegistry } from './router/sessions.ts';
 import { openStorage } from './storage/open.ts';
 import { randomBytes } from 'node:crypto';
 import { createDnsLookup } from './net/dns.ts';
-import { FederationPolicy } from './policy/federation.ts';
+import { LivePolicy, PolicySnapshot } from './policy/snapshot.ts';
 import { loadTrustAnchors } from './s2s/certificate-trust.ts';
 import { OutputBudget } from './net/output-budget.ts';
 import { S2sService } from './s2s/service.ts';
@@ -50,7 +50,8 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     const tls = await loadCertificates(config, logger);
     const limits = new Limits(config.limits, storage, logger.child({ component: 'limits' }));
     await limits.load();
-    const router = new Router(new SessionRegistry(), logger);
+    const policy = new LivePolicy(new PolicySnapshot(config, limits.abuse));
+    const router = new Router(new SessionRegistry(), logger, policy);
     for (const hostConfig of config.hosts) router.addHost(buildHost(hostConfig, { router, storage, config, logger }));
     for (const hostConfig of config.hosts) await syncServiceHosts(hostConfig.domain, hostConfig, { router, storage, config, tls, logger, loadCertificate: loadHostCertificate });
     const s2s = new S2sService({
@@ -60,7 +61,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       tls,
       dns: createDnsLookup({ servers: [...config.dns.servers], timeoutMs: config.dns.timeout * 1000, cacheEntries: config.dns.cache_entries }),
       router,
-      policy: new FederationPolicy(config.s2s, limits.abuse),
+      policy,
       logger,
       limits,
       output: new OutputBudget(config.s2s.output.connection_buffer, config.s2s.output.total_buffer),
@@ -93,8 +94,9 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       if (config.s2s.enabled) boundS2s = await s2s.listen(config.listeners.s2s, config.listeners.s2s_direct_tls);
       boundComponent = await components.start(config.listeners.component);
       const listening = { c2s: bound.starttls, c2sDirectTls: bound.directTls, s2s: boundS2s.starttls, s2sDirectTls: boundS2s.directTls, component: boundComponent };
-      const federation = config.s2s.enabled ? config.s2s.min_level : 'off';
-      const sources = { startedAt, hosts: () => [...router.hosts.values()].filter((host) => host.service === undefined).map((host) => host.domain), listening, federation: () => federation, c2s, s2s, limits, components };
+      // The level in force: a reload may change it.
+      const federation = () => (config.s2s.enabled ? policy.current.requirement(undefined).level : 'off');
+      const sources = { startedAt, hosts: () => [...router.hosts.values()].filter((host) => host.service === undefined).map((host) => host.domain), listening, federation, c2s, s2s, limits, components };
       if (config.admin.enabled) admin = await AdminServer.start(config.admin.socket, sources, logger.child({ component: 'admin' }));
     } catch (error) {
       await components.close();
@@ -108,7 +110,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     for (const address of boundS2s.directTls) logger.info('listening for servers (direct TLS)', { address: formatAddress(address) });
     for (const address of boundComponent) logger.info('listening for components', { address: formatAddress(address), components: config.components.map((component) => component.domain).join(',') });
     logger.info('serving hosts', { hosts: config.hosts.map((host) => host.domain).join(','), storage: storage.driver, federation: config.s2s.enabled ? config.s2s.min_level : 'off' });
-    const reloader = new ConfigReloader(config, { router, storage, tls, logger, limits });
+    const reloader = new ConfigReloader(config, { router, storage, tls, logger, limits, s2s, abuse: limits.abuse });
     return {
       get config() {
         return reloader.config;

@@ -13,6 +13,7 @@
  *   trellis ban ADDRESS[/PREFIX] [--reason R] | ban list [--json]
  *   trellis unban ADDRESS[/PREFIX]
  *   trellis posh [DOMAIN] [--expires SECONDS] [--reference URL] [--config FILE]
+ *   trellis policy explain --from A --to B [--config FILE]
  */
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load.ts';
@@ -24,6 +25,7 @@ import { inspectPidFile, pidFilePath, removePidFile, removeStalePidFile, running
 import { closeS2s, listS2s } from './s2s.ts';
 import { ban, blockDomain, listBans, listBlockedDomains, unban, unblockDomain } from './abuse.ts';
 import { printPosh } from './posh.ts';
+import { explainPolicy } from './policy.ts';
 import { showStatus } from './status.ts';
 
 const USAGE = `Usage: trellis <command> [options]
@@ -53,6 +55,11 @@ Commands:
                          the fingerprints of the certificate it presents and the URL to publish
                          them at; --reference URL prints one fingerprints document to publish at
                          URL and, for each domain, a reference to it (docs/federation.md)
+  policy explain --from A --to B
+                         what the configuration's peering policy decides for stanzas from A to B
+                         (JIDs or domains, one of them hosted here): the route, the connection,
+                         the level required, each with the key of the rule that decides
+                         (docs/peering.md)
 
   status, s2s, ban and unban ask the running server through its admin API socket (admin.socket, by default
   <data_dir>/admin.sock); they fail with exit code 1 when no server answers there.
@@ -64,6 +71,7 @@ Options:
       --json             status, s2s, ban list, s2s blocked: print the admin API's JSON instead of a table
       --expires SECONDS  posh: how long other servers may keep the documents (default 604800, a week)
       --reference URL    posh: publish the fingerprints once at this https URL and refer to it
+      --from A, --to B   policy explain: the sender's and the recipient's JID or domain
   -h, --help             show this help
 
 Examples:
@@ -75,6 +83,7 @@ Examples:
   trellis ban 203.0.113.0/24 --reason "password guessing"
   trellis s2s block spam.example
   trellis posh example.com --expires 86400
+  trellis policy explain --from alice@example.com --to partner.example
 `;
 
 /** the commands `main` knows (its switch below) */
@@ -92,6 +101,8 @@ async function main(argv: string[]): Promise<number> {
       reason: { type: 'string', short: 'r' },
       expires: { type: 'string' },
       reference: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -154,6 +165,11 @@ async function main(argv: string[]): Promise<number> {
         ...(values.expires === undefined ? {} : { expires: values.expires }),
         ...(values.reference === undefined ? {} : { reference: values.reference }),
       });
+    case 'policy': {
+      if (rest[0] !== 'explain') return usageError('did you mean: trellis policy explain --from A --to B');
+      if (values.from === undefined || values.to === undefined) return usageError('policy explain needs --from and --to, for example: trellis policy explain --from alice@example.com --to partner.example');
+      return explainPolicy(await loadCliConfig(values.config), values.from, values.to);
+    }
     default:
       return usageError(`unknown command "${command}"`);
   }

@@ -353,6 +353,7 @@ describe('parseConfig', () => {
         enabled: true,
         min_level: 'encrypted',
         peers: [],
+        peering: [],
         ca_files: [],
         use_system_ca: true,
         connect_timeout: 10,

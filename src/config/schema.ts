@@ -6,11 +6,11 @@
 
 import { createSecureContext } from 'node:tls';
 import { prepareDomain } from '../jid/jid.ts';
-import { parseIpRange } from '../policy/ip-range.ts';
-import { FEATURE_GROUP_NAMES, isFeatureGroup } from '../policy/foreign-groups.ts';
+import { parseIpRange } from '../util/ip-range.ts';
 import { parseResolverAddress } from '../net/resolver-address.ts';
 import { nearest } from './suggest.ts';
-import { CONTACT_ADDRESS_KINDS, DELEGATION_METHODS, FEDERATION_LEVELS, MODULE_NAMES, MUC_ROOM_CREATION, TLS_VERSIONS, type ContactAddressKind, type FederationLevel } from './types.ts';
+import { parseNextHop, preparePeeringKey } from './peering.ts';
+import { CONTACT_ADDRESS_KINDS, DELEGATION_METHODS, FEATURE_GROUP_NAMES, FEDERATION_LEVELS, isFeatureGroup, MODULE_NAMES, MUC_ROOM_CREATION, TLS_VERSIONS, type ContactAddressKind, type FederationLevel } from './types.ts';
 
 export type Scalar = string | number | boolean;
 export type DefaultValue = Scalar | readonly Scalar[];
@@ -429,13 +429,18 @@ const federationLevel = (description: string, defaultLevel?: FederationLevel): E
 const domainEntry: StringFormat = { name: 'domain or *.domain pattern', prepare: prepareDomainPattern };
 const domainName: StringFormat = { name: 'domain name', prepare: prepareDomain };
 
-const addressEntry: StringFormat = {
-  name: 'IP address or CIDR range',
-  prepare(entry) {
-    parseIpRange(entry);
-    return entry;
-  },
-};
+/** A format whose values are kept as written once `parse` accepts them (it throws the reason otherwise). */
+function checkedBy(name: string, parse: (entry: string) => unknown): StringFormat {
+  return {
+    name,
+    prepare(entry) {
+      parse(entry);
+      return entry;
+    },
+  };
+}
+
+const addressEntry = checkedBy('IP address or CIDR range', parseIpRange);
 
 function accessList(format: StringFormat, description: string): ListNode {
   return { kind: 'list', item: { kind: 'string', format, description: format.name }, minItems: 0, unique: true, default: [], description };
@@ -449,13 +454,7 @@ function caFiles(description: string): ListNode {
   return { kind: 'list', item: { kind: 'string', description: 'a PEM file' }, minItems: 0, unique: true, default: [], description };
 }
 
-const resolverAddress: StringFormat = {
-  name: 'resolver address',
-  prepare(entry) {
-    parseResolverAddress(entry);
-    return entry;
-  },
-};
+const resolverAddress = checkedBy('resolver address', parseResolverAddress);
 
 /** Proofs that a host may speak for a domain (docs/federation.md, src/delegation). */
 const delegationSchema: ObjectNode = {
@@ -495,6 +494,33 @@ const delegationSchema: ObjectNode = {
   },
 };
 
+const nextHop = checkedBy('next hop', parseNextHop);
+
+/** Peering rules (docs/peering.md, src/config/peering.ts). */
+const peeringSchema: MapNode = {
+  kind: 'map',
+  keyName: 'domain',
+  prepareKey: preparePeeringKey,
+  minEntries: 0,
+  description:
+    'peering rules by remote domain: a domain, "*.example.com" for its subdomains, or "*" for every domain no other rule covers. For each of level, access and route the most specific rule that sets it decides: a domain, then the longest pattern, then "*" (docs/peering.md)',
+  value: {
+    kind: 'object',
+    description: 'one remote domain or pattern',
+    fields: {
+      subdomains: { kind: 'boolean', default: false, description: 'with a domain key: the rule covers the domain and every subdomain of it' },
+      level: federationLevel('the federation level these domains must reach (for "*", write s2s.min_level)'),
+      access: { kind: 'enum', values: ['allow', 'deny'], description: 'deny: no federation with these domains, either way (streams refused, stanzas bounce with not-allowed); allow: federation, unless s2s.access or a run-time block refuses it' },
+      route: { kind: 'enum', values: ['direct', 'reject'], description: 'direct: to the servers their DNS records name (RFC 6120 section 3.2); reject: stanzas for them bounce with not-allowed, nothing connects' },
+      via: {
+        kind: 'string',
+        format: nextHop,
+        description: 'send stanzas for these domains through a next hop: a domain whose servers are found by DNS as usual, or "host:port" / "[ipv6]:port" reached directly, without SRV records',
+      },
+    },
+  },
+};
+
 const s2sSchema: ObjectNode = {
   kind: 'object',
   description: 'server-to-server federation (docs/federation.md)',
@@ -514,6 +540,7 @@ const s2sSchema: ObjectNode = {
         fields: { level: federationLevel('the federation level this remote domain must reach') },
       },
     },
+    peering: peeringSchema,
     ca_files: caFiles("PEM files of CA certificates trusted for peers' certificates; relative to the config file's directory"),
     use_system_ca: { kind: 'boolean', default: true, description: "also trust the system's CA certificates" },
     dialback_secret: { kind: 'string', description: 'secret for dialback keys (XEP-0185); when absent one is generated once and kept in storage' },

@@ -158,6 +158,14 @@ export interface MucSettings {
   max_affiliations: number;
 }
 
+/** The feature groups `foreign_access` entries may name; what each matches is in src/policy/foreign-groups.ts. */
+export const FEATURE_GROUP_NAMES = ['message', 'presence', 'iq', 'chat', 'groupchat', 'presence-subscription', 'file-transfer', 'jingle', 'pubsub', 'vcard', 'version', 'disco'] as const;
+export type FeatureGroupName = (typeof FEATURE_GROUP_NAMES)[number];
+
+export function isFeatureGroup(name: string): name is FeatureGroupName {
+  return (FEATURE_GROUP_NAMES as readonly string[]).includes(name);
+}
+
 /**
  * Which stanzas from other servers a host accepts: entries are feature groups or namespaces
  * (src/policy/foreign-groups.ts); the most specific match decides, deny on a tie, else `default`.
@@ -182,6 +190,27 @@ export interface S2sPeerRule {
   /** an exact domain, or "*.example.com" for every subdomain of example.com */
   domain: string;
   level: FederationLevel;
+}
+
+/** What a peering rule covers: one domain, its subdomains, both, or every domain no other rule covers. */
+export type PeeringScope = 'exact' | 'subdomains' | 'domain-and-subdomains' | 'default';
+
+/** Where stanzas for a remote domain go: the servers of another domain (found by DNS), or a host and port. */
+export type NextHopConfig = { kind: 'domain'; domain: string } | { kind: 'address'; host: string; port: number };
+
+/** One peering rule (docs/peering.md): for each of level, access and route, the most specific rule that sets it decides. */
+export interface S2sPeeringRule {
+  /** the key as prepared: "example.com", "*.example.com", or "*" for the default */
+  domain: string;
+  /** with a domain key: the domain and every subdomain of it */
+  subdomains: boolean;
+  level?: FederationLevel;
+  /** deny: no federation with the domains, either way */
+  access?: 'allow' | 'deny';
+  /** direct: by the domains' own DNS records; reject: stanzas for them bounce */
+  route?: 'direct' | 'reject';
+  /** a next hop for the domains' stanzas (a route); never with route: reject */
+  via?: NextHopConfig;
 }
 
 /** Allow and deny lists of foreign servers; deny wins, and a non-empty allow list admits only what it names. */
@@ -228,6 +257,8 @@ export interface S2sConfig {
   min_level: FederationLevel;
   /** per remote domain overrides, exact or wildcard; the most specific match wins */
   peers: readonly S2sPeerRule[];
+  /** peering rules by remote domain pattern, in the order written */
+  peering: readonly S2sPeeringRule[];
   /** PEM CA files trusted for peer certificates, besides the system store when use_system_ca */
   ca_files: readonly string[];
   use_system_ca: boolean;

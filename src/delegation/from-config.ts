@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { rootCertificates } from 'node:tls';
 import type { DelegationMethodName, S2sDelegationConfig } from '../config/types.ts';
-import { domainMatches, domainPattern } from '../policy/peer-access.ts';
+import { DomainMatcher, listEntries } from '../policy/domain-match.ts';
 import { PoshVerifier } from './posh.ts';
 import { createSecureResolver, type SecureResolver } from './secure-resolver.ts';
 
@@ -37,12 +37,12 @@ export async function createDelegationChecks(settings: S2sDelegationConfig): Pro
       maxCacheSeconds: settings.posh.max_cache_time,
     });
   }
-  const unsigned = settings.accept_unsigned_srv.map(domainPattern);
+  const unsigned = new DomainMatcher(listEntries('s2s.delegation.accept_unsigned_srv', settings.accept_unsigned_srv));
   return {
     methods,
     ...(resolver ? { resolver } : {}),
     ...(posh ? { posh } : {}),
-    acceptsUnsignedSrv: (domain) => unsigned.some((pattern) => domainMatches(pattern, domain.toLowerCase())),
+    acceptsUnsignedSrv: (domain) => unsigned.covers(domain),
   };
 }
 

@@ -7,6 +7,7 @@ import { parseConfig } from '../config/load.ts';
 import type { TrellisConfig } from '../config/types.ts';
 import { parseJid } from '../jid/jid.ts';
 import { Router, type RemoteRoute } from '../router/router.ts';
+import { LivePolicy, PolicySnapshot } from '../policy/snapshot.ts';
 import { newImState, SessionRegistry, type BoundSession } from '../router/sessions.ts';
 import { buildHost } from '../server-hosts.ts';
 import { syncServiceHosts } from '../services/service-hosts.ts';
@@ -48,7 +49,7 @@ export async function startHarness(yaml = 'hosts:\n  localhost: {}\n  example.ne
   const config = parseConfig(`data_dir: /nonexistent\n${yaml}`, { baseDir: '/' });
   const store = storage ?? (await openSqliteStorage(':memory:'));
   const logger = silentLogger();
-  const router = new Router(new SessionRegistry(), logger);
+  const router = new Router(new SessionRegistry(), logger, new LivePolicy(new PolicySnapshot(config)));
   const remote: Element[] = [];
   const route: RemoteRoute = { send: (stanza) => void remote.push(stanza) };
   router.remote = route;

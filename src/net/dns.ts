@@ -107,8 +107,8 @@ async function querySrv(lookup: DnsLookup, name: string): Promise<SrvAnswer> {
   return { records: records.filter((record) => record.name !== ''), noService: false, failed: false };
 }
 
-/** A and AAAA together, IPv4 first (RFC 6120 section 3.2.1 leaves the order to us). */
-async function resolveAddresses(lookup: DnsLookup, host: string): Promise<{ addresses: string[]; failed: boolean }> {
+/** A and AAAA together, IPv4 first (RFC 6120 section 3.2.1 leaves the order to us); an IP address is itself. */
+export async function resolveAddresses(lookup: DnsLookup, host: string): Promise<{ addresses: string[]; failed: boolean }> {
   const literal = ipLiteral(host);
   if (literal !== undefined) return { addresses: [literal], failed: false };
   const answers = await Promise.allSettled([lookup.resolve4(host), lookup.resolve6(host)]);

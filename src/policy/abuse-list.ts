@@ -4,7 +4,7 @@
  * change them through the admin API; src/limits keeps them in storage. Checks are pure and
  * name where the decision came from, like the verdicts of src/policy/peer-access.ts.
  */
-import { formatIp, parseIpAddress, parseIpRange, rangeContains, type IpRange } from './ip-range.ts';
+import { formatIp, parseIpAddress, parseIpRange, rangeContains, type IpRange } from '../util/ip-range.ts';
 
 export interface AddressBan {
   /** the canonical form: an address, or network/prefix */

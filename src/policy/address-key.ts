@@ -5,7 +5,7 @@
  * addresses at will, so counting single IPv6 addresses would let one host open unlimited
  * connections. IPv4-mapped IPv6 (a dual-stack socket) counts as the IPv4 address it carries.
  */
-import { formatIp, parseIpAddress } from './ip-range.ts';
+import { formatIp, parseIpAddress } from '../util/ip-range.ts';
 
 const LOW_64 = (1n << 64n) - 1n;
 

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ForeignAccessRules } from '../config/types.ts';
 import { parseElement } from '../xml/parse-element.ts';
-import { foreignAccess, stanzaFacts } from './foreign-access.ts';
+import { ForeignAccess, stanzaFacts } from './foreign-access.ts';
 import { FEATURE_GROUP_NAMES, FEATURE_GROUPS } from './foreign-groups.ts';
 
 /** Stanzas as they arrive from another server (content namespace jabber:client inside the router). */
@@ -115,18 +115,30 @@ describe('foreign access decisions', () => {
   ];
   for (const { name, rules: partial, stanza: which, refused } of cases) {
     test(name, () => {
-      const refusal = foreignAccess(stanza(which), rules(partial));
-      if (refused === undefined) return assert.equal(refusal, undefined);
-      assert.ok(refusal, 'expected a refusal');
-      assert.deepEqual([refusal.condition, refusal.rule], refused);
-      assert.equal(refusal.text, `not accepted from other servers here (foreign_access ${refused[1]})`);
+      const verdict = new ForeignAccess(rules(partial)).judge(stanza(which));
+      if (refused === undefined) return assert.equal(verdict.kind, 'continue');
+      assert.equal(verdict.kind, 'reject');
+      if (verdict.kind !== 'reject') return;
+      // The written rule `deny "x"` is the entry at its index in the deny list.
+      const [condition, written] = refused;
+      const entry = /^deny "(.*)"$/.exec(written)?.[1];
+      const at = entry === undefined ? 'foreign_access.default' : `foreign_access.deny[${partial.deny!.indexOf(entry)}]`;
+      assert.deepEqual([verdict.condition, verdict.rule], [condition, at]);
+      assert.equal(verdict.text, `not accepted from other servers here (${at} = ${entry === undefined ? 'deny' : JSON.stringify(entry)})`);
+      assert.equal(verdict.silent, S[which].startsWith('<presence'), 'refused presence is dropped without an error');
     });
   }
 
-  test('the same rules object is compiled once and gives the same answers', () => {
-    const shared = Object.freeze(rules({ deny: ['version'] }));
-    assert.equal(foreignAccess(stanza('version'), shared)?.rule, 'deny "version"');
-    assert.equal(foreignAccess(stanza('version'), shared)?.rule, 'deny "version"');
-    assert.equal(foreignAccess(stanza('ping'), shared), undefined);
+  test('what lets a stanza in is named too: the allowing entry, else the default', () => {
+    const access = new ForeignAccess(rules({ deny: ['iq'], allow: ['version', 'urn:xmpp:ping'] }));
+    assert.equal(access.judge(stanza('ping')).rule, 'foreign_access.allow[1]');
+    assert.equal(access.judge(stanza('chat')).rule, 'foreign_access.default');
+    assert.equal(access.judge(stanza('iqResult')).kind, 'continue');
+  });
+
+  test("a host's own keys are named under its section", () => {
+    const keys = { default: 'foreign_access.default', deny: 'hosts["lab.example"].foreign_access.deny', allow: 'foreign_access.allow' };
+    const verdict = new ForeignAccess(rules({ deny: ['chat', 'version'] }), keys).judge(stanza('version'));
+    assert.equal(verdict.rule, 'hosts["lab.example"].foreign_access.deny[1]');
   });
 });

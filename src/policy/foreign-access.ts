@@ -2,6 +2,7 @@
  * Foreign access rules (the Jabber XCP control of which features foreign entities may use):
  * what users and services on other servers may send to a host's users and services. Applied by
  * the router to stanzas that arrive from remote servers; what local users send is not judged.
+ * The verdict names the key path of the entry that decided.
  *
  * Each entry of `allow` and `deny` is a feature group (foreign-groups.ts) or a namespace. The
  * decision for one stanza:
@@ -14,56 +15,34 @@
  */
 import type { ForeignAccessRules } from '../config/types.ts';
 import { NS_CLIENT, NS_SERVER, type Element } from '../xml/element.ts';
-import { StanzaError } from '../xml/stanza-error.ts';
 import { FEATURE_GROUPS, isFeatureGroup, type FeatureGroup, type StanzaFacts } from './foreign-groups.ts';
+import { proceed, reject, type StanzaVerdict } from './verdict.ts';
 
 const NS_JINGLE = 'urn:xmpp:jingle:1';
 
-/** A refused stanza; `rule` says which entry decided, for the log. */
-export class ForeignAccessRefusal extends StanzaError {
-  readonly rule: string;
-  constructor(condition: 'not-allowed' | 'service-unavailable', rule: string) {
-    super(condition, `not accepted from other servers here (foreign_access ${rule})`);
-    this.rule = rule;
-  }
+/** Where each key of a host's rules was written: `foreign_access` or `hosts["example.com"].foreign_access`. */
+export interface ForeignAccessKeys {
+  default: string;
+  deny: string;
+  allow: string;
 }
 
 interface Entry {
-  /** how the rule is named in errors and logs: `deny "file-transfer"` */
+  /** the key path of the entry, e.g. `foreign_access.deny[0]` */
+  at: string;
+  /** how the rule is named in errors and logs: `foreign_access.deny[0] = "file-transfer"` */
   rule: string;
   specificity: number;
   matches(facts: StanzaFacts): boolean;
 }
 
-interface CompiledRules {
-  defaultAllows: boolean;
-  allow: Entry[];
-  deny: Entry[];
-}
-
-const compiled = new WeakMap<ForeignAccessRules, CompiledRules>();
-
-function compileEntry(list: 'allow' | 'deny', written: string): Entry {
-  const rule = `${list} ${JSON.stringify(written)}`;
+function compileEntry(at: string, written: string): Entry {
+  const rule = `${at} = ${JSON.stringify(written)}`;
   if (isFeatureGroup(written)) {
     const group: FeatureGroup = FEATURE_GROUPS[written];
-    return { rule, specificity: group.specificity, matches: group.matches };
+    return { at, rule, specificity: group.specificity, matches: group.matches };
   }
-  return { rule, specificity: 3, matches: (facts) => facts.namespaces.has(written) };
-}
-
-/** Rules are compiled once per (frozen) rules object. */
-function compile(rules: ForeignAccessRules): CompiledRules {
-  let result = compiled.get(rules);
-  if (!result) {
-    result = {
-      defaultAllows: rules.default === 'allow',
-      allow: rules.allow.map((written) => compileEntry('allow', written)),
-      deny: rules.deny.map((written) => compileEntry('deny', written)),
-    };
-    compiled.set(rules, result);
-  }
-  return result;
+  return { at, rule, specificity: 3, matches: (facts) => facts.namespaces.has(written) };
 }
 
 /** The kind, type and namespaces of a stanza, as the groups see it. */
@@ -92,23 +71,37 @@ function mostSpecific(entries: Entry[], facts: StanzaFacts): Entry | undefined {
   return best;
 }
 
-/**
- * Judges a stanza from another server against a host's rules: undefined to accept it, else the
- * error to refuse it with. An IQ is refused with service-unavailable, what RFC 6120 section
- * 8.3.3.19 gives for a service that is not offered (and what other servers answer for a
- * disabled feature); a message or presence with not-allowed (section 8.3.3.10). The caller
- * drops refused presence without an error, as undeliverable presence is (RFC 6121 section 8.5.1).
- */
-export function foreignAccess(stanza: Element, rules: ForeignAccessRules): ForeignAccessRefusal | undefined {
-  const type = stanza.attrs.type;
-  if (type === 'error' || (stanza.name === 'iq' && type === 'result')) return undefined;
-  const { defaultAllows, allow, deny } = compile(rules);
-  const facts = stanzaFacts(stanza);
-  const allowed = mostSpecific(allow, facts);
-  const denied = mostSpecific(deny, facts);
-  let refusedBy: string | undefined;
-  if (denied && !(allowed && allowed.specificity > denied.specificity)) refusedBy = denied.rule;
-  else if (!denied && !allowed && !defaultAllows) refusedBy = 'default deny';
-  if (refusedBy === undefined) return undefined;
-  return new ForeignAccessRefusal(stanza.name === 'iq' ? 'service-unavailable' : 'not-allowed', refusedBy);
+/** One host's rules, compiled once. */
+export class ForeignAccess {
+  readonly #defaultAllows: boolean;
+  readonly #defaultAt: string;
+  readonly #allow: Entry[];
+  readonly #deny: Entry[];
+
+  constructor(rules: ForeignAccessRules, keys: ForeignAccessKeys = { default: 'foreign_access.default', deny: 'foreign_access.deny', allow: 'foreign_access.allow' }) {
+    this.#defaultAllows = rules.default === 'allow';
+    this.#defaultAt = keys.default;
+    this.#allow = rules.allow.map((written, index) => compileEntry(`${keys.allow}[${index}]`, written));
+    this.#deny = rules.deny.map((written, index) => compileEntry(`${keys.deny}[${index}]`, written));
+  }
+
+  /**
+   * Judges a stanza from another server. An IQ is refused with service-unavailable, what RFC
+   * 6120 section 8.3.3.19 gives for a service that is not offered (and what other servers
+   * answer for a disabled feature); a message with not-allowed (section 8.3.3.10); presence
+   * silently, as undeliverable presence is dropped (RFC 6121 section 8.5.1).
+   */
+  judge(stanza: Element): StanzaVerdict {
+    const type = stanza.attrs.type;
+    if (type === 'error' || (stanza.name === 'iq' && type === 'result')) return proceed('foreign_access', 'errors and results always pass');
+    const facts = stanzaFacts(stanza);
+    const allowed = mostSpecific(this.#allow, facts);
+    const denied = mostSpecific(this.#deny, facts);
+    let refusedBy: { at: string; rule: string } | undefined;
+    if (denied && !(allowed && allowed.specificity > denied.specificity)) refusedBy = denied;
+    else if (!denied && !allowed && !this.#defaultAllows) refusedBy = { at: this.#defaultAt, rule: `${this.#defaultAt} = deny` };
+    if (refusedBy === undefined) return allowed ? proceed(allowed.at, allowed.rule) : proceed(this.#defaultAt, `${this.#defaultAt} = allow`);
+    const text = `not accepted from other servers here (${refusedBy.rule})`;
+    return reject(refusedBy.at, stanza.name === 'iq' ? 'service-unavailable' : 'not-allowed', text, { silent: stanza.name === 'presence' });
+  }
 }

@@ -5,6 +5,10 @@
  * and transport, which say what the session is for.
  */
 
+import type { FeatureGroupName } from '../config/types.ts';
+
+export { FEATURE_GROUP_NAMES, isFeatureGroup, type FeatureGroupName } from '../config/types.ts';
+
 /** What the rules look at in a stanza. */
 export interface StanzaFacts {
   kind: 'message' | 'presence' | 'iq';
@@ -97,11 +101,4 @@ export const FEATURE_GROUPS = {
     specificity: 2,
     matches: (facts) => anyNamespace(facts, among('http://jabber.org/protocol/disco#info', 'http://jabber.org/protocol/disco#items')),
   },
-} satisfies Record<string, FeatureGroup>;
-
-export type FeatureGroupName = keyof typeof FEATURE_GROUPS;
-export const FEATURE_GROUP_NAMES = Object.keys(FEATURE_GROUPS) as FeatureGroupName[];
-
-export function isFeatureGroup(name: string): name is FeatureGroupName {
-  return Object.hasOwn(FEATURE_GROUPS, name);
-}
+} satisfies Record<FeatureGroupName, FeatureGroup>;

@@ -1,22 +1,28 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { achievedLevel, demandsOf, meetsLevel, requiredLevel } from './levels.ts';
+import type { FederationLevel } from '../config/types.ts';
+import { demandsOf, levelReached, meetsLevel, RequiredLevels, type ProofStrength } from './levels.ts';
 
-test('the most specific peer rule decides the required level', () => {
-  const config = {
-    min_level: 'encrypted' as const,
+test('the most specific peer rule decides the required level, and names its key', () => {
+  const levels = new RequiredLevels({
+    min_level: 'encrypted',
+    peering: [],
     peers: [
-      { domain: '*.example.org', level: 'verified' as const },
-      { domain: '*.lab.example.org', level: 'permissive' as const },
-      { domain: 'bank.example.org', level: 'trusted' as const },
+      { domain: '*.example.org', level: 'verified' },
+      { domain: '*.lab.example.org', level: 'permissive' },
+      { domain: 'bank.example.org', level: 'trusted' },
     ],
-  };
-  assert.equal(requiredLevel(config, 'bank.example.org'), 'trusted');
-  assert.equal(requiredLevel(config, 'a.lab.example.org'), 'permissive');
-  assert.equal(requiredLevel(config, 'x.y.lab.example.org'), 'permissive');
-  assert.equal(requiredLevel(config, 'chat.example.org'), 'verified');
-  assert.equal(requiredLevel(config, 'example.org'), 'encrypted', 'a wildcard does not cover the bare domain');
-  assert.equal(requiredLevel(config, 'elsewhere.net'), 'encrypted');
+  });
+  const cases: [domain: string | undefined, level: FederationLevel, rule: string][] = [
+    ['bank.example.org', 'trusted', 's2s.peers["bank.example.org"].level'],
+    ['a.lab.example.org', 'permissive', 's2s.peers["*.lab.example.org"].level'],
+    ['x.y.lab.example.org', 'permissive', 's2s.peers["*.lab.example.org"].level'],
+    ['chat.example.org', 'verified', 's2s.peers["*.example.org"].level'],
+    ['example.org', 'encrypted', 's2s.min_level'],
+    ['elsewhere.net', 'encrypted', 's2s.min_level'],
+    [undefined, 'encrypted', 's2s.min_level'],
+  ];
+  for (const [domain, level, rule] of cases) assert.deepEqual(levels.of(domain), { level, rule }, domain);
 });
 
 test('levels are ordered and each demands what its name says', () => {
@@ -29,10 +35,14 @@ test('levels are ordered and each demands what its name says', () => {
   assert.deepEqual(demandsOf('trusted'), { tls: true, authentication: true, trustedCertificate: true });
 });
 
-test('the achieved level follows from TLS and the authentication method', () => {
-  assert.equal(achievedLevel({ tls: false, method: 'none' }), 'permissive');
-  assert.equal(achievedLevel({ tls: false, method: 'dialback' }), 'verified');
-  assert.equal(achievedLevel({ tls: true, method: 'dialback' }), 'encrypted');
-  assert.equal(achievedLevel({ tls: true, method: 'sasl-external' }), 'trusted');
-  assert.equal(achievedLevel({ tls: true, method: 'certificate' }), 'trusted');
+test('the level reached follows from TLS and what proved the domain', () => {
+  const cases: [tls: boolean, strength: ProofStrength, level: FederationLevel][] = [
+    [false, 'none', 'permissive'],
+    [true, 'none', 'permissive'],
+    [false, 'dns', 'verified'],
+    [true, 'dns', 'encrypted'],
+    [true, 'pki', 'trusted'],
+    [false, 'pki', 'verified'],
+  ];
+  for (const [tls, strength, level] of cases) assert.equal(levelReached({ tls, strength }), level, `${strength} ${tls ? 'with' : 'without'} TLS`);
 });

@@ -1,8 +1,10 @@
 /**
  * The four federation levels (the Jabber XCP model): which one a remote domain must reach,
- * and what each demands of a server stream.
+ * what each demands of a server stream, and the level a proof reaches.
  */
 import { FEDERATION_LEVELS, type FederationLevel, type S2sConfig } from '../config/types.ts';
+import { DomainMatcher, parseDomainPattern, type DomainEntry } from './domain-match.ts';
+import { peeringMatcher } from './peering.ts';
 
 export function levelRank(level: FederationLevel): number {
   return FEDERATION_LEVELS.indexOf(level);
@@ -13,20 +15,39 @@ export function meetsLevel(achieved: FederationLevel, required: FederationLevel)
   return levelRank(achieved) >= levelRank(required);
 }
 
+/** A required level and the key path of the rule that requires it. */
+export interface LevelRequirement {
+  level: FederationLevel;
+  rule: string;
+}
+
 /**
- * The level a remote domain must reach: an exact peer rule, else the longest matching
- * `*.suffix` rule (a wildcard covers every subdomain, at any depth), else `min_level`.
+ * The levels remote domains must reach, compiled from `s2s.peering`, `s2s.peers` and
+ * `s2s.min_level`: an exact rule, else the most specific pattern (`*.suffix` covers every
+ * subdomain at any depth, not the domain itself; a peering rule with subdomains both), else
+ * `min_level`. The config loader refuses a level set in both places for one key.
  */
-export function requiredLevel(config: Pick<S2sConfig, 'min_level' | 'peers'>, remoteDomain: string): FederationLevel {
-  let best: { level: FederationLevel; specificity: number } | undefined;
-  for (const rule of config.peers) {
-    if (rule.domain === remoteDomain) return rule.level;
-    if (rule.domain.startsWith('*.')) {
-      const suffix = rule.domain.slice(1);
-      if (remoteDomain.endsWith(suffix) && (!best || suffix.length > best.specificity)) best = { level: rule.level, specificity: suffix.length };
-    }
+export class RequiredLevels {
+  readonly #matcher: DomainMatcher<FederationLevel>;
+  readonly #default: LevelRequirement;
+
+  constructor(config: Pick<S2sConfig, 'min_level' | 'peers' | 'peering'>) {
+    const peering = peeringMatcher(config.peering, 'level').entries;
+    const entries: DomainEntry<FederationLevel>[] = config.peers.map((peer) => ({
+      pattern: parseDomainPattern(peer.domain),
+      at: `s2s.peers[${JSON.stringify(peer.domain)}].level`,
+      written: peer.domain,
+      value: peer.level,
+    }));
+    this.#default = { level: config.min_level, rule: 's2s.min_level' };
+    this.#matcher = new DomainMatcher([...peering, ...entries]);
   }
-  return best?.level ?? config.min_level;
+
+  /** The level `remote` must reach; before the domain is known, `min_level`. */
+  of(remote: string | undefined): LevelRequirement {
+    const entry = remote === undefined ? undefined : this.#matcher.match(remote);
+    return entry ? { level: entry.value, rule: entry.at } : this.#default;
+  }
 }
 
 /** What a level asks of the stream and of the proof of identity. */
@@ -47,9 +68,17 @@ export function demandsOf(level: FederationLevel): LevelDemands {
   };
 }
 
-/** The level a stream reached from how it was secured and authenticated. */
-export function achievedLevel(proof: { tls: boolean; method: 'sasl-external' | 'dialback' | 'certificate' | 'none' }): FederationLevel {
-  if (proof.method === 'none') return 'permissive';
+/**
+ * What proves a domain on a stream: nothing (an unproven claim), DNS (dialback calls the
+ * domain's servers back, an outgoing stream reached them through DNS, or an unsigned SRV record
+ * that can be forged), or PKI (a certificate that chains to a trusted CA, possibly through a
+ * DNSSEC, DANE or POSH delegation).
+ */
+export type ProofStrength = 'none' | 'dns' | 'pki';
+
+/** The level a proof reaches: the one place it is computed (docs/federation.md). */
+export function levelReached(proof: { tls: boolean; strength: ProofStrength }): FederationLevel {
+  if (proof.strength === 'none') return 'permissive';
   if (!proof.tls) return 'verified';
-  return proof.method === 'dialback' ? 'encrypted' : 'trusted';
+  return proof.strength === 'pki' ? 'trusted' : 'encrypted';
 }

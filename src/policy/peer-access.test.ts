@@ -8,7 +8,7 @@ const NONE: S2sAccessConfig = { deny_domains: [], allow_domains: [], deny_addres
 interface Case {
   name: string;
   access: Partial<S2sAccessConfig>;
-  query: Omit<PeerQuery, 'direction'>;
+  query: PeerQuery;
   /** undefined: allowed; otherwise the reason */
   refused?: string;
 }
@@ -43,13 +43,21 @@ const cases: Case[] = [
 describe('peer allow and deny lists', () => {
   for (const { name, access, query, refused } of cases) {
     test(name, () => {
-      const matcher = new PeerAccess({ ...NONE, ...access });
-      for (const direction of ['in', 'out'] as const) {
-        const verdict = matcher.check({ ...query, direction });
-        assert.deepEqual(verdict, refused === undefined ? { allowed: true } : { allowed: false, reason: refused }, direction);
-      }
+      const decision = new PeerAccess({ ...NONE, ...access }).check(query);
+      if (refused === undefined) return assert.equal(decision.allowed, true);
+      assert.deepEqual(decision.allowed ? undefined : decision.reason, refused);
+      // The rule is the key path the reason starts with, or the allow list that did not admit.
+      const rule = /^(s2s\.access\.\w+\[\d+\])/.exec(refused)?.[1] ?? /in (s2s\.access\.\w+)$/.exec(refused)![1];
+      assert.equal(decision.rule, rule);
     });
   }
+
+  test('what admits a peer is named: the allow entry that matched, else the lists as a whole', () => {
+    const access = new PeerAccess({ ...NONE, allow_domains: ['partner.example', '*.partner.example'], allow_addresses: ['192.0.2.0/24'] });
+    assert.deepEqual(access.check({ domain: 'muc.partner.example' }), { allowed: true, rule: 's2s.access.allow_domains[1]' });
+    assert.deepEqual(access.check({ domain: 'partner.example', address: '192.0.2.8' }), { allowed: true, rule: 's2s.access.allow_addresses[0]' });
+    assert.deepEqual(new PeerAccess(NONE).check({ domain: 'any.example' }), { allowed: true, rule: 's2s.access' });
+  });
 
   test('an invalid address entry cannot be compiled', () => {
     assert.throws(() => new PeerAccess({ ...NONE, deny_addresses: ['10.0.0.0/40'] }), /prefix length/);

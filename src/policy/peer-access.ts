@@ -4,74 +4,66 @@
  * Deny wins over allow; a non-empty allow list admits only what it names.
  */
 import type { S2sAccessConfig } from '../config/types.ts';
-import { parseIpAddress, parseIpRange, rangeContains, type IpRange } from './ip-range.ts';
-
-export type PeerVerdict = { allowed: true } | { allowed: false; reason: string };
+import { parseIpAddress, parseIpRange, rangeContains, type IpRange } from '../util/ip-range.ts';
+import { DomainMatcher, listEntries } from './domain-match.ts';
 
 export interface PeerQuery {
   /** the remote domain, when known */
   domain?: string;
   /** the remote IP address, when known */
   address?: string;
-  direction: 'in' | 'out';
 }
 
-interface Rule<T> {
-  /** the key path of the entry, e.g. s2s.access.deny_domains[2] */
+/** Whether a peer may federate, and the key path of the entry (or list) that decided. */
+export type PeerDecision = { allowed: true; rule: string } | { allowed: false; rule: string; reason: string };
+
+interface AddressRule {
+  /** the key path of the entry, e.g. s2s.access.deny_addresses[2] */
   at: string;
   written: string;
-  pattern: T;
-}
-
-export type DomainPattern = { exact: string } | { suffix: string };
-
-const ALLOWED: PeerVerdict = { allowed: true };
-
-/** An exact domain, or "*.example.com" for every subdomain of example.com at any depth (not example.com itself). */
-export function domainPattern(written: string): DomainPattern {
-  const lowered = written.toLowerCase();
-  return lowered.startsWith('*.') ? { suffix: lowered.slice(1) } : { exact: lowered };
-}
-
-export function domainMatches(pattern: DomainPattern, domain: string): boolean {
-  return 'exact' in pattern ? domain === pattern.exact : domain.endsWith(pattern.suffix);
+  range: IpRange;
 }
 
 export class PeerAccess {
-  readonly #denyDomains: Rule<DomainPattern>[];
-  readonly #allowDomains: Rule<DomainPattern>[];
-  readonly #denyAddresses: Rule<IpRange>[];
-  readonly #allowAddresses: Rule<IpRange>[];
+  readonly #denyDomains: DomainMatcher<undefined>;
+  readonly #allowDomains: DomainMatcher<undefined>;
+  readonly #denyAddresses: AddressRule[];
+  readonly #allowAddresses: AddressRule[];
 
   /** Throws when an address entry is not an address or range (the config validator reports those first). */
   constructor(access: S2sAccessConfig) {
-    const rules = <T>(key: keyof S2sAccessConfig, compile: (written: string) => T): Rule<T>[] =>
-      access[key].map((written, index) => ({ at: `s2s.access.${key}[${index}]`, written, pattern: compile(written) }));
-    this.#denyDomains = rules('deny_domains', domainPattern);
-    this.#allowDomains = rules('allow_domains', domainPattern);
-    this.#denyAddresses = rules('deny_addresses', parseIpRange);
-    this.#allowAddresses = rules('allow_addresses', parseIpRange);
+    const addresses = (key: 'deny_addresses' | 'allow_addresses'): AddressRule[] =>
+      access[key].map((written, index) => ({ at: `s2s.access.${key}[${index}]`, written, range: parseIpRange(written) }));
+    this.#denyDomains = new DomainMatcher(listEntries('s2s.access.deny_domains', access.deny_domains));
+    this.#allowDomains = new DomainMatcher(listEntries('s2s.access.allow_domains', access.allow_domains));
+    this.#denyAddresses = addresses('deny_addresses');
+    this.#allowAddresses = addresses('allow_addresses');
   }
 
   /** Whether a peer may federate with us; whatever of domain and address is known is checked. */
-  check(query: PeerQuery): PeerVerdict {
+  check(query: PeerQuery): PeerDecision {
     const domain = query.domain?.toLowerCase();
     const address = query.address === undefined ? undefined : parseIpAddress(query.address);
-    const addressMatches = (range: IpRange): boolean => address !== undefined && rangeContains(range, address);
-    const deniedDomain = domain === undefined ? undefined : this.#denyDomains.find((rule) => domainMatches(rule.pattern, domain));
-    if (deniedDomain) return refused(`${deniedDomain.at} (${deniedDomain.written}) denies ${domain}`);
-    const deniedAddress = this.#denyAddresses.find((rule) => addressMatches(rule.pattern));
-    if (deniedAddress) return refused(`${deniedAddress.at} (${deniedAddress.written}) denies ${query.address}`);
-    if (domain !== undefined && this.#allowDomains.length > 0 && !this.#allowDomains.some((rule) => domainMatches(rule.pattern, domain))) {
-      return refused(`${domain} is not in s2s.access.allow_domains`);
+    const addressMatches = (rule: AddressRule): boolean => address !== undefined && rangeContains(rule.range, address);
+    const deniedDomain = domain === undefined ? undefined : this.#denyDomains.match(domain);
+    if (deniedDomain) return refused(deniedDomain.at, `${deniedDomain.at} (${deniedDomain.written}) denies ${domain}`);
+    const deniedAddress = this.#denyAddresses.find(addressMatches);
+    if (deniedAddress) return refused(deniedAddress.at, `${deniedAddress.at} (${deniedAddress.written}) denies ${query.address}`);
+    let rule = 's2s.access';
+    if (domain !== undefined && this.#allowDomains.size > 0) {
+      const allowed = this.#allowDomains.match(domain);
+      if (!allowed) return refused('s2s.access.allow_domains', `${domain} is not in s2s.access.allow_domains`);
+      rule = allowed.at;
     }
-    if (query.address !== undefined && this.#allowAddresses.length > 0 && !this.#allowAddresses.some((rule) => addressMatches(rule.pattern))) {
-      return refused(`${query.address} is not in s2s.access.allow_addresses`);
+    if (query.address !== undefined && this.#allowAddresses.length > 0) {
+      const allowed = this.#allowAddresses.find(addressMatches);
+      if (!allowed) return refused('s2s.access.allow_addresses', `${query.address} is not in s2s.access.allow_addresses`);
+      rule = allowed.at;
     }
-    return ALLOWED;
+    return { allowed: true, rule };
   }
 }
 
-function refused(reason: string): PeerVerdict {
-  return { allowed: false, reason };
+function refused(rule: string, reason: string): PeerDecision {
+  return { allowed: false, rule, reason };
 }

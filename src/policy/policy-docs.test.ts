@@ -5,8 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parseConfig } from '../config/load.ts';
 import type { HostConfig, TrellisConfig } from '../config/types.ts';
 import { parseElement } from '../xml/parse-element.ts';
-import { FederationPolicy } from './federation.ts';
-import { foreignAccess } from './foreign-access.ts';
+import { PolicySnapshot } from './snapshot.ts';
 import { FEATURE_GROUP_NAMES } from './foreign-groups.ts';
 
 const DOC = readFileSync(new URL('../../docs/policy.md', import.meta.url), 'utf8');
@@ -37,8 +36,10 @@ const STANZAS = {
   presence: '<presence/>',
 };
 
-function decide(rules: HostConfig['foreign_access'], which: keyof typeof STANZAS): string {
-  return foreignAccess(fromRemote(STANZAS[which]), rules)?.condition ?? 'accepted';
+/** What a host of the example answers a stanza from another server, through the compiled policy. */
+function decide(config: TrellisConfig, domain: string, which: keyof typeof STANZAS): string {
+  const verdict = new PolicySnapshot(config).stanzaIn(fromRemote(STANZAS[which]), domain);
+  return verdict.kind === 'reject' ? verdict.condition : 'accepted';
 }
 
 test('every YAML block of docs/policy.md is a named example that parses', () => {
@@ -48,8 +49,8 @@ test('every YAML block of docs/policy.md is a named example that parses', () => 
 });
 
 test('block-list example: denied domains, subdomains and ranges, IPv4-mapped peers included', () => {
-  const policy = new FederationPolicy(example('block-list').s2s);
-  const allowed = (domain?: string, address?: string) => policy.checkPeer({ domain, address, direction: 'in' }).allowed;
+  const policy = new PolicySnapshot(example('block-list'));
+  const allowed = (domain?: string, address?: string) => policy.connection({ domain, address, direction: 'in' }).kind === 'continue';
   assert.equal(allowed('spam.example'), false);
   assert.equal(allowed('muc.spam.example'), false);
   assert.equal(allowed(undefined, '::ffff:203.0.113.9'), false);
@@ -60,28 +61,31 @@ test('block-list example: denied domains, subdomains and ranges, IPv4-mapped pee
 test('closed-federation example: only the partner, only from its addresses', () => {
   const config = example('closed-federation');
   assert.equal(config.s2s.min_level, 'trusted');
-  const policy = new FederationPolicy(config.s2s);
-  const verdict = (domain: string, address?: string) => policy.checkPeer({ domain, address, direction: 'out' });
-  assert.deepEqual(verdict('partner.example', '198.51.100.7'), { allowed: true });
-  assert.deepEqual(verdict('chat.partner.example', '2001:db8:5::1'), { allowed: true });
-  assert.deepEqual(verdict('other.example'), { allowed: false, reason: 'other.example is not in s2s.access.allow_domains' });
-  assert.deepEqual(verdict('partner.example', '192.0.2.1'), { allowed: false, reason: '192.0.2.1 is not in s2s.access.allow_addresses' });
+  const policy = new PolicySnapshot(config);
+  const verdict = (domain: string, address?: string) => {
+    const { kind, rule, text } = policy.connection({ domain, address, direction: 'out' });
+    return { kind, rule, text };
+  };
+  assert.deepEqual(verdict('partner.example', '198.51.100.7'), { kind: 'continue', rule: 's2s.access.allow_addresses[0]', text: 'partner.example may federate' });
+  assert.deepEqual(verdict('chat.partner.example', '2001:db8:5::1').rule, 's2s.access.allow_addresses[1]');
+  assert.deepEqual(verdict('other.example'), { kind: 'close', rule: 's2s.access.allow_domains', text: 'other.example is not in s2s.access.allow_domains' });
+  assert.deepEqual(verdict('partner.example', '192.0.2.1'), { kind: 'close', rule: 's2s.access.allow_addresses', text: '192.0.2.1 is not in s2s.access.allow_addresses' });
+  assert.deepEqual(policy.requirement('partner.example'), { level: 'trusted', rule: 's2s.min_level', demands: { tls: true, authentication: true, trustedCertificate: true } });
 });
 
 test('foreign-access example: what each host accepts from other servers, as the page says', () => {
   const config = example('foreign-access');
-  const main = host(config, 'example.com').foreign_access;
-  assert.equal(decide(main, 'chat'), 'accepted');
-  assert.equal(decide(main, 'siOffer'), 'service-unavailable');
-  assert.equal(decide(main, 'groupchat'), 'not-allowed');
-  assert.equal(decide(main, 'ibbOpen'), 'accepted', 'the namespace allow beats the group deny');
+  assert.equal(decide(config, 'example.com', 'chat'), 'accepted');
+  assert.equal(decide(config, 'example.com', 'siOffer'), 'service-unavailable');
+  assert.equal(decide(config, 'example.com', 'groupchat'), 'not-allowed');
+  assert.equal(decide(config, 'example.com', 'ibbOpen'), 'accepted', 'the namespace allow beats the group deny');
   const lab = host(config, 'lab.example.com').foreign_access;
   assert.deepEqual(lab, { default: 'deny', deny: ['file-transfer', 'groupchat'], allow: ['chat', 'presence', 'urn:xmpp:ping'] });
-  assert.equal(decide(lab, 'chat'), 'accepted');
-  assert.equal(decide(lab, 'presence'), 'accepted');
-  assert.equal(decide(lab, 'ping'), 'accepted');
-  assert.equal(decide(lab, 'version'), 'service-unavailable');
-  assert.equal(decide(lab, 'ibbOpen'), 'service-unavailable', 'the inherited deny applies and the top-level allow is replaced');
+  assert.equal(decide(config, 'lab.example.com', 'chat'), 'accepted');
+  assert.equal(decide(config, 'lab.example.com', 'presence'), 'accepted');
+  assert.equal(decide(config, 'lab.example.com', 'ping'), 'accepted');
+  assert.equal(decide(config, 'lab.example.com', 'version'), 'service-unavailable');
+  assert.equal(decide(config, 'lab.example.com', 'ibbOpen'), 'service-unavailable', 'the inherited deny applies and the top-level allow is replaced');
 });
 
 test('every feature group is documented', () => {

@@ -1,14 +1,16 @@
 /**
  * The one place stanzas change hands (DESIGN: how a stanza travels). Every stanza from every
  * session comes through `route`: addressing is checked here, local addressees are served by
- * their host's handlers, and everything else goes to the remote route.
+ * their host's handlers, and everything else goes to the remote route. Policy (src/policy) is
+ * asked on the way in from other servers and on the way out; the router applies its verdicts.
  */
 import { parseJid, tryParseJid, JidMalformedError, type Jid } from '../jid/jid.ts';
 import type { Logger } from '../util/log.ts';
 import type { Element } from '../xml/element.ts';
 import { StanzaError, errorReply, iqResult, isErrorOrResult } from '../xml/stanza-error.ts';
 import { StreamError } from '../net/stream-errors.ts';
-import { foreignAccess } from '../policy/foreign-access.ts';
+import type { LivePolicy } from '../policy/snapshot.ts';
+import { stanzaErrorOf } from '../policy/verdict.ts';
 import type { Host, IqScope } from './host.ts';
 import type { BoundSession, SessionRegistry } from './sessions.ts';
 
@@ -49,11 +51,14 @@ export class Router {
   readonly hosts = new Map<string, Host>();
   readonly sessions: SessionRegistry;
   remote: RemoteRoute;
+  /** the peering policy in force; `trellis reload` swaps its snapshot */
+  readonly policy: LivePolicy;
   #logger: Logger;
 
-  constructor(sessions: SessionRegistry, logger: Logger) {
+  constructor(sessions: SessionRegistry, logger: Logger, policy: LivePolicy) {
     this.sessions = sessions;
     this.#logger = logger;
+    this.policy = policy;
     this.remote = noRemoteRoute(this);
   }
 
@@ -136,16 +141,17 @@ export class Router {
     if (!host) {
       // RFC 6120 section 10.4: a stanza from a remote server is never forwarded to a third domain.
       if (origin.kind === 'server') throw new StreamError('host-unknown', `this server does not host ${addressee.domain}`);
-      this.remote.send(stanza, from, addressee);
-      return;
+      return this.#sendRemote(stanza, from, addressee);
     }
     if (origin.kind === 'server') {
-      const refusal = foreignAccess(stanza, host.config.foreign_access);
-      if (refusal) {
-        this.#logger.warn('stanza from another server refused by foreign access rules', { from: from.toString(), to: addressee.toString(), stanza: stanza.name, rule: refusal.rule, connection: origin.binding.connection });
-        // Refused presence is dropped without an error, as undeliverable presence is (RFC 6121 section 8.5.1).
-        if (stanza.name === 'presence') return;
-        throw refusal;
+      // A service host is judged by its parent's settings, which its config is.
+      const verdict = this.policy.current.stanzaIn(stanza, host.config.domain);
+      // A changed stanza goes on in place of the one that arrived.
+      if (verdict.kind === 'transform') stanza = verdict.stanza;
+      if (verdict.kind === 'reject') {
+        this.#logger.warn('stanza from another server refused by foreign access rules', { from: from.toString(), to: addressee.toString(), stanza: stanza.name, rule: verdict.rule, reason: verdict.text, connection: origin.binding.connection });
+        if (verdict.silent) return;
+        throw stanzaErrorOf(verdict);
       }
     }
     if (stanza.name === 'iq') return this.#dispatchIq(stanza, from, addressee, to === undefined, host);
@@ -231,7 +237,17 @@ export class Router {
       session?.send(stanza);
       return;
     }
-    this.remote.send(stanza, parseJid(stanza.attrs.from ?? recipient.domain), recipient);
+    this.#sendRemote(stanza, parseJid(stanza.attrs.from ?? recipient.domain), recipient);
+  }
+
+  /** A stanza for a domain not hosted here: policy says whether it may leave; the remote route asks it which way. */
+  #sendRemote(stanza: Element, from: Jid, to: Jid): void {
+    const verdict = this.policy.current.stanzaOut(to.domain);
+    if (verdict.kind === 'reject') {
+      this.#logger.warn('s2s outgoing stanza blocked by policy', { to: to.domain, from: from.toString(), reason: verdict.text, rule: verdict.rule });
+      return this.bounce(stanza, stanzaErrorOf(verdict));
+    }
+    this.remote.send(stanza, from, to);
   }
 
   #internalError(error: unknown, stanza: Element): StanzaError {

@@ -4,7 +4,8 @@
  */
 import { connect as tcpConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { resolveServerTargets, type ServerTarget } from '../net/dns.ts';
+import { resolveAddresses, resolveServerTargets, type ServerTarget } from '../net/dns.ts';
+import type { NextHop } from '../policy/verdict.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
 import type { S2sContext } from './context.ts';
 
@@ -26,6 +27,18 @@ export async function resolveHops(domain: string, context: S2sContext): Promise<
   return resolution.targets;
 }
 
+/**
+ * The servers to try for `domain` by its route (src/policy): its own (DNS, RFC 6120 section
+ * 3.2), another domain's found the same way, or a configured host and port, with no SRV lookup.
+ */
+export async function nextHops(domain: string, via: NextHop, context: S2sContext): Promise<ServerTarget[] | StanzaError> {
+  if (via.kind === 'direct') return resolveHops(domain, context);
+  if (via.kind === 'domain') return resolveHops(via.domain, context);
+  const resolved = await resolveAddresses(context.dns, via.host);
+  if (resolved.addresses.length === 0) return new StanzaError('remote-server-not-found', `the next hop ${via.host} of ${domain} has no address${resolved.failed ? ' (DNS failure)' : ''}`);
+  return [{ host: via.host, port: via.port, directTls: false, addresses: resolved.addresses }];
+}
+
 /** SNI names the remote domain (RFC 6120 section 5.4.3.1); RFC 6066 forbids IP addresses there. */
 export function serverName(domain: string): { servername?: string } {
   return isIP(domain) ? {} : { servername: domain };
@@ -44,9 +57,9 @@ export async function connectToHop(targets: readonly ServerTarget[], remote: str
   const failures: string[] = [];
   for (const target of targets) {
     for (const address of target.addresses) {
-      const verdict = context.policy.checkPeer({ domain: remote, address, direction: 'out' });
-      if (!verdict.allowed) {
-        failures.push(`${address}: ${verdict.reason}`);
+      const verdict = context.policy.current.connection({ domain: remote, address, direction: 'out' });
+      if (verdict.kind !== 'continue') {
+        failures.push(`${address}: ${verdict.text}`);
         continue;
       }
       try {

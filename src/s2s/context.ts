@@ -5,7 +5,7 @@ import type { DnsLookup } from '../net/dns.ts';
 import type { TlsContextStore } from '../net/tls-contexts.ts';
 import type { Router } from '../router/router.ts';
 import type { Logger } from '../util/log.ts';
-import type { FederationPolicy } from '../policy/federation.ts';
+import type { LivePolicy } from '../policy/snapshot.ts';
 import type { Limits } from '../limits/limits.ts';
 import type { OutputBudget } from '../net/output-budget.ts';
 import type { DelegationChecks } from '../delegation/from-config.ts';
@@ -21,7 +21,8 @@ export interface S2sContext {
   tls: TlsContextStore;
   dns: DnsLookup;
   router: Router;
-  policy: FederationPolicy;
+  /** peering policy in force (src/policy); each decision asks `policy.current` */
+  policy: LivePolicy;
   logger: Logger;
   /** connection limits and run-time bans (src/limits) */
   limits: Limits;

@@ -13,6 +13,7 @@
  * prefix unbound, and it closed the stream (not-well-formed).
  */
 import type { StreamErrorCondition } from '../net/stream-errors.ts';
+import type { Admission } from '../policy/verdict.ts';
 import type { Logger } from '../util/log.ts';
 import type { Element } from '../xml/element.ts';
 import type { StanzaError } from '../xml/stanza-error.ts';
@@ -201,6 +202,11 @@ export interface StepHost {
   startTls(): Promise<boolean>;
   /** Restarts the stream after SASL (RFC 6120 section 6.4.6): the initiator opens its new stream. */
   restart(): void;
+  /**
+   * Policy's verdict on authorizing `pair` here with `method` (src/policy): asked before any
+   * answer tells the peer the pair is valid.
+   */
+  admits(pair: Pair, method: AuthMethod): Admission;
   /** A pair is authorized on this connection (outbound for the initiator, inbound for the receiver). */
   authorized(pair: Pair, method: AuthMethod): void;
   /** Initiator: a pair we asked for was refused; `error` is what its stanzas bounce with. */

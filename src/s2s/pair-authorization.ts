@@ -13,6 +13,7 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import type { FederationLevel } from '../config/types.ts';
+import { levelReached, type ProofStrength } from '../policy/levels.ts';
 import { daneVerdict, srvDelegationVerdict, type DelegationVerdict } from '../delegation/dane.ts';
 import { lookupDane, type DaneLookup } from '../delegation/dane-lookup.ts';
 import type { DelegationChecks } from '../delegation/from-config.ts';
@@ -92,6 +93,12 @@ function pairMethod(verdict: DelegationVerdict): PairMethod | undefined {
   }
 }
 
+/** An unsigned SRV record can be forged: it proves no more than DNS. Every other method rests on a certificate. */
+export function pairStrength(method: PairMethod): ProofStrength {
+  return method === 'unsigned-srv' ? 'dns' : 'pki';
+}
+
+/** Keyless requests are understood only over TLS. */
 function grant(method: PairMethod, reason: string): PairVerdict {
-  return { proven: true, method, level: method === 'unsigned-srv' ? 'encrypted' : 'trusted', reason };
+  return { proven: true, method, level: levelReached({ tls: true, strength: pairStrength(method) }), reason };
 }

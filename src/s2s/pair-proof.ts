@@ -1,7 +1,9 @@
 /** How a pair of domains was proven on a connection, and the federation level that reaches (docs/federation.md). */
 import type { FederationLevel } from '../config/types.ts';
+import { levelReached, type ProofStrength } from '../policy/levels.ts';
 import type { Direction } from './connection-table.ts';
 import type { AuthMethod } from './context.ts';
+import { pairStrength } from './pair-authorization.ts';
 
 export interface PairProof {
   method: AuthMethod;
@@ -9,16 +11,20 @@ export interface PairProof {
 }
 
 /**
- * Outbound, what the peer proved to us: a certificate naming the remote domain (trusted), or
- * only TLS and DNS (encrypted), or DNS alone (verified). Inbound, what the peer proved for its
- * domain: a certificate (SASL EXTERNAL, or XEP-0344 with dialback) is trusted, dialback over TLS
- * encrypted and without it verified; an unproven claim is permissive.
+ * Outbound, what the peer proved to us (`certified`): a certificate naming the remote domain, or only DNS
+ * (we reached the servers its records name). Inbound, what the peer proved for its domain: a
+ * certificate (SASL EXTERNAL, XEP-0344 with dialback, or a delegation to one), dialback (a
+ * call back through DNS), or nothing (an unproven claim). The level follows from that and TLS
+ * (src/policy/levels.ts).
  */
 export function proofOf(direction: Direction, method: AuthMethod, secure: boolean, certified: boolean): PairProof {
-  if (direction === 'out') return { method, level: !secure ? 'verified' : certified ? 'trusted' : 'encrypted' };
-  if (method === 'none') return { method, level: 'permissive' };
-  if (method === 'dialback') return { method, level: secure ? 'encrypted' : 'verified' };
-  // An unsigned SRV record can be forged: TLS, but no proof beyond DNS.
-  if (method === 'unsigned-srv') return { method, level: 'encrypted' };
-  return { method, level: 'trusted' };
+  return { method, level: levelReached({ tls: secure, strength: strengthOf(direction, method, certified) }) };
+}
+
+function strengthOf(direction: Direction, method: AuthMethod, certified: boolean): ProofStrength {
+  if (direction === 'out') return certified ? 'pki' : 'dns';
+  if (method === 'none') return 'none';
+  if (method === 'dialback') return 'dns';
+  if (method === 'sasl-external') return 'pki';
+  return pairStrength(method);
 }

@@ -26,8 +26,8 @@ export function receiverHeader(host: { context: S2sContext; remoteAddress: strin
   const from = root.attrs.from;
   const remote = domainOrUndefined(from);
   if (from !== undefined && remote === undefined) return { condition: 'invalid-from', text: `${from} is not a domain`, local };
-  const verdict = host.context.policy.checkPeer({ domain: remote, address: host.remoteAddress, direction: 'in' });
-  if (!verdict.allowed) return { condition: 'policy-violation', text: verdict.reason, local };
+  const verdict = host.context.policy.current.connection({ domain: remote, address: host.remoteAddress, direction: 'in' });
+  if (verdict.kind === 'close') return { condition: verdict.condition, text: verdict.text, local };
   return { local, remote, id: newStreamId(), legacy: !root.attrs.version?.startsWith('1.') };
 }
 

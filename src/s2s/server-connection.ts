@@ -13,7 +13,8 @@ import { readRateFrom } from '../net/read-throttle.ts';
 import { NS_SM } from '../net/stream-management.ts';
 import { StreamError, type StreamErrorCondition } from '../net/stream-errors.ts';
 import { XmlStream } from '../net/xml-stream.ts';
-import { meetsLevel } from '../policy/levels.ts';
+import type { FederationLevel } from '../config/types.ts';
+import { stanzaErrorOf, type Admission } from '../policy/verdict.ts';
 import type { Logger } from '../util/log.ts';
 import { Element, NS_CLIENT, NS_SERVER, NS_STREAMS } from '../xml/element.ts';
 import { NS_DIALBACK } from '../xml/namespaces.ts';
@@ -353,6 +354,21 @@ export class ServerConnection implements StepHost {
     if (this.role === 'initiator') this.#sendHeader();
   }
 
+  admits(pair: Pair, method: AuthMethod): Admission {
+    return this.#admission(pair, this.#proofFor(pair, method).level);
+  }
+
+  /** What `method` proves for the pair on this connection (src/s2s/pair-proof.ts). */
+  #proofFor(pair: Pair, method: AuthMethod): PairProof {
+    const certified = this.direction === 'out' && this.certificate(pair.remote).status === 'valid';
+    return proofOf(this.direction, method, this.secure, certified);
+  }
+
+  /** Policy's verdict on the pair proven at `level` here (src/policy/snapshot.ts). */
+  #admission(pair: Pair, level: FederationLevel): Admission {
+    return this.context.policy.current.authenticate({ ...pair, address: this.remoteAddress, reached: level });
+  }
+
   authorized(pair: Pair, method: AuthMethod): void {
     if (this.#closed) return;
     if (this.role === 'receiver') return this.#bindInbound(pair, method);
@@ -495,29 +511,32 @@ export class ServerConnection implements StepHost {
     const verdict = await this.proveSender(pair.remote);
     if (this.#closed) return;
     const proof: PairProof = verdict.proven ? { method: verdict.method, level: verdict.level } : { method: 'dialback', level: 'encrypted' };
-    const required = this.context.policy.requiredLevel(pair.remote);
-    if (!meetsLevel(proof.level, required)) {
+    const admission = this.#admission(pair, proof.level);
+    if (admission.kind === 'reject') {
       const reason = verdict.proven ? `it reaches ${proof.level}` : verdict.reason;
-      return this.refused(pair, new StanzaError('remote-server-timeout', `${pair.remote} is not proven for the host ${this.#hostNames!.remote} at the ${required} level: ${reason}`));
+      return this.refused(pair, new StanzaError('remote-server-timeout', `${pair.remote} is not proven for the host ${this.#hostNames!.remote}: ${admission.text} (${reason})`));
     }
     this.#bindOutbound(pair, proof.method, proof);
   }
 
+  /** Binds a pair we asked for; `given` is a proof already admitted by policy (a host-named stream's). */
   #bindOutbound(pair: Pair, method: AuthMethod, given?: PairProof): void {
     if (this.#closed) return;
+    const admission = given ? undefined : this.admits(pair, method);
+    if (admission?.kind === 'reject') return this.refused(pair, stanzaErrorOf(admission));
     const proof = this.#record(pair, 'out', method, this.certificate(pair.remote).status === 'valid', given);
     this.#acks.authenticated(this.#tracker);
     this.logger.info('s2s outgoing pair authorized', { local: pair.local, remote: pair.remote, ...proof });
     this.#owner.pairReady(this, pair);
     // XEP-0288 section 2.2: the peer may send the reverse of each pair we proved, if what it proved to us is enough.
-    if (this.bidi && this.#meetsPolicy(pair, proof, 's2s outgoing bidi: the peer is authenticated below the level required to receive from it')) this.#bindReverse(pair, 'in', proof);
+    if (this.bidi && this.#admitted(pair, proof.level, 's2s outgoing bidi: policy refuses to receive from the peer')) this.#bindReverse(pair, 'in', proof);
   }
 
-  /** Whether `proof` reaches the level policy requires of the pair's remote domain. */
-  #meetsPolicy(pair: Pair, proof: PairProof, refusal: string): boolean {
-    const required = this.context.policy.requiredLevel(pair.remote);
-    if (meetsLevel(proof.level, required)) return true;
-    this.logger.warn(refusal, { from: pair.remote, level: proof.level, required });
+  /** Whether policy admits the pair proven at `level`; a refusal is logged with its rule. */
+  #admitted(pair: Pair, level: FederationLevel, refusal: string): boolean {
+    const admission = this.#admission(pair, level);
+    if (admission.kind === 'continue') return true;
+    this.logger.warn(refusal, { from: pair.remote, level, reason: admission.text, rule: admission.rule });
     return false;
   }
 
@@ -529,8 +548,8 @@ export class ServerConnection implements StepHost {
   }
 
   #bindInbound(pair: Pair, method: AuthMethod): void {
-    const proof = proofOf('in', method, this.secure, false);
-    if (!this.#meetsPolicy(pair, proof, 's2s incoming authentication below the required level')) return;
+    const proof = this.#proofFor(pair, method);
+    if (!this.#admitted(pair, proof.level, 's2s incoming pair refused by policy')) return;
     this.#authenticated = true;
     this.#record(pair, 'in', method, method === 'sasl-external' || method === 'certificate');
     this.logger.info('s2s incoming sender authorized', { from: pair.remote, to: pair.local, ...proof });
@@ -584,7 +603,7 @@ export class ServerConnection implements StepHost {
       // RFC 6120 section 4.7.5: a peer without version 1.0 gets no features (it can only do dialback).
       if (!header.legacy) this.stream.send(this.#features());
       this.#negotiation.headerSent();
-      if (header.remote && this.context.policy.requiredLevel(header.remote) === 'permissive') {
+      if (header.remote && this.context.policy.current.requirement(header.remote).level === 'permissive') {
         // The permissive level accepts the claimed domain unproven: closed networks only.
         this.logger.warn('s2s incoming PERMISSIVE: accepting an unauthenticated peer by its claim', { from: header.remote });
         this.#bindInbound({ local: header.local, remote: header.remote }, 'none');

@@ -14,7 +14,8 @@ import { StanzaError } from '../xml/stanza-error.ts';
 import { BindingTable, type Pair } from './binding-table.ts';
 import { connectionInfo } from './connection-info.ts';
 import { ConnectionTable } from './connection-table.ts';
-import { connectToHop, hopOf, resolveHops } from './connector.ts';
+import { connectToHop, hopOf, nextHops } from './connector.ts';
+import { stanzaErrorOf } from '../policy/verdict.ts';
 import type { OutputBudget } from '../net/output-budget.ts';
 import type { S2sConnectionInfo, S2sContext } from './context.ts';
 import type { TrackedStanza } from './delivery-tracker.ts';
@@ -94,11 +95,10 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
     if (!this.context.config.enabled) {
       return router.bounce(stanza, new StanzaError('remote-server-not-found', 'this server does not federate'));
     }
-    const verdict = this.context.policy.checkPeer({ domain: to.domain, direction: 'out' });
-    if (!verdict.allowed) {
-      this.context.logger.warn('s2s outgoing stanza blocked by policy', { to: to.domain, from: from.toString(), reason: verdict.reason });
-      // RFC 6120 section 8.3.3.10: a blocked destination is not-allowed.
-      return router.bounce(stanza, new StanzaError('not-allowed', verdict.reason));
+    const way = this.context.policy.current.route(to.domain);
+    if (way.kind === 'reject') {
+      this.context.logger.info('s2s outgoing stanza refused by its route', { to: to.domain, from: from.toString(), rule: way.rule });
+      return router.bounce(stanza, stanzaErrorOf(way));
     }
     this.#destination(to.domain).send(stanza, from.domain);
   }
@@ -114,9 +114,14 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
     return id === undefined ? undefined : this.#live.get(id)?.connection;
   }
 
-  /** RFC 6120 section 3.2: the next hop for the remote domain; a connection already there is used when it may carry the pair. */
+  /**
+   * RFC 6120 section 3.2: the next hop for the remote domain, as its route says (src/policy);
+   * a connection already there is used when it may carry the pair.
+   */
   async connect(pair: Pair, own = false): Promise<ServerConnection | StanzaError> {
-    const targets = await resolveHops(pair.remote, this.context);
+    const way = this.context.policy.current.route(pair.remote);
+    if (way.kind === 'reject') return stanzaErrorOf(way);
+    const targets = await nextHops(pair.remote, way.via, this.context);
     if (targets instanceof StanzaError) return targets;
     // Domains of one host asked for at once: the first opens the connection that may become host-named, the others wait for it.
     const opening = own || this.context.hostName === undefined ? undefined : hopOf(targets[0]!);
@@ -233,6 +238,30 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
     for (const { connection } of [...this.#live.values()]) {
       if (connection.stream.closing || !chosen(connection)) continue;
       connection.close('policy-violation', text);
+      closed++;
+    }
+    return closed;
+  }
+
+  /**
+   * After a new policy snapshot (`trellis reload`): every connection is asked again, as the
+   * connection and each pair it carries; one no longer allowed ends with policy-violation, its
+   * stanzas going back to their destinations, and the others stay up. Returns how many ended.
+   */
+  enforcePolicy(): number {
+    const policy = this.context.policy.current;
+    let closed = 0;
+    for (const { connection } of [...this.#live.values()]) {
+      if (connection.stream.closing) continue;
+      const address = connection.remoteAddress;
+      const verdicts = [
+        policy.connection({ domain: connection.remoteDomain, address, direction: connection.direction }),
+        ...this.bindingTable.pairsOf(connection.id).map((binding) => policy.authenticate({ local: binding.local, remote: binding.remote, address, reached: binding.proof.level })),
+      ];
+      const refusal = verdicts.find((verdict) => verdict.kind !== 'continue');
+      if (!refusal) continue;
+      connection.logger.warn(`${connection.label} no longer allowed by policy`, { rule: refusal.rule, reason: refusal.text });
+      connection.close('policy-violation', refusal.text);
       closed++;
     }
     return closed;

@@ -150,6 +150,21 @@ describe('the dialback step, receiving', () => {
     }
   });
 
+  test('policy is asked again before valid: a pair refused while its key was checked gets a policy-violation error, not valid', async () => {
+    const { host } = receiver();
+    let answer: (outcome: VerifyOutcome) => void = () => {};
+    const step = new DialbackReceiver(host, () => new Promise<VerifyOutcome>((resolve) => (answer = resolve)));
+    step.handle(request());
+    // A reload denies the sender while its authoritative server is being asked.
+    host.context.policy.replace(new FakeStepHost({ role: 'receiver', denyDomains: ['b.example'] }).context.policy.current);
+    answer('valid');
+    await settle();
+    assert.equal(host.wire.length, 1);
+    assert.doesNotMatch(host.wire[0]!, /type=["']valid["']/);
+    assert.match(host.wire[0]!, /type=["']error["'][\s\S]*<policy-violation [\s\S]*s2s\.access\.deny_domains\[0\] \(b\.example\) denies b\.example/);
+    assert.deepEqual(host.authorizedPairs, []);
+  });
+
   test('a keyless request for a domain we do not host: item-not-found', () => {
     const { host, step } = receiver();
     step.handle(db("<db:result from='b.example' to='elsewhere.example'/>"));

@@ -5,7 +5,6 @@
  * questions about keys we made (`<db:verify/>`).
  */
 import { StreamError } from '../net/stream-errors.ts';
-import { demandsOf, meetsLevel } from '../policy/levels.ts';
 import type { Element } from '../xml/element.ts';
 import { NS_DIALBACK, NS_DIALBACK_FEATURE } from '../xml/namespaces.ts';
 import { StanzaError, type StanzaErrorCondition, type StanzaErrorType } from '../xml/stanza-error.ts';
@@ -14,6 +13,7 @@ import { dialbackKeyMatches } from './dialback-key.ts';
 import type { VerifyOutcome } from './step-dialback-initiator.ts';
 import { NS_TRELLIS_S2S } from './pair-authorization.ts';
 import type { Step, StepHost, StepResult } from './negotiation.ts';
+import type { AuthMethod } from './context.ts';
 
 /** Requests being checked with authoritative servers at once, per connection. */
 export const MAX_PENDING_REQUESTS = 64;
@@ -40,10 +40,10 @@ export class DialbackReceiver implements Step {
   /** Section 2.4.2: dialback with errors, unless the peer must show a trusted certificate it lacks, or SASL already authenticated it. */
   offer(features: Element): boolean {
     const sender = this.#host.remoteDomain;
-    const level = sender ? this.#host.context.policy.requiredLevel(sender) : this.#host.context.config.min_level;
+    const { demands } = this.#host.context.policy.current.requirement(sender);
     const certified = sender !== undefined && this.#host.certificate(sender).status === 'valid';
     // A host-named stream authorizes pairs by proofs only (keyless requests, activation): no keyed dialback there.
-    if (!this.#host.authenticated && !this.#host.hostNamed && (!demandsOf(level).trustedCertificate || certified)) features.c('dialback', {}, NS_DIALBACK_FEATURE).c('errors');
+    if (!this.#host.authenticated && !this.#host.hostNamed && (!demands.trustedCertificate || certified)) features.c('dialback', {}, NS_DIALBACK_FEATURE).c('errors');
     // Trellis's pairs extension (docs/federation.md): keyless requests are understood here. They
     // rest on the peer's certificate, so only over TLS.
     if (this.#host.secure) features.c('pairs', {}, NS_TRELLIS_S2S);
@@ -70,16 +70,17 @@ export class DialbackReceiver implements Step {
     if (!sender || !target) throw new StreamError('improper-addressing', 'a dialback result needs from and to');
     const refuse = (condition: StanzaErrorCondition, type: StanzaErrorType, text: string): void => void host.send(dialbackError(request, condition, type, text));
     if (!host.context.router.hosts.has(target)) return refuse('item-not-found', 'cancel', `this server does not host ${target}`);
-    const verdict = host.context.policy.checkPeer({ domain: sender, address: host.remoteAddress, direction: 'in' });
-    if (!verdict.allowed) {
-      host.logger.warn('s2s incoming dialback refused by policy', { from: sender, reason: verdict.reason });
-      return refuse('policy-violation', 'cancel', verdict.reason);
-    }
     const pair = { local: target, remote: sender };
+    const verdict = host.context.policy.current.authenticate({ ...pair, address: host.remoteAddress });
+    if (verdict.kind === 'reject') {
+      host.logger.warn('s2s incoming dialback refused by policy', { from: sender, reason: verdict.text, rule: verdict.rule });
+      return refuse(verdict.condition, verdict.type ?? 'cancel', verdict.text);
+    }
     if (request.text().trim() === '') return this.#keyless(request, pair);
     if (host.hostNamed) return refuse('not-allowed', 'cancel', 'a host-named stream authorizes pairs by proofs, not dialback keys: use a standard stream');
-    const demands = demandsOf(host.context.policy.requiredLevel(sender));
-    if (demands.tls && !host.secure) return refuse('policy-violation', 'cancel', 'TLS is required before dialback');
+    const required = host.context.policy.current.requirement(sender);
+    const demands = required.demands;
+    if (demands.tls && !host.secure) return refuse('policy-violation', 'cancel', `TLS is required before dialback (${required.rule}: ${required.level})`);
     const certificate = host.certificate(sender);
     if (demands.trustedCertificate && certificate.status !== 'valid') {
       host.logger.warn('s2s incoming refused dialback: a trusted certificate is required', { from: sender, certificate: certificate.status, reason: certificate.reason });
@@ -87,8 +88,7 @@ export class DialbackReceiver implements Step {
     }
     if (certificate.status === 'valid') {
       // XEP-0344 section 2.4: the certificate already proves the sender; no callback needed.
-      host.send(dialbackAnswer(request, 'valid'));
-      return host.authorized(pair, 'certificate');
+      return this.#grant(request, pair, 'certificate');
     }
     this.#check(request, () => this.#authoritative(sender, target, request.text()), (outcome) => this.#answer(request, outcome));
   }
@@ -122,24 +122,36 @@ export class DialbackReceiver implements Step {
     const host = this.#host;
     host.usePairs();
     this.#check(request, () => host.proveSender(pair.remote), (verdict) => {
-      const required = host.context.policy.requiredLevel(pair.remote);
-      if (verdict.proven && meetsLevel(verdict.level, required)) {
+      const admission = verdict.proven ? host.admits(pair, verdict.method) : undefined;
+      if (verdict.proven && admission?.kind === 'continue') {
         host.send(dialbackAnswer(request, 'valid'));
         return host.authorized(pair, verdict.method);
       }
-      const reason = verdict.proven ? `${verdict.reason}, which reaches ${verdict.level} where ${required} is required` : verdict.reason;
+      const reason = verdict.proven ? `${verdict.reason}, but ${admission!.text}` : verdict.reason;
       host.logger.warn('s2s incoming pair refused', { from: pair.remote, to: pair.local, reason });
       host.send(dialbackError(request, 'not-authorized', 'auth', `${pair.remote} is not proven on this connection: ${reason}`));
     });
   }
 
+  /**
+   * Answers valid once policy admits the pair at the level its proof reached; otherwise a
+   * dialback error naming the rule (section 2.4), and the stream lives for other pairs.
+   */
+  #grant(request: Element, pair: { local: string; remote: string }, method: AuthMethod): void {
+    const host = this.#host;
+    const admission = host.admits(pair, method);
+    if (admission.kind === 'reject') {
+      host.logger.warn('s2s incoming pair refused by policy', { from: pair.remote, to: pair.local, reason: admission.text, rule: admission.rule });
+      return void host.send(dialbackError(request, admission.condition, admission.type ?? 'cancel', admission.text));
+    }
+    host.send(dialbackAnswer(request, 'valid'));
+    host.authorized(pair, method);
+  }
+
   #answer(request: Element, outcome: VerifyOutcome): void {
     const host = this.#host;
     const pair = { local: request.attrs.to!, remote: request.attrs.from! };
-    if (outcome === 'valid') {
-      host.send(dialbackAnswer(request, 'valid'));
-      return host.authorized(pair, 'dialback');
-    }
+    if (outcome === 'valid') return this.#grant(request, pair, 'dialback');
     if (outcome === 'busy') return void host.send(dialbackError(request, 'resource-constraint', 'wait', `too many verifications wait for ${pair.remote}`));
     if (outcome === 'error') return void host.send(dialbackError(request, 'remote-server-not-found', 'cancel', `could not reach the authoritative server of ${pair.remote}`));
     host.logger.warn('s2s incoming dialback key invalid', { from: pair.remote, to: pair.local });

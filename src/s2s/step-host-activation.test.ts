@@ -6,6 +6,7 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { createTestCa, type TestCa } from '../../test/support/lab/ca.ts';
+import { testPolicy } from '../../test/support/step-host.ts';
 import { domainCredentials, type DomainCredentials } from '../delegation/host-activation.ts';
 import { silentLogger } from '../util/log.ts';
 import { Element, NS_STREAMS } from '../xml/element.ts';
@@ -58,7 +59,7 @@ class Side implements ActivationHost {
       anchors: options.anchors,
       delegation: { methods: new Set(options.enabled === false ? [] : ['host_activation']) },
       router: { hosts: new Map(Object.keys(options.hosted).map((domain) => [domain, {}])) },
-      policy: { checkPeer: () => ({ allowed: true }) },
+      policy: testPolicy('trusted'),
     } as unknown as S2sContext;
     this.step = new HostActivation(this);
   }

@@ -197,8 +197,8 @@ export class HostActivation implements Step {
     // The requester sends on this connection: the initiator, or the receiver of a bidi connection.
     if (host.role === 'initiator' && !host.bidi) return refuse('not-allowed', 'this connection carries stanzas one way only');
     if (!host.context.router.hosts.has(pair.local)) return refuse('item-not-found', `this server does not host ${pair.local}`);
-    const verdict = host.context.policy.checkPeer({ domain: pair.remote, address: host.remoteAddress, direction: 'in' });
-    if (!verdict.allowed) return refuse('policy-violation', verdict.reason);
+    const admission = host.context.policy.current.authenticate({ local: pair.local, remote: pair.remote, address: host.remoteAddress });
+    if (admission.kind === 'reject') return refuse('policy-violation', `${admission.text} (${admission.rule})`);
     const credentials = host.credentials(pair.local);
     if (!credentials) return refuse('item-not-found', `${pair.local} has no key to sign with`);
     if (this.#answering.has(key(pair))) return refuse('conflict', `${pair.remote} to ${pair.local} is being activated already`);

@@ -3,7 +3,6 @@
  * certificate presented in TLS proves the initiator's domain, and the stream restarts.
  */
 import { StreamError } from '../net/stream-errors.ts';
-import { demandsOf } from '../policy/levels.ts';
 import { Element } from '../xml/element.ts';
 import { NS_SASL } from '../xml/namespaces.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
@@ -30,8 +29,9 @@ export function saslExternalStep(host: StepHost): Step {
       const remote = host.remoteDomain!;
       // Before authenticating either way: a domain that must be trusted shows a certificate naming it.
       const certificate = host.certificate(remote);
-      if (demandsOf(host.context.policy.requiredLevel(remote)).trustedCertificate && certificate.status !== 'valid') {
-        host.fail(new StanzaError('remote-server-timeout', `${remote}'s certificate is ${certificate.status} (${certificate.reason ?? ''}) and policy requires a trusted one`), 'policy-violation');
+      const required = host.context.policy.current.requirement(remote);
+      if (required.demands.trustedCertificate && certificate.status !== 'valid') {
+        host.fail(new StanzaError('remote-server-timeout', `${remote}'s certificate is ${certificate.status} (${certificate.reason ?? ''}) and ${required.rule} requires a trusted one`), 'policy-violation');
         return 'done';
       }
       const mechanisms = features?.getChild('mechanisms', NS_SASL)?.getChildren('mechanism') ?? [];
@@ -73,9 +73,15 @@ export function saslExternalStep(host: StepHost): Step {
     const authzid = response === '' || response === '=' ? '' : Buffer.from(response, 'base64').toString('utf8');
     // XEP-0178 section 3 / RFC 6120 section 6.3.8: an authorization identity, if any, must be the sender.
     if (authzid !== '' && authzid !== sender) return fail('invalid-authzid');
+    const pair = { local: host.localDomain!, remote: sender };
+    const admission = host.admits(pair, 'sasl-external');
+    if (admission.kind === 'reject') {
+      host.logger.warn('s2s incoming SASL EXTERNAL refused by policy', { from: sender, reason: admission.text, rule: admission.rule });
+      return fail('not-authorized');
+    }
     host.write(new Element('success', NS_SASL));
     succeeded = true;
-    host.authorized({ local: host.localDomain!, remote: sender }, 'sasl-external');
+    host.authorized(pair, 'sasl-external');
     host.restart();
     return 'restart';
   }

@@ -4,7 +4,6 @@
  * and the stream restarts.
  */
 import { StreamError } from '../net/stream-errors.ts';
-import { demandsOf } from '../policy/levels.ts';
 import { Element } from '../xml/element.ts';
 import { NS_TLS } from '../xml/namespaces.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
@@ -12,8 +11,7 @@ import type { Step, StepHost, StepResult } from './negotiation.ts';
 
 /** Whether policy requires TLS with the peer (its remote domain's level, or the default before the domain is known). */
 export function tlsRequired(host: StepHost): boolean {
-  const domain = host.remoteDomain;
-  return demandsOf(domain ? host.context.policy.requiredLevel(domain) : host.context.config.min_level).tls;
+  return host.context.policy.current.requirement(host.remoteDomain).demands.tls;
 }
 
 export function tlsStep(host: StepHost): Step {

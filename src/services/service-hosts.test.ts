@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../config/load.ts';
 import type { TrellisConfig } from '../config/types.ts';
+import { LivePolicy, PolicySnapshot } from '../policy/snapshot.ts';
 import { TlsContextStore } from '../net/tls-contexts.ts';
 import { Router } from '../router/router.ts';
 import { SessionRegistry } from '../router/sessions.ts';
@@ -26,7 +27,7 @@ test('each host gets group chat at conference.<host> unless turned off, renamed,
 test('service hosts follow their parent: started, kept with their rooms when their settings stay, restarted when they change, stopped with it', async () => {
   const storage = await openSqliteStorage(':memory:');
   const logger = silentLogger();
-  const router = new Router(new SessionRegistry(), logger);
+  const router = new Router(new SessionRegistry(), logger, new LivePolicy(new PolicySnapshot(config('hosts:\n  a.example: {}\n'))));
   const certificates: string[] = [];
   const sync = (parsed: TrellisConfig, domain: string, present: boolean) => {
     const hostConfig = parsed.hosts.find((host) => host.domain === domain);

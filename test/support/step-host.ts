@@ -13,6 +13,9 @@ import type { AuthMethod, S2sContext } from '../../src/s2s/context.ts';
 import type { Negotiation, Role, StepHost } from '../../src/s2s/negotiation.ts';
 import type { CertificateStatus, CertificateVerdict } from '../../src/s2s/peer-certificate.ts';
 import type { PairVerdict } from '../../src/s2s/pair-authorization.ts';
+import { proofOf } from '../../src/s2s/pair-proof.ts';
+import { LivePolicy, PolicySnapshot } from '../../src/policy/snapshot.ts';
+import type { Admission } from '../../src/policy/verdict.ts';
 
 export interface FakeHostOptions {
   role: Role;
@@ -21,6 +24,8 @@ export interface FakeHostOptions {
   secure?: boolean;
   /** the level every remote domain must reach */
   level?: FederationLevel;
+  /** s2s.access.deny_domains */
+  denyDomains?: string[];
   /** domains we host */
   hosts?: string[];
   /** what the peer's certificate proves, by domain (absent: 'absent') */
@@ -76,7 +81,7 @@ export class FakeStepHost implements StepHost {
     this.context = {
       config: { min_level: level, negotiation_timeout: 30, bidi: options.bidi ?? true },
       secret: options.secret ?? 'secret',
-      policy: { requiredLevel: () => level, checkPeer: () => ({ allowed: true }) },
+      policy: testPolicy(level, options.denyDomains),
       router: { hosts: new Map((options.hosts ?? [options.role === 'receiver' ? options.local : options.remote]).map((domain) => [domain, {}])) },
     } as unknown as S2sContext;
   }
@@ -104,6 +109,13 @@ export class FakeStepHost implements StepHost {
   restart(): void {
     this.restarts++;
     this.wire.push('(restart)');
+  }
+
+  /** As a real connection: the level `method` reaches here, judged by a real policy snapshot. */
+  admits(pair: Pair, method: AuthMethod): Admission {
+    const direction = this.role === 'initiator' ? 'out' : 'in';
+    const proof = proofOf(direction, method, this.secure, direction === 'out' && this.certificate(pair.remote).status === 'valid');
+    return this.context.policy.current.authenticate({ ...pair, address: this.remoteAddress, reached: proof.level });
   }
 
   authorized(pair: Pair, method: AuthMethod): void {
@@ -139,4 +151,15 @@ export class FakeStepHost implements StepHost {
   fail(error: StanzaError, condition?: string): void {
     this.failures.push({ error, condition });
   }
+}
+
+/** A real policy for step tests: `level` for every domain, and the domains it refuses. */
+export function testPolicy(level: FederationLevel, denyDomains: string[] = []): LivePolicy {
+  return new LivePolicy(
+    new PolicySnapshot({
+      s2s: { min_level: level, peers: [], peering: [], access: { deny_domains: denyDomains, allow_domains: [], deny_addresses: [], allow_addresses: [] } },
+      foreign_access: { default: 'allow', deny: [], allow: [] },
+      hosts: [],
+    }),
+  );
 }

@@ -1,0 +1,79 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, parseConfig } from './load.ts';
+import { parseNextHop } from './peering.ts';
+
+const withPeering = (peering: string, extra = '') => `data_dir: /x\ns2s:\n  peering:\n${peering}${extra}\nhosts: { example.com: {} }\n`;
+
+/** The messages of a configuration that does not load, as "key path: message" lines. */
+function problems(yaml: string): string[] {
+  try {
+    parseConfig(yaml, { baseDir: '/' });
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, String(error));
+    return error.message.split('\n').filter((line) => line.startsWith('s2s.'));
+  }
+  return [];
+}
+
+describe('next hops', () => {
+  const cases: [written: string, parsed: ReturnType<typeof parseNextHop> | RegExp][] = [
+    ['edge.example', { kind: 'domain', domain: 'edge.example' }],
+    ['Edge.Example', { kind: 'domain', domain: 'edge.example' }],
+    ['192.0.2.7', { kind: 'domain', domain: '192.0.2.7' }],
+    ['192.0.2.7:5270', { kind: 'address', host: '192.0.2.7', port: 5270 }],
+    ['edge.example:5270', { kind: 'address', host: 'edge.example', port: 5270 }],
+    ['[2001:db8::7]:5269', { kind: 'address', host: '2001:db8::7', port: 5269 }],
+    ['2001:db8::7', { kind: 'domain', domain: '2001:db8::7' }],
+    ['edge.example:0', /port/],
+    ['edge.example:70000', /port/],
+    ['[edge.example]:5269', /IPv6/],
+    ['bad host!', /./],
+  ];
+  for (const [written, parsed] of cases) {
+    test(written, () => {
+      if (parsed instanceof RegExp) assert.throws(() => parseNextHop(written), parsed);
+      else assert.deepEqual(parseNextHop(written), parsed);
+    });
+  }
+});
+
+describe('peering rules at load', () => {
+  test('resolved in the order written, with what each sets', () => {
+    const config = parseConfig(
+      withPeering('    partner.example: { level: trusted, via: "edge.example:5270" }\n    lab.example: { subdomains: true, route: reject }\n    "*": { access: deny }\n'),
+      { baseDir: '/' },
+    );
+    assert.deepEqual(config.s2s.peering, [
+      { domain: 'partner.example', subdomains: false, level: 'trusted', via: { kind: 'address', host: 'edge.example', port: 5270 } },
+      { domain: 'lab.example', subdomains: true, route: 'reject' },
+      { domain: '*', subdomains: false, access: 'deny' },
+    ]);
+  });
+
+  const refused: [name: string, peering: string, expected: string, extra?: string][] = [
+    ['a next hop hosted here', '    partner.example: { via: example.com }\n', 's2s.peering["partner.example"].via: example.com is hosted here'],
+    ['a next hop that is not one', '    partner.example: { via: "edge.example:99999" }\n', 's2s.peering["partner.example"].via: '],
+    ['via with route: reject', '    partner.example: { via: edge.example, route: reject }\n', 's2s.peering["partner.example"].via: route: reject sends nothing anywhere'],
+    ['a rule for a hosted domain never applies', '    example.com: { access: deny }\n', 's2s.peering["example.com"]: example.com is hosted here'],
+    ['a rule that sets nothing', '    quiet.example: {}\n', 's2s.peering["quiet.example"]: the rule sets none of level, access, route or via'],
+    ['subdomains on a pattern', '    "*.lab.example": { subdomains: true, route: direct }\n', 's2s.peering["*.lab.example"].subdomains: subdomains applies to a domain key'],
+    ['a level on the default', '    "*": { level: trusted }\n', 's2s.peering["*"].level: the level of every other domain is s2s.min_level'],
+    [
+      'two rules deciding the same subdomains',
+      '    lab.example: { subdomains: true, via: edge.example }\n    "*.lab.example": { route: reject }\n',
+      's2s.peering["*.lab.example"].route: s2s.peering["lab.example"] (with subdomains) sets the route of the same subdomains',
+    ],
+    ['a level in both places', '    partner.example: { level: trusted }\n', 's2s.peering["partner.example"].level: s2s.peers["partner.example"].level sets it too', '  peers: { partner.example: { level: verified } }\n'],
+  ];
+  for (const [name, peering, expected, extra] of refused) {
+    test(`refused: ${name}`, () => {
+      const found = problems(withPeering(peering, extra));
+      assert.ok(found.some((line) => line.startsWith(expected)), `expected "${expected}" in:\n${found.join('\n')}`);
+    });
+  }
+
+  test('rules that differ in what they set, or in specificity, are not an overlap', () => {
+    assert.deepEqual(problems(withPeering('    lab.example: { subdomains: true, via: edge.example }\n    "*.lab.example": { level: trusted }\n    a.lab.example: { route: reject }\n')), []);
+  });
+});

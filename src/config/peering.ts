@@ -1,0 +1,130 @@
+/**
+ * `s2s.peering`: peering rules, one per remote domain pattern (docs/peering.md). This file reads
+ * them into their resolved form and reports what cannot work, each problem at its key path: a
+ * next hop that is not one or would route to ourselves, a rule that can never apply, two rules
+ * that would decide the same thing for the same domains.
+ */
+import { isIP } from 'node:net';
+import { prepareDomain } from '../jid/jid.ts';
+import { entryPath } from './describe.ts';
+import type { FederationLevel, NextHopConfig, PeeringScope, S2sPeeringRule } from './types.ts';
+import type { ConfigProblem } from './validate.ts';
+
+/** A rule as the validator hands it over. */
+export interface ValidatedPeeringRule {
+  subdomains: boolean;
+  level?: FederationLevel;
+  access?: 'allow' | 'deny';
+  route?: 'direct' | 'reject';
+  via?: string;
+}
+
+/** The key of the default rule. */
+export const DEFAULT_PEERING_KEY = '*';
+
+/** A rule key: "*" for the default, "*.example.com" for the subdomains, else a domain. */
+export function preparePeeringKey(key: string): string {
+  if (key === DEFAULT_PEERING_KEY) return key;
+  return key.startsWith('*.') ? `*.${prepareDomain(key.slice(2))}` : prepareDomain(key);
+}
+
+/**
+ * A next hop as written: "host:port" or "[ipv6]:port" is reached at that address and port with
+ * no SRV lookup; a domain (an IP address among them) is looked up as any remote domain is.
+ * Throws with the reason when it is neither.
+ */
+export function parseNextHop(text: string): NextHopConfig {
+  const bracketed = /^\[([^\]]+)\]:(\d+)$/.exec(text);
+  const withPort = bracketed ?? (isIP(text) === 0 ? /^([^:]+):(\d+)$/.exec(text) : null);
+  if (withPort) {
+    const port = Number(withPort[2]);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`the port of ${JSON.stringify(text)} must be from 1 to 65535`);
+    const host = withPort[1]!;
+    if (bracketed && isIP(host) !== 6) throw new Error(`${JSON.stringify(host)} in brackets must be an IPv6 address`);
+    return { kind: 'address', host: isIP(host) === 0 ? prepareDomain(host) : host, port };
+  }
+  if (isIP(text) !== 0) return { kind: 'domain', domain: text };
+  return { kind: 'domain', domain: prepareDomain(text) };
+}
+
+/** How a next hop is written back, for messages and docs. */
+export function formatNextHop(hop: NextHopConfig): string {
+  if (hop.kind === 'domain') return hop.domain;
+  return isIP(hop.host) === 6 ? `[${hop.host}]:${hop.port}` : `${hop.host}:${hop.port}`;
+}
+
+/** What a rule covers, from its key (src/policy/domain-match.ts matches it). */
+export function peeringScope(rule: Pick<S2sPeeringRule, 'domain' | 'subdomains'>): { scope: PeeringScope; domain: string } {
+  if (rule.domain === DEFAULT_PEERING_KEY) return { scope: 'default', domain: '' };
+  if (rule.domain.startsWith('*.')) return { scope: 'subdomains', domain: rule.domain.slice(2) };
+  return { scope: rule.subdomains ? 'domain-and-subdomains' : 'exact', domain: rule.domain };
+}
+
+const ASPECTS = ['level', 'access', 'route'] as const;
+
+/**
+ * The rules in the order written, with what cannot work reported: `hosted` are the domains
+ * served here, `peers` the keys of `s2s.peers` (which also set levels).
+ */
+export function resolvePeering(rules: Readonly<Record<string, ValidatedPeeringRule>>, hosted: ReadonlySet<string>, peers: readonly string[], problems: ConfigProblem[]): S2sPeeringRule[] {
+  const resolved: S2sPeeringRule[] = [];
+  for (const [key, rule] of Object.entries(rules)) {
+    const at = entryPath('s2s.peering', key);
+    const { scope, domain } = peeringScope({ domain: key, subdomains: rule.subdomains });
+    if (rule.subdomains && scope !== 'domain-and-subdomains') problems.push({ path: `${at}.subdomains`, message: `subdomains applies to a domain key; "${key}" already says what it covers` });
+    if (rule.level === undefined && rule.access === undefined && rule.route === undefined && rule.via === undefined) {
+      problems.push({ path: at, message: 'the rule sets none of level, access, route or via, so it never decides anything' });
+    }
+    if (scope === 'default' && rule.level !== undefined) problems.push({ path: `${at}.level`, message: 'the level of every other domain is s2s.min_level; write it there' });
+    if (scope === 'exact' && hosted.has(domain)) problems.push({ path: at, message: `${domain} is hosted here: nothing leaves for it and no server speaks for it, so the rule never applies` });
+    let via: NextHopConfig | undefined;
+    if (rule.via !== undefined) {
+      via = parseNextHop(rule.via);
+      if (rule.route === 'reject') problems.push({ path: `${at}.via`, message: 'route: reject sends nothing anywhere; remove via or the reject' });
+      if (via.kind === 'domain' && hosted.has(via.domain)) problems.push({ path: `${at}.via`, message: `${via.domain} is hosted here: the next hop would route stanzas back to this server` });
+    }
+    resolved.push({
+      domain: key,
+      subdomains: rule.subdomains,
+      ...(rule.level ? { level: rule.level } : {}),
+      ...(rule.access ? { access: rule.access } : {}),
+      ...(rule.route ? { route: rule.route } : {}),
+      ...(via ? { via } : {}),
+    });
+  }
+  reportOverlaps(resolved, peers, problems);
+  return resolved;
+}
+
+/** The key of the aspect a rule sets: a route is written as route or as via. */
+function setsAspect(rule: S2sPeeringRule, aspect: (typeof ASPECTS)[number]): string | undefined {
+  if (aspect === 'route') return rule.via !== undefined ? 'via' : rule.route !== undefined ? 'route' : undefined;
+  return rule[aspect] !== undefined ? aspect : undefined;
+}
+
+/**
+ * Rules that decide the same thing for the same domains with neither more specific: "*.x" and
+ * "x" with subdomains both cover x's subdomains equally; and a level set both here and in
+ * `s2s.peers` for one key.
+ */
+function reportOverlaps(rules: readonly S2sPeeringRule[], peers: readonly string[], problems: ConfigProblem[]): void {
+  for (const rule of rules) {
+    const { scope, domain } = peeringScope(rule);
+    if (scope !== 'subdomains') continue;
+    const tree = rules.find((other) => other.subdomains && other.domain === domain);
+    if (!tree) continue;
+    for (const aspect of ASPECTS) {
+      const written = setsAspect(rule, aspect);
+      if (written === undefined || setsAspect(tree, aspect) === undefined) continue;
+      problems.push({
+        path: `${entryPath('s2s.peering', rule.domain)}.${written}`,
+        message: `${entryPath('s2s.peering', tree.domain)} (with subdomains) sets the ${aspect} of the same subdomains and neither is more specific; keep one`,
+      });
+    }
+  }
+  for (const rule of rules) {
+    if (rule.level !== undefined && peers.includes(rule.domain)) {
+      problems.push({ path: `${entryPath('s2s.peering', rule.domain)}.level`, message: `${entryPath('s2s.peers', rule.domain)}.level sets it too; write it in one place (s2s.peering)` });
+    }
+  }
+}

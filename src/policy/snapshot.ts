@@ -1,0 +1,161 @@
+/**
+ * Peering policy compiled once from the configuration (DESIGN: policy returns verdicts), with
+ * an entry point for each question the server asks: may this connection stay, may this pair
+ * be authenticated with what it proved, may this stanza come in or go out, and which way a
+ * stanza for a remote domain goes. `trellis reload` compiles a new snapshot and swaps it in
+ * (LivePolicy); nothing here keeps state beyond the operator's run-time bans and blocks.
+ */
+import type { FederationLevel, ForeignAccessRules, HostConfig, S2sConfig, TrellisConfig } from '../config/types.ts';
+import type { Element } from '../xml/element.ts';
+import { describeBan, describeBlock, type AbuseList } from './abuse-list.ts';
+import type { DomainMatcher } from './domain-match.ts';
+import { ForeignAccess, type ForeignAccessKeys } from './foreign-access.ts';
+import { demandsOf, meetsLevel, RequiredLevels, type LevelDemands, type LevelRequirement } from './levels.ts';
+import { PeerAccess, type PeerDecision, type PeerQuery } from './peer-access.ts';
+import { peeringMatcher, type PeeringRoute } from './peering.ts';
+import { close, proceed, reject, route, type Admission, type Routing, type StanzaVerdict, type Verdict } from './verdict.ts';
+
+/** What a policy is compiled from: the peering keys of the configuration. */
+export type PolicySource = Pick<TrellisConfig, 'foreign_access'> & {
+  s2s: Pick<S2sConfig, 'min_level' | 'peers' | 'peering' | 'access'>;
+  hosts: readonly Pick<HostConfig, 'domain' | 'foreign_access'>[];
+};
+
+export interface PeerFacts extends PeerQuery {
+  direction: 'in' | 'out';
+}
+
+/** What is known of a pair when it asks to be authenticated, or when it is checked again. */
+export interface PairFacts {
+  local: string;
+  remote: string;
+  /** the peer's IP address */
+  address?: string;
+  /** the level its proof reached; undefined before the proof is done */
+  reached?: FederationLevel;
+}
+
+export class PolicySnapshot {
+  readonly #access: PeerAccess;
+  readonly #peeringAccess: DomainMatcher<'allow' | 'deny'>;
+  readonly #routes: DomainMatcher<PeeringRoute>;
+  readonly #levels: RequiredLevels;
+  readonly #foreign = new Map<string, ForeignAccess>();
+  readonly #foreignDefault: ForeignAccess;
+  readonly #abuse: AbuseList | undefined;
+
+  /**
+   * Throws when the source holds what the config validator refuses (a bad address range).
+   * `abuse`: the operator's run-time bans and blocks (`trellis ban`, `trellis s2s block`),
+   * checked before the configured lists.
+   */
+  constructor(source: PolicySource, abuse?: AbuseList) {
+    this.#access = new PeerAccess(source.s2s.access);
+    this.#peeringAccess = peeringMatcher(source.s2s.peering, 'access');
+    this.#routes = peeringMatcher(source.s2s.peering, 'route');
+    this.#levels = new RequiredLevels(source.s2s);
+    this.#foreignDefault = new ForeignAccess(source.foreign_access);
+    for (const host of source.hosts) this.#foreign.set(host.domain, new ForeignAccess(host.foreign_access, foreignKeys(host, source.foreign_access)));
+    this.#abuse = abuse;
+  }
+
+  /**
+   * A server connection, in either direction, by what is known of it: the peer's address and
+   * the domain its stream names. Refused: the stream ends (or, outgoing, is not opened) with
+   * policy-violation (RFC 6120 section 4.9.3.14).
+   */
+  connection(peer: PeerFacts): Verdict {
+    const decision = this.#peer(peer);
+    if (!decision.allowed) return close(decision.rule, 'policy-violation', decision.reason);
+    return proceed(decision.rule, `${peer.domain ?? peer.address ?? 'the peer'} may federate`);
+  }
+
+  /** The level a remote domain must reach (before the domain is known, `s2s.min_level`), the rule that says so, and what it demands. */
+  requirement(remote: string | undefined): LevelRequirement & { demands: LevelDemands } {
+    const required = this.#levels.of(remote);
+    return { ...required, demands: demandsOf(required.level) };
+  }
+
+  /**
+   * A pair (local domain, remote domain) on a connection: allowed by the lists, and, once its
+   * proof is done, proven at the level its remote domain must reach. Refused: the pair is
+   * refused with policy-violation and the connection's other pairs live.
+   */
+  authenticate(pair: PairFacts): Admission {
+    const decision = this.#peer({ domain: pair.remote, address: pair.address });
+    if (!decision.allowed) return reject(decision.rule, 'policy-violation', decision.reason, { type: 'cancel' });
+    if (pair.reached === undefined) return proceed(decision.rule, `${pair.remote} may federate`);
+    const required = this.#levels.of(pair.remote);
+    if (!meetsLevel(pair.reached, required.level)) {
+      return reject(required.rule, 'policy-violation', `${pair.remote} reached ${pair.reached} where ${required.rule} requires ${required.level}`, { type: 'cancel' });
+    }
+    return proceed(required.rule, `${pair.remote} reached ${pair.reached}, ${required.level} is required`);
+  }
+
+  /** A stanza from a remote server to a local host (or a service host under it, by its parent's settings). */
+  stanzaIn(stanza: Element, hostDomain: string): StanzaVerdict {
+    return (this.#foreign.get(hostDomain) ?? this.#foreignDefault).judge(stanza);
+  }
+
+  /** A stanza for a remote domain: whether it may leave. Refused: it bounces with not-allowed (RFC 6120 section 8.3.3.10). */
+  stanzaOut(remote: string): Admission {
+    const decision = this.#peer({ domain: remote });
+    if (!decision.allowed) return reject(decision.rule, 'not-allowed', decision.reason);
+    return proceed(decision.rule, `${remote} may federate`);
+  }
+
+  /**
+   * Which way a stanza for a remote domain goes, by the most specific `s2s.peering` rule with a
+   * route: its own servers found by DNS (RFC 6120 section 3.2, also when no rule says), a next
+   * hop, or nowhere (it bounces with not-allowed, RFC 6120 section 8.3.3.10).
+   */
+  route(remote: string): Routing {
+    const entry = this.#routes.match(remote);
+    if (entry === undefined) return route('s2s.peering', { kind: 'direct' }, `${remote} by its own DNS records (no route configured)`);
+    const way = entry.value;
+    if (way === 'reject') return reject(entry.at, 'not-allowed', `${entry.at} (reject) refuses stanzas for ${remote}`);
+    if (way === 'direct') return route(entry.at, { kind: 'direct' }, `${remote} by its own DNS records`);
+    const hop = way.via;
+    return route(entry.at, hop, `${remote} via ${hop.kind === 'domain' ? hop.domain : `${hop.host}:${hop.port}`}`);
+  }
+
+  /** The run-time blocks and bans, the allow and deny lists of `s2s.access`, then `s2s.peering` access. */
+  #peer(query: PeerQuery): PeerDecision {
+    const block = query.domain === undefined ? undefined : this.#abuse?.blockFor(query.domain);
+    if (block) return { allowed: false, rule: 'trellis s2s block', reason: describeBlock(block) };
+    const ban = query.address === undefined ? undefined : this.#abuse?.banFor(query.address);
+    if (ban) return { allowed: false, rule: 'trellis ban', reason: describeBan(ban) };
+    const listed = this.#access.check(query);
+    if (!listed.allowed || query.domain === undefined) return listed;
+    const rule = this.#peeringAccess.match(query.domain);
+    if (rule?.value === 'deny') return { allowed: false, rule: rule.at, reason: `${rule.at} (deny) refuses ${query.domain.toLowerCase()}` };
+    return rule ? { allowed: true, rule: rule.at } : listed;
+  }
+}
+
+/**
+ * Where a host's foreign access keys were written: in its own section, or inherited from the
+ * top level. A host that repeats the top-level value is named at the top-level key.
+ */
+function foreignKeys(host: Pick<HostConfig, 'domain' | 'foreign_access'>, defaults: ForeignAccessRules): ForeignAccessKeys {
+  const at = (key: keyof ForeignAccessRules): string =>
+    JSON.stringify(host.foreign_access[key]) === JSON.stringify(defaults[key]) ? `foreign_access.${key}` : `hosts[${JSON.stringify(host.domain)}].foreign_access.${key}`;
+  return { default: at('default'), deny: at('deny'), allow: at('allow') };
+}
+
+/** The snapshot in force; `trellis reload` swaps in a new one, and every decision after that uses it. */
+export class LivePolicy {
+  #current: PolicySnapshot;
+
+  constructor(snapshot: PolicySnapshot) {
+    this.#current = snapshot;
+  }
+
+  get current(): PolicySnapshot {
+    return this.#current;
+  }
+
+  replace(next: PolicySnapshot): void {
+    this.#current = next;
+  }
+}

@@ -1,0 +1,40 @@
+/** `trellis policy explain` as an operator runs it, on the example of docs/peering.md. */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const TRELLIS = join(import.meta.dirname, '..', 'bin', 'trellis');
+const DOC = readFileSync(join(import.meta.dirname, '..', 'docs', 'peering.md'), 'utf8');
+
+function trellis(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(TRELLIS, args, { timeout: 30_000 }, (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }));
+  });
+}
+
+let dir: string;
+let configFile: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'trellis-policy-'));
+  configFile = join(dir, 'trellis.yaml');
+  await writeFile(configFile, `data_dir: ${join(dir, 'data')}\n${/```yaml\n# example: edge\n([\s\S]*?)```/.exec(DOC)![1]}`);
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+test('policy explain prints each answer with the key of its rule', async () => {
+  const run = await trellis(['policy', 'explain', '--from', 'alice@example.com', '--to', 'x@a.closed.example', '--config', configFile]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /^example\.com -> a\.closed\.example: outgoing/);
+  assert.match(run.stdout, /route\s+reject \(not-allowed\)\s+s2s\.peering\["closed\.example"\]\.route \(reject\) refuses stanzas for a\.closed\.example\s+\[s2s\.peering\["closed\.example"\]\.route\]/);
+});
+
+test('policy explain without --to, or between two remote domains, is an error', async () => {
+  assert.equal((await trellis(['policy', 'explain', '--from', 'example.com', '--config', configFile])).code, 2);
+  const remote = await trellis(['policy', 'explain', '--from', 'a.example', '--to', 'b.example', '--config', configFile]);
+  assert.equal(remote.code, 1);
+  assert.match(remote.stdout, /neither a\.example nor b\.example is hosted here/);
+});
