@@ -12,13 +12,15 @@ import type { RemoteRoute } from '../router/router.ts';
 import type { Element } from '../xml/element.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
 import { BindingTable, type Pair } from './binding-table.ts';
-import { connectionInfo } from './connection-info.ts';
+import { connectionInfo, pairInfo } from './connection-info.ts';
 import { ConnectionTable } from './connection-table.ts';
 import { connectToHop, hopOf, resolveHops } from './connector.ts';
+import type { ServerTarget } from '../net/dns.ts';
 import type { OutputBudget } from '../net/output-budget.ts';
-import type { S2sConnectionInfo, S2sContext } from './context.ts';
+import type { S2sConnectionInfo, S2sContext, S2sPairInfo } from './context.ts';
 import type { TrackedStanza } from './delivery-tracker.ts';
 import { Destination, type Hops, type ResendCounters } from './destination.ts';
+import { PairCounters } from './pair-counters.ts';
 import type { PairProof } from './pair-proof.ts';
 import { ServerConnection, type ConnectionOwner } from './server-connection.ts';
 import type { VerifyOutcome } from './step-dialback-initiator.ts';
@@ -29,6 +31,7 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
   readonly context: S2sContext;
   readonly connectionTable = new ConnectionTable();
   readonly bindingTable = new BindingTable<PairProof>();
+  readonly pairCounters = new PairCounters();
   /** stanzas a dropped connection had not confirmed: sent again, or bounced */
   readonly resends: ResendCounters = { resent: 0, bounced: 0 };
 
@@ -40,6 +43,10 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
   readonly #live = new Map<string, { connection: ServerConnection; release?: () => void }>();
   /** connections we opened, by the hop (host and port) they reached */
   readonly #byHop = new Map<string, Set<ServerConnection>>();
+  /** connections we opened that have not settled yet (no pair ready, refused or closed), and what settles them */
+  readonly #settling = new Map<ServerConnection, PromiseWithResolvers<void>>();
+  /** connection attempts under way (DNS answered, TCP not yet), by the hops they may reach */
+  readonly #attempts = new Map<string, Promise<void>>();
   readonly #destinations = new Map<string, Destination>();
   #listeners: Listener[] = [];
   #sweeper: NodeJS.Timeout;
@@ -105,19 +112,32 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
     return id === undefined ? undefined : this.#live.get(id)?.connection;
   }
 
-  /** RFC 6120 section 3.2: the next hop for the remote domain; a connection already there is used when it may carry the pair. */
+  /**
+   * RFC 6120 section 3.2: the next hop for the remote domain; a connection already there is
+   * used when it may carry the pair, unless `s2s.multiplex` is off.
+   */
   async connect(pair: Pair, own = false): Promise<ServerConnection | StanzaError> {
     const targets = await resolveHops(pair.remote, this.context);
     if (targets instanceof StanzaError) return targets;
-    for (const target of targets) {
-      for (const connection of this.#byHop.get(hopOf(target)) ?? []) {
-        if (connection.canCarry(pair.remote) && (!own || connection.presentsFor(pair.local))) return connection;
-      }
+    if (this.context.config.multiplex) {
+      // Attempts and connections to these hops still being set up are waited for first, so that
+      // domains of one host asked for at once share a connection instead of each opening one; a
+      // hop whose first connection hangs holds the others up to s2s.negotiation_timeout.
+      for (let pending = this.#settlingTo(targets); pending.length > 0; pending = this.#settlingTo(targets)) await Promise.all(pending);
+      const reused = this.#carrying(targets, pair, own);
+      if (reused) return reused;
     }
+    // From the last check to the attempt's entry nothing waits: another domain for these hops sees it.
+    const attempt = Promise.withResolvers<void>();
+    const hops = targets.map(hopOf);
+    for (const hop of hops) this.#attempts.set(hop, attempt.promise);
     const connected = await connectToHop(targets, pair.remote, pair.local, this.context);
+    for (const hop of hops) if (this.#attempts.get(hop) === attempt.promise) this.#attempts.delete(hop);
+    attempt.resolve();
     if (connected instanceof StanzaError) return connected;
     const connection = new ServerConnection(connected.socket, this.context, this, { pair, target: connected.target });
     this.#live.set(connection.id, { connection });
+    this.#settling.set(connection, Promise.withResolvers<void>());
     const hop = hopOf(connected.target);
     let connections = this.#byHop.get(hop);
     if (!connections) this.#byHop.set(hop, (connections = new Set()));
@@ -125,14 +145,37 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
     return connection;
   }
 
+  /** Connection attempts and connections to these hops that have not settled yet. */
+  #settlingTo(targets: readonly ServerTarget[]): Promise<void>[] {
+    const pending = targets.flatMap((target) => [this.#attempts.get(hopOf(target)), ...[...(this.#byHop.get(hopOf(target)) ?? [])].map((connection) => this.#settling.get(connection)?.promise)]);
+    return pending.filter((promise) => promise !== undefined);
+  }
+
+  /** A connection already open to one of the remote domain's hops that may carry the pair (RFC 7712 section 4.4). */
+  #carrying(targets: readonly ServerTarget[], pair: Pair, own: boolean): ServerConnection | undefined {
+    for (const target of targets) {
+      for (const connection of this.#byHop.get(hopOf(target)) ?? []) {
+        if (connection.canCarry(pair.remote) && (!own || connection.presentsFor(pair.local))) return connection;
+      }
+    }
+    return undefined;
+  }
+
   // --- what connections report -----------------------------------------------------------------
 
   pairReady(connection: ServerConnection, pair: Pair): void {
+    this.#settled(connection);
     this.#destination(pair.remote).pairReady(connection, pair.local);
   }
 
   pairFailed(connection: ServerConnection, pair: Pair, error: StanzaError): void {
+    this.#settled(connection);
     this.#destination(pair.remote).pairFailed(connection, pair.local, error);
+  }
+
+  #settled(connection: ServerConnection): void {
+    this.#settling.get(connection)?.resolve();
+    this.#settling.delete(connection);
   }
 
   verify(sender: string, receiving: string, streamId: string, key: string): Promise<VerifyOutcome> {
@@ -142,6 +185,7 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
   closed(connection: ServerConnection, error: StanzaError, unconfirmed: TrackedStanza[]): void {
     const live = this.#live.get(connection.id);
     this.#live.delete(connection.id);
+    this.#settled(connection);
     live?.release?.();
     const hop = connection.target && hopOf(connection.target);
     if (hop && this.#byHop.get(hop)?.delete(connection) && this.#byHop.get(hop)!.size === 0) this.#byHop.delete(hop);
@@ -186,7 +230,12 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
 
   /** Every server connection, for the admin API and `trellis s2s`. */
   connections(): S2sConnectionInfo[] {
-    return [...this.#live.values()].map(({ connection }) => connectionInfo(connection, this.bindingTable)).sort((a, b) => a.connectedAt - b.connectedAt);
+    return [...this.#live.values()].map(({ connection }) => connectionInfo(connection, this.bindingTable, this.connectionTable)).sort((a, b) => a.connectedAt - b.connectedAt);
+  }
+
+  /** Every bound pair with its connections (the binding table), for the admin API and `trellis s2s`. */
+  pairs(): S2sPairInfo[] {
+    return pairInfo(this.bindingTable);
   }
 
   /** Closes one connection by its id; false when there is none. */
