@@ -13,7 +13,8 @@ export function connectionInfo(connection: ServerConnection, bindings: BindingTa
   const tls = socket instanceof TLSSocket && socket.encrypted ? { protocol: socket.getProtocol() ?? '', cipher: socket.getCipher()?.name ?? '' } : undefined;
   const bound = bindings.pairsOf(connection.id);
   const row = connections.get(connection.id);
-  const strongest = bound.map((binding) => binding.proof).sort((a, b) => (meetsLevel(a.level, b.level) ? -1 : 1))[0];
+  // The first pair bound at the highest level: the connection's own authentication, usually.
+  const strongest = bound.reduce<PairProof | undefined>((best, { proof }) => (!best || (proof.level !== best.level && meetsLevel(proof.level, best.level)) ? proof : best), undefined);
   return {
     id: connection.id,
     direction: connection.direction,

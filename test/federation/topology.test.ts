@@ -23,6 +23,7 @@ import { labHosts, type LabHosts } from '../support/lab/trellis-hosts.ts';
 import type { RawClient } from '../support/raw-client.ts';
 import { writeCertificateFiles } from '../support/lab/ca.ts';
 import type { TestServer } from '../support/server.ts';
+import { trellisFor } from '../support/trellis-cli.ts';
 
 const H1_ADDRESS = '127.0.2.1';
 const H2_ADDRESS = '127.0.2.2';
@@ -145,6 +146,16 @@ describe(`two hosts serving ${N} domains each: one connection between them`, () 
     const pair = pairs.find((candidate) => candidate.local === qs[2] && candidate.remote === ps.at(-1));
     assert.deepEqual(pair?.inbound.map((binding) => [binding.connection, binding.method]), [[connection!.id, 'certificate']]);
     assert.deepEqual(pair?.outbound.map((binding) => binding.connection), [connection!.id]);
+    // The same, as the operator reads it: the connection's row, then one row per pair.
+    const run = await trellisFor(shared.h2, ['s2s']);
+    assert.equal(run.code, 0, run.stderr);
+    const [table, pairTable] = run.stdout.trimEnd().split('\n\n');
+    const lines = table!.split('\n');
+    assert.equal(lines.length, 2);
+    const row = new RegExp(`^${connection!.id.slice(0, 8)} +in\\+bidi +p1\\.test +- +\\S+ +TLSv1\\.3 \\S+ +valid +sasl-external +trusted +p1\\.test, p2\\.test, p3\\.test and ${N - 3} more +q1\\.test <- p1\\.test \\(sasl-external\\), q1\\.test -> p1\\.test \\(sasl-external\\), \\S+ <- \\S+ \\(certificate\\) and ${2 * N * N - 3} more +\\d+s$`);
+    assert.match(lines[1]!, row);
+    assert.equal(pairTable!.split('\n').length, 1 + N * N);
+    console.log(run.stdout.split('\n').slice(0, 6).map((line) => `# ${line}`).join('\n'));
   });
 
   it('a stanza for a pair not bound to the connection is refused with invalid-connection and not delivered', async () => {
@@ -167,8 +178,9 @@ describe(`two hosts serving ${N} domains each: one connection between them`, () 
 
   it('revoking one pair from the admin API stops it alone; the other pairs keep flowing, and it is authorized again', async () => {
     const before = metricValue(await scrape(shared.h2), 'trellis_s2s_pair_authorizations_total', { direction: 'in', method: 'certificate' });
-    const answer = await adminJson<{ revoked: { local: string; remote: string }; connections: number }>(shared.h2.server.adminSocket!, 'DELETE', '/v1/s2s/pairs/q1.test/p1.test');
-    assert.deepEqual(answer, { revoked: { local: 'q1.test', remote: 'p1.test' }, connections: 1 });
+    const revoke = await trellisFor(shared.h2, ['s2s', 'revoke', 'q1.test', 'p1.test']);
+    assert.equal(revoke.code, 0, revoke.stderr);
+    assert.equal(revoke.stdout, 'revoked p1.test -> q1.test on 1 connection; its server may ask again\n');
     const h1 = shared.h1.server.s2s;
     const deadline = Date.now() + 5000;
     while (h1.bindingTable.route({ local: 'p1.test', remote: 'q1.test' }) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
