@@ -13,7 +13,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adminRequest } from '../src/admin/client.ts';
-import type { C2sRow, S2sRow, StatusReport } from '../src/admin/types.ts';
+import type { C2sRow, S2sPairRow, S2sRow, StatusReport } from '../src/admin/types.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { startServer } from '../src/server.ts';
 import { memoryLogger } from '../src/util/log.ts';
@@ -93,24 +93,32 @@ describe('admin API and trellis s2s', () => {
     assert.equal(info.mode & 0o777, 0o600);
   });
 
-  test('trellis s2s shows each connection: direction, TLS, certificate, dialback, level, domains, idle', async () => {
+  test('trellis s2s shows each connection: direction, TLS, certificate, dialback, level, names, pairs, idle; then each pair', async () => {
     const run = await trellis(['s2s', '--config', configFile]);
     assert.equal(run.code, 0, run.stderr);
-    const [header, ...lines] = run.stdout.trimEnd().split('\n');
-    assert.match(header!, /^ID +DIR +REMOTE +ADDRESS +TLS +CERTIFICATE +AUTH +LEVEL +DOMAINS +IDLE$/);
-    // Bidirectional (XEP-0288): each connection carries its pair both ways.
-    const outgoing = lines.find((line) => /^\S{8} +out\+bidi +127\.0\.0\.62 /.test(line));
+    const [connections, pairs] = run.stdout.trimEnd().split('\n\n');
+    const [header, ...lines] = connections!.split('\n');
+    assert.match(header!, /^ID +DIR +REMOTE +HOST +ADDRESS +TLS +CERTIFICATE +AUTH +LEVEL +NAMES +DOMAINS +IDLE$/);
+    // Bidirectional (XEP-0288): each connection carries its pair both ways. Self-signed
+    // certificates prove nothing: the peer's domain is proven by dialback (a delegated name).
+    const outgoing = lines.find((line) => /^\S{8} +out\+bidi +127\.0\.0\.62 +127\.0\.0\.62 /.test(line));
     assert.ok(outgoing, run.stdout);
-    assert.match(outgoing, / 127\.0\.0\.62:5269 +TLSv1\.[23] \S+ +\S+ +dialback +encrypted +127\.0\.0\.61 -> 127\.0\.0\.62, 127\.0\.0\.61 <- 127\.0\.0\.62 +\d+s$/);
-    const incoming = lines.find((line) => /^\S{8} +in\+bidi +127\.0\.0\.62 /.test(line));
+    assert.match(outgoing, / 127\.0\.0\.62:5269 +TLSv1\.[23] \S+ +\S+ +dialback +encrypted +127\.0\.0\.62 \(delegated\) +127\.0\.0\.61 -> 127\.0\.0\.62 \(dialback\), 127\.0\.0\.61 <- 127\.0\.0\.62 \(dialback\) +\d+s$/);
+    const incoming = lines.find((line) => /^\S{8} +in\+bidi +127\.0\.0\.62 +- /.test(line));
     assert.ok(incoming, run.stdout);
-    assert.match(incoming, / TLSv1\.[23] \S+ +\S+ +dialback +encrypted +127\.0\.0\.61 <- 127\.0\.0\.62, 127\.0\.0\.61 -> 127\.0\.0\.62 +\d+s$/);
+    assert.match(incoming, / TLSv1\.[23] \S+ +\S+ +dialback +encrypted +127\.0\.0\.62 \(delegated\) +127\.0\.0\.61 <- 127\.0\.0\.62 \(dialback\), 127\.0\.0\.61 -> 127\.0\.0\.62 \(dialback\) +\d+s$/);
+    const [pairHeader, pair, ...more] = pairs!.split('\n');
+    assert.match(pairHeader!, /^LOCAL +REMOTE +OUTBOUND +INBOUND$/);
+    assert.equal(more.length, 0, pairs);
+    // Sent on the first connection of its outbound list; accepted on either.
+    assert.match(pair!, /^127\.0\.0\.61 +127\.0\.0\.62 +\S{8} dialback encrypted, \S{8} dialback encrypted +\S{8} dialback encrypted, \S{8} dialback encrypted$/);
   });
 
   test('trellis s2s --json gives the API rows', async () => {
     const run = await trellis(['s2s', 'list', '--json', '--config', configFile]);
     assert.equal(run.code, 0, run.stderr);
-    const rows = JSON.parse(run.stdout) as S2sRow[];
+    const { connections: rows, pairs } = JSON.parse(run.stdout) as { connections: S2sRow[]; pairs: S2sPairRow[] };
+    assert.deepEqual(pairs.map((pair) => [pair.local, pair.remote, pair.outbound.length, pair.inbound.length]), [[a.domain, b.domain, 2, 2]]);
     const outgoing = rows.find((row) => row.direction === 'out');
     assert.ok(outgoing, run.stdout);
     assert.equal(outgoing.remoteDomain, b.domain);
@@ -120,6 +128,8 @@ describe('admin API and trellis s2s', () => {
     assert.ok(outgoing.tls?.cipher);
     assert.equal(outgoing.bidi, true);
     assert.deepEqual(outgoing.domains, [`${a.domain} -> ${b.domain}`, `${a.domain} <- ${b.domain}`]);
+    assert.deepEqual(outgoing.pairs.map((pair) => [pair.direction, pair.method, pair.level]), [['out', 'dialback', 'encrypted'], ['in', 'dialback', 'encrypted']]);
+    assert.deepEqual([outgoing.serverNames, outgoing.delegatedNames, outgoing.remoteIp, outgoing.remoteHost], [[], [b.domain], '127.0.0.62', '127.0.0.62']);
     assert.ok(outgoing.bytesOut > 0 && outgoing.bytesIn > 0);
     assert.ok(!Number.isNaN(Date.parse(outgoing.connectedAt)));
   });
@@ -175,6 +185,18 @@ describe('admin API and trellis s2s', () => {
     const wrongMethod = await adminRequest(socket, 'DELETE', '/v1/status');
     assert.equal(wrongMethod.status, 405);
     await getJson<StatusReport>(socket, '/v1/status');
+  });
+
+  test('trellis s2s revoke refuses a pair carried only on standard streams, saying what to do instead', async () => {
+    const run = await trellis(['s2s', 'revoke', a.domain, b.domain, '--config', configFile]);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /^trellis: 127\.0\.0\.62 -> 127\.0\.0\.61 is carried only on standard streams \(\S{8}, \S{8}\), where a revocation would end the stream; close it \(trellis s2s close ID\)/);
+    const unknown = await trellis(['s2s', 'revoke', a.domain, 'nobody.example', '--config', configFile]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no connection accepts stanzas from nobody\.example to 127\.0\.0\.61/);
+    const usage = await trellis(['s2s', 'revoke', a.domain, '--config', configFile]);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /s2s revoke needs the local and the remote domain/);
   });
 
   test('trellis s2s close takes an id prefix, the connection disappears, and federation reconnects', async () => {

@@ -15,7 +15,7 @@ function sources(): AdminSources & { calls: string[] } {
     listening: { c2s: [], c2sDirectTls: [], s2s: [], s2sDirectTls: [] },
     federation: () => 'encrypted',
     c2s: { connections: new Set() },
-    s2s: { connections: () => [], closeConnection: () => false },
+    s2s: { connections: () => [], closeConnection: () => false, pairs: () => [], revokePair: () => 0 },
     limits: {
       bans,
       blocks,

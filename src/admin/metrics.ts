@@ -22,13 +22,55 @@ const NO_LEVEL = 'none';
 interface Sample {
   labels?: Record<string, string>;
   value: number;
+  /** written after the name: "_bucket", "_sum", "_count" for a histogram's series */
+  suffix?: string;
+}
+
+type Emit = (type: 'gauge' | 'counter' | 'histogram', name: string, help: string, samples: Sample[]) => void;
+
+/** Upper bounds of the pairs-per-connection histogram. */
+const PAIR_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000];
+
+/** Proof methods written even at zero, per direction, so that their series do not come and go; others appear when counted. */
+const PAIR_METHODS = ['sasl-external', 'dialback', 'certificate', 'dane', 'dnssec-srv', 'unsigned-srv', 'posh'];
+
+/**
+ * The two tables in figures: connections per peer host (its IP address, the same whichever side
+ * opened them), domain pairs per connection (each direction a binding, at scrape time), and the
+ * pairs authorized and refused since the start by direction and proof method.
+ */
+function s2sTableMetrics(sources: AdminSources, metric: Emit): void {
+  const rows = sources.s2s.connections();
+  const perPeer = Map.groupBy(rows, (row) => row.remoteIp);
+  metric('gauge', 'trellis_s2s_peer_connections', 'Open server connections per peer host (IP address), both directions: one per pair of hosts is the aim (docs/federation.md, "Hosting many domains").', [...perPeer].map(([address, connections]) => ({ labels: { address }, value: connections.length })));
+  const buckets = PAIR_BUCKETS.map((bound) => ({ bound, count: rows.filter((row) => row.pairs.length <= bound).length }));
+  metric('histogram', 'trellis_s2s_connection_pairs', 'Domain pairs bound to each open server connection at scrape time, each direction counted (the binding table).', [
+    ...buckets.map(({ bound, count }) => ({ suffix: '_bucket', labels: { le: String(bound) }, value: count })),
+    { suffix: '_bucket', labels: { le: '+Inf' }, value: rows.length },
+    { suffix: '_sum', value: rows.reduce((sum, row) => sum + row.pairs.length, 0) },
+    { suffix: '_count', value: rows.length },
+  ]);
+  const counts = sources.s2s.pairCounters?.all();
+  if (!counts) return;
+  for (const [outcome, name, help] of [
+    ['authorized', 'trellis_s2s_pair_authorizations_total', 'Domain pairs authorized on a server connection, by direction (in: we granted it, out: the peer did) and proof method.'],
+    ['refused', 'trellis_s2s_pair_refusals_total', 'Domain pairs refused on a server connection, by direction (in: we refused, out: the peer did) and the method that did not prove them ("keyless": a request without a key nothing proved).'],
+  ] as const) {
+    const series = new Map<string, number>();
+    for (const direction of ['in', 'out']) for (const method of PAIR_METHODS) series.set(`${direction} ${method}`, 0);
+    for (const entry of counts) if (entry.outcome === outcome) series.set(`${entry.direction} ${entry.method}`, entry.count);
+    metric('counter', name, help, [...series].map(([key, value]) => {
+      const [direction, method] = key.split(' ') as [string, string];
+      return { labels: { direction, method }, value };
+    }));
+  }
 }
 
 export function renderMetrics(sources: AdminSources): string {
   const lines: string[] = [];
-  const metric = (type: 'gauge' | 'counter', name: string, help: string, samples: Sample[]): void => {
+  const metric: Emit = (type, name, help, samples) => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const sample of samples) lines.push(`${name}${formatLabels(sample.labels)} ${sample.value}`);
+    for (const sample of samples) lines.push(`${name}${sample.suffix ?? ''}${formatLabels(sample.labels)} ${sample.value}`);
   };
   const gauge = (name: string, help: string, samples: Sample[]): void => metric('gauge', name, help, samples);
 
@@ -74,6 +116,8 @@ export function renderMetrics(sources: AdminSources): string {
       return { labels: { direction, level }, value };
     }),
   );
+
+  s2sTableMetrics(sources, metric);
 
   const components = componentRows(sources);
   gauge('trellis_component_connected', 'Whether each configured external component (XEP-0114) is connected (1) or not (0).', components.map((row) => ({ labels: { domain: row.domain }, value: row.connected ? 1 : 0 })));

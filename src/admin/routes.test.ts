@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { S2sConnectionInfo } from '../s2s/context.ts';
+import type { S2sConnectionInfo, S2sPairInfo } from '../s2s/context.ts';
+import { PairCounters } from '../s2s/pair-counters.ts';
 import { handleAdminRequest } from './routes.ts';
 import type { AdminSources } from './sources.ts';
 
@@ -9,22 +10,42 @@ const ROW: S2sConnectionInfo = {
   direction: 'out',
   remoteDomain: 'remote.example',
   remoteAddress: '192.0.2.7:5269',
+  remoteIp: '192.0.2.7',
+  remoteHost: 'xmpp.remote.example',
   tls: { protocol: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384' },
   certificate: 'valid',
   authentication: 'sasl-external',
   level: 'trusted',
   bidi: false,
-  domains: ['local.example -> remote.example'],
+  domains: ['local.example -> remote.example', 'local.example <- remote.example'],
+  serverNames: ['remote.example'],
+  delegatedNames: [],
+  pairs: [
+    { local: 'local.example', remote: 'remote.example', direction: 'out', method: 'sasl-external', level: 'trusted' },
+    { local: 'local.example', remote: 'remote.example', direction: 'in', method: 'sasl-external', level: 'trusted' },
+  ],
   connectedAt: Date.UTC(2026, 0, 1),
   idleSeconds: 4,
   bytesIn: 10,
   bytesOut: 20,
 };
 
-function sources(rows: S2sConnectionInfo[] = [ROW]): AdminSources & { closed: string[] } {
+const PAIRS: S2sPairInfo[] = [
+  { local: 'local.example', remote: 'remote.example', outbound: [{ connection: ROW.id, method: 'sasl-external', level: 'trusted' }], inbound: [{ connection: ROW.id, method: 'sasl-external', level: 'trusted' }] },
+  { local: 'local.example', remote: 'legacy.example', outbound: [], inbound: [{ connection: 'b5c0ffee-0000', method: 'dialback', level: 'encrypted' }] },
+];
+
+function sources(rows: S2sConnectionInfo[] = [ROW]): AdminSources & { closed: string[]; revoked: string[] } {
   const closed: string[] = [];
+  const revoked: string[] = [];
+  const counters = new PairCounters();
+  counters.count('in', 'authorized', 'certificate');
+  counters.count('in', 'authorized', 'certificate');
+  counters.count('in', 'refused', 'keyless');
+  counters.count('in', 'authorized', 'host-activation');
   return {
     closed,
+    revoked,
     startedAt: Date.now() - 65_000,
     hosts: () => ['local.example'],
     listening: { c2s: [{ address: '127.0.0.1', port: 5222 }], c2sDirectTls: [], s2s: [{ address: '::', port: 5269 }], s2sDirectTls: [] },
@@ -36,6 +57,12 @@ function sources(rows: S2sConnectionInfo[] = [ROW]): AdminSources & { closed: st
         closed.push(id);
         return rows.some((row) => row.id === id);
       },
+      pairs: () => PAIRS.map((pair) => ({ ...pair })),
+      revokePair: (pair) => {
+        revoked.push(`${pair.local} ${pair.remote}`);
+        return pair.remote === 'remote.example' ? 1 : 0;
+      },
+      pairCounters: counters,
     },
   };
 }
@@ -60,6 +87,48 @@ test('s2s rows carry every field, with null for what is unknown and ISO times', 
   assert.equal(connections[0]!.connectedAt, '2026-01-01T00:00:00.000Z');
   assert.deepEqual(connections[0]!.tls, ROW.tls);
   assert.deepEqual([connections[1]!.remoteDomain, connections[1]!.tls, connections[1]!.level], [null, null, null]);
+});
+
+test('s2s lists the binding table beside the connections: each pair with its connections and proofs, sorted', () => {
+  const { connections, pairs } = body(handleAdminRequest('GET', '/v1/s2s', sources())) as { connections: Record<string, unknown>[]; pairs: S2sPairInfo[] };
+  assert.deepEqual(connections[0]!.serverNames, ['remote.example']);
+  assert.equal((connections[0]!.pairs as unknown[]).length, 2);
+  assert.deepEqual(pairs.map((pair) => pair.remote), ['legacy.example', 'remote.example']);
+  assert.deepEqual(pairs[1]!.outbound, [{ connection: ROW.id, method: 'sasl-external', level: 'trusted' }]);
+});
+
+test('DELETE on a pair revokes it; 409 when only standard streams carry it, 404 when nothing does', () => {
+  const source = sources();
+  const revoked = handleAdminRequest('DELETE', '/v1/s2s/pairs/local.example/remote.example', source);
+  assert.deepEqual([revoked.status, body(revoked)], [200, { revoked: { local: 'local.example', remote: 'remote.example' }, connections: 1 }]);
+  const standard = handleAdminRequest('DELETE', '/v1/s2s/pairs/local.example/legacy.example', source);
+  assert.equal(standard.status, 409);
+  assert.match(String(body(standard).error), /only on standard streams \(b5c0ffee\).*trellis s2s close ID/);
+  assert.equal(handleAdminRequest('DELETE', '/v1/s2s/pairs/local.example/nobody.example', source).status, 404);
+  assert.deepEqual(source.revoked, ['local.example remote.example', 'local.example legacy.example', 'local.example nobody.example']);
+  assert.equal(handleAdminRequest('DELETE', '/v1/s2s/pairs/local.example', source).status, 404, 'both domains are needed');
+  assert.equal(handleAdminRequest('GET', '/v1/s2s/pairs/local.example/remote.example', source).status, 405);
+});
+
+test('metrics count connections per peer host, pairs per connection, and pair decisions by proof method', () => {
+  const other: S2sConnectionInfo = { ...ROW, id: 'c', direction: 'in', pairs: [] };
+  const elsewhere: S2sConnectionInfo = { ...ROW, id: 'd', remoteIp: '198.51.100.1', pairs: Array.from({ length: 30 }, () => ROW.pairs[0]!) };
+  const metrics = handleAdminRequest('GET', '/metrics', sources([ROW, other, elsewhere])).body;
+  assert.match(metrics, /^trellis_s2s_peer_connections\{address="192\.0\.2\.7"\} 2$/m);
+  assert.match(metrics, /^trellis_s2s_peer_connections\{address="198\.51\.100\.1"\} 1$/m);
+  assert.match(metrics, /^# TYPE trellis_s2s_connection_pairs histogram$/m);
+  assert.match(metrics, /^trellis_s2s_connection_pairs_bucket\{le="1"\} 1$/m);
+  assert.match(metrics, /^trellis_s2s_connection_pairs_bucket\{le="2"\} 2$/m);
+  assert.match(metrics, /^trellis_s2s_connection_pairs_bucket\{le="20"\} 2$/m);
+  assert.match(metrics, /^trellis_s2s_connection_pairs_bucket\{le="50"\} 3$/m);
+  assert.match(metrics, /^trellis_s2s_connection_pairs_bucket\{le="\+Inf"\} 3$/m);
+  assert.match(metrics, /^trellis_s2s_connection_pairs_sum 32$/m);
+  assert.match(metrics, /^trellis_s2s_connection_pairs_count 3$/m);
+  assert.match(metrics, /^trellis_s2s_pair_authorizations_total\{direction="in",method="certificate"\} 2$/m);
+  assert.match(metrics, /^trellis_s2s_pair_authorizations_total\{direction="in",method="host-activation"\} 1$/m, 'a method the tables record is counted as it comes');
+  assert.match(metrics, /^trellis_s2s_pair_authorizations_total\{direction="out",method="posh"\} 0$/m);
+  assert.match(metrics, /^trellis_s2s_pair_refusals_total\{direction="in",method="keyless"\} 1$/m);
+  assert.match(metrics, /^trellis_s2s_pair_refusals_total\{direction="in",method="dane"\} 0$/m);
 });
 
 test('DELETE closes a connection by id, 404 when there is none', () => {

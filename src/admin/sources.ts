@@ -9,9 +9,10 @@ import type { Socket } from 'node:net';
 import type { C2sConnection } from '../c2s/connection.ts';
 import type { Limits } from '../limits/limits.ts';
 import type { BoundAddress } from '../net/listener.ts';
-import type { S2sConnectionInfo } from '../s2s/context.ts';
+import type { S2sConnectionInfo, S2sPairInfo } from '../s2s/context.ts';
+import type { PairCount } from '../s2s/pair-counters.ts';
 import type { ComponentRoute } from '../component/service.ts';
-import type { C2sRow, ComponentRow, S2sRow, StatusReport, TlsInfo } from './types.ts';
+import type { C2sRow, ComponentRow, S2sPairRow, S2sRow, StatusReport, TlsInfo } from './types.ts';
 
 export const SERVER_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -33,6 +34,12 @@ export interface AdminSources {
   s2s: {
     connections(): S2sConnectionInfo[];
     closeConnection(id: string): boolean;
+    /** the binding table: each pair with its connections */
+    pairs(): S2sPairInfo[];
+    /** revokes an inbound pair on the connections with per-pair authorization that carry it; how many */
+    revokePair(pair: { local: string; remote: string }): number;
+    /** pairs authorized and refused since the start, by direction and method; absent in unit tests */
+    readonly pairCounters?: { all(): PairCount[] };
     /** stanzas a dropped server connection had not confirmed: sent again, or bounced */
     readonly resends?: { readonly resent: number; readonly bounced: number };
     /** bytes held for peers, and stanzas that did not fit (src/net/output-budget.ts) */
@@ -92,17 +99,28 @@ export function s2sRows(sources: AdminSources): S2sRow[] {
     direction: info.direction,
     remoteDomain: info.remoteDomain ?? null,
     remoteAddress: info.remoteAddress,
+    remoteIp: info.remoteIp,
+    remoteHost: info.remoteHost ?? null,
     tls: info.tls ?? null,
     certificate: info.certificate,
     authentication: info.authentication,
     level: info.level ?? null,
     bidi: info.bidi,
     domains: info.domains,
+    serverNames: info.serverNames,
+    delegatedNames: info.delegatedNames,
+    pairs: info.pairs,
     connectedAt: new Date(info.connectedAt).toISOString(),
     idleSeconds: info.idleSeconds,
     bytesIn: info.bytesIn,
     bytesOut: info.bytesOut,
   }));
+}
+
+/** The binding table's rows, by local domain, then remote domain (p2 before p10). */
+export function pairRows(sources: AdminSources): S2sPairRow[] {
+  const order = (a: S2sPairRow, b: S2sPairRow) => a.local.localeCompare(b.local, 'en', { numeric: true }) || a.remote.localeCompare(b.remote, 'en', { numeric: true });
+  return sources.s2s.pairs().sort(order);
 }
 
 /** Bound client sessions only: a connection still negotiating has no JID yet. */

@@ -2,7 +2,7 @@
  * What the admin API answers, as JSON. The CLI and any dashboard read these shapes; fields are
  * only ever added, and a breaking change gets a new version prefix (/v2).
  */
-import type { AuthMethod } from '../s2s/context.ts';
+import type { AuthMethod, S2sBindingInfo } from '../s2s/context.ts';
 
 export interface TlsInfo {
   /** "TLSv1.3" */
@@ -55,6 +55,10 @@ export interface S2sRow {
   direction: 'in' | 'out';
   remoteDomain: string | null;
   remoteAddress: string;
+  /** the peer's IP address alone (the host at the other end, whichever side opened the connection) */
+  remoteIp: string;
+  /** for "out": the host name DNS led to (SRV target, or the domain itself); null for "in" */
+  remoteHost: string | null;
   tls: TlsInfo | null;
   certificate: string;
   authentication: AuthMethod | 'pending';
@@ -63,11 +67,32 @@ export interface S2sRow {
   bidi: boolean;
   /** "local -> remote" (sent on it) or "local <- remote" (received on it) */
   domains: string[];
+  /** the connection table: names the peer's certificate proved, and domains it proved otherwise (dialback, delegation) */
+  serverNames: string[];
+  delegatedNames: string[];
+  /** the pairs bound to it, in the order they were bound, with how each was proven */
+  pairs: S2sBindingInfo[];
   /** ISO 8601 */
   connectedAt: string;
   idleSeconds: number;
   bytesIn: number;
   bytesOut: number;
+}
+
+/**
+ * A pair bound to a connection in one direction (S2sRow.pairs), and a row of the binding table
+ * (GET /v1/s2s, `pairs`): a pair of domains with the connections it is sent on (`outbound`, in
+ * order: the first is used) and accepted from (`inbound`), each with how it was proven there
+ * (sasl-external, dialback, certificate, dane, dnssec-srv, unsigned-srv, posh, none, ...). The
+ * API gives them as the s2s layer keeps them.
+ */
+export type { S2sBindingInfo as S2sBindingRow, S2sPairInfo as S2sPairRow } from '../s2s/context.ts';
+
+/** DELETE /v1/s2s/pairs/<local>/<remote> */
+export interface RevokeAnswer {
+  revoked: { local: string; remote: string };
+  /** connections the revocation was sent on */
+  connections: number;
 }
 
 /** One bound client session (GET /v1/c2s). */

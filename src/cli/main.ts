@@ -9,6 +9,7 @@
  *   trellis status [--json] [--config FILE]
  *   trellis s2s [list] [--json] [--config FILE]
  *   trellis s2s close ID [--config FILE]
+ *   trellis s2s revoke LOCAL REMOTE [--config FILE]
  *   trellis s2s block DOMAIN [--reason R] | unblock DOMAIN | blocked [--json]
  *   trellis ban ADDRESS[/PREFIX] [--reason R] | ban list [--json]
  *   trellis unban ADDRESS[/PREFIX]
@@ -22,7 +23,7 @@ import { startServer } from '../server.ts';
 import { addUser, changePassword, deleteUser } from './accounts.ts';
 import { loadCliConfig } from './config.ts';
 import { inspectPidFile, pidFilePath, removePidFile, removeStalePidFile, runningServerPid, writePidFile } from './pid-file.ts';
-import { closeS2s, listS2s } from './s2s.ts';
+import { closeS2s, listS2s, revokeS2sPair } from './s2s.ts';
 import { ban, blockDomain, listBans, listBlockedDomains, unban, unblockDomain } from './abuse.ts';
 import { printPosh } from './posh.ts';
 import { explainPolicy } from './policy.ts';
@@ -40,9 +41,14 @@ Commands:
   check config           validate the configuration file and exit
   status                 the running server: version, uptime, hosts, listeners, connection counts
   s2s [list]             the running server's server-to-server connections, one per line: id,
-                         direction, remote domain and address, TLS, certificate, authentication,
-                         federation level, domains carried, idle time (docs/admin.md)
+                         direction, remote domain, host and address, TLS, certificate,
+                         authentication, federation level, names proven, domain pairs carried,
+                         idle time; then each domain pair with the connections that carry it
+                         and how each proved it (docs/admin.md)
   s2s close ID           close one server connection; a unique prefix of its id is enough
+  s2s revoke LOCAL REMOTE
+                         stop accepting stanzas from REMOTE to LOCAL on the connections where
+                         its server asked for pairs one by one; its other pairs keep flowing
   s2s block DOMAIN       refuse federation with a remote domain both ways, close its connections
                          and bounce stanzas to it (kept across restarts; --reason R is shown)
   s2s unblock DOMAIN     lift a block
@@ -80,6 +86,7 @@ Examples:
   trellis check config --config /etc/trellis/trellis.yaml
   trellis s2s --config /etc/trellis/trellis.yaml
   trellis s2s close 3f2a
+  trellis s2s revoke example.com spam.example
   trellis ban 203.0.113.0/24 --reason "password guessing"
   trellis s2s block spam.example
   trellis posh example.com --expires 86400
@@ -87,7 +94,7 @@ Examples:
 `;
 
 /** the commands `main` knows (its switch below) */
-const COMMANDS = new Set(['start', 'reload', 'adduser', 'passwd', 'deluser', 'check', 'status', 's2s', 'ban', 'unban', 'posh']);
+const COMMANDS = new Set(['start', 'reload', 'adduser', 'passwd', 'deluser', 'check', 'status', 's2s', 'ban', 'unban', 'posh', 'policy']);
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -144,7 +151,12 @@ async function main(argv: string[]): Promise<number> {
         const config = await loadCliConfig(values.config);
         return action === 'block' ? blockDomain(config, id, values.reason) : unblockDomain(config, id);
       }
-      if (action !== 'close') return usageError(`unknown s2s action "${action}"; use: trellis s2s [list], close ID, block DOMAIN, unblock DOMAIN or blocked`);
+      if (action === 'revoke') {
+        const remote = rest[2];
+        if (!id || !remote) return usageError('s2s revoke needs the local and the remote domain, for example: trellis s2s revoke example.com spam.example');
+        return revokeS2sPair(await loadCliConfig(values.config), id, remote);
+      }
+      if (action !== 'close') return usageError(`unknown s2s action "${action}"; use: trellis s2s [list], close ID, revoke LOCAL REMOTE, block DOMAIN, unblock DOMAIN or blocked`);
       if (!id) return usageError('s2s close needs a connection id (or a unique prefix of it), as shown by: trellis s2s');
       return closeS2s(await loadCliConfig(values.config), id);
     }

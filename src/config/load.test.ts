@@ -360,6 +360,7 @@ describe('parseConfig', () => {
         negotiation_timeout: 30,
         idle_timeout: 600,
         bidi: true,
+        multiplex: true,
         queue_max_stanzas: 1000,
         retry_initial_delay: 5,
         retry_max_delay: 600,

@@ -548,6 +548,7 @@ const s2sSchema: ObjectNode = {
     negotiation_timeout: seconds(1, 600, 30, 'seconds a server stream may take to authenticate'),
     idle_timeout: seconds(10, 86400, 600, 'seconds without traffic before a server stream is closed'),
     bidi: { kind: 'boolean', default: true, description: 'offer and ask for bidirectional server connections (XEP-0288): traffic both ways on one connection when the peer supports it' },
+    multiplex: { kind: 'boolean', default: true, description: 'carry the pairs of several local or remote domains on one outgoing connection when the peer\'s host and certificates allow it (docs/federation.md, "Hosting many domains"); false opens a connection of its own for each pair of domains (local, remote) we send for' },
     queue_max_stanzas: { kind: 'integer', min: 1, max: 1_000_000, default: 1000, description: 'stanzas held per remote domain while its connection is set up; more bounce with resource-constraint' },
     retry_initial_delay: seconds(1, 3600, 5, 'seconds before retrying a remote domain that could not be reached; doubles with each failure'),
     retry_max_delay: seconds(1, 86400, 600, 'longest wait between attempts to reach a failing remote domain'),

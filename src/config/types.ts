@@ -272,6 +272,8 @@ export interface S2sConfig {
   idle_timeout: number;
   /** XEP-0288: offer and ask for bidirectional connections */
   bidi: boolean;
+  /** several domain pairs on one outgoing connection; false: a connection per pair */
+  multiplex: boolean;
   /** stanzas waiting per remote domain while its connection is being set up */
   queue_max_stanzas: number;
   /** seconds to wait before retrying a remote domain that failed, doubling up to retry_max_delay */

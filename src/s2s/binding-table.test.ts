@@ -73,4 +73,18 @@ describe('the binding table', () => {
     assert.equal(table.route(AB), 'ours');
     assert.equal(table.accepts(AB, 'bidi'), false);
   });
+
+  test('the rows list every pair with its connections in list order, each with its proof', () => {
+    const table = new BindingTable<string>();
+    table.bind(AB, 'out', 'c1', 'sasl');
+    table.bind(AC, 'in', 'c2', 'posh');
+    table.bind(AB, 'out', 'c2', 'dialback');
+    table.bind(AB, 'in', 'c1', 'certificate');
+    assert.deepEqual(table.rows(), [
+      { ...AB, out: [{ connection: 'c1', proof: 'sasl' }, { connection: 'c2', proof: 'dialback' }], in: [{ connection: 'c1', proof: 'certificate' }] },
+      { ...AC, out: [], in: [{ connection: 'c2', proof: 'posh' }] },
+    ]);
+    table.removeConnection('c1');
+    assert.deepEqual(table.rows()[0], { ...AB, out: [{ connection: 'c2', proof: 'dialback' }], in: [] });
+  });
 });

@@ -24,6 +24,12 @@ interface Row {
   in: string[];
 }
 
+/** One pair with its connections in list order, each with how the pair was proven there (for `trellis s2s`). */
+export interface PairRow<Proof> extends Pair {
+  readonly out: readonly { connection: string; proof: Proof }[];
+  readonly in: readonly { connection: string; proof: Proof }[];
+}
+
 export class BindingTable<Proof> {
   readonly #rows = new Map<string, Row>();
   /** the pairs each connection is bound for, per direction, to unbind them when it closes */
@@ -72,6 +78,16 @@ export class BindingTable<Proof> {
   pairsOf(connection: string, direction?: Direction): Binding<Proof>[] {
     const pairs = [...(this.#byConnection.get(connection)?.values() ?? [])];
     return direction ? pairs.filter((pair) => pair.direction === direction) : pairs;
+  }
+
+  /** Every bound pair with its outbound and inbound lists, in the order the pairs were first bound. */
+  rows(): PairRow<Proof>[] {
+    return [...this.#rows].map(([key, row]) => {
+      const [local, remote] = key.split(' ') as [string, string];
+      const listed = (direction: Direction) =>
+        row[direction].map((connection) => ({ connection, proof: this.#byConnection.get(connection)!.get(`${direction} ${key}`)!.proof }));
+      return { local, remote, out: listed('out'), in: listed('in') };
+    });
   }
 
   /** Draft section 4: a closed connection leaves every list; returns the pairs it carried. */

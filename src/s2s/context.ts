@@ -37,6 +37,23 @@ export interface S2sContext {
 /** How a pair was authorized: SASL EXTERNAL, dialback, or a keyless request granted on a proof (pair-authorization.ts). */
 export type AuthMethod = 'sasl-external' | 'dialback' | 'none' | PairMethod;
 
+/** One pair bound to a connection in one direction, and how it was proven there (pair-proof.ts). */
+export interface S2sBindingInfo {
+  local: string;
+  remote: string;
+  direction: 'in' | 'out';
+  method: AuthMethod;
+  level: string;
+}
+
+/** One row of the binding table for `trellis s2s`: a pair and its connections in list order (the first outbound one carries it). */
+export interface S2sPairInfo {
+  local: string;
+  remote: string;
+  outbound: { connection: string; method: AuthMethod; level: string }[];
+  inbound: { connection: string; method: AuthMethod; level: string }[];
+}
+
 /** One row of `trellis s2s`: what a server connection is and how it was secured. */
 export interface S2sConnectionInfo {
   id: string;
@@ -44,6 +61,10 @@ export interface S2sConnectionInfo {
   /** the remote domain the connection is for (the stream's `to` outbound, `from` inbound) */
   remoteDomain: string | undefined;
   remoteAddress: string;
+  /** the peer's IP address alone: the host at the other end, the same whichever side opened the connection */
+  remoteIp: string;
+  /** for 'out', the host name DNS led to (the SRV target, or the domain itself); undefined for 'in' */
+  remoteHost: string | undefined;
   tls: { protocol: string; cipher: string } | undefined;
   certificate: string;
   authentication: AuthMethod | 'pending';
@@ -52,8 +73,13 @@ export interface S2sConnectionInfo {
   bidi: boolean;
   /** the stream is named after the two hosts (docs/protocols/host-named-streams.md); `remoteDomain` is then the peer's host name */
   hostNamed?: boolean;
-  /** authorized domain pairs carried, as "local <-> remote" */
+  /** authorized domain pairs carried, as "local -> remote" (sent on it) or "local <- remote" (received on it) */
   domains: string[];
+  /** the connection table's row: the names the peer's certificate proved for the pairs it asked, and the domains it proved otherwise */
+  serverNames: string[];
+  delegatedNames: string[];
+  /** the binding table's entries for this connection, in the order they were bound, with how each was proven */
+  pairs: S2sBindingInfo[];
   connectedAt: number;
   idleSeconds: number;
   bytesIn: number;

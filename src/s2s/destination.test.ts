@@ -36,7 +36,7 @@ class FakeConnection {
 }
 
 /** Hops whose connection attempts the test settles by hand. */
-function setUp(options: { queueMax?: number } = {}) {
+function setUp(options: { queueMax?: number; multiplex?: boolean } = {}) {
   const bounced: string[] = [];
   const attempts: ((result: FakeConnection | StanzaError) => void)[] = [];
   const own: string[] = [];
@@ -44,7 +44,7 @@ function setUp(options: { queueMax?: number } = {}) {
   const hops: Hops = {
     context: {
       logger: { info: () => {} },
-      config: { queue_max_stanzas: options.queueMax ?? 100, retry_initial_delay: 5, retry_max_delay: 60 },
+      config: { queue_max_stanzas: options.queueMax ?? 100, retry_initial_delay: 5, retry_max_delay: 60, multiplex: options.multiplex ?? true },
       router: { bounce: (stanza: Element, error: StanzaError) => bounced.push(`${stanza.attrs.id} ${error.condition}: ${error.message}`) },
     } as unknown as S2sContext,
     resends: { resent: 0, bounced: 0 },
@@ -80,6 +80,19 @@ describe('a remote destination', () => {
     assert.deepEqual(connection.sent, ['m1 a.example 0', 'm2 a.example 0']);
     destination.send(message('m4'), 'a.example');
     assert.deepEqual(connection.sent.at(-1), 'm4 a.example 0', 'a bound pair sends at once');
+  });
+
+  test('with s2s.multiplex off, each local domain gets a connection of its own', async () => {
+    const { destination, connected, ready, own } = setUp({ multiplex: false });
+    destination.send(message('m1'), 'a.example');
+    destination.send(message('m2', 'c.example'), 'c.example');
+    const first = await connected();
+    assert.deepEqual([first.requested, own], [['a.example'], ['c.example']]);
+    ready(first);
+    const second = await connected(new FakeConnection('c.example'));
+    assert.deepEqual(second.requested, ['c.example']);
+    ready(second, 'c.example');
+    assert.deepEqual([first.sent, second.sent], [['m1 a.example 0'], ['m2 c.example 0']]);
   });
 
   test('the queue is bounded: past it stanzas bounce with resource-constraint', () => {

@@ -147,6 +147,8 @@ export class Destination {
     if (own) return own.request(pair);
     if (this.#ownConnecting.has(local)) return;
     if (this.#connection) {
+      // s2s.multiplex off: every local domain's pair gets a connection of its own.
+      if (!this.#hops.context.config.multiplex && this.#connection.localDomain !== local) return this.#openOwn(local);
       // A connection whose certificate names this local domain too carries its pair (RFC 7712 section 4.4.1).
       const covering = [...this.#own.values()].find((connection) => connection.presentsFor(local));
       if (covering) {

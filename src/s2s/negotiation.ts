@@ -209,6 +209,8 @@ export interface StepHost {
   admits(pair: Pair, method: AuthMethod): Admission;
   /** A pair is authorized on this connection (outbound for the initiator, inbound for the receiver). */
   authorized(pair: Pair, method: AuthMethod): void;
+  /** A pair was refused by the method named (outbound for the initiator, inbound for the receiver): counted for the metrics; the refusal itself is the caller's. */
+  pairRefused(pair: Pair, method: string): void;
   /** Initiator: a pair we asked for was refused; `error` is what its stanzas bounce with. */
   refused(pair: Pair, error: StanzaError): void;
   /** Initiator: the peer revoked a pair it had granted on this connection (draft-ietf-xmpp-dna-01 section 6). */

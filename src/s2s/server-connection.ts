@@ -30,6 +30,7 @@ import type { AuthMethod, S2sContext } from './context.ts';
 import { ACK_ANSWER_TIMEOUT_MS, DeliveryTracker, type TrackedStanza } from './delivery-tracker.ts';
 import { InboundStanzas } from './inbound.ts';
 import { Negotiation, type Role, type StepHost } from './negotiation.ts';
+import type { PairCounters } from './pair-counters.ts';
 import { proofOf, type PairProof } from './pair-proof.ts';
 import { checkPeerCertificate, peerCertificates, type CertificateVerdict } from './peer-certificate.ts';
 import { NS_TRELLIS_S2S, proveSender, type PairVerdict } from './pair-authorization.ts';
@@ -48,6 +49,8 @@ import { hopOf } from './connector.ts';
 export interface ConnectionOwner {
   readonly connectionTable: ConnectionTable;
   readonly bindingTable: BindingTable<PairProof>;
+  /** pairs authorized and refused, by direction and method (the admin API's metrics) */
+  readonly pairCounters: PairCounters;
   /** an outbound pair may now send on `connection` */
   pairReady(connection: ServerConnection, pair: Pair): void;
   /** an outbound pair we asked for on `connection` was refused; its stanzas bounce with `error` unless another way is left */
@@ -385,6 +388,10 @@ export class ServerConnection implements StepHost {
     this.#perPair = true;
   }
 
+  pairRefused(_pair: Pair, method: string): void {
+    this.#owner.pairCounters.count(this.direction, 'refused', method);
+  }
+
   proveSender(sender: string): Promise<PairVerdict> {
     const socket = this.stream.socket;
     const evidence = { certificate: (name: string) => this.certificate(name), chain: peerCertificates(socket instanceof TLSSocket ? socket : undefined), anchors: this.context.anchors };
@@ -413,6 +420,8 @@ export class ServerConnection implements StepHost {
 
   refused(pair: Pair, error: StanzaError): void {
     this.logger.warn(`${this.label} pair failed`, { local: pair.local, remote: pair.remote, error: error.message });
+    // Every pair we ask for on a connection is a dialback request, with a key or without.
+    this.pairRefused(pair, 'dialback');
     this.#owner.pairFailed(this, pair, error);
     // A connection we opened that carries nothing and waits for nothing ends. A host-named one stays
     // for the host's other domains: without any pair it ends when the negotiation time runs out.
@@ -549,7 +558,7 @@ export class ServerConnection implements StepHost {
 
   #bindInbound(pair: Pair, method: AuthMethod): void {
     const proof = this.#proofFor(pair, method);
-    if (!this.#admitted(pair, proof.level, 's2s incoming pair refused by policy')) return;
+    if (!this.#admitted(pair, proof.level, 's2s incoming pair refused by policy')) return this.pairRefused(pair, method);
     this.#authenticated = true;
     this.#record(pair, 'in', method, method === 'sasl-external' || method === 'certificate');
     this.logger.info('s2s incoming sender authorized', { from: pair.remote, to: pair.local, ...proof });
@@ -566,6 +575,7 @@ export class ServerConnection implements StepHost {
     else this.#owner.connectionTable.proved(this.id, pair.remote);
     const proof = given ?? proofOf(direction, method, this.secure, certified);
     this.#owner.bindingTable.bind(pair, direction, this.id, proof);
+    this.#owner.pairCounters.count(direction, 'authorized', method);
     return proof;
   }
 

@@ -12,18 +12,19 @@ import type { RemoteRoute } from '../router/router.ts';
 import type { Element } from '../xml/element.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
 import { BindingTable, type Pair } from './binding-table.ts';
-import { connectionInfo } from './connection-info.ts';
+import { connectionInfo, pairInfo } from './connection-info.ts';
 import { ConnectionTable } from './connection-table.ts';
 import { connectToHop, hopOf, nextHops } from './connector.ts';
 import { stanzaErrorOf } from '../policy/verdict.ts';
+import type { ServerTarget } from '../net/dns.ts';
 import type { OutputBudget } from '../net/output-budget.ts';
-import type { S2sConnectionInfo, S2sContext } from './context.ts';
+import type { S2sConnectionInfo, S2sContext, S2sPairInfo } from './context.ts';
 import type { TrackedStanza } from './delivery-tracker.ts';
 import { Destination, type Hops, type ResendCounters } from './destination.ts';
+import { PairCounters } from './pair-counters.ts';
 import type { PairProof } from './pair-proof.ts';
 import { ServerConnection, type ConnectionOwner } from './server-connection.ts';
 import { HostNamedRefusals } from './step-host-named.ts';
-import type { ServerTarget } from '../net/dns.ts';
 import type { VerifyOutcome } from './step-dialback-initiator.ts';
 
 const SWEEP_INTERVAL_MS = 1000;
@@ -32,6 +33,7 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
   readonly context: S2sContext;
   readonly connectionTable = new ConnectionTable();
   readonly bindingTable = new BindingTable<PairProof>();
+  readonly pairCounters = new PairCounters();
   /** stanzas a dropped connection had not confirmed: sent again, or bounced */
   readonly resends: ResendCounters = { resent: 0, bounced: 0 };
 
@@ -43,13 +45,16 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
   readonly #live = new Map<string, { connection: ServerConnection; release?: () => void }>();
   /** connections we opened, by the hop (host and port) they reached */
   readonly #byHop = new Map<string, Set<ServerConnection>>();
+  /** connections we opened that have not settled yet (no pair ready, refused or closed), and what settles them */
+  readonly #settling = new Map<ServerConnection, PromiseWithResolvers<void>>();
+  /** connection attempts under way (DNS answered, TCP not yet), by the hops they may reach */
+  readonly #attempts = new Map<string, Promise<void>>();
   readonly #destinations = new Map<string, Destination>();
   /** host-named connections, both directions, and those we opened that are still trying host names */
   readonly #hostConnections = new Set<ServerConnection>();
   /** peers that did not take a host-named stream: standard streams with them for a while */
   readonly #refusals: HostNamedRefusals;
   /** hops (of a remote domain's first target) a connection that may become host-named is being opened to */
-  readonly #hostOpening = new Map<string, Promise<void>>();
   #listeners: Listener[] = [];
   #sweeper: NodeJS.Timeout;
 
@@ -116,42 +121,37 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
 
   /**
    * RFC 6120 section 3.2: the next hop for the remote domain, as its route says (src/policy);
-   * a connection already there is used when it may carry the pair.
+   * a connection already there is used when it may carry the pair, unless `s2s.multiplex` is off.
    */
   async connect(pair: Pair, own = false): Promise<ServerConnection | StanzaError> {
     const way = this.context.policy.current.route(pair.remote);
     if (way.kind === 'reject') return stanzaErrorOf(way);
     const targets = await nextHops(pair.remote, way.via, this.context);
     if (targets instanceof StanzaError) return targets;
-    // Domains of one host asked for at once: the first opens the connection that may become host-named, the others wait for it.
-    const opening = own || this.context.hostName === undefined ? undefined : hopOf(targets[0]!);
-    if (opening !== undefined) await this.#hostOpening.get(opening);
-    const hostNamed = own ? undefined : await this.#hostConnection(targets, pair.remote);
-    if (hostNamed) return hostNamed;
-    for (const target of targets) {
-      for (const connection of this.#byHop.get(hopOf(target)) ?? []) {
-        if (connection.canCarry(pair.remote) && (!own || connection.presentsFor(pair.local))) return connection;
-      }
+    if (this.context.config.multiplex) {
+      // Attempts and connections to these hops still being set up are waited for first, so that
+      // domains of one host asked for at once share a connection instead of each opening one; a
+      // hop whose first connection hangs holds the others up to s2s.negotiation_timeout.
+      for (let pending = this.#settlingTo(targets); pending.length > 0; pending = this.#settlingTo(targets)) await Promise.all(pending);
+      const hostNamed = own ? undefined : await this.#hostConnection(targets, pair.remote);
+      if (hostNamed) return hostNamed;
+      const reused = this.#carrying(targets, pair, own);
+      if (reused) return reused;
     }
-    const owner = opening !== undefined && !this.#hostOpening.has(opening);
-    let opened = (): void => {};
-    if (owner) this.#hostOpening.set(opening, new Promise((resolve) => (opened = resolve)));
-    try {
-      return await this.#open(pair, targets, own);
-    } finally {
-      if (owner) this.#hostOpening.delete(opening);
-      opened();
-    }
-  }
-
-  async #open(pair: Pair, targets: ServerTarget[], own: boolean): Promise<ServerConnection | StanzaError> {
+    // From the last check to the attempt's entry nothing waits: another domain for these hops sees it.
+    const attempt = Promise.withResolvers<void>();
+    const hops = targets.map(hopOf);
+    for (const hop of hops) this.#attempts.set(hop, attempt.promise);
     const connected = await connectToHop(targets, pair.remote, pair.local, this.context);
+    for (const hop of hops) if (this.#attempts.get(hop) === attempt.promise) this.#attempts.delete(hop);
+    attempt.resolve();
     if (connected instanceof StanzaError) return connected;
     const hop = hopOf(connected.target);
     // Host names are tried on a shared connection (not one for a domain's own certificate), never with direct TLS (no features before it).
-    const tryHostNames = !own && this.context.hostName !== undefined && !connected.target.directTls && this.#refusals.allows(hop);
+    const tryHostNames = !own && this.context.config.multiplex && this.context.hostName !== undefined && !connected.target.directTls && this.#refusals.allows(hop);
     const connection = new ServerConnection(connected.socket, this.context, this, { pair, target: connected.target, hostNamed: tryHostNames });
     this.#live.set(connection.id, { connection });
+    this.#settling.set(connection, Promise.withResolvers<void>());
     if (tryHostNames) this.#hostConnections.add(connection);
     let connections = this.#byHop.get(hop);
     if (!connections) this.#byHop.set(hop, (connections = new Set()));
@@ -174,6 +174,22 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
     return undefined;
   }
 
+  /** Connection attempts and connections to these hops that have not settled yet. */
+  #settlingTo(targets: readonly ServerTarget[]): Promise<void>[] {
+    const pending = targets.flatMap((target) => [this.#attempts.get(hopOf(target)), ...[...(this.#byHop.get(hopOf(target)) ?? [])].map((connection) => this.#settling.get(connection)?.promise)]);
+    return pending.filter((promise) => promise !== undefined);
+  }
+
+  /** A connection already open to one of the remote domain's hops that may carry the pair (RFC 7712 section 4.4). */
+  #carrying(targets: readonly ServerTarget[], pair: Pair, own: boolean): ServerConnection | undefined {
+    for (const target of targets) {
+      for (const connection of this.#byHop.get(hopOf(target)) ?? []) {
+        if (connection.canCarry(pair.remote) && (!own || connection.presentsFor(pair.local))) return connection;
+      }
+    }
+    return undefined;
+  }
+
   // --- what connections report -----------------------------------------------------------------
 
   hostNamedReady(connection: ServerConnection): void {
@@ -186,11 +202,18 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
   }
 
   pairReady(connection: ServerConnection, pair: Pair): void {
+    this.#settled(connection);
     this.#destination(pair.remote).pairReady(connection, pair.local);
   }
 
   pairFailed(connection: ServerConnection, pair: Pair, error: StanzaError): void {
+    this.#settled(connection);
     this.#destination(pair.remote).pairFailed(connection, pair.local, error);
+  }
+
+  #settled(connection: ServerConnection): void {
+    this.#settling.get(connection)?.resolve();
+    this.#settling.delete(connection);
   }
 
   verify(sender: string, receiving: string, streamId: string, key: string): Promise<VerifyOutcome> {
@@ -201,6 +224,7 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
     const live = this.#live.get(connection.id);
     this.#live.delete(connection.id);
     this.#hostConnections.delete(connection);
+    this.#settled(connection);
     live?.release?.();
     const hop = connection.target && hopOf(connection.target);
     if (hop && this.#byHop.get(hop)?.delete(connection) && this.#byHop.get(hop)!.size === 0) this.#byHop.delete(hop);
@@ -269,7 +293,12 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
 
   /** Every server connection, for the admin API and `trellis s2s`. */
   connections(): S2sConnectionInfo[] {
-    return [...this.#live.values()].map(({ connection }) => connectionInfo(connection, this.bindingTable)).sort((a, b) => a.connectedAt - b.connectedAt);
+    return [...this.#live.values()].map(({ connection }) => connectionInfo(connection, this.bindingTable, this.connectionTable)).sort((a, b) => a.connectedAt - b.connectedAt);
+  }
+
+  /** Every bound pair with its connections (the binding table), for the admin API and `trellis s2s`. */
+  pairs(): S2sPairInfo[] {
+    return pairInfo(this.bindingTable);
   }
 
   /** Closes one connection by its id; false when there is none. */

@@ -84,6 +84,7 @@ export class DialbackReceiver implements Step {
     const certificate = host.certificate(sender);
     if (demands.trustedCertificate && certificate.status !== 'valid') {
       host.logger.warn('s2s incoming refused dialback: a trusted certificate is required', { from: sender, certificate: certificate.status, reason: certificate.reason });
+      host.pairRefused(pair, 'dialback');
       return refuse('not-authorized', 'auth', `${sender} must present a CA-signed certificate naming it`);
     }
     if (certificate.status === 'valid') {
@@ -129,6 +130,8 @@ export class DialbackReceiver implements Step {
       }
       const reason = verdict.proven ? `${verdict.reason}, but ${admission!.text}` : verdict.reason;
       host.logger.warn('s2s incoming pair refused', { from: pair.remote, to: pair.local, reason });
+      // Counted under the method that proved the sender too weakly, else as a keyless request nothing proved.
+      host.pairRefused(pair, verdict.proven ? verdict.method : 'keyless');
       host.send(dialbackError(request, 'not-authorized', 'auth', `${pair.remote} is not proven on this connection: ${reason}`));
     });
   }
@@ -155,6 +158,7 @@ export class DialbackReceiver implements Step {
     if (outcome === 'busy') return void host.send(dialbackError(request, 'resource-constraint', 'wait', `too many verifications wait for ${pair.remote}`));
     if (outcome === 'error') return void host.send(dialbackError(request, 'remote-server-not-found', 'cancel', `could not reach the authoritative server of ${pair.remote}`));
     host.logger.warn('s2s incoming dialback key invalid', { from: pair.remote, to: pair.local });
+    host.pairRefused(pair, 'dialback');
     // Section 2.2.1: the first pair invalid ends the stream; with others valid, a forbidden error.
     if (host.authenticated) return void host.send(dialbackError(request, 'forbidden', 'auth', 'the dialback key is not valid'));
     host.send(dialbackAnswer(request, 'invalid'));

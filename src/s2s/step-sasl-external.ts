@@ -57,16 +57,18 @@ export function saslExternalStep(host: StepHost): Step {
     const condition = element.elements()[0]?.name ?? 'not-authorized';
     // XEP-0178 section 3: a refusal is not the end; dialback may follow.
     host.logger.warn('s2s outgoing SASL EXTERNAL refused', { condition });
+    host.pairRefused({ local: host.localDomain!, remote: host.remoteDomain! }, 'sasl-external');
     return 'done';
   }
 
   function receive(element: Element): StepResult {
     if (element.name !== 'auth') throw new StreamError('not-authorized', `unexpected SASL <${element.name}/>`);
+    const sender = host.remoteDomain;
     const fail = (condition: string): StepResult => {
       host.write(new Element('failure', NS_SASL, {}, [new Element(condition, NS_SASL)]));
+      if (sender && host.localDomain) host.pairRefused({ local: host.localDomain, remote: sender }, 'sasl-external');
       return 'done';
     };
-    const sender = host.remoteDomain;
     if (succeeded || host.hostNamed || element.attrs.mechanism !== 'EXTERNAL' || !host.secure || !sender) return fail('invalid-mechanism');
     if (host.certificate(sender).status !== 'valid') return fail('not-authorized');
     const response = element.text().trim();

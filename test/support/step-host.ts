@@ -60,6 +60,8 @@ export class FakeStepHost implements StepHost {
   readonly refusedPairs: (Pair & { error: StanzaError })[] = [];
   readonly failures: { error: StanzaError; condition?: string }[] = [];
   readonly revokedPairs: Pair[] = [];
+  /** pairs refused, with the method that did not prove them (pairRefused) */
+  readonly refusals: (Pair & { method: string })[] = [];
   /** the peer asked for a pair without a key */
   perPair = false;
   /** what proveSender answers */
@@ -84,6 +86,10 @@ export class FakeStepHost implements StepHost {
       policy: testPolicy(level, options.denyDomains),
       router: { hosts: new Map((options.hosts ?? [options.role === 'receiver' ? options.local : options.remote]).map((domain) => [domain, {}])) },
     } as unknown as S2sContext;
+  }
+
+  pairRefused(pair: Pair, method: string): void {
+    this.refusals.push({ ...pair, method });
   }
 
   write(element: Element): void {

@@ -20,14 +20,26 @@ export interface LabHosts {
   certificates: Map<string, CertificateAndKey>;
   /** `hosts:` entries for domains, each with a certificate naming it and the names given */
   hostsYaml(domains: Record<string, string[]>): Promise<string>;
-  /** starts a host on `address` (port 5269) serving `hostsYaml`; `s2sExtra` adds lines under `s2s:`; one-way connections unless `bidi` */
-  start(address: string, hostsYaml: string, s2sExtra?: string, options?: { bidi?: boolean }): Promise<TestServer>;
+  /**
+   * starts a host on `address` (port 5269) serving `hostsYaml`; `s2sExtra` adds lines under
+   * `s2s:`, `extra.top` top-level sections; `extra.bidi` overrides the hosts' bidi option
+   */
+  start(address: string, hostsYaml: string, s2sExtra?: string, extra?: { bidi?: boolean; top?: string }): Promise<TestServer>;
   /** adds user "u" to each domain of `server` and logs it in */
   loginUsers(server: TestServer, domains: readonly string[]): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function labHosts(dir: string): Promise<LabHosts> {
+export interface LabHostsOptions {
+  /**
+   * XEP-0288 bidirectional connections: off unless asked for, since most tests of these hosts
+   * assert which connection each pair is authorized on, and bidi binds the reverse pairs to the
+   * same connections too; true leaves `s2s.bidi` at its default (on).
+   */
+  bidi?: boolean;
+}
+
+export async function labHosts(dir: string, options: LabHostsOptions = {}): Promise<LabHosts> {
   const ca = await createTestCa();
   const caFile = join(dir, 'ca.crt');
   writeFileSync(caFile, ca.certPem);
@@ -50,20 +62,18 @@ export async function labHosts(dir: string): Promise<LabHosts> {
       }
       return yaml;
     },
-    async start(address, hostsYaml, s2sExtra = '', { bidi = false } = {}) {
+    async start(address, hostsYaml, s2sExtra = '', { bidi = options.bidi ?? false, top = '' } = {}) {
       const server = await startTestServer(`
 listeners:
   c2s: { addresses: ["127.0.0.1"], port: 0 }
   s2s: { addresses: ["${address}"], port: 5269 }
 s2s:
   min_level: trusted
-  # One-way connections by default: these hosts test which connection each pair is authorized on,
-  # and bidi (XEP-0288) would bind the reverse pairs to the same connections too.
-  bidi: ${bidi}
-  ca_files: ["${caFile}"]
+${bidi ? '' : '  bidi: false\n'}  ca_files: ["${caFile}"]
   use_system_ca: false
 ${s2sExtra}
 dns: { servers: ["${LAB_RESOLVER_ADDRESS}"] }
+${top}
 hosts:
 ${hostsYaml}`);
       servers.push(server);
