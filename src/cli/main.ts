@@ -20,7 +20,8 @@ import { createLogger } from '../util/log.ts';
 import { startServer } from '../server.ts';
 import { addUser, changePassword, deleteUser } from './accounts.ts';
 import { loadCliConfig } from './config.ts';
-import { inspectPidFile, pidFilePath, removePidFile, removeStalePidFile, runningServerPid, writePidFile } from './pid-file.ts';
+import { inspectPidFile, pidFilePath, removePidFile, removeStalePidFile, writePidFile } from './pid-file.ts';
+import { reloadServer } from './reload.ts';
 import { closeS2s, listS2s } from './s2s.ts';
 import { ban, blockDomain, listBans, listBlockedDomains, unban, unblockDomain } from './abuse.ts';
 import { printPosh } from './posh.ts';
@@ -104,8 +105,17 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'start':
       return start(values.config);
-    case 'reload':
-      return reload(values.config);
+    case 'reload': {
+      let config;
+      try {
+        config = await loadCliConfig(values.config);
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        process.stderr.write(`trellis: configuration error; nothing was reloaded, the running server keeps its configuration\n${error.message}\n`);
+        return 1;
+      }
+      return reloadServer(config);
+    }
     case 'adduser':
     case 'passwd':
     case 'deluser': {
@@ -191,19 +201,6 @@ async function start(configFile: string | undefined): Promise<number> {
   });
   await server.close();
   removePidFile(config.data_dir);
-  return 0;
-}
-
-/** Signals the server running with this configuration's data_dir to reload (it logs the outcome). */
-async function reload(configFile: string | undefined): Promise<number> {
-  const config = await loadCliConfig(configFile);
-  const pid = runningServerPid(config.data_dir);
-  if (pid === undefined) {
-    process.stderr.write(`trellis: no running server found (no live pid in ${pidFilePath(config.data_dir)}); start one with: trellis start${config.source ? ` --config ${config.source}` : ''}\n`);
-    return 1;
-  }
-  process.kill(pid, 'SIGHUP');
-  process.stdout.write(`asked the server (pid ${pid}) to reload ${config.source ?? 'its configuration'}; its log shows the outcome\n`);
   return 0;
 }
 
