@@ -5,7 +5,7 @@
  *   trellis adduser JID [--password PW]     (else read from the terminal or stdin)
  *   trellis passwd JID [--password PW]
  *   trellis deluser JID
- *   trellis check config [--config FILE]
+ *   trellis check [config|certs|dns] [--config FILE]
  *   trellis status [--json] [--config FILE]
  *   trellis s2s [list] [--json] [--config FILE]
  *   trellis s2s close ID [--config FILE]
@@ -22,6 +22,7 @@ import { addUser, changePassword, deleteUser } from './accounts.ts';
 import { loadCliConfig } from './config.ts';
 import { inspectPidFile, pidFilePath, removePidFile, removeStalePidFile, writePidFile } from './pid-file.ts';
 import { reloadServer } from './reload.ts';
+import { CHECK_PARTS, runChecks, type CheckPart } from './check.ts';
 import { closeS2s, listS2s } from './s2s.ts';
 import { ban, blockDomain, listBans, listBlockedDomains, unban, unblockDomain } from './abuse.ts';
 import { printPosh } from './posh.ts';
@@ -36,7 +37,12 @@ Commands:
   adduser JID            create an account (asks for the password, or --password)
   passwd JID             set an account's password
   deluser JID            delete an account and everything stored for it
-  check config           validate the configuration file and exit
+  check [PART]           what is wrong with this installation; exit code 1 on errors (for monitoring):
+    check config         the configuration file, and the certificate files it names
+    check certs          each host's certificate: names (domain, service subdomains), key, chain,
+                         expiry (warning 14 days ahead), key usage
+    check dns            each host's client and server SRV records (STARTTLS, direct TLS), addresses,
+                         DNSSEC, POSH, and what a remote server will conclude
   status                 the running server: version, uptime, hosts, listeners, connection counts
   s2s [list]             the running server's server-to-server connections, one per line: id,
                          direction, remote domain and address, TLS, certificate, authentication,
@@ -127,10 +133,9 @@ async function main(argv: string[]): Promise<number> {
       return deleteUser(config, jid);
     }
     case 'check': {
-      if (rest[0] !== 'config') return usageError('did you mean: trellis check config');
-      const config = await loadCliConfig(values.config);
-      process.stdout.write(`${config.source ?? 'built-in defaults'}: configuration is valid (${config.hosts.length} host${config.hosts.length === 1 ? '' : 's'}: ${config.hosts.map((host) => host.domain).join(', ')})\n`);
-      return 0;
+      const part = rest[0];
+      if (part !== undefined && !(CHECK_PARTS as readonly string[]).includes(part)) return usageError(`unknown check "${part}"; use: trellis check [config|certs|dns]`);
+      return runChecks(await loadCliConfig(values.config), part === undefined ? CHECK_PARTS : [part as CheckPart]);
     }
     case 'status':
       return showStatus(await loadCliConfig(values.config), values.json ?? false);
