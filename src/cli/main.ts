@@ -5,6 +5,8 @@
  *   trellis adduser JID [--password PW]     (else read from the terminal or stdin)
  *   trellis passwd JID [--password PW]
  *   trellis deluser JID
+ *   trellis users list [DOMAIN]
+ *   trellis sessions [list] [--json] | sessions kick JID [--reason R]
  *   trellis check [config|certs|dns] [--config FILE]
  *   trellis status [--json] [--config FILE]
  *   trellis s2s [list] [--json] [--config FILE]
@@ -18,7 +20,8 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load.ts';
 import { createLogger } from '../util/log.ts';
 import { startServer } from '../server.ts';
-import { addUser, changePassword, deleteUser } from './accounts.ts';
+import { addUser, changePassword, deleteUser, listUsers } from './accounts.ts';
+import { kickSession, listSessions } from './sessions.ts';
 import { loadCliConfig } from './config.ts';
 import { inspectPidFile, pidFilePath, removePidFile, removeStalePidFile, writePidFile } from './pid-file.ts';
 import { reloadServer } from './reload.ts';
@@ -36,7 +39,12 @@ Commands:
                          removed or changed take effect without a restart; same as SIGHUP)
   adduser JID            create an account (asks for the password, or --password)
   passwd JID             set an account's password
-  deluser JID            delete an account and everything stored for it
+  deluser JID            delete an account and everything stored for it; its live sessions end
+                         with <not-authorized/> (through the running server when one answers)
+  users list [DOMAIN]    the accounts of every hosted domain, or of one, one JID a line
+  sessions [list]        the running server's client sessions: JID, address, TLS, since, idle
+  sessions kick JID      end a session (user@domain/resource) or all of an account's
+                         (user@domain) with <policy-violation/>; --reason R is its text
   check [PART]           what is wrong with this installation; exit code 1 on errors (for monitoring):
     check config         the configuration file, and the certificate files it names
     check certs          each host's certificate: names (domain, service subdomains), key, chain,
@@ -61,14 +69,15 @@ Commands:
                          them at; --reference URL prints one fingerprints document to publish at
                          URL and, for each domain, a reference to it (docs/federation.md)
 
-  status, s2s, ban and unban ask the running server through its admin API socket (admin.socket, by default
+  reload, status, sessions, s2s, ban and unban ask the running server through its admin API socket (admin.socket, by default
   <data_dir>/admin.sock); they fail with exit code 1 when no server answers there.
 
 Options:
   -c, --config FILE      configuration file (default: ./trellis.yaml, else built-in defaults)
   -p, --password PW      password for adduser/passwd (else asked on the terminal or read from stdin)
-  -r, --reason R         ban and s2s block: why, shown in lists and in what refused peers are told
-      --json             status, s2s, ban list, s2s blocked: print the admin API's JSON instead of a table
+  -r, --reason R         ban and s2s block: why, shown in lists and in what refused peers are told;
+                         sessions kick: the text of the stream error
+      --json             status, sessions, s2s, ban list, s2s blocked: print the admin API's JSON instead of a table
       --expires SECONDS  posh: how long other servers may keep the documents (default 604800, a week)
       --reference URL    posh: publish the fingerprints once at this https URL and refer to it
   -h, --help             show this help
@@ -85,7 +94,7 @@ Examples:
 `;
 
 /** the commands `main` knows (its switch below) */
-const COMMANDS = new Set(['start', 'reload', 'adduser', 'passwd', 'deluser', 'check', 'status', 's2s', 'ban', 'unban', 'posh']);
+const COMMANDS = new Set(['start', 'reload', 'adduser', 'passwd', 'deluser', 'users', 'sessions', 'check', 'status', 's2s', 'ban', 'unban', 'posh']);
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -139,6 +148,17 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'status':
       return showStatus(await loadCliConfig(values.config), values.json ?? false);
+    case 'users': {
+      if (rest[0] !== 'list') return usageError('did you mean: trellis users list [DOMAIN]');
+      return listUsers(await loadCliConfig(values.config), rest[1]);
+    }
+    case 'sessions': {
+      const [action = 'list', jid] = rest;
+      if (action === 'list') return listSessions(await loadCliConfig(values.config), values.json ?? false);
+      if (action !== 'kick') return usageError(`unknown sessions action "${action}"; use: trellis sessions [list] or sessions kick JID`);
+      if (!jid) return usageError('sessions kick needs a JID: user@domain/resource for one session, user@domain for all of an account');
+      return kickSession(await loadCliConfig(values.config), jid, values.reason);
+    }
     case 's2s': {
       const [action = 'list', id] = rest;
       if (action === 'list') return listS2s(await loadCliConfig(values.config), values.json ?? false);
