@@ -11,7 +11,7 @@ import type { Limits } from './limits/limits.ts';
 import type { AbuseList } from './policy/abuse-list.ts';
 import { PolicySnapshot } from './policy/snapshot.ts';
 import type { HostConfig, TrellisConfig } from './config/types.ts';
-import type { TlsContextStore } from './net/tls-contexts.ts';
+import type { CertificateRefresh, TlsContextStore } from './net/tls-contexts.ts';
 import type { Host } from './router/host.ts';
 import type { Router } from './router/router.ts';
 import type { Storage } from './storage/types.ts';
@@ -20,8 +20,25 @@ import { buildHost, configuredCertificate, loadHostCertificate } from './server-
 import { syncServiceHosts } from './services/service-hosts.ts';
 
 export type ReloadOutcome =
-  | { ok: true; added: string[]; removed: string[]; changed: string[]; needRestart: string[] }
-  | { ok: false; error: string };
+  | {
+      ok: true;
+      added: string[];
+      removed: string[];
+      changed: string[];
+      /** the top-level sections whose file settings differ from those the server runs with (only a restart applies them) */
+      needRestart: string[];
+      /** each such setting, by key path, as it runs and as the file has it */
+      restartPending: RestartPending[];
+      /** certificate files read again: renewed ones serve new connections, refused ones left the old certificate in use */
+      certificates: CertificateRefresh;
+    }
+  | { ok: false; refused: 'no-config-file' | 'config-error' | 'apply-failed'; error: string };
+
+export interface RestartPending {
+  key: string;
+  running: unknown;
+  file: unknown;
+}
 
 export interface ReloadContext {
   router: Router;
@@ -37,19 +54,22 @@ export interface ReloadContext {
 }
 
 /** Top-level keys whose changes only a restart applies (the IM settings reach the hosts through inheritance). */
-const RESTART_KEYS = ['data_dir', 'log', 'listeners', 'storage', 'c2s', 's2s', 'dns', 'admin'] as const;
+const RESTART_KEYS = ['data_dir', 'log', 'listeners', 'storage', 'c2s', 's2s', 'dns', 'admin', 'tls_settings', 'component', 'components'] as const;
 
 /** Keys of `s2s` that are peering policy: a reload applies them (src/policy/snapshot.ts). */
 const S2S_POLICY_KEYS = ['min_level', 'peers', 'peering', 'access'] as const;
 
 export class ConfigReloader {
   #config: TrellisConfig;
+  /** the configuration the server started with: what the restart-only sections run with */
+  readonly #started: TrellisConfig;
   #context: ReloadContext;
   /** reloads run one after another */
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(config: TrellisConfig, context: ReloadContext) {
     this.#config = config;
+    this.#started = config;
     this.#context = context;
   }
 
@@ -67,23 +87,25 @@ export class ConfigReloader {
   async #reload(): Promise<ReloadOutcome> {
     const logger = this.#context.logger;
     const file = this.#config.source;
-    if (file === undefined) return this.#fail('the server was started without a configuration file; there is nothing to reload');
+    if (file === undefined) return this.#fail('no-config-file', 'the server was started without a configuration file; there is nothing to reload');
     logger.info('reloading the configuration', { config: file });
     let next: TrellisConfig;
     try {
       next = await loadConfig(file);
     } catch (error) {
-      if (error instanceof ConfigError) return this.#fail(`configuration error, the running configuration is unchanged:\n${error.message}`);
+      if (error instanceof ConfigError) return this.#fail('config-error', `configuration error, the running configuration is unchanged:\n${error.message}`);
       throw error;
     }
     try {
       const outcome = await this.#apply(next);
       this.#config = next;
       logger.info('configuration reloaded', { added: outcome.added.join(',') || undefined, removed: outcome.removed.join(',') || undefined, changed: outcome.changed.join(',') || undefined });
-      if (outcome.needRestart.length > 0) logger.warn('these settings changed but take effect only after a restart', { keys: outcome.needRestart.join(',') });
+      for (const renewed of outcome.certificates.renewed) logger.info('certificate renewed', { host: renewed.domain, certificate: renewed.files.certificate, fingerprint: renewed.fingerprint, not_after: renewed.notAfter });
+      for (const failed of outcome.certificates.failed) logger.error('certificate not renewed; the previous one stays in use', { host: failed.domain, certificate: failed.files.certificate, error: failed.error });
+      if (outcome.needRestart.length > 0) logger.warn('these settings changed but take effect only after a restart', { keys: outcome.restartPending.map((pending) => pending.key).join(',') });
       return outcome;
     } catch (error) {
-      return this.#fail(`reload failed, the running configuration is unchanged: ${error instanceof Error ? error.message : String(error)}`);
+      return this.#fail('apply-failed', `reload failed, the running configuration is unchanged: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
 
@@ -121,20 +143,26 @@ export class ConfigReloader {
     // Service hosts (group chat, ...) follow their parent host.
     const services = { router, storage, config: next, tls, logger, loadCertificate: loadHostCertificate };
     for (const hostConfig of [...added, ...changed]) await syncServiceHosts(hostConfig.domain, hostConfig, services);
-    for (const domain of removed) await syncServiceHosts(domain, undefined, services);
+    const stoppedServices: string[] = [];
+    for (const domain of removed) stoppedServices.push(...(await syncServiceHosts(domain, undefined, services)).stopped);
+    for (const domain of [...removed, ...stoppedServices]) if (!router.hosts.has(domain)) tls.delete(domain);
     this.#context.limits?.configure(next.limits);
     const ended = this.#context.s2s?.enforcePolicy() ?? 0;
     if (ended > 0) logger.warn('server connections no longer allowed by the new policy were closed', { connections: ended });
     for (const host of added) logger.info('host added', { host: host.domain });
     for (const host of changed) logger.info('host settings changed; host rebuilt', { host: host.domain });
 
-    const needRestart = RESTART_KEYS.filter((key) => JSON.stringify(withoutPolicy(this.#config, key)) !== JSON.stringify(withoutPolicy(next, key)));
-    return { ok: true, added: added.map((host) => host.domain), removed, changed: changed.map((host) => host.domain), needRestart };
+    // Against what runs, not the previous file: a change reverted before a restart is no longer pending.
+    const restartPending = RESTART_KEYS.flatMap((key) => differences(withoutPolicy(this.#started, key), withoutPolicy(next, key), key));
+    const needRestart = RESTART_KEYS.filter((key) => restartPending.some((pending) => pending.key === key || pending.key.startsWith(`${key}.`)));
+    // Certificates of hosts that stay, read again: renewed files at the same paths take effect.
+    const certificates = tls.refresh();
+    return { ok: true, added: added.map((host) => host.domain), removed, changed: changed.map((host) => host.domain), needRestart, restartPending, certificates };
   }
 
-  #fail(error: string): ReloadOutcome {
+  #fail(refused: (ReloadOutcome & { ok: false })['refused'], error: string): ReloadOutcome {
     this.#context.logger.error('configuration reload failed', { error });
-    return { ok: false, error };
+    return { ok: false, refused, error };
   }
 }
 
@@ -144,6 +172,30 @@ function withoutPolicy(config: TrellisConfig, key: (typeof RESTART_KEYS)[number]
   const rest: Record<string, unknown> = { ...config.s2s };
   for (const policyKey of S2S_POLICY_KEYS) delete rest[policyKey];
   return rest;
+}
+
+/** The key paths at which two resolved configuration values differ (arrays compare whole). */
+function differences(running: unknown, file: unknown, path: string): RestartPending[] {
+  if (isRecord(running) && isRecord(file)) {
+    const keys = [...new Set([...Object.keys(running), ...Object.keys(file)])];
+    return keys.flatMap((key) => differences(running[key], file[key], `${path}.${key}`));
+  }
+  return JSON.stringify(running) === JSON.stringify(file) ? [] : [{ key: path, running: redacted(running, path), file: redacted(file, path) }];
+}
+
+/** Secrets (passwords, shared secrets, a connection string that may carry a password) are never reported. */
+const SECRET_KEY = /(secret|password|postgres_url)$/;
+
+function redacted(value: unknown, path: string): unknown {
+  if (value === undefined || value === null) return null;
+  if (SECRET_KEY.test(path)) return '(hidden)';
+  if (Array.isArray(value)) return value.map((item) => redacted(item, path));
+  if (isRecord(value)) return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, redacted(item, `${path}.${key}`)]));
+  return value;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function sameHost(a: HostConfig, aConfig: TrellisConfig, b: HostConfig, bConfig: TrellisConfig): boolean {

@@ -83,7 +83,7 @@ describe('trellis CLI', () => {
       assert.equal(run.code, 2, `trellis ${args.join(' ')}`);
       assert.match(run.stderr, /unknown command "frobnicate"/);
     }
-    for (const command of ['start', 'status', 's2s', 'posh', 'policy']) assert.equal((await trellis([command, '--help'])).code, 0, `trellis ${command} --help`);
+    for (const command of ['start', 'status', 's2s', 'posh', 'policy', 'users', 'sessions']) assert.equal((await trellis([command, '--help'])).code, 0, `trellis ${command} --help`);
   });
 
   test('adduser, passwd and deluser manage accounts, storing SCRAM verifiers only', async () => {

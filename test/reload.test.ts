@@ -1,6 +1,6 @@
 /**
  * Virtual hosts picked up on reload, without a restart: in-process through `server.reload()`,
- * and end to end through `trellis reload` (SIGHUP) to a server started by `trellis start`.
+ * and end to end through `trellis reload` (the admin API) and SIGHUP to a server started by `trellis start`.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -74,7 +74,7 @@ describe('reload in process', () => {
 
     await writeFile(configFile, configText('  localhost: {}\n  old.test: {}\n  new.test: {}\n'));
     const outcome = await server.reload();
-    assert.deepEqual(outcome, { ok: true, added: ['new.test'], removed: [], changed: [], needRestart: [] });
+    assert.deepEqual(outcome, { ok: true, added: ['new.test'], removed: [], changed: [], needRestart: [], restartPending: [], certificates: { renewed: [], failed: [] } });
     assert.deepEqual(server.config.hosts.map((host) => host.domain), ['localhost', 'old.test', 'new.test']);
 
     const { client, jid } = await login(target(port, join(dir, 'data')), { username: 'nina', password: 'secret', domain: 'new.test' });
@@ -124,10 +124,11 @@ describe('reload in process', () => {
     await writeFile(configFile, configText('  localhost: { version: { hidden: true } }\n  new.test: {}\n').replace('auth_failure_delay: 10', 'auth_failure_delay: 20'));
     const outcome = await server.reload();
     assert.deepEqual(outcome.ok && outcome.needRestart, ['c2s']);
+    assert.deepEqual(outcome.ok && outcome.restartPending, [{ key: 'c2s.auth_failure_delay', running: 10, file: 20 }]);
   });
 });
 
-describe('trellis reload (SIGHUP) to a server started by trellis start', () => {
+describe('trellis reload and SIGHUP to a server started by trellis start', () => {
   let dir: string;
   let configFile: string;
   let child: ChildProcess | undefined;
@@ -175,11 +176,16 @@ describe('trellis reload (SIGHUP) to a server started by trellis start', () => {
     await addUser(configFile, 'ada', 'added.test');
     const run = await trellis(['reload', '--config', configFile]);
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, new RegExp(`pid ${child.pid}`));
+    assert.equal(run.stdout, 'configuration reloaded\n  hosts added: added.test\n');
     await waitForOutput(/configuration reloaded added=added\.test/);
     const { client, jid } = await login(target(port, join(dir, 'data')), { username: 'ada', password: 'secret', domain: 'added.test' });
     assert.match(jid, /^ada@added\.test\//);
     client.close();
+
+    // SIGHUP does the same; the log tells the outcome.
+    await writeFile(configFile, configText('  localhost: {}\n  added.test: {}\n  signalled.test: {}\n'));
+    child.kill('SIGHUP');
+    await waitForOutput(/configuration reloaded added=signalled\.test/);
 
     child.kill('SIGTERM');
     await new Promise((resolve) => child!.once('exit', resolve));

@@ -18,9 +18,11 @@ export class AdminUnavailableError extends Error {
 
 const TIMEOUT_MS = 10_000;
 
-export function adminRequest(socketPath: string, method: 'GET' | 'PUT' | 'DELETE', path: string): Promise<AdminAnswer> {
+export type AdminMethod = 'GET' | 'PUT' | 'POST' | 'DELETE';
+
+export function adminRequest(socketPath: string, method: AdminMethod, path: string, timeoutMs = TIMEOUT_MS): Promise<AdminAnswer> {
   return new Promise((resolve, reject) => {
-    const outgoing = request({ socketPath, method, path, timeout: TIMEOUT_MS }, (response) => {
+    const outgoing = request({ socketPath, method, path, timeout: timeoutMs }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () =>
@@ -28,7 +30,7 @@ export function adminRequest(socketPath: string, method: 'GET' | 'PUT' | 'DELETE
       );
       response.on('error', reject);
     });
-    outgoing.on('timeout', () => outgoing.destroy(new Error(`the server did not answer on ${socketPath} within ${TIMEOUT_MS / 1000} s`)));
+    outgoing.on('timeout', () => outgoing.destroy(new Error(`the server did not answer on ${socketPath} within ${timeoutMs / 1000} s`)));
     outgoing.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') reject(new AdminUnavailableError(socketPath, 'no such socket'));
       else if (error.code === 'ECONNREFUSED') reject(new AdminUnavailableError(socketPath, 'connection refused; the socket is stale'));
@@ -40,8 +42,8 @@ export function adminRequest(socketPath: string, method: 'GET' | 'PUT' | 'DELETE
 }
 
 /** A JSON answer with status 2xx, else an Error carrying the API's `{error}` message. */
-export async function adminJson<T>(socketPath: string, method: 'GET' | 'PUT' | 'DELETE', path: string): Promise<T> {
-  const answer = await adminRequest(socketPath, method, path);
+export async function adminJson<T>(socketPath: string, method: AdminMethod, path: string, timeoutMs?: number): Promise<T> {
+  const answer = await adminRequest(socketPath, method, path, timeoutMs);
   let body: unknown;
   try {
     body = JSON.parse(answer.body);

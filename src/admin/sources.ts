@@ -12,6 +12,7 @@ import type { BoundAddress } from '../net/listener.ts';
 import type { S2sConnectionInfo, S2sPairInfo } from '../s2s/context.ts';
 import type { PairCount } from '../s2s/pair-counters.ts';
 import type { ComponentRoute } from '../component/service.ts';
+import type { OperatorSources } from './operator-routes.ts';
 import type { C2sRow, ComponentRow, S2sPairRow, S2sRow, StatusReport, TlsInfo } from './types.ts';
 
 export const SERVER_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -49,6 +50,8 @@ export interface AdminSources {
   components?: { readonly routes: ReadonlyMap<string, ComponentRoute> };
   /** limits, bans and blocks (src/limits); absent in unit tests of the read-only endpoints */
   limits?: Pick<Limits, 'bans' | 'blocks' | 'ban' | 'unban' | 'block' | 'unblock' | 'metrics'>;
+  /** reload, kicking sessions, deleting accounts (operator-routes.ts); absent in unit tests of the read-only endpoints */
+  operations?: OperatorSources;
 }
 
 export function statusReport(sources: AdminSources, now = Date.now()): StatusReport {

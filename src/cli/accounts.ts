@@ -5,6 +5,7 @@ import { parseJid, type Jid } from '../jid/jid.ts';
 import { openStorage } from '../storage/open.ts';
 import { AccountExistsError, type Storage } from '../storage/types.ts';
 import { readPassword } from './password.ts';
+import { AdminApiError, AdminUnavailableError, adminJson } from '../admin/client.ts';
 
 export async function addUser(config: TrellisConfig, input: string, password: string | undefined): Promise<number> {
   const jid = accountJid(config, input);
@@ -37,14 +38,40 @@ export async function changePassword(config: TrellisConfig, input: string, passw
   });
 }
 
+/**
+ * Deletes through the running server when one answers, so that the account's live sessions end
+ * (<not-authorized/>, src/admin/operator-routes.ts); else in storage directly.
+ */
 export async function deleteUser(config: TrellisConfig, input: string): Promise<number> {
   const jid = accountJid(config, input);
+  if (config.admin.enabled) {
+    try {
+      const answer = await adminJson<{ deleted: string; sessionsEnded: number }>(config.admin.socket, 'DELETE', `/v1/accounts/${encodeURIComponent(jid.toString())}`);
+      process.stdout.write(`deleted ${answer.deleted}${answer.sessionsEnded > 0 ? `; ${answer.sessionsEnded} session${answer.sessionsEnded === 1 ? '' : 's'} ended` : ''}\n`);
+      return 0;
+    } catch (error) {
+      if (error instanceof AdminApiError && error.status === 404) {
+        process.stderr.write(`trellis: ${error.message}\n`);
+        return 1;
+      }
+      if (!(error instanceof AdminUnavailableError)) throw error;
+    }
+  }
   return withStorage(config, async (storage) => {
     if (!(await storage.accounts.delete(jid.domain, jid.local!))) {
       process.stderr.write(`trellis: no account ${jid}\n`);
       return 1;
     }
     process.stdout.write(`deleted ${jid}\n`);
+    return 0;
+  });
+}
+
+/** `trellis users list [DOMAIN]`: the accounts of one hosted domain or of all, one JID a line, from storage. */
+export async function listUsers(config: TrellisConfig, domain: string | undefined): Promise<number> {
+  const domains = domain === undefined ? config.hosts.map((host) => host.domain) : [hostedDomain(config, parseJid(domain).domain).domain];
+  return withStorage(config, async (storage) => {
+    for (const name of domains) for (const username of await storage.accounts.list(name)) process.stdout.write(`${username}@${name}\n`);
     return 0;
   });
 }

@@ -5,7 +5,9 @@
  *   trellis adduser JID [--password PW]     (else read from the terminal or stdin)
  *   trellis passwd JID [--password PW]
  *   trellis deluser JID
- *   trellis check config [--config FILE]
+ *   trellis users list [DOMAIN]
+ *   trellis sessions [list] [--json] | sessions kick JID [--reason R]
+ *   trellis check [config|certs|dns] [--config FILE]
  *   trellis status [--json] [--config FILE]
  *   trellis s2s [list] [--json] [--config FILE]
  *   trellis s2s close ID [--config FILE]
@@ -20,9 +22,12 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load.ts';
 import { createLogger } from '../util/log.ts';
 import { startServer } from '../server.ts';
-import { addUser, changePassword, deleteUser } from './accounts.ts';
+import { addUser, changePassword, deleteUser, listUsers } from './accounts.ts';
+import { kickSession, listSessions } from './sessions.ts';
 import { loadCliConfig } from './config.ts';
-import { inspectPidFile, pidFilePath, removePidFile, removeStalePidFile, runningServerPid, writePidFile } from './pid-file.ts';
+import { inspectPidFile, pidFilePath, removePidFile, removeStalePidFile, writePidFile } from './pid-file.ts';
+import { reloadServer } from './reload.ts';
+import { CHECK_PARTS, runChecks, type CheckPart } from './check.ts';
 import { closeS2s, listS2s, revokeS2sPair } from './s2s.ts';
 import { ban, blockDomain, listBans, listBlockedDomains, unban, unblockDomain } from './abuse.ts';
 import { printPosh } from './posh.ts';
@@ -37,8 +42,18 @@ Commands:
                          removed or changed take effect without a restart; same as SIGHUP)
   adduser JID            create an account (asks for the password, or --password)
   passwd JID             set an account's password
-  deluser JID            delete an account and everything stored for it
-  check config           validate the configuration file and exit
+  deluser JID            delete an account and everything stored for it; its live sessions end
+                         with <not-authorized/> (through the running server when one answers)
+  users list [DOMAIN]    the accounts of every hosted domain, or of one, one JID a line
+  sessions [list]        the running server's client sessions: JID, address, TLS, since, idle
+  sessions kick JID      end a session (user@domain/resource) or all of an account's
+                         (user@domain) with <policy-violation/>; --reason R is its text
+  check [PART]           what is wrong with this installation; exit code 1 on errors (for monitoring):
+    check config         the configuration file, and the certificate files it names
+    check certs          each host's certificate: names (domain, service subdomains), key, chain,
+                         expiry (warning 14 days ahead), key usage
+    check dns            each host's client and server SRV records (STARTTLS, direct TLS), addresses,
+                         DNSSEC, POSH, and what a remote server will conclude
   status                 the running server: version, uptime, hosts, listeners, connection counts
   s2s [list]             the running server's server-to-server connections, one per line: id,
                          direction, remote domain, host and address, TLS, certificate,
@@ -67,14 +82,15 @@ Commands:
                          the level required, each with the key of the rule that decides
                          (docs/peering.md)
 
-  status, s2s, ban and unban ask the running server through its admin API socket (admin.socket, by default
+  reload, status, sessions, s2s, ban and unban ask the running server through its admin API socket (admin.socket, by default
   <data_dir>/admin.sock); they fail with exit code 1 when no server answers there.
 
 Options:
   -c, --config FILE      configuration file (default: ./trellis.yaml, else built-in defaults)
   -p, --password PW      password for adduser/passwd (else asked on the terminal or read from stdin)
-  -r, --reason R         ban and s2s block: why, shown in lists and in what refused peers are told
-      --json             status, s2s, ban list, s2s blocked: print the admin API's JSON instead of a table
+  -r, --reason R         ban and s2s block: why, shown in lists and in what refused peers are told;
+                         sessions kick: the text of the stream error
+      --json             status, sessions, s2s, ban list, s2s blocked: print the admin API's JSON instead of a table
       --expires SECONDS  posh: how long other servers may keep the documents (default 604800, a week)
       --reference URL    posh: publish the fingerprints once at this https URL and refer to it
       --from A, --to B   policy explain: the sender's and the recipient's JID or domain
@@ -94,7 +110,7 @@ Examples:
 `;
 
 /** the commands `main` knows (its switch below) */
-const COMMANDS = new Set(['start', 'reload', 'adduser', 'passwd', 'deluser', 'check', 'status', 's2s', 'ban', 'unban', 'posh', 'policy']);
+const COMMANDS = new Set(['start', 'reload', 'adduser', 'passwd', 'deluser', 'users', 'sessions', 'check', 'status', 's2s', 'ban', 'unban', 'posh', 'policy']);
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -122,8 +138,17 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'start':
       return start(values.config);
-    case 'reload':
-      return reload(values.config);
+    case 'reload': {
+      let config;
+      try {
+        config = await loadCliConfig(values.config);
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        process.stderr.write(`trellis: configuration error; nothing was reloaded, the running server keeps its configuration\n${error.message}\n`);
+        return 1;
+      }
+      return reloadServer(config);
+    }
     case 'adduser':
     case 'passwd':
     case 'deluser': {
@@ -135,13 +160,23 @@ async function main(argv: string[]): Promise<number> {
       return deleteUser(config, jid);
     }
     case 'check': {
-      if (rest[0] !== 'config') return usageError('did you mean: trellis check config');
-      const config = await loadCliConfig(values.config);
-      process.stdout.write(`${config.source ?? 'built-in defaults'}: configuration is valid (${config.hosts.length} host${config.hosts.length === 1 ? '' : 's'}: ${config.hosts.map((host) => host.domain).join(', ')})\n`);
-      return 0;
+      const part = rest[0];
+      if (part !== undefined && !(CHECK_PARTS as readonly string[]).includes(part)) return usageError(`unknown check "${part}"; use: trellis check [config|certs|dns]`);
+      return runChecks(await loadCliConfig(values.config), part === undefined ? CHECK_PARTS : [part as CheckPart]);
     }
     case 'status':
       return showStatus(await loadCliConfig(values.config), values.json ?? false);
+    case 'users': {
+      if (rest[0] !== 'list') return usageError('did you mean: trellis users list [DOMAIN]');
+      return listUsers(await loadCliConfig(values.config), rest[1]);
+    }
+    case 'sessions': {
+      const [action = 'list', jid] = rest;
+      if (action === 'list') return listSessions(await loadCliConfig(values.config), values.json ?? false);
+      if (action !== 'kick') return usageError(`unknown sessions action "${action}"; use: trellis sessions [list] or sessions kick JID`);
+      if (!jid) return usageError('sessions kick needs a JID: user@domain/resource for one session, user@domain for all of an account');
+      return kickSession(await loadCliConfig(values.config), jid, values.reason);
+    }
     case 's2s': {
       const [action = 'list', id] = rest;
       if (action === 'list') return listS2s(await loadCliConfig(values.config), values.json ?? false);
@@ -219,19 +254,6 @@ async function start(configFile: string | undefined): Promise<number> {
   });
   await server.close();
   removePidFile(config.data_dir);
-  return 0;
-}
-
-/** Signals the server running with this configuration's data_dir to reload (it logs the outcome). */
-async function reload(configFile: string | undefined): Promise<number> {
-  const config = await loadCliConfig(configFile);
-  const pid = runningServerPid(config.data_dir);
-  if (pid === undefined) {
-    process.stderr.write(`trellis: no running server found (no live pid in ${pidFilePath(config.data_dir)}); start one with: trellis start${config.source ? ` --config ${config.source}` : ''}\n`);
-    return 1;
-  }
-  process.kill(pid, 'SIGHUP');
-  process.stdout.write(`asked the server (pid ${pid}) to reload ${config.source ?? 'its configuration'}; its log shows the outcome\n`);
   return 0;
 }
 

@@ -1,6 +1,7 @@
 /** TCP (and direct TLS) listeners on configured addresses; "*" means every interface. */
 import { createServer, type Server, type Socket, type AddressInfo } from 'node:net';
-import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
+import { createServer as createTlsServer } from 'node:tls';
+import type { ListenerTlsOptions } from './tls-contexts.ts';
 
 export interface BoundAddress {
   address: string;
@@ -31,14 +32,14 @@ export async function listen(
   addresses: readonly string[],
   port: number,
   onConnection: (socket: Socket) => void,
-  tls?: TlsOptions,
+  tls?: ListenerTlsOptions,
   hooks: ListenerHooks = {},
 ): Promise<Listener> {
   const servers: Server[] = [];
   const bound: BoundAddress[] = [];
   try {
     for (const address of expandAny(addresses)) {
-      const server = tls ? createTlsServer(tls, onConnection) : createServer(onConnection);
+      const server = tls ? tlsServer(tls, onConnection) : createServer(onConnection);
       // Once listening, an 'error' is a failed accept (EMFILE when out of descriptors).
       server.on('error', (error: NodeJS.ErrnoException) => {
         if (server.listening) hooks.acceptError?.(error);
@@ -76,6 +77,13 @@ export async function listen(
       await Promise.all(servers.map((server) => closeServer(server)));
     },
   };
+}
+
+/** A direct TLS server, handed to its options' owner so that renewed certificates reach it. */
+function tlsServer(options: ListenerTlsOptions, onConnection: (socket: Socket) => void): Server {
+  const server = createTlsServer(options, onConnection);
+  options.attach?.(server);
+  return server;
 }
 
 interface ListenAddress {

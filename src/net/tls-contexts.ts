@@ -13,8 +13,8 @@
  * that stale error instead of "want read", and jabberd2 drops the connection and opens a new
  * one at once, endlessly. Stateful tickets are records of under 100 bytes, as Prosody sends.
  */
-import { constants } from 'node:crypto';
-import { createSecureContext, type ConnectionOptions, type SecureContext, type SecureContextOptions, type TlsOptions } from 'node:tls';
+import { constants, X509Certificate } from 'node:crypto';
+import { createSecureContext, type ConnectionOptions, type SecureContext, type SecureContextOptions, type Server as TlsServer, type TlsOptions } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { TlsFiles, TlsSettings } from '../config/types.ts';
 import { tlsOptions } from './tls-settings.ts';
@@ -29,9 +29,20 @@ export interface LoadedCertificate {
   pem: { cert: Buffer; key: Buffer };
 }
 
+/** What `refresh` found: the domains whose files changed and now serve new connections, and those whose new files did not load. */
+export interface CertificateRefresh {
+  renewed: { domain: string; files: TlsFiles; fingerprint: string; notAfter: string }[];
+  failed: { domain: string; files: TlsFiles; error: string }[];
+}
+
+/** Server options for a listener: it hands each TLS server it creates to `attach`, so that a refresh reaches the server's default context. */
+export type ListenerTlsOptions = TlsOptions & { attach?: (server: TlsServer) => void };
+
 export class TlsContextStore {
   #byDomain = new Map<string, LoadedCertificate>();
   #fallback: LoadedCertificate | undefined;
+  /** direct TLS listeners' servers, with whether they request the peer's certificate */
+  #servers = new Map<TlsServer, boolean>();
   /** protocol versions, ciphers, groups and renegotiation, the same for every socket */
   readonly options: SecureContextOptions;
   /** `options` for sockets that request the peer's certificate */
@@ -44,17 +55,49 @@ export class TlsContextStore {
 
   /** Loads (or reloads) the certificate for a domain; the first one added becomes the fallback. */
   add(domain: string, files: TlsFiles): LoadedCertificate {
-    const pem = { cert: readFileSync(files.certificate), key: readFileSync(files.key) };
-    const loaded: LoadedCertificate = {
+    const loaded = this.#load(domain, files, { cert: readFileSync(files.certificate), key: readFileSync(files.key) });
+    this.#install(loaded);
+    return loaded;
+  }
+
+  /**
+   * Reads every loaded certificate's files again, at the same paths, so that a renewed
+   * certificate serves new connections without a restart; connections already open keep the
+   * one they negotiated. Files that did not change are left as they are, and files that do not
+   * load (unreadable, not PEM, a key that does not match) leave the old certificate in use.
+   */
+  refresh(): CertificateRefresh {
+    const result: CertificateRefresh = { renewed: [], failed: [] };
+    for (const current of [...this.#byDomain.values()]) {
+      try {
+        const pem = { cert: readFileSync(current.files.certificate), key: readFileSync(current.files.key) };
+        if (pem.cert.equals(current.pem.cert) && pem.key.equals(current.pem.key)) continue;
+        this.#install(this.#load(current.domain, current.files, pem));
+        const certificate = new X509Certificate(pem.cert);
+        result.renewed.push({ domain: current.domain, files: current.files, fingerprint: certificate.fingerprint256, notAfter: certificate.validToDate.toISOString() });
+      } catch (error) {
+        result.failed.push({ domain: current.domain, files: current.files, error: error instanceof Error ? error.message : String(error) });
+      }
+    }
+    return result;
+  }
+
+  #load(domain: string, files: TlsFiles, pem: { cert: Buffer; key: Buffer }): LoadedCertificate {
+    return {
       domain,
       files,
       pem,
       context: createSecureContext({ ...this.options, ...pem }),
       peerContext: createSecureContext({ ...this.#peerOptions, ...pem }),
     };
-    this.#byDomain.set(domain, loaded);
-    this.#fallback ??= loaded;
-    return loaded;
+  }
+
+  #install(loaded: LoadedCertificate): void {
+    this.#byDomain.set(loaded.domain, loaded);
+    if (this.#fallback !== undefined && this.#fallback.domain !== loaded.domain) return;
+    this.#fallback = loaded;
+    // A tls.Server answers a client that sends no SNI with a default context of its own.
+    for (const [server, peers] of this.#servers) server.setSecureContext({ ...(peers ? this.#peerOptions : this.options), ...loaded.pem });
   }
 
   /** The context for a server name (case-insensitive, one trailing dot ignored); `peers` for sockets that request the peer's certificate. */
@@ -62,6 +105,14 @@ export class TlsContextStore {
     const name = serverName?.toLowerCase().replace(/\.$/, '');
     const loaded = (name !== undefined ? this.#byDomain.get(name) : undefined) ?? this.#fallback;
     return peers ? loaded?.peerContext : loaded?.context;
+  }
+
+  /** Forgets a domain's certificate (its host is gone); the fallback moves to another one. */
+  delete(domain: string): void {
+    if (!this.#byDomain.delete(domain) || this.#fallback?.domain !== domain) return;
+    const next = this.#byDomain.values().next().value;
+    this.#fallback = undefined;
+    if (next) this.#install(next);
   }
 
   has(domain: string): boolean {
@@ -80,7 +131,7 @@ export class TlsContextStore {
    * its default context from the options themselves, hence the fallback's PEM files as well.
    * Requesting the peer's certificate (`requestCert`) selects the stateful-ticket contexts.
    */
-  serverOptions(extra: TlsOptions = {}, streamDomain?: string): TlsOptions {
+  serverOptions(extra: TlsOptions = {}, streamDomain?: string): ListenerTlsOptions {
     const fallback = this.#fallback;
     if (!fallback) throw new Error('no TLS certificate loaded');
     const peers = extra.requestCert === true;
@@ -90,6 +141,10 @@ export class TlsContextStore {
       ...extra,
       secureContext: this.contextFor(streamDomain, peers),
       SNICallback: (serverName, callback) => callback(null, this.contextFor(serverName, peers)),
+      attach: (server) => {
+        this.#servers.set(server, peers);
+        server.once('close', () => this.#servers.delete(server));
+      },
     };
   }
 
