@@ -89,6 +89,7 @@ export class MucService {
   #newRoom(name: string): Room {
     const context: RoomContext = {
       send: (stanza) => this.outbox.send(stanza),
+      broadcast: (stanza, recipients) => this.outbox.broadcast(stanza, recipients),
       changed: (room) => this.#save(room),
       ended: (room) => this.#end(room),
       limits: this.limits,
