@@ -1,10 +1,11 @@
 /**
  * Configuration reload without a restart (`trellis reload`, SIGHUP): the file is read again and
- * the hosts follow it. Added hosts start with their modules and certificates, removed hosts stop
+ * the hosts and external components follow it. Added hosts start with their modules and certificates, removed hosts stop
  * accepting streams and their sessions end with host-gone (RFC 6120 section 4.9.3.5), changed
  * hosts are rebuilt. A configuration that does not load leaves the running one untouched.
  */
 import { ConfigError, loadConfig } from './config/load.ts';
+import type { ComponentService } from './component/service.ts';
 import type { Limits } from './limits/limits.ts';
 import type { HostConfig, TrellisConfig } from './config/types.ts';
 import type { TlsContextStore } from './net/tls-contexts.ts';
@@ -16,8 +17,15 @@ import { buildHost, configuredCertificate, loadHostCertificate } from './server-
 import { syncServiceHosts } from './services/service-hosts.ts';
 
 export type ReloadOutcome =
-  | { ok: true; added: string[]; removed: string[]; changed: string[]; needRestart: string[] }
+  | { ok: true; added: string[]; removed: string[]; changed: string[]; needRestart: string[]; components: ComponentChanges }
   | { ok: false; error: string };
+
+/** External components (XEP-0114) a reload added or removed, or whose secret it changed. */
+export interface ComponentChanges {
+  added: string[];
+  removed: string[];
+  secretChanged: string[];
+}
 
 export interface ReloadContext {
   router: Router;
@@ -26,6 +34,8 @@ export interface ReloadContext {
   logger: Logger;
   /** takes the new `limits` section at once (src/limits) */
   limits?: Limits;
+  /** follows `components` and `component` (src/component) */
+  components?: ComponentService;
 }
 
 /** Top-level keys whose changes only a restart applies (the IM settings reach the hosts through inheritance). */
@@ -68,7 +78,7 @@ export class ConfigReloader {
     try {
       const outcome = await this.#apply(next);
       this.#config = next;
-      logger.info('configuration reloaded', { added: outcome.added.join(',') || undefined, removed: outcome.removed.join(',') || undefined, changed: outcome.changed.join(',') || undefined });
+      logger.info('configuration reloaded', { added: outcome.added.join(',') || undefined, removed: outcome.removed.join(',') || undefined, changed: outcome.changed.join(',') || undefined, components: describeComponents(outcome.components) });
       if (outcome.needRestart.length > 0) logger.warn('these settings changed but take effect only after a restart', { keys: outcome.needRestart.join(',') });
       return outcome;
     } catch (error) {
@@ -103,22 +113,43 @@ export class ConfigReloader {
       }
       logger.info('host removed', { host: domain, sessions_ended: ended });
     }
-    // Service hosts (group chat, ...) follow their parent host.
+    // Service hosts (group chat, ...) follow their parent host, and give way to an external
+    // component configured at their domain: stopped before the component takes the domain,
+    // started again once a component that held it is gone.
     const services = { router, storage, config: next, tls, logger, loadCertificate: loadHostCertificate };
-    for (const hostConfig of [...added, ...changed]) await syncServiceHosts(hostConfig.domain, hostConfig, services);
-    for (const domain of removed) await syncServiceHosts(domain, undefined, services);
+    const syncServices = async () => {
+      for (const hostConfig of next.hosts) await syncServiceHosts(hostConfig.domain, hostConfig, services);
+      for (const domain of removed) await syncServiceHosts(domain, undefined, services);
+    };
+    await syncServices();
+    const components = await this.#context.components?.reconfigure(next);
+    await syncServices();
     this.#context.limits?.configure(next.limits);
     for (const host of added) logger.info('host added', { host: host.domain });
     for (const host of changed) logger.info('host settings changed; host rebuilt', { host: host.domain });
 
+    for (const domain of components?.added ?? []) logger.info('component added', { component: domain });
+    for (const domain of components?.changed ?? []) logger.info('component secret changed; it applies to the next connection', { component: domain });
     const needRestart = RESTART_KEYS.filter((key) => JSON.stringify(this.#config[key]) !== JSON.stringify(next[key]));
-    return { ok: true, added: added.map((host) => host.domain), removed, changed: changed.map((host) => host.domain), needRestart };
+    return {
+      ok: true,
+      added: added.map((host) => host.domain),
+      removed,
+      changed: changed.map((host) => host.domain),
+      needRestart,
+      components: { added: components?.added ?? [], removed: components?.removed ?? [], secretChanged: components?.changed ?? [] },
+    };
   }
 
   #fail(error: string): ReloadOutcome {
     this.#context.logger.error('configuration reload failed', { error });
     return { ok: false, error };
   }
+}
+
+function describeComponents({ added, removed, secretChanged }: ComponentChanges): string | undefined {
+  const parts = [...added.map((domain) => `+${domain}`), ...removed.map((domain) => `-${domain}`), ...secretChanged.map((domain) => `~${domain}`)];
+  return parts.join(',') || undefined;
 }
 
 function sameHost(a: HostConfig, aConfig: TrellisConfig, b: HostConfig, bConfig: TrellisConfig): boolean {

@@ -22,7 +22,7 @@ import type { Storage } from './storage/types.ts';
 import type { Logger } from './util/log.ts';
 import { buildHost, loadHostCertificate } from './server-hosts.ts';
 import { ConfigReloader, type ReloadOutcome } from './server-reload.ts';
-import { syncServiceHosts } from './services/service-hosts.ts';
+import { mucServices, syncServiceHosts } from './services/service-hosts.ts';
 import { ComponentService } from './component/service.ts';
 
 export interface TrellisServer {
@@ -91,9 +91,9 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       bound = await c2s.listen(config.listeners.c2s, config.listeners.c2s_direct_tls);
       if (config.s2s.enabled) boundS2s = await s2s.listen(config.listeners.s2s, config.listeners.s2s_direct_tls);
       boundComponent = await components.start(config.listeners.component);
-      const listening = { c2s: bound.starttls, c2sDirectTls: bound.directTls, s2s: boundS2s.starttls, s2sDirectTls: boundS2s.directTls, component: boundComponent };
+      const listening = listeningNow(bound, boundS2s, components);
       const federation = config.s2s.enabled ? config.s2s.min_level : 'off';
-      const sources = { startedAt, hosts: () => [...router.hosts.values()].filter((host) => host.service === undefined).map((host) => host.domain), listening, federation: () => federation, c2s, s2s, limits, components };
+      const sources = { startedAt, hosts: () => [...router.hosts.values()].filter((host) => host.service === undefined).map((host) => host.domain), listening, federation: () => federation, c2s, s2s, limits, components, mucServices: () => mucServices(router) };
       if (config.admin.enabled) admin = await AdminServer.start(config.admin.socket, sources, logger.child({ component: 'admin' }));
     } catch (error) {
       await components.close();
@@ -107,7 +107,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     for (const address of boundS2s.directTls) logger.info('listening for servers (direct TLS)', { address: formatAddress(address) });
     for (const address of boundComponent) logger.info('listening for components', { address: formatAddress(address), components: config.components.map((component) => component.domain).join(',') });
     logger.info('serving hosts', { hosts: config.hosts.map((host) => host.domain).join(','), storage: storage.driver, federation: config.s2s.enabled ? config.s2s.min_level : 'off' });
-    const reloader = new ConfigReloader(config, { router, storage, tls, logger, limits });
+    const reloader = new ConfigReloader(config, { router, storage, tls, logger, limits, components });
     return {
       get config() {
         return reloader.config;
@@ -118,7 +118,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       s2s,
       limits,
       components,
-      listening: { c2s: bound.starttls, c2sDirectTls: bound.directTls, s2s: boundS2s.starttls, s2sDirectTls: boundS2s.directTls, component: boundComponent },
+      listening: listeningNow(bound, boundS2s, components),
       adminSocket: admin?.socketPath,
       reload: () => reloader.reload(),
       async close() {
@@ -155,6 +155,21 @@ async function loadCertificates(config: TrellisConfig, logger: Logger): Promise<
   const store = new TlsContextStore(config.tls_settings);
   for (const host of config.hosts) await loadHostCertificate(store, host, config, logger);
   return store;
+}
+
+type Bound = { starttls: BoundAddress[]; directTls: BoundAddress[] };
+
+/** The bound addresses per listener; the component listener's as they are when read (a reload may open it). */
+function listeningNow(c2s: Bound, s2s: Bound, components: ComponentService): TrellisServer['listening'] {
+  return {
+    c2s: c2s.starttls,
+    c2sDirectTls: c2s.directTls,
+    s2s: s2s.starttls,
+    s2sDirectTls: s2s.directTls,
+    get component() {
+      return components.listening;
+    },
+  };
 }
 
 function formatAddress(address: BoundAddress): string {

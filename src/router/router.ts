@@ -62,6 +62,18 @@ export class Router {
   }
 
   /**
+   * The service hosts a hosted domain lists in its disco#items (XEP-0030 section 4, as Prosody
+   * and ejabberd list a host's services): its group chat and its connected components, by domain.
+   */
+  servicesOf(parent: string): string[] {
+    const domains: string[] = [];
+    for (const host of this.hosts.values()) {
+      if (host.service?.parent === parent && host.domain !== parent && host.listedInParent) domains.push(host.domain);
+    }
+    return domains.sort();
+  }
+
+  /**
    * Routes one stanza. Throws StreamError when the origin broke a rule that ends its stream
    * (a forged `from`); every other problem becomes an error reply to the sender.
    */
