@@ -1,12 +1,13 @@
 /**
  * Configuration reload without a restart (`trellis reload`, SIGHUP): the file is read again and
- * the hosts and the peering policy follow it. Added hosts start with their modules and certificates, removed hosts stop
+ * the hosts, external components and the peering policy follow it. Added hosts start with their modules and certificates, removed hosts stop
  * accepting streams and their sessions end with host-gone (RFC 6120 section 4.9.3.5), changed
  * hosts are rebuilt. The peering policy (src/policy) is compiled anew and swapped in at once:
  * server connections it still allows stay up, the others end with policy-violation. A
  * configuration that does not load leaves the running one untouched.
  */
 import { ConfigError, loadConfig } from './config/load.ts';
+import type { ComponentService } from './component/service.ts';
 import type { Limits } from './limits/limits.ts';
 import type { AbuseList } from './policy/abuse-list.ts';
 import { PolicySnapshot } from './policy/snapshot.ts';
@@ -31,6 +32,8 @@ export type ReloadOutcome =
       restartPending: RestartPending[];
       /** certificate files read again: renewed ones serve new connections, refused ones left the old certificate in use */
       certificates: CertificateRefresh;
+      /** external components added, removed, or with a new secret (src/component) */
+      components: ComponentChanges;
     }
   | { ok: false; refused: 'no-config-file' | 'config-error' | 'apply-failed'; error: string };
 
@@ -38,6 +41,13 @@ export interface RestartPending {
   key: string;
   running: unknown;
   file: unknown;
+}
+
+/** External components (XEP-0114) a reload added or removed, or whose secret it changed. */
+export interface ComponentChanges {
+  added: string[];
+  removed: string[];
+  secretChanged: string[];
 }
 
 export interface ReloadContext {
@@ -51,6 +61,8 @@ export interface ReloadContext {
   s2s?: { enforcePolicy(): number };
   /** the run-time bans and blocks every policy snapshot consults */
   abuse?: AbuseList;
+  /** follows `components` and `component` (src/component) */
+  components?: ComponentService;
 }
 
 /** Top-level keys whose changes only a restart applies (the IM settings reach the hosts through inheritance). */
@@ -99,7 +111,7 @@ export class ConfigReloader {
     try {
       const outcome = await this.#apply(next);
       this.#config = next;
-      logger.info('configuration reloaded', { added: outcome.added.join(',') || undefined, removed: outcome.removed.join(',') || undefined, changed: outcome.changed.join(',') || undefined });
+      logger.info('configuration reloaded', { added: outcome.added.join(',') || undefined, removed: outcome.removed.join(',') || undefined, changed: outcome.changed.join(',') || undefined, components: describeComponents(outcome.components) });
       for (const renewed of outcome.certificates.renewed) logger.info('certificate renewed', { host: renewed.domain, certificate: renewed.files.certificate, fingerprint: renewed.fingerprint, not_after: renewed.notAfter });
       for (const failed of outcome.certificates.failed) logger.error('certificate not renewed; the previous one stays in use', { host: failed.domain, certificate: failed.files.certificate, error: failed.error });
       if (outcome.needRestart.length > 0) logger.warn('these settings changed but take effect only after a restart', { keys: outcome.restartPending.map((pending) => pending.key).join(',') });
@@ -140,11 +152,19 @@ export class ConfigReloader {
       }
       logger.info('host removed', { host: domain, sessions_ended: ended });
     }
-    // Service hosts (group chat, ...) follow their parent host.
+    // Service hosts (group chat, ...) follow their parent host, and give way to an external
+    // component configured at their domain: stopped before the component takes the domain,
+    // started again once a component that held it is gone.
     const services = { router, storage, config: next, tls, logger, loadCertificate: loadHostCertificate };
-    for (const hostConfig of [...added, ...changed]) await syncServiceHosts(hostConfig.domain, hostConfig, services);
     const stoppedServices: string[] = [];
-    for (const domain of removed) stoppedServices.push(...(await syncServiceHosts(domain, undefined, services)).stopped);
+    // Components may take or give back a service host's domain: service hosts are synced around them.
+    const syncServices = async () => {
+      for (const hostConfig of next.hosts) await syncServiceHosts(hostConfig.domain, hostConfig, services);
+      for (const domain of removed) stoppedServices.push(...(await syncServiceHosts(domain, undefined, services)).stopped);
+    };
+    await syncServices();
+    const components = await this.#context.components?.reconfigure(next);
+    await syncServices();
     for (const domain of [...removed, ...stoppedServices]) if (!router.hosts.has(domain)) tls.delete(domain);
     this.#context.limits?.configure(next.limits);
     const ended = this.#context.s2s?.enforcePolicy() ?? 0;
@@ -152,12 +172,20 @@ export class ConfigReloader {
     for (const host of added) logger.info('host added', { host: host.domain });
     for (const host of changed) logger.info('host settings changed; host rebuilt', { host: host.domain });
 
+    for (const domain of components?.added ?? []) logger.info('component added', { component: domain });
+    for (const domain of components?.changed ?? []) logger.info('component secret changed; it applies to the next connection', { component: domain });
     // Against what runs, not the previous file: a change reverted before a restart is no longer pending.
     const restartPending = RESTART_KEYS.flatMap((key) => differences(withoutPolicy(this.#started, key), withoutPolicy(next, key), key));
     const needRestart = RESTART_KEYS.filter((key) => restartPending.some((pending) => pending.key === key || pending.key.startsWith(`${key}.`)));
     // Certificates of hosts that stay, read again: renewed files at the same paths take effect.
     const certificates = tls.refresh();
-    return { ok: true, added: added.map((host) => host.domain), removed, changed: changed.map((host) => host.domain), needRestart, restartPending, certificates };
+    return {
+      ok: true,
+      added: added.map((host) => host.domain), removed, changed: changed.map((host) => host.domain), needRestart,
+      restartPending,
+      certificates,
+      components: { added: components?.added ?? [], removed: components?.removed ?? [], secretChanged: components?.changed ?? [] },
+    };
   }
 
   #fail(refused: (ReloadOutcome & { ok: false })['refused'], error: string): ReloadOutcome {
@@ -196,6 +224,11 @@ function redacted(value: unknown, path: string): unknown {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function describeComponents({ added, removed, secretChanged }: ComponentChanges): string | undefined {
+  const parts = [...added.map((domain) => `+${domain}`), ...removed.map((domain) => `-${domain}`), ...secretChanged.map((domain) => `~${domain}`)];
+  return parts.join(',') || undefined;
 }
 
 function sameHost(a: HostConfig, aConfig: TrellisConfig, b: HostConfig, bConfig: TrellisConfig): boolean {

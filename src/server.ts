@@ -22,7 +22,7 @@ import type { Storage } from './storage/types.ts';
 import type { Logger } from './util/log.ts';
 import { buildHost, loadHostCertificate } from './server-hosts.ts';
 import { ConfigReloader, type ReloadOutcome } from './server-reload.ts';
-import { syncServiceHosts } from './services/service-hosts.ts';
+import { mucServices, syncServiceHosts } from './services/service-hosts.ts';
 import { ComponentService } from './component/service.ts';
 
 export interface TrellisServer {
@@ -85,7 +85,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       },
       closeDomain: (domain, text) => s2s.closeDomain(domain, text),
     };
-    const reloader = new ConfigReloader(config, { router, storage, tls, logger, limits, s2s, abuse: limits.abuse });
+    const reloader = new ConfigReloader(config, { router, storage, tls, logger, limits, s2s, abuse: limits.abuse, components });
     let bound;
     let boundS2s = { starttls: [] as BoundAddress[], directTls: [] as BoundAddress[] };
     let boundComponent: BoundAddress[] = [];
@@ -94,11 +94,11 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       bound = await c2s.listen(config.listeners.c2s, config.listeners.c2s_direct_tls);
       if (config.s2s.enabled) boundS2s = await s2s.listen(config.listeners.s2s, config.listeners.s2s_direct_tls);
       boundComponent = await components.start(config.listeners.component);
-      const listening = { c2s: bound.starttls, c2sDirectTls: bound.directTls, s2s: boundS2s.starttls, s2sDirectTls: boundS2s.directTls, component: boundComponent };
+      const listening = listeningNow(bound, boundS2s, components);
       // The level in force: a reload may change it.
       const federation = () => (config.s2s.enabled ? policy.current.requirement(undefined).level : 'off');
       const operations = { reload: () => reloader.reload(), sessions: router.sessions, deleteAccount: (domain: string, username: string) => storage.accounts.delete(domain, username) };
-      const sources = { startedAt, hosts: () => [...router.hosts.values()].filter((host) => host.service === undefined).map((host) => host.domain), listening, federation, c2s, s2s, limits, components, operations };
+      const sources = { startedAt, hosts: () => [...router.hosts.values()].filter((host) => host.service === undefined).map((host) => host.domain), listening, federation, c2s, s2s, limits, components, operations, mucServices: () => mucServices(router) };
       if (config.admin.enabled) admin = await AdminServer.start(config.admin.socket, sources, logger.child({ component: 'admin' }));
     } catch (error) {
       await components.close();
@@ -122,7 +122,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       s2s,
       limits,
       components,
-      listening: { c2s: bound.starttls, c2sDirectTls: bound.directTls, s2s: boundS2s.starttls, s2sDirectTls: boundS2s.directTls, component: boundComponent },
+      listening: listeningNow(bound, boundS2s, components),
       adminSocket: admin?.socketPath,
       reload: () => reloader.reload(),
       async close() {
@@ -167,6 +167,21 @@ function hostStreams(config: TrellisConfig, store: TlsContextStore): { hostName?
   if (!enabled || name === undefined) return {};
   if (tls) store.add(name, tls);
   return { hostName: name };
+}
+
+type Bound = { starttls: BoundAddress[]; directTls: BoundAddress[] };
+
+/** The bound addresses per listener; the component listener's as they are when read (a reload may open it). */
+function listeningNow(c2s: Bound, s2s: Bound, components: ComponentService): TrellisServer['listening'] {
+  return {
+    c2s: c2s.starttls,
+    c2sDirectTls: c2s.directTls,
+    s2s: s2s.starttls,
+    s2sDirectTls: s2s.directTls,
+    get component() {
+      return components.listening;
+    },
+  };
 }
 
 function formatAddress(address: BoundAddress): string {

@@ -16,22 +16,13 @@ import { startServer, type TrellisServer } from '../src/server.ts';
 import { memoryLogger } from '../src/util/log.ts';
 import { login } from './support/login.ts';
 import { RawClient, streamHeader } from './support/raw-client.ts';
+import { reloadableConfig } from './support/config-file.ts';
 import type { TestServer } from './support/server.ts';
 
 const TRELLIS = join(import.meta.dirname, '..', 'bin', 'trellis');
 
 function configText(hosts: string): string {
-  return `
-data_dir: ./data
-log: { level: debug }
-listeners:
-  c2s: { addresses: ["127.0.0.1"], port: 0 }
-  s2s: { addresses: ["127.0.0.1"], port: 0 }
-c2s:
-  scram_iterations: 4096
-  auth_failure_delay: 10
-hosts:
-${hosts}`;
+  return reloadableConfig(`hosts:\n${hosts}`);
 }
 
 /** What login() needs of a server: its port and where its self-signed certificates are. */
@@ -74,7 +65,7 @@ describe('reload in process', () => {
 
     await writeFile(configFile, configText('  localhost: {}\n  old.test: {}\n  new.test: {}\n'));
     const outcome = await server.reload();
-    assert.deepEqual(outcome, { ok: true, added: ['new.test'], removed: [], changed: [], needRestart: [], restartPending: [], certificates: { renewed: [], failed: [] } });
+    assert.deepEqual(outcome, { ok: true, added: ['new.test'], removed: [], changed: [], needRestart: [], restartPending: [], certificates: { renewed: [], failed: [] }, components: { added: [], removed: [], secretChanged: [] } });
     assert.deepEqual(server.config.hosts.map((host) => host.domain), ['localhost', 'old.test', 'new.test']);
 
     const { client, jid } = await login(target(port, join(dir, 'data')), { username: 'nina', password: 'secret', domain: 'new.test' });

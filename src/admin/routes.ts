@@ -8,12 +8,13 @@
  *   DELETE /v1/s2s/pairs/<local>/<remote>   revoke the remote domain's authorization to send to the local one
  *   GET    /v1/c2s         bound client sessions
  *   GET    /v1/components  external components (XEP-0114), connected or not
+ *   GET    /v1/rooms       group-chat rooms (XEP-0045) per service
  *   GET    /metrics        Prometheus text format
  *
  * Bans and domain blocks (/v1/bans, /v1/blocked-domains) are in abuse-routes.ts.
  */
 import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics.ts';
-import { c2sRows, componentRows, pairRows, s2sRows, statusReport, type AdminSources } from './sources.ts';
+import { c2sRows, componentRows, pairRows, roomRows, s2sRows, statusReport, type AdminSources } from './sources.ts';
 import type { RevokeAnswer } from './types.ts';
 
 export interface AdminResponse {
@@ -56,6 +57,7 @@ const ROUTES: Route[] = [
   },
   { path: '/v1/c2s', parameters: 0, methods: { GET: (sources) => json(200, { sessions: c2sRows(sources) }) } },
   { path: '/v1/components', parameters: 0, methods: { GET: (sources) => json(200, { components: componentRows(sources) }) } },
+  { path: '/v1/rooms', parameters: 0, methods: { GET: (sources) => json(200, { services: roomRows(sources) }) } },
   { path: '/metrics', parameters: 0, methods: { GET: (sources) => ({ status: 200, contentType: METRICS_CONTENT_TYPE, body: renderMetrics(sources) }) } },
 ];
 
@@ -83,7 +85,7 @@ export function handleAdminRequest(method: string, target: string, sources: Admi
     if (!handler) return errorResponse(405, `${method} is not allowed on ${path}; use ${allowed}`, { Allow: allowed });
     return handler(sources, ...parameters);
   }
-  return errorResponse(404, `no such endpoint: ${path}; the API serves /v1/status, /v1/s2s, /v1/c2s, /v1/components, /v1/bans, /v1/blocked-domains and /metrics`);
+  return errorResponse(404, `no such endpoint: ${path}; the API serves /v1/status, /v1/s2s, /v1/c2s, /v1/components, /v1/rooms, /v1/bans, /v1/blocked-domains and /metrics`);
 }
 
 /**

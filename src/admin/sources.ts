@@ -12,8 +12,9 @@ import type { BoundAddress } from '../net/listener.ts';
 import type { S2sConnectionInfo, S2sPairInfo } from '../s2s/context.ts';
 import type { PairCount } from '../s2s/pair-counters.ts';
 import type { ComponentRoute } from '../component/service.ts';
+import type { MucService } from '../muc/service.ts';
 import type { OperatorSources } from './operator-routes.ts';
-import type { C2sRow, ComponentRow, S2sPairRow, S2sRow, StatusReport, TlsInfo } from './types.ts';
+import type { C2sRow, ComponentRow, MucServiceRow, RoomRow, S2sPairRow, S2sRow, StatusReport, TlsInfo } from './types.ts';
 
 export const SERVER_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -48,6 +49,8 @@ export interface AdminSources {
   };
   /** external components (src/component); absent in unit tests */
   components?: { readonly routes: ReadonlyMap<string, ComponentRoute> };
+  /** the group-chat services now (they change on reload); absent in unit tests */
+  mucServices?(): Iterable<Pick<MucService, 'domain' | 'parent' | 'rooms'>>;
   /** limits, bans and blocks (src/limits); absent in unit tests of the read-only endpoints */
   limits?: Pick<Limits, 'bans' | 'blocks' | 'ban' | 'unban' | 'block' | 'unblock' | 'metrics'>;
   /** reload, kicking sessions, deleting accounts (operator-routes.ts); absent in unit tests of the read-only endpoints */
@@ -74,7 +77,35 @@ export function statusReport(sources: AdminSources, now = Date.now()): StatusRep
     c2s: { connections: sources.c2s.connections.size, sessions: c2sRows(sources).length },
     s2s: { connections: s2s.length, incoming: s2s.filter((row) => row.direction === 'in').length, outgoing: s2s.filter((row) => row.direction === 'out').length },
     components: componentRows(sources, now),
+    muc: mucServiceRows(sources),
   };
+}
+
+/** Each group-chat service with its room and occupant counts, by domain. */
+export function mucServiceRows(sources: AdminSources): MucServiceRow[] {
+  return [...(sources.mucServices?.() ?? [])]
+    .map((service) => {
+      let occupants = 0;
+      for (const room of service.rooms.values()) occupants += room.occupants.size;
+      return { service: service.domain, host: service.parent, rooms: service.rooms.size, occupants };
+    })
+    .sort((a, b) => a.service.localeCompare(b.service));
+}
+
+/** The rooms of every group-chat service, by service and then by room. */
+export function roomRows(sources: AdminSources): { service: string; rooms: RoomRow[] }[] {
+  return [...(sources.mucServices?.() ?? [])]
+    .sort((a, b) => a.domain.localeCompare(b.domain))
+    .map((service) => ({
+      service: service.domain,
+      rooms: [...service.rooms.values()]
+        .map((room) => {
+          let sessions = 0;
+          for (const occupant of room.occupants.values()) sessions += occupant.sessions.size;
+          return { room: room.jid.toString(), occupants: room.occupants.size, sessions, persistent: room.config.persistent, locked: room.locked, history: room.history.length };
+        })
+        .sort((a, b) => a.room.localeCompare(b.room)),
+    }));
 }
 
 /** One row per configured component, connected or not. */

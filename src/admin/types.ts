@@ -27,6 +27,34 @@ export interface StatusReport {
   s2s: { connections: number; incoming: number; outgoing: number };
   /** every configured external component (XEP-0114), connected or not */
   components: ComponentRow[];
+  /** each group-chat service (XEP-0045) with its counts */
+  muc: MucServiceRow[];
+}
+
+/** One group-chat service (in GET /v1/status and GET /v1/rooms). */
+export interface MucServiceRow {
+  /** the service's domain, e.g. conference.example.com */
+  service: string;
+  /** the hosted domain it belongs to */
+  host: string;
+  rooms: number;
+  /** occupants (nicknames) in all its rooms */
+  occupants: number;
+}
+
+/** One room (GET /v1/rooms). */
+export interface RoomRow {
+  /** the room's bare JID */
+  room: string;
+  /** occupants (nicknames) */
+  occupants: number;
+  /** occupants' resources in the room (one occupant may enter from several) */
+  sessions: number;
+  persistent: boolean;
+  /** a new room its owner has not configured yet (XEP-0045 section 10.1.1) */
+  locked: boolean;
+  /** messages kept for newcomers */
+  history: number;
 }
 
 /** One external component (in GET /v1/status and GET /v1/components). */

@@ -12,6 +12,7 @@ import { newImState, type BoundSession, type SessionEndCondition } from '../rout
 import type { Logger } from '../util/log.ts';
 import { NS_CLIENT, type Element } from '../xml/element.ts';
 import { serialize } from '../xml/serialize.ts';
+import { AddressedCopy } from '../xml/stanza-copies.ts';
 import { OutboundQueue, type OutboundEntry } from './outbound-queue.ts';
 import type { OutputBudget } from '../net/output-budget.ts';
 import { ackElement, ackRequest, acknowledgedCount } from '../net/stream-management.ts';
@@ -148,7 +149,8 @@ export class ClientSession implements BoundSession {
   /** Queues a stanza for the client, or stores it offline when the session cannot take it now. */
   #deliver(stanza: Element, serialized?: string): void {
     if (this.offlineBacklog && isStorableMessage(stanza)) return this.#spill(stanza);
-    const xml = serialized ?? serialize(stanza, NS_CLIENT);
+    // A copy of a broadcast carries its XML, made once for all its recipients (src/xml/stanza-copies.ts).
+    const xml = serialized ?? (stanza instanceof AddressedCopy ? stanza.xml : serialize(stanza, NS_CLIENT));
     if (!this.#context.budget.fits(this.#queue.chars, xml.length)) {
       this.#context.budget.overflows++;
       return this.#spill(stanza);

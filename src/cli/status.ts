@@ -12,6 +12,10 @@ export function showStatus(config: TrellisConfig, asJson: boolean): Promise<numb
   });
 }
 
+function count(value: number, noun: string): string {
+  return `${value} ${noun}${value === 1 ? '' : 's'}`;
+}
+
 export function statusText(status: StatusReport, socket: string): string {
   const listeners = Object.entries(status.listeners)
     .filter(([, addresses]) => addresses.length > 0)
@@ -23,6 +27,7 @@ export function statusText(status: StatusReport, socket: string): string {
     `federation:  ${status.federation === 'off' ? 'off' : `on, default level ${status.federation}`}`,
     `clients:     ${status.c2s.sessions} session${status.c2s.sessions === 1 ? '' : 's'} (${status.c2s.connections} connection${status.c2s.connections === 1 ? '' : 's'})`,
     `servers:     ${status.s2s.connections} connection${status.s2s.connections === 1 ? '' : 's'} (${status.s2s.incoming} in, ${status.s2s.outgoing} out)`,
+    ...(status.muc.length > 0 ? [`rooms:       ${status.muc.map((row) => `${row.service} ${count(row.rooms, 'room')}, ${count(row.occupants, 'occupant')}`).join('; ')}`] : []),
     ...(status.components.length > 0 ? [`components:  ${status.components.map((row) => `${row.domain} (${row.connected ? `connected from ${row.address}` : 'not connected'})`).join(', ')}`] : []),
     `admin API:   ${socket}`,
   ].join('\n') + '\n';

@@ -58,24 +58,32 @@ export class ComponentService implements ComponentDirectory {
   #secrets = new Map<string, string>();
   #tickets = new Map<ComponentConnection, Ticket>();
   #options: ComponentServiceOptions;
+  /** the configuration in force (a reload replaces it) */
+  #config: TrellisConfig;
+  /** the route hosts in the router, by domain */
+  #hosts = new Map<string, Host>();
   #context: ComponentContext;
+  #listenerConfig: ListenerConfig | undefined;
   #listeners: Listener[] = [];
   #sweeper: NodeJS.Timeout | undefined;
 
   constructor(options: ComponentServiceOptions) {
     this.#options = options;
+    this.#config = options.config;
     this.#context = { config: options.config.component, router: options.router, logger: options.logger.child({ component: 'components' }), directory: this };
   }
 
   /** Adds each configured component's domain to the router and listens, when any is configured. */
   async start(listener: ListenerConfig): Promise<BoundAddress[]> {
-    const { config, router, tls, logger } = this.#options;
-    for (const component of config.components) {
-      const hostConfig = settingsFor(component, config);
-      await this.#options.loadCertificate(tls, { ...hostConfig, domain: component.domain }, config, logger);
-      router.addHost(this.#routeHost(component, hostConfig));
-    }
-    if (config.components.length === 0 || !listener.enabled) return [];
+    this.#listenerConfig = listener;
+    for (const component of this.#config.components) await this.#addRoute(component);
+    return this.#listen();
+  }
+
+  /** The listener, once at least one component is configured (at start, or added by a reload). */
+  async #listen(): Promise<BoundAddress[]> {
+    const listener = this.#listenerConfig;
+    if (this.#config.components.length === 0 || !listener?.enabled || this.#listeners.length > 0) return [];
     const bound = await listen(listener.addresses, listener.port, (socket) => this.#accept(socket), undefined, { acceptError: (error) => this.#options.limits.acceptFailed('component', error) });
     this.#listeners.push(bound);
     this.#sweeper = setInterval(() => {
@@ -86,12 +94,70 @@ export class ComponentService implements ComponentDirectory {
     return bound.addresses;
   }
 
-  /** The domain's service host: every stanza for it goes to the route. */
-  #routeHost(component: ComponentConfig, hostConfig: HostConfig): Host {
+  /** the addresses the component listener is bound to (it may open on a reload) */
+  get listening(): BoundAddress[] {
+    return this.#listeners.flatMap((listener) => listener.addresses);
+  }
+
+  /**
+   * Follows a reloaded configuration without a restart: new components get their route (and
+   * the listener opens if it was not), removed ones lose it, their connection ending with
+   * host-gone (RFC 6120 section 4.9.3.5) and what was held for them bouncing; a changed secret
+   * applies to the next handshake, the connected component staying. `component` settings apply
+   * to new connections and to holds from now on.
+   */
+  async reconfigure(next: TrellisConfig): Promise<{ added: string[]; removed: string[]; changed: string[]; listening: BoundAddress[] }> {
+    const wanted = new Map(next.components.map((component) => [component.domain, component]));
+    const added = next.components.filter((component) => !this.routes.has(component.domain));
+    const removed = [...this.routes.keys()].filter((domain) => !wanted.has(domain));
+    const changed = next.components.filter((component) => this.routes.has(component.domain) && this.#secrets.get(component.domain) !== component.secret).map((component) => component.domain);
+    this.#config = next;
+    // Connections already open keep the settings they started with.
+    this.#context = { ...this.#context, config: next.component };
+    for (const domain of removed) this.#removeRoute(domain);
+    for (const component of next.components) {
+      this.#secrets.set(component.domain, component.secret);
+      const route = this.routes.get(component.domain);
+      if (!route) continue;
+      // Its parent (a hosted domain it is a subdomain of) or the parent's settings may have changed.
+      const hostConfig = settingsFor(component, next);
+      const host = this.#hosts.get(component.domain)!;
+      if (host.service!.parent === hostConfig.domain) host.config = hostConfig;
+      else this.#installHost(route, hostConfig);
+    }
+    for (const component of added) await this.#addRoute(component);
+    const listening = await this.#listen();
+    return { added: added.map((component) => component.domain), removed, changed, listening };
+  }
+
+  async #addRoute(component: ComponentConfig): Promise<void> {
+    const { tls, logger } = this.#options;
+    const hostConfig = settingsFor(component, this.#config);
+    await this.#options.loadCertificate(tls, { ...hostConfig, domain: component.domain }, this.#config, logger);
     this.#secrets.set(component.domain, component.secret);
     const route: ComponentRoute = { domain: component.domain, connection: undefined, held: [], holdUntil: 0, holdTimer: undefined, bounced: 0, connects: 0 };
     this.routes.set(component.domain, route);
-    const host = new Host(hostConfig, { kind: 'component', parent: hostConfig.domain, domain: component.domain });
+    this.#installHost(route, hostConfig);
+  }
+
+  #removeRoute(domain: string): void {
+    const route = this.routes.get(domain)!;
+    const { router, logger } = this.#options;
+    if (router.hosts.get(domain) === this.#hosts.get(domain)) router.hosts.delete(domain);
+    this.#hosts.delete(domain);
+    this.routes.delete(domain);
+    this.#secrets.delete(domain);
+    route.connection?.end('host-gone', `${domain} is no longer served here`);
+    clearTimeout(route.holdTimer);
+    this.#releaseHeld(route);
+    logger.info('component removed', { component: domain, connected: route.connection !== undefined });
+  }
+
+  /** The domain's service host in the router (replacing any before it): every stanza for it goes to the route. */
+  #installHost(route: ComponentRoute, hostConfig: HostConfig): void {
+    const host = new Host(hostConfig, { kind: 'component', parent: hostConfig.domain, domain: route.domain });
+    // Its parent lists it in disco#items while it is connected (attach, closed).
+    host.listedInParent = route.connection !== undefined;
     for (const name of STANZA_EVENTS) {
       host.events.on(
         name,
@@ -102,7 +168,8 @@ export class ComponentService implements ComponentDirectory {
         TAKE_ALL_PRIORITY,
       );
     }
-    return host;
+    this.#hosts.set(route.domain, host);
+    this.#options.router.addHost(host);
   }
 
   #deliver(route: ComponentRoute, stanza: Element): void {
@@ -110,7 +177,7 @@ export class ComponentService implements ComponentDirectory {
     if (connection && !connection.stream.closing) return connection.send(stanza);
     // A stream that is closing takes nothing more: what comes meanwhile waits as for a reconnection.
     const holding = connection !== undefined || Date.now() < route.holdUntil;
-    if (holding && route.held.length < this.#options.config.component.hold_max_stanzas) {
+    if (holding && route.held.length < this.#config.component.hold_max_stanzas) {
       route.held.push(stanza);
       return;
     }
@@ -148,6 +215,7 @@ export class ComponentService implements ComponentDirectory {
     if (!route || (route.connection && !route.connection.stream.closing)) return false;
     route.connection = connection;
     route.connects++;
+    this.#hosts.get(domain)!.listedInParent = true;
     clearTimeout(route.holdTimer);
     route.holdTimer = undefined;
     route.holdUntil = 0;
@@ -164,7 +232,8 @@ export class ComponentService implements ComponentDirectory {
     const route = [...this.routes.values()].find((candidate) => candidate.connection === connection);
     if (!route) return;
     route.connection = undefined;
-    const hold = this.#options.config.component.reconnect_hold;
+    this.#hosts.get(route.domain)!.listedInParent = false;
+    const hold = this.#config.component.reconnect_hold;
     if (hold === 0) return this.#releaseHeld(route);
     route.holdUntil = Date.now() + hold * 1000;
     route.holdTimer = setTimeout(() => this.#releaseHeld(route), hold * 1000);

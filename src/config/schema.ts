@@ -674,7 +674,7 @@ const adminSchema: ObjectNode = {
 /** How external components (XEP-0114) connect and what each one may do. */
 const componentSchema: ObjectNode = {
   kind: 'object',
-  description: 'streams of external components (XEP-0114, docs/gateways.md); applied at start',
+  description: 'streams of external components (XEP-0114, docs/gateways.md); a reload applies them to connections opened after it',
   fields: {
     handshake_timeout: seconds(1, 600, 10, 'seconds a component connection may take to send its stream header and handshake'),
     pre_handshake_max_stanza_bytes: { kind: 'integer', min: 256, max: 64 * KIB, default: 4 * KIB, description: 'largest element before the handshake succeeded, in bytes; the handshake itself is a few dozen' },
@@ -690,7 +690,7 @@ const componentsSchema: MapNode = {
   keyName: 'domain',
   prepareKey: prepareDomain,
   minEntries: 0,
-  description: 'external components (XEP-0114) keyed by the domain each serves: stanzas to that domain and its JIDs go to the component connected for it (docs/gateways.md)',
+  description: 'external components (XEP-0114) keyed by the domain each serves: stanzas to that domain and its JIDs go to the component connected for it (docs/gateways.md); a reload adds, removes and re-keys them',
   value: {
     kind: 'object',
     description: 'one component',

@@ -1,27 +1,37 @@
 /**
  * A typed, prioritised event bus. Handlers run from the highest priority down; the first that
  * returns `true` stops the chain and `emit` reports the event as handled.
+ *
+ * A handler may come with a synchronous `decide` variant for the common case it can settle at
+ * once. `decide` runs the chain without waiting: it settles the event only when every handler
+ * has a variant and each answers; any handler without one, or one that answers `undefined`
+ * (it would have to wait, for storage say), leaves the event to `emit`. A variant that answers
+ * `false` or `undefined` has done nothing, so running the chain again with `emit` is safe.
  */
 export type EventHandler<Payload> = (payload: Payload) => boolean | void | Promise<boolean | void>;
 
+/** true: taken (the chain stops); false: not mine, go on; undefined: only the handler itself can tell. */
+export type EventDecider<Payload> = (payload: Payload) => boolean | undefined;
+
 interface Registration<Payload> {
   handler: EventHandler<Payload>;
+  decide: EventDecider<Payload> | undefined;
   priority: number;
 }
 
 export class EventBus<Events extends { [name: string]: unknown }> {
   #handlers = new Map<keyof Events, Registration<never>[]>();
 
-  /** Registers a handler; returns a function that removes it. */
-  on<Name extends keyof Events>(name: Name, handler: EventHandler<Events[Name]>, priority = 0): () => void {
-    const list = (this.#handlers.get(name) ?? []) as Registration<Events[Name]>[];
-    const registration = { handler, priority };
-    list.push(registration);
+  /** Registers a handler (with its synchronous variant, if it has one); returns a function that removes it. */
+  on<Name extends keyof Events>(name: Name, handler: EventHandler<Events[Name]>, priority = 0, decide?: EventDecider<Events[Name]>): () => void {
+    const registration = { handler, decide, priority } as Registration<never>;
+    // Lists are replaced, never changed, so a chain running while handlers come and go is not disturbed.
+    const list = [...(this.#handlers.get(name) ?? []), registration];
     list.sort((a, b) => b.priority - a.priority);
-    this.#handlers.set(name, list as Registration<never>[]);
+    this.#handlers.set(name, list);
     return () => {
-      const index = list.indexOf(registration);
-      if (index >= 0) list.splice(index, 1);
+      const current = this.#handlers.get(name);
+      if (current?.includes(registration)) this.#handlers.set(name, current.filter((entry) => entry !== registration));
     };
   }
 
@@ -32,8 +42,22 @@ export class EventBus<Events extends { [name: string]: unknown }> {
   async emit<Name extends keyof Events>(name: Name, payload: Events[Name]): Promise<boolean> {
     const list = this.#handlers.get(name) as Registration<Events[Name]>[] | undefined;
     if (!list) return false;
-    for (const { handler } of [...list]) {
+    for (const { handler } of list) {
       if ((await handler(payload)) === true) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Runs the chain's synchronous variants: true when one took the event, false when every
+   * handler let it pass, undefined when the chain must be run with `emit` instead.
+   */
+  decide<Name extends keyof Events>(name: Name, payload: Events[Name]): boolean | undefined {
+    const list = this.#handlers.get(name) as Registration<Events[Name]>[] | undefined;
+    if (!list) return false;
+    for (const { decide } of list) {
+      const answer = decide?.(payload);
+      if (answer !== false) return answer;
     }
     return false;
   }

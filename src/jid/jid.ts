@@ -16,6 +16,8 @@ export class Jid {
   readonly domain: string;
   readonly resource: string | undefined;
   readonly #text: string;
+  /** the bare form, made on first use: lookups by bare JID (sessions, block lists) then reuse one string */
+  #bare: Jid | undefined;
 
   /** Parts must already be prepared: build Jids with parseJid or makeJid. */
   constructor(local: string | undefined, domain: string, resource: string | undefined) {
@@ -36,7 +38,8 @@ export class Jid {
 
   /** The address without its resourcepart (RFC 6120 section 1.4 "bare JID"). */
   bare(): Jid {
-    return this.resource === undefined ? this : new Jid(this.local, this.domain, undefined);
+    if (this.resource === undefined) return this;
+    return (this.#bare ??= new Jid(this.local, this.domain, undefined));
   }
 
   withoutResource(): Jid {

@@ -12,7 +12,7 @@ function slowRouter(routed: string[]): Router {
     await new Promise((resolve) => setImmediate(resolve));
     routed.push(stanza.attrs.id!);
   };
-  return { route } as unknown as Router;
+  return { route, deliverNow: () => false } as unknown as Router;
 }
 const stanza = (id: string) => el('message', NS_CLIENT, { id, to: 'someone@example.com/r' });
 

@@ -21,8 +21,10 @@ export interface AffiliationRecord {
 }
 
 export interface RoomContext {
-  /** Sends a stanza the room addressed; stanzas leave in the order given. */
+  /** Sends a stanza the room addressed; stanzas leave in the order given (broadcasts too). */
   send(stanza: Element): void;
+  /** Sends `stanza` (its `to` ignored) to each of `recipients`, real full JIDs. */
+  broadcast(stanza: Element, recipients: readonly string[]): void;
   /** The configuration, affiliations or subject changed (a persistent room is saved). */
   changed(room: Room): void;
   /** The room is over: destroyed, or its last occupant left a temporary room. */
@@ -234,30 +236,30 @@ export class Room {
     const source = options.source ?? (options.type === 'unavailable' ? undefined : occupant.presence);
     const build = (withJid: boolean, codes: readonly string[]) =>
       occupantPresence(this.occupantJid(occupant.nick), source, options.type, mucUser(this.#item(occupant, withJid ? occupant.current : undefined, options.item), codes, options.extra));
-    const variants = new Map<string, Element>();
-    const variant = (withJid: boolean): Element => {
-      const key = String(withJid);
-      if (!variants.has(key)) variants.set(key, build(withJid, statuses));
-      return variants.get(key)!;
-    };
+    // Section 4.2: those who see real JIDs get one variant, the others another; each is sent once to all its recipients.
+    const withJid: string[] = [];
+    const withoutJid: string[] = [];
     for (const other of this.occupants.values()) {
       if (other === occupant) continue;
-      const stanza = variant(this.seesJids(other));
-      for (const session of other.sessions) this.context.send(addressed(stanza, session));
+      const recipients = this.seesJids(other) ? withJid : withoutJid;
+      for (const session of other.sessions) recipients.push(session);
     }
+    if (withoutJid.length > 0) this.context.broadcast(build(false, statuses), withoutJid);
+    if (withJid.length > 0) this.context.broadcast(build(true, statuses), withJid);
     if (options.includeSelf === false) return;
-    const own = build(true, options.selfStatuses ?? [STATUS.self, ...statuses]);
-    for (const session of occupant.sessions) this.context.send(addressed(own, session));
+    this.context.broadcast(build(true, options.selfStatuses ?? [STATUS.self, ...statuses]), [...occupant.sessions]);
   }
 
   /** A stanza to every resource of every occupant. */
   broadcast(stanza: Element): void {
-    for (const occupant of this.occupants.values()) for (const session of occupant.sessions) this.context.send(addressed(stanza, session));
+    const recipients: string[] = [];
+    for (const occupant of this.occupants.values()) for (const session of occupant.sessions) recipients.push(session);
+    this.context.broadcast(stanza, recipients);
   }
 
   /** A stanza to every resource of one occupant. */
   sendToOccupant(occupant: Occupant, stanza: Element): void {
-    for (const session of occupant.sessions) this.context.send(addressed(stanza, session));
+    this.context.broadcast(stanza, [...occupant.sessions]);
   }
 
   #sendTo(to: string, stanza: Element): void {

@@ -157,3 +157,29 @@ test('cancelling the first configuration destroys the new room', async () => {
   assert.equal(harness.service('conference.localhost').rooms.size, 0);
   assert.ok(alice.received.some((stanza) => stanza.attrs.type === 'unavailable' && stanza.getChild('x', NS_MUC_USER)?.getChild('destroy')));
 });
+
+test("a broadcast respects each recipient's block list (XEP-0191) and reaches the others at once", async () => {
+  const alice = await open();
+  const bob = await enter('bob@localhost/b', 'Bob');
+  const carol = await enter('carol@localhost/c', 'Carol');
+  const statuses = (user: TestUser) => user.take().filter((stanza) => stanza.name === 'presence' && stanza.attrs.from === `${ROOM}/Alice`).map((stanza) => stanza.getChildText('status'));
+  bob.take();
+  carol.take();
+  await alice.send(`<presence to='${ROOM}/Alice'><status>one</status></presence>`);
+  assert.deepEqual(statuses(bob), ['one']);
+  // bob blocks Alice's occupant JID: her presence no longer reaches him (dropped without a word); carol still gets it.
+  await bob.send(`<iq type='set' id='b1'><block xmlns='urn:xmpp:blocking'><item jid='${ROOM}/Alice'/></block></iq>`);
+  carol.take();
+  await alice.send(`<presence to='${ROOM}/Alice'><status>two</status></presence>`);
+  assert.deepEqual(statuses(bob), [], 'blocked');
+  assert.deepEqual(statuses(carol), ['two']);
+  await bob.send(`<iq type='set' id='b2'><unblock xmlns='urn:xmpp:blocking'/></iq>`);
+  await alice.send(`<presence to='${ROOM}/Alice'><status>three</status></presence>`);
+  assert.deepEqual(statuses(bob), ['three']);
+  // A message from a blocked occupant is not delivered either.
+  await bob.send(`<iq type='set' id='b3'><block xmlns='urn:xmpp:blocking'><item jid='${ROOM}/Alice'/></block></iq>`);
+  bob.take();
+  await alice.send(`<message to='${ROOM}' type='groupchat'><body>hidden</body></message>`);
+  assert.equal(bob.take().some((stanza) => stanza.getChildText('body') === 'hidden'), false);
+  assert.ok(carol.take().some((stanza) => stanza.getChildText('body') === 'hidden'));
+});

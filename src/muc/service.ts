@@ -46,6 +46,8 @@ interface PendingIq {
 
 export class MucService {
   readonly domain: string;
+  /** the hosted domain the service belongs to */
+  readonly parent: string;
   readonly settings: MucSettings;
   readonly rooms = new Map<string, Room>();
   /** resolves once the persistent rooms are loaded */
@@ -62,6 +64,7 @@ export class MucService {
   constructor(options: MucServiceOptions) {
     this.#options = options;
     this.domain = options.domain;
+    this.parent = options.parent;
     this.settings = options.settings;
     this.outbox = new Outbox(options.router, options.logger, OUTBOX_MAX);
     this.ready = this.#load();
@@ -89,6 +92,7 @@ export class MucService {
   #newRoom(name: string): Room {
     const context: RoomContext = {
       send: (stanza) => this.outbox.send(stanza),
+      broadcast: (stanza, recipients) => this.outbox.broadcast(stanza, recipients),
       changed: (room) => this.#save(room),
       ended: (room) => this.#end(room),
       limits: this.limits,

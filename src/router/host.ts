@@ -124,8 +124,11 @@ export class Host {
   /** features the server advertises for this host in disco#info (XEP-0030); modules add theirs */
   readonly discoFeatures = new Set<string>();
   readonly discoIdentities: DiscoIdentity[] = [{ category: 'server', type: 'im', name: 'Trellis' }];
-  /** JIDs listed in the host's disco#items besides the configured ones: its services */
-  readonly discoItems: string[] = [];
+  /**
+   * On a service host: whether its parent lists it in disco#items now (`Router.servicesOf`).
+   * Group chat always is; an external component only while it is connected.
+   */
+  listedInParent = true;
   /** extra <stream:features/> children modules offer to clients, before and after authentication */
   readonly streamFeatures: { preAuth: Element[]; postAuth: Element[] } = { preAuth: [], postAuth: [] };
   #iqHandlers = new Map<string, IqHandler>();

@@ -46,13 +46,13 @@ test('service hosts follow their parent: started, kept with their rooms when the
   assert.deepEqual(certificates, ['conference.a.example']);
   const service = router.hosts.get('conference.a.example')!;
   assert.deepEqual(service.service, { kind: 'muc', parent: 'a.example' });
-  assert.deepEqual(router.hosts.get('a.example')!.discoItems, ['conference.a.example']);
+  assert.deepEqual(router.servicesOf('a.example'), ['conference.a.example']);
 
   const sameMuc = config('hosts:\n  a.example: { roster: { max_items: 5 } }\n');
   assert.deepEqual(await sync(sameMuc, 'a.example', true), { started: [], stopped: [] });
   assert.equal(router.hosts.get('conference.a.example'), service, 'the same service, its rooms kept');
   assert.equal(service.config.roster.max_items, 5, 'with the new settings of its parent');
-  assert.deepEqual(router.hosts.get('a.example')!.discoItems, ['conference.a.example'], 'listed by the rebuilt parent');
+  assert.deepEqual(router.servicesOf('a.example'), ['conference.a.example'], 'listed by the rebuilt parent');
 
   const renamed = config('hosts:\n  a.example: { muc: { subdomain: chat } }\n');
   assert.deepEqual(await sync(renamed, 'a.example', true), { started: ['chat.a.example'], stopped: ['conference.a.example'] });

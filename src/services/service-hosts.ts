@@ -6,7 +6,8 @@
  * No client logs in to a service host, and it runs none of the account features.
  */
 import type { HostConfig, TrellisConfig } from '../config/types.ts';
-import { serveMuc } from '../muc/module.ts';
+import { mucServiceOf, serveMuc } from '../muc/module.ts';
+import type { MucService } from '../muc/service.ts';
 import type { TlsContextStore } from '../net/tls-contexts.ts';
 import { Host, type ServiceInfo } from '../router/host.ts';
 import type { Router } from '../router/router.ts';
@@ -40,7 +41,7 @@ export function serviceSpecs(host: HostConfig, config: TrellisConfig): ServiceSp
 /**
  * Makes the router's service hosts of `parent` follow its configuration (undefined: the host
  * is gone): new ones start, unchanged ones keep their rooms and take the new settings, changed
- * or unwanted ones stop. Lists them in the parent's disco#items.
+ * or unwanted ones stop. The parent lists them in its disco#items (`Router.servicesOf`).
  */
 export async function syncServiceHosts(parent: string, hostConfig: HostConfig | undefined, context: ServiceSetupContext): Promise<{ started: string[]; stopped: string[] }> {
   const { router, config, logger } = context;
@@ -67,9 +68,12 @@ export async function syncServiceHosts(parent: string, hostConfig: HostConfig | 
     started.push(spec.domain);
     logger.info('service started', { service: spec.domain, kind: spec.kind, host: parent });
   }
-  const parentHost = router.hosts.get(parent);
-  if (parentHost) parentHost.discoItems.splice(0, parentHost.discoItems.length, ...wanted.map((spec) => spec.domain));
   return { started, stopped };
+}
+
+/** The group-chat services the router serves now (the admin API's rooms). */
+export function mucServices(router: Router): MucService[] {
+  return [...router.hosts.values()].flatMap((host) => mucServiceOf(host) ?? []);
 }
 
 function sameSettings(a: HostConfig, b: HostConfig): boolean {

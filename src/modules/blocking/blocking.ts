@@ -12,7 +12,7 @@ import { StanzaError } from '../../xml/stanza-error.ts';
 import type { FeatureModule, ModuleContext } from '../context.ts';
 import { BlocklistStore } from './blocklist-store.ts';
 import { Blocklist } from './blocklist.ts';
-import { checkInbound, checkOutbound } from './enforcement.ts';
+import { checkInbound, checkOutbound, decideInbound } from './enforcement.ts';
 
 export const NS_BLOCKING = 'urn:xmpp:blocking';
 
@@ -71,7 +71,7 @@ export const blockingModule: FeatureModule = (context) => {
 
   for (const kind of ['message', 'presence', 'iq'] as const) {
     for (const form of ['bare', 'full'] as const) {
-      host.events.on(`${kind}/${form}`, (event) => checkInbound(event, store, lookup), ENFORCEMENT_PRIORITY);
+      host.events.on(`${kind}/${form}`, (event) => checkInbound(event, store, lookup), ENFORCEMENT_PRIORITY, (event) => decideInbound(event, store, lookup));
     }
     host.events.on(`pre-${kind}`, (event) => checkOutbound(event, store), ENFORCEMENT_PRIORITY);
   }

@@ -14,6 +14,8 @@ export class BlocklistStore {
   readonly #sessions: SessionRegistry;
   /** online users' lists, by bare JID */
   readonly #cache = new Map<string, Promise<Blocklist>>();
+  /** the cached lists that have loaded, for answers that cannot wait (`peek`) */
+  readonly #loaded = new Map<string, Blocklist>();
   /** the last pending change per user, so changes apply in order */
   readonly #updates = new Map<string, Promise<unknown>>();
 
@@ -31,9 +33,19 @@ export class BlocklistStore {
     const loading = this.#load(user);
     if (this.#online(user)) {
       this.#cache.set(key, loading);
-      loading.catch(() => this.#cache.delete(key));
+      loading.then(
+        (list) => {
+          if (this.#cache.get(key) === loading) this.#loaded.set(key, list);
+        },
+        () => this.#cache.delete(key),
+      );
     }
     return loading;
+  }
+
+  /** The block list of an online user when it is already in memory, else undefined. */
+  peek(user: Jid): Blocklist | undefined {
+    return this.#loaded.get(user.bare().toString());
   }
 
   /** Applies a change, stores it and returns the list before and after it. */
@@ -44,7 +56,11 @@ export class BlocklistStore {
       const before = await this.#load(user);
       const after = change(before);
       await this.#storage.userData.set(this.#domain, user.local!, BLOCKLIST_KEY, after.serialize());
-      if (this.#online(user)) this.#cache.set(key, Promise.resolve(after));
+      this.#loaded.delete(key);
+      if (this.#online(user)) {
+        this.#cache.set(key, Promise.resolve(after));
+        this.#loaded.set(key, after);
+      }
       return { before, after };
     });
     this.#updates.set(key, next);
@@ -56,7 +72,9 @@ export class BlocklistStore {
 
   /** Drops a user's cached list once their last resource is gone. */
   forgetIfOffline(user: Jid): void {
-    if (!this.#online(user)) this.#cache.delete(user.bare().toString());
+    if (this.#online(user)) return;
+    this.#cache.delete(user.bare().toString());
+    this.#loaded.delete(user.bare().toString());
   }
 
   async #load(user: Jid): Promise<Blocklist> {

@@ -34,6 +34,24 @@ export async function checkInbound(event: StanzaEvent, store: BlocklistStore, lo
 }
 
 /**
+ * `checkInbound` without waiting, for deliveries that settle at once (src/events/bus.ts
+ * `decide`): false when the lists in memory block nothing, undefined when a list is not in
+ * memory or one blocks the stanza (then `checkInbound` gives the answer).
+ */
+export function decideInbound(event: StanzaEvent, store: BlocklistStore, lookup: BlocklistLookup): false | undefined {
+  const { stanza, from, to } = event;
+  if (from.bare().equals(to.bare())) return false;
+  const list = store.peek(to);
+  if (list === undefined || list.matches(from)) return undefined;
+  if (stanza.name === 'presence' && from.local !== undefined) {
+    const senderStore = lookup(from);
+    const senderList = senderStore?.peek(from);
+    if (senderStore !== undefined && (senderList === undefined || senderList.matches(to))) return undefined;
+  }
+  return false;
+}
+
+/**
  * A stanza one of this host's users sends to an address they blocked: refused with
  * not-acceptable carrying <blocked xmlns='urn:xmpp:blocking:errors'/>.
  */

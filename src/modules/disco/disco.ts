@@ -12,7 +12,7 @@ import { sharesPresenceWith } from '../presence/shares-presence.ts';
 import { CAPS_NODE, NS_CAPS, type CapsForm, type CapsInput } from './caps.ts';
 import { CapsCache, NS_DISCO_INFO, NS_DISCO_ITEMS, hostDiscoInfo } from './host-info.ts';
 
-export const discoModule: FeatureModule = ({ host, storage }) => {
+export const discoModule: FeatureModule = ({ host, storage, router }) => {
   const caps = new CapsCache();
 
   host.handleIq('host', 'get', NS_DISCO_INFO, 'query', ({ payload }) => {
@@ -27,7 +27,7 @@ export const discoModule: FeatureModule = ({ host, storage }) => {
     if (node !== undefined) throw unknownNode(node);
     const query = el('query', NS_DISCO_ITEMS);
     // XEP-0030 section 4: the host's services first, then the configured items.
-    for (const jid of new Set([...host.discoItems, ...host.config.disco.items])) query.c('item', { jid });
+    for (const jid of new Set([...router.servicesOf(host.domain), ...host.config.disco.items])) query.c('item', { jid });
     return query;
   });
 

@@ -15,9 +15,17 @@ const DELIVERY_PRIORITY = -100;
 export const messageModule: FeatureModule = (context) => {
   const { host } = context;
   host.events.on('message/bare', (event) => deliverToBare(context, event), DELIVERY_PRIORITY);
-  host.events.on('message/full', (event) => deliverToFull(context, event), DELIVERY_PRIORITY);
+  host.events.on('message/full', (event) => deliverToFull(context, event), DELIVERY_PRIORITY, (event) => deliverToConnectedResource(context, event));
   host.events.on('message/host', (event) => messageToServer(event), DELIVERY_PRIORITY);
 };
+
+/** Section 8.5.3.1 without waiting: true once a connected resource has the message, else undefined (`deliverToFull` decides). */
+function deliverToConnectedResource(context: ModuleContext, event: StanzaEvent): true | undefined {
+  const session = context.router.sessions.get(event.to);
+  if (!session) return undefined;
+  session.send(event.stanza);
+  return true;
+}
 
 /** RFC 6121 section 8.5.3: a message to a full JID. */
 async function deliverToFull(context: ModuleContext, event: StanzaEvent): Promise<true> {

@@ -66,7 +66,13 @@ export const presenceModule: FeatureModule = ({ host, router, storage }) => {
     return true;
   };
   host.events.on('presence/bare', inbound);
-  host.events.on('presence/full', inbound);
+  // Available and unavailable presence to a resource settle at once: delivered, or dropped when it is gone.
+  host.events.on('presence/full', inbound, 0, ({ stanza, to }) => {
+    const type = stanza.attrs.type;
+    if (type !== undefined && type !== 'unavailable') return undefined;
+    router.sessions.get(to)?.send(stanza);
+    return true;
+  });
 
   // RFC 6121 section 3.1.3: requests that waited are delivered when the user becomes available.
   host.events.on('session/available', async ({ session }) => {

@@ -23,6 +23,7 @@
  */
 import type { Jid } from '../../jid/jid.ts';
 import type { StanzaEvent } from '../../router/host.ts';
+import type { Element } from '../../xml/element.ts';
 import { StanzaError } from '../../xml/stanza-error.ts';
 import type { FeatureModule, ModuleContext } from '../context.ts';
 import { messageType } from '../message/recipients.ts';
@@ -39,14 +40,15 @@ export const strangersModule: FeatureModule = (context) => {
   const limit = new StrangerLimit(max, window * 1000);
   const text = `too many messages to people who do not have you in their contacts; at most ${max} ${per(window)}`;
   for (const form of ['bare', 'full'] as const) {
-    host.events.on(`message/${form}`, (event) => checkStranger(context, limit, text, event), STRANGERS_PRIORITY);
+    // Only chat and normal messages count: any other type passes without a lookup.
+    const decide = ({ stanza }: StanzaEvent) => (limited(stanza) ? undefined : false);
+    host.events.on(`message/${form}`, (event) => checkStranger(context, limit, text, event), STRANGERS_PRIORITY, decide);
   }
 };
 
 async function checkStranger(context: ModuleContext, limit: StrangerLimit, text: string, event: StanzaEvent): Promise<false> {
   const { stanza, from, to } = event;
-  const type = messageType(stanza);
-  if (type !== 'chat' && type !== 'normal') return false;
+  if (!limited(stanza)) return false;
   if (to.local === undefined || from.bare().equals(to.bare())) return false;
   if (from.local === undefined && context.router.hosts.has(from.domain)) return false;
   if (await knows(context, to, from)) return false;
@@ -59,6 +61,11 @@ async function checkStranger(context: ModuleContext, limit: StrangerLimit, text:
   // RFC 6120 section 8.3.3.12: policy-violation, with the policy in <text/>; type "wait"
   // (section 8.3.2): the same message goes through once the window has passed.
   throw new StanzaError('policy-violation', text, 'wait');
+}
+
+function limited(stanza: Element): boolean {
+  const type = messageType(stanza);
+  return type === 'chat' || type === 'normal';
 }
 
 /** Whether the user has the sender in their roster or sent it directed presence (see above). */
