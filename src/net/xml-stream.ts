@@ -63,10 +63,11 @@ export interface StreamHeader {
 }
 
 /**
- * Stanzas of one stream run in one turn of the event loop before the others get theirs (about
- * 8 KB of small stanzas, what Prosody reads at once).
+ * Stanzas of one stream run in one turn of the event loop before the others get theirs: a turn
+ * of 16 routed stanzas takes about a millisecond, so a flooding peer adds about that much to
+ * everyone else's latency (docs/performance.md, "Flooding client and remote domain").
  */
-const STANZAS_PER_TURN = 50;
+const STANZAS_PER_TURN = 16;
 /**
  * A peer over its stanza rate waits at least this long: then the stanzas its rate allowed
  * meanwhile run together and leave in one write, instead of one timer and one write each.
