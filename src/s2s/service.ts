@@ -132,9 +132,14 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
       // Attempts and connections to these hops still being set up are waited for first, so that
       // domains of one host asked for at once share a connection instead of each opening one; a
       // hop whose first connection hangs holds the others up to s2s.negotiation_timeout.
-      for (let pending = this.#settlingTo(targets); pending.length > 0; pending = this.#settlingTo(targets)) await Promise.all(pending);
-      const hostNamed = own ? undefined : await this.#hostConnection(targets, pair.remote);
-      if (hostNamed) return hostNamed;
+      for (;;) {
+        for (let pending = this.#settlingTo(targets); pending.length > 0; pending = this.#settlingTo(targets)) await Promise.all(pending);
+        if (own || this.#hostConnections.size === 0) break;
+        const hostNamed = await this.#hostConnection(targets, pair.remote);
+        if (hostNamed) return hostNamed;
+        // Looking waited: what another domain started meanwhile is waited for again.
+        if (this.#settlingTo(targets).length === 0) break;
+      }
       const reused = this.#carrying(targets, pair, own);
       if (reused) return reused;
     }
