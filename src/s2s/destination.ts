@@ -155,7 +155,7 @@ export class Destination {
         this.#own.set(local, covering);
         return covering.request(pair);
       }
-      if (this.#refusedShared.has(local) && !this.#connection.presentsFor(local)) return this.#openOwn(local);
+      if (this.#refusedShared.has(local) && (this.#connection.direction === 'in' || !this.#connection.presentsFor(local))) return this.#openOwn(local);
       return this.#connection.request(pair);
     }
     if (this.#connecting) return;
@@ -194,7 +194,8 @@ export class Destination {
    * there too, its stanzas bounce.
    */
   pairFailed(connection: ServerConnection, local: string, error: StanzaError): void {
-    if (!connection.presentsFor(local) && !this.#stopping) {
+    // Refused on a connection the peer opened: one of our own, the standard way (reverse-pairs.ts).
+    if ((connection.direction === 'in' || !connection.presentsFor(local)) && !this.#stopping) {
       this.#refusedShared.add(local);
       if (!this.#fallbackLogged) {
         this.#fallbackLogged = true;

@@ -227,8 +227,8 @@ export interface StepHost {
   readonly hostNamed: boolean;
   /** Initiator: asks for `pair` by host activation instead of a dialback request; false when activation is not available here. */
   activate(pair: Pair): boolean;
-  /** XEP-0288: bidi is on for this connection (requested by the initiator, accepted by the receiver). */
-  enableBidi(): void;
+  /** XEP-0288: bidi is on for this connection (requested by the initiator, accepted by the receiver); `reversePairs`: the receiver may ask for pairs too (reverse-pairs.ts). */
+  enableBidi(reversePairs: boolean): void;
   /** Ends the negotiation: stanzas waiting bounce with `error`; the stream ends with `condition` if given. */
   fail(error: StanzaError, condition?: StreamErrorCondition): void;
 }

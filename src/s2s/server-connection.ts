@@ -39,6 +39,7 @@ import { receiverHeader } from './receiver-header.ts';
 import { DialbackReceiver } from './step-dialback-receiver.ts';
 import { bidiStep } from './step-bidi.ts';
 import { HostActivation } from './step-host-activation.ts';
+import { ReversePairs, type ReverseHost } from './reverse-pairs.ts';
 import { hostNamedHeader, hostNamedStep } from './step-host-named.ts';
 import { saslExternalStep } from './step-sasl-external.ts';
 import { tlsStep } from './step-tls.ts';
@@ -74,7 +75,7 @@ export interface Opening {
   hostNamed?: boolean;
 }
 
-export class ServerConnection implements StepHost {
+export class ServerConnection implements StepHost, ReverseHost {
   readonly id = randomUUID();
   readonly direction: Direction;
   readonly role: Role;
@@ -104,6 +105,8 @@ export class ServerConnection implements StepHost {
   #overBudgetLogged = false;
   #negotiationTimer: NodeJS.Timeout;
   readonly #activation: HostActivation;
+  /** bidi with a peer that takes pair requests from the receiving side too (reverse-pairs.ts) */
+  #reverse: ReversePairs | undefined;
   /** initiator: may try host names (Opening.hostNamed) */
   readonly #mayUseHostNames: boolean;
   /** the hosts' names (ours, the peer's), once asked for: the stream after TLS is named after them */
@@ -216,11 +219,12 @@ export class ServerConnection implements StepHost {
     return this.#owner.connectionTable.get(this.id)?.bidi ?? false;
   }
 
-  enableBidi(): void {
+  enableBidi(reversePairs: boolean): void {
     const row = this.#owner.connectionTable.get(this.id);
     if (!row || row.bidi) return;
     row.bidi = true;
-    this.logger.info(`${this.label} bidirectional (XEP-0288)`);
+    if (reversePairs) this.#reverse = new ReversePairs(this);
+    this.logger.info(`${this.label} bidirectional (XEP-0288)`, { reverse_pairs: reversePairs || undefined });
   }
 
   // --- host-named streams and host activation (step-host-named.ts, step-host-activation.ts) ---
@@ -411,7 +415,7 @@ export class ServerConnection implements StepHost {
    * peer does not use per-pair authorization (on a standard stream invalid would end it).
    */
   revoke(pair: Pair): boolean {
-    if (!this.#perPair || !this.#owner.bindingTable.isBound(pair, 'in', this.id)) return false;
+    if (!(this.#perPair || this.#reverse) || !this.#owner.bindingTable.isBound(pair, 'in', this.id)) return false;
     this.#owner.bindingTable.unbind(pair, 'in', this.id);
     this.stream.send(new Element('result', NS_DIALBACK, { from: pair.local, to: pair.remote, type: 'invalid' }));
     this.logger.info('s2s incoming pair revoked', { from: pair.remote, to: pair.local });
@@ -448,6 +452,7 @@ export class ServerConnection implements StepHost {
     if (this.#owner.bindingTable.isBound(pair, 'out', this.id)) return;
     if (this.#dialback) return this.#dialback.request(pair);
     if (this.#activation.request(pair)) return;
+    if (this.#reverse && this.#authenticated) return this.#reverse.request(pair);
     queueMicrotask(() => this.refused(pair, new StanzaError('remote-server-timeout', `pairs cannot be asked for on a connection ${this.remoteDomain} opened`)));
   }
 
@@ -468,7 +473,9 @@ export class ServerConnection implements StepHost {
     // A host-named stream carries any domain of the peer's host, each pair with a proof of its own; on
     // one the peer opened we can ask only by activation, and only with bidi.
     if (this.#hostNamed) return this.role === 'initiator' ? this.#negotiation.complete : this.#activation.canRequest;
-    if (this.role !== 'initiator' || !this.#negotiation.complete) return false;
+    // On a bidi connection the peer opened: its certificate must name the domain (RFC 7712 section 4.4.2).
+    if (this.role === 'receiver') return this.#reverse !== undefined && this.#authenticated && this.certificate(remote).status === 'valid';
+    if (!this.#negotiation.complete) return false;
     return this.#dialback!.errorsOffered && this.certificate(remote).status === 'valid';
   }
 
@@ -568,6 +575,33 @@ export class ServerConnection implements StepHost {
     if (this.bidi) queueMicrotask(() => this.#negotiation.whenOpen(() => !this.#closed && this.#bindReverse(pair, 'out', proof)));
   }
 
+  /** ReverseHost, initiator: what policy says of the peer's sender proven by `method` (inbound, as on a connection it opened). */
+  admitsSender(pair: Pair, method: AuthMethod): Admission {
+    return this.#admission(pair, proofOf('in', method, this.secure, false).level);
+  }
+
+  /** ReverseHost, initiator: the peer proved the sender of a pair it asked for; bound inbound, and outbound (bidi). */
+  reverseGranted(pair: Pair, method: AuthMethod): void {
+    if (this.#closed) return;
+    const proof = this.#record(pair, 'in', method, method === 'certificate');
+    this.logger.info('s2s outgoing bidi: pair asked for by the peer authorized', { from: pair.remote, to: pair.local, ...proof });
+    this.#bindReverse(pair, 'out', proof);
+  }
+
+  /** ReverseHost, receiver: the peer granted a pair we asked for on the connection it opened (its certificate names the remote domain: canCarry). */
+  reverseAuthorized(pair: Pair): void {
+    if (this.#closed) return;
+    const certified = this.certificate(pair.remote).status === 'valid';
+    const admission = this.#admission(pair, proofOf('out', 'certificate', this.secure, certified).level);
+    if (admission.kind === 'reject') return this.refused(pair, stanzaErrorOf(admission));
+    const proof = this.#record(pair, 'out', 'certificate', certified);
+    this.#acks.authenticated(this.#tracker);
+    this.logger.info('s2s incoming bidi: pair authorized by the peer', { local: pair.local, remote: pair.remote, ...proof });
+    this.#owner.pairReady(this, pair);
+    const inbound = proofOf('in', 'certificate', this.secure, certified);
+    if (this.#admitted(pair, inbound.level, 's2s incoming bidi: policy refuses to receive from the peer')) this.#bindReverse(pair, 'in', inbound);
+  }
+
   /** Enters what the peer proved in the connection table and the pair in the binding table. */
   #record(pair: Pair, direction: Direction, method: AuthMethod, certified: boolean, given?: PairProof): PairProof {
     clearTimeout(this.#negotiationTimer);
@@ -664,6 +698,7 @@ export class ServerConnection implements StepHost {
       if (!this.#hostNames) this.#settleHostNamed(false);
       return;
     }
+    if (this.#reverse?.claims(element)) return this.#reverse.handle(element);
     const step = this.#negotiation.handle(element);
     if (step) return void step.catch((error: unknown) => this.#stepFailed(error));
     if (element.xmlns === NS_SM) return this.#acks.handle(element, this.#inbound, this.#tracker);
@@ -711,6 +746,7 @@ export class ServerConnection implements StepHost {
     this.#negotiation.clear();
     if (error) this.#note(error.message);
     this.#dialback?.closed();
+    this.#reverse?.closed();
     this.#activation.closed();
     const unconfirmed = this.#tracker.takeUnconfirmed();
     // Draft-ietf-xmpp-dna-01 section 4: a closed connection leaves both tables.

@@ -8,7 +8,8 @@
  * stanza for a pair not bound to it is refused with invalid-connection and not delivered, and
  * revoking one pair from the admin API stops that pair only while the other 399 keep flowing,
  * until it is authorized again. Then the group-chat services of every domain are asked for their
- * identity from the other host (XEP-0030), and last the same exchange runs with
+ * identity from the other host (XEP-0030), still over the one connection (the host that did not
+ * open it asks for its pairs there), and last the same exchange runs with
  * `s2s.multiplex: false`; both counted.
  */
 import assert from 'node:assert/strict';
@@ -195,16 +196,18 @@ describe(`two hosts serving ${N} domains each: one connection between them`, () 
     assert.equal(between(), 1);
   });
 
-  it("h1's users reach the services of h2's domains over the same connection; h2's users reaching h1's services open h2's own", async () => {
+  it("each host's users reach the services of the other's domains over the same connection", async () => {
     assert.equal(await askServices(shared, ps, qs), N * N * SERVICES.length);
     assert.equal(between(), 1);
-    // h1 never asked for the pairs (q, muc.p), and Trellis does not yet ask for pairs on a
-    // connection the peer opened (XEP-0288 allows it): h2 opens a connection of its own, which
-    // then carries all of them (the next hop and the certificate are the same for every domain).
+    // h1 never asked for the pairs (q, muc.p): h2 asks for them on the connection h1 opened
+    // (XEP-0288 section 2.2; docs/protocols/reverse-pairs.md), which h1's certificate proves muc.p for.
     assert.equal(await askServices(shared, qs, ps), N * N * SERVICES.length);
-    const count = between();
-    console.log(`# services asked both ways: ${count} TCP connections between the hosts`);
-    assert.equal(count, 2, JSON.stringify([shared.h1, shared.h2].map((host) => host.server.s2s.connections().map((row) => `${row.direction} ${row.remoteDomain} ${row.pairs.length}`))));
+    assert.equal(between(), 1, JSON.stringify([shared.h1, shared.h2].map((host) => host.server.s2s.connections().map((row) => `${row.direction} ${row.remoteDomain} ${row.pairs.length}`))));
+    const [connection] = shared.h2.server.s2s.connections();
+    assert.equal(connection!.direction, 'in');
+    const pairs = shared.h2.server.s2s.pairs().filter((pair) => pair.local.startsWith('q') && pair.remote.startsWith('muc.'));
+    assert.equal(pairs.length, N * N);
+    assert.ok(pairs.every((pair) => pair.outbound.length === 1 && pair.outbound[0]!.connection === connection!.id && pair.inbound.length === 1), JSON.stringify(pairs[0]));
   });
 
   it('with multiplexing off, each domain pair gets a connection of its own', async () => {
