@@ -148,6 +148,7 @@ export function s2sRows(sources: AdminSources): S2sRow[] {
     idleSeconds: info.idleSeconds,
     bytesIn: info.bytesIn,
     bytesOut: info.bytesOut,
+    readStanzasPerSecond: info.readStanzasPerSecond,
   }));
 }
 

@@ -372,6 +372,7 @@ describe('parseConfig', () => {
           max_text_bytes: 524288,
         },
         rate: { bytes_per_second: 262144, burst_bytes: 2097152, stanzas_per_second: 1000, burst_stanzas: 5000 },
+        rate_pairs_max: 64,
         output: { connection_buffer: 2097152, total_buffer: 67108864 },
         access: { deny_domains: [], allow_domains: [], deny_addresses: [], allow_addresses: [] },
         delegation: {

@@ -553,7 +553,14 @@ const s2sSchema: ObjectNode = {
     retry_initial_delay: seconds(1, 3600, 5, 'seconds before retrying a remote domain that could not be reached; doubles with each failure'),
     retry_max_delay: seconds(1, 86400, 600, 'longest wait between attempts to reach a failing remote domain'),
     limits: parserLimits('parser limits applied to every server stream', 512 * KIB),
-    rate: readRate('how fast one remote server may send on one connection; reading pauses while it is over, so a flooding domain slows down and local users do not notice', 256 * KIB, 2 * MIB, 1000, 5000),
+    rate: readRate('how fast one remote server may send for one domain pair; reading pauses while it is over, so a flooding domain slows down and local users do not notice', 256 * KIB, 2 * MIB, 1000, 5000),
+    rate_pairs_max: {
+      kind: 'integer',
+      min: 1,
+      max: 100_000,
+      default: 64,
+      description: 'a connection carrying several domain pairs from the peer reads at rate times their number, up to this many: a shared connection gets what that many connections of their own would; 1 holds every connection to rate',
+    },
     output: {
       kind: 'object',
       description: 'memory held for remote servers: a stanza counts from when it is written to a server connection until the peer has it (acknowledged with stream management, else taken by the socket)',

@@ -281,6 +281,8 @@ export interface S2sConfig {
   retry_max_delay: number;
   limits: ParserLimits;
   rate: RateConfig;
+  /** a connection carrying several inbound domain pairs reads at `rate` times their number, up to this many */
+  rate_pairs_max: number;
   /** bytes held for remote servers until they have them, per connection and in all */
   output: { connection_buffer: number; total_buffer: number };
   access: S2sAccessConfig;

@@ -297,7 +297,7 @@ export class ServerConnection implements StepHost, ReverseHost {
     this.#authenticated = true;
     this.#owner.connectionTable.proved(this.id, pair.remote);
     this.logger.info(`${this.label} pair activated`, { local: pair.local, remote: pair.remote, ...proof });
-    if (this.role === 'receiver' || this.bidi) this.#owner.bindingTable.bind(pair, 'in', this.id, proof);
+    if (this.role === 'receiver' || this.bidi) this.#bind(pair, 'in', proof);
     if (this.role === 'initiator' || this.bidi) {
       this.#owner.bindingTable.bind(pair, 'out', this.id, proof);
       this.#dialback?.settle(pair);
@@ -417,6 +417,7 @@ export class ServerConnection implements StepHost, ReverseHost {
   revoke(pair: Pair): boolean {
     if (!(this.#perPair || this.#reverse) || !this.#owner.bindingTable.isBound(pair, 'in', this.id)) return false;
     this.#owner.bindingTable.unbind(pair, 'in', this.id);
+    this.#inboundChanged();
     this.stream.send(new Element('result', NS_DIALBACK, { from: pair.local, to: pair.remote, type: 'invalid' }));
     this.logger.info('s2s incoming pair revoked', { from: pair.remote, to: pair.local });
     return true;
@@ -558,7 +559,7 @@ export class ServerConnection implements StepHost, ReverseHost {
 
   /** XEP-0288: a pair authorized one way on a bidi connection is bound the other way too, with the same proof. */
   #bindReverse(pair: Pair, direction: Direction, proof: PairProof): void {
-    this.#owner.bindingTable.bind(pair, direction, this.id, proof);
+    this.#bind(pair, direction, proof);
     this.logger.info(`${this.label} pair bound ${direction === 'out' ? 'outbound' : 'inbound'} (bidi)`, { local: pair.local, remote: pair.remote });
     if (direction === 'out') this.#owner.pairReady(this, pair);
   }
@@ -602,13 +603,24 @@ export class ServerConnection implements StepHost, ReverseHost {
     if (this.#admitted(pair, inbound.level, 's2s incoming bidi: policy refuses to receive from the peer')) this.#bindReverse(pair, 'in', inbound);
   }
 
+  #bind(pair: Pair, direction: Direction, proof: PairProof): void {
+    this.#owner.bindingTable.bind(pair, direction, this.id, proof);
+    if (direction === 'in') this.#inboundChanged();
+  }
+
+  /** Each pair the peer may send for brings its share of `s2s.rate`, as a connection of its own would, up to `s2s.rate_pairs_max`. */
+  #inboundChanged(): void {
+    const pairs = this.#owner.bindingTable.pairsOf(this.id, 'in').length;
+    this.stream.setReadShares(Math.max(1, Math.min(pairs, this.context.config.rate_pairs_max)));
+  }
+
   /** Enters what the peer proved in the connection table and the pair in the binding table. */
   #record(pair: Pair, direction: Direction, method: AuthMethod, certified: boolean, given?: PairProof): PairProof {
     clearTimeout(this.#negotiationTimer);
     if (certified) this.#owner.connectionTable.certified(this.id, pair.remote);
     else this.#owner.connectionTable.proved(this.id, pair.remote);
     const proof = given ?? proofOf(direction, method, this.secure, certified);
-    this.#owner.bindingTable.bind(pair, direction, this.id, proof);
+    this.#bind(pair, direction, proof);
     this.#owner.pairCounters.count(direction, 'authorized', method);
     return proof;
   }

@@ -143,6 +143,8 @@ describe(`two hosts serving ${N} domains each: one connection between them`, () 
     // Each direction of every pair of domains that talked: users' and services' domains.
     // Each pair of domains once each way: bound inbound, and outbound as its reverse (bidi).
     assert.equal(connection!.pairs.length, 2 * N * N);
+    // s2s.rate for each pair the peer may send for, up to s2s.rate_pairs_max (64) of them.
+    assert.equal(connection!.readStanzasPerSecond, 1000 * Math.min(N * N, 64));
     assert.equal(pairs.length, N * N);
     const pair = pairs.find((candidate) => candidate.local === qs[2] && candidate.remote === ps.at(-1));
     assert.deepEqual(pair?.inbound.map((binding) => [binding.connection, binding.method]), [[connection!.id, 'certificate']]);
