@@ -178,9 +178,13 @@ export class ServerConnection implements StepHost, ReverseHost {
     return this.#owner.connectionTable.proves(this.id, domain);
   }
 
-  /** Whether the peer uses per-pair authorization here: an unbound pair's stanza is refused, not the stream. */
+  /**
+   * Whether pairs are authorized one by one here: the peer asked without keys, or takes our
+   * requests on a bidi connection it opened (reverse-pairs.ts). An unbound pair's stanza is then
+   * refused, not the stream.
+   */
   get perPair(): boolean {
-    return this.#perPair;
+    return this.#perPair || this.#reverse !== undefined;
   }
 
   /** Sends a stanza back towards the peer over the pair's outbound binding (an error for an unbound pair). */
@@ -415,7 +419,7 @@ export class ServerConnection implements StepHost, ReverseHost {
    * peer does not use per-pair authorization (on a standard stream invalid would end it).
    */
   revoke(pair: Pair): boolean {
-    if (!(this.#perPair || this.#reverse) || !this.#owner.bindingTable.isBound(pair, 'in', this.id)) return false;
+    if (!this.perPair || !this.#owner.bindingTable.isBound(pair, 'in', this.id)) return false;
     this.#owner.bindingTable.unbind(pair, 'in', this.id);
     this.#inboundChanged();
     this.stream.send(new Element('result', NS_DIALBACK, { from: pair.local, to: pair.remote, type: 'invalid' }));

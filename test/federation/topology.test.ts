@@ -161,7 +161,7 @@ describe(`two hosts serving ${N} domains each: one connection between them`, () 
     console.log(run.stdout.split('\n').slice(0, 6).map((line) => `# ${line}`).join('\n'));
   });
 
-  it('a stanza for a pair not bound to the connection is refused with invalid-connection and not delivered', async () => {
+  it('a stanza for a pair not bound to the connection is refused with invalid-connection and not delivered, on either side', async () => {
     const h2 = shared.h2.server.s2s;
     const [connection] = h2.connections();
     // As if the binding were gone on h2's side only (a revocation crossing the stanza).
@@ -177,6 +177,18 @@ describe(`two hosts serving ${N} domains each: one connection between them`, () 
     assert.doesNotMatch(receiver.received, /not bound here/);
     assert.equal(between(), 1);
     h2.bindingTable.bind(pair, 'in', connection!.id, binding!.proof);
+
+    // The same on h1, the side that opened the connection: refused alone, the connection stays.
+    const h1 = shared.h1.server.s2s;
+    const [opened] = h1.connections();
+    const back = { local: 'p2.test', remote: 'q2.test' };
+    const [openerBinding] = h1.bindingTable.pairsOf(opened!.id, 'in').filter((bound) => bound.local === back.local && bound.remote === back.remote);
+    h1.bindingTable.unbind(back, 'in', opened!.id);
+    shared.clients.get('q2.test')!.send(`<message to='u@p2.test/r' type='chat' id='unbound-back'><body>not bound on the opener</body></message>`);
+    assert.match(await shared.clients.get('q2.test')!.waitFor(/id=["']unbound-back["'][^>]*type=["']error["']|type=["']error["'][^>]*id=["']unbound-back["']/, 10_000), /invalid-connection/);
+    assert.equal(await exchange(shared, ['q3.test'], ['p2.test'], 'still back'), 1);
+    assert.equal(between(), 1);
+    h1.bindingTable.bind(back, 'in', opened!.id, openerBinding!.proof);
   });
 
   it('revoking one pair from the admin API stops it alone; the other pairs keep flowing, and it is authorized again', async () => {
