@@ -13,8 +13,7 @@ import { readRateFrom } from '../net/read-throttle.ts';
 import { NS_SM } from '../net/stream-management.ts';
 import { StreamError, type StreamErrorCondition } from '../net/stream-errors.ts';
 import { XmlStream } from '../net/xml-stream.ts';
-import type { FederationLevel } from '../config/types.ts';
-import { stanzaErrorOf, type Admission } from '../policy/verdict.ts';
+import type { Admission } from '../policy/verdict.ts';
 import type { Logger } from '../util/log.ts';
 import { Element, NS_CLIENT, NS_SERVER, NS_STREAMS } from '../xml/element.ts';
 import { NS_DIALBACK } from '../xml/namespaces.ts';
@@ -31,7 +30,7 @@ import { ACK_ANSWER_TIMEOUT_MS, DeliveryTracker, type TrackedStanza } from './de
 import { InboundStanzas } from './inbound.ts';
 import { Negotiation, type Role, type StepHost } from './negotiation.ts';
 import type { PairCounters } from './pair-counters.ts';
-import { proofOf, type PairProof } from './pair-proof.ts';
+import type { PairProof } from './pair-proof.ts';
 import { checkPeerCertificate, peerCertificates, type CertificateVerdict } from './peer-certificate.ts';
 import { NS_TRELLIS_S2S, proveSender, type PairVerdict } from './pair-authorization.ts';
 import { DialbackInitiator, type VerifyOutcome } from './step-dialback-initiator.ts';
@@ -40,6 +39,7 @@ import { DialbackReceiver } from './step-dialback-receiver.ts';
 import { bidiStep } from './step-bidi.ts';
 import { HostActivation } from './step-host-activation.ts';
 import { ReversePairs, type ReverseHost } from './reverse-pairs.ts';
+import { PairBindings, type BindingsHost } from './pair-bindings.ts';
 import { hostNamedHeader, hostNamedStep } from './step-host-named.ts';
 import { saslExternalStep } from './step-sasl-external.ts';
 import { tlsStep } from './step-tls.ts';
@@ -75,7 +75,7 @@ export interface Opening {
   hostNamed?: boolean;
 }
 
-export class ServerConnection implements StepHost, ReverseHost {
+export class ServerConnection implements StepHost, ReverseHost, BindingsHost {
   readonly id = randomUUID();
   readonly direction: Direction;
   readonly role: Role;
@@ -92,6 +92,7 @@ export class ServerConnection implements StepHost, ReverseHost {
   readonly #inbound: InboundStanzas;
   readonly #tracker: DeliveryTracker;
   readonly #acks = acknowledgements(this);
+  readonly #bindings: PairBindings;
   #local: string | undefined;
   #remote: string | undefined;
   #streamId = '';
@@ -155,6 +156,7 @@ export class ServerConnection implements StepHost, ReverseHost {
       context.output,
     );
     this.#inbound = new InboundStanzas(this, owner.bindingTable);
+    this.#bindings = new PairBindings(this, owner);
     this.#dialback = opening ? new DialbackInitiator(this) : undefined;
     const dialback = this.#dialback ?? new DialbackReceiver(this, (sender, receiving, key) => owner.verify(sender, receiving, this.#streamId, key));
     this.#activation = new HostActivation(this);
@@ -301,12 +303,11 @@ export class ServerConnection implements StepHost, ReverseHost {
     this.#authenticated = true;
     this.#owner.connectionTable.proved(this.id, pair.remote);
     this.logger.info(`${this.label} pair activated`, { local: pair.local, remote: pair.remote, ...proof });
-    if (this.role === 'receiver' || this.bidi) this.#bind(pair, 'in', proof);
+    if (this.role === 'receiver' || this.bidi) this.#bindings.bind(pair, 'in', proof);
     if (this.role === 'initiator' || this.bidi) {
-      this.#owner.bindingTable.bind(pair, 'out', this.id, proof);
+      this.#bindings.bind(pair, 'out', proof);
       this.#dialback?.settle(pair);
-      this.#acks.authenticated(this.#tracker);
-      this.#owner.pairReady(this, pair);
+      this.outboundReady(pair);
     }
   }
 
@@ -366,18 +367,7 @@ export class ServerConnection implements StepHost, ReverseHost {
   }
 
   admits(pair: Pair, method: AuthMethod): Admission {
-    return this.#admission(pair, this.#proofFor(pair, method).level);
-  }
-
-  /** What `method` proves for the pair on this connection (src/s2s/pair-proof.ts). */
-  #proofFor(pair: Pair, method: AuthMethod): PairProof {
-    const certified = this.direction === 'out' && this.certificate(pair.remote).status === 'valid';
-    return proofOf(this.direction, method, this.secure, certified);
-  }
-
-  /** Policy's verdict on the pair proven at `level` here (src/policy/snapshot.ts). */
-  #admission(pair: Pair, level: FederationLevel): Admission {
-    return this.context.policy.current.authenticate({ ...pair, address: this.remoteAddress, reached: level });
+    return this.#bindings.admits(pair, method);
   }
 
   authorized(pair: Pair, method: AuthMethod): void {
@@ -387,7 +377,7 @@ export class ServerConnection implements StepHost, ReverseHost {
     this.#dialback!.settle(pair);
     if (this.#hostNamed) return void this.#bindHostNamedOutbound(pair);
     // The pair starts sending once the stream is open (after the restart that follows SASL).
-    if (!this.#negotiation.whenOpen(() => this.#bindOutbound(pair, method))) {
+    if (!this.#negotiation.whenOpen(() => this.#bindings.outbound(pair, method))) {
       this.refused(pair, new StanzaError('resource-constraint', 'too many requests wait on this connection'));
     }
   }
@@ -419,9 +409,7 @@ export class ServerConnection implements StepHost, ReverseHost {
    * peer does not use per-pair authorization (on a standard stream invalid would end it).
    */
   revoke(pair: Pair): boolean {
-    if (!this.perPair || !this.#owner.bindingTable.isBound(pair, 'in', this.id)) return false;
-    this.#owner.bindingTable.unbind(pair, 'in', this.id);
-    this.#inboundChanged();
+    if (!this.perPair || !this.#bindings.unbindInbound(pair)) return false;
     this.stream.send(new Element('result', NS_DIALBACK, { from: pair.local, to: pair.remote, type: 'invalid' }));
     this.logger.info('s2s incoming pair revoked', { from: pair.remote, to: pair.local });
     return true;
@@ -532,101 +520,50 @@ export class ServerConnection implements StepHost, ReverseHost {
     const verdict = await this.proveSender(pair.remote);
     if (this.#closed) return;
     const proof: PairProof = verdict.proven ? { method: verdict.method, level: verdict.level } : { method: 'dialback', level: 'encrypted' };
-    const admission = this.#admission(pair, proof.level);
+    const admission = this.#bindings.admitsAt(pair, proof.level);
     if (admission.kind === 'reject') {
       const reason = verdict.proven ? `it reaches ${proof.level}` : verdict.reason;
       return this.refused(pair, new StanzaError('remote-server-timeout', `${pair.remote} is not proven for the host ${this.#hostNames!.remote}: ${admission.text} (${reason})`));
     }
-    this.#bindOutbound(pair, proof.method, proof);
+    this.#bindings.outbound(pair, proof.method, proof);
   }
 
-  /** Binds a pair we asked for; `given` is a proof already admitted by policy (a host-named stream's). */
-  #bindOutbound(pair: Pair, method: AuthMethod, given?: PairProof): void {
-    if (this.#closed) return;
-    const admission = given ? undefined : this.admits(pair, method);
-    if (admission?.kind === 'reject') return this.refused(pair, stanzaErrorOf(admission));
-    const proof = this.#record(pair, 'out', method, this.certificate(pair.remote).status === 'valid', given);
-    this.#acks.authenticated(this.#tracker);
-    this.logger.info('s2s outgoing pair authorized', { local: pair.local, remote: pair.remote, ...proof });
-    this.#owner.pairReady(this, pair);
-    // XEP-0288 section 2.2: the peer may send the reverse of each pair we proved, if what it proved to us is enough.
-    if (this.bidi && this.#admitted(pair, proof.level, 's2s outgoing bidi: policy refuses to receive from the peer')) this.#bindReverse(pair, 'in', proof);
-  }
-
-  /** Whether policy admits the pair proven at `level`; a refusal is logged with its rule. */
-  #admitted(pair: Pair, level: FederationLevel, refusal: string): boolean {
-    const admission = this.#admission(pair, level);
-    if (admission.kind === 'continue') return true;
-    this.logger.warn(refusal, { from: pair.remote, level, reason: admission.text, rule: admission.rule });
-    return false;
-  }
-
-  /** XEP-0288: a pair authorized one way on a bidi connection is bound the other way too, with the same proof. */
-  #bindReverse(pair: Pair, direction: Direction, proof: PairProof): void {
-    this.#bind(pair, direction, proof);
-    this.logger.info(`${this.label} pair bound ${direction === 'out' ? 'outbound' : 'inbound'} (bidi)`, { local: pair.local, remote: pair.remote });
-    if (direction === 'out') this.#owner.pairReady(this, pair);
-  }
-
+  /** The peer proved a pair's sender; with bidi we send as its reverse too. */
   #bindInbound(pair: Pair, method: AuthMethod): void {
-    const proof = this.#proofFor(pair, method);
-    if (!this.#admitted(pair, proof.level, 's2s incoming pair refused by policy')) return this.pairRefused(pair, method);
+    const proof = this.#bindings.inbound(pair, method);
+    if (!proof) return;
     this.#authenticated = true;
-    this.#record(pair, 'in', method, method === 'sasl-external' || method === 'certificate');
-    this.logger.info('s2s incoming sender authorized', { from: pair.remote, to: pair.local, ...proof });
     // XEP-0288 section 2.2: we send as the reverse of what the peer proved, once the stream is
     // open. A step authorizes while it handles the peer's element, before it reports the restart
     // that follows SASL; asked after that, nothing goes out between <success/> and our new header.
-    if (this.bidi) queueMicrotask(() => this.#negotiation.whenOpen(() => !this.#closed && this.#bindReverse(pair, 'out', proof)));
+    if (this.bidi) queueMicrotask(() => this.#negotiation.whenOpen(() => !this.#closed && this.#bindings.reverse(pair, 'out', proof)));
   }
 
-  /** ReverseHost, initiator: what policy says of the peer's sender proven by `method` (inbound, as on a connection it opened). */
-  admitsSender(pair: Pair, method: AuthMethod): Admission {
-    return this.#admission(pair, proofOf('in', method, this.secure, false).level);
+  // --- BindingsHost and ReverseHost: pair-bindings.ts, reverse-pairs.ts -----------------------
+
+  get ended(): boolean {
+    return this.#closed;
   }
 
-  /** ReverseHost, initiator: the peer proved the sender of a pair it asked for; bound inbound, and outbound (bidi). */
-  reverseGranted(pair: Pair, method: AuthMethod): void {
-    if (this.#closed) return;
-    const proof = this.#record(pair, 'in', method, method === 'certificate');
-    this.logger.info('s2s outgoing bidi: pair asked for by the peer authorized', { from: pair.remote, to: pair.local, ...proof });
-    this.#bindReverse(pair, 'out', proof);
-  }
-
-  /** ReverseHost, receiver: the peer granted a pair we asked for on the connection it opened (its certificate names the remote domain: canCarry). */
-  reverseAuthorized(pair: Pair): void {
-    if (this.#closed) return;
-    const certified = this.certificate(pair.remote).status === 'valid';
-    const admission = this.#admission(pair, proofOf('out', 'certificate', this.secure, certified).level);
-    if (admission.kind === 'reject') return this.refused(pair, stanzaErrorOf(admission));
-    const proof = this.#record(pair, 'out', 'certificate', certified);
-    this.#acks.authenticated(this.#tracker);
-    this.logger.info('s2s incoming bidi: pair authorized by the peer', { local: pair.local, remote: pair.remote, ...proof });
-    this.#owner.pairReady(this, pair);
-    const inbound = proofOf('in', 'certificate', this.secure, certified);
-    if (this.#admitted(pair, inbound.level, 's2s incoming bidi: policy refuses to receive from the peer')) this.#bindReverse(pair, 'in', inbound);
-  }
-
-  #bind(pair: Pair, direction: Direction, proof: PairProof): void {
-    this.#owner.bindingTable.bind(pair, direction, this.id, proof);
-    if (direction === 'in') this.#inboundChanged();
-  }
-
-  /** Each pair the peer may send for brings its share of `s2s.rate`, as a connection of its own would, up to `s2s.rate_pairs_max`. */
-  #inboundChanged(): void {
-    const pairs = this.#owner.bindingTable.pairsOf(this.id, 'in').length;
-    this.stream.setReadShares(Math.max(1, Math.min(pairs, this.context.config.rate_pairs_max)));
-  }
-
-  /** Enters what the peer proved in the connection table and the pair in the binding table. */
-  #record(pair: Pair, direction: Direction, method: AuthMethod, certified: boolean, given?: PairProof): PairProof {
+  bound(): void {
     clearTimeout(this.#negotiationTimer);
-    if (certified) this.#owner.connectionTable.certified(this.id, pair.remote);
-    else this.#owner.connectionTable.proved(this.id, pair.remote);
-    const proof = given ?? proofOf(direction, method, this.secure, certified);
-    this.#bind(pair, direction, proof);
-    this.#owner.pairCounters.count(direction, 'authorized', method);
-    return proof;
+  }
+
+  outboundReady(pair: Pair): void {
+    this.#acks.authenticated(this.#tracker);
+    this.#owner.pairReady(this, pair);
+  }
+
+  admitsSender(pair: Pair, method: AuthMethod): Admission {
+    return this.#bindings.admits(pair, method, 'in');
+  }
+
+  reverseGranted(pair: Pair, method: AuthMethod): void {
+    this.#bindings.granted(pair, method);
+  }
+
+  reverseAuthorized(pair: Pair): void {
+    this.#bindings.grantedByPeer(pair);
   }
 
   // --- the stream ------------------------------------------------------------------------------
