@@ -28,13 +28,19 @@ export interface ServiceSetupContext {
   loadCertificate(store: TlsContextStore, host: HostConfig, config: TrellisConfig, logger: Logger): Promise<void>;
 }
 
+/** The domain of a hosted domain's group-chat service when an external component is configured there (it serves it instead). */
+function componentInPlace(host: HostConfig, config: TrellisConfig): string | undefined {
+  const domain = `${host.muc.subdomain}.${host.domain}`;
+  return host.muc.enabled && config.components.some((component) => component.domain === domain) ? domain : undefined;
+}
+
 /** The services a hosted domain has by its configuration; a domain that is itself hosted is never a service. */
 export function serviceSpecs(host: HostConfig, config: TrellisConfig): ServiceSpec[] {
   if (!host.muc.enabled) return [];
   const domain = `${host.muc.subdomain}.${host.domain}`;
   if (config.hosts.some((other) => other.domain === domain)) return [];
   // An external component configured at that domain serves it instead (src/component).
-  if (config.components.some((component) => component.domain === domain)) return [];
+  if (componentInPlace(host, config)) return [];
   return [{ kind: 'muc', parent: host.domain, domain }];
 }
 
@@ -46,6 +52,8 @@ export function serviceSpecs(host: HostConfig, config: TrellisConfig): ServiceSp
 export async function syncServiceHosts(parent: string, hostConfig: HostConfig | undefined, context: ServiceSetupContext): Promise<{ started: string[]; stopped: string[] }> {
   const { router, config, logger } = context;
   const wanted = hostConfig ? serviceSpecs(hostConfig, config) : [];
+  const component = hostConfig && componentInPlace(hostConfig, config);
+  if (component) logger.info('group chat is served by an external component instead of the built-in service', { host: parent, service: component, key: `components.${component}` });
   const started: string[] = [];
   const stopped: string[] = [];
   for (const host of [...router.hosts.values()]) {
