@@ -95,6 +95,11 @@ export class Destination {
     this.#stopping = true;
   }
 
+  /** stanzas waiting here for their pair */
+  get queued(): number {
+    return this.#queued;
+  }
+
   /**
    * Nothing waits here, no connection is in use or being made, and whatever backoff there was
    * is long over: the entry may go, so that the domains ever written to do not pile up.

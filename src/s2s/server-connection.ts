@@ -5,6 +5,7 @@
  * What the peer proved is kept in the connection table, the pairs it may carry in the binding
  * table; stanzas go out for bound pairs, and come in through the receive check (inbound.ts).
  */
+import { stanzaKind } from '../router/traffic-counters.ts';
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
@@ -501,6 +502,7 @@ export class ServerConnection implements StepHost, ReverseHost, BindingsHost {
 
   /** Sends a stanza of a pair bound to this connection; `resends` counts the connections it was sent on before. */
   sendStanza(stanza: Element, pair: Pair, resends = 0): void {
+    this.context.router.traffic.sent.add('server', stanzaKind(stanza.name));
     const outcome = this.#tracker.send(serialize(stanza, NS_CLIENT), pair, resends);
     if (outcome === 'acks-given-up') this.logger.warn('s2s peer stopped acknowledging: acknowledgements given up', { limit: 'unacknowledged stanzas' });
     if (outcome !== 'over-budget') return;

@@ -308,6 +308,13 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
     return closed;
   }
 
+  /** Stanzas waiting for their pair to be authorized, for every remote domain (the metrics). */
+  queued(): number {
+    let queued = 0;
+    for (const destination of this.#destinations.values()) queued += destination.queued;
+    return queued;
+  }
+
   /** Every server connection, for the admin API and `trellis s2s`. */
   connections(): S2sConnectionInfo[] {
     return [...this.#live.values()].map(({ connection }) => connectionInfo(connection, this.bindingTable, this.connectionTable)).sort((a, b) => a.connectedAt - b.connectedAt);
