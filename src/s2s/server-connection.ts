@@ -29,7 +29,7 @@ import { serverName } from './connector.ts';
 import type { AuthMethod, S2sContext } from './context.ts';
 import { ACK_ANSWER_TIMEOUT_MS, DeliveryTracker, type TrackedStanza } from './delivery-tracker.ts';
 import { InboundStanzas } from './inbound.ts';
-import { Negotiation, type Role, type StepHost } from './negotiation.ts';
+import { describeElement, Negotiation, type Role, type StepHost } from './negotiation.ts';
 import type { PairCounters } from './pair-counters.ts';
 import type { PairProof } from './pair-proof.ts';
 import { checkPeerCertificate, peerCertificates, type CertificateVerdict } from './peer-certificate.ts';
@@ -164,7 +164,8 @@ export class ServerConnection implements StepHost, ReverseHost, BindingsHost {
     this.#mayUseHostNames = opening?.hostNamed ?? false;
     this.hostNamedSettled = this.#mayUseHostNames ? new Promise((resolve) => (this.#settleHostNamed = resolve)) : Promise.resolve(false);
     // Host names are asked for before TLS; activation comes before dialback, whose requests it may take.
-    this.#negotiation = new Negotiation(this.role, [hostNamedStep(this), tlsStep(this), bidiStep(this), saslExternalStep(this), this.#activation, dialback]);
+    const trace = (message: string, fields: Record<string, string>): void => this.#debug(message, fields);
+    this.#negotiation = new Negotiation(this.role, [hostNamedStep(this), tlsStep(this), bidiStep(this), saslExternalStep(this), this.#activation, dialback], trace);
     owner.connectionTable.add(this.id, this.direction);
     const seconds = context.config.negotiation_timeout;
     this.#negotiationTimer = setTimeout(() => this.#timedOut(seconds), seconds * 1000).unref();
@@ -320,11 +321,17 @@ export class ServerConnection implements StepHost, ReverseHost, BindingsHost {
   }
 
   write(element: Element): void {
+    this.#debug(`${this.label} sent`, { element: describeElement(element) });
     this.stream.send(element);
   }
 
   send(element: Element): boolean {
-    return this.#negotiation.whenOpen(() => this.stream.send(element));
+    return this.#negotiation.whenOpen(() => this.write(element));
+  }
+
+  /** A line at debug level (`log.level: debug`): the negotiation, step by step, for an operator diagnosing a peer. */
+  #debug(message: string, fields: Record<string, string>): void {
+    if (this.context.logger.enabled('debug')) this.logger.debug(message, fields);
   }
 
   certificate(domain: string): CertificateVerdict {
@@ -622,6 +629,7 @@ export class ServerConnection implements StepHost, ReverseHost, BindingsHost {
   #features(): Element {
     const features = new Element('features', NS_STREAMS);
     if (!this.#negotiation.offer(features)) features.c('sm', {}, NS_SM);
+    this.#debug(`${this.label} offered features`, { features: featureNames(features) });
     return features;
   }
 
@@ -647,6 +655,7 @@ export class ServerConnection implements StepHost, ReverseHost, BindingsHost {
         if (!element.getChild('host-named', NS_TRELLIS_S2S)) return this.#hostNamedFailed('the peer did not confirm host names after TLS');
         this.#establishHostNamed();
       }
+      this.#debug(`${this.label} received features`, { features: featureNames(element) });
       this.#acks.features(element);
       this.#dialback!.observe(element);
       this.#negotiation.features(element);
@@ -716,4 +725,9 @@ export class ServerConnection implements StepHost, ReverseHost, BindingsHost {
     this.logger.info(`${this.label} connection closed`, { reason: reason.message, unconfirmed: unconfirmed.length || undefined, bytes_in: this.stream.bytesIn, bytes_out: this.stream.bytesOut });
     this.#owner.closed(this, reason, unconfirmed);
   }
+}
+
+/** The features of a <stream:features/> by name, for log lines: "starttls bidi dialback". */
+function featureNames(features: Element): string {
+  return features.elements().map((feature) => feature.name).join(' ') || '(none)';
 }
