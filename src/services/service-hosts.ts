@@ -1,12 +1,13 @@
 /**
  * Service hosts: domains that serve a service instead of accounts (DESIGN: routes are a table).
  * Each hosted domain gets its services at subdomains of its own (group chat at
- * `conference.<host>` unless configured otherwise), listed in its disco#items (XEP-0030) and
+ * `conference.<host>` and publish-subscribe at `pubsub.<host>` unless configured otherwise), listed in its disco#items (XEP-0030) and
  * routed like any hosted domain; the router's foreign-access rules of the parent host apply.
  * No client logs in to a service host, and it runs none of the account features.
  */
 import type { HostConfig, TrellisConfig } from '../config/types.ts';
 import { mucServiceOf, serveMuc } from '../muc/module.ts';
+import { servePubsub } from '../pubsub/module.ts';
 import type { MucService } from '../muc/service.ts';
 import type { TlsContextStore } from '../net/tls-contexts.ts';
 import { Host, type ServiceInfo } from '../router/host.ts';
@@ -30,12 +31,27 @@ export interface ServiceSetupContext {
 
 /** The services a hosted domain has by its configuration; a domain that is itself hosted is never a service. */
 export function serviceSpecs(host: HostConfig, config: TrellisConfig): ServiceSpec[] {
-  if (!host.muc.enabled) return [];
-  const domain = `${host.muc.subdomain}.${host.domain}`;
-  if (config.hosts.some((other) => other.domain === domain)) return [];
-  // An external component configured at that domain serves it instead (src/component).
-  if (config.components.some((component) => component.domain === domain)) return [];
-  return [{ kind: 'muc', parent: host.domain, domain }];
+  const specs: ServiceSpec[] = [];
+  for (const kind of SERVICE_KINDS) {
+    const settings = host[kind];
+    if (!settings.enabled) continue;
+    const domain = `${settings.subdomain}.${host.domain}`;
+    if (config.hosts.some((other) => other.domain === domain)) continue;
+    // An external component configured at that domain serves it instead (src/component).
+    if (config.components.some((component) => component.domain === domain)) continue;
+    // Two services configured at one subdomain: the first (group chat) serves it.
+    if (specs.some((spec) => spec.domain === domain)) continue;
+    specs.push({ kind, parent: host.domain, domain });
+  }
+  return specs;
+}
+
+/** The services a hosted domain runs itself, each under its settings' key. */
+const SERVICE_KINDS = ['muc', 'pubsub'] as const;
+type ServiceKind = (typeof SERVICE_KINDS)[number];
+
+function isServiceKind(kind: string | undefined): kind is ServiceKind {
+  return (SERVICE_KINDS as readonly string[]).includes(kind ?? '');
 }
 
 /**
@@ -49,8 +65,9 @@ export async function syncServiceHosts(parent: string, hostConfig: HostConfig | 
   const started: string[] = [];
   const stopped: string[] = [];
   for (const host of [...router.hosts.values()]) {
-    if (host.service?.kind !== 'muc' || host.service.parent !== parent) continue;
-    const keep = hostConfig !== undefined && wanted.some((spec) => spec.domain === host.domain) && sameSettings(host.config, hostConfig);
+    const kind = host.service?.kind;
+    if (!isServiceKind(kind) || host.service!.parent !== parent) continue;
+    const keep = hostConfig !== undefined && wanted.some((spec) => spec.domain === host.domain && spec.kind === kind) && sameSettings(host.config, hostConfig, kind);
     if (keep) {
       host.config = hostConfig;
       continue;
@@ -63,7 +80,8 @@ export async function syncServiceHosts(parent: string, hostConfig: HostConfig | 
     const serviceConfig = { ...hostConfig!, domain: spec.domain };
     await context.loadCertificate(context.tls, serviceConfig, config, logger);
     const host = new Host(hostConfig!, spec);
-    serveMuc(host, { parent, settings: hostConfig!.muc, router, storage: context.storage, logger: logger.child({ service: spec.domain }) });
+    if (spec.kind === 'pubsub') servePubsub(host, { parent, router, storage: context.storage });
+    else serveMuc(host, { parent, settings: hostConfig!.muc, router, storage: context.storage, logger: logger.child({ service: spec.domain }) });
     router.addHost(host);
     started.push(spec.domain);
     logger.info('service started', { service: spec.domain, kind: spec.kind, host: parent });
@@ -76,6 +94,6 @@ export function mucServices(router: Router): MucService[] {
   return [...router.hosts.values()].flatMap((host) => mucServiceOf(host) ?? []);
 }
 
-function sameSettings(a: HostConfig, b: HostConfig): boolean {
-  return JSON.stringify(a.muc) === JSON.stringify(b.muc);
+function sameSettings(a: HostConfig, b: HostConfig, kind: ServiceKind): boolean {
+  return JSON.stringify(a[kind]) === JSON.stringify(b[kind]);
 }
