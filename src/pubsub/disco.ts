@@ -4,7 +4,7 @@
  */
 import type { Jid } from '../jid/jid.ts';
 import { el, type Element } from '../xml/element.ts';
-import { NS_DISCO_INFO, NS_DISCO_ITEMS } from '../modules/disco/host-info.ts';
+import { NS_DISCO_INFO, NS_DISCO_ITEMS } from '../muc/disco.ts';
 import { nodeNotFound } from './errors.ts';
 import type { PubsubService } from './service.ts';
 import { NS_PUBSUB } from './xmlns.ts';

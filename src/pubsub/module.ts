@@ -9,8 +9,9 @@ import type { Host } from '../router/host.ts';
 import type { Router } from '../router/router.ts';
 import type { Storage } from '../storage/types.ts';
 import { el, type Element } from '../xml/element.ts';
+import { NS_PING } from '../xml/namespaces.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
-import { NS_DISCO_INFO, NS_DISCO_ITEMS } from '../modules/disco/host-info.ts';
+import { NS_DISCO_INFO, NS_DISCO_ITEMS } from '../muc/disco.ts';
 import { itemsOfNode, nodeInfo, nodeItems } from './disco.ts';
 import { KeyedLock } from './keyed-lock.ts';
 import { pubsubRequest } from './requests.ts';
@@ -23,8 +24,6 @@ export interface PubsubHostOptions {
   router: Router;
   storage: Storage;
 }
-
-const NS_PING = 'urn:xmpp:ping';
 
 export function servePubsub(host: Host, { parent, router, storage }: PubsubHostOptions): void {
   const settings = (): PubsubSettings => host.config.pubsub;
