@@ -75,6 +75,8 @@ export const pepModule: FeatureModule = (context) => {
     const type = stanza.attrs.type;
     if (type === 'unavailable') interests.delete(account.toString(), resource.toString());
     if (type !== undefined || resource.resource === undefined) return false;
+    // Occupants of this server's rooms are nobody's contacts: no roster lookup per room broadcast.
+    if (router.hosts.get(resource.domain)?.service !== undefined) return false;
     const c = capsOf(stanza);
     if (!c) {
       interests.delete(account.toString(), resource.toString());
@@ -109,10 +111,11 @@ interface Learning {
  * nodes of the account gets each such node's last item, where it may see the node.
  */
 async function learn({ storage }: ModuleContext, { caps, interests, serviceOf }: Learning, account: Jid, resource: Jid, c: Element): Promise<void> {
+  // XEP-0163 section 4.3.1: the account's own resources and contacts subscribed to its presence;
+  // nobody else makes the server ask anything.
+  if (!(await sharesPresenceWith(storage, account, resource))) return;
   const features = await caps.features(resource, c);
   if (!features) return;
-  // XEP-0163 section 4.3.1: the account's own resources and contacts subscribed to its presence.
-  if (!(await sharesPresenceWith(storage, account, resource))) return;
   if (!interests.set(account.toString(), resource.toString(), features)) return;
   const service = serviceOf(account);
   for (const state of await service.nodes()) {
