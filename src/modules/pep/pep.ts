@@ -87,6 +87,8 @@ export const pepModule: FeatureModule = (context) => {
     });
     return false;
   };
+  // Also the synchronous variant, so presence to a resource is still settled without waiting: what it
+  // starts is idempotent, so the chain run again by `emit` learns nothing twice.
   const inbound = ({ stanza, from, to }: { stanza: Element; from: Jid; to: Jid }): false => seen(to.bare(), from, stanza);
   host.events.on('presence/bare', inbound, PEP_PRESENCE_PRIORITY, inbound);
   host.events.on('presence/full', inbound, PEP_PRESENCE_PRIORITY, inbound);
