@@ -45,7 +45,6 @@ describe('personal eventing and pubsub with real clients', () => {
     await server.server.storage.rosters.setItem('localhost', 'benvolio', item('juliet@localhost', 'to'));
   });
   after(async () => {
-    if (process.env.PEP_TEST_LOG) console.log(server.logLines.filter((line) => /error|warn/i.test(line)).join('\n'));
     for (const client of clients) client.stop();
     await server.stop();
   });

@@ -112,12 +112,14 @@ interface Learning {
  * Section 4.3.2: a resource whose capabilities (new, or changed) ask for notifications of
  * nodes of the account gets each such node's last item, where it may see the node.
  */
-async function learn({ storage }: ModuleContext, { caps, interests, serviceOf }: Learning, account: Jid, resource: Jid, c: Element): Promise<void> {
+async function learn({ storage, router }: ModuleContext, { caps, interests, serviceOf }: Learning, account: Jid, resource: Jid, c: Element): Promise<void> {
   // XEP-0163 section 4.3.1: the account's own resources and contacts subscribed to its presence;
   // nobody else makes the server ask anything.
   if (!(await sharesPresenceWith(storage, account, resource))) return;
   const features = await caps.features(resource, c);
   if (!features) return;
+  // A resource of this server that went offline meanwhile is not remembered.
+  if (router.hosts.has(resource.domain) && router.sessions.get(resource)?.im.presence === undefined) return;
   if (!interests.set(account.toString(), resource.toString(), features)) return;
   const service = serviceOf(account);
   for (const state of await service.nodes()) {
