@@ -24,7 +24,7 @@ const PASSWORD = 'correct horse';
 
 function configText(components: Record<string, string>): string {
   const entries = Object.entries(components).map(([domain, secret]) => `  ${domain}: { secret: "${secret}" }`);
-  const rest = `component:\n  reconnect_hold: 0\nhosts:\n  localhost: {}\n${entries.length > 0 ? `components:\n${entries.join('\n')}\n` : ''}`;
+  const rest = `component:\n  reconnect_hold: 0\npubsub: { enabled: false }\nhosts:\n  localhost: {}\n${entries.length > 0 ? `components:\n${entries.join('\n')}\n` : ''}`;
   return reloadableConfig(rest, '  component: { addresses: ["127.0.0.1"], port: 0 }\n');
 }
 
@@ -134,7 +134,7 @@ describe('external components on reload, and the parent domain lists them', () =
     await reload({ 'echo.localhost': 'second secret', 'conference.localhost': 'rooms secret' });
     assert.equal(server.router.hosts.get('conference.localhost')?.service?.kind, 'component');
     assert.deepEqual(await discoItems(), ['echo.localhost'], 'the component at conference.localhost is not connected');
-    assert.ok(log.lines.some((line) => /group chat is served by an external component instead of the built-in service/.test(line) && /components\.conference\.localhost/.test(line)), 'the operator is told');
+    assert.ok(log.lines.some((line) => /a service is served by an external component instead of the built-in one/.test(line) && /components\.conference\.localhost/.test(line)), 'the operator is told');
     await reload({ 'echo.localhost': 'second secret' });
     assert.equal(server.router.hosts.get('conference.localhost')?.service?.kind, 'muc');
     assert.deepEqual(await discoItems(), ['conference.localhost', 'echo.localhost']);

@@ -30,6 +30,8 @@ const DEFAULT_SETTINGS = {
   contact_addresses: { abuse: [], admin: [], feedback: [], sales: [], security: [], status: [], support: [] },
   foreign_access: { default: 'allow', deny: [], allow: [] },
   muc: { enabled: true, subdomain: 'conference', name: 'Chatrooms', room_creation: 'local', max_rooms: 10000, max_occupants: 500, history_length: 20, max_history: 100, max_affiliations: 10000 },
+  pep: { max_nodes: 256, max_items: 1000, max_item_bytes: 131072 },
+  pubsub: { enabled: true, subdomain: 'pubsub', name: 'Publish-Subscribe', node_creation: 'local', max_nodes: 10000, max_items: 1000, max_item_bytes: 131072, max_subscriptions: 10000 },
 };
 
 function problemsOf(yamlText: string, dir = baseDir): ConfigError {
