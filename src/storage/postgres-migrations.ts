@@ -114,6 +114,20 @@ const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    // Store and forward on links (docs/links.md): messages waiting for a link, in queue order.
+    sql: `
+      CREATE TABLE link_queue (
+        id bigserial PRIMARY KEY,
+        link text COLLATE "C" NOT NULL,
+        stanza text NOT NULL,
+        bytes integer NOT NULL,
+        queued_at bigint NOT NULL
+      );
+      CREATE INDEX link_queue_by_link ON link_queue (link, id);
+    `,
+  },
 ];
 
 export const LATEST_POSTGRES_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -16,11 +16,12 @@ import { migratePostgres } from './postgres-migrations.ts';
 import { inTransaction } from './postgres-transaction.ts';
 import { AccountExistsError } from './types.ts';
 import { postgresMucRoomStore } from './postgres-muc.ts';
+import { postgresLinkQueueStore } from './postgres-link-queue.ts';
 import type {
   AbuseRule,
   AbuseRuleStore,
   AccountStore,
-  MucRoomStore,
+  LinkQueueStore, MucRoomStore,
   OfflineStore,
   Roster,
   RosterItem,
@@ -57,6 +58,7 @@ class PostgresStorage implements Storage {
   readonly serverData: ServerDataStore;
   readonly abuseRules: AbuseRuleStore;
   readonly mucRooms: MucRoomStore;
+  readonly linkQueues: LinkQueueStore;
   readonly #pool: Pool;
   #closed = false;
 
@@ -69,6 +71,7 @@ class PostgresStorage implements Storage {
     this.serverData = serverDataStore(pool);
     this.abuseRules = abuseRuleStore(pool);
     this.mucRooms = postgresMucRoomStore(pool);
+    this.linkQueues = postgresLinkQueueStore(pool);
   }
 
   async close(): Promise<void> {

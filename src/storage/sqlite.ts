@@ -17,11 +17,12 @@ import { overQuota, withinBytes } from './offline-quota.ts';
 import { migrateSqlite } from './sqlite-migrations.ts';
 import { AccountExistsError } from './types.ts';
 import { sqliteMucRoomStore } from './sqlite-muc.ts';
+import { sqliteLinkQueueStore } from './sqlite-link-queue.ts';
 import type {
   AbuseRule,
   AbuseRuleStore,
   AccountStore,
-  MucRoomStore,
+  LinkQueueStore, MucRoomStore,
   OfflineStore,
   Roster,
   RosterItem,
@@ -62,6 +63,7 @@ class SqliteStorage implements Storage {
   readonly serverData: ServerDataStore;
   readonly abuseRules: AbuseRuleStore;
   readonly mucRooms: MucRoomStore;
+  readonly linkQueues: LinkQueueStore;
   readonly #db: DatabaseSync;
 
   constructor(db: DatabaseSync) {
@@ -74,6 +76,7 @@ class SqliteStorage implements Storage {
     this.serverData = serverDataStore(db);
     this.abuseRules = abuseRuleStore(db, write);
     this.mucRooms = sqliteMucRoomStore(db, write);
+    this.linkQueues = sqliteLinkQueueStore(db, write);
   }
 
   async close(): Promise<void> {
