@@ -143,6 +143,32 @@ s2s:
     socket.destroy();
   });
 
+  test('presence is not queued while a link is down: the current presence goes out when it comes back', async () => {
+    const bob = clients[2]!;
+    const probe = b.server.links.links.get('probe')!;
+    await b.server.storage.rosters.setItem('ground.example', 'bob', { jid: 'p@probe.example', subscription: 'from', askOut: false, askIn: false, approved: false, groups: [] });
+    const [host, port] = probe.listening!.split(':');
+    const connectPeer = async () => {
+      const socket = connect({ host, port: Number(port) });
+      const peer = { socket, received: '' };
+      socket.on('data', (chunk) => (peer.received += chunk.toString()));
+      await new Promise((resolve) => socket.once('connect', resolve));
+      for (let i = 0; i < 100 && !/<presence/.test(peer.received); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      return peer;
+    };
+    const first = await connectPeer();
+    assert.match(first.received, /<presence from="bob@ground\.example\/r" to="p@probe\.example"\/>/);
+    first.socket.destroy();
+    for (let i = 0; i < 50 && probe.up; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    bob.send('<presence><show>away</show></presence>');
+    for (let i = 0; i < 50 && probe.counters.presenceDropped === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(probe.counters.presenceDropped, 1);
+    const second = await connectPeer();
+    assert.match(second.received, /<presence from="bob@ground\.example\/r" to="p@probe\.example"><show>away<\/show><\/presence>/);
+    assert.equal(second.received.match(/<presence/g)?.length, 1, 'only the current presence');
+    second.socket.destroy();
+  });
+
   test('a link that is down keeps messages until its queue is full or they expire, and says which', async () => {
     const alice = clients[0]!;
     for (const id of ['q1', 'q2', 'q3']) alice.send(message(id, 'x@void.example', id));
