@@ -10,22 +10,24 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LinkEdge } from './support/link-edge.ts';
+import { startPostgres, type TestPostgres } from './support/postgres.ts';
 import { messageIds, sleep } from './support/server-process.ts';
 
-const LINK_ADDRESS = '127.0.22.12:5361';
 const COUNT = 8;
 
-describe('a link that goes down and comes back, between two processes', () => {
-  let a: LinkEdge | undefined;
-  let b: LinkEdge | undefined;
-  before(async () => {
-    b = await LinkEdge.create(
-      ['ground.example'],
-      ['bob@ground.example'],
-      `links:
+/** The scenario with the sender's storage as `storage()` says (a YAML line, or '' for SQLite), its link on `linkAddress`. */
+function scenario(name: string, linkAddress: string, storage: () => string): void {
+  describe(name, () => {
+    let a: LinkEdge | undefined;
+    let b: LinkEdge | undefined;
+    before(async () => {
+      b = await LinkEdge.create(
+        ['ground.example'],
+        ['bob@ground.example'],
+        `links:
   sat:
     connect: in
-    address: "${LINK_ADDRESS}"
+    address: "${linkAddress}"
     peer_addresses: ["127.0.0.0/8"]
     local_domains: [ground.example]
     remote_domains: [air.example]
@@ -34,14 +36,15 @@ s2s:
   peering:
     air.example: { link: sat }
 `,
-    );
-    a = await LinkEdge.create(
-      ['air.example'],
-      ['alice@air.example'],
-      `links:
+      );
+      a = await LinkEdge.create(
+        ['air.example'],
+        ['alice@air.example'],
+        `${storage()}
+links:
   sat:
     connect: out
-    address: "${LINK_ADDRESS}"
+    address: "${linkAddress}"
     local_domains: [air.example]
     remote_domains: [ground.example]
     reconnect_initial_delay: 1
@@ -51,48 +54,58 @@ s2s:
   peering:
     ground.example: { link: sat }
 `,
-    );
+      );
+    });
+    after(async () => {
+      await a?.remove();
+      await b?.remove();
+    });
+
+    test('messages queued while the peer is down survive a restart of the sender and arrive in order', async () => {
+      await b!.start();
+      await a!.start();
+      await a!.waitForOutput('link up');
+      let alice = await a!.login('alice', 'air.example');
+      let bob = await b!.login('bob', 'ground.example');
+      alice.send("<message id='first' to='bob@ground.example' type='chat'><body>over the link</body></message>");
+      await bob.waitFor(/id=["']first["']/);
+      bob.close();
+
+      await b!.kill();
+      await a!.waitForOutput('link down');
+      for (let n = 1; n <= COUNT; n++) alice.send(`<message id='q${n}' to='bob@ground.example' type='chat'><body>queued ${n}</body></message>`);
+      // The messages are in A's storage once A says nothing more about them: no error comes back.
+      await sleep(500);
+      assert.doesNotMatch(alice.received, /type=["']error["']/);
+      alice.close();
+
+      await a!.kill();
+      await a!.start();
+      await b!.start();
+      bob = await b!.login('bob', 'ground.example');
+      await a!.waitForOutput('link up', 15_000);
+      const wanted = Array.from({ length: COUNT }, (_, index) => `q${index + 1}`);
+      await bob.waitFor(new RegExp(`id=["']q${COUNT}["']`), 15_000);
+      await sleep(300);
+      assert.deepEqual(messageIds(bob.received, 'q').ids, wanted);
+      bob.close();
+
+      // The link works both ways after it came back.
+      alice = await a!.login('alice', 'air.example');
+      bob = await b!.login('bob', 'ground.example');
+      bob.send("<message id='back' to='alice@air.example/r' type='chat'><body>all received</body></message>");
+      await alice.waitFor(/id=["']back["'][\s\S]*all received/);
+      alice.close();
+      bob.close();
+    });
   });
-  after(async () => {
-    await a?.remove();
-    await b?.remove();
-  });
+}
 
-  test('messages queued while the peer is down survive a restart of the sender and arrive in order', async () => {
-    await b!.start();
-    await a!.start();
-    await a!.waitForOutput('link up');
-    let alice = await a!.login('alice', 'air.example');
-    let bob = await b!.login('bob', 'ground.example');
-    alice.send("<message id='first' to='bob@ground.example' type='chat'><body>over the link</body></message>");
-    await bob.waitFor(/id=["']first["']/);
-    bob.close();
+scenario('a link that goes down and comes back, between two processes', '127.0.22.12:5361', () => '');
 
-    await b!.kill();
-    await a!.waitForOutput('link down');
-    for (let n = 1; n <= COUNT; n++) alice.send(`<message id='q${n}' to='bob@ground.example' type='chat'><body>queued ${n}</body></message>`);
-    // The messages are in A's storage once A says nothing more about them: no error comes back.
-    await sleep(500);
-    assert.doesNotMatch(alice.received, /type=["']error["']/);
-    alice.close();
-
-    await a!.kill();
-    await a!.start();
-    await b!.start();
-    bob = await b!.login('bob', 'ground.example');
-    await a!.waitForOutput('link up', 15_000);
-    const wanted = Array.from({ length: COUNT }, (_, index) => `q${index + 1}`);
-    await bob.waitFor(new RegExp(`id=["']q${COUNT}["']`), 15_000);
-    await sleep(300);
-    assert.deepEqual(messageIds(bob.received, 'q').ids, wanted);
-    bob.close();
-
-    // The link works both ways after it came back.
-    alice = await a!.login('alice', 'air.example');
-    bob = await b!.login('bob', 'ground.example');
-    bob.send("<message id='back' to='alice@air.example/r' type='chat'><body>all received</body></message>");
-    await alice.waitFor(/id=["']back["'][\s\S]*all received/);
-    alice.close();
-    bob.close();
-  });
+let postgres: TestPostgres | undefined;
+before(async () => {
+  postgres = await startPostgres();
 });
+after(() => postgres?.stop());
+scenario('the same with the sender on PostgreSQL', '127.0.22.13:5361', () => `storage: { driver: postgres, postgres_url: "${postgres!.url}" }`);
