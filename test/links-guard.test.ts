@@ -24,8 +24,8 @@ interface Guard {
   output(): string;
 }
 
-async function startGuard(upstream: string, onDrop: 'error' | 'drop'): Promise<Guard> {
-  const rules = { listen: '127.0.22.21:0', upstream, max_bytes: 8192, elements: ['message', 'presence', 'iq'], deny_text: 'TOP SECRET', on_drop: onDrop };
+async function startGuard(upstream: string, onDrop: 'error' | 'drop', elements = ['message', 'presence', 'iq']): Promise<Guard> {
+  const rules = { listen: '127.0.22.21:0', upstream, max_bytes: 8192, elements, deny_text: 'TOP SECRET', on_drop: onDrop };
   const child = spawn(process.execPath, [join(import.meta.dirname, 'support', 'xml-guard.ts'), JSON.stringify(rules)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -42,14 +42,8 @@ async function loginAt(server: TestServer, domain: string, username: string): Pr
   return client;
 }
 
-describe('two edges through an XML guard', () => {
-  let a: TestServer;
-  let b: TestServer;
-  let guard: Guard;
-  let alice: RawClient;
-  let bob: RawClient;
-  before(async () => {
-    b = await startTestServer(`
+/** The edge on the other side: its link listens for the guard, in guard mode too. */
+const lowEdge = () => `
 listeners:
   c2s: { addresses: ["127.0.0.1"], port: 0 }
   s2s: { enabled: false }
@@ -68,12 +62,29 @@ s2s:
     high.example: { link: across }
 hosts:
   low.example: {}
-`);
+`;
+
+/** The guard example of docs/links.md, its link pointed at the guard. */
+const highEdge = (guardAddress: string) => `listeners:\n  c2s: { addresses: ["127.0.0.1"], port: 0 }\n  s2s: { enabled: false }\n${GUARD_EXAMPLE.replace('"10.1.0.2:5361"', `"${guardAddress}"`)}`;
+
+async function waitUp(server: TestServer): Promise<void> {
+  const link = server.server.links.links.get('across')!;
+  for (let i = 0; i < 100 && !link.up; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.ok(link.up, 'the link is up through the guard');
+}
+
+describe('two edges through an XML guard', () => {
+  let a: TestServer;
+  let b: TestServer;
+  let guard: Guard;
+  let alice: RawClient;
+  let bob: RawClient;
+  before(async () => {
+    b = await startTestServer(lowEdge());
     guard = await startGuard(b.server.links.links.get('across')!.listening!, 'error');
-    a = await startTestServer(`listeners:\n  c2s: { addresses: ["127.0.0.1"], port: 0 }\n  s2s: { enabled: false }\n${GUARD_EXAMPLE.replace('"10.1.0.2:5361"', `"${guard.address}"`)}`);
+    a = await startTestServer(highEdge(guard.address));
     [alice, bob] = await Promise.all([loginAt(a, 'high.example', 'alice'), loginAt(b, 'low.example', 'bob')]);
-    const link = a.server.links.links.get('across')!;
-    for (let i = 0; i < 100 && !link.up; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitUp(a);
   });
   after(async () => {
     alice?.close();
@@ -106,5 +117,31 @@ hosts:
     alice.send(`<message id='g6' to='bob@low.example' type='chat'><body>${'x'.repeat(9000)}</body></message>`);
     await alice.waitFor(/<message(?=[^>]*id=["']g6["'])(?=[^>]*type=["']error["'])[\s\S]*<policy-violation[\s\S]*larger than the link carries/);
     assert.doesNotMatch(guard.output(), /dropped: a namespace prefix|larger than max_bytes/);
+  });
+});
+
+describe('a guard that drops silently', () => {
+  let a: TestServer;
+  let b: TestServer;
+  let guard: Guard;
+  after(async () => {
+    guard?.child.kill();
+    await Promise.all([a, b].map((server) => server?.stop()));
+  });
+
+  test('the sender of a dropped request learns by its own timeout', async () => {
+    b = await startTestServer(lowEdge());
+    guard = await startGuard(b.server.links.links.get('across')!.listening!, 'drop', ['message', 'presence']);
+    a = await startTestServer(highEdge(guard.address));
+    await waitUp(a);
+    const alice = await loginAt(a, 'high.example', 'alice');
+    alice.send("<iq type='get' id='d1' to='low.example'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>");
+    await assert.rejects(alice.waitFor(/id=["']d1["']/, 1500), /timed out/);
+    assert.match(guard.output(), /dropped: <iq\/> is not an allowed element/);
+    // A message is an allowed element: the link itself still works.
+    alice.send("<message id='d2' to='low.example'><body>ping</body></message>");
+    for (let i = 0; i < 100 && !/passed/.test(guard.output()); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.match(guard.output(), /passed/);
+    alice.close();
   });
 });
