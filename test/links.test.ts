@@ -11,6 +11,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
+import { adminRequest } from '../src/admin/client.ts';
 import { loginFederated, type FederatedServer } from './support/federation.ts';
 import type { RawClient } from './support/raw-client.ts';
 import { startTestServer } from './support/server.ts';
@@ -179,5 +180,17 @@ s2s:
     await alice.waitFor(errorOf('q2', 'remote-server-timeout'), 10_000);
     assert.match(alice.received, /id=["']q1["'][\s\S]*?waited longer than the expiry of the link void/);
     assert.equal(await a.server.storage.linkQueues.count('void'), 0);
+  });
+
+  test('the admin API\'s metrics show each link\'s state and counters', async () => {
+    const { body } = await adminRequest(a.server.adminSocket!, 'GET', '/metrics');
+    assert.match(body, /^trellis_link_up\{link="sat"\} 1$/m);
+    assert.match(body, /^trellis_link_up\{link="void"\} 0$/m);
+    assert.match(body, /^trellis_link_refused_total\{link="sat",direction="out"\} 1$/m);
+    assert.match(body, /^trellis_link_bounced_total\{link="void",reason="queue-full"\} 1$/m);
+    assert.match(body, /^trellis_link_bounced_total\{link="void",reason="expired"\} 2$/m);
+    assert.match(body, /^trellis_link_queued_total\{link="void"\} 2$/m);
+    const received = /^trellis_link_stanzas_total\{link="sat",direction="in"\} (\d+)$/m.exec(body)?.[1];
+    assert.ok(Number(received) >= 2, body);
   });
 });
