@@ -61,9 +61,6 @@ export class LinkStream {
   #closed = false;
   #keepalive: NodeJS.Timeout | undefined;
   #lastWrite = Date.now();
-  /** bytes written, for the benchmark and `trellis status` */
-  bytesOut = 0;
-  bytesIn = 0;
 
   constructor(socket: Socket, config: LinkConfig, handlers: LinkStreamHandlers) {
     this.socket = socket;
@@ -84,10 +81,7 @@ export class LinkStream {
     this.#parser.write(Buffer.from(IMPLICIT_ROOT));
     socket.setNoDelay(true);
     socket.setKeepAlive(true, Math.max(config.keepalive, 10) * 1000);
-    socket.on('data', (chunk: Buffer) => {
-      this.bytesIn += chunk.length;
-      this.#parser.write(chunk);
-    });
+    socket.on('data', (chunk: Buffer) => this.#parser.write(chunk));
     socket.on('error', (error) => this.#ended(error.message));
     socket.on('close', () => this.#ended('the connection closed'));
     if (config.keepalive > 0 && !(config.guard.enabled && !config.guard.whitespace_keepalives)) {
@@ -113,7 +107,6 @@ export class LinkStream {
   write(xml: string): boolean {
     if (this.#closed) return false;
     this.#lastWrite = Date.now();
-    this.bytesOut += Buffer.byteLength(xml);
     this.socket.write(xml);
     return true;
   }
@@ -150,9 +143,7 @@ export class LinkStream {
   }
 
   #ended(reason: string): void {
-    if (this.#closed) {
-      return;
-    }
+    if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#keepalive);
     this.#handlers.closed(reason);

@@ -90,11 +90,6 @@ export class Link {
     return this.#stream?.open === true;
   }
 
-  /** Bytes written and read on the current connection. */
-  get bytes(): { out: number; in: number } {
-    return { out: this.#stream?.bytesOut ?? 0, in: this.#stream?.bytesIn ?? 0 };
-  }
-
   /** A stanza a peering rule routed to this link. */
   send(stanza: Element, from: Jid, to: Jid): void {
     const router = this.#context.router;

@@ -37,6 +37,7 @@ export class LinkQueue {
   readonly #logger: Logger;
   /** pushes to storage not yet settled */
   readonly #pushes = new Set<Promise<void>>();
+  #lastPush: Promise<void> = Promise.resolve();
   #target: Target | undefined;
   #flushing = false;
   #sweeping = false;
@@ -69,11 +70,13 @@ export class LinkQueue {
   add(stanza: Element, refusal: (stanza: Element) => StanzaError | undefined): void {
     const never = refusal(stanza);
     if (never !== undefined) return this.#context.router.bounce(stanza, never);
-    const push = this.#push(stanza).finally(() => {
+    // One push at a time, in the order sent: concurrent transactions could commit out of order.
+    const push = this.#lastPush.then(() => this.#push(stanza)).finally(() => {
       this.#pushes.delete(push);
       if (this.#target?.stream.open && !this.#flushing) void this.#flush();
     });
     this.#pushes.add(push);
+    this.#lastPush = push;
   }
 
   async #push(stanza: Element): Promise<void> {
