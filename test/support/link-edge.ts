@@ -45,15 +45,20 @@ hosts:
 ${domains.map((domain) => `  ${domain}: {}`).join('\n')}
 `,
     );
-    const config = await loadConfig(edge.configFile);
-    const storage = await openStorage(config.storage, config.data_dir);
     try {
-      for (const account of accounts) {
-        const [user, domain] = account.split('@') as [string, string];
-        await storage.accounts.create(domain, user, makeStoredCredentials('secret', 4096));
+      const config = await loadConfig(edge.configFile);
+      const storage = await openStorage(config.storage, config.data_dir);
+      try {
+        for (const account of accounts) {
+          const [user, domain] = account.split('@') as [string, string];
+          await storage.accounts.create(domain, user, makeStoredCredentials('secret', 4096));
+        }
+      } finally {
+        await storage.close();
       }
-    } finally {
-      await storage.close();
+    } catch (error) {
+      await edge.remove();
+      throw error;
     }
     return edge;
   }
