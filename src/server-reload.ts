@@ -66,7 +66,7 @@ export interface ReloadContext {
 }
 
 /** Top-level keys whose changes only a restart applies (the IM settings reach the hosts through inheritance). */
-const RESTART_KEYS = ['data_dir', 'log', 'listeners', 'storage', 'c2s', 's2s', 'dns', 'admin', 'tls_settings', 'component', 'components'] as const;
+const RESTART_KEYS = ['data_dir', 'log', 'listeners', 'storage', 'c2s', 's2s', 'dns', 'admin', 'tls_settings', 'component', 'components', 'links'] as const;
 
 /** Keys of `s2s` that are peering policy: a reload applies them (src/policy/snapshot.ts). */
 const S2S_POLICY_KEYS = ['min_level', 'peers', 'peering', 'access'] as const;

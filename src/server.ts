@@ -24,6 +24,7 @@ import { buildHost, loadHostCertificate } from './server-hosts.ts';
 import { ConfigReloader, type ReloadOutcome } from './server-reload.ts';
 import { mucServices, syncServiceHosts } from './services/service-hosts.ts';
 import { ComponentService } from './component/service.ts';
+import { LinkService } from './links/service.ts';
 
 export interface TrellisServer {
   readonly config: TrellisConfig;
@@ -35,6 +36,8 @@ export interface TrellisServer {
   readonly limits: Limits;
   /** external components (XEP-0114) */
   readonly components: ComponentService;
+  /** links to peer servers (docs/links.md) */
+  readonly links: LinkService;
   readonly listening: { c2s: BoundAddress[]; c2sDirectTls: BoundAddress[]; s2s: BoundAddress[]; s2sDirectTls: BoundAddress[]; component: BoundAddress[] };
   /** the admin API's unix socket (src/admin), undefined when admin.enabled is false */
   readonly adminSocket: string | undefined;
@@ -68,7 +71,8 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       delegation: await createDelegationChecks(config.s2s.delegation),
       ...hostStreams(config, tls),
     });
-    router.remote = s2s;
+    const links = new LinkService({ links: config.links, router, storage, logger, tlsSettings: config.tls_settings }, s2s);
+    router.remote = links;
     const c2s = new C2sService({ config: config.c2s, router, storage, tls, logger, limits });
     const components = new ComponentService({ config, router, tls, logger, limits, loadCertificate: loadHostCertificate });
     limits.hooks = {
@@ -94,13 +98,15 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       bound = await c2s.listen(config.listeners.c2s, config.listeners.c2s_direct_tls);
       if (config.s2s.enabled) boundS2s = await s2s.listen(config.listeners.s2s, config.listeners.s2s_direct_tls);
       boundComponent = await components.start(config.listeners.component);
+      await links.start();
       const listening = listeningNow(bound, boundS2s, components);
       // The level in force: a reload may change it.
       const federation = () => (config.s2s.enabled ? policy.current.requirement(undefined).level : 'off');
       const operations = { reload: () => reloader.reload(), sessions: router.sessions, deleteAccount: (domain: string, username: string) => storage.accounts.delete(domain, username) };
-      const sources = { startedAt, hosts: () => [...router.hosts.values()].filter((host) => host.service === undefined).map((host) => host.domain), listening, federation, c2s, s2s, limits, components, operations, mucServices: () => mucServices(router), traffic: router.traffic };
+      const sources = { startedAt, hosts: () => [...router.hosts.values()].filter((host) => host.service === undefined).map((host) => host.domain), listening, federation, c2s, s2s, limits, components, links, operations, mucServices: () => mucServices(router), traffic: router.traffic };
       if (config.admin.enabled) admin = await AdminServer.start(config.admin.socket, sources, logger.child({ component: 'admin' }));
     } catch (error) {
+      await links.close();
       await components.close();
       await c2s.close();
       await s2s.close();
@@ -122,11 +128,13 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       s2s,
       limits,
       components,
+      links,
       listening: listeningNow(bound, boundS2s, components),
       adminSocket: admin?.socketPath,
       reload: () => reloader.reload(),
       async close() {
         await admin?.close();
+        await links.close();
         await components.close();
         await c2s.close();
         await s2s.close();

@@ -138,6 +138,7 @@ export function renderMetrics(sources: AdminSources): string {
   metric('counter', 'trellis_component_bounced_total', 'Stanzas for an external component bounced with service-unavailable because it was not connected.', components.map((row) => ({ labels: { domain: row.domain }, value: row.bounced })));
 
   for (const family of sources.limits?.metrics() ?? []) metric(family.type, family.name, family.help, family.samples);
+  for (const family of sources.links?.metrics() ?? []) metric(family.type, family.name, family.help, family.samples);
   const memory = process.memoryUsage();
   const cpu = process.cpuUsage();
   gauge('process_resident_memory_bytes', 'Resident memory of the server process.', [{ value: memory.rss }]);

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { C2sConnection } from '../c2s/connection.ts';
-import type { Limits } from '../limits/limits.ts';
+import type { Limits, MetricFamily } from '../limits/limits.ts';
 import type { BoundAddress } from '../net/listener.ts';
 import type { S2sConnectionInfo, S2sPairInfo } from '../s2s/context.ts';
 import type { PairCount } from '../s2s/pair-counters.ts';
@@ -54,6 +54,8 @@ export interface AdminSources {
   components?: { readonly routes: ReadonlyMap<string, ComponentRoute> };
   /** the group-chat services now (they change on reload); absent in unit tests */
   mucServices?(): Iterable<Pick<MucService, 'domain' | 'parent' | 'rooms'>>;
+  /** links to peer servers (src/links): their metrics; absent in unit tests */
+  links?: { metrics(): MetricFamily[] };
   /** limits, bans and blocks (src/limits); absent in unit tests of the read-only endpoints */
   limits?: Pick<Limits, 'bans' | 'blocks' | 'ban' | 'unban' | 'block' | 'unblock' | 'metrics'>;
   /** reload, kicking sessions, deleting accounts (operator-routes.ts); absent in unit tests of the read-only endpoints */

@@ -41,7 +41,9 @@ function keyPathsOfTrellisConfig(): string[] {
       if (ts.isArrayTypeNode(type) && ts.isTypeReferenceNode(type.elementType)) {
         const element = interfaces.get(type.elementType.typeName.getText(source));
         if (element !== undefined) {
-          walk(membersOf(element), `${keyPath}.<domain>`, ['domain']);
+          // A list resolved from a map: its items are keyed by domain, links by name.
+          const [keyName, keyMember] = type.elementType.typeName.getText(source) === 'LinkConfig' ? ['<link name>', 'name'] : ['<domain>', 'domain'];
+          walk(membersOf(element), `${keyPath}.${keyName}`, [keyMember]);
           continue;
         }
       }

@@ -409,6 +409,7 @@ describe('parseConfig', () => {
         hold_max_stanzas: 1000,
       },
       components: [],
+      links: [],
       ...DEFAULT_SETTINGS,
       hosts: [{ domain: 'localhost', ...DEFAULT_SETTINGS }],
     });

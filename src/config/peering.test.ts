@@ -56,7 +56,7 @@ describe('peering rules at load', () => {
     ['a next hop that is not one', '    partner.example: { via: "edge.example:99999" }\n', 's2s.peering["partner.example"].via: '],
     ['via with route: reject', '    partner.example: { via: edge.example, route: reject }\n', 's2s.peering["partner.example"].via: route: reject sends nothing anywhere'],
     ['a rule for a hosted domain never applies', '    example.com: { access: deny }\n', 's2s.peering["example.com"]: example.com is hosted here'],
-    ['a rule that sets nothing', '    quiet.example: {}\n', 's2s.peering["quiet.example"]: the rule sets none of level, access, route or via'],
+    ['a rule that sets nothing', '    quiet.example: {}\n', 's2s.peering["quiet.example"]: the rule sets none of level, access, route, via or link'],
     ['subdomains on a pattern', '    "*.lab.example": { subdomains: true, route: direct }\n', 's2s.peering["*.lab.example"].subdomains: subdomains applies to a domain key'],
     ['a level on the default', '    "*": { level: trusted }\n', 's2s.peering["*"].level: the level of every other domain is s2s.min_level'],
     [

@@ -17,6 +17,7 @@ export interface ValidatedPeeringRule {
   access?: 'allow' | 'deny';
   route?: 'direct' | 'reject';
   via?: string;
+  link?: string;
 }
 
 /** The key of the default rule. */
@@ -72,9 +73,10 @@ export function resolvePeering(rules: Readonly<Record<string, ValidatedPeeringRu
     const at = entryPath('s2s.peering', key);
     const { scope, domain } = peeringScope({ domain: key, subdomains: rule.subdomains });
     if (rule.subdomains && scope !== 'domain-and-subdomains') problems.push({ path: `${at}.subdomains`, message: `subdomains applies to a domain key; "${key}" already says what it covers` });
-    if (rule.level === undefined && rule.access === undefined && rule.route === undefined && rule.via === undefined) {
-      problems.push({ path: at, message: 'the rule sets none of level, access, route or via, so it never decides anything' });
+    if (rule.level === undefined && rule.access === undefined && rule.route === undefined && rule.via === undefined && rule.link === undefined) {
+      problems.push({ path: at, message: 'the rule sets none of level, access, route, via or link, so it never decides anything' });
     }
+    if (rule.link !== undefined && (rule.via !== undefined || rule.route === 'reject')) problems.push({ path: `${at}.link`, message: 'a route is one of route, via or link; keep one' });
     if (scope === 'default' && rule.level !== undefined) problems.push({ path: `${at}.level`, message: 'the level of every other domain is s2s.min_level; write it there' });
     if (scope === 'exact' && hosted.has(domain)) problems.push({ path: at, message: `${domain} is hosted here: nothing leaves for it and no server speaks for it, so the rule never applies` });
     let via: NextHopConfig | undefined;
@@ -90,6 +92,7 @@ export function resolvePeering(rules: Readonly<Record<string, ValidatedPeeringRu
       ...(rule.access ? { access: rule.access } : {}),
       ...(rule.route ? { route: rule.route } : {}),
       ...(via ? { via } : {}),
+      ...(rule.link ? { link: rule.link } : {}),
     });
   }
   reportOverlaps(resolved, peers, problems);
@@ -98,7 +101,7 @@ export function resolvePeering(rules: Readonly<Record<string, ValidatedPeeringRu
 
 /** The key of the aspect a rule sets: a route is written as route or as via. */
 function setsAspect(rule: S2sPeeringRule, aspect: (typeof ASPECTS)[number]): string | undefined {
-  if (aspect === 'route') return rule.via !== undefined ? 'via' : rule.route !== undefined ? 'route' : undefined;
+  if (aspect === 'route') return rule.link !== undefined ? 'link' : rule.via !== undefined ? 'via' : rule.route !== undefined ? 'route' : undefined;
   return rule[aspect] !== undefined ? aspect : undefined;
 }
 

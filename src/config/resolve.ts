@@ -7,10 +7,12 @@ import type { ConfigProblem } from './validate.ts';
 import { entryPath } from './describe.ts';
 import { deepFreeze } from './freeze.ts';
 import { resolvePeering, type ValidatedPeeringRule } from './peering.ts';
+import { checkLinkRoutes, resolveLinks, type ValidatedLink } from './links.ts';
 
 /** What the validator hands over: the YAML shape with defaults filled, hosts still keyed by domain as written. */
-export type ValidatedConfig = Omit<TrellisConfig, 'source' | 'hosts' | 's2s' | 'components'> & {
+export type ValidatedConfig = Omit<TrellisConfig, 'source' | 'hosts' | 's2s' | 'components' | 'links'> & {
   components: Record<string, { secret: string }>;
+  links: Record<string, ValidatedLink>;
   hosts: Record<string, { tls?: TlsFiles } & Partial<HostSettings>>;
   s2s: Omit<S2sConfig, 'peers' | 'peering'> & { peers: Record<string, { level: FederationLevel }>; peering: Record<string, ValidatedPeeringRule> };
 };
@@ -51,9 +53,11 @@ export function resolveConfig(validated: ValidatedConfig, options: ResolveOption
     admin: { ...validated.admin, socket: path.resolve(dataDir, validated.admin.socket) },
     component: validated.component,
     components: resolveComponents(validated.components, validated.hosts, problems),
+    links: resolveLinks(validated.links, options.baseDir, (file, at) => checkReadable(file, at, problems), problems),
     ...pickSettings(validated),
     hosts: resolveHosts(validated.hosts, pickSettings(validated), tlsFiles),
   };
+  checkLinkRoutes(config.s2s.peering, config.links, problems);
   return { config: deepFreeze(config), problems };
 }
 

@@ -9,6 +9,7 @@ import { prepareDomain } from '../jid/jid.ts';
 import { parseIpRange } from '../util/ip-range.ts';
 import { parseResolverAddress } from '../net/resolver-address.ts';
 import { nearest } from './suggest.ts';
+import { parseLinkAddress, prepareLinkName } from './link-names.ts';
 import { parseNextHop, preparePeeringKey } from './peering.ts';
 import { CONTACT_ADDRESS_KINDS, DELEGATION_METHODS, FEATURE_GROUP_NAMES, FEDERATION_LEVELS, isFeatureGroup, MODULE_NAMES, MUC_ROOM_CREATION, TLS_VERSIONS, type ContactAddressKind, type FederationLevel } from './types.ts';
 
@@ -510,6 +511,7 @@ const delegationSchema: ObjectNode = {
 };
 
 const nextHop = checkedBy('next hop', parseNextHop);
+const linkName: StringFormat = { name: 'link name', prepare: prepareLinkName };
 
 /** Peering rules (docs/peering.md, src/config/peering.ts). */
 const peeringSchema: MapNode = {
@@ -532,6 +534,7 @@ const peeringSchema: MapNode = {
         format: nextHop,
         description: 'send stanzas for these domains through a next hop: a domain whose servers are found by DNS as usual, or "host:port" / "[ipv6]:port" reached directly, without SRV records',
       },
+      link: { kind: 'string', format: linkName, description: 'send stanzas for these domains over a configured link (links, docs/links.md); never with via or route: reject' },
     },
   },
 };
@@ -694,6 +697,60 @@ const adminSchema: ObjectNode = {
 };
 
 /** How external components (XEP-0114) connect and what each one may do. */
+const linkAddress = checkedBy('host:port', parseLinkAddress);
+const linkDomains = (description: string): ListNode => ({ kind: 'list', item: { kind: 'string', format: domainEntry, description: domainEntry.name }, minItems: 1, unique: true, description });
+
+/** Links to peer servers configured at both ends (docs/links.md, src/config/links.ts, src/links). */
+const linksSchema: MapNode = {
+  kind: 'map',
+  keyName: 'link name',
+  prepareKey: prepareLinkName,
+  minEntries: 0,
+  description: 'named links to peer servers configured the same way at both ends, carrying stanzas with no handshake (XEP-0361); an s2s.peering rule with link: NAME routes domains over one (docs/links.md)',
+  value: {
+    kind: 'object',
+    description: 'one link',
+    required: ['connect', 'address', 'local_domains', 'remote_domains'],
+    fields: {
+      protocol: { kind: 'enum', values: ['xep0361'], default: 'xep0361', description: 'xep0361: zero handshake, stanzas from the first byte, no stream header (XEP-0361)' },
+      transport: { kind: 'enum', values: ['tcp', 'tls'], default: 'tcp', description: 'tcp: plain, for networks protected below (XEP-0361 section 4.6); tls: TLS from the first byte, both sides presenting tls.certificate' },
+      connect: { kind: 'enum', values: ['out', 'in'], description: 'out: this side opens the connection to address and reopens it when it drops; in: this side listens on address and the peer connects. One connection carries both directions (XEP-0361 section 4.3)' },
+      address: { kind: 'string', format: linkAddress, description: 'with connect: out, the peer\'s "host:port"; with connect: in, the local "address:port" to listen on (port 0 picks one)' },
+      peer_addresses: accessList(addressEntry, 'with connect: in, the IP addresses or CIDR ranges the peer may connect from (identity by address, XEP-0361 section 4.2); required with identity: address'),
+      identity: { kind: 'enum', values: ['address', 'certificate'], default: 'address', description: 'how the peer is known (XEP-0361 section 4.2): address (where we connected, or peer_addresses), or certificate (transport: tls, checked against tls.peer_certificate or tls.ca_file)' },
+      local_domains: linkDomains('domains this side speaks for on the link ("*.example.com" for subdomains); a stanza arriving for any other is refused'),
+      remote_domains: linkDomains('domains the peer speaks for; a stanza arriving from any other is refused, and only these may be routed to the link'),
+      tls: {
+        kind: 'object',
+        description: 'TLS on the link (transport: tls)',
+        optional: true,
+        required: ['certificate', 'key'],
+        fields: {
+          certificate: { kind: 'string', description: 'PEM certificate chain this side presents; relative to the config file\'s directory' },
+          key: { kind: 'string', description: 'PEM private key of that certificate' },
+          peer_certificate: { kind: 'string', description: 'PEM file of the one certificate the peer must present (pinned)' },
+          ca_file: { kind: 'string', description: 'PEM file of CA certificates the peer\'s certificate must chain to (a trust anchor)' },
+        },
+      },
+      keepalive: seconds(0, 86400, 60, 'seconds of silence after which a whitespace keepalive is written (RFC 6120 section 4.6.1); 0, or guard.whitespace_keepalives: false, writes none and relies on TCP keepalives'),
+      reconnect_initial_delay: seconds(1, 3600, 2, 'seconds before the first attempt to reopen a dropped link (connect: out), doubling per failure'),
+      reconnect_max_delay: seconds(1, 86400, 60, 'most seconds between attempts to reopen the link'),
+      expiry: seconds(1, 30 * 86400, 86400, 'seconds a message may wait for the link; then its sender gets remote-server-timeout saying it expired'),
+      queue_max_messages: { kind: 'integer', min: 1, max: 10_000_000, default: 1000, description: 'messages kept in storage while the link is down; one more bounces with remote-server-timeout saying the queue is full' },
+      queue_max_bytes: { kind: 'integer', min: KIB, max: 64 * 1024 * MIB, default: 16 * MIB, description: 'bytes of messages kept in storage while the link is down' },
+      max_stanza_bytes: { kind: 'integer', min: 256, max: 64 * MIB, default: 64 * KIB, description: 'largest element either way: a larger one arriving ends the connection, a larger one to send bounces with policy-violation (a guard\'s maximum element size)' },
+      guard: {
+        kind: 'object',
+        description: 'output an XML guard can inspect (docs/links.md)',
+        fields: {
+          enabled: { kind: 'boolean', default: false, description: 'one top-level element per line and no namespace prefixes beyond the implicit defaults: a stanza that would need one bounces with policy-violation' },
+          whitespace_keepalives: { kind: 'boolean', default: true, description: 'false: no whitespace between elements other than the line ends, so no whitespace keepalives' },
+        },
+      },
+    },
+  },
+};
+
 const componentSchema: ObjectNode = {
   kind: 'object',
   description: 'streams of external components (XEP-0114, docs/gateways.md); a reload applies them to connections opened after it',
@@ -933,6 +990,7 @@ export const trellisSchema: ObjectNode = {
     admin: adminSchema,
     component: componentSchema,
     components: componentsSchema,
+    links: linksSchema,
     ...hostSettings(false),
     hosts: {
       kind: 'map',

@@ -236,6 +236,8 @@ export interface S2sPeeringRule {
   route?: 'direct' | 'reject';
   /** a next hop for the domains' stanzas (a route); never with route: reject */
   via?: NextHopConfig;
+  /** the name of a configured link (`links`) that carries the domains' stanzas (a route) */
+  link?: string;
 }
 
 /** Allow and deny lists of foreign servers; deny wins, and a non-empty allow list admits only what it names. */
@@ -435,7 +437,58 @@ export interface TrellisConfig extends HostSettings {
   component: ComponentStreamConfig;
   /** external components, in the order written */
   components: readonly ComponentConfig[];
+  /** links to peer servers configured at both ends (docs/links.md), in the order written */
+  links: readonly LinkConfig[];
   hosts: readonly HostConfig[];
+}
+
+/** TLS on a link: this side's certificate, and how the peer's is checked (a pinned certificate or a trust anchor). */
+export interface LinkTlsConfig {
+  certificate: string;
+  key: string;
+  /** PEM file of the one certificate the peer must present */
+  peer_certificate?: string;
+  /** PEM file of the CA certificates the peer's must chain to */
+  ca_file?: string;
+}
+
+/** The guard-friendly output of a link (docs/links.md). */
+export interface LinkGuardConfig {
+  /** one top-level element per line, no namespace prefixes beyond the implicit defaults */
+  enabled: boolean;
+  /** whitespace keepalives may be written */
+  whitespace_keepalives: boolean;
+}
+
+/** A named link to a peer server (docs/links.md, XEP-0361). */
+export interface LinkConfig {
+  name: string;
+  protocol: 'xep0361';
+  transport: 'tcp' | 'tls';
+  /** out: this side connects to `address`; in: this side listens on `address` */
+  connect: 'out' | 'in';
+  /** "host:port" or "[ipv6]:port" (src/config/link-names.ts) */
+  address: string;
+  /** with connect: in, the addresses or ranges the peer may connect from; empty: any */
+  peer_addresses: readonly string[];
+  /** how the peer is known (XEP-0361 section 4.2) */
+  identity: 'address' | 'certificate';
+  /** domains (or "*.domain" patterns) this side speaks for on the link */
+  local_domains: readonly string[];
+  /** domains (or "*.domain" patterns) the peer speaks for */
+  remote_domains: readonly string[];
+  tls?: LinkTlsConfig;
+  /** seconds between keepalives when nothing else is written; 0: none */
+  keepalive: number;
+  reconnect_initial_delay: number;
+  reconnect_max_delay: number;
+  /** seconds a message may wait for the link before its sender gets an error */
+  expiry: number;
+  queue_max_messages: number;
+  queue_max_bytes: number;
+  /** largest element either way, in bytes */
+  max_stanza_bytes: number;
+  guard: LinkGuardConfig;
 }
 
 /** Streams of external components (XEP-0114). */

@@ -5,7 +5,7 @@
  */
 import { parseJid } from '../jid/jid.ts';
 import type { PolicySnapshot } from './snapshot.ts';
-import type { Verdict } from './verdict.ts';
+import type { NextHop, Verdict } from './verdict.ts';
 
 export interface ExplainedStep {
   /** the question: "stanza out", "route", "connection", "level", "pair" */
@@ -22,7 +22,7 @@ export type Explanation =
 function step(question: string, verdict: Verdict): ExplainedStep {
   let kind: string = verdict.kind;
   if (verdict.kind === 'reject' || verdict.kind === 'close') kind = `${verdict.kind} (${verdict.condition})`;
-  if (verdict.kind === 'route') kind = verdict.via.kind === 'direct' ? 'route (direct)' : verdict.via.kind === 'domain' ? `route (via ${verdict.via.domain})` : `route (via ${verdict.via.host}:${verdict.via.port})`;
+  if (verdict.kind === 'route') kind = routeKind(verdict.via);
   return { question, verdict: kind, text: verdict.text, rule: verdict.rule };
 }
 
@@ -54,4 +54,11 @@ export function formatExplanation(explanation: Explanation): string {
   const verdictWidth = Math.max(...explanation.steps.map((entry) => entry.verdict.length));
   const lines = explanation.steps.map((entry) => `  ${entry.question.padEnd(width)}  ${entry.verdict.padEnd(verdictWidth)}  ${entry.text}  [${entry.rule}]`);
   return `${heading}\n${lines.join('\n')}\n`;
+}
+
+function routeKind(via: NextHop): string {
+  if (via.kind === 'direct') return 'route (direct)';
+  if (via.kind === 'domain') return `route (via ${via.domain})`;
+  if (via.kind === 'link') return `route (link ${via.link})`;
+  return `route (via ${via.host}:${via.port})`;
 }

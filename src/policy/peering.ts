@@ -8,7 +8,7 @@ import type { FederationLevel, NextHopConfig, S2sPeeringRule } from '../config/t
 import { DomainMatcher, type DomainEntry } from './domain-match.ts';
 
 /** A route as a rule sets it. */
-export type PeeringRoute = 'direct' | 'reject' | { via: NextHopConfig };
+export type PeeringRoute = 'direct' | 'reject' | { via: NextHopConfig } | { link: string };
 
 interface Aspects {
   level: FederationLevel;
@@ -19,6 +19,7 @@ interface Aspects {
 /** What a rule sets of `aspect`, and the key it is written at; undefined when it sets nothing of it. */
 function aspectOf<K extends keyof Aspects>(rule: S2sPeeringRule, aspect: K): { key: string; value: Aspects[K] } | undefined {
   if (aspect === 'route') {
+    if (rule.link !== undefined) return { key: 'link', value: { link: rule.link } as Aspects[K] };
     if (rule.via !== undefined) return { key: 'via', value: { via: rule.via } as Aspects[K] };
     return rule.route === undefined ? undefined : { key: 'route', value: rule.route as Aspects[K] };
   }

@@ -115,6 +115,7 @@ export class PolicySnapshot {
     const way = entry.value;
     if (way === 'reject') return reject(entry.at, 'not-allowed', `${entry.at} (reject) refuses stanzas for ${remote}`);
     if (way === 'direct') return route(entry.at, { kind: 'direct' }, `${remote} by its own DNS records`);
+    if ('link' in way) return route(entry.at, { kind: 'link', link: way.link }, `${remote} over the link ${way.link}`);
     const hop = way.via;
     return route(entry.at, hop, `${remote} via ${hop.kind === 'domain' ? hop.domain : `${hop.host}:${hop.port}`}`);
   }

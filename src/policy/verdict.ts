@@ -16,7 +16,9 @@ export type NextHop =
   /** the servers of another domain, found by DNS */
   | { kind: 'domain'; domain: string }
   /** a host (name or IP address) and port, without SRV lookups */
-  | { kind: 'address'; host: string; port: number };
+  | { kind: 'address'; host: string; port: number }
+  /** a configured link (docs/links.md), by its name */
+  | { kind: 'link'; link: string };
 
 export type Verdict =
   /** go on as asked */

@@ -38,6 +38,8 @@ export async function resolveHops(domain: string, context: S2sContext): Promise<
 export async function nextHops(domain: string, via: NextHop, context: S2sContext): Promise<ServerTarget[] | StanzaError> {
   if (via.kind === 'direct') return resolveHops(domain, context);
   if (via.kind === 'domain') return resolveHops(via.domain, context);
+  // The links service (src/links) takes stanzas routed to a link before they reach s2s.
+  if (via.kind === 'link') return new StanzaError('remote-server-not-found', `${domain} is routed over the link ${via.link}, not by server-to-server connections`);
   const resolved = await resolveAddresses(context.dns, via.host);
   if (resolved.addresses.length === 0) return new StanzaError('remote-server-not-found', `the next hop ${via.host} of ${domain} has no address${resolved.failed ? ' (DNS failure)' : ''}`);
   return [{ host: via.host, port: via.port, directTls: false, addresses: resolved.addresses }];

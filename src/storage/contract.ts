@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { AccountExistsError } from './types.ts';
 import { mucRoomTests } from './contract-muc.ts';
 import { pubsubTests } from './contract-pubsub.ts';
+import { linkQueueTests } from './contract-link-queue.ts';
 import type { OfflineMessage, OfflineQuota, RosterItem, Storage, StoredCredentials } from './types.ts';
 
 export function storageContract(
@@ -34,6 +35,7 @@ export function storageContract(
     describe('abuseRules', () => abuseRuleTests(openFor));
     describe('mucRooms', () => mucRoomTests(openFor));
     describe('pubsub', () => pubsubTests(openFor));
+    describe('linkQueues', () => linkQueueTests(openFor));
   });
 }
 

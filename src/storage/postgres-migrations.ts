@@ -139,6 +139,20 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX pubsub_items_by_seq ON pubsub_items (service, node, seq);
     `,
   },
+  {
+    version: 6,
+    // Store and forward on links (docs/links.md): messages waiting for a link, in queue order.
+    sql: `
+      CREATE TABLE link_queue (
+        id bigserial PRIMARY KEY,
+        link text COLLATE "C" NOT NULL,
+        stanza text NOT NULL,
+        bytes integer NOT NULL,
+        queued_at bigint NOT NULL
+      );
+      CREATE INDEX link_queue_by_link ON link_queue (link, id);
+    `,
+  },
 ];
 
 export const LATEST_POSTGRES_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]!.version;

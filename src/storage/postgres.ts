@@ -17,10 +17,12 @@ import { inTransaction } from './postgres-transaction.ts';
 import { AccountExistsError } from './types.ts';
 import { postgresMucRoomStore } from './postgres-muc.ts';
 import { postgresPubsubStore } from './postgres-pubsub.ts';
+import { postgresLinkQueueStore } from './postgres-link-queue.ts';
 import type {
   AbuseRule,
   AbuseRuleStore,
   AccountStore,
+  LinkQueueStore,
   MucRoomStore,
   PubsubStore,
   OfflineStore,
@@ -60,6 +62,7 @@ class PostgresStorage implements Storage {
   readonly abuseRules: AbuseRuleStore;
   readonly mucRooms: MucRoomStore;
   readonly pubsub: PubsubStore;
+  readonly linkQueues: LinkQueueStore;
   readonly #pool: Pool;
   #closed = false;
 
@@ -73,6 +76,7 @@ class PostgresStorage implements Storage {
     this.abuseRules = abuseRuleStore(pool);
     this.mucRooms = postgresMucRoomStore(pool);
     this.pubsub = postgresPubsubStore(pool);
+    this.linkQueues = postgresLinkQueueStore(pool);
   }
 
   async close(): Promise<void> {

@@ -18,10 +18,12 @@ import { migrateSqlite } from './sqlite-migrations.ts';
 import { AccountExistsError } from './types.ts';
 import { sqliteMucRoomStore } from './sqlite-muc.ts';
 import { sqlitePubsubStore } from './sqlite-pubsub.ts';
+import { sqliteLinkQueueStore } from './sqlite-link-queue.ts';
 import type {
   AbuseRule,
   AbuseRuleStore,
   AccountStore,
+  LinkQueueStore,
   MucRoomStore,
   PubsubStore,
   OfflineStore,
@@ -65,6 +67,7 @@ class SqliteStorage implements Storage {
   readonly abuseRules: AbuseRuleStore;
   readonly mucRooms: MucRoomStore;
   readonly pubsub: PubsubStore;
+  readonly linkQueues: LinkQueueStore;
   readonly #db: DatabaseSync;
 
   constructor(db: DatabaseSync) {
@@ -78,6 +81,7 @@ class SqliteStorage implements Storage {
     this.abuseRules = abuseRuleStore(db, write);
     this.mucRooms = sqliteMucRoomStore(db, write);
     this.pubsub = sqlitePubsubStore(db, write);
+    this.linkQueues = sqliteLinkQueueStore(db, write);
   }
 
   async close(): Promise<void> {

@@ -216,6 +216,39 @@ export interface PubsubStore {
   purge(service: string, node: string): Promise<number>;
 }
 
+/** A message waiting for a link (docs/links.md) to come back. */
+export interface LinkQueuedMessage {
+  /** increasing in queue order within a link */
+  id: number;
+  /** serialized stanza */
+  stanza: string;
+  /** milliseconds since the epoch */
+  queuedAt: number;
+}
+
+/** How much one link's queue may hold. */
+export interface LinkQueueLimits {
+  maxMessages: number;
+  /** bytes of queued stanzas (UTF-8) */
+  maxBytes: number;
+}
+
+/**
+ * The durable store-and-forward queues of links: messages routed to a link that is down, per
+ * link name, in the order they were queued.
+ */
+export interface LinkQueueStore {
+  /** Adds a stanza at the end of the link's queue; 'full' (nothing stored) when that would go over the limits. */
+  push(link: string, stanza: string, queuedAt: number, limits: LinkQueueLimits): Promise<'stored' | 'full'>;
+  /** The first messages of the link's queue, at most `maxCount`, without removing them. */
+  peek(link: string, maxCount: number): Promise<LinkQueuedMessage[]>;
+  /** Removes the messages with these ids; returns how many were there. */
+  remove(link: string, ids: readonly number[]): Promise<number>;
+  /** Removes and returns the messages queued before `before` (milliseconds since the epoch), in order. */
+  takeExpired(link: string, before: number): Promise<LinkQueuedMessage[]>;
+  count(link: string): Promise<number>;
+}
+
 export interface Storage {
   readonly driver: 'sqlite' | 'postgres';
   readonly accounts: AccountStore;
@@ -226,6 +259,7 @@ export interface Storage {
   readonly abuseRules: AbuseRuleStore;
   readonly mucRooms: MucRoomStore;
   readonly pubsub: PubsubStore;
+  readonly linkQueues: LinkQueueStore;
   close(): Promise<void>;
 }
 

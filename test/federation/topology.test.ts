@@ -1,6 +1,6 @@
 /**
  * "One connection per pair of hosts": two Trellis hosts each serve 20 domains, every domain with
- * its group-chat service at muc.<domain>, configured with hosts, one certificate per host (naming
+ * its group-chat service at muc.<domain> and its PubSub service at pubsub.<domain>, configured with hosts, one certificate per host (naming
  * its domains and their subdomains) and DNS records (SRV to the host), bidi at its default (on).
  * Every pair of user domains exchanges a message both ways (20 x 20 x 2 = 800), and the TCP
  * connections between the two hosts are counted from the sockets (ss in the lab namespace): one.
@@ -31,7 +31,7 @@ const H2_ADDRESS = '127.0.2.2';
 const N = Number(process.env.TOPOLOGY_DOMAINS ?? 20);
 const ps = Array.from({ length: N }, (_, i) => `p${i + 1}.test`);
 const qs = Array.from({ length: N }, (_, i) => `q${i + 1}.test`);
-const SERVICES = ['muc'];
+const SERVICES = ['muc', 'pubsub'];
 
 interface Topology {
   lab: LabHosts;
@@ -213,14 +213,14 @@ describe(`two hosts serving ${N} domains each: one connection between them`, () 
   it("each host's users reach the services of the other's domains over the same connection", async () => {
     assert.equal(await askServices(shared, ps, qs), N * N * SERVICES.length);
     assert.equal(between(), 1);
-    // h1 never asked for the pairs (q, muc.p): h2 asks for them on the connection h1 opened
+    // h1 never asked for the pairs (q, muc.p) and (q, pubsub.p): h2 asks for them on the connection h1 opened
     // (XEP-0288 section 2.2; docs/protocols/reverse-pairs.md), which h1's certificate proves muc.p for.
     assert.equal(await askServices(shared, qs, ps), N * N * SERVICES.length);
     assert.equal(between(), 1, JSON.stringify([shared.h1, shared.h2].map((host) => host.server.s2s.connections().map((row) => `${row.direction} ${row.remoteDomain} ${row.pairs.length}`))));
     const [connection] = shared.h2.server.s2s.connections();
     assert.equal(connection!.direction, 'in');
-    const pairs = shared.h2.server.s2s.pairs().filter((pair) => pair.local.startsWith('q') && pair.remote.startsWith('muc.'));
-    assert.equal(pairs.length, N * N);
+    const pairs = shared.h2.server.s2s.pairs().filter((pair) => pair.local.startsWith('q') && SERVICES.some((service) => pair.remote.startsWith(`${service}.`)));
+    assert.equal(pairs.length, N * N * SERVICES.length);
     assert.ok(pairs.every((pair) => pair.outbound.length === 1 && pair.outbound[0]!.connection === connection!.id && pair.inbound.length === 1), JSON.stringify(pairs[0]));
   });
 

@@ -23,7 +23,7 @@ export const PASSWORD = 'correct horse';
 export const NS_SM = 'urn:xmpp:sm:3';
 
 /** A port free at the moment: the system picks one, and it is released for the server to bind. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const address = server.address();

@@ -1,0 +1,67 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, parseConfig } from './load.ts';
+import { PolicySnapshot } from '../policy/snapshot.ts';
+
+const HOSTS = 'hosts: { a.example: {} }\n';
+const LINK = `links:
+  sat:
+    connect: out
+    address: "ground.example:5999"
+    local_domains: [a.example, "*.a.example"]
+    remote_domains: [b.example]
+`;
+
+function problemsOf(yaml: string): string[] {
+  try {
+    parseConfig(yaml, { baseDir: '/' });
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems.map((problem) => `${problem.path}: ${problem.message}`);
+    throw error;
+  }
+  return [];
+}
+
+describe('links', () => {
+  test('a link resolves with its defaults, and a peering rule routes a domain over it', () => {
+    const config = parseConfig(`${HOSTS}${LINK}s2s: { peering: { b.example: { link: sat } } }\n`, { baseDir: '/' });
+    assert.deepEqual(config.links, [
+      {
+        name: 'sat',
+        protocol: 'xep0361',
+        transport: 'tcp',
+        connect: 'out',
+        address: 'ground.example:5999',
+        peer_addresses: [],
+        identity: 'address',
+        local_domains: ['a.example', '*.a.example'],
+        remote_domains: ['b.example'],
+        keepalive: 60,
+        reconnect_initial_delay: 2,
+        reconnect_max_delay: 60,
+        expiry: 86400,
+        queue_max_messages: 1000,
+        queue_max_bytes: 16777216,
+        max_stanza_bytes: 65536,
+        guard: { enabled: false, whitespace_keepalives: true },
+      },
+    ]);
+    const verdict = new PolicySnapshot(config).route('b.example');
+    assert.deepEqual(verdict, { kind: 'route', rule: 's2s.peering["b.example"].link', via: { kind: 'link', link: 'sat' }, text: 'b.example over the link sat' });
+  });
+
+  for (const [name, yaml, expected] of [
+    ['a rule naming no configured link', `${HOSTS}${LINK}s2s: { peering: { c.example: { link: radio } } }\n`, 's2s.peering["c.example"].link: no link named "radio" is configured under links'],
+    ['a link and a next hop on one rule', `${HOSTS}${LINK}s2s: { peering: { b.example: { link: sat, via: "relay.example" } } }\n`, 's2s.peering["b.example"].link: a route is one of route, via or link; keep one'],
+    ['TLS transport without a certificate', `${HOSTS}${LINK}    transport: tls\n`, 'links["sat"].tls: transport: tls needs this side\'s certificate and key'],
+    ['identity by certificate over TCP', `${HOSTS}${LINK}    identity: certificate\n`, 'links["sat"].identity: identity: certificate needs transport: tls and tls.peer_certificate or tls.ca_file'],
+    ['a listener that cannot know its peer', `${HOSTS}${LINK.replace('connect: out', 'connect: in')}`, 'links["sat"].peer_addresses: with connect: in and identity: address, name the addresses the peer connects from (XEP-0361 section 4.2)'],
+    ['connecting out to port 0', `${HOSTS}${LINK.replace(':5999', ':0')}`, 'links["sat"].address: connect: out needs the port the peer listens on'],
+    ['a bad link name', `${HOSTS}links: { "Sat Link": { connect: out, address: "x.example:1", local_domains: [a.example], remote_domains: [b.example] } }\n`, 'links["Sat Link"]: "Sat Link" is not a valid link name'],
+  ] as const) {
+    test(`refused: ${name}`, () => {
+      const problems = problemsOf(yaml);
+      assert.ok(problems.some((problem) => problem.startsWith(expected)), problems.join('\n'));
+    });
+  }
+});

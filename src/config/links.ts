@@ -1,0 +1,57 @@
+/**
+ * `links`: named links to peer servers (docs/links.md). This file reads them into their
+ * resolved form and reports what cannot work, each problem at its key path: TLS settings that
+ * do not fit the transport or identity, a listener with no way to know its peer, and peering
+ * rules naming a link that is not configured.
+ */
+import path from 'node:path';
+import { entryPath } from './describe.ts';
+import { parseLinkAddress } from './link-names.ts';
+import type { LinkConfig, LinkTlsConfig, S2sPeeringRule } from './types.ts';
+import type { ConfigProblem } from './validate.ts';
+
+/** A link as the validator hands it over. */
+export type ValidatedLink = Omit<LinkConfig, 'name'>;
+
+/** Checks that a file exists and is readable, reporting it at `at` otherwise. */
+export type ReadableCheck = (file: string, at: string) => void;
+
+export function resolveLinks(links: Readonly<Record<string, ValidatedLink>>, baseDir: string, readable: ReadableCheck, problems: ConfigProblem[]): LinkConfig[] {
+  return Object.entries(links).map(([name, link]) => {
+    const at = entryPath('links', name);
+    const { port } = parseLinkAddress(link.address);
+    if (link.connect === 'out' && port === 0) problems.push({ path: `${at}.address`, message: 'connect: out needs the port the peer listens on' });
+    if (link.transport === 'tls' && link.tls === undefined) problems.push({ path: `${at}.tls`, message: 'transport: tls needs this side\'s certificate and key' });
+    if (link.transport === 'tcp' && link.tls !== undefined) problems.push({ path: `${at}.tls`, message: 'transport: tcp uses no TLS; write transport: tls or remove this' });
+    if (link.identity === 'certificate' && (link.transport !== 'tls' || (link.tls?.peer_certificate === undefined && link.tls?.ca_file === undefined))) {
+      problems.push({ path: `${at}.identity`, message: 'identity: certificate needs transport: tls and tls.peer_certificate or tls.ca_file' });
+    }
+    if (link.connect === 'in' && link.identity === 'address' && link.peer_addresses.length === 0) {
+      problems.push({ path: `${at}.peer_addresses`, message: 'with connect: in and identity: address, name the addresses the peer connects from (XEP-0361 section 4.2)' });
+    }
+    if (link.reconnect_max_delay < link.reconnect_initial_delay) problems.push({ path: `${at}.reconnect_max_delay`, message: 'must be at least reconnect_initial_delay' });
+    const tls = link.tls === undefined ? undefined : resolveTls(link.tls, `${at}.tls`, baseDir, readable);
+    return { name, ...link, ...(tls ? { tls } : {}) };
+  });
+}
+
+function resolveTls(tls: LinkTlsConfig, at: string, baseDir: string, readable: ReadableCheck): LinkTlsConfig {
+  const resolved: LinkTlsConfig = { certificate: path.resolve(baseDir, tls.certificate), key: path.resolve(baseDir, tls.key) };
+  if (tls.peer_certificate !== undefined) resolved.peer_certificate = path.resolve(baseDir, tls.peer_certificate);
+  if (tls.ca_file !== undefined) resolved.ca_file = path.resolve(baseDir, tls.ca_file);
+  for (const key of ['certificate', 'key', 'peer_certificate', 'ca_file'] as const) {
+    const file = resolved[key];
+    if (file !== undefined) readable(file, `${at}.${key}`);
+  }
+  return resolved;
+}
+
+/** Peering rules must name configured links. */
+export function checkLinkRoutes(rules: readonly S2sPeeringRule[], links: readonly LinkConfig[], problems: ConfigProblem[]): void {
+  const names = new Set(links.map((link) => link.name));
+  for (const rule of rules) {
+    if (rule.link !== undefined && !names.has(rule.link)) {
+      problems.push({ path: `${entryPath('s2s.peering', rule.domain)}.link`, message: `no link named ${JSON.stringify(rule.link)} is configured under links` });
+    }
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * A Trellis edge run as a real process (`bin/trellis start`) for link tests: its hosted domains,
+ * accounts made before it starts, a client port on 127.0.0.1 and a YAML tail (its links and
+ * peering rules). Processes are started, killed and started again on the same data directory.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeStoredCredentials } from '../../src/auth/scram.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { openStorage } from '../../src/storage/open.ts';
+import { loginFederated, type FederatedServer } from './federation.ts';
+import type { RawClient } from './raw-client.ts';
+import { freePort, sleep } from './server-process.ts';
+
+const TRELLIS = join(import.meta.dirname, '..', '..', 'bin', 'trellis');
+
+export class LinkEdge {
+  readonly dir: string;
+  readonly port: number;
+  #child: ChildProcess | undefined;
+  #exited: Promise<void> | undefined;
+  #output = '';
+
+  private constructor(dir: string, port: number) {
+    this.dir = dir;
+    this.port = port;
+  }
+
+  /** `accounts`: "user@domain" each, password "secret". */
+  static async create(domains: string[], accounts: string[], yaml: string): Promise<LinkEdge> {
+    const edge = new LinkEdge(await mkdtemp(join(tmpdir(), 'trellis-link-edge-')), await freePort());
+    await writeFile(
+      edge.configFile,
+      `data_dir: ${join(edge.dir, 'data')}
+log: { level: info }
+listeners:
+  c2s: { addresses: ["127.0.0.1"], port: ${edge.port} }
+  s2s: { enabled: false }
+admin: { enabled: false }
+c2s: { scram_iterations: 4096, auth_failure_delay: 10 }
+${yaml}
+hosts:
+${domains.map((domain) => `  ${domain}: {}`).join('\n')}
+`,
+    );
+    try {
+      const config = await loadConfig(edge.configFile);
+      const storage = await openStorage(config.storage, config.data_dir);
+      try {
+        for (const account of accounts) {
+          const [user, domain] = account.split('@') as [string, string];
+          await storage.accounts.create(domain, user, makeStoredCredentials('secret', 4096));
+        }
+      } finally {
+        await storage.close();
+      }
+    } catch (error) {
+      await edge.remove();
+      throw error;
+    }
+    return edge;
+  }
+
+  get configFile(): string {
+    return join(this.dir, 'trellis.yaml');
+  }
+
+  /** What the running (or last) process wrote. */
+  get output(): string {
+    return this.#output;
+  }
+
+  /** Starts `trellis start` and resolves once it accepts clients. */
+  async start(): Promise<void> {
+    this.#output = '';
+    const child = spawn(TRELLIS, ['start', '--config', this.configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (chunk: Buffer) => (this.#output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (this.#output += chunk.toString()));
+    this.#child = child;
+    this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    await this.waitForOutput('serving hosts', 15_000);
+  }
+
+  /** Waits until the process output contains `text`. */
+  async waitForOutput(text: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.#output.includes(text)) {
+      if (this.#child?.exitCode !== null) throw new Error(`trellis exited: ${this.#output}`);
+      if (Date.now() > deadline) throw new Error(`no "${text}" within ${timeoutMs} ms: ${this.#output}`);
+      await sleep(50);
+    }
+  }
+
+  /** kill -9, and waits for the process to be gone. */
+  async kill(): Promise<void> {
+    this.#child?.kill('SIGKILL');
+    await this.#exited;
+    this.#child = undefined;
+  }
+
+  /** Logs `username@domain` in with resource "r" and sends initial presence. */
+  async login(username: string, domain: string): Promise<RawClient> {
+    const client = await loginFederated({ port: this.port, domain } as FederatedServer, username);
+    client.send('<presence/>');
+    return client;
+  }
+
+  async remove(): Promise<void> {
+    await this.kill();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
