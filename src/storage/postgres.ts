@@ -16,6 +16,8 @@ import { migratePostgres } from './postgres-migrations.ts';
 import { inTransaction } from './postgres-transaction.ts';
 import { AccountExistsError } from './types.ts';
 import { postgresMucRoomStore } from './postgres-muc.ts';
+import { postgresArchiveStore } from './postgres-archive.ts';
+import type { ArchiveStore } from './archive-types.ts';
 import type {
   AbuseRule,
   AbuseRuleStore,
@@ -57,6 +59,7 @@ class PostgresStorage implements Storage {
   readonly serverData: ServerDataStore;
   readonly abuseRules: AbuseRuleStore;
   readonly mucRooms: MucRoomStore;
+  readonly archive: ArchiveStore;
   readonly #pool: Pool;
   #closed = false;
 
@@ -69,6 +72,7 @@ class PostgresStorage implements Storage {
     this.serverData = serverDataStore(pool);
     this.abuseRules = abuseRuleStore(pool);
     this.mucRooms = postgresMucRoomStore(pool);
+    this.archive = postgresArchiveStore(pool);
   }
 
   async close(): Promise<void> {
@@ -110,7 +114,7 @@ function accountStore(pool: Pool): AccountStore {
         );
         // Everything stored for the user goes with the account. Roster items are removed before
         // the version row, the lock order roster changes use too.
-        for (const table of ['roster_items', 'roster_versions', 'offline_messages', 'user_data']) {
+        for (const table of ['roster_items', 'roster_versions', 'offline_messages', 'user_data', 'archive_messages']) {
           await client.query(`DELETE FROM ${table} WHERE domain = $1 AND username = $2`, [domain, username]);
         }
         return rowCount !== 0;

@@ -17,6 +17,8 @@ import { overQuota, withinBytes } from './offline-quota.ts';
 import { migrateSqlite } from './sqlite-migrations.ts';
 import { AccountExistsError } from './types.ts';
 import { sqliteMucRoomStore } from './sqlite-muc.ts';
+import { sqliteArchiveStore } from './sqlite-archive.ts';
+import type { ArchiveStore } from './archive-types.ts';
 import type {
   AbuseRule,
   AbuseRuleStore,
@@ -62,6 +64,7 @@ class SqliteStorage implements Storage {
   readonly serverData: ServerDataStore;
   readonly abuseRules: AbuseRuleStore;
   readonly mucRooms: MucRoomStore;
+  readonly archive: ArchiveStore;
   readonly #db: DatabaseSync;
 
   constructor(db: DatabaseSync) {
@@ -74,6 +77,7 @@ class SqliteStorage implements Storage {
     this.serverData = serverDataStore(db);
     this.abuseRules = abuseRuleStore(db, write);
     this.mucRooms = sqliteMucRoomStore(db, write);
+    this.archive = sqliteArchiveStore(db);
   }
 
   async close(): Promise<void> {
@@ -104,7 +108,7 @@ function accountStore(db: DatabaseSync, write: Write): AccountStore {
   const list = db.prepare('SELECT username FROM accounts WHERE domain = ? ORDER BY username');
   const remove = db.prepare('DELETE FROM accounts WHERE domain = ? AND username = ?');
   // Everything stored for the user goes with the account.
-  const removeUserRows = ['roster_items', 'roster_versions', 'offline_messages', 'user_data'].map(
+  const removeUserRows = ['roster_items', 'roster_versions', 'offline_messages', 'user_data', 'archive_messages'].map(
     (table) => db.prepare(`DELETE FROM ${table} WHERE domain = ? AND username = ?`),
   );
 
