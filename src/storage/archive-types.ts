@@ -64,8 +64,8 @@ export interface ArchiveStore {
   count(owner: ArchiveOwner, filter: ArchiveFilter): Promise<number>;
   /** The oldest and newest message (XEP-0313 section 5, archive metadata); undefined for an empty archive. */
   bounds(owner: ArchiveOwner): Promise<{ first: ArchivedMessage; last: ArchivedMessage } | undefined>;
-  /** Removes at most `limit` of the oldest messages of all archives older than `position`; returns how many went. */
-  expire(position: number, limit: number): Promise<number>;
+  /** Removes at most `limit` of the oldest messages older than `position` from the archives of a domain; returns how many went. */
+  expire(domain: string, position: number, limit: number): Promise<number>;
   /** Removes the oldest messages of one archive beyond the newest `keep`; returns how many went. */
   trim(owner: ArchiveOwner, keep: number): Promise<number>;
   /** Removes a whole archive (a destroyed room); returns how many messages went. */

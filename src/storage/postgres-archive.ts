@@ -45,8 +45,8 @@ export function postgresArchiveStore(pool: Pool): ArchiveStore {
       const [first, last] = await Promise.all([one(owner, 'ASC'), one(owner, 'DESC')]);
       return first === undefined || last === undefined ? undefined : { first, last };
     },
-    async expire(before, limit) {
-      const { rowCount } = await pool.query('DELETE FROM archive_messages WHERE ctid IN (SELECT ctid FROM archive_messages WHERE position < $1 ORDER BY position LIMIT $2)', [before, limit]);
+    async expire(domain, before, limit) {
+      const { rowCount } = await pool.query('DELETE FROM archive_messages WHERE ctid IN (SELECT ctid FROM archive_messages WHERE domain = $1 AND position < $2 ORDER BY position LIMIT $3)', [domain, before, limit]);
       return rowCount ?? 0;
     },
     async trim(owner, keep) {

@@ -32,7 +32,7 @@ export function sqliteArchiveStore(db: DatabaseSync): ArchiveStore {
   const position = db.prepare('SELECT position FROM archive_messages WHERE domain = ? AND username = ? AND id = ?');
   const first = db.prepare(`SELECT ${ARCHIVE_COLUMNS} FROM archive_messages WHERE domain = ? AND username = ? ORDER BY position ASC LIMIT 1`);
   const last = db.prepare(`SELECT ${ARCHIVE_COLUMNS} FROM archive_messages WHERE domain = ? AND username = ? ORDER BY position DESC LIMIT 1`);
-  const expire = db.prepare('DELETE FROM archive_messages WHERE rowid IN (SELECT rowid FROM archive_messages WHERE position < ? ORDER BY position LIMIT ?)');
+  const expire = db.prepare('DELETE FROM archive_messages WHERE rowid IN (SELECT rowid FROM archive_messages WHERE domain = ? AND position < ? ORDER BY position LIMIT ?)');
   const trim = db.prepare(
     'DELETE FROM archive_messages WHERE domain = ? AND username = ? AND position <= (SELECT position FROM archive_messages WHERE domain = ? AND username = ? ORDER BY position DESC LIMIT 1 OFFSET ?)',
   );
@@ -65,8 +65,8 @@ export function sqliteArchiveStore(db: DatabaseSync): ArchiveStore {
       if (oldest === undefined || newest === undefined) return undefined;
       return { first: archivedMessageOf(oldest), last: archivedMessageOf(newest) };
     },
-    async expire(before, limit) {
-      return Number(expire.run(before, limit).changes);
+    async expire(domain, before, limit) {
+      return Number(expire.run(domain, before, limit).changes);
     },
     async trim(owner, keep) {
       return Number(trim.run(owner.domain, owner.name, owner.domain, owner.name, keep).changes);

@@ -117,7 +117,7 @@ const MIGRATIONS: readonly Migration[] = [
     version: 5,
     // The message archive (XEP-0313) of users and group-chat rooms. `position` is the archive's
     // order and time (microseconds); the indexes serve a page by position, a page with one
-    // correspondent, a UID looked up for paging, and expiry by age across all archives.
+    // correspondent, a UID looked up for paging, and expiry by age across the archives of a domain.
     sql: `
       CREATE TABLE archive_messages (
         domain TEXT NOT NULL,
@@ -131,7 +131,7 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX archive_messages_in_order ON archive_messages (domain, username, position);
       CREATE UNIQUE INDEX archive_messages_by_id ON archive_messages (domain, username, id);
       CREATE INDEX archive_messages_with ON archive_messages (domain, username, with_bare, position);
-      CREATE INDEX archive_messages_by_age ON archive_messages (position);
+      CREATE INDEX archive_messages_by_age ON archive_messages (domain, position);
     `,
   },
 ];
