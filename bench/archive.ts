@@ -131,16 +131,8 @@ const KINDS: QueryKind[] = [
   },
 ];
 
-/** A seeded generator, so both drivers run the same queries. */
-function mulberry32(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The queries of each kind, drawn once, so every driver runs the same ones. */
+const PLANS = new Map(KINDS.map((kind) => [kind.name, Array.from({ length: WARMUP + QUERIES }, (_, i) => kind.xml(i, Math.random))]));
 
 /** One query as the server answers it, minus the socket: returns the bytes written. */
 async function answer(storage: Storage, queryXml: string): Promise<{ bytes: number; results: number }> {
@@ -168,12 +160,11 @@ interface KindResult {
 async function measure(driver: string, storage: Storage): Promise<KindResult[]> {
   const rows: KindResult[] = [];
   for (const kind of KINDS) {
-    const random = mulberry32(42);
     const histogram = new LatencyHistogram();
     const cpu = new LatencyHistogram();
     let results = 0;
     for (let i = 0; i < WARMUP + QUERIES; i++) {
-      const xml = kind.xml(i, random);
+      const xml = PLANS.get(kind.name)![i]!;
       const started = performance.now();
       const cpuStarted = process.cpuUsage();
       const outcome = await answer(storage, xml);
