@@ -37,6 +37,7 @@ const { values } = parseArgs({
   },
 });
 const MESSAGES = Number(values.messages);
+if (!(MESSAGES >= 100_000)) throw new Error('--messages: at least 100000, so that every correspondent has pages of 50 to query');
 const QUERIES = Number(values.queries);
 const WARMUP = Math.min(200, QUERIES);
 const CORRESPONDENTS = 100;
@@ -118,7 +119,7 @@ const KINDS: QueryKind[] = [
     xml: (_i, random) => {
       const who = Math.floor(random() * CORRESPONDENTS);
       // A message of that correspondent somewhere in the archive, with a full page after it.
-      const n = Math.floor(random() * (MESSAGES / CORRESPONDENTS - PAGE - 1)) * CORRESPONDENTS + who;
+      const n = Math.floor(random() * Math.max(1, MESSAGES / CORRESPONDENTS - PAGE - 1)) * CORRESPONDENTS + who;
       return form({ with: `contact${who}@example.net` }) + rsm(`<after>m${n}</after>`);
     },
   },
