@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RawClient } from './support/raw-client.ts';
+import { iqReply, type RawClient } from './support/raw-client.ts';
 import { login } from './support/login.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
@@ -19,12 +19,7 @@ hosts:
 
 let nextId = 0;
 
-async function iq(client: RawClient, xml: string): Promise<string> {
-  const id = `m${++nextId}`;
-  client.send(xml.replace('ID', id));
-  const reply = new RegExp(`<iq[^>]*id=["']${id}["'][^>]*?(/>|>[\\s\\S]*?</iq>)`);
-  return reply.exec(await client.waitFor(reply))![0];
-}
+const iq = iqReply;
 
 function q(pattern: string): RegExp {
   return new RegExp(pattern.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&').replace(/'/g, `["']`));

@@ -31,6 +31,7 @@ const DEFAULT_SETTINGS = {
   foreign_access: { default: 'allow', deny: [], allow: [] },
   muc: { enabled: true, subdomain: 'conference', name: 'Chatrooms', room_creation: 'local', max_rooms: 10000, max_occupants: 500, history_length: 20, max_history: 100, max_affiliations: 10000 },
   mam: { default: 'always', max_age_days: 365, max_messages: 100000, page_size: 50, max_page_size: 250, retention_interval: 600, rooms: true },
+  push: { include_sender: false, include_body: false, max_registrations: 10 },
 };
 
 function problemsOf(yamlText: string, dir = baseDir): ConfigError {

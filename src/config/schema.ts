@@ -333,6 +333,11 @@ function hostSettings(inherited: boolean): Record<string, SchemaNode> {
       retention_interval: { kind: 'integer', min: 10, max: 86_400, ...orDefault(600), description: 'seconds between retention passes of a host, each run when a message is archived' },
       rooms: { kind: 'boolean', ...orDefault(true), description: 'group-chat rooms of the host\'s service keep an archive of their messages and subjects, which those allowed to enter may query' },
     }),
+    push: section('push notifications to the app servers of users\' devices (XEP-0357; docs/push.md). A notification always holds the count of messages the user has not seen; the rest only as set here, since the app server is a third party', {
+      include_sender: { kind: 'boolean', ...orDefault(false), description: 'tell the app server who sent the last message (its bare JID)' },
+      include_body: { kind: 'boolean', ...orDefault(false), description: 'tell the app server the text of the last message' },
+      max_registrations: { kind: 'integer', min: 1, max: 1000, ...orDefault(10), description: 'app servers one account may register; one more is refused with resource-constraint' },
+    }),
   };
 }
 
@@ -926,7 +931,7 @@ export const trellisSchema: ObjectNode = {
       keyName: 'domain',
       prepareKey: prepareDomain,
       minEntries: 1,
-      description: 'the domains this server hosts, keyed by domain; at least one. A host section may set any of the IM settings above (modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, mam); a key it leaves out (shown as —) takes the top-level value',
+      description: 'the domains this server hosts, keyed by domain; at least one. A host section may set any of the IM settings above (modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, mam, push); a key it leaves out (shown as —) takes the top-level value',
       value: {
         kind: 'object',
         description: 'one hosted domain',

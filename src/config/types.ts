@@ -92,7 +92,7 @@ export interface C2sConfig {
 }
 
 /** Features a host can run (src/modules/<name>); all run unless listed in modules_disabled. */
-export const MODULE_NAMES = ['roster', 'presence', 'message', 'offline', 'disco', 'ping', 'version', 'vcard', 'private', 'blocking', 'register', 'strangers', 'carbons', 'last', 'time', 'mam'] as const;
+export const MODULE_NAMES = ['roster', 'presence', 'message', 'offline', 'disco', 'ping', 'version', 'vcard', 'private', 'blocking', 'register', 'strangers', 'carbons', 'last', 'time', 'mam', 'push'] as const;
 export type ModuleName = (typeof MODULE_NAMES)[number];
 
 /** The kinds of contact address XEP-0157 section 4 registers, each published as `<kind>-addresses`. */
@@ -136,6 +136,16 @@ export interface HostSettings {
   muc: MucSettings;
   /** message archives (XEP-0313) of users and group-chat rooms (docs/archive.md) */
   mam: MamSettings;
+  /** push notifications to app servers (XEP-0357; docs/push.md) */
+  push: PushSettings;
+}
+
+/** What a push notification tells the app server beyond the count of unseen messages (XEP-0357 section 9). */
+export interface PushSettings {
+  include_sender: boolean;
+  include_body: boolean;
+  /** app servers one account may register */
+  max_registrations: number;
 }
 
 /** Which messages a user's archive keeps when the user has said nothing (XEP-0441 section 3). */

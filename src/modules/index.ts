@@ -17,6 +17,7 @@ import { carbonsModule } from './carbons/carbons.ts';
 import { lastActivityModule } from './last/last.ts';
 import { timeModule } from './time/time.ts';
 import { mamModule } from './mam/mam.ts';
+import { pushModule } from './push/push.ts';
 
 export const FEATURE_MODULES: Partial<Record<ModuleName, FeatureModule>> = {
   ping: pingModule,
@@ -35,4 +36,5 @@ export const FEATURE_MODULES: Partial<Record<ModuleName, FeatureModule>> = {
   last: lastActivityModule,
   time: timeModule,
   mam: mamModule,
+  push: pushModule,
 };
