@@ -115,8 +115,8 @@ function resolveHosts(
 
 /** The IM settings (hosts inherit them) out of the top-level configuration. */
 export function pickSettings(config: HostSettings): HostSettings {
-  const { modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, mam, push } = config;
-  return { modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, mam, push };
+  const { modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, pep, pubsub, mam, push } = config;
+  return { modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, pep, pubsub, mam, push };
 }
 
 /** A host's settings: each key it writes overrides the top-level value, field by field. */
@@ -132,6 +132,8 @@ function inheritSettings(defaults: HostSettings, host: Partial<HostSettings>): H
     contact_addresses: { ...defaults.contact_addresses, ...host.contact_addresses },
     foreign_access: { ...defaults.foreign_access, ...host.foreign_access },
     muc: { ...defaults.muc, ...host.muc },
+    pep: { ...defaults.pep, ...host.pep },
+    pubsub: { ...defaults.pubsub, ...host.pubsub },
     mam: { ...defaults.mam, ...host.mam },
     push: { ...defaults.push, ...host.push },
   };

@@ -16,6 +16,7 @@ import { strangersModule } from './strangers/strangers.ts';
 import { carbonsModule } from './carbons/carbons.ts';
 import { lastActivityModule } from './last/last.ts';
 import { timeModule } from './time/time.ts';
+import { pepModule } from './pep/pep.ts';
 import { mamModule } from './mam/mam.ts';
 import { pushModule } from './push/push.ts';
 
@@ -35,6 +36,7 @@ export const FEATURE_MODULES: Partial<Record<ModuleName, FeatureModule>> = {
   carbons: carbonsModule,
   last: lastActivityModule,
   time: timeModule,
+  pep: pepModule,
   mam: mamModule,
   push: pushModule,
 };

@@ -1,12 +1,13 @@
 /**
  * Service hosts: domains that serve a service instead of accounts (DESIGN: routes are a table).
  * Each hosted domain gets its services at subdomains of its own (group chat at
- * `conference.<host>` unless configured otherwise), listed in its disco#items (XEP-0030) and
+ * `conference.<host>` and publish-subscribe at `pubsub.<host>` unless configured otherwise), listed in its disco#items (XEP-0030) and
  * routed like any hosted domain; the router's foreign-access rules of the parent host apply.
  * No client logs in to a service host, and it runs none of the account features.
  */
 import type { HostConfig, TrellisConfig } from '../config/types.ts';
 import { mucServiceOf, serveMuc } from '../muc/module.ts';
+import { servePubsub } from '../pubsub/module.ts';
 import type { MucService } from '../muc/service.ts';
 import type { TlsContextStore } from '../net/tls-contexts.ts';
 import { Host, type ServiceInfo } from '../router/host.ts';
@@ -28,14 +29,36 @@ export interface ServiceSetupContext {
   loadCertificate(store: TlsContextStore, host: HostConfig, config: TrellisConfig, logger: Logger): Promise<void>;
 }
 
+/** The domains of a hosted domain's services where an external component is configured instead (it serves them). */
+function componentsInPlace(host: HostConfig, config: TrellisConfig): string[] {
+  return SERVICE_KINDS.filter((kind) => host[kind].enabled)
+    .map((kind) => `${host[kind].subdomain}.${host.domain}`)
+    .filter((domain) => config.components.some((component) => component.domain === domain));
+}
+
 /** The services a hosted domain has by its configuration; a domain that is itself hosted is never a service. */
 export function serviceSpecs(host: HostConfig, config: TrellisConfig): ServiceSpec[] {
-  if (!host.muc.enabled) return [];
-  const domain = `${host.muc.subdomain}.${host.domain}`;
-  if (config.hosts.some((other) => other.domain === domain)) return [];
-  // An external component configured at that domain serves it instead (src/component).
-  if (config.components.some((component) => component.domain === domain)) return [];
-  return [{ kind: 'muc', parent: host.domain, domain }];
+  const specs: ServiceSpec[] = [];
+  for (const kind of SERVICE_KINDS) {
+    const settings = host[kind];
+    if (!settings.enabled) continue;
+    const domain = `${settings.subdomain}.${host.domain}`;
+    if (config.hosts.some((other) => other.domain === domain)) continue;
+    // An external component configured at that domain serves it instead (src/component).
+    if (componentsInPlace(host, config).includes(domain)) continue;
+    // Two services configured at one subdomain: the first (group chat) serves it.
+    if (specs.some((spec) => spec.domain === domain)) continue;
+    specs.push({ kind, parent: host.domain, domain });
+  }
+  return specs;
+}
+
+/** The services a hosted domain runs itself, each under its settings' key. */
+const SERVICE_KINDS = ['muc', 'pubsub'] as const;
+type ServiceKind = (typeof SERVICE_KINDS)[number];
+
+function isServiceKind(kind: string | undefined): kind is ServiceKind {
+  return (SERVICE_KINDS as readonly string[]).includes(kind ?? '');
 }
 
 /**
@@ -46,11 +69,15 @@ export function serviceSpecs(host: HostConfig, config: TrellisConfig): ServiceSp
 export async function syncServiceHosts(parent: string, hostConfig: HostConfig | undefined, context: ServiceSetupContext): Promise<{ started: string[]; stopped: string[] }> {
   const { router, config, logger } = context;
   const wanted = hostConfig ? serviceSpecs(hostConfig, config) : [];
+  for (const component of hostConfig ? componentsInPlace(hostConfig, config) : []) {
+    logger.info('a service is served by an external component instead of the built-in one', { host: parent, service: component, key: `components.${component}` });
+  }
   const started: string[] = [];
   const stopped: string[] = [];
   for (const host of [...router.hosts.values()]) {
-    if (host.service?.kind !== 'muc' || host.service.parent !== parent) continue;
-    const keep = hostConfig !== undefined && wanted.some((spec) => spec.domain === host.domain) && sameSettings(host.config, hostConfig);
+    const kind = host.service?.kind;
+    if (!isServiceKind(kind) || host.service!.parent !== parent) continue;
+    const keep = hostConfig !== undefined && wanted.some((spec) => spec.domain === host.domain && spec.kind === kind) && sameSettings(host.config, hostConfig, kind);
     if (keep) {
       host.config = hostConfig;
       continue;
@@ -63,7 +90,8 @@ export async function syncServiceHosts(parent: string, hostConfig: HostConfig | 
     const serviceConfig = { ...hostConfig!, domain: spec.domain };
     await context.loadCertificate(context.tls, serviceConfig, config, logger);
     const host = new Host(hostConfig!, spec);
-    serveMuc(host, { parent, settings: hostConfig!.muc, router, storage: context.storage, logger: logger.child({ service: spec.domain }) });
+    if (spec.kind === 'pubsub') servePubsub(host, { parent, router, storage: context.storage });
+    else serveMuc(host, { parent, settings: hostConfig!.muc, router, storage: context.storage, logger: logger.child({ service: spec.domain }) });
     router.addHost(host);
     started.push(spec.domain);
     logger.info('service started', { service: spec.domain, kind: spec.kind, host: parent });
@@ -76,6 +104,6 @@ export function mucServices(router: Router): MucService[] {
   return [...router.hosts.values()].flatMap((host) => mucServiceOf(host) ?? []);
 }
 
-function sameSettings(a: HostConfig, b: HostConfig): boolean {
-  return JSON.stringify(a.muc) === JSON.stringify(b.muc);
+function sameSettings(a: HostConfig, b: HostConfig, kind: ServiceKind): boolean {
+  return JSON.stringify(a[kind]) === JSON.stringify(b[kind]);
 }

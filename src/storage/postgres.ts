@@ -16,6 +16,7 @@ import { migratePostgres } from './postgres-migrations.ts';
 import { inTransaction } from './postgres-transaction.ts';
 import { AccountExistsError } from './types.ts';
 import { postgresMucRoomStore } from './postgres-muc.ts';
+import { postgresPubsubStore } from './postgres-pubsub.ts';
 import { postgresArchiveStore } from './postgres-archive.ts';
 import type { ArchiveStore } from './archive-types.ts';
 import type {
@@ -23,6 +24,7 @@ import type {
   AbuseRuleStore,
   AccountStore,
   MucRoomStore,
+  PubsubStore,
   OfflineStore,
   Roster,
   RosterItem,
@@ -59,6 +61,7 @@ class PostgresStorage implements Storage {
   readonly serverData: ServerDataStore;
   readonly abuseRules: AbuseRuleStore;
   readonly mucRooms: MucRoomStore;
+  readonly pubsub: PubsubStore;
   readonly archive: ArchiveStore;
   readonly #pool: Pool;
   #closed = false;
@@ -72,6 +75,7 @@ class PostgresStorage implements Storage {
     this.serverData = serverDataStore(pool);
     this.abuseRules = abuseRuleStore(pool);
     this.mucRooms = postgresMucRoomStore(pool);
+    this.pubsub = postgresPubsubStore(pool);
     this.archive = postgresArchiveStore(pool);
   }
 
@@ -117,6 +121,8 @@ function accountStore(pool: Pool): AccountStore {
         for (const table of ['roster_items', 'roster_versions', 'offline_messages', 'user_data', 'archive_messages']) {
           await client.query(`DELETE FROM ${table} WHERE domain = $1 AND username = $2`, [domain, username]);
         }
+        // The account's personal eventing nodes (XEP-0163) are kept under its bare JID.
+        for (const table of ['pubsub_items', 'pubsub_nodes']) await client.query(`DELETE FROM ${table} WHERE service = $1`, [`${username}@${domain}`]);
         return rowCount !== 0;
       });
     },

@@ -115,6 +115,30 @@ const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 5,
+    // Publish-subscribe nodes and items (XEP-0060), per service: a PubSub domain or an account's
+    // bare JID (XEP-0163). seq orders a node's items, newest highest.
+    sql: `
+      CREATE TABLE pubsub_nodes (
+        service TEXT NOT NULL,
+        name TEXT NOT NULL,
+        state TEXT NOT NULL,
+        PRIMARY KEY (service, name)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE pubsub_items (
+        service TEXT NOT NULL,
+        node TEXT NOT NULL,
+        id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        xml TEXT NOT NULL,
+        publisher TEXT NOT NULL,
+        PRIMARY KEY (service, node, id)
+      ) WITHOUT ROWID;
+      CREATE INDEX pubsub_items_by_seq ON pubsub_items (service, node, seq);
+    `,
+  },
+  {
+    version: 6,
     // The message archive (XEP-0313) of users and group-chat rooms. `position` is the archive's
     // order and time (microseconds); the indexes serve a page by position, a page with one
     // correspondent, a UID looked up for paging, and expiry by age across the archives of a domain.

@@ -65,6 +65,8 @@ export class StanzaError extends Error {
   readonly type: StanzaErrorType;
   /** the entity generating the error, when it is not the stanza's addressee (RFC 6120 section 8.3.2 `by`) */
   readonly by?: string;
+  /** an application-specific condition element (RFC 6120 section 8.3.4), such as XEP-0060's pubsub#errors */
+  appCondition?: Element;
   constructor(condition: StanzaErrorCondition, text?: string, type?: StanzaErrorType, by?: string) {
     const stackTraceLimit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
@@ -103,6 +105,7 @@ export function errorReply(stanza: Element, error: StanzaError): Element | undef
   const errorElement = reply.c('error', { type: error.type, ...(error.by ? { by: error.by } : {}) });
   errorElement.c(error.condition, {}, NS_STANZA_ERRORS);
   if (error.text) errorElement.c('text', { 'xml:lang': 'en' }, NS_STANZA_ERRORS).t(error.text);
+  if (error.appCondition) errorElement.append(error.appCondition.clone());
   return reply;
 }
 

@@ -32,3 +32,14 @@ const COMPONENT_DRIVER = join(import.meta.dirname, '..', 'clients', 'component_d
 export function startSlixmppComponent(port: number, domain: string, secret: string): Promise<ClientDriver> {
   return startDriver(`component ${domain}`, '/usr/bin/python3', [COMPONENT_DRIVER, domain, secret, '127.0.0.1', String(port)]);
 }
+
+const PEP_DRIVER = join(import.meta.dirname, '..', 'clients', 'pep_driver.py');
+
+/**
+ * Starts test/clients/pep_driver.py: the slixmpp client above with entity capabilities, PEP and
+ * pubsub; `interests` are the nodes it asks notifications of (`<node>+notify`) from the start.
+ */
+export function startSlixmppPep(server: TestServer, jid: string, password: string, interests: readonly string[] = []): Promise<ClientDriver> {
+  const domain = jid.replace(/^[^@]*@/, '').replace(/\/.*$/, '');
+  return startDriver(`slixmpp-pep ${jid}`, '/usr/bin/python3', [PEP_DRIVER, jid, password, '127.0.0.1', String(server.port), server.certificateFile(domain), ...interests]);
+}
