@@ -32,6 +32,8 @@ const DEFAULT_SETTINGS = {
   muc: { enabled: true, subdomain: 'conference', name: 'Chatrooms', room_creation: 'local', max_rooms: 10000, max_occupants: 500, history_length: 20, max_history: 100, max_affiliations: 10000 },
   pep: { max_nodes: 256, max_items: 1000, max_item_bytes: 131072 },
   pubsub: { enabled: true, subdomain: 'pubsub', name: 'Publish-Subscribe', node_creation: 'local', max_nodes: 10000, max_items: 1000, max_item_bytes: 131072, max_subscriptions: 10000 },
+  mam: { default: 'always', max_age_days: 365, max_messages: 100000, page_size: 50, max_page_size: 250, retention_interval: 600, rooms: true },
+  push: { include_sender: false, include_body: false, max_registrations: 10 },
 };
 
 function problemsOf(yamlText: string, dir = baseDir): ConfigError {

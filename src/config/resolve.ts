@@ -119,8 +119,8 @@ function resolveHosts(
 
 /** The IM settings (hosts inherit them) out of the top-level configuration. */
 export function pickSettings(config: HostSettings): HostSettings {
-  const { modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, pep, pubsub } = config;
-  return { modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, pep, pubsub };
+  const { modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, pep, pubsub, mam, push } = config;
+  return { modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, pep, pubsub, mam, push };
 }
 
 /** A host's settings: each key it writes overrides the top-level value, field by field. */
@@ -138,6 +138,8 @@ function inheritSettings(defaults: HostSettings, host: Partial<HostSettings>): H
     muc: { ...defaults.muc, ...host.muc },
     pep: { ...defaults.pep, ...host.pep },
     pubsub: { ...defaults.pubsub, ...host.pubsub },
+    mam: { ...defaults.mam, ...host.mam },
+    push: { ...defaults.push, ...host.push },
   };
 }
 

@@ -11,7 +11,7 @@ import { parseResolverAddress } from '../net/resolver-address.ts';
 import { nearest } from './suggest.ts';
 import { parseLinkAddress, prepareLinkName } from './link-names.ts';
 import { parseNextHop, preparePeeringKey } from './peering.ts';
-import { CONTACT_ADDRESS_KINDS, DELEGATION_METHODS, FEATURE_GROUP_NAMES, FEDERATION_LEVELS, isFeatureGroup, MODULE_NAMES, MUC_ROOM_CREATION, TLS_VERSIONS, type ContactAddressKind, type FederationLevel } from './types.ts';
+import { CONTACT_ADDRESS_KINDS, DELEGATION_METHODS, FEATURE_GROUP_NAMES, FEDERATION_LEVELS, isFeatureGroup, MODULE_NAMES, MAM_DEFAULTS, MUC_ROOM_CREATION, TLS_VERSIONS, type ContactAddressKind, type FederationLevel } from './types.ts';
 
 export type Scalar = string | number | boolean;
 export type DefaultValue = Scalar | readonly Scalar[];
@@ -339,6 +339,20 @@ function hostSettings(inherited: boolean): Record<string, SchemaNode> {
       max_items: { kind: 'integer', min: 1, max: 100_000, ...orDefault(1000), description: 'items one node keeps at most; the oldest go first' },
       max_item_bytes: { kind: 'integer', min: 1024, max: 64 * 1024 * 1024, ...orDefault(128 * 1024), description: 'bytes of one published item; a larger one is refused with not-acceptable (payload-too-big)' },
       max_subscriptions: { kind: 'integer', min: 1, max: 1_000_000, ...orDefault(10_000), description: 'subscriptions one node keeps; one more is refused with not-allowed' },
+    }),
+    mam: section('message archives (XEP-0313) of users and group-chat rooms (docs/archive.md)', {
+      default: { kind: 'enum', values: MAM_DEFAULTS, ...orDefault('always'), description: 'which messages a user\'s archive keeps until the user chooses (XEP-0441): always (all), roster (those with contacts in the user\'s roster) or never' },
+      max_age_days: { kind: 'integer', min: 0, max: 36_500, ...orDefault(365), description: 'days a message stays in an archive; older ones are removed at the next retention pass. 0 keeps them until max_messages pushes them out' },
+      max_messages: { kind: 'integer', min: 1, max: 100_000_000, ...orDefault(100_000), description: 'messages one archive (a user\'s or a room\'s) keeps; beyond it the oldest are removed at the next retention pass' },
+      page_size: { kind: 'integer', min: 1, max: 1000, ...orDefault(50), description: 'results in one page of a query that asks for no number (XEP-0059 max)' },
+      max_page_size: { kind: 'integer', min: 1, max: 1000, ...orDefault(250), description: 'the most results one page holds, whatever the client asks for; a page also stops at 256 KiB of results' },
+      retention_interval: { kind: 'integer', min: 10, max: 86_400, ...orDefault(600), description: 'seconds between retention passes of a host, each run when a message is archived' },
+      rooms: { kind: 'boolean', ...orDefault(true), description: 'group-chat rooms of the host\'s service keep an archive of their messages and subjects, which those allowed to enter may query' },
+    }),
+    push: section('push notifications to the app servers of users\' devices (XEP-0357; docs/push.md). A notification always holds the count of messages the user has not seen; the rest only as set here, since the app server is a third party', {
+      include_sender: { kind: 'boolean', ...orDefault(false), description: 'tell the app server who sent the last message (its bare JID)' },
+      include_body: { kind: 'boolean', ...orDefault(false), description: 'tell the app server the text of the last message' },
+      max_registrations: { kind: 'integer', min: 1, max: 1000, ...orDefault(10), description: 'app servers one account may register; one more is refused with resource-constraint' },
     }),
   };
 }
@@ -997,7 +1011,7 @@ export const trellisSchema: ObjectNode = {
       keyName: 'domain',
       prepareKey: prepareDomain,
       minEntries: 1,
-      description: 'the domains this server hosts, keyed by domain; at least one. A host section may set any of the IM settings above (modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, pep, pubsub); a key it leaves out (shown as —) takes the top-level value',
+      description: 'the domains this server hosts, keyed by domain; at least one. A host section may set any of the IM settings above (modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, pep, pubsub, mam, push); a key it leaves out (shown as —) takes the top-level value',
       value: {
         kind: 'object',
         description: 'one hosted domain',

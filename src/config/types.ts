@@ -92,7 +92,7 @@ export interface C2sConfig {
 }
 
 /** Features a host can run (src/modules/<name>); all run unless listed in modules_disabled. */
-export const MODULE_NAMES = ['roster', 'presence', 'message', 'offline', 'disco', 'ping', 'version', 'vcard', 'private', 'blocking', 'register', 'strangers', 'carbons', 'last', 'time', 'pep'] as const;
+export const MODULE_NAMES = ['roster', 'presence', 'message', 'offline', 'disco', 'ping', 'version', 'vcard', 'private', 'blocking', 'register', 'strangers', 'carbons', 'last', 'time', 'pep', 'mam', 'push'] as const;
 export type ModuleName = (typeof MODULE_NAMES)[number];
 
 /** The kinds of contact address XEP-0157 section 4 registers, each published as `<kind>-addresses`. */
@@ -138,6 +138,10 @@ export interface HostSettings {
   pep: PepSettings;
   /** the publish-subscribe service (XEP-0060) at `<subdomain>.<host>` (docs/pubsub.md) */
   pubsub: PubsubSettings;
+  /** message archives (XEP-0313) of users and group-chat rooms (docs/archive.md) */
+  mam: MamSettings;
+  /** push notifications to app servers (XEP-0357; docs/push.md) */
+  push: PushSettings;
 }
 
 export interface PepSettings {
@@ -159,6 +163,34 @@ export interface PubsubSettings extends PepSettings {
   node_creation: MucRoomCreation;
   /** subscriptions one node keeps */
   max_subscriptions: number;
+}
+
+/** What a push notification tells the app server beyond the count of unseen messages (XEP-0357 section 9). */
+export interface PushSettings {
+  include_sender: boolean;
+  include_body: boolean;
+  /** app servers one account may register */
+  max_registrations: number;
+}
+
+/** Which messages a user's archive keeps when the user has said nothing (XEP-0441 section 3). */
+export const MAM_DEFAULTS = ['always', 'roster', 'never'] as const;
+export type MamDefault = (typeof MAM_DEFAULTS)[number];
+
+export interface MamSettings {
+  /** a user's archiving preference until the user sets one */
+  default: MamDefault;
+  /** days a message stays in an archive; 0 keeps messages until max_messages pushes them out */
+  max_age_days: number;
+  /** messages one archive (a user's or a room's) keeps; the oldest go first */
+  max_messages: number;
+  /** results in one page when the client asks for no number, and the most it may ask for */
+  page_size: number;
+  max_page_size: number;
+  /** seconds between retention passes (expiry by age, trimming to max_messages) */
+  retention_interval: number;
+  /** group-chat rooms archive their messages (XEP-0313 section 3.3.2) */
+  rooms: boolean;
 }
 
 /** Who may create rooms: users of any host of this server, of the service's own host only, or anyone (remote users too). */

@@ -17,6 +17,8 @@ import { carbonsModule } from './carbons/carbons.ts';
 import { lastActivityModule } from './last/last.ts';
 import { timeModule } from './time/time.ts';
 import { pepModule } from './pep/pep.ts';
+import { mamModule } from './mam/mam.ts';
+import { pushModule } from './push/push.ts';
 
 export const FEATURE_MODULES: Partial<Record<ModuleName, FeatureModule>> = {
   ping: pingModule,
@@ -35,4 +37,6 @@ export const FEATURE_MODULES: Partial<Record<ModuleName, FeatureModule>> = {
   last: lastActivityModule,
   time: timeModule,
   pep: pepModule,
+  mam: mamModule,
+  push: pushModule,
 };

@@ -35,8 +35,8 @@ export function serviceItems(rooms: Iterable<Room>): Element {
 }
 
 /** Section 6.4: the room's identity, its features, and the muc#roominfo form. */
-export function roomInfo(room: Room): Element {
-  const query = info({ category: 'conference', type: 'text', name: room.config.title }, [...configFeatures(room.config), NS_REGISTER, NS_MUC_SELF_PING]);
+export function roomInfo(room: Room, extraFeatures: readonly string[] = []): Element {
+  const query = info({ category: 'conference', type: 'text', name: room.config.title }, [...configFeatures(room.config), NS_REGISTER, NS_MUC_SELF_PING, ...extraFeatures]);
   query.append(
     renderForm('result', NS_MUC_ROOMINFO, [
       { var: 'muc#roominfo_description', label: 'Description', values: [room.config.description] },

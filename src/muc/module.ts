@@ -12,6 +12,9 @@ import { registrationGet, registrationSet } from './registration.ts';
 import { adminGet, adminSet, ownerGet, ownerSet } from './room-admin.ts';
 import type { Room } from './room.ts';
 import { MucService, type MucServiceOptions } from './service.ts';
+import { RoomArchives } from './room-archive.ts';
+import { queryForm } from '../modules/mam/results.ts';
+import { NS_MAM, NS_MAM_EXTENDED, NS_SID } from '../modules/mam/xmlns.ts';
 import { NS_MUC, NS_MUC_ADMIN, NS_MUC_OWNER, NS_MUC_UNIQUE, NS_PING, NS_REGISTER } from './xmlns.ts';
 
 const servicesByHost = new WeakMap<Host, MucService>();
@@ -21,8 +24,10 @@ export function mucServiceOf(host: Host | undefined): MucService | undefined {
   return host && servicesByHost.get(host);
 }
 
-export function serveMuc(host: Host, options: Omit<MucServiceOptions, 'domain'>): MucService {
-  const service = new MucService({ ...options, domain: host.domain });
+export function serveMuc(host: Host, options: Omit<MucServiceOptions, 'domain' | 'archives'>): MucService {
+  // The service host's settings are its parent's, which a reload replaces in place.
+  const archives = new RoomArchives(host.domain, options.storage, () => host.config.mam, options.logger);
+  const service = new MucService({ ...options, domain: host.domain, archives });
   servicesByHost.set(host, service);
   host.discoIdentities.splice(0, host.discoIdentities.length, { category: 'conference', type: 'text', name: options.settings.name });
   host.discoFeatures.add(NS_MUC);
@@ -75,7 +80,7 @@ export function serveMuc(host: Host, options: Omit<MucServiceOptions, 'domain'>)
       return handle({ room: service.room(to), from, payload });
     });
   };
-  roomIq('get', NS_DISCO_INFO, ({ room, payload }) => withoutNode(payload, () => roomInfo(room)));
+  roomIq('get', NS_DISCO_INFO, ({ room, payload }) => withoutNode(payload, () => roomInfo(room, archives.enabled ? [NS_MAM, NS_MAM_EXTENDED, NS_SID] : [])));
   roomIq('get', NS_DISCO_ITEMS, ({ room, payload }) => withoutNode(payload, () => roomItems(room)));
   roomIq('get', NS_MUC_ADMIN, ({ room, from, payload }) => adminGet(room, from, payload));
   roomIq('set', NS_MUC_ADMIN, ({ room, from, payload }) => void adminSet(room, from, payload));
@@ -83,6 +88,23 @@ export function serveMuc(host: Host, options: Omit<MucServiceOptions, 'domain'>)
   roomIq('set', NS_MUC_OWNER, ({ room, from, payload }) => void ownerSet(room, from, payload));
   roomIq('get', NS_REGISTER, ({ room, from }) => registrationGet(room, from));
   roomIq('set', NS_REGISTER, ({ room, from, payload }) => void registrationSet(room, from, payload));
+  // XEP-0313 section 3.3.2: the room's archive at its bare JID.
+  host.handleIq('bare', 'set', NS_MAM, 'query', async ({ from, to, payload }) => {
+    await service.ready;
+    const fin = await archives.query(service.room(to), from, payload, (stanza) => service.outbox.send(stanza));
+    // Section 4.2: the results reach the client before the IQ result that ends the query.
+    await service.outbox.idle();
+    return fin;
+  });
+  host.handleIq('bare', 'get', NS_MAM, 'query', async ({ from, to }) => {
+    await service.ready;
+    archives.checkAccess(service.room(to), from);
+    return queryForm();
+  });
+  host.handleIq('bare', 'get', NS_MAM, 'metadata', async ({ from, to }) => {
+    await service.ready;
+    return archives.metadata(service.room(to), from);
+  });
   return service;
 }
 

@@ -41,6 +41,7 @@ function groupchat(room: Room, stanza: Element, from: Jid): void {
   // Section 7.4 (and 8.3): a visitor in a moderated room has no voice.
   if (!roleAtLeast(occupant.role, 'participant')) throw new StanzaError('forbidden', 'you have no voice in this room');
   const out = reflected(stanza, room.occupantJid(occupant.nick));
+  room.context.archive?.(room, out);
   room.broadcast(out);
   if (hasBody) room.history.push(out, room.jid.toString(), room.context.now());
 }
@@ -51,7 +52,9 @@ function changeSubject(room: Room, stanza: Element, nick: string, role: string, 
   if (!allowed) throw new StanzaError('forbidden', 'you may not change the subject of this room');
   const from = room.occupantJid(nick);
   room.subject = text === '' ? undefined : { text, from };
-  room.broadcast(reflected(stanza, from));
+  const out = reflected(stanza, from);
+  room.context.archive?.(room, out);
+  room.broadcast(out);
   room.context.changed(room);
 }
 

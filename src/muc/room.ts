@@ -29,6 +29,8 @@ export interface RoomContext {
   changed(room: Room): void;
   /** The room is over: destroyed, or its last occupant left a temporary room. */
   ended(room: Room): void;
+  /** A group-chat message or subject change the room is about to broadcast, for its archive (src/muc/room-archive.ts). */
+  archive?(room: Room, message: Element): void;
   limits: RoomLimits;
   now(): number;
 }

@@ -2,7 +2,7 @@
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Element } from '../xml/element.ts';
-import { startHarness, type Harness, type TestUser } from './test-harness.ts';
+import { iq, startHarness, type Harness, type TestUser } from './test-harness.ts';
 import { NS_MUC_USER } from './xmlns.ts';
 
 const ROOM = 'room@conference.localhost';
@@ -20,14 +20,6 @@ const messages = (user: TestUser) => user.received.filter((stanza) => stanza.nam
 async function join(user: TestUser, nick: string, extra = '', room = ROOM): Promise<Element | undefined> {
   await user.send(`<presence to='${room}/${nick}'><x ${MUC}>${extra}</x></presence>`);
   return user.received.find((stanza) => stanza.name === 'presence' && stanza.attrs.from === `${room}/${nick}`);
-}
-
-async function iq(user: TestUser, type: 'get' | 'set', to: string, payload: string): Promise<Element> {
-  const id = `iq${Math.random().toString(36).slice(2)}`;
-  await user.send(`<iq type='${type}' id='${id}' to='${to}'>${payload}</iq>`);
-  const reply = user.received.find((stanza) => stanza.name === 'iq' && stanza.attrs.id === id);
-  assert.ok(reply, `no reply to ${payload}`);
-  return reply;
 }
 
 const form = (fields: Record<string, string>) =>

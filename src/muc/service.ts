@@ -15,6 +15,7 @@ import { Outbox } from './outbox.ts';
 import { defaultRoomConfig, type RoomLimits } from './room-config.ts';
 import { handleRoomMessage } from './room-messages.ts';
 import { Room, type RoomContext } from './room.ts';
+import type { RoomArchives } from './room-archive.ts';
 import { restore, toStored } from './stored-room.ts';
 import { NS_PING } from './xmlns.ts';
 
@@ -32,6 +33,8 @@ export interface MucServiceOptions {
   storage: Storage;
   logger: Logger;
   now?: () => number;
+  /** the rooms' message archives (XEP-0313), if the service keeps them */
+  archives?: RoomArchives;
 }
 
 interface PendingIq {
@@ -95,6 +98,7 @@ export class MucService {
       broadcast: (stanza, recipients) => this.outbox.broadcast(stanza, recipients),
       changed: (room) => this.#save(room),
       ended: (room) => this.#end(room),
+      archive: (room, message) => this.#options.archives?.archive(room, message),
       limits: this.limits,
       now: () => this.#now(),
     };
@@ -204,6 +208,7 @@ export class MucService {
   #end(room: Room): void {
     if (this.rooms.get(room.name) !== room) return;
     this.rooms.delete(room.name);
+    this.#options.archives?.ended(room);
     if (room.destroyed) this.#options.logger.info('room destroyed', { room: room.jid.toString() });
     if (this.#stored.delete(room.name)) {
       const { storage, logger } = this.#options;

@@ -98,6 +98,15 @@ export async function startHarness(yaml = 'hosts:\n  localhost: {}\n  example.ne
   };
 }
 
+/** Sends an IQ from `user` and returns the reply it got. */
+export async function iq(user: TestUser, type: 'get' | 'set', to: string, payload: string): Promise<Element> {
+  const id = `iq${Math.random().toString(36).slice(2)}`;
+  await user.send(`<iq type='${type}' id='${id}' to='${to}'>${payload}</iq>`);
+  const reply = user.received.find((stanza) => stanza.name === 'iq' && stanza.attrs.id === id);
+  if (!reply) throw new Error(`no reply to ${payload}`);
+  return reply;
+}
+
 /** A stanza written in a test, in the content namespace stanzas have inside the server. */
 function stanzaOf(xml: string): Element {
   return parseElement(xml.replace(/^<(\w+)/, "<$1 xmlns='jabber:client'"));

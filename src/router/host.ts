@@ -123,6 +123,8 @@ export class Host {
   readonly events = new EventBus<HostEvents>();
   /** features the server advertises for this host in disco#info (XEP-0030); modules add theirs */
   readonly discoFeatures = new Set<string>();
+  /** features the server advertises on behalf of each account, in disco#info to its bare JID (XEP-0030 section 3.1); modules add theirs */
+  readonly accountDiscoFeatures = new Set<string>();
   readonly discoIdentities: DiscoIdentity[] = [{ category: 'server', type: 'im', name: 'Trellis' }];
   /**
    * On a service host: whether its parent lists it in disco#items now (`Router.servicesOf`).

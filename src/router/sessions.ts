@@ -48,6 +48,10 @@ export interface BoundSession {
   sendTracked(stanza: Element): Promise<boolean>;
   /** true while messages for this resource wait in offline storage: new ones join them there, so order holds */
   offlineBacklog: boolean;
+  /** the client said it is inactive (XEP-0352); absent on sessions that are not client streams */
+  readonly inactive?: boolean;
+  /** detached: the connection dropped and stream management keeps the session for resumption (XEP-0198) */
+  readonly state?: 'attached' | 'detached' | 'ended';
   /** Ends the session with a stream error (for example `conflict` when another login takes the resource). */
   terminate(condition: SessionEndCondition, text?: string): void;
 }

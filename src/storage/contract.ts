@@ -11,6 +11,7 @@ import { AccountExistsError } from './types.ts';
 import { mucRoomTests } from './contract-muc.ts';
 import { pubsubTests } from './contract-pubsub.ts';
 import { linkQueueTests } from './contract-link-queue.ts';
+import { archiveTests } from './contract-archive.ts';
 import type { OfflineMessage, OfflineQuota, RosterItem, Storage, StoredCredentials } from './types.ts';
 
 export function storageContract(
@@ -36,6 +37,7 @@ export function storageContract(
     describe('mucRooms', () => mucRoomTests(openFor));
     describe('pubsub', () => pubsubTests(openFor));
     describe('linkQueues', () => linkQueueTests(openFor));
+    describe('archive', () => archiveTests(openFor));
   });
 }
 

@@ -18,6 +18,8 @@ import { AccountExistsError } from './types.ts';
 import { postgresMucRoomStore } from './postgres-muc.ts';
 import { postgresPubsubStore } from './postgres-pubsub.ts';
 import { postgresLinkQueueStore } from './postgres-link-queue.ts';
+import { postgresArchiveStore } from './postgres-archive.ts';
+import type { ArchiveStore } from './archive-types.ts';
 import type {
   AbuseRule,
   AbuseRuleStore,
@@ -63,6 +65,7 @@ class PostgresStorage implements Storage {
   readonly mucRooms: MucRoomStore;
   readonly pubsub: PubsubStore;
   readonly linkQueues: LinkQueueStore;
+  readonly archive: ArchiveStore;
   readonly #pool: Pool;
   #closed = false;
 
@@ -77,6 +80,7 @@ class PostgresStorage implements Storage {
     this.mucRooms = postgresMucRoomStore(pool);
     this.pubsub = postgresPubsubStore(pool);
     this.linkQueues = postgresLinkQueueStore(pool);
+    this.archive = postgresArchiveStore(pool);
   }
 
   async close(): Promise<void> {
@@ -118,7 +122,7 @@ function accountStore(pool: Pool): AccountStore {
         );
         // Everything stored for the user goes with the account. Roster items are removed before
         // the version row, the lock order roster changes use too.
-        for (const table of ['roster_items', 'roster_versions', 'offline_messages', 'user_data']) {
+        for (const table of ['roster_items', 'roster_versions', 'offline_messages', 'user_data', 'archive_messages']) {
           await client.query(`DELETE FROM ${table} WHERE domain = $1 AND username = $2`, [domain, username]);
         }
         // The account's personal eventing nodes (XEP-0163) are kept under its bare JID.

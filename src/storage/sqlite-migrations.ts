@@ -151,6 +151,27 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX link_queue_by_link ON link_queue (link, id);
     `,
   },
+  {
+    version: 7,
+    // The message archive (XEP-0313) of users and group-chat rooms. `position` is the archive's
+    // order and time (microseconds); the indexes serve a page by position, a page with one
+    // correspondent, a UID looked up for paging, and expiry by age across the archives of a domain.
+    sql: `
+      CREATE TABLE archive_messages (
+        domain TEXT NOT NULL,
+        username TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        with_bare TEXT NOT NULL,
+        with_resource TEXT,
+        stanza TEXT NOT NULL
+      );
+      CREATE UNIQUE INDEX archive_messages_in_order ON archive_messages (domain, username, position);
+      CREATE UNIQUE INDEX archive_messages_by_id ON archive_messages (domain, username, id);
+      CREATE INDEX archive_messages_with ON archive_messages (domain, username, with_bare, position);
+      CREATE INDEX archive_messages_by_age ON archive_messages (domain, position);
+    `,
+  },
 ];
 
 export const LATEST_SQLITE_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]!.version;

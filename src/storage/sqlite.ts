@@ -19,6 +19,8 @@ import { AccountExistsError } from './types.ts';
 import { sqliteMucRoomStore } from './sqlite-muc.ts';
 import { sqlitePubsubStore } from './sqlite-pubsub.ts';
 import { sqliteLinkQueueStore } from './sqlite-link-queue.ts';
+import { sqliteArchiveStore } from './sqlite-archive.ts';
+import type { ArchiveStore } from './archive-types.ts';
 import type {
   AbuseRule,
   AbuseRuleStore,
@@ -68,6 +70,7 @@ class SqliteStorage implements Storage {
   readonly mucRooms: MucRoomStore;
   readonly pubsub: PubsubStore;
   readonly linkQueues: LinkQueueStore;
+  readonly archive: ArchiveStore;
   readonly #db: DatabaseSync;
 
   constructor(db: DatabaseSync) {
@@ -82,6 +85,7 @@ class SqliteStorage implements Storage {
     this.mucRooms = sqliteMucRoomStore(db, write);
     this.pubsub = sqlitePubsubStore(db, write);
     this.linkQueues = sqliteLinkQueueStore(db, write);
+    this.archive = sqliteArchiveStore(db);
   }
 
   async close(): Promise<void> {
@@ -112,7 +116,7 @@ function accountStore(db: DatabaseSync, write: Write): AccountStore {
   const list = db.prepare('SELECT username FROM accounts WHERE domain = ? ORDER BY username');
   const remove = db.prepare('DELETE FROM accounts WHERE domain = ? AND username = ?');
   // Everything stored for the user goes with the account.
-  const removeUserRows = ['roster_items', 'roster_versions', 'offline_messages', 'user_data'].map(
+  const removeUserRows = ['roster_items', 'roster_versions', 'offline_messages', 'user_data', 'archive_messages'].map(
     (table) => db.prepare(`DELETE FROM ${table} WHERE domain = ? AND username = ?`),
   );
   // The account's personal eventing nodes (XEP-0163) are kept under its bare JID.

@@ -5,6 +5,7 @@
  * Users are addressed by (domain, username) where both are already prepared JID parts
  * (RFC 7622): drivers compare them byte for byte.
  */
+import type { ArchiveStore } from './archive-types.ts';
 
 /** SCRAM verifier for one hash (RFC 5802 section 3): never the password itself. */
 export interface ScramVerifier {
@@ -260,6 +261,8 @@ export interface Storage {
   readonly mucRooms: MucRoomStore;
   readonly pubsub: PubsubStore;
   readonly linkQueues: LinkQueueStore;
+  /** message archives of users and rooms (XEP-0313) */
+  readonly archive: ArchiveStore;
   close(): Promise<void>;
 }
 

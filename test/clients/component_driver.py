@@ -5,8 +5,10 @@ test/clients/im_driver.py is: commands on stdin, events on stdout.
     component_driver.py DOMAIN SECRET HOST PORT
 
 It answers messages with a body by "echo: BODY" from the address they were sent to, answers
-disco#info and software version (XEP-0092) queries, and reports what it receives. Events:
-session_start, login_failed (with the stream error's condition), message, presence, disconnected.
+disco#info and software version (XEP-0092) queries, accepts pubsub publishes as the app server
+of push notifications (XEP-0357) does, and reports what it receives. Events: session_start,
+login_failed (with the stream error's condition), message, presence, pubsub (with the IQ's XML),
+disconnected.
 Commands: message (to, body, from: any address, also a forged one), disconnect.
 """
 import asyncio
@@ -17,6 +19,8 @@ import sys
 import threading
 
 from slixmpp import ComponentXMPP
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
 
 
 def emit(event, **fields):
@@ -37,6 +41,8 @@ class Driver:
         self.client.add_event_handler('message', self.on_message)
         self.client.add_event_handler('presence', self.on_presence)
         self.client.add_event_handler('disconnected', self.on_disconnected)
+        # An app server of push notifications (XEP-0357): every pubsub publish is reported and accepted.
+        self.client.register_handler(Callback('pubsub publish', MatchXPath('{%s}iq/{http://jabber.org/protocol/pubsub}pubsub' % self.client.default_ns), self.on_pubsub))
 
     def on_session_start(self, _event):
         self.started = True
@@ -58,6 +64,11 @@ class Driver:
         if msg['body']:
             reply = msg.reply('echo: ' + msg['body'])
             reply.send()
+
+    def on_pubsub(self, iq):
+        emit('pubsub', **{'from': str(iq['from']), 'to': str(iq['to']), 'type': iq['type'], 'xml': str(iq)})
+        if iq['type'] == 'set':
+            iq.reply().send()
 
     def on_presence(self, presence):
         emit('presence', **{'from': str(presence['from']), 'to': str(presence['to']), 'type': presence['type']})

@@ -11,7 +11,8 @@ Commands carry an "op" and optionally an "id"; each is answered by
 unsubscribe, get_roster, update_roster, remove_roster, disco_info, disco_items, block, unblock,
 get_blocked, vcard_get, vcard_set, version, ping (with "no_to", an IQ without 'to'), carbons
 (XEP-0280: "enable" true or false), csi (XEP-0352: "state" active or inactive), last_activity
-(XEP-0012), entity_time (XEP-0202), disconnect; with stream management also sm_state, abort and
+(XEP-0012), entity_time (XEP-0202), mam_iterate (XEP-0313 with XEP-0059: every page of the own
+archive, "page" results a time, optionally "with" a JID and in "reverse"), disconnect; with stream management also sm_state, abort and
 reconnect. A message may carry "private" (XEP-0280 <private/>) or be a bare "chat_state" (XEP-0085).
 
 With IM_DRIVER_SM=1 in the environment the client uses stream management (XEP-0198, slixmpp's
@@ -83,7 +84,7 @@ class Driver:
         # RFC 6121 section 3.1.3: the user, here the test, decides on each subscription request.
         self.client.auto_authorize = None
         self.client.auto_subscribe = False
-        for plugin in ('xep_0012', 'xep_0030', 'xep_0054', 'xep_0085', 'xep_0092', 'xep_0191', 'xep_0199', 'xep_0202', 'xep_0203', 'xep_0280', 'xep_0352'):
+        for plugin in ('xep_0012', 'xep_0030', 'xep_0054', 'xep_0085', 'xep_0092', 'xep_0191', 'xep_0199', 'xep_0202', 'xep_0203', 'xep_0280', 'xep_0352', 'xep_0059', 'xep_0313'):
             self.client.register_plugin(plugin)
         # Connected by address, slixmpp would send no SNI; connecting by domain name, as clients
         # normally do, it names the JID's domain (RFC 6066 section 3), so do that here too.
@@ -120,6 +121,8 @@ class Driver:
             return
         if msg.xml.find('{urn:xmpp:carbons:2}received') is not None or msg.xml.find('{urn:xmpp:carbons:2}sent') is not None:
             return  # reported as a carbon event
+        if msg.xml.find('{urn:xmpp:mam:2}result') is not None:
+            return  # an archive result, returned by mam_iterate
         emit('message', **{'from': str(msg['from']), 'to': str(msg['to']), 'type': msg['type'],
                            'body': msg['body'], 'id': msg['id'], 'delay': delay_stamp(msg)})
 
@@ -277,6 +280,17 @@ class Driver:
     async def op_carbons(self, command):
         plugin = self.client['xep_0280']
         await (plugin.enable if command.get('enable', True) else plugin.disable)(timeout=IQ_TIMEOUT)
+
+    async def op_mam_iterate(self, command):
+        # XEP-0313 through slixmpp's xep_0313 and xep_0059: every page of the own archive, "page" results a time.
+        own = JID(self.client.boundjid.bare)
+        with_jid = JID(command['with']) if command.get('with') else None
+        messages = []
+        async for result in self.client['xep_0313'].iterate(jid=own, with_jid=with_jid, reverse=command.get('reverse', False), rsm={'max': command.get('page', 10)}):
+            forwarded = result['mam_result']['forwarded']
+            messages.append({'id': result['mam_result']['id'], 'from': str(forwarded['stanza']['from']), 'body': forwarded['stanza']['body'],
+                             'stamp': str(forwarded['delay']['stamp'].isoformat())})
+        return {'messages': messages}
 
     async def op_csi(self, command):
         plugin = self.client['xep_0352']

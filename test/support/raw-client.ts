@@ -107,3 +107,14 @@ export class RawClient {
 export function streamHeader(to: string, extra = ''): string {
   return `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='${to}' version='1.0'${extra}>`;
 }
+
+let nextIqId = 0;
+
+/** Sends an IQ written with the placeholder `ID` (replaced by a fresh id) and resolves with the whole reply. */
+export async function iqReply(client: RawClient, xml: string): Promise<string> {
+  const id = `iq-${++nextIqId}`;
+  client.send(xml.replace('ID', id));
+  const reply = new RegExp(`<iq[^>]*id=["']${id}["'][^>]*?(/>|>[\\s\\S]*?</iq>)`);
+  return reply.exec(await client.waitFor(reply))![0];
+}
+

@@ -40,7 +40,7 @@ export const discoModule: FeatureModule = ({ host, storage, router }) => {
       await checkMayDiscover(request, storage);
       const node = nodeOf(request.payload);
       if (node !== undefined) throw unknownNode(node);
-      return infoQuery(ACCOUNT_INFO);
+      return infoQuery({ ...ACCOUNT_INFO, features: [...ACCOUNT_INFO.features, ...host.accountDiscoFeatures] });
     });
     host.handleIq(scope, 'get', NS_DISCO_ITEMS, 'query', async (request) => {
       await checkMayDiscover(request, storage);

@@ -1,0 +1,101 @@
+/**
+ * A host's user archives being written (XEP-0313 section 3.1): each chat or normal message a
+ * user sends or receives is archived once, by the user's preferences, with the archive's ID
+ * added as `<stanza-id/>` (section 3.5) where the user sees the message: on the message the
+ * user receives, and on the carbon copies of one the user sends (XEP-0280), never on the copy
+ * that goes to the other party.
+ */
+import type { Jid } from '../../jid/jid.ts';
+import { nextArrival } from '../../router/arrival.ts';
+import type { OutboundStanzaEvent, StanzaEvent } from '../../router/host.ts';
+import type { Element } from '../../xml/element.ts';
+import { serialize } from '../../xml/serialize.ts';
+import type { ModuleContext } from '../context.ts';
+import { isArchivable } from './archivable.ts';
+import { archivesWith, decodePrefs, PREFS_KEY } from './prefs.ts';
+import { Retention } from './retention.ts';
+import { addStanzaId, newArchiveId, removeStanzaIdsBy } from './stanza-id.ts';
+
+export class UserArchives {
+  readonly retention: Retention;
+  readonly #context: ModuleContext;
+  /** the archives (bare JIDs) each stanza went to, so a message routed again (a session handing back what it held) is not archived twice */
+  readonly #archivedIn = new WeakMap<Element, string[]>();
+  /** the `<stanza-id/>` a sent message carries while its carbon copies are made */
+  readonly #forCarbons = new WeakMap<Element, Element>();
+
+  constructor(context: ModuleContext) {
+    this.#context = context;
+    const { host, storage, logger } = context;
+    this.retention = new Retention(host.domain, storage.archive, () => host.config.mam, logger);
+  }
+
+  /** Without waiting: false when the message needs no archiving (an ID claiming to be ours removed), undefined when it does. */
+  decideIncoming({ stanza, to }: StanzaEvent): false | undefined {
+    // Group chat is the room's to archive; its copies for each occupant are frozen (src/xml/stanza-copies.ts).
+    if (to.local === undefined || stanza.attrs.type === 'groupchat' || Object.isFrozen(stanza) || this.#wasArchivedIn(stanza, to)) return false;
+    removeStanzaIdsBy(stanza, to.bare().toString());
+    return isArchivable(stanza) ? undefined : false;
+  }
+
+  /** A message for one of the host's users: archived in the addressee's archive, then delivered. */
+  async incoming(event: StanzaEvent): Promise<false> {
+    if (this.decideIncoming(event) === false) return false;
+    const { stanza, from, to } = event;
+    if (!(await this.#accountExists(to))) return false;
+    const id = await this.#archive(to, from, stanza);
+    if (id !== undefined) addStanzaId(stanza, to.bare().toString(), id);
+    return false;
+  }
+
+  /** A message a user sends: archived in the sender's archive; its ID rides on the carbon copies only. */
+  async outgoing({ stanza, from, to }: OutboundStanzaEvent): Promise<false> {
+    if (!isArchivable(stanza) || this.#wasArchivedIn(stanza, from)) return false;
+    // A message to the account itself is archived once, as the message it receives.
+    if (to.local === undefined || to.bare().equals(from.bare())) return false;
+    const id = await this.#archive(from, to, stanza);
+    if (id !== undefined) this.#forCarbons.set(stanza, addStanzaId(stanza, from.bare().toString(), id));
+    return false;
+  }
+
+  /** After the carbon copies are made: XEP-0313 section 3.5 keeps the sender's ID from the recipient. */
+  afterCarbons({ stanza }: OutboundStanzaEvent): false {
+    const element = this.#forCarbons.get(stanza);
+    if (element !== undefined) {
+      stanza.remove(element);
+      this.#forCarbons.delete(stanza);
+    }
+    return false;
+  }
+
+  /** Archives `stanza` in `owner`'s archive with `peer` if the owner's preferences say so; the archive's UID, or undefined. */
+  async #archive(owner: Jid, peer: Jid, stanza: Element): Promise<string | undefined> {
+    const { host, storage, logger } = this.#context;
+    const username = owner.local!;
+    const peerBare = peer.bare().toString();
+    const prefs = decodePrefs(await storage.userData.get(host.domain, username, PREFS_KEY), host.config.mam.default);
+    const archives = await archivesWith(prefs, peerBare, async () => (await storage.rosters.getItem(host.domain, username, peerBare)) !== undefined);
+    if (!archives) return undefined;
+    const id = newArchiveId();
+    this.#archivedIn.set(stanza, [...(this.#archivedIn.get(stanza) ?? []), owner.bare().toString()]);
+    try {
+      await storage.archive.append({ domain: host.domain, name: username }, { id, position: nextArrival(), withBare: peerBare, withResource: peer.resource, stanza: serialize(stanza) });
+    } catch (error) {
+      // The message still goes on: an archive that cannot be written does not stop delivery.
+      logger.error('a message could not be archived', { archive: owner.bare().toString(), error: error instanceof Error ? error.message : String(error) });
+      return undefined;
+    }
+    this.retention.noteWritten(username);
+    return id;
+  }
+
+  #wasArchivedIn(stanza: Element, owner: Jid): boolean {
+    return this.#archivedIn.get(stanza)?.includes(owner.bare().toString()) ?? false;
+  }
+
+  async #accountExists(jid: Jid): Promise<boolean> {
+    const { router, storage, host } = this.#context;
+    if (router.sessions.resourcesOf(jid.bare()).length > 0) return true;
+    return (await storage.accounts.get(host.domain, jid.local!)) !== undefined;
+  }
+}

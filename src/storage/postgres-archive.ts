@@ -1,0 +1,64 @@
+/** The message archive in PostgreSQL (the ArchiveStore of src/storage/archive-types.ts). */
+import type { Pool } from 'pg';
+import { APPEND_ATTEMPTS, ARCHIVE_COLUMNS, archiveWhere, archivedMessageOf, pageOf, pageSql, type Dialect } from './archive-sql.ts';
+import type { ArchiveStore } from './archive-types.ts';
+
+const POSTGRES: Dialect = {
+  placeholder: (index) => `$${index}`,
+  idIn: (placeholder) => `id = ANY(${placeholder}::text[])`,
+  idList: (ids) => [...ids],
+};
+
+export function postgresArchiveStore(pool: Pool): ArchiveStore {
+  const one = async (owner: { domain: string; name: string }, order: 'ASC' | 'DESC') => {
+    const { rows } = await pool.query(`SELECT ${ARCHIVE_COLUMNS} FROM archive_messages WHERE domain = $1 AND username = $2 ORDER BY position ${order} LIMIT 1`, [owner.domain, owner.name]);
+    return rows[0] === undefined ? undefined : archivedMessageOf(rows[0]);
+  };
+  return {
+    async append(owner, message) {
+      // Two servers sharing the database may archive into one archive in the same microsecond.
+      for (let attempt = 0; attempt < APPEND_ATTEMPTS; attempt++) {
+        const at = message.position + attempt;
+        const { rowCount } = await pool.query(
+          `INSERT INTO archive_messages (domain, username, ${ARCHIVE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (domain, username, position) DO NOTHING`,
+          [owner.domain, owner.name, message.id, at, message.withBare, message.withResource ?? null, message.stanza],
+        );
+        if ((rowCount ?? 0) > 0) return at;
+      }
+      throw new Error(`no free archive position near ${message.position} in ${owner.name}@${owner.domain}`);
+    },
+    async positionOf(owner, id) {
+      const { rows } = await pool.query<{ position: string }>('SELECT position FROM archive_messages WHERE domain = $1 AND username = $2 AND id = $3', [owner.domain, owner.name, id]);
+      return rows[0] === undefined ? undefined : Number(rows[0].position);
+    },
+    async query(owner, filter, page) {
+      const { sql, params } = pageSql(archiveWhere(POSTGRES, owner, filter), POSTGRES, page.max, page.backward);
+      const { rows } = await pool.query(sql, params);
+      return pageOf(rows, page.max, page.backward);
+    },
+    async count(owner, filter) {
+      const where = archiveWhere(POSTGRES, owner, filter);
+      const { rows } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM archive_messages WHERE ${where.sql}`, where.params);
+      return Number(rows[0]?.n ?? 0);
+    },
+    async bounds(owner) {
+      const [first, last] = await Promise.all([one(owner, 'ASC'), one(owner, 'DESC')]);
+      return first === undefined || last === undefined ? undefined : { first, last };
+    },
+    async expire(domain, before, limit) {
+      const { rowCount } = await pool.query('DELETE FROM archive_messages WHERE ctid IN (SELECT ctid FROM archive_messages WHERE domain = $1 AND position < $2 ORDER BY position LIMIT $3)', [domain, before, limit]);
+      return rowCount ?? 0;
+    },
+    async trim(owner, keep) {
+      const { rowCount } = await pool.query(
+        'DELETE FROM archive_messages WHERE domain = $1 AND username = $2 AND position <= (SELECT position FROM archive_messages WHERE domain = $1 AND username = $2 ORDER BY position DESC LIMIT 1 OFFSET $3)',
+        [owner.domain, owner.name, keep],
+      );
+      return rowCount ?? 0;
+    },
+    async clear(owner) {
+      const { rowCount } = await pool.query('DELETE FROM archive_messages WHERE domain = $1 AND username = $2', [owner.domain, owner.name]);
+      return rowCount ?? 0;
+    },
+  };
+}
