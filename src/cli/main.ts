@@ -16,7 +16,7 @@
  *   trellis ban ADDRESS[/PREFIX] [--reason R] | ban list [--json]
  *   trellis unban ADDRESS[/PREFIX]
  *   trellis posh [DOMAIN] [--expires SECONDS] [--reference URL] [--config FILE]
- *   trellis policy explain --from A --to B [--config FILE]
+ *   trellis policy explain --from A --to B [--stanza FILE] [--config FILE]
  */
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load.ts';
@@ -76,10 +76,11 @@ Commands:
                          the fingerprints of the certificate it presents and the URL to publish
                          them at; --reference URL prints one fingerprints document to publish at
                          URL and, for each domain, a reference to it (docs/federation.md)
-  policy explain --from A --to B
+  policy explain --from A --to B [--stanza FILE]
                          what the configuration's peering policy decides for stanzas from A to B
                          (JIDs or domains, one of them hosted here): the route, the connection,
-                         the level required, each with the key of the rule that decides
+                         the level required, each with the key of the rule that decides; with
+                         --stanza, each check on the stanza in FILE and what would cross
                          (docs/peering.md)
 
   reload, status, sessions, s2s, ban and unban ask the running server through its admin API socket (admin.socket, by default
@@ -94,6 +95,7 @@ Options:
       --expires SECONDS  posh: how long other servers may keep the documents (default 604800, a week)
       --reference URL    posh: publish the fingerprints once at this https URL and refer to it
       --from A, --to B   policy explain: the sender's and the recipient's JID or domain
+      --stanza FILE      policy explain: a file with one stanza to judge
   -h, --help             show this help
 
 Examples:
@@ -126,6 +128,7 @@ async function main(argv: string[]): Promise<number> {
       reference: { type: 'string' },
       from: { type: 'string' },
       to: { type: 'string' },
+      stanza: { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -215,7 +218,7 @@ async function main(argv: string[]): Promise<number> {
     case 'policy': {
       if (rest[0] !== 'explain') return usageError('did you mean: trellis policy explain --from A --to B');
       if (values.from === undefined || values.to === undefined) return usageError('policy explain needs --from and --to, for example: trellis policy explain --from alice@example.com --to partner.example');
-      return explainPolicy(await loadCliConfig(values.config), values.from, values.to);
+      return explainPolicy(await loadCliConfig(values.config), values.from, values.to, values.stanza);
     }
     default:
       return usageError(`unknown command "${command}"`);

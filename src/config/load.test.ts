@@ -354,6 +354,7 @@ describe('parseConfig', () => {
         min_level: 'encrypted',
         peers: [],
         peering: [],
+        peering_groups: [],
         ca_files: [],
         use_system_ca: true,
         connect_timeout: 10,

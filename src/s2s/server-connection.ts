@@ -13,7 +13,6 @@ import { readRateFrom } from '../net/read-throttle.ts';
 import { NS_SM } from '../net/stream-management.ts';
 import { StreamError, type StreamErrorCondition } from '../net/stream-errors.ts';
 import { XmlStream } from '../net/xml-stream.ts';
-import type { FederationLevel } from '../config/types.ts';
 import { stanzaErrorOf, type Admission } from '../policy/verdict.ts';
 import type { Logger } from '../util/log.ts';
 import { Element, NS_CLIENT, NS_SERVER, NS_STREAMS } from '../xml/element.ts';
@@ -358,7 +357,7 @@ export class ServerConnection implements StepHost {
   }
 
   admits(pair: Pair, method: AuthMethod): Admission {
-    return this.#admission(pair, this.#proofFor(pair, method).level);
+    return this.#admission(pair, this.#proofFor(pair, method));
   }
 
   /** What `method` proves for the pair on this connection (src/s2s/pair-proof.ts). */
@@ -367,9 +366,9 @@ export class ServerConnection implements StepHost {
     return proofOf(this.direction, method, this.secure, certified);
   }
 
-  /** Policy's verdict on the pair proven at `level` here (src/policy/snapshot.ts). */
-  #admission(pair: Pair, level: FederationLevel): Admission {
-    return this.context.policy.current.authenticate({ ...pair, address: this.remoteAddress, reached: level });
+  /** Policy's verdict on the pair proven by `proof` here, on this connection's TLS (src/policy/snapshot.ts). */
+  #admission(pair: Pair, proof: PairProof): Admission {
+    return this.context.policy.current.authenticate({ ...pair, address: this.remoteAddress, reached: proof.level, method: proof.method, tls: this.secure });
   }
 
   authorized(pair: Pair, method: AuthMethod): void {
@@ -520,7 +519,7 @@ export class ServerConnection implements StepHost {
     const verdict = await this.proveSender(pair.remote);
     if (this.#closed) return;
     const proof: PairProof = verdict.proven ? { method: verdict.method, level: verdict.level } : { method: 'dialback', level: 'encrypted' };
-    const admission = this.#admission(pair, proof.level);
+    const admission = this.#admission(pair, proof);
     if (admission.kind === 'reject') {
       const reason = verdict.proven ? `it reaches ${proof.level}` : verdict.reason;
       return this.refused(pair, new StanzaError('remote-server-timeout', `${pair.remote} is not proven for the host ${this.#hostNames!.remote}: ${admission.text} (${reason})`));
@@ -538,14 +537,14 @@ export class ServerConnection implements StepHost {
     this.logger.info('s2s outgoing pair authorized', { local: pair.local, remote: pair.remote, ...proof });
     this.#owner.pairReady(this, pair);
     // XEP-0288 section 2.2: the peer may send the reverse of each pair we proved, if what it proved to us is enough.
-    if (this.bidi && this.#admitted(pair, proof.level, 's2s outgoing bidi: policy refuses to receive from the peer')) this.#bindReverse(pair, 'in', proof);
+    if (this.bidi && this.#admitted(pair, proof, 's2s outgoing bidi: policy refuses to receive from the peer')) this.#bindReverse(pair, 'in', proof);
   }
 
-  /** Whether policy admits the pair proven at `level`; a refusal is logged with its rule. */
-  #admitted(pair: Pair, level: FederationLevel, refusal: string): boolean {
-    const admission = this.#admission(pair, level);
+  /** Whether policy admits the pair proven by `proof`; a refusal is logged with its rule. */
+  #admitted(pair: Pair, proof: PairProof, refusal: string): boolean {
+    const admission = this.#admission(pair, proof);
     if (admission.kind === 'continue') return true;
-    this.logger.warn(refusal, { from: pair.remote, level, reason: admission.text, rule: admission.rule });
+    this.logger.warn(refusal, { from: pair.remote, level: proof.level, reason: admission.text, rule: admission.rule });
     return false;
   }
 
@@ -558,7 +557,7 @@ export class ServerConnection implements StepHost {
 
   #bindInbound(pair: Pair, method: AuthMethod): void {
     const proof = this.#proofFor(pair, method);
-    if (!this.#admitted(pair, proof.level, 's2s incoming pair refused by policy')) return this.pairRefused(pair, method);
+    if (!this.#admitted(pair, proof, 's2s incoming pair refused by policy')) return this.pairRefused(pair, method);
     this.#authenticated = true;
     this.#record(pair, 'in', method, method === 'sasl-external' || method === 'certificate');
     this.logger.info('s2s incoming sender authorized', { from: pair.remote, to: pair.local, ...proof });
