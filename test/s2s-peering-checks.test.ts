@@ -9,10 +9,17 @@
  *                  presence to away, and requires TLS
  *
  * What passes arrives with the right content; what a rule refuses bounces to its sender with
- * the error and a text naming the rule, on whichever side refused it.
+ * the error and a text naming the rule, on whichever side refused it. A's refusals are audited
+ * (storage, trellis audit) and raise alerts: the admin API's list, the Prometheus counter, and a
+ * webhook served by this test.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { adminJson, adminRequest } from '../src/admin/client.ts';
 import { loginFederated, startServerAt, type FederatedServer } from './support/federation.ts';
 import type { RawClient } from './support/raw-client.ts';
 
@@ -27,7 +34,19 @@ async function stanzaMatching(client: RawClient, pattern: RegExp): Promise<strin
 describe('peering checks and actions between Trellis servers', () => {
   let a: FederatedServer;
   let b: FederatedServer;
+  let webhook: Server;
+  const posted: unknown[] = [];
   before(async () => {
+    webhook = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+      request.on('end', () => {
+        posted.push({ path: request.url, type: request.headers['content-type'], alert: JSON.parse(body) });
+        response.end();
+      });
+    });
+    await new Promise<void>((resolve) => webhook.listen(0, '127.0.0.1', resolve));
+    const webhookPort = (webhook.address() as { port: number }).port;
     [a, b] = await Promise.all([
       startServerAt(
         '127.0.21.11',
@@ -37,6 +56,7 @@ describe('peering checks and actions between Trellis servers', () => {
   connect_timeout: 2
   peering_groups:
     staff: { members: [alice@127.0.21.11] }
+  peering_audit: { write_interval: 1, record_actions: true, webhook: "http://127.0.0.1:${webhookPort}/alerts" }
   peering:
     partner.example:
       via: "127.0.21.12:5269"
@@ -59,6 +79,7 @@ describe('peering checks and actions between Trellis servers', () => {
   });
   after(async () => {
     await Promise.all([a, b].map((server) => server?.stop()));
+    await new Promise((resolve) => webhook?.close(resolve));
   });
 
   test('a message is folded on the way out: the body arrives without XHTML-IM or chat states', async () => {
@@ -127,4 +148,43 @@ describe('peering checks and actions between Trellis servers', () => {
     alice.close();
     bob.close();
   });
+
+  test('refusals are audited and raise alerts: trellis audit, the admin API, the counter, the webhook', async () => {
+    const mallory = await loginFederated(a, 'mallory');
+    mallory.send("<message to='bob@partner.example/r' id='audited' type='chat'><body>audit me</body></message>");
+    await stanzaMatching(mallory, reply('audited'));
+    mallory.close();
+    const senders = 's2s.peering["partner.example"].senders';
+    const socket = a.server.adminSocket!;
+    // The alert is raised at once, and the webhook called.
+    const { alerts } = await adminJson<{ alerts: { rule: string; from: string; verdict: string; sequence: number }[] }>(socket, 'GET', '/v1/alerts');
+    assert.ok(alerts.some((alert) => alert.rule === senders && alert.from === 'mallory@127.0.21.11/r' && alert.verdict === 'refuse'), JSON.stringify(alerts));
+    const deadline = Date.now() + 5000;
+    while (!posted.some((entry) => JSON.stringify(entry).includes('mallory@127.0.21.11/r')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    const call = posted.find((entry) => JSON.stringify(entry).includes('mallory@127.0.21.11/r')) as { path: string; type: string; alert: { rule: string; to: string; kind: string } } | undefined;
+    assert.ok(call, `the webhook was not called: ${JSON.stringify(posted)}`);
+    assert.equal(call.path, '/alerts');
+    assert.equal(call.type, 'application/json');
+    assert.deepEqual([call.alert.rule, call.alert.to, call.alert.kind], [senders, 'bob@partner.example/r', 'message']);
+    const metrics = (await adminRequest(socket, 'GET', '/metrics')).body;
+    assert.match(metrics, /trellis_policy_violations_total\{rule="s2s\.peering\[\\"partner\.example\\"\]\.senders"\} [1-9]/);
+    // Records are written within write_interval; trellis audit reads them through the admin API.
+    const configFile = join(a.dataDir, 'cli.yaml');
+    await writeFile(configFile, `data_dir: ${a.dataDir}\nadmin: { socket: ${JSON.stringify(socket)} }\nhosts: { 127.0.21.11: {} }\n`);
+    let listed = '';
+    for (const until = Date.now() + 5000; Date.now() < until && !listed.includes('mallory'); await new Promise((resolve) => setTimeout(resolve, 200))) {
+      listed = await trellisCli(['audit', '--rule', senders, '--config', configFile]);
+    }
+    assert.match(listed, /^TIME\s+VERDICT\s+DIR\s+KIND\s+FROM\s+TO\s+RULE\s+LABEL/);
+    assert.match(listed, /refuse\s+out\s+message\s+mallory@127\.0\.21\.11\/r\s+bob@partner\.example\/r\s+s2s\.peering\["partner\.example"\]\.senders/);
+    // With record_actions, folding is in the trail too (the first test's message).
+    const folded = JSON.parse(await trellisCli(['audit', '--verdict', 'transform', '--json', '--config', configFile])) as { rule: string }[];
+    assert.ok(folded.some((record) => record.rule.includes('strip_elements')), JSON.stringify(folded));
+  });
 });
+
+function trellisCli(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(join(import.meta.dirname, '..', 'bin', 'trellis'), args, { timeout: 30_000 }, (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)));
+  });
+}

@@ -3,6 +3,8 @@
  * root (src/server.ts) supplies the sources; nothing here changes server state except closing a
  * server connection on request.
  */
+import type { AuditSources } from './audit-routes.ts';
+import type { MetricFamily } from '../limits/limits.ts';
 import { readFileSync } from 'node:fs';
 import { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
@@ -55,6 +57,8 @@ export interface AdminSources {
   limits?: Pick<Limits, 'bans' | 'blocks' | 'ban' | 'unban' | 'block' | 'unblock' | 'metrics'>;
   /** reload, kicking sessions, deleting accounts (operator-routes.ts); absent in unit tests of the read-only endpoints */
   operations?: OperatorSources;
+  /** the peering rules' audit trail and alerts (audit-routes.ts, src/audit) */
+  audit?: AuditSources & { metrics(): MetricFamily[] };
 }
 
 export function statusReport(sources: AdminSources, now = Date.now()): StatusReport {

@@ -548,6 +548,15 @@ const peeringSchema: MapNode = {
   },
 };
 
+const webhookUrl: StringFormat = {
+  name: 'http or https URL',
+  prepare(value) {
+    const url = new URL(value);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`the URL must be http or https, not ${url.protocol}`);
+    return url.toString();
+  },
+};
+
 const peeringGroupsSchema: MapNode = {
   kind: 'map',
   keyName: 'group name',
@@ -586,6 +595,19 @@ const s2sSchema: ObjectNode = {
     },
     peering: peeringSchema,
     peering_groups: peeringGroupsSchema,
+    peering_audit: {
+      kind: 'object',
+      description: 'the audit trail and alerts of peering rules\' checks (docs/peering.md, "Audit and alerts"): refusals are written to storage and raise an alert (a warning, a counter, an entry in the admin API, a webhook call)',
+      fields: {
+        enabled: { kind: 'boolean', default: true, description: 'write refusals to storage; trellis audit lists them' },
+        record_actions: { kind: 'boolean', default: false, description: 'also write folding and dropped message types, which are not refusals (one record per stanza changed)' },
+        retention_days: { kind: 'integer', min: 1, max: 3650, default: 90, description: 'days a record is kept' },
+        max_records: { kind: 'integer', min: 1000, max: 100_000_000, default: 1_000_000, description: 'records kept at most; the oldest go first' },
+        write_interval: seconds(1, 60, 1, 'seconds between writes of the records decided meanwhile'),
+        webhook: { kind: 'string', format: webhookUrl, description: 'an http or https URL each alert is POSTed to as JSON; one call at a time, at most 1000 waiting, failures counted and logged, never retried' },
+        webhook_timeout: seconds(1, 60, 5, 'seconds one webhook call may take'),
+      },
+    },
     ca_files: caFiles("PEM files of CA certificates trusted for peers' certificates; relative to the config file's directory"),
     use_system_ca: { kind: 'boolean', default: true, description: "also trust the system's CA certificates" },
     dialback_secret: { kind: 'string', description: 'secret for dialback keys (XEP-0185); when absent one is generated once and kept in storage' },

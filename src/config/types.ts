@@ -265,6 +265,22 @@ export const PEERING_CHECK_KEYS = [
   'refusal',
 ] as const satisfies readonly (keyof PeeringChecks)[];
 
+/** The audit trail and alerts of peering rules (docs/peering.md, "Audit and alerts"). */
+export interface S2sPeeringAuditConfig {
+  /** refusals written to storage */
+  enabled: boolean;
+  /** folding and dropped message types written too */
+  record_actions: boolean;
+  retention_days: number;
+  max_records: number;
+  /** seconds between writes of what was decided */
+  write_interval: number;
+  /** http(s) URL each alert is POSTed to as JSON */
+  webhook?: string;
+  /** seconds one webhook call may take */
+  webhook_timeout: number;
+}
+
 /** A named group of local users that JID patterns name as `group:NAME`. */
 export interface PeeringGroup {
   name: string;
@@ -335,6 +351,7 @@ export interface S2sConfig {
   peering: readonly S2sPeeringRule[];
   /** groups of local users named in peering rules' JID patterns */
   peering_groups: readonly PeeringGroup[];
+  peering_audit: S2sPeeringAuditConfig;
   /** PEM CA files trusted for peer certificates, besides the system store when use_system_ca */
   ca_files: readonly string[];
   use_system_ca: boolean;

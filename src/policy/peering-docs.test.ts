@@ -67,3 +67,8 @@ test('the checks example: each check from its most specific rule, and explain --
   assert.equal(judged('alice@example.com', 'x@rooms.example', '<message type="chat"><body>hi</body></message>'), 'policy-violation silent @ s2s.peering["rooms.example"].block');
   assert.equal(judged('alice@example.com', 'x@rooms.example', '<message type="groupchat"><body>hi</body></message>'), 'continue');
 });
+
+test('the audit example loads with its settings', () => {
+  const audited = parseConfig(/```yaml\n# example: audit\n([\s\S]*?)```/.exec(DOC)![1]!, { baseDir: '/srv/trellis' });
+  assert.deepEqual(audited.s2s.peering_audit, { enabled: true, record_actions: true, retention_days: 30, max_records: 500000, write_interval: 1, webhook: 'https://alerts.example.com/xmpp', webhook_timeout: 5 });
+});

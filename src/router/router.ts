@@ -10,7 +10,9 @@ import type { Element } from '../xml/element.ts';
 import { StanzaError, errorReply, iqResult, isErrorOrResult } from '../xml/stanza-error.ts';
 import { StreamError } from '../net/stream-errors.ts';
 import type { LivePolicy } from '../policy/snapshot.ts';
+import { NS_SECURITY_LABEL } from '../policy/folding.ts';
 import type { Crossing } from '../policy/stanza-checks.ts';
+import type { PolicyAuditRecord } from '../storage/types.ts';
 import { stanzaErrorOf } from '../policy/verdict.ts';
 import type { Host, IqScope } from './host.ts';
 import type { BoundSession, SessionRegistry } from './sessions.ts';
@@ -54,6 +56,8 @@ export class Router {
   remote: RemoteRoute;
   /** the peering policy in force; `trellis reload` swaps its snapshot */
   readonly policy: LivePolicy;
+  /** told each decision of a peering rule's checks on a stanza that crossed (src/audit) */
+  policyDecisions: ((record: PolicyAuditRecord) => void) | undefined;
   #logger: Logger;
 
   constructor(sessions: SessionRegistry, logger: Logger, policy: LivePolicy) {
@@ -293,10 +297,12 @@ export class Router {
    */
   #crossing(stanza: Element, crossing: Crossing): Element | undefined {
     const { verdict, steps } = this.policy.current.stanzaCrossing(stanza, crossing);
-    if (verdict.kind === 'transform') return verdict.stanza;
     if (verdict.kind === 'continue') return stanza;
     // Folding that leaves nothing, and message types dropped whole, are actions, not violations.
-    if (steps.at(-1)?.outcome === 'drop') return undefined;
+    const outcome = verdict.kind === 'transform' ? 'transform' : steps.at(-1)?.outcome === 'drop' ? 'drop' : 'refuse';
+    this.policyDecisions?.({ time: Date.now(), rule: verdict.rule, verdict: outcome, direction: crossing.direction, from: crossing.from.toString(), to: crossing.to.toString(), kind: stanza.name, ...labelOf(stanza), text: verdict.text });
+    if (verdict.kind === 'transform') return verdict.stanza;
+    if (outcome === 'drop') return undefined;
     this.#logger.warn(`peering rule refused a stanza ${crossing.direction === 'out' ? 'to' : 'from'} another server`, { from: crossing.from.toString(), to: crossing.to.toString(), stanza: stanza.name, rule: verdict.rule, reason: verdict.text });
     if (!verdict.silent) this.bounce(stanza, stanzaErrorOf(verdict));
     return undefined;
@@ -306,4 +312,10 @@ export class Router {
     this.#logger.error('stanza handler failed', { error: error instanceof Error ? error.stack : String(error), stanza: stanza.name, to: stanza.attrs.to });
     return new StanzaError('internal-server-error');
   }
+}
+
+/** The display marking of a stanza's security label (XEP-0258 section 3), for the audit trail. */
+function labelOf(stanza: Element): { label?: string } {
+  const marking = stanza.getChild('securitylabel', NS_SECURITY_LABEL)?.getChildText('displaymarking', NS_SECURITY_LABEL);
+  return marking === undefined ? {} : { label: marking };
 }

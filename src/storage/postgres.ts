@@ -2,6 +2,7 @@
  * PostgreSQL storage driver on a `pg` pool. Every query is parameterized; changes that must be
  * atomic with a read run in a transaction on one connection.
  */
+import { postgresAuditStore } from './postgres-audit.ts';
 import pg from 'pg';
 import type { Pool } from 'pg';
 import {
@@ -21,6 +22,7 @@ import type {
   AbuseRuleStore,
   AccountStore,
   MucRoomStore,
+  PolicyAuditStore,
   OfflineStore,
   Roster,
   RosterItem,
@@ -57,6 +59,7 @@ class PostgresStorage implements Storage {
   readonly serverData: ServerDataStore;
   readonly abuseRules: AbuseRuleStore;
   readonly mucRooms: MucRoomStore;
+  readonly policyAudit: PolicyAuditStore;
   readonly #pool: Pool;
   #closed = false;
 
@@ -69,6 +72,7 @@ class PostgresStorage implements Storage {
     this.serverData = serverDataStore(pool);
     this.abuseRules = abuseRuleStore(pool);
     this.mucRooms = postgresMucRoomStore(pool);
+    this.policyAudit = postgresAuditStore(pool);
   }
 
   async close(): Promise<void> {

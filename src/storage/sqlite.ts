@@ -3,6 +3,7 @@
  * read before they write take the database write lock first (BEGIN IMMEDIATE), so they are also
  * atomic against another process sharing the file.
  */
+import { sqliteAuditStore } from './sqlite-audit.ts';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -22,6 +23,7 @@ import type {
   AbuseRuleStore,
   AccountStore,
   MucRoomStore,
+  PolicyAuditStore,
   OfflineStore,
   Roster,
   RosterItem,
@@ -62,6 +64,7 @@ class SqliteStorage implements Storage {
   readonly serverData: ServerDataStore;
   readonly abuseRules: AbuseRuleStore;
   readonly mucRooms: MucRoomStore;
+  readonly policyAudit: PolicyAuditStore;
   readonly #db: DatabaseSync;
 
   constructor(db: DatabaseSync) {
@@ -74,6 +77,7 @@ class SqliteStorage implements Storage {
     this.serverData = serverDataStore(db);
     this.abuseRules = abuseRuleStore(db, write);
     this.mucRooms = sqliteMucRoomStore(db, write);
+    this.policyAudit = sqliteAuditStore(db, write);
   }
 
   async close(): Promise<void> {
