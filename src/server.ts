@@ -12,6 +12,7 @@ import { SessionRegistry } from './router/sessions.ts';
 import { openStorage } from './storage/open.ts';
 import { randomBytes } from 'node:crypto';
 import { createDnsLookup } from './net/dns.ts';
+import { PolicyAuditTrail } from './audit/policy-audit.ts';
 import { LivePolicy, PolicySnapshot } from './policy/snapshot.ts';
 import { loadTrustAnchors } from './s2s/certificate-trust.ts';
 import { OutputBudget } from './net/output-budget.ts';
@@ -55,6 +56,8 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     await limits.load();
     const policy = new LivePolicy(new PolicySnapshot(config, limits.abuse));
     const router = new Router(new SessionRegistry(), logger, policy);
+    const audit = new PolicyAuditTrail(storage.policyAudit, config.s2s.peering_audit, logger.child({ component: 'audit' }));
+    router.policyDecisions = (record) => audit.decided(record);
     for (const hostConfig of config.hosts) router.addHost(buildHost(hostConfig, { router, storage, config, logger }));
     for (const hostConfig of config.hosts) await syncServiceHosts(hostConfig.domain, hostConfig, { router, storage, config, tls, logger, loadCertificate: loadHostCertificate });
     const s2s = new S2sService({
@@ -103,13 +106,14 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       // The level in force: a reload may change it.
       const federation = () => (config.s2s.enabled ? policy.current.requirement(undefined).level : 'off');
       const operations = { reload: () => reloader.reload(), sessions: router.sessions, deleteAccount: (domain: string, username: string) => storage.accounts.delete(domain, username) };
-      const sources = { startedAt, hosts: () => [...router.hosts.values()].filter((host) => host.service === undefined).map((host) => host.domain), listening, federation, c2s, s2s, limits, components, links, operations, mucServices: () => mucServices(router), traffic: router.traffic };
+      const sources = { startedAt, hosts: () => [...router.hosts.values()].filter((host) => host.service === undefined).map((host) => host.domain), listening, federation, c2s, s2s, limits, components, links, operations, mucServices: () => mucServices(router), traffic: router.traffic, audit: { store: storage.policyAudit, alerts: (after: number) => audit.alerts(after), metrics: () => audit.metrics() } };
       if (config.admin.enabled) admin = await AdminServer.start(config.admin.socket, sources, logger.child({ component: 'admin' }));
     } catch (error) {
       await links.close();
       await components.close();
       await c2s.close();
       await s2s.close();
+      await audit.close();
       throw error;
     }
     for (const address of bound.starttls) logger.info('listening for clients (STARTTLS)', { address: formatAddress(address) });
@@ -138,6 +142,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
         await components.close();
         await c2s.close();
         await s2s.close();
+        await audit.close();
         limits.close();
         await storage.close();
         logger.info('server stopped');

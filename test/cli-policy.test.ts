@@ -38,3 +38,18 @@ test('policy explain without --to, or between two remote domains, is an error', 
   assert.equal(remote.code, 1);
   assert.match(remote.stdout, /neither a\.example nor b\.example is hosted here/);
 });
+
+test('policy explain --stanza judges the stanza in a file by the checks of the rule', async () => {
+  const checksFile = join(dir, 'checks.yaml');
+  await writeFile(checksFile, `data_dir: ${join(dir, 'data')}\n${/```yaml\n# example: checks\n([\s\S]*?)```/.exec(DOC)![1]}`);
+  const stanzaFile = join(dir, 'offer.xml');
+  await writeFile(stanzaFile, "<iq type='set' id='1'><open xmlns='http://jabber.org/protocol/ibb' sid='s' block-size='4096'/></iq>");
+  const run = await trellis(['policy', 'explain', '--from', 'alice@example.com', '--to', 'bob@other.example', '--stanza', stanzaFile, '--config', checksFile]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /block\s+refuse\s+file transfer may not cross to or from other\.example/);
+  assert.match(run.stdout, /refused; the sender gets policy-violation: /);
+  await writeFile(stanzaFile, '<message><body>unclosed</message>');
+  const broken = await trellis(['policy', 'explain', '--from', 'alice@example.com', '--to', 'bob@other.example', '--stanza', stanzaFile, '--config', checksFile]);
+  assert.equal(broken.code, 2);
+  assert.match(broken.stderr, /offer\.xml: /);
+});

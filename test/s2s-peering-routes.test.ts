@@ -13,19 +13,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loginFederated, type FederatedServer } from './support/federation.ts';
-import { startTestServer } from './support/server.ts';
-
-async function startServerFor(address: string, domain: string, extraYaml = ''): Promise<FederatedServer> {
-  const server = await startTestServer(`
-listeners:
-  c2s: { addresses: ["127.0.0.1"], port: 0 }
-  s2s: { addresses: ["${address}"], port: 5269 }
-hosts:
-  ${domain}: {}
-${extraYaml}`);
-  return Object.assign(server, { domain });
-}
+import { loginFederated, startServerAt, type FederatedServer } from './support/federation.ts';
 
 const condition = (name: string) => new RegExp(`<${name} xmlns=["']urn:ietf:params:xml:ns:xmpp-stanzas["']/>`);
 
@@ -35,7 +23,7 @@ describe('routes before DNS between Trellis servers', () => {
   let c: FederatedServer;
   before(async () => {
     [a, b, c] = await Promise.all([
-      startServerFor(
+      startServerAt(
         '127.0.4.11',
         '127.0.4.11',
         `s2s:
@@ -47,8 +35,8 @@ describe('routes before DNS between Trellis servers', () => {
     "*.closed.example": { route: reject }
 `,
       ),
-      startServerFor('127.0.4.12', 'hidden.example'),
-      startServerFor('127.0.4.13', 'far.example'),
+      startServerAt('127.0.4.12', 'hidden.example'),
+      startServerAt('127.0.4.13', 'far.example'),
     ]);
     await Promise.all([a.addUser('alice', a.domain, 'secret'), b.addUser('bob', b.domain, 'secret'), c.addUser('carol', c.domain, 'secret')]);
   });

@@ -3,7 +3,8 @@
  * A reload that denies one peer closes only that peer's connection (policy-violation, the rule
  * in the log) and stanzas to it then bounce with the rule; the other connection stays up, the
  * same connection. A reload that raises a peer's required level (an s2s.peering rule) closes a
- * connection that reached less.
+ * connection that reached less, and so does one that requires strong authentication of a peer
+ * proven by dialback.
  *
  *   A 127.0.4.1  reloads its policy
  *   B 127.0.4.2  stays allowed, until its level is raised
@@ -130,5 +131,24 @@ describe('peering policy on reload', () => {
     assert.match(line, /s2s\.peering\[\\?"127\.0\.4\.2\\?"\]\.level/);
     assert.deepEqual(outcome.ok && outcome.needRestart, [], 'peering rules need no restart');
     await waitFor('the connection to B to go', () => connectionsTo(a, b.domain).length === 0);
+  });
+
+  test('requiring strong authentication closes a connection proven by dialback, naming the check', async () => {
+    await writeFile(a.configFile, configText(join(dir, a.domain), a.domain, ''));
+    assert.ok((await a.server.reload()).ok);
+    const alice = await loginFederated(a.login, 'alice');
+    const bob = await loginFederated(b.login, 'u');
+    // B was refused under the previous policy: its retry delay (s2s.retry_initial_delay) runs out first.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await chat(alice, b, bob, 'before-strong');
+    assert.ok(connectionsTo(a, b.domain).length > 0);
+    const closesBefore = a.lines.filter((candidate) => candidate.includes('no longer allowed by policy')).length;
+    // Self-signed certificates: dialback over TLS, never SASL EXTERNAL with a trusted certificate.
+    await writeFile(a.configFile, configText(join(dir, a.domain), a.domain, `, peering: { "${b.domain}": { require_strong_auth: true } }`));
+    assert.ok((await a.server.reload()).ok);
+    const line = await waitFor('the close to be logged', () => a.lines.filter((candidate) => candidate.includes('no longer allowed by policy')).slice(closesBefore).find((candidate) => candidate.includes('require_strong_auth')));
+    assert.match(line, /s2s\.peering\[\\?"127\.0\.4\.2\\?"\]\.require_strong_auth/);
+    await waitFor('the connection to B to go', () => connectionsTo(a, b.domain).length === 0);
+    for (const client of [alice, bob]) client.close();
   });
 });

@@ -137,8 +137,7 @@ export function renderMetrics(sources: AdminSources): string {
   gauge('trellis_component_connected', 'Whether each configured external component (XEP-0114) is connected (1) or not (0).', components.map((row) => ({ labels: { domain: row.domain }, value: row.connected ? 1 : 0 })));
   metric('counter', 'trellis_component_bounced_total', 'Stanzas for an external component bounced with service-unavailable because it was not connected.', components.map((row) => ({ labels: { domain: row.domain }, value: row.bounced })));
 
-  for (const family of sources.limits?.metrics() ?? []) metric(family.type, family.name, family.help, family.samples);
-  for (const family of sources.links?.metrics() ?? []) metric(family.type, family.name, family.help, family.samples);
+  for (const family of [...(sources.limits?.metrics() ?? []), ...(sources.links?.metrics() ?? []), ...(sources.audit?.metrics() ?? [])]) metric(family.type, family.name, family.help, family.samples);
   const memory = process.memoryUsage();
   const cpu = process.cpuUsage();
   gauge('process_resident_memory_bytes', 'Resident memory of the server process.', [{ value: memory.rss }]);

@@ -11,7 +11,8 @@
  *   GET    /v1/rooms       group-chat rooms (XEP-0045) per service
  *   GET    /metrics        Prometheus text format
  *
- * Bans and domain blocks (/v1/bans, /v1/blocked-domains) are in abuse-routes.ts.
+ * Bans and domain blocks (/v1/bans, /v1/blocked-domains) are in abuse-routes.ts; the audit trail and
+ * alerts of peering rules (/v1/audit, /v1/alerts) in audit-routes.ts.
  */
 import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics.ts';
 import { c2sRows, componentRows, pairRows, roomRows, s2sRows, statusReport, type AdminSources } from './sources.ts';
@@ -85,7 +86,7 @@ export function handleAdminRequest(method: string, target: string, sources: Admi
     if (!handler) return errorResponse(405, `${method} is not allowed on ${path}; use ${allowed}`, { Allow: allowed });
     return handler(sources, ...parameters);
   }
-  return errorResponse(404, `no such endpoint: ${path}; the API serves /v1/status, /v1/s2s, /v1/c2s, /v1/components, /v1/rooms, /v1/bans, /v1/blocked-domains and /metrics`);
+  return errorResponse(404, `no such endpoint: ${path}; the API serves /v1/status, /v1/s2s, /v1/c2s, /v1/components, /v1/rooms, /v1/bans, /v1/blocked-domains, /v1/audit, /v1/alerts and /metrics`);
 }
 
 /**

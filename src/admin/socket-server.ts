@@ -11,6 +11,7 @@ import { dirname } from 'node:path';
 import type { Logger } from '../util/log.ts';
 import { handleAbuseRequest } from './abuse-routes.ts';
 import { handleOperatorRequest } from './operator-routes.ts';
+import { handleAuditRequest } from './audit-routes.ts';
 import { errorResponse, handleAdminRequest, type AdminResponse } from './routes.ts';
 import type { AdminSources } from './sources.ts';
 
@@ -122,7 +123,8 @@ function serve(request: IncomingMessage, response: ServerResponse, sources: Admi
     try {
       const method = request.method ?? 'GET';
       const target = request.url ?? '/';
-      answer = (await handleAbuseRequest(method, target, sources)) ?? (await handleOperatorRequest(method, target, sources)) ?? handleAdminRequest(method, target, sources);
+      answer =
+        (await handleAbuseRequest(method, target, sources)) ?? (await handleOperatorRequest(method, target, sources)) ?? (await handleAuditRequest(method, target, sources)) ?? handleAdminRequest(method, target, sources);
     } catch (error) {
       logger.error('admin request failed', { method: request.method, path: request.url, error: error instanceof Error ? error.message : String(error) });
       answer = errorResponse(500, `internal error: ${error instanceof Error ? error.message : String(error)}`);

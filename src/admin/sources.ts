@@ -4,6 +4,7 @@
  * server connection on request.
  */
 import type { TrafficCounters } from '../router/traffic-counters.ts';
+import type { AuditSources } from './audit-routes.ts';
 import { readFileSync } from 'node:fs';
 import { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
@@ -62,6 +63,8 @@ export interface AdminSources {
   operations?: OperatorSources;
   /** what crossed the router since the start (src/router/traffic-counters.ts); absent in unit tests */
   traffic?: TrafficCounters;
+  /** the peering rules' audit trail and alerts (audit-routes.ts, src/audit) */
+  audit?: AuditSources & { metrics(): MetricFamily[] };
 }
 
 export function statusReport(sources: AdminSources, now = Date.now()): StatusReport {

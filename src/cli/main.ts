@@ -16,7 +16,8 @@
  *   trellis ban ADDRESS[/PREFIX] [--reason R] | ban list [--json]
  *   trellis unban ADDRESS[/PREFIX]
  *   trellis posh [DOMAIN] [--expires SECONDS] [--reference URL] [--config FILE]
- *   trellis policy explain --from A --to B [--config FILE]
+ *   trellis policy explain --from A --to B [--stanza FILE] [--config FILE]
+ *   trellis audit [--since T] [--rule PREFIX] [--verdict V] [--limit N] [--json] | audit alerts [--json]
  */
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load.ts';
@@ -32,6 +33,7 @@ import { closeS2s, listS2s, revokeS2sPair } from './s2s.ts';
 import { ban, blockDomain, listBans, listBlockedDomains, unban, unblockDomain } from './abuse.ts';
 import { printPosh } from './posh.ts';
 import { explainPolicy } from './policy.ts';
+import { listAlerts, listAudit } from './audit.ts';
 import { showStatus } from './status.ts';
 
 const USAGE = `Usage: trellis <command> [options]
@@ -76,13 +78,18 @@ Commands:
                          the fingerprints of the certificate it presents and the URL to publish
                          them at; --reference URL prints one fingerprints document to publish at
                          URL and, for each domain, a reference to it (docs/federation.md)
-  policy explain --from A --to B
+  policy explain --from A --to B [--stanza FILE]
                          what the configuration's peering policy decides for stanzas from A to B
                          (JIDs or domains, one of them hosted here): the route, the connection,
-                         the level required, each with the key of the rule that decides
+                         the level required, each with the key of the rule that decides; with
+                         --stanza, each check on the stanza in FILE and what would cross
                          (docs/peering.md)
+  audit                  the peering rules' audit trail, newest first: refusals (and folding,
+                         with s2s.peering_audit.record_actions); --since T, --rule PREFIX,
+                         --verdict refuse|drop|transform, --limit N (default 100)
+  audit alerts           the alerts (refusals) since the server started, at most the last 100
 
-  reload, status, sessions, s2s, ban and unban ask the running server through its admin API socket (admin.socket, by default
+  reload, status, sessions, s2s, ban, unban and audit ask the running server through its admin API socket (admin.socket, by default
   <data_dir>/admin.sock); they fail with exit code 1 when no server answers there.
 
 Options:
@@ -90,10 +97,15 @@ Options:
   -p, --password PW      password for adduser/passwd (else asked on the terminal or read from stdin)
   -r, --reason R         ban and s2s block: why, shown in lists and in what refused peers are told;
                          sessions kick: the text of the stream error
-      --json             status, sessions, s2s, ban list, s2s blocked: print the admin API's JSON instead of a table
+      --json             status, sessions, s2s, ban list, s2s blocked, audit: print the admin API's JSON instead of a table
       --expires SECONDS  posh: how long other servers may keep the documents (default 604800, a week)
       --reference URL    posh: publish the fingerprints once at this https URL and refer to it
       --from A, --to B   policy explain: the sender's and the recipient's JID or domain
+      --stanza FILE      policy explain: a file with one stanza to judge
+      --since T          audit: records from this time on (2026-01-31T12:00:00Z)
+      --rule PREFIX      audit: records of rules whose key path starts with PREFIX
+      --verdict V        audit: refuse, drop or transform
+      --limit N          audit: at most N records (1 to 1000)
   -h, --help             show this help
 
 Examples:
@@ -107,10 +119,11 @@ Examples:
   trellis s2s block spam.example
   trellis posh example.com --expires 86400
   trellis policy explain --from alice@example.com --to partner.example
+  trellis audit --rule 's2s.peering["partner.example"]' --limit 20
 `;
 
 /** the commands `main` knows (its switch below) */
-const COMMANDS = new Set(['start', 'reload', 'adduser', 'passwd', 'deluser', 'users', 'sessions', 'check', 'status', 's2s', 'ban', 'unban', 'posh', 'policy']);
+const COMMANDS = new Set(['start', 'reload', 'adduser', 'passwd', 'deluser', 'users', 'sessions', 'check', 'status', 's2s', 'ban', 'unban', 'posh', 'policy', 'audit']);
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -126,6 +139,11 @@ async function main(argv: string[]): Promise<number> {
       reference: { type: 'string' },
       from: { type: 'string' },
       to: { type: 'string' },
+      stanza: { type: 'string' },
+      since: { type: 'string' },
+      rule: { type: 'string' },
+      verdict: { type: 'string' },
+      limit: { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -206,6 +224,12 @@ async function main(argv: string[]): Promise<number> {
       if (target === undefined) return usageError('unban needs an address or range as shown by: trellis ban list');
       return unban(await loadCliConfig(values.config), target);
     }
+    case 'audit': {
+      const config = await loadCliConfig(values.config);
+      if (rest[0] === 'alerts') return listAlerts(config, values.json ?? false);
+      if (rest.length > 0) return usageError(`did you mean: trellis audit, or: trellis audit alerts`);
+      return listAudit(config, { since: values.since, rule: values.rule, verdict: values.verdict, limit: values.limit }, values.json ?? false);
+    }
     case 'posh':
       return printPosh(await loadCliConfig(values.config), {
         ...(rest[0] === undefined ? {} : { domain: rest[0] }),
@@ -215,7 +239,7 @@ async function main(argv: string[]): Promise<number> {
     case 'policy': {
       if (rest[0] !== 'explain') return usageError('did you mean: trellis policy explain --from A --to B');
       if (values.from === undefined || values.to === undefined) return usageError('policy explain needs --from and --to, for example: trellis policy explain --from alice@example.com --to partner.example');
-      return explainPolicy(await loadCliConfig(values.config), values.from, values.to);
+      return explainPolicy(await loadCliConfig(values.config), values.from, values.to, values.stanza);
     }
     default:
       return usageError(`unknown command "${command}"`);

@@ -9,6 +9,10 @@ import { parseConfig } from './load.ts';
 const DOCS_FILE = new URL('../../docs/configuration.md', import.meta.url);
 const TYPES_FILE = new URL('./types.ts', import.meta.url);
 
+/** Lists of TrellisConfig written as maps keyed by something else than a domain: the field that holds the key, and how docs write it. */
+/** Lists resolved from maps whose items are keyed by something other than a domain. */
+const MAP_KEYS: Record<string, { field: string; written: string }> = { PeeringGroup: { field: 'name', written: '<group name>' }, LinkConfig: { field: 'name', written: '<link name>' } };
+
 /**
  * Every YAML key path that TrellisConfig in types.ts declares, read from its syntax tree:
  * `source` is not written by operators and a host's `domain` is its key in `hosts`.
@@ -39,11 +43,11 @@ function keyPathsOfTrellisConfig(): string[] {
       let type = member.type;
       if (ts.isTypeOperatorNode(type)) type = type.type;
       if (ts.isArrayTypeNode(type) && ts.isTypeReferenceNode(type.elementType)) {
-        const element = interfaces.get(type.elementType.typeName.getText(source));
+        const elementName = type.elementType.typeName.getText(source);
+        const element = interfaces.get(elementName);
         if (element !== undefined) {
-          // A list resolved from a map: its items are keyed by domain, links by name.
-          const [keyName, keyMember] = type.elementType.typeName.getText(source) === 'LinkConfig' ? ['<link name>', 'name'] : ['<domain>', 'domain'];
-          walk(membersOf(element), `${keyPath}.${keyName}`, [keyMember]);
+          const key = MAP_KEYS[elementName] ?? { field: 'domain', written: '<domain>' };
+          walk(membersOf(element), `${keyPath}.${key.written}`, [key.field]);
           continue;
         }
       }

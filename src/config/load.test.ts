@@ -358,6 +358,8 @@ describe('parseConfig', () => {
         min_level: 'encrypted',
         peers: [],
         peering: [],
+        peering_groups: [],
+        peering_audit: { enabled: true, record_actions: false, retention_days: 90, max_records: 1000000, write_interval: 1, webhook_timeout: 5 },
         ca_files: [],
         use_system_ca: true,
         connect_timeout: 10,

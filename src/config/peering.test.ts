@@ -56,7 +56,13 @@ describe('peering rules at load', () => {
     ['a next hop that is not one', '    partner.example: { via: "edge.example:99999" }\n', 's2s.peering["partner.example"].via: '],
     ['via with route: reject', '    partner.example: { via: edge.example, route: reject }\n', 's2s.peering["partner.example"].via: route: reject sends nothing anywhere'],
     ['a rule for a hosted domain never applies', '    example.com: { access: deny }\n', 's2s.peering["example.com"]: example.com is hosted here'],
-    ['a rule that sets nothing', '    quiet.example: {}\n', 's2s.peering["quiet.example"]: the rule sets none of level, access, route, via or link'],
+    ['a rule that sets nothing', '    quiet.example: {}\n', 's2s.peering["quiet.example"]: the rule sets none of level, access, route, via, link or a check'],
+    ['a group no s2s.peering_groups names', '    partner.example: { senders: ["group:staff"] }\n', 's2s.peering["partner.example"].senders[0]: no group "staff" in s2s.peering_groups'],
+    ['a JID pattern that is a bare domain', '    partner.example: { recipients: [partner.example] }\n', 's2s.peering["partner.example"].recipients[0]: "partner.example" is not a valid JID pattern: write "*@partner.example"'],
+    ['a JID pattern with a resource', '    partner.example: { deny_senders: ["a@example.com/r"] }\n', 's2s.peering["partner.example"].deny_senders[0]: "a@example.com/r" is not a valid JID pattern: a pattern names an account'],
+    ['a group inside a group', '    partner.example: { senders: ["group:a"] }\n', 's2s.peering_groups["a"].members[0]: a group lists accounts', '  peering_groups: { a: { members: ["group:b"] }, b: { members: [x@example.com] } }\n'],
+    ['an unknown block', '    partner.example: { block: [voice] }\n', 's2s.peering["partner.example"].block[0]: '],
+    ['two rules setting the same check for the same subdomains', '    lab.example: { subdomains: true, block: [muc] }\n    "*.lab.example": { block: [encrypted] }\n', 's2s.peering["*.lab.example"].block: s2s.peering["lab.example"] (with subdomains) sets the block of the same subdomains'],
     ['subdomains on a pattern', '    "*.lab.example": { subdomains: true, route: direct }\n', 's2s.peering["*.lab.example"].subdomains: subdomains applies to a domain key'],
     ['a level on the default', '    "*": { level: trusted }\n', 's2s.peering["*"].level: the level of every other domain is s2s.min_level'],
     [
@@ -72,6 +78,17 @@ describe('peering rules at load', () => {
       assert.ok(found.some((line) => line.startsWith(expected)), `expected "${expected}" in:\n${found.join('\n')}`);
     });
   }
+
+  test('checks are resolved as written, each only where set', () => {
+    const config = parseConfig(
+      withPeering('    partner.example: { require_tls: true, block: [file-transfer], fold_presence: away, senders: ["group:staff", "*@Example.COM"], refusal: drop }\n', '  peering_groups: { staff: { members: [alice@example.com] } }\n'),
+      { baseDir: '/' },
+    );
+    assert.deepEqual(config.s2s.peering, [
+      { domain: 'partner.example', subdomains: false, require_tls: true, block: ['file-transfer'], fold_presence: 'away', senders: ['group:staff', '*@example.com'], refusal: 'drop' },
+    ]);
+    assert.deepEqual(config.s2s.peering_groups, [{ name: 'staff', members: ['alice@example.com'] }]);
+  });
 
   test('rules that differ in what they set, or in specificity, are not an overlap', () => {
     assert.deepEqual(problems(withPeering('    lab.example: { subdomains: true, via: edge.example }\n    "*.lab.example": { level: trusted }\n    a.lab.example: { route: reject }\n')), []);

@@ -7,11 +7,12 @@
 import { isIP } from 'node:net';
 import { prepareDomain } from '../jid/jid.ts';
 import { entryPath } from './describe.ts';
-import type { FederationLevel, NextHopConfig, PeeringScope, S2sPeeringRule } from './types.ts';
+import { parseJidPattern } from './jid-pattern.ts';
+import { PEERING_CHECK_KEYS, type FederationLevel, type NextHopConfig, type PeeringChecks, type PeeringGroup, type PeeringScope, type S2sPeeringRule } from './types.ts';
 import type { ConfigProblem } from './validate.ts';
 
 /** A rule as the validator hands it over. */
-export interface ValidatedPeeringRule {
+export interface ValidatedPeeringRule extends PeeringChecks {
   subdomains: boolean;
   level?: FederationLevel;
   access?: 'allow' | 'deny';
@@ -61,22 +62,30 @@ export function peeringScope(rule: Pick<S2sPeeringRule, 'domain' | 'subdomains'>
   return { scope: rule.subdomains ? 'domain-and-subdomains' : 'exact', domain: rule.domain };
 }
 
-const ASPECTS = ['level', 'access', 'route'] as const;
+const ASPECTS = ['level', 'access', 'route', ...PEERING_CHECK_KEYS] as const;
 
 /**
  * The rules in the order written, with what cannot work reported: `hosted` are the domains
  * served here, `peers` the keys of `s2s.peers` (which also set levels).
  */
-export function resolvePeering(rules: Readonly<Record<string, ValidatedPeeringRule>>, hosted: ReadonlySet<string>, peers: readonly string[], problems: ConfigProblem[]): S2sPeeringRule[] {
+export function resolvePeering(
+  rules: Readonly<Record<string, ValidatedPeeringRule>>,
+  hosted: ReadonlySet<string>,
+  peers: readonly string[],
+  groups: readonly PeeringGroup[],
+  problems: ConfigProblem[],
+): S2sPeeringRule[] {
   const resolved: S2sPeeringRule[] = [];
   for (const [key, rule] of Object.entries(rules)) {
     const at = entryPath('s2s.peering', key);
     const { scope, domain } = peeringScope({ domain: key, subdomains: rule.subdomains });
     if (rule.subdomains && scope !== 'domain-and-subdomains') problems.push({ path: `${at}.subdomains`, message: `subdomains applies to a domain key; "${key}" already says what it covers` });
-    if (rule.level === undefined && rule.access === undefined && rule.route === undefined && rule.via === undefined && rule.link === undefined) {
-      problems.push({ path: at, message: 'the rule sets none of level, access, route, via or link, so it never decides anything' });
+    const { subdomains: _, level, access, route, via: hop, link, ...checks } = rule;
+    if (level === undefined && access === undefined && route === undefined && hop === undefined && link === undefined && Object.keys(checks).length === 0) {
+      problems.push({ path: at, message: 'the rule sets none of level, access, route, via, link or a check, so it never decides anything' });
     }
-    if (rule.link !== undefined && (rule.via !== undefined || rule.route === 'reject')) problems.push({ path: `${at}.link`, message: 'a route is one of route, via or link; keep one' });
+    if (link !== undefined && (hop !== undefined || route === 'reject')) problems.push({ path: `${at}.link`, message: 'a route is one of route, via or link; keep one' });
+    reportUnknownGroups(checks, at, groups, problems);
     if (scope === 'default' && rule.level !== undefined) problems.push({ path: `${at}.level`, message: 'the level of every other domain is s2s.min_level; write it there' });
     if (scope === 'exact' && hosted.has(domain)) problems.push({ path: at, message: `${domain} is hosted here: nothing leaves for it and no server speaks for it, so the rule never applies` });
     let via: NextHopConfig | undefined;
@@ -92,11 +101,36 @@ export function resolvePeering(rules: Readonly<Record<string, ValidatedPeeringRu
       ...(rule.access ? { access: rule.access } : {}),
       ...(rule.route ? { route: rule.route } : {}),
       ...(via ? { via } : {}),
-      ...(rule.link ? { link: rule.link } : {}),
+      ...(link ? { link } : {}),
+      ...checks,
     });
   }
   reportOverlaps(resolved, peers, problems);
   return resolved;
+}
+
+const PATTERN_LISTS = ['senders', 'recipients', 'deny_senders', 'deny_recipients'] as const;
+
+/** A `group:NAME` pattern must name a group of `s2s.peering_groups`. */
+function reportUnknownGroups(checks: PeeringChecks, at: string, groups: readonly PeeringGroup[], problems: ConfigProblem[]): void {
+  for (const list of PATTERN_LISTS) {
+    (checks[list] ?? []).forEach((written, index) => {
+      const pattern = parseJidPattern(written);
+      if (pattern.kind === 'group' && !groups.some((group) => group.name === pattern.name)) {
+        problems.push({ path: `${at}.${list}[${index}]`, message: `no group "${pattern.name}" in s2s.peering_groups` });
+      }
+    });
+  }
+}
+
+/** `s2s.peering_groups` in the order written; a member pattern may not name another group. */
+export function resolvePeeringGroups(groups: Readonly<Record<string, { members: readonly string[] }>>, problems: ConfigProblem[]): PeeringGroup[] {
+  return Object.entries(groups).map(([name, group]) => {
+    group.members.forEach((member, index) => {
+      if (parseJidPattern(member).kind === 'group') problems.push({ path: `${entryPath('s2s.peering_groups', name)}.members[${index}]`, message: 'a group lists accounts and address patterns, not other groups' });
+    });
+    return { name, members: group.members };
+  });
 }
 
 /** The key of the aspect a rule sets: a route is written as route or as via. */

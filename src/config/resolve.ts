@@ -6,7 +6,7 @@ import { prepareDomainPattern } from './schema.ts';
 import type { ConfigProblem } from './validate.ts';
 import { entryPath } from './describe.ts';
 import { deepFreeze } from './freeze.ts';
-import { resolvePeering, type ValidatedPeeringRule } from './peering.ts';
+import { resolvePeering, resolvePeeringGroups, type ValidatedPeeringRule } from './peering.ts';
 import { checkLinkRoutes, resolveLinks, type ValidatedLink } from './links.ts';
 
 /** What the validator hands over: the YAML shape with defaults filled, hosts still keyed by domain as written. */
@@ -14,7 +14,11 @@ export type ValidatedConfig = Omit<TrellisConfig, 'source' | 'hosts' | 's2s' | '
   components: Record<string, { secret: string }>;
   links: Record<string, ValidatedLink>;
   hosts: Record<string, { tls?: TlsFiles } & Partial<HostSettings>>;
-  s2s: Omit<S2sConfig, 'peers' | 'peering'> & { peers: Record<string, { level: FederationLevel }>; peering: Record<string, ValidatedPeeringRule> };
+  s2s: Omit<S2sConfig, 'peers' | 'peering' | 'peering_groups'> & {
+    peers: Record<string, { level: FederationLevel }>;
+    peering: Record<string, ValidatedPeeringRule>;
+    peering_groups: Record<string, { members: readonly string[] }>;
+  };
 };
 
 export interface ResolveOptions {
@@ -70,11 +74,13 @@ function resolveS2s(s2s: ValidatedConfig['s2s'], baseDir: string, problems: Conf
     });
   const peers = Object.entries(s2s.peers).map(([pattern, peer]) => ({ domain: prepareDomainPattern(pattern), level: peer.level }));
   const { delegation } = s2s;
+  const groups = resolvePeeringGroups(s2s.peering_groups, problems);
   return {
     ...s2s,
     ca_files: readableFiles(s2s.ca_files, 's2s.ca_files'),
     peers,
-    peering: resolvePeering(s2s.peering, new Set(hosted), peers.map((peer) => peer.domain), problems),
+    peering: resolvePeering(s2s.peering, new Set(hosted), peers.map((peer) => peer.domain), groups, problems),
+    peering_groups: groups,
     delegation: { ...delegation, posh: { ...delegation.posh, ca_files: readableFiles(delegation.posh.ca_files, 's2s.delegation.posh.ca_files') } },
     host_streams: resolveHostStreams(s2s.host_streams, baseDir, problems, hosted),
   };

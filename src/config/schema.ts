@@ -10,8 +10,9 @@ import { parseIpRange } from '../util/ip-range.ts';
 import { parseResolverAddress } from '../net/resolver-address.ts';
 import { nearest } from './suggest.ts';
 import { parseLinkAddress, prepareLinkName } from './link-names.ts';
+import { prepareJidPattern } from './jid-pattern.ts';
 import { parseNextHop, preparePeeringKey } from './peering.ts';
-import { CONTACT_ADDRESS_KINDS, DELEGATION_METHODS, FEATURE_GROUP_NAMES, FEDERATION_LEVELS, isFeatureGroup, MODULE_NAMES, MAM_DEFAULTS, MUC_ROOM_CREATION, TLS_VERSIONS, type ContactAddressKind, type FederationLevel } from './types.ts';
+import { CONTACT_ADDRESS_KINDS, DELEGATION_METHODS, FEATURE_GROUP_NAMES, FEDERATION_LEVELS, isFeatureGroup, MAM_DEFAULTS, MESSAGE_TYPES, MODULE_NAMES, MUC_ROOM_CREATION, PEERING_BLOCKS, PRESENCE_FOLDINGS, STANZA_KINDS, TLS_VERSIONS, type ContactAddressKind, type FederationLevel } from './types.ts';
 
 export type Scalar = string | number | boolean;
 export type DefaultValue = Scalar | readonly Scalar[];
@@ -527,6 +528,31 @@ const delegationSchema: ObjectNode = {
 const nextHop = checkedBy('next hop', parseNextHop);
 const linkName: StringFormat = { name: 'link name', prepare: prepareLinkName };
 
+const jidPattern: StringFormat = { name: 'JID pattern', prepare: prepareJidPattern };
+const enumList = (values: readonly string[], description: string): ListNode => ({ kind: 'list', item: { kind: 'enum', values, description: 'one of them' }, minItems: 0, unique: true, description });
+const jidPatterns = (description: string): ListNode => ({ kind: 'list', item: { kind: 'string', format: jidPattern, description: 'a JID pattern' }, minItems: 0, unique: true, description });
+
+/**
+ * The checks and actions of a peering rule (docs/peering.md, "Checks and actions"); none has a
+ * default, so that for each the most specific rule that writes it decides.
+ */
+const peeringChecksFields: Record<string, SchemaNode> = {
+  require_tls: { kind: 'boolean', description: 'pairs with these domains must be on TLS-protected connections, both ways; stanzas wait for TLS or bounce' },
+  require_strong_auth: { kind: 'boolean', description: 'pairs with these domains must be proven with SASL EXTERNAL and a certificate that chains to a trusted CA, both ways (dialback is refused)' },
+  stanza_kinds: enumList(STANZA_KINDS, 'only these stanza kinds cross to or from these domains; others are refused'),
+  block: enumList(PEERING_BLOCKS, 'traffic refused to or from these domains: file-transfer (XEP-0096, 0065, 0047, 0234, 0363, 0066), muc (XEP-0045, 0249), one-to-one (chat and normal messages: group chat only), encrypted (OMEMO, OpenPGP, XEP-0027, EME)'),
+  fold_presence: { kind: 'enum', values: PRESENCE_FOLDINGS, description: 'presence reduced before it crosses: available (available or unavailable), away (also away; xa becomes away), away-dnd (also dnd); status, priority, caps and every extension removed; off leaves it whole' },
+  strip_elements: { kind: 'list', item: { kind: 'string', description: 'a namespace' }, minItems: 0, unique: true, description: 'namespaces of message children removed before a message crosses (XHTML-IM: http://jabber.org/protocol/xhtml-im); body, subject, thread, error and security labels are never removed; a message left with nothing is dropped' },
+  drop_chat_states: { kind: 'boolean', description: 'chat states (XEP-0085) removed from messages that cross; a message with nothing else is dropped' },
+  drop_message_types: enumList(MESSAGE_TYPES, 'messages of these types are dropped silently'),
+  max_message_bytes: { kind: 'integer', min: 0, max: 64 * MIB, description: 'largest message that crosses, serialized, in bytes; larger ones are refused with policy-violation; 0 turns the limit off' },
+  senders: jidPatterns('when written, only these addresses may send across: "alice@example.com", "*@example.com", "*@*.example.com", "group:NAME" (s2s.peering_groups) or "*"'),
+  recipients: jidPatterns('when written, only these addresses may receive across; same patterns as senders'),
+  deny_senders: jidPatterns('these addresses may not send across; checked before senders'),
+  deny_recipients: jidPatterns('these addresses may not receive across; checked before recipients'),
+  refusal: { kind: 'enum', values: ['bounce', 'drop'], description: 'what a stanza these checks refuse gets: bounce, an error with a text naming the rule back to its sender; drop, nothing' },
+};
+
 /** Peering rules (docs/peering.md, src/config/peering.ts). */
 const peeringSchema: MapNode = {
   kind: 'map',
@@ -549,7 +575,34 @@ const peeringSchema: MapNode = {
         description: 'send stanzas for these domains through a next hop: a domain whose servers are found by DNS as usual, or "host:port" / "[ipv6]:port" reached directly, without SRV records',
       },
       link: { kind: 'string', format: linkName, description: 'send stanzas for these domains over a configured link (links, docs/links.md); never with via or route: reject' },
+      ...peeringChecksFields,
     },
+  },
+};
+
+const webhookUrl: StringFormat = {
+  name: 'http or https URL',
+  prepare(value) {
+    const url = new URL(value);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`the URL must be http or https, not ${url.protocol}`);
+    return url.toString();
+  },
+};
+
+const peeringGroupsSchema: MapNode = {
+  kind: 'map',
+  keyName: 'group name',
+  prepareKey: (key) => {
+    if (!/^[a-z0-9][a-z0-9_.-]*$/i.test(key)) throw new Error('a group name is letters, digits, ".", "_" and "-"');
+    return key;
+  },
+  minEntries: 0,
+  description: 'groups of local users, named in peering rules\' JID patterns as "group:NAME", so that only some roles may use a feature with other domains',
+  value: {
+    kind: 'object',
+    description: 'one group',
+    required: ['members'],
+    fields: { members: jidPatterns('the accounts of the group, "alice@example.com", or patterns such as "*@staff.example.com"') },
   },
 };
 
@@ -573,6 +626,20 @@ const s2sSchema: ObjectNode = {
       },
     },
     peering: peeringSchema,
+    peering_groups: peeringGroupsSchema,
+    peering_audit: {
+      kind: 'object',
+      description: 'the audit trail and alerts of peering rules\' checks (docs/peering.md, "Audit and alerts"): refusals are written to storage and raise an alert (a warning, a counter, an entry in the admin API, a webhook call)',
+      fields: {
+        enabled: { kind: 'boolean', default: true, description: 'write refusals to storage; trellis audit lists them' },
+        record_actions: { kind: 'boolean', default: false, description: 'also write folding and dropped message types, which are not refusals (one record per stanza changed)' },
+        retention_days: { kind: 'integer', min: 1, max: 3650, default: 90, description: 'days a record is kept' },
+        max_records: { kind: 'integer', min: 1000, max: 100_000_000, default: 1_000_000, description: 'records kept at most; the oldest go first' },
+        write_interval: seconds(1, 60, 1, 'seconds between writes of the records decided meanwhile'),
+        webhook: { kind: 'string', format: webhookUrl, description: 'an http or https URL each alert is POSTed to as JSON; one call at a time, at most 1000 waiting, failures counted and logged, never retried' },
+        webhook_timeout: seconds(1, 60, 5, 'seconds one webhook call may take'),
+      },
+    },
     ca_files: caFiles("PEM files of CA certificates trusted for peers' certificates; relative to the config file's directory"),
     use_system_ca: { kind: 'boolean', default: true, description: "also trust the system's CA certificates" },
     dialback_secret: { kind: 'string', description: 'secret for dialback keys (XEP-0185); when absent one is generated once and kept in storage' },

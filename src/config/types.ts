@@ -255,8 +255,98 @@ export type PeeringScope = 'exact' | 'subdomains' | 'domain-and-subdomains' | 'd
 /** Where stanzas for a remote domain go: the servers of another domain (found by DNS), or a host and port. */
 export type NextHopConfig = { kind: 'domain'; domain: string } | { kind: 'address'; host: string; port: number };
 
+/** Stanza kinds a peering rule may allow (RFC 6120 section 8). */
+export const STANZA_KINDS = ['message', 'presence', 'iq'] as const;
+export type StanzaKind = (typeof STANZA_KINDS)[number];
+
+/** Traffic classes a peering rule may block, recognised by namespace (src/policy/traffic-classes.ts). */
+export const PEERING_BLOCKS = ['file-transfer', 'muc', 'one-to-one', 'encrypted'] as const;
+export type PeeringBlock = (typeof PEERING_BLOCKS)[number];
+
+/** How far presence is folded: not at all, to available/unavailable, keeping away, keeping away and dnd. */
+export const PRESENCE_FOLDINGS = ['off', 'available', 'away', 'away-dnd'] as const;
+export type PresenceFolding = (typeof PRESENCE_FOLDINGS)[number];
+
+/** Message types a peering rule may drop whole (RFC 6121 section 5.2.2). */
+export const MESSAGE_TYPES = ['chat', 'normal', 'groupchat', 'headline'] as const;
+export type MessageType = (typeof MESSAGE_TYPES)[number];
+
+/**
+ * The checks and actions of a peering rule (docs/peering.md, "Checks and actions"), applied to
+ * every stanza to or from the domains it covers, in both directions. Each is set per rule; for
+ * each one the most specific rule that writes it decides, so a narrower rule can turn off what
+ * `"*"` turns on. Absent: not checked.
+ */
+export interface PeeringChecks {
+  /** the pair's connection must be TLS-protected */
+  require_tls?: boolean;
+  /** the pair must be proven with SASL EXTERNAL and a certificate that chains to a trusted CA */
+  require_strong_auth?: boolean;
+  /** only these kinds cross */
+  stanza_kinds?: readonly StanzaKind[];
+  /** traffic classes refused */
+  block?: readonly PeeringBlock[];
+  fold_presence?: PresenceFolding;
+  /** namespaces of message children removed (never body, subject, thread, error or a security label) */
+  strip_elements?: readonly string[];
+  /** chat states (XEP-0085) removed, and a message with nothing else dropped */
+  drop_chat_states?: boolean;
+  /** message types dropped whole */
+  drop_message_types?: readonly MessageType[];
+  /** largest message, serialized, in bytes */
+  max_message_bytes?: number;
+  /** JID patterns (jid-patterns.ts): when written, only these senders; then only these recipients */
+  senders?: readonly string[];
+  recipients?: readonly string[];
+  deny_senders?: readonly string[];
+  deny_recipients?: readonly string[];
+  /** what a refused stanza gets: an error back to its sender (bounce), or nothing (drop) */
+  refusal?: 'bounce' | 'drop';
+}
+
+/** Every key of PeeringChecks, in the order the checks are documented. */
+export const PEERING_CHECK_KEYS = [
+  'require_tls',
+  'require_strong_auth',
+  'stanza_kinds',
+  'block',
+  'fold_presence',
+  'strip_elements',
+  'drop_chat_states',
+  'drop_message_types',
+  'max_message_bytes',
+  'senders',
+  'recipients',
+  'deny_senders',
+  'deny_recipients',
+  'refusal',
+] as const satisfies readonly (keyof PeeringChecks)[];
+
+/** The audit trail and alerts of peering rules (docs/peering.md, "Audit and alerts"). */
+export interface S2sPeeringAuditConfig {
+  /** refusals written to storage */
+  enabled: boolean;
+  /** folding and dropped message types written too */
+  record_actions: boolean;
+  retention_days: number;
+  max_records: number;
+  /** seconds between writes of what was decided */
+  write_interval: number;
+  /** http(s) URL each alert is POSTed to as JSON */
+  webhook?: string;
+  /** seconds one webhook call may take */
+  webhook_timeout: number;
+}
+
+/** A named group of local users that JID patterns name as `group:NAME`. */
+export interface PeeringGroup {
+  name: string;
+  /** bare JIDs */
+  members: readonly string[];
+}
+
 /** One peering rule (docs/peering.md): for each of level, access and route, the most specific rule that sets it decides. */
-export interface S2sPeeringRule {
+export interface S2sPeeringRule extends PeeringChecks {
   /** the key as prepared: "example.com", "*.example.com", or "*" for the default */
   domain: string;
   /** with a domain key: the domain and every subdomain of it */
@@ -318,6 +408,9 @@ export interface S2sConfig {
   peers: readonly S2sPeerRule[];
   /** peering rules by remote domain pattern, in the order written */
   peering: readonly S2sPeeringRule[];
+  /** groups of local users named in peering rules' JID patterns */
+  peering_groups: readonly PeeringGroup[];
+  peering_audit: S2sPeeringAuditConfig;
   /** PEM CA files trusted for peer certificates, besides the system store when use_system_ca */
   ca_files: readonly string[];
   use_system_ca: boolean;

@@ -4,7 +4,10 @@
  * the rule that decided. The answers come from the same snapshot the server decides with.
  */
 import { parseJid } from '../jid/jid.ts';
+import type { Element } from '../xml/element.ts';
+import { serialize } from '../xml/serialize.ts';
 import type { PolicySnapshot } from './snapshot.ts';
+import type { CheckStep } from './stanza-checks.ts';
 import type { NextHop, Verdict } from './verdict.ts';
 
 export interface ExplainedStep {
@@ -15,8 +18,17 @@ export interface ExplainedStep {
   rule: string;
 }
 
+/** What the checks and actions of the peering rule do to one stanza (`--stanza`). */
+export interface StanzaExplanation {
+  checks: CheckStep[];
+  /** the stanza that would cross, serialized; undefined when it is refused or dropped */
+  crossing: string | undefined;
+  /** what its sender gets back when refused: the error condition and text; undefined when nothing */
+  bounce: string | undefined;
+}
+
 export type Explanation =
-  | { direction: 'out' | 'in'; local: string; remote: string; steps: ExplainedStep[] }
+  | { direction: 'out' | 'in'; local: string; remote: string; steps: ExplainedStep[]; stanza?: StanzaExplanation }
   | { direction: 'none'; reason: string };
 
 function step(question: string, verdict: Verdict): ExplainedStep {
@@ -26,8 +38,11 @@ function step(question: string, verdict: Verdict): ExplainedStep {
   return { question, verdict: kind, text: verdict.text, rule: verdict.rule };
 }
 
-/** `from` and `to` are JIDs or domains; `hosted` says which domains are served here. Throws on a malformed JID. */
-export function explain(policy: PolicySnapshot, hosted: (domain: string) => boolean, from: string, to: string): Explanation {
+/**
+ * `from` and `to` are JIDs or domains; `hosted` says which domains are served here; `stanza`, a
+ * stanza to judge as if sent from `from` to `to`. Throws on a malformed JID.
+ */
+export function explain(policy: PolicySnapshot, hosted: (domain: string) => boolean, from: string, to: string, stanza?: Element): Explanation {
   const fromDomain = parseJid(from).domain;
   const toDomain = parseJid(to).domain;
   const [fromHosted, toHosted] = [hosted(fromDomain), hosted(toDomain)];
@@ -37,10 +52,21 @@ export function explain(policy: PolicySnapshot, hosted: (domain: string) => bool
   const required = policy.requirement(remote);
   const level: ExplainedStep = { question: 'level', verdict: required.level, text: `${remote} must reach ${required.level}`, rule: required.rule };
   const pair = step('pair', policy.authenticate({ local, remote }));
+  const demands = policy.pairDemands(remote).map(({ demand, rule }): ExplainedStep => ({ question: 'pair', verdict: 'requires', text: `${remote} needs ${demand}, both ways`, rule }));
+  const checked = stanza === undefined ? {} : { stanza: explainStanza(policy, stanza, fromHosted ? 'out' : 'in', from, to) };
   if (fromHosted) {
-    return { direction: 'out', local, remote, steps: [step('stanza out', policy.stanzaOut(remote)), step('route', policy.route(remote)), step('connection', policy.connection({ domain: remote, direction: 'out' })), level, pair] };
+    return { direction: 'out', local, remote, steps: [step('stanza out', policy.stanzaOut(remote)), step('route', policy.route(remote)), step('connection', policy.connection({ domain: remote, direction: 'out' })), level, pair, ...demands], ...checked };
   }
-  return { direction: 'in', local, remote, steps: [step('connection', policy.connection({ domain: remote, direction: 'in' })), level, pair] };
+  return { direction: 'in', local, remote, steps: [step('connection', policy.connection({ domain: remote, direction: 'in' })), level, pair, ...demands], ...checked };
+}
+
+function explainStanza(policy: PolicySnapshot, stanza: Element, direction: 'in' | 'out', from: string, to: string): StanzaExplanation {
+  const addressed = stanza.clone();
+  addressed.attrs.from = from;
+  addressed.attrs.to = to;
+  const { verdict, steps } = policy.stanzaCrossing(addressed, { direction, from: parseJid(from), to: parseJid(to) });
+  if (verdict.kind === 'reject') return { checks: steps, crossing: undefined, bounce: verdict.silent ? undefined : `${verdict.condition}: ${verdict.text}` };
+  return { checks: steps, crossing: serialize(verdict.kind === 'transform' ? verdict.stanza : addressed), bounce: undefined };
 }
 
 /** The explanation as lines for a terminal. */
@@ -53,7 +79,16 @@ export function formatExplanation(explanation: Explanation): string {
   const width = Math.max(...explanation.steps.map((entry) => entry.question.length));
   const verdictWidth = Math.max(...explanation.steps.map((entry) => entry.verdict.length));
   const lines = explanation.steps.map((entry) => `  ${entry.question.padEnd(width)}  ${entry.verdict.padEnd(verdictWidth)}  ${entry.text}  [${entry.rule}]`);
-  return `${heading}\n${lines.join('\n')}\n`;
+  return `${heading}\n${lines.join('\n')}\n${explanation.stanza ? formatStanza(explanation.stanza) : ''}`;
+}
+
+function formatStanza(stanza: StanzaExplanation): string {
+  const checks = stanza.checks.length === 0 ? ['  (no check of s2s.peering applies)'] : stanza.checks.map((entry) => `  ${entry.check.padEnd(18)}  ${entry.outcome.padEnd(9)}  ${entry.text}  [${entry.rule}]`);
+  let outcome: string;
+  if (stanza.crossing !== undefined) outcome = `crosses as:\n  ${stanza.crossing}`;
+  else if (stanza.bounce !== undefined) outcome = `refused; the sender gets ${stanza.bounce}`;
+  else outcome = 'dropped; the sender gets nothing';
+  return `checks on the stanza:\n${checks.join('\n')}\n${outcome}\n`;
 }
 
 function routeKind(via: NextHop): string {

@@ -37,7 +37,7 @@ const among = (...namespaces: string[]) => (namespace: string) => namespaces.inc
 const startsWith = (...prefixes: string[]) => (namespace: string) => prefixes.some((prefix) => namespace.startsWith(prefix));
 
 /** XEP-0095/0096 SI, XEP-0065 SOCKS5, XEP-0047 IBB, XEP-0066 iq:oob, XEP-0234 Jingle FT and its transports, XEP-0363 upload */
-const fileTransfer = (namespace: string): boolean =>
+export const fileTransfer = (namespace: string): boolean =>
   among(
     'http://jabber.org/protocol/si',
     'http://jabber.org/protocol/si/profile/file-transfer',

@@ -3,6 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parseConfig } from '../config/load.ts';
+import { parseJid } from '../jid/jid.ts';
+import { NS_CLIENT } from '../xml/element.ts';
+import { parseElement } from '../xml/parse-element.ts';
 import { explain, formatExplanation } from './explain.ts';
 import { PolicySnapshot } from './snapshot.ts';
 
@@ -42,4 +45,30 @@ test('explain: incoming, and neither or both domains hosted', () => {
   ]);
   assert.equal(explain(policy, hosted, 'a.example', 'b.example').direction, 'none');
   assert.equal(explain(policy, hosted, 'alice@example.com', 'example.com').direction, 'none');
+});
+
+test('the checks example: each check from its most specific rule, and explain --stanza as shown', () => {
+  const checksConfig = parseConfig(/```yaml\n# example: checks\n([\s\S]*?)```/.exec(DOC)![1]!, { baseDir: '/srv/trellis' });
+  const checks = new PolicySnapshot(checksConfig);
+  const message = parseElement(/```xml\n([\s\S]*?)```/.exec(DOC)![1]!.trim(), undefined, NS_CLIENT);
+  const shown = /\$ trellis policy explain --from alice@example\.com\/phone --to bob@chat\.partner\.example --stanza message\.xml\n([\s\S]*?)```/.exec(DOC)![1]!;
+  const isHosted = (domain: string) => checksConfig.hosts.some((host) => host.domain === domain);
+  assert.equal(formatExplanation(explain(checks, isHosted, 'alice@example.com/phone', 'bob@chat.partner.example', message)), shown);
+  assert.deepEqual(checks.pairDemands('lab.example'), [], 'require_tls: false turns off what "*" turns on');
+  const judged = (from: string, to: string, xml: string) => {
+    const stanza = parseElement(xml, undefined, NS_CLIENT);
+    const direction = isHosted(parseJid(from).domain) ? 'out' : 'in';
+    const { verdict } = checks.stanzaCrossing(stanza, { direction, from: parseJid(from), to: parseJid(to) });
+    return verdict.kind === 'reject' ? `${verdict.condition}${verdict.silent ? ' silent' : ''} @ ${verdict.rule}` : verdict.kind;
+  };
+  assert.equal(judged('bob@lab.example', 'alice@example.com', `<message><body>${'x'.repeat(20_000)}</body></message>`), 'continue');
+  assert.equal(judged('bob@other.example', 'alice@example.com', `<message><body>${'x'.repeat(20_000)}</body></message>`), 'policy-violation @ s2s.peering["*"].max_message_bytes');
+  assert.equal(judged('carol@liaison.example.com', 'bob@partner.example', '<message><body>hi</body></message>'), 'continue');
+  assert.equal(judged('alice@example.com', 'x@rooms.example', '<message type="chat"><body>hi</body></message>'), 'policy-violation silent @ s2s.peering["rooms.example"].block');
+  assert.equal(judged('alice@example.com', 'x@rooms.example', '<message type="groupchat"><body>hi</body></message>'), 'continue');
+});
+
+test('the audit example loads with its settings', () => {
+  const audited = parseConfig(/```yaml\n# example: audit\n([\s\S]*?)```/.exec(DOC)![1]!, { baseDir: '/srv/trellis' });
+  assert.deepEqual(audited.s2s.peering_audit, { enabled: true, record_actions: true, retention_days: 30, max_records: 500000, write_interval: 1, webhook: 'https://alerts.example.com/xmpp', webhook_timeout: 5 });
 });

@@ -29,10 +29,18 @@ function aspectOf<K extends keyof Aspects>(rule: S2sPeeringRule, aspect: K): { k
 
 /** The entries of the rules that set `aspect`, with the default rule's as the fallback. */
 export function peeringMatcher<K extends keyof Aspects>(rules: readonly S2sPeeringRule[], aspect: K): DomainMatcher<Aspects[K]> {
-  const entries: DomainEntry<Aspects[K]>[] = [];
-  let fallback: DomainEntry<Aspects[K]> | undefined;
+  return ruleMatcher(rules, (rule) => aspectOf(rule, aspect));
+}
+
+/**
+ * A matcher over the rules that set something `read` finds (its key under the rule, and its
+ * value), each entry at `s2s.peering["<key>"].<key>`, the default rule's as the fallback.
+ */
+export function ruleMatcher<T>(rules: readonly S2sPeeringRule[], read: (rule: S2sPeeringRule) => { key: string; value: T } | undefined): DomainMatcher<T> {
+  const entries: DomainEntry<T>[] = [];
+  let fallback: DomainEntry<T> | undefined;
   for (const rule of rules) {
-    const set = aspectOf(rule, aspect);
+    const set = read(rule);
     if (set === undefined) continue;
     const { scope, domain } = peeringScope(rule);
     const entry = { pattern: { scope: scope === 'default' ? ('exact' as const) : scope, domain }, at: `s2s.peering[${JSON.stringify(rule.domain)}].${set.key}`, written: rule.domain, value: set.value };

@@ -12,12 +12,16 @@ import type { DomainMatcher } from './domain-match.ts';
 import { ForeignAccess, type ForeignAccessKeys } from './foreign-access.ts';
 import { demandsOf, meetsLevel, RequiredLevels, type LevelDemands, type LevelRequirement } from './levels.ts';
 import { PeerAccess, type PeerDecision, type PeerQuery } from './peer-access.ts';
+import type { JidPattern } from '../config/jid-pattern.ts';
+import { compileGroups } from './jid-rules.ts';
+import { PeeringCheckRules } from './peering-checks.ts';
 import { peeringMatcher, type PeeringRoute } from './peering.ts';
+import { judgeStanza, type Crossing, type StanzaJudgement } from './stanza-checks.ts';
 import { close, proceed, reject, route, type Admission, type Routing, type StanzaVerdict, type Verdict } from './verdict.ts';
 
 /** What a policy is compiled from: the peering keys of the configuration. */
 export type PolicySource = Pick<TrellisConfig, 'foreign_access'> & {
-  s2s: Pick<S2sConfig, 'min_level' | 'peers' | 'peering' | 'access'>;
+  s2s: Pick<S2sConfig, 'min_level' | 'peers' | 'peering' | 'access'> & Partial<Pick<S2sConfig, 'peering_groups'>>;
   hosts: readonly Pick<HostConfig, 'domain' | 'foreign_access'>[];
 };
 
@@ -33,6 +37,10 @@ export interface PairFacts {
   address?: string;
   /** the level its proof reached; undefined before the proof is done */
   reached?: FederationLevel;
+  /** whether the connection is TLS-protected, once known */
+  tls?: boolean;
+  /** how the pair was proven: "sasl-external", "dialback", ... (src/s2s/context.ts AuthMethod) */
+  method?: string;
 }
 
 export class PolicySnapshot {
@@ -43,6 +51,8 @@ export class PolicySnapshot {
   readonly #foreign = new Map<string, ForeignAccess>();
   readonly #foreignDefault: ForeignAccess;
   readonly #abuse: AbuseList | undefined;
+  readonly #checks: PeeringCheckRules;
+  readonly #groups: Map<string, JidPattern[]>;
 
   /**
    * Throws when the source holds what the config validator refuses (a bad address range).
@@ -57,6 +67,8 @@ export class PolicySnapshot {
     this.#foreignDefault = new ForeignAccess(source.foreign_access);
     for (const host of source.hosts) this.#foreign.set(host.domain, new ForeignAccess(host.foreign_access, foreignKeys(host, source.foreign_access)));
     this.#abuse = abuse;
+    this.#checks = new PeeringCheckRules(source.s2s.peering);
+    this.#groups = compileGroups(source.s2s.peering_groups ?? []);
   }
 
   /**
@@ -89,7 +101,41 @@ export class PolicySnapshot {
     if (!meetsLevel(pair.reached, required.level)) {
       return reject(required.rule, 'policy-violation', `${pair.remote} reached ${pair.reached} where ${required.rule} requires ${required.level}`, { type: 'cancel' });
     }
-    return proceed(required.rule, `${pair.remote} reached ${pair.reached}, ${required.level} is required`);
+    return this.#connectionChecks(pair) ?? proceed(required.rule, `${pair.remote} reached ${pair.reached}, ${required.level} is required`);
+  }
+
+  /** What the pair's rule demands of its connection, for `trellis policy explain`: each demand and its key path. */
+  pairDemands(remote: string): { demand: string; rule: string }[] {
+    const checks = this.#checks.of(remote);
+    const demands: { demand: string; rule: string }[] = [];
+    if (checks.require_tls?.value) demands.push({ demand: 'a TLS-protected connection', rule: checks.require_tls.at });
+    if (checks.require_strong_auth?.value) demands.push({ demand: 'SASL EXTERNAL with a trusted certificate', rule: checks.require_strong_auth.at });
+    return demands;
+  }
+
+  /** `require_tls` and `require_strong_auth` of the pair's rule, once its proof is done (docs/peering.md). */
+  #connectionChecks(pair: PairFacts): Admission | undefined {
+    const checks = this.#checks.of(pair.remote);
+    if (checks.require_tls?.value && pair.tls === false) {
+      return reject(checks.require_tls.at, 'policy-violation', `${pair.remote} is on a connection without TLS where ${checks.require_tls.at} requires it`, { type: 'cancel' });
+    }
+    const strong = checks.require_strong_auth;
+    // Strong: SASL EXTERNAL (RFC 6120 section 6.4, XEP-0178) with a certificate that chains to a trusted CA, which is what reaches trusted.
+    if (strong?.value && pair.method !== undefined && !(pair.method === 'sasl-external' && pair.reached === 'trusted')) {
+      return reject(strong.at, 'policy-violation', `${pair.remote} was proven by ${pair.method} at ${pair.reached} where ${strong.at} requires SASL EXTERNAL with a trusted certificate`, { type: 'cancel' });
+    }
+    return undefined;
+  }
+
+  /**
+   * The checks and actions of the peering rule of a stanza's remote domain, for a stanza that
+   * crosses to it (`out`) or from it (`in`), at every server it crosses: each check's step with
+   * its key path, and the verdict (docs/peering.md, "Checks and actions").
+   */
+  stanzaCrossing(stanza: Element, crossing: Crossing): StanzaJudgement {
+    if (this.#checks.empty) return { verdict: proceed('s2s.peering', 'no check applies'), steps: [] };
+    const remote = crossing.direction === 'out' ? crossing.to.domain : crossing.from.domain;
+    return judgeStanza(stanza, crossing, this.#checks.of(remote), this.#groups);
   }
 
   /** A stanza from a remote server to a local host (or a service host under it, by its parent's settings). */

@@ -10,6 +10,9 @@ import type { Element } from '../xml/element.ts';
 import { StanzaError, errorReply, iqResult, isErrorOrResult } from '../xml/stanza-error.ts';
 import { StreamError } from '../net/stream-errors.ts';
 import type { LivePolicy } from '../policy/snapshot.ts';
+import { NS_SECURITY_LABEL } from '../policy/folding.ts';
+import type { Crossing } from '../policy/stanza-checks.ts';
+import type { PolicyAuditRecord } from '../storage/types.ts';
 import { stanzaErrorOf } from '../policy/verdict.ts';
 import type { Host, IqScope } from './host.ts';
 import type { BoundSession, SessionRegistry } from './sessions.ts';
@@ -56,6 +59,8 @@ export class Router {
   remote: RemoteRoute;
   /** the peering policy in force; `trellis reload` swaps its snapshot */
   readonly policy: LivePolicy;
+  /** told each decision of a peering rule's checks on a stanza that crossed (src/audit) */
+  policyDecisions: ((record: PolicyAuditRecord) => void) | undefined;
   #logger: Logger;
 
   constructor(sessions: SessionRegistry, logger: Logger, policy: LivePolicy) {
@@ -188,6 +193,9 @@ export class Router {
         if (verdict.silent) return;
         throw stanzaErrorOf(verdict);
       }
+      const crossed = this.#crossing(stanza, { direction: 'in', from, to: addressee });
+      if (crossed === undefined) return;
+      stanza = crossed;
     }
     if (stanza.name === 'iq') return this.#dispatchIq(stanza, from, addressee, to === undefined, host);
     const kind = stanza.name as 'message' | 'presence';
@@ -283,11 +291,36 @@ export class Router {
       this.#logger.warn('s2s outgoing stanza blocked by policy', { to: to.domain, from: from.toString(), reason: verdict.text, rule: verdict.rule });
       return this.bounce(stanza, stanzaErrorOf(verdict));
     }
-    this.remote.send(stanza, from, to);
+    const crossed = this.#crossing(stanza, { direction: 'out', from, to });
+    if (crossed !== undefined) this.remote.send(crossed, from, to);
+  }
+
+  /**
+   * The checks and actions of the remote domain's peering rule (docs/peering.md) on a stanza
+   * crossing to or from it: the stanza to go on with (folded or as it was), or undefined when it
+   * was refused: then it has bounced to its sender, unless the rule drops silently.
+   */
+  #crossing(stanza: Element, crossing: Crossing): Element | undefined {
+    const { verdict, steps } = this.policy.current.stanzaCrossing(stanza, crossing);
+    if (verdict.kind === 'continue') return stanza;
+    // Folding that leaves nothing, and message types dropped whole, are actions, not violations.
+    const outcome = verdict.kind === 'transform' ? 'transform' : steps.at(-1)?.outcome === 'drop' ? 'drop' : 'refuse';
+    this.policyDecisions?.({ time: Date.now(), rule: verdict.rule, verdict: outcome, direction: crossing.direction, from: crossing.from.toString(), to: crossing.to.toString(), kind: stanza.name, ...labelOf(stanza), text: verdict.text });
+    if (verdict.kind === 'transform') return verdict.stanza;
+    if (outcome === 'drop') return undefined;
+    this.#logger.warn(`peering rule refused a stanza ${crossing.direction === 'out' ? 'to' : 'from'} another server`, { from: crossing.from.toString(), to: crossing.to.toString(), stanza: stanza.name, rule: verdict.rule, reason: verdict.text });
+    if (!verdict.silent) this.bounce(stanza, stanzaErrorOf(verdict));
+    return undefined;
   }
 
   #internalError(error: unknown, stanza: Element): StanzaError {
     this.#logger.error('stanza handler failed', { error: error instanceof Error ? error.stack : String(error), stanza: stanza.name, to: stanza.attrs.to });
     return new StanzaError('internal-server-error');
   }
+}
+
+/** The display marking of a stanza's security label (XEP-0258 section 3), for the audit trail. */
+function labelOf(stanza: Element): { label?: string } {
+  const marking = stanza.getChild('securitylabel', NS_SECURITY_LABEL)?.getChildText('displaymarking', NS_SECURITY_LABEL);
+  return marking === undefined ? {} : { label: marking };
 }

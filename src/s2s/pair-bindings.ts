@@ -4,7 +4,6 @@
  * connection table), the pair bound in one direction or, with bidi (XEP-0288 section 2.2), both;
  * and the peer's read rate, one share of `s2s.rate` per pair it may send for.
  */
-import type { FederationLevel } from '../config/types.ts';
 import type { XmlStream } from '../net/xml-stream.ts';
 import { stanzaErrorOf, type Admission } from '../policy/verdict.ts';
 import type { Logger } from '../util/log.ts';
@@ -58,7 +57,7 @@ export class PairBindings {
 
   /** Policy's verdict on `method` for the pair here, at the level it reaches in `direction` (the connection's by default). */
   admits(pair: Pair, method: AuthMethod, direction = this.#host.direction): Admission {
-    return this.admitsAt(pair, this.#proofFor(pair, method, direction).level);
+    return this.admitsProof(pair, this.#proofFor(pair, method, direction));
   }
 
   /** What `method` proves for the pair on this connection (pair-proof.ts). */
@@ -67,16 +66,16 @@ export class PairBindings {
     return proofOf(direction, method, this.#host.secure, certified);
   }
 
-  /** Policy's verdict on the pair proven at `level` here (src/policy/snapshot.ts). */
-  admitsAt(pair: Pair, level: FederationLevel): Admission {
-    return this.#host.context.policy.current.authenticate({ ...pair, address: this.#host.remoteAddress, reached: level });
+  /** Policy's verdict on the pair proven by `proof` here, on this connection's TLS (src/policy/snapshot.ts). */
+  admitsProof(pair: Pair, proof: PairProof): Admission {
+    return this.#host.context.policy.current.authenticate({ ...pair, address: this.#host.remoteAddress, reached: proof.level, method: proof.method, tls: this.#host.secure });
   }
 
-  /** Whether policy admits the pair proven at `level`; a refusal is logged with its rule. */
-  #admitted(pair: Pair, level: FederationLevel, refusal: string): boolean {
-    const admission = this.admitsAt(pair, level);
+  /** Whether policy admits the pair proven by `proof`; a refusal is logged with its rule. */
+  #admitted(pair: Pair, proof: PairProof, refusal: string): boolean {
+    const admission = this.admitsProof(pair, proof);
     if (admission.kind === 'continue') return true;
-    this.#host.logger.warn(refusal, { from: pair.remote, level, reason: admission.text, rule: admission.rule });
+    this.#host.logger.warn(refusal, { from: pair.remote, level: proof.level, reason: admission.text, rule: admission.rule });
     return false;
   }
 
@@ -90,13 +89,13 @@ export class PairBindings {
     host.logger.info('s2s outgoing pair authorized', { local: pair.local, remote: pair.remote, ...proof });
     host.outboundReady(pair);
     // XEP-0288 section 2.2: the peer may send the reverse of each pair we proved, if what it proved to us is enough.
-    if (host.bidi && this.#admitted(pair, proof.level, 's2s outgoing bidi: policy refuses to receive from the peer')) this.reverse(pair, 'in', proof);
+    if (host.bidi && this.#admitted(pair, proof, 's2s outgoing bidi: policy refuses to receive from the peer')) this.reverse(pair, 'in', proof);
   }
 
   /** The peer proved the pair's sender; its proof when policy admits it (the caller binds the reverse with bidi), else undefined. */
   inbound(pair: Pair, method: AuthMethod): PairProof | undefined {
     const proof = this.#proofFor(pair, method, 'in');
-    if (!this.#admitted(pair, proof.level, 's2s incoming pair refused by policy')) {
+    if (!this.#admitted(pair, proof, 's2s incoming pair refused by policy')) {
       this.#host.pairRefused(pair, method);
       return undefined;
     }
@@ -125,13 +124,13 @@ export class PairBindings {
     const host = this.#host;
     if (host.ended) return;
     const certified = host.certificate(pair.remote).status === 'valid';
-    const admission = this.admitsAt(pair, proofOf('out', 'certificate', host.secure, certified).level);
+    const admission = this.admitsProof(pair, proofOf('out', 'certificate', host.secure, certified));
     if (admission.kind === 'reject') return host.refused(pair, stanzaErrorOf(admission));
     const proof = this.#record(pair, 'out', 'certificate', certified);
     host.logger.info('s2s incoming bidi: pair authorized by the peer', { local: pair.local, remote: pair.remote, ...proof });
     host.outboundReady(pair);
     const inbound = proofOf('in', 'certificate', host.secure, certified);
-    if (this.#admitted(pair, inbound.level, 's2s incoming bidi: policy refuses to receive from the peer')) this.reverse(pair, 'in', inbound);
+    if (this.#admitted(pair, inbound, 's2s incoming bidi: policy refuses to receive from the peer')) this.reverse(pair, 'in', inbound);
   }
 
   bind(pair: Pair, direction: Direction, proof: PairProof): void {

@@ -529,7 +529,7 @@ export class ServerConnection implements StepHost, ReverseHost, BindingsHost {
     const verdict = await this.proveSender(pair.remote);
     if (this.#closed) return;
     const proof: PairProof = verdict.proven ? { method: verdict.method, level: verdict.level } : { method: 'dialback', level: 'encrypted' };
-    const admission = this.#bindings.admitsAt(pair, proof.level);
+    const admission = this.#bindings.admitsProof(pair, proof);
     if (admission.kind === 'reject') {
       const reason = verdict.proven ? `it reaches ${proof.level}` : verdict.reason;
       return this.refused(pair, new StanzaError('remote-server-timeout', `${pair.remote} is not proven for the host ${this.#hostNames!.remote}: ${admission.text} (${reason})`));

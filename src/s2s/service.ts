@@ -297,7 +297,7 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
       const address = connection.remoteAddress;
       const verdicts = [
         policy.connection({ domain: connection.remoteDomain, address, direction: connection.direction }),
-        ...this.bindingTable.pairsOf(connection.id).map((binding) => policy.authenticate({ local: binding.local, remote: binding.remote, address, reached: binding.proof.level })),
+        ...this.bindingTable.pairsOf(connection.id).map((binding) => policy.authenticate({ local: binding.local, remote: binding.remote, address, reached: binding.proof.level, method: binding.proof.method, tls: connection.secure })),
       ];
       const refusal = verdicts.find((verdict) => verdict.kind !== 'continue');
       if (!refusal) continue;

@@ -1,7 +1,7 @@
 /**
  * Text encodings shared by the drivers for values that are stored as a single column.
  */
-import type { StoredAffiliation, StoredCredentials, StoredRoom, Subscription } from './types.ts';
+import type { PolicyAuditQuery, StoredAffiliation, StoredCredentials, StoredPolicyAuditRecord, StoredRoom, Subscription } from './types.ts';
 
 export function encodeCredentials(credentials: StoredCredentials): string {
   return JSON.stringify({
@@ -47,4 +47,35 @@ export function groupRooms(rooms: readonly { name: unknown; config: unknown }[],
   for (const row of rooms) byRoom.set(String(row.name), { name: String(row.name), config: String(row.config), affiliations: [] });
   for (const row of affiliations) byRoom.get(String(row.room))?.affiliations.push(decodeAffiliation(row));
   return [...byRoom.values()];
+}
+
+/** The WHERE clause of an audit query, with `placeholder` giving each driver's parameter marker (1-based). */
+export function auditFilter(query: PolicyAuditQuery, placeholder: (position: number) => string): { where: string; values: (string | number)[] } {
+  const conditions: string[] = [];
+  const values: (string | number)[] = [];
+  const add = (sql: (marker: string) => string, value: string | number) => {
+    values.push(value);
+    conditions.push(sql(placeholder(values.length)));
+  };
+  if (query.since !== undefined) add((marker) => `time >= ${marker}`, query.since);
+  // A prefix match written without LIKE, so that "_" and "%" in a key path mean themselves.
+  if (query.rule !== undefined) add((marker) => `substr(rule, 1, length(${marker})) = ${marker}`, query.rule);
+  if (query.verdict !== undefined) add((marker) => `verdict = ${marker}`, query.verdict);
+  return { where: conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`, values };
+}
+
+/** A row of policy_audit as a record. */
+export function auditRecordOf(row: Record<string, unknown>): StoredPolicyAuditRecord {
+  return {
+    id: Number(row.id),
+    time: Number(row.time),
+    rule: String(row.rule),
+    verdict: String(row.verdict) as StoredPolicyAuditRecord['verdict'],
+    direction: String(row.direction) as StoredPolicyAuditRecord['direction'],
+    from: String(row.from_jid),
+    to: String(row.to_jid),
+    kind: String(row.kind),
+    ...(row.label === null || row.label === undefined ? {} : { label: String(row.label) }),
+    text: String(row.text),
+  };
 }

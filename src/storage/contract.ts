@@ -12,6 +12,7 @@ import { mucRoomTests } from './contract-muc.ts';
 import { pubsubTests } from './contract-pubsub.ts';
 import { linkQueueTests } from './contract-link-queue.ts';
 import { archiveTests } from './contract-archive.ts';
+import { policyAuditTests } from './contract-audit.ts';
 import type { OfflineMessage, OfflineQuota, RosterItem, Storage, StoredCredentials } from './types.ts';
 
 export function storageContract(
@@ -38,6 +39,7 @@ export function storageContract(
     describe('pubsub', () => pubsubTests(openFor));
     describe('linkQueues', () => linkQueueTests(openFor));
     describe('archive', () => archiveTests(openFor));
+    describe('policyAudit', () => policyAuditTests(openFor));
   });
 }
 

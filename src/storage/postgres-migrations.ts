@@ -174,6 +174,25 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX archive_messages_by_age ON archive_messages (domain, position);
     `,
   },
+  {
+    version: 8,
+    // The audit trail of peering rules (docs/peering.md, "Audit and alerts"): appended, pruned from the oldest.
+    sql: `
+      CREATE TABLE policy_audit (
+        id bigserial PRIMARY KEY,
+        time bigint NOT NULL,
+        rule text COLLATE "C" NOT NULL,
+        verdict text NOT NULL,
+        direction text NOT NULL,
+        from_jid text NOT NULL,
+        to_jid text NOT NULL,
+        kind text NOT NULL,
+        label text,
+        text text NOT NULL
+      );
+      CREATE INDEX policy_audit_time ON policy_audit (time);
+    `,
+  },
 ];
 
 export const LATEST_POSTGRES_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -2,6 +2,7 @@
  * PostgreSQL storage driver on a `pg` pool. Every query is parameterized; changes that must be
  * atomic with a read run in a transaction on one connection.
  */
+import { postgresAuditStore } from './postgres-audit.ts';
 import pg from 'pg';
 import type { Pool } from 'pg';
 import {
@@ -27,6 +28,7 @@ import type {
   LinkQueueStore,
   MucRoomStore,
   PubsubStore,
+  PolicyAuditStore,
   OfflineStore,
   Roster,
   RosterItem,
@@ -66,6 +68,7 @@ class PostgresStorage implements Storage {
   readonly pubsub: PubsubStore;
   readonly linkQueues: LinkQueueStore;
   readonly archive: ArchiveStore;
+  readonly policyAudit: PolicyAuditStore;
   readonly #pool: Pool;
   #closed = false;
 
@@ -81,6 +84,7 @@ class PostgresStorage implements Storage {
     this.pubsub = postgresPubsubStore(pool);
     this.linkQueues = postgresLinkQueueStore(pool);
     this.archive = postgresArchiveStore(pool);
+    this.policyAudit = postgresAuditStore(pool);
   }
 
   async close(): Promise<void> {

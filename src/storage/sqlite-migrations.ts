@@ -172,6 +172,25 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX archive_messages_by_age ON archive_messages (domain, position);
     `,
   },
+  {
+    version: 8,
+    // The audit trail of peering rules (docs/peering.md, "Audit and alerts"): appended, pruned from the oldest.
+    sql: `
+      CREATE TABLE policy_audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        time INTEGER NOT NULL,
+        rule TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        direction TEXT NOT NULL,
+        from_jid TEXT NOT NULL,
+        to_jid TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        label TEXT,
+        text TEXT NOT NULL
+      );
+      CREATE INDEX policy_audit_time ON policy_audit (time);
+    `,
+  },
 ];
 
 export const LATEST_SQLITE_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -74,3 +74,12 @@ test('sqlite: two storages on one file share data', async () => {
   await first.close();
   await second.close();
 });
+
+test('sqlite: the audit trail keeps the newest records when pruned by count', async () => {
+  const storage = await openSqliteStorage(':memory:');
+  const base = { rule: 's2s.peering["*"].block', verdict: 'refuse', direction: 'in', from: 'a@x.example', to: 'b@example.com', kind: 'message', text: 'refused' } as const;
+  await storage.policyAudit.append(Array.from({ length: 5 }, (_, index) => ({ ...base, time: 1000 + index })));
+  assert.equal(await storage.policyAudit.prune({ before: 0, keep: 2 }), 3);
+  assert.deepEqual((await storage.policyAudit.query({ limit: 10 })).map((row) => row.time), [1004, 1003]);
+  await storage.close();
+});

@@ -3,6 +3,7 @@
  * read before they write take the database write lock first (BEGIN IMMEDIATE), so they are also
  * atomic against another process sharing the file.
  */
+import { sqliteAuditStore } from './sqlite-audit.ts';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -28,6 +29,7 @@ import type {
   LinkQueueStore,
   MucRoomStore,
   PubsubStore,
+  PolicyAuditStore,
   OfflineStore,
   Roster,
   RosterItem,
@@ -71,6 +73,7 @@ class SqliteStorage implements Storage {
   readonly pubsub: PubsubStore;
   readonly linkQueues: LinkQueueStore;
   readonly archive: ArchiveStore;
+  readonly policyAudit: PolicyAuditStore;
   readonly #db: DatabaseSync;
 
   constructor(db: DatabaseSync) {
@@ -86,6 +89,7 @@ class SqliteStorage implements Storage {
     this.pubsub = sqlitePubsubStore(db, write);
     this.linkQueues = sqliteLinkQueueStore(db, write);
     this.archive = sqliteArchiveStore(db);
+    this.policyAudit = sqliteAuditStore(db, write);
   }
 
   async close(): Promise<void> {

@@ -250,6 +250,52 @@ export interface LinkQueueStore {
   count(link: string): Promise<number>;
 }
 
+/**
+ * One decision of a peering rule on a stanza that crossed to or from another server
+ * (docs/peering.md, "Audit and alerts"). Records are only appended, and the oldest removed
+ * past the configured bounds.
+ */
+export interface PolicyAuditRecord {
+  /** milliseconds since the epoch */
+  time: number;
+  /** the config key path of the rule that decided */
+  rule: string;
+  /** refuse (bounced or dropped as a refusal), drop (an action that left nothing), transform (folded) */
+  verdict: 'refuse' | 'drop' | 'transform';
+  direction: 'in' | 'out';
+  from: string;
+  to: string;
+  /** message, presence or iq */
+  kind: string;
+  /** the stanza's security label (XEP-0258) as text, when it carries one */
+  label?: string;
+  /** what was decided, as the sender or the log is told */
+  text: string;
+}
+
+export interface StoredPolicyAuditRecord extends PolicyAuditRecord {
+  /** increasing in the order records were appended */
+  id: number;
+}
+
+export interface PolicyAuditQuery {
+  /** records at or after this time (ms since the epoch) */
+  since?: number;
+  /** records whose rule starts with this */
+  rule?: string;
+  verdict?: PolicyAuditRecord['verdict'];
+  /** at most this many, the newest */
+  limit: number;
+}
+
+export interface PolicyAuditStore {
+  append(records: readonly PolicyAuditRecord[]): Promise<void>;
+  /** The newest matching records, newest first. */
+  query(query: PolicyAuditQuery): Promise<StoredPolicyAuditRecord[]>;
+  /** Removes records older than `before` and all but the newest `keep`; returns how many went. */
+  prune(bounds: { before: number; keep: number }): Promise<number>;
+}
+
 export interface Storage {
   readonly driver: 'sqlite' | 'postgres';
   readonly accounts: AccountStore;
@@ -263,6 +309,7 @@ export interface Storage {
   readonly linkQueues: LinkQueueStore;
   /** message archives of users and rooms (XEP-0313) */
   readonly archive: ArchiveStore;
+  readonly policyAudit: PolicyAuditStore;
   close(): Promise<void>;
 }
 

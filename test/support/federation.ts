@@ -14,15 +14,23 @@ export interface FederatedServer extends TestServer {
 
 /** Starts a server for the domain `address` (e.g. "127.0.0.41"); `extraYaml` adds top-level sections. */
 export async function startFederatedServer(address: string, extraYaml = '', listenersYaml = ''): Promise<FederatedServer> {
+  return startServerAt(address, address, extraYaml, listenersYaml);
+}
+
+/**
+ * Starts a server listening for servers on `address` and hosting `domain`, which may be a name
+ * no DNS knows (others reach it by a route of s2s.peering); `extraYaml` adds top-level sections.
+ */
+export async function startServerAt(address: string, domain: string, extraYaml = '', listenersYaml = ''): Promise<FederatedServer> {
   const server = await startTestServer(`
 listeners:
   c2s: { addresses: ["127.0.0.1"], port: 0 }
   s2s: { addresses: ["${address}"], port: 5269 }
 ${listenersYaml}
 hosts:
-  ${address}: {}
+  ${domain}: {}
 ${extraYaml}`);
-  return Object.assign(server, { domain: address });
+  return Object.assign(server, { domain });
 }
 
 /**

@@ -1,0 +1,42 @@
+/** The storage contract for the audit trail of peering rules (PolicyAuditStore), run by storageContract. */
+import { test } from 'node:test';
+import type { TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type { PolicyAuditRecord, Storage } from './types.ts';
+
+type OpenFor = (t: TestContext) => Promise<Storage>;
+
+/** A rule key path no other test writes, so queries by it see this test's records only. */
+const ruleOfThisTest = (): string => `s2s.peering["${randomUUID()}.example"]`;
+
+function record(rule: string, time: number, changes: Partial<PolicyAuditRecord> = {}): PolicyAuditRecord {
+  return { time, rule: `${rule}.block`, verdict: 'refuse', direction: 'out', from: 'alice@example.com/r', to: 'bob@partner.example', kind: 'iq', text: 'file transfer may not cross', ...changes };
+}
+
+export function policyAuditTests(openFor: OpenFor): void {
+  test('records come back newest first, as appended, filtered by rule prefix, verdict and time', async (t) => {
+    const storage = await openFor(t);
+    const rule = ruleOfThisTest();
+    await storage.policyAudit.append([record(rule, 1000), record(rule, 2000, { verdict: 'transform', rule: `${rule}.fold_presence`, kind: 'presence', label: 'SECRET', text: 'removed <status/> 100%_' })]);
+    await storage.policyAudit.append([record(rule, 3000, { direction: 'in', from: 'bob@partner.example', to: 'alice@example.com' })]);
+    const all = await storage.policyAudit.query({ rule, limit: 10 });
+    assert.deepEqual(all.map((row) => row.time), [3000, 2000, 1000]);
+    assert.ok(all[0]!.id > all[1]!.id && all[1]!.id > all[2]!.id);
+    const { id: _, ...folded } = all[1]!;
+    assert.deepEqual(folded, record(rule, 2000, { verdict: 'transform', rule: `${rule}.fold_presence`, kind: 'presence', label: 'SECRET', text: 'removed <status/> 100%_' }));
+    assert.equal(all[0]!.label, undefined);
+    assert.deepEqual((await storage.policyAudit.query({ rule, verdict: 'refuse', limit: 10 })).map((row) => row.time), [3000, 1000]);
+    assert.deepEqual((await storage.policyAudit.query({ rule, since: 2000, limit: 10 })).map((row) => row.time), [3000, 2000]);
+    assert.deepEqual((await storage.policyAudit.query({ rule, limit: 1 })).map((row) => row.time), [3000]);
+    assert.deepEqual(await storage.policyAudit.query({ rule: `${rule}.block_`, limit: 10 }), [], 'a prefix is matched as written, "_" included');
+  });
+
+  test('pruning removes records older than a time', async (t) => {
+    const storage = await openFor(t);
+    const rule = ruleOfThisTest();
+    await storage.policyAudit.append([record(rule, 5), record(rule, 6), record(rule, Date.now())]);
+    assert.ok((await storage.policyAudit.prune({ before: 7, keep: Number.MAX_SAFE_INTEGER })) >= 2);
+    assert.equal((await storage.policyAudit.query({ rule, limit: 10 })).length, 1);
+  });
+}

@@ -1,0 +1,26 @@
+/** The audit trail of peering rules in SQLite (the PolicyAuditStore of src/storage/types.ts). */
+import type { DatabaseSync } from 'node:sqlite';
+import { auditFilter, auditRecordOf } from './codec.ts';
+import type { PolicyAuditStore } from './types.ts';
+
+type Write = <T>(work: () => T) => T;
+
+export function sqliteAuditStore(db: DatabaseSync, write: Write): PolicyAuditStore {
+  const insert = db.prepare('INSERT INTO policy_audit (time, rule, verdict, direction, from_jid, to_jid, kind, label, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  const pruneOld = db.prepare('DELETE FROM policy_audit WHERE time < ?');
+  const pruneMany = db.prepare('DELETE FROM policy_audit WHERE id <= (SELECT id FROM policy_audit ORDER BY id DESC LIMIT 1 OFFSET ?)');
+  return {
+    async append(records) {
+      write(() => {
+        for (const record of records) insert.run(record.time, record.rule, record.verdict, record.direction, record.from, record.to, record.kind, record.label ?? null, record.text);
+      });
+    },
+    async query(query) {
+      const { where, values } = auditFilter(query, (position) => `?${position}`);
+      return db.prepare(`SELECT * FROM policy_audit ${where} ORDER BY id DESC LIMIT ?${values.length + 1}`).all(...values, query.limit).map(auditRecordOf);
+    },
+    async prune({ before, keep }) {
+      return write(() => Number(pruneOld.run(before).changes) + Number(pruneMany.run(keep).changes));
+    },
+  };
+}
