@@ -51,6 +51,7 @@ export function resolveConfig(validated: ValidatedConfig, options: ResolveOption
     admin: { ...validated.admin, socket: path.resolve(dataDir, validated.admin.socket) },
     component: validated.component,
     components: resolveComponents(validated.components, validated.hosts, problems),
+    http: validated.http,
     ...pickSettings(validated),
     hosts: resolveHosts(validated.hosts, pickSettings(validated), tlsFiles),
   };
@@ -115,8 +116,8 @@ function resolveHosts(
 
 /** The IM settings (hosts inherit them) out of the top-level configuration. */
 export function pickSettings(config: HostSettings): HostSettings {
-  const { modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc } = config;
-  return { modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc };
+  const { modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, upload } = config;
+  return { modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, upload };
 }
 
 /** A host's settings: each key it writes overrides the top-level value, field by field. */
@@ -132,6 +133,7 @@ function inheritSettings(defaults: HostSettings, host: Partial<HostSettings>): H
     contact_addresses: { ...defaults.contact_addresses, ...host.contact_addresses },
     foreign_access: { ...defaults.foreign_access, ...host.foreign_access },
     muc: { ...defaults.muc, ...host.muc },
+    upload: { ...defaults.upload, ...host.upload },
   };
 }
 

@@ -134,6 +134,28 @@ export interface HostSettings {
   foreign_access: ForeignAccessRules;
   /** the group-chat service (XEP-0045) at `<subdomain>.<host>` (docs/muc.md) */
   muc: MucSettings;
+  /** HTTP file upload (XEP-0363) at `<subdomain>.<host>`, served by the HTTP listener (docs/web.md) */
+  upload: UploadSettings;
+}
+
+export interface UploadSettings {
+  /** serve upload at `<subdomain>.<host>` (only while the HTTP listener is enabled) */
+  enabled: boolean;
+  subdomain: string;
+  /** the service's name in service discovery */
+  name: string;
+  /** largest file in bytes; a bigger request gets file-too-large with this number */
+  max_file_size: number;
+  /** bytes of unexpired files one user may hold; 0: no quota */
+  quota: number;
+  /** seconds a file is kept after its upload */
+  expire_after: number;
+  /** seconds a slot's PUT URL stays valid */
+  slot_lifetime: number;
+  /** where files are stored: relative to data_dir unless absolute, one folder per service */
+  directory: string;
+  /** when set, GET URLs start with it instead of this server's URL (files served by another web server from `directory`) */
+  external_url?: string;
 }
 
 /** Who may create rooms: users of any host of this server, of the service's own host only, or anyone (remote users too). */
@@ -408,7 +430,27 @@ export interface TrellisConfig extends HostSettings {
   component: ComponentStreamConfig;
   /** external components, in the order written */
   components: readonly ComponentConfig[];
+  /** the HTTP listener: WebSocket clients, host-meta, file upload (docs/web.md) */
+  http: HttpConfig;
   hosts: readonly HostConfig[];
+}
+
+/** The HTTP listener (src/net/http-listener.ts) and what it serves. */
+export interface HttpConfig extends ListenerConfig {
+  /** HTTPS with the hosts' certificates by SNI; false: plain HTTP, only on loopback addresses or behind trusted_proxies */
+  tls: boolean;
+  /** addresses or CIDR ranges of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed */
+  trusted_proxies: readonly string[];
+  /** the base URL clients reach the listener at (behind a proxy); absent: https://<domain>:<port> */
+  public_url?: string;
+  max_connections: number;
+  max_header_bytes: number;
+  /** seconds to receive a request's headers, the whole request, and between requests on a kept-alive connection */
+  header_timeout: number;
+  request_timeout: number;
+  idle_timeout: number;
+  /** WebSocket client connections (RFC 7395) */
+  websocket: { enabled: boolean; path: string; see_other_uri?: string };
 }
 
 /** Streams of external components (XEP-0114). */

@@ -1,7 +1,8 @@
 /**
  * Service hosts: domains that serve a service instead of accounts (DESIGN: routes are a table).
  * Each hosted domain gets its services at subdomains of its own (group chat at
- * `conference.<host>` unless configured otherwise), listed in its disco#items (XEP-0030) and
+ * `conference.<host>` and, while the HTTP listener runs, file upload at `upload.<host>`, unless
+ * configured otherwise), listed in its disco#items (XEP-0030) and
  * routed like any hosted domain; the router's foreign-access rules of the parent host apply.
  * No client logs in to a service host, and it runs none of the account features.
  */
@@ -13,8 +14,14 @@ import { Host, type ServiceInfo } from '../router/host.ts';
 import type { Router } from '../router/router.ts';
 import type { Storage } from '../storage/types.ts';
 import type { Logger } from '../util/log.ts';
+import { UploadFileStore } from '../upload/file-store.ts';
+import { serveUpload } from '../upload/module.ts';
+import type { UploadRegistry } from '../upload/registry.ts';
+import { UploadService } from '../upload/service.ts';
+import { resolve } from 'node:path';
 
 export interface ServiceSpec extends ServiceInfo {
+  kind: 'muc' | 'upload';
   domain: string;
 }
 
@@ -26,16 +33,22 @@ export interface ServiceSetupContext {
   logger: Logger;
   /** loads (or generates) the certificate of a domain, as for hosted domains */
   loadCertificate(store: TlsContextStore, host: HostConfig, config: TrellisConfig, logger: Logger): Promise<void>;
+  /** the upload services and their HTTP route, when the HTTP listener runs */
+  uploads?: UploadRegistry;
 }
 
 /** The services a hosted domain has by its configuration; a domain that is itself hosted is never a service. */
 export function serviceSpecs(host: HostConfig, config: TrellisConfig): ServiceSpec[] {
-  if (!host.muc.enabled) return [];
-  const domain = `${host.muc.subdomain}.${host.domain}`;
-  if (config.hosts.some((other) => other.domain === domain)) return [];
-  // An external component configured at that domain serves it instead (src/component).
-  if (config.components.some((component) => component.domain === domain)) return [];
-  return [{ kind: 'muc', parent: host.domain, domain }];
+  const specs: ServiceSpec[] = [];
+  if (host.muc.enabled) specs.push({ kind: 'muc', parent: host.domain, domain: `${host.muc.subdomain}.${host.domain}` });
+  // File upload needs the HTTP listener that serves the files.
+  if (host.upload.enabled && config.http.enabled) specs.push({ kind: 'upload', parent: host.domain, domain: `${host.upload.subdomain}.${host.domain}` });
+  return specs.filter(
+    ({ domain }) =>
+      !config.hosts.some((other) => other.domain === domain) &&
+      // An external component configured at that domain serves it instead (src/component).
+      !config.components.some((component) => component.domain === domain),
+  );
 }
 
 /**
@@ -49,13 +62,15 @@ export async function syncServiceHosts(parent: string, hostConfig: HostConfig | 
   const started: string[] = [];
   const stopped: string[] = [];
   for (const host of [...router.hosts.values()]) {
-    if (host.service?.kind !== 'muc' || host.service.parent !== parent) continue;
-    const keep = hostConfig !== undefined && wanted.some((spec) => spec.domain === host.domain) && sameSettings(host.config, hostConfig);
+    const kind = host.service?.kind;
+    if ((kind !== 'muc' && kind !== 'upload') || host.service!.parent !== parent) continue;
+    const keep = hostConfig !== undefined && wanted.some((spec) => spec.domain === host.domain && spec.kind === kind) && sameSettings(kind, host.config, hostConfig);
     if (keep) {
       host.config = hostConfig;
       continue;
     }
     router.hosts.delete(host.domain);
+    if (kind === 'upload') context.uploads?.remove(host.domain);
     stopped.push(host.domain);
   }
   for (const spec of wanted) {
@@ -63,7 +78,8 @@ export async function syncServiceHosts(parent: string, hostConfig: HostConfig | 
     const serviceConfig = { ...hostConfig!, domain: spec.domain };
     await context.loadCertificate(context.tls, serviceConfig, config, logger);
     const host = new Host(hostConfig!, spec);
-    serveMuc(host, { parent, settings: hostConfig!.muc, router, storage: context.storage, logger: logger.child({ service: spec.domain }) });
+    if (spec.kind === 'muc') serveMuc(host, { parent, settings: hostConfig!.muc, router, storage: context.storage, logger: logger.child({ service: spec.domain }) });
+    else if (!(await startUpload(host, spec, hostConfig!, context))) continue;
     router.addHost(host);
     started.push(spec.domain);
     logger.info('service started', { service: spec.domain, kind: spec.kind, host: parent });
@@ -76,6 +92,20 @@ export function mucServices(router: Router): MucService[] {
   return [...router.hosts.values()].flatMap((host) => mucServiceOf(host) ?? []);
 }
 
-function sameSettings(a: HostConfig, b: HostConfig): boolean {
-  return JSON.stringify(a.muc) === JSON.stringify(b.muc);
+function sameSettings(kind: 'muc' | 'upload', a: HostConfig, b: HostConfig): boolean {
+  return JSON.stringify(a[kind]) === JSON.stringify(b[kind]);
+}
+
+/** An upload service: its files' folder read, its slots and HTTP route; false when there is no HTTP listener to serve it. */
+async function startUpload(host: Host, spec: ServiceSpec, hostConfig: HostConfig, context: ServiceSetupContext): Promise<boolean> {
+  const uploads = context.uploads;
+  if (!uploads) return false;
+  const settings = hostConfig.upload;
+  const logger = context.logger.child({ service: spec.domain });
+  const store = new UploadFileStore(resolve(context.config.data_dir, settings.directory, spec.domain), logger);
+  await store.open(settings.expire_after);
+  const service = new UploadService({ domain: spec.domain, parent: spec.parent, settings, store, secret: uploads.secret, baseUrl: () => uploads.baseUrl(spec.parent), logger });
+  serveUpload(host, service, spec.parent);
+  uploads.add(service);
+  return true;
 }

@@ -32,3 +32,12 @@ const COMPONENT_DRIVER = join(import.meta.dirname, '..', 'clients', 'component_d
 export function startSlixmppComponent(port: number, domain: string, secret: string): Promise<ClientDriver> {
   return startDriver(`component ${domain}`, '/usr/bin/python3', [COMPONENT_DRIVER, domain, secret, '127.0.0.1', String(port)]);
 }
+
+const UPLOAD_DRIVER = join(import.meta.dirname, '..', 'clients', 'upload_driver.py');
+
+/** test/clients/upload_driver.py: im_driver with HTTP File Upload (XEP-0363), verifying HTTPS with the domain's certificate. */
+export function startSlixmppUpload(server: TestServer, jid: string, password: string): Promise<ClientDriver> {
+  const domain = jid.replace(/^[^@]*@/, '').replace(/\/.*$/, '');
+  const ca = server.certificateFile(domain);
+  return startDriver(`slixmpp upload ${jid}`, '/usr/bin/python3', [UPLOAD_DRIVER, jid, password, '127.0.0.1', String(server.port), ca], { SSL_CERT_FILE: ca });
+}
