@@ -26,6 +26,8 @@ const REQUIREMENTS: Requirement[] = [
   // test/profanity.test.ts drives the Profanity client in a terminal multiplexer
   { pkg: 'profanity', present: () => existsSync('/usr/bin/profanity') },
   { pkg: 'tmux', present: () => existsSync('/usr/bin/tmux') },
+  // test/calls-turn.test.ts checks the TURN credentials of XEP-0215 against coturn
+  { pkg: 'coturn', present: () => existsSync('/usr/bin/turnserver') },
 ];
 
 function postgresBinDir(): string | undefined {

@@ -30,6 +30,7 @@ const DEFAULT_SETTINGS = {
   contact_addresses: { abuse: [], admin: [], feedback: [], sales: [], security: [], status: [], support: [] },
   foreign_access: { default: 'allow', deny: [], allow: [] },
   muc: { enabled: true, subdomain: 'conference', name: 'Chatrooms', room_creation: 'local', max_rooms: 10000, max_occupants: 500, history_length: 20, max_history: 100, max_affiliations: 10000 },
+  external_services: { services: [], credential_lifetime: 86400 },
   upload: { enabled: true, subdomain: 'upload', name: 'HTTP File Upload', max_file_size: 104857600, quota: 1073741824, expire_after: 604800, slot_lifetime: 300, directory: 'uploads' },
 };
 

@@ -116,8 +116,8 @@ function resolveHosts(
 
 /** The IM settings (hosts inherit them) out of the top-level configuration. */
 export function pickSettings(config: HostSettings): HostSettings {
-  const { modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, upload } = config;
-  return { modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, upload };
+  const { modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, upload, external_services } = config;
+  return { modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, upload, external_services };
 }
 
 /** A host's settings: each key it writes overrides the top-level value, field by field. */
@@ -134,6 +134,7 @@ function inheritSettings(defaults: HostSettings, host: Partial<HostSettings>): H
     foreign_access: { ...defaults.foreign_access, ...host.foreign_access },
     muc: { ...defaults.muc, ...host.muc },
     upload: { ...defaults.upload, ...host.upload },
+    external_services: { ...defaults.external_services, ...host.external_services },
   };
 }
 

@@ -9,6 +9,7 @@ import { prepareDomain } from '../jid/jid.ts';
 import { isLoopbackAddress, parseIpRange } from '../util/ip-range.ts';
 import { parseResolverAddress } from '../net/resolver-address.ts';
 import { nearest } from './suggest.ts';
+import { parseServiceUri } from '../util/service-uri.ts';
 import { parseNextHop, preparePeeringKey } from './peering.ts';
 import { CONTACT_ADDRESS_KINDS, DELEGATION_METHODS, FEATURE_GROUP_NAMES, FEDERATION_LEVELS, isFeatureGroup, MODULE_NAMES, MUC_ROOM_CREATION, TLS_VERSIONS, type ContactAddressKind, type FederationLevel } from './types.ts';
 
@@ -335,8 +336,29 @@ function hostSettings(inherited: boolean): Record<string, SchemaNode> {
       directory: { kind: 'string', ...orDefault('uploads'), description: 'where files are stored, one folder per service; relative to data_dir unless absolute' },
       external_url: { kind: 'string', format: httpUrl, description: 'when set, GET URLs are <external_url>/<service>/<id>/<name>: another web server serves directory (docs/web.md); uploads still come to the http listener' },
     }),
+    external_services: section('STUN and TURN servers for calls, announced to the host\'s users with external service discovery (XEP-0215), TURN ones with credentials made per request (docs/clients.md)', {
+      services: {
+        kind: 'list',
+        item: { kind: 'string', format: stunTurnUri, description: 'a STUN or TURN URI' },
+        minItems: 0,
+        unique: true,
+        ...orDefault<readonly string[]>([]),
+        description: 'the servers, as RFC 7064/7065 URIs: stun:turn.example.com, turn:turn.example.com:3478?transport=udp, turns:turn.example.com:5349?transport=tcp; empty announces none',
+      },
+      secret: { kind: 'string', description: 'the secret shared with the TURN server (coturn: use-auth-secret with static-auth-secret): each request gets a user name "<expiry>:<user JID>" and the password base64(HMAC-SHA1(secret, user name)); without it TURN servers are announced without credentials' },
+      credential_lifetime: { kind: 'integer', min: 60, max: 7 * 86_400, ...orDefault(86_400), description: 'seconds TURN credentials stay valid' },
+    }),
   };
 }
+
+/** A STUN or TURN URI (RFC 7064, RFC 7065). */
+const stunTurnUri: StringFormat = {
+  name: 'STUN or TURN URI',
+  prepare(value) {
+    parseServiceUri(value);
+    return value;
+  },
+};
 
 /** An absolute http:// or https:// URL without a query or fragment; a trailing slash is dropped. */
 const httpUrl: StringFormat = {
@@ -1001,7 +1023,7 @@ export const trellisSchema: ObjectNode = {
       keyName: 'domain',
       prepareKey: prepareDomain,
       minEntries: 1,
-      description: 'the domains this server hosts, keyed by domain; at least one. A host section may set any of the IM settings above (modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, upload); a key it leaves out (shown as —) takes the top-level value',
+      description: 'the domains this server hosts, keyed by domain; at least one. A host section may set any of the IM settings above (modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, upload, external_services); a key it leaves out (shown as —) takes the top-level value',
       value: {
         kind: 'object',
         description: 'one hosted domain',

@@ -92,7 +92,7 @@ export interface C2sConfig {
 }
 
 /** Features a host can run (src/modules/<name>); all run unless listed in modules_disabled. */
-export const MODULE_NAMES = ['roster', 'presence', 'message', 'offline', 'disco', 'ping', 'version', 'vcard', 'private', 'blocking', 'register', 'strangers', 'carbons', 'last', 'time'] as const;
+export const MODULE_NAMES = ['roster', 'presence', 'message', 'offline', 'disco', 'ping', 'version', 'vcard', 'private', 'blocking', 'register', 'strangers', 'carbons', 'last', 'time', 'extdisco'] as const;
 export type ModuleName = (typeof MODULE_NAMES)[number];
 
 /** The kinds of contact address XEP-0157 section 4 registers, each published as `<kind>-addresses`. */
@@ -136,6 +136,8 @@ export interface HostSettings {
   muc: MucSettings;
   /** HTTP file upload (XEP-0363) at `<subdomain>.<host>`, served by the HTTP listener (docs/web.md) */
   upload: UploadSettings;
+  /** STUN and TURN servers announced to the host's users (XEP-0215), with short-lived TURN credentials */
+  external_services: { services: readonly string[]; secret?: string; credential_lifetime: number };
 }
 
 export interface UploadSettings {

@@ -16,6 +16,7 @@ import { strangersModule } from './strangers/strangers.ts';
 import { carbonsModule } from './carbons/carbons.ts';
 import { lastActivityModule } from './last/last.ts';
 import { timeModule } from './time/time.ts';
+import { extdiscoModule } from './extdisco/extdisco.ts';
 
 export const FEATURE_MODULES: Partial<Record<ModuleName, FeatureModule>> = {
   ping: pingModule,
@@ -33,4 +34,5 @@ export const FEATURE_MODULES: Partial<Record<ModuleName, FeatureModule>> = {
   carbons: carbonsModule,
   last: lastActivityModule,
   time: timeModule,
+  extdisco: extdiscoModule,
 };
