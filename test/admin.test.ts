@@ -171,6 +171,30 @@ describe('admin API and trellis s2s', () => {
     assert.match(answer.body, /^trellis_s2s_unconfirmed_bounced_total 0$/m);
   });
 
+  test('GET /metrics counts what crossed the server: stanzas by origin and kind, logins, connection attempts, error replies', async () => {
+    const value = (body: string, series: string): number => Number(new RegExp(`^${series.replace(/[{}"]/g, '\\$&')} (\\d+)$`, 'm').exec(body)?.[1] ?? NaN);
+    // A series appears once counted: absent before is zero.
+    const count = (body: string, series: string): number => (body.includes(`${series} `) ? value(body, series) : 0);
+    const before = (await adminRequest(socket, 'GET', '/metrics')).body;
+    assert.equal(value(before, 'trellis_stanzas_received_total{origin="client",kind="message"}'), 1, 'alice sent one message');
+    assert.equal(value(before, 'trellis_stanzas_received_total{origin="server",kind="message"}'), 1, "bob's message came from b");
+    assert.equal(value(before, 'trellis_stanzas_sent_total{to="server",kind="message"}'), 1);
+    assert.ok(value(before, 'trellis_stanzas_sent_total{to="client",kind="message"}') >= 1);
+    assert.equal(value(before, 'trellis_c2s_authentications_total{result="success",mechanism="SCRAM-SHA-256"}'), 1);
+    assert.ok(value(before, 'trellis_s2s_connection_attempts_total{result="connected",reason=""}') >= 1);
+    assert.equal(value(before, 'trellis_s2s_queued_stanzas'), 0);
+    assert.match(before, /^# TYPE trellis_error_replies_total counter$/m);
+
+    alice.send(`<message to='nobody@${a.domain}' id='m3' type='chat'><body>to nobody</body></message>`);
+    alice.send(`<iq to='${a.domain}' id='q1' type='get'><query xmlns='urn:xmpp:no-such-thing'/></iq>`);
+    await alice.waitFor(/id=["']q1["']/);
+    await assert.rejects(loginFederated(a, 'alice', 'wrong password'));
+    const after = (await adminRequest(socket, 'GET', '/metrics')).body;
+    assert.equal(count(after, 'trellis_stanzas_received_total{origin="client",kind="iq"}') - count(before, 'trellis_stanzas_received_total{origin="client",kind="iq"}'), 1);
+    assert.ok(value(after, 'trellis_error_replies_total{condition="service-unavailable"}') >= 1);
+    assert.equal(value(after, 'trellis_c2s_authentications_total{result="failure",mechanism="SCRAM-SHA-256"}'), 1, after.split('\n').filter((line) => line.includes('authentications')).join('\n'));
+  });
+
   test('bad requests get a JSON error with the right status and the server keeps serving', async () => {
     const garbage = await rawExchange(socket, 'THIS IS NOT HTTP\r\n\r\n', /\}\n$/);
     assert.match(garbage, /^HTTP\/1\.1 400 Bad Request\r\n/);
@@ -187,10 +211,15 @@ describe('admin API and trellis s2s', () => {
     await getJson<StatusReport>(socket, '/v1/status');
   });
 
-  test('trellis s2s revoke refuses a pair carried only on standard streams, saying what to do instead', async () => {
+  test('trellis s2s revoke stops a pair on every connection with another Trellis (each takes pair requests both ways); its server asks again', async () => {
+    // Two Trellis servers at the encrypted level (dialback) hold a bidi connection each way, and each
+    // takes pair requests from the side that did not open it (docs/protocols/reverse-pairs.md), so the
+    // pair can be revoked alone on both; with peers on standard streams the API answers 409 (routes.test.ts).
     const run = await trellis(['s2s', 'revoke', a.domain, b.domain, '--config', configFile]);
-    assert.equal(run.code, 1);
-    assert.match(run.stderr, /^trellis: 127\.0\.0\.62 -> 127\.0\.0\.61 is carried only on standard streams \(\S{8}, \S{8}\), where a revocation would end the stream; close it \(trellis s2s close ID\)/);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, `revoked ${b.domain} -> ${a.domain} on 2 connections; its server may ask again\n`);
+    bob.send(`<message to='alice@${a.domain}/r' id='m-again' type='chat'><body>after the revocation</body></message>`);
+    await alice.waitFor('after the revocation');
     const unknown = await trellis(['s2s', 'revoke', a.domain, 'nobody.example', '--config', configFile]);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /no connection accepts stanzas from nobody\.example to 127\.0\.0\.61/);

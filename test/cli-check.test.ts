@@ -37,7 +37,7 @@ describe('trellis check certs and check config', () => {
     common = `data_dir: ${join(dir, 'data')}\ns2s: { ca_files: [${join(dir, 'root.pem')}], use_system_ca: false }\n`;
     const intermediate = await makeCertificate({ commonName: 'Check Intermediate', ca: true, issuer: root });
     const leaf = (domain: string, extra: Parameters<typeof makeCertificate>[0] = {}) =>
-      makeCertificate({ commonName: domain, dnsIds: [domain, `conference.${domain}`], eku: [EKU.serverAuth, EKU.clientAuth], issuer: intermediate, ...extra });
+      makeCertificate({ commonName: domain, dnsIds: [domain, `conference.${domain}`, `pubsub.${domain}`], eku: [EKU.serverAuth, EKU.clientAuth], issuer: intermediate, ...extra });
     const good = await leaf('good.test');
     await writeFile(join(dir, 'good.yaml'), `${common}hosts:\n${await hostYaml('good.test', good.pem + intermediate.pem, await keyPem(good))}`);
 
@@ -82,15 +82,16 @@ describe('trellis check certs and check config', () => {
     const expected = [
       /error\s+nochain\.test\s+hosts\["nochain\.test"\]\.tls\.certificate: the chain in .*nochain\.test\.crt does not lead to a trusted CA .*put the intermediate certificates after the certificate/,
       /error\s+swapped\.test\s+hosts\["swapped\.test"\]\.tls: certificate and key are swapped/,
-      /error\s+other\.test\s+hosts\["other\.test"\]\.tls\.certificate: .*other\.test\.crt is a certificate for elsewhere\.test, conference\.elsewhere\.test, not for other\.test/,
+      /error\s+other\.test\s+hosts\["other\.test"\]\.tls\.certificate: .*other\.test\.crt is a certificate for elsewhere\.test, conference\.elsewhere\.test, pubsub\.elsewhere\.test, not for other\.test/,
       /error\s+mismatch\.test\s+hosts\["mismatch\.test"\]\.tls\.key: .*mismatch\.test\.key is not the key of the certificate/,
       /warning\s+soon\.test\s+hosts\["soon\.test"\]\.tls\.certificate expires in 5 days .*renew it, then run trellis reload/,
       /error\s+expired\.test\s+hosts\["expired\.test"\]\.tls\.certificate expired on/,
       /warning\s+serveronly\.test\s+hosts\["serveronly\.test"\]\.tls\.certificate allows serverAuth but not clientAuth/,
       /warning\s+serveronly\.test\s+hosts\["serveronly\.test"\]\.tls\.certificate does not name the muc service conference\.serveronly\.test/,
+      /warning\s+serveronly\.test\s+hosts\["serveronly\.test"\]\.tls\.certificate does not name the pubsub service pubsub\.serveronly\.test/,
     ];
     for (const pattern of expected) assert.match(run.stdout, pattern);
-    assert.match(run.stdout, /6 errors, 3 warnings\n$/);
+    assert.match(run.stdout, /6 errors, 4 warnings\n$/);
   });
 
   test('check config reports the certificate errors too, and exits 1', async () => {

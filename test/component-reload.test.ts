@@ -24,7 +24,7 @@ const PASSWORD = 'correct horse';
 
 function configText(components: Record<string, string>): string {
   const entries = Object.entries(components).map(([domain, secret]) => `  ${domain}: { secret: "${secret}" }`);
-  const rest = `component:\n  reconnect_hold: 0\nhosts:\n  localhost: {}\n${entries.length > 0 ? `components:\n${entries.join('\n')}\n` : ''}`;
+  const rest = `component:\n  reconnect_hold: 0\npubsub: { enabled: false }\nhosts:\n  localhost: {}\n${entries.length > 0 ? `components:\n${entries.join('\n')}\n` : ''}`;
   return reloadableConfig(rest, '  component: { addresses: ["127.0.0.1"], port: 0 }\n');
 }
 
@@ -34,6 +34,7 @@ describe('external components on reload, and the parent domain lists them', () =
   let dir: string;
   let configFile: string;
   let server: TrellisServer;
+  const log = memoryLogger();
   let alice: ClientDriver;
   const drivers: ClientDriver[] = [];
 
@@ -41,7 +42,7 @@ describe('external components on reload, and the parent domain lists them', () =
     dir = await mkdtemp(join(tmpdir(), 'trellis-component-reload-'));
     configFile = join(dir, 'trellis.yaml');
     await writeFile(configFile, configText({}));
-    server = await startServer(await loadConfig(configFile), memoryLogger().logger);
+    server = await startServer(await loadConfig(configFile), log.logger);
     await server.storage.accounts.create('localhost', 'alice', makeStoredCredentials(PASSWORD, 4096));
     const target = { port: server.listening.c2s[0]!.port, certificateFile: (domain: string) => join(dir, 'data', 'certs', `${domain}.crt`) } as TestServer;
     alice = await startSlixmpp(target, 'alice@localhost/desk', PASSWORD);
@@ -133,6 +134,7 @@ describe('external components on reload, and the parent domain lists them', () =
     await reload({ 'echo.localhost': 'second secret', 'conference.localhost': 'rooms secret' });
     assert.equal(server.router.hosts.get('conference.localhost')?.service?.kind, 'component');
     assert.deepEqual(await discoItems(), ['echo.localhost'], 'the component at conference.localhost is not connected');
+    assert.ok(log.lines.some((line) => /a service is served by an external component instead of the built-in one/.test(line) && /components\.conference\.localhost/.test(line)), 'the operator is told');
     await reload({ 'echo.localhost': 'second secret' });
     assert.equal(server.router.hosts.get('conference.localhost')?.service?.kind, 'muc');
     assert.deepEqual(await discoItems(), ['conference.localhost', 'echo.localhost']);

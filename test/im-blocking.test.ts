@@ -123,6 +123,30 @@ describe('blocking command (XEP-0191)', () => {
     for (const client of [aliceOne, aliceTwo]) assert.doesNotMatch(client.received, /bob@localhost\/phone/);
   });
 
+  test("a blocked occupant's group-chat messages are dropped without an error, so the room keeps the user", async () => {
+    const room = 'blockroom@conference.localhost';
+    const join = async (client: RawClient, nick: string) => {
+      client.send(`<presence to='${room}/${nick}'><x xmlns='http://jabber.org/protocol/muc'/></presence>`);
+      await client.waitFor(new RegExp(`from=["']${room}/${nick}["'][\\s\\S]*?<status code=["']110["']`));
+    };
+    await join(carol, 'carol');
+    // XEP-0045 section 10.1.2: an instant room, unlocked by its owner.
+    assert.match(await iq(carol, 'set', "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query>", room), /type=["']result["']/);
+    await join(aliceOne, 'alice');
+    assert.match(await iq(aliceOne, 'set', block(`${room}/carol`)), /type=["']result["']/);
+    carol.send(`<message to='${room}' type='groupchat' id='gc-blocked'><body>heard by the room, not by alice</body></message>`);
+    await carol.waitFor('heard by the room, not by alice');
+    // Alice is still an occupant: she hears herself, and the room never saw an error from her.
+    aliceOne.clear();
+    aliceOne.send(`<message to='${room}' type='groupchat' id='gc-alice'><body>still in the room</body></message>`);
+    await aliceOne.waitFor('still in the room');
+    await carol.waitFor('still in the room');
+    assert.doesNotMatch(carol.received, /status code=["']333["']|unavailable[^>]*from=["'][^"']*\/alice/);
+    assert.doesNotMatch(aliceOne.received, /heard by the room, not by alice/);
+    assert.doesNotMatch(carol.received, /id=["']gc-blocked["'][^>]*type=["']error["']/);
+    await iq(aliceOne, 'set', unblock(`${room}/carol`));
+  });
+
   test('a blocked contact cannot fill the offline mailbox of a user who is not online', async () => {
     const erin = await online(server, 'erin', 'once');
     await iq(erin, 'set', block('bob@localhost'));

@@ -15,7 +15,7 @@ const CONFIG = `
 hosts:
   localhost:
     registration: { enabled: true, max_per_ip_per_hour: 3 }
-    disco: { items: [conference.elsewhere.example, pubsub.localhost] }
+    disco: { items: [conference.elsewhere.example, pubsub.elsewhere.example] }
   quiet.test:
     modules_disabled: [version, vcard]
   hidden.test:
@@ -77,7 +77,7 @@ describe('discovery and account services', () => {
     test("the host's disco#items lists the configured items, services elsewhere included", async () => {
       const reply = await iq(alice, `<iq type='get' to='localhost' id='ID'>${DISCO_ITEMS}</iq>`);
       assertResult(reply);
-      assert.match(reply, /<item jid=["']conference\.elsewhere\.example["']\/><item jid=["']pubsub\.localhost["']\/>/);
+      assert.match(reply, /<item jid=["']conference\.elsewhere\.example["']\/><item jid=["']pubsub\.elsewhere\.example["']\/>/);
     });
 
     test('an unknown node is item-not-found', async () => {

@@ -92,8 +92,8 @@ describe('reload in process', () => {
     assert.equal(outcome.ok, false);
     assert.match(outcome.ok ? '' : outcome.error, /hosts\["localhost"\]\.roster\.max_items: expected an integer/);
     assert.ok(lines.some((line) => line.includes('configuration reload failed') && line.includes('max_items')));
-    // Each host with its group-chat service (src/services).
-    assert.deepEqual([...server.router.hosts.keys()].sort(), ['conference.localhost', 'conference.new.test', 'conference.old.test', 'localhost', 'new.test', 'old.test']);
+    // Each host with its group-chat and publish-subscribe services (src/services).
+    assert.deepEqual([...server.router.hosts.keys()].sort(), ['conference.localhost', 'conference.new.test', 'conference.old.test', 'localhost', 'new.test', 'old.test', 'pubsub.localhost', 'pubsub.new.test', 'pubsub.old.test']);
     assert.equal(server.config.hosts.length, 3);
   });
 

@@ -107,6 +107,11 @@ hosts:
     client.send("<message from='bob@b.test/x' to='alice@a.test/r' type='chat'><body>and the usual way</body></message>");
     await user.waitFor('and the usual way');
     assert.equal(server.server.s2s.connections().length, 1, 'no connection back to b.test');
+    // At log.level debug each step of the negotiation is in the log: features offered, elements handled, answers sent.
+    await server.waitForLog('s2s incoming offered features', 'starttls');
+    await server.waitForLog('s2s incoming offered features', 'bidi');
+    await server.waitForLog('s2s negotiation step handles an element', 'step=sasl-external', '<auth xmlns=urn:ietf:params:xml:ns:xmpp-sasl> mechanism=EXTERNAL');
+    await server.waitForLog('s2s incoming sent', '<success xmlns=urn:ietf:params:xml:ns:xmpp-sasl>');
     // Closed: both directions' bindings go; the next stanza for b.test needs a connection of its own.
     client.close();
     await server.waitForLog('s2s incoming connection closed');

@@ -28,6 +28,7 @@ const ROW: S2sConnectionInfo = {
   idleSeconds: 4,
   bytesIn: 10,
   bytesOut: 20,
+  readStanzasPerSecond: 1000,
 };
 
 const PAIRS: S2sPairInfo[] = [

@@ -3,6 +3,7 @@
  * root (src/server.ts) supplies the sources; nothing here changes server state except closing a
  * server connection on request.
  */
+import type { TrafficCounters } from '../router/traffic-counters.ts';
 import { readFileSync } from 'node:fs';
 import { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
@@ -46,6 +47,8 @@ export interface AdminSources {
     readonly resends?: { readonly resent: number; readonly bounced: number };
     /** bytes held for peers, and stanzas that did not fit (src/net/output-budget.ts) */
     readonly output?: { readonly used: number; readonly globalLimit: number; readonly overflows: number };
+    /** stanzas waiting for a remote domain's pair to be authorized; absent in unit tests */
+    queued?(): number;
   };
   /** external components (src/component); absent in unit tests */
   components?: { readonly routes: ReadonlyMap<string, ComponentRoute> };
@@ -55,6 +58,8 @@ export interface AdminSources {
   limits?: Pick<Limits, 'bans' | 'blocks' | 'ban' | 'unban' | 'block' | 'unblock' | 'metrics'>;
   /** reload, kicking sessions, deleting accounts (operator-routes.ts); absent in unit tests of the read-only endpoints */
   operations?: OperatorSources;
+  /** what crossed the router since the start (src/router/traffic-counters.ts); absent in unit tests */
+  traffic?: TrafficCounters;
 }
 
 export function statusReport(sources: AdminSources, now = Date.now()): StatusReport {
@@ -148,6 +153,7 @@ export function s2sRows(sources: AdminSources): S2sRow[] {
     idleSeconds: info.idleSeconds,
     bytesIn: info.bytesIn,
     bytesOut: info.bytesOut,
+    readStanzasPerSecond: info.readStanzasPerSecond,
   }));
 }
 

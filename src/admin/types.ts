@@ -105,6 +105,8 @@ export interface S2sRow {
   idleSeconds: number;
   bytesIn: number;
   bytesOut: number;
+  /** stanzas a second the peer may send on it (s2s.rate for each pair it sends for, up to s2s.rate_pairs_max); absent when unlimited */
+  readStanzasPerSecond?: number;
 }
 
 /**

@@ -5,6 +5,7 @@
  * when it ends: undelivered messages go back through the router (to another resource or to
  * offline storage), undelivered IQs bounce.
  */
+import { stanzaKind } from '../router/traffic-counters.ts';
 import type { Jid } from '../jid/jid.ts';
 import { nextArrival, noteArrival } from '../router/arrival.ts';
 import type { Router } from '../router/router.ts';
@@ -155,6 +156,7 @@ export class ClientSession implements BoundSession {
       this.#context.budget.overflows++;
       return this.#spill(stanza);
     }
+    this.#context.router.traffic.sent.add('client', stanzaKind(stanza.name));
     this.#enqueue(stanza, xml, undefined);
   }
 

@@ -377,6 +377,7 @@ export class C2sConnection implements SessionTransport {
     if (outcome.kind === 'reply') return this.stream.send(outcome.element);
     if (outcome.kind === 'success') {
       this.#state = { phase: 'authenticated', username: outcome.username };
+      this.#context.router.traffic.authentications.add('success', outcome.mechanism);
       this.#log('info', 'c2s authenticated', { user: `${outcome.username}@${domain}`, mechanism: outcome.mechanism });
       this.stream.send(outcome.element);
       // RFC 6120 section 6.4.6: after <success/> both sides restart the stream; an
@@ -386,6 +387,7 @@ export class C2sConnection implements SessionTransport {
     }
     if (outcome.condition === 'aborted') return this.stream.send(outcome.element);
     state.failures++;
+    this.#context.router.traffic.authentications.add('failure', outcome.mechanism ?? 'none');
     // While blocked, src/limits logs the refusals (at most once per interval) instead.
     const level = outcome.condition === 'temporary-auth-failure' ? 'debug' : 'warn';
     this.#log(level, 'c2s authentication failed', { condition: outcome.condition, mechanism: outcome.mechanism, user: login.account, failures: state.failures });

@@ -17,7 +17,7 @@ import { poshMatches, poshUrl } from '../delegation/posh-document.ts';
 import { fetchHttps } from '../delegation/posh-fetch.ts';
 import { PoshVerifier } from '../delegation/posh.ts';
 import { createDnsLookup, resolveServerTargets, type DnsLookup, type ServerTarget } from '../net/dns.ts';
-import { isNoRecords } from '../net/dns-lookup.ts';
+import { isNoRecords } from '../net/dns-query.ts';
 import type { Finding } from './check-certs.ts';
 
 const CLIENT_PORT = 5222;

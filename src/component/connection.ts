@@ -4,6 +4,7 @@
  * <handshake>SHA-1(stream id + secret)</handshake>, and from then on exchanges stanzas for
  * that domain; the router checks their `from` (src/router/router.ts).
  */
+import { stanzaKind } from '../router/traffic-counters.ts';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { ComponentStreamConfig, LogLevel, ParserLimits } from '../config/types.ts';
@@ -95,6 +96,7 @@ export class ComponentConnection {
   /** A stanza for the component's domain. */
   send(stanza: Element): void {
     this.stanzasOut++;
+    this.#context.router.traffic.sent.add('component', stanzaKind(stanza.name));
     this.stream.send(stanza);
   }
 

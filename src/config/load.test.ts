@@ -30,6 +30,8 @@ const DEFAULT_SETTINGS = {
   contact_addresses: { abuse: [], admin: [], feedback: [], sales: [], security: [], status: [], support: [] },
   foreign_access: { default: 'allow', deny: [], allow: [] },
   muc: { enabled: true, subdomain: 'conference', name: 'Chatrooms', room_creation: 'local', max_rooms: 10000, max_occupants: 500, history_length: 20, max_history: 100, max_affiliations: 10000 },
+  pep: { max_nodes: 256, max_items: 1000, max_item_bytes: 131072 },
+  pubsub: { enabled: true, subdomain: 'pubsub', name: 'Publish-Subscribe', node_creation: 'local', max_nodes: 10000, max_items: 1000, max_item_bytes: 131072, max_subscriptions: 10000 },
   external_services: { services: [], credential_lifetime: 86400 },
   upload: { enabled: true, subdomain: 'upload', name: 'HTTP File Upload', max_file_size: 104857600, quota: 1073741824, expire_after: 604800, slot_lifetime: 300, directory: 'uploads' },
 };
@@ -374,6 +376,7 @@ describe('parseConfig', () => {
           max_text_bytes: 524288,
         },
         rate: { bytes_per_second: 262144, burst_bytes: 2097152, stanzas_per_second: 1000, burst_stanzas: 5000 },
+        rate_pairs_max: 64,
         output: { connection_buffer: 2097152, total_buffer: 67108864 },
         access: { deny_domains: [], allow_domains: [], deny_addresses: [], allow_addresses: [] },
         delegation: {

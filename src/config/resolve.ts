@@ -116,8 +116,8 @@ function resolveHosts(
 
 /** The IM settings (hosts inherit them) out of the top-level configuration. */
 export function pickSettings(config: HostSettings): HostSettings {
-  const { modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, upload, external_services } = config;
-  return { modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, upload, external_services };
+  const { modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, pep, pubsub, upload, external_services } = config;
+  return { modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, pep, pubsub, upload, external_services };
 }
 
 /** A host's settings: each key it writes overrides the top-level value, field by field. */
@@ -133,6 +133,8 @@ function inheritSettings(defaults: HostSettings, host: Partial<HostSettings>): H
     contact_addresses: { ...defaults.contact_addresses, ...host.contact_addresses },
     foreign_access: { ...defaults.foreign_access, ...host.foreign_access },
     muc: { ...defaults.muc, ...host.muc },
+    pep: { ...defaults.pep, ...host.pep },
+    pubsub: { ...defaults.pubsub, ...host.pubsub },
     upload: { ...defaults.upload, ...host.upload },
     external_services: { ...defaults.external_services, ...host.external_services },
   };

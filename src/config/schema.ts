@@ -325,6 +325,21 @@ function hostSettings(inherited: boolean): Record<string, SchemaNode> {
       max_history: { kind: 'integer', min: 0, max: 10_000, ...orDefault(100), description: 'the most messages any room keeps for people who join later' },
       max_affiliations: { kind: 'integer', min: 1, max: 1_000_000, ...orDefault(10_000), description: 'owners, admins, members and outcasts one room keeps; one more is refused with resource-constraint' },
     }),
+    pep: section('personal eventing (XEP-0163) on every account: avatars, nicknames, bookmarks, OMEMO keys (docs/pubsub.md)', {
+      max_nodes: { kind: 'integer', min: 1, max: 100_000, ...orDefault(256), description: 'nodes one account keeps; publishing to one more is refused with not-allowed' },
+      max_items: { kind: 'integer', min: 1, max: 100_000, ...orDefault(1000), description: 'items one node keeps at most (what "max" in publish options means); the oldest go first' },
+      max_item_bytes: { kind: 'integer', min: 1024, max: 64 * 1024 * 1024, ...orDefault(128 * 1024), description: 'bytes of one published item; a larger one is refused with not-acceptable (payload-too-big)' },
+    }),
+    pubsub: section('the publish-subscribe service (XEP-0060) of the host, at <subdomain>.<host> (docs/pubsub.md)', {
+      enabled: { kind: 'boolean', ...orDefault(true), description: 'serve publish-subscribe at <subdomain>.<host>, listed in the host\'s disco#items' },
+      subdomain: { kind: 'string', format: subdomainLabel, ...orDefault('pubsub'), description: 'the first label of the service\'s domain: "pubsub" serves pubsub.<host>' },
+      name: { kind: 'string', ...orDefault('Publish-Subscribe'), description: 'the service\'s name in service discovery' },
+      node_creation: { kind: 'enum', values: MUC_ROOM_CREATION, ...orDefault('local'), description: 'who may create nodes: local (users of any host of this server), host (users of this host only) or anyone (users of other servers too); others get forbidden' },
+      max_nodes: { kind: 'integer', min: 1, max: 10_000_000, ...orDefault(10_000), description: 'nodes the service holds; creating one more is refused with not-allowed' },
+      max_items: { kind: 'integer', min: 1, max: 100_000, ...orDefault(1000), description: 'items one node keeps at most; the oldest go first' },
+      max_item_bytes: { kind: 'integer', min: 1024, max: 64 * 1024 * 1024, ...orDefault(128 * 1024), description: 'bytes of one published item; a larger one is refused with not-acceptable (payload-too-big)' },
+      max_subscriptions: { kind: 'integer', min: 1, max: 1_000_000, ...orDefault(10_000), description: 'subscriptions one node keeps; one more is refused with not-allowed' },
+    }),
     upload: section('HTTP file upload (XEP-0363) of the host, at <subdomain>.<host>, served by the http listener (docs/web.md)', {
       enabled: { kind: 'boolean', ...orDefault(true), description: 'serve file upload at <subdomain>.<host>, listed in the host\'s disco#items, while http.enabled is true' },
       subdomain: { kind: 'string', format: subdomainLabel, ...orDefault('upload'), description: 'the first label of the service\'s domain: "upload" serves upload.<host>' },
@@ -621,7 +636,14 @@ const s2sSchema: ObjectNode = {
     retry_initial_delay: seconds(1, 3600, 5, 'seconds before retrying a remote domain that could not be reached; doubles with each failure'),
     retry_max_delay: seconds(1, 86400, 600, 'longest wait between attempts to reach a failing remote domain'),
     limits: parserLimits('parser limits applied to every server stream', 512 * KIB),
-    rate: readRate('how fast one remote server may send on one connection; reading pauses while it is over, so a flooding domain slows down and local users do not notice', 256 * KIB, 2 * MIB, 1000, 5000),
+    rate: readRate('how fast one remote server may send for one domain pair; reading pauses while it is over, so a flooding domain slows down and local users do not notice', 256 * KIB, 2 * MIB, 1000, 5000),
+    rate_pairs_max: {
+      kind: 'integer',
+      min: 1,
+      max: 100_000,
+      default: 64,
+      description: 'a connection carrying several domain pairs from the peer reads at rate times their number, up to this many: a shared connection gets what that many connections of their own would; 1 holds every connection to rate',
+    },
     output: {
       kind: 'object',
       description: 'memory held for remote servers: a stanza counts from when it is written to a server connection until the peer has it (acknowledged with stream management, else taken by the socket)',
@@ -1023,7 +1045,7 @@ export const trellisSchema: ObjectNode = {
       keyName: 'domain',
       prepareKey: prepareDomain,
       minEntries: 1,
-      description: 'the domains this server hosts, keyed by domain; at least one. A host section may set any of the IM settings above (modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, upload, external_services); a key it leaves out (shown as —) takes the top-level value',
+      description: 'the domains this server hosts, keyed by domain; at least one. A host section may set any of the IM settings above (modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, pep, pubsub, upload, external_services); a key it leaves out (shown as —) takes the top-level value',
       value: {
         kind: 'object',
         description: 'one hosted domain',

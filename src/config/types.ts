@@ -92,7 +92,7 @@ export interface C2sConfig {
 }
 
 /** Features a host can run (src/modules/<name>); all run unless listed in modules_disabled. */
-export const MODULE_NAMES = ['roster', 'presence', 'message', 'offline', 'disco', 'ping', 'version', 'vcard', 'private', 'blocking', 'register', 'strangers', 'carbons', 'last', 'time', 'extdisco'] as const;
+export const MODULE_NAMES = ['roster', 'presence', 'message', 'offline', 'disco', 'ping', 'version', 'vcard', 'private', 'blocking', 'register', 'strangers', 'carbons', 'last', 'time', 'pep', 'extdisco'] as const;
 export type ModuleName = (typeof MODULE_NAMES)[number];
 
 /** The kinds of contact address XEP-0157 section 4 registers, each published as `<kind>-addresses`. */
@@ -134,10 +134,35 @@ export interface HostSettings {
   foreign_access: ForeignAccessRules;
   /** the group-chat service (XEP-0045) at `<subdomain>.<host>` (docs/muc.md) */
   muc: MucSettings;
+  /** personal eventing (XEP-0163) on every account: the limits of each account's nodes (docs/pubsub.md) */
+  pep: PepSettings;
+  /** the publish-subscribe service (XEP-0060) at `<subdomain>.<host>` (docs/pubsub.md) */
+  pubsub: PubsubSettings;
   /** HTTP file upload (XEP-0363) at `<subdomain>.<host>`, served by the HTTP listener (docs/web.md) */
   upload: UploadSettings;
   /** STUN and TURN servers announced to the host's users (XEP-0215), with short-lived TURN credentials */
   external_services: { services: readonly string[]; secret?: string; credential_lifetime: number };
+}
+
+export interface PepSettings {
+  /** nodes one account keeps; publishing to one more is refused with not-allowed */
+  max_nodes: number;
+  /** items one node keeps at most; `max` in publish options means this */
+  max_items: number;
+  /** bytes of one published item; a larger one gets not-acceptable (payload-too-big) */
+  max_item_bytes: number;
+}
+
+export interface PubsubSettings extends PepSettings {
+  enabled: boolean;
+  /** the service's domain is `<subdomain>.<host>` */
+  subdomain: string;
+  /** the service's name in service discovery */
+  name: string;
+  /** who may create nodes (the same choices as group-chat rooms) */
+  node_creation: MucRoomCreation;
+  /** subscriptions one node keeps */
+  max_subscriptions: number;
 }
 
 export interface UploadSettings {
@@ -305,6 +330,8 @@ export interface S2sConfig {
   retry_max_delay: number;
   limits: ParserLimits;
   rate: RateConfig;
+  /** a connection carrying several inbound domain pairs reads at `rate` times their number, up to this many */
+  rate_pairs_max: number;
   /** bytes held for remote servers until they have them, per connection and in all */
   output: { connection_buffer: number; total_buffer: number };
   access: S2sAccessConfig;

@@ -16,6 +16,7 @@ import { strangersModule } from './strangers/strangers.ts';
 import { carbonsModule } from './carbons/carbons.ts';
 import { lastActivityModule } from './last/last.ts';
 import { timeModule } from './time/time.ts';
+import { pepModule } from './pep/pep.ts';
 import { extdiscoModule } from './extdisco/extdisco.ts';
 
 export const FEATURE_MODULES: Partial<Record<ModuleName, FeatureModule>> = {
@@ -34,5 +35,6 @@ export const FEATURE_MODULES: Partial<Record<ModuleName, FeatureModule>> = {
   carbons: carbonsModule,
   last: lastActivityModule,
   time: timeModule,
+  pep: pepModule,
   extdisco: extdiscoModule,
 };

@@ -18,7 +18,7 @@ function example(name: string): TrellisConfig {
   return config;
 }
 
-const services = (config: TrellisConfig) => config.hosts.flatMap((host) => serviceSpecs(host, config).map((spec) => spec.domain));
+const services = (config: TrellisConfig) => config.hosts.flatMap((host) => serviceSpecs(host, config).flatMap((spec) => (spec.kind === 'muc' ? [spec.domain] : [])));
 
 test('every YAML block of docs/muc.md is a named example that parses', () => {
   assert.equal(examples.size, DOC.match(/```yaml\n/g)?.length ?? 0);

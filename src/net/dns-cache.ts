@@ -8,7 +8,7 @@
  * Failures that say nothing about the records (timeouts, SERVFAIL) are never kept. Concurrent
  * questions for one name share one query. When full, the oldest entry goes.
  */
-import { isNoRecords } from './dns-lookup.ts';
+import { isNoRecords, shareInFlight } from './dns-query.ts';
 
 export interface AddressWithTtl {
   address: string;
@@ -51,12 +51,7 @@ export class DnsAddressCache {
       return entry.addresses ? Promise.resolve(entry.addresses) : Promise.reject(entry.absence);
     }
     if (entry) this.#entries.delete(key);
-    let pending = this.#inFlight.get(key);
-    if (!pending) {
-      pending = this.#ask(key, query).finally(() => this.#inFlight.delete(key));
-      this.#inFlight.set(key, pending);
-    }
-    return pending;
+    return shareInFlight(this.#inFlight, key, () => this.#ask(key, query));
   }
 
   async #ask(key: string, query: () => Promise<AddressWithTtl[]>): Promise<string[]> {

@@ -4,6 +4,7 @@
  */
 import { Resolver } from 'node:dns/promises';
 import { DnsAddressCache } from './dns-cache.ts';
+import { shareInFlight } from './dns-query.ts';
 import type { SrvRecord } from './dns-srv-order.ts';
 
 /**
@@ -37,15 +38,12 @@ export function createDnsLookup(options: DnsLookupOptions = {}): DnsLookup {
   const resolver = new Resolver({ timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, tries: options.tries ?? DEFAULT_TRIES });
   if (options.servers && options.servers.length > 0) resolver.setServers(options.servers);
   const cache = new DnsAddressCache(options.cacheEntries ?? DEFAULT_CACHE_ENTRIES);
+  // SRV answers come without their TTL from node:dns, so they are not kept; questions for one name
+  // asked at once share one query (many pairs for one domain starting together asked it per pair).
+  const srvInFlight = new Map<string, Promise<SrvRecord[]>>();
   return {
-    resolveSrv: (name) => resolver.resolveSrv(name),
+    resolveSrv: (name) => shareInFlight(srvInFlight, name.toLowerCase(), () => resolver.resolveSrv(name)),
     resolve4: (host) => cache.addresses('A', host, () => resolver.resolve4(host, { ttl: true })),
     resolve6: (host) => cache.addresses('AAAA', host, () => resolver.resolve6(host, { ttl: true })),
   };
-}
-
-/** True when a lookup failed because the records do not exist, as opposed to an unknown answer. */
-export function isNoRecords(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === 'ENOTFOUND' || code === 'ENODATA';
 }

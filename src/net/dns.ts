@@ -6,7 +6,8 @@
  * try them in order, target after target.
  */
 import { isIP } from 'node:net';
-import { isNoRecords, type DnsLookup } from './dns-lookup.ts';
+import type { DnsLookup } from './dns-lookup.ts';
+import { isNoRecords } from './dns-query.ts';
 import { orderSrvRecords, type SrvRecord } from './dns-srv-order.ts';
 
 export { orderSrvRecords, type SrvRecord } from './dns-srv-order.ts';

@@ -37,3 +37,16 @@ test('a stream counts bytes and stanzas apart; either running dry pauses it', ()
   assert.equal(throttle.bytes.take(1000, 0), 0);
   assert.equal(throttle.pauses, 1);
 });
+
+test('shares multiply the rate and the burst from then on; the tokens already spent stay spent', () => {
+  const throttle = new ReadThrottle({ bytesPerSecond: 1_000_000, burstBytes: 1_000_000, stanzasPerSecond: 10, burstStanzas: 20 }, 0);
+  assert.equal(throttle.stanzas.take(20, 0), 0);
+  throttle.setShares(4, 0);
+  assert.equal(throttle.shares, 4);
+  assert.equal(throttle.stanzas.take(1, 0), 25, 'no free burst for the new shares: one stanza at 40 a second');
+  assert.equal(throttle.stanzas.take(40, 1025), 0, 'a second later, 40 a second');
+  assert.equal(throttle.bytes.perSecond, 4_000_000);
+  throttle.setShares(1, 2000);
+  assert.equal(throttle.stanzas.perSecond, 10);
+  assert.equal(throttle.stanzas.take(30, 10_000), 1000, 'back to a burst of 20 and 10 a second: 10 over wait a second');
+});

@@ -16,8 +16,8 @@ export interface ReadRate {
 
 /** One bucket: `perSecond` units refill it, up to `burst`. */
 export class TokenBucket {
-  readonly perSecond: number;
-  readonly burst: number;
+  perSecond: number;
+  burst: number;
   #tokens: number;
   #updatedAt: number;
   /** times the bucket ran dry, for metrics */
@@ -28,6 +28,14 @@ export class TokenBucket {
     this.burst = burst;
     this.#tokens = burst;
     this.#updatedAt = now;
+  }
+
+  /** Changes the rate from now on; the tokens already there stay (up to the new burst). */
+  setRate(perSecond: number, burst: number, now = Date.now()): void {
+    this.take(0, now);
+    this.perSecond = perSecond;
+    this.burst = burst;
+    this.#tokens = Math.min(this.#tokens, burst);
   }
 
   /** `milliseconds`, or less if the bucket is full sooner: waiting longer would waste its rate. */
@@ -50,10 +58,26 @@ export class TokenBucket {
 export class ReadThrottle {
   readonly bytes: TokenBucket;
   readonly stanzas: TokenBucket;
+  readonly #rate: ReadRate;
+  #shares = 1;
 
   constructor(rate: ReadRate, now = Date.now()) {
+    this.#rate = rate;
     this.bytes = new TokenBucket(rate.bytesPerSecond, rate.burstBytes, now);
     this.stanzas = new TokenBucket(rate.stanzasPerSecond, rate.burstStanzas, now);
+  }
+
+  /** How many times the configured rate (and burst) the stream gets: a shared server connection gets one share per domain pair it carries. */
+  get shares(): number {
+    return this.#shares;
+  }
+
+  setShares(shares: number, now = Date.now()): void {
+    if (shares === this.#shares) return;
+    this.#shares = shares;
+    const rate = this.#rate;
+    this.bytes.setRate(rate.bytesPerSecond * shares, rate.burstBytes * shares, now);
+    this.stanzas.setRate(rate.stanzasPerSecond * shares, rate.burstStanzas * shares, now);
   }
 
   get pauses(): number {

@@ -239,6 +239,16 @@ export class XmlStream {
     this.socket.resume();
   }
 
+  /** the stanzas a second the peer may send, if its rate is limited */
+  get readStanzasPerSecond(): number | undefined {
+    return this.#throttle?.stanzas.perSecond;
+  }
+
+  /** Gives the peer `shares` times its configured read rate (read-throttle.ts). */
+  setReadShares(shares: number): void {
+    this.#throttle?.setShares(shares);
+  }
+
   /** times reading paused because the peer sent faster than its rate */
   get ratePauses(): number {
     return this.#throttle?.pauses ?? 0;

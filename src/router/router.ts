@@ -13,6 +13,7 @@ import type { LivePolicy } from '../policy/snapshot.ts';
 import { stanzaErrorOf } from '../policy/verdict.ts';
 import type { Host, IqScope } from './host.ts';
 import type { BoundSession, SessionRegistry } from './sessions.ts';
+import { stanzaKind, TrafficCounters } from './traffic-counters.ts';
 
 /** Where a stanza came from, which decides what its `from` may be. */
 export type Origin =
@@ -49,6 +50,8 @@ export const noRemoteRoute = (router: Router): RemoteRoute => ({
 
 export class Router {
   readonly hosts = new Map<string, Host>();
+  /** what crossed the server since it started (/metrics) */
+  readonly traffic = new TrafficCounters();
   readonly sessions: SessionRegistry;
   remote: RemoteRoute;
   /** the peering policy in force; `trellis reload` swaps its snapshot */
@@ -83,6 +86,7 @@ export class Router {
    * (a forged `from`); every other problem becomes an error reply to the sender.
    */
   async route(stanza: Element, origin: Origin): Promise<void> {
+    this.traffic.received.add(origin.kind, stanzaKind(stanza.name));
     const from = this.#checkFrom(stanza, origin);
     let to: Jid | undefined;
     try {
@@ -252,6 +256,7 @@ export class Router {
     if (isErrorOrResult(stanza)) return;
     const reply = errorReply(stanza, error);
     if (!reply) return;
+    this.traffic.errorReplies.add(error.condition);
     reply.attrs.to = sender.toString();
     this.#deliverLocal(reply, sender);
   }

@@ -36,6 +36,7 @@ export function connectionInfo(connection: ServerConnection, bindings: BindingTa
     idleSeconds: Math.round((Date.now() - stream.lastActivity) / 1000),
     bytesIn: stream.bytesIn,
     bytesOut: stream.bytesOut,
+    readStanzasPerSecond: stream.readStanzasPerSecond,
   };
 }
 

@@ -20,10 +20,14 @@ export async function resolveHops(domain: string, context: S2sContext): Promise<
   try {
     resolution = await resolveServerTargets(domain, context.dns);
   } catch (error) {
+    context.router.traffic.s2sAttempts.add('failed', 'dns');
     return new StanzaError('remote-server-not-found', `DNS lookup failed: ${(error as Error).message}`);
   }
   // RFC 6120 section 8.3.3.16: the domain does not resolve to a server.
-  if (resolution.kind === 'not-found') return new StanzaError('remote-server-not-found', `no XMPP server found for ${domain} (${resolution.reason})`);
+  if (resolution.kind === 'not-found') {
+    context.router.traffic.s2sAttempts.add('failed', 'no-server');
+    return new StanzaError('remote-server-not-found', `no XMPP server found for ${domain} (${resolution.reason})`);
+  }
   return resolution.targets;
 }
 
@@ -59,12 +63,17 @@ export async function connectToHop(targets: readonly ServerTarget[], remote: str
     for (const address of target.addresses) {
       const verdict = context.policy.current.connection({ domain: remote, address, direction: 'out' });
       if (verdict.kind !== 'continue') {
+        context.router.traffic.s2sAttempts.add('failed', 'policy');
         failures.push(`${address}: ${verdict.text}`);
         continue;
       }
       try {
-        return { socket: await connectTo(target, address, remote, local, context), target };
+        const socket = await connectTo(target, address, remote, local, context);
+        context.router.traffic.s2sAttempts.add('connected', '');
+        return { socket, target };
       } catch (error) {
+        // The system's error code (ECONNREFUSED, EHOSTUNREACH, ...) or our timeout.
+        context.router.traffic.s2sAttempts.add('failed', (error as NodeJS.ErrnoException).code ?? 'timeout');
         failures.push(`${address}:${target.port}: ${(error as Error).message}`);
       }
     }

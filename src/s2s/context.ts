@@ -84,4 +84,6 @@ export interface S2sConnectionInfo {
   idleSeconds: number;
   bytesIn: number;
   bytesOut: number;
+  /** stanzas a second the peer may send on it: s2s.rate for each inbound pair, up to s2s.rate_pairs_max of them */
+  readStanzasPerSecond: number | undefined;
 }

@@ -95,6 +95,11 @@ export class Destination {
     this.#stopping = true;
   }
 
+  /** stanzas waiting here for their pair */
+  get queued(): number {
+    return this.#queued;
+  }
+
   /**
    * Nothing waits here, no connection is in use or being made, and whatever backoff there was
    * is long over: the entry may go, so that the domains ever written to do not pile up.
@@ -155,7 +160,7 @@ export class Destination {
         this.#own.set(local, covering);
         return covering.request(pair);
       }
-      if (this.#refusedShared.has(local) && !this.#connection.presentsFor(local)) return this.#openOwn(local);
+      if (this.#refusedShared.has(local) && (this.#connection.direction === 'in' || !this.#connection.presentsFor(local))) return this.#openOwn(local);
       return this.#connection.request(pair);
     }
     if (this.#connecting) return;
@@ -194,7 +199,8 @@ export class Destination {
    * there too, its stanzas bounce.
    */
   pairFailed(connection: ServerConnection, local: string, error: StanzaError): void {
-    if (!connection.presentsFor(local) && !this.#stopping) {
+    // Refused on a connection the peer opened: one of our own, the standard way (reverse-pairs.ts).
+    if ((connection.direction === 'in' || !connection.presentsFor(local)) && !this.#stopping) {
       this.#refusedShared.add(local);
       if (!this.#fallbackLogged) {
         this.#fallbackLogged = true;

@@ -46,9 +46,19 @@ export interface Step {
 /** What waits for the stream: bounded, so that a peer cannot make it grow while a step runs. */
 export const MAX_WAITING = 1024;
 
+/** Where the negotiation tells what it does, for `log.level: debug` (each step begun, each element a step handled). */
+export type NegotiationTrace = (message: string, fields: Record<string, string>) => void;
+
+/** An element in a log line: its name, namespace and the attributes that tell what it is. */
+export function describeElement(element: Element): string {
+  const attrs = ['type', 'from', 'to', 'mechanism', 'id'].flatMap((name) => (element.attrs[name] === undefined ? [] : [`${name}=${element.attrs[name]}`]));
+  return [`<${element.name} xmlns=${element.xmlns}>`, ...attrs].join(' ');
+}
+
 export class Negotiation {
   readonly role: Role;
   readonly #steps: readonly Step[];
+  readonly #trace: NegotiationTrace;
   /** initiator: the next step to begin */
   #next = 0;
   #owner: Step | undefined;
@@ -61,9 +71,10 @@ export class Negotiation {
   /** the stream is gone: no step begins any more */
   #ended = false;
 
-  constructor(role: Role, steps: readonly Step[]) {
+  constructor(role: Role, steps: readonly Step[], trace: NegotiationTrace = () => {}) {
     this.role = role;
     this.#steps = steps;
+    this.#trace = trace;
   }
 
   /** Whether writes go out now rather than wait. */
@@ -125,6 +136,7 @@ export class Negotiation {
       if (this.#ended) return;
       const step = this.#steps[this.#next]!;
       const result = step.begin?.(this.#features) ?? 'done';
+      if (step.begin) this.#trace('s2s negotiation step began', { step: step.name, result });
       if (result !== 'done') return this.#own(step, result);
       this.#next++;
     }
@@ -147,6 +159,7 @@ export class Negotiation {
   handle(element: Element): false | Promise<void> {
     const step = this.#steps.find((candidate) => candidate.claims(element));
     if (!step) return false;
+    this.#trace('s2s negotiation step handles an element', { step: step.name, element: describeElement(element) });
     const result = step.handle(element);
     if (!(result instanceof Promise)) return Promise.resolve(this.#settle(step, result));
     this.#own(step, 'running');
@@ -227,8 +240,8 @@ export interface StepHost {
   readonly hostNamed: boolean;
   /** Initiator: asks for `pair` by host activation instead of a dialback request; false when activation is not available here. */
   activate(pair: Pair): boolean;
-  /** XEP-0288: bidi is on for this connection (requested by the initiator, accepted by the receiver). */
-  enableBidi(): void;
+  /** XEP-0288: bidi is on for this connection (requested by the initiator, accepted by the receiver); `reversePairs`: the receiver may ask for pairs too (reverse-pairs.ts). */
+  enableBidi(reversePairs: boolean): void;
   /** Ends the negotiation: stanzas waiting bounce with `error`; the stream ends with `condition` if given. */
   fail(error: StanzaError, condition?: StreamErrorCondition): void;
 }

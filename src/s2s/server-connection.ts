@@ -5,6 +5,7 @@
  * What the peer proved is kept in the connection table, the pairs it may carry in the binding
  * table; stanzas go out for bound pairs, and come in through the receive check (inbound.ts).
  */
+import { stanzaKind } from '../router/traffic-counters.ts';
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
@@ -13,8 +14,7 @@ import { readRateFrom } from '../net/read-throttle.ts';
 import { NS_SM } from '../net/stream-management.ts';
 import { StreamError, type StreamErrorCondition } from '../net/stream-errors.ts';
 import { XmlStream } from '../net/xml-stream.ts';
-import type { FederationLevel } from '../config/types.ts';
-import { stanzaErrorOf, type Admission } from '../policy/verdict.ts';
+import type { Admission } from '../policy/verdict.ts';
 import type { Logger } from '../util/log.ts';
 import { Element, NS_CLIENT, NS_SERVER, NS_STREAMS } from '../xml/element.ts';
 import { NS_DIALBACK } from '../xml/namespaces.ts';
@@ -29,9 +29,9 @@ import { serverName } from './connector.ts';
 import type { AuthMethod, S2sContext } from './context.ts';
 import { ACK_ANSWER_TIMEOUT_MS, DeliveryTracker, type TrackedStanza } from './delivery-tracker.ts';
 import { InboundStanzas } from './inbound.ts';
-import { Negotiation, type Role, type StepHost } from './negotiation.ts';
+import { describeElement, Negotiation, type Role, type StepHost } from './negotiation.ts';
 import type { PairCounters } from './pair-counters.ts';
-import { proofOf, type PairProof } from './pair-proof.ts';
+import type { PairProof } from './pair-proof.ts';
 import { checkPeerCertificate, peerCertificates, type CertificateVerdict } from './peer-certificate.ts';
 import { NS_TRELLIS_S2S, proveSender, type PairVerdict } from './pair-authorization.ts';
 import { DialbackInitiator, type VerifyOutcome } from './step-dialback-initiator.ts';
@@ -39,6 +39,8 @@ import { receiverHeader } from './receiver-header.ts';
 import { DialbackReceiver } from './step-dialback-receiver.ts';
 import { bidiStep } from './step-bidi.ts';
 import { HostActivation } from './step-host-activation.ts';
+import { ReversePairs, type ReverseHost } from './reverse-pairs.ts';
+import { PairBindings, type BindingsHost } from './pair-bindings.ts';
 import { hostNamedHeader, hostNamedStep } from './step-host-named.ts';
 import { saslExternalStep } from './step-sasl-external.ts';
 import { tlsStep } from './step-tls.ts';
@@ -74,7 +76,7 @@ export interface Opening {
   hostNamed?: boolean;
 }
 
-export class ServerConnection implements StepHost {
+export class ServerConnection implements StepHost, ReverseHost, BindingsHost {
   readonly id = randomUUID();
   readonly direction: Direction;
   readonly role: Role;
@@ -91,6 +93,7 @@ export class ServerConnection implements StepHost {
   readonly #inbound: InboundStanzas;
   readonly #tracker: DeliveryTracker;
   readonly #acks = acknowledgements(this);
+  readonly #bindings: PairBindings;
   #local: string | undefined;
   #remote: string | undefined;
   #streamId = '';
@@ -104,6 +107,8 @@ export class ServerConnection implements StepHost {
   #overBudgetLogged = false;
   #negotiationTimer: NodeJS.Timeout;
   readonly #activation: HostActivation;
+  /** bidi with a peer that takes pair requests from the receiving side too (reverse-pairs.ts) */
+  #reverse: ReversePairs | undefined;
   /** initiator: may try host names (Opening.hostNamed) */
   readonly #mayUseHostNames: boolean;
   /** the hosts' names (ours, the peer's), once asked for: the stream after TLS is named after them */
@@ -152,13 +157,15 @@ export class ServerConnection implements StepHost {
       context.output,
     );
     this.#inbound = new InboundStanzas(this, owner.bindingTable);
+    this.#bindings = new PairBindings(this, owner);
     this.#dialback = opening ? new DialbackInitiator(this) : undefined;
     const dialback = this.#dialback ?? new DialbackReceiver(this, (sender, receiving, key) => owner.verify(sender, receiving, this.#streamId, key));
     this.#activation = new HostActivation(this);
     this.#mayUseHostNames = opening?.hostNamed ?? false;
     this.hostNamedSettled = this.#mayUseHostNames ? new Promise((resolve) => (this.#settleHostNamed = resolve)) : Promise.resolve(false);
     // Host names are asked for before TLS; activation comes before dialback, whose requests it may take.
-    this.#negotiation = new Negotiation(this.role, [hostNamedStep(this), tlsStep(this), bidiStep(this), saslExternalStep(this), this.#activation, dialback]);
+    const trace = (message: string, fields: Record<string, string>): void => this.#debug(message, fields);
+    this.#negotiation = new Negotiation(this.role, [hostNamedStep(this), tlsStep(this), bidiStep(this), saslExternalStep(this), this.#activation, dialback], trace);
     owner.connectionTable.add(this.id, this.direction);
     const seconds = context.config.negotiation_timeout;
     this.#negotiationTimer = setTimeout(() => this.#timedOut(seconds), seconds * 1000).unref();
@@ -175,9 +182,13 @@ export class ServerConnection implements StepHost {
     return this.#owner.connectionTable.proves(this.id, domain);
   }
 
-  /** Whether the peer uses per-pair authorization here: an unbound pair's stanza is refused, not the stream. */
+  /**
+   * Whether pairs are authorized one by one here: the peer asked without keys, or takes our
+   * requests on a bidi connection it opened (reverse-pairs.ts). An unbound pair's stanza is then
+   * refused, not the stream.
+   */
   get perPair(): boolean {
-    return this.#perPair;
+    return this.#perPair || this.#reverse !== undefined;
   }
 
   /** Sends a stanza back towards the peer over the pair's outbound binding (an error for an unbound pair). */
@@ -216,11 +227,12 @@ export class ServerConnection implements StepHost {
     return this.#owner.connectionTable.get(this.id)?.bidi ?? false;
   }
 
-  enableBidi(): void {
+  enableBidi(reversePairs: boolean): void {
     const row = this.#owner.connectionTable.get(this.id);
     if (!row || row.bidi) return;
     row.bidi = true;
-    this.logger.info(`${this.label} bidirectional (XEP-0288)`);
+    if (reversePairs) this.#reverse = new ReversePairs(this);
+    this.logger.info(`${this.label} bidirectional (XEP-0288)`, { reverse_pairs: reversePairs || undefined });
   }
 
   // --- host-named streams and host activation (step-host-named.ts, step-host-activation.ts) ---
@@ -293,12 +305,11 @@ export class ServerConnection implements StepHost {
     this.#authenticated = true;
     this.#owner.connectionTable.proved(this.id, pair.remote);
     this.logger.info(`${this.label} pair activated`, { local: pair.local, remote: pair.remote, ...proof });
-    if (this.role === 'receiver' || this.bidi) this.#owner.bindingTable.bind(pair, 'in', this.id, proof);
+    if (this.role === 'receiver' || this.bidi) this.#bindings.bind(pair, 'in', proof);
     if (this.role === 'initiator' || this.bidi) {
-      this.#owner.bindingTable.bind(pair, 'out', this.id, proof);
+      this.#bindings.bind(pair, 'out', proof);
       this.#dialback?.settle(pair);
-      this.#acks.authenticated(this.#tracker);
-      this.#owner.pairReady(this, pair);
+      this.outboundReady(pair);
     }
   }
 
@@ -310,11 +321,17 @@ export class ServerConnection implements StepHost {
   }
 
   write(element: Element): void {
+    this.#debug(`${this.label} sent`, { element: describeElement(element) });
     this.stream.send(element);
   }
 
   send(element: Element): boolean {
-    return this.#negotiation.whenOpen(() => this.stream.send(element));
+    return this.#negotiation.whenOpen(() => this.write(element));
+  }
+
+  /** A line at debug level (`log.level: debug`): the negotiation, step by step, for an operator diagnosing a peer. */
+  #debug(message: string, fields: Record<string, string>): void {
+    if (this.context.logger.enabled('debug')) this.logger.debug(message, fields);
   }
 
   certificate(domain: string): CertificateVerdict {
@@ -358,18 +375,7 @@ export class ServerConnection implements StepHost {
   }
 
   admits(pair: Pair, method: AuthMethod): Admission {
-    return this.#admission(pair, this.#proofFor(pair, method).level);
-  }
-
-  /** What `method` proves for the pair on this connection (src/s2s/pair-proof.ts). */
-  #proofFor(pair: Pair, method: AuthMethod): PairProof {
-    const certified = this.direction === 'out' && this.certificate(pair.remote).status === 'valid';
-    return proofOf(this.direction, method, this.secure, certified);
-  }
-
-  /** Policy's verdict on the pair proven at `level` here (src/policy/snapshot.ts). */
-  #admission(pair: Pair, level: FederationLevel): Admission {
-    return this.context.policy.current.authenticate({ ...pair, address: this.remoteAddress, reached: level });
+    return this.#bindings.admits(pair, method);
   }
 
   authorized(pair: Pair, method: AuthMethod): void {
@@ -379,7 +385,7 @@ export class ServerConnection implements StepHost {
     this.#dialback!.settle(pair);
     if (this.#hostNamed) return void this.#bindHostNamedOutbound(pair);
     // The pair starts sending once the stream is open (after the restart that follows SASL).
-    if (!this.#negotiation.whenOpen(() => this.#bindOutbound(pair, method))) {
+    if (!this.#negotiation.whenOpen(() => this.#bindings.outbound(pair, method))) {
       this.refused(pair, new StanzaError('resource-constraint', 'too many requests wait on this connection'));
     }
   }
@@ -411,8 +417,7 @@ export class ServerConnection implements StepHost {
    * peer does not use per-pair authorization (on a standard stream invalid would end it).
    */
   revoke(pair: Pair): boolean {
-    if (!this.#perPair || !this.#owner.bindingTable.isBound(pair, 'in', this.id)) return false;
-    this.#owner.bindingTable.unbind(pair, 'in', this.id);
+    if (!this.perPair || !this.#bindings.unbindInbound(pair)) return false;
     this.stream.send(new Element('result', NS_DIALBACK, { from: pair.local, to: pair.remote, type: 'invalid' }));
     this.logger.info('s2s incoming pair revoked', { from: pair.remote, to: pair.local });
     return true;
@@ -448,6 +453,7 @@ export class ServerConnection implements StepHost {
     if (this.#owner.bindingTable.isBound(pair, 'out', this.id)) return;
     if (this.#dialback) return this.#dialback.request(pair);
     if (this.#activation.request(pair)) return;
+    if (this.#reverse && this.#authenticated) return this.#reverse.request(pair);
     queueMicrotask(() => this.refused(pair, new StanzaError('remote-server-timeout', `pairs cannot be asked for on a connection ${this.remoteDomain} opened`)));
   }
 
@@ -468,7 +474,9 @@ export class ServerConnection implements StepHost {
     // A host-named stream carries any domain of the peer's host, each pair with a proof of its own; on
     // one the peer opened we can ask only by activation, and only with bidi.
     if (this.#hostNamed) return this.role === 'initiator' ? this.#negotiation.complete : this.#activation.canRequest;
-    if (this.role !== 'initiator' || !this.#negotiation.complete) return false;
+    // On a bidi connection the peer opened: its certificate must name the domain (RFC 7712 section 4.4.2).
+    if (this.role === 'receiver') return this.#reverse !== undefined && this.#authenticated && this.certificate(remote).status === 'valid';
+    if (!this.#negotiation.complete) return false;
     return this.#dialback!.errorsOffered && this.certificate(remote).status === 'valid';
   }
 
@@ -501,6 +509,7 @@ export class ServerConnection implements StepHost {
 
   /** Sends a stanza of a pair bound to this connection; `resends` counts the connections it was sent on before. */
   sendStanza(stanza: Element, pair: Pair, resends = 0): void {
+    this.context.router.traffic.sent.add('server', stanzaKind(stanza.name));
     const outcome = this.#tracker.send(serialize(stanza, NS_CLIENT), pair, resends);
     if (outcome === 'acks-given-up') this.logger.warn('s2s peer stopped acknowledging: acknowledgements given up', { limit: 'unacknowledged stanzas' });
     if (outcome !== 'over-budget') return;
@@ -520,63 +529,50 @@ export class ServerConnection implements StepHost {
     const verdict = await this.proveSender(pair.remote);
     if (this.#closed) return;
     const proof: PairProof = verdict.proven ? { method: verdict.method, level: verdict.level } : { method: 'dialback', level: 'encrypted' };
-    const admission = this.#admission(pair, proof.level);
+    const admission = this.#bindings.admitsAt(pair, proof.level);
     if (admission.kind === 'reject') {
       const reason = verdict.proven ? `it reaches ${proof.level}` : verdict.reason;
       return this.refused(pair, new StanzaError('remote-server-timeout', `${pair.remote} is not proven for the host ${this.#hostNames!.remote}: ${admission.text} (${reason})`));
     }
-    this.#bindOutbound(pair, proof.method, proof);
+    this.#bindings.outbound(pair, proof.method, proof);
   }
 
-  /** Binds a pair we asked for; `given` is a proof already admitted by policy (a host-named stream's). */
-  #bindOutbound(pair: Pair, method: AuthMethod, given?: PairProof): void {
-    if (this.#closed) return;
-    const admission = given ? undefined : this.admits(pair, method);
-    if (admission?.kind === 'reject') return this.refused(pair, stanzaErrorOf(admission));
-    const proof = this.#record(pair, 'out', method, this.certificate(pair.remote).status === 'valid', given);
-    this.#acks.authenticated(this.#tracker);
-    this.logger.info('s2s outgoing pair authorized', { local: pair.local, remote: pair.remote, ...proof });
-    this.#owner.pairReady(this, pair);
-    // XEP-0288 section 2.2: the peer may send the reverse of each pair we proved, if what it proved to us is enough.
-    if (this.bidi && this.#admitted(pair, proof.level, 's2s outgoing bidi: policy refuses to receive from the peer')) this.#bindReverse(pair, 'in', proof);
-  }
-
-  /** Whether policy admits the pair proven at `level`; a refusal is logged with its rule. */
-  #admitted(pair: Pair, level: FederationLevel, refusal: string): boolean {
-    const admission = this.#admission(pair, level);
-    if (admission.kind === 'continue') return true;
-    this.logger.warn(refusal, { from: pair.remote, level, reason: admission.text, rule: admission.rule });
-    return false;
-  }
-
-  /** XEP-0288: a pair authorized one way on a bidi connection is bound the other way too, with the same proof. */
-  #bindReverse(pair: Pair, direction: Direction, proof: PairProof): void {
-    this.#owner.bindingTable.bind(pair, direction, this.id, proof);
-    this.logger.info(`${this.label} pair bound ${direction === 'out' ? 'outbound' : 'inbound'} (bidi)`, { local: pair.local, remote: pair.remote });
-    if (direction === 'out') this.#owner.pairReady(this, pair);
-  }
-
+  /** The peer proved a pair's sender; with bidi we send as its reverse too. */
   #bindInbound(pair: Pair, method: AuthMethod): void {
-    const proof = this.#proofFor(pair, method);
-    if (!this.#admitted(pair, proof.level, 's2s incoming pair refused by policy')) return this.pairRefused(pair, method);
+    const proof = this.#bindings.inbound(pair, method);
+    if (!proof) return;
     this.#authenticated = true;
-    this.#record(pair, 'in', method, method === 'sasl-external' || method === 'certificate');
-    this.logger.info('s2s incoming sender authorized', { from: pair.remote, to: pair.local, ...proof });
     // XEP-0288 section 2.2: we send as the reverse of what the peer proved, once the stream is
     // open. A step authorizes while it handles the peer's element, before it reports the restart
     // that follows SASL; asked after that, nothing goes out between <success/> and our new header.
-    if (this.bidi) queueMicrotask(() => this.#negotiation.whenOpen(() => !this.#closed && this.#bindReverse(pair, 'out', proof)));
+    if (this.bidi) queueMicrotask(() => this.#negotiation.whenOpen(() => !this.#closed && this.#bindings.reverse(pair, 'out', proof)));
   }
 
-  /** Enters what the peer proved in the connection table and the pair in the binding table. */
-  #record(pair: Pair, direction: Direction, method: AuthMethod, certified: boolean, given?: PairProof): PairProof {
+  // --- BindingsHost and ReverseHost: pair-bindings.ts, reverse-pairs.ts -----------------------
+
+  get ended(): boolean {
+    return this.#closed;
+  }
+
+  bound(): void {
     clearTimeout(this.#negotiationTimer);
-    if (certified) this.#owner.connectionTable.certified(this.id, pair.remote);
-    else this.#owner.connectionTable.proved(this.id, pair.remote);
-    const proof = given ?? proofOf(direction, method, this.secure, certified);
-    this.#owner.bindingTable.bind(pair, direction, this.id, proof);
-    this.#owner.pairCounters.count(direction, 'authorized', method);
-    return proof;
+  }
+
+  outboundReady(pair: Pair): void {
+    this.#acks.authenticated(this.#tracker);
+    this.#owner.pairReady(this, pair);
+  }
+
+  admitsSender(pair: Pair, method: AuthMethod): Admission {
+    return this.#bindings.admits(pair, method, 'in');
+  }
+
+  reverseGranted(pair: Pair, method: AuthMethod): void {
+    this.#bindings.granted(pair, method);
+  }
+
+  reverseAuthorized(pair: Pair): void {
+    this.#bindings.grantedByPeer(pair);
   }
 
   // --- the stream ------------------------------------------------------------------------------
@@ -633,6 +629,7 @@ export class ServerConnection implements StepHost {
   #features(): Element {
     const features = new Element('features', NS_STREAMS);
     if (!this.#negotiation.offer(features)) features.c('sm', {}, NS_SM);
+    this.#debug(`${this.label} offered features`, { features: featureNames(features) });
     return features;
   }
 
@@ -658,12 +655,14 @@ export class ServerConnection implements StepHost {
         if (!element.getChild('host-named', NS_TRELLIS_S2S)) return this.#hostNamedFailed('the peer did not confirm host names after TLS');
         this.#establishHostNamed();
       }
+      this.#debug(`${this.label} received features`, { features: featureNames(element) });
       this.#acks.features(element);
       this.#dialback!.observe(element);
       this.#negotiation.features(element);
       if (!this.#hostNames) this.#settleHostNamed(false);
       return;
     }
+    if (this.#reverse?.claims(element)) return this.#reverse.handle(element);
     const step = this.#negotiation.handle(element);
     if (step) return void step.catch((error: unknown) => this.#stepFailed(error));
     if (element.xmlns === NS_SM) return this.#acks.handle(element, this.#inbound, this.#tracker);
@@ -711,6 +710,7 @@ export class ServerConnection implements StepHost {
     this.#negotiation.clear();
     if (error) this.#note(error.message);
     this.#dialback?.closed();
+    this.#reverse?.closed();
     this.#activation.closed();
     const unconfirmed = this.#tracker.takeUnconfirmed();
     // Draft-ietf-xmpp-dna-01 section 4: a closed connection leaves both tables.
@@ -725,4 +725,9 @@ export class ServerConnection implements StepHost {
     this.logger.info(`${this.label} connection closed`, { reason: reason.message, unconfirmed: unconfirmed.length || undefined, bytes_in: this.stream.bytesIn, bytes_out: this.stream.bytesOut });
     this.#owner.closed(this, reason, unconfirmed);
   }
+}
+
+/** The features of a <stream:features/> by name, for log lines: "starttls bidi dialback". */
+function featureNames(features: Element): string {
+  return features.elements().map((feature) => feature.name).join(' ') || '(none)';
 }

@@ -126,6 +126,9 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
   async connect(pair: Pair, own = false): Promise<ServerConnection | StanzaError> {
     const way = this.context.policy.current.route(pair.remote);
     if (way.kind === 'reject') return stanzaErrorOf(way);
+    // Routed directly: a connection the peer opened may do, with no DNS lookup (reverse-pairs.ts).
+    const openedByPeer = !own && way.via.kind === 'direct' && this.context.config.multiplex ? this.#openedByPeer(pair.remote) : undefined;
+    if (openedByPeer) return openedByPeer;
     const targets = await nextHops(pair.remote, way.via, this.context);
     if (targets instanceof StanzaError) return targets;
     if (this.context.config.multiplex) {
@@ -176,6 +179,15 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
         if ((connection.hostNamed || (await connection.hostNamedSettled)) && connection.canCarry(remote)) return connection;
       }
     }
+    return undefined;
+  }
+
+  /**
+   * A bidi connection a peer opened that takes our pair requests and whose certificate names
+   * `remote` (XEP-0288 section 2.2, RFC 7712 section 4.4.2): the oldest, so that pairs gather on one.
+   */
+  #openedByPeer(remote: string): ServerConnection | undefined {
+    for (const { connection } of this.#live.values()) if (connection.direction === 'in' && connection.canCarry(remote)) return connection;
     return undefined;
   }
 
@@ -294,6 +306,13 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
       closed++;
     }
     return closed;
+  }
+
+  /** Stanzas waiting for their pair to be authorized, for every remote domain (the metrics). */
+  queued(): number {
+    let queued = 0;
+    for (const destination of this.#destinations.values()) queued += destination.queued;
+    return queued;
   }
 
   /** Every server connection, for the admin API and `trellis s2s`. */

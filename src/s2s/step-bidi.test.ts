@@ -28,6 +28,16 @@ describe('the bidi step (XEP-0288)', () => {
       assert.equal(host.bidi, true);
     });
 
+    test("offered with Trellis's pairs extension: <bidi/> says reverse pair requests are taken", () => {
+      const host = initiator();
+      bidiStep(host).begin!(features(`${FEATURE}<pairs xmlns='urn:xmpp:trellis:s2s:0'/>`));
+      assert.match(host.wire[0]!, /^<bidi xmlns=["']urn:xmpp:bidi["']><pairs xmlns=["']urn:xmpp:trellis:s2s:0["']\/><\/bidi>$/);
+      assert.deepEqual([host.bidi, host.reversePairs], [true, true]);
+      const prosody = initiator();
+      bidiStep(prosody).begin!(features(FEATURE));
+      assert.deepEqual([prosody.bidi, prosody.reversePairs], [true, false], 'a peer without the extension is never asked');
+    });
+
     test('not offered (ejabberd, jabberd2): nothing is sent, the connection stays one-way', () => {
       const host = initiator();
       assert.equal(bidiStep(host).begin!(features("<dialback xmlns='urn:xmpp:features:dialback'/>")), 'done');
@@ -62,7 +72,7 @@ describe('the bidi step (XEP-0288)', () => {
     test('not offered when turned off, or once bidi is on or the peer is authenticated', () => {
       assert.equal(offered(receiver({ bidi: false })), false);
       const on = receiver();
-      on.enableBidi();
+      on.enableBidi(false);
       assert.equal(offered(on), false);
       const authenticated = receiver();
       authenticated.authenticated = true;
@@ -72,7 +82,17 @@ describe('the bidi step (XEP-0288)', () => {
     test('<bidi/> after TLS turns bidi on, with no reply', () => {
       const host = receiver();
       assert.equal(bidiStep(host).handle(REQUEST), 'done');
-      assert.deepEqual([host.bidi, host.wire, host.failures], [true, [], []]);
+      assert.deepEqual([host.bidi, host.reversePairs, host.wire, host.failures], [true, false, [], []]);
+    });
+
+    test('<bidi/> with the pairs extension after TLS: we may ask for pairs too; never before TLS', () => {
+      const request = parseElement("<bidi xmlns='urn:xmpp:bidi'><pairs xmlns='urn:xmpp:trellis:s2s:0'/></bidi>");
+      const host = receiver();
+      bidiStep(host).handle(request);
+      assert.deepEqual([host.bidi, host.reversePairs], [true, true]);
+      const plain = receiver({ secure: false, level: 'verified' });
+      bidiStep(plain).handle(request);
+      assert.deepEqual([plain.bidi, plain.reversePairs], [true, false]);
     });
 
     test('<bidi/> before TLS where TLS is required is not enabled, and the stream goes on', () => {

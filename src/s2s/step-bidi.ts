@@ -4,11 +4,13 @@
  * after TLS and before SASL or dialback (section 2.2), and no reply follows. Our rule: not
  * before TLS where policy requires TLS (section 2.2 puts TLS first), and not once the peer has
  * authenticated. What bidi changes is in server-connection.ts: each pair authorized one way is
- * also bound the other way on the same connection.
+ * also bound the other way on the same connection; and between two Trellis servers the
+ * receiver may ask for pairs too (reverse-pairs.ts), which the initiator's `<bidi/>` says it takes.
  */
 import { Element } from '../xml/element.ts';
 import { NS_BIDI, NS_BIDI_FEATURE } from '../xml/namespaces.ts';
 import type { Step, StepHost, StepResult } from './negotiation.ts';
+import { NS_TRELLIS_S2S } from './pair-authorization.ts';
 import { tlsRequired } from './step-tls.ts';
 
 export function bidiStep(host: StepHost): Step {
@@ -25,15 +27,17 @@ export function bidiStep(host: StepHost): Step {
 
     begin(features) {
       if (allowed() && features?.getChild('bidi', NS_BIDI_FEATURE)) {
-        host.write(new Element('bidi', NS_BIDI));
-        host.enableBidi();
+        // A peer that offered the pairs extension is told we take its pair requests (reverse-pairs.ts).
+        const reverse = host.secure && features.getChild('pairs', NS_TRELLIS_S2S) !== undefined;
+        host.write(new Element('bidi', NS_BIDI, {}, reverse ? [new Element('pairs', NS_TRELLIS_S2S)] : []));
+        host.enableBidi(reverse);
       }
       return 'done';
     },
 
     handle(element): StepResult {
       if (host.role === 'receiver' && element.name === 'bidi' && allowed()) {
-        host.enableBidi();
+        host.enableBidi(host.secure && element.getChild('pairs', NS_TRELLIS_S2S) !== undefined);
         return 'done';
       }
       // Not an error the stream ends with: bidi stays off and the peer's stanzas keep their one direction.

@@ -1,13 +1,14 @@
 /**
  * Service hosts: domains that serve a service instead of accounts (DESIGN: routes are a table).
  * Each hosted domain gets its services at subdomains of its own (group chat at
- * `conference.<host>` and, while the HTTP listener runs, file upload at `upload.<host>`, unless
- * configured otherwise), listed in its disco#items (XEP-0030) and
+ * `conference.<host>`, publish-subscribe at `pubsub.<host>` and, while the HTTP listener runs,
+ * file upload at `upload.<host>`, unless configured otherwise), listed in its disco#items (XEP-0030) and
  * routed like any hosted domain; the router's foreign-access rules of the parent host apply.
  * No client logs in to a service host, and it runs none of the account features.
  */
 import type { HostConfig, TrellisConfig } from '../config/types.ts';
 import { mucServiceOf, serveMuc } from '../muc/module.ts';
+import { servePubsub } from '../pubsub/module.ts';
 import type { MucService } from '../muc/service.ts';
 import type { TlsContextStore } from '../net/tls-contexts.ts';
 import { Host, type ServiceInfo } from '../router/host.ts';
@@ -21,7 +22,7 @@ import { UploadService } from '../upload/service.ts';
 import { resolve } from 'node:path';
 
 export interface ServiceSpec extends ServiceInfo {
-  kind: 'muc' | 'upload';
+  kind: 'muc' | 'pubsub' | 'upload';
   domain: string;
 }
 
@@ -37,18 +38,38 @@ export interface ServiceSetupContext {
   uploads?: UploadRegistry;
 }
 
+/** The domains of a hosted domain's services where an external component is configured instead (it serves them). */
+function componentsInPlace(host: HostConfig, config: TrellisConfig): string[] {
+  return SERVICE_KINDS.filter((kind) => host[kind].enabled)
+    .map((kind) => `${host[kind].subdomain}.${host.domain}`)
+    .filter((domain) => config.components.some((component) => component.domain === domain));
+}
+
 /** The services a hosted domain has by its configuration; a domain that is itself hosted is never a service. */
 export function serviceSpecs(host: HostConfig, config: TrellisConfig): ServiceSpec[] {
   const specs: ServiceSpec[] = [];
-  if (host.muc.enabled) specs.push({ kind: 'muc', parent: host.domain, domain: `${host.muc.subdomain}.${host.domain}` });
-  // File upload needs the HTTP listener that serves the files.
-  if (host.upload.enabled && config.http.enabled) specs.push({ kind: 'upload', parent: host.domain, domain: `${host.upload.subdomain}.${host.domain}` });
-  return specs.filter(
-    ({ domain }) =>
-      !config.hosts.some((other) => other.domain === domain) &&
-      // An external component configured at that domain serves it instead (src/component).
-      !config.components.some((component) => component.domain === domain),
-  );
+  for (const kind of SERVICE_KINDS) {
+    const settings = host[kind];
+    if (!settings.enabled) continue;
+    // File upload needs the HTTP listener that serves the files.
+    if (kind === 'upload' && !config.http.enabled) continue;
+    const domain = `${settings.subdomain}.${host.domain}`;
+    if (config.hosts.some((other) => other.domain === domain)) continue;
+    // An external component configured at that domain serves it instead (src/component).
+    if (componentsInPlace(host, config).includes(domain)) continue;
+    // Two services configured at one subdomain: the first (group chat) serves it.
+    if (specs.some((spec) => spec.domain === domain)) continue;
+    specs.push({ kind, parent: host.domain, domain });
+  }
+  return specs;
+}
+
+/** The services a hosted domain runs itself, each under its settings' key. */
+const SERVICE_KINDS = ['muc', 'pubsub', 'upload'] as const;
+type ServiceKind = (typeof SERVICE_KINDS)[number];
+
+function isServiceKind(kind: string | undefined): kind is ServiceKind {
+  return (SERVICE_KINDS as readonly string[]).includes(kind ?? '');
 }
 
 /**
@@ -59,12 +80,15 @@ export function serviceSpecs(host: HostConfig, config: TrellisConfig): ServiceSp
 export async function syncServiceHosts(parent: string, hostConfig: HostConfig | undefined, context: ServiceSetupContext): Promise<{ started: string[]; stopped: string[] }> {
   const { router, config, logger } = context;
   const wanted = hostConfig ? serviceSpecs(hostConfig, config) : [];
+  for (const component of hostConfig ? componentsInPlace(hostConfig, config) : []) {
+    logger.info('a service is served by an external component instead of the built-in one', { host: parent, service: component, key: `components.${component}` });
+  }
   const started: string[] = [];
   const stopped: string[] = [];
   for (const host of [...router.hosts.values()]) {
     const kind = host.service?.kind;
-    if ((kind !== 'muc' && kind !== 'upload') || host.service!.parent !== parent) continue;
-    const keep = hostConfig !== undefined && wanted.some((spec) => spec.domain === host.domain && spec.kind === kind) && sameSettings(kind, host.config, hostConfig);
+    if (!isServiceKind(kind) || host.service!.parent !== parent) continue;
+    const keep = hostConfig !== undefined && wanted.some((spec) => spec.domain === host.domain && spec.kind === kind) && sameSettings(host.config, hostConfig, kind);
     if (keep) {
       host.config = hostConfig;
       continue;
@@ -78,8 +102,10 @@ export async function syncServiceHosts(parent: string, hostConfig: HostConfig | 
     const serviceConfig = { ...hostConfig!, domain: spec.domain };
     await context.loadCertificate(context.tls, serviceConfig, config, logger);
     const host = new Host(hostConfig!, spec);
-    if (spec.kind === 'muc') serveMuc(host, { parent, settings: hostConfig!.muc, router, storage: context.storage, logger: logger.child({ service: spec.domain }) });
-    else if (!(await startUpload(host, spec, hostConfig!, context))) continue;
+    if (spec.kind === 'pubsub') servePubsub(host, { parent, router, storage: context.storage });
+    else if (spec.kind === 'upload') {
+      if (!(await startUpload(host, spec, hostConfig!, context))) continue;
+    } else serveMuc(host, { parent, settings: hostConfig!.muc, router, storage: context.storage, logger: logger.child({ service: spec.domain }) });
     router.addHost(host);
     started.push(spec.domain);
     logger.info('service started', { service: spec.domain, kind: spec.kind, host: parent });
@@ -92,7 +118,7 @@ export function mucServices(router: Router): MucService[] {
   return [...router.hosts.values()].flatMap((host) => mucServiceOf(host) ?? []);
 }
 
-function sameSettings(kind: 'muc' | 'upload', a: HostConfig, b: HostConfig): boolean {
+function sameSettings(a: HostConfig, b: HostConfig, kind: ServiceKind): boolean {
   return JSON.stringify(a[kind]) === JSON.stringify(b[kind]);
 }
 

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { AccountExistsError } from './types.ts';
 import { mucRoomTests } from './contract-muc.ts';
+import { pubsubTests } from './contract-pubsub.ts';
 import type { OfflineMessage, OfflineQuota, RosterItem, Storage, StoredCredentials } from './types.ts';
 
 export function storageContract(
@@ -32,6 +33,7 @@ export function storageContract(
     describe('serverData', () => serverDataTests(openFor));
     describe('abuseRules', () => abuseRuleTests(openFor));
     describe('mucRooms', () => mucRoomTests(openFor));
+    describe('pubsub', () => pubsubTests(openFor));
   });
 }
 

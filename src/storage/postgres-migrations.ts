@@ -114,6 +114,31 @@ const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    // Publish-subscribe nodes and items (XEP-0060), per service: a PubSub domain or an account's
+    // bare JID (XEP-0163). seq orders a node's items, newest highest.
+    sql: `
+      CREATE TABLE pubsub_nodes (
+        service text COLLATE "C" NOT NULL,
+        name text COLLATE "C" NOT NULL,
+        state text NOT NULL,
+        PRIMARY KEY (service, name)
+      );
+
+      CREATE SEQUENCE pubsub_item_seq;
+      CREATE TABLE pubsub_items (
+        service text COLLATE "C" NOT NULL,
+        node text COLLATE "C" NOT NULL,
+        id text COLLATE "C" NOT NULL,
+        seq bigint NOT NULL DEFAULT nextval('pubsub_item_seq'),
+        xml text NOT NULL,
+        publisher text NOT NULL,
+        PRIMARY KEY (service, node, id)
+      );
+      CREATE INDEX pubsub_items_by_seq ON pubsub_items (service, node, seq);
+    `,
+  },
 ];
 
 export const LATEST_POSTGRES_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -16,11 +16,13 @@ import { migratePostgres } from './postgres-migrations.ts';
 import { inTransaction } from './postgres-transaction.ts';
 import { AccountExistsError } from './types.ts';
 import { postgresMucRoomStore } from './postgres-muc.ts';
+import { postgresPubsubStore } from './postgres-pubsub.ts';
 import type {
   AbuseRule,
   AbuseRuleStore,
   AccountStore,
   MucRoomStore,
+  PubsubStore,
   OfflineStore,
   Roster,
   RosterItem,
@@ -57,6 +59,7 @@ class PostgresStorage implements Storage {
   readonly serverData: ServerDataStore;
   readonly abuseRules: AbuseRuleStore;
   readonly mucRooms: MucRoomStore;
+  readonly pubsub: PubsubStore;
   readonly #pool: Pool;
   #closed = false;
 
@@ -69,6 +72,7 @@ class PostgresStorage implements Storage {
     this.serverData = serverDataStore(pool);
     this.abuseRules = abuseRuleStore(pool);
     this.mucRooms = postgresMucRoomStore(pool);
+    this.pubsub = postgresPubsubStore(pool);
   }
 
   async close(): Promise<void> {
@@ -113,6 +117,8 @@ function accountStore(pool: Pool): AccountStore {
         for (const table of ['roster_items', 'roster_versions', 'offline_messages', 'user_data']) {
           await client.query(`DELETE FROM ${table} WHERE domain = $1 AND username = $2`, [domain, username]);
         }
+        // The account's personal eventing nodes (XEP-0163) are kept under its bare JID.
+        for (const table of ['pubsub_items', 'pubsub_nodes']) await client.query(`DELETE FROM ${table} WHERE service = $1`, [`${username}@${domain}`]);
         return rowCount !== 0;
       });
     },

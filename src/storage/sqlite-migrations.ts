@@ -113,6 +113,30 @@ const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 5,
+    // Publish-subscribe nodes and items (XEP-0060), per service: a PubSub domain or an account's
+    // bare JID (XEP-0163). seq orders a node's items, newest highest.
+    sql: `
+      CREATE TABLE pubsub_nodes (
+        service TEXT NOT NULL,
+        name TEXT NOT NULL,
+        state TEXT NOT NULL,
+        PRIMARY KEY (service, name)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE pubsub_items (
+        service TEXT NOT NULL,
+        node TEXT NOT NULL,
+        id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        xml TEXT NOT NULL,
+        publisher TEXT NOT NULL,
+        PRIMARY KEY (service, node, id)
+      ) WITHOUT ROWID;
+      CREATE INDEX pubsub_items_by_seq ON pubsub_items (service, node, seq);
+    `,
+  },
 ];
 
 export const LATEST_SQLITE_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]!.version;

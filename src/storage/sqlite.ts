@@ -17,11 +17,13 @@ import { overQuota, withinBytes } from './offline-quota.ts';
 import { migrateSqlite } from './sqlite-migrations.ts';
 import { AccountExistsError } from './types.ts';
 import { sqliteMucRoomStore } from './sqlite-muc.ts';
+import { sqlitePubsubStore } from './sqlite-pubsub.ts';
 import type {
   AbuseRule,
   AbuseRuleStore,
   AccountStore,
   MucRoomStore,
+  PubsubStore,
   OfflineStore,
   Roster,
   RosterItem,
@@ -62,6 +64,7 @@ class SqliteStorage implements Storage {
   readonly serverData: ServerDataStore;
   readonly abuseRules: AbuseRuleStore;
   readonly mucRooms: MucRoomStore;
+  readonly pubsub: PubsubStore;
   readonly #db: DatabaseSync;
 
   constructor(db: DatabaseSync) {
@@ -74,6 +77,7 @@ class SqliteStorage implements Storage {
     this.serverData = serverDataStore(db);
     this.abuseRules = abuseRuleStore(db, write);
     this.mucRooms = sqliteMucRoomStore(db, write);
+    this.pubsub = sqlitePubsubStore(db, write);
   }
 
   async close(): Promise<void> {
@@ -107,6 +111,8 @@ function accountStore(db: DatabaseSync, write: Write): AccountStore {
   const removeUserRows = ['roster_items', 'roster_versions', 'offline_messages', 'user_data'].map(
     (table) => db.prepare(`DELETE FROM ${table} WHERE domain = ? AND username = ?`),
   );
+  // The account's personal eventing nodes (XEP-0163) are kept under its bare JID.
+  const removePepRows = ['pubsub_items', 'pubsub_nodes'].map((table) => db.prepare(`DELETE FROM ${table} WHERE service = ?`));
 
   return {
     async create(domain, username, credentials) {
@@ -124,6 +130,7 @@ function accountStore(db: DatabaseSync, write: Write): AccountStore {
       return write(() => {
         const existed = remove.run(domain, username).changes > 0;
         for (const statement of removeUserRows) statement.run(domain, username);
+        for (const statement of removePepRows) statement.run(`${username}@${domain}`);
         return existed;
       });
     },

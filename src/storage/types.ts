@@ -173,6 +173,49 @@ export interface MucRoomStore {
   delete(service: string, name: string): Promise<boolean>;
 }
 
+/** A publish-subscribe node (XEP-0060) as its service keeps it. */
+export interface StoredPubsubNode {
+  /** the NodeID, compared byte for byte */
+  name: string;
+  /** the node's configuration, affiliations and subscriptions: JSON the service writes and reads back */
+  state: string;
+}
+
+/** A published item (XEP-0060 section 7.1). */
+export interface StoredPubsubItem {
+  id: string;
+  /** the serialized <item/> element */
+  xml: string;
+  /** the publisher's bare JID */
+  publisher: string;
+}
+
+/**
+ * Nodes and items, kept per service: a PubSub service's domain, or an account's bare JID for
+ * its personal eventing service (XEP-0163), whose rows go with the account.
+ */
+export interface PubsubStore {
+  /** Every node of a service, sorted by name. */
+  nodes(service: string): Promise<StoredPubsubNode[]>;
+  node(service: string, name: string): Promise<StoredPubsubNode | undefined>;
+  /** Inserts the node or replaces its state; its items stay. */
+  putNode(service: string, node: StoredPubsubNode): Promise<void>;
+  /** Removes a node and its items; returns false when there was none. */
+  deleteNode(service: string, name: string): Promise<boolean>;
+  /** The newest `max` items of a node (every item when undefined), newest first. */
+  items(service: string, node: string, max?: number): Promise<StoredPubsubItem[]>;
+  item(service: string, node: string, id: string): Promise<StoredPubsubItem | undefined>;
+  /**
+   * Stores an item as the node's newest (replacing one with its id), then removes the oldest
+   * beyond `maxItems`; returns the ids removed.
+   */
+  putItem(service: string, node: string, item: StoredPubsubItem, maxItems: number): Promise<string[]>;
+  /** Removes an item; returns false when there was none. */
+  deleteItem(service: string, node: string, id: string): Promise<boolean>;
+  /** Removes every item of a node; returns how many there were. */
+  purge(service: string, node: string): Promise<number>;
+}
+
 export interface Storage {
   readonly driver: 'sqlite' | 'postgres';
   readonly accounts: AccountStore;
@@ -182,6 +225,7 @@ export interface Storage {
   readonly serverData: ServerDataStore;
   readonly abuseRules: AbuseRuleStore;
   readonly mucRooms: MucRoomStore;
+  readonly pubsub: PubsubStore;
   close(): Promise<void>;
 }
 

@@ -36,7 +36,7 @@ describe('upload slots', async () => {
   test('file-too-large carries the largest size; quota 0 means no quota', () => {
     assert.throws(
       () => service({ max_file_size: 100 }).requestSlot({ owner: 'a@example.com', filename: 'x', size: 101, type: '' }),
-      (error: unknown) => error instanceof StanzaError && error.condition === 'not-acceptable' && error.application?.getChildText('max-file-size', 'urn:xmpp:http:upload:0') === '100',
+      (error: unknown) => error instanceof StanzaError && error.condition === 'not-acceptable' && error.appCondition?.getChildText('max-file-size', 'urn:xmpp:http:upload:0') === '100',
     );
     assert.ok(service({ quota: 0, max_file_size: 1e12 }).requestSlot({ owner: 'a@example.com', filename: 'x', size: 1e11, type: '' }).put);
   });

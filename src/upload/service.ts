@@ -67,7 +67,9 @@ export class UploadService {
     if (request.size > maxSize) {
       // Section 5: file-too-large tells the client the largest size allowed.
       const tooLarge = el('file-too-large', NS_UPLOAD, {}, el('max-file-size', NS_UPLOAD, {}, String(maxSize)));
-      throw new StanzaError('not-acceptable', `the file is too large: the largest allowed is ${maxSize} bytes`, 'modify', undefined, tooLarge);
+      const error = new StanzaError('not-acceptable', `the file is too large: the largest allowed is ${maxSize} bytes`, 'modify');
+      error.appCondition = tooLarge;
+      throw error;
     }
     const used = this.store.usage(request.owner);
     if (quota > 0 && used + request.size > quota) {

@@ -28,7 +28,7 @@ test('every YAML block of docs/web.md is a named example that parses', () => {
 test('https: the listener on 5443 with TLS, WebSocket at /xmpp-websocket, upload.<host> started', () => {
   const { http } = example('https');
   assert.deepEqual([http.enabled, http.port, http.tls, http.websocket.path], [true, 5443, true, '/xmpp-websocket']);
-  assert.deepEqual(services(example('https')), ['muc conference.example.com', 'upload upload.example.com']);
+  assert.deepEqual(services(example('https')), ['muc conference.example.com', 'pubsub pubsub.example.com', 'upload upload.example.com']);
 });
 
 test('behind-proxy: plain HTTP on loopback with the proxy trusted and the public URL set', () => {
@@ -42,11 +42,11 @@ test('moved: every WebSocket client sent to the new endpoint', () => {
 
 test('upload: limits inherited, renamed on one host, off on the other', () => {
   const config = example('upload');
-  assert.deepEqual(services(config), ['muc conference.example.com', 'upload files.example.com', 'muc conference.example.net']);
+  assert.deepEqual(services(config), ['muc conference.example.com', 'pubsub pubsub.example.com', 'upload files.example.com', 'muc conference.example.net', 'pubsub pubsub.example.net']);
   assert.deepEqual([config.hosts[0]!.upload.max_file_size, config.hosts[0]!.upload.quota, config.hosts[0]!.upload.expire_after], [52428800, 524288000, 2592000]);
 });
 
 test('without the HTTP listener there is no upload service', () => {
   const config = parseConfig('hosts: {example.com: {}}', { baseDir: '/srv/trellis' });
-  assert.deepEqual(services(config), ['muc conference.example.com']);
+  assert.deepEqual(services(config), ['muc conference.example.com', 'pubsub pubsub.example.com']);
 });

@@ -65,9 +65,9 @@ export class StanzaError extends Error {
   readonly type: StanzaErrorType;
   /** the entity generating the error, when it is not the stanza's addressee (RFC 6120 section 8.3.2 `by`) */
   readonly by?: string;
-  /** an application-specific condition after the defined one (RFC 6120 section 8.3.4), such as XEP-0363's file-too-large */
-  readonly application?: Element;
-  constructor(condition: StanzaErrorCondition, text?: string, type?: StanzaErrorType, by?: string, application?: Element) {
+  /** an application-specific condition element (RFC 6120 section 8.3.4), such as XEP-0060's pubsub#errors */
+  appCondition?: Element;
+  constructor(condition: StanzaErrorCondition, text?: string, type?: StanzaErrorType, by?: string) {
     const stackTraceLimit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     super(text ?? condition);
@@ -76,7 +76,6 @@ export class StanzaError extends Error {
     this.condition = condition;
     this.type = type ?? DEFAULT_TYPE[condition];
     this.by = by;
-    this.application = application;
   }
   get text(): string | undefined {
     return this.message === this.condition ? undefined : this.message;
@@ -106,7 +105,7 @@ export function errorReply(stanza: Element, error: StanzaError): Element | undef
   const errorElement = reply.c('error', { type: error.type, ...(error.by ? { by: error.by } : {}) });
   errorElement.c(error.condition, {}, NS_STANZA_ERRORS);
   if (error.text) errorElement.c('text', { 'xml:lang': 'en' }, NS_STANZA_ERRORS).t(error.text);
-  if (error.application) errorElement.append(error.application);
+  if (error.appCondition) errorElement.append(error.appCondition.clone());
   return reply;
 }
 

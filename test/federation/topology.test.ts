@@ -8,7 +8,8 @@
  * stanza for a pair not bound to it is refused with invalid-connection and not delivered, and
  * revoking one pair from the admin API stops that pair only while the other 399 keep flowing,
  * until it is authorized again. Then the group-chat services of every domain are asked for their
- * identity from the other host (XEP-0030), and last the same exchange runs with
+ * identity from the other host (XEP-0030), still over the one connection (the host that did not
+ * open it asks for its pairs there), and last the same exchange runs with
  * `s2s.multiplex: false`; both counted.
  */
 import assert from 'node:assert/strict';
@@ -142,6 +143,8 @@ describe(`two hosts serving ${N} domains each: one connection between them`, () 
     // Each direction of every pair of domains that talked: users' and services' domains.
     // Each pair of domains once each way: bound inbound, and outbound as its reverse (bidi).
     assert.equal(connection!.pairs.length, 2 * N * N);
+    // s2s.rate for each pair the peer may send for, up to s2s.rate_pairs_max (64) of them.
+    assert.equal(connection!.readStanzasPerSecond, 1000 * Math.min(N * N, 64));
     assert.equal(pairs.length, N * N);
     const pair = pairs.find((candidate) => candidate.local === qs[2] && candidate.remote === ps.at(-1));
     assert.deepEqual(pair?.inbound.map((binding) => [binding.connection, binding.method]), [[connection!.id, 'certificate']]);
@@ -158,7 +161,7 @@ describe(`two hosts serving ${N} domains each: one connection between them`, () 
     console.log(run.stdout.split('\n').slice(0, 6).map((line) => `# ${line}`).join('\n'));
   });
 
-  it('a stanza for a pair not bound to the connection is refused with invalid-connection and not delivered', async () => {
+  it('a stanza for a pair not bound to the connection is refused with invalid-connection and not delivered, on either side', async () => {
     const h2 = shared.h2.server.s2s;
     const [connection] = h2.connections();
     // As if the binding were gone on h2's side only (a revocation crossing the stanza).
@@ -174,6 +177,18 @@ describe(`two hosts serving ${N} domains each: one connection between them`, () 
     assert.doesNotMatch(receiver.received, /not bound here/);
     assert.equal(between(), 1);
     h2.bindingTable.bind(pair, 'in', connection!.id, binding!.proof);
+
+    // The same on h1, the side that opened the connection: refused alone, the connection stays.
+    const h1 = shared.h1.server.s2s;
+    const [opened] = h1.connections();
+    const back = { local: 'p2.test', remote: 'q2.test' };
+    const [openerBinding] = h1.bindingTable.pairsOf(opened!.id, 'in').filter((bound) => bound.local === back.local && bound.remote === back.remote);
+    h1.bindingTable.unbind(back, 'in', opened!.id);
+    shared.clients.get('q2.test')!.send(`<message to='u@p2.test/r' type='chat' id='unbound-back'><body>not bound on the opener</body></message>`);
+    assert.match(await shared.clients.get('q2.test')!.waitFor(/id=["']unbound-back["'][^>]*type=["']error["']|type=["']error["'][^>]*id=["']unbound-back["']/, 10_000), /invalid-connection/);
+    assert.equal(await exchange(shared, ['q3.test'], ['p2.test'], 'still back'), 1);
+    assert.equal(between(), 1);
+    h1.bindingTable.bind(back, 'in', opened!.id, openerBinding!.proof);
   });
 
   it('revoking one pair from the admin API stops it alone; the other pairs keep flowing, and it is authorized again', async () => {
@@ -195,16 +210,18 @@ describe(`two hosts serving ${N} domains each: one connection between them`, () 
     assert.equal(between(), 1);
   });
 
-  it("h1's users reach the services of h2's domains over the same connection; h2's users reaching h1's services open h2's own", async () => {
+  it("each host's users reach the services of the other's domains over the same connection", async () => {
     assert.equal(await askServices(shared, ps, qs), N * N * SERVICES.length);
     assert.equal(between(), 1);
-    // h1 never asked for the pairs (q, muc.p), and Trellis does not yet ask for pairs on a
-    // connection the peer opened (XEP-0288 allows it): h2 opens a connection of its own, which
-    // then carries all of them (the next hop and the certificate are the same for every domain).
+    // h1 never asked for the pairs (q, muc.p): h2 asks for them on the connection h1 opened
+    // (XEP-0288 section 2.2; docs/protocols/reverse-pairs.md), which h1's certificate proves muc.p for.
     assert.equal(await askServices(shared, qs, ps), N * N * SERVICES.length);
-    const count = between();
-    console.log(`# services asked both ways: ${count} TCP connections between the hosts`);
-    assert.equal(count, 2, JSON.stringify([shared.h1, shared.h2].map((host) => host.server.s2s.connections().map((row) => `${row.direction} ${row.remoteDomain} ${row.pairs.length}`))));
+    assert.equal(between(), 1, JSON.stringify([shared.h1, shared.h2].map((host) => host.server.s2s.connections().map((row) => `${row.direction} ${row.remoteDomain} ${row.pairs.length}`))));
+    const [connection] = shared.h2.server.s2s.connections();
+    assert.equal(connection!.direction, 'in');
+    const pairs = shared.h2.server.s2s.pairs().filter((pair) => pair.local.startsWith('q') && pair.remote.startsWith('muc.'));
+    assert.equal(pairs.length, N * N);
+    assert.ok(pairs.every((pair) => pair.outbound.length === 1 && pair.outbound[0]!.connection === connection!.id && pair.inbound.length === 1), JSON.stringify(pairs[0]));
   });
 
   it('with multiplexing off, each domain pair gets a connection of its own', async () => {

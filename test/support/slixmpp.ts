@@ -33,6 +33,17 @@ export function startSlixmppComponent(port: number, domain: string, secret: stri
   return startDriver(`component ${domain}`, '/usr/bin/python3', [COMPONENT_DRIVER, domain, secret, '127.0.0.1', String(port)]);
 }
 
+const PEP_DRIVER = join(import.meta.dirname, '..', 'clients', 'pep_driver.py');
+
+/**
+ * Starts test/clients/pep_driver.py: the slixmpp client above with entity capabilities, PEP and
+ * pubsub; `interests` are the nodes it asks notifications of (`<node>+notify`) from the start.
+ */
+export function startSlixmppPep(server: TestServer, jid: string, password: string, interests: readonly string[] = []): Promise<ClientDriver> {
+  const domain = jid.replace(/^[^@]*@/, '').replace(/\/.*$/, '');
+  return startDriver(`slixmpp-pep ${jid}`, '/usr/bin/python3', [PEP_DRIVER, jid, password, '127.0.0.1', String(server.port), server.certificateFile(domain), ...interests]);
+}
+
 const UPLOAD_DRIVER = join(import.meta.dirname, '..', 'clients', 'upload_driver.py');
 
 /** test/clients/upload_driver.py: im_driver with HTTP File Upload (XEP-0363), verifying HTTPS with the domain's certificate. */

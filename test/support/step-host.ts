@@ -16,6 +16,7 @@ import type { PairVerdict } from '../../src/s2s/pair-authorization.ts';
 import { proofOf } from '../../src/s2s/pair-proof.ts';
 import { LivePolicy, PolicySnapshot } from '../../src/policy/snapshot.ts';
 import type { Admission } from '../../src/policy/verdict.ts';
+import type { ReverseHost } from '../../src/s2s/reverse-pairs.ts';
 
 export interface FakeHostOptions {
   role: Role;
@@ -38,7 +39,7 @@ export interface FakeHostOptions {
   hostNamed?: boolean;
 }
 
-export class FakeStepHost implements StepHost {
+export class FakeStepHost implements StepHost, ReverseHost {
   readonly role: Role;
   readonly context: S2sContext;
   readonly logger = silentLogger();
@@ -49,6 +50,10 @@ export class FakeStepHost implements StepHost {
   streamId: string;
   authenticated = false;
   bidi = false;
+  /** bidi was turned on with reverse pair requests (reverse-pairs.ts) */
+  reversePairs = false;
+  /** pairs the peer asked for on the connection we opened and we granted (reverse-pairs.ts) */
+  readonly grantedPairs: (Pair & { method: AuthMethod })[] = [];
   hostNamed: boolean;
   /** pairs host activation took (`activate` answers true for these) */
   readonly activating: Pair[] = [];
@@ -134,8 +139,22 @@ export class FakeStepHost implements StepHost {
     return this.activation;
   }
 
-  enableBidi(): void {
+  enableBidi(reversePairs: boolean): void {
     this.bidi = true;
+    this.reversePairs = reversePairs;
+  }
+
+  admitsSender(pair: Pair, method: AuthMethod): Admission {
+    const proof = proofOf('in', method, this.secure, false);
+    return this.context.policy.current.authenticate({ ...pair, address: this.remoteAddress, reached: proof.level });
+  }
+
+  reverseGranted(pair: Pair, method: AuthMethod): void {
+    this.grantedPairs.push({ ...pair, method });
+  }
+
+  reverseAuthorized(pair: Pair): void {
+    this.authorized(pair, 'certificate');
   }
 
   refused(pair: Pair, error: StanzaError): void {

@@ -12,10 +12,15 @@ export const NS_BLOCKING_ERRORS = 'urn:xmpp:blocking:errors';
 /** Finds the block list of a user of any host of this server that has blocking enabled. */
 export type BlocklistLookup = (user: Jid) => BlocklistStore | undefined;
 
+/** Message types a blocked sender is told about (XEP-0191 section 3.5); the others are dropped without a word. */
+const BOUNCED_MESSAGE_TYPES = new Set([undefined, 'normal', 'chat']);
+
 /**
  * A stanza for one of this host's users. From an address the user blocked: presence is dropped
- * without a word, a message or an IQ get/set bounces with service-unavailable (so the user
- * looks offline), other IQs and errors are dropped. Presence the server routes on behalf of
+ * without a word, a chat or normal message or an IQ get/set bounces with service-unavailable (so
+ * the user looks offline), other IQs, errors, headlines and group-chat messages are dropped: an
+ * error to a room would make it remove the user (XEP-0045 section 7.2.19; as Prosody's
+ * mod_blocklist, which bounces only chat and normal messages). Presence the server routes on behalf of
  * another local user (broadcasts, probe answers) to an address that user blocked is dropped too.
  */
 export async function checkInbound(event: StanzaEvent, store: BlocklistStore, lookup: BlocklistLookup): Promise<boolean> {
@@ -24,6 +29,7 @@ export async function checkInbound(event: StanzaEvent, store: BlocklistStore, lo
   if ((await store.get(to)).matches(from)) {
     const type = stanza.attrs.type;
     if (stanza.name === 'presence' || type === 'error' || type === 'result') return true;
+    if (stanza.name === 'message' && !BOUNCED_MESSAGE_TYPES.has(type)) return true;
     throw new StanzaError('service-unavailable');
   }
   if (stanza.name === 'presence' && from.local !== undefined) {

@@ -11,7 +11,7 @@ import { SlidingWindowLimit } from '../../util/sliding-window.ts';
 
 const HOUR_MS = 3600_000;
 
-export function enableRegistration({ host, storage, config, logger }: ModuleContext): void {
+export function enableRegistration({ host, storage, config, logger, router }: ModuleContext): void {
   const settings = host.config.registration;
   // Section 8: the stream feature is offered only where registration is possible.
   if (settings.enabled) host.streamFeatures.preAuth.push(el('register', NS_REGISTER_FEATURE));
@@ -32,6 +32,7 @@ export function enableRegistration({ host, storage, config, logger }: ModuleCont
     const credentials = credentialsOf(payload, config.c2s.scram_iterations, 'not-acceptable');
     if (!perAddress.allows(address)) {
       logger.warn('registration refused: too many from one address', { address, limit: settings.max_per_ip_per_hour });
+      router.traffic.registrations.add('refused');
       throw new StanzaError('policy-violation', `at most ${settings.max_per_ip_per_hour} accounts per hour may be registered from one address; try again later`, 'wait');
     }
     try {
@@ -42,6 +43,7 @@ export function enableRegistration({ host, storage, config, logger }: ModuleCont
       throw error;
     }
     perAddress.record(address);
+    router.traffic.registrations.add('registered');
     logger.info('account registered', { user: `${username}@${host.domain}`, address });
     return undefined;
   });

@@ -1,0 +1,21 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LabelledCounter, MAX_SERIES, stanzaKind } from './traffic-counters.ts';
+
+test('a labelled counter counts per label set, and past its bound counts new sets under "other"', () => {
+  const counter = new LabelledCounter('result', 'mechanism');
+  counter.add('success', 'SCRAM-SHA-256');
+  counter.add('success', 'SCRAM-SHA-256');
+  counter.add('failure', 'PLAIN');
+  assert.deepEqual(counter.series(), [
+    { labels: { result: 'success', mechanism: 'SCRAM-SHA-256' }, value: 2 },
+    { labels: { result: 'failure', mechanism: 'PLAIN' }, value: 1 },
+  ]);
+  for (let i = 0; i < MAX_SERIES + 50; i++) counter.add('failure', `made-up-${i}`);
+  const series = counter.series();
+  assert.equal(series.length, MAX_SERIES + 1, 'the bound, and one "other" set');
+  assert.deepEqual(series.at(-1), { labels: { result: 'other', mechanism: 'other' }, value: 52 });
+  counter.add('success', 'SCRAM-SHA-256');
+  assert.equal(counter.series()[0]!.value, 3, 'known sets still count');
+  assert.deepEqual(['message', 'presence', 'iq', 'stream'].map(stanzaKind), ['message', 'presence', 'iq', 'other']);
+});
