@@ -19,6 +19,7 @@ import type { Storage } from './storage/types.ts';
 import type { Logger } from './util/log.ts';
 import { buildHost, configuredCertificate, loadHostCertificate } from './server-hosts.ts';
 import { syncServiceHosts } from './services/service-hosts.ts';
+import type { UploadRegistry } from './upload/registry.ts';
 
 export type ReloadOutcome =
   | {
@@ -63,10 +64,12 @@ export interface ReloadContext {
   abuse?: AbuseList;
   /** follows `components` and `component` (src/component) */
   components?: ComponentService;
+  /** the upload services' registry, when the HTTP listener runs (src/upload) */
+  uploads?: UploadRegistry;
 }
 
 /** Top-level keys whose changes only a restart applies (the IM settings reach the hosts through inheritance). */
-const RESTART_KEYS = ['data_dir', 'log', 'listeners', 'storage', 'c2s', 's2s', 'dns', 'admin', 'tls_settings', 'component', 'components', 'links'] as const;
+const RESTART_KEYS = ['data_dir', 'log', 'listeners', 'storage', 'c2s', 's2s', 'dns', 'admin', 'tls_settings', 'component', 'components', 'links', 'http'] as const;
 
 /** Keys of `s2s` that are peering policy: a reload applies them (src/policy/snapshot.ts). */
 const S2S_POLICY_KEYS = ['min_level', 'peers', 'peering', 'access'] as const;
@@ -155,7 +158,7 @@ export class ConfigReloader {
     // Service hosts (group chat, ...) follow their parent host, and give way to an external
     // component configured at their domain: stopped before the component takes the domain,
     // started again once a component that held it is gone.
-    const services = { router, storage, config: next, tls, logger, loadCertificate: loadHostCertificate };
+    const services = { router, storage, config: next, tls, logger, loadCertificate: loadHostCertificate, uploads: this.#context.uploads };
     const stoppedServices: string[] = [];
     // Components may take or give back a service host's domain: service hosts are synced around them.
     const syncServices = async () => {

@@ -26,6 +26,7 @@ import { ConfigReloader, type ReloadOutcome } from './server-reload.ts';
 import { mucServices, syncServiceHosts } from './services/service-hosts.ts';
 import { ComponentService } from './component/service.ts';
 import { LinkService } from './links/service.ts';
+import { prepareWeb } from './server-web.ts';
 
 export interface TrellisServer {
   readonly config: TrellisConfig;
@@ -39,7 +40,7 @@ export interface TrellisServer {
   readonly components: ComponentService;
   /** links to peer servers (docs/links.md) */
   readonly links: LinkService;
-  readonly listening: { c2s: BoundAddress[]; c2sDirectTls: BoundAddress[]; s2s: BoundAddress[]; s2sDirectTls: BoundAddress[]; component: BoundAddress[] };
+  readonly listening: { c2s: BoundAddress[]; c2sDirectTls: BoundAddress[]; s2s: BoundAddress[]; s2sDirectTls: BoundAddress[]; component: BoundAddress[]; http: BoundAddress[] };
   /** the admin API's unix socket (src/admin), undefined when admin.enabled is false */
   readonly adminSocket: string | undefined;
   /** Reads the configuration file again and applies its hosts (src/server-reload.ts). */
@@ -59,7 +60,8 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     const audit = new PolicyAuditTrail(storage.policyAudit, config.s2s.peering_audit, logger.child({ component: 'audit' }));
     router.policyDecisions = (record) => audit.decided(record);
     for (const hostConfig of config.hosts) router.addHost(buildHost(hostConfig, { router, storage, config, logger }));
-    for (const hostConfig of config.hosts) await syncServiceHosts(hostConfig.domain, hostConfig, { router, storage, config, tls, logger, loadCertificate: loadHostCertificate });
+    const web = await prepareWeb(config, storage, logger);
+    for (const hostConfig of config.hosts) await syncServiceHosts(hostConfig.domain, hostConfig, { router, storage, config, tls, logger, loadCertificate: loadHostCertificate, uploads: web?.uploads });
     const s2s = new S2sService({
       config: config.s2s,
       secret: await dialbackSecret(config, storage),
@@ -92,17 +94,19 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       },
       closeDomain: (domain, text) => s2s.closeDomain(domain, text),
     };
-    const reloader = new ConfigReloader(config, { router, storage, tls, logger, limits, s2s, abuse: limits.abuse, components });
+    const reloader = new ConfigReloader(config, { router, storage, tls, logger, limits, s2s, abuse: limits.abuse, components, uploads: web?.uploads });
     let bound;
     let boundS2s = { starttls: [] as BoundAddress[], directTls: [] as BoundAddress[] };
     let boundComponent: BoundAddress[] = [];
+    let boundHttp: BoundAddress[] = [];
     let admin: AdminServer | undefined;
     try {
       bound = await c2s.listen(config.listeners.c2s, config.listeners.c2s_direct_tls);
       if (config.s2s.enabled) boundS2s = await s2s.listen(config.listeners.s2s, config.listeners.s2s_direct_tls);
       boundComponent = await components.start(config.listeners.component);
       await links.start();
-      const listening = listeningNow(bound, boundS2s, components);
+      if (web) boundHttp = await web.listen(c2s, router, tls);
+      const listening = listeningNow(bound, boundS2s, components, boundHttp);
       // The level in force: a reload may change it.
       const federation = () => (config.s2s.enabled ? policy.current.requirement(undefined).level : 'off');
       const operations = { reload: () => reloader.reload(), sessions: router.sessions, deleteAccount: (domain: string, username: string) => storage.accounts.delete(domain, username) };
@@ -110,6 +114,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       if (config.admin.enabled) admin = await AdminServer.start(config.admin.socket, sources, logger.child({ component: 'admin' }));
     } catch (error) {
       await links.close();
+      await web?.close();
       await components.close();
       await c2s.close();
       await s2s.close();
@@ -120,6 +125,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     for (const address of bound.directTls) logger.info('listening for clients (direct TLS)', { address: formatAddress(address) });
     for (const address of boundS2s.starttls) logger.info('listening for servers (STARTTLS)', { address: formatAddress(address) });
     for (const address of boundS2s.directTls) logger.info('listening for servers (direct TLS)', { address: formatAddress(address) });
+    for (const address of boundHttp) logger.info(config.http.tls ? 'listening for HTTPS' : 'listening for HTTP', { address: formatAddress(address), websocket: config.http.websocket.enabled ? config.http.websocket.path : undefined });
     for (const address of boundComponent) logger.info('listening for components', { address: formatAddress(address), components: config.components.map((component) => component.domain).join(',') });
     logger.info('serving hosts', { hosts: config.hosts.map((host) => host.domain).join(','), storage: storage.driver, federation: config.s2s.enabled ? config.s2s.min_level : 'off' });
     return {
@@ -133,12 +139,13 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       limits,
       components,
       links,
-      listening: listeningNow(bound, boundS2s, components),
+      listening: listeningNow(bound, boundS2s, components, boundHttp),
       adminSocket: admin?.socketPath,
       reload: () => reloader.reload(),
       async close() {
         await admin?.close();
         await links.close();
+        await web?.close();
         await components.close();
         await c2s.close();
         await s2s.close();
@@ -185,8 +192,9 @@ function hostStreams(config: TrellisConfig, store: TlsContextStore): { hostName?
 type Bound = { starttls: BoundAddress[]; directTls: BoundAddress[] };
 
 /** The bound addresses per listener; the component listener's as they are when read (a reload may open it). */
-function listeningNow(c2s: Bound, s2s: Bound, components: ComponentService): TrellisServer['listening'] {
+function listeningNow(c2s: Bound, s2s: Bound, components: ComponentService, http: BoundAddress[]): TrellisServer['listening'] {
   return {
+    http,
     c2s: c2s.starttls,
     c2sDirectTls: c2s.directTls,
     s2s: s2s.starttls,

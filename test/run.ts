@@ -18,12 +18,16 @@ interface Requirement {
 
 const REQUIREMENTS: Requirement[] = [
   { pkg: 'python3-slixmpp', present: () => spawnSync('/usr/bin/python3', ['-c', 'import slixmpp'], { stdio: 'ignore' }).status === 0 },
+  // slixmpp's HTTP File Upload plugin (test/web-upload.test.ts) PUTs with it
+  { pkg: 'python3-aiohttp', present: () => spawnSync('/usr/bin/python3', ['-c', 'import aiohttp'], { stdio: 'ignore' }).status === 0 },
   { pkg: 'postgresql', present: () => postgresBinDir() !== undefined },
   // test/tls-scan.test.ts scans the TLS listeners with it
   { pkg: 'testssl.sh', present: () => existsSync('/usr/bin/testssl') },
   // test/profanity.test.ts drives the Profanity client in a terminal multiplexer
   { pkg: 'profanity', present: () => existsSync('/usr/bin/profanity') },
   { pkg: 'tmux', present: () => existsSync('/usr/bin/tmux') },
+  // test/calls-turn.test.ts checks the TURN credentials of XEP-0215 against coturn
+  { pkg: 'coturn', present: () => existsSync('/usr/bin/turnserver') },
 ];
 
 function postgresBinDir(): string | undefined {

@@ -95,15 +95,24 @@ export class C2sService {
 
   #acceptFailed = (error: NodeJS.ErrnoException): void => this.#context.limits.acceptFailed('c2s', error);
 
-  #accept(socket: Socket): void {
+  /**
+   * A client connection that came through another transport (WebSocket, src/c2s/websocket.ts),
+   * admitted and served like one accepted here; undefined when the limits refused it.
+   */
+  adopt(socket: Socket): C2sConnection | undefined {
+    return this.#accept(socket);
+  }
+
+  #accept(socket: Socket): C2sConnection | undefined {
     // Bans, the process guard and the per-address and unauthenticated limits (src/limits).
     const ticket = this.#context.limits.admit('c2s', socket);
-    if (!ticket) return;
+    if (!ticket) return undefined;
     socket.setNoDelay(true);
     const connection = new C2sConnection(socket, this.#context, this.#forget);
     this.connections.add(connection);
     this.#tickets.set(connection, ticket);
     this.#unauthenticated.add(connection);
+    return connection;
   }
 
   /**

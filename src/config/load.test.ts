@@ -34,6 +34,8 @@ const DEFAULT_SETTINGS = {
   pubsub: { enabled: true, subdomain: 'pubsub', name: 'Publish-Subscribe', node_creation: 'local', max_nodes: 10000, max_items: 1000, max_item_bytes: 131072, max_subscriptions: 10000 },
   mam: { default: 'always', max_age_days: 365, max_messages: 100000, page_size: 50, max_page_size: 250, retention_interval: 600, rooms: true },
   push: { include_sender: false, include_body: false, max_registrations: 10 },
+  external_services: { services: [], credential_lifetime: 86400 },
+  upload: { enabled: true, subdomain: 'upload', name: 'HTTP File Upload', max_file_size: 104857600, quota: 1073741824, expire_after: 604800, slot_lifetime: 300, directory: 'uploads' },
 };
 
 function problemsOf(yamlText: string, dir = baseDir): ConfigError {
@@ -414,6 +416,19 @@ describe('parseConfig', () => {
       },
       components: [],
       links: [],
+      http: {
+        enabled: false,
+        addresses: ['*'],
+        port: 5443,
+        tls: true,
+        trusted_proxies: [],
+        max_connections: 1024,
+        max_header_bytes: 16384,
+        header_timeout: 10,
+        request_timeout: 300,
+        idle_timeout: 30,
+        websocket: { enabled: true, path: '/xmpp-websocket' },
+      },
       ...DEFAULT_SETTINGS,
       hosts: [{ domain: 'localhost', ...DEFAULT_SETTINGS }],
     });
@@ -600,6 +615,25 @@ describe('host settings', () => {
       'hosts["a.example"].modules_disabled[0]',
       'hosts["a.example"].roster.max_items',
     ]);
+  });
+});
+
+describe('http settings', () => {
+  test('plain HTTP only on loopback addresses or behind trusted proxies', () => {
+    const error = problemsOf('hosts: {localhost: {}}\nhttp: {enabled: true, tls: false}');
+    assert.deepEqual(error.problems.map((problem) => problem.path), ['http.tls']);
+    assert.match(error.problems[0]!.message, /plain HTTP on \* would expose/);
+    const loopback = parseConfig('hosts: {localhost: {}}\nhttp: {enabled: true, tls: false, addresses: ["127.0.0.1", "::1"]}', { baseDir });
+    assert.equal(loopback.http.tls, false);
+    const proxied = parseConfig('hosts: {localhost: {}}\nhttp: {tls: false, trusted_proxies: ["10.0.0.0/8"], public_url: "https://xmpp.example.com/"}', { baseDir });
+    assert.deepEqual([proxied.http.trusted_proxies, proxied.http.public_url], [['10.0.0.0/8'], 'https://xmpp.example.com']);
+  });
+
+  test('URLs, paths and the upload service are checked, and a host overrides upload key by key', () => {
+    const error = problemsOf('hosts: {localhost: {upload: {subdomain: "a.b"}}}\nhttp: {public_url: "ftp://x", websocket: {path: "ws", see_other_uri: "https://x"}}\nupload: {external_url: "https://files.example.com/?x"}');
+    assert.deepEqual(error.problems.map((problem) => problem.path).sort(), ['hosts["localhost"].upload.subdomain', 'http.public_url', 'http.websocket.path', 'http.websocket.see_other_uri', 'upload.external_url']);
+    const config = parseConfig('upload: {max_file_size: 1000}\nhosts: {localhost: {upload: {quota: 0}}, b.example: {upload: {enabled: false}}}', { baseDir });
+    assert.deepEqual(config.hosts.map((host) => [host.upload.enabled, host.upload.max_file_size, host.upload.quota]), [[true, 1000, 0], [false, 1000, 1073741824]]);
   });
 });
 

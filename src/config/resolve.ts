@@ -58,6 +58,7 @@ export function resolveConfig(validated: ValidatedConfig, options: ResolveOption
     component: validated.component,
     components: resolveComponents(validated.components, validated.hosts, problems),
     links: resolveLinks(validated.links, options.baseDir, (file, at) => checkReadable(file, at, problems), problems),
+    http: validated.http,
     ...pickSettings(validated),
     hosts: resolveHosts(validated.hosts, pickSettings(validated), tlsFiles),
   };
@@ -125,8 +126,8 @@ function resolveHosts(
 
 /** The IM settings (hosts inherit them) out of the top-level configuration. */
 export function pickSettings(config: HostSettings): HostSettings {
-  const { modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, pep, pubsub, mam, push } = config;
-  return { modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, pep, pubsub, mam, push };
+  const { modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, pep, pubsub, mam, push, upload, external_services } = config;
+  return { modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, pep, pubsub, mam, push, upload, external_services };
 }
 
 /** A host's settings: each key it writes overrides the top-level value, field by field. */
@@ -146,6 +147,8 @@ function inheritSettings(defaults: HostSettings, host: Partial<HostSettings>): H
     pubsub: { ...defaults.pubsub, ...host.pubsub },
     mam: { ...defaults.mam, ...host.mam },
     push: { ...defaults.push, ...host.push },
+    upload: { ...defaults.upload, ...host.upload },
+    external_services: { ...defaults.external_services, ...host.external_services },
   };
 }
 

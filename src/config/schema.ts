@@ -6,11 +6,12 @@
 
 import { createSecureContext } from 'node:tls';
 import { prepareDomain } from '../jid/jid.ts';
-import { parseIpRange } from '../util/ip-range.ts';
+import { isLoopbackAddress, parseIpRange } from '../util/ip-range.ts';
 import { parseResolverAddress } from '../net/resolver-address.ts';
 import { nearest } from './suggest.ts';
 import { parseLinkAddress, prepareLinkName } from './link-names.ts';
 import { prepareJidPattern } from './jid-pattern.ts';
+import { parseServiceUri } from '../util/service-uri.ts';
 import { parseNextHop, preparePeeringKey } from './peering.ts';
 import { CONTACT_ADDRESS_KINDS, DELEGATION_METHODS, FEATURE_GROUP_NAMES, FEDERATION_LEVELS, isFeatureGroup, MAM_DEFAULTS, MESSAGE_TYPES, MODULE_NAMES, MUC_ROOM_CREATION, PEERING_BLOCKS, PRESENCE_FOLDINGS, STANZA_KINDS, TLS_VERSIONS, type ContactAddressKind, type FederationLevel } from './types.ts';
 
@@ -355,8 +356,75 @@ function hostSettings(inherited: boolean): Record<string, SchemaNode> {
       include_body: { kind: 'boolean', ...orDefault(false), description: 'tell the app server the text of the last message' },
       max_registrations: { kind: 'integer', min: 1, max: 1000, ...orDefault(10), description: 'app servers one account may register; one more is refused with resource-constraint' },
     }),
+    upload: section('HTTP file upload (XEP-0363) of the host, at <subdomain>.<host>, served by the http listener (docs/web.md)', {
+      enabled: { kind: 'boolean', ...orDefault(true), description: 'serve file upload at <subdomain>.<host>, listed in the host\'s disco#items, while http.enabled is true' },
+      subdomain: { kind: 'string', format: subdomainLabel, ...orDefault('upload'), description: 'the first label of the service\'s domain: "upload" serves upload.<host>' },
+      name: { kind: 'string', ...orDefault('HTTP File Upload'), description: 'the service\'s name in service discovery' },
+      max_file_size: { kind: 'integer', min: 1, max: 1024 * 1024 * MIB, ...orDefault(100 * MIB), description: 'largest file in bytes; a bigger request is refused with file-too-large, which tells the client this number' },
+      quota: { kind: 'integer', min: 0, max: Number.MAX_SAFE_INTEGER, ...orDefault(1024 * MIB), description: 'bytes of unexpired files one user may hold; a slot beyond it is refused with resource-constraint; 0 turns the quota off' },
+      expire_after: { kind: 'integer', min: 1, max: 10 * 366 * 86_400, ...orDefault(7 * 86_400), description: 'seconds a file is kept after its upload; then it is deleted and its URL answers 404' },
+      slot_lifetime: { kind: 'integer', min: 1, max: 86_400, ...orDefault(300), description: 'seconds a slot\'s signed PUT URL stays valid' },
+      directory: { kind: 'string', ...orDefault('uploads'), description: 'where files are stored, one folder per service; relative to data_dir unless absolute' },
+      external_url: { kind: 'string', format: httpUrl, description: 'when set, GET URLs are <external_url>/<service>/<id>/<name>: another web server serves directory (docs/web.md); uploads still come to the http listener' },
+    }),
+    external_services: section('STUN and TURN servers for calls, announced to the host\'s users with external service discovery (XEP-0215), TURN ones with credentials made per request (docs/clients.md)', {
+      services: {
+        kind: 'list',
+        item: { kind: 'string', format: stunTurnUri, description: 'a STUN or TURN URI' },
+        minItems: 0,
+        unique: true,
+        ...orDefault<readonly string[]>([]),
+        description: 'the servers, as RFC 7064/7065 URIs: stun:turn.example.com, turn:turn.example.com:3478?transport=udp, turns:turn.example.com:5349?transport=tcp; empty announces none',
+      },
+      secret: { kind: 'string', description: 'the secret shared with the TURN server (coturn: use-auth-secret with static-auth-secret): each request gets a user name "<expiry>:<user JID>" and the password base64(HMAC-SHA1(secret, user name)); without it TURN servers are announced without credentials' },
+      credential_lifetime: { kind: 'integer', min: 60, max: 7 * 86_400, ...orDefault(86_400), description: 'seconds TURN credentials stay valid' },
+    }),
   };
 }
+
+/** A STUN or TURN URI (RFC 7064, RFC 7065). */
+const stunTurnUri: StringFormat = {
+  name: 'STUN or TURN URI',
+  prepare(value) {
+    parseServiceUri(value);
+    return value;
+  },
+};
+
+/** An absolute http:// or https:// URL without a query or fragment; a trailing slash is dropped. */
+const httpUrl: StringFormat = {
+  name: 'http(s) URL',
+  prepare(value) {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new Error('expected an absolute URL such as https://xmpp.example.com');
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('expected an https:// or http:// URL');
+    if (url.search !== '' || url.hash !== '') throw new Error('expected a URL without ? or #');
+    return url.href.replace(/\/$/, '');
+  },
+};
+
+/** A WebSocket URL (RFC 6455 section 3). */
+const webSocketUrl: StringFormat = {
+  name: 'WebSocket URL',
+  prepare(value) {
+    if (!/^wss?:\/\/[^\s/?#]+/.test(value)) throw new Error('expected a wss:// (or ws://) URL such as wss://xmpp.example.com/xmpp-websocket');
+    return value;
+  },
+};
+
+/** A request path: "/" and then no query, fragment or white space. */
+const urlPath: StringFormat = {
+  name: 'URL path',
+  prepare(value) {
+    if (!/^\/[^\s?#]*$/.test(value)) throw new Error('expected a path starting with "/", such as /xmpp-websocket');
+    return value;
+  },
+};
+
 
 /** What each kind of contact address is for (XEP-0157 section 4). */
 const CONTACT_ADDRESS_DESCRIPTIONS: Record<ContactAddressKind, string> = {
@@ -861,6 +929,43 @@ const componentsSchema: MapNode = {
   },
 };
 
+/**
+ * Plain HTTP carries passwords and files in the clear: it is allowed only where nobody else can
+ * listen in (loopback addresses) or where a reverse proxy in front terminates TLS.
+ */
+function checkHttp(http: Readonly<Record<string, unknown>>): KeyProblem[] {
+  if (http.tls !== false || (http.trusted_proxies as readonly string[]).length > 0) return [];
+  const open = (http.addresses as readonly string[]).filter((address) => !isLoopbackAddress(address));
+  if (open.length === 0) return [];
+  return [{ key: 'tls', message: `plain HTTP on ${open.join(', ')} would expose logins and files; bind only loopback addresses (127.0.0.1, ::1), name the reverse proxy in trusted_proxies, or keep tls: true` }];
+}
+
+const httpSchema: ObjectNode = {
+  kind: 'object',
+  description: 'the HTTP listener: WebSocket client connections (RFC 7395), host-meta discovery (XEP-0156) and file upload (XEP-0363) (docs/web.md)',
+  fields: {
+    ...listener('', false, 5443).fields,
+    tls: { kind: 'boolean', default: true, description: 'serve HTTPS with the hosts\' certificates, chosen by SNI; false serves plain HTTP, allowed only on loopback addresses or with trusted_proxies (a reverse proxy in front terminates TLS)' },
+    trusted_proxies: accessList(addressEntry, 'reverse proxies (IP addresses or CIDR ranges) whose X-Forwarded-For names the client\'s address; with tls: false, only they and loopback peers are served'),
+    public_url: { kind: 'string', format: httpUrl, description: 'the base URL clients reach this listener at, such as https://xmpp.example.com behind a reverse proxy; when absent, https://<domain>:<port> with the domain the client asked for' },
+    max_connections: { kind: 'integer', min: 1, max: 1_000_000, default: 1024, description: 'HTTP connections open at once, WebSocket clients included; more are closed at once' },
+    max_header_bytes: { kind: 'integer', min: KIB, max: MIB, default: 16 * KIB, description: 'largest request head (request line and headers); larger gets 431' },
+    header_timeout: seconds(1, 300, 10, 'seconds a client may take to send a request\'s headers'),
+    request_timeout: seconds(1, 86_400, 300, 'seconds a client may take to send a whole request, an upload\'s body included'),
+    idle_timeout: seconds(1, 3600, 30, 'seconds a kept-alive connection may wait for its next request'),
+    websocket: {
+      kind: 'object',
+      description: 'client connections over WebSocket (RFC 7395), with the same authentication, limits and stream management as TCP clients',
+      fields: {
+        enabled: { kind: 'boolean', default: true, description: 'accept WebSocket clients (subprotocol "xmpp") and list them in host-meta' },
+        path: { kind: 'string', format: urlPath, default: '/xmpp-websocket', description: 'the path WebSocket clients connect to' },
+        see_other_uri: { kind: 'string', format: webSocketUrl, description: 'when set, every WebSocket client is sent there instead (RFC 7395 section 3.6.1), as when the service moved' },
+      },
+    },
+  },
+  check: checkHttp,
+};
+
 export const trellisSchema: ObjectNode = {
   kind: 'object',
   description: 'trellis.yaml',
@@ -1072,13 +1177,14 @@ export const trellisSchema: ObjectNode = {
     component: componentSchema,
     components: componentsSchema,
     links: linksSchema,
+    http: httpSchema,
     ...hostSettings(false),
     hosts: {
       kind: 'map',
       keyName: 'domain',
       prepareKey: prepareDomain,
       minEntries: 1,
-      description: 'the domains this server hosts, keyed by domain; at least one. A host section may set any of the IM settings above (modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, pep, pubsub, mam, push); a key it leaves out (shown as —) takes the top-level value',
+      description: 'the domains this server hosts, keyed by domain; at least one. A host section may set any of the IM settings above (modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, pep, pubsub, mam, push, upload, external_services); a key it leaves out (shown as —) takes the top-level value',
       value: {
         kind: 'object',
         description: 'one hosted domain',

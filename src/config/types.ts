@@ -92,7 +92,7 @@ export interface C2sConfig {
 }
 
 /** Features a host can run (src/modules/<name>); all run unless listed in modules_disabled. */
-export const MODULE_NAMES = ['roster', 'presence', 'message', 'offline', 'disco', 'ping', 'version', 'vcard', 'private', 'blocking', 'register', 'strangers', 'carbons', 'last', 'time', 'pep', 'mam', 'push'] as const;
+export const MODULE_NAMES = ['roster', 'presence', 'message', 'offline', 'disco', 'ping', 'version', 'vcard', 'private', 'blocking', 'register', 'strangers', 'carbons', 'last', 'time', 'pep', 'mam', 'push', 'extdisco'] as const;
 export type ModuleName = (typeof MODULE_NAMES)[number];
 
 /** The kinds of contact address XEP-0157 section 4 registers, each published as `<kind>-addresses`. */
@@ -142,6 +142,10 @@ export interface HostSettings {
   mam: MamSettings;
   /** push notifications to app servers (XEP-0357; docs/push.md) */
   push: PushSettings;
+  /** HTTP file upload (XEP-0363) at `<subdomain>.<host>`, served by the HTTP listener (docs/web.md) */
+  upload: UploadSettings;
+  /** STUN and TURN servers announced to the host's users (XEP-0215), with short-lived TURN credentials */
+  external_services: { services: readonly string[]; secret?: string; credential_lifetime: number };
 }
 
 export interface PepSettings {
@@ -191,6 +195,26 @@ export interface MamSettings {
   retention_interval: number;
   /** group-chat rooms archive their messages (XEP-0313 section 3.3.2) */
   rooms: boolean;
+}
+
+export interface UploadSettings {
+  /** serve upload at `<subdomain>.<host>` (only while the HTTP listener is enabled) */
+  enabled: boolean;
+  subdomain: string;
+  /** the service's name in service discovery */
+  name: string;
+  /** largest file in bytes; a bigger request gets file-too-large with this number */
+  max_file_size: number;
+  /** bytes of unexpired files one user may hold; 0: no quota */
+  quota: number;
+  /** seconds a file is kept after its upload */
+  expire_after: number;
+  /** seconds a slot's PUT URL stays valid */
+  slot_lifetime: number;
+  /** where files are stored: relative to data_dir unless absolute, one folder per service */
+  directory: string;
+  /** when set, GET URLs start with it instead of this server's URL (files served by another web server from `directory`) */
+  external_url?: string;
 }
 
 /** Who may create rooms: users of any host of this server, of the service's own host only, or anyone (remote users too). */
@@ -564,6 +588,8 @@ export interface TrellisConfig extends HostSettings {
   components: readonly ComponentConfig[];
   /** links to peer servers configured at both ends (docs/links.md), in the order written */
   links: readonly LinkConfig[];
+  /** the HTTP listener: WebSocket clients, host-meta, file upload (docs/web.md) */
+  http: HttpConfig;
   hosts: readonly HostConfig[];
 }
 
@@ -614,6 +640,24 @@ export interface LinkConfig {
   /** largest element either way, in bytes */
   max_stanza_bytes: number;
   guard: LinkGuardConfig;
+}
+
+/** The HTTP listener (src/net/http-listener.ts) and what it serves. */
+export interface HttpConfig extends ListenerConfig {
+  /** HTTPS with the hosts' certificates by SNI; false: plain HTTP, only on loopback addresses or behind trusted_proxies */
+  tls: boolean;
+  /** addresses or CIDR ranges of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed */
+  trusted_proxies: readonly string[];
+  /** the base URL clients reach the listener at (behind a proxy); absent: https://<domain>:<port> */
+  public_url?: string;
+  max_connections: number;
+  max_header_bytes: number;
+  /** seconds to receive a request's headers, the whole request, and between requests on a kept-alive connection */
+  header_timeout: number;
+  request_timeout: number;
+  idle_timeout: number;
+  /** WebSocket client connections (RFC 7395) */
+  websocket: { enabled: boolean; path: string; see_other_uri?: string };
 }
 
 /** Streams of external components (XEP-0114). */

@@ -26,7 +26,13 @@ function example(name: string): TrellisConfig {
 
 test('every YAML block of docs/clients.md is a named example that parses', () => {
   assert.equal(examples.size, DOC.match(/```yaml\n/g)?.length ?? 0);
-  assert.deepEqual([...examples.keys()], ['csi', 'contact-addresses', 'modules-off']);
+  assert.deepEqual([...examples.keys()], ['csi', 'contact-addresses', 'calls', 'modules-off']);
+});
+
+test('calls: the services parse and the TURN secret reaches the host', () => {
+  const services = example('calls').hosts[0]!.external_services;
+  assert.equal(services.services.length, 3);
+  assert.deepEqual([services.secret, services.credential_lifetime], ['the static-auth-secret of coturn', 86400]);
 });
 
 test('csi: the limit written reaches the c2s settings; the default is the one the page names', () => {

@@ -19,6 +19,7 @@ import { timeModule } from './time/time.ts';
 import { pepModule } from './pep/pep.ts';
 import { mamModule } from './mam/mam.ts';
 import { pushModule } from './push/push.ts';
+import { extdiscoModule } from './extdisco/extdisco.ts';
 
 export const FEATURE_MODULES: Partial<Record<ModuleName, FeatureModule>> = {
   ping: pingModule,
@@ -39,4 +40,5 @@ export const FEATURE_MODULES: Partial<Record<ModuleName, FeatureModule>> = {
   pep: pepModule,
   mam: mamModule,
   push: pushModule,
+  extdisco: extdiscoModule,
 };

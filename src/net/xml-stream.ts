@@ -124,8 +124,9 @@ export class XmlStream {
     this.#attach(socket);
   }
 
+  /** a TLS socket, or a transport that runs over one (a WebSocket client's, src/c2s/websocket-transport.ts) */
   get secure(): boolean {
-    return this.socket instanceof TLSSocket && this.socket.encrypted;
+    return (this.socket as { encrypted?: boolean }).encrypted === true;
   }
 
   get closed(): boolean {

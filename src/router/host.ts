@@ -103,12 +103,12 @@ export type HostEvents = {
 };
 
 /**
- * What a service host serves, and the hosted domain it belongs to: group chat or
- * publish-subscribe (src/services), or an external component (src/component), whose parent is the hosted domain it is a subdomain
+ * What a service host serves, and the hosted domain it belongs to: group chat,
+ * publish-subscribe or file upload (src/services), or an external component (src/component), whose parent is the hosted domain it is a subdomain
  * of, else its own domain.
  */
 export interface ServiceInfo {
-  kind: 'muc' | 'pubsub' | 'component';
+  kind: 'muc' | 'pubsub' | 'upload' | 'component';
   parent: string;
 }
 

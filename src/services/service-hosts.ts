@@ -1,7 +1,8 @@
 /**
  * Service hosts: domains that serve a service instead of accounts (DESIGN: routes are a table).
  * Each hosted domain gets its services at subdomains of its own (group chat at
- * `conference.<host>` and publish-subscribe at `pubsub.<host>` unless configured otherwise), listed in its disco#items (XEP-0030) and
+ * `conference.<host>`, publish-subscribe at `pubsub.<host>` and, while the HTTP listener runs,
+ * file upload at `upload.<host>`, unless configured otherwise), listed in its disco#items (XEP-0030) and
  * routed like any hosted domain; the router's foreign-access rules of the parent host apply.
  * No client logs in to a service host, and it runs none of the account features.
  */
@@ -14,8 +15,14 @@ import { Host, type ServiceInfo } from '../router/host.ts';
 import type { Router } from '../router/router.ts';
 import type { Storage } from '../storage/types.ts';
 import type { Logger } from '../util/log.ts';
+import { UploadFileStore } from '../upload/file-store.ts';
+import { serveUpload } from '../upload/module.ts';
+import type { UploadRegistry } from '../upload/registry.ts';
+import { UploadService } from '../upload/service.ts';
+import { resolve } from 'node:path';
 
 export interface ServiceSpec extends ServiceInfo {
+  kind: 'muc' | 'pubsub' | 'upload';
   domain: string;
 }
 
@@ -27,6 +34,8 @@ export interface ServiceSetupContext {
   logger: Logger;
   /** loads (or generates) the certificate of a domain, as for hosted domains */
   loadCertificate(store: TlsContextStore, host: HostConfig, config: TrellisConfig, logger: Logger): Promise<void>;
+  /** the upload services and their HTTP route, when the HTTP listener runs */
+  uploads?: UploadRegistry;
 }
 
 /** The domains of a hosted domain's services where an external component is configured instead (it serves them). */
@@ -42,6 +51,8 @@ export function serviceSpecs(host: HostConfig, config: TrellisConfig): ServiceSp
   for (const kind of SERVICE_KINDS) {
     const settings = host[kind];
     if (!settings.enabled) continue;
+    // File upload needs the HTTP listener that serves the files.
+    if (kind === 'upload' && !config.http.enabled) continue;
     const domain = `${settings.subdomain}.${host.domain}`;
     if (config.hosts.some((other) => other.domain === domain)) continue;
     // An external component configured at that domain serves it instead (src/component).
@@ -54,7 +65,7 @@ export function serviceSpecs(host: HostConfig, config: TrellisConfig): ServiceSp
 }
 
 /** The services a hosted domain runs itself, each under its settings' key. */
-const SERVICE_KINDS = ['muc', 'pubsub'] as const;
+const SERVICE_KINDS = ['muc', 'pubsub', 'upload'] as const;
 type ServiceKind = (typeof SERVICE_KINDS)[number];
 
 function isServiceKind(kind: string | undefined): kind is ServiceKind {
@@ -83,6 +94,7 @@ export async function syncServiceHosts(parent: string, hostConfig: HostConfig | 
       continue;
     }
     router.hosts.delete(host.domain);
+    if (kind === 'upload') context.uploads?.remove(host.domain);
     stopped.push(host.domain);
   }
   for (const spec of wanted) {
@@ -91,7 +103,9 @@ export async function syncServiceHosts(parent: string, hostConfig: HostConfig | 
     await context.loadCertificate(context.tls, serviceConfig, config, logger);
     const host = new Host(hostConfig!, spec);
     if (spec.kind === 'pubsub') servePubsub(host, { parent, router, storage: context.storage });
-    else serveMuc(host, { parent, settings: hostConfig!.muc, router, storage: context.storage, logger: logger.child({ service: spec.domain }) });
+    else if (spec.kind === 'upload') {
+      if (!(await startUpload(host, spec, hostConfig!, context))) continue;
+    } else serveMuc(host, { parent, settings: hostConfig!.muc, router, storage: context.storage, logger: logger.child({ service: spec.domain }) });
     router.addHost(host);
     started.push(spec.domain);
     logger.info('service started', { service: spec.domain, kind: spec.kind, host: parent });
@@ -106,4 +120,18 @@ export function mucServices(router: Router): MucService[] {
 
 function sameSettings(a: HostConfig, b: HostConfig, kind: ServiceKind): boolean {
   return JSON.stringify(a[kind]) === JSON.stringify(b[kind]);
+}
+
+/** An upload service: its files' folder read, its slots and HTTP route; false when there is no HTTP listener to serve it. */
+async function startUpload(host: Host, spec: ServiceSpec, hostConfig: HostConfig, context: ServiceSetupContext): Promise<boolean> {
+  const uploads = context.uploads;
+  if (!uploads) return false;
+  const settings = hostConfig.upload;
+  const logger = context.logger.child({ service: spec.domain });
+  const store = new UploadFileStore(resolve(context.config.data_dir, settings.directory, spec.domain), logger);
+  await store.open(settings.expire_after);
+  const service = new UploadService({ domain: spec.domain, parent: spec.parent, settings, store, secret: uploads.secret, baseUrl: () => uploads.baseUrl(spec.parent), logger });
+  serveUpload(host, service, spec.parent);
+  uploads.add(service);
+  return true;
 }

@@ -129,3 +129,8 @@ export function formatIp(address: IpAddress): string {
   if (best.start === -1) return hex.join(':');
   return `${hex.slice(0, best.start).join(':')}::${hex.slice(best.start + best.length).join(':')}`;
 }
+
+/** An address only this machine can reach (127.0.0.0/8, ::1, or an IPv4-mapped 127.x address). */
+export function isLoopbackAddress(address: string): boolean {
+  return address.startsWith('127.') || address === '::1' || address.toLowerCase().startsWith('::ffff:127.');
+}

@@ -357,11 +357,13 @@ def read_commands(driver, loop):
     asyncio.run_coroutine_threadsafe(driver.op_disconnect(None), loop)
 
 
-def main():
+def main(driver_class=None):
+    """Runs the driver; a script that extends it passes its subclass (or replaces im_driver.Driver)."""
+    driver_class = driver_class or Driver
     jid, password, host, port, ca_file = sys.argv[1:6]
     mechanism = sys.argv[6] if len(sys.argv) > 6 else 'SCRAM-SHA-256'
     logging.basicConfig(level=logging.DEBUG if os.environ.get('IM_DRIVER_DEBUG') else logging.ERROR)
-    driver = Driver(jid, password, ca_file, mechanism)
+    driver = driver_class(jid, password, ca_file, mechanism)
     loop = driver.client.loop
     threading.Thread(target=read_commands, args=(driver, loop), daemon=True).start()
     driver.address = (host, int(port))

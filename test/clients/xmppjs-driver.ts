@@ -6,6 +6,8 @@
  * message and presence events also carry the stanza's XML). Run in its own process with NODE_EXTRA_CA_CERTS naming the server's
  * certificate, so TLS is verified for real.
  * Usage: xmppjs-driver.ts USERNAME DOMAIN PASSWORD PORT RESOURCE
+ * PORT may instead be a service URL, such as wss://localhost:5443/xmpp-websocket for the
+ * client's WebSocket transport (RFC 7395).
  */
 import { createInterface } from 'node:readline';
 import { client, xml } from '@xmpp/client';
@@ -14,7 +16,8 @@ import { parse } from 'ltx';
 const NS_ROSTER = 'jabber:iq:roster';
 
 const [username, domain, password, port, resource] = process.argv.slice(2);
-const xmpp = client({ service: `xmpp://127.0.0.1:${port}`, domain, username, password, resource });
+const service = port!.includes('://') ? port : `xmpp://127.0.0.1:${port}`;
+const xmpp = client({ service, domain, username, password, resource });
 
 function emit(event: string, fields: Record<string, unknown> = {}): void {
   process.stdout.write(JSON.stringify({ event, ...fields }) + '\n');

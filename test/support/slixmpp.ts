@@ -43,3 +43,12 @@ export function startSlixmppPep(server: TestServer, jid: string, password: strin
   const domain = jid.replace(/^[^@]*@/, '').replace(/\/.*$/, '');
   return startDriver(`slixmpp-pep ${jid}`, '/usr/bin/python3', [PEP_DRIVER, jid, password, '127.0.0.1', String(server.port), server.certificateFile(domain), ...interests]);
 }
+
+const UPLOAD_DRIVER = join(import.meta.dirname, '..', 'clients', 'upload_driver.py');
+
+/** test/clients/upload_driver.py: im_driver with HTTP File Upload (XEP-0363), verifying HTTPS with the domain's certificate. */
+export function startSlixmppUpload(server: TestServer, jid: string, password: string): Promise<ClientDriver> {
+  const domain = jid.replace(/^[^@]*@/, '').replace(/\/.*$/, '');
+  const ca = server.certificateFile(domain);
+  return startDriver(`slixmpp upload ${jid}`, '/usr/bin/python3', [UPLOAD_DRIVER, jid, password, '127.0.0.1', String(server.port), ca], { SSL_CERT_FILE: ca });
+}

@@ -14,3 +14,10 @@ export function startXmppjs(server: TestServer, username: string, domain: string
     NODE_EXTRA_CA_CERTS: server.certificateFile(domain),
   });
 }
+
+/** The same client over its WebSocket transport (RFC 7395), connecting to `url` (wss://...). */
+export function startXmppjsWebSocket(server: TestServer, url: string, username: string, domain: string, password: string, resource = 'xmppjs-ws'): Promise<ClientDriver> {
+  return startDriver(`@xmpp/client (WebSocket) ${username}@${domain}/${resource}`, process.execPath, [DRIVER, username, domain, password, url, resource], {
+    NODE_EXTRA_CA_CERTS: server.certificateFile(domain),
+  });
+}
