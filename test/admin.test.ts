@@ -183,15 +183,18 @@ describe('admin API and trellis s2s', () => {
     assert.equal(value(before, 'trellis_c2s_authentications_total{result="success",mechanism="SCRAM-SHA-256"}'), 1);
     assert.ok(value(before, 'trellis_s2s_connection_attempts_total{result="connected",reason=""}') >= 1);
     assert.equal(value(before, 'trellis_s2s_queued_stanzas'), 0);
+    assert.equal(value(before, 'trellis_offline_messages'), 0);
     assert.match(before, /^# TYPE trellis_error_replies_total counter$/m);
 
-    alice.send(`<message to='nobody@${a.domain}' id='m3' type='chat'><body>to nobody</body></message>`);
+    await a.addUser('carol', a.domain, 'secret');
+    alice.send(`<message to='carol@${a.domain}' id='m3' type='chat'><body>for carol, offline</body></message>`);
     alice.send(`<iq to='${a.domain}' id='q1' type='get'><query xmlns='urn:xmpp:no-such-thing'/></iq>`);
     await alice.waitFor(/id=["']q1["']/);
     await assert.rejects(loginFederated(a, 'alice', 'wrong password'));
     const after = (await adminRequest(socket, 'GET', '/metrics')).body;
     assert.equal(count(after, 'trellis_stanzas_received_total{origin="client",kind="iq"}') - count(before, 'trellis_stanzas_received_total{origin="client",kind="iq"}'), 1);
     assert.ok(value(after, 'trellis_error_replies_total{condition="service-unavailable"}') >= 1);
+    assert.equal(value(after, 'trellis_offline_messages'), 1, 'the message for carol waits in her mailbox');
     assert.equal(value(after, 'trellis_c2s_authentications_total{result="failure",mechanism="SCRAM-SHA-256"}'), 1, after.split('\n').filter((line) => line.includes('authentications')).join('\n'));
   });
 

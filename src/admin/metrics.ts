@@ -129,6 +129,7 @@ export function renderMetrics(sources: AdminSources): string {
   );
 
   s2sTableMetrics(sources, metric);
+  if (sources.offlineMessagesNow !== undefined) gauge('trellis_offline_messages', 'Messages waiting in the offline mailboxes of every hosted domain.', [{ value: sources.offlineMessagesNow }]);
   const queued = sources.s2s.queued?.();
   if (queued !== undefined) gauge('trellis_s2s_queued_stanzas', 'Stanzas waiting for their remote domain pair to be authorized (s2s.queue_max_stanzas per remote domain).', [{ value: queued }]);
   if (sources.traffic) trafficMetrics(sources.traffic, metric);

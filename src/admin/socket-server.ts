@@ -123,8 +123,11 @@ function serve(request: IncomingMessage, response: ServerResponse, sources: Admi
     try {
       const method = request.method ?? 'GET';
       const target = request.url ?? '/';
+      // The metrics are rendered at once; what storage must be asked for is asked first.
+      const scraping = method === 'GET' && target.split('?')[0] === '/metrics' && sources.offlineMessages !== undefined;
+      const scope = scraping ? { ...sources, offlineMessagesNow: await sources.offlineMessages!() } : sources;
       answer =
-        (await handleAbuseRequest(method, target, sources)) ?? (await handleOperatorRequest(method, target, sources)) ?? (await handleAuditRequest(method, target, sources)) ?? handleAdminRequest(method, target, sources);
+        (await handleAbuseRequest(method, target, scope)) ?? (await handleOperatorRequest(method, target, scope)) ?? (await handleAuditRequest(method, target, scope)) ?? handleAdminRequest(method, target, scope);
     } catch (error) {
       logger.error('admin request failed', { method: request.method, path: request.url, error: error instanceof Error ? error.message : String(error) });
       answer = errorResponse(500, `internal error: ${error instanceof Error ? error.message : String(error)}`);

@@ -63,6 +63,10 @@ export interface AdminSources {
   operations?: OperatorSources;
   /** what crossed the router since the start (src/router/traffic-counters.ts); absent in unit tests */
   traffic?: TrafficCounters;
+  /** messages waiting in every offline mailbox: asked of storage before each scrape (socket-server.ts); absent in unit tests */
+  offlineMessages?(): Promise<number>;
+  /** its answer for the scrape being rendered */
+  offlineMessagesNow?: number;
   /** the peering rules' audit trail and alerts (audit-routes.ts, src/audit) */
   audit?: AuditSources & { metrics(): MetricFamily[] };
 }

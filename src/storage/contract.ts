@@ -131,6 +131,7 @@ function accountTests(openFor: OpenFor): void {
 
     assert.equal((await storage.rosters.get(domain, 'bob')).items.length, 1);
     assert.equal(await storage.offline.count(domain, 'bob'), 1);
+    assert.equal(await storage.offline.total(), 1, "bob's message is the only one left in any mailbox");
     assert.equal(await storage.userData.get(domain, 'bob', 'vcard'), '<vCard/>');
   });
 

@@ -297,6 +297,10 @@ function offlineStore(pool: Pool): OfflineStore {
       );
       return rows[0]!.n;
     },
+    async total() {
+      const { rows } = await pool.query<{ n: number }>('SELECT count(*)::integer AS n FROM offline_messages');
+      return rows[0]!.n;
+    },
   };
 }
 

@@ -245,6 +245,7 @@ function offlineStore(db: DatabaseSync, write: Write): OfflineStore {
   );
   const removeOne = db.prepare('DELETE FROM offline_messages WHERE domain = ? AND username = ? AND id = ?');
   const count = db.prepare('SELECT count(*) AS n FROM offline_messages WHERE domain = ? AND username = ?');
+  const total = db.prepare('SELECT count(*) AS n FROM offline_messages');
 
   return {
     async push(domain, username, stanza, sender, quota, position) {
@@ -274,6 +275,9 @@ function offlineStore(db: DatabaseSync, write: Write): OfflineStore {
     },
     async count(domain, username) {
       return Number(count.get(domain, username)!.n);
+    },
+    async total() {
+      return Number(total.get()!.n);
     },
   };
 }

@@ -103,6 +103,8 @@ export interface OfflineStore {
   /** Removes the messages with these ids; returns how many were there. */
   remove(domain: string, username: string, ids: readonly number[]): Promise<number>;
   count(domain: string, username: string): Promise<number>;
+  /** Messages waiting in every mailbox of every domain (the metrics). */
+  total(): Promise<number>;
 }
 
 /**
