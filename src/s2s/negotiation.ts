@@ -47,7 +47,7 @@ export interface Step {
 export const MAX_WAITING = 1024;
 
 /** Where the negotiation tells what it does, for `log.level: debug` (each step begun, each element a step handled). */
-export type NegotiationTrace = (message: string, fields: Record<string, string>) => void;
+export type NegotiationTrace = (message: string, fields: () => Record<string, string>) => void;
 
 /** An element in a log line: its name, namespace and the attributes that tell what it is. */
 export function describeElement(element: Element): string {
@@ -136,7 +136,7 @@ export class Negotiation {
       if (this.#ended) return;
       const step = this.#steps[this.#next]!;
       const result = step.begin?.(this.#features) ?? 'done';
-      if (step.begin) this.#trace('s2s negotiation step began', { step: step.name, result });
+      if (step.begin) this.#trace('s2s negotiation step began', () => ({ step: step.name, result }));
       if (result !== 'done') return this.#own(step, result);
       this.#next++;
     }
@@ -159,7 +159,7 @@ export class Negotiation {
   handle(element: Element): false | Promise<void> {
     const step = this.#steps.find((candidate) => candidate.claims(element));
     if (!step) return false;
-    this.#trace('s2s negotiation step handles an element', { step: step.name, element: describeElement(element) });
+    this.#trace('s2s negotiation step handles an element', () => ({ step: step.name, element: describeElement(element) }));
     const result = step.handle(element);
     if (!(result instanceof Promise)) return Promise.resolve(this.#settle(step, result));
     this.#own(step, 'running');

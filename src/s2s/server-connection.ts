@@ -164,7 +164,7 @@ export class ServerConnection implements StepHost, ReverseHost, BindingsHost {
     this.#mayUseHostNames = opening?.hostNamed ?? false;
     this.hostNamedSettled = this.#mayUseHostNames ? new Promise((resolve) => (this.#settleHostNamed = resolve)) : Promise.resolve(false);
     // Host names are asked for before TLS; activation comes before dialback, whose requests it may take.
-    const trace = (message: string, fields: Record<string, string>): void => this.#debug(message, fields);
+    const trace = (message: string, fields: () => Record<string, string>): void => this.#debug(message, fields);
     this.#negotiation = new Negotiation(this.role, [hostNamedStep(this), tlsStep(this), bidiStep(this), saslExternalStep(this), this.#activation, dialback], trace);
     owner.connectionTable.add(this.id, this.direction);
     const seconds = context.config.negotiation_timeout;
@@ -321,7 +321,7 @@ export class ServerConnection implements StepHost, ReverseHost, BindingsHost {
   }
 
   write(element: Element): void {
-    this.#debug(`${this.label} sent`, { element: describeElement(element) });
+    this.#debug(`${this.label} sent`, () => ({ element: describeElement(element) }));
     this.stream.send(element);
   }
 
@@ -330,8 +330,9 @@ export class ServerConnection implements StepHost, ReverseHost, BindingsHost {
   }
 
   /** A line at debug level (`log.level: debug`): the negotiation, step by step, for an operator diagnosing a peer. */
-  #debug(message: string, fields: Record<string, string>): void {
-    if (this.context.logger.enabled('debug')) this.logger.debug(message, fields);
+  #debug(message: string, fields: () => Record<string, string>): void {
+    // The fields are made only when they will be written.
+    if (this.context.logger.enabled('debug')) this.logger.debug(message, fields());
   }
 
   certificate(domain: string): CertificateVerdict {
@@ -629,7 +630,7 @@ export class ServerConnection implements StepHost, ReverseHost, BindingsHost {
   #features(): Element {
     const features = new Element('features', NS_STREAMS);
     if (!this.#negotiation.offer(features)) features.c('sm', {}, NS_SM);
-    this.#debug(`${this.label} offered features`, { features: featureNames(features) });
+    this.#debug(`${this.label} offered features`, () => ({ features: featureNames(features) }));
     return features;
   }
 
@@ -655,7 +656,7 @@ export class ServerConnection implements StepHost, ReverseHost, BindingsHost {
         if (!element.getChild('host-named', NS_TRELLIS_S2S)) return this.#hostNamedFailed('the peer did not confirm host names after TLS');
         this.#establishHostNamed();
       }
-      this.#debug(`${this.label} received features`, { features: featureNames(element) });
+      this.#debug(`${this.label} received features`, () => ({ features: featureNames(element) }));
       this.#acks.features(element);
       this.#dialback!.observe(element);
       this.#negotiation.features(element);

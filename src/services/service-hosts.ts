@@ -56,7 +56,7 @@ export function serviceSpecs(host: HostConfig, config: TrellisConfig): ServiceSp
     const domain = `${settings.subdomain}.${host.domain}`;
     if (config.hosts.some((other) => other.domain === domain)) continue;
     // An external component configured at that domain serves it instead (src/component).
-    if (componentsInPlace(host, config).includes(domain)) continue;
+    if (config.components.some((component) => component.domain === domain)) continue;
     // Two services configured at one subdomain: the first (group chat) serves it.
     if (specs.some((spec) => spec.domain === domain)) continue;
     specs.push({ kind, parent: host.domain, domain });
