@@ -4,7 +4,11 @@ import type { StoredCredentials } from '../storage/types.ts';
 import { createSaslServer, type SaslContext, type SaslStep } from './sasl.ts';
 import { makeStoredCredentials } from './scram.ts';
 
-const accounts = new Map<string, StoredCredentials>([['juliet', makeStoredCredentials('r0m3o!', 64)]]);
+const accounts = new Map<string, StoredCredentials>([
+  ['juliet', makeStoredCredentials('r0m3o!', 64)],
+  // imported from another server that kept SCRAM-SHA-1 keys only (XEP-0227)
+  ['nurse', { 'SCRAM-SHA-1': makeStoredCredentials('herbs', 64)['SCRAM-SHA-1'] }],
+]);
 const context: SaslContext = { domain: 'example.com', lookup: async (username) => accounts.get(username), scramIterations: 64 };
 
 function plain(authzid: string, authcid: string, password: string): Buffer {
@@ -18,6 +22,11 @@ async function login(message: Buffer): Promise<SaslStep> {
 describe('PLAIN (RFC 4616)', () => {
   test('succeeds with the right password', async () => {
     assert.deepEqual(await login(plain('', 'juliet', 'r0m3o!')), { kind: 'success', username: 'juliet' });
+  });
+
+  test('checks an account with SCRAM-SHA-1 keys only against them', async () => {
+    assert.deepEqual(await login(plain('', 'nurse', 'herbs')), { kind: 'success', username: 'nurse' });
+    assert.deepEqual(await login(plain('', 'nurse', 'weeds')), { kind: 'failure', condition: 'not-authorized' });
   });
 
   test('prepares the username', async () => {

@@ -44,8 +44,11 @@ export class PlainServerExchange implements SaslServerExchange {
       const credentials = await this.#context.lookup(username);
       // Unknown users are checked against a fake verifier so both cases take the same time.
       const iterations = this.#context.scramIterations ?? DEFAULT_SCRAM_ITERATIONS;
-      const verifier = credentials?.['SCRAM-SHA-256'] ?? fakeScramVerifier('SHA-256', username, iterations);
-      matches = (await passwordMatches(password, 'SHA-256', verifier).catch(rejectInvalidPassword)) && credentials !== undefined;
+      // An account imported with another server's SCRAM-SHA-1 keys only (XEP-0227) is checked against those.
+      const [hash, verifier] = credentials?.['SCRAM-SHA-256'] !== undefined ? (['SHA-256', credentials['SCRAM-SHA-256']] as const)
+        : credentials?.['SCRAM-SHA-1'] !== undefined ? (['SHA-1', credentials['SCRAM-SHA-1']] as const)
+        : (['SHA-256', fakeScramVerifier('SHA-256', username, iterations)] as const);
+      matches = (await passwordMatches(password, hash, verifier).catch(rejectInvalidPassword)) && credentials !== undefined;
     } catch {
       return failure('temporary-auth-failure');
     }

@@ -77,7 +77,7 @@ export function makeScramVerifier(password: string, hash: ScramHash, iterations:
 }
 
 /** Verifiers for every SCRAM hash this server offers, each with its own salt. */
-export function makeStoredCredentials(password: string, iterations: number): StoredCredentials {
+export function makeStoredCredentials(password: string, iterations: number): Required<StoredCredentials> {
   return {
     'SCRAM-SHA-1': makeScramVerifier(password, 'SHA-1', iterations),
     'SCRAM-SHA-256': makeScramVerifier(password, 'SHA-256', iterations),

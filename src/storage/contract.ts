@@ -50,7 +50,7 @@ function freshDomain(): string {
   return `${randomUUID()}.example`;
 }
 
-function credentials(seed: string): StoredCredentials {
+function credentials(seed: string): Required<StoredCredentials> {
   const b64 = (text: string): string => Buffer.from(`${seed}:${text}`).toString('base64');
   return {
     'SCRAM-SHA-1': { salt: b64('salt1'), iterations: 4096, storedKey: b64('stored1'), serverKey: b64('server1') },
@@ -78,6 +78,17 @@ function accountTests(openFor: OpenFor): void {
     const domain = freshDomain();
     await storage.accounts.create(domain, 'alice', credentials('a'));
     assert.deepEqual(await storage.accounts.get(domain, 'alice'), credentials('a'));
+  });
+
+  test('an account with one SCRAM verifier keeps only that one', async (t) => {
+    const storage = await openFor(t);
+    const domain = freshDomain();
+    const sha1Only: StoredCredentials = { 'SCRAM-SHA-1': credentials('imported')['SCRAM-SHA-1'] };
+    await storage.accounts.create(domain, 'imported', sha1Only);
+    assert.deepEqual(await storage.accounts.get(domain, 'imported'), sha1Only);
+    const sha256Only: StoredCredentials = { 'SCRAM-SHA-256': credentials('imported')['SCRAM-SHA-256'] };
+    assert.equal(await storage.accounts.setCredentials(domain, 'imported', sha256Only), true);
+    assert.deepEqual(await storage.accounts.get(domain, 'imported'), sha256Only);
   });
 
   test('get of an unknown account is undefined', async (t) => {

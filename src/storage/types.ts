@@ -18,9 +18,14 @@ export interface ScramVerifier {
   serverKey: string;
 }
 
+/**
+ * The verifiers of an account, one per SCRAM hash. Accounts made here have both; an account
+ * imported with the keys another server stored (XEP-0227) may have only the one it had, and
+ * then logs in with that mechanism or PLAIN (src/auth/plain.ts).
+ */
 export interface StoredCredentials {
-  'SCRAM-SHA-1': ScramVerifier;
-  'SCRAM-SHA-256': ScramVerifier;
+  'SCRAM-SHA-1'?: ScramVerifier;
+  'SCRAM-SHA-256'?: ScramVerifier;
 }
 
 export interface AccountStore {
