@@ -6,6 +6,8 @@
  *   trellis passwd JID [--password PW]
  *   trellis deluser JID
  *   trellis users list [DOMAIN]
+ *   trellis import PATH... [--host DOMAIN] [--skip-existing] [--dry-run] [--max-element-bytes N]
+ *   trellis export DIR [--host DOMAIN]
  *   trellis sessions [list] [--json] | sessions kick JID [--reason R]
  *   trellis check [config|certs|dns] [--config FILE]
  *   trellis status [--json] [--config FILE]
@@ -25,6 +27,7 @@ import { createLogger } from '../util/log.ts';
 import { startServer } from '../server.ts';
 import { addUser, changePassword, deleteUser, listUsers } from './accounts.ts';
 import { kickSession, listSessions } from './sessions.ts';
+import { exportAccounts, importAccounts } from './piefxis.ts';
 import { loadCliConfig } from './config.ts';
 import { inspectPidFile, pidFilePath, removePidFile, removeStalePidFile, writePidFile } from './pid-file.ts';
 import { reloadServer } from './reload.ts';
@@ -47,6 +50,14 @@ Commands:
   deluser JID            delete an account and everything stored for it; its live sessions end
                          with <not-authorized/> (through the running server when one answers)
   users list [DOMAIN]    the accounts of every hosted domain, or of one, one JID a line
+  import PATH...         accounts with their passwords or SCRAM keys, rosters, vCards, private XML
+                         and offline messages from XEP-0227 files (ejabberdctl export_piefxis,
+                         prosody-migrator, trellis export): each PATH a file or a directory of them;
+                         refused before anything is written when a file is not valid or an account
+                         exists (--skip-existing leaves those as they are); --dry-run only checks;
+                         --host DOMAIN imports one host (docs/migrating.md)
+  export DIR             the same data of every hosted domain (or --host DOMAIN) into a new
+                         directory: DIR/server-data.xml and one file per host
   sessions [list]        the running server's client sessions: JID, address, TLS, since, idle
   sessions kick JID      end a session (user@domain/resource) or all of an account's
                          (user@domain) with <policy-violation/>; --reason R is its text
@@ -97,6 +108,12 @@ Options:
   -p, --password PW      password for adduser/passwd (else asked on the terminal or read from stdin)
   -r, --reason R         ban and s2s block: why, shown in lists and in what refused peers are told;
                          sessions kick: the text of the stream error
+      --host DOMAIN      import, export: one hosted domain only
+      --skip-existing    import: leave accounts that exist here as they are and import the others
+      --dry-run          import: check the files and say what would be imported, writing nothing
+      --max-element-bytes N
+                         import: the largest user (or host written inline) read at once
+                         (default 67108864)
       --json             status, sessions, s2s, ban list, s2s blocked, audit: print the admin API's JSON instead of a table
       --expires SECONDS  posh: how long other servers may keep the documents (default 604800, a week)
       --reference URL    posh: publish the fingerprints once at this https URL and refer to it
@@ -112,6 +129,8 @@ Examples:
   trellis start
   trellis adduser alice@localhost
   trellis check config --config /etc/trellis/trellis.yaml
+  trellis import /var/backups/ejabberd/20260101-120000.xml --dry-run
+  trellis export /var/backups/trellis-accounts
   trellis s2s --config /etc/trellis/trellis.yaml
   trellis s2s close 3f2a
   trellis s2s revoke example.com spam.example
@@ -123,7 +142,7 @@ Examples:
 `;
 
 /** the commands `main` knows (its switch below) */
-const COMMANDS = new Set(['start', 'reload', 'adduser', 'passwd', 'deluser', 'users', 'sessions', 'check', 'status', 's2s', 'ban', 'unban', 'posh', 'policy', 'audit']);
+const COMMANDS = new Set(['start', 'reload', 'adduser', 'passwd', 'deluser', 'users', 'import', 'export', 'sessions', 'check', 'status', 's2s', 'ban', 'unban', 'posh', 'policy', 'audit']);
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -144,6 +163,10 @@ async function main(argv: string[]): Promise<number> {
       rule: { type: 'string' },
       verdict: { type: 'string' },
       limit: { type: 'string' },
+      host: { type: 'string' },
+      'skip-existing': { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+      'max-element-bytes': { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -187,6 +210,19 @@ async function main(argv: string[]): Promise<number> {
     case 'users': {
       if (rest[0] !== 'list') return usageError('did you mean: trellis users list [DOMAIN]');
       return listUsers(await loadCliConfig(values.config), rest[1]);
+    }
+    case 'import': {
+      if (rest.length === 0) return usageError('import needs a file or directory, for example: trellis import /var/backups/ejabberd/20260101-120000.xml');
+      return importAccounts(await loadCliConfig(values.config), rest, {
+        ...(values.host === undefined ? {} : { host: values.host }),
+        skipExisting: values['skip-existing'] ?? false,
+        dryRun: values['dry-run'] ?? false,
+        ...(values['max-element-bytes'] === undefined ? {} : { maxElementBytes: values['max-element-bytes'] }),
+      });
+    }
+    case 'export': {
+      if (rest.length !== 1) return usageError('export needs one directory to write into, for example: trellis export /var/backups/trellis-accounts');
+      return exportAccounts(await loadCliConfig(values.config), rest[0]!, values.host);
     }
     case 'sessions': {
       const [action = 'list', jid] = rest;

@@ -9,7 +9,8 @@ import { StanzaError } from '../../xml/stanza-error.ts';
 import type { FeatureModule } from '../context.ts';
 
 export const NS_PRIVATE = 'jabber:iq:private';
-const KEY_PREFIX = 'private:';
+/** one user-data document per namespace: this prefix and the namespace (also read and written by src/piefxis) */
+export const PRIVATE_KEY_PREFIX = 'private:';
 
 export const privateModule: FeatureModule = ({ host, storage }) => {
   // Clients look for private storage in the server's disco#info, as Prosody and ejabberd list it.
@@ -20,7 +21,7 @@ export const privateModule: FeatureModule = ({ host, storage }) => {
     if (children.length !== 1) throw new StanzaError('bad-request', 'a private storage get names exactly one element');
     const wanted = children[0]!;
     checkNamespace(wanted.xmlns);
-    const stored = await storage.userData.get(to.domain, to.local!, KEY_PREFIX + wanted.xmlns);
+    const stored = await storage.userData.get(to.domain, to.local!, PRIVATE_KEY_PREFIX + wanted.xmlns);
     // Nothing stored: the request's element comes back empty, as servers commonly answer.
     return el('query', NS_PRIVATE, {}, ...(stored === undefined ? [el(wanted.name, wanted.xmlns)] : parseElement(stored).elements()));
   });
@@ -35,7 +36,7 @@ export const privateModule: FeatureModule = ({ host, storage }) => {
       byNamespace.set(child.xmlns, [...(byNamespace.get(child.xmlns) ?? []), child]);
     }
     for (const [namespace, elements] of byNamespace) {
-      await storage.userData.set(to.domain, to.local!, KEY_PREFIX + namespace, serialize(el('query', NS_PRIVATE, {}, ...elements)));
+      await storage.userData.set(to.domain, to.local!, PRIVATE_KEY_PREFIX + namespace, serialize(el('query', NS_PRIVATE, {}, ...elements)));
     }
     return undefined;
   });

@@ -9,11 +9,12 @@ import { StanzaError } from '../../xml/stanza-error.ts';
 import type { FeatureModule } from '../context.ts';
 
 export const NS_VCARD = 'vcard-temp';
-const STORAGE_KEY = 'vcard';
+/** where an account's vCard is kept in its user data (also read and written by src/piefxis) */
+export const VCARD_STORAGE_KEY = 'vcard';
 
 export const vcardModule: FeatureModule = ({ host, storage }) => {
   const load = async (domain: string, username: string): Promise<Element | undefined> => {
-    const stored = await storage.userData.get(domain, username, STORAGE_KEY);
+    const stored = await storage.userData.get(domain, username, VCARD_STORAGE_KEY);
     return stored === undefined ? undefined : parseElement(stored);
   };
 
@@ -29,7 +30,7 @@ export const vcardModule: FeatureModule = ({ host, storage }) => {
 
   // Section 3.2: the whole vCard is replaced; there are no partial updates.
   host.handleIq('account', 'set', NS_VCARD, 'vCard', async ({ to, payload }) => {
-    await storage.userData.set(to.domain, to.local!, STORAGE_KEY, serialize(payload));
+    await storage.userData.set(to.domain, to.local!, VCARD_STORAGE_KEY, serialize(payload));
     return undefined;
   });
 
