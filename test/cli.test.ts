@@ -83,7 +83,19 @@ describe('trellis CLI', () => {
       assert.equal(run.code, 2, `trellis ${args.join(' ')}`);
       assert.match(run.stderr, /unknown command "frobnicate"/);
     }
-    for (const command of ['start', 'status', 's2s', 'posh', 'policy', 'users', 'sessions']) assert.equal((await trellis([command, '--help'])).code, 0, `trellis ${command} --help`);
+    for (const command of ['start', 'status', 's2s', 'posh', 'policy', 'users', 'sessions', 'import', 'export']) assert.equal((await trellis([command, '--help'])).code, 0, `trellis ${command} --help`);
+  });
+
+  test('import without a file and export without one directory are usage errors', async () => {
+    const imported = await trellis(['import', '--config', configFile]);
+    assert.equal(imported.code, 2);
+    assert.match(imported.stderr, /import needs a file or directory/);
+    const exported = await trellis(['export', 'a', 'b', '--config', configFile]);
+    assert.equal(exported.code, 2);
+    assert.match(exported.stderr, /export needs one directory to write into/);
+    const missing = await trellis(['import', join(dir, 'no-such-export.xml'), '--config', configFile]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no-such-export\.xml: no such file or directory\nnothing was imported\n/);
   });
 
   test('adduser, passwd and deluser manage accounts, storing SCRAM verifiers only', async () => {
