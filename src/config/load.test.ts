@@ -428,6 +428,7 @@ describe('parseConfig', () => {
         request_timeout: 300,
         idle_timeout: 30,
         websocket: { enabled: true, path: '/xmpp-websocket' },
+        console: { enabled: false, admins: [], session_lifetime: 28800, idle_timeout: 1800, max_sessions: 64, max_event_streams: 16 },
       },
       ...DEFAULT_SETTINGS,
       hosts: [{ domain: 'localhost', ...DEFAULT_SETTINGS }],
