@@ -7,6 +7,7 @@
  * attempts since the start. Everything is read from the admin API's rows (src/admin/sources.ts),
  * so the console and `trellis s2s` never disagree.
  */
+import { isIP } from 'node:net';
 import { pairRows, s2sRows, type AdminSources } from '../admin/sources.ts';
 import type { S2sRow } from '../admin/types.ts';
 import type { LinkConfig, S2sPeeringRule } from '../config/types.ts';
@@ -87,14 +88,20 @@ export function federationMap(sources: AdminSources, config: MapConfig): Federat
   }
   // A pair whose connections are gone leaves its domain on the map until the binding table forgets it.
   for (const pair of pairRows(sources)) node({ id: `domain:${pair.remote}`, kind: 'domain', label: pair.remote });
+  // Routes: a rule for one domain starts at that domain's node, a pattern at a node of its own;
+  // a next hop that is an address is the same node as a connection to that address.
   for (const rule of config.peering) {
-    const target = rule.via ? (rule.via.kind === 'domain' ? rule.via.domain : `${rule.via.host}:${rule.via.port}`) : rule.link ? `link ${rule.link}` : rule.route === 'reject' ? 'rejected' : undefined;
-    if (target === undefined) continue;
-    const pattern = rule.domain === '*' ? '* (every other domain)' : rule.subdomains ? `${rule.domain} and subdomains` : rule.domain;
-    const from = node({ id: `route:${rule.domain}`, kind: 'route', label: pattern });
-    const to = rule.link ? `link:${rule.link}` : `hop:${target}`;
-    if (!rule.link) node({ id: to, kind: rule.route === 'reject' ? 'route' : 'host', label: target });
-    edges.push({ id: `route ${rule.domain}`, kind: 'route', source: from, target: to, label: rule.route === 'reject' ? 'route: reject' : `via ${target}` });
+    if (rule.via === undefined && rule.link === undefined && rule.route !== 'reject') continue;
+    const pattern = rule.domain === '*' || rule.domain.startsWith('*.') || rule.subdomains;
+    const label = rule.domain === '*' ? '* (every other domain)' : rule.subdomains ? `${rule.domain} and subdomains` : rule.domain;
+    const from = node(pattern ? { id: `route:${rule.domain}`, kind: 'route', label } : { id: `domain:${rule.domain}`, kind: 'domain', label });
+    let to: string;
+    if (rule.link !== undefined) to = `link:${rule.link}`;
+    else if (rule.via?.kind === 'address') to = node({ id: isIp(rule.via.host) ? `host:${rule.via.host}` : `hop:${rule.via.host}`, kind: 'host', label: rule.via.host });
+    else if (rule.via?.kind === 'domain') to = node({ id: `hop:${rule.via.domain}`, kind: 'host', label: `${rule.via.domain} (by DNS)` });
+    else to = node({ id: 'rejected', kind: 'route', label: 'rejected' });
+    const what = rule.link !== undefined ? `over link ${rule.link}` : rule.via?.kind === 'address' ? `via ${rule.via.host}:${rule.via.port}` : rule.via ? `via ${rule.via.domain}` : 'route: reject';
+    edges.push({ id: `route ${rule.domain}`, kind: 'route', source: from, target: to, label: what });
   }
   const up = linkStates(sources);
   for (const link of config.links) {
@@ -129,6 +136,8 @@ function linkStates(sources: AdminSources): Map<string, boolean> {
   }
   return states;
 }
+
+const isIp = (host: string): boolean => isIP(host) !== 0;
 
 /** The domain of a JID as the audit trail records it (user@domain/resource). */
 function domainOf(jid: string): string {

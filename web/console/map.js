@@ -33,7 +33,7 @@ function layout(nodes, edges) {
         const dx = points[i].x - points[j].x || 0.01;
         const dy = points[i].y - points[j].y || 0.01;
         const distance2 = Math.max(dx * dx + dy * dy, 100);
-        const push = 9000 / distance2;
+        const push = 60000 / distance2;
         const distance = Math.sqrt(distance2);
         forces[i].x += (dx / distance) * push;
         forces[i].y += (dy / distance) * push;
@@ -139,6 +139,7 @@ export async function showFederation(page) {
   const render = (map) => {
     picture.replaceChildren(drawMap(map, select));
     const connections = map.edges.filter((edge) => edge.kind === 'connection').map((edge) => edge.connection);
+    const labels = new Map(map.nodes.map((node) => [node.id, node.label]));
     const current = connections.find((row) => row.id === selected);
     if (current) select(current);
     lists.replaceChildren(
@@ -149,7 +150,7 @@ export async function showFederation(page) {
       el('h3', {}, 'Bounces and failed connections'),
       map.bounces.length + map.failedConnections.length === 0 ? el('p', {}, 'none since the start') : table('errors', ['What', 'Count'], [...map.bounces.map((row) => [`error reply: ${row.condition}`, row.count]), ...map.failedConnections.map((row) => [`connection failed: ${row.reason}`, row.count])]),
       el('h3', {}, 'Routes and links in the configuration'),
-      table('routes', ['From', 'To', 'What'], map.edges.filter((edge) => edge.kind === 'route' || edge.kind === 'link').map((edge) => [edge.source, edge.target, edge.label ?? ''])),
+      table('routes', ['Domains', 'Route', 'To'], map.edges.filter((edge) => edge.kind === 'route' || edge.kind === 'link').map((edge) => [labels.get(edge.source) ?? edge.source, edge.label ?? '', labels.get(edge.target) ?? edge.target])),
     );
   };
 
