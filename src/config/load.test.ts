@@ -630,6 +630,15 @@ describe('http settings', () => {
     assert.deepEqual([proxied.http.trusted_proxies, proxied.http.public_url], [['10.0.0.0/8'], 'https://xmpp.example.com']);
   });
 
+  test('the console: admins are accounts, prepared, and an enabled console names at least one', () => {
+    const error = problemsOf('hosts: {localhost: {}}\nhttp: {console: {enabled: true}}');
+    assert.deepEqual(error.problems.map((problem) => problem.path), ['http.console.admins']);
+    const bad = problemsOf('hosts: {localhost: {}}\nhttp: {console: {admins: ["example.com", "a@example.com/r"]}}');
+    assert.deepEqual(bad.problems.map((problem) => problem.path), ['http.console.admins[0]', 'http.console.admins[1]']);
+    const config = parseConfig('hosts: {localhost: {}}\nhttp: {enabled: true, console: {enabled: true, admins: ["Admin@LocalHost"], idle_timeout: 600}}', { baseDir });
+    assert.deepEqual([config.http.console.admins, config.http.console.idle_timeout], [['admin@localhost'], 600]);
+  });
+
   test('URLs, paths and the upload service are checked, and a host overrides upload key by key', () => {
     const error = problemsOf('hosts: {localhost: {upload: {subdomain: "a.b"}}}\nhttp: {public_url: "ftp://x", websocket: {path: "ws", see_other_uri: "https://x"}}\nupload: {external_url: "https://files.example.com/?x"}');
     assert.deepEqual(error.problems.map((problem) => problem.path).sort(), ['hosts["localhost"].upload.subdomain', 'http.public_url', 'http.websocket.path', 'http.websocket.see_other_uri', 'upload.external_url']);

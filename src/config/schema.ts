@@ -938,13 +938,17 @@ const componentsSchema: MapNode = {
   },
 };
 
+/** An enabled console that nobody may log in to is a mistake. */
+function checkConsole(settings: Readonly<Record<string, unknown>>): KeyProblem[] {
+  if (settings.enabled !== true || (settings.admins as readonly string[]).length > 0) return [];
+  return [{ key: 'admins', message: 'the console is enabled but nobody may log in to it; name at least one account, such as admin@example.com' }];
+}
+
 /**
  * Plain HTTP carries passwords and files in the clear: it is allowed only where nobody else can
  * listen in (loopback addresses) or where a reverse proxy in front terminates TLS.
  */
 function checkHttp(http: Readonly<Record<string, unknown>>): KeyProblem[] {
-  const settings = http.console as Readonly<Record<string, unknown>>;
-  if (settings.enabled === true && (settings.admins as readonly string[]).length === 0) return [{ key: 'console.admins', message: 'the console is enabled but nobody may log in to it; name at least one account, such as admin@example.com' }];
   if (http.tls !== false || (http.trusted_proxies as readonly string[]).length > 0) return [];
   const open = (http.addresses as readonly string[]).filter((address) => !isLoopbackAddress(address));
   if (open.length === 0) return [];
@@ -984,6 +988,7 @@ const httpSchema: ObjectNode = {
         max_sessions: { kind: 'integer', min: 1, max: 10_000, default: 64, description: 'console logins kept at once; one more ends the least recently used' },
         max_event_streams: { kind: 'integer', min: 1, max: 1000, default: 16, description: 'live update streams (server-sent events) open at once, for all logins; one more is refused with 503' },
       },
+      check: checkConsole,
     },
   },
   check: checkHttp,
