@@ -121,7 +121,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
           login: { credentials: (domain, username) => storage.accounts.get(domain, username), scramIterations: config.c2s.scram_iterations, throttle: limits.logins, logger: logger.child({ component: 'console' }) },
           logger: logger.child({ component: 'console' }),
         });
-        web.http.route(operatorConsole.route);
+        for (const route of operatorConsole.routes) web.http.route(route);
       }
     } catch (error) {
       operatorConsole?.close();

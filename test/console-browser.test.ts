@@ -37,6 +37,9 @@ interface Running {
   httpPort: number;
 }
 
+/** every process started, for after() to end even when a start failed half way */
+const processes: Running[] = [];
+
 /** Writes a config, creates the accounts and starts `trellis start`; resolves once its console answers. */
 async function startTrellis(dir: string, self: typeof A, peer: typeof B, users: string[], extra: string): Promise<Running> {
   const c2sPort = await freePort();
@@ -77,6 +80,7 @@ hosts:
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const running = { child, output: () => output, c2sPort, httpPort };
+  processes.push(running);
   const deadline = Date.now() + 15_000;
   while ((await fetchStatus(self.address, httpPort, '/admin/login').catch(() => 0)) !== 200) {
     if (child.exitCode !== null) throw new Error(`trellis start exited: ${output}`);
@@ -100,8 +104,8 @@ function fetchStatus(host: string, port: number, path: string, method = 'GET', h
 
 describe('the web console in a browser', () => {
   let dir = '';
-  const processes: Running[] = [];
   let a: Running;
+  let b: Running;
   let browser: Browser | undefined;
   let context: BrowserContext;
   let page: Page;
@@ -119,8 +123,7 @@ describe('the web console in a browser', () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
     // Messages to beta.example larger than 3000 bytes are refused by a peering check: an alert on the map.
     a = await startTrellis(dir, A, B, ['admin', 'alice'], ', max_message_bytes: 3000');
-    processes.push(a);
-    processes.push(await startTrellis(dir, B, A, ['admin', 'bob'], ''));
+    b = await startTrellis(dir, B, A, ['admin', 'bob'], '');
     base = `https://${A.address}:${a.httpPort}/admin/`;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
     context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1400, height: 1000 } });
@@ -171,7 +174,7 @@ describe('the web console in a browser', () => {
     await page.goto(`${base}#federation`);
     await page.locator('[data-testid="map-state"]').filter({ hasText: 'live' }).waitFor();
     const alice = await xmppLogin(a, A, 'alice');
-    const bob = await xmppLogin(processes[1]!, B, 'bob');
+    const bob = await xmppLogin(b, B, 'bob');
     alice.send(`<message to='bob@${B.domain}/r' type='chat' id='hello'><body>hello over federation</body></message>`);
     await bob.waitFor('hello over federation', 15_000);
     await page.locator(`[data-node="domain:${B.domain}"]`).waitFor({ timeout: 10_000 });
@@ -223,7 +226,8 @@ describe('the web console in a browser', () => {
     await assert.rejects(loginFederated(federated(a, A), 'carol'), 'the deleted account no longer logs in');
   });
 
-  test('a change with a missing or wrong CSRF token is refused, and logging out ends the login', async () => {
+  test('a change with a missing or wrong CSRF token, or from another origin, is refused, and logging out ends the login', async () => {
+    await page.goto(`${base}#status`);
     const add = (headers: Record<string, string>) => page.request.post(`${base}api/users`, { headers: { 'Content-Type': 'application/json', ...headers }, data: { account: `mallory@${A.domain}`, password: 'secret' } });
     assert.equal((await add({})).status(), 403);
     assert.equal((await add({ 'X-CSRF-Token': 'forged' })).status(), 403);
@@ -232,6 +236,12 @@ describe('the web console in a browser', () => {
     const users = await (await page.request.get(`${base}api/users?q=mallory`)).json();
     assert.equal(users.total, 0, 'nothing was created');
     assert.equal((await (await page.request.get(`${base}api/users?q=alice`)).json()).total, 1, 'nothing was deleted');
+    // The page's own token from another origin is refused too; from this one it works.
+    const csrf = (await page.locator('meta[name="csrf-token"]').getAttribute('content')) ?? '';
+    assert.equal((await add({ 'X-CSRF-Token': csrf, Origin: 'https://evil.example' })).status(), 403);
+    assert.equal((await add({ 'X-CSRF-Token': csrf })).status(), 201);
+    const deleted = await page.request.delete(`${base}api/users/${encodeURIComponent(`mallory@${A.domain}`)}`, { headers: { 'X-CSRF-Token': csrf } });
+    assert.equal(deleted.status(), 200);
     await page.goto(`${base}#status`);
     await page.click('#logout');
     await page.waitForURL(/\/admin\/login$/);

@@ -14,6 +14,8 @@ export interface EventSource {
   snapshot(): { event: string; data: unknown }[];
   /** false once the login the stream belongs to has ended */
   alive(): boolean;
+  /** a snapshot that failed: the stream ends, the server goes on */
+  failed(error: unknown): void;
 }
 
 export class EventStreams {
@@ -32,7 +34,14 @@ export class EventStreams {
     let quietSince = Date.now();
     const check = (): void => {
       if (!source.alive()) return stop();
-      for (const { event, data } of source.snapshot()) {
+      let events: { event: string; data: unknown }[];
+      try {
+        events = source.snapshot();
+      } catch (error) {
+        source.failed(error);
+        return stop();
+      }
+      for (const { event, data } of events) {
         const text = JSON.stringify(data);
         if (sent.get(event) === text) continue;
         sent.set(event, text);

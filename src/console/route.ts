@@ -47,7 +47,8 @@ export interface ConsoleOptions {
 }
 
 export interface WebConsole {
-  route: HttpRoute;
+  /** /admin/ and everything under it, and /admin itself (a redirect) */
+  routes: HttpRoute[];
   close(): void;
 }
 
@@ -113,6 +114,7 @@ export function webConsole(options: ConsoleOptions): WebConsole {
   function openEvents(response: ServerResponse, login: ConsoleLogin, token: string): void {
     const opened = streams.open(response, {
       alive: () => sessions.find(token, false) === login,
+      failed: (error) => options.logger.error('console live update failed', { error: error instanceof Error ? error.stack : String(error) }),
       snapshot: () => {
         const status = statusReport(api.admin);
         return [
@@ -130,10 +132,10 @@ export function webConsole(options: ConsoleOptions): WebConsole {
   }
 
   return {
-    route: {
-      path: CONSOLE_PATH,
-      request: (request, response, client) => serve(request, response, client),
-    },
+    routes: [
+      { path: CONSOLE_PATH, request: (request, response, client) => serve(request, response, client) },
+      { path: CONSOLE_PATH.slice(0, -1), request: (_request, response) => redirect(response, CONSOLE_PATH) },
+    ],
     close: () => streams.closeAll(),
   };
 }
