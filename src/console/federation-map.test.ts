@@ -1,35 +1,19 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { ROW } from '../admin/s2s-fixtures.ts';
 import type { AdminSources } from '../admin/sources.ts';
 import type { LinkConfig, S2sPeeringRule } from '../config/types.ts';
 import { TrafficCounters } from '../router/traffic-counters.ts';
 import type { S2sConnectionInfo } from '../s2s/context.ts';
 import { federationMap } from './federation-map.ts';
 
+/** the admin API tests' connection, carrying a second domain proven by certificate */
 const CONNECTION: S2sConnectionInfo = {
+  ...ROW,
   id: 'c1',
-  direction: 'out',
-  remoteDomain: 'remote.example',
-  remoteAddress: '192.0.2.7:5269',
-  remoteIp: '192.0.2.7',
-  remoteHost: 'xmpp.remote.example',
-  tls: { protocol: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384' },
-  certificate: 'valid',
-  authentication: 'sasl-external',
-  level: 'trusted',
-  bidi: false,
   domains: ['local.example -> remote.example', 'local.example -> other.example'],
   serverNames: ['remote.example', 'other.example'],
-  delegatedNames: [],
-  pairs: [
-    { local: 'local.example', remote: 'remote.example', direction: 'out', method: 'sasl-external', level: 'trusted' },
-    { local: 'local.example', remote: 'other.example', direction: 'out', method: 'certificate', level: 'trusted' },
-  ],
-  connectedAt: Date.UTC(2026, 0, 1),
-  idleSeconds: 4,
-  bytesIn: 10,
-  bytesOut: 20,
-  readStanzasPerSecond: undefined,
+  pairs: [ROW.pairs[0]!, { local: 'local.example', remote: 'other.example', direction: 'out', method: 'certificate', level: 'trusted' }],
 };
 
 function sources(): AdminSources {
