@@ -99,7 +99,7 @@ export function webConsole(options: ConsoleOptions): WebConsole {
     }
     if (PAGES.has(path) && reading) return sendHtml(response, fillPage(files.get('index.html')!, { csrf: login.csrf, admin: login.admin }));
     if (path.startsWith('static/') && reading) return sendFile(response, files.get(path.slice('static/'.length)));
-    if (path === 'api/events' && reading) return openEvents(response, login, sessionToken!);
+    if (path === 'api/events' && method === 'GET') return openEvents(response, login, sessionToken!);
     if (path.startsWith('api/')) {
       let body: unknown;
       if (!reading && method !== 'DELETE') {
@@ -118,8 +118,8 @@ export function webConsole(options: ConsoleOptions): WebConsole {
       snapshot: () => {
         const status = statusReport(api.admin);
         return [
-          { event: 'federation', data: federationMap(api.admin, api.config()) },
           { event: 'counts', data: { c2s: status.c2s, s2s: status.s2s } },
+          { event: 'federation', data: federationMap(api.admin, api.config()) },
         ];
       },
     });

@@ -154,9 +154,14 @@ export async function showFederation(page) {
     );
   };
 
+  let counts = '';
   const events = new EventSource('/admin/api/events');
+  events.addEventListener('counts', (event) => {
+    const { c2s, s2s } = JSON.parse(event.data);
+    counts = ` · ${s2s.connections} server connections (${s2s.incoming} in, ${s2s.outgoing} out), ${c2s.sessions} client sessions`;
+  });
   events.addEventListener('federation', (event) => {
-    state.textContent = `live, updated ${new Date().toLocaleTimeString()}`;
+    state.textContent = `live, updated ${new Date().toLocaleTimeString()}${counts}`;
     render(JSON.parse(event.data));
   });
   events.addEventListener('error', () => {
