@@ -115,11 +115,12 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       const sources = { startedAt, hosts: () => [...router.hosts.values()].filter((host) => host.service === undefined).map((host) => host.domain), listening, federation, c2s, s2s, limits, components, links, operations, mucServices: () => mucServices(router), traffic: router.traffic, offlineMessages: () => storage.offline.total(), audit: { store: storage.policyAudit, alerts: (after: number) => audit.alerts(after), metrics: () => audit.metrics() } };
       if (config.admin.enabled) admin = await AdminServer.start(config.admin.socket, sources, logger.child({ component: 'admin' }));
       if (web && config.http.console.enabled) {
+        const consoleLogger = logger.child({ component: 'console' });
         operatorConsole = webConsole({
           settings: () => config.http.console,
           api: { admin: sources, accounts: storage.accounts, config: () => ({ peering: reloader.config.s2s.peering, links: config.links, scramIterations: config.c2s.scram_iterations }) },
-          login: { credentials: (domain, username) => storage.accounts.get(domain, username), scramIterations: config.c2s.scram_iterations, throttle: limits.logins, logger: logger.child({ component: 'console' }) },
-          logger: logger.child({ component: 'console' }),
+          login: { credentials: (domain, username) => storage.accounts.get(domain, username), scramIterations: config.c2s.scram_iterations, throttle: limits.logins, logger: consoleLogger },
+          logger: consoleLogger,
         });
         for (const route of operatorConsole.routes) web.http.route(route);
       }
