@@ -27,6 +27,7 @@ import { mucServices, syncServiceHosts } from './services/service-hosts.ts';
 import { ComponentService } from './component/service.ts';
 import { LinkService } from './links/service.ts';
 import { prepareWeb } from './server-web.ts';
+import { webConsole, type WebConsole } from './console/route.ts';
 
 export interface TrellisServer {
   readonly config: TrellisConfig;
@@ -100,6 +101,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     let boundComponent: BoundAddress[] = [];
     let boundHttp: BoundAddress[] = [];
     let admin: AdminServer | undefined;
+    let operatorConsole: WebConsole | undefined;
     try {
       bound = await c2s.listen(config.listeners.c2s, config.listeners.c2s_direct_tls);
       if (config.s2s.enabled) boundS2s = await s2s.listen(config.listeners.s2s, config.listeners.s2s_direct_tls);
@@ -112,7 +114,18 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       const operations = { reload: () => reloader.reload(), sessions: router.sessions, deleteAccount: (domain: string, username: string) => storage.accounts.delete(domain, username) };
       const sources = { startedAt, hosts: () => [...router.hosts.values()].filter((host) => host.service === undefined).map((host) => host.domain), listening, federation, c2s, s2s, limits, components, links, operations, mucServices: () => mucServices(router), traffic: router.traffic, offlineMessages: () => storage.offline.total(), audit: { store: storage.policyAudit, alerts: (after: number) => audit.alerts(after), metrics: () => audit.metrics() } };
       if (config.admin.enabled) admin = await AdminServer.start(config.admin.socket, sources, logger.child({ component: 'admin' }));
+      if (web && config.http.console.enabled) {
+        const consoleLogger = logger.child({ component: 'console' });
+        operatorConsole = webConsole({
+          settings: () => config.http.console,
+          api: { admin: sources, accounts: storage.accounts, config: () => ({ peering: reloader.config.s2s.peering, links: config.links, scramIterations: config.c2s.scram_iterations }) },
+          login: { credentials: (domain, username) => storage.accounts.get(domain, username), scramIterations: config.c2s.scram_iterations, throttle: limits.logins, logger: consoleLogger },
+          logger: consoleLogger,
+        });
+        for (const route of operatorConsole.routes) web.http.route(route);
+      }
     } catch (error) {
+      operatorConsole?.close();
       await links.close();
       await web?.close();
       await components.close();
@@ -144,6 +157,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       reload: () => reloader.reload(),
       async close() {
         await admin?.close();
+        operatorConsole?.close();
         await links.close();
         await web?.close();
         await components.close();

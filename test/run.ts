@@ -28,6 +28,8 @@ const REQUIREMENTS: Requirement[] = [
   { pkg: 'tmux', present: () => existsSync('/usr/bin/tmux') },
   // test/calls-turn.test.ts checks the TURN credentials of XEP-0215 against coturn
   { pkg: 'coturn', present: () => existsSync('/usr/bin/turnserver') },
+  // test/console-browser.test.ts drives the web console in it through playwright-core
+  { pkg: 'chromium', present: () => existsSync('/usr/bin/chromium') },
 ];
 
 function postgresBinDir(): string | undefined {

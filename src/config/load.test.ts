@@ -428,6 +428,7 @@ describe('parseConfig', () => {
         request_timeout: 300,
         idle_timeout: 30,
         websocket: { enabled: true, path: '/xmpp-websocket' },
+        console: { enabled: false, admins: [], session_lifetime: 28800, idle_timeout: 1800, max_sessions: 64, max_event_streams: 16 },
       },
       ...DEFAULT_SETTINGS,
       hosts: [{ domain: 'localhost', ...DEFAULT_SETTINGS }],
@@ -627,6 +628,15 @@ describe('http settings', () => {
     assert.equal(loopback.http.tls, false);
     const proxied = parseConfig('hosts: {localhost: {}}\nhttp: {tls: false, trusted_proxies: ["10.0.0.0/8"], public_url: "https://xmpp.example.com/"}', { baseDir });
     assert.deepEqual([proxied.http.trusted_proxies, proxied.http.public_url], [['10.0.0.0/8'], 'https://xmpp.example.com']);
+  });
+
+  test('the console: admins are accounts, prepared, and an enabled console names at least one', () => {
+    const error = problemsOf('hosts: {localhost: {}}\nhttp: {console: {enabled: true}}');
+    assert.deepEqual(error.problems.map((problem) => problem.path), ['http.console.admins']);
+    const bad = problemsOf('hosts: {localhost: {}}\nhttp: {console: {admins: ["example.com", "a@example.com/r"]}}');
+    assert.deepEqual(bad.problems.map((problem) => problem.path), ['http.console.admins[0]', 'http.console.admins[1]']);
+    const config = parseConfig('hosts: {localhost: {}}\nhttp: {enabled: true, console: {enabled: true, admins: ["Admin@LocalHost"], idle_timeout: 600}}', { baseDir });
+    assert.deepEqual([config.http.console.admins, config.http.console.idle_timeout], [['admin@localhost'], 600]);
   });
 
   test('URLs, paths and the upload service are checked, and a host overrides upload key by key', () => {

@@ -5,7 +5,7 @@
  */
 
 import { createSecureContext } from 'node:tls';
-import { prepareDomain } from '../jid/jid.ts';
+import { parseJid, prepareDomain } from '../jid/jid.ts';
 import { isLoopbackAddress, parseIpRange } from '../util/ip-range.ts';
 import { parseResolverAddress } from '../net/resolver-address.ts';
 import { nearest } from './suggest.ts';
@@ -527,6 +527,15 @@ const federationLevel = (description: string, defaultLevel?: FederationLevel): E
 
 const domainEntry: StringFormat = { name: 'domain or *.domain pattern', prepare: prepareDomainPattern };
 const domainName: StringFormat = { name: 'domain name', prepare: prepareDomain };
+/** A user's bare JID (RFC 7622), in its prepared form. */
+const bareJid: StringFormat = {
+  name: 'bare JID',
+  prepare(value) {
+    const jid = parseJid(value);
+    if (jid.local === undefined || jid.resource !== undefined) throw new Error('expected an account as user@domain');
+    return jid.toString();
+  },
+};
 
 /** A format whose values are kept as written once `parse` accepts them (it throws the reason otherwise). */
 function checkedBy(name: string, parse: (entry: string) => unknown): StringFormat {
@@ -929,6 +938,12 @@ const componentsSchema: MapNode = {
   },
 };
 
+/** An enabled console that nobody may log in to is a mistake. */
+function checkConsole(settings: Readonly<Record<string, unknown>>): KeyProblem[] {
+  if (settings.enabled !== true || (settings.admins as readonly string[]).length > 0) return [];
+  return [{ key: 'admins', message: 'the console is enabled but nobody may log in to it; name at least one account, such as admin@example.com' }];
+}
+
 /**
  * Plain HTTP carries passwords and files in the clear: it is allowed only where nobody else can
  * listen in (loopback addresses) or where a reverse proxy in front terminates TLS.
@@ -961,6 +976,19 @@ const httpSchema: ObjectNode = {
         path: { kind: 'string', format: urlPath, default: '/xmpp-websocket', description: 'the path WebSocket clients connect to' },
         see_other_uri: { kind: 'string', format: webSocketUrl, description: 'when set, every WebSocket client is sent there instead (RFC 7395 section 3.6.1), as when the service moved' },
       },
+    },
+    console: {
+      kind: 'object',
+      description: 'the web console at /admin/ (docs/console.md): status, hosts, users, sessions and the live federation map, for the accounts named in admins, who log in with their XMPP password',
+      fields: {
+        enabled: { kind: 'boolean', default: false, description: 'serve the console at /admin/ on this listener' },
+        admins: { kind: 'list', item: { kind: 'string', format: bareJid, description: bareJid.name }, minItems: 0, unique: true, default: [], description: 'the accounts that may log in to the console ("admin@example.com"), each on a hosted domain' },
+        session_lifetime: seconds(60, 7 * 86400, 8 * 3600, 'seconds a console login lasts, however active'),
+        idle_timeout: seconds(60, 86400, 1800, 'seconds without a request after which a console login ends'),
+        max_sessions: { kind: 'integer', min: 1, max: 10_000, default: 64, description: 'console logins kept at once; one more ends the least recently used' },
+        max_event_streams: { kind: 'integer', min: 1, max: 1000, default: 16, description: 'live update streams (server-sent events) open at once, for all logins; one more is refused with 503' },
+      },
+      check: checkConsole,
     },
   },
   check: checkHttp,

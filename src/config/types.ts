@@ -658,6 +658,20 @@ export interface HttpConfig extends ListenerConfig {
   idle_timeout: number;
   /** WebSocket client connections (RFC 7395) */
   websocket: { enabled: boolean; path: string; see_other_uri?: string };
+  /** the web console at /admin/ (docs/console.md) */
+  console: ConsoleConfig;
+}
+
+/** The web console (docs/console.md, src/console). */
+export interface ConsoleConfig {
+  enabled: boolean;
+  /** bare JIDs, prepared, of the accounts that may log in */
+  admins: readonly string[];
+  /** seconds a login lasts, and without a request */
+  session_lifetime: number;
+  idle_timeout: number;
+  max_sessions: number;
+  max_event_streams: number;
 }
 
 /** Streams of external components (XEP-0114). */
