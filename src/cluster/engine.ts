@@ -74,7 +74,7 @@ export interface ClusterEngine {
   join(self: NodeIdentity, leaseMs: number): Promise<boolean>;
   /** Renews the registration for another `leaseMs`. */
   renew(self: NodeIdentity, leaseMs: number): Promise<RenewOutcome>;
-  /** Removes the registration, its sessions and its inbox (a clean stop: they were handed on first). */
+  /** Ends the registration at once (a clean stop): a survivor takes over what is left, as from a dead node, without waiting for the lease. */
   leave(self: NodeIdentity): Promise<void>;
   /** Incarnations listed as members whose registration lapsed: dead, waiting for a survivor. */
   lapsed(): Promise<NodeIdentity[]>;

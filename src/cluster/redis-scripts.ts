@@ -73,12 +73,10 @@ ensure_group(name, inc)
 return 'restored'
 `;
 
-/** ARGV: prefix, name, incarnation: the registration, its sessions and inbox go */
+/** ARGV: prefix, name, incarnation: the registration lapses at once; a survivor takes over what is left */
 export const LEAVE = `${HELPERS}
 local name, inc = ARGV[2], ARGV[3]
 if redis.call('GET', alive_key(name)) == inc then redis.call('DEL', alive_key(name)) end
-redis.call('HDEL', members_key, name .. ':' .. inc)
-redis.call('DEL', sessions_key(name, inc), inbox_key(name, inc))
 return 1
 `;
 
