@@ -3,7 +3,8 @@
  * and a Redis of their own: presence and 1,000 numbered messages between users on different
  * nodes, in order, with carbons on a third node; `kill -9` of a node holding sessions (their
  * contacts see them unavailable, messages for them go to offline storage); a Redis restart
- * (the nodes register again and keep serving the sessions they had).
+ * (the nodes register again and keep serving the sessions they had); a node stopped past its
+ * lease fences itself when it wakes (no duplicate delivery) and joins again.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -135,5 +136,36 @@ describe('a cluster of three nodes', () => {
     const erin = kept.erin!;
     await connect(2, 'dave', 'phone');
     await waitPresence(erin, 'dave@localhost/phone', '', 10_000);
+  });
+
+  test('SIGSTOP of a node past its lease, then SIGCONT: it fences itself, delivers nothing twice, and joins again', async () => {
+    const alice = kept.alice!;
+    const bobTablet = kept.bobTablet!;
+    const node3 = cluster!.process(2)!;
+    node3.child.kill('SIGSTOP');
+    try {
+      // A survivor takes over: bob's last resource is gone for his contacts, and a message for it is stored.
+      await waitPresence(alice, 'bob@localhost/tablet', 'unavailable', 10_000);
+      alice.send(`<message to='bob@localhost/tablet' type='chat' id='stopped1'><body>are you there?</body></message>`);
+      await sleep(500);
+    } finally {
+      node3.child.kill('SIGCONT');
+    }
+    // The node wakes past its lease: its clients are told to go, and it never delivers what a survivor handled.
+    await bobTablet.waitFor(/<system-shutdown\b/, 10_000);
+    assert.doesNotMatch(bobTablet.received, /stopped1/);
+    // Once it joined again as a new incarnation, it serves logins, and bob gets the message once.
+    let bob: RawClient | undefined;
+    for (let tries = 0; bob === undefined; tries++) {
+      bob = await connect(2, 'bob', 'tablet').catch(async (error: unknown) => {
+        if (tries > 40) throw error;
+        await sleep(250);
+        return undefined;
+      });
+    }
+    await bob.waitFor(/are you there\?/, 10_000);
+    await sleep(500);
+    assert.equal((bob.received.match(/id=["']stopped1["']/g) ?? []).length, 1);
+    await waitPresence(alice, 'bob@localhost/tablet', '', 10_000);
   });
 });
