@@ -27,7 +27,6 @@ import { mucServices, syncServiceHosts } from './services/service-hosts.ts';
 import { ComponentService } from './component/service.ts';
 import { LinkService } from './links/service.ts';
 import { prepareWeb } from './server-web.ts';
-import { startCluster } from './cluster/start.ts';
 
 export interface TrellisServer {
   readonly config: TrellisConfig;
@@ -80,8 +79,9 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     const links = new LinkService({ links: config.links, router, storage, logger, tlsSettings: config.tls_settings }, s2s);
     router.remote = links;
     const c2s = new C2sService({ config: config.c2s, router, storage, tls, logger, limits });
-    // docs/cluster.md: joined before any listener opens, so every session bound here is published.
-    const cluster = config.cluster === undefined ? undefined : await startCluster(config.cluster, router, c2s, logger);
+    // docs/cluster.md: joined before any listener opens, so every session bound here is published;
+    // loaded only when configured, so a single node never loads the Redis client.
+    const cluster = config.cluster === undefined ? undefined : await (await import('./cluster/start.ts')).startCluster(config.cluster, router, c2s, logger);
     const components = new ComponentService({ config, router, tls, logger, limits, loadCertificate: loadHostCertificate });
     limits.hooks = {
       closeAddresses(covered, text) {

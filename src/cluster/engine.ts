@@ -78,8 +78,6 @@ export interface ClusterEngine {
   leave(self: NodeIdentity): Promise<void>;
   /** Incarnations listed as members whose registration lapsed: dead, waiting for a survivor. */
   lapsed(): Promise<NodeIdentity[]>;
-  /** Live incarnations. */
-  members(): Promise<NodeIdentity[]>;
 
   /** Takes the named lease for `ms` unless another holder has it; a holder taking it again extends it. */
   acquireLease(name: string, holder: string, ms: number): Promise<boolean>;

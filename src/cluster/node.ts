@@ -58,16 +58,6 @@ export class ClusterNode implements SessionObserver, Courier {
     this.#mirror = new SessionMirror(options.router.sessions, this);
   }
 
-  /** This node's name and incarnation; undefined while it is out of the cluster (fenced). */
-  get identity(): NodeIdentity | undefined {
-    return this.#self;
-  }
-
-  /** Sessions of other nodes known here. */
-  get remoteSessions(): number {
-    return this.#mirror.size;
-  }
-
   /**
    * Joins the cluster: waits while a previous incarnation of this name is still registered (it
    * lapses within a lease), then fails naming the key, as a second node configured with the same

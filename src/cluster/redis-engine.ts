@@ -81,11 +81,7 @@ export class RedisEngine implements ClusterEngine {
   }
 
   async lapsed(): Promise<NodeIdentity[]> {
-    return pairs((await this.#run('MEMBERS', 'lapsed')) as string[]);
-  }
-
-  async members(): Promise<NodeIdentity[]> {
-    return pairs((await this.#run('MEMBERS', 'live')) as string[]);
+    return pairs((await this.#run('LAPSED')) as string[]);
   }
 
   async acquireLease(name: string, holder: string, ms: number): Promise<boolean> {

@@ -80,13 +80,12 @@ if redis.call('GET', alive_key(name)) == inc then redis.call('DEL', alive_key(na
 return 1
 `;
 
-/** ARGV: prefix, want ('live' or 'lapsed') → flat list name, incarnation, ... */
-export const MEMBERS = `${HELPERS}
+/** ARGV: prefix → flat list name, incarnation, ... of the members whose registration lapsed */
+export const LAPSED = `${HELPERS}
 local result = {}
 for _, member in ipairs(redis.call('HKEYS', members_key)) do
   local name, inc = split(member)
-  local live = redis.call('GET', alive_key(name)) == inc
-  if live == (ARGV[2] == 'live') then
+  if redis.call('GET', alive_key(name)) ~= inc then
     table.insert(result, name)
     table.insert(result, inc)
   end

@@ -1,11 +1,11 @@
 /**
  * A cluster of Trellis processes (`bin/trellis start`) serving one domain, `localhost`, on one
- * PostgreSQL and one Redis (docs/cluster.md): each node its own config file, data directory and
- * client port, the certificate the first node generated copied to the others before they start,
- * accounts and rosters written into storage before the first start.
+ * PostgreSQL and one Redis, configured from the example set in docs/cluster.md: each node its
+ * own config file, data directory and client port, the certificate the first node generated
+ * copied to the others before they start, accounts and rosters written before the first start.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,9 @@ import type { TestServer } from './server.ts';
 import { accepts, freePort, PASSWORD, sleep, type ServerProcess } from './server-process.ts';
 
 const TRELLIS = join(import.meta.dirname, '..', '..', 'bin', 'trellis');
+const DOC = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'cluster.md'), 'utf8');
+/** docs/cluster.md's example configuration set, by name */
+const EXAMPLES = new Map([...DOC.matchAll(/```yaml\n# example: ([\w-]+)\n([\s\S]*?)```/g)].map((match) => [match[1]!, match[2]!]));
 
 export interface ClusterTimings {
   heartbeat_interval_ms: number;
@@ -64,26 +67,35 @@ export class TestCluster {
     return join(this.dir, `node${node + 1}.yaml`);
   }
 
+  /**
+   * The example configuration of the node in docs/cluster.md, with this machine's addresses,
+   * directories, servers and timings put in, and what the tests need added (quiet logs, no
+   * admin socket, no read rate).
+   */
   #config(node: number, postgresUrl: string, redisUrl: string, timings: ClusterTimings): string {
-    return `data_dir: ${this.dataDir(node)}
-log: { level: warn }
-listeners:
-  c2s: { addresses: ["127.0.0.1"], port: ${this.ports[node]} }
-  s2s: { enabled: false }
+    const example = EXAMPLES.get(`node${node + 1}`);
+    if (example === undefined) throw new Error(`docs/cluster.md has no example named node${node + 1}`);
+    const replacements: [RegExp, string][] = [
+      [/^data_dir: .*$/m, `data_dir: ${this.dataDir(node)}`],
+      [/addresses: \["[^"]+"\], port: \d+/, `addresses: ["127.0.0.1"], port: ${this.ports[node]}`],
+      [/postgres_url: "[^"]+"/, `postgres_url: "${postgresUrl}"`],
+      [/redis_url: "[^"]+"/, `redis_url: "${redisUrl}"`],
+      [/heartbeat_interval_ms: \d+/, `heartbeat_interval_ms: ${timings.heartbeat_interval_ms}`],
+      [/lease_ms: \d+/, `lease_ms: ${timings.lease_ms}`],
+      [/^  example\.com: \{\}$/m, '  localhost: {}'],
+    ];
+    let yaml = example;
+    for (const [pattern, replacement] of replacements) {
+      if (!pattern.test(yaml)) throw new Error(`the node${node + 1} example of docs/cluster.md has no ${pattern}`);
+      yaml = yaml.replace(pattern, replacement);
+    }
+    return `${yaml}log: { level: warn }
 admin: { enabled: false }
 strangers: { max_messages: 0 }
-storage: { driver: postgres, postgres_url: "${postgresUrl}" }
-cluster:
-  node: node${node + 1}
-  redis_url: "${redisUrl}"
-  heartbeat_interval_ms: ${timings.heartbeat_interval_ms}
-  lease_ms: ${timings.lease_ms}
 c2s:
   scram_iterations: 4096
   auth_failure_delay: 10
   rate: { bytes_per_second: 104857600, burst_bytes: 104857600, stanzas_per_second: 1000000, burst_stanzas: 1000000 }
-hosts:
-  localhost: {}
 `;
   }
 
