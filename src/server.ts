@@ -80,6 +80,9 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     const links = new LinkService({ links: config.links, router, storage, logger, tlsSettings: config.tls_settings }, s2s);
     router.remote = links;
     const c2s = new C2sService({ config: config.c2s, router, storage, tls, logger, limits });
+    // docs/cluster.md: joined before any listener opens, so every session bound here is published;
+    // loaded only when configured, so a single node never loads the Redis client.
+    const cluster = config.cluster === undefined ? undefined : await (await import('./cluster/start.ts')).startCluster(config.cluster, router, c2s, logger);
     const components = new ComponentService({ config, router, tls, logger, limits, loadCertificate: loadHostCertificate });
     limits.hooks = {
       closeAddresses(covered, text) {
@@ -130,6 +133,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       await web?.close();
       await components.close();
       await c2s.close();
+      await cluster?.close();
       await s2s.close();
       await audit.close();
       throw error;
@@ -162,6 +166,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
         await web?.close();
         await components.close();
         await c2s.close();
+        await cluster?.close();
         await s2s.close();
         await audit.close();
         limits.close();

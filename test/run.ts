@@ -21,6 +21,8 @@ const REQUIREMENTS: Requirement[] = [
   // slixmpp's HTTP File Upload plugin (test/web-upload.test.ts) PUTs with it
   { pkg: 'python3-aiohttp', present: () => spawnSync('/usr/bin/python3', ['-c', 'import aiohttp'], { stdio: 'ignore' }).status === 0 },
   { pkg: 'postgresql', present: () => postgresBinDir() !== undefined },
+  // the cluster tests (src/cluster, test/cluster-*.test.ts) share membership, sessions and inboxes through it
+  { pkg: 'redis-server', present: () => existsSync('/usr/bin/redis-server') },
   // test/tls-scan.test.ts scans the TLS listeners with it
   { pkg: 'testssl.sh', present: () => existsSync('/usr/bin/testssl') },
   // test/profanity.test.ts drives the Profanity client in a terminal multiplexer

@@ -9,7 +9,7 @@ import { stanzaKind } from '../router/traffic-counters.ts';
 import type { Jid } from '../jid/jid.ts';
 import { nextArrival, noteArrival } from '../router/arrival.ts';
 import type { Router } from '../router/router.ts';
-import { newImState, type BoundSession, type SessionEndCondition } from '../router/sessions.ts';
+import { newImState, type BoundSession, type SessionEndCondition, type SessionImState } from '../router/sessions.ts';
 import type { Logger } from '../util/log.ts';
 import { NS_CLIENT, type Element } from '../xml/element.ts';
 import { serialize } from '../xml/serialize.ts';
@@ -71,7 +71,7 @@ const ACK_REQUEST_DELAY_MS = 1000;
 
 export class ClientSession implements BoundSession {
   readonly jid: Jid;
-  readonly im = newImState();
+  readonly im: SessionImState;
   readonly boundAt = Date.now();
   /** true while messages for this resource are queued in offline storage, so new ones go there too and keep their order */
   offlineBacklog = false;
@@ -98,6 +98,7 @@ export class ClientSession implements BoundSession {
     this.#transport = transport;
     this.#lastTransport = transport;
     this.#context = context;
+    this.im = newImState(() => context.router.sessions.imChanged(this));
     this.ended = new Promise((resolve) => (this.#markEnded = resolve));
     context.started(this);
   }

@@ -10,6 +10,7 @@ import type { ClientSession } from './client-session.ts';
 import { C2sConnection, type C2sContext } from './connection.ts';
 import { OutputBudget } from '../net/output-budget.ts';
 import { rerouteUndelivered, spillToOffline } from './undelivered.ts';
+import { refuseConnection } from '../limits/refuse.ts';
 
 const SWEEP_INTERVAL_MS = 1000;
 /** unacknowledged stanzas after which the server asks for an acknowledgement at once (XEP-0198 section 4) */
@@ -44,7 +45,7 @@ export class C2sService {
         ackRequestThreshold: ACK_REQUEST_THRESHOLD,
         maxHeldWhileInactive: config.csi.max_held,
         spill: (session, stanza) => spillToOffline(router, session, stanza, logger),
-        undelivered: (session, stanzas) => rerouteUndelivered(router, session, stanzas),
+        undelivered: (session, stanzas) => rerouteUndelivered(router, session.jid, stanzas),
         started: (session) => this.sessions.add(session),
         ended: (session) => {
           this.sessions.delete(session);
@@ -103,7 +104,17 @@ export class C2sService {
     return this.#accept(socket);
   }
 
+  /**
+   * While set, new client connections are refused with system-shutdown and this text (a cluster
+   * node that lost its registration, docs/cluster.md); undefined accepts them again.
+   */
+  pausedFor: string | undefined;
+
   #accept(socket: Socket): C2sConnection | undefined {
+    if (this.pausedFor !== undefined) {
+      refuseConnection(socket, 'jabber:client', 'system-shutdown', this.pausedFor);
+      return undefined;
+    }
     // Bans, the process guard and the per-address and unauthenticated limits (src/limits).
     const ticket = this.#context.limits.admit('c2s', socket);
     if (!ticket) return undefined;

@@ -2,7 +2,7 @@
  * What becomes of a stanza a client session could not take: nothing is dropped that the RFCs
  * say must be delivered, stored or answered.
  */
-import { tryParseJid } from '../jid/jid.ts';
+import { tryParseJid, type Jid } from '../jid/jid.ts';
 import type { Router } from '../router/router.ts';
 import type { BoundSession } from '../router/sessions.ts';
 import type { Logger } from '../util/log.ts';
@@ -46,10 +46,10 @@ export async function spillToOffline(router: Router, session: BoundSession, stan
  * being gone from the session table), an IQ request bounces with service-unavailable, presence
  * is dropped.
  */
-export async function rerouteUndelivered(router: Router, session: BoundSession, stanzas: readonly Element[]): Promise<void> {
+export async function rerouteUndelivered(router: Router, resource: Jid, stanzas: readonly Element[]): Promise<void> {
   for (const stanza of stanzas) {
     if (stanza.name === 'message') {
-      stanza.attrs.to ??= session.jid.toString();
+      stanza.attrs.to ??= resource.toString();
       await router.route(stanza, { kind: 'local' });
     } else if (isRequest(stanza)) {
       router.bounce(stanza, new StanzaError('service-unavailable', 'the recipient went offline'));

@@ -159,6 +159,30 @@ describe('configuration errors name the key', () => {
       message: /^expected a postgres:\/\/ or postgresql:\/\/ URL, got "mysql:\/\/db"$/,
     },
     {
+      name: 'cluster on SQLite storage',
+      yaml: 'hosts: {localhost: {}}\ncluster: {node: a, redis_url: "redis://127.0.0.1:6379"}',
+      path: 'cluster',
+      message: /^needs storage\.driver: postgres, /,
+    },
+    {
+      name: 'cluster without a Redis address',
+      yaml: 'hosts: {localhost: {}}\nstorage: {driver: postgres, postgres_url: "postgres://db/x"}\ncluster: {node: a}',
+      path: 'cluster.redis_url',
+      message: /^required key is missing$/,
+    },
+    {
+      name: 'cluster lease shorter than three heartbeats',
+      yaml: 'hosts: {localhost: {}}\nstorage: {driver: postgres, postgres_url: "postgres://db/x"}\ncluster: {node: a, redis_url: "redis://r:6379", heartbeat_interval_ms: 1000, lease_ms: 2000}',
+      path: 'cluster.lease_ms',
+      message: /^must be at least three heartbeats \(3 × heartbeat_interval_ms = 3000\), got 2000/,
+    },
+    {
+      name: 'cluster node name with a space',
+      yaml: 'hosts: {localhost: {}}\nstorage: {driver: postgres, postgres_url: "postgres://db/x"}\ncluster: {node: "a b", redis_url: "redis://r:6379"}',
+      path: 'cluster.node',
+      message: /letters, digits/,
+    },
+    {
       name: 'tls section without a key',
       yaml: 'hosts: {localhost: {}}\ntls: {certificate: cert.pem}',
       path: 'tls.key',
@@ -489,6 +513,12 @@ describe('parseConfig', () => {
     });
     assert.equal(config.storage.driver, 'postgres');
     assert.equal(config.storage.postgres_url, 'postgres://u:p@db/trellis');
+  });
+
+  test('a cluster section on postgres, with its timing defaults; none without one', () => {
+    const config = parseConfig('hosts: {localhost: {}}\nstorage: {driver: postgres, postgres_url: "postgres://db/x"}\ncluster: {node: n1, redis_url: "redis://127.0.0.1:6379/2"}', { baseDir });
+    assert.deepEqual(config.cluster, { node: 'n1', redis_url: 'redis://127.0.0.1:6379/2', key_prefix: 'trellis', heartbeat_interval_ms: 1000, lease_ms: 5000, inbox_max_entries: 100_000 });
+    assert.equal(parseConfig('hosts: {localhost: {}}', { baseDir }).cluster, undefined);
   });
 
   test('records the source file, absolute', () => {

@@ -50,6 +50,7 @@ export function resolveConfig(validated: ValidatedConfig, options: ResolveOption
     storage: resolveStorage(validated.storage, dataDir),
     ...(validated.tls === undefined ? {} : { tls: tlsFiles(validated.tls, 'tls') }),
     tls_settings: validated.tls_settings,
+    ...(validated.cluster === undefined ? {} : { cluster: validated.cluster }),
     c2s: validated.c2s,
     s2s: resolveS2s(validated.s2s, options.baseDir, problems, Object.keys(validated.hosts).map((key) => prepareDomain(key))),
     limits: validated.limits,

@@ -248,6 +248,52 @@ function checkPostgresUrl(storage: Readonly<Record<string, unknown>>): KeyProble
 }
 
 
+const nodeName: StringFormat = {
+  name: 'node name (letters, digits, ".", "-", "_"; at most 64)',
+  prepare(value) {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(value)) throw new Error('use letters, digits, ".", "-" and "_", at most 64 characters');
+    return value;
+  },
+};
+
+const redisUrl: StringFormat = {
+  name: 'redis:// or rediss:// URL',
+  prepare(value) {
+    if (!/^rediss?:\/\/[^\s]+$/.test(value)) throw new Error('expected redis://host:port[/db] or rediss://');
+    return value;
+  },
+};
+
+function checkClusterTimings(cluster: Readonly<Record<string, unknown>>): KeyProblem[] {
+  const heartbeat = cluster.heartbeat_interval_ms as number;
+  const lease = cluster.lease_ms as number;
+  if (lease >= 3 * heartbeat) return [];
+  return [{ key: 'lease_ms', message: `must be at least three heartbeats (3 × heartbeat_interval_ms = ${3 * heartbeat}), got ${lease}, or one late heartbeat would declare a live node dead` }];
+}
+
+/** docs/cluster.md: several nodes serving the same hosts, sharing PostgreSQL and Redis. */
+const clusterSchema: ObjectNode = {
+  kind: 'object',
+  optional: true,
+  description: 'several Trellis nodes serving the same hosts as one server (docs/cluster.md); needs storage.driver: postgres. Absent: a single node, no Redis',
+  required: ['node', 'redis_url'],
+  fields: {
+    node: { kind: 'string', format: nodeName, description: "this node's name, unique in the cluster and kept across restarts" },
+    redis_url: { kind: 'string', format: redisUrl, description: 'the Redis server holding membership, the session registry, leases and the nodes\' inboxes: redis://[:password@]host:port[/db]' },
+    key_prefix: { kind: 'string', format: nodeName, default: 'trellis', description: 'prefix of every Redis key, so that several clusters may share one Redis' },
+    heartbeat_interval_ms: { kind: 'integer', min: 100, max: 60_000, default: 1000, description: 'milliseconds between two renewals of this node\'s registration' },
+    lease_ms: { kind: 'integer', min: 300, max: 600_000, default: 5000, description: 'milliseconds a registration lasts without renewal: a node silent this long is dead, and a node that could not renew within it stops serving (fences itself). At least three heartbeats' },
+    inbox_max_entries: { kind: 'integer', min: 100, max: 10_000_000, default: 100_000, description: 'stanzas waiting in one node\'s inbox; beyond it a stanza for that node is treated as undeliverable there (a message goes to offline storage or bounces)' },
+  },
+  check: checkClusterTimings,
+};
+
+/** A cluster keeps its durable data where every node reaches it (docs/cluster.md). */
+function checkClusterStorage(config: Readonly<Record<string, unknown>>): KeyProblem[] {
+  if (config.cluster === undefined || (config.storage as { driver: string }).driver === 'postgres') return [];
+  return [{ key: 'cluster', message: 'needs storage.driver: postgres, where every node reads and writes the same accounts, rosters and offline messages' }];
+}
+
 /**
  * The IM feature settings (HostSettings). At the top level they carry defaults; in a host
  * section (`inherited`) every key is optional and falls back to the top-level value.
@@ -1056,6 +1102,7 @@ export const trellisSchema: ObjectNode = {
     },
     tls: tlsFiles('default certificate for hosts without their own; optional'),
     tls_settings: tlsSettingsSchema,
+    cluster: clusterSchema,
     c2s: {
       kind: 'object',
       description: 'client-to-server streams',
@@ -1223,4 +1270,5 @@ export const trellisSchema: ObjectNode = {
       },
     },
   },
+  check: checkClusterStorage,
 };

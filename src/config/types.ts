@@ -555,6 +555,22 @@ export interface StorageConfig {
   postgres_url?: string;
 }
 
+/** Several nodes serving the same hosts (docs/cluster.md). */
+export interface ClusterConfig {
+  /** this node's name, unique in the cluster */
+  node: string;
+  /** redis://[:password@]host:port[/db] */
+  redis_url: string;
+  /** prefix of every Redis key */
+  key_prefix: string;
+  /** milliseconds between two renewals of this node's registration */
+  heartbeat_interval_ms: number;
+  /** milliseconds a registration lasts without renewal */
+  lease_ms: number;
+  /** stanzas waiting in one node's inbox at most */
+  inbox_max_entries: number;
+}
+
 export interface TrellisConfig extends HostSettings {
   /** the file this configuration came from, absolute; undefined when built from defaults */
   source?: string;
@@ -577,6 +593,8 @@ export interface TrellisConfig extends HostSettings {
   tls?: TlsFiles;
   /** protocol versions, ciphers and groups of every TLS socket */
   tls_settings: TlsSettings;
+  /** several nodes serving the same hosts; undefined for a single node */
+  cluster?: ClusterConfig;
   c2s: C2sConfig;
   s2s: S2sConfig;
   limits: LimitsConfig;

@@ -12,7 +12,7 @@ const GRACE_MS = 2000;
 
 export type ContentNamespace = 'jabber:client' | 'jabber:server' | 'jabber:component:accept';
 
-export function refuseConnection(socket: Socket, contentNamespace: ContentNamespace, condition: 'policy-violation' | 'resource-constraint', text: string): void {
+export function refuseConnection(socket: Socket, contentNamespace: ContentNamespace, condition: 'policy-violation' | 'resource-constraint' | 'system-shutdown', text: string): void {
   socket.on('error', () => {});
   socket.pause();
   const xml =

@@ -56,3 +56,39 @@ test('the directed-presence set is made on first use and kept', () => {
   im.directedPresence.add('carol@example.com');
   assert.deepEqual([...im.directedPresence], ['carol@example.com']);
 });
+
+test('an observer hears the sessions it does not own being added, replaced, changed and removed', () => {
+  const registry = new SessionRegistry();
+  const heard: string[] = [];
+  const mirrored = new Set<BoundSession>();
+  registry.observe({
+    owns: (s) => mirrored.has(s),
+    added: (s) => heard.push(`added ${s.jid}`),
+    removed: (s) => heard.push(`removed ${s.jid}`),
+    changed: (s) => heard.push(`changed ${s.jid}`),
+  });
+  const observed = (jid: string): BoundSession => {
+    const s: BoundSession = { ...session(jid), im: newImState(() => registry.imChanged(s)) };
+    return s;
+  };
+  const a = observed('alice@example.com/a');
+  a.im.priority = 1;
+  assert.deepEqual(heard, [], 'a session not yet registered is not reported');
+  registry.add(a);
+  a.im.priority = 2;
+  a.im.directedPresence.add('bob@example.com');
+  a.im.directedPresence.add('bob@example.com');
+  a.im.directedPresence.clear();
+  const other = session('alice@example.com/a');
+  mirrored.add(other);
+  registry.add(other);
+  a.im.carbons = true;
+  registry.remove(other);
+  assert.deepEqual(heard, [
+    'added alice@example.com/a',
+    'changed alice@example.com/a',
+    'changed alice@example.com/a',
+    'changed alice@example.com/a',
+    'removed alice@example.com/a',
+  ]);
+});

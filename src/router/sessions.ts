@@ -56,27 +56,118 @@ export interface BoundSession {
   terminate(condition: SessionEndCondition, text?: string): void;
 }
 
-/** The IM state of a new session; most sessions never send directed presence, so its set is made on first use. */
+/**
+ * The IM state of a new session; most sessions never send directed presence, so its set is made
+ * on first use. `changed`, when given, hears every change (a cluster tells the other nodes).
+ */
 class ImState implements SessionImState {
-  presence: Element | undefined = undefined;
-  priority = 0;
-  rosterRequested = false;
-  carbons = false;
+  #presence: Element | undefined = undefined;
+  #priority = 0;
+  #rosterRequested = false;
+  #carbons = false;
   #directedPresence: Set<string> | undefined;
+  readonly #changed: (() => void) | undefined;
 
+  constructor(changed?: () => void) {
+    this.#changed = changed;
+  }
+
+  get presence(): Element | undefined {
+    return this.#presence;
+  }
+  set presence(value: Element | undefined) {
+    this.#presence = value;
+    this.#changed?.();
+  }
+  get priority(): number {
+    return this.#priority;
+  }
+  set priority(value: number) {
+    this.#priority = value;
+    this.#changed?.();
+  }
+  get rosterRequested(): boolean {
+    return this.#rosterRequested;
+  }
+  set rosterRequested(value: boolean) {
+    this.#rosterRequested = value;
+    this.#changed?.();
+  }
+  get carbons(): boolean {
+    return this.#carbons;
+  }
+  set carbons(value: boolean) {
+    this.#carbons = value;
+    this.#changed?.();
+  }
   get directedPresence(): Set<string> {
-    return (this.#directedPresence ??= new Set());
+    return (this.#directedPresence ??= this.#changed === undefined ? new Set() : new ObservedSet(this.#changed));
   }
 }
 
-export function newImState(): SessionImState {
-  return new ImState();
+/** A set that reports additions, deletions and clearing. */
+class ObservedSet extends Set<string> {
+  readonly #changed: () => void;
+
+  constructor(changed: () => void) {
+    super();
+    this.#changed = changed;
+  }
+
+  override add(value: string): this {
+    const had = this.has(value);
+    super.add(value);
+    if (!had) this.#changed();
+    return this;
+  }
+
+  override delete(value: string): boolean {
+    const deleted = super.delete(value);
+    if (deleted) this.#changed();
+    return deleted;
+  }
+
+  override clear(): void {
+    const had = this.size > 0;
+    super.clear();
+    if (had) this.#changed();
+  }
+}
+
+export function newImState(changed?: () => void): SessionImState {
+  return new ImState(changed);
+}
+
+/** Told of the sessions registered here, apart from the ones it adds itself (a cluster mirrors them to the other nodes). */
+export interface SessionObserver {
+  /** whether the observer itself manages this session (one on another node); such sessions are not reported */
+  owns(session: BoundSession): boolean;
+  added(session: BoundSession): void;
+  removed(session: BoundSession): void;
+  /** the session's IM state changed (presence, priority, carbons, roster request, directed presence) */
+  changed(session: BoundSession): void;
 }
 
 export class SessionRegistry {
   #byFullJid = new Map<string, BoundSession>();
   /** bare JID → its session, or resource → session once the account has several (most have one: no Map for them) */
   #byBareJid = new Map<string, BoundSession | Map<string, BoundSession>>();
+  #observer: SessionObserver | undefined;
+
+  /** Sets the one observer (a cluster); undefined stops reporting. */
+  observe(observer: SessionObserver | undefined): void {
+    this.#observer = observer;
+  }
+
+  /** A session's IM state changed: reported when the session is the one registered under its JID. */
+  imChanged(session: BoundSession): void {
+    if (this.#observer === undefined || this.#byFullJid.get(session.jid.toString()) !== session || this.#observer.owns(session)) return;
+    this.#observer.changed(session);
+  }
+
+  #report(event: 'added' | 'removed', session: BoundSession): void {
+    if (this.#observer !== undefined && !this.#observer.owns(session)) this.#observer[event](session);
+  }
 
   /** Adds a session; returns the session it replaced on the same full JID, if any. */
   add(session: BoundSession): BoundSession | undefined {
@@ -89,6 +180,8 @@ export class SessionRegistry {
     if (entry instanceof Map) entry.set(resource, session);
     else if (entry === undefined || resourceOf(entry) === resource) this.#byBareJid.set(bare, session);
     else this.#byBareJid.set(bare, new Map([[resourceOf(entry), entry], [resource, session]]));
+    if (previous !== undefined && previous !== session) this.#report('removed', previous);
+    this.#report('added', session);
     return previous;
   }
 
@@ -99,12 +192,12 @@ export class SessionRegistry {
     this.#byFullJid.delete(full);
     const bare = session.jid.bare().toString();
     const entry = this.#byBareJid.get(bare);
-    if (!(entry instanceof Map)) {
-      this.#byBareJid.delete(bare);
-      return true;
+    if (!(entry instanceof Map)) this.#byBareJid.delete(bare);
+    else {
+      entry.delete(resourceOf(session));
+      if (entry.size === 1) this.#byBareJid.set(bare, entry.values().next().value!);
     }
-    entry.delete(resourceOf(session));
-    if (entry.size === 1) this.#byBareJid.set(bare, entry.values().next().value!);
+    this.#report('removed', session);
     return true;
   }
 

@@ -1,0 +1,110 @@
+/**
+ * What the nodes of a cluster share (docs/cluster.md), behind one small interface so that the
+ * engine can change (Redis now: redis-engine.ts): membership with heartbeats, the session
+ * registry, leases, and an inbox per node whose entries stay until the node acknowledges them.
+ */
+import type { SessionEndCondition } from '../router/sessions.ts';
+
+/** One life of a node: its configured name and a fresh incarnation per start (and per rejoin after fencing). */
+export interface NodeIdentity {
+  readonly name: string;
+  readonly incarnation: string;
+}
+
+/** A bound client resource as the other nodes see it: where it is and its IM state (router/sessions.ts). */
+export interface SessionRecord {
+  /** full JID */
+  jid: string;
+  node: string;
+  incarnation: string;
+  /** the last available presence it broadcast, serialized; absent while unavailable */
+  presence?: string;
+  priority: number;
+  carbons: boolean;
+  rosterRequested: boolean;
+  /** JIDs it sent directed presence to (RFC 6121 section 4.6) */
+  directed: string[];
+}
+
+/** What one node hands another, in order. */
+export type InboxEntry =
+  /** a stanza for a session bound on the receiving node, serialized */
+  | { kind: 'stanza'; to: string; xml: string }
+  /** a session of the sending node was bound or changed */
+  | { kind: 'session'; record: SessionRecord }
+  /** a session of the sending node ended */
+  | { kind: 'session-gone'; jid: string }
+  /** end a session of the receiving node (a login elsewhere replaced it, an operator kicked it) */
+  | { kind: 'terminate'; jid: string; condition: SessionEndCondition; text?: string }
+  /** a node was declared dead and its sessions removed (sent by the survivor that cleaned up) */
+  | { kind: 'node-gone'; node: string; incarnation: string };
+
+export interface ReceivedEntry {
+  /** the engine's id, for acknowledgement */
+  readonly id: string;
+  /** the sending node's name and incarnation */
+  readonly from: NodeIdentity;
+  readonly entry: InboxEntry;
+}
+
+/**
+ * - `renewed`: the registration was live and lasts another lease;
+ * - `restored`: the engine had lost it (a restart without persistence) and it is written again:
+ *   the node publishes its sessions again;
+ * - `fenced`: the others declared this incarnation dead (or a live node holds the name): the
+ *   node must stop serving and join again as a new incarnation.
+ */
+export type RenewOutcome = 'renewed' | 'restored' | 'fenced';
+
+/** `gone`: the node's registration lapsed (it is dead or being cleaned up); `full`: its inbox holds its limit. */
+export type SendOutcome = 'sent' | 'gone' | 'full';
+
+/** What a survivor took over from a dead node, removed from the engine in the same step. */
+export interface TakenOver {
+  sessions: SessionRecord[];
+  /** entries its inbox held that it never acknowledged, in order */
+  undelivered: ReceivedEntry[];
+}
+
+export interface ClusterEngine {
+  /**
+   * Registers a new incarnation under its name for `leaseMs`, with an empty inbox. Resolves false
+   * while another incarnation's registration under the name is live.
+   */
+  join(self: NodeIdentity, leaseMs: number): Promise<boolean>;
+  /** Renews the registration for another `leaseMs`. */
+  renew(self: NodeIdentity, leaseMs: number): Promise<RenewOutcome>;
+  /** Ends the registration at once (a clean stop): a survivor takes over what is left, as from a dead node, without waiting for the lease. */
+  leave(self: NodeIdentity): Promise<void>;
+  /** Incarnations listed as members whose registration lapsed: dead, waiting for a survivor. */
+  lapsed(): Promise<NodeIdentity[]>;
+
+  /** Takes the named lease for `ms` unless another holder has it; a holder taking it again extends it. */
+  acquireLease(name: string, holder: string, ms: number): Promise<boolean>;
+  /** Gives the lease up, if `holder` still has it. */
+  releaseLease(name: string, holder: string): Promise<void>;
+
+  /** Writes a session's record and tells every other live node, in one step. */
+  putSession(self: NodeIdentity, record: SessionRecord): Promise<void>;
+  /** Removes a session's record and tells every other live node, in one step. */
+  removeSession(self: NodeIdentity, jid: string): Promise<void>;
+  /** The records of every live node's sessions. */
+  sessions(): Promise<SessionRecord[]>;
+
+  /** Appends to a live node's inbox, after everything this node appended there before. */
+  send(self: NodeIdentity, to: NodeIdentity, entry: InboxEntry, maxEntries: number): Promise<SendOutcome>;
+  /**
+   * The next entries of this node's inbox: first those read before and not acknowledged (a
+   * reader that restarted), then new ones, waiting up to `blockMs` for one.
+   */
+  read(self: NodeIdentity, count: number, blockMs: number): Promise<ReceivedEntry[]>;
+  /** The entries were handled: they leave the inbox. */
+  acknowledge(self: NodeIdentity, ids: readonly string[]): Promise<void>;
+  /**
+   * Declares a lapsed incarnation dead and takes what it left, in one step: its sessions and the
+   * entries of its inbox; the other live nodes are told (`node-gone`). Undefined when it is not
+   * lapsed (it renewed meanwhile) or another survivor took it over already.
+   */
+  takeOver(self: NodeIdentity, dead: NodeIdentity): Promise<TakenOver | undefined>;
+  close(): Promise<void>;
+}

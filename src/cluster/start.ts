@@ -1,0 +1,37 @@
+/**
+ * Starts this server's cluster node (docs/cluster.md) on the Redis engine, with the client
+ * service as the local side it pauses and whose sessions it ends when it fences itself.
+ */
+import type { C2sService } from '../c2s/listener.ts';
+import type { ClusterConfig } from '../config/types.ts';
+import type { Router } from '../router/router.ts';
+import type { Logger } from '../util/log.ts';
+import { ClusterNode } from './node.ts';
+import { RedisEngine } from './redis-engine.ts';
+
+export async function startCluster(config: ClusterConfig, router: Router, c2s: C2sService, logger: Logger): Promise<ClusterNode> {
+  const engine = new RedisEngine({ url: config.redis_url, keyPrefix: config.key_prefix, logger: logger.child({ component: 'cluster' }) });
+  try {
+    await engine.connect();
+  } catch (error) {
+    await engine.close();
+    throw new Error(`cluster.redis_url: Redis at ${config.redis_url} cannot be reached: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const node = new ClusterNode({
+    config,
+    engine,
+    router,
+    logger,
+    clients: {
+      pause: (reason) => (c2s.pausedFor = reason),
+      sessions: () => c2s.sessions,
+    },
+  });
+  try {
+    await node.start();
+  } catch (error) {
+    await engine.close();
+    throw error;
+  }
+  return node;
+}

@@ -1,0 +1,159 @@
+/**
+ * A cluster of Trellis processes (`bin/trellis start`) serving one domain, `localhost`, on one
+ * PostgreSQL and one Redis, configured from the example set in docs/cluster.md: each node its
+ * own config file, data directory and client port, the certificate the first node generated
+ * copied to the others before they start, accounts and rosters written before the first start.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeStoredCredentials } from '../../src/auth/scram.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { openStorage } from '../../src/storage/open.ts';
+import { login } from './login.ts';
+import type { RawClient } from './raw-client.ts';
+import type { TestServer } from './server.ts';
+import { accepts, freePort, PASSWORD, sleep, type ServerProcess } from './server-process.ts';
+
+const TRELLIS = join(import.meta.dirname, '..', '..', 'bin', 'trellis');
+const DOC = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'cluster.md'), 'utf8');
+/** docs/cluster.md's example configuration set, by name */
+const EXAMPLES = new Map([...DOC.matchAll(/```yaml\n# example: ([\w-]+)\n([\s\S]*?)```/g)].map((match) => [match[1]!, match[2]!]));
+
+export interface ClusterTimings {
+  heartbeat_interval_ms: number;
+  lease_ms: number;
+}
+
+export class TestCluster {
+  readonly dir: string;
+  readonly ports: readonly number[];
+  readonly #processes = new Map<number, ServerProcess>();
+
+  private constructor(dir: string, ports: number[]) {
+    this.dir = dir;
+    this.ports = ports;
+  }
+
+  /** Writes one config per node and the accounts (`users`) with mutual `both` subscriptions between the pairs in `contacts`. */
+  static async create(nodes: number, postgresUrl: string, redisUrl: string, timings: ClusterTimings, users: string[], contacts: [string, string][]): Promise<TestCluster> {
+    const dir = await mkdtemp(join(tmpdir(), 'trellis-cluster-'));
+    const ports: number[] = [];
+    for (let i = 0; i < nodes; i++) ports.push(await freePort());
+    const cluster = new TestCluster(dir, ports);
+    for (let i = 0; i < nodes; i++) await writeFile(cluster.configFile(i), cluster.#config(i, postgresUrl, redisUrl, timings));
+    const config = await loadConfig(cluster.configFile(0));
+    const storage = await openStorage(config.storage, config.data_dir);
+    try {
+      for (const user of users) await storage.accounts.create('localhost', user, makeStoredCredentials(PASSWORD, 4096));
+      for (const [a, b] of contacts) {
+        for (const [user, contact] of [[a, b], [b, a]] as const) {
+          await storage.rosters.setItem('localhost', user, { jid: `${contact}@localhost`, subscription: 'both', askOut: false, askIn: false, approved: false, groups: [] });
+        }
+      }
+    } finally {
+      await storage.close();
+    }
+    return cluster;
+  }
+
+  dataDir(node: number): string {
+    return join(this.dir, `data${node + 1}`);
+  }
+
+  configFile(node: number): string {
+    return join(this.dir, `node${node + 1}.yaml`);
+  }
+
+  /**
+   * The example configuration of the node in docs/cluster.md, with this machine's addresses,
+   * directories, servers and timings put in, and what the tests need added (quiet logs, no
+   * admin socket, no read rate).
+   */
+  #config(node: number, postgresUrl: string, redisUrl: string, timings: ClusterTimings): string {
+    const example = EXAMPLES.get(`node${node + 1}`);
+    if (example === undefined) throw new Error(`docs/cluster.md has no example named node${node + 1}`);
+    const replacements: [RegExp, string][] = [
+      [/^data_dir: .*$/m, `data_dir: ${this.dataDir(node)}`],
+      [/addresses: \["[^"]+"\], port: \d+/, `addresses: ["127.0.0.1"], port: ${this.ports[node]}`],
+      [/postgres_url: "[^"]+"/, `postgres_url: "${postgresUrl}"`],
+      [/redis_url: "[^"]+"/, `redis_url: "${redisUrl}"`],
+      [/heartbeat_interval_ms: \d+/, `heartbeat_interval_ms: ${timings.heartbeat_interval_ms}`],
+      [/lease_ms: \d+/, `lease_ms: ${timings.lease_ms}`],
+      [/^  example\.com: \{\}$/m, '  localhost: {}'],
+    ];
+    let yaml = example;
+    for (const [pattern, replacement] of replacements) {
+      if (!pattern.test(yaml)) throw new Error(`the node${node + 1} example of docs/cluster.md has no ${pattern}`);
+      yaml = yaml.replace(pattern, replacement);
+    }
+    return `${yaml}log: { level: warn }
+admin: { enabled: false }
+strangers: { max_messages: 0 }
+c2s:
+  scram_iterations: 4096
+  auth_failure_delay: 10
+  rate: { bytes_per_second: 104857600, burst_bytes: 104857600, stanzas_per_second: 1000000, burst_stanzas: 1000000 }
+`;
+  }
+
+  /** What login() needs to reach node `node`. */
+  target(node: number): TestServer {
+    return { port: this.ports[node]!, certificateFile: (domain: string) => join(this.dataDir(node), 'certs', `${domain}.crt`) } as Partial<TestServer> as TestServer;
+  }
+
+  /** Runs node `node` and resolves once it accepts client connections (it joined the cluster before listening). */
+  async start(node: number): Promise<ServerProcess> {
+    const port = this.ports[node]!;
+    // Every node presents the same certificate for the domain: the one the first node made.
+    if (node > 0 && !existsSync(join(this.dataDir(node), 'certs'))) await cp(join(this.dataDir(0), 'certs'), join(this.dataDir(node), 'certs'), { recursive: true });
+    const child = spawn(TRELLIS, ['start', '--config', this.configFile(node)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const collect = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-8000));
+    child.stdout!.on('data', collect);
+    child.stderr!.on('data', collect);
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    const started: ServerProcess = { child, exited, output: () => output };
+    this.#processes.set(node, started);
+    const deadline = Date.now() + 20_000;
+    while (!(await accepts(port))) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`node ${node + 1} exited (${child.exitCode ?? child.signalCode}): ${output}`);
+      if (Date.now() > deadline) throw new Error(`node ${node + 1} did not listen on ${port} within 20 s: ${output}`);
+      await sleep(50);
+    }
+    return started;
+  }
+
+  process(node: number): ServerProcess | undefined {
+    return this.#processes.get(node);
+  }
+
+  /** Kills node `node` with `signal` and waits for it to exit. */
+  async kill(node: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const running = this.#processes.get(node);
+    if (!running) return;
+    this.#processes.delete(node);
+    running.child.kill(signal);
+    await running.exited;
+  }
+
+  /** Logs `user` in on node `node` with `resource` and sends initial presence. */
+  async login(node: number, user: string, resource: string): Promise<RawClient> {
+    const { client } = await login(this.target(node), { username: user, password: PASSWORD, resource });
+    client.send('<presence/>');
+    return client;
+  }
+
+  /** Kills every node and removes the directory. */
+  async remove(): Promise<void> {
+    for (const node of [...this.#processes.keys()]) await this.kill(node);
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Waits for a presence from `from` whose type is `type` ('' for available). */
+export async function waitPresence(client: RawClient, from: string, type: string, timeoutMs = 10_000): Promise<void> {
+  await client.waitFor(new RegExp(`<presence\\b(?=[^>]*\\bfrom=["']${from}["'])${type === '' ? '(?![^>]*\\btype=)' : `(?=[^>]*\\btype=["']${type}["'])`}`), timeoutMs);
+}
