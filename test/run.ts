@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { runInLab } from './support/lab/namespace.ts';
-import { ensureLabPackages } from './support/lab/packages.ts';
+import { ensureLabPackages, installWithoutServices } from './support/lab/packages.ts';
 
 interface Requirement {
   /** Debian package */
@@ -52,13 +52,11 @@ function ensurePackages(): void {
     process.exit(1);
   }
   console.log(`installing test dependencies: ${missing.join(' ')}`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['update', '-qq'], ['install', '-y', '-qq', '--no-install-recommends', ...missing]]) {
-    const result = spawnSync('apt-get', args, { stdio: 'inherit', env });
-    if (result.status !== 0) {
-      console.error(`apt-get ${args.join(' ')} failed; install by hand: ${command}`);
-      process.exit(1);
-    }
+  try {
+    installWithoutServices(missing, command);
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(1);
   }
 }
 

@@ -26,8 +26,8 @@ export const LAB_PACKAGES: readonly string[] = [
   'openssl',
 ];
 
-/** Services the packages above would start from their maintainer scripts, and the users they run as. */
-const LAB_SERVICES: readonly { service: string; user: string }[] = [
+/** Services the packages the suite installs would start from their maintainer scripts, and the users they run as. */
+const PACKAGED_SERVICES: readonly { service: string; user: string }[] = [
   { service: 'prosody', user: 'prosody' },
   { service: 'ejabberd', user: 'ejabberd' },
   { service: 'jabberd2', user: 'jabber' },
@@ -35,6 +35,10 @@ const LAB_SERVICES: readonly { service: string; user: string }[] = [
   { service: 'unbound', user: 'unbound' },
   { service: 'biboumi', user: '_biboumi' },
   { service: 'ngircd', user: 'irc' },
+  // installed by test/run.ts for the local suite, which starts private instances of them too
+  { service: 'redis-server', user: 'redis' },
+  { service: 'postgresql', user: 'postgres' },
+  { service: 'coturn', user: 'turnserver' },
 ];
 
 /**
@@ -62,19 +66,7 @@ export function ensureLabPackages(): void {
   if (process.getuid?.() !== 0) {
     throw new Error(`The federation lab needs Debian packages that are missing: ${missing.join(', ')}\nRun as root: ${command}`);
   }
-  const previousPolicy = existsSync(POLICY_RC_D) ? readFileSync(POLICY_RC_D) : undefined;
-  writeFileSync(POLICY_RC_D, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
-  try {
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    for (const args of [['update', '-qq'], ['install', '-y', '-qq', '--no-install-recommends', ...missing]]) {
-      const result = spawnSync('apt-get', args, { stdio: 'inherit', env });
-      if (result.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed; install by hand: ${command}`);
-    }
-  } finally {
-    if (previousPolicy === undefined) rmSync(POLICY_RC_D, { force: true });
-    else writeFileSync(POLICY_RC_D, previousPolicy, { mode: 0o755 });
-    stopSystemServices();
-  }
+  installWithoutServices(missing, command);
   const stillMissing = missingLabPackages();
   if (stillMissing.length > 0) throw new Error(`still missing after apt-get: ${stillMissing.join(', ')}`);
 }
@@ -85,12 +77,33 @@ function isInstalled(pkg: string): boolean {
 }
 
 /**
+ * `apt-get install` of `packages` with invoke-rc.d told to start nothing, and any system
+ * instance that started anyway stopped: the suite runs its own private instances and leaves no
+ * daemon behind. Throws naming `command` when apt-get fails.
+ */
+export function installWithoutServices(packages: readonly string[], command: string): void {
+  const previousPolicy = existsSync(POLICY_RC_D) ? readFileSync(POLICY_RC_D) : undefined;
+  writeFileSync(POLICY_RC_D, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+  try {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    for (const args of [['update', '-qq'], ['install', '-y', '-qq', '--no-install-recommends', ...packages]]) {
+      const result = spawnSync('apt-get', args, { stdio: 'inherit', env });
+      if (result.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed; install by hand: ${command}`);
+    }
+  } finally {
+    if (previousPolicy === undefined) rmSync(POLICY_RC_D, { force: true });
+    else writeFileSync(POLICY_RC_D, previousPolicy, { mode: 0o755 });
+    stopSystemServices();
+  }
+}
+
+/**
  * Stops any system instance that started despite the policy (a machine with systemd ignores it).
- * Each service runs under its own system user; the lab's private instances run as root, so
- * whatever runs under these users was started by the packages. epmd belongs to ejabberd here.
+ * Each service runs under its own system user; this runs right after apt-get, before any of the
+ * suite's private instances start, so whatever runs under these users was started by the packages. epmd belongs to ejabberd here.
  */
 function stopSystemServices(): void {
-  for (const { service, user } of LAB_SERVICES) {
+  for (const { service, user } of PACKAGED_SERVICES) {
     if (processesOf(user).length === 0) continue;
     spawnSync('systemctl', ['stop', service], { stdio: 'ignore' });
     spawnSync(`/etc/init.d/${service}`, ['stop'], { stdio: 'ignore' });
