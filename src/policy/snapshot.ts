@@ -92,13 +92,14 @@ export class PolicySnapshot {
   /**
    * Whether this server relays a stanza from a remote domain to another remote domain: both must
    * be routed by a rule (route: direct, via or link, the default rule included), so that this
-   * server stands between them by its operator's choice; otherwise RFC 6120 section 10.4 stands
-   * and nothing is forwarded to a third domain.
+   * server stands between them by its operator's choice. Refused with remote-server-not-found
+   * when no rule routes one of them (RFC 6120 section 10.4 stands: nothing is forwarded to a
+   * third domain), with not-allowed when a rule rejects it (the stanza bounces).
    */
   relay(from: string, to: string): Admission {
     for (const domain of [to, from]) {
       const entry = this.#routes.match(domain);
-      if (entry === undefined) return reject('s2s.peering', 'not-allowed', `this server does not relay for ${domain}: no s2s.peering rule routes it`);
+      if (entry === undefined) return reject('s2s.peering', 'remote-server-not-found', `this server does not relay for ${domain}: no s2s.peering rule routes it`);
       if (entry.value === 'reject') return reject(entry.at, 'not-allowed', `${entry.at} (reject) refuses stanzas for ${domain}`);
     }
     return proceed(this.#routes.match(to)!.at, `${from} -> ${to} relayed`);

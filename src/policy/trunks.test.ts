@@ -64,8 +64,8 @@ describe('relaying between two remote domains', () => {
     [routed, 'anywhere.example', 'direct.example', 'continue @ s2s.peering["direct.example"].route'],
     [routed, 'partner.example', 'closed.example', 'reject not-allowed @ s2s.peering["closed.example"].route'],
     [routed, 'closed.example', 'partner.example', 'reject not-allowed @ s2s.peering["closed.example"].route'],
-    [unrouted, 'b.example', 'a.example', 'reject not-allowed @ s2s.peering'],
-    [unrouted, 'a.example', 'b.example', 'reject not-allowed @ s2s.peering'],
+    [unrouted, 'b.example', 'a.example', 'reject remote-server-not-found @ s2s.peering'],
+    [unrouted, 'a.example', 'b.example', 'reject remote-server-not-found @ s2s.peering'],
   ];
   for (const [policy, from, to, expected] of cases) test(`${from} -> ${to}: ${expected}`, () => assert.equal(summary(policy.relay(from, to)), expected));
 });

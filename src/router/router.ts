@@ -312,7 +312,12 @@ export class Router {
    */
   #relay(stanza: Element, from: Jid, to: Jid): void {
     const policy = this.policy.current;
-    if (policy.relay(from.domain, to.domain).kind === 'reject') throw new StreamError('host-unknown', `this server does not host ${to.domain}`);
+    const relay = policy.relay(from.domain, to.domain);
+    if (relay.kind === 'reject') {
+      if (relay.condition === 'remote-server-not-found') throw new StreamError('host-unknown', `this server does not host ${to.domain}`);
+      this.#logger.warn('relayed stanza refused by its route', { from: from.toString(), to: to.toString(), stanza: stanza.name, rule: relay.rule, reason: relay.text });
+      throw stanzaErrorOf(relay);
+    }
     const hops = takeRelayTrace(stanza);
     const loop = policy.relayTrace(hops, to.domain);
     if (loop.kind === 'reject') {

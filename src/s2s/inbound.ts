@@ -15,6 +15,7 @@ import { errorReply, StanzaError } from '../xml/stanza-error.ts';
 import type { Pair } from './binding-table.ts';
 import { NS_TRELLIS_S2S } from './pair-authorization.ts';
 import type { BindingTable } from './binding-table.ts';
+import type { Admission } from '../policy/verdict.ts';
 import type { S2sContext } from './context.ts';
 
 /** Stanzas waiting for processing before the socket stops being read (flow control). */
@@ -103,14 +104,15 @@ export class InboundStanzas {
    * Trunks and relaying (docs/peering.md): a stanza whose pair is not bound here is accepted when
    * a pair (local, peer) is bound inbound on this connection, its `from` is the peer's domain or
    * one the peer's rule lets it speak for, and its `to` is that local domain or a domain this
-   * server relays to (not hosted, routed onward by policy).
+   * server relays to (not hosted, routed onward by policy, or rejected by a route rule).
    */
   #trunked({ local, remote }: ServerBinding): boolean {
     const context = this.#host.context;
     const policy = context.policy.current;
     const relayed = !context.router.hosts.has(local);
     for (const pair of this.#bindings.pairsOf(this.#host.id, 'in')) {
-      if (relayed ? policy.relay(remote, local).kind !== 'continue' : pair.local !== local) continue;
+      // A relay a rule rejects is accepted, to bounce with the rule's error (src/router).
+      if (relayed ? unrouted(policy.relay(remote, local)) : pair.local !== local) continue;
       if (pair.remote === remote || policy.speaksFor(pair.remote, remote).kind === 'continue') return true;
     }
     return false;
@@ -152,6 +154,11 @@ export class InboundStanzas {
     const answered = reply !== undefined && host.sendBack({ local, remote }, reply);
     host.logger.warn(`${host.label} stanza for a pair not bound to this connection`, { from: remote, to: local, stanza: stanza.name, answered });
   }
+}
+
+/** A relay no rule routes: RFC 6120 section 10.4 stands. */
+function unrouted(verdict: Admission): boolean {
+  return verdict.kind === 'reject' && verdict.condition === 'remote-server-not-found';
 }
 
 /** RFC 6120 section 8.1.1.2: both addresses present and well-formed, else improper-addressing. */
