@@ -9,14 +9,15 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { adminJson, adminRequest } from '../../src/admin/client.ts';
 import type { S2sPairRow } from '../../src/admin/types.ts';
 import { createTestCa } from '../support/lab/ca.ts';
-import { docsExample, writeConfig, writeDomainCertificates } from '../support/lab/docs-configs.ts';
+import { startExamples, writeConfig, writeDomainCertificates } from '../support/lab/docs-configs.ts';
 import { assertInsideLab } from '../support/lab/namespace.ts';
 import { makeScratchDir, removeScratchDir } from '../support/lab/process.ts';
-import { addAccounts, loginTo, startTrellis, type TrellisProcess } from '../support/lab/trellis-process.ts';
+import { loginTo, startTrellis, type TrellisProcess } from '../support/lab/trellis-process.ts';
 import type { RawClient } from '../support/raw-client.ts';
 
 const LEAVES = ['a', 'b', 'c'] as const;
@@ -49,12 +50,10 @@ describe('a star: three leaves through a centre', () => {
     const authority = await createTestCa();
     ca = Buffer.from(authority.certPem);
     await writeDomainCertificates(dir, authority, ['centre.example', 'a.example', 'b.example', 'c.example', 'd.example']);
-    centreFile = writeConfig(dir, 'centre', docsExample('peering.md', 'star-centre'));
-    const leafFiles = LEAVES.map((leaf) => writeConfig(dir, leaf, docsExample('peering.md', `star-leaf-${leaf}`)));
-    for (const [index, leaf] of LEAVES.entries()) await addAccounts(leafFiles[index]!, [{ username: 'u', domain: `${leaf}.example` }]);
-    const started = await Promise.all([centreFile, ...leafFiles].map((file) => startTrellis(file)));
-    servers.set('centre', started[0]!);
-    for (const [index, leaf] of LEAVES.entries()) servers.set(leaf, started[index + 1]!);
+    const started = await startExamples(dir, 'peering.md', ['star-centre', ...LEAVES.map((leaf) => `star-leaf-${leaf}`)], Object.fromEntries(LEAVES.map((leaf) => [`star-leaf-${leaf}`, `${leaf}.example`])));
+    centreFile = join(dir, 'star-centre.yaml');
+    servers.set('centre', started.get('star-centre')!);
+    for (const leaf of LEAVES) servers.set(leaf, started.get(`star-leaf-${leaf}`)!);
     for (const leaf of LEAVES) clients.set(leaf, await loginTo(servers.get(leaf)!, ca, 'u', `${leaf}.example`));
   });
 

@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestCa } from './ca.ts';
 import { writeCertificateFiles } from './ca.ts';
+import { addAccounts, startTrellis, type TrellisProcess } from './trellis-process.ts';
 
 /** The example named `name` in `docs/<page>`; throws when the page has none. */
 export function docsExample(page: string, name: string): string {
@@ -27,4 +28,21 @@ export function writeConfig(dir: string, name: string, text: string): string {
 export async function writeDomainCertificates(dir: string, ca: TestCa, domains: readonly string[]): Promise<void> {
   writeFileSync(join(dir, 'ca.crt'), ca.certPem);
   for (const domain of domains) writeCertificateFiles(dir, domain, await ca.issue({ names: [domain] }));
+}
+
+/**
+ * Writes the examples `names` of `docs/<page>` to `dir` and starts each as a `trellis start`
+ * process, after adding user "u" (password "secret") to the domains in `users` (by example
+ * name); returns them by example name.
+ */
+export async function startExamples(dir: string, page: string, names: readonly string[], users: Readonly<Record<string, string>>): Promise<Map<string, TrellisProcess>> {
+  const files = names.map((name) => writeConfig(dir, name, docsExample(page, name)));
+  for (const [index, name] of names.entries()) {
+    const domain = users[name];
+    if (domain !== undefined) await addAccounts(files[index]!, [{ username: 'u', domain }]);
+  }
+  const servers = new Map<string, TrellisProcess>();
+  // One at a time: a loaded machine starts them no faster together.
+  for (const [index, name] of names.entries()) servers.set(name, await startTrellis(files[index]!));
+  return servers;
 }
