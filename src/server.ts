@@ -61,7 +61,8 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     const audit = new PolicyAuditTrail(storage.policyAudit, config.s2s.peering_audit, logger.child({ component: 'audit' }));
     router.policyDecisions = (record) => audit.decided(record);
     for (const hostConfig of config.hosts) router.addHost(buildHost(hostConfig, { router, storage, config, logger }));
-    const web = await prepareWeb(config, storage, logger);
+    const edge = config.mode === 'edge';
+    const web = edge ? undefined : await prepareWeb(config, storage, logger);
     for (const hostConfig of config.hosts) await syncServiceHosts(hostConfig.domain, hostConfig, { router, storage, config, tls, logger, loadCertificate: loadHostCertificate, uploads: web?.uploads });
     const s2s = new S2sService({
       config: config.s2s,
@@ -106,7 +107,8 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     let admin: AdminServer | undefined;
     let operatorConsole: WebConsole | undefined;
     try {
-      bound = await c2s.listen(config.listeners.c2s, config.listeners.c2s_direct_tls);
+      // An edge takes no clients (docs/peering.md, "Edge servers").
+      bound = edge ? { starttls: [], directTls: [] } : await c2s.listen(config.listeners.c2s, config.listeners.c2s_direct_tls);
       if (config.s2s.enabled) boundS2s = await s2s.listen(config.listeners.s2s, config.listeners.s2s_direct_tls);
       boundComponent = await components.start(config.listeners.component);
       await links.start();
@@ -144,6 +146,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     for (const address of boundS2s.directTls) logger.info('listening for servers (direct TLS)', { address: formatAddress(address) });
     for (const address of boundHttp) logger.info(config.http.tls ? 'listening for HTTPS' : 'listening for HTTP', { address: formatAddress(address), websocket: config.http.websocket.enabled ? config.http.websocket.path : undefined });
     for (const address of boundComponent) logger.info('listening for components', { address: formatAddress(address), components: config.components.map((component) => component.domain).join(',') });
+    if (edge) logger.info('running as an edge: no local accounts, no client listener; relaying between the domains s2s.peering routes', { relay_as: policy.current.relayDomain, rules: config.s2s.peering.length });
     logger.info('serving hosts', { hosts: config.hosts.map((host) => host.domain).join(','), storage: storage.driver, federation: config.s2s.enabled ? config.s2s.min_level : 'off' });
     return {
       get config() {

@@ -303,7 +303,8 @@ async function start(configFile: string | undefined): Promise<number> {
   });
   writePidFile(config.data_dir);
   const firstHost = config.hosts[0]!.domain;
-  logger.info(`ready; add a user with: ./bin/trellis adduser alice@${firstHost}${config.source ? ` --config ${config.source}` : ''}`);
+  if (config.mode === 'edge') logger.info(`ready; an edge relaying as ${firstHost}: see the pairs with ./bin/trellis s2s${config.source ? ` --config ${config.source}` : ''}`);
+  else logger.info(`ready; add a user with: ./bin/trellis adduser alice@${firstHost}${config.source ? ` --config ${config.source}` : ''}`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       logger.info('shutting down', { signal });

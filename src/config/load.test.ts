@@ -336,6 +336,7 @@ describe('parseConfig', () => {
   test('fills every default', () => {
     const config = parseConfig('hosts:\n  localhost:\n', { baseDir });
     assert.deepEqual(config, {
+      mode: 'server',
       data_dir: '/srv/trellis/data',
       log: { level: 'info', format: 'text' },
       listeners: {
@@ -386,6 +387,7 @@ describe('parseConfig', () => {
         peering: [],
         peering_groups: [],
         peering_audit: { enabled: true, record_actions: false, retention_days: 90, max_records: 1000000, write_interval: 1, webhook_timeout: 5 },
+        relay_hop_limit: 8,
         ca_files: [],
         use_system_ca: true,
         connect_timeout: 10,

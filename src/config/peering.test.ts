@@ -6,12 +6,12 @@ import { parseNextHop } from './peering.ts';
 const withPeering = (peering: string, extra = '') => `data_dir: /x\ns2s:\n  peering:\n${peering}${extra}\nhosts: { example.com: {} }\n`;
 
 /** The messages of a configuration that does not load, as "key path: message" lines. */
-function problems(yaml: string): string[] {
+function problems(yaml: string, section = 's2s.'): string[] {
   try {
     parseConfig(yaml, { baseDir: '/' });
   } catch (error) {
     assert.ok(error instanceof ConfigError, String(error));
-    return error.message.split('\n').filter((line) => line.startsWith('s2s.'));
+    return error.message.split('\n').filter((line) => line.startsWith(section));
   }
   return [];
 }
@@ -56,7 +56,7 @@ describe('peering rules at load', () => {
     ['a next hop that is not one', '    partner.example: { via: "edge.example:99999" }\n', 's2s.peering["partner.example"].via: '],
     ['via with route: reject', '    partner.example: { via: edge.example, route: reject }\n', 's2s.peering["partner.example"].via: route: reject sends nothing anywhere'],
     ['a rule for a hosted domain never applies', '    example.com: { access: deny }\n', 's2s.peering["example.com"]: example.com is hosted here'],
-    ['a rule that sets nothing', '    quiet.example: {}\n', 's2s.peering["quiet.example"]: the rule sets none of level, access, route, via, link or a check'],
+    ['a rule that sets nothing', '    quiet.example: {}\n', 's2s.peering["quiet.example"]: the rule sets none of level, access, route, via, link, speaks_for or a check'],
     ['a group no s2s.peering_groups names', '    partner.example: { senders: ["group:staff"] }\n', 's2s.peering["partner.example"].senders[0]: no group "staff" in s2s.peering_groups'],
     ['a JID pattern that is a bare domain', '    partner.example: { recipients: [partner.example] }\n', 's2s.peering["partner.example"].recipients[0]: "partner.example" is not a valid JID pattern: write "*@partner.example"'],
     ['a JID pattern with a resource', '    partner.example: { deny_senders: ["a@example.com/r"] }\n', 's2s.peering["partner.example"].deny_senders[0]: "a@example.com/r" is not a valid JID pattern: a pattern names an account'],
@@ -69,6 +69,15 @@ describe('peering rules at load', () => {
       'two rules deciding the same subdomains',
       '    lab.example: { subdomains: true, via: edge.example }\n    "*.lab.example": { route: reject }\n',
       's2s.peering["*.lab.example"].route: s2s.peering["lab.example"] (with subdomains) sets the route of the same subdomains',
+    ],
+    ['speaks_for on a pattern', '    "*.partner.example": { speaks_for: [partner.example] }\n', 's2s.peering["*.partner.example"].speaks_for: speaks_for names what one peer server speaks for'],
+    ['speaks_for on a domain with its subdomains', '    partner.example: { subdomains: true, speaks_for: [other.example] }\n', 's2s.peering["partner.example"].speaks_for: speaks_for names what one peer server speaks for'],
+    ['a peer speaking for a hosted domain', '    edge.example: { speaks_for: [partner.example, Example.COM] }\n', 's2s.peering["edge.example"].speaks_for[1]: example.com is hosted here: no peer speaks for it'],
+    ['a speaks_for entry that is not a domain pattern', '    edge.example: { speaks_for: ["a b"] }\n', 's2s.peering["edge.example"].speaks_for[0]: '],
+    [
+      'a trunk reached through another trunk',
+      '    a.example: { via: b.example, speaks_for: [x.example] }\n    b.example: { via: "192.0.2.1:5269", speaks_for: [y.example] }\n',
+      's2s.peering["a.example"].via: a.example is a trunk (it has speaks_for) and its route leads through b.example, another trunk',
     ],
     ['a level in both places', '    partner.example: { level: trusted }\n', 's2s.peering["partner.example"].level: s2s.peers["partner.example"].level sets it too', '  peers: { partner.example: { level: verified } }\n'],
   ];
@@ -90,7 +99,31 @@ describe('peering rules at load', () => {
     assert.deepEqual(config.s2s.peering_groups, [{ name: 'staff', members: ['alice@example.com'] }]);
   });
 
+  test('a trunk keeps what it speaks for, prepared; a route via a trunk from the default is no chain', () => {
+    const config = parseConfig(withPeering('    centre.example: { via: "192.0.2.1:5269", speaks_for: ["*", "*.Partner.example"] }\n    "*": { via: centre.example }\n'), { baseDir: '/' });
+    assert.deepEqual(config.s2s.peering[0], { domain: 'centre.example', subdomains: false, via: { kind: 'address', host: '192.0.2.1', port: 5269 }, speaks_for: ['*', '*.partner.example'] });
+  });
+
   test('rules that differ in what they set, or in specificity, are not an overlap', () => {
     assert.deepEqual(problems(withPeering('    lab.example: { subdomains: true, via: edge.example }\n    "*.lab.example": { level: trusted }\n    a.lab.example: { route: reject }\n')), []);
   });
+});
+
+describe('edge mode at load', () => {
+  const edge = (rest: string) => `mode: edge\ndata_dir: /x\n${rest}\nhosts: { edge.example: {} }\n`;
+  test('an edge with routes loads', () => {
+    const config = parseConfig(edge('s2s: { peering: { inner.example: { via: "192.0.2.5:5269" } } }'), { baseDir: '/' });
+    assert.equal(config.mode, 'edge');
+  });
+  const refused: [name: string, rest: string, expected: string][] = [
+    ['an edge that routes nothing', 's2s: { peering: { "*": { access: allow } } }', 's2s.peering: an edge (mode: edge) relays only to the domains its rules route'],
+    ['an edge without federation', 's2s: { enabled: false, peering: { a.example: { route: direct } } }', 's2s.enabled: an edge (mode: edge) only relays between servers'],
+    ['an edge with a component', 's2s: { peering: { a.example: { route: direct } } }\ncomponents: { gw.edge.example: { secret: s } }', 'components: an edge (mode: edge) serves no components'],
+  ];
+  for (const [name, rest, expected] of refused) {
+    test(`refused: ${name}`, () => {
+      const found = problems(edge(rest), '');
+      assert.ok(found.some((line) => line.startsWith(expected)), `expected "${expected}" in:\n${found.join('\n')}`);
+    });
+  }
 });

@@ -19,6 +19,7 @@ export interface ValidatedPeeringRule extends PeeringChecks {
   route?: 'direct' | 'reject';
   via?: string;
   link?: string;
+  speaks_for?: readonly string[];
 }
 
 /** The key of the default rule. */
@@ -80,10 +81,11 @@ export function resolvePeering(
     const at = entryPath('s2s.peering', key);
     const { scope, domain } = peeringScope({ domain: key, subdomains: rule.subdomains });
     if (rule.subdomains && scope !== 'domain-and-subdomains') problems.push({ path: `${at}.subdomains`, message: `subdomains applies to a domain key; "${key}" already says what it covers` });
-    const { subdomains: _, level, access, route, via: hop, link, ...checks } = rule;
-    if (level === undefined && access === undefined && route === undefined && hop === undefined && link === undefined && Object.keys(checks).length === 0) {
-      problems.push({ path: at, message: 'the rule sets none of level, access, route, via, link or a check, so it never decides anything' });
+    const { subdomains: _, level, access, route, via: hop, link, speaks_for: speaksFor, ...checks } = rule;
+    if (level === undefined && access === undefined && route === undefined && hop === undefined && link === undefined && speaksFor === undefined && Object.keys(checks).length === 0) {
+      problems.push({ path: at, message: 'the rule sets none of level, access, route, via, link, speaks_for or a check, so it never decides anything' });
     }
+    if (speaksFor !== undefined) reportSpeaksFor(speaksFor, { at, scope, hosted }, problems);
     if (link !== undefined && (hop !== undefined || route === 'reject')) problems.push({ path: `${at}.link`, message: 'a route is one of route, via or link; keep one' });
     reportUnknownGroups(checks, at, groups, problems);
     if (scope === 'default' && rule.level !== undefined) problems.push({ path: `${at}.level`, message: 'the level of every other domain is s2s.min_level; write it there' });
@@ -102,11 +104,43 @@ export function resolvePeering(
       ...(rule.route ? { route: rule.route } : {}),
       ...(via ? { via } : {}),
       ...(link ? { link } : {}),
+      ...(speaksFor ? { speaks_for: speaksFor } : {}),
       ...checks,
     });
   }
   reportOverlaps(resolved, peers, problems);
+  reportTrunkChains(resolved, problems);
   return resolved;
+}
+
+/**
+ * `speaks_for` names one peer server, so it sits on a domain key; a hosted domain is never spoken
+ * for by a peer (that would let it send as our own users).
+ */
+function reportSpeaksFor(patterns: readonly string[], rule: { at: string; scope: PeeringScope; hosted: ReadonlySet<string> }, problems: ConfigProblem[]): void {
+  if (rule.scope !== 'exact') problems.push({ path: `${rule.at}.speaks_for`, message: 'speaks_for names what one peer server speaks for: write it on a rule for that domain alone (no pattern, no subdomains)' });
+  patterns.forEach((pattern, index) => {
+    if (rule.hosted.has(pattern)) problems.push({ path: `${rule.at}.speaks_for[${index}]`, message: `${pattern} is hosted here: no peer speaks for it` });
+  });
+}
+
+/**
+ * A loop visible in one configuration: a trunk peer (a rule with speaks_for) is reached by its
+ * own route, which must not lead through another trunk, or stanzas for the domains behind the
+ * one would be handed to the other and back. The route read here is the trunk's own rule's, else
+ * the default's (patterns between them are left to the run-time check of the relay trace).
+ */
+function reportTrunkChains(rules: readonly S2sPeeringRule[], problems: ConfigProblem[]): void {
+  const routed = rules.filter((rule) => setsAspect(rule, 'route') !== undefined);
+  for (const trunk of rules) {
+    if (trunk.speaks_for === undefined) continue;
+    const own = routed.find((rule) => rule.domain === trunk.domain) ?? routed.find((rule) => rule.domain === DEFAULT_PEERING_KEY);
+    const hop = own?.via?.kind === 'domain' ? own.via.domain : undefined;
+    if (hop === undefined || hop === trunk.domain) continue;
+    if (rules.some((other) => other.domain === hop && other.speaks_for !== undefined)) {
+      problems.push({ path: `${entryPath('s2s.peering', own!.domain)}.via`, message: `${trunk.domain} is a trunk (it has speaks_for) and its route leads through ${hop}, another trunk: a trunk is reached by its own route (a host:port, its DNS records or a link)` });
+    }
+  }
 }
 
 const PATTERN_LISTS = ['senders', 'recipients', 'deny_senders', 'deny_recipients'] as const;

@@ -44,6 +44,7 @@ export function resolveConfig(validated: ValidatedConfig, options: ResolveOption
   const tlsFiles = (tls: TlsFiles | undefined, at: string) => resolveTls(tls, at, options.baseDir, problems);
   const config: TrellisConfig = {
     ...(options.file === undefined ? {} : { source: path.resolve(options.file) }),
+    mode: validated.mode,
     data_dir: dataDir,
     log: validated.log,
     listeners: validated.listeners,
@@ -64,7 +65,20 @@ export function resolveConfig(validated: ValidatedConfig, options: ResolveOption
     hosts: resolveHosts(validated.hosts, pickSettings(validated), tlsFiles),
   };
   checkLinkRoutes(config.s2s.peering, config.links, problems);
+  if (config.mode === 'edge') checkEdge(config, problems);
   return { config: deepFreeze(config), problems };
+}
+
+/**
+ * An edge (docs/peering.md, "Edge servers") only relays between servers: it federates, and has
+ * nothing local that would need a client or a component.
+ */
+function checkEdge(config: TrellisConfig, problems: ConfigProblem[]): void {
+  if (!config.s2s.enabled) problems.push({ path: 's2s.enabled', message: 'an edge (mode: edge) only relays between servers: federation must be on' });
+  if (config.components.length > 0) problems.push({ path: 'components', message: 'an edge (mode: edge) serves no components: run them on a server behind it' });
+  if (!config.s2s.peering.some((rule) => rule.via !== undefined || rule.link !== undefined || rule.route === 'direct')) {
+    problems.push({ path: 's2s.peering', message: 'an edge (mode: edge) relays only to the domains its rules route (route: direct, via or link), and no rule routes any' });
+  }
 }
 
 function resolveS2s(s2s: ValidatedConfig['s2s'], baseDir: string, problems: ConfigProblem[], hosted: readonly string[]): S2sConfig {

@@ -650,6 +650,7 @@ const delegationSchema: ObjectNode = {
 
 const nextHop = checkedBy('next hop', parseNextHop);
 const linkName: StringFormat = { name: 'link name', prepare: prepareLinkName };
+const peeringPattern: StringFormat = { name: 'domain pattern', prepare: preparePeeringKey };
 
 const jidPattern: StringFormat = { name: 'JID pattern', prepare: prepareJidPattern };
 const enumList = (values: readonly string[], description: string): ListNode => ({ kind: 'list', item: { kind: 'enum', values, description: 'one of them' }, minItems: 0, unique: true, description });
@@ -698,6 +699,13 @@ const peeringSchema: MapNode = {
         description: 'send stanzas for these domains through a next hop: a domain whose servers are found by DNS as usual, or "host:port" / "[ipv6]:port" reached directly, without SRV records',
       },
       link: { kind: 'string', format: linkName, description: 'send stanzas for these domains over a configured link (links, docs/links.md); never with via or route: reject' },
+      speaks_for: {
+        kind: 'list',
+        item: { kind: 'string', format: peeringPattern, description: 'a domain, "*.example.com" for its subdomains, or "*" for every domain not hosted here' },
+        minItems: 1,
+        unique: true,
+        description: 'with a domain key, a trunk peer: stanzas from these domains are accepted from this peer once it is authenticated at its level, and stanzas routed via this domain travel on a stream with the peer itself (docs/peering.md, "Trunks and relaying"); hosted domains are never spoken for',
+      },
       ...peeringChecksFields,
     },
   },
@@ -750,6 +758,7 @@ const s2sSchema: ObjectNode = {
     },
     peering: peeringSchema,
     peering_groups: peeringGroupsSchema,
+    relay_hop_limit: { kind: 'integer', min: 1, max: 64, default: 8, description: 'servers a relayed stanza may have crossed (counted in its relay trace, docs/peering.md); one that crossed more, or that comes back to this server, is refused with an error and an alert' },
     peering_audit: {
       kind: 'object',
       description: 'the audit trail and alerts of peering rules\' checks (docs/peering.md, "Audit and alerts"): refusals are written to storage and raise an alert (a warning, a counter, an entry in the admin API, a webhook call)',
@@ -1044,6 +1053,12 @@ export const trellisSchema: ObjectNode = {
   kind: 'object',
   description: 'trellis.yaml',
   fields: {
+    mode: {
+      kind: 'enum',
+      values: ['server', 'edge'],
+      default: 'server',
+      description: 'server: users, clients and federation; edge: no local accounts and no client, WebSocket or component listener, only server connections and relaying between the domains s2s.peering routes (docs/peering.md, "Edge servers")',
+    },
     data_dir: {
       kind: 'string',
       default: './data',

@@ -384,6 +384,8 @@ export interface S2sPeeringRule extends PeeringChecks {
   via?: NextHopConfig;
   /** the name of a configured link (`links`) that carries the domains' stanzas (a route) */
   link?: string;
+  /** a trunk peer (a domain key only): the domain patterns it may send stanzas from, and relays stanzas to */
+  speaks_for?: readonly string[];
 }
 
 /** Allow and deny lists of foreign servers; deny wins, and a non-empty allow list admits only what it names. */
@@ -435,6 +437,8 @@ export interface S2sConfig {
   /** groups of local users named in peering rules' JID patterns */
   peering_groups: readonly PeeringGroup[];
   peering_audit: S2sPeeringAuditConfig;
+  /** servers a relayed stanza may have crossed before it is refused as looping */
+  relay_hop_limit: number;
   /** PEM CA files trusted for peer certificates, besides the system store when use_system_ca */
   ca_files: readonly string[];
   use_system_ca: boolean;
@@ -574,6 +578,8 @@ export interface ClusterConfig {
 export interface TrellisConfig extends HostSettings {
   /** the file this configuration came from, absolute; undefined when built from defaults */
   source?: string;
+  /** edge: no local accounts or client listeners, only server connections and relaying (docs/peering.md) */
+  mode: 'server' | 'edge';
   /** directory for the database, generated certificates and secrets; relative paths resolve against the config file's directory */
   data_dir: string;
   log: { level: LogLevel; format: 'text' | 'json' };

@@ -72,3 +72,13 @@ test('the audit example loads with its settings', () => {
   const audited = parseConfig(/```yaml\n# example: audit\n([\s\S]*?)```/.exec(DOC)![1]!, { baseDir: '/srv/trellis' });
   assert.deepEqual(audited.s2s.peering_audit, { enabled: true, record_actions: true, retention_days: 30, max_records: 500000, write_interval: 1, webhook: 'https://alerts.example.com/xmpp', webhook_timeout: 5 });
 });
+
+test('the trunk example: the partner goes on the stream with its edge, which speaks for it', () => {
+  const trunk = parseConfig(/```yaml\n# example: trunk\n([\s\S]*?)```/.exec(DOC)![1]!, { baseDir: '/srv/trellis' });
+  const snapshot = new PolicySnapshot(trunk);
+  assert.equal(snapshot.trunkFor('chat.partner.example'), 'edge.partner.example');
+  assert.equal(snapshot.trunkFor('edge.partner.example'), undefined);
+  assert.equal(snapshot.speaksFor('edge.partner.example', 'chat.partner.example').kind, 'continue');
+  assert.equal(snapshot.speaksFor('edge.partner.example', 'elsewhere.example').kind, 'reject');
+  assert.equal(snapshot.requirement('edge.partner.example').level, 'trusted');
+});

@@ -17,11 +17,12 @@ import { compileGroups } from './jid-rules.ts';
 import { PeeringCheckRules } from './peering-checks.ts';
 import { peeringMatcher, type PeeringRoute } from './peering.ts';
 import { judgeStanza, type Crossing, type StanzaJudgement } from './stanza-checks.ts';
+import { Trunks } from './trunks.ts';
 import { close, proceed, reject, route, type Admission, type Routing, type StanzaVerdict, type Verdict } from './verdict.ts';
 
 /** What a policy is compiled from: the peering keys of the configuration. */
 export type PolicySource = Pick<TrellisConfig, 'foreign_access'> & {
-  s2s: Pick<S2sConfig, 'min_level' | 'peers' | 'peering' | 'access'> & Partial<Pick<S2sConfig, 'peering_groups'>>;
+  s2s: Pick<S2sConfig, 'min_level' | 'peers' | 'peering' | 'access'> & Partial<Pick<S2sConfig, 'peering_groups' | 'relay_hop_limit'>>;
   hosts: readonly Pick<HostConfig, 'domain' | 'foreign_access'>[];
 };
 
@@ -43,6 +44,9 @@ export interface PairFacts {
   method?: string;
 }
 
+/** Servers a relayed stanza may cross when `s2s.relay_hop_limit` is not given. */
+const DEFAULT_HOP_LIMIT = 8;
+
 export class PolicySnapshot {
   readonly #access: PeerAccess;
   readonly #peeringAccess: DomainMatcher<'allow' | 'deny'>;
@@ -53,6 +57,11 @@ export class PolicySnapshot {
   readonly #abuse: AbuseList | undefined;
   readonly #checks: PeeringCheckRules;
   readonly #groups: Map<string, JidPattern[]>;
+  readonly #trunks: Trunks;
+  readonly #hosted: ReadonlySet<string>;
+  readonly #hopLimit: number;
+  /** the domain this server relays as: its first hosted domain */
+  readonly relayDomain: string | undefined;
 
   /**
    * Throws when the source holds what the config validator refuses (a bad address range).
@@ -69,6 +78,55 @@ export class PolicySnapshot {
     this.#abuse = abuse;
     this.#checks = new PeeringCheckRules(source.s2s.peering);
     this.#groups = compileGroups(source.s2s.peering_groups ?? []);
+    this.#hosted = new Set(source.hosts.map((host) => host.domain));
+    this.#trunks = new Trunks(source.s2s.peering, this.#hosted);
+    this.#hopLimit = source.s2s.relay_hop_limit ?? DEFAULT_HOP_LIMIT;
+    this.relayDomain = source.hosts[0]?.domain;
+  }
+
+  /** Whether the authenticated peer `peer` may send stanzas whose `from` is at `domain` (its rule's speaks_for). */
+  speaksFor(peer: string, domain: string): Admission {
+    return this.#trunks.speaksFor(peer, domain);
+  }
+
+  /**
+   * Whether this server relays a stanza from a remote domain to another remote domain: both must
+   * be routed by a rule (route: direct, via or link, the default rule included), so that this
+   * server stands between them by its operator's choice. Refused with remote-server-not-found
+   * when no rule routes one of them (RFC 6120 section 10.4 stands: nothing is forwarded to a
+   * third domain), with not-allowed when a rule rejects it (the stanza bounces).
+   */
+  relay(from: string, to: string): Admission {
+    for (const domain of [to, from]) {
+      const entry = this.#routes.match(domain);
+      if (entry === undefined) return reject('s2s.peering', 'remote-server-not-found', `this server does not relay for ${domain}: no s2s.peering rule routes it`);
+      if (entry.value === 'reject') return reject(entry.at, 'not-allowed', `${entry.at} (reject) refuses stanzas for ${domain}`);
+    }
+    return proceed(this.#routes.match(to)!.at, `${from} -> ${to} relayed`);
+  }
+
+  /**
+   * The trunk a stanza for `remote` travels to: when its route goes via a domain whose rule has
+   * speaks_for, the stream is with that peer (the pair names it), not with `remote`.
+   */
+  trunkFor(remote: string): string | undefined {
+    const way = this.#routes.match(remote)?.value;
+    if (way === undefined || typeof way === 'string' || !('via' in way) || way.via.kind !== 'domain') return undefined;
+    const peer = way.via.domain;
+    return peer !== remote.toLowerCase() && this.#trunks.isTrunk(peer) ? peer : undefined;
+  }
+
+  /**
+   * A relayed stanza's trace (the relay domains of the servers it crossed, oldest first): it may
+   * not come back to this server, nor have crossed more than `s2s.relay_hop_limit` servers.
+   * Refused: undefined-condition with a routing-loop condition, never sent on.
+   */
+  relayTrace(hops: readonly string[], to: string): Admission {
+    const back = hops.find((hop) => this.#hosted.has(hop));
+    const rule = this.#routes.match(to)?.at ?? 's2s.peering';
+    if (back !== undefined) return reject(rule, 'undefined-condition', `routing loop: the stanza for ${to} came back to ${back} (crossed ${hops.join(', ')})`, { type: 'cancel' });
+    if (hops.length >= this.#hopLimit) return reject('s2s.relay_hop_limit', 'undefined-condition', `routing loop: the stanza for ${to} crossed ${hops.length} servers (${hops.join(', ')}), at most ${this.#hopLimit} relay it`, { type: 'cancel' });
+    return proceed(rule, `${hops.length} servers crossed`);
   }
 
   /**

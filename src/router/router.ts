@@ -16,6 +16,7 @@ import type { PolicyAuditRecord } from '../storage/types.ts';
 import { stanzaErrorOf } from '../policy/verdict.ts';
 import type { Host, IqScope } from './host.ts';
 import type { BoundSession, SessionRegistry } from './sessions.ts';
+import { routingLoopCondition, stampRelayTrace, takeRelayTrace } from './relay-trace.ts';
 import { stanzaKind, TrafficCounters } from './traffic-counters.ts';
 
 /** Where a stanza came from, which decides what its `from` may be. */
@@ -179,11 +180,12 @@ export class Router {
     }
     const host = this.hosts.get(addressee.domain);
     if (!host) {
-      // RFC 6120 section 10.4: a stanza from a remote server is never forwarded to a third domain.
-      if (origin.kind === 'server') throw new StreamError('host-unknown', `this server does not host ${addressee.domain}`);
+      if (origin.kind === 'server') return this.#relay(stanza, from, addressee);
       return this.#sendRemote(stanza, from, addressee);
     }
     if (origin.kind === 'server') {
+      // A relay trace stops here: it is between servers (relay-trace.ts).
+      takeRelayTrace(stanza);
       // A service host is judged by its parent's settings, which its config is.
       const verdict = this.policy.current.stanzaIn(stanza, host.config.domain);
       // A changed stanza goes on in place of the one that arrived.
@@ -284,15 +286,50 @@ export class Router {
     this.#sendRemote(stanza, parseJid(stanza.attrs.from ?? recipient.domain), recipient);
   }
 
-  /** A stanza for a domain not hosted here: policy says whether it may leave; the remote route asks it which way. */
-  #sendRemote(stanza: Element, from: Jid, to: Jid): void {
+  /**
+   * A stanza for a domain not hosted here: policy says whether it may leave; the remote route asks
+   * it which way. `trace`: the hops of a stanza relayed here, put back (with this server's) once
+   * the checks have folded it, so that folding never takes it off.
+   */
+  #sendRemote(stanza: Element, from: Jid, to: Jid, trace?: string[]): void {
     const verdict = this.policy.current.stanzaOut(to.domain);
     if (verdict.kind === 'reject') {
       this.#logger.warn('s2s outgoing stanza blocked by policy', { to: to.domain, from: from.toString(), reason: verdict.text, rule: verdict.rule });
       return this.bounce(stanza, stanzaErrorOf(verdict));
     }
     const crossed = this.#crossing(stanza, { direction: 'out', from, to });
-    if (crossed !== undefined) this.remote.send(crossed, from, to);
+    if (crossed === undefined) return;
+    if (trace !== undefined) stampRelayTrace(crossed, trace);
+    this.remote.send(crossed, from, to);
+  }
+
+  /**
+   * A stanza from another server for a domain not hosted here (docs/peering.md, "Trunks and
+   * relaying"): relayed when policy puts this server between the two domains, after the checks of
+   * the sender's rule (in) and the recipient's (out), with this server added to its relay trace.
+   * Otherwise RFC 6120 section 10.4 stands: it is never forwarded to a third domain. A stanza
+   * that comes back or crossed too many servers is refused with an error and an alert.
+   */
+  #relay(stanza: Element, from: Jid, to: Jid): void {
+    const policy = this.policy.current;
+    const relay = policy.relay(from.domain, to.domain);
+    if (relay.kind === 'reject') {
+      if (relay.condition === 'remote-server-not-found') throw new StreamError('host-unknown', `this server does not host ${to.domain}`);
+      this.#logger.warn('relayed stanza refused by its route', { from: from.toString(), to: to.toString(), stanza: stanza.name, rule: relay.rule, reason: relay.text });
+      throw stanzaErrorOf(relay);
+    }
+    const hops = takeRelayTrace(stanza);
+    const loop = policy.relayTrace(hops, to.domain);
+    if (loop.kind === 'reject') {
+      this.#logger.warn('relayed stanza refused: routing loop', { from: from.toString(), to: to.toString(), stanza: stanza.name, rule: loop.rule, reason: loop.text });
+      this.policyDecisions?.({ time: Date.now(), rule: loop.rule, verdict: 'refuse', direction: 'in', from: from.toString(), to: to.toString(), kind: stanza.name, ...labelOf(stanza), text: loop.text });
+      const error = stanzaErrorOf(loop);
+      error.appCondition = routingLoopCondition();
+      throw error;
+    }
+    const crossed = this.#crossing(stanza, { direction: 'in', from, to });
+    if (crossed === undefined) return;
+    this.#sendRemote(crossed, from, to, policy.relayDomain === undefined ? hops : [...hops, policy.relayDomain]);
   }
 
   /**

@@ -15,6 +15,7 @@ import { errorReply, StanzaError } from '../xml/stanza-error.ts';
 import type { Pair } from './binding-table.ts';
 import { NS_TRELLIS_S2S } from './pair-authorization.ts';
 import type { BindingTable } from './binding-table.ts';
+import type { Admission } from '../policy/verdict.ts';
 import type { S2sContext } from './context.ts';
 
 /** Stanzas waiting for processing before the socket stops being read (flow control). */
@@ -91,12 +92,30 @@ export class InboundStanzas {
     const host = this.#host;
     if (host.stream.closing) return;
     const binding: ServerBinding = { local: to.domain, remote: from.domain, connection: host.id };
-    if (!this.#bindings.accepts(binding, host.id)) {
+    if (!this.#bindings.accepts(binding, host.id) && !this.#trunked(binding)) {
       const refusal = this.#refusal(binding);
       if (refusal) throw refusal;
       return this.#invalidConnection(stanza, binding);
     }
     await host.context.router.route(stanza, { kind: 'server', binding });
+  }
+
+  /**
+   * Trunks and relaying (docs/peering.md): a stanza whose pair is not bound here is accepted when
+   * a pair (local, peer) is bound inbound on this connection, its `from` is the peer's domain or
+   * one the peer's rule lets it speak for, and its `to` is that local domain or a domain this
+   * server relays to (not hosted, routed onward by policy, or rejected by a route rule).
+   */
+  #trunked({ local, remote }: ServerBinding): boolean {
+    const context = this.#host.context;
+    const policy = context.policy.current;
+    const relayed = !context.router.hosts.has(local);
+    for (const pair of this.#bindings.pairsOf(this.#host.id, 'in')) {
+      // A relay a rule rejects is accepted, to bounce with the rule's error (src/router).
+      if (relayed ? unrouted(policy.relay(remote, local)) : pair.local !== local) continue;
+      if (pair.remote === remote || policy.speaksFor(pair.remote, remote).kind === 'continue') return true;
+    }
+    return false;
   }
 
   /**
@@ -107,11 +126,19 @@ export class InboundStanzas {
   #refusal({ local, remote }: ServerBinding): StreamError | undefined {
     const inbound = this.#bindings.pairsOf(this.#host.id, 'in');
     if (inbound.length === 0 && !this.#host.perPair) return new StreamError('not-authorized', 'authenticate before sending stanzas');
-    if (!this.#host.proves(remote)) return new StreamError('invalid-from', `${remote} is not authenticated on this stream`);
+    if (!this.#host.proves(remote)) return new StreamError('invalid-from', this.#notSpokenFor(inbound.map((pair) => pair.remote), remote));
     if (!this.#host.context.router.hosts.has(local)) return new StreamError('host-unknown', `this server does not host ${local}`);
     if (this.#host.perPair) return undefined;
     // RFC 6120 section 8.1.1.2 and XEP-0220 section 2.6.2: a target is validated per pair.
     return new StreamError('host-unknown', `${remote} is not authorized for ${local} on this stream`);
+  }
+
+  /** Why no peer on this connection may send from `remote`: the first trunk rule's answer, or that none speaks for others. */
+  #notSpokenFor(peers: readonly string[], remote: string): string {
+    const policy = this.#host.context.policy.current;
+    const reasons = [...new Set(peers)].map((peer) => policy.speaksFor(peer, remote));
+    const answer = reasons.find((verdict) => verdict.rule !== 's2s.peering') ?? reasons[0];
+    return answer?.kind === 'reject' ? `${remote} is not authenticated on this stream: ${answer.text} [${answer.rule}]` : `${remote} is not authenticated on this stream`;
   }
 
   /**
@@ -127,6 +154,11 @@ export class InboundStanzas {
     const answered = reply !== undefined && host.sendBack({ local, remote }, reply);
     host.logger.warn(`${host.label} stanza for a pair not bound to this connection`, { from: remote, to: local, stanza: stanza.name, answered });
   }
+}
+
+/** A relay no rule routes: RFC 6120 section 10.4 stands. */
+function unrouted(verdict: Admission): boolean {
+  return verdict.kind === 'reject' && verdict.condition === 'remote-server-not-found';
 }
 
 /** RFC 6120 section 8.1.1.2: both addresses present and well-formed, else improper-addressing. */

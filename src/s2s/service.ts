@@ -105,7 +105,12 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
       this.context.logger.info('s2s outgoing stanza refused by its route', { to: to.domain, from: from.toString(), rule: way.rule });
       return router.bounce(stanza, stanzaErrorOf(way));
     }
-    this.#destination(to.domain).send(stanza, from.domain);
+    // Relayed (docs/peering.md, "Trunks and relaying"): a sender's domain not hosted here goes on
+    // this server's own pair, and a domain behind a trunk on the pair with the trunk peer.
+    const policy = this.context.policy.current;
+    const local = router.hosts.has(from.domain) ? from.domain : policy.relayDomain;
+    if (local === undefined) return router.bounce(stanza, new StanzaError('remote-server-not-found', 'this server hosts no domain to relay as'));
+    this.#destination(policy.trunkFor(to.domain) ?? to.domain).send(stanza, local);
   }
 
   #destination(domain: string): Destination {

@@ -48,6 +48,8 @@ function componentsInPlace(host: HostConfig, config: TrellisConfig): string[] {
 /** The services a hosted domain has by its configuration; a domain that is itself hosted is never a service. */
 export function serviceSpecs(host: HostConfig, config: TrellisConfig): ServiceSpec[] {
   const specs: ServiceSpec[] = [];
+  // An edge has no local users, so no services for them (docs/peering.md, "Edge servers").
+  if (config.mode === 'edge') return specs;
   for (const kind of SERVICE_KINDS) {
     const settings = host[kind];
     if (!settings.enabled) continue;
