@@ -7,6 +7,7 @@
  */
 import type { Server, Socket } from 'node:net';
 import type { LinkConfig, TlsSettings } from '../config/types.ts';
+import { entryPath } from '../config/describe.ts';
 import { tryParseJid, type Jid } from '../jid/jid.ts';
 import { StreamError } from '../net/stream-errors.ts';
 import type { Router } from '../router/router.ts';
@@ -111,9 +112,9 @@ export class Link {
     const router = this.#context.router;
     // XEP-0361 section 4.5: only the agreed domains travel, in the agreed direction.
     if (!this.#local.has(from.domain) || !this.#remote.has(to.domain)) {
-      this.counters.refusedOut++;
-      this.#logger.warn('stanza outside the link\'s domains refused', { from: from.toString(), to: to.toString(), direction: 'out' });
-      return router.bounce(stanza, new StanzaError('not-allowed', `the link ${this.config.name} carries stanzas from ${this.config.local_domains.join(', ')} to ${this.config.remote_domains.join(', ')} only`));
+      const text = `the link ${this.config.name} carries stanzas from ${this.config.local_domains.join(', ')} to ${this.config.remote_domains.join(', ')} only`;
+      this.#outside(stanza, 'out', this.#local.has(from.domain) ? 'remote_domains' : 'local_domains', text);
+      return router.bounce(stanza, new StanzaError('not-allowed', text));
     }
     const stream = this.#stream;
     const writable = stream?.open === true && !stream.backlogged;
@@ -235,6 +236,19 @@ export class Link {
     if (this.config.connect !== 'in') this.#retry();
   }
 
+  /**
+   * A stanza outside the link's domains (XEP-0361 section 4.5): counted, logged, and recorded in
+   * the peering audit trail as a refusal of the key that excludes it, which raises an alert.
+   */
+  #outside(stanza: Element, direction: 'in' | 'out', key: 'local_domains' | 'remote_domains', text: string): void {
+    if (direction === 'in') this.counters.refusedIn++;
+    else this.counters.refusedOut++;
+    const from = stanza.attrs.from ?? '';
+    const to = stanza.attrs.to ?? '';
+    this.#logger.warn('stanza outside the link\'s domains refused', { from, to, direction, key });
+    this.#context.router.policyDecisions?.({ time: Date.now(), rule: `${entryPath('links', this.config.name)}.${key}`, verdict: 'refuse', direction, from, to, kind: stanza.name, text });
+  }
+
   // --- what arrives --------------------------------------------------------------------------------
 
   async #received(stanza: Element, stream: LinkStream): Promise<void> {
@@ -249,15 +263,13 @@ export class Link {
     // XEP-0361 section 4.5: `from` must be a domain the peer speaks for. Such a stanza cannot be
     // answered over the link (its sender is outside it): it is dropped, logged and counted.
     if (from === undefined || !this.#remote.has(from.domain)) {
-      this.counters.refusedIn++;
-      this.#logger.warn('stanza outside the link\'s domains refused', { from: stanza.attrs.from, to: stanza.attrs.to, direction: 'in', reason: 'from' });
-      return;
+      return this.#outside(stanza, 'in', 'remote_domains', `a stanza from ${stanza.attrs.from ?? 'no address'}, which the link ${this.config.name} does not carry, was dropped`);
     }
     if (to === undefined || !this.#local.has(to.domain) || !router.hosts.has(to.domain)) {
-      this.counters.refusedIn++;
-      this.#logger.warn('stanza outside the link\'s domains refused', { from: stanza.attrs.from, to: stanza.attrs.to, direction: 'in', reason: 'to' });
+      const text = `the link ${this.config.name} does not carry stanzas for ${stanza.attrs.to ?? 'no address'}`;
+      this.#outside(stanza, 'in', 'local_domains', text);
       // Answered on the link itself: the reply comes from the address the peer wrote, which no route here serves.
-      const reply = errorReply(stanza, new StanzaError('not-allowed', `the link ${this.config.name} does not carry stanzas for ${stanza.attrs.to ?? 'no address'}`));
+      const reply = errorReply(stanza, new StanzaError('not-allowed', text));
       if (reply && this.#stream) this.#write(this.#stream, reply);
       return;
     }
