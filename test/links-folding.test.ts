@@ -12,7 +12,15 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseConfig } from '../src/config/load.ts';
+import { parseJid } from '../src/jid/jid.ts';
+import { PolicySnapshot } from '../src/policy/snapshot.ts';
 import type { RosterItem } from '../src/storage/types.ts';
+import { NS_CLIENT } from '../src/xml/element.ts';
+import { parseElement } from '../src/xml/parse-element.ts';
+import { serialize } from '../src/xml/serialize.ts';
 import { loginFederated, type FederatedServer } from './support/federation.ts';
 import type { RawClient } from './support/raw-client.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
@@ -86,15 +94,16 @@ hosts:
     await Promise.all([a, b].map((server) => server?.stop()));
   });
 
-  /** The bytes each link writes while `act` runs and what it sends arrives. */
-  async function bytesOf(act: () => void, arrived: (bob: RawClient) => RegExp): Promise<{ plain: number; lean: number }> {
+  /** The bytes each link writes while `act` runs and what it sends arrives (at the folding link's Bob too, unless `dropped`). */
+  async function bytesOf(act: () => void, arrived: (bob: RawClient) => RegExp, dropped = false): Promise<{ plain: number; lean: number }> {
     const [plainBob, leanBob] = clients as [RawClient, RawClient, RawClient];
     const links = { plain: a.server.links.links.get('plain')!, lean: a.server.links.links.get('lean')! };
     await sleep(300);
     const before = { plain: links.plain.counters.bytesOut, lean: links.lean.counters.bytesOut };
     act();
     await plainBob.waitFor(arrived(plainBob));
-    await leanBob.waitFor(arrived(leanBob));
+    if (dropped) await sleep(300);
+    else await leanBob.waitFor(arrived(leanBob));
     return { plain: links.plain.counters.bytesOut - before.plain, lean: links.lean.counters.bytesOut - before.lean };
   }
 
@@ -126,4 +135,31 @@ hosts:
     t.diagnostic(`message: ${bytes.plain} bytes without folding, ${bytes.lean} with strip_elements (XHTML-IM) and drop_chat_states`);
     assert.ok(bytes.lean > 0 && bytes.lean < bytes.plain, JSON.stringify(bytes));
   });
+
+  test('a chat state alone does not cross the folding link at all', async (t) => {
+    const alice = clients[2]!;
+    const typing = (to: string) => `<message to='${to}' type='chat' id='typing-${to}'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>`;
+    const bytes = await bytesOf(
+      () => {
+        alice.send(typing('bob@plain.example'));
+        alice.send(typing('bob@folds.example'));
+      },
+      () => /id=["']typing-bob@plain\.example["']/,
+      true,
+    );
+    t.diagnostic(`chat state alone: ${bytes.plain} bytes without folding, ${bytes.lean} with drop_chat_states`);
+    assert.ok(bytes.plain > 0, JSON.stringify(bytes));
+    assert.equal(bytes.lean, 0);
+  });
+});
+
+test('the folding example of docs/links.md folds presence for the linked domain', () => {
+  const doc = readFileSync(join(import.meta.dirname, '..', 'docs', 'links.md'), 'utf8');
+  const config = parseConfig(/```yaml\n# example: folding\n([\s\S]*?)```/.exec(doc)![1]!, { baseDir: '/' });
+  const policy = new PolicySnapshot(config);
+  assert.equal(policy.route('ground.example').kind === 'route' && policy.route('ground.example').text, 'ground.example over the link lean');
+  const presence = parseElement(PRESENCE, undefined, NS_CLIENT);
+  const judged = policy.stanzaCrossing(presence, { direction: 'out', from: parseJid('alice@air.example/r'), to: parseJid('bob@ground.example') });
+  assert.equal(judged.verdict.kind, 'transform');
+  assert.equal(judged.verdict.kind === 'transform' && serialize(judged.verdict.stanza, NS_CLIENT), '<presence><show>away</show></presence>');
 });
