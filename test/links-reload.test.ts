@@ -22,6 +22,7 @@ import type { StatusReport } from '../src/admin/types.ts';
 import { makeStoredCredentials } from '../src/auth/scram.ts';
 import { statusText } from '../src/cli/status.ts';
 import { loadConfig } from '../src/config/load.ts';
+import { openStorage } from '../src/storage/open.ts';
 import { startServer, type TrellisServer } from '../src/server.ts';
 import { memoryLogger } from '../src/util/log.ts';
 import { loginFederated, type FederatedServer } from './support/federation.ts';
@@ -172,5 +173,55 @@ hosts:
     const text = statusText(status, 'admin.sock');
     assert.match(text, /^links: +sat up, to 127\.0\.130\.2:\d+, 0 messages queued, \d+ stanzas \(\d+ bytes\) out, \d+ \(\d+ bytes\) in$/m);
     assert.match(text, /^ +void down, to 127\.0\.130\.9:9, 1 message queued, 0 stanzas \(0 bytes\) out, 0 \(0 bytes\) in; last error \S+: no connection to 127\.0\.130\.9:9: /m);
+  });
+});
+
+describe('messages queued for a link removed while the server was stopped', () => {
+  let b: TestServer;
+  let a: TrellisServer | undefined;
+  let dir: string;
+  let bob: RawClient;
+  before(async () => {
+    b = await startTestServer(`
+listeners:
+  c2s: { addresses: ["127.0.0.1"], port: 0 }
+  s2s: { enabled: false }
+links:
+  sat: { connect: in, address: "127.0.130.4:0", peer_addresses: ["127.0.0.0/8"], local_domains: [ground.example], remote_domains: [air.example] }
+s2s: { enabled: false }
+hosts:
+  ground.example: {}
+`);
+    await b.addUser('bob', 'ground.example', 'secret');
+    bob = await loginFederated(Object.assign(Object.create(b) as FederatedServer, { domain: 'ground.example' }), 'bob');
+    bob.send('<presence/>');
+    dir = await mkdtemp(join(tmpdir(), 'trellis-links-gone-'));
+  });
+  after(async () => {
+    bob?.close();
+    await a?.close();
+    await b?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('take the route their domain has when the server starts', async () => {
+    const configFile = join(dir, 'trellis.yaml');
+    await writeFile(configFile, aConfig(b.server.links.links.get('sat')!.listening!, '', ''));
+    const config = await loadConfig(configFile);
+    // What a previous run left for its link "radio", which the file no longer has.
+    const storage = await openStorage(config.storage, config.data_dir);
+    try {
+      for (const id of ['r1', 'r2']) {
+        await storage.linkQueues.push('radio', `<message xmlns="jabber:client" from="alice@air.example/r" to="bob@ground.example" id="${id}" type="chat"><body>${id}</body></message>`, Date.now(), { maxMessages: 10, maxBytes: 10_000 });
+      }
+    } finally {
+      await storage.close();
+    }
+    const memory = memoryLogger();
+    a = await startServer(config, memory.logger);
+    await bob.waitFor(/id=["']r2["']/);
+    assert.deepEqual([...bob.received.matchAll(/<message [^>]*id=["'](r\d)["']/g)].map((match) => match[1]), ['r1', 'r2']);
+    assert.equal(await a.storage.linkQueues.count('radio'), 0);
+    assert.ok(memory.lines.some((line) => line.includes('messages queued for a link that is not configured take their new route') && line.includes('link=radio')), memory.lines.join('\n'));
   });
 });

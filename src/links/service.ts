@@ -30,7 +30,7 @@ export interface LinkPlan extends LinkChanges {
   commit(): Promise<LinkChanges>;
 }
 
-/** The last time any queue of a removed link is looked at: every message in it is older. */
+/** A time after every message queued for a link that is not configured: all of them are taken. */
 const ALL_QUEUED = Number.MAX_SAFE_INTEGER;
 
 export class LinkService implements RemoteRoute {
@@ -46,6 +46,14 @@ export class LinkService implements RemoteRoute {
 
   async start(): Promise<void> {
     for (const link of this.links.values()) await link.start();
+    // Links removed from the file while the server was stopped: what waited for them moves on.
+    let queued: string[];
+    try {
+      queued = await this.#context.storage.linkQueues.links();
+    } catch (error) {
+      return this.#context.logger.error('the queues of links could not be listed', { error: (error as Error).message });
+    }
+    for (const name of queued) if (!this.links.has(name)) await this.#reroute(name);
   }
 
   /**
@@ -81,6 +89,12 @@ export class LinkService implements RemoteRoute {
     const link = this.links.get(name)!;
     this.links.delete(name);
     await link.close(`the link ${name} was removed from the configuration`);
+    this.#context.logger.info('link removed', { link: name });
+    await this.#reroute(name);
+  }
+
+  /** Sends what waits in the queue of a link that is not configured by the route its domain has now. */
+  async #reroute(name: string): Promise<void> {
     const logger = this.#context.logger;
     let waiting;
     try {
@@ -88,7 +102,7 @@ export class LinkService implements RemoteRoute {
     } catch (error) {
       return logger.error('the queue of a removed link could not be read; its messages stay in storage', { link: name, error: (error as Error).message });
     }
-    logger.info('link removed', { link: name, queued_messages_rerouted: waiting.length });
+    logger.info('messages queued for a link that is not configured take their new route', { link: name, messages: waiting.length });
     // Nothing waits silently for a link that is gone: each message takes its domain's new route, which may bounce it.
     for (const item of waiting) {
       const stanza = parseElement(item.stanza, STORED_LIMITS, NS_CLIENT);
