@@ -7,32 +7,19 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loginFederated, type FederatedServer } from './support/federation.ts';
+import { loginAt, startLinkServer } from './support/link-server.ts';
 import type { RawClient } from './support/raw-client.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+import type { TestServer } from './support/server.ts';
 import { sleep } from './support/server-process.ts';
 
 const A = '127.0.130.5:5361';
 const B = '127.0.130.6:5361';
 
 function edge(domain: string, listen: string, peer: string, remote: string): Promise<TestServer> {
-  return startTestServer(`
-listeners:
-  c2s: { addresses: ["127.0.0.1"], port: 0 }
-  s2s: { enabled: false }
-links:
-  pair: { connect: both, listen: "${listen}", address: "${peer}", peer_addresses: ["127.0.130.0/24", "127.0.0.1"], local_domains: [${domain}], remote_domains: [${remote}], reconnect_initial_delay: 1, reconnect_max_delay: 1 }
-s2s: { enabled: false, peering: { ${remote}: { link: pair } } }
-hosts:
-  ${domain}: {}
-`);
-}
-
-async function loginAt(server: TestServer, domain: string, username: string): Promise<RawClient> {
-  await server.addUser(username, domain, 'secret');
-  const client = await loginFederated(Object.assign(Object.create(server) as FederatedServer, { domain }), username);
-  client.send('<presence/>');
-  return client;
+  return startLinkServer(
+    `  pair: { connect: both, listen: "${listen}", address: "${peer}", peer_addresses: ["127.0.130.0/24", "127.0.0.1"], local_domains: [${domain}], remote_domains: [${remote}], reconnect_initial_delay: 1, reconnect_max_delay: 1 }`,
+    `s2s: { enabled: false, peering: { ${remote}: { link: pair } } }\nhosts: { ${domain}: {} }`,
+  );
 }
 
 describe('a link on which both sides connect', () => {
@@ -43,6 +30,8 @@ describe('a link on which both sides connect', () => {
   before(async () => {
     a = await edge('air.example', A, B, 'ground.example');
     b = await edge('ground.example', B, A, 'air.example');
+    await a.addUser('alice', 'air.example', 'secret');
+    await b.addUser('bob', 'ground.example', 'secret');
     alice = await loginAt(a, 'air.example', 'alice');
     bob = await loginAt(b, 'ground.example', 'bob');
   });

@@ -21,9 +21,9 @@ import type { RosterItem } from '../src/storage/types.ts';
 import { NS_CLIENT } from '../src/xml/element.ts';
 import { parseElement } from '../src/xml/parse-element.ts';
 import { serialize } from '../src/xml/serialize.ts';
-import { loginFederated, type FederatedServer } from './support/federation.ts';
+import { loginAt, startLinkServer } from './support/link-server.ts';
 import type { RawClient } from './support/raw-client.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+import type { TestServer } from './support/server.ts';
 import { sleep } from './support/server-process.ts';
 
 const PRESENCE = `<presence><show>away</show><status>In a meeting until 15:00</status><priority>10</priority>
@@ -37,45 +37,28 @@ const message = (to: string) => `<message to='${to}' type='chat' id='m-${to}'><b
 
 const contact = (jid: string, subscription: RosterItem['subscription']): RosterItem => ({ jid, subscription, askOut: false, askIn: false, approved: false, groups: [] });
 
-async function loginAt(server: TestServer, domain: string, username: string): Promise<RawClient> {
-  const client = await loginFederated(Object.assign(Object.create(server) as FederatedServer, { domain }), username);
-  client.send('<presence/>');
-  return client;
-}
-
 describe('folding on a link', () => {
   let a: TestServer;
   let b: TestServer;
   const clients: RawClient[] = [];
   before(async () => {
-    b = await startTestServer(`
-listeners:
-  c2s: { addresses: ["127.0.0.1"], port: 0 }
-  s2s: { enabled: false }
-links:
-  plain: { connect: in, address: "127.0.130.12:0", peer_addresses: ["127.0.0.0/8"], local_domains: [plain.example], remote_domains: [air.example] }
-  lean: { connect: in, address: "127.0.130.13:0", peer_addresses: ["127.0.0.0/8"], local_domains: [folds.example], remote_domains: [air.example] }
-s2s: { enabled: false }
-hosts:
-  plain.example: {}
-  folds.example: {}
-`);
+    b = await startLinkServer(
+      `  plain: { connect: in, address: "127.0.130.12:0", peer_addresses: ["127.0.0.0/8"], local_domains: [plain.example], remote_domains: [air.example] }
+  lean: { connect: in, address: "127.0.130.13:0", peer_addresses: ["127.0.0.0/8"], local_domains: [folds.example], remote_domains: [air.example] }`,
+      's2s: { enabled: false }\nhosts: { plain.example: {}, folds.example: {} }',
+    );
     const listening = (name: string) => b.server.links.links.get(name)!.listening!;
-    a = await startTestServer(`
-listeners:
-  c2s: { addresses: ["127.0.0.1"], port: 0 }
-  s2s: { enabled: false }
-links:
-  plain: { connect: out, address: "${listening('plain')}", local_domains: [air.example], remote_domains: [plain.example] }
-  lean: { connect: out, address: "${listening('lean')}", local_domains: [air.example], remote_domains: [folds.example] }
-s2s:
+    a = await startLinkServer(
+      `  plain: { connect: out, address: "${listening('plain')}", local_domains: [air.example], remote_domains: [plain.example] }
+  lean: { connect: out, address: "${listening('lean')}", local_domains: [air.example], remote_domains: [folds.example] }`,
+      `s2s:
   enabled: false
   peering:
     plain.example: { link: plain }
     folds.example: { link: lean, fold_presence: away, strip_elements: ["http://jabber.org/protocol/xhtml-im"], drop_chat_states: true }
 hosts:
-  air.example: {}
-`);
+  air.example: {}`,
+    );
     await a.addUser('alice', 'air.example', 'secret');
     for (const domain of ['plain.example', 'folds.example']) {
       await b.addUser('bob', domain, 'secret');

@@ -28,7 +28,8 @@ import { memoryLogger } from '../src/util/log.ts';
 import { loginFederated, type FederatedServer } from './support/federation.ts';
 import { reloadableConfig } from './support/config-file.ts';
 import type { RawClient } from './support/raw-client.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { loginAt, startLinkServer } from './support/link-server.ts';
+import type { TestServer } from './support/server.ts';
 import { sleep } from './support/server-process.ts';
 
 const message = (id: string, to: string) => `<message id='${id}' to='${to}' type='chat'><body>${id}</body></message>`;
@@ -73,19 +74,11 @@ describe('links follow a reload', () => {
   let spareAddress: string;
 
   before(async () => {
-    b = await startTestServer(`
-listeners:
-  c2s: { addresses: ["127.0.0.1"], port: 0 }
-  s2s: { enabled: false }
-links:
-  sat: { connect: in, address: "127.0.130.2:0", peer_addresses: ["127.0.0.0/8"], local_domains: [ground.example], remote_domains: [air.example] }
-  spare: { connect: in, address: "127.0.130.3:0", peer_addresses: ["127.0.0.0/8"], local_domains: [base.example], remote_domains: [air.example] }
-s2s: { enabled: false, peering: { air.example: { link: sat } } }
-strangers: { max_messages: 0 }
-hosts:
-  ground.example: {}
-  base.example: {}
-`);
+    b = await startLinkServer(
+      `  sat: { connect: in, address: "127.0.130.2:0", peer_addresses: ["127.0.0.0/8"], local_domains: [ground.example], remote_domains: [air.example] }
+  spare: { connect: in, address: "127.0.130.3:0", peer_addresses: ["127.0.0.0/8"], local_domains: [base.example], remote_domains: [air.example] }`,
+      's2s: { enabled: false, peering: { air.example: { link: sat } } }\nstrangers: { max_messages: 0 }\nhosts: { ground.example: {}, base.example: {} }',
+    );
     satAddress = b.server.links.links.get('sat')!.listening!;
     spareAddress = b.server.links.links.get('spare')!.listening!;
     dir = await mkdtemp(join(tmpdir(), 'trellis-links-reload-'));
@@ -97,10 +90,10 @@ hosts:
     await a.storage.accounts.create('air.example', 'alice', makeStoredCredentials('secret', 4096));
     for (const [user, domain] of [['bob', 'ground.example'], ['dave', 'base.example']]) await b.addUser(user!, domain!, 'secret');
     alice = await loginFederated({ port: a.listening.c2s[0]!.port, domain: 'air.example' } as FederatedServer, 'alice');
-    bob = await loginFederated(Object.assign(Object.create(b) as FederatedServer, { domain: 'ground.example' }), 'bob');
-    dave = await loginFederated(Object.assign(Object.create(b) as FederatedServer, { domain: 'base.example' }), 'dave');
+    alice.send('<presence/>');
+    bob = await loginAt(b, 'ground.example', 'bob');
+    dave = await loginAt(b, 'base.example', 'dave');
     clients.push(alice, bob, dave);
-    for (const client of clients) client.send('<presence/>');
   });
   after(async () => {
     for (const client of clients) client.close();
@@ -182,19 +175,12 @@ describe('messages queued for a link removed while the server was stopped', () =
   let dir: string;
   let bob: RawClient;
   before(async () => {
-    b = await startTestServer(`
-listeners:
-  c2s: { addresses: ["127.0.0.1"], port: 0 }
-  s2s: { enabled: false }
-links:
-  sat: { connect: in, address: "127.0.130.4:0", peer_addresses: ["127.0.0.0/8"], local_domains: [ground.example], remote_domains: [air.example] }
-s2s: { enabled: false }
-hosts:
-  ground.example: {}
-`);
+    b = await startLinkServer(
+      '  sat: { connect: in, address: "127.0.130.4:0", peer_addresses: ["127.0.0.0/8"], local_domains: [ground.example], remote_domains: [air.example] }',
+      's2s: { enabled: false }\nhosts: { ground.example: {} }',
+    );
     await b.addUser('bob', 'ground.example', 'secret');
-    bob = await loginFederated(Object.assign(Object.create(b) as FederatedServer, { domain: 'ground.example' }), 'bob');
-    bob.send('<presence/>');
+    bob = await loginAt(b, 'ground.example', 'bob');
     dir = await mkdtemp(join(tmpdir(), 'trellis-links-gone-'));
   });
   after(async () => {
