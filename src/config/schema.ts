@@ -871,7 +871,7 @@ const linksSchema: MapNode = {
       },
       address: { kind: 'string', format: linkAddress, description: 'with connect: out or both, the peer\'s "host:port"; with connect: in, the local "address:port" to listen on (port 0 picks one)' },
       listen: { kind: 'string', format: linkAddress, description: 'with connect: both, the local "address:port" the peer connects to (port 0 picks one)' },
-      peer_addresses: accessList(addressEntry, 'with connect: in, the IP addresses or CIDR ranges the peer may connect from (identity by address, XEP-0361 section 4.2); required with identity: address'),
+      peer_addresses: accessList(addressEntry, 'with connect: in or both, the IP addresses or CIDR ranges the peer may connect from (identity by address, XEP-0361 section 4.2); required with identity: address'),
       identity: { kind: 'enum', values: ['address', 'certificate'], default: 'address', description: 'how the peer is known (XEP-0361 section 4.2): address (where we connected, or peer_addresses), or certificate (transport: tls, checked against tls.peer_certificate or tls.ca_file)' },
       local_domains: linkDomains('domains this side speaks for on the link ("*.example.com" for subdomains); a stanza arriving for any other is refused'),
       remote_domains: linkDomains('domains the peer speaks for; a stanza arriving from any other is refused, and only these may be routed to the link'),
