@@ -1,6 +1,6 @@
 /**
  * Configuration reload without a restart (`trellis reload`, SIGHUP): the file is read again and
- * the hosts, external components and the peering policy follow it. Added hosts start with their modules and certificates, removed hosts stop
+ * the hosts, external components, links and the peering policy follow it. Added hosts start with their modules and certificates, removed hosts stop
  * accepting streams and their sessions end with host-gone (RFC 6120 section 4.9.3.5), changed
  * hosts are rebuilt. The peering policy (src/policy) is compiled anew and swapped in at once:
  * server connections it still allows stay up, the others end with policy-violation. A
@@ -8,6 +8,7 @@
  */
 import { ConfigError, loadConfig } from './config/load.ts';
 import type { ComponentService } from './component/service.ts';
+import type { LinkChanges, LinkService } from './links/service.ts';
 import type { Limits } from './limits/limits.ts';
 import type { AbuseList } from './policy/abuse-list.ts';
 import { PolicySnapshot } from './policy/snapshot.ts';
@@ -35,6 +36,8 @@ export type ReloadOutcome =
       certificates: CertificateRefresh;
       /** external components added, removed, or with a new secret (src/component) */
       components: ComponentChanges;
+      /** links added, removed, or reopened with new settings (src/links) */
+      links: LinkChanges;
     }
   | { ok: false; refused: 'no-config-file' | 'config-error' | 'apply-failed'; error: string };
 
@@ -64,12 +67,14 @@ export interface ReloadContext {
   abuse?: AbuseList;
   /** follows `components` and `component` (src/component) */
   components?: ComponentService;
+  /** follows `links` (src/links) */
+  links?: LinkService;
   /** the upload services' registry, when the HTTP listener runs (src/upload) */
   uploads?: UploadRegistry;
 }
 
 /** Top-level keys whose changes only a restart applies (the IM settings reach the hosts through inheritance). */
-const RESTART_KEYS = ['data_dir', 'log', 'listeners', 'storage', 'c2s', 's2s', 'dns', 'admin', 'tls_settings', 'component', 'components', 'links', 'http'] as const;
+const RESTART_KEYS = ['data_dir', 'log', 'listeners', 'storage', 'c2s', 's2s', 'dns', 'admin', 'tls_settings', 'component', 'components', 'http'] as const;
 
 /** Keys of `s2s` that are peering policy: a reload applies them (src/policy/snapshot.ts). */
 const S2S_POLICY_KEYS = ['min_level', 'peers', 'peering', 'access'] as const;
@@ -114,7 +119,7 @@ export class ConfigReloader {
     try {
       const outcome = await this.#apply(next);
       this.#config = next;
-      logger.info('configuration reloaded', { added: outcome.added.join(',') || undefined, removed: outcome.removed.join(',') || undefined, changed: outcome.changed.join(',') || undefined, components: describeComponents(outcome.components) });
+      logger.info('configuration reloaded', { added: outcome.added.join(',') || undefined, removed: outcome.removed.join(',') || undefined, changed: outcome.changed.join(',') || undefined, components: describeChanges(outcome.components.added, outcome.components.removed, outcome.components.secretChanged), links: describeChanges(outcome.links.added, outcome.links.removed, outcome.links.changed) });
       for (const renewed of outcome.certificates.renewed) logger.info('certificate renewed', { host: renewed.domain, certificate: renewed.files.certificate, fingerprint: renewed.fingerprint, not_after: renewed.notAfter });
       for (const failed of outcome.certificates.failed) logger.error('certificate not renewed; the previous one stays in use', { host: failed.domain, certificate: failed.files.certificate, error: failed.error });
       if (outcome.needRestart.length > 0) logger.warn('these settings changed but take effect only after a restart', { keys: outcome.restartPending.map((pending) => pending.key).join(',') });
@@ -142,8 +147,11 @@ export class ConfigReloader {
       built.push(buildHost(hostConfig, { router, storage, config: next, logger }));
     }
 
+    // New links open before any route names them; removed ones close once none does.
+    const linkPlan = await this.#context.links?.prepare(next.links);
     // Policy first, so that new hosts are judged by their own rules from their first stanza.
     router.policy.replace(policy);
+    const links = (await linkPlan?.commit()) ?? { added: [], removed: [], changed: [] };
     for (const host of built) router.addHost(host);
     for (const domain of removed) {
       router.hosts.delete(domain);
@@ -188,6 +196,7 @@ export class ConfigReloader {
       restartPending,
       certificates,
       components: { added: components?.added ?? [], removed: components?.removed ?? [], secretChanged: components?.changed ?? [] },
+      links,
     };
   }
 
@@ -229,8 +238,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function describeComponents({ added, removed, secretChanged }: ComponentChanges): string | undefined {
-  const parts = [...added.map((domain) => `+${domain}`), ...removed.map((domain) => `-${domain}`), ...secretChanged.map((domain) => `~${domain}`)];
+/** "+added,-removed,~changed" for the log, or undefined when nothing changed. */
+function describeChanges(added: readonly string[], removed: readonly string[], changed: readonly string[]): string | undefined {
+  const parts = [...added.map((name) => `+${name}`), ...removed.map((name) => `-${name}`), ...changed.map((name) => `~${name}`)];
   return parts.join(',') || undefined;
 }
 

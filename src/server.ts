@@ -99,7 +99,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       },
       closeDomain: (domain, text) => s2s.closeDomain(domain, text),
     };
-    const reloader = new ConfigReloader(config, { router, storage, tls, logger, limits, s2s, abuse: limits.abuse, components, uploads: web?.uploads });
+    const reloader = new ConfigReloader(config, { router, storage, tls, logger, limits, s2s, abuse: limits.abuse, components, links, uploads: web?.uploads });
     let bound;
     let boundS2s = { starttls: [] as BoundAddress[], directTls: [] as BoundAddress[] };
     let boundComponent: BoundAddress[] = [];

@@ -141,6 +141,10 @@ s2s:
     assert.doesNotMatch(bob.received, /forged/);
     assert.equal(probe.counters.refusedIn, 2);
     await b.waitForLog("stanza outside the link's domains refused", 'mallory@evil.example');
+    // Recorded in the peering audit trail, as alerts naming the key that excludes them.
+    const { body } = await adminRequest(b.server.adminSocket!, 'GET', '/v1/alerts');
+    assert.match(body, /"rule": "links\[\\"probe\\"\]\.remote_domains"[\s\S]*"from": "mallory@evil\.example"/);
+    assert.match(body, /"rule": "links\[\\"probe\\"\]\.local_domains"[\s\S]*"to": "bob@elsewhere\.example"/);
     socket.destroy();
   });
 

@@ -65,7 +65,7 @@ describe('reload in process', () => {
 
     await writeFile(configFile, configText('  localhost: {}\n  old.test: {}\n  new.test: {}\n'));
     const outcome = await server.reload();
-    assert.deepEqual(outcome, { ok: true, added: ['new.test'], removed: [], changed: [], needRestart: [], restartPending: [], certificates: { renewed: [], failed: [] }, components: { added: [], removed: [], secretChanged: [] } });
+    assert.deepEqual(outcome, { ok: true, added: ['new.test'], removed: [], changed: [], needRestart: [], restartPending: [], certificates: { renewed: [], failed: [] }, components: { added: [], removed: [], secretChanged: [] }, links: { added: [], removed: [], changed: [] } });
     assert.deepEqual(server.config.hosts.map((host) => host.domain), ['localhost', 'old.test', 'new.test']);
 
     const { client, jid } = await login(target(port, join(dir, 'data')), { username: 'nina', password: 'secret', domain: 'new.test' });

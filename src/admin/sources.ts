@@ -16,7 +16,7 @@ import type { PairCount } from '../s2s/pair-counters.ts';
 import type { ComponentRoute } from '../component/service.ts';
 import type { MucService } from '../muc/service.ts';
 import type { OperatorSources } from './operator-routes.ts';
-import type { C2sRow, ComponentRow, MucServiceRow, RoomRow, S2sPairRow, S2sRow, StatusReport, TlsInfo } from './types.ts';
+import type { C2sRow, ComponentRow, LinkRow, MucServiceRow, RoomRow, S2sPairRow, S2sRow, StatusReport, TlsInfo } from './types.ts';
 
 export const SERVER_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -55,8 +55,8 @@ export interface AdminSources {
   components?: { readonly routes: ReadonlyMap<string, ComponentRoute> };
   /** the group-chat services now (they change on reload); absent in unit tests */
   mucServices?(): Iterable<Pick<MucService, 'domain' | 'parent' | 'rooms'>>;
-  /** links to peer servers (src/links): their metrics; absent in unit tests */
-  links?: { metrics(): MetricFamily[] };
+  /** links to peer servers (src/links): their rows and metrics; absent in unit tests */
+  links?: { rows(): LinkRow[]; metrics(): MetricFamily[] };
   /** limits, bans and blocks (src/limits); absent in unit tests of the read-only endpoints */
   limits?: Pick<Limits, 'bans' | 'blocks' | 'ban' | 'unban' | 'block' | 'unblock' | 'metrics'>;
   /** reload, kicking sessions, deleting accounts (operator-routes.ts); absent in unit tests of the read-only endpoints */
@@ -92,6 +92,7 @@ export function statusReport(sources: AdminSources, now = Date.now()): StatusRep
     s2s: { connections: s2s.length, incoming: s2s.filter((row) => row.direction === 'in').length, outgoing: s2s.filter((row) => row.direction === 'out').length },
     components: componentRows(sources, now),
     muc: mucServiceRows(sources),
+    links: sources.links?.rows() ?? [],
   };
 }
 

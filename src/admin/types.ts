@@ -29,6 +29,28 @@ export interface StatusReport {
   components: ComponentRow[];
   /** each group-chat service (XEP-0045) with its counts */
   muc: MucServiceRow[];
+  /** every configured link (docs/links.md), up or not */
+  links: LinkRow[];
+}
+
+/** One link to a peer server (in GET /v1/status). */
+export interface LinkRow {
+  name: string;
+  /** its connection for sending is open */
+  up: boolean;
+  connect: 'out' | 'in' | 'both';
+  /** the peer's "host:port" (connect: out or both), or where this side listens (connect: in) */
+  address: string;
+  /** messages waiting in storage for it */
+  queued: number;
+  /** stanzas read and written since the server started */
+  stanzasIn: number;
+  stanzasOut: number;
+  /** bytes of XML read and written since the server started */
+  bytesIn: number;
+  bytesOut: number;
+  /** the last failure of its connections (refused, dropped, unreachable), null when none */
+  lastError: { at: string; text: string } | null;
 }
 
 /** One group-chat service (in GET /v1/status and GET /v1/rooms). */

@@ -32,6 +32,9 @@ export function reloadText(outcome: Reloaded): string {
   list('hosts added', outcome.added);
   list('hosts removed (their sessions ended with host-gone)', outcome.removed);
   list('hosts changed (rebuilt; their sessions stay)', outcome.changed);
+  list('links added', outcome.links.added);
+  list('links removed (their queued messages took their new route, or bounced)', outcome.links.removed);
+  list('links reopened with new settings (their queues carry on)', outcome.links.changed);
   for (const renewed of outcome.certificates.renewed) {
     lines.push(`certificate renewed: ${renewed.domain} (${renewed.files.certificate}), SHA-256 ${renewed.fingerprint}, valid until ${renewed.notAfter}; new connections get it, open ones keep theirs`);
   }

@@ -1,7 +1,7 @@
 /** `trellis status`: what the running server is and does, from the admin API. */
 import type { TrellisConfig } from '../config/types.ts';
 import { adminJson } from '../admin/client.ts';
-import type { StatusReport } from '../admin/types.ts';
+import type { LinkRow, StatusReport } from '../admin/types.ts';
 import { formatDuration, withAdminSocket } from './admin-call.ts';
 
 export function showStatus(config: TrellisConfig, asJson: boolean): Promise<number> {
@@ -29,6 +29,15 @@ export function statusText(status: StatusReport, socket: string): string {
     `servers:     ${status.s2s.connections} connection${status.s2s.connections === 1 ? '' : 's'} (${status.s2s.incoming} in, ${status.s2s.outgoing} out)`,
     ...(status.muc.length > 0 ? [`rooms:       ${status.muc.map((row) => `${row.service} ${count(row.rooms, 'room')}, ${count(row.occupants, 'occupant')}`).join('; ')}`] : []),
     ...(status.components.length > 0 ? [`components:  ${status.components.map((row) => `${row.domain} (${row.connected ? `connected from ${row.address}` : 'not connected'})`).join(', ')}`] : []),
+    ...status.links.map((row, index) => `${index === 0 ? 'links:' : ''}`.padEnd(13) + linkLine(row)),
     `admin API:   ${socket}`,
   ].join('\n') + '\n';
+}
+
+/** A link's row: its state, where it goes, what waits, what crossed, and its last failure. */
+function linkLine(row: LinkRow): string {
+  const state = row.up ? 'up' : 'down';
+  const where = row.connect === 'in' ? `listening on ${row.address}` : `to ${row.address}${row.connect === 'both' ? ' (both connect)' : ''}`;
+  const failure = row.lastError === null ? '' : `; last error ${row.lastError.at}: ${row.lastError.text}`;
+  return `${row.name} ${state}, ${where}, ${count(row.queued, 'message')} queued, ${row.stanzasOut} stanzas (${row.bytesOut} bytes) out, ${row.stanzasIn} (${row.bytesIn} bytes) in${failure}`;
 }

@@ -50,6 +50,11 @@ describe('links', () => {
     assert.deepEqual(verdict, { kind: 'route', rule: 's2s.peering["b.example"].link', via: { kind: 'link', link: 'sat' }, text: 'b.example over the link sat' });
   });
 
+  test('connect: both: the peer\'s address to connect to and a local one to listen on', () => {
+    const config = parseConfig(`${HOSTS}${LINK.replace('connect: out', 'connect: both')}    listen: "10.0.0.1:5361"\n    peer_addresses: ["10.0.0.2"]\n`, { baseDir: '/' });
+    assert.deepEqual([config.links[0]!.connect, config.links[0]!.address, config.links[0]!.listen], ['both', 'ground.example:5999', '10.0.0.1:5361']);
+  });
+
   for (const [name, yaml, expected] of [
     ['a rule naming no configured link', `${HOSTS}${LINK}s2s: { peering: { c.example: { link: radio } } }\n`, 's2s.peering["c.example"].link: no link named "radio" is configured under links'],
     ['a link and a next hop on one rule', `${HOSTS}${LINK}s2s: { peering: { b.example: { link: sat, via: "relay.example" } } }\n`, 's2s.peering["b.example"].link: a route is one of route, via or link; keep one'],
@@ -57,6 +62,9 @@ describe('links', () => {
     ['identity by certificate over TCP', `${HOSTS}${LINK}    identity: certificate\n`, 'links["sat"].identity: identity: certificate needs transport: tls and tls.peer_certificate or tls.ca_file'],
     ['a listener that cannot know its peer', `${HOSTS}${LINK.replace('connect: out', 'connect: in')}`, 'links["sat"].peer_addresses: with connect: in and identity: address, name the addresses the peer connects from (XEP-0361 section 4.2)'],
     ['connecting out to port 0', `${HOSTS}${LINK.replace(':5999', ':0')}`, 'links["sat"].address: connect: out needs the port the peer listens on'],
+    ['connect: both without a listening address', `${HOSTS}${LINK.replace('connect: out', 'connect: both')}    peer_addresses: ["10.0.0.2"]\n`, 'links["sat"].listen: connect: both needs the local "address:port" the peer connects to'],
+    ['connect: both that cannot know its peer', `${HOSTS}${LINK.replace('connect: out', 'connect: both')}    listen: "10.0.0.1:5361"\n`, 'links["sat"].peer_addresses: with connect: both and identity: address'],
+    ['listen with connect: out', `${HOSTS}${LINK}    listen: "10.0.0.1:5361"\n`, 'links["sat"].listen: connect: out listens on address or not at all; listen is for connect: both'],
     ['a bad link name', `${HOSTS}links: { "Sat Link": { connect: out, address: "x.example:1", local_domains: [a.example], remote_domains: [b.example] } }\n`, 'links["Sat Link"]: "Sat Link" is not a valid link name'],
   ] as const) {
     test(`refused: ${name}`, () => {

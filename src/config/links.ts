@@ -20,14 +20,16 @@ export function resolveLinks(links: Readonly<Record<string, ValidatedLink>>, bas
   return Object.entries(links).map(([name, link]) => {
     const at = entryPath('links', name);
     const { port } = parseLinkAddress(link.address);
-    if (link.connect === 'out' && port === 0) problems.push({ path: `${at}.address`, message: 'connect: out needs the port the peer listens on' });
+    if (link.connect !== 'in' && port === 0) problems.push({ path: `${at}.address`, message: `connect: ${link.connect} needs the port the peer listens on` });
+    if (link.connect === 'both' && link.listen === undefined) problems.push({ path: `${at}.listen`, message: 'connect: both needs the local "address:port" the peer connects to' });
+    if (link.connect !== 'both' && link.listen !== undefined) problems.push({ path: `${at}.listen`, message: `connect: ${link.connect} listens on address or not at all; listen is for connect: both` });
     if (link.transport === 'tls' && link.tls === undefined) problems.push({ path: `${at}.tls`, message: 'transport: tls needs this side\'s certificate and key' });
     if (link.transport === 'tcp' && link.tls !== undefined) problems.push({ path: `${at}.tls`, message: 'transport: tcp uses no TLS; write transport: tls or remove this' });
     if (link.identity === 'certificate' && (link.transport !== 'tls' || (link.tls?.peer_certificate === undefined && link.tls?.ca_file === undefined))) {
       problems.push({ path: `${at}.identity`, message: 'identity: certificate needs transport: tls and tls.peer_certificate or tls.ca_file' });
     }
-    if (link.connect === 'in' && link.identity === 'address' && link.peer_addresses.length === 0) {
-      problems.push({ path: `${at}.peer_addresses`, message: 'with connect: in and identity: address, name the addresses the peer connects from (XEP-0361 section 4.2)' });
+    if (link.connect !== 'out' && link.identity === 'address' && link.peer_addresses.length === 0) {
+      problems.push({ path: `${at}.peer_addresses`, message: `with connect: ${link.connect} and identity: address, name the addresses the peer connects from (XEP-0361 section 4.2)` });
     }
     if (link.reconnect_max_delay < link.reconnect_initial_delay) problems.push({ path: `${at}.reconnect_max_delay`, message: 'must be at least reconnect_initial_delay' });
     const tls = link.tls === undefined ? undefined : resolveTls(link.tls, `${at}.tls`, baseDir, readable);

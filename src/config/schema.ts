@@ -927,9 +927,15 @@ const linksSchema: MapNode = {
     fields: {
       protocol: { kind: 'enum', values: ['xep0361'], default: 'xep0361', description: 'xep0361: zero handshake, stanzas from the first byte, no stream header (XEP-0361)' },
       transport: { kind: 'enum', values: ['tcp', 'tls'], default: 'tcp', description: 'tcp: plain, for networks protected below (XEP-0361 section 4.6); tls: TLS from the first byte, both sides presenting tls.certificate' },
-      connect: { kind: 'enum', values: ['out', 'in'], description: 'out: this side opens the connection to address and reopens it when it drops; in: this side listens on address and the peer connects. One connection carries both directions (XEP-0361 section 4.3)' },
-      address: { kind: 'string', format: linkAddress, description: 'with connect: out, the peer\'s "host:port"; with connect: in, the local "address:port" to listen on (port 0 picks one)' },
-      peer_addresses: accessList(addressEntry, 'with connect: in, the IP addresses or CIDR ranges the peer may connect from (identity by address, XEP-0361 section 4.2); required with identity: address'),
+      connect: {
+        kind: 'enum',
+        values: ['out', 'in', 'both'],
+        description:
+          'out: this side opens the connection to address and reopens it when it drops; in: this side listens on address and the peer connects; one connection then carries both directions (XEP-0361 section 4.3). both: each side connects out (to address) and listens (on listen), and each connection carries only what the side that opened it sends',
+      },
+      address: { kind: 'string', format: linkAddress, description: 'with connect: out or both, the peer\'s "host:port"; with connect: in, the local "address:port" to listen on (port 0 picks one)' },
+      listen: { kind: 'string', format: linkAddress, description: 'with connect: both, the local "address:port" the peer connects to (port 0 picks one)' },
+      peer_addresses: accessList(addressEntry, 'with connect: in or both, the IP addresses or CIDR ranges the peer may connect from (identity by address, XEP-0361 section 4.2); required with identity: address'),
       identity: { kind: 'enum', values: ['address', 'certificate'], default: 'address', description: 'how the peer is known (XEP-0361 section 4.2): address (where we connected, or peer_addresses), or certificate (transport: tls, checked against tls.peer_certificate or tls.ca_file)' },
       local_domains: linkDomains('domains this side speaks for on the link ("*.example.com" for subdomains); a stanza arriving for any other is refused'),
       remote_domains: linkDomains('domains the peer speaks for; a stanza arriving from any other is refused, and only these may be routed to the link'),

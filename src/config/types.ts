@@ -640,10 +640,12 @@ export interface LinkConfig {
   name: string;
   protocol: 'xep0361';
   transport: 'tcp' | 'tls';
-  /** out: this side connects to `address`; in: this side listens on `address` */
-  connect: 'out' | 'in';
+  /** out: this side connects to `address`; in: this side listens on `address`; both: connects to `address` and listens on `listen` */
+  connect: 'out' | 'in' | 'both';
   /** "host:port" or "[ipv6]:port" (src/config/link-names.ts) */
   address: string;
+  /** with connect: both, where this side listens for the peer's connection */
+  listen?: string;
   /** with connect: in, the addresses or ranges the peer may connect from; empty: any */
   peer_addresses: readonly string[];
   /** how the peer is known (XEP-0361 section 4.2) */

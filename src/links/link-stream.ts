@@ -28,6 +28,8 @@ export interface LinkStreamHandlers {
   stanza(element: Element): Promise<void>;
   /** The connection ended, for whatever reason (given for logs). */
   closed(reason: string): void;
+  /** Bytes of XML read and written, added to as they pass (the link's totals); absent in unit tests. */
+  traffic?: { bytesIn: number; bytesOut: number };
 }
 
 /** Why an element could not be written. */
@@ -81,7 +83,10 @@ export class LinkStream {
     this.#parser.write(Buffer.from(IMPLICIT_ROOT));
     socket.setNoDelay(true);
     socket.setKeepAlive(true, Math.max(config.keepalive, 10) * 1000);
-    socket.on('data', (chunk: Buffer) => this.#parser.write(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      if (handlers.traffic) handlers.traffic.bytesIn += chunk.length;
+      this.#parser.write(chunk);
+    });
     socket.on('error', (error) => this.#ended(error.message));
     socket.on('close', () => this.#ended('the connection closed'));
     if (config.keepalive > 0 && !(config.guard.enabled && !config.guard.whitespace_keepalives)) {
@@ -107,6 +112,7 @@ export class LinkStream {
   write(xml: string): boolean {
     if (this.#closed) return false;
     this.#lastWrite = Date.now();
+    if (this.#handlers.traffic) this.#handlers.traffic.bytesOut += Buffer.byteLength(xml);
     this.socket.write(xml);
     return true;
   }

@@ -32,12 +32,16 @@ interface Target {
 
 export class LinkQueue {
   readonly counters: LinkQueueCounters = { queued: 0, forwarded: 0, full: 0, expired: 0 };
+  /** messages in storage now: counted there at the start, then followed */
+  depth = 0;
   readonly #config: LinkConfig;
   readonly #context: LinkContext;
   readonly #logger: Logger;
   /** pushes to storage not yet settled */
   readonly #pushes = new Set<Promise<void>>();
   #lastPush: Promise<void> = Promise.resolve();
+  /** settled once the depth was counted in storage: expiry and sending wait for it */
+  #counted: Promise<void> = Promise.resolve();
   #target: Target | undefined;
   #flushing = false;
   #sweeping = false;
@@ -51,14 +55,25 @@ export class LinkQueue {
 
   /** Checks for expired messages now and every few seconds (those left from before a restart among them). */
   start(): void {
+    // After the pushes already made, before any other: the depth counted includes exactly those.
+    this.#counted = this.#lastPush.then(async () => {
+      try {
+        this.depth = await this.#context.storage.linkQueues.count(this.#config.name);
+      } catch (error) {
+        this.#logger.error('link queue count failed', { error: (error as Error).message });
+      }
+    });
+    this.#lastPush = this.#counted;
     void this.#sweep();
     this.#sweeper = setInterval(() => void this.#sweep(), Math.min(5, this.#config.expiry) * 1000);
     this.#sweeper.unref();
   }
 
-  stop(): void {
+  /** Stops sending and expiring; resolves once the messages being stored are in storage. */
+  async stop(): Promise<void> {
     clearInterval(this.#sweeper);
     this.#target = undefined;
+    await Promise.allSettled([...this.#pushes]);
   }
 
   /** Messages are waiting or being sent: a new one joins them, so that order holds. */
@@ -90,6 +105,7 @@ export class LinkQueue {
     }
     if (outcome === 'stored') {
       this.counters.queued++;
+      this.depth++;
       return;
     }
     this.counters.full++;
@@ -111,6 +127,7 @@ export class LinkQueue {
     if (this.#flushing) return;
     this.#flushing = true;
     try {
+      await this.#counted;
       for (;;) {
         const target = this.#target;
         if (!target?.stream.open) return;
@@ -127,7 +144,8 @@ export class LinkQueue {
           written.push(item.id);
           if (target.stream.backlogged) await new Promise((resolve) => target.stream.socket.once('drain', resolve).once('close', resolve));
         }
-        await this.#context.storage.linkQueues.remove(this.#config.name, written);
+        const removed = await this.#context.storage.linkQueues.remove(this.#config.name, written);
+        this.depth -= removed;
         this.counters.forwarded += written.length;
         if (written.length < batch.length) return;
       }
@@ -144,7 +162,9 @@ export class LinkQueue {
     if (this.#sweeping || this.#flushing) return;
     this.#sweeping = true;
     try {
+      await this.#counted;
       const expired = await this.#context.storage.linkQueues.takeExpired(this.#config.name, Date.now() - this.#config.expiry * 1000);
+      this.depth -= expired.length;
       for (const item of expired) {
         this.counters.expired++;
         const stanza = parseElement(item.stanza, STORED_LIMITS, NS_CLIENT);

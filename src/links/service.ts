@@ -1,14 +1,37 @@
 /**
  * The configured links (docs/links.md) as the router's remote route: a stanza whose peering
- * route names a link goes over it, every other one to server-to-server federation.
+ * route names a link goes over it, every other one to server-to-server federation. A reload
+ * adds, removes and changes links (`reconfigure`); messages waiting for a removed link are
+ * sent again by the route the new configuration gives them, or bounce.
  */
+import type { LinkRow } from '../admin/types.ts';
 import type { LinkConfig } from '../config/types.ts';
 import type { MetricFamily } from '../limits/limits.ts';
 import type { Jid } from '../jid/jid.ts';
 import type { RemoteRoute } from '../router/router.ts';
 import type { Element } from '../xml/element.ts';
+import { tryParseJid } from '../jid/jid.ts';
+import { NS_CLIENT } from '../xml/element.ts';
+import { parseElement, STORED_LIMITS } from '../xml/parse-element.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
 import { Link, type LinkContext } from './link.ts';
+
+/** Links a reload changed, by name. */
+export interface LinkChanges {
+  added: string[];
+  removed: string[];
+  /** closed and opened again with their new settings; their queues carry on */
+  changed: string[];
+}
+
+/** Links a reload will change, the added ones already open (`LinkService.prepare`). */
+export interface LinkPlan extends LinkChanges {
+  /** Closes the removed links and reopens the changed ones; call once the new routes are in force. */
+  commit(): Promise<LinkChanges>;
+}
+
+/** A time after every message queued for a link that is not configured: all of them are taken. */
+const ALL_QUEUED = Number.MAX_SAFE_INTEGER;
 
 export class LinkService implements RemoteRoute {
   readonly links = new Map<string, Link>();
@@ -23,6 +46,91 @@ export class LinkService implements RemoteRoute {
 
   async start(): Promise<void> {
     for (const link of this.links.values()) await link.start();
+    // Links removed from the file while the server was stopped: what waited for them moves on.
+    let queued: string[];
+    try {
+      queued = await this.#context.storage.linkQueues.links();
+    } catch (error) {
+      return this.#context.logger.error('the queues of links could not be listed', { error: (error as Error).message });
+    }
+    for (const name of queued) if (!this.links.has(name)) await this.#reroute(name);
+  }
+
+  /**
+   * The first half of a reload: opens the links `next` adds (before any route names them, so a
+   * link that cannot listen leaves everything as it was) and says which go and which change.
+   */
+  async prepare(next: readonly LinkConfig[]): Promise<LinkPlan> {
+    const wanted = new Map(next.map((config) => [config.name, config]));
+    const added = next.filter((config) => !this.links.has(config.name));
+    const changed = next.filter((config) => this.links.has(config.name) && JSON.stringify(this.links.get(config.name)!.config) !== JSON.stringify(config));
+    const removed = [...this.links.keys()].filter((name) => !wanted.has(name));
+    const opened: Link[] = [];
+    try {
+      for (const config of added) {
+        const link = new Link(config, this.#context);
+        await link.start();
+        opened.push(link);
+      }
+    } catch (error) {
+      await Promise.all(opened.map((link) => link.close('the reload failed')));
+      throw new Error(`the link ${added[opened.length]!.name} could not open: ${(error as Error).message}`);
+    }
+    for (const link of opened) this.links.set(link.config.name, link);
+    const changes = { added: added.map((config) => config.name), removed, changed: changed.map((config) => config.name) };
+    return { ...changes, commit: async () => {
+      for (const name of removed) await this.#remove(name);
+      for (const config of changed) await this.#reopen(config);
+      return changes;
+    } };
+  }
+
+  async #remove(name: string): Promise<void> {
+    const link = this.links.get(name)!;
+    this.links.delete(name);
+    await link.close(`the link ${name} was removed from the configuration`);
+    this.#context.logger.info('link removed', { link: name });
+    await this.#reroute(name);
+  }
+
+  /** Sends what waits in the queue of a link that is not configured by the route its domain has now. */
+  async #reroute(name: string): Promise<void> {
+    const logger = this.#context.logger;
+    let waiting;
+    try {
+      waiting = await this.#context.storage.linkQueues.takeExpired(name, ALL_QUEUED);
+    } catch (error) {
+      return logger.error('the queue of a removed link could not be read; its messages stay in storage', { link: name, error: (error as Error).message });
+    }
+    logger.info('messages queued for a link that is not configured take their new route', { link: name, messages: waiting.length });
+    // Nothing waits silently for a link that is gone: each message takes its domain's new route, which may bounce it.
+    for (const item of waiting) {
+      const stanza = parseElement(item.stanza, STORED_LIMITS, NS_CLIENT);
+      const from = tryParseJid(stanza.attrs.from ?? '');
+      const to = tryParseJid(stanza.attrs.to ?? '');
+      if (from === undefined || to === undefined) {
+        logger.warn('a message queued for a removed link had no valid addresses and was dropped', { link: name, from: stanza.attrs.from, to: stanza.attrs.to });
+        continue;
+      }
+      this.send(stanza, from, to);
+    }
+  }
+
+  async #reopen(config: LinkConfig): Promise<void> {
+    const old = this.links.get(config.name)!;
+    await old.close(`the link ${config.name} is reopened with its new settings`);
+    const link = new Link(config, this.#context);
+    Object.assign(link.counters, old.counters);
+    Object.assign(link.queue.counters, old.queue.counters);
+    this.links.set(config.name, link);
+    try {
+      await link.start();
+      this.#context.logger.info('link reopened with its new settings', { link: config.name });
+    } catch (error) {
+      // Its messages wait in storage (and expire) as for any link that is down.
+      link.lastError = { at: Date.now(), text: `could not reopen with the new settings: ${(error as Error).message}` };
+      this.#context.logger.error('link could not reopen with its new settings', { link: config.name, error: (error as Error).message });
+    }
   }
 
   send(stanza: Element, from: Jid, to: Jid): void {
@@ -32,6 +140,22 @@ export class LinkService implements RemoteRoute {
     // The configuration check makes this unreachable unless a reload names a link added since the start.
     if (!link) return this.#context.router.bounce(stanza, new StanzaError('remote-server-not-found', `${way.rule} names the link ${way.via.link}, which is not open (links change with a restart)`));
     link.send(stanza, from, to);
+  }
+
+  /** One row per link for `trellis status` (GET /v1/status). */
+  rows(): LinkRow[] {
+    return [...this.links.values()].map((link) => ({
+      name: link.config.name,
+      up: link.up,
+      connect: link.config.connect,
+      address: link.config.connect === 'in' ? (link.listening ?? link.config.address) : link.config.address,
+      queued: link.queue.depth,
+      stanzasIn: link.counters.received,
+      stanzasOut: link.counters.sent,
+      bytesIn: link.counters.bytesIn,
+      bytesOut: link.counters.bytesOut,
+      lastError: link.lastError === undefined ? null : { at: new Date(link.lastError.at).toISOString(), text: link.lastError.text },
+    }));
   }
 
   /** The links' state and counters for the admin API's metrics (docs/admin.md). */

@@ -1,7 +1,7 @@
 /**
  * The sockets of links: TCP, or TLS from the first byte (XEP-0361 section 4.6) with both sides
  * presenting their certificate, as the link's connect setting says: this side connects out,
- * or listens for the peer.
+ * listens for the peer, or both.
  */
 import { readFileSync } from 'node:fs';
 import { connect as tcpConnect, createServer as createTcpServer, type Server, type Socket } from 'node:net';
@@ -45,9 +45,9 @@ export function connectOut(config: LinkConfig, settings: TlsSettings, timeoutMs:
   });
 }
 
-/** Listens on the link's address for its peer; resolves with the listening server. */
+/** Listens for the link's peer (on `address`, or on `listen` with connect: both); resolves with the listening server. */
 export async function listenIn(config: LinkConfig, settings: TlsSettings, accept: (socket: Socket) => void): Promise<Server> {
-  const { host, port } = parseLinkAddress(config.address);
+  const { host, port } = parseLinkAddress(config.connect === 'both' ? config.listen! : config.address);
   const server: Server =
     config.transport === 'tls'
       ? createTlsServer({ ...tlsMaterial(config, settings), requestCert: true }, accept).on('tlsClientError', () => {})

@@ -20,6 +20,9 @@ export function linkQueueTests(openFor: OpenFor): void {
     assert.deepEqual((await storage.linkQueues.peek(link, 10)).map((message) => message.stanza), ['<message id="m3"/>']);
     assert.equal(await storage.linkQueues.count(link), 1);
     assert.equal(await storage.linkQueues.count(`other-${link}`), 0);
+    assert.ok((await storage.linkQueues.links()).includes(link));
+    await storage.linkQueues.remove(link, (await storage.linkQueues.peek(link, 10)).map((message) => message.id));
+    assert.ok(!(await storage.linkQueues.links()).includes(link), 'a link whose queue is empty is not listed');
   });
 
   test('a push over the message or byte limit stores nothing', async (t) => {

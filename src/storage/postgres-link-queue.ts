@@ -48,5 +48,9 @@ export function postgresLinkQueueStore(pool: Pool): LinkQueueStore {
       const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM link_queue WHERE link = $1', [link]);
       return Number(rows[0]!.n);
     },
+    async links() {
+      const { rows } = await pool.query<{ link: string }>('SELECT DISTINCT link FROM link_queue ORDER BY link');
+      return rows.map((row) => row.link);
+    },
   };
 }

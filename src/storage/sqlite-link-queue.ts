@@ -19,6 +19,7 @@ export function sqliteLinkQueueStore(db: DatabaseSync, write: Write): LinkQueueS
   const removeOne = db.prepare('DELETE FROM link_queue WHERE link = ? AND id = ?');
   const expired = db.prepare('SELECT id, stanza, queued_at FROM link_queue WHERE link = ? AND queued_at < ? ORDER BY id');
   const removeExpired = db.prepare('DELETE FROM link_queue WHERE link = ? AND queued_at < ?');
+  const names = db.prepare('SELECT DISTINCT link FROM link_queue ORDER BY link');
   return {
     async push(link, stanza, queuedAt, limits) {
       const bytes = Buffer.byteLength(stanza);
@@ -44,6 +45,9 @@ export function sqliteLinkQueueStore(db: DatabaseSync, write: Write): LinkQueueS
     },
     async count(link) {
       return Number((usage.get(link) as { n: number }).n);
+    },
+    async links() {
+      return (names.all() as unknown as { link: string }[]).map((row) => row.link);
     },
   };
 }

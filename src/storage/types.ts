@@ -255,6 +255,8 @@ export interface LinkQueueStore {
   /** Removes and returns the messages queued before `before` (milliseconds since the epoch), in order. */
   takeExpired(link: string, before: number): Promise<LinkQueuedMessage[]>;
   count(link: string): Promise<number>;
+  /** The names of the links with messages queued, in name order. */
+  links(): Promise<string[]>;
 }
 
 /**
