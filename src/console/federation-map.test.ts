@@ -28,7 +28,10 @@ function sources(): AdminSources {
     federation: () => 'encrypted',
     c2s: { connections: new Set() },
     s2s: { connections: () => [CONNECTION], closeConnection: () => false, pairs: () => [{ local: 'local.example', remote: 'gone.example', outbound: [], inbound: [] }], revokePair: () => 0 },
-    links: { metrics: () => [{ type: 'gauge', name: 'trellis_link_up', help: '', samples: [{ labels: { link: 'hq' }, value: 1 }] }] },
+    links: {
+      rows: () => [{ name: 'hq', up: true, connect: 'out', address: '192.0.2.7:5270', queued: 2, stanzasIn: 0, stanzasOut: 0, bytesIn: 0, bytesOut: 0, lastError: null }],
+      metrics: () => [],
+    },
     traffic,
     audit: {
       store: { query: async () => [] },
@@ -75,4 +78,5 @@ test('routes and links of the configuration: a next hop address is the host a co
   const link = map.nodes.find((node) => node.id === 'link:hq');
   assert.deepEqual([link?.kind, link?.up], ['link', true]);
   assert.ok(map.edges.some((edge) => edge.kind === 'link' && edge.source === 'server' && edge.target === 'link:hq'));
+  assert.ok(map.edges.some((edge) => edge.id === 'link hq' && edge.label?.endsWith('; 2 queued') === true), 'the queue of the link shows on its edge');
 });

@@ -103,10 +103,12 @@ export function federationMap(sources: AdminSources, config: MapConfig): Federat
     const what = rule.link !== undefined ? `over link ${rule.link}` : rule.via?.kind === 'address' ? `via ${rule.via.host}:${rule.via.port}` : rule.via ? `via ${rule.via.domain}` : 'route: reject';
     edges.push({ id: `route ${rule.domain}`, kind: 'route', source: from, target: to, label: what });
   }
-  const up = linkStates(sources);
+  const rows = new Map((sources.links?.rows() ?? []).map((row) => [row.name, row]));
   for (const link of config.links) {
-    const id = node({ id: `link:${link.name}`, kind: 'link', label: `link ${link.name} (${link.address})`, up: up.get(link.name) ?? false });
-    edges.push({ id: `link ${link.name}`, kind: 'link', source: SERVER, target: id, label: `${link.transport}, ${link.connect === 'out' ? 'we connect' : 'peer connects'}; ${link.remote_domains.join(', ')}` });
+    const row = rows.get(link.name);
+    const id = node({ id: `link:${link.name}`, kind: 'link', label: `link ${link.name} (${link.address})`, up: row?.up ?? false });
+    const state = row === undefined ? '' : `; ${row.queued} queued${row.lastError ? `; last error: ${row.lastError.text}` : ''}`;
+    edges.push({ id: `link ${link.name}`, kind: 'link', source: SERVER, target: id, label: `${link.transport}, ${CONNECTS[link.connect]}; ${link.remote_domains.join(', ')}${state}` });
   }
   const alerts = (sources.audit?.alerts(0) ?? []).map((alert): MapAlert => {
     const remote = domainOf(alert.direction === 'in' ? alert.from : alert.to);
@@ -128,14 +130,7 @@ export function federationMap(sources: AdminSources, config: MapConfig): Federat
   };
 }
 
-function linkStates(sources: AdminSources): Map<string, boolean> {
-  const states = new Map<string, boolean>();
-  for (const family of sources.links?.metrics() ?? []) {
-    if (family.name !== 'trellis_link_up') continue;
-    for (const sample of family.samples) if (sample.labels?.link) states.set(sample.labels.link, sample.value === 1);
-  }
-  return states;
-}
+const CONNECTS: Record<LinkConfig['connect'], string> = { out: 'we connect', in: 'peer connects', both: 'both connect' };
 
 const isIp = (host: string): boolean => isIP(host) !== 0;
 
