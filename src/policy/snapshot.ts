@@ -16,12 +16,14 @@ import type { JidPattern } from '../config/jid-pattern.ts';
 import { compileGroups } from './jid-rules.ts';
 import { PeeringCheckRules } from './peering-checks.ts';
 import { peeringMatcher, type PeeringRoute } from './peering.ts';
-import { judgeStanza, type Crossing, type StanzaJudgement } from './stanza-checks.ts';
+import type { Crossing, StanzaJudgement } from './stanza-checks.ts';
+import { judgeCrossing } from './crossing.ts';
+import { SecurityLabels } from './labels.ts';
 import { close, proceed, reject, route, type Admission, type Routing, type StanzaVerdict, type Verdict } from './verdict.ts';
 
 /** What a policy is compiled from: the peering keys of the configuration. */
 export type PolicySource = Pick<TrellisConfig, 'foreign_access'> & {
-  s2s: Pick<S2sConfig, 'min_level' | 'peers' | 'peering' | 'access'> & Partial<Pick<S2sConfig, 'peering_groups'>>;
+  s2s: Pick<S2sConfig, 'min_level' | 'peers' | 'peering' | 'access'> & Partial<Pick<S2sConfig, 'peering_groups' | 'security_labels'>>;
   hosts: readonly Pick<HostConfig, 'domain' | 'foreign_access'>[];
 };
 
@@ -53,6 +55,8 @@ export class PolicySnapshot {
   readonly #abuse: AbuseList | undefined;
   readonly #checks: PeeringCheckRules;
   readonly #groups: Map<string, JidPattern[]>;
+  /** `s2s.security_labels` compiled; undefined when labels are not configured */
+  readonly labels: SecurityLabels | undefined;
 
   /**
    * Throws when the source holds what the config validator refuses (a bad address range).
@@ -69,6 +73,7 @@ export class PolicySnapshot {
     this.#abuse = abuse;
     this.#checks = new PeeringCheckRules(source.s2s.peering);
     this.#groups = compileGroups(source.s2s.peering_groups ?? []);
+    this.labels = source.s2s.security_labels === undefined ? undefined : new SecurityLabels(source.s2s.security_labels, this.#groups);
   }
 
   /**
@@ -133,9 +138,9 @@ export class PolicySnapshot {
    * its key path, and the verdict (docs/peering.md, "Checks and actions").
    */
   stanzaCrossing(stanza: Element, crossing: Crossing): StanzaJudgement {
-    if (this.#checks.empty) return { verdict: proceed('s2s.peering', 'no check applies'), steps: [] };
+    if (this.#checks.empty && this.labels === undefined) return { verdict: proceed('s2s.peering', 'no check applies'), steps: [] };
     const remote = crossing.direction === 'out' ? crossing.to.domain : crossing.from.domain;
-    return judgeStanza(stanza, crossing, this.#checks.of(remote), this.#groups);
+    return judgeCrossing(stanza, crossing, this.#checks.of(remote), this.#groups, this.labels);
   }
 
   /** A stanza from a remote server to a local host (or a service host under it, by its parent's settings). */
