@@ -92,7 +92,7 @@ export interface C2sConfig {
 }
 
 /** Features a host can run (src/modules/<name>); all run unless listed in modules_disabled. */
-export const MODULE_NAMES = ['roster', 'presence', 'message', 'offline', 'disco', 'ping', 'version', 'vcard', 'private', 'blocking', 'register', 'strangers', 'carbons', 'last', 'time', 'pep', 'mam', 'push', 'extdisco'] as const;
+export const MODULE_NAMES = ['roster', 'presence', 'message', 'offline', 'disco', 'ping', 'version', 'vcard', 'private', 'blocking', 'register', 'strangers', 'carbons', 'last', 'time', 'pep', 'mam', 'push', 'extdisco', 'labels'] as const;
 export type ModuleName = (typeof MODULE_NAMES)[number];
 
 /** The kinds of contact address XEP-0157 section 4 registers, each published as `<kind>-addresses`. */

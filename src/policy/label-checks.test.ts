@@ -11,6 +11,8 @@ import { parseJid } from '../jid/jid.ts';
 import { NS_CLIENT } from '../xml/element.ts';
 import { parseElement } from '../xml/parse-element.ts';
 import { serialize } from '../xml/serialize.ts';
+import { explain, formatExplanation } from './explain.ts';
+import { catalogFor } from './labels.ts';
 import { PolicySnapshot } from './snapshot.ts';
 
 const DOC = readFileSync(new URL('../../docs/labels.md', import.meta.url), 'utf8');
@@ -121,4 +123,24 @@ describe('security labels: what the loader refuses', () => {
   for (const [name, yaml, message] of problems) {
     test(name, () => assert.throws(() => parseConfig(yaml, { baseDir: '/' }), message));
   }
+});
+
+test('docs/labels.md: the explain output on the page is what the command prints', () => {
+  const message = parseElement(/```xml\n(<message type='chat'>[\s\S]*?)```/.exec(DOC)![1]!.trim(), undefined, NS_CLIENT);
+  const shown = /\$ trellis policy explain --from alice@example\.com\/desk --to bob@partner\.example --stanza labelled\.xml\n([\s\S]*?)```/.exec(DOC)![1]!;
+  assert.equal(formatExplanation(explain(policy, (domain) => domain === 'example.com', 'alice@example.com/desk', 'bob@partner.example', message)), shown);
+});
+
+describe('security labels: the catalog a client gets', () => {
+  const catalog = (requester: string, target: string) => {
+    const remote = parseJid(target).domain !== 'example.com';
+    return catalogFor(policy.labels!, parseJid(requester), parseJid(target), remote ? policy.peerClearance(parseJid(target).domain) : undefined).map((label) => policy.labels!.governing.marking(label));
+  };
+  const cases: [string, string, string, string[]][] = [
+    ['a liaison toward a local colleague: what the colleague may read', 'alice@example.com/r', 'mallory@example.com', ['UNCLASSIFIED', 'RESTRICTED']],
+    ['a liaison toward the partner: within the recipient and the partner servers', 'alice@example.com/r', 'bob@partner.example', ['UNCLASSIFIED', 'RESTRICTED', 'CONFIDENTIAL']],
+    ['toward another domain: its server is cleared to restricted, its users to the default', 'alice@example.com/r', 'x@other.example', ['UNCLASSIFIED']],
+    ['a user cleared to restricted toward the partner', 'mallory@example.com/r', 'bob@partner.example', ['UNCLASSIFIED', 'RESTRICTED']],
+  ];
+  for (const [name, requester, target, markings] of cases) test(name, () => assert.deepEqual(catalog(requester, target), markings));
 });

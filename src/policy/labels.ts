@@ -199,6 +199,17 @@ export class SecurityLabels {
   }
 }
 
+/**
+ * The labels of the governing policy's catalog a client may use toward `target` (XEP-0258
+ * section 4: only labels the user may use in that context): those the requester, the target and,
+ * for a remote target, its peer server are all cleared for.
+ */
+export function catalogFor(labels: SecurityLabels, requester: Jid, target: Jid, peer: Clearance | undefined): Label[] {
+  const governing = labels.governing;
+  const clearances = [labels.clearanceOf(requester), labels.clearanceOf(target), ...(peer ? [peer] : [])];
+  return governing.catalog.filter((label) => clearances.every((clearance) => governing.grants(clearance.label, label)));
+}
+
 function labelKey(label: Label): string {
   return `${label.classification} ${label.categories.join(' ')}`;
 }

@@ -18,7 +18,7 @@ import { PeeringCheckRules } from './peering-checks.ts';
 import { peeringMatcher, type PeeringRoute } from './peering.ts';
 import type { Crossing, StanzaJudgement } from './stanza-checks.ts';
 import { judgeCrossing } from './crossing.ts';
-import { SecurityLabels } from './labels.ts';
+import { SecurityLabels, type Clearance } from './labels.ts';
 import { close, proceed, reject, route, type Admission, type Routing, type StanzaVerdict, type Verdict } from './verdict.ts';
 
 /** What a policy is compiled from: the peering keys of the configuration. */
@@ -141,6 +141,13 @@ export class PolicySnapshot {
     if (this.#checks.empty && this.labels === undefined) return { verdict: proceed('s2s.peering', 'no check applies'), steps: [] };
     const remote = crossing.direction === 'out' ? crossing.to.domain : crossing.from.domain;
     return judgeCrossing(stanza, crossing, this.#checks.of(remote), this.#groups, this.labels);
+  }
+
+  /** The clearance of the servers of a remote domain (docs/labels.md): its rule's `clearance`, else the governing policy's default; undefined without labels. */
+  peerClearance(remote: string): Clearance | undefined {
+    if (this.labels === undefined) return undefined;
+    const written = this.#checks.of(remote).clearance;
+    return written ? { label: this.labels.governing.parse(written.value), at: written.at } : this.labels.defaultClearance();
   }
 
   /** A stanza from a remote server to a local host (or a service host under it, by its parent's settings). */
