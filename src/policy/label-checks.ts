@@ -70,23 +70,22 @@ export function judgeLabels(stanza: Element, crossing: Crossing, checks: DomainC
   if (stanza.name === 'iq' && type !== 'get' && type !== 'set') return { stanza, changedBy: [], steps };
   if (own.length > 1) return refuse('s2s.security_labels', 'bad-request', 'modify', 'a message carries at most one security label');
 
-  const copy = stanza.clone();
-  const slots: Slot[] = stanza.name === 'message' ? [{ parent: copy, label: copy.getChild('securitylabel', NS_SECURITY_LABEL) }] : [];
-  collectItemLabels(copy, 1, slots);
+  const slots = slotsOf(stanza);
   if (slots.length === 0) return { stanza, changedBy: [], steps };
 
   const governing = labels.governing;
   const target = crossing.direction === 'out' ? labels.policy(checks.label_policy?.value) : governing;
   const targetAt = crossing.direction === 'out' && checks.label_policy ? checks.label_policy.at : `s2s.security_labels.policy`;
-  const peer = checks.clearance ? { label: governing.parse(checks.clearance.value), at: checks.clearance.at } : labels.defaultClearance();
+  const peer = labels.peerClearance(checks.clearance);
   const parties = [
     { role: `sender ${crossing.from.bare().toString()}`, clearance: labels.clearanceOf(crossing.from) },
     { role: `recipient ${crossing.to.bare().toString()}`, clearance: labels.clearanceOf(crossing.to) },
     { role: `server of ${remote}`, clearance: peer },
   ];
   let marking: string | undefined;
-  let changed = false;
-  for (const slot of slots) {
+  /** the new `<securitylabel/>` of each slot that changes, by its index */
+  const replacements = new Map<number, Element>();
+  for (const [index, slot] of slots.entries()) {
     let label: Label | undefined;
     let defaulted = false;
     if (slot.label === undefined) {
@@ -103,7 +102,7 @@ export function judgeLabels(stanza: Element, crossing: Crossing, checks: DomainC
       }
     }
     const shown = governing.marking(label);
-    if (slot.parent === copy) marking = shown;
+    if (slot.parent === stanza) marking = shown;
     for (const { role, clearance } of parties) {
       // XEP-0258 section 5: the ACDF with the nil clearance always denies.
       if (!governing.grants(clearance.label, label)) {
@@ -114,41 +113,56 @@ export function judgeLabels(stanza: Element, crossing: Crossing, checks: DomainC
       steps.push({ check: 'clearance', outcome: 'pass', text: `${shown} is within the ${role}'s clearance ${governing.marking(clearance.label!)}`, rule: clearance.at });
     }
     const written = express(slot, label, defaulted, target, governing);
-    if (written === undefined) {
+    if (written === 'no equivalent') {
       const result = refuse(targetAt, 'forbidden', 'auth', `the label ${shown} has no equivalent under the policy ${target.name} of ${remote}`);
       return { ...result, marking: shown };
     }
-    if (written.changed) {
-      changed = true;
+    if (written !== undefined) {
+      replacements.set(index, written.replacement);
       steps.push({ check: 'labels', outcome: 'transform', text: written.text, rule: targetAt });
     } else {
       steps.push({ check: 'labels', outcome: 'pass', text: `the label ${shown} crosses as it is`, rule: targetAt });
     }
   }
-  return { stanza: changed ? copy : stanza, changedBy: changed ? [targetAt] : [], steps, ...(marking === undefined ? {} : { marking }) };
+  const audited = marking === undefined ? {} : { marking };
+  if (replacements.size === 0) return { stanza, changedBy: [], steps, ...audited };
+  // The copy has the same slots in the same order; each changed one gets its new label.
+  const copy = stanza.clone();
+  for (const [index, slot] of slotsOf(copy).entries()) {
+    const replacement = replacements.get(index);
+    if (replacement === undefined) continue;
+    const at = slot.label === undefined ? -1 : slot.parent.children.indexOf(slot.label);
+    if (at < 0) slot.parent.children.push(replacement);
+    else slot.parent.children[at] = replacement;
+  }
+  return { stanza: copy, changedBy: [targetAt], steps, ...audited };
+}
+
+/** The message's own label (or where it would go) and the labels of items below it, in document order. */
+function slotsOf(stanza: Element): Slot[] {
+  const slots: Slot[] = stanza.name === 'message' ? [{ parent: stanza, label: stanza.getChild('securitylabel', NS_SECURITY_LABEL) }] : [];
+  collectItemLabels(stanza, 1, slots);
+  return slots;
 }
 
 /**
- * The label of a slot written for the target policy, in place: unchanged when the target already
- * reads its `<label/>`; else a new `<securitylabel/>` whose label is the target's equivalent,
- * with the label as it was (or, for a default, as the governing policy writes it) kept among the
- * equivalent labels, and the display marking of the target policy. Undefined: no equivalent.
+ * The label of a slot written for the target policy: undefined when the target already reads its
+ * `<label/>`; else a new `<securitylabel/>` whose label is the target's equivalent, with the label
+ * as it was (or, for a default, as the governing policy writes it) kept among the equivalent
+ * labels, and the display marking of the target policy.
  */
-function express(slot: Slot, label: Label, defaulted: boolean, target: SecurityPolicy, governing: SecurityPolicy): { changed: boolean; text: string } | undefined {
+function express(slot: Slot, label: Label, defaulted: boolean, target: SecurityPolicy, governing: SecurityPolicy): { replacement: Element; text: string } | 'no equivalent' | undefined {
   const inner = slot.label?.getChild('label', NS_SECURITY_LABEL)?.elements()[0];
-  if (inner !== undefined && target.read(inner) !== undefined) return { changed: false, text: '' };
+  if (inner !== undefined && target.read(inner) !== undefined) return undefined;
   const mapped = target === governing ? label : target.fromGoverning(label);
-  if (mapped === undefined) return undefined;
+  if (mapped === undefined) return 'no equivalent';
   const equivalents: Element[] = [];
   const kept = [inner, ...(slot.label?.getChildren('equivalentlabel', NS_SECURITY_LABEL) ?? []).map((wrapper) => wrapper.elements()[0])];
   for (const element of kept) if (element !== undefined) equivalents.push(element);
   if ((inner === undefined || defaulted) && target !== governing) equivalents.unshift(governing.render(label));
   const replacement = target.securityLabel(mapped, equivalents.filter((element) => target.read(element) === undefined));
-  const index = slot.label === undefined ? -1 : slot.parent.children.indexOf(slot.label);
-  if (index < 0) slot.parent.children.push(replacement);
-  else slot.parent.children[index] = replacement;
   const from = slot.label === undefined ? `no label: the default ${governing.marking(label)}` : defaulted ? `the empty label: the default ${governing.marking(label)}` : governing.marking(label);
-  return { changed: true, text: `${from} written as ${target.marking(mapped)} of the policy ${target.name}${equivalents.length > 0 ? ', the original kept as an equivalent label' : ''}` };
+  return { replacement, text: `${from} written as ${target.marking(mapped)} of the policy ${target.name}${equivalents.length > 0 ? ', the original kept as an equivalent label' : ''}` };
 }
 
 /** Labels of items (publish-subscribe, section 5.4) below the stanza's own children. */

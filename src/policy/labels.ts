@@ -9,7 +9,7 @@
  * the ESS labels a policy lists) or in this server's XML form, which names its policy:
  * `<seclabel xmlns='urn:xmpp:trellis:sec-label:0' policy='P' classification='C'><category>K</category></seclabel>`.
  */
-import { parseJidPattern, type JidPattern } from '../config/jid-pattern.ts';
+import type { JidPattern } from '../config/jid-pattern.ts';
 import { normalizeEss, parseEquivalence, parseLabelText } from '../config/security-labels.ts';
 import type { SecurityLabelsConfig, SecurityPolicyConfig } from '../config/types.ts';
 import type { Jid } from '../jid/jid.ts';
@@ -153,8 +153,6 @@ export class SecurityLabels {
       ),
       values: config.clearances.map((entry) => ({ label: this.governing.parse(entry.clearance), at: `s2s.security_labels.clearances[${JSON.stringify(entry.who)}]` })),
     };
-    // The patterns were checked at load; reading them again here keeps a bad one from passing silently.
-    for (const entry of config.clearances) parseJidPattern(entry.who);
   }
 
   policy(name: string | undefined): SecurityPolicy {
@@ -166,6 +164,11 @@ export class SecurityLabels {
     const index = this.#clearances.patterns.indexOf(jid);
     if (index >= 0) return this.#clearances.values[index]!;
     return this.defaultClearance();
+  }
+
+  /** The clearance of a peer server: its rule's `clearance` (a setting with its key path), else the default (docs/labels.md). */
+  peerClearance(written: { value: string; at: string } | undefined): Clearance {
+    return written ? { label: this.governing.parse(written.value), at: written.at } : this.defaultClearance();
   }
 
   defaultClearance(): Clearance {

@@ -145,9 +145,7 @@ export class PolicySnapshot {
 
   /** The clearance of the servers of a remote domain (docs/labels.md): its rule's `clearance`, else the governing policy's default; undefined without labels. */
   peerClearance(remote: string): Clearance | undefined {
-    if (this.labels === undefined) return undefined;
-    const written = this.#checks.of(remote).clearance;
-    return written ? { label: this.labels.governing.parse(written.value), at: written.at } : this.labels.defaultClearance();
+    return this.labels?.peerClearance(this.#checks.of(remote).clearance);
   }
 
   /** A stanza from a remote server to a local host (or a service host under it, by its parent's settings). */
