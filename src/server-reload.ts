@@ -77,7 +77,7 @@ export interface ReloadContext {
 const RESTART_KEYS = ['data_dir', 'log', 'listeners', 'storage', 'c2s', 's2s', 'dns', 'admin', 'tls_settings', 'component', 'components', 'http'] as const;
 
 /** Keys of `s2s` that are peering policy: a reload applies them (src/policy/snapshot.ts). */
-const S2S_POLICY_KEYS = ['min_level', 'peers', 'peering', 'access'] as const;
+const S2S_POLICY_KEYS = ['min_level', 'peers', 'peering', 'peering_groups', 'security_labels', 'access'] as const;
 
 export class ConfigReloader {
   #config: TrellisConfig;

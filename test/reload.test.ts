@@ -117,6 +117,14 @@ describe('reload in process', () => {
     assert.deepEqual(outcome.ok && outcome.needRestart, ['c2s']);
     assert.deepEqual(outcome.ok && outcome.restartPending, [{ key: 'c2s.auth_failure_delay', running: 10, file: 20 }]);
   });
+
+  test('security labels and peering groups are policy: a reload puts them in force, with no restart pending', async () => {
+    const labels = 's2s:\n  peering_groups:\n    staff: { members: [alice@localhost] }\n  security_labels:\n    policy: p\n    policies:\n      p: { classifications: [low, high], default_label: low }\n    clearances:\n      "group:staff": { clearance: high }\n';
+    await writeFile(configFile, configText('  localhost: { version: { hidden: true } }\n  new.test: {}\n') + labels);
+    const outcome = await server.reload();
+    assert.deepEqual(outcome.ok && outcome.needRestart, []);
+    assert.deepEqual(server.router.policy.current.labels?.governing.name, 'p');
+  });
 });
 
 describe('trellis reload and SIGHUP to a server started by trellis start', () => {

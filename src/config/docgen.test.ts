@@ -11,7 +11,13 @@ const TYPES_FILE = new URL('./types.ts', import.meta.url);
 
 /** Lists of TrellisConfig written as maps keyed by something else than a domain: the field that holds the key, and how docs write it. */
 /** Lists resolved from maps whose items are keyed by something other than a domain. */
-const MAP_KEYS: Record<string, { field: string; written: string }> = { PeeringGroup: { field: 'name', written: '<group name>' }, LinkConfig: { field: 'name', written: '<link name>' } };
+const MAP_KEYS: Record<string, { field: string; written: string }> = {
+  PeeringGroup: { field: 'name', written: '<group name>' },
+  LinkConfig: { field: 'name', written: '<link name>' },
+  SecurityPolicyConfig: { field: 'name', written: '<policy name>' },
+  EssLabelConfig: { field: 'encoding', written: '<ESS label (base64)>' },
+  ClearanceConfig: { field: 'who', written: '<JID pattern>' },
+};
 
 /**
  * Every YAML key path that TrellisConfig in types.ts declares, read from its syntax tree:

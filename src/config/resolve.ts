@@ -8,13 +8,15 @@ import { entryPath } from './describe.ts';
 import { deepFreeze } from './freeze.ts';
 import { resolvePeering, resolvePeeringGroups, type ValidatedPeeringRule } from './peering.ts';
 import { checkLinkRoutes, resolveLinks, type ValidatedLink } from './links.ts';
+import { resolveSecurityLabels, type ValidatedSecurityLabels } from './security-labels.ts';
 
 /** What the validator hands over: the YAML shape with defaults filled, hosts still keyed by domain as written. */
 export type ValidatedConfig = Omit<TrellisConfig, 'source' | 'hosts' | 's2s' | 'components' | 'links'> & {
   components: Record<string, { secret: string }>;
   links: Record<string, ValidatedLink>;
   hosts: Record<string, { tls?: TlsFiles } & Partial<HostSettings>>;
-  s2s: Omit<S2sConfig, 'peers' | 'peering' | 'peering_groups'> & {
+  s2s: Omit<S2sConfig, 'peers' | 'peering' | 'peering_groups' | 'security_labels'> & {
+    security_labels?: ValidatedSecurityLabels;
     peers: Record<string, { level: FederationLevel }>;
     peering: Record<string, ValidatedPeeringRule>;
     peering_groups: Record<string, { members: readonly string[] }>;
@@ -91,11 +93,15 @@ function resolveS2s(s2s: ValidatedConfig['s2s'], baseDir: string, problems: Conf
   const peers = Object.entries(s2s.peers).map(([pattern, peer]) => ({ domain: prepareDomainPattern(pattern), level: peer.level }));
   const { delegation } = s2s;
   const groups = resolvePeeringGroups(s2s.peering_groups, problems);
+  const peering = resolvePeering(s2s.peering, new Set(hosted), peers.map((peer) => peer.domain), groups, problems);
+  const { security_labels: labels, ...rest } = s2s;
+  const securityLabels = resolveSecurityLabels(labels, peering, groups, problems);
   return {
-    ...s2s,
+    ...rest,
+    ...(securityLabels === undefined ? {} : { security_labels: securityLabels }),
     ca_files: readableFiles(s2s.ca_files, 's2s.ca_files'),
     peers,
-    peering: resolvePeering(s2s.peering, new Set(hosted), peers.map((peer) => peer.domain), groups, problems),
+    peering,
     peering_groups: groups,
     delegation: { ...delegation, posh: { ...delegation.posh, ca_files: readableFiles(delegation.posh.ca_files, 's2s.delegation.posh.ca_files') } },
     host_streams: resolveHostStreams(s2s.host_streams, baseDir, problems, hosted),

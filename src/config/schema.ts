@@ -675,6 +675,79 @@ const peeringChecksFields: Record<string, SchemaNode> = {
   deny_senders: jidPatterns('these addresses may not send across; checked before senders'),
   deny_recipients: jidPatterns('these addresses may not receive across; checked before recipients'),
   refusal: { kind: 'enum', values: ['bounce', 'drop'], description: 'what a stanza these checks refuse gets: bounce, an error with a text naming the rule back to its sender; drop, nothing' },
+  clearance: { kind: 'string', description: 'the clearance of the servers of these domains, a label of the governing policy ("confidential finance"): every labelled message to or from them must be within it (s2s.security_labels, docs/labels.md)' },
+  label_policy: { kind: 'string', description: 'the security policy (s2s.security_labels.policies) these domains work under: labels toward them are mapped into it by its equivalence, the original kept, and their labels read back by it' },
+  hide_features: {
+    kind: 'list',
+    item: { kind: 'string', description: 'a disco feature (namespace)' },
+    minItems: 0,
+    unique: true,
+    description: 'disco features hidden from these domains: left out of disco#info answers to them, entity capabilities (XEP-0115) removed from presence to them, and IQs and messages using them refused both ways with service-unavailable (docs/peering.md, "Hiding features")',
+  },
+};
+
+/** A label or clearance of a security policy: "classification category ..." (docs/labels.md). */
+const labelText = (description: string): StringNode => ({ kind: 'string', description });
+
+/** `s2s.security_labels` (XEP-0258; docs/labels.md, src/config/security-labels.ts). */
+const securityLabelsSchema: ObjectNode = {
+  kind: 'object',
+  optional: true,
+  required: ['policy', 'policies'],
+  description: 'security labels (XEP-0258) checked on every message that crosses to or from another server against the clearances of its sender, its recipient and the peer server, and mapped into the policy of the domains it goes to (docs/labels.md); absent: labels are not looked at',
+  fields: {
+    policy: { kind: 'string', description: 'the name of the policy that governs this server: its users\' labels, every clearance, and the catalog its clients get' },
+    policies: {
+      kind: 'map',
+      keyName: 'policy name',
+      prepareKey: (key) => {
+        if (!/^[a-z0-9][a-z0-9_.-]*$/i.test(key)) throw new Error('a policy name is letters, digits, ".", "_" and "-"');
+        return key;
+      },
+      minEntries: 1,
+      description: 'security policies by name; both ends of a federation name a shared policy the same, as its name is carried in labels',
+      value: {
+        kind: 'object',
+        description: 'one security policy',
+        required: ['classifications'],
+        fields: {
+          classifications: { kind: 'list', item: { kind: 'string', description: 'a classification' }, minItems: 1, unique: true, description: 'the classifications, lowest first: a clearance covers its own and every lower one' },
+          categories: { kind: 'list', item: { kind: 'string', description: 'a category' }, minItems: 0, unique: true, default: [], description: 'the categories: a clearance covers a label when it holds every category of the label' },
+          default_label: labelText('the label of a message that carries none (or an empty one); without it an unlabelled message is refused'),
+          default_clearance: labelText('the clearance of anyone and any server with none configured; without it they are cleared for nothing'),
+          ess: {
+            kind: 'map',
+            keyName: 'ESS label (base64)',
+            prepareKey: (key) => {
+              const compact = key.replace(/\s+/g, '');
+              if (!/^[A-Za-z0-9+/]+={0,2}$/.test(compact)) throw new Error('an ESS label is written as the base64 of its DER encoding');
+              return compact;
+            },
+            minEntries: 0,
+            description: 'ESS security labels (RFC 2634, <esssecuritylabel xmlns="urn:xmpp:sec-label:ess:0">) this policy knows: each compared as its exact base64 text, and sent for its label toward this policy',
+            value: { kind: 'object', description: 'one ESS label', required: ['label'], fields: { label: labelText('the label of this policy the ESS label stands for') } },
+          },
+          catalog: { kind: 'list', item: { kind: 'string', description: 'a label' }, minItems: 0, unique: true, default: [], description: 'the labels offered to clients in the label catalog (urn:xmpp:sec-label:catalog:2), each to those cleared for it; empty: one per classification' },
+          equivalence: {
+            kind: 'object',
+            description: 'for a policy other than the governing one: how the governing policy\'s labels map into it, used toward its domains and, reversed, for labels from them',
+            fields: {
+              classifications: { kind: 'list', item: { kind: 'string', description: '"governing = this"' }, minItems: 0, unique: true, default: [], description: 'pairs "classification of the governing policy = classification of this one"; a label with an unmapped classification has no equivalent and is refused' },
+              categories: { kind: 'list', item: { kind: 'string', description: '"governing = this"' }, minItems: 0, unique: true, default: [], description: 'pairs "category of the governing policy = category of this one"; a label with an unmapped category has no equivalent' },
+            },
+          },
+        },
+      },
+    },
+    clearances: {
+      kind: 'map',
+      keyName: 'JID pattern',
+      prepareKey: prepareJidPattern,
+      minEntries: 0,
+      description: 'clearances under the governing policy, by JID pattern: "alice@example.com", "group:NAME" (s2s.peering_groups), "*@partner.example" (a domain), "*@*.partner.example" or "*"; the first that matches an address decides',
+      value: { kind: 'object', description: 'one clearance', required: ['clearance'], fields: { clearance: labelText('the highest classification and the categories the addresses are cleared for: "secret finance legal"') } },
+    },
+  },
 };
 
 /** Peering rules (docs/peering.md, src/config/peering.ts). */
@@ -759,6 +832,7 @@ const s2sSchema: ObjectNode = {
     peering: peeringSchema,
     peering_groups: peeringGroupsSchema,
     relay_hop_limit: { kind: 'integer', min: 1, max: 64, default: 8, description: 'servers a relayed stanza may have crossed (counted in its relay trace, docs/peering.md); one that crossed more, or that comes back to this server, is refused with an error and an alert' },
+    security_labels: securityLabelsSchema,
     peering_audit: {
       kind: 'object',
       description: 'the audit trail and alerts of peering rules\' checks (docs/peering.md, "Audit and alerts"): refusals are written to storage and raise an alert (a warning, a counter, an entry in the admin API, a webhook call)',

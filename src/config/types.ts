@@ -92,7 +92,7 @@ export interface C2sConfig {
 }
 
 /** Features a host can run (src/modules/<name>); all run unless listed in modules_disabled. */
-export const MODULE_NAMES = ['roster', 'presence', 'message', 'offline', 'disco', 'ping', 'version', 'vcard', 'private', 'blocking', 'register', 'strangers', 'carbons', 'last', 'time', 'pep', 'mam', 'push', 'extdisco'] as const;
+export const MODULE_NAMES = ['roster', 'presence', 'message', 'offline', 'disco', 'ping', 'version', 'vcard', 'private', 'blocking', 'register', 'strangers', 'carbons', 'last', 'time', 'pep', 'mam', 'push', 'extdisco', 'labels'] as const;
 export type ModuleName = (typeof MODULE_NAMES)[number];
 
 /** The kinds of contact address XEP-0157 section 4 registers, each published as `<kind>-addresses`. */
@@ -326,6 +326,12 @@ export interface PeeringChecks {
   deny_recipients?: readonly string[];
   /** what a refused stanza gets: an error back to its sender (bounce), or nothing (drop) */
   refusal?: 'bounce' | 'drop';
+  /** the clearance of the peer server (a label text of the governing security policy, `s2s.security_labels`) */
+  clearance?: string;
+  /** the security policy that governs these domains: labels toward them are mapped into it */
+  label_policy?: string;
+  /** disco features (namespaces) hidden from these domains and refused to and from them */
+  hide_features?: readonly string[];
 }
 
 /** Every key of PeeringChecks, in the order the checks are documented. */
@@ -344,6 +350,9 @@ export const PEERING_CHECK_KEYS = [
   'deny_senders',
   'deny_recipients',
   'refusal',
+  'clearance',
+  'label_policy',
+  'hide_features',
 ] as const satisfies readonly (keyof PeeringChecks)[];
 
 /** The audit trail and alerts of peering rules (docs/peering.md, "Audit and alerts"). */
@@ -360,6 +369,48 @@ export interface S2sPeeringAuditConfig {
   webhook?: string;
   /** seconds one webhook call may take */
   webhook_timeout: number;
+}
+
+/**
+ * One security policy of `s2s.security_labels` (XEP-0258; docs/labels.md): ordered
+ * classifications and categories. A label or clearance is written "classification category...".
+ */
+export interface SecurityPolicyConfig {
+  name: string;
+  /** lowest first */
+  classifications: readonly string[];
+  categories: readonly string[];
+  /** the label of an unlabelled message; without it such a message is refused */
+  default_label?: string;
+  /** the clearance of whoever has none configured; without it they are cleared for nothing */
+  default_clearance?: string;
+  /** ESS security labels this policy knows, each as one of its labels */
+  ess: readonly EssLabelConfig[];
+  /** the labels offered to clients in the catalog; empty: one per classification */
+  catalog: readonly string[];
+  /** for a policy other than the governing one: "governing = this" pairs of classifications and of categories */
+  equivalence: { classifications: readonly string[]; categories: readonly string[] };
+}
+
+/** Security labels (XEP-0258) on what crosses to and from other servers (docs/labels.md). */
+export interface SecurityLabelsConfig {
+  /** the name of the policy that governs this server: its users' labels and every clearance */
+  policy: string;
+  policies: readonly SecurityPolicyConfig[];
+  /** clearances by JID pattern (accounts, group:NAME, domains), the first that matches decides */
+  clearances: readonly ClearanceConfig[];
+}
+
+/** An ESS security label (RFC 2634) as its base64 text, and the label of its policy it stands for. */
+export interface EssLabelConfig {
+  encoding: string;
+  label: string;
+}
+
+/** The clearance of the addresses a JID pattern covers. */
+export interface ClearanceConfig {
+  who: string;
+  clearance: string;
 }
 
 /** A named group of local users that JID patterns name as `group:NAME`. */
@@ -439,6 +490,8 @@ export interface S2sConfig {
   peering_audit: S2sPeeringAuditConfig;
   /** servers a relayed stanza may have crossed before it is refused as looping */
   relay_hop_limit: number;
+  /** security labels (XEP-0258) checked on what crosses; absent: labels are not looked at */
+  security_labels?: SecurityLabelsConfig;
   /** PEM CA files trusted for peer certificates, besides the system store when use_system_ca */
   ca_files: readonly string[];
   use_system_ca: boolean;

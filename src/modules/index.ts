@@ -20,6 +20,7 @@ import { pepModule } from './pep/pep.ts';
 import { mamModule } from './mam/mam.ts';
 import { pushModule } from './push/push.ts';
 import { extdiscoModule } from './extdisco/extdisco.ts';
+import { securityLabelsModule } from './security-labels/catalog.ts';
 
 export const FEATURE_MODULES: Partial<Record<ModuleName, FeatureModule>> = {
   ping: pingModule,
@@ -41,4 +42,5 @@ export const FEATURE_MODULES: Partial<Record<ModuleName, FeatureModule>> = {
   mam: mamModule,
   push: pushModule,
   extdisco: extdiscoModule,
+  labels: securityLabelsModule,
 };

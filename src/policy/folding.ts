@@ -6,9 +6,9 @@
 import type { MessageType, PresenceFolding } from '../config/types.ts';
 import { NS_CHAT_STATES } from '../xml/chat-states.ts';
 import { NS_CLIENT, NS_SERVER, type Element } from '../xml/element.ts';
-import { NS_HINTS } from '../xml/namespaces.ts';
+import { NS_HINTS, NS_SECURITY_LABEL } from '../xml/namespaces.ts';
 
-export const NS_SECURITY_LABEL = 'urn:xmpp:sec-label:0';
+export { NS_SECURITY_LABEL };
 
 /** What a fold did: the stanza unchanged, a folded copy with what changed, or nothing left to send (dropped). */
 export type Folded = { kind: 'same' } | { kind: 'changed'; stanza: Element; removed: string[] } | { kind: 'dropped'; reason: string };

@@ -82,3 +82,16 @@ test('the trunk example: the partner goes on the stream with its edge, which spe
   assert.equal(snapshot.speaksFor('edge.partner.example', 'elsewhere.example').kind, 'reject');
   assert.equal(snapshot.requirement('edge.partner.example').level, 'trusted');
 });
+
+test('the hidden features example: the partner and its subdomains see no Jingle in disco#info, and may not use it', () => {
+  const hidden = new PolicySnapshot(parseConfig(/```yaml\n# example: hidden features\n([\s\S]*?)```/.exec(DOC)![1]!, { baseDir: '/srv/trellis' }));
+  const judged = (from: string, to: string, xml: string) => {
+    const direction = from.endsWith('@example.com/r') ? 'out' : 'in';
+    const { verdict } = hidden.stanzaCrossing(parseElement(xml, undefined, NS_CLIENT), { direction, from: parseJid(from), to: parseJid(to) });
+    return verdict.kind === 'transform' ? verdict.stanza.toString() : verdict.kind === 'reject' ? `${verdict.condition} @ ${verdict.rule}` : verdict.kind;
+  };
+  const info = "<iq type='result' id='1'><query xmlns='http://jabber.org/protocol/disco#info'><feature var='urn:xmpp:jingle:1'/><feature var='urn:xmpp:ping'/></query></iq>";
+  assert.doesNotMatch(judged('alice@example.com/r', 'bob@chat.partner.example/r', info), /jingle/);
+  assert.equal(judged('alice@example.com/r', 'bob@other.example/r', info), 'continue');
+  assert.equal(judged('bob@partner.example/r', 'alice@example.com/r', "<iq type='set' id='2'><jingle xmlns='urn:xmpp:jingle:1'/></iq>"), 'service-unavailable @ s2s.peering["partner.example"].hide_features');
+});

@@ -16,13 +16,15 @@ import type { JidPattern } from '../config/jid-pattern.ts';
 import { compileGroups } from './jid-rules.ts';
 import { PeeringCheckRules } from './peering-checks.ts';
 import { peeringMatcher, type PeeringRoute } from './peering.ts';
-import { judgeStanza, type Crossing, type StanzaJudgement } from './stanza-checks.ts';
+import type { Crossing, StanzaJudgement } from './stanza-checks.ts';
+import { judgeCrossing } from './crossing.ts';
+import { SecurityLabels, type Clearance } from './labels.ts';
 import { Trunks } from './trunks.ts';
 import { close, proceed, reject, route, type Admission, type Routing, type StanzaVerdict, type Verdict } from './verdict.ts';
 
 /** What a policy is compiled from: the peering keys of the configuration. */
 export type PolicySource = Pick<TrellisConfig, 'foreign_access'> & {
-  s2s: Pick<S2sConfig, 'min_level' | 'peers' | 'peering' | 'access'> & Partial<Pick<S2sConfig, 'peering_groups' | 'relay_hop_limit'>>;
+  s2s: Pick<S2sConfig, 'min_level' | 'peers' | 'peering' | 'access'> & Partial<Pick<S2sConfig, 'peering_groups' | 'relay_hop_limit' | 'security_labels'>>;
   hosts: readonly Pick<HostConfig, 'domain' | 'foreign_access'>[];
 };
 
@@ -62,6 +64,8 @@ export class PolicySnapshot {
   readonly #hopLimit: number;
   /** the domain this server relays as: its first hosted domain */
   readonly relayDomain: string | undefined;
+  /** `s2s.security_labels` compiled; undefined when labels are not configured */
+  readonly labels: SecurityLabels | undefined;
 
   /**
    * Throws when the source holds what the config validator refuses (a bad address range).
@@ -82,6 +86,7 @@ export class PolicySnapshot {
     this.#trunks = new Trunks(source.s2s.peering, this.#hosted);
     this.#hopLimit = source.s2s.relay_hop_limit ?? DEFAULT_HOP_LIMIT;
     this.relayDomain = source.hosts[0]?.domain;
+    this.labels = source.s2s.security_labels === undefined ? undefined : new SecurityLabels(source.s2s.security_labels, this.#groups);
   }
 
   /** Whether the authenticated peer `peer` may send stanzas whose `from` is at `domain` (its rule's speaks_for). */
@@ -191,9 +196,14 @@ export class PolicySnapshot {
    * its key path, and the verdict (docs/peering.md, "Checks and actions").
    */
   stanzaCrossing(stanza: Element, crossing: Crossing): StanzaJudgement {
-    if (this.#checks.empty) return { verdict: proceed('s2s.peering', 'no check applies'), steps: [] };
+    if (this.#checks.empty && this.labels === undefined) return { verdict: proceed('s2s.peering', 'no check applies'), steps: [] };
     const remote = crossing.direction === 'out' ? crossing.to.domain : crossing.from.domain;
-    return judgeStanza(stanza, crossing, this.#checks.of(remote), this.#groups);
+    return judgeCrossing(stanza, crossing, this.#checks.of(remote), this.#groups, this.labels);
+  }
+
+  /** The clearance of the servers of a remote domain (docs/labels.md): its rule's `clearance`, else the governing policy's default; undefined without labels. */
+  peerClearance(remote: string): Clearance | undefined {
+    return this.labels?.peerClearance(this.#checks.of(remote).clearance);
   }
 
   /** A stanza from a remote server to a local host (or a service host under it, by its parent's settings). */

@@ -26,7 +26,7 @@ export interface Crossing {
 
 /** One check's answer: it passed, it changed the stanza, it dropped it, or it refused it. */
 export interface CheckStep {
-  check: CheckKey | 'errors';
+  check: CheckKey | 'errors' | 'labels';
   outcome: 'pass' | 'transform' | 'drop' | 'refuse';
   text: string;
   rule: string;
@@ -35,6 +35,8 @@ export interface CheckStep {
 export interface StanzaJudgement {
   verdict: StanzaVerdict;
   steps: CheckStep[];
+  /** the display marking of the stanza's effective security label (label-checks.ts), for the audit trail */
+  label?: string;
 }
 
 type Refusal = { condition: StanzaErrorCondition; type: StanzaErrorType; text: string };

@@ -338,11 +338,11 @@ export class Router {
    * was refused: then it has bounced to its sender, unless the rule drops silently.
    */
   #crossing(stanza: Element, crossing: Crossing): Element | undefined {
-    const { verdict, steps } = this.policy.current.stanzaCrossing(stanza, crossing);
+    const { verdict, steps, label } = this.policy.current.stanzaCrossing(stanza, crossing);
     if (verdict.kind === 'continue') return stanza;
     // Folding that leaves nothing, and message types dropped whole, are actions, not violations.
     const outcome = verdict.kind === 'transform' ? 'transform' : steps.at(-1)?.outcome === 'drop' ? 'drop' : 'refuse';
-    this.policyDecisions?.({ time: Date.now(), rule: verdict.rule, verdict: outcome, direction: crossing.direction, from: crossing.from.toString(), to: crossing.to.toString(), kind: stanza.name, ...labelOf(stanza), text: verdict.text });
+    this.policyDecisions?.({ time: Date.now(), rule: verdict.rule, verdict: outcome, direction: crossing.direction, from: crossing.from.toString(), to: crossing.to.toString(), kind: stanza.name, ...(label === undefined ? labelOf(stanza) : { label }), text: verdict.text });
     if (verdict.kind === 'transform') return verdict.stanza;
     if (outcome === 'drop') return undefined;
     this.#logger.warn(`peering rule refused a stanza ${crossing.direction === 'out' ? 'to' : 'from'} another server`, { from: crossing.from.toString(), to: crossing.to.toString(), stanza: stanza.name, rule: verdict.rule, reason: verdict.text });

@@ -20,3 +20,5 @@ export const NS_HINTS = 'urn:xmpp:hints';
 export const NS_MUC_USER = 'http://jabber.org/protocol/muc#user';
 /** Data forms (XEP-0004). */
 export const NS_DATA_FORMS = 'jabber:x:data';
+/** XEP-0258: the security label of a stanza. */
+export const NS_SECURITY_LABEL = 'urn:xmpp:sec-label:0';

@@ -1,5 +1,6 @@
 /** Stanza errors (RFC 6120 section 8.3): one stanza bounced, the stream lives on. */
 import { Element, el } from './element.ts';
+import { NS_SECURITY_LABEL } from './namespaces.ts';
 
 export const NS_STANZA_ERRORS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 
@@ -101,7 +102,8 @@ export function errorReply(stanza: Element, error: StanzaError): Element | undef
     id: stanza.attrs.id,
     type: 'error',
   });
-  if (stanza.name !== 'iq') for (const child of stanza.children) if (typeof child !== 'string') reply.append(child);
+  // XEP-0258 section 5: an error never carries a security label (it is not itself label-checked).
+  if (stanza.name !== 'iq') for (const child of stanza.children) if (typeof child !== 'string' && child.xmlns !== NS_SECURITY_LABEL) reply.append(child);
   const errorElement = reply.c('error', { type: error.type, ...(error.by ? { by: error.by } : {}) });
   errorElement.c(error.condition, {}, NS_STANZA_ERRORS);
   if (error.text) errorElement.c('text', { 'xml:lang': 'en' }, NS_STANZA_ERRORS).t(error.text);

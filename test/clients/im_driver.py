@@ -9,7 +9,7 @@ Commands carry an "op" and optionally an "id"; each is answered by
 {"event": "result", "id": ..., "ok": true, ...} or {"event": "result", "id": ..., "ok": false,
 "error": {"condition", "type", "text"}}. Ops: message, presence, subscribe, approve, deny,
 unsubscribe, get_roster, update_roster, remove_roster, disco_info, disco_items, block, unblock,
-get_blocked, vcard_get, vcard_set, version, ping (with "no_to", an IQ without 'to'), carbons
+get_blocked, vcard_get, vcard_set, version, label_catalog (XEP-0258: the catalog "for" a JID, asked of the own server), ping (with "no_to", an IQ without 'to'), carbons
 (XEP-0280: "enable" true or false), csi (XEP-0352: "state" active or inactive), last_activity
 (XEP-0012), entity_time (XEP-0202), mam_iterate (XEP-0313 with XEP-0059: every page of the own
 archive, "page" results a time, optionally "with" a JID and in "reverse"), disconnect; with stream management also sm_state, abort and
@@ -84,7 +84,7 @@ class Driver:
         # RFC 6121 section 3.1.3: the user, here the test, decides on each subscription request.
         self.client.auto_authorize = None
         self.client.auto_subscribe = False
-        for plugin in ('xep_0012', 'xep_0030', 'xep_0054', 'xep_0085', 'xep_0092', 'xep_0191', 'xep_0199', 'xep_0202', 'xep_0203', 'xep_0280', 'xep_0352', 'xep_0059', 'xep_0313'):
+        for plugin in ('xep_0012', 'xep_0030', 'xep_0054', 'xep_0085', 'xep_0092', 'xep_0191', 'xep_0199', 'xep_0202', 'xep_0203', 'xep_0280', 'xep_0352', 'xep_0059', 'xep_0313', 'xep_0258'):
             self.client.register_plugin(plugin)
         # Connected by address, slixmpp would send no SNI; connecting by domain name, as clients
         # normally do, it names the JID's domain (RFC 6066 section 3), so do that here too.
@@ -237,6 +237,22 @@ class Driver:
         info = iq['disco_info']
         return {'identities': sorted([category, kind, name or ''] for category, kind, _lang, name in info.get_identities(dedupe=False)),
                 'features': sorted(info.get_features(dedupe=False))}
+
+    async def op_label_catalog(self, command):
+        # XEP-0258 section 4: asked of the own server, the catalog's 'to' naming whom it is for.
+        iq = self.client.Iq()
+        iq['type'] = 'get'
+        iq['to'] = self.client.boundjid.domain
+        iq['security_label_catalog']['to'] = command['for']
+        result = await iq.send(timeout=IQ_TIMEOUT)
+        catalog = result['security_label_catalog']
+        # slixmpp's CatalogItem names its element "catalog", so the items are read from the XML.
+        ns = '{urn:xmpp:sec-label:catalog:2}'
+        label = '{urn:xmpp:sec-label:0}'
+        items = [{'selector': item.get('selector', ''), 'default': item.get('default', '') == 'true',
+                  'marking': item.findtext(label + 'securitylabel/' + label + 'displaymarking', '')}
+                 for item in catalog.xml.findall(ns + 'item')]
+        return {'to': str(catalog['to']), 'name': catalog['name'], 'restrict': catalog['restrict'], 'items': items}
 
     async def op_disco_items(self, command):
         iq = await self.client['xep_0030'].get_items(jid=command['jid'], node=command.get('node'), local=False, timeout=IQ_TIMEOUT)

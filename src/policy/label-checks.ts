@@ -1,0 +1,178 @@
+/**
+ * Security labels (XEP-0258; docs/labels.md) on one stanza crossing to or from a remote domain:
+ * the effective label of each labelled part checked against the clearances of the sender, the
+ * recipient and the peer server (the rule's `clearance`), all under the governing policy; an
+ * unlabelled message given the default label or refused; the label then written in the policy
+ * of where the stanza goes (out: the rule's `label_policy`; in: the governing policy), mapped by
+ * that policy's equivalence, with the original kept as an `<equivalentlabel/>` and the display
+ * marking recomputed.
+ *
+ * What carries a label (section 5): a message (its `<securitylabel/>` child) and the items of
+ * publish-subscribe payloads in messages and IQs (section 5.4). Presence never does (section 5.3):
+ * a labelled presence is a protocol violation. An error crossing in with a label is discarded;
+ * one crossing out loses it (section 5: an error carries no label).
+ */
+import type { Element } from '../xml/element.ts';
+import { NS_SECURITY_LABEL } from '../xml/namespaces.ts';
+import type { StanzaErrorCondition, StanzaErrorType } from '../xml/stanza-error.ts';
+import type { Label, SecurityLabels, SecurityPolicy } from './labels.ts';
+import type { DomainChecks } from './peering-checks.ts';
+import type { CheckStep, Crossing } from './stanza-checks.ts';
+import { reject, type StanzaVerdict } from './verdict.ts';
+
+/** Labels nested deeper than this (an item in a publish in an IQ is at 4) are not looked for. */
+const MAX_DEPTH = 5;
+
+/** The answer: a refusal, or the stanza to go on with (changed or not), with the steps and the effective label's marking. */
+export interface LabelJudgement {
+  refusal?: StanzaVerdict & { kind: 'reject' };
+  stanza: Element;
+  /** the key paths of what changed the stanza, when it changed */
+  changedBy: string[];
+  steps: CheckStep[];
+  /** the display marking of the message's effective label under the governing policy, for the audit trail */
+  marking?: string;
+}
+
+/** A place a label sits or, for a message without one, would sit. */
+interface Slot {
+  parent: Element;
+  label: Element | undefined;
+}
+
+export function judgeLabels(stanza: Element, crossing: Crossing, checks: DomainChecks, labels: SecurityLabels): LabelJudgement {
+  const steps: CheckStep[] = [];
+  const remote = crossing.direction === 'out' ? crossing.to.domain : crossing.from.domain;
+  const silent = checks.refusal?.value === 'drop';
+  const refuse = (at: string, condition: StanzaErrorCondition, type: StanzaErrorType, why: string, options: { quiet?: boolean } = {}): LabelJudgement => {
+    const quiet = options.quiet === true || silent;
+    const text = `${why} (${at}${silent ? `; ${checks.refusal!.at} = drop` : ''})`;
+    steps.push({ check: 'labels', outcome: options.quiet ? 'drop' : 'refuse', text, rule: at });
+    return { refusal: reject(at, condition, text, { type, silent: quiet }), stanza, changedBy: [], steps };
+  };
+  const type = stanza.attrs.type;
+  const own = stanza.getChildren('securitylabel', NS_SECURITY_LABEL);
+
+  if (type === 'error') {
+    if (own.length === 0) return { stanza, changedBy: [], steps };
+    // XEP-0258 section 5: an incoming error with a label is discarded; ours never carries one.
+    if (crossing.direction === 'in') return refuse('s2s.security_labels', 'bad-request', 'modify', 'an error carrying a security label is discarded', { quiet: true });
+    const stripped = stanza.clone();
+    stripped.children = stripped.children.filter((child) => typeof child === 'string' || child.xmlns !== NS_SECURITY_LABEL);
+    steps.push({ check: 'labels', outcome: 'transform', text: 'removed the security label from an error', rule: 's2s.security_labels' });
+    return { stanza: stripped, changedBy: ['s2s.security_labels'], steps };
+  }
+  if (stanza.name === 'presence') {
+    // XEP-0258 section 5.3: presence with a label is a protocol violation.
+    if (own.length > 0) return refuse('s2s.security_labels', 'bad-request', 'modify', 'presence may not carry a security label');
+    return { stanza, changedBy: [], steps };
+  }
+  if (stanza.name === 'iq' && type !== 'get' && type !== 'set') return { stanza, changedBy: [], steps };
+  if (own.length > 1) return refuse('s2s.security_labels', 'bad-request', 'modify', 'a message carries at most one security label');
+
+  const slots = slotsOf(stanza);
+  if (slots.length === 0) return { stanza, changedBy: [], steps };
+
+  const governing = labels.governing;
+  const target = crossing.direction === 'out' ? labels.policy(checks.label_policy?.value) : governing;
+  const targetAt = crossing.direction === 'out' && checks.label_policy ? checks.label_policy.at : `s2s.security_labels.policy`;
+  const peer = labels.peerClearance(checks.clearance);
+  const parties = [
+    { role: `sender ${crossing.from.bare().toString()}`, clearance: labels.clearanceOf(crossing.from) },
+    { role: `recipient ${crossing.to.bare().toString()}`, clearance: labels.clearanceOf(crossing.to) },
+    { role: `server of ${remote}`, clearance: peer },
+  ];
+  let marking: string | undefined;
+  /** the new `<securitylabel/>` of each slot that changes, by its index */
+  const replacements = new Map<number, Element>();
+  for (const [index, slot] of slots.entries()) {
+    let label: Label | undefined;
+    let defaulted = false;
+    if (slot.label === undefined) {
+      label = governing.defaultLabel;
+      defaulted = true;
+      if (label === undefined) return refuse(`s2s.security_labels.policies[${JSON.stringify(governing.name)}].default_label`, 'forbidden', 'auth', `an unlabelled message does not cross to or from ${remote}: the policy ${governing.name} has no default label`);
+    } else {
+      const effective = labels.effective(slot.label);
+      label = effective.label;
+      defaulted = effective.empty;
+      if (label === undefined) {
+        const why = effective.empty ? `an empty label has no default under the policy ${governing.name}` : `the label is not one the policies of this server read`;
+        return refuse(effective.empty ? `s2s.security_labels.policies[${JSON.stringify(governing.name)}].default_label` : 's2s.security_labels.policies', 'forbidden', 'auth', why);
+      }
+    }
+    const shown = governing.marking(label);
+    if (slot.parent === stanza) marking = shown;
+    for (const { role, clearance } of parties) {
+      // XEP-0258 section 5: the ACDF with the nil clearance always denies.
+      if (!governing.grants(clearance.label, label)) {
+        const held = clearance.label === undefined ? 'no clearance' : `clearance ${governing.marking(clearance.label)}`;
+        const result = refuse(clearance.at, 'forbidden', 'auth', `the label ${shown} is not within the ${role}'s ${held}`);
+        return { ...result, marking: shown };
+      }
+      steps.push({ check: 'clearance', outcome: 'pass', text: `${shown} is within the ${role}'s clearance ${governing.marking(clearance.label!)}`, rule: clearance.at });
+    }
+    const written = express(slot, label, defaulted, target, governing);
+    if (written === 'no equivalent') {
+      const result = refuse(targetAt, 'forbidden', 'auth', `the label ${shown} has no equivalent under the policy ${target.name} of ${remote}`);
+      return { ...result, marking: shown };
+    }
+    if (written !== undefined) {
+      replacements.set(index, written.replacement);
+      steps.push({ check: 'labels', outcome: 'transform', text: written.text, rule: targetAt });
+    } else {
+      steps.push({ check: 'labels', outcome: 'pass', text: `the label ${shown} crosses as it is`, rule: targetAt });
+    }
+  }
+  const audited = marking === undefined ? {} : { marking };
+  if (replacements.size === 0) return { stanza, changedBy: [], steps, ...audited };
+  // The copy has the same slots in the same order; each changed one gets its new label.
+  const copy = stanza.clone();
+  for (const [index, slot] of slotsOf(copy).entries()) {
+    const replacement = replacements.get(index);
+    if (replacement === undefined) continue;
+    const at = slot.label === undefined ? -1 : slot.parent.children.indexOf(slot.label);
+    if (at < 0) slot.parent.children.push(replacement);
+    else slot.parent.children[at] = replacement;
+  }
+  return { stanza: copy, changedBy: [targetAt], steps, ...audited };
+}
+
+/** The message's own label (or where it would go) and the labels of items below it, in document order. */
+function slotsOf(stanza: Element): Slot[] {
+  const slots: Slot[] = stanza.name === 'message' ? [{ parent: stanza, label: stanza.getChild('securitylabel', NS_SECURITY_LABEL) }] : [];
+  collectItemLabels(stanza, 1, slots);
+  return slots;
+}
+
+/**
+ * The label of a slot written for the target policy: undefined when the target already reads its
+ * `<label/>`; else a new `<securitylabel/>` whose label is the target's equivalent, with the label
+ * as it was (or, for a default, as the governing policy writes it) kept among the equivalent
+ * labels, and the display marking of the target policy.
+ */
+function express(slot: Slot, label: Label, defaulted: boolean, target: SecurityPolicy, governing: SecurityPolicy): { replacement: Element; text: string } | 'no equivalent' | undefined {
+  const inner = slot.label?.getChild('label', NS_SECURITY_LABEL)?.elements()[0];
+  if (inner !== undefined && target.read(inner) !== undefined) return undefined;
+  const mapped = target === governing ? label : target.fromGoverning(label);
+  if (mapped === undefined) return 'no equivalent';
+  const equivalents: Element[] = [];
+  const kept = [inner, ...(slot.label?.getChildren('equivalentlabel', NS_SECURITY_LABEL) ?? []).map((wrapper) => wrapper.elements()[0])];
+  for (const element of kept) if (element !== undefined) equivalents.push(element);
+  if ((inner === undefined || defaulted) && target !== governing) equivalents.unshift(governing.render(label));
+  const replacement = target.securityLabel(mapped, equivalents.filter((element) => target.read(element) === undefined));
+  const from = slot.label === undefined ? `no label: the default ${governing.marking(label)}` : defaulted ? `the empty label: the default ${governing.marking(label)}` : governing.marking(label);
+  return { replacement, text: `${from} written as ${target.marking(mapped)} of the policy ${target.name}${equivalents.length > 0 ? ', the original kept as an equivalent label' : ''}` };
+}
+
+/** Labels of items (publish-subscribe, section 5.4) below the stanza's own children. */
+function collectItemLabels(element: Element, depth: number, slots: Slot[]): void {
+  if (depth > MAX_DEPTH) return;
+  for (const child of element.elements()) {
+    if (child.xmlns === NS_SECURITY_LABEL) {
+      if (depth > 1) slots.push({ parent: element, label: child });
+      continue;
+    }
+    collectItemLabels(child, depth + 1, slots);
+  }
+}
