@@ -2,7 +2,7 @@
  * Every scenario, one after the other, then one table: each performance target with Trellis's
  * figure, the other server's from the same run, the ratio and whether it is met.
  *
- *   npm run bench -- summary [--scenarios messaging,fixed-rate,sessions,presence,federation,flood,muc]
+ *   npm run bench -- summary [--scenarios messaging,fixed-rate,sessions,presence,federation,flood,muc,startup-memory]
  *                            [--latest]
  *
  * `--latest` runs nothing and reads the newest results file of each scenario in bench/results/.
@@ -33,6 +33,8 @@ const SCENARIOS: Record<keyof ScenarioResults, string[]> = {
   flood: ['--servers', 'trellis,prosody'],
   // 8: group-chat fan-out to 1,000 occupants
   muc: ['--occupants', '1000', '--servers', 'trellis,prosody,ejabberd'],
+  // 9: resident memory of a fresh server, default configuration, no session
+  'startup-memory': ['--rounds', '3', '--servers', 'trellis,prosody,ejabberd'],
 };
 const RESULTS_DIR = join(import.meta.dirname, 'results');
 

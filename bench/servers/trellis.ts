@@ -45,33 +45,40 @@ export async function startTrellis(options: ServerOptions): Promise<ServerUnderT
       await storage.close();
     }
     const profiling = options.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`];
-    // Through the launcher operators use, with its Node options (bin/trellis).
-    const daemon = startDaemon('trellis', join(REPO, 'bin/trellis'), ['start', '--config', configFile], {
-      cwd: dir,
-      outputFile: join(dir, 'trellis.out'),
-      env: { ...process.env, TRELLIS_NODE_OPTIONS: [...profiling, process.env.TRELLIS_NODE_OPTIONS ?? ''].join(' ') },
-    });
-    try {
-      await waitForListener(daemon, options.address, options.port);
-    } catch (error) {
-      await daemon.stop();
-      throw error;
-    }
-    const version = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')).version as string;
-    return {
-      name: 'trellis',
-      version: `Trellis ${version} on Node ${process.version}`,
-      pid: daemon.pid,
-      settings,
-      async stop() {
-        await daemon.stop();
-        await rm(dir, { recursive: true, force: true });
-      },
-    };
+    return await launchTrellis(dir, configFile, options.address, options.port, settings, [...profiling, process.env.TRELLIS_NODE_OPTIONS ?? ''].join(' '));
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     throw error;
   }
+}
+
+/**
+ * Runs bin/trellis (the launcher operators use, with its Node options) on a configuration file in
+ * `dir`, waits for its client listener and returns it; stopping it removes `dir`.
+ */
+export async function launchTrellis(dir: string, configFile: string, address: string, port: number, settings: string[], nodeOptions = process.env.TRELLIS_NODE_OPTIONS ?? ''): Promise<ServerUnderTest> {
+  const daemon = startDaemon('trellis', join(REPO, 'bin/trellis'), ['start', '--config', configFile], {
+    cwd: dir,
+    outputFile: join(dir, 'trellis.out'),
+    env: { ...process.env, TRELLIS_NODE_OPTIONS: nodeOptions },
+  });
+  try {
+    await waitForListener(daemon, address, port);
+  } catch (error) {
+    await daemon.stop();
+    throw error;
+  }
+  const version = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')).version as string;
+  return {
+    name: 'trellis',
+    version: `Trellis ${version} on Node ${process.version}`,
+    pid: daemon.pid,
+    settings,
+    async stop() {
+      await daemon.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 function trellisYaml(dir: string, options: ServerOptions): string {

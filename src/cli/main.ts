@@ -22,6 +22,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load.ts';
 import { createLogger } from '../util/log.ts';
+import { settleHeap } from '../util/settle-heap.ts';
 import { startServer } from '../server.ts';
 import { addUser, changePassword, deleteUser, listUsers } from './accounts.ts';
 import { kickSession, listSessions } from './sessions.ts';
@@ -268,7 +269,7 @@ async function start(configFile: string | undefined): Promise<number> {
   writePidFile(config.data_dir);
   const firstHost = config.hosts[0]!.domain;
   logger.info(`ready; add a user with: ./bin/trellis adduser alice@${firstHost}${config.source ? ` --config ${config.source}` : ''}`);
-  await new Promise<void>((resolve) => {
+  const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       logger.info('shutting down', { signal });
       resolve();
@@ -276,6 +277,8 @@ async function start(configFile: string | undefined): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  settleHeap();
+  await stopped;
   await server.close();
   removePidFile(config.data_dir);
   return 0;

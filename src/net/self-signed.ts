@@ -2,16 +2,19 @@
  * Self-signed certificates for hosts that have none configured, so a fresh install speaks TLS
  * at once. Stored under <data_dir>/certs/<domain>.{crt,key} and reused across restarts;
  * regenerated when missing or within 30 days of expiry.
+ *
+ * The certificate is built by @peculiar/x509 in a child process (a Node started for it, once per
+ * new certificate): that library and its ASN.1 schemas are about 200 modules which the server
+ * would otherwise keep compiled in memory for the rest of its life after using them once, and a
+ * worker thread's memory is not all given back to the system when it ends.
  */
+import { execFile } from 'node:child_process';
 import { webcrypto } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { join } from 'node:path';
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
+import { fileURLToPath } from 'node:url';
 import type { TlsFiles } from '../config/types.ts';
-
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
 const VALIDITY_DAYS = 3650;
 const RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000;
@@ -27,10 +30,27 @@ export async function ensureSelfSignedCertificate(domain: string, dataDir: strin
   const files: TlsFiles = { certificate: join(dir, `${domain}.crt`), key: join(dir, `${domain}.key`) };
   if (await isUsable(files.certificate)) return { files, created: false };
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const { certificatePem, keyPem } = await generateSelfSigned(domain);
+  const { certificatePem, keyPem } = await generateInChildProcess(domain);
   await writeFile(files.key, keyPem, { mode: 0o600 });
   await writeFile(files.certificate, certificatePem, { mode: 0o644 });
   return { files, created: true };
+}
+
+export interface SelfSignedPem {
+  certificatePem: string;
+  keyPem: string;
+}
+
+/** generateSelfSigned in a child process (./self-signed-process.ts), which prints the PEMs as JSON. */
+function generateInChildProcess(domain: string): Promise<SelfSignedPem> {
+  const script = fileURLToPath(new URL('./self-signed-process.ts', import.meta.url));
+  return new Promise((resolve, reject) => {
+    // The same Node, without this process's options (an inspector port or a profile is not the child's).
+    execFile(process.execPath, [script, domain], { maxBuffer: 1 << 20, timeout: 60_000 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`generating a self-signed certificate for ${domain} failed: ${stderr.trim() || error.message}`));
+      else resolve(JSON.parse(stdout) as SelfSignedPem);
+    });
+  });
 }
 
 async function isUsable(certificateFile: string): Promise<boolean> {
@@ -46,7 +66,10 @@ async function isUsable(certificateFile: string): Promise<boolean> {
  * An ECDSA P-256 certificate naming the domain as a DNS-ID (RFC 6125 section 6.4), with
  * serverAuth and clientAuth usages so the same certificate serves both ends of a server link.
  */
-export async function generateSelfSigned(domain: string): Promise<{ certificatePem: string; keyPem: string }> {
+export async function generateSelfSigned(domain: string): Promise<SelfSignedPem> {
+  await import('reflect-metadata');
+  const x509 = await import('@peculiar/x509');
+  x509.cryptoProvider.set(webcrypto as unknown as Crypto);
   const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
   const notBefore = new Date(Date.now() - 60_000);
