@@ -3,17 +3,16 @@
  * at once. Stored under <data_dir>/certs/<domain>.{crt,key} and reused across restarts;
  * regenerated when missing or within 30 days of expiry.
  *
- * The certificate is built by @peculiar/x509 in a child process (a Node started for it, once per
- * new certificate): that library and its ASN.1 schemas are about 200 modules which the server
- * would otherwise keep compiled in memory for the rest of its life after using them once, and a
- * worker thread's memory is not all given back to the system when it ends.
+ * @peculiar/x509, with tsyringe, reflect-metadata and a dozen ASN.1 schema packages (about 200
+ * modules), is imported only when a certificate has to be made: a server restarted on its data
+ * directory never loads it. (Making it in a child process instead kept it out of a first start
+ * too, but cost every fresh start a Node process per host: 3.5 s for three hosts on a busy
+ * machine against 0.3 s here; docs/performance.md, "Memory at start".)
  */
-import { execFile } from 'node:child_process';
 import { webcrypto } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { TlsFiles } from '../config/types.ts';
 
 const VALIDITY_DAYS = 3650;
@@ -30,7 +29,7 @@ export async function ensureSelfSignedCertificate(domain: string, dataDir: strin
   const files: TlsFiles = { certificate: join(dir, `${domain}.crt`), key: join(dir, `${domain}.key`) };
   if (await isUsable(files.certificate)) return { files, created: false };
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const { certificatePem, keyPem } = await generateInChildProcess(domain);
+  const { certificatePem, keyPem } = await generateSelfSigned(domain);
   await writeFile(files.key, keyPem, { mode: 0o600 });
   await writeFile(files.certificate, certificatePem, { mode: 0o644 });
   return { files, created: true };
@@ -39,18 +38,6 @@ export async function ensureSelfSignedCertificate(domain: string, dataDir: strin
 export interface SelfSignedPem {
   certificatePem: string;
   keyPem: string;
-}
-
-/** generateSelfSigned in a child process (./self-signed-process.ts), which prints the PEMs as JSON. */
-function generateInChildProcess(domain: string): Promise<SelfSignedPem> {
-  const script = fileURLToPath(new URL('./self-signed-process.ts', import.meta.url));
-  return new Promise((resolve, reject) => {
-    // The same Node, without this process's options (an inspector port or a profile is not the child's).
-    execFile(process.execPath, [script, domain], { maxBuffer: 1 << 20, timeout: 60_000 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`generating a self-signed certificate for ${domain} failed: ${stderr.trim() || error.message}`));
-      else resolve(JSON.parse(stdout) as SelfSignedPem);
-    });
-  });
 }
 
 async function isUsable(certificateFile: string): Promise<boolean> {
