@@ -11,11 +11,10 @@
  * seconds) for the machine to be idle, since other processes' CPU use disturbs every figure. Prints one table and writes JSON to
  * bench/results/. Column meanings and measured figures: docs/performance.md.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { BenchMechanism } from './load/bench-client.ts';
+import { writeResults as writeResultsFile } from './report/results.ts';
 import { GENERATOR_SATURATED_PERCENT, killActiveGenerators, measureMessagingRun, type MessagingRun } from './load/messaging-run.ts';
 import { spreadOf, type Spread } from './report/stats.ts';
 import { textTable } from './report/table.ts';
@@ -214,12 +213,7 @@ function summarise(runs: MessagingRun[]) {
 }
 
 function writeResults(runs: MessagingRun[], servers: Record<string, { version: string; settings: string[] }>): string {
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  const date = new Date();
-  const file = join(RESULTS_DIR, `messaging-${date.toISOString().replaceAll(':', '-').replace(/\.\d+Z$/, 'Z')}.json`);
-  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryBytes: totalmem(), kernel: release(), node: process.version };
-  writeFileSync(file, JSON.stringify({ scenario: 'messaging', date: date.toISOString(), params, machine, servers, runs, summary: summarise(runs) }, null, 2) + '\n');
-  return file;
+  return writeResultsFile('messaging', { params, servers, runs, summary: summarise(runs) });
 }
 
 function fixed(value: number, digits: number): string {

@@ -11,13 +11,11 @@
  * its HTTP API before any client connects). Every wait is
  * bounded. Prints one table and writes JSON to bench/results/; docs/performance.md explains it.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, release, totalmem } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { presenceFanOutRun, type FanOutRun } from './load/presence-fan-out.ts';
+import { writeResults } from './report/results.ts';
 import { spreadOf } from './report/stats.ts';
 import { textTable } from './report/table.ts';
 import { isListening, stopAllDaemons } from './servers/daemon.ts';
@@ -35,7 +33,6 @@ const STARTERS: Record<string, { start: ServerStarter; port: number }> = {
 const DOMAIN = 'bench.local';
 const PASSWORD = 'bench-password';
 const OWNER = 'owner';
-const RESULTS_DIR = join(import.meta.dirname, 'results');
 
 const { values } = parseArgs({
   options: {
@@ -118,12 +115,7 @@ async function main(): Promise<void> {
     }
   }
   printReport(runs, versions);
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  const date = new Date();
-  const file = join(RESULTS_DIR, `presence-${date.toISOString().replaceAll(':', '-').replace(/\.\d+Z$/, 'Z')}.json`);
-  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryBytes: totalmem(), kernel: release(), node: process.version };
-  writeFileSync(file, JSON.stringify({ scenario: 'presence', date: date.toISOString(), params, machine, versions, runs }, null, 2) + '\n');
-  process.stdout.write(`\nresults: ${file}\n`);
+  process.stdout.write(`\nresults: ${writeResults('presence', { params, versions, runs })}\n`);
 }
 
 function printReport(runs: FanOutRun[], versions: Record<string, string>): void {

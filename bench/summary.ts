@@ -2,10 +2,15 @@
  * Every scenario, one after the other, then one table: each performance target with Trellis's
  * figure, the other server's from the same run, the ratio and whether it is met.
  *
- *   npm run bench -- summary [--scenarios messaging,fixed-rate,sessions,presence,federation,flood,muc]
- *                            [--latest]
+ *   npm run bench -- summary [--scenarios messaging,fixed-rate,sessions,presence,federation,flood,muc,startup-memory]
+ *                            [--tls off|on|both] [--latest]
  *
- * `--latest` runs nothing and reads the newest results file of each scenario in bench/results/.
+ * `--tls on` runs every client scenario with TLS as deployed (load/tls-mode.ts: STARTTLS, TLS 1.3,
+ * one certificate and one cipher suite for every server; the TCP relay never does). Federation's
+ * server links are TLS either way and its clients stay on plain TCP: its peers' client listeners
+ * are not set up for TLS yet; `--tls both` runs them all twice, TLS off then on, and prints a table for each.
+ * `--latest` runs nothing and reads the newest results file of each scenario in bench/results/
+ * (with TLS off, on, or both, as `--tls` says).
  * The scenarios run with the arguments below (the ones docs/performance.md reports); the whole
  * run takes about 25 minutes without `muc` and 35 with it, most of it waiting for the machine to be
  * idle between servers and for 1,000 occupants to enter a room.
@@ -14,6 +19,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { BENCH_TLS_ENV } from './load/tls-mode.ts';
 import { writeResults } from './report/results.ts';
 import { textTable } from './report/table.ts';
 import { targetRows, type ScenarioResults } from './report/targets.ts';
@@ -33,6 +39,8 @@ const SCENARIOS: Record<keyof ScenarioResults, string[]> = {
   flood: ['--servers', 'trellis,prosody'],
   // 8: group-chat fan-out to 1,000 occupants
   muc: ['--occupants', '1000', '--servers', 'trellis,prosody,ejabberd'],
+  // 9: resident memory of a fresh server, default configuration, no session
+  'startup-memory': ['--rounds', '3', '--servers', 'trellis,prosody,ejabberd'],
 };
 const RESULTS_DIR = join(import.meta.dirname, 'results');
 
@@ -40,8 +48,15 @@ const { values } = parseArgs({
   options: {
     scenarios: { type: 'string', default: Object.keys(SCENARIOS).join(',') },
     latest: { type: 'boolean', default: false },
+    tls: { type: 'string', default: 'off' },
   },
 });
+const TLS_MODES: Record<string, boolean[]> = { off: [false], on: [true], both: [false, true] };
+const tlsModes = TLS_MODES[values.tls];
+if (!tlsModes) {
+  process.stderr.write(`summary: --tls is off, on or both, not "${values.tls}"\n`);
+  process.exit(2);
+}
 const chosen = values.scenarios.split(',').map((name) => name.trim()) as (keyof ScenarioResults)[];
 for (const name of chosen) {
   if (!(name in SCENARIOS)) {
@@ -50,29 +65,40 @@ for (const name of chosen) {
   }
 }
 
-const results: ScenarioResults = {};
-const files: Record<string, string> = {};
-for (const name of chosen) {
-  const file = values.latest ? newestResults(name) : await runScenario(name, SCENARIOS[name]);
-  if (file === undefined) {
-    process.stderr.write(`summary: ${name} left no results file\n`);
-    continue;
+/** scenarios whose clients stay on plain TCP with --tls on (see above) */
+const PLAIN_CLIENTS = new Set<string>(['federation']);
+
+const tables: { tls: boolean; files: Record<string, string>; rows: ReturnType<typeof targetRows> }[] = [];
+for (const tls of tlsModes) {
+  const results: ScenarioResults = {};
+  const files: Record<string, string> = {};
+  for (const name of chosen) {
+    const clientTls = tls && !PLAIN_CLIENTS.has(name);
+    const file = values.latest ? newestResults(name, clientTls) : await runScenario(name, SCENARIOS[name], clientTls);
+    if (file === undefined) {
+      process.stderr.write(`summary: ${name} left no results file${values.latest ? ` with client TLS ${clientTls ? 'on' : 'off'}` : ''}\n`);
+      continue;
+    }
+    files[name] = file;
+    results[name] = JSON.parse(readFileSync(file, 'utf8'));
   }
-  files[name] = file;
-  results[name] = JSON.parse(readFileSync(file, 'utf8'));
+  tables.push({ tls, files, rows: targetRows(results) });
 }
 
-const rows = targetRows(results);
-process.stdout.write(`\nperformance targets (${new Date().toISOString()}):\n\n`);
-process.stdout.write(textTable(['target', 'Trellis', 'other', 'ratio', 'met'], rows.map((row) => [row.target, row.trellis, row.other, row.ratio, row.met])) + '\n\n');
-for (const [name, file] of Object.entries(files)) process.stdout.write(`${name}: ${file}\n`);
-process.stdout.write(`\nresults: ${writeResults('summary', { scenarios: SCENARIOS, files, rows })}\n`);
+for (const { tls, files, rows } of tables) {
+  const plain = tls ? ` except ${[...PLAIN_CLIENTS].join(', ')}` : '';
+  process.stdout.write(`\nperformance targets, client TLS ${tls ? 'on' : 'off'}${plain} (${new Date().toISOString()}):\n\n`);
+  process.stdout.write(textTable(['target', 'Trellis', 'other', 'ratio', 'met'], rows.map((row) => [row.target, row.trellis, row.other, row.ratio, row.met])) + '\n\n');
+  for (const [name, file] of Object.entries(files)) process.stdout.write(`${name}: ${file}\n`);
+}
+process.stdout.write(`\nresults: ${writeResults('summary', { scenarios: SCENARIOS, tables })}\n`);
 
 /** Runs `bench/<name>.ts`, passing its output through, and returns the results file it names. */
-function runScenario(name: string, args: string[]): Promise<string | undefined> {
-  process.stdout.write(`\n=== ${name}: node bench/${name}.ts ${args.join(' ')}\n`);
+function runScenario(name: string, args: string[], tls: boolean): Promise<string | undefined> {
+  process.stdout.write(`\n=== ${name}: ${tls ? `${BENCH_TLS_ENV}=1 ` : ''}node bench/${name}.ts ${args.join(' ')}\n`);
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(import.meta.dirname, `${name}.ts`), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const env = { ...process.env, [BENCH_TLS_ENV]: tls ? '1' : '0' };
+    const child = spawn(process.execPath, [join(import.meta.dirname, `${name}.ts`), ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
@@ -82,9 +108,11 @@ function runScenario(name: string, args: string[]): Promise<string | undefined> 
   });
 }
 
-function newestResults(name: string): string | undefined {
+/** The newest results file of a scenario run with TLS on or off (files from before the flag had it off). */
+function newestResults(name: string, tls: boolean): string | undefined {
   const newest = readdirSync(RESULTS_DIR)
     .filter((file) => new RegExp(`^${name}-\\d{4}-.*Z\\.json$`).test(file))
+    .filter((file) => (JSON.parse(readFileSync(join(RESULTS_DIR, file), 'utf8')).tls ?? false) === tls)
     .sort()
     .at(-1);
   return newest === undefined ? undefined : join(RESULTS_DIR, newest);

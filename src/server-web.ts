@@ -6,7 +6,6 @@
  */
 import type { C2sService } from './c2s/listener.ts';
 import { hostMetaRoutes } from './c2s/host-meta.ts';
-import { webSocketRoute } from './c2s/websocket.ts';
 import type { TrellisConfig } from './config/types.ts';
 import { HttpListener } from './net/http-listener.ts';
 import type { BoundAddress } from './net/listener.ts';
@@ -35,7 +34,8 @@ export async function prepareWeb(config: TrellisConfig, storage: Storage, logger
     uploads,
     async listen(c2s, router, tls) {
       const websocket = config.http.websocket;
-      if (websocket.enabled) http.route(webSocketRoute({ config: config.http, c2s, maxStanzaBytes: config.c2s.limits.max_stanza_bytes, logger: httpLogger }));
+      // Loaded only when served: the WebSocket library is a dozen modules a server without it never needs.
+      if (websocket.enabled) http.route((await import('./c2s/websocket.ts')).webSocketRoute({ config: config.http, c2s, maxStanzaBytes: config.c2s.limits.max_stanza_bytes, logger: httpLogger }));
       const hosted = (domain: string) => router.hosts.has(domain) && router.hosts.get(domain)!.service === undefined;
       const webSocketUrl = (domain: string) => (websocket.enabled ? http.baseUrl(domain).replace(/^http/, 'ws') + websocket.path : undefined);
       for (const route of hostMetaRoutes({ hosted, webSocketUrl })) http.route(route);

@@ -1,5 +1,6 @@
 /**
- * One benchmark client over plain TCP: stream header, SASL SCRAM (RFC 6120 section 6, RFC 5802),
+ * One benchmark client over plain TCP, or with STARTTLS (RFC 6120 section 5) when the run has TLS
+ * on (tls-mode.ts: TLS 1.3, one cipher suite, checked after the handshake): stream header, SASL SCRAM (RFC 6120 section 6, RFC 5802),
  * stream restart, resource binding (RFC 6120 section 7), initial presence (RFC 6121 section 4.2),
  * then a ping round trip (XEP-0199) to know the server has processed all of it.
  *
@@ -12,8 +13,10 @@
  * Everything is bounded by a timeout so a stuck server cannot hang the benchmark.
  */
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import { CachedScramClient } from './cached-scram-client.ts';
 import { PingAnswerer } from './ping-answerer.ts';
+import { BENCH_CIPHER_SUITE, benchTls } from './tls-mode.ts';
 
 export type BenchMechanism = 'SCRAM-SHA-1' | 'SCRAM-SHA-256';
 
@@ -29,9 +32,11 @@ export interface LoginOptions {
 }
 
 const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
+const NS_TLS = 'urn:ietf:params:xml:ns:xmpp-tls';
 
 export class BenchClient {
-  readonly socket: Socket;
+  /** the TCP socket, replaced by the TLS socket over it after STARTTLS */
+  socket: Socket;
   readonly fullJid: string;
   #buffer = '';
   #waiter: (() => void) | undefined;
@@ -48,11 +53,8 @@ export class BenchClient {
 
   static async login(options: LoginOptions): Promise<BenchClient> {
     const socket = connect({ host: options.address, port: options.port, noDelay: true });
-    socket.setEncoding('utf8');
     const client = new BenchClient(socket, `${options.username}@${options.domain}/${options.resource}`);
-    socket.on('data', (text: string) => client.#receive(text));
-    socket.on('error', (error) => client.#close(error));
-    socket.on('close', () => client.#close(new Error('connection closed by the server')));
+    client.#listen(socket, 'the server');
     const timer = setTimeout(() => socket.destroy(new Error(`login of ${client.fullJid} timed out after ${options.timeoutMs} ms`)), options.timeoutMs);
     try {
       await client.#negotiate(options);
@@ -95,11 +97,8 @@ export class BenchClient {
    */
   static async primeSaltedPassword(options: LoginOptions): Promise<void> {
     const socket = connect({ host: options.address, port: options.port, noDelay: true });
-    socket.setEncoding('utf8');
     const client = new BenchClient(socket, `${options.username}@${options.domain}`);
-    socket.on('data', (text: string) => client.#receive(text));
-    socket.on('error', (error) => client.#close(error));
-    socket.on('close', () => client.#close(new Error('connection closed by the server')));
+    client.#listen(socket, 'the server');
     const timer = setTimeout(() => socket.destroy(new Error(`first SCRAM exchange of ${client.fullJid} timed out after ${options.timeoutMs} ms`)), options.timeoutMs);
     try {
       const { scram, challenge } = await client.#startScram(options);
@@ -109,15 +108,50 @@ export class BenchClient {
       await client.close();
     } finally {
       clearTimeout(timer);
-      socket.destroy();
+      client.socket.destroy();
     }
+  }
+
+  #listen(socket: Socket, peer: string): void {
+    socket.setEncoding('utf8');
+    socket.on('data', (text: string) => this.#receive(text));
+    socket.on('error', (error) => this.#close(error));
+    socket.on('close', () => this.#close(new Error(`connection closed by ${peer}`)));
+  }
+
+  /** STARTTLS (RFC 6120 section 5.4): <starttls/>, <proceed/>, then TLS over the same TCP connection. */
+  async #startTls(domain: string, features: string): Promise<void> {
+    if (!features.includes(NS_TLS)) throw new Error(`the server does not offer STARTTLS: ${features}`);
+    this.#write(`<starttls xmlns='${NS_TLS}'/>`);
+    const answer = await this.#expect(/<proceed[^>]*\/>|<failure[^>]*\/>/);
+    if (!answer[0].startsWith('<proceed')) throw new Error(`STARTTLS refused: ${answer[0]}`);
+    const tcp = this.socket;
+    tcp.removeAllListeners('data');
+    tcp.removeAllListeners('close');
+    // The benchmark's own self-signed certificate (tls-mode.ts): the name is checked, not the issuer.
+    const tls = connectTls({ socket: tcp, servername: domain, rejectUnauthorized: false, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', ciphers: BENCH_CIPHER_SUITE });
+    await new Promise<void>((resolve, reject) => {
+      tls.once('secureConnect', resolve);
+      tls.once('error', reject);
+    });
+    const cipher = tls.getCipher().standardName;
+    if (tls.getProtocol() !== 'TLSv1.3' || cipher !== BENCH_CIPHER_SUITE) throw new Error(`negotiated ${tls.getProtocol()} ${cipher}, not TLSv1.3 ${BENCH_CIPHER_SUITE}`);
+    const subject = tls.getPeerCertificate().subjectaltname ?? '';
+    if (!subject.split(', ').includes(`DNS:${domain}`)) throw new Error(`the server's certificate names ${subject || 'nothing'}, not ${domain}`);
+    this.socket = tls;
+    this.#listen(tls, 'the server');
   }
 
   /** Opens the stream and sends SCRAM's client-first-message; returns the server-first-message. */
   async #startScram(options: LoginOptions): Promise<{ scram: CachedScramClient; challenge: Buffer }> {
-    const features = await this.#openStream(options.domain);
+    let features = await this.#openStream(options.domain);
+    if (benchTls()) {
+      await this.#startTls(options.domain, features);
+      // RFC 6120 section 5.4.3.3: a new stream over TLS.
+      features = await this.#openStream(options.domain);
+    }
     const offered = [...features.matchAll(/<mechanism>([^<]+)<\/mechanism>/g)].map((match) => match[1]);
-    if (!offered.includes(options.mechanism)) throw new Error(`server does not offer ${options.mechanism} without TLS (offered: ${offered.join(', ') || 'none'})`);
+    if (!offered.includes(options.mechanism)) throw new Error(`server does not offer ${options.mechanism}${benchTls() ? '' : ' without TLS'} (offered: ${offered.join(', ') || 'none'})`);
     const scram = new CachedScramClient(options.mechanism === 'SCRAM-SHA-1' ? 'SHA-1' : 'SHA-256', options.username, options.password);
     this.#write(`<auth xmlns='${NS_SASL}' mechanism='${options.mechanism}'>${scram.firstMessage().toString('base64')}</auth>`);
     const challenge = await this.#expect(/<challenge[^>]*>([^<]*)<\/challenge>|<failure[\s\S]*?<\/failure>/);

@@ -15,6 +15,11 @@ export interface ScenarioResults {
   federation?: FederationResults;
   flood?: FloodResults;
   muc?: MucResults;
+  'startup-memory'?: StartupMemoryResults;
+}
+
+interface StartupMemoryResults {
+  runs: { server: string; rssBytes: number; anonBytes: number; fileBytes: number; load1: number }[];
 }
 
 interface MessagingResults {
@@ -65,7 +70,7 @@ export interface TargetRow {
 }
 
 export function targetRows(results: ScenarioResults): TargetRow[] {
-  return [...messagingRows(results.messaging), ...fixedRateRows(results['fixed-rate']), ...sessionsRows(results.sessions), ...presenceRows(results.presence), ...federationRows(results.federation), ...floodRows(results.flood), ...mucRows(results.muc)];
+  return [...messagingRows(results.messaging), ...fixedRateRows(results['fixed-rate']), ...sessionsRows(results.sessions), ...presenceRows(results.presence), ...federationRows(results.federation), ...floodRows(results.flood), ...mucRows(results.muc), ...startupMemoryRows(results['startup-memory'])];
 }
 
 const unmeasured = (target: string): TargetRow => ({ target, trellis: '-', other: '-', ratio: '-', met: 'not measured' });
@@ -175,6 +180,26 @@ function floodRows(flood: FloodResults | undefined): TargetRow[] {
       other: prosody ? `${describe(prosody)} (Prosody, Debian's mod_limits)` : '-',
       ratio: Number.isFinite(ratio) ? `${fixed(ratio, 2)}×` : '∞',
       met: ratio <= 2 ? 'yes' : 'no',
+    },
+  ];
+}
+
+/** Trellis's median RSS against the 50 MB target, with Prosody's and ejabberd's medians from the same rounds beside it. */
+function startupMemoryRows(startup: StartupMemoryResults | undefined): TargetRow[] {
+  const target = 'resident memory of a fresh server (default configuration, no session) ≤ 50 MB';
+  const median = (server: string, pick: (run: StartupMemoryResults['runs'][number]) => number) =>
+    spreadOf((startup?.runs ?? []).filter((run) => run.server === server).map(pick)).median / 1048576;
+  const trellis = median('trellis', (run) => run.rssBytes);
+  if (!Number.isFinite(trellis)) return [unmeasured(target)];
+  const others = ['prosody', 'ejabberd'].filter((server) => Number.isFinite(median(server, (run) => run.rssBytes)));
+  const loads = (startup?.runs ?? []).map((run) => run.load1);
+  return [
+    {
+      target: `${target} (median; load average ${fixed(Math.min(...loads), 1)}–${fixed(Math.max(...loads), 1)})`,
+      trellis: `${fixed(trellis, 1)} MB (${fixed(median('trellis', (run) => run.anonBytes), 1)} anonymous)`,
+      other: others.map((server) => `${fixed(median(server, (run) => run.rssBytes), 1)} MB (${server})`).join(', ') || '-',
+      ratio: others.map((server) => `${fixed(trellis / median(server, (run) => run.rssBytes), 2)}×`).join(', ') || '-',
+      met: trellis <= 50 ? 'yes' : 'no',
     },
   ];
 }

@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prepareEjabberdErl } from '../../test/support/lab/ejabberd-erl.ts';
 import { ensureDebianPackage, debianVersion } from './debian-package.ts';
+import { benchCertificate, benchTls } from '../load/tls-mode.ts';
 import { startDaemon, waitForListener } from './daemon.ts';
 import type { ServerOptions, ServerUnderTest } from './server-under-test.ts';
 
@@ -60,7 +61,9 @@ export async function startEjabberd(options: ServerOptions): Promise<ServerUnder
       version: `ejabberd ${debianVersion('ejabberd')} (Debian) on Erlang/OTP ${otpRelease()} (erlang-base ${debianVersion('erlang-base')})`,
       pid: daemon.pid,
       settings: [
-        `listen: ejabberd_c2s on ${options.address}:${options.port}, starttls: false, starttls_required: false (SCRAM offered on plain TCP)`,
+        benchTls()
+          ? `listen: ejabberd_c2s on ${options.address}:${options.port}, starttls: true, starttls_required: true; certfiles: the benchmark certificate and key (the clients offer TLS 1.3 and one suite only)`
+          : `listen: ejabberd_c2s on ${options.address}:${options.port}, starttls: false, starttls_required: false (SCRAM offered on plain TCP)`,
         `listener backlog: ${LISTEN_BACKLOG} (default 5: logins hundreds at a time overflow it); listener shaper: none and shaper_rules c2s_shaper: none (Debian's file shapes clients to 3000 B/s); max_fsm_queue: ${MAX_FSM_QUEUE} (listener and global)`,
         `modules: ${MODULES.join(', ')} (mod_privacy is required by mod_blocking; mod_http_api creates the accounts)`,
         'auth_method: internal, auth_password_format: scram (SHA-1, 4096 iterations: fixed in 23.01)',
@@ -132,15 +135,15 @@ log_rotate_count: 0
 auth_method: internal
 auth_password_format: scram
 default_db: mnesia
-max_fsm_queue: ${MAX_FSM_QUEUE}
+${benchTls() ? certfilesYaml(options.domain) : ''}max_fsm_queue: ${MAX_FSM_QUEUE}
 shaper_rules:
   c2s_shaper: none
 listen:
   - port: ${options.port}
     ip: ${yaml(options.address)}
     module: ejabberd_c2s
-    starttls: false
-    starttls_required: false
+    starttls: ${benchTls()}
+    starttls_required: ${benchTls()}
     shaper: none
     backlog: ${LISTEN_BACKLOG}
     max_fsm_queue: ${MAX_FSM_QUEUE}
@@ -182,4 +185,10 @@ export function ejabberdApiConfig(address: string, commands: string[]): { listen
       ip: 127.0.0.0/8
     what: [${commands.map((command) => JSON.stringify(command)).join(', ')}]`,
   };
+}
+
+/** The benchmark certificate and key (../load/tls-mode.ts). */
+function certfilesYaml(domain: string): string {
+  const { certificate, key } = benchCertificate(domain);
+  return `certfiles:\n  - ${JSON.stringify(certificate)}\n  - ${JSON.stringify(key)}\n`;
 }

@@ -26,6 +26,19 @@ export function readProcSnapshot(pid: number): ProcSnapshot {
   return { atMillis: performance.now(), cpuSeconds: ticks / CLOCK_TICKS_PER_SECOND, rssBytes: rssKb * 1024 };
 }
 
+/** Resident memory of a process split as proc(5) reports it: anonymous (heap, stacks) and file-backed (program and libraries). */
+export interface ResidentMemory {
+  rssBytes: number;
+  anonBytes: number;
+  fileBytes: number;
+}
+
+export function readResidentMemory(pid: number): ResidentMemory {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rssBytes: kb('VmRSS'), anonBytes: kb('RssAnon'), fileBytes: kb('RssFile') + kb('RssShmem') };
+}
+
 /** Samples a process's memory in the background to catch its peak resident set. */
 export class RssSampler {
   #peakBytes = 0;

@@ -18,6 +18,7 @@ import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { benchCertificate, benchTls } from '../load/tls-mode.ts';
 import { startDaemon, waitForListener } from './daemon.ts';
 import { ensureProsodyInstalled } from './prosody-install.ts';
 import type { ServerOptions, ServerUnderTest } from './server-under-test.ts';
@@ -51,7 +52,9 @@ export async function startProsody(options: ServerOptions): Promise<ServerUnderT
       pid: daemon.pid,
       settings: [
         `interfaces = { "${options.address}" }, c2s_ports = { ${options.port} }`,
-        'c2s_require_encryption = false; mod_tls not loaded (SCRAM offered on plain TCP, PLAIN is not)',
+        benchTls()
+          ? 'mod_tls loaded, c2s_require_encryption = true, ssl = { certificate, key } the benchmark certificate (the clients offer TLS 1.3 and one suite only)'
+          : 'c2s_require_encryption = false; mod_tls not loaded (SCRAM offered on plain TCP, PLAIN is not)',
         `modules_enabled = { ${MODULES.map((name) => `"${name}"`).join(', ')} } (presence, message, iq, c2s, offline load automatically; allow_registration stays false)`,
         `modules_disabled = { ${MODULES_DISABLED.map((name) => `"${name}"`).join(', ')} }; s2s_ports = { }`,
         'mod_limits not loaded: no c2s rate limit or traffic shaping',
@@ -131,13 +134,20 @@ c2s_ports = { ${options.port} }
 c2s_direct_tls_ports = { }
 s2s_ports = { }
 s2s_direct_tls_ports = { }
-modules_enabled = ${list(MODULES)}
+modules_enabled = ${list(benchTls() ? [...MODULES, 'tls'] : MODULES)}
 modules_disabled = ${list(MODULES_DISABLED)}
 authentication = "internal_hashed"
 default_iteration_count = ${options.scramIterations}
 storage = "internal"
-c2s_require_encryption = false
-network_settings = { tcp_backlog = 1024 }
+c2s_require_encryption = ${benchTls()}
+${tlsLua(options.domain)}network_settings = { tcp_backlog = 1024 }
 VirtualHost ${lua(options.domain)}
 ${options.muc ? `Component ${lua(`conference.${options.domain}`)} "muc"\n` : ''}`;
+}
+
+/** The benchmark certificate when the run has TLS on (../load/tls-mode.ts). */
+function tlsLua(domain: string): string {
+  if (!benchTls()) return '';
+  const { certificate, key } = benchCertificate(domain);
+  return `ssl = { certificate = ${JSON.stringify(certificate)}, key = ${JSON.stringify(key)} }\n`;
 }

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeStoredCredentials } from '../../src/auth/scram.ts';
 import { openStorage } from '../../src/storage/open.ts';
+import { benchCertificate, benchTls } from '../load/tls-mode.ts';
 import { startDaemon, waitForListener } from './daemon.ts';
 import type { ServerOptions, ServerUnderTest } from './server-under-test.ts';
 
@@ -19,7 +20,9 @@ export async function startTrellis(options: ServerOptions): Promise<ServerUnderT
   const configFile = join(dir, 'trellis.yaml');
   const settings = [
     `listeners.c2s: ${options.address}:${options.port}; every other listener (direct TLS, s2s) off`,
-    'c2s.require_tls: false (SCRAM offered on plain TCP; the clients never start TLS)',
+    benchTls()
+      ? 'c2s.require_tls: true (the default) with the benchmark certificate (tls: certificate, key); tls_settings.min_version: TLSv1.3'
+      : 'c2s.require_tls: false (SCRAM offered on plain TCP; the clients never start TLS)',
     'c2s.sasl_mechanisms: [SCRAM-SHA-1, SCRAM-SHA-256]',
     `c2s.scram_iterations: ${options.scramIterations}`,
     'limits.c2s_per_address: 0, limits.c2s_unauthenticated: 0 (every client comes from the load generator\'s address and they log in at once)',
@@ -45,33 +48,40 @@ export async function startTrellis(options: ServerOptions): Promise<ServerUnderT
       await storage.close();
     }
     const profiling = options.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`];
-    // Through the launcher operators use, with its Node options (bin/trellis).
-    const daemon = startDaemon('trellis', join(REPO, 'bin/trellis'), ['start', '--config', configFile], {
-      cwd: dir,
-      outputFile: join(dir, 'trellis.out'),
-      env: { ...process.env, TRELLIS_NODE_OPTIONS: [...profiling, process.env.TRELLIS_NODE_OPTIONS ?? ''].join(' ') },
-    });
-    try {
-      await waitForListener(daemon, options.address, options.port);
-    } catch (error) {
-      await daemon.stop();
-      throw error;
-    }
-    const version = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')).version as string;
-    return {
-      name: 'trellis',
-      version: `Trellis ${version} on Node ${process.version}`,
-      pid: daemon.pid,
-      settings,
-      async stop() {
-        await daemon.stop();
-        await rm(dir, { recursive: true, force: true });
-      },
-    };
+    return await launchTrellis(dir, configFile, options.address, options.port, settings, [...profiling, process.env.TRELLIS_NODE_OPTIONS ?? ''].join(' '));
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     throw error;
   }
+}
+
+/**
+ * Runs bin/trellis (the launcher operators use, with its Node options) on a configuration file in
+ * `dir`, waits for its client listener and returns it; stopping it removes `dir`.
+ */
+export async function launchTrellis(dir: string, configFile: string, address: string, port: number, settings: string[], nodeOptions = process.env.TRELLIS_NODE_OPTIONS ?? ''): Promise<ServerUnderTest> {
+  const daemon = startDaemon('trellis', join(REPO, 'bin/trellis'), ['start', '--config', configFile], {
+    cwd: dir,
+    outputFile: join(dir, 'trellis.out'),
+    env: { ...process.env, TRELLIS_NODE_OPTIONS: nodeOptions },
+  });
+  try {
+    await waitForListener(daemon, address, port);
+  } catch (error) {
+    await daemon.stop();
+    throw error;
+  }
+  const version = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')).version as string;
+  return {
+    name: 'trellis',
+    version: `Trellis ${version} on Node ${process.version}`,
+    pid: daemon.pid,
+    settings,
+    async stop() {
+      await daemon.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 function trellisYaml(dir: string, options: ServerOptions): string {
@@ -84,8 +94,8 @@ listeners:
   s2s: { enabled: false }
   s2s_direct_tls: { enabled: false }
 storage: { driver: sqlite, sqlite_file: trellis.sqlite }
-c2s:
-  require_tls: false
+${tlsYaml(options.domain)}c2s:
+  require_tls: ${benchTls()}
   sasl_mechanisms: [SCRAM-SHA-1, SCRAM-SHA-256]
   scram_iterations: ${options.scramIterations}
   keepalive: { interval: 0 }
@@ -97,4 +107,11 @@ strangers: { max_messages: 0 }
 ${options.muc ? `muc: { max_occupants: ${options.muc.maxOccupants} }\n` : ''}hosts:
   ${JSON.stringify(options.domain)}: {}
 `;
+}
+
+/** The benchmark certificate and TLS 1.3 only, when the run has TLS on (../load/tls-mode.ts). */
+function tlsYaml(domain: string): string {
+  if (!benchTls()) return '';
+  const { certificate, key } = benchCertificate(domain);
+  return `tls: { certificate: ${JSON.stringify(certificate)}, key: ${JSON.stringify(key)} }\ntls_settings: { min_version: TLSv1.3 }\n`;
 }

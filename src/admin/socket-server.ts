@@ -4,10 +4,11 @@
  * A socket left behind by a crashed server is replaced; one that a live server answers on is
  * not. A bad request gets a JSON error and the server keeps serving.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { http } from '../net/http-module.ts';
 import type { Logger } from '../util/log.ts';
 import { handleAbuseRequest } from './abuse-routes.ts';
 import { handleOperatorRequest } from './operator-routes.ts';
@@ -38,7 +39,7 @@ export class AdminServer {
     }
     await mkdir(dirname(socketPath), { recursive: true });
     await removeStaleSocket(socketPath, logger);
-    const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, (request, response) =>
+    const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, (request, response) =>
       serve(request, response, sources, logger),
     );
     server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => answerClientError(error, socket, logger));

@@ -24,6 +24,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load.ts';
 import { createLogger } from '../util/log.ts';
+import { settleHeap } from '../util/settle-heap.ts';
 import { startServer } from '../server.ts';
 import { addUser, changePassword, deleteUser, listUsers } from './accounts.ts';
 import { kickSession, listSessions } from './sessions.ts';
@@ -305,7 +306,7 @@ async function start(configFile: string | undefined): Promise<number> {
   const firstHost = config.hosts[0]!.domain;
   if (config.mode === 'edge') logger.info(`ready; an edge relaying as ${firstHost}: see the pairs with ./bin/trellis s2s${config.source ? ` --config ${config.source}` : ''}`);
   else logger.info(`ready; add a user with: ./bin/trellis adduser alice@${firstHost}${config.source ? ` --config ${config.source}` : ''}`);
-  await new Promise<void>((resolve) => {
+  const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       logger.info('shutting down', { signal });
       resolve();
@@ -313,6 +314,8 @@ async function start(configFile: string | undefined): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  settleHeap();
+  await stopped;
   await server.close();
   removePidFile(config.data_dir);
   return 0;

@@ -5,12 +5,13 @@
  * a whole request, and the next request on a kept-alive connection. What it serves is given as
  * routes by path: WebSocket clients, host-meta, file upload.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HttpConfig } from '../config/types.ts';
 import { isLoopbackAddress, parseIpAddress, parseIpRange, rangeContains, type IpRange } from '../util/ip-range.ts';
 import type { Logger } from '../util/log.ts';
+import { http } from './http-module.ts';
 import { listen, type BoundAddress, type Listener } from './listener.ts';
 import type { TlsContextStore } from './tls-contexts.ts';
 
@@ -44,7 +45,7 @@ export class HttpListener {
     this.#config = config;
     this.#logger = logger;
     this.#proxies = config.trusted_proxies.map((entry) => parseIpRange(entry));
-    this.#server = createServer({
+    this.#server = http.createServer({
       maxHeaderSize: config.max_header_bytes,
       headersTimeout: Math.min(config.header_timeout, config.request_timeout) * 1000,
       requestTimeout: config.request_timeout * 1000,

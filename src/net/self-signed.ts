@@ -2,16 +2,18 @@
  * Self-signed certificates for hosts that have none configured, so a fresh install speaks TLS
  * at once. Stored under <data_dir>/certs/<domain>.{crt,key} and reused across restarts;
  * regenerated when missing or within 30 days of expiry.
+ *
+ * @peculiar/x509, with tsyringe, reflect-metadata and a dozen ASN.1 schema packages (about 200
+ * modules), is imported only when a certificate has to be made: a server restarted on its data
+ * directory never loads it. (Making it in a child process instead kept it out of a first start
+ * too, but cost every fresh start a Node process per host: 3.5 s for three hosts on a busy
+ * machine against 0.3 s here; docs/performance.md, "Memory at start".)
  */
 import { webcrypto } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { join } from 'node:path';
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
 import type { TlsFiles } from '../config/types.ts';
-
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
 const VALIDITY_DAYS = 3650;
 const RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000;
@@ -33,6 +35,11 @@ export async function ensureSelfSignedCertificate(domain: string, dataDir: strin
   return { files, created: true };
 }
 
+export interface SelfSignedPem {
+  certificatePem: string;
+  keyPem: string;
+}
+
 async function isUsable(certificateFile: string): Promise<boolean> {
   try {
     const certificate = new NodeX509Certificate(await readFile(certificateFile));
@@ -46,7 +53,10 @@ async function isUsable(certificateFile: string): Promise<boolean> {
  * An ECDSA P-256 certificate naming the domain as a DNS-ID (RFC 6125 section 6.4), with
  * serverAuth and clientAuth usages so the same certificate serves both ends of a server link.
  */
-export async function generateSelfSigned(domain: string): Promise<{ certificatePem: string; keyPem: string }> {
+export async function generateSelfSigned(domain: string): Promise<SelfSignedPem> {
+  await import('reflect-metadata');
+  const x509 = await import('@peculiar/x509');
+  x509.cryptoProvider.set(webcrypto as unknown as Crypto);
   const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
   const notBefore = new Date(Date.now() - 60_000);

@@ -9,6 +9,7 @@ import type { Host } from '../../router/host.ts';
 import type { Router } from '../../router/router.ts';
 import type { BoundSession } from '../../router/sessions.ts';
 import { Element, NS_CLIENT } from '../../xml/element.ts';
+import { StanzaCopies } from '../../xml/stanza-copies.ts';
 import type { RosterService } from '../roster/roster-service.ts';
 import { contactSeesUser, userSeesContact } from './subscription-states.ts';
 import { parsePriority, presence, readdressed } from './stanzas.ts';
@@ -35,9 +36,14 @@ export class PresenceBroadcast {
     session.im.priority = priority;
     const user = session.jid.bare();
     const { items } = await this.#rosters.roster(user);
+    // One serialization for every contact: each gets a copy with its own `to` (src/xml/stanza-copies.ts),
+    // which its sessions write as it is. The copies go out together; each contact gets one.
+    const copies = new StanzaCopies(current);
+    const routed: Promise<void>[] = [];
     for (const item of items) {
-      if (contactSeesUser(item.subscription)) await this.#route(readdressed(current, { to: item.jid }));
+      if (contactSeesUser(item.subscription)) routed.push(this.#route(copies.to(item.jid)));
     }
+    await Promise.all(routed);
     // RFC 6121 section 4.2.2 and 4.4.2: the user's available resources, the sender included.
     for (const resource of this.#router.sessions.availableResourcesOf(user)) {
       resource.send(readdressed(current, { to: resource.jid.toString() }));
