@@ -1041,13 +1041,14 @@ export const trellisSchema: ObjectNode = {
           kind: 'list',
           item: {
             kind: 'enum',
-            values: ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'],
+            values: ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256', 'SCRAM-SHA-1-PLUS', 'SCRAM-SHA-1', 'PLAIN'],
             description: 'a SASL mechanism',
           },
           minItems: 1,
           unique: true,
-          default: ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'],
-          description: 'SASL mechanisms offered, in preference order; PLAIN is only ever offered over TLS',
+          default: ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256', 'SCRAM-SHA-1-PLUS', 'SCRAM-SHA-1', 'PLAIN'],
+          description:
+            'SASL mechanisms offered, in preference order; PLAIN is only ever offered over TLS, the -PLUS ones (channel binding: tls-exporter on TLS 1.3, tls-server-end-point) only on a TLS stream of this server\'s own (not over WebSocket)',
         },
         pre_auth_timeout: {
           kind: 'integer',
