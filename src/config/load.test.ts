@@ -417,7 +417,7 @@ describe('parseConfig', () => {
       components: [],
       links: [],
       http: {
-        enabled: false,
+        enabled: true,
         addresses: ['*'],
         port: 5443,
         tls: true,

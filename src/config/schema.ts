@@ -944,7 +944,7 @@ const httpSchema: ObjectNode = {
   kind: 'object',
   description: 'the HTTP listener: WebSocket client connections (RFC 7395), host-meta discovery (XEP-0156) and file upload (XEP-0363) (docs/web.md)',
   fields: {
-    ...listener('', false, 5443).fields,
+    ...listener('', true, 5443).fields,
     tls: { kind: 'boolean', default: true, description: 'serve HTTPS with the hosts\' certificates, chosen by SNI; false serves plain HTTP, allowed only on loopback addresses or with trusted_proxies (a reverse proxy in front terminates TLS)' },
     trusted_proxies: accessList(addressEntry, 'reverse proxies (IP addresses or CIDR ranges) whose X-Forwarded-For names the client\'s address; with tls: false, only they and loopback peers are served'),
     public_url: { kind: 'string', format: httpUrl, description: 'the base URL clients reach this listener at, such as https://xmpp.example.com behind a reverse proxy; when absent, https://<domain>:<port> with the domain the client asked for' },
