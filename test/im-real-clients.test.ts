@@ -258,7 +258,7 @@ hosts:
     const items = await quentin.ok({ op: 'disco_items', jid: 'localhost' });
     assert.deepEqual(items.items, [['conference.localhost', '', ''], [OTHER, '', ''], ['pubsub.localhost', '', ''], ['upload.localhost', '', '']]);
     const otherItems = await quentin.ok({ op: 'disco_items', jid: OTHER });
-    assert.deepEqual(otherItems.items, [[`conference.${OTHER}`, '', ''], [`pubsub.${OTHER}`, '', '']]);
+    assert.deepEqual(otherItems.items, [[`conference.${OTHER}`, '', ''], [`pubsub.${OTHER}`, '', ''], [`upload.${OTHER}`, '', '']]);
   });
 
   test('blocking a JID stops its messages; unblocking lets them through again', async () => {
