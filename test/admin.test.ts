@@ -269,6 +269,7 @@ describe('admin API and trellis s2s', () => {
     assert.ok((await stat(path)).isSocket());
     const yaml = (name: string): string => `
 data_dir: ${join(dir, name)}
+http: { addresses: ["127.0.0.1"], port: 0 }
 listeners: { c2s: { addresses: ["127.0.0.1"], port: 0 }, s2s: { enabled: false } }
 s2s: { enabled: false }
 admin: { socket: ${path} }

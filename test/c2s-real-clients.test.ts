@@ -1,6 +1,6 @@
 /**
  * Real clients log in over STARTTLS with SCRAM, verifying the server's generated certificate:
- * slixmpp (Debian python3-slixmpp) and @xmpp/client.
+ * slixmpp (Debian python3-slixmpp, which binds to the channel with tls-unique) and @xmpp/client.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -49,7 +49,7 @@ describe('real clients over STARTTLS', () => {
     await server.stop();
   });
 
-  for (const mechanism of ['SCRAM-SHA-256', 'SCRAM-SHA-1']) {
+  for (const mechanism of ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-1-PLUS']) {
     test(`slixmpp logs in with ${mechanism}`, async () => {
       const result = await slixmpp(server, 'alice@localhost/slix', 'correct horse', mechanism);
       assert.deepEqual(result, { ok: true, jid: 'alice@localhost/slix' });
@@ -58,8 +58,22 @@ describe('real clients over STARTTLS', () => {
     });
   }
 
+  test('slixmpp left to choose picks SCRAM-SHA-256-PLUS', async () => {
+    const before = server.logLines.length;
+    const result = await slixmpp(server, 'alice@localhost/choose', 'correct horse', '');
+    assert.deepEqual(result, { ok: true, jid: 'alice@localhost/choose' });
+    const line = server.logLines.slice(before).find((candidate) => candidate.includes('c2s authenticated'));
+    assert.match(line ?? '', /mechanism=SCRAM-SHA-256-PLUS/);
+  });
+
+  test('slixmpp made to use SCRAM-SHA-256 says it could bind ("y"), which is refused as a downgrade (RFC 5802 section 6)', async () => {
+    const result = await slixmpp(server, 'alice@localhost/slix', 'correct horse', 'SCRAM-SHA-256');
+    assert.equal(result.ok, false);
+    await server.waitForLog('c2s authentication failed', 'condition=not-authorized', 'mechanism=SCRAM-SHA-256 ');
+  });
+
   test('slixmpp with a wrong password is refused', async () => {
-    const result = await slixmpp(server, 'alice@localhost/slix', 'wrong', 'SCRAM-SHA-256');
+    const result = await slixmpp(server, 'alice@localhost/slix', 'wrong', 'SCRAM-SHA-256-PLUS');
     assert.equal(result.ok, false);
     await server.waitForLog('c2s authentication failed', 'condition=not-authorized');
   });

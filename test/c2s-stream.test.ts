@@ -45,7 +45,7 @@ describe('client stream negotiation and hostile input', () => {
     client.close();
   }
 
-  test('offers only STARTTLS (required) before TLS, then SCRAM and PLAIN after', async () => {
+  test('offers only STARTTLS (required) before TLS, then SCRAM with and without channel binding and PLAIN after', async () => {
     const client = await RawClient.connect(server.port);
     client.send(streamHeader('localhost'));
     const before = await client.waitFor('</stream:features>');
@@ -55,7 +55,10 @@ describe('client stream negotiation and hostile input', () => {
     assert.match(before, /id='[A-Za-z0-9_-]{22}'/);
     client.close();
     const secure = await connectTls(server);
-    assert.match(secure.received, /<mechanism>SCRAM-SHA-256<\/mechanism><mechanism>SCRAM-SHA-1<\/mechanism><mechanism>PLAIN<\/mechanism>/);
+    assert.match(
+      secure.received,
+      /<mechanism>SCRAM-SHA-256-PLUS<\/mechanism><mechanism>SCRAM-SHA-256<\/mechanism><mechanism>SCRAM-SHA-1-PLUS<\/mechanism><mechanism>SCRAM-SHA-1<\/mechanism><mechanism>PLAIN<\/mechanism>/,
+    );
     assert.doesNotMatch(secure.received, /starttls/);
     secure.close();
   });

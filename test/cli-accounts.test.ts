@@ -27,6 +27,7 @@ describe('users, sessions and deluser against a running server', () => {
     dir = await mkdtemp(join(tmpdir(), 'trellis-cli-accounts-'));
     configFile = join(dir, 'trellis.yaml');
     await writeFile(configFile, `data_dir: ${join(dir, 'data')}
+http: { addresses: ["127.0.0.1"], port: 0 }
 listeners:
   c2s: { addresses: ["127.0.0.1"], port: 0 }
   s2s: { enabled: false }

@@ -34,7 +34,7 @@ describe('trellis check certs and check config', () => {
     };
     const root = await makeCertificate({ commonName: 'Check Root', ca: true });
     await writeFile(join(dir, 'root.pem'), root.pem);
-    common = `data_dir: ${join(dir, 'data')}\ns2s: { ca_files: [${join(dir, 'root.pem')}], use_system_ca: false }\n`;
+    common = `data_dir: ${join(dir, 'data')}\nhttp: { enabled: false }\ns2s: { ca_files: [${join(dir, 'root.pem')}], use_system_ca: false }\n`;
     const intermediate = await makeCertificate({ commonName: 'Check Intermediate', ca: true, issuer: root });
     const leaf = (domain: string, extra: Parameters<typeof makeCertificate>[0] = {}) =>
       makeCertificate({ commonName: domain, dnsIds: [domain, `conference.${domain}`, `pubsub.${domain}`], eku: [EKU.serverAuth, EKU.clientAuth], issuer: intermediate, ...extra });

@@ -23,6 +23,7 @@ const ADDRESS = '127.0.6.1';
 
 function configText(dir: string, extra = '', hosts = ''): string {
   return `data_dir: ${join(dir, 'data')}
+http: { addresses: ["127.0.0.1"], port: 0 }
 listeners:
   c2s: { addresses: ["${ADDRESS}"], port: 0 }
   c2s_direct_tls: { enabled: true, addresses: ["${ADDRESS}"], port: 0 }
@@ -220,7 +221,7 @@ describe('trellis reload to a server started without a configuration file', () =
     // What `trellis start` runs with when no file is found, on a test address instead of 5222/5269.
     const defaults = defaultConfig(dir);
     const listener = { ...defaults.listeners.c2s, addresses: [ADDRESS], port: 0 };
-    const config = { ...defaults, listeners: { ...defaults.listeners, c2s: listener, s2s: listener } };
+    const config = { ...defaults, listeners: { ...defaults.listeners, c2s: listener, s2s: listener }, http: { ...defaults.http, addresses: [ADDRESS], port: 0 } };
     server = await startServer(config, memoryLogger().logger);
   });
   after(async () => {

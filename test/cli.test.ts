@@ -169,7 +169,7 @@ describe('trellis CLI', () => {
     const config = join(dir, 'pid.yaml');
     await writeFile(
       config,
-      `data_dir: ${dataDir}\nlisteners:\n  c2s: { addresses: ["127.0.0.1"], port: 0 }\n  s2s: { addresses: ["127.0.0.1"], port: 0 }\nhosts:\n  example.test: {}\n`,
+      `data_dir: ${dataDir}\nhttp: { addresses: ["127.0.0.1"], port: 0 }\nlisteners:\n  c2s: { addresses: ["127.0.0.1"], port: 0 }\n  s2s: { addresses: ["127.0.0.1"], port: 0 }\nhosts:\n  example.test: {}\n`,
     );
     // The pid file names a live process that is not Trellis, as after a kill -9 and pid reuse.
     const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });

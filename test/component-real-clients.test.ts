@@ -25,6 +25,7 @@ describe('external components with slixmpp ComponentXMPP', () => {
 
   before(async () => {
     server = await startTestServer(`
+http: { addresses: ["127.0.0.1"], port: 0 }
 listeners:
   c2s: { addresses: ["127.0.0.1"], port: 0 }
   s2s: { addresses: ["127.0.0.1"], port: 0 }

@@ -24,7 +24,7 @@ const PASSWORD = 'correct horse';
 
 function configText(components: Record<string, string>): string {
   const entries = Object.entries(components).map(([domain, secret]) => `  ${domain}: { secret: "${secret}" }`);
-  const rest = `component:\n  reconnect_hold: 0\npubsub: { enabled: false }\nhosts:\n  localhost: {}\n${entries.length > 0 ? `components:\n${entries.join('\n')}\n` : ''}`;
+  const rest = `component:\n  reconnect_hold: 0\npubsub: { enabled: false }\nupload: { enabled: false }\nhosts:\n  localhost: {}\n${entries.length > 0 ? `components:\n${entries.join('\n')}\n` : ''}`;
   return reloadableConfig(rest, '  component: { addresses: ["127.0.0.1"], port: 0 }\n');
 }
 

@@ -223,7 +223,7 @@ describe('offline messages across a restart', () => {
 
 /** A server on a data directory the test owns; `stop` leaves the directory in place. */
 async function serverOn(dataDir: string): Promise<TestServer> {
-  const config = parseConfig(`data_dir: ${dataDir}\nlisteners:\n  c2s: { addresses: ["127.0.0.1"], port: 0 }\n  s2s: { enabled: false }\nc2s: { scram_iterations: 4096 }\nhosts:\n  localhost: {}\n`, { baseDir: dataDir });
+  const config = parseConfig(`data_dir: ${dataDir}\nhttp: { addresses: ["127.0.0.1"], port: 0 }\nlisteners:\n  c2s: { addresses: ["127.0.0.1"], port: 0 }\n  s2s: { enabled: false }\nc2s: { scram_iterations: 4096 }\nhosts:\n  localhost: {}\n`, { baseDir: dataDir });
   const { logger, lines } = memoryLogger();
   const server = await startServer(config, logger);
   return {

@@ -254,11 +254,11 @@ hosts:
     ]) {
       assert.ok(features.includes(feature), `${feature} in ${JSON.stringify(features)}`);
     }
-    // XEP-0030 section 4.1: the host's group-chat and publish-subscribe services and the items its configuration lists (disco.items).
+    // XEP-0030 section 4.1: the host's group-chat, publish-subscribe and upload services and the items its configuration lists (disco.items).
     const items = await quentin.ok({ op: 'disco_items', jid: 'localhost' });
-    assert.deepEqual(items.items, [['conference.localhost', '', ''], [OTHER, '', ''], ['pubsub.localhost', '', '']]);
+    assert.deepEqual(items.items, [['conference.localhost', '', ''], [OTHER, '', ''], ['pubsub.localhost', '', ''], ['upload.localhost', '', '']]);
     const otherItems = await quentin.ok({ op: 'disco_items', jid: OTHER });
-    assert.deepEqual(otherItems.items, [[`conference.${OTHER}`, '', ''], [`pubsub.${OTHER}`, '', '']]);
+    assert.deepEqual(otherItems.items, [[`conference.${OTHER}`, '', ''], [`pubsub.${OTHER}`, '', ''], [`upload.${OTHER}`, '', '']]);
   });
 
   test('blocking a JID stops its messages; unblocking lets them through again', async () => {

@@ -148,6 +148,7 @@ describe('direct TLS', () => {
   let server: TestServer;
   before(async () => {
     server = await startTestServer(`
+http: { addresses: ["127.0.0.1"], port: 0 }
 listeners:
   c2s: { addresses: ["127.0.0.1"], port: 0 }
   c2s_direct_tls: { enabled: true, addresses: ["127.0.0.1"], port: 0 }

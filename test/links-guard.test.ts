@@ -44,6 +44,7 @@ async function loginAt(server: TestServer, domain: string, username: string): Pr
 
 /** The edge on the other side: its link listens for the guard, in guard mode too. */
 const lowEdge = () => `
+http: { addresses: ["127.0.0.1"], port: 0 }
 listeners:
   c2s: { addresses: ["127.0.0.1"], port: 0 }
   s2s: { enabled: false }

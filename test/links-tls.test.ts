@@ -54,6 +54,7 @@ describe('the examples of docs/links.md', () => {
     let impostor: TestServer;
     let air: TestServer;
     const groundLink = (name: string, address: string) => `
+http: { addresses: ["127.0.0.1"], port: 0 }
 listeners:
   c2s: { addresses: ["127.0.0.1"], port: 0 }
   s2s: { enabled: false }

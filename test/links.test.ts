@@ -18,6 +18,7 @@ import { startTestServer } from './support/server.ts';
 
 async function startEdge(domains: string[], yaml: string): Promise<FederatedServer> {
   const server = await startTestServer(`
+http: { addresses: ["127.0.0.1"], port: 0 }
 listeners:
   c2s: { addresses: ["127.0.0.1"], port: 0 }
   s2s: { enabled: false }

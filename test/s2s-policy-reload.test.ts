@@ -35,6 +35,7 @@ function configText(dataDir: string, domain: string, s2s: string): string {
   return `
 data_dir: ${dataDir}
 log: { level: debug }
+http: { addresses: ["127.0.0.1"], port: 0 }
 listeners:
   c2s: { addresses: ["127.0.0.1"], port: 0 }
   s2s: { addresses: ["${domain}"], port: 5269 }

@@ -3,10 +3,12 @@
  * Base64 transfer encoding is the stream layer's business: exchanges see raw bytes.
  */
 import type { StoredCredentials } from '../storage/types.ts';
+import type { ChannelBindings } from './channel-binding.ts';
+import type { AdvertisedAuthentication } from './scram-downgrade.ts';
 import { PlainServerExchange } from './plain.ts';
 import { ScramServerExchange } from './scram-server.ts';
 
-export type SaslMechanismName = 'SCRAM-SHA-256' | 'SCRAM-SHA-1' | 'PLAIN';
+export type SaslMechanismName = 'SCRAM-SHA-256-PLUS' | 'SCRAM-SHA-256' | 'SCRAM-SHA-1-PLUS' | 'SCRAM-SHA-1' | 'PLAIN';
 
 /** Defined conditions of RFC 6120 section 6.5. */
 export type SaslFailureCondition =
@@ -47,6 +49,13 @@ export interface SaslContext {
    * real accounts: set it to the count used for new verifiers. Default DEFAULT_SCRAM_ITERATIONS.
    */
   scramIterations?: number;
+  /**
+   * The channel bindings of the TLS connection, present when the -PLUS mechanisms are offered
+   * on it: a client that could bind but believes the server cannot ("y") is then refused.
+   */
+  channelBindings?: ChannelBindings;
+  /** what the server advertised on this stream, for the XEP-0474 hash in SCRAM's server-first-message */
+  advertised?: AdvertisedAuthentication;
 }
 
 export interface SaslServerOptions {
@@ -56,10 +65,14 @@ export interface SaslServerOptions {
 
 export function createSaslServer(mechanism: SaslMechanismName, context: SaslContext, options: SaslServerOptions = {}): SaslServerExchange {
   switch (mechanism) {
+    case 'SCRAM-SHA-256-PLUS':
+      return new ScramServerExchange('SHA-256', true, context, options);
     case 'SCRAM-SHA-256':
-      return new ScramServerExchange('SHA-256', context, options);
+      return new ScramServerExchange('SHA-256', false, context, options);
+    case 'SCRAM-SHA-1-PLUS':
+      return new ScramServerExchange('SHA-1', true, context, options);
     case 'SCRAM-SHA-1':
-      return new ScramServerExchange('SHA-1', context, options);
+      return new ScramServerExchange('SHA-1', false, context, options);
     case 'PLAIN':
       return new PlainServerExchange(context);
   }

@@ -1,5 +1,10 @@
-/** Client side of a SCRAM exchange (RFC 5802 section 5), without channel binding. */
+/**
+ * Client side of a SCRAM exchange (RFC 5802 section 5), binding to the channel for the -PLUS
+ * variants (section 6) and checking the XEP-0474 downgrade protection hash when asked to.
+ */
 import { randomBytes } from 'node:crypto';
+import type { ChannelBindingType } from './channel-binding.ts';
+import { downgradeProtectionHash, type AdvertisedAuthentication } from './scram-downgrade.ts';
 import { clientKeyOf, digest, hmac, saltPassword, sameBytes, serverKeyOf, xor, type ScramHash } from './scram.ts';
 import {
   checkNonce,
@@ -21,6 +26,12 @@ export interface ScramClientOptions {
   authzid?: string;
   /** fixed client nonce, for reproducing test vectors; random otherwise */
   clientNonce?: string;
+  /** binds to the channel ("p=type"), as the -PLUS mechanisms must */
+  channelBinding?: { type: ChannelBindingType; data: Buffer };
+  /** the GS2 flag without binding: "n" (default), or "y" when the client could bind but saw no -PLUS mechanism */
+  bindingFlag?: 'n' | 'y';
+  /** XEP-0474: what the server advertised; its hash must match the server's "h" attribute */
+  advertised?: AdvertisedAuthentication;
 }
 
 /** A server message the client cannot accept: bad syntax, a wrong nonce, or a wrong signature. */
@@ -44,8 +55,9 @@ export class ScramClient {
     this.#options = options;
     this.#clientNonce = options.clientNonce ?? randomBytes(CLIENT_NONCE_BYTES).toString('base64');
     checkNonce(this.#clientNonce);
-    // gs2-header "n": the client does not support channel binding (RFC 5802 section 7).
-    this.#gs2Header = options.authzid === undefined ? 'n,,' : `n,a=${encodeSaslName(options.authzid)},`;
+    // gs2-header (RFC 5802 section 7): the channel binding flag, then the authorization identity.
+    const flag = options.channelBinding ? `p=${options.channelBinding.type}` : (options.bindingFlag ?? 'n');
+    this.#gs2Header = options.authzid === undefined ? `${flag},,` : `${flag},a=${encodeSaslName(options.authzid)},`;
     this.#clientFirstBare = `n=${encodeSaslName(options.username)},r=${this.#clientNonce}`;
   }
 
@@ -59,7 +71,8 @@ export class ScramClient {
     const { hash, password } = this.#options;
     const { serverFirst, nonce, salt, iterations } = asClientError(() => this.#parseServerFirst(serverFirstData));
     const saltedPassword = await saltPassword(password, hash, salt, iterations);
-    const withoutProof = `c=${Buffer.from(this.#gs2Header, 'utf8').toString('base64')},r=${nonce}`;
+    const cbindInput = Buffer.concat([Buffer.from(this.#gs2Header, 'utf8'), this.#options.channelBinding?.data ?? Buffer.alloc(0)]);
+    const withoutProof = `c=${cbindInput.toString('base64')},r=${nonce}`;
     const authMessage = `${this.#clientFirstBare},${serverFirst},${withoutProof}`;
     const clientKey = clientKeyOf(hash, saltedPassword);
     const proof = xor(clientKey, hmac(hash, digest(hash, clientKey), authMessage));
@@ -88,6 +101,12 @@ export class ScramClient {
     checkNonce(nonce);
     if (!nonce.startsWith(this.#clientNonce) || nonce.length === this.#clientNonce.length) {
       throw new ScramClientError('server nonce does not extend the client nonce');
+    }
+    // XEP-0474 section 5.2: a hash other than our own means the lists we saw were tampered with.
+    const advertised = this.#options.advertised;
+    if (advertised) {
+      const sent = attributes.slice(3).find((attribute) => attribute.name === 'h')?.value;
+      if (sent !== downgradeProtectionHash(this.#options.hash, advertised)) throw new ScramClientError('downgrade protection hash does not match what the server advertised');
     }
     return { serverFirst, nonce, salt, iterations };
   }

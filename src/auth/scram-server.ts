@@ -1,5 +1,9 @@
-/** Server side of a SCRAM exchange (RFC 5802 section 5, RFC 7677). */
+/**
+ * Server side of a SCRAM exchange (RFC 5802 section 5, RFC 7677), with channel binding for the
+ * -PLUS variants (section 6) and the XEP-0474 downgrade protection hash.
+ */
 import { randomBytes } from 'node:crypto';
+import { downgradeProtectionHash } from './scram-downgrade.ts';
 import type { ScramVerifier } from '../storage/types.ts';
 import type { SaslContext, SaslServerExchange, SaslServerOptions, SaslStep } from './sasl.ts';
 import { failure, isOwnBareJid, prepareUsername } from './sasl-common.ts';
@@ -20,6 +24,8 @@ const SERVER_NONCE_BYTES = 18;
 
 interface AwaitingFinal {
   gs2Header: string;
+  /** what c= must carry: the GS2 header, then the channel binding data when the client bound */
+  expectedBinding: Buffer;
   clientFirstBare: string;
   serverFirst: string;
   nonce: string;
@@ -31,12 +37,15 @@ type State = { phase: 'initial' } | { phase: 'awaiting-first' } | ({ phase: 'awa
 
 export class ScramServerExchange implements SaslServerExchange {
   readonly #hash: ScramHash;
+  /** a -PLUS mechanism: the client must bind to the channel */
+  readonly #plus: boolean;
   readonly #context: SaslContext;
   readonly #serverNonce: string;
   #state: State = { phase: 'initial' };
 
-  constructor(hash: ScramHash, context: SaslContext, options: SaslServerOptions) {
+  constructor(hash: ScramHash, plus: boolean, context: SaslContext, options: SaslServerOptions) {
     this.#hash = hash;
+    this.#plus = plus;
     this.#context = context;
     this.#serverNonce = options.serverNonce ?? randomBytes(SERVER_NONCE_BYTES).toString('base64');
   }
@@ -66,10 +75,8 @@ export class ScramServerExchange implements SaslServerExchange {
     const headerEnd = text.indexOf(',', flagEnd + 1);
     if (flagEnd < 0 || headerEnd < 0) throw new ScramSyntaxError('missing GS2 header');
     const flag = text.slice(0, flagEnd);
-    // gs2-cbind-flag: "p=" demands channel binding, which only the -PLUS variants offer
-    // (RFC 5802 section 6); "y" and "n" are fine since no -PLUS variant is advertised.
-    if (flag.startsWith('p=')) return failure('malformed-request', 'channel binding is not supported by this mechanism');
-    if (flag !== 'n' && flag !== 'y') throw new ScramSyntaxError('invalid channel binding flag');
+    const binding = this.#channelBinding(flag);
+    if ('kind' in binding) return binding;
     const authzField = text.slice(flagEnd + 1, headerEnd);
     if (authzField !== '' && !authzField.startsWith('a=')) throw new ScramSyntaxError('invalid authorization identity field');
     const authzid = authzField === '' ? undefined : decodeSaslName(authzField.slice(2));
@@ -97,8 +104,13 @@ export class ScramServerExchange implements SaslServerExchange {
       return failure('temporary-auth-failure');
     }
     const nonce = clientNonce + this.#serverNonce;
-    const serverFirst = `r=${nonce},s=${verifier.salt},i=${verifier.iterations}`;
-    this.#state = { phase: 'awaiting-final', gs2Header: text.slice(0, headerEnd + 1), clientFirstBare, serverFirst, nonce, username, verifier };
+    let serverFirst = `r=${nonce},s=${verifier.salt},i=${verifier.iterations}`;
+    // XEP-0474 section 5.1: the advertised lists' hash, an optional attribute RFC 5802 section 5.1 allows.
+    const advertised = this.#context.advertised;
+    if (advertised) serverFirst += `,h=${downgradeProtectionHash(this.#hash, advertised)}`;
+    const gs2Header = text.slice(0, headerEnd + 1);
+    const expectedBinding = Buffer.concat([Buffer.from(gs2Header, 'utf8'), binding.data]);
+    this.#state = { phase: 'awaiting-final', gs2Header, expectedBinding, clientFirstBare, serverFirst, nonce, username, verifier };
     return { kind: 'challenge', data: Buffer.from(serverFirst, 'utf8') };
   }
 
@@ -109,8 +121,12 @@ export class ScramServerExchange implements SaslServerExchange {
     const channelBinding = decodeBase64(expectAttribute(attributes, 0, 'c'), 'channel binding');
     const nonce = expectAttribute(attributes, 1, 'r');
     const proof = decodeBase64(expectAttribute(attributes, attributes.length - 1, 'p'), 'proof');
-    // Without channel binding, c= carries exactly the GS2 header of the first message.
-    if (!sameBytes(channelBinding, Buffer.from(state.gs2Header, 'utf8'))) throw new ScramSyntaxError('channel binding data does not match the GS2 header');
+    // c= carries the GS2 header of the first message, then the channel's binding data when the
+    // client bound (RFC 5802 section 7: cbind-input); other data means another TLS channel.
+    if (!sameBytes(channelBinding, state.expectedBinding)) {
+      if (state.expectedBinding.length > state.gs2Header.length) return failure('not-authorized', 'channel binding data does not match this connection');
+      throw new ScramSyntaxError('channel binding data does not match the GS2 header');
+    }
     if (nonce !== state.nonce) throw new ScramSyntaxError('nonce does not match');
     if (proof.length !== digestLength(this.#hash)) throw new ScramSyntaxError('proof has the wrong length');
 
@@ -123,5 +139,27 @@ export class ScramServerExchange implements SaslServerExchange {
 
     const serverSignature = hmac(this.#hash, Buffer.from(state.verifier.serverKey, 'base64'), authMessage);
     return { kind: 'success', username: state.username, additionalData: Buffer.from(`v=${serverSignature.toString('base64')}`, 'utf8') };
+  }
+
+  /**
+   * gs2-cbind-flag (RFC 5802 sections 6 and 7): "p=type" binds, and only -PLUS mechanisms
+   * bind; "y" says the client could bind but thinks the server cannot, which is a downgrade when
+   * this stream offers -PLUS; "n" says the client cannot bind.
+   */
+  #channelBinding(flag: string): { data: Buffer } | SaslStep {
+    const bindings = this.#context.channelBindings;
+    if (flag.startsWith('p=')) {
+      if (!this.#plus) return failure('malformed-request', 'channel binding needs a -PLUS mechanism');
+      const type = flag.slice(2);
+      const data = bindings?.data(type);
+      if (data === undefined) {
+        return failure('malformed-request', `channel binding type ${JSON.stringify(type.slice(0, 32))} is not supported here; see the advertised types (XEP-0440)`);
+      }
+      return { data };
+    }
+    if (flag !== 'n' && flag !== 'y') throw new ScramSyntaxError('invalid channel binding flag');
+    if (this.#plus) return failure('malformed-request', 'a -PLUS mechanism needs channel binding ("p=")');
+    if (flag === 'y' && bindings !== undefined && bindings.types.length > 0) return failure('not-authorized', 'server-does-support-channel-binding');
+    return { data: Buffer.alloc(0) };
   }
 }

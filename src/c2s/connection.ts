@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import { TLSSocket } from 'node:tls';
+import { serverChannelBindings, type ChannelBindings } from '../auth/channel-binding.ts';
 import type { C2sConfig, LogLevel, ParserLimits } from '../config/types.ts';
 import { makeJid, prepareDomain, prepareResource } from '../jid/jid.ts';
 import { StreamError, type StreamErrorCondition } from '../net/stream-errors.ts';
@@ -73,6 +74,8 @@ export class C2sConnection implements SessionTransport {
   /** we ended the stream with an error: what the client sent after it was accepted is not handled */
   #discardPending = false;
   #onClosed: (connection: C2sConnection) => void;
+  /** the TLS channel's bindings for SCRAM -PLUS, read once TLS is up (none over WebSocket, whose TLS is the HTTP listener's) */
+  #bindings: ChannelBindings | undefined;
   /** failed logins across streams (src/limits/login-throttle.ts), made at the first SASL element */
   #login: LoginGuard | undefined;
 
@@ -256,14 +259,31 @@ export class C2sConnection implements SessionTransport {
       tlsAvailable: this.#context.tls !== undefined,
       tlsRequired: this.#context.config.require_tls,
       mechanisms: this.#offeredMechanisms(),
+      channelBindings: this.#offeredChannelBindings()?.types ?? [],
     });
   }
 
-  /** PLAIN only over TLS (RFC 6120 section 13.8); nothing at all before TLS when TLS is required. */
+  /**
+   * PLAIN only over TLS (RFC 6120 section 13.8); the -PLUS mechanisms only where the channel has
+   * bindings (RFC 5802 section 6); nothing at all before TLS when TLS is required.
+   */
   #offeredMechanisms(): string[] {
     const config = this.#context.config;
     if (!this.stream.secure && config.require_tls) return [];
-    return config.sasl_mechanisms.filter((name) => name !== 'PLAIN' || this.stream.secure);
+    const canBind = (this.#channelBindings()?.types.length ?? 0) > 0;
+    return config.sasl_mechanisms.filter((name) => (name !== 'PLAIN' || this.stream.secure) && (!name.endsWith('-PLUS') || canBind));
+  }
+
+  /** The bindings a -PLUS mechanism offered on this stream may use; undefined when none is offered. */
+  #offeredChannelBindings(): ChannelBindings | undefined {
+    const offersPlus = this.#offeredMechanisms().some((name) => name.endsWith('-PLUS'));
+    return offersPlus ? this.#channelBindings() : undefined;
+  }
+
+  #channelBindings(): ChannelBindings | undefined {
+    const socket = this.stream.socket;
+    if (!(socket instanceof TLSSocket)) return undefined;
+    return (this.#bindings ??= serverChannelBindings(socket));
   }
 
   // --- stanzas --------------------------------------------------------------------------------
@@ -364,10 +384,15 @@ export class C2sConnection implements SessionTransport {
     const domain = this.#domain!;
     const accounts = this.#context.storage.accounts;
     const login = (this.#login ??= this.#context.limits.loginGuard(this.stream.remoteAddress, domain));
+    const offered = this.#offeredMechanisms();
+    const channelBindings = this.#offeredChannelBindings();
     const outcome = login.review(
       await state.sasl.handle(element, {
         domain,
-        offered: this.#offeredMechanisms(),
+        offered,
+        channelBindings,
+        // XEP-0474: the lists exactly as this stream's features showed them.
+        advertised: { mechanisms: offered, ...(channelBindings && channelBindings.types.length > 0 ? { channelBindings: channelBindings.types } : {}) },
         configured: this.#context.config.sasl_mechanisms,
         tlsActive: this.stream.secure,
         lookup: (username) => login.lookup(username, () => accounts.get(domain, username)),

@@ -11,7 +11,12 @@ export interface PreAuthFeatureInput {
   tlsAvailable: boolean;
   tlsRequired: boolean;
   mechanisms: readonly string[];
+  /** the channel-binding types the -PLUS mechanisms may use on this stream (XEP-0440) */
+  channelBindings: readonly string[];
 }
+
+/** XEP-0440 section 3. */
+export const NS_SASL_CHANNEL_BINDING = 'urn:xmpp:sasl-cb:0';
 
 export function preAuthFeatures(input: PreAuthFeatureInput): Element {
   const features = new Element('features', NS_STREAMS);
@@ -23,6 +28,10 @@ export function preAuthFeatures(input: PreAuthFeatureInput): Element {
   }
   const mechanisms = features.c('mechanisms', {}, NS_SASL);
   for (const name of input.mechanisms) mechanisms.c('mechanism').t(name);
+  if (input.channelBindings.length > 0) {
+    const bindings = features.c('sasl-channel-binding', {}, NS_SASL_CHANNEL_BINDING);
+    for (const type of input.channelBindings) bindings.c('channel-binding', { type });
+  }
   features.append(...input.extra);
   return features;
 }

@@ -20,7 +20,9 @@
  *   trellis posh [DOMAIN] [--expires SECONDS] [--reference URL] [--config FILE]
  *   trellis policy explain --from A --to B [--stanza FILE] [--config FILE]
  *   trellis audit [--since T] [--rule PREFIX] [--verdict V] [--limit N] [--json] | audit alerts [--json]
+ *   trellis compliance JID [--password PW] [--json] [--config FILE]
  */
+import { compliance } from './compliance.ts';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load.ts';
 import { createLogger } from '../util/log.ts';
@@ -100,13 +102,17 @@ Commands:
                          with s2s.peering_audit.record_actions); --since T, --rule PREFIX,
                          --verdict refuse|drop|transform, --limit N (default 100)
   audit alerts           the alerts (refusals) since the server started, at most the last 100
+  compliance JID         log in to the running server as JID (an existing account) and check it
+                         against the XEP-0479 Advanced Server level for Core, IM and Mobile: one
+                         row per requirement with what was seen; exit code 1 when one is not met
+                         (docs/compliance.md)
 
   reload, status, sessions, s2s, ban, unban and audit ask the running server through its admin API socket (admin.socket, by default
   <data_dir>/admin.sock); they fail with exit code 1 when no server answers there.
 
 Options:
   -c, --config FILE      configuration file (default: ./trellis.yaml, else built-in defaults)
-  -p, --password PW      password for adduser/passwd (else asked on the terminal or read from stdin)
+  -p, --password PW      password for adduser/passwd/compliance (else asked on the terminal or read from stdin)
   -r, --reason R         ban and s2s block: why, shown in lists and in what refused peers are told;
                          sessions kick: the text of the stream error
       --host DOMAIN      import, export: one hosted domain only
@@ -115,7 +121,7 @@ Options:
       --max-element-bytes N
                          import: the largest user (or host written inline) read at once
                          (default 67108864)
-      --json             status, sessions, s2s, ban list, s2s blocked, audit: print the admin API's JSON instead of a table
+      --json             status, sessions, s2s, ban list, s2s blocked, audit, compliance: print the admin API's JSON instead of a table
       --expires SECONDS  posh: how long other servers may keep the documents (default 604800, a week)
       --reference URL    posh: publish the fingerprints once at this https URL and refer to it
       --from A, --to B   policy explain: the sender's and the recipient's JID or domain
@@ -143,7 +149,7 @@ Examples:
 `;
 
 /** the commands `main` knows (its switch below) */
-const COMMANDS = new Set(['start', 'reload', 'adduser', 'passwd', 'deluser', 'users', 'import', 'export', 'sessions', 'check', 'status', 's2s', 'ban', 'unban', 'posh', 'policy', 'audit']);
+const COMMANDS = new Set(['start', 'reload', 'adduser', 'passwd', 'deluser', 'users', 'import', 'export', 'sessions', 'check', 'status', 's2s', 'ban', 'unban', 'posh', 'policy', 'audit', 'compliance']);
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -200,6 +206,11 @@ async function main(argv: string[]): Promise<number> {
       if (command === 'adduser') return addUser(config, jid, values.password);
       if (command === 'passwd') return changePassword(config, jid, values.password);
       return deleteUser(config, jid);
+    }
+    case 'compliance': {
+      const jid = rest[0];
+      if (!jid) return usageError('compliance needs the JID of an account to log in as, for example: trellis compliance alice@localhost');
+      return compliance(await loadCliConfig(values.config), jid, values.password, values.json === true);
     }
     case 'check': {
       const part = rest[0];

@@ -359,7 +359,7 @@ describe('parseConfig', () => {
       },
       c2s: {
         require_tls: true,
-        sasl_mechanisms: ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'],
+        sasl_mechanisms: ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256', 'SCRAM-SHA-1-PLUS', 'SCRAM-SHA-1', 'PLAIN'],
         pre_auth_timeout: 30,
         idle_timeout: 600,
         auth_failure_delay: 500,
@@ -443,7 +443,7 @@ describe('parseConfig', () => {
       components: [],
       links: [],
       http: {
-        enabled: false,
+        enabled: true,
         addresses: ['*'],
         port: 5443,
         tls: true,

@@ -1094,7 +1094,7 @@ const httpSchema: ObjectNode = {
   kind: 'object',
   description: 'the HTTP listener: WebSocket client connections (RFC 7395), host-meta discovery (XEP-0156) and file upload (XEP-0363) (docs/web.md)',
   fields: {
-    ...listener('', false, 5443).fields,
+    ...listener('', true, 5443).fields,
     tls: { kind: 'boolean', default: true, description: 'serve HTTPS with the hosts\' certificates, chosen by SNI; false serves plain HTTP, allowed only on loopback addresses or with trusted_proxies (a reverse proxy in front terminates TLS)' },
     trusted_proxies: accessList(addressEntry, 'reverse proxies (IP addresses or CIDR ranges) whose X-Forwarded-For names the client\'s address; with tls: false, only they and loopback peers are served'),
     public_url: { kind: 'string', format: httpUrl, description: 'the base URL clients reach this listener at, such as https://xmpp.example.com behind a reverse proxy; when absent, https://<domain>:<port> with the domain the client asked for' },
@@ -1211,13 +1211,14 @@ export const trellisSchema: ObjectNode = {
           kind: 'list',
           item: {
             kind: 'enum',
-            values: ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'],
+            values: ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256', 'SCRAM-SHA-1-PLUS', 'SCRAM-SHA-1', 'PLAIN'],
             description: 'a SASL mechanism',
           },
           minItems: 1,
           unique: true,
-          default: ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'],
-          description: 'SASL mechanisms offered, in preference order; PLAIN is only ever offered over TLS',
+          default: ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256', 'SCRAM-SHA-1-PLUS', 'SCRAM-SHA-1', 'PLAIN'],
+          description:
+            'SASL mechanisms offered, in preference order; PLAIN is only ever offered over TLS, the -PLUS ones (channel binding: tls-exporter on TLS 1.3, tls-server-end-point) only on a TLS stream of this server\'s own (not over WebSocket)',
         },
         pre_auth_timeout: {
           kind: 'integer',

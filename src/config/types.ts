@@ -62,8 +62,8 @@ export interface RateConfig {
 export interface C2sConfig {
   /** STARTTLS required before authentication (RFC 6120 section 5.3.1) */
   require_tls: boolean;
-  /** SASL mechanisms offered, in preference order; PLAIN is only ever offered over TLS */
-  sasl_mechanisms: readonly ('SCRAM-SHA-256' | 'SCRAM-SHA-1' | 'PLAIN')[];
+  /** SASL mechanisms offered, in preference order; PLAIN only over TLS, the -PLUS ones only on a TLS stream with channel bindings */
+  sasl_mechanisms: readonly ('SCRAM-SHA-256-PLUS' | 'SCRAM-SHA-256' | 'SCRAM-SHA-1-PLUS' | 'SCRAM-SHA-1' | 'PLAIN')[];
   /** seconds a connection may take to authenticate */
   pre_auth_timeout: number;
   /** seconds without any traffic (whitespace keepalives count) before an authenticated stream is closed */

@@ -11,7 +11,7 @@ import { openSqliteStorage } from '../storage/sqlite.ts';
 import { silentLogger } from '../util/log.ts';
 import { serviceSpecs, syncServiceHosts } from './service-hosts.ts';
 
-const config = (yaml: string): TrellisConfig => parseConfig(`data_dir: /nonexistent\n${yaml}`, { baseDir: '/' });
+const config = (yaml: string): TrellisConfig => parseConfig(`data_dir: /nonexistent\nhttp: { enabled: false }\n${yaml}`, { baseDir: '/' });
 
 test('each host gets group chat at conference.<host> unless turned off, renamed, or the domain is itself hosted', () => {
   const parsed = config('pubsub: { enabled: false }\nhosts:\n  a.example: {}\n  b.example: { muc: { enabled: false } }\n  c.example: { muc: { subdomain: rooms } }\n  d.example: {}\n  conference.d.example: { muc: { enabled: false } }\n');

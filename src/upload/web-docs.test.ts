@@ -46,7 +46,7 @@ test('upload: limits inherited, renamed on one host, off on the other', () => {
   assert.deepEqual([config.hosts[0]!.upload.max_file_size, config.hosts[0]!.upload.quota, config.hosts[0]!.upload.expire_after], [52428800, 524288000, 2592000]);
 });
 
-test('without the HTTP listener there is no upload service', () => {
-  const config = parseConfig('hosts: {example.com: {}}', { baseDir: '/srv/trellis' });
+test('with the HTTP listener turned off there is no upload service', () => {
+  const config = parseConfig('http: {enabled: false}\nhosts: {example.com: {}}', { baseDir: '/srv/trellis' });
   assert.deepEqual(services(config), ['muc conference.example.com', 'pubsub pubsub.example.com']);
 });

@@ -1,7 +1,7 @@
 """A scripted slixmpp client (Debian python3-slixmpp) for instant-messaging tests.
 
 Usage: im_driver.py JID PASSWORD HOST PORT CA_FILE
-Logs in over STARTTLS with SCRAM-SHA-256, verifying the server certificate against CA_FILE, then
+Logs in over STARTTLS with SCRAM-SHA-256-PLUS (channel binding), verifying the server certificate against CA_FILE, then
 reads one JSON command per line on stdin and writes one JSON event per line on stdout; end of
 input disconnects.
 
@@ -377,7 +377,7 @@ def main(driver_class=None):
     """Runs the driver; a script that extends it passes its subclass (or replaces im_driver.Driver)."""
     driver_class = driver_class or Driver
     jid, password, host, port, ca_file = sys.argv[1:6]
-    mechanism = sys.argv[6] if len(sys.argv) > 6 else 'SCRAM-SHA-256'
+    mechanism = sys.argv[6] if len(sys.argv) > 6 else 'SCRAM-SHA-256-PLUS'
     logging.basicConfig(level=logging.DEBUG if os.environ.get('IM_DRIVER_DEBUG') else logging.ERROR)
     driver = driver_class(jid, password, ca_file, mechanism)
     loop = driver.client.loop

@@ -142,7 +142,7 @@ def main():
     jid, password, host, port, ca_file = sys.argv[1:6]
     interests = sys.argv[6:]
     im_driver.logging.basicConfig(level=im_driver.logging.DEBUG if os.environ.get('IM_DRIVER_DEBUG') else im_driver.logging.ERROR)
-    driver = PepDriver(jid, password, ca_file, 'SCRAM-SHA-256', interests)
+    driver = PepDriver(jid, password, ca_file, 'SCRAM-SHA-256-PLUS', interests)
     loop = driver.client.loop
     im_driver.threading.Thread(target=im_driver.read_commands, args=(driver, loop), daemon=True).start()
     driver.address = (host, int(port))

@@ -100,6 +100,7 @@ describe('bidirectional server connections (XEP-0288), counted', () => {
   async function startTrellis(host: Host, bidi: boolean): Promise<TestServer> {
     const { certFile, keyFile } = files.get(host.name)!;
     const server = await startTestServer(`
+http: { addresses: ["127.0.0.1"], port: 0 }
 listeners:
   c2s: { addresses: ["${host.address}"], port: 5222 }
   s2s: { addresses: ["${host.address}"], port: 5269 }

@@ -42,6 +42,7 @@ describe('bounces for unreachable remote domains', () => {
     silent = createServer((socket) => socket.on('error', () => {}));
     await new Promise<void>((resolve) => silent!.listen(5269, SILENT_ADDRESS, resolve));
     trellis = await startTestServer(`
+http: { addresses: ["127.0.0.1"], port: 0 }
 listeners:
   c2s: { addresses: ["127.0.0.1"], port: 0 }
   s2s: { addresses: ["${TRELLIS_ADDRESS}"], port: 5269 }

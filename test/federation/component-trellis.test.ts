@@ -47,6 +47,7 @@ describe('an external component reached over federation', () => {
     const serve = async (address: string, domain: string, names: string[], extra: string): Promise<TestServer> => {
       const files = writeCertificateFiles(dir, domain, await ca.issue({ names }));
       const server = await startTestServer(`
+http: { addresses: ["127.0.0.1"], port: 0 }
 listeners:
   c2s: { addresses: ["127.0.0.1"], port: 0 }
   s2s: { addresses: ["${address}"], port: 5269 }

@@ -144,6 +144,7 @@ describe('federation with Prosody, ejabberd and jabberd2', () => {
       startJabberd2({ address: JABBERD2_ADDRESS, domains: [jabberd2], caFile, users: [{ user: 'jay', domain: 'jab.test', password: PASSWORD }] }),
     ]);
     trellis = await startTestServer(`
+http: { addresses: ["127.0.0.1"], port: 0 }
 listeners:
   c2s: { addresses: ["${TRELLIS_ADDRESS}"], port: 5222 }
   s2s: { addresses: ["${TRELLIS_ADDRESS}"], port: 5269 }

@@ -94,6 +94,7 @@ describe('group chat across servers with Prosody and ejabberd', () => {
       startEjabberd({ address: ejabberd.address, domains: [ejabberdCert], caFile, users: users(ejabberd), muc: ejabberd.muc }),
     ]);
     trellis = await startTestServer(`
+http: { addresses: ["127.0.0.1"], port: 0 }
 listeners:
   c2s: { addresses: ["${TRELLIS_ADDRESS}"], port: 5222 }
   s2s: { addresses: ["${TRELLIS_ADDRESS}"], port: 5269 }

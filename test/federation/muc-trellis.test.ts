@@ -48,6 +48,7 @@ async function startMucLab(closers: (() => unknown)[]): Promise<MucLab> {
     // docs/muc.md: the host's certificate names the service's domain too.
     const files = writeCertificateFiles(dir, domain, await ca.issue({ names: [domain, `conference.${domain}`] }));
     const server = await startTestServer(`
+http: { addresses: ["127.0.0.1"], port: 0 }
 listeners:
   c2s: { addresses: ["127.0.0.1"], port: 0 }
   s2s: { addresses: ["${address}"], port: 5269 }

@@ -43,6 +43,7 @@ const IN_FLIGHT = 20;
 
 /** `caFiles` empty: no peer certificate is trusted, so no SASL EXTERNAL either way */
 const TRELLIS_CONFIG = (address: string, hostYaml: string, caFiles: string[]) => `
+http: { addresses: ["127.0.0.1"], port: 0 }
 listeners:
   c2s: { addresses: ["${address}"], port: 5222 }
   s2s: { addresses: ["${address}"], port: 5269 }

@@ -55,6 +55,7 @@ describe('Trellis and Trellis: direct TLS, serverAuth-only certificates, one con
     const aFiles = writeCertificateFiles(dir, 'a.test', await ca.issue({ names: ['a.test'] }));
     const bFiles = writeCertificateFiles(dir, 'b.test', await ca.issue({ names: ['b.test', 'b2.test'], eku: 'server' }));
     const config = (address: string, domain: string, files: { certFile: string; keyFile: string }, extra: string, otherHosts = '') => `
+http: { addresses: ["127.0.0.1"], port: 0 }
 listeners:
   c2s: { addresses: ["127.0.0.1"], port: 0 }
   s2s: { addresses: ["${address}"], port: 5269 }

@@ -134,6 +134,7 @@ describe('biboumi (XMPP-IRC gateway) as an external component', () => {
     await waitForListeners(ngircd, [{ address: IRC_ADDRESS, port: IRC_PORT }], { logFile: ngircd.outputFile });
 
     server = await startTestServer(`
+http: { addresses: ["127.0.0.1"], port: 0 }
 listeners:
   c2s: { addresses: ["127.0.0.1"], port: 0 }
   s2s: { enabled: false }

@@ -18,6 +18,7 @@ const TARGET = 'xmpp.sec.test';
 function configText(dir: string, hosts: string[]): string {
   return `data_dir: ${join(dir, 'data')}
 dns: { servers: ["${LAB_RESOLVER_ADDRESS}"] }
+http: { addresses: ["127.0.0.1"], port: 0 }
 listeners:
   c2s_direct_tls: { enabled: true, port: 5223 }
   s2s_direct_tls: { enabled: true, port: 5270 }

@@ -7,6 +7,7 @@ export function reloadableConfig(rest: string, extraListeners = ''): string {
   return `
 data_dir: ./data
 log: { level: debug }
+http: { addresses: ["127.0.0.1"], port: 0 }
 listeners:
   c2s: { addresses: ["127.0.0.1"], port: 0 }
   s2s: { addresses: ["127.0.0.1"], port: 0 }

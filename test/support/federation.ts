@@ -23,6 +23,7 @@ export async function startFederatedServer(address: string, extraYaml = '', list
  */
 export async function startServerAt(address: string, domain: string, extraYaml = '', listenersYaml = ''): Promise<FederatedServer> {
   const server = await startTestServer(`
+http: { addresses: ["127.0.0.1"], port: 0 }
 listeners:
   c2s: { addresses: ["127.0.0.1"], port: 0 }
   s2s: { addresses: ["${address}"], port: 5269 }

@@ -35,6 +35,7 @@ export class LinkEdge {
       edge.configFile,
       `data_dir: ${join(edge.dir, 'data')}
 log: { level: info }
+http: { addresses: ["127.0.0.1"], port: 0 }
 listeners:
   c2s: { addresses: ["127.0.0.1"], port: ${edge.port} }
   s2s: { enabled: false }

@@ -64,6 +64,7 @@ export class Installation {
       installation.configFile,
       `data_dir: ${installation.dataDir}
 log: { level: warn }
+http: { addresses: ["127.0.0.1"], port: 0 }
 listeners:
   c2s: { addresses: ["127.0.0.1"], port: ${installation.port} }
   s2s: { enabled: false }

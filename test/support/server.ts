@@ -38,6 +38,7 @@ log: { level: debug }
 listeners:
   c2s: { addresses: ["127.0.0.1"], port: 0 }
   s2s: { addresses: ["127.0.0.1"], port: 0 }
+http: { addresses: ["127.0.0.1"], port: 0 }
 c2s:
   scram_iterations: 4096
   auth_failure_delay: 10

@@ -64,6 +64,7 @@ export async function labHosts(dir: string, options: LabHostsOptions = {}): Prom
     },
     async start(address, hostsYaml, s2sExtra = '', { bidi = options.bidi ?? false, top = '' } = {}) {
       const server = await startTestServer(`
+http: { addresses: ["127.0.0.1"], port: 0 }
 listeners:
   c2s: { addresses: ["127.0.0.1"], port: 0 }
   s2s: { addresses: ["${address}"], port: 5269 }
