@@ -68,6 +68,7 @@ function serverYaml(spec: ServerSpec): string {
 listeners:
   c2s: { addresses: ["127.0.0.1"], port: 0 }
   s2s: { addresses: ["${spec.address}"], port: 0 }
+http: { enabled: false }
 log: { level: warn }
 # the bench's clients answer no pings
 c2s: { keepalive: { interval: 0 }, scram_iterations: 4096 }

@@ -93,7 +93,7 @@ describe('reload in process', () => {
     assert.match(outcome.ok ? '' : outcome.error, /hosts\["localhost"\]\.roster\.max_items: expected an integer/);
     assert.ok(lines.some((line) => line.includes('configuration reload failed') && line.includes('max_items')));
     // Each host with its group-chat and publish-subscribe services (src/services).
-    assert.deepEqual([...server.router.hosts.keys()].sort(), ['conference.localhost', 'conference.new.test', 'conference.old.test', 'localhost', 'new.test', 'old.test', 'pubsub.localhost', 'pubsub.new.test', 'pubsub.old.test']);
+    assert.deepEqual([...server.router.hosts.keys()].sort(), ['conference.localhost', 'conference.new.test', 'conference.old.test', 'localhost', 'new.test', 'old.test', 'pubsub.localhost', 'pubsub.new.test', 'pubsub.old.test', 'upload.localhost', 'upload.new.test', 'upload.old.test']);
     assert.equal(server.config.hosts.length, 3);
   });
 

@@ -73,6 +73,7 @@ listeners:
   c2s_direct_tls: { enabled: false }
   s2s: { addresses: [${JSON.stringify(options.address)}], port: ${S2S_PORT} }
   s2s_direct_tls: { enabled: true, addresses: [${JSON.stringify(options.address)}], port: ${S2S_DIRECT_TLS_PORT} }
+http: { enabled: false }
 storage: { driver: sqlite, sqlite_file: trellis.sqlite }
 c2s:
   require_tls: false

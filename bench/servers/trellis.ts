@@ -93,6 +93,7 @@ listeners:
   c2s_direct_tls: { enabled: false }
   s2s: { enabled: false }
   s2s_direct_tls: { enabled: false }
+http: { enabled: false }
 storage: { driver: sqlite, sqlite_file: trellis.sqlite }
 ${tlsYaml(options.domain)}c2s:
   require_tls: ${benchTls()}

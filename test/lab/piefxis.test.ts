@@ -18,7 +18,7 @@ import type { ClientDriver } from '../support/client-driver.ts';
 import { prepareEjabberdErl } from '../support/lab/ejabberd-erl.ts';
 import { assertInsideLab } from '../support/lab/namespace.ts';
 import { makeScratchDir, startDaemon, tail, waitForListeners, type Daemon as LabDaemon } from '../support/lab/process.ts';
-import { importConfig, loginWith, rosterLines } from '../support/piefxis.ts';
+import { importConfig, loginWith, rosterLines, type Mechanism } from '../support/piefxis.ts';
 import { Daemon, trellis } from '../support/trellis-cli.ts';
 
 const run = promisify(execFile);
@@ -113,25 +113,25 @@ describe('import from a live ejabberd 23.01 and a Prosody 0.12 data directory', 
 
     trellisServer = await Daemon.start(configFile);
     const port = trellisServer.port('listening for clients (STARTTLS)');
-    const login = async (jid: string, password: string, mechanism: 'SCRAM-SHA-1' | 'SCRAM-SHA-256' | 'PLAIN') => {
+    const login = async (jid: string, password: string, mechanism: Mechanism) => {
       const client = await loginWith(TRELLIS_ADDRESS, port, join(dataDir, 'certs', `${jid.split('@')[1]}.crt`), jid, password, mechanism);
       clients.push(client);
       return client;
     };
-    const alice = await login('alice@ej.test', 'wonder land', 'SCRAM-SHA-1');
+    const alice = await login('alice@ej.test', 'wonder land', 'SCRAM-SHA-1-PLUS');
     assert.deepEqual(rosterLines(await alice.ok({ op: 'get_roster', full: true })), ['bob@ej.test both "Bobby" [Friends]', 'dave@remote.example to "Dave" [Work]']);
     await alice.ok({ op: 'presence' });
     await alice.waitEvent((event) => event.event === 'message' && event.body === 'are you there?' && event.from === 'bob@ej.test/home', 10_000);
     await alice.waitEvent((event) => event.event === 'message' && event.body === 'second <message> & more', 10_000);
     const bob = await login('bob@ej.test', 'b0b&<secret>', 'PLAIN');
     assert.deepEqual(rosterLines(await bob.ok({ op: 'get_roster', full: true })), ['alice@ej.test both "Alice" [Friends]']);
-    await login('carol@plain.test', 'carol pw', 'SCRAM-SHA-256');
-    const prosodyAlice = await login('alice@pros.test', 'alice in prosody', 'SCRAM-SHA-1');
+    await login('carol@plain.test', 'carol pw', 'SCRAM-SHA-256-PLUS');
+    const prosodyAlice = await login('alice@pros.test', 'alice in prosody', 'SCRAM-SHA-1-PLUS');
     assert.deepEqual(rosterLines(await prosodyAlice.ok({ op: 'get_roster', full: true })), ['bob@pros.test both "Bob" [Friends]']);
     await prosodyAlice.ok({ op: 'presence' });
     await prosodyAlice.waitEvent((event) => event.event === 'subscription_request' && event.from === 'eve@remote.example', 10_000);
     await login('bob@pros.test', 'bob pw', 'PLAIN');
-    await assert.rejects(login('bob@pros.test', 'not bob', 'SCRAM-SHA-1'), /login failed/);
+    await assert.rejects(login('bob@pros.test', 'not bob', 'SCRAM-SHA-1-PLUS'), /login failed/);
   });
 });
 

@@ -11,6 +11,7 @@ export function startLinkServer(links: string, rest: string): Promise<TestServer
 listeners:
   c2s: { addresses: ["127.0.0.1"], port: 0 }
   s2s: { enabled: false }
+http: { enabled: false }
 links:
 ${links}
 ${rest}`);

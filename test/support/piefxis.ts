@@ -14,12 +14,13 @@ export function importConfig(dataDir: string, hosts: readonly string[], address 
 listeners:
   c2s: { addresses: ["${address}"], port: 0 }
   s2s: { enabled: false }
+http: { enabled: false }
 c2s: { scram_iterations: 4096, auth_failure_delay: 10 }
 hosts:
 ${hosts.map((host) => `  ${host}: {}\n`).join('')}`;
 }
 
-export type Mechanism = 'SCRAM-SHA-1' | 'SCRAM-SHA-256' | 'PLAIN';
+export type Mechanism = 'SCRAM-SHA-1-PLUS' | 'SCRAM-SHA-256-PLUS' | 'PLAIN';
 
 /** slixmpp logged in to `address:port` over STARTTLS with `mechanism`, the certificate checked against `caFile`. */
 export function loginWith(address: string, port: number, caFile: string, jid: string, password: string, mechanism: Mechanism): Promise<ClientDriver> {
