@@ -73,6 +73,9 @@ describe('admin API and trellis s2s', () => {
     await bob.waitFor('hello bob');
     bob.send(`<message to='alice@${a.domain}/r' id='m2' type='chat'><body>hello alice</body></message>`);
     await alice.waitFor('hello alice');
+    // An account b does not have: its error answer comes back over the connection (RFC 6120 section 8.5.2).
+    alice.send(`<iq to='nobody@${b.domain}' type='get' id='v1'><query xmlns='jabber:iq:version'/></iq>`);
+    await alice.waitFor(/id=["']v1["'][^>]*type=["']error["']|type=["']error["'][^>]*id=["']v1["']/);
     // The CLI finds the server the way an operator's would: data_dir from a configuration file.
     configFile = join(dir, 'a.yaml');
     await writeFile(configFile, `data_dir: ${a.dataDir}\nhosts:\n  ${a.domain}: {}\n`);
@@ -131,6 +134,10 @@ describe('admin API and trellis s2s', () => {
     assert.deepEqual(outgoing.pairs.map((pair) => [pair.direction, pair.method, pair.level]), [['out', 'dialback', 'encrypted'], ['in', 'dialback', 'encrypted']]);
     assert.deepEqual([outgoing.serverNames, outgoing.delegatedNames, outgoing.remoteIp, outgoing.remoteHost], [[], [b.domain], '127.0.0.62', '127.0.0.62']);
     assert.ok(outgoing.bytesOut > 0 && outgoing.bytesIn > 0);
+    // Over the connections with b: m1 and the request out; m2 and the error answer in.
+    const total = (field: 'stanzasIn' | 'stanzasOut' | 'errorsIn' | 'errorsOut') => rows.reduce((sum, row) => sum + row[field], 0);
+    assert.ok(total('stanzasOut') >= 2 && total('stanzasIn') >= 2, run.stdout);
+    assert.deepEqual([total('errorsIn'), total('errorsOut')], [1, 0]);
     assert.ok(!Number.isNaN(Date.parse(outgoing.connectedAt)));
   });
 

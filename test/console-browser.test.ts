@@ -196,6 +196,12 @@ describe('the web console in a browser', () => {
     await page.locator(`[data-node="domain:${B.domain}"]`).filter({ hasText: 'refused' }).waitFor({ timeout: 10_000 });
     await page.locator('[data-testid="alerts"] tbody tr').filter({ hasText: 'max_message_bytes' }).first().waitFor();
     await page.locator('[data-testid="errors"] tbody tr').filter({ hasText: 'error reply' }).first().waitFor();
+
+    // A request for an account the peer does not have comes back as an error stanza (RFC 6120
+    // section 8.5.2), counted on the connection it came by.
+    alice.send(`<iq to='nobody@${B.domain}' type='get' id='nobody'><query xmlns='jabber:iq:version'/></iq>`);
+    await alice.waitFor(/id=["']nobody["']/, 10_000);
+    await page.locator('[data-testid="connections"] tbody tr').filter({ hasText: B.domain }).locator('td:last-child').filter({ hasText: /^[1-9]\d* \/ \d+$/ }).first().waitFor({ timeout: 10_000 });
     await page.screenshot({ path: join(SCREENSHOTS, 'federation-map-refusal.png'), fullPage: true });
   });
 

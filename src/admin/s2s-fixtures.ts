@@ -24,5 +24,9 @@ export const ROW: S2sConnectionInfo = {
   idleSeconds: 4,
   bytesIn: 10,
   bytesOut: 20,
+  stanzasIn: 3,
+  stanzasOut: 4,
+  errorsIn: 1,
+  errorsOut: 0,
   readStanzasPerSecond: 1000,
 };

@@ -163,6 +163,10 @@ export function s2sRows(sources: AdminSources): S2sRow[] {
     idleSeconds: info.idleSeconds,
     bytesIn: info.bytesIn,
     bytesOut: info.bytesOut,
+    stanzasIn: info.stanzasIn,
+    stanzasOut: info.stanzasOut,
+    errorsIn: info.errorsIn,
+    errorsOut: info.errorsOut,
     readStanzasPerSecond: info.readStanzasPerSecond,
   }));
 }

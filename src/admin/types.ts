@@ -127,6 +127,11 @@ export interface S2sRow {
   idleSeconds: number;
   bytesIn: number;
   bytesOut: number;
+  /** stanzas carried each way since it opened, and how many of them were errors (type='error') */
+  stanzasIn: number;
+  stanzasOut: number;
+  errorsIn: number;
+  errorsOut: number;
   /** stanzas a second the peer may send on it (s2s.rate for each pair it sends for, up to s2s.rate_pairs_max); absent when unlimited */
   readStanzasPerSecond?: number;
 }

@@ -24,6 +24,10 @@ const row = (id: string, overrides: Partial<S2sRow> = {}): S2sRow => ({
   idleSeconds: 75,
   bytesIn: 0,
   bytesOut: 0,
+  stanzasIn: 0,
+  stanzasOut: 0,
+  errorsIn: 0,
+  errorsOut: 0,
   ...overrides,
 });
 

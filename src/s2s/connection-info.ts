@@ -36,6 +36,10 @@ export function connectionInfo(connection: ServerConnection, bindings: BindingTa
     idleSeconds: Math.round((Date.now() - stream.lastActivity) / 1000),
     bytesIn: stream.bytesIn,
     bytesOut: stream.bytesOut,
+    stanzasIn: connection.traffic.stanzasIn,
+    stanzasOut: connection.traffic.stanzasOut,
+    errorsIn: connection.traffic.errorsIn,
+    errorsOut: connection.traffic.errorsOut,
     readStanzasPerSecond: stream.readStanzasPerSecond,
   };
 }

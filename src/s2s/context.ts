@@ -84,6 +84,11 @@ export interface S2sConnectionInfo {
   idleSeconds: number;
   bytesIn: number;
   bytesOut: number;
+  /** stanzas carried each way, and how many of them were errors */
+  stanzasIn: number;
+  stanzasOut: number;
+  errorsIn: number;
+  errorsOut: number;
   /** stanzas a second the peer may send on it: s2s.rate for each inbound pair, up to s2s.rate_pairs_max of them */
   readStanzasPerSecond: number | undefined;
 }

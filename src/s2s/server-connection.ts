@@ -27,6 +27,7 @@ import type { ConnectionTable, Direction } from './connection-table.ts';
 import { certificateIdentities, certificateMatchesDomain } from './certificate-identity.ts';
 import { serverName } from './connector.ts';
 import type { AuthMethod, S2sContext } from './context.ts';
+import { ConnectionTraffic } from './connection-traffic.ts';
 import { ACK_ANSWER_TIMEOUT_MS, DeliveryTracker, type TrackedStanza } from './delivery-tracker.ts';
 import { InboundStanzas } from './inbound.ts';
 import { describeElement, Negotiation, type Role, type StepHost } from './negotiation.ts';
@@ -84,6 +85,8 @@ export class ServerConnection implements StepHost, ReverseHost, BindingsHost {
   readonly label: string;
   readonly remoteAddress: string;
   readonly connectedAt = Date.now();
+  /** stanzas and error stanzas carried each way */
+  readonly traffic = new ConnectionTraffic();
   readonly context: S2sContext;
   readonly stream: XmlStream;
   readonly target: ServerTarget | undefined;
@@ -511,6 +514,7 @@ export class ServerConnection implements StepHost, ReverseHost, BindingsHost {
   /** Sends a stanza of a pair bound to this connection; `resends` counts the connections it was sent on before. */
   sendStanza(stanza: Element, pair: Pair, resends = 0): void {
     this.context.router.traffic.sent.add('server', stanzaKind(stanza.name));
+    this.traffic.count('out', stanza);
     const outcome = this.#tracker.send(serialize(stanza, NS_CLIENT), pair, resends);
     if (outcome === 'acks-given-up') this.logger.warn('s2s peer stopped acknowledging: acknowledgements given up', { limit: 'unacknowledged stanzas' });
     if (outcome !== 'over-budget') return;
@@ -667,7 +671,10 @@ export class ServerConnection implements StepHost, ReverseHost, BindingsHost {
     const step = this.#negotiation.handle(element);
     if (step) return void step.catch((error: unknown) => this.#stepFailed(error));
     if (element.xmlns === NS_SM) return this.#acks.handle(element, this.#inbound, this.#tracker);
-    if (element.xmlns === NS_CLIENT && ['message', 'presence', 'iq'].includes(element.name)) return this.#inbound.enqueue(element);
+    if (element.xmlns === NS_CLIENT && ['message', 'presence', 'iq'].includes(element.name)) {
+      this.traffic.count('in', element);
+      return this.#inbound.enqueue(element);
+    }
     // RFC 6120 section 4.8.4: first-level elements in other namespaces are never routed.
     if (this.role === 'receiver') throw new StreamError('unsupported-stanza-type', `<${element.name} xmlns='${element.xmlns}'/> is not accepted on a server stream`);
     this.logger.debug(`${this.label} ignored an element from the peer`, { element: element.name, xmlns: element.xmlns });

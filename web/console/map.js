@@ -120,7 +120,8 @@ function connectionDetails(row) {
     el('dt', {}, 'TLS'), el('dd', {}, row.tls ? `${row.tls.protocol}, ${row.tls.cipher}` : 'none'),
     el('dt', {}, 'Pairs'), el('dd', {}, row.pairs.length ? row.pairs.map((pair) => `${pair.local} ${pair.direction === 'out' ? '→' : '←'} ${pair.remote} (${pair.method}, ${pair.level})`).join('; ') : '—'),
     el('dt', {}, 'Names proven'), el('dd', {}, `certificate: ${names(row.serverNames)}; otherwise: ${names(row.delegatedNames)}`),
-    el('dt', {}, 'Traffic'), el('dd', {}, `${bytes(row.bytesIn)} in, ${bytes(row.bytesOut)} out; idle ${row.idleSeconds} s; since ${row.connectedAt}`),
+    el('dt', {}, 'Traffic'), el('dd', {}, `${row.stanzasIn} stanzas (${bytes(row.bytesIn)}) in, ${row.stanzasOut} (${bytes(row.bytesOut)}) out; idle ${row.idleSeconds} s; since ${row.connectedAt}`),
+    el('dt', {}, 'Errors'), el('dd', { class: row.errorsIn + row.errorsOut > 0 ? 'errors' : '' }, `${row.errorsIn} error stanzas in, ${row.errorsOut} out`),
   );
 }
 
@@ -144,7 +145,7 @@ export async function showFederation(page) {
     if (current) select(current);
     lists.replaceChildren(
       el('h3', {}, 'Connections'),
-      table('connections', ['Direction', 'Remote', 'Level', 'Authentication', 'Certificate', 'TLS', 'Pairs', 'In / out'], connections.map((row) => [row.direction, row.remoteDomain ?? row.remoteAddress, row.level ?? 'pending', row.authentication, row.certificate, row.tls?.protocol ?? 'none', row.domains.join(', '), `${bytes(row.bytesIn)} / ${bytes(row.bytesOut)}`])),
+      table('connections', ['Direction', 'Remote', 'Level', 'Authentication', 'Certificate', 'TLS', 'Pairs', 'In / out', 'Errors in / out'], connections.map((row) => [row.direction, row.remoteDomain ?? row.remoteAddress, row.level ?? 'pending', row.authentication, row.certificate, row.tls?.protocol ?? 'none', row.domains.join(', '), `${row.stanzasIn} (${bytes(row.bytesIn)}) / ${row.stanzasOut} (${bytes(row.bytesOut)})`, `${row.errorsIn} / ${row.errorsOut}`])),
       el('h3', {}, 'Refused by policy'),
       map.alerts.length === 0 ? el('p', {}, 'none since the start') : table('alerts', ['Time', 'Domain', 'Direction', 'From', 'To', 'Rule', 'What'], map.alerts.slice(-20).reverse().map((alert) => [alert.time, alert.domain, alert.direction, alert.from, alert.to, alert.rule, alert.text])),
       el('h3', {}, 'Bounces and failed connections'),
