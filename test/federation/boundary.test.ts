@@ -3,7 +3,9 @@
  * through a pair of edges, each a `trellis start` process from the page's files as they are. A
  * message crosses four servers (leaf, edge, edge, leaf) both ways; at the edges presence is
  * folded, a message over the size limit and a file transfer offer are bounced to their sender
- * with the error and text of the rule, and each refusal is audited and raises an alert.
+ * with the error and text of the rule, and each refusal is audited and raises an alert; a
+ * security label is checked against the clearances at the first edge and written in the other
+ * network's policy on the way over.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -103,8 +105,29 @@ describe('a boundary: two networks through a pair of edges', () => {
     }
   });
 
-  // Security labels (XEP-0258) at the edges: a labelled message checked against each network's
-  // clearance and its label mapped to the other network's policy belongs here, with the label
-  // policy added to both edge examples of docs/peering.md.
-  it.todo('a security label is checked and transformed at the edges');
+  /** A message from n1 labelled `classification` under n1's policy (docs/labels.md, Trellis's XML form). */
+  const labelled = (id: string, classification: string): string =>
+    `<message type='chat' id='${id}' to='u@n2.example/r'><body>labelled ${classification}</body><securitylabel xmlns='urn:xmpp:sec-label:0'><displaymarking>${classification.toUpperCase()}</displaymarking><label><seclabel xmlns='urn:xmpp:trellis:sec-label:0' policy='n1' classification='${classification}'/></label></securitylabel></message>`;
+
+  it("a labelled message is within every clearance, and arrives written in the other network's policy with the original beside it", async () => {
+    n1.send(labelled('b-6', 'restricted'));
+    const message = await stanzaWithId(n2, 'message', 'b-6');
+    assert.match(message, /<body>labelled restricted<\/body>/);
+    assert.match(message, /<displaymarking>INTERNAL<\/displaymarking>/);
+    assert.match(message, /<label><seclabel xmlns="urn:xmpp:trellis:sec-label:0" policy="n2" classification="internal"/);
+    assert.match(message, /<equivalentlabel><seclabel xmlns="urn:xmpp:trellis:sec-label:0" policy="n1" classification="restricted"/);
+  });
+
+  it("a label above the recipient's clearance is bounced by the first edge with forbidden, audited with its marking", async () => {
+    n1.send(labelled('b-7', 'secret'));
+    const error = await stanzaWithId(n1, 'message', 'b-7');
+    assert.match(error, /type="error"/);
+    assert.match(error, /<error type="auth"[^>]*><forbidden/);
+    assert.match(error, /the label SECRET is not within the recipient u@n2\.example's clearance RESTRICTED \(s2s\.security_labels\.clearances\[(?:"|&quot;)\*@n2\.example(?:"|&quot;)\]\)/);
+    assert.doesNotMatch(n2.received, /id="b-7"/);
+    const socket = servers.get('boundary-edge-n1')!.config.admin.socket;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const { records } = await adminJson<{ records: { rule: string; label?: string; to: string }[] }>(socket, 'GET', '/v1/audit?verdict=refuse');
+    assert.ok(records.some((record) => record.rule === 's2s.security_labels.clearances["*@n2.example"]' && record.label === 'SECRET'), JSON.stringify(records));
+  });
 });

@@ -26,6 +26,7 @@ const LOOP_LEAF = `data_dir: ./d
 listeners:
   c2s: { addresses: ["127.0.110.14"], port: 5222 }
   s2s: { addresses: ["127.0.110.14"], port: 5269 }
+http: { enabled: false }
 s2s:
   min_level: trusted
   ca_files: [ca.crt]
