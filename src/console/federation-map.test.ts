@@ -44,6 +44,7 @@ function sources(): AdminSources {
 const RULES = [
   { domain: 'partner.example', subdomains: false, via: { kind: 'address', host: '192.0.2.7', port: 5269 } },
   { domain: 'corp.example', subdomains: true, link: 'hq' },
+  { domain: 'edge.partner.example', subdomains: false, via: { kind: 'address', host: '198.51.100.9', port: 5269 }, speaks_for: ['partner.example', '*.partner.example'] },
   { domain: 'closed.example', subdomains: false, route: 'reject' },
   { domain: 'plain.example', subdomains: false, level: 'trusted' },
 ] as unknown as S2sPeeringRule[];
@@ -73,6 +74,7 @@ test('routes and links of the configuration: a next hop address is the host a co
   assert.deepEqual(routes, [
     ['domain:partner.example', 'host:192.0.2.7', 'via 192.0.2.7:5269'],
     ['route:corp.example', 'link:hq', 'over link hq'],
+    ['domain:edge.partner.example', 'host:198.51.100.9', 'via 198.51.100.9:5269; trunk speaking for partner.example, *.partner.example'],
     ['domain:closed.example', 'rejected', 'route: reject'],
   ]);
   const link = map.nodes.find((node) => node.id === 'link:hq');

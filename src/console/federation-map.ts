@@ -101,7 +101,9 @@ export function federationMap(sources: AdminSources, config: MapConfig): Federat
     else if (rule.via?.kind === 'domain') to = node({ id: `hop:${rule.via.domain}`, kind: 'host', label: `${rule.via.domain} (by DNS)` });
     else to = node({ id: 'rejected', kind: 'route', label: 'rejected' });
     const what = rule.link !== undefined ? `over link ${rule.link}` : rule.via?.kind === 'address' ? `via ${rule.via.host}:${rule.via.port}` : rule.via ? `via ${rule.via.domain}` : 'route: reject';
-    edges.push({ id: `route ${rule.domain}`, kind: 'route', source: from, target: to, label: what });
+    // A trunk peer (docs/peering.md, "Trunks and relaying") carries the domains it speaks for.
+    const trunk = rule.speaks_for === undefined ? '' : `; trunk speaking for ${rule.speaks_for.join(', ')}`;
+    edges.push({ id: `route ${rule.domain}`, kind: 'route', source: from, target: to, label: `${what}${trunk}` });
   }
   const rows = new Map((sources.links?.rows() ?? []).map((row) => [row.name, row]));
   for (const link of config.links) {
