@@ -137,7 +137,10 @@ export class Destination {
 
   /** Asks this domain's authoritative server about a dialback key (XEP-0220 section 2.1.2; we are the receiving server). */
   verify(receiving: string, streamId: string, key: string): Promise<VerifyOutcome> {
-    if (!this.#connection && !this.#connecting && Date.now() < this.#retryAt) return Promise.resolve('error');
+    // No backoff here: the domain's server has just connected to us, so whatever our last attempt
+    // met (its block lifted, a restart), it is worth reaching now. Verifications waiting are
+    // bounded below, and incoming connections by the listener's limits.
+    this.#retryAt = 0;
     this.#want(receiving);
     if (this.#connection) return this.#connection.verify(this.domain, receiving, streamId, key);
     if (this.#verifies.length >= MAX_PENDING_VERIFIES) return Promise.resolve('busy');
