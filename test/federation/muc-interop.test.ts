@@ -152,7 +152,7 @@ hosts:
   for (const peer of PEERS) {
     describe(`with ${peer.name}`, () => {
       it(`a user of ${peer.name} enters a Trellis room and talks with a local occupant`, async () => {
-        const alice = await client(`alice@${TRELLIS}/${peer.user}`, TRELLIS_ADDRESS, 'SCRAM-SHA-256');
+        const alice = await client(`alice@${TRELLIS}/${peer.user}`, TRELLIS_ADDRESS, 'SCRAM-SHA-256-PLUS');
         const guest = await client(`${peer.user}@${peer.domain}/guest`, peer.address, 'SCRAM-SHA-1');
         await meet(`with-${peer.user}@${TRELLIS_MUC}`, alice, 'Alice', guest, peer.nick);
         await alice.disconnect();
@@ -161,7 +161,7 @@ hosts:
 
       it(`a Trellis user enters a room of ${peer.name} and talks with a local occupant`, async () => {
         const host = await client(`${peer.user}@${peer.domain}/host`, peer.address, 'SCRAM-SHA-1');
-        const alice = await client(`alice@${TRELLIS}/guest-${peer.user}`, TRELLIS_ADDRESS, 'SCRAM-SHA-256');
+        const alice = await client(`alice@${TRELLIS}/guest-${peer.user}`, TRELLIS_ADDRESS, 'SCRAM-SHA-256-PLUS');
         await meet(`from-trellis@${peer.muc}`, host, peer.nick, alice, 'Alice');
         await alice.disconnect();
         await host.disconnect();

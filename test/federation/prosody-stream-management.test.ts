@@ -177,7 +177,7 @@ describe('stream management on server streams with Prosody', () => {
   let pat: ClientDriver;
 
   it('SASL EXTERNAL link: enabled both ways, and every stanza acknowledged both ways', async () => {
-    alice = await client(`alice@${TRUSTED}/lab`, TRUSTED_ADDRESS, 'SCRAM-SHA-256');
+    alice = await client(`alice@${TRUSTED}/lab`, TRUSTED_ADDRESS, 'SCRAM-SHA-256-PLUS');
     pat = await client(`pat@${PROSODY}/lab`, PROSODY_ADDRESS, 'SCRAM-SHA-1');
     // A first message each way sets up both links. Prosody asks to enable it only once what it
     // queued while connecting has gone out, so those are not counted there.
@@ -206,7 +206,7 @@ describe('stream management on server streams with Prosody', () => {
   });
 
   it('dialback link: no stream management either way, and messages flow both ways', async () => {
-    const sam = await client(`sam@${SELF_SIGNED}/lab`, SELF_SIGNED_ADDRESS, 'SCRAM-SHA-256');
+    const sam = await client(`sam@${SELF_SIGNED}/lab`, SELF_SIGNED_ADDRESS, 'SCRAM-SHA-256-PLUS');
     const toPat = await sendNumbered(sam, `pat@${PROSODY}`, 's', 5);
     await until(() => received(pat, toPat).size === 5, 'the messages from sam at pat');
     const toSam = await sendNumbered(pat, `sam@${SELF_SIGNED}`, 'q', 5);
