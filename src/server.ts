@@ -128,6 +128,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
           logger: consoleLogger,
         });
         for (const route of operatorConsole.routes) web.http.route(route);
+        consoleLogger.info('web console at /admin/ on the HTTPS listener', { admins: config.http.console.admins.join(' ') });
       }
     } catch (error) {
       operatorConsole?.close();
