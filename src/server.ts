@@ -98,6 +98,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
         return closed + s2s.closeFromAddresses(covered, text);
       },
       closeDomain: (domain, text) => s2s.closeDomain(domain, text),
+      reopenDomain: (domain) => s2s.reopenDomain(domain),
     };
     const reloader = new ConfigReloader(config, { router, storage, tls, logger, limits, s2s, abuse: limits.abuse, components, links, uploads: web?.uploads });
     let bound;

@@ -143,16 +143,8 @@ describe('operator abuse controls', () => {
 
     const unblocked = await trellis(['s2s', 'unblock', y.domain, '--config', xConfig]);
     assert.deepEqual([unblocked.code, unblocked.stdout], [0, 'unblocked 127.0.0.82\n']);
-    // Federation comes back. The first message may meet the peer still backing off from its own
-    // refused attempt during the block, and bounce; what a user would do then, resend, reaches bob.
-    for (let attempt = 1; ; attempt++) {
-      alice.send(`<message to='bob@${y.domain}/r' id='b4-${attempt}' type='chat'><body>after the block</body></message>`);
-      const delivered = bob.waitFor('after the block', 10_000).then(() => 'delivered', () => 'lost');
-      const bounced = stanzaWithId(alice, `b4-${attempt}`).then(() => 'bounced', () => 'lost');
-      const outcome = await Promise.race([delivered, bounced]);
-      if (outcome === 'delivered') break;
-      assert.ok(outcome === 'bounced' && attempt < 3, `after the unblock, attempt ${attempt} was ${outcome}`);
-    }
+    alice.send(`<message to='bob@${y.domain}/r' id='b4' type='chat'><body>after the block</body></message>`);
+    await bob.waitFor('after the block', 10_000);
     alice.close();
     bob.close();
   });

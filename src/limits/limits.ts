@@ -31,6 +31,8 @@ export interface LimitsHooks {
   closeAddresses(covered: (address: string) => boolean, text: string): number;
   /** Closes server connections to and from the domain; returns how many. */
   closeDomain(domain: string, text: string): number;
+  /** The domain is unblocked: sending to it is tried at once, whatever backoff its block caused. */
+  reopenDomain(domain: string): void;
 }
 
 export interface MetricFamily {
@@ -49,7 +51,7 @@ export class Limits {
   readonly guard: ProcessGuard;
   readonly logins: LoginThrottle;
   readonly refusals: Refusals;
-  hooks: LimitsHooks = { closeAddresses: () => 0, closeDomain: () => 0 };
+  hooks: LimitsHooks = { closeAddresses: () => 0, closeDomain: () => 0, reopenDomain: () => {} };
   /** refused server connections held until their address's refusal period ends, by address */
   readonly #held = new Map<string, Set<Socket>>();
   #config: LimitsConfig;
@@ -260,7 +262,10 @@ export class Limits {
   async unblock(domain: string): Promise<boolean> {
     const removed = await this.#storage.abuseRules.delete('domain', domain);
     const known = this.abuse.removeBlock(domain);
-    if (removed || known) this.#logger.warn('remote domain unblocked', { domain });
+    if (removed || known) {
+      this.hooks.reopenDomain(domain);
+      this.#logger.warn('remote domain unblocked', { domain });
+    }
     return removed || known;
   }
 

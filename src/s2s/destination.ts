@@ -110,6 +110,11 @@ export class Destination {
     return this.#failures === 0 || now > this.#retryAt + this.#hops.context.config.retry_max_delay * 1000;
   }
 
+  /** Ends the backoff: the next stanza or verification tries the domain at once. */
+  retryNow(): void {
+    this.#retryAt = 0;
+  }
+
   /** Sends a stanza from a local domain, queueing it while the pair is being authorized. */
   send(stanza: Element, local: string): void {
     const pair = { local, remote: this.domain };
@@ -140,7 +145,7 @@ export class Destination {
     // No backoff here: the domain's server has just connected to us, so whatever our last attempt
     // met (its block lifted, a restart), it is worth reaching now. Verifications waiting are
     // bounded below, and incoming connections by the listener's limits.
-    this.#retryAt = 0;
+    this.retryNow();
     this.#want(receiving);
     if (this.#connection) return this.#connection.verify(this.domain, receiving, streamId, key);
     if (this.#verifies.length >= MAX_PENDING_VERIFIES) return Promise.resolve('busy');

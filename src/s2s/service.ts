@@ -279,6 +279,11 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
     return this.#closeWhere((connection) => connection.remoteDomain === domain || this.bindingTable.pairsOf(connection.id).some((pair) => pair.remote === domain), text);
   }
 
+  /** A block lifted: the domain is tried at once, not after the backoff its refused attempts left. */
+  reopenDomain(domain: string): void {
+    this.#destinations.get(domain)?.retryNow();
+  }
+
   #closeWhere(chosen: (connection: ServerConnection) => boolean, text: string): number {
     let closed = 0;
     for (const { connection } of [...this.#live.values()]) {
