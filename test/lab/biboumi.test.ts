@@ -11,6 +11,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ClientDriver, DriverEvent } from '../support/client-driver.ts';
+import { AwaitedRecords } from '../support/lab/awaited-records.ts';
 import { startLabDns, type LabDns } from '../support/lab/dns.ts';
 import { assertInsideLab } from '../support/lab/namespace.ts';
 import { makeScratchDir, removeScratchDir, startDaemon, tail, waitForListeners, type Daemon } from '../support/lab/process.ts';
@@ -27,10 +28,9 @@ const PASSWORD = 'correct horse';
 
 /** A raw IRC client (RFC 2812) over a socket: registers, answers PING, records every line. */
 class IrcClient {
-  readonly lines: string[] = [];
+  readonly received = new AwaitedRecords<string>((line) => line);
   #socket: Socket;
   #buffer = '';
-  #waiters = new Set<() => void>();
 
   private constructor(socket: Socket) {
     this.#socket = socket;
@@ -42,9 +42,8 @@ class IrcClient {
         const line = this.#buffer.slice(0, end);
         this.#buffer = this.#buffer.slice(end + 2);
         if (line.startsWith('PING ')) this.send(`PONG ${line.slice(5)}`);
-        this.lines.push(line);
+        this.received.push(line);
       }
-      for (const wake of [...this.#waiters]) wake();
     });
     socket.on('error', () => {});
   }
@@ -66,23 +65,8 @@ class IrcClient {
     this.#socket.write(line + '\r\n');
   }
 
-  /** Resolves with the first line from now on (or already received after `from`) matching. */
-  waitLine(predicate: (line: string) => boolean, timeoutMs = 15_000, from = 0): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        const found = this.lines.slice(from).find(predicate);
-        if (found === undefined) return;
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-        resolve(found);
-      };
-      const timer = setTimeout(() => {
-        this.#waiters.delete(check);
-        reject(new Error(`no IRC line matching ${predicate.toString()} within ${timeoutMs} ms; last lines:\n${this.lines.slice(-15).join('\n')}`));
-      }, timeoutMs);
-      this.#waiters.add(check);
-      check();
-    });
+  waitLine(predicate: (line: string) => boolean, timeoutMs = 15_000): Promise<string> {
+    return this.received.waitFor(predicate, timeoutMs);
   }
 
   close(): void {

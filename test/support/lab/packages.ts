@@ -22,6 +22,14 @@ export const LAB_PACKAGES: readonly string[] = [
   // the XMPP-IRC gateway run as an external component, and the IRC server it reaches (test/lab/biboumi.test.ts)
   'biboumi',
   'ngircd',
+  // the SIP-XMPP gateway (test/lab/kamailio.test.ts), the SIP user agent that sends to it, and
+  // what builds the library preloaded into Kamailio (contrib/kamailio/expat-attribute-sentinel.c)
+  'kamailio',
+  'kamailio-xmpp-modules',
+  'sipsak',
+  'gcc',
+  'libc6-dev',
+  'libexpat1-dev',
   'iproute2',
   'openssl',
 ];
@@ -35,6 +43,7 @@ const PACKAGED_SERVICES: readonly { service: string; user: string }[] = [
   { service: 'unbound', user: 'unbound' },
   { service: 'biboumi', user: '_biboumi' },
   { service: 'ngircd', user: 'irc' },
+  { service: 'kamailio', user: 'kamailio' },
   // installed by test/run.ts for the local suite, which starts private instances of them too
   { service: 'redis-server', user: 'redis' },
   { service: 'postgresql', user: 'postgres' },
