@@ -11,7 +11,6 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ClientDriver, DriverEvent } from '../support/client-driver.ts';
-import { AwaitedRecords } from '../support/lab/awaited-records.ts';
 import { startLabDns, type LabDns } from '../support/lab/dns.ts';
 import { assertInsideLab } from '../support/lab/namespace.ts';
 import { makeScratchDir, removeScratchDir, startDaemon, tail, waitForListeners, type Daemon } from '../support/lab/process.ts';
@@ -28,9 +27,10 @@ const PASSWORD = 'correct horse';
 
 /** A raw IRC client (RFC 2812) over a socket: registers, answers PING, records every line. */
 class IrcClient {
-  readonly received = new AwaitedRecords<string>((line) => line);
+  readonly lines: string[] = [];
   #socket: Socket;
   #buffer = '';
+  #waiters = new Set<() => void>();
 
   private constructor(socket: Socket) {
     this.#socket = socket;
@@ -42,8 +42,9 @@ class IrcClient {
         const line = this.#buffer.slice(0, end);
         this.#buffer = this.#buffer.slice(end + 2);
         if (line.startsWith('PING ')) this.send(`PONG ${line.slice(5)}`);
-        this.received.push(line);
+        this.lines.push(line);
       }
+      for (const wake of [...this.#waiters]) wake();
     });
     socket.on('error', () => {});
   }
@@ -65,8 +66,23 @@ class IrcClient {
     this.#socket.write(line + '\r\n');
   }
 
-  waitLine(predicate: (line: string) => boolean, timeoutMs = 15_000): Promise<string> {
-    return this.received.waitFor(predicate, timeoutMs);
+  /** Resolves with the first line from now on (or already received after `from`) matching. */
+  waitLine(predicate: (line: string) => boolean, timeoutMs = 15_000, from = 0): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        const found = this.lines.slice(from).find(predicate);
+        if (found === undefined) return;
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+        resolve(found);
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(check);
+        reject(new Error(`no IRC line matching ${predicate.toString()} within ${timeoutMs} ms; last lines:\n${this.lines.slice(-15).join('\n')}`));
+      }, timeoutMs);
+      this.#waiters.add(check);
+      check();
+    });
   }
 
   close(): void {

@@ -1,102 +1,34 @@
 /**
  * A real SIP gateway as an external component (XEP-0114, docs/gateways.md): Kamailio (Debian
- * `kamailio` and `kamailio-xmpp-modules`) connects to Trellis as sip.localhost with its xmpp
- * module in component mode. sipsak (Debian) sends a SIP MESSAGE that reaches an XMPP user, and
- * the user's reply leaves Kamailio as a SIP MESSAGE to the SIP side's address, where the test
- * answers it as a user agent would (RFC 3428 section 7: 200 OK).
+ * `kamailio` and `kamailio-xmpp-modules`) connects to Trellis as sip.test with its xmpp module in
+ * component mode, and baresip (Debian `baresip-core`) is a SIP user, bob@sip.test. A MESSAGE bob
+ * types on baresip's console reaches an XMPP user, and her reply reaches baresip, which prints it.
  *
  * Kamailio runs with contrib/kamailio/expat-attribute-sentinel.c preloaded: without it the
  * module crashes on the first element it parses (see that file).
  */
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
-import { createSocket, type Socket } from 'node:dgram';
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ClientDriver, DriverEvent } from '../support/client-driver.ts';
-import { AwaitedRecords } from '../support/lab/awaited-records.ts';
 import { startLabDns, type LabDns } from '../support/lab/dns.ts';
 import { assertInsideLab } from '../support/lab/namespace.ts';
 import { makeScratchDir, removeScratchDir, startDaemon, tail, type Daemon } from '../support/lab/process.ts';
 import { startSlixmpp } from '../support/slixmpp.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const KAMAILIO_ADDRESS = '127.0.0.78';
+const BARESIP_ADDRESS = '127.0.0.79';
+/** RFC 3261 section 19.1.2: the default SIP port, which a URI without one means. */
 const SIP_PORT = 5060;
-/** Where the SIP side listens: Kamailio's outbound proxy for MESSAGEs to SIP users. */
-const SIP_SIDE_ADDRESS = '127.0.0.79';
-const SIP_SIDE_PORT = 5070;
-/** The gateway's domain, in the lab DNS so that SIP user agents find Kamailio from their URIs. */
+/** The gateway's domain, in the lab DNS so that baresip finds Kamailio from its URIs. */
 const GATEWAY = 'sip.test';
 const SECRET = 'kamailio secret';
 const PASSWORD = 'correct horse';
 const SHIM_SOURCE = join(import.meta.dirname, '../../contrib/kamailio/expat-attribute-sentinel.c');
-
-/** A SIP request received over UDP, with the headers a response copies (RFC 3261 section 8.2.6.2). */
-interface SipRequest {
-  method: string;
-  uri: string;
-  headers: Map<string, string[]>;
-  body: string;
-}
-
-function parseSipRequest(datagram: string): SipRequest {
-  const split = datagram.indexOf('\r\n\r\n');
-  const head = split < 0 ? datagram : datagram.slice(0, split);
-  const [requestLine = '', ...headerLines] = head.split('\r\n');
-  const [method = '', uri = ''] = requestLine.split(' ');
-  const headers = new Map<string, string[]>();
-  for (const line of headerLines) {
-    const colon = line.indexOf(':');
-    if (colon < 0) continue;
-    const name = line.slice(0, colon).trim().toLowerCase();
-    headers.set(name, [...(headers.get(name) ?? []), line.slice(colon + 1).trim()]);
-  }
-  return { method, uri, headers, body: split < 0 ? '' : datagram.slice(split + 4) };
-}
-
-/** The SIP side: receives MESSAGE requests and answers each with 200 OK. */
-class SipUserAgent {
-  readonly messages = new AwaitedRecords<SipRequest>((request) => `${request.method} ${request.uri}: ${request.body}`);
-  #socket: Socket;
-
-  private constructor(socket: Socket) {
-    this.#socket = socket;
-    socket.on('message', (data, peer) => {
-      const request = parseSipRequest(data.toString('utf8'));
-      if (request.method !== 'MESSAGE') return;
-      const copied = ['via', 'from', 'to', 'call-id', 'cseq'].flatMap((name) =>
-        (request.headers.get(name) ?? []).map((value) => `${name === 'call-id' ? 'Call-ID' : name === 'cseq' ? 'CSeq' : name[0]!.toUpperCase() + name.slice(1)}: ${value}`),
-      );
-      const response = ['SIP/2.0 200 OK', ...copied, 'Content-Length: 0', '', ''].join('\r\n');
-      socket.send(response, peer.port, peer.address);
-      this.messages.push(request);
-    });
-  }
-
-  static async listen(address: string, port: number): Promise<SipUserAgent> {
-    const socket = createSocket('udp4');
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(port, address, () => resolve());
-    });
-    return new SipUserAgent(socket);
-  }
-
-  close(): void {
-    this.#socket.close();
-  }
-}
-
-/** Runs a command to its end without blocking the event loop. */
-function runCommand(command: string, args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(command, args, { encoding: 'utf8', timeout: timeoutMs }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr });
-    });
-  });
-}
 
 function kamailioConfig(componentPort: number): string {
   return `#!KAMAILIO
@@ -115,7 +47,8 @@ modparam("xmpp", "xmpp_domain", "${GATEWAY}")
 modparam("xmpp", "xmpp_host", "127.0.0.1")
 modparam("xmpp", "xmpp_port", ${componentPort})
 modparam("xmpp", "xmpp_password", "${SECRET}")
-modparam("xmpp", "outbound_proxy", "sip:${SIP_SIDE_ADDRESS}:${SIP_SIDE_PORT}")
+# the SIP users of sip.test all sit at baresip
+modparam("xmpp", "outbound_proxy", "sip:${BARESIP_ADDRESS}:${SIP_PORT}")
 request_route {
     if (!t_newtran()) { sl_reply_error(); exit; }
     if (method == "MESSAGE") {
@@ -127,13 +60,40 @@ request_route {
 `;
 }
 
+/** baresip as bob@sip.test with no registrar, listening on its own address, alice as its one contact. */
+function writeBaresipConfig(dir: string): void {
+  writeFileSync(
+    join(dir, 'config'),
+    [
+      `sip_listen ${BARESIP_ADDRESS}:${SIP_PORT}`,
+      'sip_transports udp',
+      // baresip skips loopback interfaces unless it is given the address itself
+      `net_interface ${BARESIP_ADDRESS}`,
+      'audio_player aufile,/dev/null',
+      'audio_source ausine,440',
+      'module_path /usr/lib/baresip/modules',
+      // the console: commands on standard input, what happens on standard output
+      'module stdio.so',
+      'module menu.so',
+      'module account.so',
+      'module contact.so',
+      'module g711.so',
+      'module ausine.so',
+      'module aufile.so',
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(join(dir, 'accounts'), `<sip:bob@${GATEWAY}>;regint=0\n`);
+  writeFileSync(join(dir, 'contacts'), `"Alice" <sip:alice*localhost@${GATEWAY}>\n`);
+}
+
 describe('Kamailio (SIP-XMPP gateway) as an external component', () => {
   const closers: (() => unknown)[] = [];
   let dir: string;
   let server: TestServer;
   let dns: LabDns;
   let kamailio: Daemon;
-  let sipSide: SipUserAgent;
+  let baresip: Daemon;
   let alice: ClientDriver;
 
   before(async () => {
@@ -144,7 +104,7 @@ describe('Kamailio (SIP-XMPP gateway) as an external component', () => {
     closers.push(() => dns.stop());
 
     const shim = join(dir, 'expat-attribute-sentinel.so');
-    const built = spawnSync('gcc', ['-shared', '-fPIC', '-O2', '-o', shim, SHIM_SOURCE, '-ldl'], { encoding: 'utf8' });
+    const built = spawnSync('gcc', ['-shared', '-fPIC', '-O2', '-o', shim, SHIM_SOURCE], { encoding: 'utf8' });
     assert.equal(built.status, 0, `gcc failed: ${built.stderr}`);
 
     server = await startTestServer(`
@@ -159,14 +119,11 @@ components:
     closers.push(() => server.stop());
     await server.addUser('alice', 'localhost', PASSWORD);
 
-    sipSide = await SipUserAgent.listen(SIP_SIDE_ADDRESS, SIP_SIDE_PORT);
-    closers.push(() => sipSide.close());
-
     const config = join(dir, 'kamailio.cfg');
     writeFileSync(config, kamailioConfig(server.server.listening.component[0]!.port));
     // -DD: stay in the foreground but fork the workers (the xmpp module runs in its own process);
     // -E: log to standard error.
-    kamailio = startDaemon('kamailio', '/usr/sbin/kamailio', ['-f', config, '-DD', '-E', '-Y', dir, '-P', join(dir, 'kamailio.pid'), '-m', '32', '-M', '8'], {
+    kamailio = startDaemon('kamailio', '/usr/sbin/kamailio', ['-f', config, '-DD', '-E', '-w', dir, '-Y', dir, '-P', join(dir, 'kamailio.pid'), '-m', '32', '-M', '8'], {
       outputFile: join(dir, 'kamailio.log'),
       env: { ...process.env, LD_PRELOAD: shim },
     });
@@ -174,6 +131,13 @@ components:
     await server.waitForLog('component connected', GATEWAY).catch((error: Error) => {
       throw new Error(`${error.message}\nkamailio:\n${tail(kamailio.outputFile)}`);
     });
+
+    const baresipDir = join(dir, 'baresip');
+    mkdirSync(baresipDir);
+    writeBaresipConfig(baresipDir);
+    baresip = startDaemon('baresip', '/usr/bin/baresip', ['-f', baresipDir], { outputFile: join(dir, 'baresip.log'), input: true });
+    closers.push(() => baresip.stop());
+    await waitUntil('baresip is ready', () => readFileSync(baresip.outputFile, 'utf8').includes('baresip is ready'), 15_000);
 
     alice = await startSlixmpp(server, 'alice@localhost/desk', PASSWORD);
     closers.push(() => alice.stop());
@@ -185,42 +149,23 @@ components:
     for (const close of closers.reverse()) await close();
   });
 
-  const chat = (body: string) => (event: DriverEvent) => event.event === 'message' && event.body === body;
+  const logs = (): string => `\nbaresip:\n${tail(baresip.outputFile)}\nkamailio:\n${tail(kamailio.outputFile)}`;
 
-  it('a SIP MESSAGE from sipsak reaches an XMPP user, and her reply reaches the SIP side', async () => {
-    // RFC 3428 section 4: a MESSAGE with the text as its body. sipsak sends it and waits for the
-    // final response (exit 0 on a 2xx); the server runs in this process, so the wait must not
-    // block it.
-    const body = 'hello from SIP';
-    const request = join(dir, 'message.sip');
-    writeFileSync(
-      request,
-      [
-        `MESSAGE sip:alice*localhost@${GATEWAY} SIP/2.0`,
-        `From: <sip:bob@${GATEWAY}>;tag=trellis-test`,
-        `To: <sip:alice*localhost@${GATEWAY}>`,
-        `Call-ID: kamailio-test@127.0.0.1`,
-        'CSeq: 1 MESSAGE',
-        'Max-Forwards: 70',
-        'Content-Type: text/plain',
-        `Content-Length: ${Buffer.byteLength(body)}`,
-        '',
-        body,
-      ].join('\r\n'),
-    );
-    const sent = await runCommand('sipsak', ['-f', request, '-s', `sip:alice*localhost@${GATEWAY}`, '-H', '127.0.0.1', '-vv'], 20_000);
-    assert.equal(sent.code, 0, `sipsak failed (${sent.code}):\n${sent.stdout}\n${sent.stderr}\nkamailio:\n${tail(kamailio.outputFile)}`);
-    assert.match(sent.stdout, /SIP\/2\.0 200/);
-
-    const received = await alice.waitEvent(chat(body), 15_000).catch((error: Error) => {
-      throw new Error(`${error.message}\nkamailio:\n${tail(kamailio.outputFile)}\ntrellis:\n${server.logLines.slice(-15).join('\n')}`);
+  it('a SIP MESSAGE from baresip reaches an XMPP user, and her reply reaches baresip', async () => {
+    // contact.so's "message" command sends a MESSAGE (RFC 3428) to the current contact, alice.
+    baresip.write('/message hello from SIP\n');
+    const chat = (body: string) => (event: DriverEvent) => event.event === 'message' && event.body === body;
+    const received = await alice.waitEvent(chat('hello from SIP'), 15_000).catch((error: Error) => {
+      throw new Error(`${error.message}${logs()}`);
     });
     assert.equal(String(received.from).split('/')[0], `bob*${GATEWAY}@${GATEWAY}`);
 
     await alice.ok({ op: 'message', to: `bob*${GATEWAY}@${GATEWAY}`, body: 'hello from XMPP' });
-    const reply = await sipSide.messages.waitFor((request) => request.body === 'hello from XMPP');
-    assert.match(reply.uri, new RegExp(`^sip:bob@${GATEWAY.replace('.', '\\.')}`));
-    assert.match(reply.headers.get('from')?.[0] ?? '', /alice\*localhost@/);
+    // baresip prints a MESSAGE it accepted as `<from URI>: "<text>"`.
+    const printed = `sip:alice*localhost@${GATEWAY}: "hello from XMPP"`;
+    await waitUntil('baresip prints the reply', () => readFileSync(baresip.outputFile, 'utf8').includes(printed), 15_000).catch((error: Error) => {
+      throw new Error(`${error.message}${logs()}`);
+    });
 
     const status = server.server.components.routes.get(GATEWAY)!;
     assert.ok(status.connection && status.connection.stanzasIn > 0 && status.connection.stanzasOut > 0);

@@ -22,11 +22,11 @@ export const LAB_PACKAGES: readonly string[] = [
   // the XMPP-IRC gateway run as an external component, and the IRC server it reaches (test/lab/biboumi.test.ts)
   'biboumi',
   'ngircd',
-  // the SIP-XMPP gateway (test/lab/kamailio.test.ts), the SIP user agent that sends to it, and
+  // the SIP-XMPP gateway (test/lab/kamailio.test.ts), the SIP user agent on its other side, and
   // what builds the library preloaded into Kamailio (contrib/kamailio/expat-attribute-sentinel.c)
   'kamailio',
   'kamailio-xmpp-modules',
-  'sipsak',
+  'baresip-core',
   'gcc',
   'libc6-dev',
   'libexpat1-dev',

@@ -18,6 +18,8 @@ export interface Daemon {
   hasExited(): boolean;
   /** SIGTERM, then SIGKILL after `graceMs` */
   stop(graceMs?: number): Promise<void>;
+  /** Writes to the process's standard input; only for a daemon started with `input`. */
+  write(text: string): void;
 }
 
 const liveChildren = new Set<ChildProcess>();
@@ -42,6 +44,8 @@ export interface DaemonOptions {
   cwd?: string;
   /** where stdout and stderr go */
   outputFile: string;
+  /** keep standard input open for `write` (a daemon driven by commands on its console) */
+  input?: boolean;
 }
 
 /** Starts `command` in the foreground of its own process (it must not daemonize). */
@@ -53,12 +57,14 @@ export function startDaemon(name: string, command: string, args: string[], optio
     child = spawn(command, args, {
       env: options.env ?? process.env,
       cwd: options.cwd,
-      stdio: ['ignore', fd, fd],
+      stdio: [options.input ? 'pipe' : 'ignore', fd, fd],
     });
   } finally {
     closeSync(fd);
   }
   liveChildren.add(child);
+  // A daemon that died mid-write is reported by `exited`, not by an EPIPE thrown here.
+  child.stdin?.on('error', () => {});
   let ended = false;
   const exited = new Promise<string>((resolve) => {
     const finish = (code: number | null, signal: NodeJS.Signals | null) => {
@@ -79,6 +85,10 @@ export function startDaemon(name: string, command: string, args: string[], optio
     outputFile: options.outputFile,
     exited,
     hasExited: () => ended,
+    write(text) {
+      if (child.stdin === null) throw new Error(`${name} was started without input`);
+      child.stdin.write(text);
+    },
     async stop(graceMs = 3000) {
       if (ended) return;
       child.kill('SIGTERM');
