@@ -154,7 +154,7 @@ async function main(): Promise<void> {
             password: PASSWORD,
             window: 1,
             ratePerSecond: params.ratePerSecond,
-            relays: servers.relays.map((relay) => ({ name: relay.name, pid: relay.pid })),
+            relayPids: servers.relays.map((relay) => relay.pid),
             bodyBytes: params.bodyBytes,
             // twice the whole schedule: a bound the schedule itself never reaches
             maxMessages: Math.ceil(2 * params.ratePerSecond * (params.warmupSeconds + params.seconds + 1)),

@@ -3,8 +3,8 @@
  * (a1, b1, a2, b2, …) so that every message crosses a server-to-server link, half of them in
  * each direction, and run the traffic of bench/load/messaging-traffic.ts in this process:
  * closed loop (throughput), or open loop at `ratePerSecond` (latency at a fixed rate). Both
- * servers' CPU, that of any `relays` between them, and the machine's are read from /proc over
- * the window.
+ * servers' CPU, that of any relaying processes between them (`relayPids`), and the machine's
+ * are read from /proc over the window.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BenchClient } from '../load/bench-client.ts';
@@ -22,7 +22,7 @@ export interface ThroughputOptions {
   /** when set, the clients together send this many messages per second on a schedule (open loop) */
   ratePerSecond?: number;
   /** processes the messages cross between A and B (relaying servers), whose CPU is read too */
-  relays?: { name: string; pid: number }[];
+  relayPids?: number[];
   bodyBytes: number;
   maxMessages: number;
   phases: TrafficPhases;
@@ -37,7 +37,7 @@ export interface ThroughputRun {
   latencyMs: { p50: number; p95: number; p99: number; p999: number; max: number };
   /** CPU seconds per wall second of each server over the window */
   serverCores: number[];
-  /** the same for each of `relays`, in their order */
+  /** the same for each of `relayPids`, in their order */
   relayCores: number[];
   /** deliveries per second of both servers' CPU time together */
   deliveredPerServerCpuSecond: number;
@@ -78,12 +78,12 @@ export async function measureFederatedThroughput(a: FederationPeer, b: Federatio
     await sleep(options.phases.warmupMs);
     const startA = readProcSnapshot(a.pid);
     const startB = readProcSnapshot(b.pid);
-    const relayStarts = (options.relays ?? []).map((relay) => readProcSnapshot(relay.pid));
+    const relayStarts = (options.relayPids ?? []).map((pid) => readProcSnapshot(pid));
     const machineStart = readMachineCpu();
     await sleep(options.phases.measureMs);
     const endA = readProcSnapshot(a.pid);
     const endB = readProcSnapshot(b.pid);
-    const relayEnds = (options.relays ?? []).map((relay) => readProcSnapshot(relay.pid));
+    const relayEnds = (options.relayPids ?? []).map((pid) => readProcSnapshot(pid));
     const machineEnd = readMachineCpu();
     const result = await running;
 
