@@ -16,15 +16,13 @@
  *    certificates (dialback after STARTTLS), the time from a first message to its delivery.
  * Prints tables and writes JSON to bench/results/; docs/performance.md explains them.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { LAB_RESOLVER_ADDRESS } from '../test/support/lab/dns.ts';
-import { assertInsideLab, createLabNamespace } from '../test/support/lab/namespace.ts';
 import { measureColdLinks, type ColdLinkResult } from './federation/cold-links.ts';
 import { startEjabberdPeer } from './federation/ejabberd-peer.ts';
+import { runScenarioInLab } from './federation/lab-run.ts';
 import { setUpLab, type BenchLab, type LabSide } from './federation/lab-setup.ts';
 import type { FederationPeer, FederationPeerStarter } from './federation/peer.ts';
 import { startProsodyPeer } from './federation/prosody-peer.ts';
@@ -32,10 +30,8 @@ import { measureFederatedThroughput, type ThroughputRun } from './federation/thr
 import { startTrellisPeer } from './federation/trellis-peer.ts';
 import { spreadOf } from './report/stats.ts';
 import { textTable } from './report/table.ts';
-import { stopAllDaemons } from './servers/daemon.ts';
 import { waitForQuietMachine } from './servers/proc-stats.ts';
 
-const INSIDE_LAB = 'TRELLIS_BENCH_INSIDE_LAB';
 const STARTERS: Record<string, FederationPeerStarter> = { trellis: startTrellisPeer, prosody: startProsodyPeer, ejabberd: startEjabberdPeer };
 const ADDRESSES = { a: '127.0.0.31', b: '127.0.0.32' };
 const PASSWORD = 'bench-password';
@@ -76,40 +72,7 @@ for (const pair of params.servers) {
   if (!a || !b || extra !== undefined || !STARTERS[a] || !STARTERS[b]) fail(`--servers takes pairs of ${Object.keys(STARTERS).join(', ')} such as trellis-trellis, trellis-prosody, ejabberd-trellis, not "${pair}"`);
 }
 
-if (process.env[INSIDE_LAB] === undefined) process.exitCode = await runInsideNewLab();
-else {
-  assertInsideLab();
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stopAllDaemons().finally(() => process.exit(130)));
-  try {
-    await main();
-  } catch (error) {
-    process.stderr.write(`federation benchmark failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-    process.exitCode = 1;
-  } finally {
-    await stopAllDaemons();
-  }
-}
-
-/** Creates the namespace, runs this script inside it, and always removes it (namespace.ts). */
-async function runInsideNewLab(): Promise<number> {
-  if (process.getuid?.() !== 0) fail('the federation benchmark needs root: it creates a network namespace with its own DNS');
-  const lab = await createLabNamespace(LAB_RESOLVER_ADDRESS);
-  const scratch = mkdtempSync(join(tmpdir(), 'trellis-fed-bench-'));
-  try {
-    const [command, ...args] = lab.exec(process.execPath, [import.meta.filename, ...process.argv.slice(2)]);
-    const child = spawn(command!, args, { stdio: 'inherit', env: { ...process.env, [INSIDE_LAB]: lab.name, TMPDIR: scratch } });
-    const forward = (signal: NodeJS.Signals) => child.kill(signal);
-    process.on('SIGINT', forward);
-    process.on('SIGTERM', forward);
-    return await new Promise<number>((resolve) => {
-      child.once('error', () => resolve(1));
-      child.once('exit', (code) => resolve(code ?? 1));
-    });
-  } finally {
-    await lab.destroy();
-    rmSync(scratch, { recursive: true, force: true });
-  }
-}
+await runScenarioInLab('federation', import.meta.filename, main);
 
 interface PairResult {
   pair: string;

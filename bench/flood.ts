@@ -31,16 +31,15 @@
  * stopped at the end. Prints one table and writes JSON to bench/results/; docs/performance.md
  * explains the figures.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { LAB_RESOLVER_ADDRESS } from '../test/support/lab/dns.ts';
-import { assertInsideLab, createLabNamespace } from '../test/support/lab/namespace.ts';
 import { startEjabberdPeer } from './federation/ejabberd-peer.ts';
+import { runScenarioInLab } from './federation/lab-run.ts';
 import { setUpLab, type BenchLab } from './federation/lab-setup.ts';
 import { C2S_PORT, type FederationPeer, type FederationPeerStarter } from './federation/peer.ts';
 import { DEBIAN_LIMITS, startProsodyPeer } from './federation/prosody-peer.ts';
@@ -55,7 +54,6 @@ import { stopAllDaemons } from './servers/daemon.ts';
 import { pinProcessTree, planCpus, type CpuPlan } from './servers/cpu-pinning.ts';
 import { readMachineCpu, readProcSnapshot, RssSampler, waitForQuietMachine, type MachineCpu, type ProcSnapshot } from './servers/proc-stats.ts';
 
-const INSIDE_LAB = 'TRELLIS_BENCH_INSIDE_LAB';
 const STARTERS: Record<string, FederationPeerStarter> = { trellis: startTrellisPeer, prosody: startProsodyPeer, ejabberd: startEjabberdPeer };
 const ADDRESSES = { a: '127.0.0.31', b: '127.0.0.32' };
 const PASSWORD = 'bench-password';
@@ -167,40 +165,7 @@ interface FloodRun {
 /** flood processes alive, killed on any exit */
 const floodProcesses = new Set<ChildProcess>();
 
-if (process.env[INSIDE_LAB] === undefined) process.exitCode = await runInsideNewLab();
-else {
-  assertInsideLab();
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stopEverything().finally(() => process.exit(130)));
-  try {
-    await main();
-  } catch (error) {
-    process.stderr.write(`flood benchmark failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-    process.exitCode = 1;
-  } finally {
-    await stopEverything();
-  }
-}
-
-/** Creates the namespace, runs this script inside it, and always removes it (test/support/lab/namespace.ts). */
-async function runInsideNewLab(): Promise<number> {
-  if (process.getuid?.() !== 0) fail('the flood benchmark needs root: it creates a network namespace with its own DNS for the remote domain');
-  const lab = await createLabNamespace(LAB_RESOLVER_ADDRESS);
-  const scratch = mkdtempSync(join(tmpdir(), 'trellis-flood-bench-'));
-  try {
-    const [command, ...args] = lab.exec(process.execPath, [import.meta.filename, ...process.argv.slice(2)]);
-    const child = spawn(command!, args, { stdio: 'inherit', env: { ...process.env, [INSIDE_LAB]: lab.name, TMPDIR: scratch } });
-    const forward = (signal: NodeJS.Signals) => child.kill(signal);
-    process.on('SIGINT', forward);
-    process.on('SIGTERM', forward);
-    return await new Promise<number>((resolve) => {
-      child.once('error', () => resolve(1));
-      child.once('exit', (code) => resolve(code ?? 1));
-    });
-  } finally {
-    await lab.destroy();
-    rmSync(scratch, { recursive: true, force: true });
-  }
-}
+await runScenarioInLab('flood', import.meta.filename, main, stopEverything);
 
 async function stopEverything(): Promise<void> {
   for (const child of floodProcesses) child.kill('SIGKILL');

@@ -6,53 +6,19 @@
  * get Trellis's generated self-signed certificate, so their links fall back to dialback
  * (XEP-0220) over TLS. Accounts are written through the storage API before it starts.
  */
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { makeStoredCredentials } from '../../src/auth/scram.ts';
-import { openStorage } from '../../src/storage/open.ts';
-import { startDaemon, waitForListener } from '../servers/daemon.ts';
+import { startTrellisProcess } from './trellis-process.ts';
 import { C2S_PORT, S2S_DIRECT_TLS_PORT, S2S_PORT, type FederationPeer, type FederationPeerOptions } from './peer.ts';
 
-const REPO = join(import.meta.dirname, '..', '..');
-
-export async function startTrellisPeer(options: FederationPeerOptions): Promise<FederationPeer> {
-  const dir = await mkdtemp(join(tmpdir(), 'trellis-fed-bench-'));
-  try {
-    const configFile = join(dir, 'trellis.yaml');
-    await writeFile(configFile, trellisYaml(dir, options));
-    const storage = await openStorage({ driver: 'sqlite', sqlite_file: 'trellis.sqlite' }, dir);
-    try {
-      const credentials = makeStoredCredentials(options.password, 4096);
-      for (const host of options.hosts) for (const username of host.usernames) await storage.accounts.create(host.domain, username, credentials);
-    } finally {
-      await storage.close();
-    }
-    const daemon = startDaemon(options.name, join(REPO, 'bin/trellis'), ['start', '--config', configFile], { cwd: dir, outputFile: join(dir, 'trellis.out') });
-    try {
-      await waitForListener(daemon, options.address, C2S_PORT);
-      await waitForListener(daemon, options.address, S2S_PORT);
-      await waitForListener(daemon, options.address, S2S_DIRECT_TLS_PORT);
-    } catch (error) {
-      await daemon.stop();
-      throw error;
-    }
-    return {
-      name: options.name,
-      software: 'trellis',
-      pid: daemon.pid,
-      address: options.address,
-      outputFile: daemon.outputFile,
-      async stop() {
-        await daemon.stop();
-        if (options.keepLogIn !== undefined) await copyFile(daemon.outputFile, join(options.keepLogIn, `${options.name}.log`)).catch(() => {});
-        await rm(dir, { recursive: true, force: true });
-      },
-    };
-  } catch (error) {
-    await rm(dir, { recursive: true, force: true });
-    throw error;
-  }
+export function startTrellisPeer(options: FederationPeerOptions): Promise<FederationPeer> {
+  return startTrellisProcess({
+    name: options.name,
+    address: options.address,
+    ports: [C2S_PORT, S2S_PORT, S2S_DIRECT_TLS_PORT],
+    yaml: (dir) => trellisYaml(dir, options),
+    accounts: options.hosts,
+    password: options.password,
+    keepLogIn: options.keepLogIn,
+  });
 }
 
 function trellisYaml(dir: string, options: FederationPeerOptions): string {

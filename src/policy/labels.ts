@@ -141,6 +141,8 @@ export class SecurityLabels {
   readonly governing: SecurityPolicy;
   readonly #policies = new Map<string, SecurityPolicy>();
   readonly #clearances: { patterns: JidPatternList; values: Clearance[] };
+  /** rules' `clearance` settings read (the settings are the compiled rules' own objects, kept while their domain's checks are cached) */
+  readonly #peerClearances = new WeakMap<object, Clearance>();
 
   constructor(config: SecurityLabelsConfig, groups: ReadonlyMap<string, readonly JidPattern[]>) {
     const governing = config.policies.find((policy) => policy.name === config.policy)!;
@@ -168,7 +170,14 @@ export class SecurityLabels {
 
   /** The clearance of a peer server: its rule's `clearance` (a setting with its key path), else the default (docs/labels.md). */
   peerClearance(written: { value: string; at: string } | undefined): Clearance {
-    return written ? { label: this.governing.parse(written.value), at: written.at } : this.defaultClearance();
+    if (!written) return this.defaultClearance();
+    // Asked for every labelled stanza crossing: the setting is read once, not on each crossing.
+    let clearance = this.#peerClearances.get(written);
+    if (clearance === undefined) {
+      clearance = { label: this.governing.parse(written.value), at: written.at };
+      this.#peerClearances.set(written, clearance);
+    }
+    return clearance;
   }
 
   defaultClearance(): Clearance {

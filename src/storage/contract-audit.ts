@@ -32,6 +32,16 @@ export function policyAuditTests(openFor: OpenFor): void {
     assert.deepEqual(await storage.policyAudit.query({ rule: `${rule}.block_`, limit: 10 }), [], 'a prefix is matched as written, "_" included');
   });
 
+  test('a batch of more records than one statement takes parameters for is written whole', async (t) => {
+    const storage = await openFor(t);
+    const rule = ruleOfThisTest();
+    // 9 values a record: 8,000 records are 72,000, past PostgreSQL's 65,535 parameters a statement.
+    await storage.policyAudit.append(Array.from({ length: 8000 }, (_, index) => record(rule, 10_000 + index)));
+    const rows = await storage.policyAudit.query({ rule, limit: 10_000 });
+    assert.equal(rows.length, 8000);
+    assert.deepEqual([rows[0]!.time, rows.at(-1)!.time], [17_999, 10_000]);
+  });
+
   test('pruning removes records older than a time', async (t) => {
     const storage = await openFor(t);
     const rule = ruleOfThisTest();

@@ -4,14 +4,23 @@ import { auditFilter, auditRecordOf } from './codec.ts';
 import { inTransaction } from './postgres-transaction.ts';
 import type { PolicyAuditStore } from './types.ts';
 
+/** values a record */
+const COLUMNS = 9;
+/**
+ * Records a statement inserts: the protocol's Bind message counts parameters in 16 bits, so a
+ * statement takes at most 65,535 (PostgreSQL's documentation, "Message Formats"), 7,281 records.
+ */
+const RECORDS_PER_STATEMENT = 1000;
+
 export function postgresAuditStore(pool: Pool): PolicyAuditStore {
   return {
     async append(records) {
-      if (records.length === 0) return;
-      const columns = 9;
-      const rows = records.map((_, index) => `(${Array.from({ length: columns }, (__, column) => `$${index * columns + column + 1}`).join(', ')})`);
-      const values = records.flatMap((record) => [record.time, record.rule, record.verdict, record.direction, record.from, record.to, record.kind, record.label ?? null, record.text]);
-      await pool.query(`INSERT INTO policy_audit (time, rule, verdict, direction, from_jid, to_jid, kind, label, text) VALUES ${rows.join(', ')}`, values);
+      for (let start = 0; start < records.length; start += RECORDS_PER_STATEMENT) {
+        const chunk = records.slice(start, start + RECORDS_PER_STATEMENT);
+        const rows = chunk.map((_, index) => `(${Array.from({ length: COLUMNS }, (__, column) => `$${index * COLUMNS + column + 1}`).join(', ')})`);
+        const values = chunk.flatMap((record) => [record.time, record.rule, record.verdict, record.direction, record.from, record.to, record.kind, record.label ?? null, record.text]);
+        await pool.query(`INSERT INTO policy_audit (time, rule, verdict, direction, from_jid, to_jid, kind, label, text) VALUES ${rows.join(', ')}`, values);
+      }
     },
     async query(query) {
       const { where, values } = auditFilter(query, (position) => `$${position}`);

@@ -83,3 +83,17 @@ test('sqlite: the audit trail keeps the newest records when pruned by count', as
   assert.deepEqual((await storage.policyAudit.query({ limit: 10 })).map((row) => row.time), [1004, 1003]);
   await storage.close();
 });
+
+test('sqlite: a large audit batch is written whole, in order, in several transactions with other work between them', async () => {
+  const storage = await openSqliteStorage(':memory:');
+  const base = { rule: 's2s.peering["*"].label_policy', verdict: 'transform', direction: 'out', from: 'a@example.com', to: 'b@x.example', kind: 'message', text: 'changed' } as const;
+  let otherWorkRan = false;
+  const appended = storage.policyAudit.append(Array.from({ length: 1000 }, (_, index) => ({ ...base, time: 1000 + index })));
+  setImmediate(() => (otherWorkRan = true));
+  const doneBeforeOtherWork = await appended.then(() => !otherWorkRan);
+  assert.equal(doneBeforeOtherWork, false, 'the event loop ran other work while the batch was written');
+  const rows = await storage.policyAudit.query({ limit: 2000 });
+  assert.equal(rows.length, 1000);
+  assert.deepEqual(rows.map((row) => row.time), Array.from({ length: 1000 }, (_, index) => 1999 - index));
+  await storage.close();
+});
