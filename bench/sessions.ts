@@ -9,7 +9,8 @@
  * runs each account's first SCRAM exchange (then aborts it) so that the generators cache its
  * SaltedPassword, as real clients may (RFC 5802 section 5.1); its RSS and CPU read with no client,
  * then every client logs in (timed, with the cached SaltedPassword: no PBKDF2 in the generators) over plain TCP (stream, SCRAM, bind, presence, a ping round
- * trip), at most --login-concurrency at a time over all generator processes; RSS again, an idle
+ * trip), at most --login-concurrency at a time over all generator processes; RSS again; two more
+ * clients exchange 200 messages one at a time (their latency while every session is connected); an idle
  * period, a check that every session is still connected, RSS a last time, then all disconnect.
  * Column meanings and measured figures: docs/performance.md.
  */
@@ -80,10 +81,11 @@ async function main(): Promise<void> {
   const servers: Record<string, { version: string; settings: string[] }> = {};
   for (const count of params.sessions) {
     const usernames = Array.from({ length: count }, (_, index) => `u${index + 1}`);
+    const probeUsers: [string, string] = ['probe1', 'probe2'];
     for (const name of params.servers) {
       process.stderr.write(`${name}: starting with ${count} accounts\n`);
       const options = { address: params.address, domain: DOMAIN, usernames, password: PASSWORD, scramIterations: params.scramIterations };
-      const run = await withServer(name, options, params.quietWaitSeconds, (server, port) => {
+      const run = await withServer(name, { ...options, usernames: [...usernames, ...probeUsers] }, params.quietWaitSeconds, (server, port) => {
         servers[name] = { version: server.version, settings: server.settings };
         process.stderr.write(`${name}: logging in ${count} clients\n`);
         return measureSessionsRun(
@@ -102,6 +104,7 @@ async function main(): Promise<void> {
           },
           params.generators,
           params.idleSeconds * 1000,
+          probeUsers,
         );
       });
       runs.push(run);
@@ -113,7 +116,7 @@ async function main(): Promise<void> {
 }
 
 function printReport(runs: SessionsRun[], servers: Record<string, { version: string; settings: string[] }>): void {
-  const headers = ['server', 'sessions', 'prime s', 'PBKDF2 in timed pass', 'login s', 'logins/s', 'CPU ms/login', 'cores', 'machine', 'RSS fresh MB', 'RSS after prime MB', 'RSS logged in MB', 'RSS idle MB', 'KB/session', 'connected'];
+  const headers = ['server', 'sessions', 'prime s', 'PBKDF2 in timed pass', 'login s', 'logins/s', 'CPU ms/login', 'cores', 'machine', 'RSS fresh MB', 'RSS after prime MB', 'RSS logged in MB', 'RSS idle MB', 'KB/session', 'connected', 'msg p50 ms', 'msg p99 ms'];
   const mb = (bytes: number) => fixed(bytes / 2 ** 20, 1);
   const rows = runs.map((run) => [
     run.server,
@@ -131,6 +134,8 @@ function printReport(runs: SessionsRun[], servers: Record<string, { version: str
     mb(run.rssAfterIdleBytes),
     fixed(run.rssPerSessionBytes / 1024, 1),
     String(run.connectedAfterIdle) + (run.connectedAfterIdle < run.sessions ? '!' : ''),
+    run.probe ? fixed(run.probe.p50Ms, 2) : '-',
+    run.probe ? fixed(run.probe.p99Ms, 2) : '-',
   ]);
   process.stdout.write(
     `\nsessions: ${params.generators} generator process(es), at most ${params.loginConcurrency} logins in flight, ${params.idleSeconds} s idle, plain TCP, ${params.mechanism}, ${params.scramIterations} PBKDF2 iterations, open-file limit ${fileLimit}\n` +

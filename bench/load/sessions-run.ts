@@ -2,6 +2,7 @@
  * One sessions run against a server that is already started: an untimed first pass runs each
  * account's first SCRAM exchange so the generators cache its SaltedPassword (RFC 5802 section 5.1,
  * as real clients do), then it reads the server's memory and CPU with no client, logs N clients in through the load generators (bounded concurrency), reads it again, keeps
+ * the latency of a message between two more clients while they are all connected, keeps
  * the sessions idle, checks they are all still connected, reads it a last time and disconnects.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,6 +11,7 @@ import { onInterruptKill } from '../servers/server-runs.ts';
 import type { ServerUnderTest } from '../servers/server-under-test.ts';
 import { GeneratorPool } from './generators.ts';
 import type { GeneratorSetup } from './generator-protocol.ts';
+import { probeMessageLatency, type ProbeLatency } from './message-probe.ts';
 
 export interface SessionsRun {
   server: string;
@@ -38,10 +40,16 @@ export interface SessionsRun {
   rssPerSessionBytes: number;
   /** sessions still connected at the end of the idle period */
   connectedAfterIdle: number;
+  /** a message between two more clients while every session is connected (not for the relay, which is no XMPP server) */
+  probe: ProbeLatency | undefined;
   closeSeconds: number;
 }
 
-export async function measureSessionsRun(server: ServerUnderTest, setup: GeneratorSetup, generators: number, idleMs: number): Promise<SessionsRun> {
+/** messages the two probe clients exchange, one at a time */
+const PROBE_MESSAGES = 200;
+
+/** `probeUsers` are two accounts beside the generators' ones, for the message probe. */
+export async function measureSessionsRun(server: ServerUnderTest, setup: GeneratorSetup, generators: number, idleMs: number, probeUsers: [string, string]): Promise<SessionsRun> {
   // Let start-up work (account creation, caches) settle before the baseline.
   await sleep(2000);
   // Memory per session counts from the fresh server, before the untimed pass, so that whatever
@@ -63,6 +71,7 @@ export async function measureSessionsRun(server: ServerUnderTest, setup: Generat
   try {
     const afterLogin = readProcSnapshot(server.pid);
     const machineAfter = readMachineCpu();
+    const probe = setup.protocol !== 'xmpp' ? undefined : await probeMessageLatency({ ...setup, resource: 'probe', timeoutMs: setup.loginTimeoutMs }, probeUsers, PROBE_MESSAGES);
     await sleep(idleMs);
     const connectedAfterIdle = await pool.connected();
     const afterIdle = readProcSnapshot(server.pid);
@@ -90,6 +99,7 @@ export async function measureSessionsRun(server: ServerUnderTest, setup: Generat
       rssPeakBytes: Math.max(peak, afterIdle.rssBytes),
       rssPerSessionBytes: (afterIdle.rssBytes - fresh.rssBytes) / sessions,
       connectedAfterIdle,
+      probe,
       closeSeconds: (performance.now() - closeStart) / 1000,
     };
   } catch (error) {
