@@ -169,3 +169,27 @@ describe('SASL2, Bind 2 and FAST on the wire', () => {
     assert.match(fresh, /<failed xmlns=["']urn:xmpp:sm:3["']><item-not-found [^>]*\/><\/failed><bound /);
   });
 });
+
+describe('FAST failures in the login throttle', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer('c2s:\n  scram_iterations: 4096\n  auth_failure_delay: 10\n  max_auth_failures: 20\nlimits:\n  auth: { max_failures_per_account_address: 2, block_duration: 120 }\n');
+    await server.addUser('alice', 'localhost', 'secret');
+  });
+  after(() => server.stop());
+
+  test('wrong tokens count as failed logins: past the limit even the right token is refused from that address', async () => {
+    const agent = randomUUID();
+    const client = await connectTls(server);
+    const token = tokenIn(await scramLogin(client, `${userAgent(agent)}<request-token xmlns='${FAST}' mechanism='HT-SHA-256-NONE'/>`));
+    client.close();
+    for (let i = 0; i < 2; i++) {
+      const guesser = await connectTls(server);
+      assert.match(await tokenLogin(guesser, `${token}x`, userAgent(agent)), /<not-authorized /);
+      guesser.close();
+    }
+    const owner = await connectTls(server);
+    assert.match(await tokenLogin(owner, token, userAgent(agent)), /<temporary-auth-failure [^>]*\/><text>too many failed logins/);
+    owner.close();
+  });
+});
