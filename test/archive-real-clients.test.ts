@@ -44,7 +44,7 @@ describe('message archives with real clients', () => {
 
     const forward = (await juliet.ok({ op: 'mam_iterate', with: 'romeo@localhost', page: 5 })).messages as ArchivedResult[];
     assert.deepEqual(forward.map((message) => message.body), Array.from({ length: MESSAGES }, (_, i) => `line ${i + 1}`));
-    assert.ok(forward.every((message) => message.from === 'romeo@localhost/orchard'));
+    assert.ok(forward.every((message) => message.from === romeo.jid));
     assert.equal(new Set(forward.map((message) => message.id)).size, MESSAGES, 'every message has its own UID');
     const stamps = forward.map((message) => Date.parse(message.stamp));
     assert.deepEqual(stamps, [...stamps].sort((a, b) => a - b), 'stamps follow the archive order');

@@ -15,8 +15,10 @@ import { startTestServer, type TestServer } from './support/server.ts';
 
 const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
 
+/** The RFC 6120 <mechanisms/> list (SASL2's <authentication/> repeats it) and the XEP-0440 binding types. */
 function advertisedIn(features: string) {
-  const mechanisms = [...features.matchAll(/<mechanism>([^<]+)<\/mechanism>/g)].map((match) => match[1]!);
+  const list = /<mechanisms xmlns=["']urn:ietf:params:xml:ns:xmpp-sasl["']>(.*?)<\/mechanisms>/.exec(features)?.[1] ?? '';
+  const mechanisms = [...list.matchAll(/<mechanism>([^<]+)<\/mechanism>/g)].map((match) => match[1]!);
   const channelBindings = [...features.matchAll(/<channel-binding type=["']([^"']+)["']/g)].map((match) => match[1]!);
   return { mechanisms, channelBindings };
 }

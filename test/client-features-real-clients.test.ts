@@ -58,23 +58,25 @@ describe('client features with real clients', () => {
       await desk.ok({ op: 'carbons', enable: true });
       await phone.ok({ op: 'carbons', enable: true });
       const nurse = await xmppjs('nurse', 'web');
+      // Bind 2 (XEP-0386) makes the resource from the client's tag "web" and a part of the server's.
+      const web = nurse.jid;
 
       await nurse.ok({ op: 'message', to: 'romeo@localhost/desk', body: 'to the desk' });
       await desk.waitEvent(isMessage('to the desk'));
       const received = await phone.waitEvent(isCarbon('received', 'to the desk'));
-      assert.equal(received.from, 'nurse@localhost/web');
+      assert.equal(received.from, web);
       assert.equal(received.to, 'romeo@localhost/desk');
 
-      await desk.ok({ op: 'message', to: 'nurse@localhost/web', body: 'from the desk' });
+      await desk.ok({ op: 'message', to: web, body: 'from the desk' });
       await nurse.waitEvent(isMessage('from the desk'));
       const sent = await phone.waitEvent(isCarbon('sent', 'from the desk'));
       assert.equal(sent.from, 'romeo@localhost/desk');
-      assert.equal(sent.to, 'nurse@localhost/web');
+      assert.equal(sent.to, web);
 
-      await desk.ok({ op: 'message', to: 'nurse@localhost/web', body: 'for your eyes only', private: true });
+      await desk.ok({ op: 'message', to: web, body: 'for your eyes only', private: true });
       await nurse.waitEvent(isMessage('for your eyes only'));
       // Copies go out in order: once the next message's copy arrives, the private one's would have.
-      await desk.ok({ op: 'message', to: 'nurse@localhost/web', body: 'after the secret' });
+      await desk.ok({ op: 'message', to: web, body: 'after the secret' });
       await phone.waitEvent(isCarbon('sent', 'after the secret'));
       assert.equal(phone.events.some((event) => event.body === 'for your eyes only'), false);
       // The desk sent them and gets no copy of its own messages.

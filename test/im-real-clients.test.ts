@@ -114,7 +114,8 @@ hosts:
 
   test('slixmpp and @xmpp/client chat across domains', async () => {
     const [erin, frank] = await Promise.all([xmppjs('erin', 'localhost'), slix(`frank@${OTHER}/slix`)]);
-    assert.equal(erin.jid, 'erin@localhost/xmppjs');
+    // Bind 2 (XEP-0386 section 2.2.1): the client's tag, then a part the server makes.
+    assert.match(erin.jid, /^erin@localhost\/xmppjs\/[\w-]{8}$/);
     await Promise.all([goOnline(erin), goOnline(frank)]);
     await chat(erin, frank);
     await chat(frank, erin);
@@ -181,7 +182,7 @@ hosts:
 
   test('@xmpp/client, which sends no SNI with STARTTLS, gets the certificate of the domain it named', async () => {
     const victor = await xmppjs('victor', OTHER);
-    assert.equal(victor.jid, `victor@${OTHER}/xmppjs`);
+    assert.ok(victor.jid.startsWith(`victor@${OTHER}/xmppjs/`), victor.jid);
   });
 
   test('presence goes to subscribers: available with show and priority, then unavailable at logout', async () => {

@@ -2,13 +2,14 @@
  * The mechanism-neutral SASL server interface used by the stream layer (RFC 6120 section 6).
  * Base64 transfer encoding is the stream layer's business: exchanges see raw bytes.
  */
-import type { StoredCredentials } from '../storage/types.ts';
+import type { FastToken, StoredCredentials } from '../storage/types.ts';
 import type { ChannelBindings } from './channel-binding.ts';
 import type { AdvertisedAuthentication } from './scram-downgrade.ts';
+import { HashedTokenServerExchange, type HashedTokenMechanism } from './hashed-token.ts';
 import { PlainServerExchange } from './plain.ts';
 import { ScramServerExchange } from './scram-server.ts';
 
-export type SaslMechanismName = 'SCRAM-SHA-256-PLUS' | 'SCRAM-SHA-256' | 'SCRAM-SHA-1-PLUS' | 'SCRAM-SHA-1' | 'PLAIN';
+export type SaslMechanismName = 'SCRAM-SHA-256-PLUS' | 'SCRAM-SHA-256' | 'SCRAM-SHA-1-PLUS' | 'SCRAM-SHA-1' | 'PLAIN' | HashedTokenMechanism;
 
 /** Defined conditions of RFC 6120 section 6.5. */
 export type SaslFailureCondition =
@@ -27,7 +28,7 @@ export type SaslFailureCondition =
 export type SaslStep =
   | { kind: 'challenge'; data: Buffer }
   /** `username` is the prepared localpart of the authenticated account. */
-  | { kind: 'success'; username: string; additionalData?: Buffer }
+  | { kind: 'success'; username: string; additionalData?: Buffer; /** the FAST token a Hashed Token mechanism logged in with */ fastToken?: FastToken }
   | { kind: 'failure'; condition: SaslFailureCondition; text?: string };
 
 export interface SaslServerExchange {
@@ -56,6 +57,8 @@ export interface SaslContext {
   channelBindings?: ChannelBindings;
   /** what the server advertised on this stream, for the XEP-0474 hash in SCRAM's server-first-message */
   advertised?: AdvertisedAuthentication;
+  /** the live FAST tokens of the client logging in (XEP-0484), for the Hashed Token mechanisms; none without */
+  fastTokens?(username: string): Promise<readonly FastToken[]>;
 }
 
 export interface SaslServerOptions {
@@ -75,5 +78,10 @@ export function createSaslServer(mechanism: SaslMechanismName, context: SaslCont
       return new ScramServerExchange('SHA-1', false, context, options);
     case 'PLAIN':
       return new PlainServerExchange(context);
+    case 'HT-SHA-256-NONE':
+    case 'HT-SHA-256-UNIQ':
+    case 'HT-SHA-256-ENDP':
+    case 'HT-SHA-256-EXPR':
+      return new HashedTokenServerExchange({ mechanism, channelBindings: context.channelBindings, tokens: context.fastTokens ?? (async () => []) });
   }
 }

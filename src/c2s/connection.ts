@@ -7,8 +7,9 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { serverChannelBindings, type ChannelBindings } from '../auth/channel-binding.ts';
+import { hashedTokenMechanisms, isHashedTokenMechanism } from '../auth/hashed-token.ts';
 import type { C2sConfig, LogLevel, ParserLimits } from '../config/types.ts';
-import { makeJid, prepareDomain, prepareResource } from '../jid/jid.ts';
+import { makeJid, prepareDomain, prepareResource, type Jid } from '../jid/jid.ts';
 import { StreamError, type StreamErrorCondition } from '../net/stream-errors.ts';
 import type { TlsContextStore } from '../net/tls-contexts.ts';
 import { readRateFrom } from '../net/read-throttle.ts';
@@ -20,13 +21,16 @@ import type { SessionEndCondition } from '../router/sessions.ts';
 import type { Storage } from '../storage/types.ts';
 import type { LogFields, Logger } from '../util/log.ts';
 import { Element, NS_CLIENT, NS_STREAMS } from '../xml/element.ts';
-import { NS_BIND, NS_PING, NS_SASL, NS_SESSION, NS_TLS } from '../xml/namespaces.ts';
+import { NS_BIND, NS_CARBONS, NS_PING, NS_SASL, NS_SESSION, NS_TLS } from '../xml/namespaces.ts';
+import { parseElement } from '../xml/parse-element.ts';
 import { StanzaError, errorReply, iqResult } from '../xml/stanza-error.ts';
 import type { NamespaceDeclarations, XmlStreamError } from '../xml/parser.ts';
 import { ClientSession, type ClientSessionContext, type SessionTransport } from './client-session.ts';
 import { NS_CSI } from './client-state.ts';
 import { postAuthFeatures, preAuthFeatures } from './features.ts';
-import { SaslNegotiation } from './sasl-negotiation.ts';
+import { settleFastTokens } from './fast.ts';
+import { SaslNegotiation, type SaslNegotiationContext, type SaslOutcome } from './sasl-negotiation.ts';
+import { NS_SASL2, asSasl2, authenticationFeature, bindResource, boundElement, readAuthenticate, sasl2Failure, sasl2Success, type Sasl2Request, type UserAgent } from './sasl2.ts';
 import { NS_SM, enabledElement, failedElement, handledCountTooHigh, parseH, resumedElement } from '../net/stream-management.ts';
 
 export interface C2sContext {
@@ -44,7 +48,8 @@ export interface C2sContext {
 }
 
 type C2sState =
-  | { phase: 'unauthenticated'; sasl: SaslNegotiation; failures: number }
+  /** `sasl2`: the SASL2 request whose exchange is under way (XEP-0388) */
+  | { phase: 'unauthenticated'; sasl: SaslNegotiation; failures: number; sasl2?: Sasl2Request }
   | { phase: 'authenticated'; username: string }
   | { phase: 'bound'; session: ClientSession }
   | { phase: 'closed' };
@@ -78,6 +83,8 @@ export class C2sConnection implements SessionTransport {
   #bindings: ChannelBindings | undefined;
   /** failed logins across streams (src/limits/login-throttle.ts), made at the first SASL element */
   #login: LoginGuard | undefined;
+  /** the client software as its SASL2 <user-agent/> described it (XEP-0388 section 2.2) */
+  #userAgent: UserAgent | undefined;
 
   constructor(socket: Socket, context: C2sContext, onClosed: (connection: C2sConnection) => void) {
     this.#context = context;
@@ -135,6 +142,11 @@ export class C2sConnection implements SessionTransport {
 
   drop(): void {
     this.stream.destroy();
+  }
+
+  /** The client software as it described itself in SASL2, if it did. */
+  get userAgent(): UserAgent | undefined {
+    return this.#userAgent;
   }
 
   /** The session this connection carries, once bound (or resumed). */
@@ -249,16 +261,29 @@ export class C2sConnection implements SessionTransport {
 
   #features(): Element {
     const host = this.#context.router.hosts.get(this.#domain!)!;
+    const config = this.#context.config;
     if (this.authenticated) {
-      const config = this.#context.config;
-      return postAuthFeatures(host.streamFeatures.postAuth, { streamManagement: config.stream_management.enabled, clientStateIndication: config.csi.enabled });
+      // XEP-0388 section 3.4.1: after a SASL2 login that bound (or resumed) a session, what is left.
+      const session = this.#session;
+      return postAuthFeatures(host.streamFeatures.postAuth, {
+        bound: session !== undefined,
+        streamManagement: config.stream_management.enabled && !session?.streamManagement,
+        clientStateIndication: config.csi.enabled,
+      });
     }
+    const mechanisms = this.#offeredMechanisms();
     return preAuthFeatures({
+      sasl2: mechanisms.length === 0 ? undefined : authenticationFeature({
+        mechanisms,
+        bindFeatures: [...(host.discoFeatures.has(NS_CARBONS) ? [NS_CARBONS] : []), ...(config.csi.enabled ? [NS_CSI] : []), ...(config.stream_management.enabled ? [NS_SM] : [])],
+        streamManagement: config.stream_management.enabled,
+        fastMechanisms: this.#fastMechanisms(),
+      }),
       extra: host.streamFeatures.preAuth,
       tlsActive: this.stream.secure,
       tlsAvailable: this.#context.tls !== undefined,
       tlsRequired: this.#context.config.require_tls,
-      mechanisms: this.#offeredMechanisms(),
+      mechanisms,
       channelBindings: this.#offeredChannelBindings()?.types ?? [],
     });
   }
@@ -272,6 +297,12 @@ export class C2sConnection implements SessionTransport {
     if (!this.stream.secure && config.require_tls) return [];
     const canBind = (this.#channelBindings()?.types.length ?? 0) > 0;
     return config.sasl_mechanisms.filter((name) => (name !== 'PLAIN' || this.stream.secure) && (!name.endsWith('-PLUS') || canBind));
+  }
+
+  /** XEP-0484 section 3.1: the Hashed Token mechanisms, those binding to the channel where it has their data. */
+  #fastMechanisms(): string[] {
+    if (!this.#context.config.fast.enabled || this.#offeredMechanisms().length === 0) return [];
+    return hashedTokenMechanisms(this.#channelBindings());
   }
 
   /** The bindings a -PLUS mechanism offered on this stream may use; undefined when none is offered. */
@@ -333,6 +364,7 @@ export class C2sConnection implements SessionTransport {
   async #processUnauthenticated(element: Element, state: C2sState & { phase: 'unauthenticated' }): Promise<void> {
     if (element.xmlns === NS_TLS && element.name === 'starttls') return this.#startTls();
     if (element.xmlns === NS_SASL) return this.#sasl(element, state);
+    if (element.xmlns === NS_SASL2) return this.#sasl2(element, state);
     if (await this.#preAuthIq(element)) return;
     // RFC 6120 section 4.9.3.12: stanzas before authentication are refused with not-authorized.
     this.#streamError('not-authorized', 'authenticate first');
@@ -380,14 +412,35 @@ export class C2sConnection implements SessionTransport {
     }
   }
 
+  /** RFC 6120 section 6.4. */
   async #sasl(element: Element, state: C2sState & { phase: 'unauthenticated' }): Promise<void> {
+    const outcome = await this.#saslStep(state, (context) => state.sasl.handle(element, context), (failure) => failure);
+    if (outcome === undefined) return;
+    this.#authenticated(outcome);
+    this.stream.send(outcome.element);
+    // RFC 6120 section 6.4.6: after <success/> both sides restart the stream; an
+    // authenticated stream may carry stanzas up to the full size limit.
+    this.stream.restart(this.#context.config.limits);
+  }
+
+  /**
+   * One step of an exchange, either profile: the context the mechanisms need, the login throttle
+   * around it, challenges and failures answered (`render` makes them SASL2's), with the delay
+   * and the limit on failures. Returns the outcome when it is a success.
+   */
+  async #saslStep(
+    state: C2sState & { phase: 'unauthenticated' },
+    step: (context: SaslNegotiationContext) => Promise<SaslOutcome>,
+    render: (element: Element) => Element,
+    extra: Partial<SaslNegotiationContext> = {},
+  ): Promise<(SaslOutcome & { kind: 'success' }) | undefined> {
     const domain = this.#domain!;
     const accounts = this.#context.storage.accounts;
     const login = (this.#login ??= this.#context.limits.loginGuard(this.stream.remoteAddress, domain));
     const offered = this.#offeredMechanisms();
-    const channelBindings = this.#offeredChannelBindings();
+    const channelBindings = this.#offeredChannelBindings() ?? (extra.offered ? this.#channelBindings() : undefined);
     const outcome = login.review(
-      await state.sasl.handle(element, {
+      await step({
         domain,
         offered,
         channelBindings,
@@ -397,20 +450,12 @@ export class C2sConnection implements SessionTransport {
         tlsActive: this.stream.secure,
         lookup: (username) => login.lookup(username, () => accounts.get(domain, username)),
         scramIterations: this.#context.config.scram_iterations,
+        ...extra,
       }),
     );
-    if (outcome.kind === 'reply') return this.stream.send(outcome.element);
-    if (outcome.kind === 'success') {
-      this.#state = { phase: 'authenticated', username: outcome.username };
-      this.#context.router.traffic.authentications.add('success', outcome.mechanism);
-      this.#log('info', 'c2s authenticated', { user: `${outcome.username}@${domain}`, mechanism: outcome.mechanism });
-      this.stream.send(outcome.element);
-      // RFC 6120 section 6.4.6: after <success/> both sides restart the stream; an
-      // authenticated stream may carry stanzas up to the full size limit.
-      this.stream.restart(this.#context.config.limits);
-      return;
-    }
-    if (outcome.condition === 'aborted') return this.stream.send(outcome.element);
+    if (outcome.kind === 'reply') return void this.stream.send(render(outcome.element));
+    if (outcome.kind === 'success') return outcome;
+    if (outcome.condition === 'aborted') return void this.stream.send(render(outcome.element));
     state.failures++;
     this.#context.router.traffic.authentications.add('failure', outcome.mechanism ?? 'none');
     // While blocked, src/limits logs the refusals (at most once per interval) instead.
@@ -419,11 +464,102 @@ export class C2sConnection implements SessionTransport {
     // Slow down guessing: the delay doubles with each failure on this stream, or on the account.
     const delay = login.failed(outcome, state.failures, this.#context.config.auth_failure_delay);
     await new Promise((resolve) => setTimeout(resolve, delay));
-    this.stream.send(outcome.element);
+    this.stream.send(render(outcome.element));
     // RFC 6120 section 6.4.5: too many retries end the stream, with policy-violation.
     if (state.failures >= this.#context.config.max_auth_failures) {
       this.#streamError('policy-violation', `too many failed authentication attempts (${state.failures})`);
     }
+    return undefined;
+  }
+
+  #authenticated(outcome: SaslOutcome & { kind: 'success' }): void {
+    this.#state = { phase: 'authenticated', username: outcome.username };
+    this.#context.router.traffic.authentications.add('success', outcome.mechanism);
+    const agent = this.#userAgent;
+    this.#log('info', 'c2s authenticated', { user: `${outcome.username}@${this.#domain}`, mechanism: outcome.mechanism, software: agent?.software, device: agent?.device });
+  }
+
+  /**
+   * SASL2 (XEP-0388): <authenticate/> with its inline requests, then <response/>s or <abort/>.
+   * No stream restart follows <success/> (section 3.4.1).
+   */
+  async #sasl2(element: Element, state: C2sState & { phase: 'unauthenticated' }): Promise<void> {
+    if (this.#offeredMechanisms().length === 0) return this.#streamError('not-authorized', 'SASL2 is offered only once TLS is negotiated');
+    let request = state.sasl2;
+    let outcome: (SaslOutcome & { kind: 'success' }) | undefined;
+    if (element.name === 'authenticate') {
+      const read = readAuthenticate(element);
+      if (typeof read === 'string') return this.stream.send(sasl2Failure('malformed-request', read));
+      request = state.sasl2 = read;
+      this.#userAgent = read.userAgent;
+      const fast = this.#fastMechanisms();
+      const token = isHashedTokenMechanism(read.mechanism);
+      // XEP-0484 section 3.4: a token login says so with <fast/>, and uses an offered HT mechanism.
+      if (token && (!read.fast || !fast.includes(read.mechanism))) {
+        return this.stream.send(sasl2Failure('invalid-mechanism', read.fast ? `${read.mechanism} is not offered here` : 'a token login needs <fast/>'));
+      }
+      const clientId = read.userAgent.id;
+      const domain = this.#domain!;
+      const fastTokens = clientId === undefined ? undefined
+        : async (username: string) => (await this.#login!.lookup(username, () => this.#context.storage.fastTokens.forClient(domain, username, clientId, Date.now()))) ?? [];
+      outcome = await this.#saslStep(state, (context) => state.sasl.start(read.mechanism, read.initialResponse, context), asSasl2, token ? { offered: fast, fastTokens } : {});
+    } else if (element.name === 'response' && request) {
+      outcome = await this.#saslStep(state, async () => state.sasl.respond(element.text()), asSasl2);
+    } else if (element.name === 'abort' && request) {
+      state.sasl2 = undefined;
+      return this.stream.send(asSasl2(state.sasl.abort().element));
+    } else {
+      // Section 3.3: nothing else may be sent while authenticating.
+      return this.#streamError('policy-violation', `<${element.name} xmlns='${NS_SASL2}'/> is not expected now`);
+    }
+    if (outcome === undefined || request === undefined) return;
+    state.sasl2 = undefined;
+    await this.#sasl2Success(outcome, request);
+  }
+
+  /** XEP-0388 section 3.4.1 with the inline features: resumption first, else Bind 2, then FAST. */
+  async #sasl2Success(outcome: SaslOutcome & { kind: 'success' }, request: Sasl2Request): Promise<void> {
+    const domain = this.#domain!;
+    const username = outcome.username;
+    const bind = request.bind;
+    const resource = bind ? bindResource(`${username}@${domain}`, bind.tag, request.userAgent.id) : undefined;
+    // Checked before anything changes: a login that could not bind fails as a whole (section 3.4).
+    const refusal = resource === undefined ? undefined : this.#bindRefusal(makeJid(username, domain, resource));
+    if (refusal) return this.stream.send(sasl2Failure('temporary-auth-failure', refusal.text ?? 'resource binding failed'));
+    this.#authenticated(outcome);
+    this.stream.setLimits(this.#context.config.limits);
+    const inline: Element[] = [];
+    let resumed: ClientSession | undefined;
+    // XEP-0198 section 6 and XEP-0386 section 2.2: a resumption that works replaces the bind.
+    if (request.resume && this.#context.config.stream_management.enabled) {
+      const answer = this.#takeOver(request.resume, username);
+      if (answer === undefined) return;
+      inline.push(parseElement(answer.xml));
+      resumed = answer.session;
+    }
+    let bound: ClientSession | undefined;
+    if (!resumed && bind && resource !== undefined) {
+      bound = this.#bindSession(makeJid(username, domain, resource));
+      if (bind.carbons && this.#context.router.hosts.get(domain)?.discoFeatures.has(NS_CARBONS)) bound.im.carbons = true;
+      if (bind.inactive !== undefined && this.#context.config.csi.enabled) bound.setInactive(bind.inactive);
+      inline.push(boundElement(bind.streamManagement ? [parseElement(this.#enableAnswer(bind.streamManagement, bound))] : []));
+    }
+    const token = await settleFastTokens({
+      store: this.#context.storage.fastTokens,
+      config: this.#context.config.fast,
+      domain,
+      username,
+      request,
+      used: outcome.fastToken,
+      offered: this.#fastMechanisms(),
+      now: Date.now(),
+    });
+    if (token) inline.push(token);
+    const identity = (resumed ?? bound)?.jid.toString() ?? `${username}@${domain}`;
+    this.stream.send(sasl2Success(outcome.additionalData, identity, inline));
+    this.stream.send(this.#features());
+    if (resumed) this.#resent(resumed);
+    if (bound) await this.#fireSessionEvent(bound, 'session/bound');
   }
 
   async #processAuthenticated(element: Element, state: C2sState & { phase: 'authenticated' }): Promise<void> {
@@ -445,25 +581,34 @@ export class C2sConnection implements SessionTransport {
       return this.#sendError(element, new StanzaError('bad-request', error instanceof Error ? error.message : 'invalid resource'));
     }
     const jid = makeJid(state.username, this.#domain!, resource);
-    const sessions = this.#context.router.sessions;
-    const limit = this.#context.config.max_sessions_per_account;
-    // RFC 6120 section 7.6.2.1: an account at its limit of connected resources gets resource-constraint.
-    if (!sessions.hasResource(jid, resource) && sessions.resourcesOf(jid).length >= limit) {
-      this.#log('warn', 'c2s bind refused: too many sessions', { jid: jid.toString(), limit });
-      return this.#sendError(element, new StanzaError('resource-constraint', `this account already has ${limit} sessions, the most allowed`));
-    }
-    const session = new ClientSession(jid, this, this.#context.sessions);
-    this.#session = session;
-    this.#state = { phase: 'bound', session };
-    // RFC 6120 section 7.7.2.2: a second login on the same resource overrides the first.
-    const replaced = sessions.add(session);
-    replaced?.terminate('conflict', 'replaced by a new connection with the same resource');
-    this.#log('info', 'c2s resource bound', { jid: jid.toString() });
+    const refusal = this.#bindRefusal(jid);
+    if (refusal) return this.#sendError(element, refusal);
+    const session = this.#bindSession(jid);
     const result = iqResult(element, new Element('bind', NS_BIND, {}, [new Element('jid', NS_BIND, {}, [jid.toString()])]));
     delete result.attrs.from;
     delete result.attrs.to;
     this.stream.send(result);
     await this.#fireSessionEvent(session, 'session/bound');
+  }
+
+  /** RFC 6120 section 7.6.2.1: an account at its limit of connected resources gets resource-constraint. */
+  #bindRefusal(jid: Jid): StanzaError | undefined {
+    const sessions = this.#context.router.sessions;
+    const limit = this.#context.config.max_sessions_per_account;
+    if (sessions.hasResource(jid, jid.resource!) || sessions.resourcesOf(jid).length < limit) return undefined;
+    this.#log('warn', 'c2s bind refused: too many sessions', { jid: jid.toString(), limit });
+    return new StanzaError('resource-constraint', `this account already has ${limit} sessions, the most allowed`);
+  }
+
+  #bindSession(jid: Jid): ClientSession {
+    const session = new ClientSession(jid, this, this.#context.sessions);
+    this.#session = session;
+    this.#state = { phase: 'bound', session };
+    // RFC 6120 section 7.7.2.2: a second login on the same resource overrides the first.
+    const replaced = this.#context.router.sessions.add(session);
+    replaced?.terminate('conflict', 'replaced by a new connection with the same resource');
+    this.#log('info', 'c2s resource bound', { jid: jid.toString() });
+    return session;
   }
 
   // --- stream management (XEP-0198) -----------------------------------------------------------
@@ -490,10 +635,15 @@ export class C2sConnection implements SessionTransport {
   }
 
   #enable(element: Element, session: ClientSession): void {
+    this.stream.sendRaw(this.#enableAnswer(element, session));
+  }
+
+  /** Section 3: <enabled/> or <failed/>, here or inline in Bind 2 (XEP-0386 section 2.2). */
+  #enableAnswer(element: Element, session: ClientSession): string {
     const config = this.#context.config.stream_management;
-    if (!config.enabled) return void this.stream.sendRaw(failedElement('feature-not-implemented'));
+    if (!config.enabled) return failedElement('feature-not-implemented');
     // Section 3: enabling twice is an error.
-    if (session.streamManagement) return void this.stream.sendRaw(failedElement('unexpected-request'));
+    if (session.streamManagement) return failedElement('unexpected-request');
     const resumable = element.attrs.resume === 'true' || element.attrs.resume === '1';
     const id = resumable ? newStreamId() : undefined;
     // Section 3: the client may ask for a shorter resumption time with `max`, never a longer one.
@@ -501,8 +651,8 @@ export class C2sConnection implements SessionTransport {
     const max = Number.isInteger(asked) && asked > 0 ? Math.min(asked, config.resume_timeout) : config.resume_timeout;
     session.enableStreamManagement(id, max);
     if (id !== undefined) this.#context.resumable.set(id, session);
-    this.stream.sendRaw(enabledElement(id, max));
     this.#log('info', 'c2s stream management enabled', { jid: session.jid.toString(), resumable });
+    return enabledElement(id, max);
   }
 
   #acknowledged(element: Element, session: ClientSession): void {
@@ -515,21 +665,37 @@ export class C2sConnection implements SessionTransport {
 
   /** Section 5: takes over a waiting session of the same account and sends again what its client missed. */
   async #resume(element: Element, state: C2sState & { phase: 'authenticated' }): Promise<void> {
+    const answer = this.#takeOver(element, state.username);
+    if (answer === undefined) return;
+    this.stream.sendRaw(answer.xml);
+    if (answer.session) this.#resent(answer.session);
+  }
+
+  /**
+   * Section 5, here or inline in SASL2 (section 6): the <resumed/> or <failed/> to send, with the
+   * session this connection now carries; undefined when the stream ended instead.
+   */
+  #takeOver(element: Element, username: string): { xml: string; session?: ClientSession } | undefined {
     const previd = element.attrs.previd ?? '';
     const h = parseH(element.attrs.h);
     const session = this.#context.resumable.get(previd);
-    const owner = session && session.jid.local === state.username && session.jid.domain === this.#domain;
+    const owner = session && session.jid.local === username && session.jid.domain === this.#domain;
     if (h === undefined || !session || !owner || session.state === 'ended') {
       this.#log('info', 'c2s resumption refused', { previd, reason: h === undefined ? 'no h' : 'unknown session' });
-      return void this.stream.sendRaw(failedElement('item-not-found'));
+      return { xml: failedElement('item-not-found') };
     }
     const received = session.resume(this, h);
     if (received === undefined) {
-      return this.#streamError('undefined-condition', 'the resumed stream acknowledged more stanzas than were sent', handledCountTooHigh(h, session.sentCount));
+      this.#streamError('undefined-condition', 'the resumed stream acknowledged more stanzas than were sent', handledCountTooHigh(h, session.sentCount));
+      return undefined;
     }
     this.#session = session;
     this.#state = { phase: 'bound', session };
-    this.stream.sendRaw(resumedElement(previd, received));
+    return { xml: resumedElement(previd, received), session };
+  }
+
+  /** After <resumed/>: what the client missed, sent again. */
+  #resent(session: ClientSession): void {
     session.resend();
     this.#log('info', 'c2s session resumed', { jid: session.jid.toString(), held: session.heldStanzas });
   }

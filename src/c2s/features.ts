@@ -13,6 +13,8 @@ export interface PreAuthFeatureInput {
   mechanisms: readonly string[];
   /** the channel-binding types the -PLUS mechanisms may use on this stream (XEP-0440) */
   channelBindings: readonly string[];
+  /** SASL2's <authentication/> (XEP-0388 section 2.1), offered beside RFC 6120 SASL */
+  sasl2?: Element;
 }
 
 /** XEP-0440 section 3. */
@@ -32,19 +34,24 @@ export function preAuthFeatures(input: PreAuthFeatureInput): Element {
     const bindings = features.c('sasl-channel-binding', {}, NS_SASL_CHANNEL_BINDING);
     for (const type of input.channelBindings) bindings.c('channel-binding', { type });
   }
+  if (input.sasl2) features.append(input.sasl2);
   features.append(...input.extra);
   return features;
 }
 
 export interface PostAuthFeatureInput {
+  /** a SASL2 login already bound or resumed a session: no resource binding is offered */
+  bound: boolean;
   streamManagement: boolean;
   clientStateIndication: boolean;
 }
 
 export function postAuthFeatures(extra: readonly Element[], input: PostAuthFeatureInput): Element {
   const features = new Element('features', NS_STREAMS);
-  features.c('bind', {}, NS_BIND);
-  features.c('session', {}, NS_SESSION).c('optional');
+  if (!input.bound) {
+    features.c('bind', {}, NS_BIND);
+    features.c('session', {}, NS_SESSION).c('optional');
+  }
   // XEP-0198 section 2: stream management is offered after authentication.
   if (input.streamManagement) features.c('sm', {}, NS_SM);
   // XEP-0352 section 4.1: so is client state indication.

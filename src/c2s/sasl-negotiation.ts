@@ -1,7 +1,10 @@
 /**
  * The SASL exchange on a client stream (RFC 6120 section 6.4): <auth/>, <challenge/>,
- * <response/>, <abort/>, <success/>, <failure/>. Mechanism logic lives in src/auth.
+ * <response/>, <abort/>, <success/>, <failure/>. Mechanism logic lives in src/auth. SASL2
+ * (src/c2s/sasl2.ts) runs its exchanges through `start` and `respond` too, and turns these
+ * elements into its own.
  */
+import type { FastToken } from '../storage/types.ts';
 import { createSaslServer, type SaslContext, type SaslFailureCondition, type SaslMechanismName, type SaslServerExchange, type SaslStep } from '../auth/sasl.ts';
 import { Element } from '../xml/element.ts';
 import { NS_SASL } from '../xml/namespaces.ts';
@@ -17,7 +20,7 @@ export interface SaslNegotiationContext extends SaslContext {
 /** What the stream should do after one SASL element. */
 export type SaslOutcome =
   | { kind: 'reply'; element: Element }
-  | { kind: 'success'; element: Element; username: string; mechanism: string }
+  | { kind: 'success'; element: Element; username: string; mechanism: string; additionalData?: Buffer; fastToken?: FastToken }
   | { kind: 'failure'; element: Element; condition: SaslFailureCondition; mechanism?: string };
 
 export class SaslNegotiation {
@@ -27,24 +30,32 @@ export class SaslNegotiation {
   async handle(element: Element, context: SaslNegotiationContext): Promise<SaslOutcome> {
     switch (element.name) {
       case 'auth':
-        return this.#start(element, context);
-      case 'response': {
-        const exchange = this.#exchange;
-        if (!exchange) return failure('malformed-request', 'no authentication in progress');
-        const data = decodeBase64(element.text());
-        if (!data) return this.#fail('incorrect-encoding', 'the response is not valid base64');
-        return this.#outcome(await exchange.step(data));
-      }
+        return this.start(element.attrs.mechanism ?? '', element.text(), context);
+      case 'response':
+        return this.respond(element.text());
       case 'abort':
-        // RFC 6120 section 6.4.4: the client may abort; the server answers <aborted/>.
-        return this.#fail('aborted');
+        return this.abort();
       default:
         return failure('malformed-request', `unexpected <${element.name}/>`);
     }
   }
 
-  async #start(auth: Element, context: SaslNegotiationContext): Promise<SaslOutcome> {
-    const mechanism = auth.attrs.mechanism ?? '';
+  /** The next client message, as base64 text. */
+  async respond(text: string): Promise<SaslOutcome> {
+    const exchange = this.#exchange;
+    if (!exchange) return failure('malformed-request', 'no authentication in progress');
+    const data = decodeBase64(text);
+    if (!data) return this.#fail('incorrect-encoding', 'the response is not valid base64');
+    return this.#outcome(await exchange.step(data));
+  }
+
+  /** RFC 6120 section 6.4.4: the client may abort; the server answers <aborted/>. */
+  abort(): SaslOutcome {
+    return this.#fail('aborted');
+  }
+
+  /** Starts an exchange with a mechanism and its initial response (base64 text, empty when none). */
+  async start(mechanism: string, initialResponse: string, context: SaslNegotiationContext): Promise<SaslOutcome> {
     this.#exchange = undefined;
     this.#mechanism = mechanism;
     if (!context.offered.includes(mechanism)) {
@@ -52,7 +63,7 @@ export class SaslNegotiation {
       if (context.configured.includes(mechanism) && !context.tlsActive) return this.#fail('encryption-required', `${mechanism} needs TLS`);
       return this.#fail('invalid-mechanism', `mechanism ${JSON.stringify(mechanism)} is not offered`);
     }
-    const initial = decodeBase64(auth.text());
+    const initial = decodeBase64(initialResponse);
     if (!initial) return this.#fail('incorrect-encoding', 'the initial response is not valid base64');
     this.#exchange = createSaslServer(mechanism as SaslMechanismName, context);
     return this.#outcome(await this.#exchange.step(initial));
@@ -64,7 +75,7 @@ export class SaslNegotiation {
         return { kind: 'reply', element: saslElement('challenge', step.data) };
       case 'success': {
         this.#exchange = undefined;
-        return { kind: 'success', element: saslElement('success', step.additionalData), username: step.username, mechanism: this.#mechanism ?? '' };
+        return { kind: 'success', element: saslElement('success', step.additionalData), username: step.username, mechanism: this.#mechanism ?? '', additionalData: step.additionalData, fastToken: step.fastToken };
       }
       case 'failure':
         return this.#fail(step.condition, step.text);

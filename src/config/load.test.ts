@@ -377,6 +377,7 @@ describe('parseConfig', () => {
         max_sessions_per_account: 10,
         keepalive: { interval: 25, timeout: 15 },
         stream_management: { enabled: true, resume_timeout: 300 },
+        fast: { enabled: true, token_lifetime: 1209600, max_tokens_per_account: 16 },
         csi: { enabled: true, max_held: 250 },
         output: { session_buffer: 1048576, total_buffer: 67108864 },
       },

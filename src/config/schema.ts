@@ -1305,6 +1305,27 @@ export const trellisSchema: ObjectNode = {
             },
           },
         },
+        fast: {
+          kind: 'object',
+          description: 'FAST logins (XEP-0484, docs/clients.md "Fast logins"): a client that logged in with SASL2 may ask for a token and log in with it later, in one round trip, without its password. Tokens are kept as hashes, bound to the client\'s user-agent id and mechanism, rotated when used, and all revoked when the password changes or the account is deleted',
+          fields: {
+            enabled: { kind: 'boolean', default: true, description: 'offer FAST tokens inside SASL2' },
+            token_lifetime: {
+              kind: 'integer',
+              min: 300,
+              max: 365 * 86400,
+              default: 14 * 86400,
+              description: 'seconds a token is valid after it is issued; a login with a token in the second half of its life gets a new one',
+            },
+            max_tokens_per_account: {
+              kind: 'integer',
+              min: 1,
+              max: 1000,
+              default: 16,
+              description: 'tokens one account holds at most, all its clients together; a new one ends the one that expires first',
+            },
+          },
+        },
         csi: {
           kind: 'object',
           description: 'client state indication (XEP-0352): while a client says it is inactive (a phone with its screen off), presence updates and chat states wait, and only the latest presence of each contact is sent when it is active again or something important arrives (docs/clients.md)',

@@ -85,6 +85,8 @@ export interface C2sConfig {
   keepalive: { interval: number; timeout: number };
   /** XEP-0198 */
   stream_management: { enabled: boolean; resume_timeout: number };
+  /** FAST tokens (XEP-0484) issued in SASL2 */
+  fast: { enabled: boolean; token_lifetime: number; max_tokens_per_account: number };
   /** client state indication (XEP-0352): stanzas held back while a client says it is inactive */
   csi: { enabled: boolean; max_held: number };
   /** bytes of stanzas held for one session and for all of them */

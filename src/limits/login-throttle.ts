@@ -40,6 +40,9 @@ export type LoginOutcome =
   | { kind: 'success'; element: Element; username: string; mechanism: string }
   | { kind: 'failure'; element: Element; condition: string; mechanism?: string };
 
+/** What a blocked attempt becomes (RFC 6120 section 6.5.11). */
+export type BlockedLogin = { kind: 'failure'; element: Element; condition: 'temporary-auth-failure'; mechanism?: string };
+
 export class LoginThrottle {
   readonly #config: () => AuthLimitsConfig;
   readonly #logger: Logger;
@@ -164,7 +167,7 @@ export class LoginGuard {
   }
 
   /** The outcome to send: a blocked attempt becomes temporary-auth-failure; failures and successes are counted. */
-  review(outcome: LoginOutcome): LoginOutcome {
+  review<T extends LoginOutcome>(outcome: T): T | BlockedLogin {
     if (outcome.kind === 'failure' && outcome.condition === 'aborted') return outcome;
     const block = this.#throttle.blockFor(this.#key, this.#account);
     if (block) {
@@ -173,7 +176,7 @@ export class LoginGuard {
       element.c('temporary-auth-failure');
       const what = block.scope === 'address' ? `logins from ${this.#key}` : `logins to this account${block.scope === 'account_address' ? ` from ${this.#key}` : ' from new addresses'}`;
       element.c('text', { 'xml:lang': 'en' }).t(`too many failed logins: ${what} are refused until ${new Date(block.until).toISOString()}`);
-      return { kind: 'failure', element, condition: 'temporary-auth-failure', mechanism: 'mechanism' in outcome ? outcome.mechanism : undefined };
+      return { kind: 'failure', element, condition: 'temporary-auth-failure', mechanism: 'mechanism' in outcome ? outcome.mechanism : undefined } satisfies BlockedLogin;
     }
     if (outcome.kind === 'success') this.#throttle.recordSuccess(this.#key, `${outcome.username}@${this.#domain}`);
     return outcome;

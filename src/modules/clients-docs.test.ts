@@ -26,7 +26,7 @@ function example(name: string): TrellisConfig {
 
 test('every YAML block of docs/clients.md is a named example that parses', () => {
   assert.equal(examples.size, DOC.match(/```yaml\n/g)?.length ?? 0);
-  assert.deepEqual([...examples.keys()], ['csi', 'contact-addresses', 'calls', 'modules-off']);
+  assert.deepEqual([...examples.keys()], ['fast', 'csi', 'contact-addresses', 'calls', 'modules-off']);
 });
 
 test('calls: the services parse and the TURN secret reaches the host', () => {
@@ -39,6 +39,11 @@ test('csi: the limit written reaches the c2s settings; the default is the one th
   assert.deepEqual(example('csi').c2s.csi, { enabled: true, max_held: 100 });
   assert.equal(defaultConfig('/srv/trellis').c2s.csi.max_held, 250);
   assert.match(DOC, /`c2s\.csi\.max_held` \(default 250\)/);
+});
+
+test('fast: the example shows the defaults', () => {
+  assert.deepEqual(example('fast').c2s.fast, defaultConfig('/srv/trellis').c2s.fast);
+  assert.deepEqual(example('fast').c2s.fast, { enabled: true, token_lifetime: 14 * 86400, max_tokens_per_account: 16 });
 });
 
 test('contact-addresses: top-level kinds inherited, a host adds its own', () => {

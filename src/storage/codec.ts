@@ -1,7 +1,7 @@
 /**
  * Text encodings shared by the drivers for values that are stored as a single column.
  */
-import type { PolicyAuditQuery, StoredAffiliation, StoredCredentials, StoredPolicyAuditRecord, StoredRoom, Subscription } from './types.ts';
+import type { FastToken, PolicyAuditQuery, StoredAffiliation, StoredCredentials, StoredPolicyAuditRecord, StoredRoom, Subscription } from './types.ts';
 
 export function encodeCredentials(credentials: StoredCredentials): string {
   return JSON.stringify({
@@ -77,5 +77,16 @@ export function auditRecordOf(row: Record<string, unknown>): StoredPolicyAuditRe
     kind: String(row.kind),
     ...(row.label === null || row.label === undefined ? {} : { label: String(row.label) }),
     text: String(row.text),
+  };
+}
+
+/** A row of fast_tokens as a token. */
+export function fastTokenOf(row: Record<string, unknown>): FastToken {
+  return {
+    clientId: String(row.client_id),
+    mechanism: String(row.mechanism),
+    hash: String(row.hash),
+    expiresAt: Number(row.expires_at),
+    ...(row.used_at === null || row.used_at === undefined ? {} : { usedAt: Number(row.used_at) }),
   };
 }

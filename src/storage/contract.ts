@@ -13,6 +13,7 @@ import { pubsubTests } from './contract-pubsub.ts';
 import { linkQueueTests } from './contract-link-queue.ts';
 import { archiveTests } from './contract-archive.ts';
 import { policyAuditTests } from './contract-audit.ts';
+import { fastTokenTests } from './contract-fast-tokens.ts';
 import type { OfflineMessage, OfflineQuota, RosterItem, Storage, StoredCredentials } from './types.ts';
 
 export function storageContract(
@@ -40,6 +41,7 @@ export function storageContract(
     describe('linkQueues', () => linkQueueTests(openFor));
     describe('archive', () => archiveTests(openFor));
     describe('policyAudit', () => policyAuditTests(openFor));
+    describe('fastTokens', () => fastTokenTests(openFor));
   });
 }
 

@@ -193,6 +193,23 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX policy_audit_time ON policy_audit (time);
     `,
   },
+  {
+    version: 9,
+    // FAST tokens (XEP-0484), kept as hashes, per account and client (docs/clients.md, "Fast logins").
+    sql: `
+      CREATE TABLE fast_tokens (
+        domain text COLLATE "C" NOT NULL,
+        username text COLLATE "C" NOT NULL,
+        hash text COLLATE "C" NOT NULL,
+        client_id text COLLATE "C" NOT NULL,
+        mechanism text NOT NULL,
+        expires_at bigint NOT NULL,
+        used_at bigint,
+        PRIMARY KEY (domain, username, hash)
+      );
+      CREATE INDEX fast_tokens_by_client ON fast_tokens (domain, username, client_id);
+    `,
+  },
 ];
 
 export const LATEST_POSTGRES_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]!.version;

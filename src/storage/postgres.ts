@@ -3,6 +3,7 @@
  * atomic with a read run in a transaction on one connection.
  */
 import { postgresAuditStore } from './postgres-audit.ts';
+import { postgresFastTokenStore } from './postgres-fast-tokens.ts';
 import pg from 'pg';
 import type { Pool } from 'pg';
 import {
@@ -25,6 +26,7 @@ import type {
   AbuseRule,
   AbuseRuleStore,
   AccountStore,
+  FastTokenStore,
   LinkQueueStore,
   MucRoomStore,
   PubsubStore,
@@ -69,6 +71,7 @@ class PostgresStorage implements Storage {
   readonly linkQueues: LinkQueueStore;
   readonly archive: ArchiveStore;
   readonly policyAudit: PolicyAuditStore;
+  readonly fastTokens: FastTokenStore;
   readonly #pool: Pool;
   #closed = false;
 
@@ -85,6 +88,7 @@ class PostgresStorage implements Storage {
     this.linkQueues = postgresLinkQueueStore(pool);
     this.archive = postgresArchiveStore(pool);
     this.policyAudit = postgresAuditStore(pool);
+    this.fastTokens = postgresFastTokenStore(pool);
   }
 
   async close(): Promise<void> {
@@ -112,11 +116,15 @@ function accountStore(pool: Pool): AccountStore {
       return rows[0] === undefined ? undefined : decodeCredentials(rows[0].credentials);
     },
     async setCredentials(domain, username, credentials) {
-      const { rowCount } = await pool.query(
-        'UPDATE accounts SET credentials = $3 WHERE domain = $1 AND username = $2',
-        [domain, username, encodeCredentials(credentials)],
-      );
-      return rowCount !== 0;
+      // A new password ends every FAST token of the account (docs/clients.md, "Fast logins").
+      return inTransaction(pool, async (client) => {
+        const { rowCount } = await client.query(
+          'UPDATE accounts SET credentials = $3 WHERE domain = $1 AND username = $2',
+          [domain, username, encodeCredentials(credentials)],
+        );
+        await client.query('DELETE FROM fast_tokens WHERE domain = $1 AND username = $2', [domain, username]);
+        return rowCount !== 0;
+      });
     },
     async delete(domain, username) {
       return inTransaction(pool, async (client) => {
@@ -126,7 +134,7 @@ function accountStore(pool: Pool): AccountStore {
         );
         // Everything stored for the user goes with the account. Roster items are removed before
         // the version row, the lock order roster changes use too.
-        for (const table of ['roster_items', 'roster_versions', 'offline_messages', 'user_data', 'archive_messages']) {
+        for (const table of ['roster_items', 'roster_versions', 'offline_messages', 'user_data', 'archive_messages', 'fast_tokens']) {
           await client.query(`DELETE FROM ${table} WHERE domain = $1 AND username = $2`, [domain, username]);
         }
         // The account's personal eventing nodes (XEP-0163) are kept under its bare JID.

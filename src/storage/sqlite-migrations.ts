@@ -191,6 +191,23 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX policy_audit_time ON policy_audit (time);
     `,
   },
+  {
+    version: 9,
+    // FAST tokens (XEP-0484), kept as hashes, per account and client (docs/clients.md, "Fast logins").
+    sql: `
+      CREATE TABLE fast_tokens (
+        domain TEXT NOT NULL,
+        username TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        mechanism TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER,
+        PRIMARY KEY (domain, username, hash)
+      );
+      CREATE INDEX fast_tokens_by_client ON fast_tokens (domain, username, client_id);
+    `,
+  },
 ];
 
 export const LATEST_SQLITE_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]!.version;

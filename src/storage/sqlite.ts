@@ -4,6 +4,7 @@
  * atomic against another process sharing the file.
  */
 import { sqliteAuditStore } from './sqlite-audit.ts';
+import { sqliteFastTokenStore } from './sqlite-fast-tokens.ts';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -26,6 +27,7 @@ import type {
   AbuseRule,
   AbuseRuleStore,
   AccountStore,
+  FastTokenStore,
   LinkQueueStore,
   MucRoomStore,
   PubsubStore,
@@ -74,6 +76,7 @@ class SqliteStorage implements Storage {
   readonly linkQueues: LinkQueueStore;
   readonly archive: ArchiveStore;
   readonly policyAudit: PolicyAuditStore;
+  readonly fastTokens: FastTokenStore;
   readonly #db: DatabaseSync;
 
   constructor(db: DatabaseSync) {
@@ -90,6 +93,7 @@ class SqliteStorage implements Storage {
     this.linkQueues = sqliteLinkQueueStore(db, write);
     this.archive = sqliteArchiveStore(db);
     this.policyAudit = sqliteAuditStore(db, write);
+    this.fastTokens = sqliteFastTokenStore(db, write);
   }
 
   async close(): Promise<void> {
@@ -119,8 +123,9 @@ function accountStore(db: DatabaseSync, write: Write): AccountStore {
   const update = db.prepare('UPDATE accounts SET credentials = ? WHERE domain = ? AND username = ?');
   const list = db.prepare('SELECT username FROM accounts WHERE domain = ? ORDER BY username');
   const remove = db.prepare('DELETE FROM accounts WHERE domain = ? AND username = ?');
+  const revokeTokens = db.prepare('DELETE FROM fast_tokens WHERE domain = ? AND username = ?');
   // Everything stored for the user goes with the account.
-  const removeUserRows = ['roster_items', 'roster_versions', 'offline_messages', 'user_data', 'archive_messages'].map(
+  const removeUserRows = ['roster_items', 'roster_versions', 'offline_messages', 'user_data', 'archive_messages', 'fast_tokens'].map(
     (table) => db.prepare(`DELETE FROM ${table} WHERE domain = ? AND username = ?`),
   );
   // The account's personal eventing nodes (XEP-0163) are kept under its bare JID.
@@ -136,7 +141,11 @@ function accountStore(db: DatabaseSync, write: Write): AccountStore {
       return row === undefined ? undefined : decodeCredentials(String(row.credentials));
     },
     async setCredentials(domain, username, credentials) {
-      return update.run(encodeCredentials(credentials), domain, username).changes > 0;
+      // A new password ends every FAST token of the account (docs/clients.md, "Fast logins").
+      return write(() => {
+        revokeTokens.run(domain, username);
+        return update.run(encodeCredentials(credentials), domain, username).changes > 0;
+      });
     },
     async delete(domain, username) {
       return write(() => {

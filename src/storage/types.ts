@@ -319,7 +319,50 @@ export interface Storage {
   /** message archives of users and rooms (XEP-0313) */
   readonly archive: ArchiveStore;
   readonly policyAudit: PolicyAuditStore;
+  /** FAST tokens (XEP-0484) of the accounts' clients */
+  readonly fastTokens: FastTokenStore;
   close(): Promise<void>;
+}
+
+/**
+ * A FAST token (XEP-0484) as storage keeps it: never the token itself, only its SHA-256
+ * (src/auth/hashed-token.ts says why that is enough to check a login).
+ */
+export interface FastToken {
+  /** the SASL2 user-agent id of the client it was issued to (XEP-0388 section 2.2) */
+  clientId: string;
+  /** the HT mechanism it is bound to (XEP-0484 section 3.4) */
+  mechanism: string;
+  /** base64 of SHA-256 of the token */
+  hash: string;
+  /** milliseconds since the epoch */
+  expiresAt: number;
+  /** when a login first used it, milliseconds since the epoch */
+  usedAt?: number;
+}
+
+/**
+ * FAST tokens per account. Setting an account's credentials or deleting the account removes all
+ * of its tokens (a new password ends every token login).
+ */
+export interface FastTokenStore {
+  /**
+   * Keeps a new token. The client's tokens that were never used go (XEP-0484 section 3.4: a new
+   * token invalidates those generated before it and not used), and so do the account's oldest
+   * beyond `maxPerAccount` and every expired one.
+   */
+  issue(domain: string, username: string, token: FastToken, maxPerAccount: number, now: number): Promise<void>;
+  /** The client's tokens that have not expired. */
+  forClient(domain: string, username: string, clientId: string, now: number): Promise<FastToken[]>;
+  /**
+   * A login used this token: it is marked used, and the client's tokens that expire before it
+   * go (XEP-0484 section 3.4).
+   */
+  used(domain: string, username: string, clientId: string, hash: string, now: number): Promise<void>;
+  /** Removes one token; false when there was none. */
+  remove(domain: string, username: string, hash: string): Promise<boolean>;
+  /** The account's tokens that have not expired, all clients. */
+  count(domain: string, username: string, now: number): Promise<number>;
 }
 
 export class AccountExistsError extends Error {

@@ -115,6 +115,6 @@ try {
   const address = await xmpp.start();
   emit('session_start', { jid: address.toString() });
 } catch (error) {
-  emit('login_failed', { text: error instanceof Error ? error.message : String(error) });
+  emit('login_failed', { text: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
   process.exit(1);
 }
