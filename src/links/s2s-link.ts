@@ -70,7 +70,6 @@ export class S2sLink {
   async start(): Promise<void> {
     if (this.config.s2s!.ca_file !== undefined) this.profile.anchors = await loadTrustAnchors([this.config.s2s!.ca_file], false);
     this.#watch = setInterval(() => this.#check(), WATCH_INTERVAL_MS).unref();
-    // The routes naming the link may not be in force yet (a reload): the first attempt waits for the first look.
   }
 
   /** The stream the link sends on is open: a pair of its domains is authorized outbound on a connection. */
@@ -123,10 +122,16 @@ export class S2sLink {
     }
     // Down: the stream is asked for again, with backoff doubling up to reconnect_max_delay.
     const now = Date.now();
-    if (this.#pair === undefined || now < this.#nextAttempt) return;
+    if (this.#pair === undefined || now < this.#nextAttempt || !this.#routed(this.#pair.remote)) return;
     this.#nextAttempt = now + this.#delay * 1000;
     this.#delay = Math.min(this.#delay * 2, this.config.reconnect_max_delay);
     this.#s2s.open(this.#pair.local, this.#pair.remote);
+  }
+
+  /** Whether the peering rules in force route `domain` over this link (a link a reload adds opens before its routes are in force). */
+  #routed(domain: string): boolean {
+    const way = this.#context.router.policy.current.route(domain);
+    return way.kind === 'route' && way.via.kind === 'link' && way.via.link === this.config.name;
   }
 
   /** Closes the link's streams (a reload removed or changed it); what they carried unconfirmed takes its domain's route again. */
