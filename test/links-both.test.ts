@@ -8,6 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loginAt, startLinkServer } from './support/link-server.ts';
+import type { Link } from '../src/links/link.ts';
 import type { RawClient } from './support/raw-client.ts';
 import type { TestServer } from './support/server.ts';
 import { sleep } from './support/server-process.ts';
@@ -59,7 +60,7 @@ describe('a link on which both sides connect', () => {
   });
 
   test('when one side goes, the other keeps its messages until it is back', async () => {
-    const linkA = a.server.links.links.get('pair')!;
+    const linkA = a.server.links.links.get('pair') as Link;
     await b.server.links.close();
     for (let i = 0; i < 100 && linkA.up; i++) await sleep(20);
     assert.equal(linkA.up, false);

@@ -22,6 +22,7 @@ import type { StatusReport } from '../src/admin/types.ts';
 import { makeStoredCredentials } from '../src/auth/scram.ts';
 import { statusText } from '../src/cli/status.ts';
 import { loadConfig } from '../src/config/load.ts';
+import type { Link } from '../src/links/link.ts';
 import { openStorage } from '../src/storage/open.ts';
 import { startServer, type TrellisServer } from '../src/server.ts';
 import { memoryLogger } from '../src/util/log.ts';
@@ -108,8 +109,8 @@ describe('links follow a reload', () => {
     assert.ok(sat.up, 'the link sat came up');
     alice.send(message('v1', 'x@void.example'));
     alice.send(message('v2', 'x@void.example'));
-    for (let i = 0; i < 100 && a.links.links.get('void')!.queue.depth < 2; i++) await sleep(20);
-    assert.equal(a.links.links.get('void')!.queue.depth, 2);
+    for (let i = 0; i < 100 && (a.links.links.get('void') as Link).queue.depth < 2; i++) await sleep(20);
+    assert.equal((a.links.links.get('void') as Link).queue.depth, 2);
 
     // Messages to Bob go out every 20 ms through both reloads (B lets strangers send that many).
     let sent = 0;
@@ -122,8 +123,8 @@ describe('links follow a reload', () => {
       assert.deepEqual(first.links, { added: ['spare'], removed: [], changed: ['void'] });
       assert.deepEqual(first.restartPending, []);
       assert.equal(a.links.links.get('void')!.config.expiry, 3000);
-      for (let i = 0; i < 100 && a.links.links.get('void')!.queue.depth < 2; i++) await sleep(20);
-      assert.equal(a.links.links.get('void')!.queue.depth, 2, 'the changed link keeps its queue');
+      for (let i = 0; i < 100 && (a.links.links.get('void') as Link).queue.depth < 2; i++) await sleep(20);
+      assert.equal((a.links.links.get('void') as Link).queue.depth, 2, 'the changed link keeps its queue');
       alice.send(message('d1', 'dave@base.example'));
       await dave.waitFor(/id=["']d1["']/);
 
@@ -152,7 +153,7 @@ describe('links follow a reload', () => {
     const third = await a.reload();
     assert.ok(third.ok && third.links.added.includes('void') && third.links.removed.includes('spare'), JSON.stringify(third));
     alice.send(message('w1', 'x@void.example'));
-    const voidLink = a.links.links.get('void')!;
+    const voidLink = a.links.links.get('void') as Link;
     for (let i = 0; i < 100 && (voidLink.queue.depth < 1 || voidLink.lastError === undefined); i++) await sleep(20);
     const status = await adminJson<StatusReport>(a.adminSocket!, 'GET', '/v1/status');
     const sat = status.links.find((row) => row.name === 'sat')!;

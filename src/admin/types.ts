@@ -38,6 +38,8 @@ export interface LinkRow {
   name: string;
   /** its connection for sending is open */
   up: boolean;
+  /** xep0361 (zero handshake) or s2s (server-to-server streams) */
+  protocol: 'xep0361' | 's2s';
   connect: 'out' | 'in' | 'both';
   /** the peer's "host:port" (connect: out or both), or where this side listens (connect: in) */
   address: string;

@@ -37,7 +37,7 @@ export function statusText(status: StatusReport, socket: string): string {
 /** A link's row: its state, where it goes, what waits, what crossed, and its last failure. */
 function linkLine(row: LinkRow): string {
   const state = row.up ? 'up' : 'down';
-  const where = row.connect === 'in' ? `listening on ${row.address}` : `to ${row.address}${row.connect === 'both' ? ' (both connect)' : ''}`;
+  const where = row.connect === 'in' ? `listening on ${row.address}` : `${row.protocol === 's2s' ? 's2s ' : ''}to ${row.address}${row.connect === 'both' ? ' (both connect)' : ''}`;
   const failure = row.lastError === null ? '' : `; last error ${row.lastError.at}: ${row.lastError.text}`;
   return `${row.name} ${state}, ${where}, ${count(row.queued, 'message')} queued, ${row.stanzasOut} stanzas (${row.bytesOut} bytes) out, ${row.stanzasIn} (${row.bytesIn} bytes) in${failure}`;
 }

@@ -72,4 +72,29 @@ describe('links', () => {
       assert.ok(problems.some((problem) => problem.startsWith(expected)), problems.join('\n'));
     });
   }
+
+  test('protocol: s2s resolves with its stream settings, connecting out, and refuses the keys of XEP-0361 links at their paths', () => {
+    const s2sLink = `links:
+  hq:
+    protocol: s2s
+    address: "192.0.2.10:5269"
+    local_domains: [a.example]
+    remote_domains: [b.example]
+`;
+    const config = parseConfig(`${HOSTS}${s2sLink}s2s: { peering: { b.example: { link: hq } } }\n`, { baseDir: '/' });
+    assert.equal(config.links[0]!.connect, 'out');
+    assert.deepEqual(config.links[0]!.s2s, { tls: 'required', direct_tls: false, authentication: 'any', connect_timeout: 10, negotiation_timeout: 30 });
+    assert.deepEqual(problemsOf(`${HOSTS}${s2sLink}    transport: tls\n    guard: { enabled: true }\n    expiry: 60\n`), [
+      'links["hq"].transport: is for protocol: xep0361, not protocol: s2s',
+      'links["hq"].expiry: is for protocol: xep0361, not protocol: s2s',
+      'links["hq"].guard: is for protocol: xep0361, not protocol: s2s',
+    ]);
+    assert.deepEqual(problemsOf(`${HOSTS}${s2sLink}    connect: in\n`), [
+      'links["hq"].connect: an s2s link connects out to address; the peer\'s streams arrive at this server\'s s2s listener (listeners.s2s)',
+    ]);
+    assert.deepEqual(problemsOf(`${HOSTS}${LINK}    s2s: { tls: optional }\n`), ['links["sat"].s2s: is for protocol: s2s, not protocol: xep0361']);
+    assert.deepEqual(problemsOf(`${HOSTS}${s2sLink}    s2s: { tls: optional, authentication: sasl_external }\n`), ['links["hq"].s2s.tls: authentication: sasl_external needs TLS: write tls: required']);
+    assert.deepEqual(problemsOf(`${HOSTS}${s2sLink}s2s: { enabled: false }\n`), ['links["hq"].protocol: an s2s link uses server-to-server streams: s2s.enabled must be true (s2s.peering may reject every other domain)']);
+    assert.deepEqual(problemsOf(`${HOSTS}links:\n  x:\n    address: "192.0.2.1:5361"\n    local_domains: [a.example]\n    remote_domains: [b.example]\n`), ['links["x"].connect: required key is missing']);
+  });
 });

@@ -66,7 +66,7 @@ export function resolveConfig(validated: ValidatedConfig, options: ResolveOption
     ...pickSettings(validated),
     hosts: resolveHosts(validated.hosts, pickSettings(validated), tlsFiles),
   };
-  checkLinkRoutes(config.s2s.peering, config.links, problems);
+  checkLinkRoutes(config.s2s.peering, config.links, config.s2s.enabled, problems);
   if (config.mode === 'edge') checkEdge(config, problems);
   return { config: deepFreeze(config), problems };
 }

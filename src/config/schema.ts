@@ -72,6 +72,8 @@ export interface ObjectNode extends NodeBase {
   optional?: boolean;
   /** rules spanning several keys, run once every key of the object is valid; each problem names one key */
   check?: (value: Readonly<Record<string, unknown>>) => readonly KeyProblem[];
+  /** keys that may be written only when the enum key `key` has one of the listed values (a link's protocol, say) */
+  onlyWhen?: { key: string; fields: Readonly<Record<string, readonly string[]>> };
 }
 
 export interface KeyProblem {
@@ -987,35 +989,79 @@ const adminSchema: ObjectNode = {
 const linkAddress = checkedBy('host:port', parseLinkAddress);
 const linkDomains = (description: string): ListNode => ({ kind: 'list', item: { kind: 'string', format: domainEntry, description: domainEntry.name }, minItems: 1, unique: true, description });
 
+/** Settings of a link whose protocol is standard server-to-server (docs/links.md, "Links over server-to-server streams"). */
+export const linkS2sSchema: ObjectNode = {
+  kind: 'object',
+  description: 'with protocol: s2s, how the server-to-server stream to the peer at address is secured and authenticated (RFC 6120), in place of s2s.peering levels and DNS',
+  optional: true,
+  fields: {
+    tls: { kind: 'enum', values: ['required', 'optional'], default: 'required', description: 'required: the stream is TLS-protected (STARTTLS, or direct_tls) before anything else, and a peer that offers no TLS is refused; optional: TLS when the peer offers it (RFC 7590)' },
+    direct_tls: { kind: 'boolean', default: false, description: 'TLS from the first byte at address (XEP-0368) instead of STARTTLS' },
+    authentication: {
+      kind: 'enum',
+      values: ['any', 'dialback', 'sasl_external'],
+      default: 'any',
+      description: 'how the domains are proven, both ways: sasl_external (XEP-0178: the certificate, checked against peer_certificate, ca_file or s2s.ca_files), dialback (XEP-0220, its verification also over this link), or any: SASL EXTERNAL when the certificate allows it, else dialback',
+    },
+    peer_certificate: { kind: 'string', description: 'PEM file of the one certificate the peer must present (pinned): any other ends the stream, and stanzas bounce with remote-server-not-found; the pinned certificate proves every domain of remote_domains' },
+    ca_file: { kind: 'string', description: 'PEM file of the CA certificates the peer\'s certificate must chain to, in place of s2s.ca_files' },
+    connect_timeout: seconds(1, 300, 10, 'seconds to wait for the TCP connection to address'),
+    negotiation_timeout: seconds(1, 600, 30, 'seconds the stream may take to be secured and authenticated'),
+  },
+};
+
+const XEP0361_ONLY = ['xep0361'] as const;
+
 /** Links to peer servers configured at both ends (docs/links.md, src/config/links.ts, src/links). */
 const linksSchema: MapNode = {
   kind: 'map',
   keyName: 'link name',
   prepareKey: prepareLinkName,
   minEntries: 0,
-  description: 'named links to peer servers configured the same way at both ends, carrying stanzas with no handshake (XEP-0361); an s2s.peering rule with link: NAME routes domains over one (docs/links.md)',
+  description:
+    'named links to peer servers configured the same way at both ends: zero-handshake streams (XEP-0361), or server-to-server streams to a fixed address with settings of their own; an s2s.peering rule with link: NAME routes domains over one (docs/links.md)',
   value: {
     kind: 'object',
     description: 'one link',
-    required: ['connect', 'address', 'local_domains', 'remote_domains'],
+    required: ['address', 'local_domains', 'remote_domains'],
+    onlyWhen: {
+      key: 'protocol',
+      fields: {
+        transport: XEP0361_ONLY,
+        listen: XEP0361_ONLY,
+        peer_addresses: XEP0361_ONLY,
+        identity: XEP0361_ONLY,
+        tls: XEP0361_ONLY,
+        expiry: XEP0361_ONLY,
+        queue_max_bytes: XEP0361_ONLY,
+        max_stanza_bytes: XEP0361_ONLY,
+        guard: XEP0361_ONLY,
+        s2s: ['s2s'],
+      },
+    },
     fields: {
-      protocol: { kind: 'enum', values: ['xep0361'], default: 'xep0361', description: 'xep0361: zero handshake, stanzas from the first byte, no stream header (XEP-0361)' },
-      transport: { kind: 'enum', values: ['tcp', 'tls'], default: 'tcp', description: 'tcp: plain, for networks protected below (XEP-0361 section 4.6); tls: TLS from the first byte, both sides presenting tls.certificate' },
+      protocol: {
+        kind: 'enum',
+        values: ['xep0361', 's2s'],
+        default: 'xep0361',
+        description: 'xep0361: zero handshake, stanzas from the first byte, no stream header (XEP-0361); s2s: standard server-to-server streams (RFC 6120) to the peer at address, no DNS, secured as the link\'s s2s settings say',
+      },
+      transport: { kind: 'enum', values: ['tcp', 'tls'], default: 'tcp', description: 'xep0361 links: tcp: plain, for networks protected below (XEP-0361 section 4.6); tls: TLS from the first byte, both sides presenting tls.certificate' },
       connect: {
         kind: 'enum',
         values: ['out', 'in', 'both'],
         description:
-          'out: this side opens the connection to address and reopens it when it drops; in: this side listens on address and the peer connects; one connection then carries both directions (XEP-0361 section 4.3). both: each side connects out (to address) and listens (on listen), and each connection carries only what the side that opened it sends',
+          'out: this side opens the connection to address and reopens it when it drops; in: this side listens on address and the peer connects; one connection then carries both directions (XEP-0361 section 4.3). both: each side connects out (to address) and listens (on listen), and each connection carries only what the side that opened it sends. Required for xep0361 links; s2s links connect out (the default), the peer\'s stream arriving at this server\'s s2s listener',
       },
       address: { kind: 'string', format: linkAddress, description: 'with connect: out or both, the peer\'s "host:port"; with connect: in, the local "address:port" to listen on (port 0 picks one)' },
-      listen: { kind: 'string', format: linkAddress, description: 'with connect: both, the local "address:port" the peer connects to (port 0 picks one)' },
-      peer_addresses: accessList(addressEntry, 'with connect: in or both, the IP addresses or CIDR ranges the peer may connect from (identity by address, XEP-0361 section 4.2); required with identity: address'),
-      identity: { kind: 'enum', values: ['address', 'certificate'], default: 'address', description: 'how the peer is known (XEP-0361 section 4.2): address (where we connected, or peer_addresses), or certificate (transport: tls, checked against tls.peer_certificate or tls.ca_file)' },
+      listen: { kind: 'string', format: linkAddress, description: 'xep0361 links with connect: both: the local "address:port" the peer connects to (port 0 picks one)' },
+      peer_addresses: accessList(addressEntry, 'xep0361 links with connect: in or both: the IP addresses or CIDR ranges the peer may connect from (identity by address, XEP-0361 section 4.2); required with identity: address'),
+      identity: { kind: 'enum', values: ['address', 'certificate'], default: 'address', description: 'xep0361 links: how the peer is known (XEP-0361 section 4.2): address (where we connected, or peer_addresses), or certificate (transport: tls, checked against tls.peer_certificate or tls.ca_file)' },
       local_domains: linkDomains('domains this side speaks for on the link ("*.example.com" for subdomains); a stanza arriving for any other is refused'),
       remote_domains: linkDomains('domains the peer speaks for; a stanza arriving from any other is refused, and only these may be routed to the link'),
       tls: {
         kind: 'object',
-        description: 'TLS on the link (transport: tls)',
+        description: 'xep0361 links: TLS on the link (transport: tls)',
         optional: true,
         required: ['certificate', 'key'],
         fields: {
@@ -1025,16 +1071,23 @@ const linksSchema: MapNode = {
           ca_file: { kind: 'string', description: 'PEM file of CA certificates the peer\'s certificate must chain to (a trust anchor)' },
         },
       },
+      s2s: linkS2sSchema,
       keepalive: seconds(0, 86400, 60, 'seconds of silence after which a whitespace keepalive is written (RFC 6120 section 4.6.1); 0, or guard.whitespace_keepalives: false, writes none and relies on TCP keepalives'),
-      reconnect_initial_delay: seconds(1, 3600, 2, 'seconds before the first attempt to reopen a dropped link (connect: out), doubling per failure'),
+      reconnect_initial_delay: seconds(1, 3600, 2, 'seconds before the first attempt to reopen a dropped link (connect: out), doubling per failure; on an s2s link, before a peer that could not be reached is tried again'),
       reconnect_max_delay: seconds(1, 86400, 60, 'most seconds between attempts to reopen the link'),
-      expiry: seconds(1, 30 * 86400, 86400, 'seconds a message may wait for the link; then its sender gets remote-server-timeout saying it expired'),
-      queue_max_messages: { kind: 'integer', min: 1, max: 10_000_000, default: 1000, description: 'messages kept in storage while the link is down; one more bounces with remote-server-timeout saying the queue is full' },
-      queue_max_bytes: { kind: 'integer', min: KIB, max: 64 * 1024 * MIB, default: 16 * MIB, description: 'bytes of messages kept in storage while the link is down' },
-      max_stanza_bytes: { kind: 'integer', min: 256, max: 64 * MIB, default: 64 * KIB, description: 'largest element either way: a larger one arriving ends the connection, a larger one to send bounces with policy-violation (a guard\'s maximum element size)' },
+      expiry: seconds(1, 30 * 86400, 86400, 'xep0361 links: seconds a message may wait for the link; then its sender gets remote-server-timeout saying it expired'),
+      queue_max_messages: {
+        kind: 'integer',
+        min: 1,
+        max: 10_000_000,
+        default: 1000,
+        description: 'messages kept in storage while the link is down; one more bounces with remote-server-timeout saying the queue is full. On an s2s link: stanzas held in memory while its stream is set up; one more bounces with resource-constraint',
+      },
+      queue_max_bytes: { kind: 'integer', min: KIB, max: 64 * 1024 * MIB, default: 16 * MIB, description: 'xep0361 links: bytes of messages kept in storage while the link is down' },
+      max_stanza_bytes: { kind: 'integer', min: 256, max: 64 * MIB, default: 64 * KIB, description: 'xep0361 links: largest element either way: a larger one arriving ends the connection, a larger one to send bounces with policy-violation (a guard\'s maximum element size)' },
       guard: {
         kind: 'object',
-        description: 'output an XML guard can inspect (docs/links.md)',
+        description: 'xep0361 links: output an XML guard can inspect (docs/links.md)',
         fields: {
           enabled: { kind: 'boolean', default: false, description: 'one top-level element per line and no namespace prefixes beyond the implicit defaults: a stanza that would need one bounces with policy-violation' },
           whitespace_keepalives: { kind: 'boolean', default: true, description: 'false: no whitespace between elements other than the line ends, so no whitespace keepalives' },

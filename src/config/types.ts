@@ -690,10 +690,25 @@ export interface LinkGuardConfig {
   whitespace_keepalives: boolean;
 }
 
-/** A named link to a peer server (docs/links.md, XEP-0361). */
+/** How a link of protocol s2s secures and authenticates its server-to-server streams (docs/links.md). */
+export interface LinkS2sConfig {
+  /** required: TLS before anything else; optional: TLS when the peer offers it */
+  tls: 'required' | 'optional';
+  /** TLS from the first byte (XEP-0368) rather than STARTTLS */
+  direct_tls: boolean;
+  authentication: 'any' | 'dialback' | 'sasl_external';
+  /** PEM file of the one certificate the peer must present */
+  peer_certificate?: string;
+  /** PEM file of the CA certificates the peer's must chain to, in place of s2s.ca_files */
+  ca_file?: string;
+  connect_timeout: number;
+  negotiation_timeout: number;
+}
+
+/** A named link to a peer server (docs/links.md): zero handshake (XEP-0361), or server-to-server streams with settings of their own. */
 export interface LinkConfig {
   name: string;
-  protocol: 'xep0361';
+  protocol: 'xep0361' | 's2s';
   transport: 'tcp' | 'tls';
   /** out: this side connects to `address`; in: this side listens on `address`; both: connects to `address` and listens on `listen` */
   connect: 'out' | 'in' | 'both';
@@ -710,6 +725,8 @@ export interface LinkConfig {
   /** domains (or "*.domain" patterns) the peer speaks for */
   remote_domains: readonly string[];
   tls?: LinkTlsConfig;
+  /** with protocol: s2s, its stream's settings */
+  s2s?: LinkS2sConfig;
   /** seconds between keepalives when nothing else is written; 0: none */
   keepalive: number;
   reconnect_initial_delay: number;

@@ -116,10 +116,21 @@ function checkObject(node: ObjectNode, value: unknown, path: string, problems: P
     }
     if (checked !== undefined) result[key] = checked;
   }
+  if (node.onlyWhen !== undefined) checkOnlyWhen(node.onlyWhen, value, result, path, problems);
   if (node.check !== undefined && problems.length === problemsBefore) {
     for (const { key, message } of node.check(result)) fail(problems, keyPath(path, key), message);
   }
   return result;
+}
+
+/** Keys written for a value of `key` they do not apply to (an xep0361 link's `transport` on an s2s link, say). */
+function checkOnlyWhen(rule: NonNullable<ObjectNode['onlyWhen']>, written: Record<string, unknown>, result: Record<string, unknown>, path: string, problems: Problems): void {
+  const chosen = result[rule.key];
+  if (typeof chosen !== 'string') return;
+  for (const [key, values] of Object.entries(rule.fields)) {
+    if (!Object.hasOwn(written, key) || values.includes(chosen)) continue;
+    fail(problems, keyPath(path, key), `is for ${rule.key}: ${values.join(' or ')}, not ${rule.key}: ${chosen}`);
+  }
 }
 
 /** The value an absent key takes: its default, an object of its fields' defaults, or undefined. */

@@ -29,7 +29,7 @@ function sources(): AdminSources {
     c2s: { connections: new Set() },
     s2s: { connections: () => [CONNECTION], closeConnection: () => false, pairs: () => [{ local: 'local.example', remote: 'gone.example', outbound: [], inbound: [] }], revokePair: () => 0 },
     links: {
-      rows: () => [{ name: 'hq', up: true, connect: 'out', address: '192.0.2.7:5270', queued: 2, stanzasIn: 0, stanzasOut: 0, bytesIn: 0, bytesOut: 0, lastError: null }],
+      rows: () => [{ name: 'hq', up: true, protocol: 'xep0361', connect: 'out', address: '192.0.2.7:5270', queued: 2, stanzasIn: 0, stanzasOut: 0, bytesIn: 0, bytesOut: 0, lastError: null }],
       metrics: () => [],
     },
     traffic,

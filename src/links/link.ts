@@ -265,7 +265,8 @@ export class Link {
     if (from === undefined || !this.#remote.has(from.domain)) {
       return this.#outside(stanza, 'in', 'remote_domains', `a stanza from ${stanza.attrs.from ?? 'no address'}, which the link ${this.config.name} does not carry, was dropped`);
     }
-    if (to === undefined || !this.#local.has(to.domain) || !router.hosts.has(to.domain)) {
+    // A `to` this side carries but does not host is relayed on as from any server, if the rules route both domains (docs/peering.md, "Trunks and relaying").
+    if (to === undefined || !this.#local.has(to.domain)) {
       const text = `the link ${this.config.name} does not carry stanzas for ${stanza.attrs.to ?? 'no address'}`;
       this.#outside(stanza, 'in', 'local_domains', text);
       // Answered on the link itself: the reply comes from the address the peer wrote, which no route here serves.
@@ -279,6 +280,11 @@ export class Link {
       if (!(error instanceof StreamError)) throw error;
       this.counters.refusedIn++;
       this.#logger.warn('stanza from the link refused', { from: stanza.attrs.from, to: stanza.attrs.to, reason: error.message });
+      // What would end a server stream is answered on the link, which carries other stanzas too: a
+      // `to` this side neither hosts nor relays to is not found (RFC 6120 section 10.4).
+      const condition = error.condition === 'host-unknown' ? 'remote-server-not-found' : 'not-allowed';
+      const reply = errorReply(stanza, new StanzaError(condition, error.message));
+      if (reply && this.#stream) this.#write(this.#stream, reply);
     }
   }
 }

@@ -1,6 +1,8 @@
 /**
  * The configured links (docs/links.md) as the router's remote route: a stanza whose peering
- * route names a link goes over it, every other one to server-to-server federation. A reload
+ * route names a link goes over it, every other one to server-to-server federation. Links of
+ * protocol s2s use federation's streams with settings of their own: this service tells the s2s
+ * layer about them (S2sLinks) and learns their failures from it. A reload
  * adds, removes and changes links (`reconfigure`); messages waiting for a removed link are
  * sent again by the route the new configuration gives them, or bounce.
  */
@@ -9,12 +11,18 @@ import type { LinkConfig } from '../config/types.ts';
 import type { MetricFamily } from '../limits/limits.ts';
 import type { Jid } from '../jid/jid.ts';
 import type { RemoteRoute } from '../router/router.ts';
+import type { S2sLinkProfile, S2sLinks } from '../s2s/link-profile.ts';
+import type { S2sService } from '../s2s/service.ts';
 import type { Element } from '../xml/element.ts';
 import { tryParseJid } from '../jid/jid.ts';
 import { NS_CLIENT } from '../xml/element.ts';
 import { parseElement, STORED_LIMITS } from '../xml/parse-element.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
 import { Link, type LinkContext } from './link.ts';
+import { S2sLink } from './s2s-link.ts';
+
+/** A configured link of either protocol. */
+type AnyLink = Link | S2sLink;
 
 /** Links a reload changed, by name. */
 export interface LinkChanges {
@@ -33,15 +41,32 @@ export interface LinkPlan extends LinkChanges {
 /** A time after every message queued for a link that is not configured: all of them are taken. */
 const ALL_QUEUED = Number.MAX_SAFE_INTEGER;
 
-export class LinkService implements RemoteRoute {
-  readonly links = new Map<string, Link>();
+export class LinkService implements RemoteRoute, S2sLinks {
+  readonly links = new Map<string, AnyLink>();
   readonly #context: LinkContext;
-  readonly #federation: RemoteRoute;
+  readonly #federation: S2sService;
 
-  constructor(configs: LinkContext & { links: readonly LinkConfig[] }, federation: RemoteRoute) {
+  constructor(configs: LinkContext & { links: readonly LinkConfig[] }, federation: S2sService) {
     this.#context = configs;
     this.#federation = federation;
-    for (const config of configs.links) this.links.set(config.name, new Link(config, configs));
+    federation.context.links = this;
+    for (const config of configs.links) this.links.set(config.name, this.#make(config));
+  }
+
+  #make(config: LinkConfig): AnyLink {
+    return config.protocol === 's2s' ? new S2sLink(config, this.#context, this.#federation) : new Link(config, this.#context);
+  }
+
+  /** S2sLinks: the settings of a link of protocol s2s, by name. */
+  byName(name: string): S2sLinkProfile | undefined {
+    const link = this.links.get(name);
+    return link instanceof S2sLink ? link.profile : undefined;
+  }
+
+  /** S2sLinks: a stream of a link of protocol s2s failed. */
+  failed(name: string, text: string): void {
+    const link = this.links.get(name);
+    if (link) link.lastError = { at: Date.now(), text };
   }
 
   async start(): Promise<void> {
@@ -65,10 +90,10 @@ export class LinkService implements RemoteRoute {
     const added = next.filter((config) => !this.links.has(config.name));
     const changed = next.filter((config) => this.links.has(config.name) && JSON.stringify(this.links.get(config.name)!.config) !== JSON.stringify(config));
     const removed = [...this.links.keys()].filter((name) => !wanted.has(name));
-    const opened: Link[] = [];
+    const opened: AnyLink[] = [];
     try {
       for (const config of added) {
-        const link = new Link(config, this.#context);
+        const link = this.#make(config);
         await link.start();
         opened.push(link);
       }
@@ -119,9 +144,12 @@ export class LinkService implements RemoteRoute {
   async #reopen(config: LinkConfig): Promise<void> {
     const old = this.links.get(config.name)!;
     await old.close(`the link ${config.name} is reopened with its new settings`);
-    const link = new Link(config, this.#context);
-    Object.assign(link.counters, old.counters);
-    Object.assign(link.queue.counters, old.queue.counters);
+    const link = this.#make(config);
+    // An XEP-0361 link's counters carry on; an s2s link's are its connections'.
+    if (link instanceof Link && old instanceof Link) {
+      Object.assign(link.counters, old.counters);
+      Object.assign(link.queue.counters, old.queue.counters);
+    }
     this.links.set(config.name, link);
     try {
       await link.start();
@@ -147,9 +175,10 @@ export class LinkService implements RemoteRoute {
     return [...this.links.values()].map((link) => ({
       name: link.config.name,
       up: link.up,
+      protocol: link.config.protocol,
       connect: link.config.connect,
       address: link.config.connect === 'in' ? (link.listening ?? link.config.address) : link.config.address,
-      queued: link.queue.depth,
+      queued: link instanceof Link ? link.queue.depth : link.queued,
       stanzasIn: link.counters.received,
       stanzasOut: link.counters.sent,
       bytesIn: link.counters.bytesIn,
@@ -161,7 +190,10 @@ export class LinkService implements RemoteRoute {
   /** The links' state and counters for the admin API's metrics (docs/admin.md). */
   metrics(): MetricFamily[] {
     const links = [...this.links.values()];
-    const per = (value: (link: Link) => number, extra: Record<string, string> = {}) => links.map((link) => ({ labels: { link: link.config.name, ...extra }, value: value(link) }));
+    const per = (value: (link: AnyLink) => number, extra: Record<string, string> = {}) => links.map((link) => ({ labels: { link: link.config.name, ...extra }, value: value(link) }));
+    // Store and forward is XEP-0361's: an s2s link's stanzas wait in federation's queues (trellis_s2s metrics).
+    const stored = links.filter((link) => link instanceof Link);
+    const perStored = (value: (link: Link) => number, extra: Record<string, string> = {}) => stored.map((link) => ({ labels: { link: link.config.name, ...extra }, value: value(link) }));
     return [
       { type: 'gauge', name: 'trellis_link_up', help: 'Whether each configured link is connected (1) or not (0).', samples: per((link) => (link.up ? 1 : 0)) },
       { type: 'counter', name: 'trellis_link_stanzas_total', help: 'Stanzas written to and read from each link.', samples: [...per((link) => link.counters.sent, { direction: 'out' }), ...per((link) => link.counters.received, { direction: 'in' })] },
@@ -171,13 +203,13 @@ export class LinkService implements RemoteRoute {
         help: "Stanzas refused because an address was outside the link's domains (XEP-0361 section 4.5).",
         samples: [...per((link) => link.counters.refusedOut, { direction: 'out' }), ...per((link) => link.counters.refusedIn, { direction: 'in' })],
       },
-      { type: 'counter', name: 'trellis_link_queued_total', help: 'Messages kept in storage while their link was down.', samples: per((link) => link.queue.counters.queued) },
-      { type: 'counter', name: 'trellis_link_forwarded_total', help: 'Queued messages written to their link once it was back.', samples: per((link) => link.queue.counters.forwarded) },
+      { type: 'counter', name: 'trellis_link_queued_total', help: 'Messages kept in storage while their link was down.', samples: perStored((link) => link.queue.counters.queued) },
+      { type: 'counter', name: 'trellis_link_forwarded_total', help: 'Queued messages written to their link once it was back.', samples: perStored((link) => link.queue.counters.forwarded) },
       {
         type: 'counter',
         name: 'trellis_link_bounced_total',
         help: 'Messages returned to their senders with remote-server-timeout: the queue was full, or they waited longer than the expiry.',
-        samples: [...per((link) => link.queue.counters.full, { reason: 'queue-full' }), ...per((link) => link.queue.counters.expired, { reason: 'expired' })],
+        samples: [...perStored((link) => link.queue.counters.full, { reason: 'queue-full' }), ...perStored((link) => link.queue.counters.expired, { reason: 'expired' })],
       },
       { type: 'counter', name: 'trellis_link_presence_dropped_total', help: 'Presence not sent while the link was down (the current presence follows on reconnect).', samples: per((link) => link.counters.presenceDropped) },
     ];

@@ -8,6 +8,7 @@ import { resolveAddresses, resolveServerTargets, type ServerTarget } from '../ne
 import type { NextHop } from '../policy/verdict.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
 import type { S2sContext } from './context.ts';
+import { linkTargets, settingsFor } from './link-profile.ts';
 
 /** A host and port that serves remote domains: the key outgoing connections are kept under. */
 export function hopOf(target: ServerTarget): string {
@@ -38,8 +39,12 @@ export async function resolveHops(domain: string, context: S2sContext): Promise<
 export async function nextHops(domain: string, via: NextHop, context: S2sContext): Promise<ServerTarget[] | StanzaError> {
   if (via.kind === 'direct') return resolveHops(domain, context);
   if (via.kind === 'domain') return resolveHops(via.domain, context);
-  // The links service (src/links) takes stanzas routed to a link before they reach s2s.
-  if (via.kind === 'link') return new StanzaError('remote-server-not-found', `${domain} is routed over the link ${via.link}, not by server-to-server connections`);
+  if (via.kind === 'link') {
+    // A link of protocol s2s: its fixed address. Other links take their stanzas before they reach s2s.
+    const profile = context.links?.byName(via.link);
+    if (profile) return linkTargets(profile, domain, context);
+    return new StanzaError('remote-server-not-found', `${domain} is routed over the link ${via.link}, not by server-to-server connections`);
+  }
   const resolved = await resolveAddresses(context.dns, via.host);
   if (resolved.addresses.length === 0) return new StanzaError('remote-server-not-found', `the next hop ${via.host} of ${domain} has no address${resolved.failed ? ' (DNS failure)' : ''}`);
   return [{ host: via.host, port: via.port, directTls: false, addresses: resolved.addresses }];
@@ -84,7 +89,7 @@ export async function connectToHop(targets: readonly ServerTarget[], remote: str
 }
 
 function connectTo(target: ServerTarget, address: string, remote: string, local: string, context: S2sContext): Promise<Socket> {
-  const timeoutMs = context.config.connect_timeout * 1000;
+  const timeoutMs = settingsFor(context, remote).connect_timeout * 1000;
   return new Promise((resolve, reject) => {
     const socket: Socket = target.directTls
       ? // XEP-0368 section 3: TLS at once, SNI naming the domain, ALPN "xmpp-server".

@@ -10,6 +10,7 @@ import type { Limits } from '../limits/limits.ts';
 import type { OutputBudget } from '../net/output-budget.ts';
 import type { DelegationChecks } from '../delegation/from-config.ts';
 import type { PairMethod } from './pair-authorization.ts';
+import type { S2sLinks } from './link-profile.ts';
 
 export interface S2sContext {
   config: S2sConfig;
@@ -32,6 +33,8 @@ export interface S2sContext {
   delegation?: DelegationChecks;
   /** our host's name, when host-named streams are on (`s2s.host_streams`); its certificate is in `tls` */
   hostName?: string;
+  /** the links of protocol s2s (src/links): their domains' streams follow the link's settings (link-profile.ts) */
+  links?: S2sLinks;
 }
 
 /** How a pair was authorized: SASL EXTERNAL, dialback, or a keyless request granted on a proof (pair-authorization.ts). */

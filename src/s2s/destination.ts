@@ -12,6 +12,7 @@ import type { Pair } from './binding-table.ts';
 import type { S2sContext } from './context.ts';
 import type { TrackedStanza } from './delivery-tracker.ts';
 import type { ServerConnection } from './server-connection.ts';
+import { linkProfileOf, settingsFor } from './link-profile.ts';
 import { MAX_PENDING_VERIFIES, type VerifyOutcome } from './step-dialback-initiator.ts';
 
 /** A stanza waiting for its pair, and how many connections it was already sent on. */
@@ -107,12 +108,17 @@ export class Destination {
   idle(now: number): boolean {
     if (this.#connection || this.#connecting || this.#queued > 0 || this.#verifies.length > 0) return false;
     if (this.#own.size > 0 || this.#ownConnecting.size > 0) return false;
-    return this.#failures === 0 || now > this.#retryAt + this.#hops.context.config.retry_max_delay * 1000;
+    return this.#failures === 0 || now > this.#retryAt + settingsFor(this.#hops.context, this.domain).retry_max_delay * 1000;
   }
 
   /** Ends the backoff: the next stanza or verification tries the domain at once. */
   retryNow(): void {
     this.#retryAt = 0;
+  }
+
+  /** Asks for the pair of `local` and this domain with no stanza waiting (a link of protocol s2s opening its stream). */
+  open(local: string): void {
+    if (!this.#hops.route({ local, remote: this.domain })) this.#want(local);
   }
 
   /** Sends a stanza from a local domain, queueing it while the pair is being authorized. */
@@ -126,7 +132,8 @@ export class Destination {
       const seconds = Math.ceil((this.#retryAt - now) / 1000);
       return this.#router.bounce(stanza, new StanzaError(this.#lastError.condition, `${this.#lastError.message} (next attempt in ${seconds} s)`));
     }
-    if (this.#queued >= this.#hops.context.config.queue_max_stanzas) {
+    const limit = settingsFor(this.#hops.context, this.domain).queue_max_stanzas;
+    if (this.#queued >= limit) {
       return this.#router.bounce(stanza, new StanzaError('resource-constraint', `too many stanzas waiting for ${this.domain}`));
     }
     this.#enqueue(local, { stanza, resends: 0 });
@@ -219,7 +226,14 @@ export class Destination {
     }
     if (this.#own.get(local) === connection) this.#own.delete(local);
     this.#wanted.delete(local);
+    this.#linkFailed(error);
     this.#bounceQueue(local, error);
+  }
+
+  /** Reaching this domain failed: its link of protocol s2s, if it has one, shows why. */
+  #linkFailed(error: StanzaError): void {
+    const profile = linkProfileOf(this.#hops.context, this.domain);
+    if (profile) this.#hops.context.links!.failed(profile.name, `${this.domain}: ${error.message}`);
   }
 
   /** Opens (or finds) a connection presenting `local`'s own certificate and asks for its pair there. */
@@ -322,7 +336,8 @@ export class Destination {
     if (!this.#everReady) {
       // RFC 6120 section 3.3: back off, doubling, up to the configured cap.
       this.#failures++;
-      const { retry_initial_delay: initial, retry_max_delay: max } = this.#hops.context.config;
+      const { retry_initial_delay: initial, retry_max_delay: max } = settingsFor(this.#hops.context, this.domain);
+      this.#linkFailed(error);
       this.#retryAt = Date.now() + Math.min(initial * 2 ** (this.#failures - 1), max) * 1000;
       this.#lastError = error;
     }

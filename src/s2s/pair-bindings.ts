@@ -13,6 +13,7 @@ import type { ConnectionTable, Direction } from './connection-table.ts';
 import type { AuthMethod, S2sContext } from './context.ts';
 import type { PairCounters } from './pair-counters.ts';
 import { proofOf, type PairProof } from './pair-proof.ts';
+import { linkAdmits } from './link-profile.ts';
 import type { CertificateVerdict } from './peer-certificate.ts';
 
 /** The tables the bindings go in. */
@@ -68,6 +69,9 @@ export class PairBindings {
 
   /** Policy's verdict on the pair proven by `proof` here, on this connection's TLS (src/policy/snapshot.ts). */
   admitsProof(pair: Pair, proof: PairProof): Admission {
+    // A link of protocol s2s may ask for one method and a pinned certificate (link-profile.ts).
+    const byLink = linkAdmits(this.#host.context, pair.remote, proof.method, () => this.#host.certificate(pair.remote));
+    if (byLink) return byLink;
     return this.#host.context.policy.current.authenticate({ ...pair, address: this.#host.remoteAddress, reached: proof.level, method: proof.method, tls: this.#host.secure });
   }
 

@@ -47,6 +47,7 @@ import { saslExternalStep } from './step-sasl-external.ts';
 import { tlsStep } from './step-tls.ts';
 import { domainCredentials, EXPORTER_LABEL, EXPORTER_LENGTH, type DomainCredentials } from '../delegation/host-activation.ts';
 import { hopOf } from './connector.ts';
+import { linkAnchors, linkProfileOf, pinnedVerdict, settingsFor } from './link-profile.ts';
 
 /** What a connection reports to, and shares with, the service that owns it. */
 export interface ConnectionOwner {
@@ -170,10 +171,14 @@ export class ServerConnection implements StepHost, ReverseHost, BindingsHost {
     const trace = (message: string, fields: () => Record<string, string>): void => this.#debug(message, fields);
     this.#negotiation = new Negotiation(this.role, [hostNamedStep(this), tlsStep(this), bidiStep(this), saslExternalStep(this), this.#activation, dialback], trace);
     owner.connectionTable.add(this.id, this.direction);
-    const seconds = context.config.negotiation_timeout;
+    const seconds = settingsFor(context, this.#remote).negotiation_timeout;
     this.#negotiationTimer = setTimeout(() => this.#timedOut(seconds), seconds * 1000).unref();
     this.logger.info(opening ? 's2s outgoing connection established' : 's2s incoming connection accepted', { tls: this.stream.secure ? 'direct' : undefined, local: this.#local });
-    if (opening) this.#sendHeader();
+    if (!opening) return;
+    // Direct TLS (XEP-0368) to a link's peer: a certificate other than the pinned one ends it before our header.
+    const pinnedRefusal = this.stream.secure ? this.#pinnedRefusal() : undefined;
+    if (pinnedRefusal === undefined) this.#sendHeader();
+    else process.nextTick(() => this.fail(new StanzaError('remote-server-not-found', pinnedRefusal), 'policy-violation'));
   }
 
   get logger(): Logger {
@@ -340,7 +345,18 @@ export class ServerConnection implements StepHost, ReverseHost, BindingsHost {
 
   certificate(domain: string): CertificateVerdict {
     const socket = this.stream.socket;
-    return checkPeerCertificate(socket instanceof TLSSocket ? socket : undefined, domain, this.context.anchors);
+    // A link of protocol s2s pins the peer's certificate, or has trust anchors of its own (link-profile.ts).
+    const profile = linkProfileOf(this.context, domain);
+    return pinnedVerdict(profile, socket) ?? checkPeerCertificate(socket instanceof TLSSocket ? socket : undefined, domain, linkAnchors(this.context, domain));
+  }
+
+  /** Initiator on a link that pins the peer's certificate: a peer presenting another is refused before anything is sent to it. */
+  #pinnedRefusal(): string | undefined {
+    const profile = linkProfileOf(this.context, this.#remote);
+    const verdict = pinnedVerdict(profile, this.stream.socket);
+    if (verdict === undefined || verdict.status === 'valid') return undefined;
+    this.logger.warn('s2s link peer refused: not the pinned certificate', { link: profile!.name, address: this.stream.peer, reason: verdict.reason });
+    return `the link ${profile!.name} refused the peer at ${this.stream.peer}: ${verdict.reason}`;
   }
 
   async startTls(): Promise<boolean> {
@@ -356,6 +372,11 @@ export class ServerConnection implements StepHost, ReverseHost, BindingsHost {
       const certificate = this.certificate(names?.remote ?? this.#remote ?? '');
       if (this.role === 'initiator' && names && certificate.status !== 'valid') {
         this.#hostNamedFailed(`the certificate does not prove the peer's host name ${names.remote}: ${certificate.reason ?? certificate.status}`);
+        return false;
+      }
+      const pinnedRefusal = this.role === 'initiator' ? this.#pinnedRefusal() : undefined;
+      if (pinnedRefusal !== undefined) {
+        this.fail(new StanzaError('remote-server-not-found', pinnedRefusal), 'policy-violation');
         return false;
       }
       if (this.role === 'initiator') this.#sendHeader();

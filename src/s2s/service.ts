@@ -21,6 +21,7 @@ import type { OutputBudget } from '../net/output-budget.ts';
 import type { S2sConnectionInfo, S2sContext, S2sPairInfo } from './context.ts';
 import type { TrackedStanza } from './delivery-tracker.ts';
 import { Destination, type Hops, type ResendCounters } from './destination.ts';
+import { LinkKeepalives } from './link-profile.ts';
 import { PairCounters } from './pair-counters.ts';
 import type { PairProof } from './pair-proof.ts';
 import { ServerConnection, type ConnectionOwner } from './server-connection.ts';
@@ -56,6 +57,8 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
   readonly #refusals: HostNamedRefusals;
   /** hops (of a remote domain's first target) a connection that may become host-named is being opened to */
   #listeners: Listener[] = [];
+  /** whitespace keepalives on the streams of links of protocol s2s */
+  readonly #keepalives = new LinkKeepalives();
   #sweeper: NodeJS.Timeout;
 
   constructor(context: S2sContext) {
@@ -113,6 +116,11 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
     this.#destination(policy.trunkFor(to.domain) ?? to.domain).send(stanza, local);
   }
 
+  /** Opens (or keeps) the pair of a local and a remote domain with nothing to send yet: a link of protocol s2s coming up. */
+  open(local: string, remote: string): void {
+    if (this.context.config.enabled) this.#destination(remote).open(local);
+  }
+
   #destination(domain: string): Destination {
     let destination = this.#destinations.get(domain);
     if (!destination) this.#destinations.set(domain, (destination = new Destination(domain, this)));
@@ -161,7 +169,7 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
     if (connected instanceof StanzaError) return connected;
     const hop = hopOf(connected.target);
     // Host names are tried on a shared connection (not one for a domain's own certificate), never with direct TLS (no features before it).
-    const tryHostNames = !own && this.context.config.multiplex && this.context.hostName !== undefined && !connected.target.directTls && this.#refusals.allows(hop);
+    const tryHostNames = !own && way.via.kind !== 'link' && this.context.config.multiplex && this.context.hostName !== undefined && !connected.target.directTls && this.#refusals.allows(hop);
     const connection = new ServerConnection(connected.socket, this.context, this, { pair, target: connected.target, hostNamed: tryHostNames });
     this.#live.set(connection.id, { connection });
     this.#settling.set(connection, Promise.withResolvers<void>());
@@ -276,7 +284,12 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
 
   /** Closes every connection to or from a remote domain, or carrying a pair with it (a new block); returns how many. */
   closeDomain(domain: string, text: string): number {
-    return this.#closeWhere((connection) => connection.remoteDomain === domain || this.bindingTable.pairsOf(connection.id).some((pair) => pair.remote === domain), text);
+    return this.closeDomains((remote) => remote === domain, text);
+  }
+
+  /** Closes every connection to or from a remote domain `covered` accepts, or carrying a pair with one (a changed link); returns how many. */
+  closeDomains(covered: (domain: string) => boolean, text: string): number {
+    return this.#closeWhere((connection) => (connection.remoteDomain !== undefined && covered(connection.remoteDomain)) || this.bindingTable.pairsOf(connection.id).some((pair) => covered(pair.remote)), text);
   }
 
   /** A block lifted: the domain is tried at once, not after the backoff its refused attempts left. */
@@ -319,9 +332,9 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
   }
 
   /** Stanzas waiting for their pair to be authorized, for every remote domain (the metrics). */
-  queued(): number {
+  queued(covered: (domain: string) => boolean = () => true): number {
     let queued = 0;
-    for (const destination of this.#destinations.values()) queued += destination.queued;
+    for (const destination of this.#destinations.values()) if (covered(destination.domain)) queued += destination.queued;
     return queued;
   }
 
@@ -346,7 +359,10 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
   #sweep(): void {
     const idleMs = this.context.config.idle_timeout * 1000;
     const now = Date.now();
-    for (const { connection } of this.#live.values()) if (now - connection.stream.lastActivity > idleMs) connection.close();
+    for (const { connection } of this.#live.values()) {
+      if (now - connection.stream.lastActivity > idleMs) connection.close();
+      else this.#keepalives.tick(this.context, connection.stream, connection.remoteDomain, now);
+    }
     for (const [domain, destination] of this.#destinations) if (destination.idle(now)) this.#destinations.delete(domain);
   }
 

@@ -7,6 +7,7 @@ import { Element } from '../xml/element.ts';
 import { NS_SASL } from '../xml/namespaces.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
 import type { Step, StepHost, StepResult } from './negotiation.ts';
+import { linkAllowsSaslExternal } from './link-profile.ts';
 
 export function saslExternalStep(host: StepHost): Step {
   let succeeded = false;
@@ -35,6 +36,8 @@ export function saslExternalStep(host: StepHost): Step {
         return 'done';
       }
       const mechanisms = features?.getChild('mechanisms', NS_SASL)?.getChildren('mechanism') ?? [];
+      // A link of protocol s2s that authenticates by dialback only (link-profile.ts).
+      if (!linkAllowsSaslExternal(host.context, remote)) return 'done';
       if (!host.secure || !mechanisms.some((mechanism) => mechanism.text().trim() === 'EXTERNAL')) return 'done';
       // XEP-0178 section 3 and RFC 6120 section 6.4.2: an empty response, written "=".
       host.write(new Element('auth', NS_SASL, { mechanism: 'EXTERNAL' }, ['=']));

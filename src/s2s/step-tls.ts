@@ -8,10 +8,11 @@ import { Element } from '../xml/element.ts';
 import { NS_TLS } from '../xml/namespaces.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
 import type { Step, StepHost, StepResult } from './negotiation.ts';
+import { linkRequiresTls } from './link-profile.ts';
 
-/** Whether policy requires TLS with the peer (its remote domain's level, or the default before the domain is known). */
+/** Whether policy requires TLS with the peer (its remote domain's level, or the default before the domain is known), or its link does. */
 export function tlsRequired(host: StepHost): boolean {
-  return host.context.policy.current.requirement(host.remoteDomain).demands.tls;
+  return host.context.policy.current.requirement(host.remoteDomain).demands.tls || linkRequiresTls(host.context, host.remoteDomain);
 }
 
 export function tlsStep(host: StepHost): Step {

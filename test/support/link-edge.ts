@@ -28,9 +28,17 @@ export class LinkEdge {
     this.port = port;
   }
 
-  /** `accounts`: "user@domain" each, password "secret". */
-  static async create(domains: string[], accounts: string[], yaml: string): Promise<LinkEdge> {
+  /**
+   * `accounts`: "user@domain" each, password "secret". `options.s2s`: the address its server
+   * listener takes (port 5269), none when absent; `options.admin`: the admin API on its socket
+   * (`trellis status --config`); `options.tls`: a certificate and key file per hosted domain.
+   */
+  static async create(domains: string[], accounts: string[], yaml: string, options: { s2s?: string; admin?: boolean; tls?: Record<string, { certificate: string; key: string }> } = {}): Promise<LinkEdge> {
     const edge = new LinkEdge(await mkdtemp(join(tmpdir(), 'trellis-link-edge-')), await freePort());
+    const host = (domain: string) => {
+      const tls = options.tls?.[domain];
+      return tls === undefined ? `  ${domain}: {}` : `  ${domain}:\n    tls: { certificate: "${tls.certificate}", key: "${tls.key}" }`;
+    };
     await writeFile(
       edge.configFile,
       `data_dir: ${join(edge.dir, 'data')}
@@ -38,12 +46,12 @@ log: { level: info }
 http: { addresses: ["127.0.0.1"], port: 0 }
 listeners:
   c2s: { addresses: ["127.0.0.1"], port: ${edge.port} }
-  s2s: { enabled: false }
-admin: { enabled: false }
+  s2s: ${options.s2s === undefined ? '{ enabled: false }' : `{ addresses: ["${options.s2s}"], port: 5269 }`}
+admin: { enabled: ${options.admin === true} }
 c2s: { scram_iterations: 4096, auth_failure_delay: 10 }
 ${yaml}
 hosts:
-${domains.map((domain) => `  ${domain}: {}`).join('\n')}
+${domains.map(host).join('\n')}
 `,
     );
     try {
