@@ -26,6 +26,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load.ts';
 import { createLogger } from '../util/log.ts';
 import { settleHeap } from '../util/settle-heap.ts';
+import { resumeOptimizingCompilers } from '../util/optimizing-compilers.ts';
 import { startServer } from '../server.ts';
 import { loadCliConfig } from './config.ts';
 import { inspectPidFile, pidFilePath, removePidFile, removeStalePidFile, writePidFile } from './pid-file.ts';
@@ -174,9 +175,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command === undefined && !values.help ? 2 : 0;
   }
+  if (command === 'start') return start(values.config);
+  resumeOptimizingCompilers();
   switch (command) {
-    case 'start':
-      return start(values.config);
     case 'reload': {
       let config;
       try {
@@ -334,6 +335,7 @@ async function start(configFile: string | undefined): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  resumeOptimizingCompilers();
   settleHeap();
   await stopped;
   await server.close();
