@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { createDnsLookup } from './net/dns.ts';
 import { PolicyAuditTrail } from './audit/policy-audit.ts';
 import { LivePolicy, PolicySnapshot } from './policy/snapshot.ts';
-import { loadTrustAnchors } from './s2s/certificate-trust.ts';
+import { trustAnchorsOnDemand } from './s2s/certificate-trust.ts';
 import { OutputBudget } from './net/output-budget.ts';
 import { S2sService } from './s2s/service.ts';
 import { createDelegationChecks } from './delegation/from-config.ts';
@@ -66,10 +66,13 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     const edge = config.mode === 'edge';
     const web = edge ? undefined : await prepareWeb(config, storage, logger);
     for (const hostConfig of config.hosts) await syncServiceHosts(hostConfig.domain, hostConfig, { router, storage, config, tls, logger, loadCertificate: loadHostCertificate, uploads: web?.uploads });
+    const anchors = await trustAnchorsOnDemand(config.s2s.ca_files, config.s2s.use_system_ca);
     const s2s = new S2sService({
       config: config.s2s,
       secret: await dialbackSecret(config, storage),
-      anchors: await loadTrustAnchors(config.s2s.ca_files, config.s2s.use_system_ca),
+      get anchors() {
+        return anchors();
+      },
       tls,
       dns: createDnsLookup({ servers: [...config.dns.servers], timeoutMs: config.dns.timeout * 1000, cacheEntries: config.dns.cache_entries }),
       router,
