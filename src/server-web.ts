@@ -8,6 +8,7 @@ import type { C2sService } from './c2s/listener.ts';
 import { hostMetaRoutes } from './c2s/host-meta.ts';
 import type { TrellisConfig } from './config/types.ts';
 import { HttpListener } from './net/http-listener.ts';
+import { lazyRoutes } from './net/lazy-routes.ts';
 import type { BoundAddress } from './net/listener.ts';
 import type { TlsContextStore } from './net/tls-contexts.ts';
 import type { Router } from './router/router.ts';
@@ -34,8 +35,9 @@ export async function prepareWeb(config: TrellisConfig, storage: Storage, logger
     uploads,
     async listen(c2s, router, tls) {
       const websocket = config.http.websocket;
-      // Loaded only when served: the WebSocket library is a dozen modules a server without it never needs.
-      if (websocket.enabled) http.route((await import('./c2s/websocket.ts')).webSocketRoute({ config: config.http, c2s, maxStanzaBytes: config.c2s.limits.max_stanza_bytes, logger: httpLogger }));
+      // Loaded at the first WebSocket client: the WebSocket library is a dozen modules a server without one never needs.
+      const webSocketRoute = async () => [(await import('./c2s/websocket.ts')).webSocketRoute({ config: config.http, c2s, maxStanzaBytes: config.c2s.limits.max_stanza_bytes, logger: httpLogger })];
+      if (websocket.enabled) for (const route of lazyRoutes('upgrade', [websocket.path], webSocketRoute, httpLogger)) http.route(route);
       const hosted = (domain: string) => router.hosts.has(domain) && router.hosts.get(domain)!.service === undefined;
       const webSocketUrl = (domain: string) => (websocket.enabled ? http.baseUrl(domain).replace(/^http/, 'ws') + websocket.path : undefined);
       for (const route of hostMetaRoutes({ hosted, webSocketUrl })) http.route(route);

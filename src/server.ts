@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { createDnsLookup } from './net/dns.ts';
 import { PolicyAuditTrail } from './audit/policy-audit.ts';
 import { LivePolicy, PolicySnapshot } from './policy/snapshot.ts';
-import { loadTrustAnchors } from './s2s/certificate-trust.ts';
+import { trustAnchorsOnDemand } from './s2s/certificate-trust.ts';
 import { OutputBudget } from './net/output-budget.ts';
 import { S2sService } from './s2s/service.ts';
 import { createDelegationChecks } from './delegation/from-config.ts';
@@ -27,7 +27,9 @@ import { mucServices, syncServiceHosts } from './services/service-hosts.ts';
 import { ComponentService } from './component/service.ts';
 import { LinkService } from './links/service.ts';
 import { prepareWeb } from './server-web.ts';
-import { webConsole, type WebConsole } from './console/route.ts';
+import type { WebConsole } from './console/route.ts';
+import { CONSOLE_ROUTE_PATHS } from './console/paths.ts';
+import { lazyRoutes } from './net/lazy-routes.ts';
 
 export interface TrellisServer {
   readonly config: TrellisConfig;
@@ -64,10 +66,13 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     const edge = config.mode === 'edge';
     const web = edge ? undefined : await prepareWeb(config, storage, logger);
     for (const hostConfig of config.hosts) await syncServiceHosts(hostConfig.domain, hostConfig, { router, storage, config, tls, logger, loadCertificate: loadHostCertificate, uploads: web?.uploads });
+    const anchors = await trustAnchorsOnDemand(config.s2s.ca_files, config.s2s.use_system_ca);
     const s2s = new S2sService({
       config: config.s2s,
       secret: await dialbackSecret(config, storage),
-      anchors: await loadTrustAnchors(config.s2s.ca_files, config.s2s.use_system_ca),
+      get anchors() {
+        return anchors();
+      },
       tls,
       dns: createDnsLookup({ servers: [...config.dns.servers], timeoutMs: config.dns.timeout * 1000, cacheEntries: config.dns.cache_entries }),
       router,
@@ -122,13 +127,17 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       if (config.admin.enabled) admin = await AdminServer.start(config.admin.socket, sources, logger.child({ component: 'admin' }));
       if (web && config.http.console.enabled) {
         const consoleLogger = logger.child({ component: 'console' });
-        operatorConsole = webConsole({
-          settings: () => config.http.console,
-          api: { admin: sources, accounts: storage.accounts, config: () => ({ peering: reloader.config.s2s.peering, links: config.links, scramIterations: config.c2s.scram_iterations }) },
-          login: { credentials: (domain, username) => storage.accounts.get(domain, username), scramIterations: config.c2s.scram_iterations, throttle: limits.logins, logger: consoleLogger },
-          logger: consoleLogger,
-        });
-        for (const route of operatorConsole.routes) web.http.route(route);
+        // Loaded at its first request (src/net/lazy-routes.ts).
+        const loadConsole = async () => {
+          operatorConsole = (await import('./console/route.ts')).webConsole({
+            settings: () => config.http.console,
+            api: { admin: sources, accounts: storage.accounts, config: () => ({ peering: reloader.config.s2s.peering, links: config.links, scramIterations: config.c2s.scram_iterations }) },
+            login: { credentials: (domain, username) => storage.accounts.get(domain, username), scramIterations: config.c2s.scram_iterations, throttle: limits.logins, logger: consoleLogger },
+            logger: consoleLogger,
+          });
+          return operatorConsole.routes;
+        };
+        for (const route of lazyRoutes('request', CONSOLE_ROUTE_PATHS, loadConsole, consoleLogger)) web.http.route(route);
         consoleLogger.info('web console at /admin/ on the HTTPS listener', { admins: config.http.console.admins.join(' ') });
       }
     } catch (error) {

@@ -22,25 +22,17 @@
  *   trellis audit [--since T] [--rule PREFIX] [--verdict V] [--limit N] [--json] | audit alerts [--json]
  *   trellis compliance JID [--password PW] [--json] [--config FILE]
  */
-import { compliance } from './compliance.ts';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load.ts';
 import { createLogger } from '../util/log.ts';
 import { settleHeap } from '../util/settle-heap.ts';
+import { resumeOptimizingCompilers } from '../util/optimizing-compilers.ts';
 import { startServer } from '../server.ts';
-import { addUser, changePassword, deleteUser, listUsers } from './accounts.ts';
-import { kickSession, listSessions } from './sessions.ts';
-import { exportAccounts, importAccounts } from './piefxis.ts';
 import { loadCliConfig } from './config.ts';
 import { inspectPidFile, pidFilePath, removePidFile, removeStalePidFile, writePidFile } from './pid-file.ts';
-import { reloadServer } from './reload.ts';
-import { CHECK_PARTS, runChecks, type CheckPart } from './check.ts';
-import { closeS2s, listS2s, revokeS2sPair } from './s2s.ts';
-import { ban, blockDomain, listBans, listBlockedDomains, unban, unblockDomain } from './abuse.ts';
-import { printPosh } from './posh.ts';
-import { explainPolicy } from './policy.ts';
-import { listAlerts, listAudit } from './audit.ts';
-import { showStatus } from './status.ts';
+
+// The other commands' modules are imported when their command runs, so that a running server
+// does not keep them (and what they import) in memory (docs/performance.md, "Memory at start").
 
 const USAGE = `Usage: trellis <command> [options]
 
@@ -183,9 +175,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command === undefined && !values.help ? 2 : 0;
   }
+  if (command === 'start') return start(values.config);
+  resumeOptimizingCompilers();
   switch (command) {
-    case 'start':
-      return start(values.config);
     case 'reload': {
       let config;
       try {
@@ -195,6 +187,7 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`trellis: configuration error; nothing was reloaded, the running server keeps its configuration\n${error.message}\n`);
         return 1;
       }
+      const { reloadServer } = await import('./reload.ts');
       return reloadServer(config);
     }
     case 'adduser':
@@ -203,6 +196,7 @@ async function main(argv: string[]): Promise<number> {
       const jid = rest[0];
       if (!jid) return usageError(`${command} needs a JID, for example: trellis ${command} alice@localhost`);
       const config = await loadCliConfig(values.config);
+      const { addUser, changePassword, deleteUser } = await import('./accounts.ts');
       if (command === 'adduser') return addUser(config, jid, values.password);
       if (command === 'passwd') return changePassword(config, jid, values.password);
       return deleteUser(config, jid);
@@ -210,21 +204,27 @@ async function main(argv: string[]): Promise<number> {
     case 'compliance': {
       const jid = rest[0];
       if (!jid) return usageError('compliance needs the JID of an account to log in as, for example: trellis compliance alice@localhost');
+      const { compliance } = await import('./compliance.ts');
       return compliance(await loadCliConfig(values.config), jid, values.password, values.json === true);
     }
     case 'check': {
       const part = rest[0];
+      const { CHECK_PARTS, runChecks } = await import('./check.ts');
       if (part !== undefined && !(CHECK_PARTS as readonly string[]).includes(part)) return usageError(`unknown check "${part}"; use: trellis check [config|certs|dns]`);
-      return runChecks(await loadCliConfig(values.config), part === undefined ? CHECK_PARTS : [part as CheckPart]);
+      return runChecks(await loadCliConfig(values.config), part === undefined ? CHECK_PARTS : [part as (typeof CHECK_PARTS)[number]]);
     }
-    case 'status':
+    case 'status': {
+      const { showStatus } = await import('./status.ts');
       return showStatus(await loadCliConfig(values.config), values.json ?? false);
+    }
     case 'users': {
       if (rest[0] !== 'list') return usageError('did you mean: trellis users list [DOMAIN]');
+      const { listUsers } = await import('./accounts.ts');
       return listUsers(await loadCliConfig(values.config), rest[1]);
     }
     case 'import': {
       if (rest.length === 0) return usageError('import needs a file or directory, for example: trellis import /var/backups/ejabberd/20260101-120000.xml');
+      const { importAccounts } = await import('./piefxis.ts');
       return importAccounts(await loadCliConfig(values.config), rest, {
         ...(values.host === undefined ? {} : { host: values.host }),
         skipExisting: values['skip-existing'] ?? false,
@@ -234,10 +234,12 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'export': {
       if (rest.length !== 1) return usageError('export needs one directory to write into, for example: trellis export /var/backups/trellis-accounts');
+      const { exportAccounts } = await import('./piefxis.ts');
       return exportAccounts(await loadCliConfig(values.config), rest[0]!, values.host);
     }
     case 'sessions': {
       const [action = 'list', jid] = rest;
+      const { kickSession, listSessions } = await import('./sessions.ts');
       if (action === 'list') return listSessions(await loadCliConfig(values.config), values.json ?? false);
       if (action !== 'kick') return usageError(`unknown sessions action "${action}"; use: trellis sessions [list] or sessions kick JID`);
       if (!jid) return usageError('sessions kick needs a JID: user@domain/resource for one session, user@domain for all of an account');
@@ -245,6 +247,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 's2s': {
       const [action = 'list', id] = rest;
+      const { closeS2s, listS2s, revokeS2sPair } = await import('./s2s.ts');
+      const { blockDomain, listBlockedDomains, unblockDomain } = await import('./abuse.ts');
       if (action === 'list') return listS2s(await loadCliConfig(values.config), values.json ?? false);
       if (action === 'blocked') return listBlockedDomains(await loadCliConfig(values.config), values.json ?? false);
       if (action === 'block' || action === 'unblock') {
@@ -263,30 +267,36 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'ban': {
       const [target] = rest;
+      const { ban, listBans } = await import('./abuse.ts');
       if (target === undefined) return usageError('ban needs an address or range, for example: trellis ban 203.0.113.7, or: trellis ban list');
       if (target === 'list') return listBans(await loadCliConfig(values.config), values.json ?? false);
       return ban(await loadCliConfig(values.config), target, values.reason);
     }
     case 'unban': {
       const [target] = rest;
+      const { unban } = await import('./abuse.ts');
       if (target === undefined) return usageError('unban needs an address or range as shown by: trellis ban list');
       return unban(await loadCliConfig(values.config), target);
     }
     case 'audit': {
       const config = await loadCliConfig(values.config);
+      const { listAlerts, listAudit } = await import('./audit.ts');
       if (rest[0] === 'alerts') return listAlerts(config, values.json ?? false);
       if (rest.length > 0) return usageError(`did you mean: trellis audit, or: trellis audit alerts`);
       return listAudit(config, { since: values.since, rule: values.rule, verdict: values.verdict, limit: values.limit }, values.json ?? false);
     }
-    case 'posh':
+    case 'posh': {
+      const { printPosh } = await import('./posh.ts');
       return printPosh(await loadCliConfig(values.config), {
         ...(rest[0] === undefined ? {} : { domain: rest[0] }),
         ...(values.expires === undefined ? {} : { expires: values.expires }),
         ...(values.reference === undefined ? {} : { reference: values.reference }),
       });
+    }
     case 'policy': {
       if (rest[0] !== 'explain') return usageError('did you mean: trellis policy explain --from A --to B');
       if (values.from === undefined || values.to === undefined) return usageError('policy explain needs --from and --to, for example: trellis policy explain --from alice@example.com --to partner.example');
+      const { explainPolicy } = await import('./policy.ts');
       return explainPolicy(await loadCliConfig(values.config), values.from, values.to, values.stanza);
     }
     default:
@@ -325,6 +335,7 @@ async function start(configFile: string | undefined): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  resumeOptimizingCompilers();
   settleHeap();
   await stopped;
   await server.close();

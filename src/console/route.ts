@@ -15,13 +15,15 @@ import type { ConsoleConfig } from '../config/types.ts';
 import type { HttpClient, HttpRoute } from '../net/http-listener.ts';
 import type { Logger } from '../util/log.ts';
 import { handleConsoleApi, type ApiSources } from './api.ts';
+import { CONSOLE_PATH, CONSOLE_ROUTE_PATHS } from './paths.ts';
 import { EventStreams } from './events.ts';
 import { federationMap } from './federation-map.ts';
 import { checkAdminLogin, type LoginChecks } from './login.ts';
 import { ConsoleSessions, newToken, sameToken, type ConsoleLogin } from './sessions.ts';
 import { fillPage, readStaticFiles, type StaticFile } from './static-files.ts';
 
-export const CONSOLE_PATH = '/admin/';
+export { CONSOLE_PATH };
+
 export const SESSION_COOKIE = '__Host-trellis-console';
 export const LOGIN_COOKIE = '__Host-trellis-console-login';
 /** served without a login: the login page's own files */
@@ -133,8 +135,8 @@ export function webConsole(options: ConsoleOptions): WebConsole {
 
   return {
     routes: [
-      { path: CONSOLE_PATH, request: (request, response, client) => serve(request, response, client) },
-      { path: CONSOLE_PATH.slice(0, -1), request: (_request, response) => redirect(response, CONSOLE_PATH) },
+      { path: CONSOLE_ROUTE_PATHS[0], request: (request, response, client) => serve(request, response, client) },
+      { path: CONSOLE_ROUTE_PATHS[1], request: (_request, response) => redirect(response, CONSOLE_PATH) },
     ],
     close: () => streams.closeAll(),
   };

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
-import { loadTrustAnchors, MAX_PATH_LENGTH, verifyCertificateChain } from './certificate-trust.ts';
+import { loadTrustAnchors, MAX_PATH_LENGTH, trustAnchorsOnDemand, verifyCertificateChain } from './certificate-trust.ts';
 import { EKU, KEY_USAGE, makeCertificate, type CertificateSpec, type TestCertificate } from '../../test/support/certs.ts';
 import { createTestCa } from '../../test/support/lab/ca.ts';
 
@@ -246,5 +246,19 @@ describe('loading trust anchors', () => {
     writeFileSync(join(dir, 'broken.pem'), '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
     await assert.rejects(loadTrustAnchors([join(dir, 'broken.pem')], false), /broken\.pem: not a certificate/);
     await assert.rejects(loadTrustAnchors([join(dir, 'missing.pem')], false), /ENOENT/);
+  });
+
+  test('on demand: the files are read at once, a bad one refused then; the roots come at the first call, always the same array', async () => {
+    writeFileSync(join(dir, 'one.pem'), first.pem);
+    await assert.rejects(trustAnchorsOnDemand([join(dir, 'broken.pem')], true), /broken\.pem: not a certificate/);
+    const anchors = await trustAnchorsOnDemand([join(dir, 'one.pem')], true);
+    rmSync(join(dir, 'one.pem'));
+    const loaded = anchors();
+    assert.equal(loaded.length, rootCertificates.length + 1);
+    assert.equal(loaded.at(-1)!.fingerprint256, first.node.fingerprint256);
+    assert.equal(anchors(), loaded);
+    writeFileSync(join(dir, 'one.pem'), first.pem);
+    const filesOnly = await trustAnchorsOnDemand([join(dir, 'one.pem')], false);
+    assert.deepEqual(filesOnly().map((anchor) => anchor.fingerprint256), [first.node.fingerprint256]);
   });
 });

@@ -76,7 +76,28 @@ export function verifyCertificateChain(
 
 /** Loads PEM (any number of certificates) or DER files, and optionally Node's bundled roots. */
 export async function loadTrustAnchors(caFiles: readonly string[], includeSystem: boolean): Promise<X509Certificate[]> {
-  const anchors = includeSystem ? rootCertificates.map((pem) => new X509Certificate(pem)) : [];
+  const files = await readTrustAnchorFiles(caFiles);
+  return includeSystem ? [...systemRoots(), ...files] : files;
+}
+
+/**
+ * The trust anchors a running server checks peers against: the files read now, so that a bad
+ * one stops the start, and Node's bundled roots parsed at the first call, so that a server
+ * that verifies no peer's certificate never holds some 140 parsed certificates
+ * (docs/performance.md, "Memory at start"). Every call returns the same array.
+ */
+export async function trustAnchorsOnDemand(caFiles: readonly string[], includeSystem: boolean): Promise<() => readonly X509Certificate[]> {
+  const files = await readTrustAnchorFiles(caFiles);
+  let anchors: readonly X509Certificate[] | undefined = includeSystem ? undefined : files;
+  return () => (anchors ??= [...systemRoots(), ...files]);
+}
+
+function systemRoots(): X509Certificate[] {
+  return rootCertificates.map((pem) => new X509Certificate(pem));
+}
+
+async function readTrustAnchorFiles(caFiles: readonly string[]): Promise<X509Certificate[]> {
+  const anchors: X509Certificate[] = [];
   for (const file of caFiles) {
     const contents = await readFile(file);
     const text = contents.toString('latin1');
