@@ -18,7 +18,7 @@ import { connectToHop, hopOf, nextHops } from './connector.ts';
 import { stanzaErrorOf } from '../policy/verdict.ts';
 import type { ServerTarget } from '../net/dns.ts';
 import type { OutputBudget } from '../net/output-budget.ts';
-import type { S2sConnectionInfo, S2sContext, S2sPairInfo } from './context.ts';
+import { answersFor, type S2sConnectionInfo, type S2sContext, type S2sPairInfo } from './context.ts';
 import type { TrackedStanza } from './delivery-tracker.ts';
 import { Destination, type Hops, type ResendCounters } from './destination.ts';
 import { PairCounters } from './pair-counters.ts';
@@ -106,9 +106,11 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
       return router.bounce(stanza, stanzaErrorOf(way));
     }
     // Relayed (docs/peering.md, "Trunks and relaying"): a sender's domain not hosted here goes on
-    // this server's own pair, and a domain behind a trunk on the pair with the trunk peer.
+    // this server's own pair, and a domain behind a trunk on the pair with the trunk peer. A
+    // fronted sender's domain goes on its own pair: this server authenticates as it ("Fronting a
+    // plain peer").
     const policy = this.context.policy.current;
-    const local = router.hosts.has(from.domain) ? from.domain : policy.relayDomain;
+    const local = answersFor(this.context, from.domain) ? from.domain : policy.relayDomain;
     if (local === undefined) return router.bounce(stanza, new StanzaError('remote-server-not-found', 'this server hosts no domain to relay as'));
     this.#destination(policy.trunkFor(to.domain) ?? to.domain).send(stanza, local);
   }
