@@ -298,7 +298,8 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
 
   /**
    * After a new policy snapshot (`trellis reload`): every connection is asked again, as the
-   * connection and each pair it carries; one no longer allowed ends with policy-violation, its
+   * connection and each pair it carries; one no longer allowed ends with policy-violation (or
+   * host-unknown when one of its pairs is for a domain no longer hosted or fronted here), its
    * stanzas going back to their destinations, and the others stay up. Returns how many ended.
    */
   enforcePolicy(): number {
@@ -312,9 +313,12 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
         ...this.bindingTable.pairsOf(connection.id).map((binding) => policy.authenticate({ local: binding.local, remote: binding.remote, address, reached: binding.proof.level, method: binding.proof.method, tls: connection.secure })),
       ];
       const refusal = verdicts.find((verdict) => verdict.kind !== 'continue');
-      if (!refusal) continue;
-      connection.logger.warn(`${connection.label} no longer allowed by policy`, { rule: refusal.rule, reason: refusal.text });
-      connection.close('policy-violation', refusal.text);
+      // A pair for a domain no longer hosted or fronted here (a rule that lost its front) ends with it (RFC 6120 section 4.9.3.6).
+      const gone = refusal ? undefined : this.bindingTable.pairsOf(connection.id).find((binding) => !answersFor(this.context, binding.local))?.local;
+      if (!refusal && gone === undefined) continue;
+      const reason = refusal ? { rule: refusal.rule, reason: refusal.text } : { rule: 's2s.peering', reason: `${gone} is no longer hosted or fronted here` };
+      connection.logger.warn(`${connection.label} no longer allowed by policy`, reason);
+      connection.close(refusal ? 'policy-violation' : 'host-unknown', reason.reason);
       closed++;
     }
     return closed;

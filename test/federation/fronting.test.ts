@@ -6,10 +6,10 @@
  * configuration files, as they are. slixmpp users on Prosody and on the inner server exchange
  * messages and presence both ways; a domain whose records name the edge but that it does not
  * front (hidden.example) is refused at the stream with host-unknown; the edge shows the pairs it authenticated as
- * inside.example and counts what it relayed.
+ * inside.example and counts what it relayed; a reload that takes `front` away ends them.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { adminJson, adminRequest } from '../../src/admin/client.ts';
@@ -156,5 +156,19 @@ describe('a plain peer (Prosody) reaches a fronted domain through a Trellis edge
     const relayed = (rule: string) => Number(metrics.split('\n').find((line) => line.startsWith(`trellis_stanzas_relayed_total{rule="${rule.replaceAll('"', '\\"')}"} `))?.split(' ').at(-1) ?? 0);
     assert.ok(relayed('s2s.peering["inside.example"].via') >= 3, metrics);
     assert.ok(relayed('s2s.peering["outside.example"].route') >= 3, metrics);
+  });
+
+  it('a reload that takes front away ends the connections that carried the domain, and the next message bounces', async () => {
+    const edge = servers.get('edge')!;
+    const file = join(dir, 'fronting-edge.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace(', front: true }', ' }'));
+    const reload = await adminRequest(edge.config.admin.socket, 'POST', '/v1/reload');
+    assert.equal(reload.status, 200, reload.body);
+    await edge.waitForOutput('no longer allowed by policy', 'inside.example is no longer hosted or fronted here');
+    const pairs = await pairsOf('edge');
+    assert.ok(!pairs.some((pair) => pair.local === 'inside.example'), JSON.stringify(pairs));
+    await pat.ok({ op: 'message', to: BOB, body: 'after the reload', msg_id: 'front-gone' });
+    await pat.waitEvent((event) => event.event === 'message_error' && event.id === 'front-gone', 30_000).catch((error) => assert.fail(`${error}\n${diagnostics()}`));
+    assert.ok(!bob.events.some((event) => event.event === 'message' && event.body === 'after the reload'));
   });
 });
