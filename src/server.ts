@@ -158,6 +158,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     for (const address of boundHttp) logger.info(config.http.tls ? 'listening for HTTPS' : 'listening for HTTP', { address: formatAddress(address), websocket: config.http.websocket.enabled ? config.http.websocket.path : undefined });
     for (const address of boundComponent) logger.info('listening for components', { address: formatAddress(address), components: config.components.map((component) => component.domain).join(',') });
     if (edge) logger.info('running as an edge: no local accounts, no client listener; relaying between the domains s2s.peering routes', { relay_as: policy.current.relayDomain, rules: config.s2s.peering.length });
+    reportFronting(policy.current.fronted, tls, logger);
     logger.info('serving hosts', { hosts: config.hosts.map((host) => host.domain).join(','), storage: storage.driver, federation: config.s2s.enabled ? config.s2s.min_level : 'off' });
     return {
       get config() {
@@ -208,6 +209,19 @@ async function dialbackSecret(config: TrellisConfig, storage: Storage): Promise<
 }
 
 /** Loads each host's certificate, generating a self-signed one where none is configured. */
+/**
+ * The domains fronted for plain peers (docs/peering.md, "Fronting a plain peer"): each is
+ * authenticated with a hosted domain's certificate that names it; peers that check certificates
+ * refuse one no certificate names.
+ */
+function reportFronting(fronted: ReadonlySet<string>, tls: TlsContextStore, logger: Logger): void {
+  if (fronted.size === 0) return;
+  logger.info('fronting domains for plain peers', { domains: [...fronted].join(',') });
+  for (const domain of fronted) {
+    if (!tls.covers(domain)) logger.warn('a fronted domain is named by no certificate of a hosted domain: peers that check certificates will refuse it (add it to the certificate of a host)', { domain });
+  }
+}
+
 async function loadCertificates(config: TrellisConfig, logger: Logger): Promise<TlsContextStore> {
   const store = new TlsContextStore(config.tls_settings);
   for (const host of config.hosts) await loadHostCertificate(store, host, config, logger);

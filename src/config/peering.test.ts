@@ -56,7 +56,7 @@ describe('peering rules at load', () => {
     ['a next hop that is not one', '    partner.example: { via: "edge.example:99999" }\n', 's2s.peering["partner.example"].via: '],
     ['via with route: reject', '    partner.example: { via: edge.example, route: reject }\n', 's2s.peering["partner.example"].via: route: reject sends nothing anywhere'],
     ['a rule for a hosted domain never applies', '    example.com: { access: deny }\n', 's2s.peering["example.com"]: example.com is hosted here'],
-    ['a rule that sets nothing', '    quiet.example: {}\n', 's2s.peering["quiet.example"]: the rule sets none of level, access, route, via, link, speaks_for or a check'],
+    ['a rule that sets nothing', '    quiet.example: {}\n', 's2s.peering["quiet.example"]: the rule sets none of level, access, route, via, link, speaks_for, front or a check'],
     ['a group no s2s.peering_groups names', '    partner.example: { senders: ["group:staff"] }\n', 's2s.peering["partner.example"].senders[0]: no group "staff" in s2s.peering_groups'],
     ['a JID pattern that is a bare domain', '    partner.example: { recipients: [partner.example] }\n', 's2s.peering["partner.example"].recipients[0]: "partner.example" is not a valid JID pattern: write "*@partner.example"'],
     ['a JID pattern with a resource', '    partner.example: { deny_senders: ["a@example.com/r"] }\n', 's2s.peering["partner.example"].deny_senders[0]: "a@example.com/r" is not a valid JID pattern: a pattern names an account'],
@@ -79,6 +79,11 @@ describe('peering rules at load', () => {
       '    a.example: { via: b.example, speaks_for: [x.example] }\n    b.example: { via: "192.0.2.1:5269", speaks_for: [y.example] }\n',
       's2s.peering["a.example"].via: a.example is a trunk (it has speaks_for) and its route leads through b.example, another trunk',
     ],
+    ['front on a pattern', '    "*.inside.example": { via: "192.0.2.1:5269", front: true }\n', 's2s.peering["*.inside.example"].front: front names one domain this server answers for'],
+    ['front on a domain with its subdomains', '    inside.example: { subdomains: true, via: "192.0.2.1:5269", front: true }\n', 's2s.peering["inside.example"].front: front names one domain'],
+    ['front without a next hop', '    inside.example: { front: true }\n', 's2s.peering["inside.example"].front: a fronted domain\'s stanzas go on to its own server: give the rule a via'],
+    ['front on a trunk', '    edge.example: { via: "192.0.2.1:5269", front: true, speaks_for: [x.example] }\n', 's2s.peering["edge.example"].front: a trunk (speaks_for) is a peer server of its own'],
+    ['a next hop that is a fronted domain', '    inside.example: { via: "192.0.2.1:5269", front: true }\n    lab.example: { via: inside.example }\n', 's2s.peering["lab.example"].via: inside.example is fronted here'],
     ['a level in both places', '    partner.example: { level: trusted }\n', 's2s.peering["partner.example"].level: s2s.peers["partner.example"].level sets it too', '  peers: { partner.example: { level: verified } }\n'],
   ];
   for (const [name, peering, expected, extra] of refused) {
@@ -102,6 +107,14 @@ describe('peering rules at load', () => {
   test('a trunk keeps what it speaks for, prepared; a route via a trunk from the default is no chain', () => {
     const config = parseConfig(withPeering('    centre.example: { via: "192.0.2.1:5269", speaks_for: ["*", "*.Partner.example"] }\n    "*": { via: centre.example }\n'), { baseDir: '/' });
     assert.deepEqual(config.s2s.peering[0], { domain: 'centre.example', subdomains: false, via: { kind: 'address', host: '192.0.2.1', port: 5269 }, speaks_for: ['*', '*.partner.example'] });
+  });
+
+  test('a fronted domain keeps front; a rule without it has none', () => {
+    const config = parseConfig(withPeering('    inside.example: { via: "192.0.2.1:5269", front: true }\n    other.example: { via: "192.0.2.2:5269", front: false }\n'), { baseDir: '/' });
+    assert.deepEqual(config.s2s.peering, [
+      { domain: 'inside.example', subdomains: false, via: { kind: 'address', host: '192.0.2.1', port: 5269 }, front: true },
+      { domain: 'other.example', subdomains: false, via: { kind: 'address', host: '192.0.2.2', port: 5269 } },
+    ]);
   });
 
   test('rules that differ in what they set, or in specificity, are not an overlap', () => {

@@ -20,6 +20,7 @@ export interface ValidatedPeeringRule extends PeeringChecks {
   via?: string;
   link?: string;
   speaks_for?: readonly string[];
+  front?: boolean;
 }
 
 /** The key of the default rule. */
@@ -81,11 +82,12 @@ export function resolvePeering(
     const at = entryPath('s2s.peering', key);
     const { scope, domain } = peeringScope({ domain: key, subdomains: rule.subdomains });
     if (rule.subdomains && scope !== 'domain-and-subdomains') problems.push({ path: `${at}.subdomains`, message: `subdomains applies to a domain key; "${key}" already says what it covers` });
-    const { subdomains: _, level, access, route, via: hop, link, speaks_for: speaksFor, ...checks } = rule;
-    if (level === undefined && access === undefined && route === undefined && hop === undefined && link === undefined && speaksFor === undefined && Object.keys(checks).length === 0) {
-      problems.push({ path: at, message: 'the rule sets none of level, access, route, via, link, speaks_for or a check, so it never decides anything' });
+    const { subdomains: _, level, access, route, via: hop, link, speaks_for: speaksFor, front, ...checks } = rule;
+    if (level === undefined && access === undefined && route === undefined && hop === undefined && link === undefined && speaksFor === undefined && front === undefined && Object.keys(checks).length === 0) {
+      problems.push({ path: at, message: 'the rule sets none of level, access, route, via, link, speaks_for, front or a check, so it never decides anything' });
     }
     if (speaksFor !== undefined) reportSpeaksFor(speaksFor, { at, scope, hosted }, problems);
+    if (front === true) reportFront(rule, { at, scope }, problems);
     if (link !== undefined && (hop !== undefined || route === 'reject')) problems.push({ path: `${at}.link`, message: 'a route is one of route, via or link; keep one' });
     reportUnknownGroups(checks, at, groups, problems);
     if (scope === 'default' && rule.level !== undefined) problems.push({ path: `${at}.level`, message: 'the level of every other domain is s2s.min_level; write it there' });
@@ -105,12 +107,36 @@ export function resolvePeering(
       ...(via ? { via } : {}),
       ...(link ? { link } : {}),
       ...(speaksFor ? { speaks_for: speaksFor } : {}),
+      ...(front ? { front } : {}),
       ...checks,
     });
   }
   reportOverlaps(resolved, peers, problems);
   reportTrunkChains(resolved, problems);
+  reportFrontedHops(resolved, problems);
   return resolved;
+}
+
+/**
+ * `front` (docs/peering.md, "Fronting a plain peer"): this server answers for one domain, named
+ * in stream headers and certificates one by one (no pattern), and hands its stanzas on to the
+ * domain's own server, which a `via` reaches: the domain's DNS records name this server. A trunk
+ * (speaks_for) is a peer server of its own, not a domain fronted here.
+ */
+function reportFront(rule: ValidatedPeeringRule, where: { at: string; scope: PeeringScope }, problems: ConfigProblem[]): void {
+  const at = `${where.at}.front`;
+  if (where.scope !== 'exact') problems.push({ path: at, message: 'front names one domain this server answers for: write it on a rule for that domain alone (no pattern, no subdomains); a subdomain is fronted by a rule of its own' });
+  if (rule.via === undefined) problems.push({ path: at, message: "a fronted domain's stanzas go on to its own server: give the rule a via (host:port or a domain), since the domain's DNS records name this server" });
+  if (rule.speaks_for !== undefined) problems.push({ path: at, message: 'a trunk (speaks_for) is a peer server of its own; front is for a domain served behind this server: keep one' });
+}
+
+/** A fronted domain's next hop may not be another domain fronted here: its DNS records name this server (a loop). */
+function reportFrontedHops(rules: readonly S2sPeeringRule[], problems: ConfigProblem[]): void {
+  const fronted = new Set(rules.filter((rule) => rule.front === true).map((rule) => rule.domain));
+  for (const rule of rules) {
+    if (rule.via?.kind !== 'domain' || !fronted.has(rule.via.domain)) continue;
+    problems.push({ path: `${entryPath('s2s.peering', rule.domain)}.via`, message: `${rule.via.domain} is fronted here: its DNS records name this server, so the next hop would route stanzas back to it` });
+  }
 }
 
 /**

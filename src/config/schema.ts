@@ -781,6 +781,11 @@ const peeringSchema: MapNode = {
         unique: true,
         description: 'with a domain key, a trunk peer: stanzas from these domains are accepted from this peer once it is authenticated at its level, and stanzas routed via this domain travel on a stream with the peer itself (docs/peering.md, "Trunks and relaying"); hosted domains are never spoken for',
       },
+      front: {
+        kind: 'boolean',
+        description:
+          'with a domain key and via: this server fronts the domain for plain peers, whose DNS records for it name this server: it takes their streams and dialback for the domain, authenticates as the domain toward them (a hosted domain\'s certificate must name it), and relays between them and the domain\'s own server behind it (docs/peering.md, "Fronting a plain peer")',
+      },
       ...peeringChecksFields,
     },
   },

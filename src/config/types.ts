@@ -439,6 +439,8 @@ export interface S2sPeeringRule extends PeeringChecks {
   link?: string;
   /** a trunk peer (a domain key only): the domain patterns it may send stanzas from, and relays stanzas to */
   speaks_for?: readonly string[];
+  /** fronted (a domain key with via): this server answers for the domain toward plain peers and relays to its server behind */
+  front?: boolean;
 }
 
 /** Allow and deny lists of foreign servers; deny wins, and a non-empty allow list admits only what it names. */

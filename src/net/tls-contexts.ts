@@ -1,7 +1,8 @@
 /**
  * One TLS secure context per hosted domain, chosen by SNI (RFC 6066 section 3; RFC 6120
  * section 13.7.1.1 recommends the server pick the certificate for the stream's domain).
- * A name without a context of its own falls back to the default context.
+ * A name without a context of its own gets the certificate of a hosted domain that names it (a
+ * domain this server fronts, docs/peering.md "Fronting a plain peer"), else the default context.
  *
  * Each certificate has a second context for the sockets that ask for the peer's certificate
  * (server links): it issues stateful session tickets. A stateless TLS 1.3 ticket is the whole
@@ -27,7 +28,12 @@ export interface LoadedCertificate {
   peerContext: SecureContext;
   /** the PEM files as loaded, for a listener's default certificate */
   pem: { cert: Buffer; key: Buffer };
+  /** the leaf certificate, for the names it covers */
+  x509: X509Certificate;
 }
+
+/** Names without a certificate of their own whose covering certificate is remembered; beyond this the memory starts over. */
+const MAX_COVERED_NAMES = 1024;
 
 /** What `refresh` found: the domains whose files changed and now serve new connections, and those whose new files did not load. */
 export interface CertificateRefresh {
@@ -41,6 +47,8 @@ export type ListenerTlsOptions = TlsOptions & { attach?: (server: TlsServer) => 
 export class TlsContextStore {
   #byDomain = new Map<string, LoadedCertificate>();
   #fallback: LoadedCertificate | undefined;
+  /** names without a certificate of their own, with the loaded one that names them (null: none does) */
+  #covered = new Map<string, LoadedCertificate | null>();
   /** direct TLS listeners' servers, with whether they request the peer's certificate */
   #servers = new Map<TlsServer, boolean>();
   /** protocol versions, ciphers, groups and renegotiation, the same for every socket */
@@ -87,6 +95,7 @@ export class TlsContextStore {
       domain,
       files,
       pem,
+      x509: new X509Certificate(pem.cert),
       context: createSecureContext({ ...this.options, ...pem }),
       peerContext: createSecureContext({ ...this.#peerOptions, ...pem }),
     };
@@ -94,6 +103,7 @@ export class TlsContextStore {
 
   #install(loaded: LoadedCertificate): void {
     this.#byDomain.set(loaded.domain, loaded);
+    this.#covered.clear();
     if (this.#fallback !== undefined && this.#fallback.domain !== loaded.domain) return;
     this.#fallback = loaded;
     // A tls.Server answers a client that sends no SNI with a default context of its own.
@@ -103,13 +113,31 @@ export class TlsContextStore {
   /** The context for a server name (case-insensitive, one trailing dot ignored); `peers` for sockets that request the peer's certificate. */
   contextFor(serverName: string | undefined, peers = false): SecureContext | undefined {
     const name = serverName?.toLowerCase().replace(/\.$/, '');
-    const loaded = (name !== undefined ? this.#byDomain.get(name) : undefined) ?? this.#fallback;
+    const loaded = (name !== undefined ? this.#byDomain.get(name) ?? this.#covering(name) : undefined) ?? this.#fallback;
     return peers ? loaded?.peerContext : loaded?.context;
+  }
+
+  /** Whether a loaded certificate is for `domain` or names it among its identities (RFC 6125 DNS-ID). */
+  covers(domain: string): boolean {
+    const name = domain.toLowerCase();
+    return this.#byDomain.has(name) || this.#covering(name) !== undefined;
+  }
+
+  /** The first loaded certificate whose DNS names cover `name` (RFC 6125 section 6.4, wildcards included). */
+  #covering(name: string): LoadedCertificate | undefined {
+    const known = this.#covered.get(name);
+    if (known !== undefined) return known ?? undefined;
+    const found = [...this.#byDomain.values()].find((loaded) => loaded.x509.checkHost(name) !== undefined);
+    if (this.#covered.size >= MAX_COVERED_NAMES) this.#covered.clear();
+    this.#covered.set(name, found ?? null);
+    return found;
   }
 
   /** Forgets a domain's certificate (its host is gone); the fallback moves to another one. */
   delete(domain: string): void {
-    if (!this.#byDomain.delete(domain) || this.#fallback?.domain !== domain) return;
+    if (!this.#byDomain.delete(domain)) return;
+    this.#covered.clear();
+    if (this.#fallback?.domain !== domain) return;
     const next = this.#byDomain.values().next().value;
     this.#fallback = undefined;
     if (next) this.#install(next);

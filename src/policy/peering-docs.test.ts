@@ -1,7 +1,9 @@
 /** docs/peering.md cannot drift: its example loads, does what the page says, and explains as shown. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseConfig } from '../config/load.ts';
 import { parseJid } from '../jid/jid.ts';
 import { NS_CLIENT } from '../xml/element.ts';
@@ -94,4 +96,30 @@ test('the hidden features example: the partner and its subdomains see no Jingle 
   assert.doesNotMatch(judged('alice@example.com/r', 'bob@chat.partner.example/r', info), /jingle/);
   assert.equal(judged('alice@example.com/r', 'bob@other.example/r', info), 'continue');
   assert.equal(judged('bob@partner.example/r', 'alice@example.com/r', "<iq type='set' id='2'><jingle xmlns='urn:xmpp:jingle:1'/></iq>"), 'service-unavailable @ s2s.peering["partner.example"].hide_features');
+});
+
+/** An example of the page loaded beside empty files of the names it gives (the loader checks they can be read). */
+function exampleBesideFiles(name: string, files: readonly string[]): ReturnType<typeof parseConfig> {
+  const dir = mkdtempSync(join(tmpdir(), 'trellis-peering-docs-'));
+  try {
+    for (const file of files) writeFileSync(join(dir, file), '');
+    return parseConfig(new RegExp('```yaml\\n# example: ' + name + '\\n([\\s\\S]*?)```').exec(DOC)![1]!, { baseDir: dir });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('the fronting examples: the edge fronts inside.example and relays between it and outside.example; the inner server lets the edge speak for everything outside', () => {
+  const edge = new PolicySnapshot(exampleBesideFiles('fronting-edge', ['ca.crt', 'edge.example.crt', 'edge.example.key']));
+  assert.ok(edge.fronts('inside.example'));
+  assert.ok(!edge.fronts('hidden.example'));
+  assert.ok(!edge.fronts('outside.example'));
+  assert.equal(edge.relay('outside.example', 'inside.example').kind, 'continue');
+  assert.equal(edge.relay('inside.example', 'outside.example').kind, 'continue');
+  assert.equal(edge.relay('outside.example', 'hidden.example').kind, 'reject');
+  assert.equal(edge.trunkFor('inside.example'), undefined, 'the stream inward names inside.example');
+  const inner = new PolicySnapshot(exampleBesideFiles('fronting-inner', ['ca.crt', 'inside.example.crt', 'inside.example.key', 'hidden.example.crt', 'hidden.example.key']));
+  assert.equal(inner.trunkFor('outside.example'), 'edge.example');
+  assert.equal(inner.speaksFor('edge.example', 'outside.example').kind, 'continue');
+  assert.equal(inner.fronted.size, 0);
 });

@@ -61,6 +61,8 @@ export class PolicySnapshot {
   readonly #groups: Map<string, JidPattern[]>;
   readonly #trunks: Trunks;
   readonly #hosted: ReadonlySet<string>;
+  /** domains this server fronts for plain peers (`front`), lower case */
+  readonly fronted: ReadonlySet<string>;
   readonly #hopLimit: number;
   /** the domain this server relays as: its first hosted domain */
   readonly relayDomain: string | undefined;
@@ -84,9 +86,19 @@ export class PolicySnapshot {
     this.#groups = compileGroups(source.s2s.peering_groups ?? []);
     this.#hosted = new Set(source.hosts.map((host) => host.domain));
     this.#trunks = new Trunks(source.s2s.peering, this.#hosted);
+    this.fronted = new Set(source.s2s.peering.filter((rule) => rule.front === true).map((rule) => rule.domain.toLowerCase()));
     this.#hopLimit = source.s2s.relay_hop_limit ?? DEFAULT_HOP_LIMIT;
     this.relayDomain = source.hosts[0]?.domain;
     this.labels = source.s2s.security_labels === undefined ? undefined : new SecurityLabels(source.s2s.security_labels, this.#groups);
+  }
+
+  /**
+   * Whether this server fronts `domain` for plain peers (docs/peering.md, "Fronting a plain
+   * peer"): it takes their streams, dialback and SASL for it and authenticates as it toward them,
+   * while the domain's stanzas are relayed to its own server behind.
+   */
+  fronts(domain: string): boolean {
+    return this.fronted.has(domain.toLowerCase());
   }
 
   /** Whether the authenticated peer `peer` may send stanzas whose `from` is at `domain` (its rule's speaks_for). */

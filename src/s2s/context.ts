@@ -95,3 +95,11 @@ export interface S2sConnectionInfo {
   /** stanzas a second the peer may send on it: s2s.rate for each inbound pair, up to s2s.rate_pairs_max of them */
   readStanzasPerSecond: number | undefined;
 }
+
+/**
+ * Whether this server answers for `domain` toward other servers (stream `to`, dialback, SASL):
+ * a domain it hosts, or one it fronts for plain peers (docs/peering.md, "Fronting a plain peer").
+ */
+export function answersFor(context: Pick<S2sContext, 'router' | 'policy'>, domain: string): boolean {
+  return context.router.hosts.has(domain) || context.policy.current.fronts(domain);
+}

@@ -16,7 +16,7 @@ import type { Pair } from './binding-table.ts';
 import { NS_TRELLIS_S2S } from './pair-authorization.ts';
 import type { BindingTable } from './binding-table.ts';
 import type { Admission } from '../policy/verdict.ts';
-import type { S2sContext } from './context.ts';
+import { answersFor, type S2sContext } from './context.ts';
 
 /** Stanzas waiting for processing before the socket stops being read (flow control). */
 export const MAX_PENDING_STANZAS = 256;
@@ -127,7 +127,7 @@ export class InboundStanzas {
     const inbound = this.#bindings.pairsOf(this.#host.id, 'in');
     if (inbound.length === 0 && !this.#host.perPair) return new StreamError('not-authorized', 'authenticate before sending stanzas');
     if (!this.#host.proves(remote)) return new StreamError('invalid-from', this.#notSpokenFor(inbound.map((pair) => pair.remote), remote));
-    if (!this.#host.context.router.hosts.has(local)) return new StreamError('host-unknown', `this server does not host ${local}`);
+    if (!answersFor(this.#host.context, local)) return new StreamError('host-unknown', `this server does not host ${local}`);
     if (this.#host.perPair) return undefined;
     // RFC 6120 section 8.1.1.2 and XEP-0220 section 2.6.2: a target is validated per pair.
     return new StreamError('host-unknown', `${remote} is not authorized for ${local} on this stream`);

@@ -8,7 +8,7 @@ import type { StreamErrorCondition } from '../net/stream-errors.ts';
 import { newStreamId } from '../net/xml-stream.ts';
 import { NS_SERVER, NS_STREAMS, type Element } from '../xml/element.ts';
 import type { NamespaceDeclarations } from '../xml/parser.ts';
-import type { S2sContext } from './context.ts';
+import { answersFor, type S2sContext } from './context.ts';
 
 export type ReceivedHeader =
   /** `remote` is undefined when the peer left `from` out (RFC 3920 peers) */
@@ -21,8 +21,8 @@ export function receiverHeader(host: { context: S2sContext; remoteAddress: strin
   }
   const to = root.attrs.to;
   const local = domainOrUndefined(to);
-  // Section 4.9.3.6: a `to` naming no hosted domain gets host-unknown.
-  if (local === undefined || !host.context.router.hosts.has(local)) return { condition: 'host-unknown', text: `this server does not host ${to ?? '(no to)'}` };
+  // Section 4.9.3.6: a `to` naming no domain hosted or fronted here gets host-unknown.
+  if (local === undefined || !answersFor(host.context, local)) return { condition: 'host-unknown', text: `this server does not host ${to ?? '(no to)'}` };
   const from = root.attrs.from;
   const remote = domainOrUndefined(from);
   if (from !== undefined && remote === undefined) return { condition: 'invalid-from', text: `${from} is not a domain`, local };

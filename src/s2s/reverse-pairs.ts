@@ -12,12 +12,11 @@
  * pair-authorization.ts), answers with a dialback result or error (XEP-0220 sections 2.4, 2.5),
  * and binds the pair both ways; an error leaves the stream and its other pairs alone.
  */
-import type { AuthMethod } from './context.ts';
 import type { Pair } from './binding-table.ts';
 import { dialbackAnswer, dialbackError, dialbackErrorText } from './dialback-elements.ts';
 import type { PairVerdict } from './pair-authorization.ts';
 import type { Admission } from '../policy/verdict.ts';
-import type { S2sContext } from './context.ts';
+import { answersFor, type AuthMethod, type S2sContext } from './context.ts';
 import type { Logger } from '../util/log.ts';
 import { Element } from '../xml/element.ts';
 import { NS_DIALBACK } from '../xml/namespaces.ts';
@@ -114,7 +113,7 @@ export class ReversePairs {
     const target = request.attrs.to;
     const refuse = (error: Element): void => void host.send(error);
     if (!sender || !target) return refuse(dialbackError(request, 'bad-request', 'modify', 'a dialback result needs from and to'));
-    if (!host.context.router.hosts.has(target)) return refuse(dialbackError(request, 'item-not-found', 'cancel', `this server does not host ${target}`));
+    if (!answersFor(host.context, target)) return refuse(dialbackError(request, 'item-not-found', 'cancel', `this server does not host ${target}`));
     const pair = { local: target, remote: sender };
     const verdict = host.context.policy.current.authenticate({ ...pair, address: host.remoteAddress });
     if (verdict.kind === 'reject') return refuse(dialbackError(request, verdict.condition, verdict.type ?? 'cancel', verdict.text));

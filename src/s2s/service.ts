@@ -18,7 +18,7 @@ import { connectToHop, hopOf, nextHops } from './connector.ts';
 import { stanzaErrorOf } from '../policy/verdict.ts';
 import type { ServerTarget } from '../net/dns.ts';
 import type { OutputBudget } from '../net/output-budget.ts';
-import type { S2sConnectionInfo, S2sContext, S2sPairInfo } from './context.ts';
+import { answersFor, type S2sConnectionInfo, type S2sContext, type S2sPairInfo } from './context.ts';
 import type { TrackedStanza } from './delivery-tracker.ts';
 import { Destination, type Hops, type ResendCounters } from './destination.ts';
 import { LinkKeepalives } from './link-profile.ts';
@@ -109,9 +109,11 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
       return router.bounce(stanza, stanzaErrorOf(way));
     }
     // Relayed (docs/peering.md, "Trunks and relaying"): a sender's domain not hosted here goes on
-    // this server's own pair, and a domain behind a trunk on the pair with the trunk peer.
+    // this server's own pair, and a domain behind a trunk on the pair with the trunk peer. A
+    // fronted sender's domain goes on its own pair: this server authenticates as it ("Fronting a
+    // plain peer").
     const policy = this.context.policy.current;
-    const local = router.hosts.has(from.domain) ? from.domain : policy.relayDomain;
+    const local = answersFor(this.context, from.domain) ? from.domain : policy.relayDomain;
     if (local === undefined) return router.bounce(stanza, new StanzaError('remote-server-not-found', 'this server hosts no domain to relay as'));
     this.#destination(policy.trunkFor(to.domain) ?? to.domain).send(stanza, local);
   }
@@ -309,7 +311,8 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
 
   /**
    * After a new policy snapshot (`trellis reload`): every connection is asked again, as the
-   * connection and each pair it carries; one no longer allowed ends with policy-violation, its
+   * connection and each pair it carries; one no longer allowed ends with policy-violation (or
+   * host-unknown when one of its pairs is for a domain no longer hosted or fronted here), its
    * stanzas going back to their destinations, and the others stay up. Returns how many ended.
    */
   enforcePolicy(): number {
@@ -323,9 +326,12 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
         ...this.bindingTable.pairsOf(connection.id).map((binding) => policy.authenticate({ local: binding.local, remote: binding.remote, address, reached: binding.proof.level, method: binding.proof.method, tls: connection.secure })),
       ];
       const refusal = verdicts.find((verdict) => verdict.kind !== 'continue');
-      if (!refusal) continue;
-      connection.logger.warn(`${connection.label} no longer allowed by policy`, { rule: refusal.rule, reason: refusal.text });
-      connection.close('policy-violation', refusal.text);
+      // A pair for a domain no longer hosted or fronted here (a rule that lost its front) ends with it (RFC 6120 section 4.9.3.6).
+      const gone = refusal ? undefined : this.bindingTable.pairsOf(connection.id).find((binding) => !answersFor(this.context, binding.local))?.local;
+      if (!refusal && gone === undefined) continue;
+      const reason = refusal ? { rule: refusal.rule, reason: refusal.text } : { rule: 's2s.peering', reason: `${gone} is no longer hosted or fronted here` };
+      connection.logger.warn(`${connection.label} no longer allowed by policy`, reason);
+      connection.close(refusal ? 'policy-violation' : 'host-unknown', reason.reason);
       closed++;
     }
     return closed;

@@ -165,6 +165,19 @@ describe('the dialback step, receiving', () => {
     assert.deepEqual(host.authorizedPairs, []);
   });
 
+  test('a domain fronted here (docs/peering.md, "Fronting a plain peer"): requests for it are checked and verifications answered as for a hosted one', async () => {
+    const { host, step, asked } = receiver({ fronted: ['inside.example'] });
+    step.handle(request('b.example', 'inside.example'));
+    await settle();
+    assert.deepEqual(asked, ['b.example inside.example k3y']);
+    assert.deepEqual(host.authorizedPairs, [{ local: 'inside.example', remote: 'b.example', method: 'dialback' }]);
+    const key = dialbackKey('s3cr3t', 'b.example', 'inside.example', 'the-id');
+    step.handle(db(`<db:verify from='b.example' to='inside.example' id='the-id'>${key}</db:verify>`));
+    assert.match(host.wire.at(-1)!, /^<verify [^>]*from=["']inside.example["'] to=["']b.example["'] type=["']valid["'] id=["']the-id["']\/>$/);
+    step.handle(db(`<db:verify from='b.example' to='other.example' id='the-id'>${key}</db:verify>`));
+    assert.match(host.wire.at(-1)!, /<item-not-found /);
+  });
+
   test('a keyless request for a domain we do not host: item-not-found', () => {
     const { host, step } = receiver();
     step.handle(db("<db:result from='b.example' to='elsewhere.example'/>"));

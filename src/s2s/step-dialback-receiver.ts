@@ -13,7 +13,7 @@ import { dialbackKeyMatches } from './dialback-key.ts';
 import type { VerifyOutcome } from './step-dialback-initiator.ts';
 import { NS_TRELLIS_S2S } from './pair-authorization.ts';
 import type { Step, StepHost, StepResult } from './negotiation.ts';
-import type { AuthMethod } from './context.ts';
+import { answersFor, type AuthMethod } from './context.ts';
 
 /** Requests being checked with authoritative servers at once, per connection. */
 export const MAX_PENDING_REQUESTS = 64;
@@ -69,7 +69,7 @@ export class DialbackReceiver implements Step {
     const target = request.attrs.to;
     if (!sender || !target) throw new StreamError('improper-addressing', 'a dialback result needs from and to');
     const refuse = (condition: StanzaErrorCondition, type: StanzaErrorType, text: string): void => void host.send(dialbackError(request, condition, type, text));
-    if (!host.context.router.hosts.has(target)) return refuse('item-not-found', 'cancel', `this server does not host ${target}`);
+    if (!answersFor(host.context, target)) return refuse('item-not-found', 'cancel', `this server does not host ${target}`);
     const pair = { local: target, remote: sender };
     const verdict = host.context.policy.current.authenticate({ ...pair, address: host.remoteAddress });
     if (verdict.kind === 'reject') {
@@ -172,7 +172,7 @@ export class DialbackReceiver implements Step {
     const originating = request.attrs.to;
     const id = request.attrs.id;
     if (!receiving || !originating || id === undefined) throw new StreamError('improper-addressing', 'a dialback verify needs from, to and id');
-    if (!host.context.router.hosts.has(originating)) return void host.send(dialbackError(request, 'item-not-found', 'cancel', `this server does not host ${originating}`));
+    if (!answersFor(host.context, originating)) return void host.send(dialbackError(request, 'item-not-found', 'cancel', `this server does not host ${originating}`));
     const valid = dialbackKeyMatches(request.text(), host.context.secret, receiving, originating, id);
     host.logger.info('s2s answered a dialback verification', { for: receiving, domain: originating, valid });
     host.send(dialbackAnswer(request, valid ? 'valid' : 'invalid'));

@@ -67,6 +67,12 @@ describe('a star: three leaves through a centre', () => {
   /** Sends a chat message from the user of leaf `from` to the user of `to` (a domain), with `id`. */
   const send = (from: string, to: string, id: string, body: string) =>
     clients.get(from)!.send(`<message type='chat' id='${id}' to='u@${to}/r'><body>${body}</body></message>`);
+  /** What the centre's /metrics counts in trellis_stanzas_relayed_total for a route rule (0 when it has no series). */
+  const relayedAtCentre = async (rule: string): Promise<number> => {
+    const metrics = (await adminRequest(servers.get('centre')!.config.admin.socket, 'GET', '/metrics')).body;
+    const line = metrics.split('\n').find((candidate) => candidate.startsWith(`trellis_stanzas_relayed_total{rule="${rule.replaceAll('"', '\\"')}"} `));
+    return Number(line?.split(' ').at(-1) ?? 0);
+  };
   const pairsOf = async (server: string) => (await adminJson<{ pairs: S2sPairRow[] }>(servers.get(server)!.config.admin.socket, 'GET', '/v1/s2s')).pairs;
 
   it('the centre runs as an edge: no client listener, its log says so', async () => {
@@ -88,6 +94,9 @@ describe('a star: three leaves through a centre', () => {
     // and the answer goes back the same way
     clients.get('c')!.send(`<message type='chat' id='star-2' to='u@a.example/r'><body>back</body></message>`);
     await clients.get('a')!.waitFor(/id="star-2"[^>]*>|from="u@c\.example\/r"[^>]*id="star-2"/, 15_000);
+    // The centre counted each relay under the route rule that took it on.
+    assert.equal(await relayedAtCentre('s2s.peering["c.example"].via'), 1);
+    assert.equal(await relayedAtCentre('s2s.peering["a.example"].via'), 1);
   });
 
   it("a leaf with a default route reaches a neighbour by its more specific rule, straight", async () => {
@@ -127,5 +136,7 @@ describe('a star: three leaves through a centre', () => {
     assert.ok(records.some((record) => record.rule === 's2s.peering["lost.example"].via' && record.from === 'u@a.example/r'), JSON.stringify(records));
     const metrics = await adminRequest(socket, 'GET', '/metrics');
     assert.match(metrics.body, /trellis_policy_violations_total\{rule="s2s\.peering\[\\"lost\.example\\"\]\.via"\} 1/);
+    // The centre relayed it once (to D); coming back it was refused, not relayed again.
+    assert.equal(await relayedAtCentre('s2s.peering["lost.example"].via'), 1);
   });
 });

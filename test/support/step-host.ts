@@ -37,6 +37,8 @@ export interface FakeHostOptions {
   bidi?: boolean;
   /** the stream is host-named */
   hostNamed?: boolean;
+  /** domains this server fronts for plain peers (s2s.peering front, each via a next hop) */
+  fronted?: string[];
 }
 
 export class FakeStepHost implements StepHost, ReverseHost {
@@ -88,7 +90,7 @@ export class FakeStepHost implements StepHost, ReverseHost {
     this.context = {
       config: { min_level: level, negotiation_timeout: 30, bidi: options.bidi ?? true },
       secret: options.secret ?? 'secret',
-      policy: testPolicy(level, options.denyDomains),
+      policy: testPolicy(level, options.denyDomains, options.fronted),
       router: { hosts: new Map((options.hosts ?? [options.role === 'receiver' ? options.local : options.remote]).map((domain) => [domain, {}])) },
     } as unknown as S2sContext;
   }
@@ -178,11 +180,12 @@ export class FakeStepHost implements StepHost, ReverseHost {
   }
 }
 
-/** A real policy for step tests: `level` for every domain, and the domains it refuses. */
-export function testPolicy(level: FederationLevel, denyDomains: string[] = []): LivePolicy {
+/** A real policy for step tests: `level` for every domain, the domains it refuses, and those it fronts. */
+export function testPolicy(level: FederationLevel, denyDomains: string[] = [], fronted: string[] = []): LivePolicy {
+  const peering = fronted.map((domain) => ({ domain, subdomains: false, via: { kind: 'address' as const, host: '192.0.2.9', port: 5269 }, front: true }));
   return new LivePolicy(
     new PolicySnapshot({
-      s2s: { min_level: level, peers: [], peering: [], access: { deny_domains: denyDomains, allow_domains: [], deny_addresses: [], allow_addresses: [] } },
+      s2s: { min_level: level, peers: [], peering, access: { deny_domains: denyDomains, allow_domains: [], deny_addresses: [], allow_addresses: [] } },
       foreign_access: { default: 'allow', deny: [], allow: [] },
       hosts: [],
     }),
