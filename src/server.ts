@@ -83,7 +83,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     const c2s = new C2sService({ config: config.c2s, router, storage, tls, logger, limits });
     // docs/cluster.md: joined before any listener opens, so every session bound here is published;
     // loaded only when configured, so a single node never loads the Redis client.
-    const cluster = config.cluster === undefined ? undefined : await (await import('./cluster/start.ts')).startCluster(config.cluster, router, c2s, logger);
+    const cluster = config.cluster === undefined ? undefined : await (await import('./cluster/start.ts')).startCluster(config.cluster, router, c2s, s2s, logger);
     const components = new ComponentService({ config, router, tls, logger, limits, loadCertificate: loadHostCertificate });
     limits.hooks = {
       closeAddresses(covered, text) {
@@ -191,11 +191,8 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
  */
 async function dialbackSecret(config: TrellisConfig, storage: Storage): Promise<string> {
   if (config.s2s.dialback_secret) return config.s2s.dialback_secret;
-  const stored = await storage.serverData.get('dialback_secret');
-  if (stored) return stored;
-  const secret = randomBytes(32).toString('hex');
-  await storage.serverData.set('dialback_secret', secret);
-  return secret;
+  // Nodes of a cluster starting at once on one database keep the same one (docs/cluster.md).
+  return storage.serverData.setIfAbsent('dialback_secret', randomBytes(32).toString('hex'));
 }
 
 /** Loads each host's certificate, generating a self-signed one where none is configured. */

@@ -7,7 +7,7 @@
  * node when it wins the lease to (takeover.ts).
  */
 import { randomBytes } from 'node:crypto';
-import type { ClusterConfig } from '../config/types.ts';
+import type { ClusterConfig, S2sConfig } from '../config/types.ts';
 import { parseJid } from '../jid/jid.ts';
 import type { Router } from '../router/router.ts';
 import type { BoundSession, SessionEndCondition, SessionObserver } from '../router/sessions.ts';
@@ -17,6 +17,7 @@ import type { Element } from '../xml/element.ts';
 import { parseElement } from '../xml/parse-element.ts';
 import { serialize } from '../xml/serialize.ts';
 import type { ClusterEngine, NodeIdentity, ReceivedEntry } from './engine.ts';
+import { ClusterFederation, type LocalFederation } from './federation.ts';
 import { InboxReader } from './inbox-reader.ts';
 import { Membership } from './membership.ts';
 import { SessionMirror } from './mirror.ts';
@@ -36,6 +37,8 @@ export interface ClusterNodeOptions {
   engine: ClusterEngine;
   router: Router;
   clients: LocalClients;
+  /** this server's federation, shared with the other nodes (federation.ts) */
+  federation: { local: LocalFederation; s2s: S2sConfig };
   logger: Logger;
 }
 
@@ -43,6 +46,8 @@ export class ClusterNode implements SessionObserver, Courier {
   readonly #options: ClusterNodeOptions;
   readonly #mirror: SessionMirror;
   readonly #logger: Logger;
+  /** which node sends to each remote domain */
+  readonly federation: ClusterFederation;
   #self: NodeIdentity | undefined;
   #membership: Membership | undefined;
   #reader: InboxReader | undefined;
@@ -56,6 +61,16 @@ export class ClusterNode implements SessionObserver, Courier {
     this.#options = options;
     this.#logger = options.logger.child({ component: 'cluster', node: options.config.node });
     this.#mirror = new SessionMirror(options.router.sessions, this);
+    this.federation = new ClusterFederation({
+      engine: options.engine,
+      // Only while the lease holds by this node's own clock: past it, another node may take over its leases.
+      self: () => (this.#membership?.live === true ? this.#self : undefined),
+      local: options.federation.local,
+      router: options.router,
+      cluster: options.config,
+      s2s: options.federation.s2s,
+      logger: this.#logger,
+    });
   }
 
   /**
@@ -190,6 +205,10 @@ export class ClusterNode implements SessionObserver, Courier {
         return void this.#mirror.drop(from, entry.jid);
       case 'node-gone':
         return void this.#mirror.dropNode({ name: entry.node, incarnation: entry.incarnation });
+      case 's2s':
+      case 'dialback-verify':
+      case 'dialback-verified':
+        return this.federation.receive(from, entry);
       case 'terminate': {
         const session = this.#options.router.sessions.get(parseJid(entry.jid));
         if (session !== undefined && !(session instanceof RemoteSession)) session.terminate(entry.condition, entry.text);
@@ -213,7 +232,7 @@ export class ClusterNode implements SessionObserver, Courier {
     if (self === undefined) return;
     for (const node of dead) {
       try {
-        await takeOver({ engine: this.#options.engine, router: this.#options.router, mirror: this.#mirror, self, dead: node, leaseMs: this.#options.config.lease_ms, courier: this, logger: this.#logger });
+        await takeOver({ engine: this.#options.engine, router: this.#options.router, mirror: this.#mirror, self, dead: node, leaseMs: this.#options.config.lease_ms, courier: this, federation: this.federation, logger: this.#logger });
       } catch (error) {
         this.#logger.error('taking over after a dead node failed; the next heartbeat tries again', { dead: node.name, error: error instanceof Error ? error.stack : String(error) });
       }
@@ -247,6 +266,7 @@ export class ClusterNode implements SessionObserver, Courier {
     const { clients, router } = this.#options;
     clients.pause(`this server is rejoining its cluster (${reason}); connect again shortly`);
     this.#self = undefined;
+    this.federation.reset();
     router.sessions.observe(undefined);
     void this.#reader?.stop();
     this.#reader = undefined;
@@ -273,6 +293,7 @@ export class ClusterNode implements SessionObserver, Courier {
   async close(): Promise<void> {
     this.#closing = true;
     this.#membership?.stop();
+    this.federation.close();
     await this.#reader?.stop();
     const self = this.#self;
     this.#self = undefined;

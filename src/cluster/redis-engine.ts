@@ -92,6 +92,15 @@ export class RedisEngine implements ClusterEngine {
     await this.#run('RELEASE_LEASE', name, holder);
   }
 
+  async claimLease(name: string, holder: string, ms: number): Promise<string> {
+    return (await this.#run('CLAIM_LEASE', name, holder, ms)) as string;
+  }
+
+  async renewLeases(names: readonly string[], holder: string, ms: number): Promise<string[]> {
+    if (names.length === 0) return [];
+    return (await this.#run('RENEW_LEASES', holder, ms, ...names)) as string[];
+  }
+
   async putSession(self: NodeIdentity, record: SessionRecord): Promise<void> {
     const entry: InboxEntry = { kind: 'session', record };
     await this.#run('PUT_SESSION', self.name, self.incarnation, record.jid, JSON.stringify(record), JSON.stringify(entry));

@@ -110,6 +110,42 @@ return 1
 `;
 
 /**
+ * ARGV: prefix, lease name, holder (`<node>:<incarnation>`), ms → the holder after the attempt.
+ * A lease whose holder's registration lapsed is free at once: a node that is not live by its own
+ * clock stopped acting on its leases before its registration expired (membership.ts).
+ */
+export const CLAIM_LEASE = `${HELPERS}
+local key = prefix .. ':lease:' .. ARGV[2]
+local holder = redis.call('GET', key)
+if holder and holder ~= ARGV[3] then
+  local name, inc = split(holder)
+  if redis.call('GET', alive_key(name)) == inc then return holder end
+end
+redis.call('SET', key, ARGV[3], 'PX', ARGV[4])
+return ARGV[3]
+`;
+
+/**
+ * ARGV: prefix, holder, ms, lease names... → the names no longer held by `holder` (another took
+ * them). One that lapsed without another holder (a Redis that lost its data) is taken again.
+ */
+export const RENEW_LEASES = `
+local lost = {}
+for i = 4, #ARGV do
+  local key = ARGV[1] .. ':lease:' .. ARGV[i]
+  local holder = redis.call('GET', key)
+  if holder == ARGV[2] then
+    redis.call('PEXPIRE', key, ARGV[3])
+  elseif not holder then
+    redis.call('SET', key, ARGV[2], 'PX', ARGV[3])
+  else
+    table.insert(lost, ARGV[i])
+  end
+end
+return lost
+`;
+
+/**
  * ARGV: prefix, name, incarnation, full JID, record (JSON, or '' to remove), entry (JSON) → 1, or
  * 0 when this incarnation is not live (fenced: nothing is written).
  */
