@@ -115,10 +115,11 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       await links.start();
       if (web) boundHttp = await web.listen(c2s, router, tls);
       const listening = listeningNow(bound, boundS2s, components, boundHttp);
+      if (cluster) cluster.addresses = [...listening.c2s.map((address) => `c2s ${formatAddress(address)}`), ...listening.s2s.map((address) => `s2s ${formatAddress(address)}`)];
       // The level in force: a reload may change it.
       const federation = () => (config.s2s.enabled ? policy.current.requirement(undefined).level : 'off');
       const operations = { reload: () => reloader.reload(), sessions: router.sessions, deleteAccount: (domain: string, username: string) => storage.accounts.delete(domain, username) };
-      const sources = { startedAt, hosts: () => [...router.hosts.values()].filter((host) => host.service === undefined).map((host) => host.domain), listening, federation, c2s, s2s, limits, components, links, operations, mucServices: () => mucServices(router), traffic: router.traffic, offlineMessages: () => storage.offline.total(), audit: { store: storage.policyAudit, alerts: (after: number) => audit.alerts(after), metrics: () => audit.metrics() } };
+      const sources = { startedAt, hosts: () => [...router.hosts.values()].filter((host) => host.service === undefined).map((host) => host.domain), listening, federation, c2s, s2s, limits, components, links, operations, cluster, mucServices: () => mucServices(router), traffic: router.traffic, offlineMessages: () => storage.offline.total(), audit: { store: storage.policyAudit, alerts: (after: number) => audit.alerts(after), metrics: () => audit.metrics() } };
       if (config.admin.enabled) admin = await AdminServer.start(config.admin.socket, sources, logger.child({ component: 'admin' }));
       if (web && config.http.console.enabled) {
         const consoleLogger = logger.child({ component: 'console' });

@@ -5,7 +5,8 @@
  * sent; the remote's users reach them back through whichever node the remote connected to, its
  * dialback keys checked on the owner's connection and ours by a node that did not make them;
  * `kill -9` of the owner: what the others had handed it is sent again by a survivor, another node
- * takes the remote domain on, and federation goes on with one connection.
+ * takes the remote domain on, and federation goes on with one connection. `trellis status` on
+ * any node lists every node with its sessions, heartbeat and the domains it federates with.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -17,6 +18,8 @@ import { startPostgres, type TestPostgres } from './support/postgres.ts';
 import type { RawClient } from './support/raw-client.ts';
 import { startRedis, type TestRedis } from './support/redis.ts';
 import { sleep } from './support/server-process.ts';
+import { trellis } from './support/trellis-cli.ts';
+import type { StatusReport } from '../src/admin/types.ts';
 
 const TIMINGS = { heartbeat_interval_ms: 250, lease_ms: 1500 };
 const DOMAIN = 'cluster.test';
@@ -46,6 +49,12 @@ async function waitConnections(least: number, most = least, timeoutMs = 10_000):
 }
 
 describe('a cluster of three nodes federating with another server', () => {
+  /** `trellis status --json` of a node */
+  const status = async (node: number): Promise<StatusReport> => {
+    const run = await trellis(['status', '--json', '--config', cluster!.configFile(node)]);
+    assert.equal(run.code, 0, run.stderr);
+    return JSON.parse(run.stdout) as StatusReport;
+  };
   let postgres: TestPostgres | undefined;
   let redis: TestRedis | undefined;
   let redisClient: Redis | undefined;
@@ -67,6 +76,7 @@ s2s:
     cluster = await TestCluster.create(3, postgres.url, redis.url, TIMINGS, ['alice', 'bob', 'carol'], [], {
       domain: DOMAIN,
       s2sAddresses: NODE_ADDRESSES,
+      admin: true,
     });
     for (const node of [0, 1, 2]) await cluster.start(node);
     for (const [node, user] of [[0, 'alice'], [1, 'bob'], [2, 'carol']] as const) {
@@ -92,6 +102,21 @@ s2s:
     bob!.send(`<message to='rita@${REMOTE}/r' type='chat' id='first1'><body>hello</body></message>`);
     await rita!.waitFor(/id=["']first1["']/, 15_000);
     assert.match((await redisClient!.get(LEASE_KEY)) ?? '', /^node2:/, 'node 2 holds the lease of the remote domain');
+    // Every node's view of the cluster, from node 1's admin API: node 2 federates with the remote.
+    await sleep(2 * TIMINGS.heartbeat_interval_ms);
+    const nodes = (await status(0)).cluster!;
+    assert.deepEqual(nodes.map((row) => [row.name, row.self, row.state, row.sessions, row.federates]), [
+      ['node1', true, 'live', 1, []],
+      ['node2', false, 'live', 1, [REMOTE]],
+      ['node3', false, 'live', 1, []],
+    ]);
+    assert.deepEqual(nodes.map((row) => row.addresses[1]), NODE_ADDRESSES.map((address) => `s2s ${address}:5269`));
+    for (const row of nodes) assert.ok(Date.now() - Date.parse(row.lastHeartbeat!) < 5000, JSON.stringify(row));
+    assert.equal(new Set(nodes.map((row) => row.incarnation)).size, 3);
+    const text = await trellis(['status', '--config', cluster!.configFile(2)]);
+    assert.match(text.stdout, new RegExp(`^cluster: +node1 live, incarnation \\w+, c2s 127\\.0\\.0\\.1:\\d+ s2s 127\\.0\\.73\\.1:5269, 1 session, heartbeat \\S+$`, 'm'));
+    assert.match(text.stdout, /^ +node2 live, .*; federates with 127\.0\.73\.10$/m);
+    assert.match(text.stdout, /^ +node3 \(this node\) live, /m);
 
     for (let n = 1; n <= PER_SENDER; n++) {
       for (const [prefix, client] of [['a', alice], ['b', bob], ['c', carol]] as const) client!.send(`<message to='rita@${REMOTE}/r' type='chat' id='${prefix}${n}'><body>${n}</body></message>`);
@@ -124,6 +149,11 @@ s2s:
     for (let n = 1; n <= 20; n++) for (const [prefix, client] of [['x', alice], ['z', carol]] as const) client!.send(`<message to='rita@${REMOTE}/r' type='chat' id='${prefix}${n}'><body>${n}</body></message>`);
     for (const prefix of ['x', 'z']) assert.deepEqual(await waitCount(rita!, prefix, 20, 20_000), range(1, 20), `every message from ${prefix} sent while the owner was dying, once, in order`);
     assert.match((await redisClient!.get(LEASE_KEY)) ?? '', /^node[13]:/, 'a survivor holds the lease');
+    // The dead node is gone from the cluster's view once a survivor took it over; the new owner shows.
+    await sleep(2 * TIMINGS.heartbeat_interval_ms);
+    const nodes = (await status(2)).cluster!;
+    const newOwner = (await redisClient!.get(LEASE_KEY))!.slice(0, 'nodeN'.length);
+    assert.deepEqual(nodes.map((row) => [row.name, row.state, row.federates]), [['node1', 'live', newOwner === 'node1' ? [REMOTE] : []], ['node3', 'live', newOwner === 'node3' ? [REMOTE] : []]]);
     // After the failover, as before it.
     for (let n = 21; n <= 120; n++) for (const [prefix, client] of [['x', alice], ['z', carol]] as const) client!.send(`<message to='rita@${REMOTE}/r' type='chat' id='${prefix}${n}'><body>${n}</body></message>`);
     for (const prefix of ['x', 'z']) assert.deepEqual(await waitCount(rita!, prefix, 120, 20_000), range(1, 120), `every message from ${prefix}, once, in order`);

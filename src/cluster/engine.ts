@@ -46,6 +46,30 @@ export type InboxEntry =
   /** the answer to a `dialback-verify` */
   | { kind: 'dialback-verified'; id: string; outcome: VerifyOutcome };
 
+/** What a node publishes of itself at every renewal, for `trellis status` on any node. */
+export interface NodeStatus {
+  /** where it listens, as "c2s 10.0.0.11:5222" */
+  addresses: string[];
+  /** client sessions it holds */
+  sessions: number;
+  /** the remote domains it federates with (their leases, federation.ts) */
+  federates: string[];
+  /** when it renewed, by its clock (ms since the epoch) */
+  at: number;
+}
+
+/** A registered incarnation as the engine holds it. */
+export interface ClusterMember {
+  name: string;
+  incarnation: string;
+  /** its registration holds; false: it lapsed and waits for a survivor */
+  live: boolean;
+  /** ms since the epoch */
+  joinedAt: number;
+  /** what it published at its last renewal; undefined before its first */
+  status: NodeStatus | undefined;
+}
+
 export interface ReceivedEntry {
   /** the engine's id, for acknowledgement */
   readonly id: string;
@@ -79,12 +103,14 @@ export interface ClusterEngine {
    * while another incarnation's registration under the name is live.
    */
   join(self: NodeIdentity, leaseMs: number): Promise<boolean>;
-  /** Renews the registration for another `leaseMs`. */
-  renew(self: NodeIdentity, leaseMs: number): Promise<RenewOutcome>;
+  /** Renews the registration for another `leaseMs`, publishing `status` with it. */
+  renew(self: NodeIdentity, leaseMs: number, status?: NodeStatus): Promise<RenewOutcome>;
   /** Ends the registration at once (a clean stop): a survivor takes over what is left, as from a dead node, without waiting for the lease. */
   leave(self: NodeIdentity): Promise<void>;
   /** Incarnations listed as members whose registration lapsed: dead, waiting for a survivor. */
   lapsed(): Promise<NodeIdentity[]>;
+  /** Every incarnation listed as a member, live or lapsed, with what it last published. */
+  members(): Promise<ClusterMember[]>;
 
   /** Takes the named lease for `ms` unless another holder has it; a holder taking it again extends it. */
   acquireLease(name: string, holder: string, ms: number): Promise<boolean>;

@@ -16,7 +16,7 @@ import type { Logger } from '../util/log.ts';
 import type { Element } from '../xml/element.ts';
 import { parseElement } from '../xml/parse-element.ts';
 import { serialize } from '../xml/serialize.ts';
-import type { ClusterEngine, NodeIdentity, ReceivedEntry } from './engine.ts';
+import type { ClusterEngine, ClusterMember, NodeIdentity, NodeStatus, ReceivedEntry } from './engine.ts';
 import { ClusterFederation, type LocalFederation } from './federation.ts';
 import { InboxReader } from './inbox-reader.ts';
 import { Membership } from './membership.ts';
@@ -30,6 +30,24 @@ export interface LocalClients {
   pause(reason: string | undefined): void;
   /** every client session not yet ended */
   sessions(): Iterable<BoundSession>;
+}
+
+/** One node of the cluster in `trellis status`, the admin API and the console. */
+export interface ClusterNodeRow {
+  name: string;
+  incarnation: string;
+  /** the node answering */
+  self: boolean;
+  /** `live`: its registration holds; `lapsed`: it missed its lease and waits for a survivor */
+  state: 'live' | 'lapsed';
+  /** where it listens, as "c2s 10.0.0.11:5222" */
+  addresses: string[];
+  /** client sessions it holds */
+  sessions: number;
+  /** ISO 8601, by its clock; null before its first renewal */
+  lastHeartbeat: string | null;
+  /** the remote domains it federates with (it holds their leases) */
+  federates: string[];
 }
 
 export interface ClusterNodeOptions {
@@ -49,6 +67,10 @@ export class ClusterNode implements SessionObserver, Courier {
   /** which node sends to each remote domain */
   readonly federation: ClusterFederation;
   #self: NodeIdentity | undefined;
+  /** the members as the engine listed them at the last heartbeat */
+  #members: ClusterMember[] = [];
+  /** where this node listens, as "c2s 10.0.0.11:5222" (set once the listeners are bound) */
+  addresses: string[] = [];
   #membership: Membership | undefined;
   #reader: InboxReader | undefined;
   /** local sessions whose IM state changed in this turn, published together at its end */
@@ -107,11 +129,38 @@ export class ClusterNode implements SessionObserver, Courier {
         fenced: (reason) => this.#fenced(reason),
         restored: () => void this.#restored(),
         lapsed: (dead) => void this.#takeOver(dead),
+        surveyed: (members) => (this.#members = members),
       },
+      status: () => this.#status(),
     });
     this.#options.clients.pause(undefined);
     this.#logger.info('cluster node joined', { incarnation: self.incarnation, remote_sessions: this.#mirror.size });
     return true;
+  }
+
+  #status(): NodeStatus {
+    const sessions = [...this.#options.clients.sessions()].length;
+    const federates = this.federation.owners().filter((row) => row.owner === 'here').map((row) => row.remote);
+    return { addresses: this.addresses, sessions, federates, at: Date.now() };
+  }
+
+  /** Every node of the cluster as of the last heartbeat, this one as it is now. */
+  nodes(): ClusterNodeRow[] {
+    const self = this.#self;
+    return this.#members.map((member) => {
+      const isSelf = self !== undefined && member.name === self.name && member.incarnation === self.incarnation;
+      const status = isSelf ? this.#status() : member.status;
+      return {
+        name: member.name,
+        incarnation: member.incarnation,
+        self: isSelf,
+        state: member.live ? 'live' : 'lapsed',
+        addresses: status?.addresses ?? [],
+        sessions: status?.sessions ?? 0,
+        lastHeartbeat: member.status === undefined ? null : new Date(member.status.at).toISOString(),
+        federates: status?.federates ?? [],
+      };
+    });
   }
 
   // --- publishing this node's sessions (SessionObserver) ---------------------------------------
@@ -266,6 +315,7 @@ export class ClusterNode implements SessionObserver, Courier {
     const { clients, router } = this.#options;
     clients.pause(`this server is rejoining its cluster (${reason}); connect again shortly`);
     this.#self = undefined;
+    this.#members = [];
     this.federation.reset();
     router.sessions.observe(undefined);
     void this.#reader?.stop();

@@ -138,6 +138,22 @@ test('a claimed lease names its holder to the others, is renewed by it, and is f
   assert.deepEqual(await a!.renewLeases(['s2s:remote.example'], 'a:1', 300), ['s2s:remote.example']);
 });
 
+test('members are listed live or lapsed with what each published at its last renewal', async () => {
+  const [a, b] = await cluster(2);
+  const [na, nb] = [node('a'), node('b')];
+  await a!.join(na, 300);
+  await b!.join(nb, 5000);
+  const status = { addresses: ['c2s 10.0.0.11:5222'], sessions: 2, federates: ['remote.example'], at: 1234 };
+  assert.equal(await a!.renew(na, 300, status), 'renewed');
+  let members = await b!.members();
+  assert.deepEqual(members.map((m) => [m.name, m.incarnation, m.live, m.status]), [['a', '1', true, status], ['b', '1', true, undefined]]);
+  await sleep(400);
+  members = await b!.members();
+  assert.deepEqual(members.map((m) => [m.name, m.live]), [['a', false], ['b', true]], 'a lapsed and waits for a survivor');
+  await b!.takeOver(nb, na);
+  assert.deepEqual((await b!.members()).map((m) => m.name), ['b']);
+});
+
 test('after Redis restarts empty, a renewal writes the registration again and the inbox works', async () => {
   const [a, b] = await cluster(2);
   const [na, nb] = [node('a'), node('b')];

@@ -35,6 +35,8 @@ export interface ClusterOptions {
   s2sAddresses?: string[];
   /** YAML added to every node's configuration */
   extraYaml?: string;
+  /** serve the admin API on `adminSocket(node)` */
+  admin?: boolean;
 }
 
 export class TestCluster {
@@ -78,6 +80,10 @@ export class TestCluster {
     return join(this.dir, `data${node + 1}`);
   }
 
+  adminSocket(node: number): string {
+    return join(this.dir, `admin${node + 1}.sock`);
+  }
+
   configFile(node: number): string {
     return join(this.dir, `node${node + 1}.yaml`);
   }
@@ -107,7 +113,7 @@ export class TestCluster {
       yaml = yaml.replace(pattern, replacement);
     }
     return `${yaml}log: { level: warn }
-admin: { enabled: false }
+admin: ${this.#options.admin ? `{ socket: ${this.adminSocket(node)} }` : '{ enabled: false }'}
 strangers: { max_messages: 0 }
 c2s:
   scram_iterations: 4096
