@@ -88,7 +88,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     const c2s = new C2sService({ config: config.c2s, router, storage, tls, logger, limits });
     // docs/cluster.md: joined before any listener opens, so every session bound here is published;
     // loaded only when configured, so a single node never loads the Redis client.
-    const cluster = config.cluster === undefined ? undefined : await (await import('./cluster/start.ts')).startCluster(config.cluster, router, c2s, logger);
+    const cluster = config.cluster === undefined ? undefined : await (await import('./cluster/start.ts')).startCluster(config.cluster, router, c2s, s2s, logger);
     const components = new ComponentService({ config, router, tls, logger, limits, loadCertificate: loadHostCertificate });
     limits.hooks = {
       closeAddresses(covered, text) {
@@ -120,10 +120,11 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       await links.start();
       if (web) boundHttp = await web.listen(c2s, router, tls);
       const listening = listeningNow(bound, boundS2s, components, boundHttp);
+      if (cluster) cluster.addresses = [...listening.c2s.map((address) => `c2s ${formatAddress(address)}`), ...listening.s2s.map((address) => `s2s ${formatAddress(address)}`)];
       // The level in force: a reload may change it.
       const federation = () => (config.s2s.enabled ? policy.current.requirement(undefined).level : 'off');
       const operations = { reload: () => reloader.reload(), sessions: router.sessions, deleteAccount: (domain: string, username: string) => storage.accounts.delete(domain, username) };
-      const sources = { startedAt, hosts: () => [...router.hosts.values()].filter((host) => host.service === undefined).map((host) => host.domain), listening, federation, c2s, s2s, limits, components, links, operations, mucServices: () => mucServices(router), traffic: router.traffic, offlineMessages: () => storage.offline.total(), audit: { store: storage.policyAudit, alerts: (after: number) => audit.alerts(after), metrics: () => audit.metrics() } };
+      const sources = { startedAt, hosts: () => [...router.hosts.values()].filter((host) => host.service === undefined).map((host) => host.domain), listening, federation, c2s, s2s, limits, components, links, operations, cluster, mucServices: () => mucServices(router), traffic: router.traffic, offlineMessages: () => storage.offline.total(), audit: { store: storage.policyAudit, alerts: (after: number) => audit.alerts(after), metrics: () => audit.metrics() } };
       if (config.admin.enabled) admin = await AdminServer.start(config.admin.socket, sources, logger.child({ component: 'admin' }));
       if (web && config.http.console.enabled) {
         const consoleLogger = logger.child({ component: 'console' });
@@ -201,11 +202,8 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
  */
 async function dialbackSecret(config: TrellisConfig, storage: Storage): Promise<string> {
   if (config.s2s.dialback_secret) return config.s2s.dialback_secret;
-  const stored = await storage.serverData.get('dialback_secret');
-  if (stored) return stored;
-  const secret = randomBytes(32).toString('hex');
-  await storage.serverData.set('dialback_secret', secret);
-  return secret;
+  // Nodes of a cluster starting at once on one database keep the same one (docs/cluster.md).
+  return storage.serverData.setIfAbsent('dialback_secret', randomBytes(32).toString('hex'));
 }
 
 /** Loads each host's certificate, generating a self-signed one where none is configured. */

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { TestCluster, waitPresence } from './support/cluster.ts';
+import { TestCluster, waitCount, waitPresence } from './support/cluster.ts';
 import { startPostgres, type TestPostgres } from './support/postgres.ts';
 import type { RawClient } from './support/raw-client.ts';
 import { startRedis, type TestRedis } from './support/redis.ts';
@@ -18,20 +18,6 @@ import { sleep } from './support/server-process.ts';
 
 const MESSAGES = 1000;
 const TIMINGS = { heartbeat_interval_ms: 250, lease_ms: 1500 };
-
-/** The numbers of the messages with ids `${prefix}<n>` in a stream, in the order they came. */
-function numbers(text: string, prefix: string): number[] {
-  return [...text.matchAll(new RegExp(`\\bid=["']${prefix}(\\d+)["']`, 'g'))].map((match) => Number(match[1]));
-}
-
-async function waitCount(client: RawClient, prefix: string, count: number, timeoutMs: number): Promise<number[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const seen = numbers(client.received, prefix);
-    if (seen.length >= count || Date.now() > deadline) return seen;
-    await sleep(50);
-  }
-}
 
 describe('a cluster of three nodes', () => {
   let postgres: TestPostgres | undefined;

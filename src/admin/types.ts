@@ -2,7 +2,10 @@
  * What the admin API answers, as JSON. The CLI and any dashboard read these shapes; fields are
  * only ever added, and a breaking change gets a new version prefix (/v2).
  */
+import type { ClusterNodeRow } from '../cluster/node.ts';
 import type { AuthMethod, S2sBindingInfo } from '../s2s/context.ts';
+
+export type { ClusterNodeRow };
 
 export interface TlsInfo {
   /** "TLSv1.3" */
@@ -31,6 +34,8 @@ export interface StatusReport {
   muc: MucServiceRow[];
   /** every configured link (docs/links.md), up or not */
   links: LinkRow[];
+  /** with a `cluster` section: every node of the cluster (docs/cluster.md), as of the last heartbeat */
+  cluster?: ClusterNodeRow[];
 }
 
 /** One link to a peer server (in GET /v1/status). */

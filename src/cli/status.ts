@@ -1,7 +1,7 @@
 /** `trellis status`: what the running server is and does, from the admin API. */
 import type { TrellisConfig } from '../config/types.ts';
 import { adminJson } from '../admin/client.ts';
-import type { LinkRow, StatusReport } from '../admin/types.ts';
+import type { ClusterNodeRow, LinkRow, StatusReport } from '../admin/types.ts';
 import { formatDuration, withAdminSocket } from './admin-call.ts';
 
 export function showStatus(config: TrellisConfig, asJson: boolean): Promise<number> {
@@ -30,8 +30,15 @@ export function statusText(status: StatusReport, socket: string): string {
     ...(status.muc.length > 0 ? [`rooms:       ${status.muc.map((row) => `${row.service} ${count(row.rooms, 'room')}, ${count(row.occupants, 'occupant')}`).join('; ')}`] : []),
     ...(status.components.length > 0 ? [`components:  ${status.components.map((row) => `${row.domain} (${row.connected ? `connected from ${row.address}` : 'not connected'})`).join(', ')}`] : []),
     ...status.links.map((row, index) => `${index === 0 ? 'links:' : ''}`.padEnd(13) + linkLine(row)),
+    ...(status.cluster ?? []).map((row, index) => `${index === 0 ? 'cluster:' : ''}`.padEnd(13) + nodeLine(row)),
     `admin API:   ${socket}`,
   ].join('\n') + '\n';
+}
+
+/** A node's row: its name and incarnation, state, addresses, sessions, last heartbeat and the remote domains it federates with. */
+function nodeLine(row: ClusterNodeRow): string {
+  const federates = row.federates.length === 0 ? '' : `; federates with ${row.federates.join(', ')}`;
+  return `${row.name}${row.self ? ' (this node)' : ''} ${row.state}, incarnation ${row.incarnation}, ${row.addresses.join(' ') || 'no listeners'}, ${count(row.sessions, 'session')}, heartbeat ${row.lastHeartbeat ?? 'never'}${federates}`;
 }
 
 /** A link's row: its state, where it goes, what waits, what crossed, and its last failure. */

@@ -19,6 +19,9 @@ test('the three nodes share hosts, PostgreSQL and Redis, and each has a name and
   assert.ok(configs.every((config) => config.storage.driver === 'postgres' && config.cluster !== undefined));
   assert.deepEqual(configs.map((config) => config.cluster!.node), ['node1', 'node2', 'node3']);
   assert.equal(new Set(configs.map((config) => config.listeners.c2s.addresses.join())).size, 3);
+  // Federation is shared (one node per remote domain sends), and a peer may reach any node.
+  assert.ok(configs.every((config) => config.s2s.enabled && config.listeners.s2s.enabled));
+  assert.equal(new Set(configs.map((config) => config.listeners.s2s.addresses.join())).size, 3);
 });
 
 test('the table of what fails names the behaviours the timings control', () => {

@@ -4,6 +4,7 @@
  * registry, leases, and an inbox per node whose entries stay until the node acknowledges them.
  */
 import type { SessionEndCondition } from '../router/sessions.ts';
+import type { VerifyOutcome } from '../s2s/step-dialback-initiator.ts';
 
 /** One life of a node: its configured name and a fresh incarnation per start (and per rejoin after fencing). */
 export interface NodeIdentity {
@@ -37,7 +38,37 @@ export type InboxEntry =
   /** end a session of the receiving node (a login elsewhere replaced it, an operator kicked it) */
   | { kind: 'terminate'; jid: string; condition: SessionEndCondition; text?: string }
   /** a node was declared dead and its sessions removed (sent by the survivor that cleaned up) */
-  | { kind: 'node-gone'; node: string; incarnation: string };
+  | { kind: 'node-gone'; node: string; incarnation: string }
+  /** a stanza for a remote domain, to the node that federates with it (cluster/federation.ts); `hops`: nodes it passed */
+  | { kind: 's2s'; remote: string; local: string; xml: string; hops: number }
+  /** check a dialback key with the remote domain's authoritative server (XEP-0220 section 2.1.2), for the sending node */
+  | { kind: 'dialback-verify'; id: string; remote: string; receiving: string; streamId: string; key: string }
+  /** the answer to a `dialback-verify` */
+  | { kind: 'dialback-verified'; id: string; outcome: VerifyOutcome };
+
+/** What a node publishes of itself at every renewal, for `trellis status` on any node. */
+export interface NodeStatus {
+  /** where it listens, as "c2s 10.0.0.11:5222" */
+  addresses: string[];
+  /** client sessions it holds */
+  sessions: number;
+  /** the remote domains it federates with (their leases, federation.ts) */
+  federates: string[];
+  /** when it renewed, by its clock (ms since the epoch) */
+  at: number;
+}
+
+/** A registered incarnation as the engine holds it. */
+export interface ClusterMember {
+  name: string;
+  incarnation: string;
+  /** its registration holds; false: it lapsed and waits for a survivor */
+  live: boolean;
+  /** ms since the epoch */
+  joinedAt: number;
+  /** what it published at its last renewal; undefined before its first */
+  status: NodeStatus | undefined;
+}
 
 export interface ReceivedEntry {
   /** the engine's id, for acknowledgement */
@@ -72,17 +103,27 @@ export interface ClusterEngine {
    * while another incarnation's registration under the name is live.
    */
   join(self: NodeIdentity, leaseMs: number): Promise<boolean>;
-  /** Renews the registration for another `leaseMs`. */
-  renew(self: NodeIdentity, leaseMs: number): Promise<RenewOutcome>;
+  /** Renews the registration for another `leaseMs`, publishing `status` with it. */
+  renew(self: NodeIdentity, leaseMs: number, status?: NodeStatus): Promise<RenewOutcome>;
   /** Ends the registration at once (a clean stop): a survivor takes over what is left, as from a dead node, without waiting for the lease. */
   leave(self: NodeIdentity): Promise<void>;
   /** Incarnations listed as members whose registration lapsed: dead, waiting for a survivor. */
   lapsed(): Promise<NodeIdentity[]>;
+  /** Every incarnation listed as a member, live or lapsed, with what it last published. */
+  members(): Promise<ClusterMember[]>;
 
   /** Takes the named lease for `ms` unless another holder has it; a holder taking it again extends it. */
   acquireLease(name: string, holder: string, ms: number): Promise<boolean>;
   /** Gives the lease up, if `holder` still has it. */
   releaseLease(name: string, holder: string): Promise<void>;
+
+  /**
+   * Takes the named lease for `ms` unless a live node holds it (a holder whose registration
+   * lapsed holds nothing); resolves the holder afterwards: `holder` itself, or the one to ask.
+   */
+  claimLease(name: string, holder: string, ms: number): Promise<string>;
+  /** Extends the named leases `holder` has for another `ms`; resolves the names another holder took. */
+  renewLeases(names: readonly string[], holder: string, ms: number): Promise<string[]>;
 
   /** Writes a session's record and tells every other live node, in one step. */
   putSession(self: NodeIdentity, record: SessionRecord): Promise<void>;

@@ -6,7 +6,7 @@
  * whose registration lapsed.
  */
 import type { Logger } from '../util/log.ts';
-import type { ClusterEngine, NodeIdentity, RenewOutcome } from './engine.ts';
+import type { ClusterEngine, ClusterMember, NodeIdentity, NodeStatus, RenewOutcome } from './engine.ts';
 
 export interface MembershipEvents {
   /** the registration cannot be relied on any more: stop serving now */
@@ -15,6 +15,8 @@ export interface MembershipEvents {
   restored(): void;
   /** these incarnations' registrations lapsed */
   lapsed(dead: NodeIdentity[]): void;
+  /** every member as the engine listed it at this heartbeat */
+  surveyed(members: ClusterMember[]): void;
 }
 
 export interface MembershipOptions {
@@ -24,6 +26,8 @@ export interface MembershipOptions {
   leaseMs: number;
   logger: Logger;
   events: MembershipEvents;
+  /** what this node publishes of itself at every renewal */
+  status(): NodeStatus;
 }
 
 export class Membership {
@@ -63,7 +67,7 @@ export class Membership {
     const askedAt = Date.now();
     // An answer that comes after the wait below still counts: a registration Redis wrote again
     // while this node had stopped waiting must still have its sessions published.
-    const renewal = engine.renew(self, leaseMs).then((outcome) => this.#settle(outcome, askedAt));
+    const renewal = engine.renew(self, leaseMs, this.#options.status()).then((outcome) => this.#settle(outcome, askedAt));
     try {
       await withTimeout(renewal, heartbeatMs);
     } catch (error) {
@@ -84,9 +88,11 @@ export class Membership {
 
   async #findLapsed(): Promise<void> {
     try {
-      const lapsed = await withTimeout(this.#options.engine.lapsed(), this.#options.heartbeatMs);
-      const others = lapsed.filter((node) => node.name !== this.#options.self.name || node.incarnation !== this.#options.self.incarnation);
-      if (others.length > 0 && !this.#stopped) this.#options.events.lapsed(others);
+      const members = await withTimeout(this.#options.engine.members(), this.#options.heartbeatMs);
+      if (this.#stopped) return;
+      this.#options.events.surveyed(members);
+      const others = members.filter((node) => !node.live && (node.name !== this.#options.self.name || node.incarnation !== this.#options.self.incarnation));
+      if (others.length > 0) this.#options.events.lapsed(others.map(({ name, incarnation }) => ({ name, incarnation })));
     } catch {
       // The renewal above reports the engine being out of reach.
     }

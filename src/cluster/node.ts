@@ -7,7 +7,7 @@
  * node when it wins the lease to (takeover.ts).
  */
 import { randomBytes } from 'node:crypto';
-import type { ClusterConfig } from '../config/types.ts';
+import type { ClusterConfig, S2sConfig } from '../config/types.ts';
 import { parseJid } from '../jid/jid.ts';
 import type { Router } from '../router/router.ts';
 import type { BoundSession, SessionEndCondition, SessionObserver } from '../router/sessions.ts';
@@ -16,7 +16,8 @@ import type { Logger } from '../util/log.ts';
 import type { Element } from '../xml/element.ts';
 import { parseElement } from '../xml/parse-element.ts';
 import { serialize } from '../xml/serialize.ts';
-import type { ClusterEngine, NodeIdentity, ReceivedEntry } from './engine.ts';
+import type { ClusterEngine, ClusterMember, NodeIdentity, NodeStatus, ReceivedEntry } from './engine.ts';
+import { ClusterFederation, type LocalFederation } from './federation.ts';
 import { InboxReader } from './inbox-reader.ts';
 import { Membership } from './membership.ts';
 import { SessionMirror } from './mirror.ts';
@@ -31,11 +32,31 @@ export interface LocalClients {
   sessions(): Iterable<BoundSession>;
 }
 
+/** One node of the cluster in `trellis status`, the admin API and the console. */
+export interface ClusterNodeRow {
+  name: string;
+  incarnation: string;
+  /** the node answering */
+  self: boolean;
+  /** `live`: its registration holds; `lapsed`: it missed its lease and waits for a survivor */
+  state: 'live' | 'lapsed';
+  /** where it listens, as "c2s 10.0.0.11:5222" */
+  addresses: string[];
+  /** client sessions it holds */
+  sessions: number;
+  /** ISO 8601, by its clock; null before its first renewal */
+  lastHeartbeat: string | null;
+  /** the remote domains it federates with (it holds their leases) */
+  federates: string[];
+}
+
 export interface ClusterNodeOptions {
   config: ClusterConfig;
   engine: ClusterEngine;
   router: Router;
   clients: LocalClients;
+  /** this server's federation, shared with the other nodes (federation.ts) */
+  federation: { local: LocalFederation; s2s: S2sConfig };
   logger: Logger;
 }
 
@@ -43,7 +64,13 @@ export class ClusterNode implements SessionObserver, Courier {
   readonly #options: ClusterNodeOptions;
   readonly #mirror: SessionMirror;
   readonly #logger: Logger;
+  /** which node sends to each remote domain */
+  readonly federation: ClusterFederation;
   #self: NodeIdentity | undefined;
+  /** the members as the engine listed them at the last heartbeat */
+  #members: ClusterMember[] = [];
+  /** where this node listens, as "c2s 10.0.0.11:5222" (set once the listeners are bound) */
+  addresses: string[] = [];
   #membership: Membership | undefined;
   #reader: InboxReader | undefined;
   /** local sessions whose IM state changed in this turn, published together at its end */
@@ -56,6 +83,16 @@ export class ClusterNode implements SessionObserver, Courier {
     this.#options = options;
     this.#logger = options.logger.child({ component: 'cluster', node: options.config.node });
     this.#mirror = new SessionMirror(options.router.sessions, this);
+    this.federation = new ClusterFederation({
+      engine: options.engine,
+      // Only while the lease holds by this node's own clock: past it, another node may take over its leases.
+      self: () => (this.#membership?.live === true ? this.#self : undefined),
+      local: options.federation.local,
+      router: options.router,
+      cluster: options.config,
+      s2s: options.federation.s2s,
+      logger: this.#logger,
+    });
   }
 
   /**
@@ -92,11 +129,38 @@ export class ClusterNode implements SessionObserver, Courier {
         fenced: (reason) => this.#fenced(reason),
         restored: () => void this.#restored(),
         lapsed: (dead) => void this.#takeOver(dead),
+        surveyed: (members) => (this.#members = members),
       },
+      status: () => this.#status(),
     });
     this.#options.clients.pause(undefined);
     this.#logger.info('cluster node joined', { incarnation: self.incarnation, remote_sessions: this.#mirror.size });
     return true;
+  }
+
+  #status(): NodeStatus {
+    const sessions = [...this.#options.clients.sessions()].length;
+    const federates = this.federation.owners().filter((row) => row.owner === 'here').map((row) => row.remote);
+    return { addresses: this.addresses, sessions, federates, at: Date.now() };
+  }
+
+  /** Every node of the cluster as of the last heartbeat, this one as it is now. */
+  nodes(): ClusterNodeRow[] {
+    const self = this.#self;
+    return this.#members.map((member) => {
+      const isSelf = self !== undefined && member.name === self.name && member.incarnation === self.incarnation;
+      const status = isSelf ? this.#status() : member.status;
+      return {
+        name: member.name,
+        incarnation: member.incarnation,
+        self: isSelf,
+        state: member.live ? 'live' : 'lapsed',
+        addresses: status?.addresses ?? [],
+        sessions: status?.sessions ?? 0,
+        lastHeartbeat: member.status === undefined ? null : new Date(member.status.at).toISOString(),
+        federates: status?.federates ?? [],
+      };
+    });
   }
 
   // --- publishing this node's sessions (SessionObserver) ---------------------------------------
@@ -190,6 +254,10 @@ export class ClusterNode implements SessionObserver, Courier {
         return void this.#mirror.drop(from, entry.jid);
       case 'node-gone':
         return void this.#mirror.dropNode({ name: entry.node, incarnation: entry.incarnation });
+      case 's2s':
+      case 'dialback-verify':
+      case 'dialback-verified':
+        return this.federation.receive(from, entry);
       case 'terminate': {
         const session = this.#options.router.sessions.get(parseJid(entry.jid));
         if (session !== undefined && !(session instanceof RemoteSession)) session.terminate(entry.condition, entry.text);
@@ -213,7 +281,7 @@ export class ClusterNode implements SessionObserver, Courier {
     if (self === undefined) return;
     for (const node of dead) {
       try {
-        await takeOver({ engine: this.#options.engine, router: this.#options.router, mirror: this.#mirror, self, dead: node, leaseMs: this.#options.config.lease_ms, courier: this, logger: this.#logger });
+        await takeOver({ engine: this.#options.engine, router: this.#options.router, mirror: this.#mirror, self, dead: node, leaseMs: this.#options.config.lease_ms, courier: this, federation: this.federation, logger: this.#logger });
       } catch (error) {
         this.#logger.error('taking over after a dead node failed; the next heartbeat tries again', { dead: node.name, error: error instanceof Error ? error.stack : String(error) });
       }
@@ -247,6 +315,8 @@ export class ClusterNode implements SessionObserver, Courier {
     const { clients, router } = this.#options;
     clients.pause(`this server is rejoining its cluster (${reason}); connect again shortly`);
     this.#self = undefined;
+    this.#members = [];
+    this.federation.reset();
     router.sessions.observe(undefined);
     void this.#reader?.stop();
     this.#reader = undefined;
@@ -273,6 +343,7 @@ export class ClusterNode implements SessionObserver, Courier {
   async close(): Promise<void> {
     this.#closing = true;
     this.#membership?.stop();
+    this.federation.close();
     await this.#reader?.stop();
     const self = this.#self;
     this.#self = undefined;

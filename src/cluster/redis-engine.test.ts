@@ -1,7 +1,8 @@
 /**
  * The Redis engine against a real redis-server (test/support/redis.ts): registrations and their
  * lapse, the session registry told to every live node, ordered inboxes whose unacknowledged
- * entries are read again by a restarted reader, inbox bounds, leases, a take-over by a survivor,
+ * entries are read again by a restarted reader, inbox bounds, leases (claimed ones free once their
+ * holder lapses), a take-over by a survivor,
  * and a Redis that restarts empty.
  */
 import assert from 'node:assert/strict';
@@ -119,6 +120,38 @@ test('a lease has one holder at a time', async () => {
   assert.equal(await b!.acquireLease('cleanup:x', 'b', 5000), false, 'only the holder releases it');
   await a!.releaseLease('cleanup:x', 'a');
   assert.equal(await b!.acquireLease('cleanup:x', 'b', 5000), true);
+});
+
+test('a claimed lease names its holder to the others, is renewed by it, and is free once its holder lapses', async () => {
+  const [a, b] = await cluster(2);
+  const [na, nb] = [node('a'), node('b')];
+  await a!.join(na, 300);
+  await b!.join(nb, 5000);
+  assert.equal(await a!.claimLease('s2s:remote.example', 'a:1', 300), 'a:1');
+  assert.equal(await b!.claimLease('s2s:remote.example', 'b:1', 5000), 'a:1', 'the live holder is named');
+  assert.deepEqual(await a!.renewLeases(['s2s:remote.example', 's2s:other.example'], 'a:1', 300), [], 'an absent lease is taken again by its holder');
+  assert.deepEqual(await b!.renewLeases(['s2s:remote.example'], 'b:1', 5000), ['s2s:remote.example'], 'another holds it');
+  // a stops renewing its registration: its leases are free at once, whatever time they had left.
+  await a!.renewLeases(['s2s:remote.example'], 'a:1', 60_000);
+  await sleep(400);
+  assert.equal(await b!.claimLease('s2s:remote.example', 'b:1', 5000), 'b:1');
+  assert.deepEqual(await a!.renewLeases(['s2s:remote.example'], 'a:1', 300), ['s2s:remote.example']);
+});
+
+test('members are listed live or lapsed with what each published at its last renewal', async () => {
+  const [a, b] = await cluster(2);
+  const [na, nb] = [node('a'), node('b')];
+  await a!.join(na, 300);
+  await b!.join(nb, 5000);
+  const status = { addresses: ['c2s 10.0.0.11:5222'], sessions: 2, federates: ['remote.example'], at: 1234 };
+  assert.equal(await a!.renew(na, 300, status), 'renewed');
+  let members = await b!.members();
+  assert.deepEqual(members.map((m) => [m.name, m.incarnation, m.live, m.status]), [['a', '1', true, status], ['b', '1', true, undefined]]);
+  await sleep(400);
+  members = await b!.members();
+  assert.deepEqual(members.map((m) => [m.name, m.live]), [['a', false], ['b', true]], 'a lapsed and waits for a survivor');
+  await b!.takeOver(nb, na);
+  assert.deepEqual((await b!.members()).map((m) => m.name), ['b']);
 });
 
 test('after Redis restarts empty, a renewal writes the registration again and the inbox works', async () => {

@@ -7,7 +7,7 @@
  */
 import { Redis } from 'ioredis';
 import type { Logger } from '../util/log.ts';
-import type { ClusterEngine, InboxEntry, NodeIdentity, ReceivedEntry, RenewOutcome, SendOutcome, SessionRecord, TakenOver } from './engine.ts';
+import type { ClusterEngine, ClusterMember, InboxEntry, NodeIdentity, NodeStatus, ReceivedEntry, RenewOutcome, SendOutcome, SessionRecord, TakenOver } from './engine.ts';
 import * as scripts from './redis-scripts.ts';
 
 /** How long a dead incarnation's tombstone is kept: longer than any node stays stopped and then wakes. */
@@ -72,8 +72,9 @@ export class RedisEngine implements ClusterEngine {
     return (await this.#run('JOIN', self.name, self.incarnation, leaseMs, Date.now())) === 1;
   }
 
-  async renew(self: NodeIdentity, leaseMs: number): Promise<RenewOutcome> {
-    return (await this.#run('RENEW', self.name, self.incarnation, leaseMs, Date.now())) as RenewOutcome;
+  async renew(self: NodeIdentity, leaseMs: number, status?: NodeStatus): Promise<RenewOutcome> {
+    const published = status === undefined ? [] : [JSON.stringify(status)];
+    return (await this.#run('RENEW', self.name, self.incarnation, leaseMs, Date.now(), ...published)) as RenewOutcome;
   }
 
   async leave(self: NodeIdentity): Promise<void> {
@@ -84,12 +85,31 @@ export class RedisEngine implements ClusterEngine {
     return pairs((await this.#run('LAPSED')) as string[]);
   }
 
+  async members(): Promise<ClusterMember[]> {
+    const flat = (await this.#run('MEMBERS')) as (string | number)[];
+    const members: ClusterMember[] = [];
+    for (let i = 0; i + 4 < flat.length; i += 5) {
+      const status = String(flat[i + 4]);
+      members.push({ name: String(flat[i]), incarnation: String(flat[i + 1]), live: flat[i + 2] === 1, joinedAt: Number(flat[i + 3]), status: status === '' ? undefined : (JSON.parse(status) as NodeStatus) });
+    }
+    return members.sort((a, b) => a.name.localeCompare(b.name) || a.joinedAt - b.joinedAt);
+  }
+
   async acquireLease(name: string, holder: string, ms: number): Promise<boolean> {
     return (await this.#run('ACQUIRE_LEASE', name, holder, ms)) === 1;
   }
 
   async releaseLease(name: string, holder: string): Promise<void> {
     await this.#run('RELEASE_LEASE', name, holder);
+  }
+
+  async claimLease(name: string, holder: string, ms: number): Promise<string> {
+    return (await this.#run('CLAIM_LEASE', name, holder, ms)) as string;
+  }
+
+  async renewLeases(names: readonly string[], holder: string, ms: number): Promise<string[]> {
+    if (names.length === 0) return [];
+    return (await this.#run('RENEW_LEASES', holder, ms, ...names)) as string[];
   }
 
   async putSession(self: NodeIdentity, record: SessionRecord): Promise<void> {

@@ -53,15 +53,19 @@ return 1
 `;
 
 /**
- * ARGV: prefix, name, incarnation, lease ms, now → renewed | restored | fenced. A registration
+ * ARGV: prefix, name, incarnation, lease ms, now[, status JSON] → renewed | restored | fenced. A registration
  * that lapsed while still listed as a member is fenced: a survivor may be taking it over. One
  * missing altogether, with no tombstone, is a Redis that lost its data: written again.
  */
 export const RENEW = `${HELPERS}
 local name, inc = ARGV[2], ARGV[3]
 local current = redis.call('GET', alive_key(name))
+local function publish()
+  if ARGV[6] then redis.call('SET', prefix .. ':status:' .. name .. ':' .. inc, ARGV[6], 'PX', 4 * tonumber(ARGV[4])) end
+end
 if current == inc then
   redis.call('PEXPIRE', alive_key(name), ARGV[4])
+  publish()
   return 'renewed'
 end
 if current then return 'fenced' end
@@ -70,7 +74,23 @@ if redis.call('HEXISTS', members_key, name .. ':' .. inc) == 1 then return 'fenc
 redis.call('SET', alive_key(name), inc, 'PX', ARGV[4])
 redis.call('HSET', members_key, name .. ':' .. inc, ARGV[5])
 ensure_group(name, inc)
+publish()
 return 'restored'
+`;
+
+/** ARGV: prefix → flat list name, incarnation, live (1/0), joined at, status JSON ('' when none) per member */
+export const MEMBERS = `${HELPERS}
+local result = {}
+local flat = redis.call('HGETALL', members_key)
+for i = 1, #flat, 2 do
+  local name, inc = split(flat[i])
+  table.insert(result, name)
+  table.insert(result, inc)
+  table.insert(result, redis.call('GET', alive_key(name)) == inc and 1 or 0)
+  table.insert(result, flat[i + 1])
+  table.insert(result, redis.call('GET', prefix .. ':status:' .. name .. ':' .. inc) or '')
+end
+return result
 `;
 
 /** ARGV: prefix, name, incarnation: the registration lapses at once; a survivor takes over what is left */
@@ -107,6 +127,42 @@ export const RELEASE_LEASE = `
 local key = ARGV[1] .. ':lease:' .. ARGV[2]
 if redis.call('GET', key) == ARGV[3] then redis.call('DEL', key) end
 return 1
+`;
+
+/**
+ * ARGV: prefix, lease name, holder (`<node>:<incarnation>`), ms → the holder after the attempt.
+ * A lease whose holder's registration lapsed is free at once: a node that is not live by its own
+ * clock stopped acting on its leases before its registration expired (membership.ts).
+ */
+export const CLAIM_LEASE = `${HELPERS}
+local key = prefix .. ':lease:' .. ARGV[2]
+local holder = redis.call('GET', key)
+if holder and holder ~= ARGV[3] then
+  local name, inc = split(holder)
+  if redis.call('GET', alive_key(name)) == inc then return holder end
+end
+redis.call('SET', key, ARGV[3], 'PX', ARGV[4])
+return ARGV[3]
+`;
+
+/**
+ * ARGV: prefix, holder, ms, lease names... → the names no longer held by `holder` (another took
+ * them). One that lapsed without another holder (a Redis that lost its data) is taken again.
+ */
+export const RENEW_LEASES = `
+local lost = {}
+for i = 4, #ARGV do
+  local key = ARGV[1] .. ':lease:' .. ARGV[i]
+  local holder = redis.call('GET', key)
+  if holder == ARGV[2] then
+    redis.call('PEXPIRE', key, ARGV[3])
+  elseif not holder then
+    redis.call('SET', key, ARGV[2], 'PX', ARGV[3])
+  else
+    table.insert(lost, ARGV[i])
+  end
+end
+return lost
 `;
 
 /**

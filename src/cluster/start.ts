@@ -1,15 +1,17 @@
 /**
  * Starts this server's cluster node (docs/cluster.md) on the Redis engine, with the client
- * service as the local side it pauses and whose sessions it ends when it fences itself.
+ * service as the local side it pauses and whose sessions it ends when it fences itself, and the
+ * server service whose remote domains it shares out among the nodes.
  */
 import type { C2sService } from '../c2s/listener.ts';
 import type { ClusterConfig } from '../config/types.ts';
 import type { Router } from '../router/router.ts';
+import type { S2sService } from '../s2s/service.ts';
 import type { Logger } from '../util/log.ts';
 import { ClusterNode } from './node.ts';
 import { RedisEngine } from './redis-engine.ts';
 
-export async function startCluster(config: ClusterConfig, router: Router, c2s: C2sService, logger: Logger): Promise<ClusterNode> {
+export async function startCluster(config: ClusterConfig, router: Router, c2s: C2sService, s2s: S2sService, logger: Logger): Promise<ClusterNode> {
   const engine = new RedisEngine({ url: config.redis_url, keyPrefix: config.key_prefix, logger: logger.child({ component: 'cluster' }) });
   try {
     await engine.connect();
@@ -22,6 +24,7 @@ export async function startCluster(config: ClusterConfig, router: Router, c2s: C
     engine,
     router,
     logger,
+    federation: { local: s2s, s2s: s2s.context.config },
     clients: {
       pause: (reason) => (c2s.pausedFor = reason),
       sessions: () => c2s.sessions,
@@ -30,8 +33,11 @@ export async function startCluster(config: ClusterConfig, router: Router, c2s: C
   try {
     await node.start();
   } catch (error) {
+    node.federation.close();
     await engine.close();
     throw error;
   }
+  // From now on the nodes agree on which of them sends to each remote domain.
+  s2s.owners = node.federation;
   return node;
 }

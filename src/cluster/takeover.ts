@@ -5,7 +5,8 @@
  * from its own registry, tells their contacts they are unavailable (the features' `session/closed`,
  * as when a client's stream ends, RFC 6121 section 4.5.3), and handles every stanza the dead
  * node's inbox still held as sent to a resource that went offline: a message goes to another
- * resource of its account or to offline storage, an IQ request bounces.
+ * resource of its account or to offline storage, an IQ request bounces. Stanzas it held for remote
+ * domains (it federated with them) go to whichever node federates with them now (federation.ts).
  */
 import { rerouteUndelivered } from '../c2s/undelivered.ts';
 import { parseJid } from '../jid/jid.ts';
@@ -13,6 +14,7 @@ import type { Router } from '../router/router.ts';
 import type { Logger } from '../util/log.ts';
 import { parseElement } from '../xml/parse-element.ts';
 import type { ClusterEngine, NodeIdentity } from './engine.ts';
+import type { ClusterFederation } from './federation.ts';
 import type { SessionMirror } from './mirror.ts';
 import { RemoteSession, type Courier } from './remote-session.ts';
 
@@ -25,11 +27,13 @@ export interface TakeOverContext {
   leaseMs: number;
   /** for the sessions this node had not mirrored yet */
   courier: Courier;
+  /** sends again what the dead node was to send to remote domains */
+  federation: ClusterFederation;
   logger: Logger;
 }
 
 /** Resolves true when this node took the dead node over, false when another did or it renewed after all. */
-export async function takeOver({ engine, router, mirror, self, dead, leaseMs, courier, logger }: TakeOverContext): Promise<boolean> {
+export async function takeOver({ engine, router, mirror, self, dead, leaseMs, courier, federation, logger }: TakeOverContext): Promise<boolean> {
   const lease = `takeover:${dead.name}:${dead.incarnation}`;
   const holder = `${self.name}:${self.incarnation}`;
   if (!(await engine.acquireLease(lease, holder, leaseMs))) return false;
@@ -44,12 +48,18 @@ export async function takeOver({ engine, router, mirror, self, dead, leaseMs, co
       if (host) await host.events.emit('session/closed', { session, host });
     }
     let rerouted = 0;
+    let federated = 0;
     for (const { entry } of taken.undelivered) {
+      if (entry.kind === 's2s') {
+        // It was the node federating with that domain: whichever node does now sends it.
+        federation.resend(entry);
+        federated++;
+      }
       if (entry.kind !== 'stanza') continue;
       await rerouteUndelivered(router, parseJid(entry.to), [parseElement(entry.xml)]);
       rerouted++;
     }
-    logger.warn('took over after a dead node', { dead: dead.name, incarnation: dead.incarnation, sessions: sessions.length, rerouted });
+    logger.warn('took over after a dead node', { dead: dead.name, incarnation: dead.incarnation, sessions: sessions.length, rerouted, federated });
     return true;
   } finally {
     await engine.releaseLease(lease, holder);

@@ -30,6 +30,17 @@ import type { VerifyOutcome } from './step-dialback-initiator.ts';
 
 const SWEEP_INTERVAL_MS = 1000;
 
+/**
+ * Which node of a cluster sends to a remote domain (docs/cluster.md, "Federation"): one at a
+ * time, so that the cluster keeps one connection per peer; the others hand it their stanzas.
+ */
+export interface FederationOwners {
+  /** A stanza for the destination `remote` from the local domain `local`: sent by the owner (`sendHere` when it is this node). */
+  send(remote: string, stanza: Element, local: string): void;
+  /** A dialback key to check with `sender`'s authoritative server, on the owner's connection to it (`verifyHere` when it is this node). */
+  verify(sender: string, receiving: string, streamId: string, key: string): Promise<VerifyOutcome>;
+}
+
 export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
   readonly context: S2sContext;
   readonly connectionTable = new ConnectionTable();
@@ -37,6 +48,8 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
   readonly pairCounters = new PairCounters();
   /** stanzas a dropped connection had not confirmed: sent again, or bounced */
   readonly resends: ResendCounters = { resent: 0, bounced: 0 };
+  /** the node that federates with each remote domain, when several nodes serve these hosts (docs/cluster.md) */
+  owners: FederationOwners | undefined;
 
   /** bytes held for peers until they have them, and stanzas bounced for want of room (s2s.output) */
   get output(): OutputBudget {
@@ -115,7 +128,14 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
     const policy = this.context.policy.current;
     const local = answersFor(this.context, from.domain) ? from.domain : policy.relayDomain;
     if (local === undefined) return router.bounce(stanza, new StanzaError('remote-server-not-found', 'this server hosts no domain to relay as'));
-    this.#destination(policy.trunkFor(to.domain) ?? to.domain).send(stanza, local);
+    const remote = policy.trunkFor(to.domain) ?? to.domain;
+    if (this.owners) return this.owners.send(remote, stanza, local);
+    this.sendHere(remote, stanza, local);
+  }
+
+  /** Sends a stanza to the destination `remote` (a remote domain or the trunk it goes through) from this server. */
+  sendHere(remote: string, stanza: Element, local: string): void {
+    this.#destination(remote).send(stanza, local);
   }
 
   /** Opens (or keeps) the pair of a local and a remote domain with nothing to send yet: a link of protocol s2s coming up. */
@@ -249,6 +269,11 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
   }
 
   verify(sender: string, receiving: string, streamId: string, key: string): Promise<VerifyOutcome> {
+    return this.owners ? this.owners.verify(sender, receiving, streamId, key) : this.verifyHere(sender, receiving, streamId, key);
+  }
+
+  /** Asks `sender`'s authoritative server about a dialback key from this server (XEP-0220 section 2.1.2). */
+  verifyHere(sender: string, receiving: string, streamId: string, key: string): Promise<VerifyOutcome> {
     return this.#destination(sender).verify(receiving, streamId, key);
   }
 

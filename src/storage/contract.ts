@@ -490,7 +490,7 @@ function userDataTests(openFor: OpenFor): void {
 }
 
 function serverDataTests(openFor: OpenFor): void {
-  test('get, set and overwrite', async (t) => {
+  test('get, set, overwrite, and set only when absent', async (t) => {
     const storage = await openFor(t);
     const key = `secret-${randomUUID()}`;
     assert.equal(await storage.serverData.get(key), undefined);
@@ -498,6 +498,8 @@ function serverDataTests(openFor: OpenFor): void {
     assert.equal(await storage.serverData.get(key), 'one');
     await storage.serverData.set(key, 'two \u{1f511}');
     assert.equal(await storage.serverData.get(key), 'two \u{1f511}');
+    assert.equal(await storage.serverData.setIfAbsent(key, 'three'), 'two \u{1f511}', 'a value already there stays');
+    assert.equal(await storage.serverData.setIfAbsent(`${key}-new`, 'four'), 'four');
   });
 
 }

@@ -359,6 +359,11 @@ function serverDataStore(pool: Pool): ServerDataStore {
         [key, value],
       );
     },
+    async setIfAbsent(key, value) {
+      await pool.query('INSERT INTO server_data (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, value]);
+      const { rows } = await pool.query<{ value: string }>('SELECT value FROM server_data WHERE key = $1', [key]);
+      return rows[0]!.value;
+    },
   };
 }
 

@@ -327,6 +327,7 @@ function serverDataStore(db: DatabaseSync): ServerDataStore {
   const upsert = db.prepare(
     'INSERT INTO server_data (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
   );
+  const insert = db.prepare('INSERT INTO server_data (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING');
 
   return {
     async get(key) {
@@ -335,6 +336,10 @@ function serverDataStore(db: DatabaseSync): ServerDataStore {
     },
     async set(key, value) {
       upsert.run(key, value);
+    },
+    async setIfAbsent(key, value) {
+      insert.run(key, value);
+      return String(select.get(key)!.value);
     },
   };
 }

@@ -128,6 +128,8 @@ export interface UserDataStore {
 export interface ServerDataStore {
   get(key: string): Promise<string | undefined>;
   set(key: string, value: string): Promise<void>;
+  /** Stores `value` unless the key holds one already; resolves what it holds then (nodes of a cluster starting at once agree). */
+  setIfAbsent(key: string, value: string): Promise<string>;
 }
 
 /**

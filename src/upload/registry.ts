@@ -81,9 +81,5 @@ function parseTarget(url: string): { domain: string; id: string; name: string } 
 
 /** The key of slot signatures: from storage, else made once and kept there, so URLs handed out survive a restart. */
 export async function uploadSecret(storage: Storage): Promise<Buffer> {
-  const stored = await storage.serverData.get('upload_secret');
-  if (stored) return Buffer.from(stored, 'hex');
-  const secret = randomBytes(32);
-  await storage.serverData.set('upload_secret', secret.toString('hex'));
-  return secret;
+  return Buffer.from(await storage.serverData.setIfAbsent('upload_secret', randomBytes(32).toString('hex')), 'hex');
 }

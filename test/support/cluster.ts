@@ -1,5 +1,5 @@
 /**
- * A cluster of Trellis processes (`bin/trellis start`) serving one domain, `localhost`, on one
+ * A cluster of Trellis processes (`bin/trellis start`) serving one domain (`localhost` unless told), on one
  * PostgreSQL and one Redis, configured from the example set in docs/cluster.md: each node its
  * own config file, data directory and client port, the certificate the first node generated
  * copied to the others before they start, accounts and rosters written before the first start.
@@ -27,30 +27,47 @@ export interface ClusterTimings {
   lease_ms: number;
 }
 
+/** What a cluster differs in from the default: one domain, `localhost`, and no federation. */
+export interface ClusterOptions {
+  /** the domain the nodes serve */
+  domain?: string;
+  /** with federation: each node's address for servers (port 5269), one per node */
+  s2sAddresses?: string[];
+  /** YAML added to every node's configuration */
+  extraYaml?: string;
+  /** serve the admin API on `adminSocket(node)` */
+  admin?: boolean;
+}
+
 export class TestCluster {
   readonly dir: string;
   readonly ports: readonly number[];
+  readonly domain: string;
+  readonly #options: ClusterOptions;
   readonly #processes = new Map<number, ServerProcess>();
 
-  private constructor(dir: string, ports: number[]) {
+  private constructor(dir: string, ports: number[], options: ClusterOptions) {
     this.dir = dir;
     this.ports = ports;
+    this.domain = options.domain ?? 'localhost';
+    this.#options = options;
   }
 
   /** Writes one config per node and the accounts (`users`) with mutual `both` subscriptions between the pairs in `contacts`. */
-  static async create(nodes: number, postgresUrl: string, redisUrl: string, timings: ClusterTimings, users: string[], contacts: [string, string][]): Promise<TestCluster> {
+  static async create(nodes: number, postgresUrl: string, redisUrl: string, timings: ClusterTimings, users: string[], contacts: [string, string][], options: ClusterOptions = {}): Promise<TestCluster> {
     const dir = await mkdtemp(join(tmpdir(), 'trellis-cluster-'));
     const ports: number[] = [];
     for (let i = 0; i < nodes; i++) ports.push(await freePort());
-    const cluster = new TestCluster(dir, ports);
+    const cluster = new TestCluster(dir, ports, options);
     for (let i = 0; i < nodes; i++) await writeFile(cluster.configFile(i), cluster.#config(i, postgresUrl, redisUrl, timings));
     const config = await loadConfig(cluster.configFile(0));
     const storage = await openStorage(config.storage, config.data_dir);
     try {
-      for (const user of users) await storage.accounts.create('localhost', user, makeStoredCredentials(PASSWORD, 4096));
+      const domain = cluster.domain;
+      for (const user of users) await storage.accounts.create(domain, user, makeStoredCredentials(PASSWORD, 4096));
       for (const [a, b] of contacts) {
         for (const [user, contact] of [[a, b], [b, a]] as const) {
-          await storage.rosters.setItem('localhost', user, { jid: `${contact}@localhost`, subscription: 'both', askOut: false, askIn: false, approved: false, groups: [] });
+          await storage.rosters.setItem(domain, user, { jid: `${contact}@${domain}`, subscription: 'both', askOut: false, askIn: false, approved: false, groups: [] });
         }
       }
     } finally {
@@ -61,6 +78,10 @@ export class TestCluster {
 
   dataDir(node: number): string {
     return join(this.dir, `data${node + 1}`);
+  }
+
+  adminSocket(node: number): string {
+    return join(this.dir, `admin${node + 1}.sock`);
   }
 
   configFile(node: number): string {
@@ -82,7 +103,9 @@ export class TestCluster {
       [/redis_url: "[^"]+"/, `redis_url: "${redisUrl}"`],
       [/heartbeat_interval_ms: \d+/, `heartbeat_interval_ms: ${timings.heartbeat_interval_ms}`],
       [/lease_ms: \d+/, `lease_ms: ${timings.lease_ms}`],
-      [/^  example\.com: \{\}$/m, '  localhost: {}'],
+      [/^  example\.com: \{\}$/m, `  ${this.domain}: {}`],
+      // Federation on the node's own address when asked for, else off (port 5269 is one per address).
+      [/s2s: \{ addresses: \["[^"]+"\], port: 5269 \}/, this.#options.s2sAddresses ? `s2s: { addresses: ["${this.#options.s2sAddresses[node]}"], port: 5269 }` : 's2s: { enabled: false }'],
     ];
     let yaml = example;
     for (const [pattern, replacement] of replacements) {
@@ -90,13 +113,13 @@ export class TestCluster {
       yaml = yaml.replace(pattern, replacement);
     }
     return `${yaml}log: { level: warn }
-admin: { enabled: false }
+admin: ${this.#options.admin ? `{ socket: ${this.adminSocket(node)} }` : '{ enabled: false }'}
 strangers: { max_messages: 0 }
 c2s:
   scram_iterations: 4096
   auth_failure_delay: 10
   rate: { bytes_per_second: 104857600, burst_bytes: 104857600, stanzas_per_second: 1000000, burst_stanzas: 1000000 }
-`;
+${this.#options.extraYaml ?? ''}`;
   }
 
   /** What login() needs to reach node `node`. */
@@ -141,7 +164,7 @@ c2s:
 
   /** Logs `user` in on node `node` with `resource` and sends initial presence. */
   async login(node: number, user: string, resource: string): Promise<RawClient> {
-    const { client } = await login(this.target(node), { username: user, password: PASSWORD, resource });
+    const { client } = await login(this.target(node), { username: user, password: PASSWORD, resource, domain: this.domain });
     client.send('<presence/>');
     return client;
   }
@@ -156,4 +179,19 @@ c2s:
 /** Waits for a presence from `from` whose type is `type` ('' for available). */
 export async function waitPresence(client: RawClient, from: string, type: string, timeoutMs = 10_000): Promise<void> {
   await client.waitFor(new RegExp(`<presence\\b(?=[^>]*\\bfrom=["']${from}["'])${type === '' ? '(?![^>]*\\btype=)' : `(?=[^>]*\\btype=["']${type}["'])`}`), timeoutMs);
+}
+
+/** The numbers of the messages with ids `${prefix}<n>` in a stream, in the order they came. */
+function messageNumbers(text: string, prefix: string): number[] {
+  return [...text.matchAll(new RegExp(`\\bid=["']${prefix}(\\d+)["']`, 'g'))].map((match) => Number(match[1]));
+}
+
+/** Waits until `count` numbered messages with ids `${prefix}<n>` came (or the time is up); returns their numbers in the order they came. */
+export async function waitCount(client: RawClient, prefix: string, count: number, timeoutMs: number): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const seen = messageNumbers(client.received, prefix);
+    if (seen.length >= count || Date.now() > deadline) return seen;
+    await sleep(50);
+  }
 }

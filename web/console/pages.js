@@ -15,6 +15,7 @@ export async function showStatus(page) {
       listeners.map(([name, addresses]) => [el('dt', {}, `Listening: ${name}`), el('dd', {}, addresses.join(', '))]),
     ),
     status.components.length === 0 ? '' : [el('h3', {}, 'Components'), table('components', ['Domain', 'Connected', 'Address', 'Stanzas in / out', 'Bounced'], status.components.map((row) => [row.domain, row.connected ? 'yes' : 'no', row.address ?? '', `${row.stanzasIn} / ${row.stanzasOut}`, row.bounced]))],
+    status.cluster === undefined ? '' : [el('h3', {}, 'Cluster nodes'), table('cluster', ['Node', 'Incarnation', 'State', 'Addresses', 'Sessions', 'Last heartbeat', 'Federates with'], status.cluster.map((row) => [row.self ? `${row.name} (this node)` : row.name, row.incarnation, row.state, row.addresses.join(', '), row.sessions, row.lastHeartbeat ?? 'never', row.federates.join(', ')]))],
   );
 }
 
