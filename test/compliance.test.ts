@@ -16,6 +16,16 @@ import { startTestServer, type TestServer } from './support/server.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const TRELLIS = join(ROOT, 'bin', 'trellis');
+/** The configuration docs/compliance.md describes, on ports the system picks. */
+const SERVER_CONFIG = `
+listeners:
+  c2s: { addresses: ["127.0.0.1"], port: 0 }
+  c2s_direct_tls: { enabled: true, addresses: ["127.0.0.1"], port: 0 }
+  s2s: { addresses: ["127.0.0.1"], port: 0 }
+  component: { addresses: ["127.0.0.1"], port: 0 }
+components:
+  gateway.localhost: { secret: "compliance" }
+`;
 
 /** The rows of docs/compliance.md's result table: "Category|Feature" to pass or not. */
 async function documentedResults(): Promise<Map<string, boolean>> {
@@ -29,15 +39,7 @@ describe('XEP-0479 Advanced Server compliance', () => {
   let server: TestServer;
   let results: RequirementResult[];
   before(async () => {
-    server = await startTestServer(`
-listeners:
-  c2s: { addresses: ["127.0.0.1"], port: 0 }
-  c2s_direct_tls: { enabled: true, addresses: ["127.0.0.1"], port: 0 }
-  s2s: { addresses: ["127.0.0.1"], port: 0 }
-  component: { addresses: ["127.0.0.1"], port: 0 }
-components:
-  gateway.localhost: { secret: "compliance" }
-`);
+    server = await startTestServer(SERVER_CONFIG);
     await server.addUser('alice', 'localhost', 'secret');
     const listening = server.server.listening;
     const facts = await probe({
@@ -79,12 +81,42 @@ components:
     }
   });
 
-  test('trellis compliance prints the table and exits 1 while a requirement is not met', async () => {
-    const configFile = join(server.dataDir, 'compliance.yaml');
-    const listening = server.server.listening;
-    await writeFile(
-      configFile,
-      `data_dir: ${server.dataDir}
+  test('trellis compliance prints the table and exits 0 when every requirement is met', async () => {
+    const run = await runCompliance(server);
+    const expectedCode = results.every((result) => result.ok) ? 0 : 1;
+    assert.equal(run.code, expectedCode, run.stderr);
+    assert.match(run.stdout, /\| Mobile \| Client state indication \| XEP-0352 \| pass \|/);
+    assert.match(run.stdout, /\| Core \| Direct TLS \| XEP-0368 \| pass \| direct TLS port: answered \|/);
+    assert.match(run.stdout, /\| IM \| User avatar compatibility \| XEP-0398, XEP-0153 \| pass \| urn:xmpp:pep-vcard-conversion:0 in account disco#info \|/);
+  });
+});
+
+describe('XEP-0479 compliance with vCard-temp turned off', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer(`modules_disabled: [vcard]\n${SERVER_CONFIG}`);
+    await server.addUser('alice', 'localhost', 'secret');
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  test('the avatar conversion goes with the vCard: both rows fail and trellis compliance exits 1', async () => {
+    const run = await runCompliance(server);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stdout, /\| IM \| User avatar compatibility \| XEP-0398, XEP-0153 \| FAIL \|/);
+    assert.match(run.stdout, /\| IM \| vcard-temp \| XEP-0054 \| FAIL \|/);
+    assert.match(run.stdout, /\| IM \| Core features \| RFC 6121 \| pass \|/);
+  });
+});
+
+/** `trellis compliance` run as an operator would, against the test server's listeners. */
+async function runCompliance(server: TestServer): Promise<{ code: number; stdout: string; stderr: string }> {
+  const configFile = join(server.dataDir, 'compliance.yaml');
+  const listening = server.server.listening;
+  await writeFile(
+    configFile,
+    `data_dir: ${server.dataDir}
 listeners:
   c2s: { addresses: ["127.0.0.1"], port: ${server.port} }
   c2s_direct_tls: { enabled: true, addresses: ["127.0.0.1"], port: ${listening.c2sDirectTls[0]!.port} }
@@ -94,15 +126,10 @@ components:
 hosts:
   localhost: {}
 `,
-    );
-    const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(TRELLIS, ['compliance', 'alice@localhost', '--password', 'secret', '--config', configFile], { timeout: 60_000 }, (error, stdout, stderr) => {
-        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-      });
+  );
+  return new Promise((resolve) => {
+    execFile(TRELLIS, ['compliance', 'alice@localhost', '--password', 'secret', '--config', configFile], { timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
-    const expectedCode = results.every((result) => result.ok) ? 0 : 1;
-    assert.equal(run.code, expectedCode, run.stderr);
-    assert.match(run.stdout, /\| Mobile \| Client state indication \| XEP-0352 \| pass \|/);
-    assert.match(run.stdout, /\| Core \| Direct TLS \| XEP-0368 \| pass \| direct TLS port: answered \|/);
   });
-});
+}

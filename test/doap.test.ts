@@ -43,6 +43,7 @@ const FEATURE_SPECS: Record<string, string> = {
   'urn:xmpp:push:0': 'XEP-0357',
   'urn:xmpp:bookmarks:1#compat': 'XEP-0402',
   'urn:xmpp:bookmarks-conversion:0': 'XEP-0411',
+  'urn:xmpp:pep-vcard-conversion:0': 'XEP-0398',
   'http://jabber.org/protocol/muc': 'XEP-0045',
   'http://jabber.org/protocol/muc#unique': 'XEP-0045',
   'http://jabber.org/protocol/pubsub': 'XEP-0060',

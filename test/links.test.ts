@@ -163,14 +163,15 @@ s2s:
       return peer;
     };
     const first = await connectPeer();
-    assert.match(first.received, /<presence from="bob@ground\.example\/r" to="p@probe\.example"\/>/);
+    // XEP-0398 section 4: the server adds the avatar hash (an empty <photo/>: bob has no avatar).
+    assert.match(first.received, /<presence from="bob@ground\.example\/r" to="p@probe\.example"><x xmlns="vcard-temp:x:update"><photo\/><\/x><\/presence>/);
     first.socket.destroy();
     for (let i = 0; i < 50 && probe.up; i++) await new Promise((resolve) => setTimeout(resolve, 20));
     bob.send('<presence><show>away</show></presence>');
     for (let i = 0; i < 50 && probe.counters.presenceDropped === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal(probe.counters.presenceDropped, 1);
     const second = await connectPeer();
-    assert.match(second.received, /<presence from="bob@ground\.example\/r" to="p@probe\.example"><show>away<\/show><\/presence>/);
+    assert.match(second.received, /<presence from="bob@ground\.example\/r" to="p@probe\.example"><show>away<\/show><x xmlns="vcard-temp:x:update"><photo\/><\/x><\/presence>/);
     assert.equal(second.received.match(/<presence/g)?.length, 1, 'only the current presence');
     second.socket.destroy();
   });

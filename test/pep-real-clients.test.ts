@@ -4,18 +4,23 @@
  * xep_0048 plugins) through test/clients/pep_driver.py, each client in its own process, over
  * STARTTLS with SCRAM. Notifications filtered by entity capabilities, the last item on coming
  * online, access models, publish options as OMEMO (XEP-0384) and Bookmarks 2 (XEP-0402) use them,
- * bookmarks converted from private XML storage (XEP-0411), limits, and a PubSub service host.
+ * bookmarks converted from private XML storage (XEP-0411), avatars converted between PEP and the
+ * vCard-temp PHOTO with their hash in presence (XEP-0398, XEP-0153), limits, and a PubSub service
+ * host.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import type { ClientDriver, DriverEvent } from './support/client-driver.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 import { startSlixmppPep } from './support/slixmpp.ts';
 
 const PASSWORD = 'correct horse';
-const USERS = ['juliet', 'romeo', 'nurse', 'benvolio', 'tybalt', 'mercutio', 'paris'];
+const USERS = ['juliet', 'romeo', 'nurse', 'benvolio', 'tybalt', 'mercutio', 'paris', 'rosaline', 'balthasar', 'friar', 'abram'];
 const NICK = 'http://jabber.org/protocol/nick';
 const AVATAR_METADATA = 'urn:xmpp:avatar:metadata';
+const AVATAR_DATA = 'urn:xmpp:avatar:data';
+const PEP_VCARD_CONVERSION = 'urn:xmpp:pep-vcard-conversion:0';
 const BOOKMARKS = 'urn:xmpp:bookmarks:1';
 const OMEMO_DEVICES = 'urn:xmpp:omemo:2:devices';
 const OMEMO_BUNDLES = 'urn:xmpp:omemo:2:bundles';
@@ -29,6 +34,9 @@ hosts:
 
 const isEvent = (node: string, fragment: string) => (event: DriverEvent) =>
   event.event === 'pubsub_event' && String(event.xml).includes(`node="${node}"`) && String(event.xml).includes(fragment);
+const avatarEvent = (fragment: string) => isEvent(AVATAR_METADATA, fragment);
+const sha1 = (text: string) => createHash('sha1').update(Buffer.from(text, 'latin1')).digest('hex');
+const presenceFrom = (jid: string, photo?: string) => (event: DriverEvent) => event.event === 'presence' && event.from === jid && event.type === 'available' && (photo === undefined || event.photo === photo);
 
 describe('personal eventing and pubsub with real clients', () => {
   let server: TestServer;
@@ -43,6 +51,9 @@ describe('personal eventing and pubsub with real clients', () => {
     await server.server.storage.rosters.setItem('localhost', 'romeo', item('juliet@localhost', 'both'));
     await server.server.storage.rosters.setItem('localhost', 'juliet', item('benvolio@localhost', 'from'));
     await server.server.storage.rosters.setItem('localhost', 'benvolio', item('juliet@localhost', 'to'));
+    // rosaline and balthasar share presence both ways, for the avatar conversion.
+    await server.server.storage.rosters.setItem('localhost', 'rosaline', item('balthasar@localhost', 'both'));
+    await server.server.storage.rosters.setItem('localhost', 'balthasar', item('rosaline@localhost', 'both'));
   });
   after(async () => {
     for (const client of clients) client.stop();
@@ -199,5 +210,94 @@ describe('personal eventing and pubsub with real clients', () => {
     const gone = await nurse.command({ op: 'items', jid: 'pubsub.localhost', node: 'verona-news' });
     assert.equal(gone.error?.condition, 'item-not-found');
     await Promise.all([romeo, nurse].map((client) => client.disconnect()));
+  });
+
+  test('the account advertises the conversion in its disco#info (XEP-0398 section 2)', async () => {
+    const friar = await pep('friar@localhost/info');
+    const info = await friar.ok({ op: 'disco_info', jid: 'friar@localhost' });
+    assert.ok((info.features as string[]).includes(PEP_VCARD_CONVERSION));
+    await friar.disconnect();
+  });
+
+  test('an avatar published in PEP is the vCard PHOTO anyone reads, and its hash is in presence', async () => {
+    const balthasar = await pep('balthasar@localhost/garden');
+    await balthasar.ok({ op: 'presence' });
+    const rosaline = await pep('rosaline@localhost/balcony');
+    const published = await rosaline.ok({ op: 'avatar', data: 'PNG-bytes-of-a-rose' });
+    assert.equal(published.avatar_id, sha1('PNG-bytes-of-a-rose'));
+    // The friar is no contact: the vCard is public (XEP-0398 section 6).
+    const friar = await pep('friar@localhost/kitchen');
+    const vcard = await friar.ok({ op: 'vcard_photo_get', jid: 'rosaline@localhost' });
+    assert.equal(vcard.photo, 'PNG-bytes-of-a-rose');
+    assert.equal(vcard.type, 'image/png');
+    // Section 4: slixmpp sends no vcard-temp:x:update itself; the server adds the hash.
+    await rosaline.ok({ op: 'presence' });
+    await balthasar.waitEvent(presenceFrom('rosaline@localhost/balcony', String(published.avatar_id)));
+    // Directed presence (a room join, or to a stranger) carries it too.
+    await rosaline.ok({ op: 'presence', to: 'friar@localhost/kitchen' });
+    await friar.waitEvent(presenceFrom('rosaline@localhost/balcony', String(published.avatar_id)));
+    await Promise.all([balthasar, rosaline, friar].map((client) => client.disconnect()));
+  });
+
+  test("a client's own <photo/> stays as it sent it; an empty <x/> gets the hash", async () => {
+    const balthasar = await pep('balthasar@localhost/orchard');
+    await balthasar.ok({ op: 'presence' });
+    const rosaline = await pep('rosaline@localhost/window');
+    const hash = sha1('PNG-bytes-of-a-rose');
+    await rosaline.ok({ op: 'presence_photo', photo: '' });
+    await balthasar.waitEvent(presenceFrom('rosaline@localhost/window', ''));
+    await rosaline.ok({ op: 'presence_photo' });
+    await balthasar.waitEvent(presenceFrom('rosaline@localhost/window', hash));
+    await Promise.all([balthasar, rosaline].map((client) => client.disconnect()));
+  });
+
+  test('a vCard PHOTO from a legacy client is published to PEP with a notification, and taken away with the PHOTO', async () => {
+    const rosaline = await pep('rosaline@localhost/phone', [AVATAR_METADATA]);
+    await rosaline.ok({ op: 'presence' });
+    const balthasar = await pep('balthasar@localhost/legacy');
+    await balthasar.ok({ op: 'presence' });
+    await rosaline.waitEvent(presenceFrom('balthasar@localhost/legacy'));
+    const hash = sha1('GIF-bytes-of-a-dagger');
+    await balthasar.ok({ op: 'vcard_photo_set', fn: 'Balthasar', photo: 'GIF-bytes-of-a-dagger', type: 'image/gif' });
+    // Section 3.2: data first, then metadata with one info of the vCard's type; contacts are notified.
+    const notified = await rosaline.waitEvent(avatarEvent(hash), 10_000);
+    assert.match(String(notified.xml), /type="image\/gif"/);
+    assert.match(String(notified.xml), new RegExp(`bytes="${'GIF-bytes-of-a-dagger'.length}"`));
+    const data = await rosaline.ok({ op: 'items', jid: 'balthasar@localhost', node: AVATAR_DATA, ids: [hash] });
+    assert.match(JSON.stringify(data.items), new RegExp(Buffer.from('GIF-bytes-of-a-dagger').toString('base64')));
+    await balthasar.ok({ op: 'presence' });
+    await rosaline.waitEvent(presenceFrom('balthasar@localhost/legacy', hash));
+
+    // A vCard without a PHOTO: no avatar in PEP either (empty metadata, XEP-0084 section 4.2), an empty <photo/> in presence.
+    await balthasar.ok({ op: 'vcard_photo_set', fn: 'Balthasar' });
+    await rosaline.waitEvent((event) => avatarEvent('')(event) && /<(\w+:)?metadata\s*\/>/.test(String(event.xml)), 10_000);
+    await balthasar.ok({ op: 'presence' });
+    await rosaline.waitEvent(presenceFrom('balthasar@localhost/legacy', ''));
+    assert.equal((await rosaline.ok({ op: 'vcard_photo_get', jid: 'balthasar@localhost' })).fn, 'Balthasar');
+    await Promise.all([rosaline, balthasar].map((client) => client.disconnect()));
+  });
+
+  test('limits: a PHOTO larger than pep.max_item_bytes is refused and the vCard stays; metadata whose data does not hash to its id changes no vCard', async () => {
+    const abram = await pep('abram@localhost/limits');
+    await abram.ok({ op: 'vcard_photo_set', fn: 'Abram', photo: 'small' });
+    const big = await abram.command({ op: 'vcard_photo_set', fn: 'Sampson', photo: 'x'.repeat(5000) });
+    assert.equal(big.error?.condition, 'not-acceptable');
+    assert.match(big.error?.text ?? '', /pep\.max_item_bytes/);
+    const kept = await abram.ok({ op: 'vcard_photo_get', jid: 'abram@localhost' });
+    assert.deepEqual([kept.fn, kept.photo], ['Abram', 'small']);
+
+    // Data published under an id that is not its hash: XEP-0398 section 3.1, the service verifies.
+    const forged = sha1('something else');
+    await abram.ok({ op: 'publish', node: AVATAR_DATA, item: forged, payload: `<data xmlns='${AVATAR_DATA}'>${Buffer.from('plague').toString('base64')}</data>` });
+    await abram.ok({ op: 'publish', node: AVATAR_METADATA, item: forged, payload: `<metadata xmlns='${AVATAR_METADATA}'><info id='${forged}' bytes='6' type='image/png'/></metadata>` });
+    assert.equal((await abram.ok({ op: 'vcard_photo_get', jid: 'abram@localhost' })).photo, 'small');
+    // An info pointing to a URL is skipped for the one this server holds.
+    const real = sha1('plague');
+    await abram.ok({ op: 'publish', node: AVATAR_DATA, item: real, payload: `<data xmlns='${AVATAR_DATA}'>${Buffer.from('plague').toString('base64')}</data>` });
+    const both = `<metadata xmlns='${AVATAR_METADATA}'><info id='${sha1('elsewhere')}' url='https://example.com/a.png' bytes='9' type='image/png'/><info id='${real}' bytes='6' type='image/webp'/></metadata>`;
+    await abram.ok({ op: 'publish', node: AVATAR_METADATA, item: real, payload: both });
+    const converted = await abram.ok({ op: 'vcard_photo_get', jid: 'abram@localhost' });
+    assert.deepEqual([converted.photo, converted.type, converted.fn], ['plague', 'image/webp', 'Abram']);
+    await abram.disconnect();
   });
 });

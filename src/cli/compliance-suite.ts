@@ -67,7 +67,7 @@ export const ADVANCED_SERVER: readonly Requirement[] = [
   { category: 'Core', feature: 'Server extensibility', providers: 'XEP-0114', check: (facts) => ({ ok: facts.component === 'answered', evidence: `component port: ${facts.component}` }) },
   { category: 'Core', feature: 'Event publishing', providers: 'XEP-0163', check: (facts) => ({ ok: hasIdentity(facts.account, 'pubsub', 'pep'), evidence: 'pubsub/pep identity on the account' }) },
   { category: 'IM', feature: 'Core features', providers: 'RFC 6121', check: (facts) => ({ ok: facts.rosterAnswered, evidence: 'roster get answered' }) },
-  { category: 'IM', feature: 'User avatar compatibility', providers: 'XEP-0398, XEP-0153', check: feature('server disco#info', server, 'urn:xmpp:pep-vcard-conversion:0') },
+  { category: 'IM', feature: 'User avatar compatibility', providers: 'XEP-0398, XEP-0153', check: feature('account disco#info', account, 'urn:xmpp:pep-vcard-conversion:0') },
   { category: 'IM', feature: 'vcard-temp', providers: 'XEP-0054', check: feature('server disco#info', server, 'vcard-temp') },
   { category: 'IM', feature: 'Outbound message synchronization', providers: 'XEP-0280', check: feature('server disco#info', server, 'urn:xmpp:carbons:2') },
   { category: 'IM', feature: 'User blocking', providers: 'XEP-0191', check: feature('server disco#info', server, 'urn:xmpp:blocking') },

@@ -17,6 +17,7 @@ const MAP_KEYS: Record<string, { field: string; written: string }> = {
   SecurityPolicyConfig: { field: 'name', written: '<policy name>' },
   EssLabelConfig: { field: 'encoding', written: '<ESS label (base64)>' },
   ClearanceConfig: { field: 'who', written: '<JID pattern>' },
+  RoomLabelsConfig: { field: 'who', written: '<room JID pattern>' },
 };
 
 /**

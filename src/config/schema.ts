@@ -749,6 +749,23 @@ const securityLabelsSchema: ObjectNode = {
       description: 'clearances under the governing policy, by JID pattern: "alice@example.com", "group:NAME" (s2s.peering_groups), "*@partner.example" (a domain), "*@*.partner.example" or "*"; the first that matches an address decides',
       value: { kind: 'object', description: 'one clearance', required: ['clearance'], fields: { clearance: labelText('the highest classification and the categories the addresses are cleared for: "secret finance legal"') } },
     },
+    local: { kind: 'boolean', default: false, description: 'also check every message between two users of this server against the sender\'s and the recipient\'s clearances, an unlabelled one given the default label (docs/labels.md, "Between users of this server")' },
+    rooms: {
+      kind: 'map',
+      keyName: 'room JID pattern',
+      prepareKey: prepareJidPattern,
+      minEntries: 0,
+      description: 'rooms of this server\'s group-chat services with a clearance, by JID pattern: "ops@conference.example.com" or "*@conference.example.com"; the first that matches a room decides. A room that none matches is not label-checked (docs/labels.md, "Rooms")',
+      value: {
+        kind: 'object',
+        description: 'one room or pattern of rooms',
+        required: ['clearance'],
+        fields: {
+          clearance: labelText('the labels the room\'s messages may carry: a groupchat message above it is refused, and each occupant gets only the messages within its own clearance'),
+          label: labelText('the label of the room: whoever enters must be cleared for it; absent: anyone may enter'),
+        },
+      },
+    },
   },
 };
 

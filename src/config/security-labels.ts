@@ -31,6 +31,8 @@ export interface ValidatedSecurityLabels {
     }
   >;
   clearances: Record<string, { clearance: string }>;
+  local: boolean;
+  rooms: Record<string, { clearance: string; label?: string }>;
 }
 
 /** "secret finance legal": the classification, then the categories; throws with the reason when the policy knows one of them not. */
@@ -127,6 +129,15 @@ export function resolveSecurityLabels(
     check(`${path}.clearance`, () => parseLabelText(clearance, governing));
     return { who, clearance };
   });
+  const rooms = Object.entries(validated.rooms).map(([who, { clearance, label }]) => {
+    const path = entryPath(`${at}.rooms`, who);
+    const pattern = parseJidPattern(who);
+    // A room is an address of a service, never a group of users.
+    if (pattern.kind === 'group') problems.push({ path, message: 'a room is named by its address or a pattern of addresses, not a group' });
+    check(`${path}.clearance`, () => parseLabelText(clearance, governing));
+    if (label !== undefined) check(`${path}.label`, () => parseLabelText(label, governing));
+    return { who, clearance, ...(label === undefined ? {} : { label }) };
+  });
   for (const rule of usesLabels) {
     const path = entryPath('s2s.peering', rule.domain);
     if (rule.clearance !== undefined) check(`${path}.clearance`, () => parseLabelText(rule.clearance!, governing));
@@ -134,5 +145,5 @@ export function resolveSecurityLabels(
       problems.push({ path: `${path}.label_policy`, message: `no policy "${rule.label_policy}" in ${at}.policies` });
     }
   }
-  return { policy: governing.name, policies, clearances };
+  return { policy: governing.name, policies, clearances, local: validated.local, rooms };
 }

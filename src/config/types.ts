@@ -401,6 +401,17 @@ export interface SecurityLabelsConfig {
   policies: readonly SecurityPolicyConfig[];
   /** clearances by JID pattern (accounts, group:NAME, domains), the first that matches decides */
   clearances: readonly ClearanceConfig[];
+  /** whether messages between two users of this server are checked too */
+  local: boolean;
+  /** the rooms of this server's group-chat services that have a clearance, by JID pattern; the first that matches decides */
+  rooms: readonly RoomLabelsConfig[];
+}
+
+/** A room's clearance (the labels its messages may carry) and label (what its occupants must be cleared for). */
+export interface RoomLabelsConfig {
+  who: string;
+  clearance: string;
+  label?: string;
 }
 
 /** An ESS security label (RFC 2634) as its base64 text, and the label of its policy it stands for. */

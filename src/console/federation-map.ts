@@ -112,9 +112,11 @@ export function federationMap(sources: AdminSources, config: MapConfig): Federat
     const state = row === undefined ? '' : `; ${row.queued} queued${row.lastError ? `; last error: ${row.lastError.text}` : ''}`;
     edges.push({ id: `link ${link.name}`, kind: 'link', source: SERVER, target: id, label: `${link.transport}, ${CONNECTS[link.connect]}; ${link.remote_domains.join(', ')}${state}` });
   }
-  const alerts = (sources.audit?.alerts(0) ?? []).map((alert): MapAlert => {
+  // The map is of other servers: refusals between users of this server (security labels) are not on it.
+  const alerts = (sources.audit?.alerts(0) ?? []).flatMap((alert): MapAlert[] => {
+    if (alert.direction === 'local') return [];
     const remote = domainOf(alert.direction === 'in' ? alert.from : alert.to);
-    return { sequence: alert.sequence, time: new Date(alert.time).toISOString(), rule: alert.rule, direction: alert.direction, from: alert.from, to: alert.to, kind: alert.kind, text: alert.text, domain: remote };
+    return [{ sequence: alert.sequence, time: new Date(alert.time).toISOString(), rule: alert.rule, direction: alert.direction, from: alert.from, to: alert.to, kind: alert.kind, text: alert.text, domain: remote }];
   });
   for (const alert of alerts) {
     const id = node({ id: `domain:${alert.domain}`, kind: 'domain', label: alert.domain });

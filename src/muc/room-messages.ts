@@ -2,7 +2,7 @@
  * Messages in a room (XEP-0045): groupchat messages (section 7.4), the subject (8.1), private
  * messages (7.5), mediated invitations and declines (7.8.2, 7.8.3), voice requests (7.13).
  */
-import { tryParseJid, type Jid } from '../jid/jid.ts';
+import { parseJid, tryParseJid, type Jid } from '../jid/jid.ts';
 import { el, Element, NS_CLIENT } from '../xml/element.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
 import { findForm, formBoolean, readForm, renderForm } from './data-form.ts';
@@ -40,7 +40,9 @@ function groupchat(room: Room, stanza: Element, from: Jid): void {
   if (subject && !hasBody) return changeSubject(room, stanza, occupant.nick, occupant.role, subject.text());
   // Section 7.4 (and 8.3): a visitor in a moderated room has no voice.
   if (!roleAtLeast(occupant.role, 'participant')) throw new StanzaError('forbidden', 'you have no voice in this room');
-  const out = reflected(stanza, room.occupantJid(occupant.nick));
+  // XEP-0258 section 5.2.2: within the room's clearance and the sender's, or refused.
+  const judged = room.context.labels?.groupchat(room.jid, from, stanza) ?? stanza;
+  const out = reflected(judged, room.occupantJid(occupant.nick));
   room.context.archive?.(room, out);
   room.broadcast(out);
   if (hasBody) room.history.push(out, room.jid.toString(), room.context.now());
@@ -75,7 +77,9 @@ function privateMessage(room: Room, stanza: Element, from: Jid, nick: string): v
   const policy = room.config.allowPm;
   const allowed = policy === 'anyone' || (policy === 'participants' && roleAtLeast(sender.role, 'participant')) || (policy === 'moderators' && sender.role === 'moderator');
   if (!allowed) throw new StanzaError('forbidden', 'private messages are not allowed for you in this room');
-  const out = reflected(stanza, room.occupantJid(sender.nick));
+  // XEP-0258 section 5.2.3: judged as a message between the two users.
+  const labelled = room.context.labels?.privateMessage(from, parseJid(target.current), stanza) ?? stanza;
+  const out = reflected(labelled, room.occupantJid(sender.nick));
   // Section 7.5: the room marks the message as coming through it.
   if (!out.getChild('x', NS_MUC_USER)) out.append(el('x', NS_MUC_USER));
   room.sendToOccupant(target, out);

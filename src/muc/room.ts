@@ -8,6 +8,7 @@ import type { Jid } from '../jid/jid.ts';
 import { el, NS_CLIENT, type Element } from '../xml/element.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
 import { RoomHistory, readHistoryRequest } from './history.ts';
+import type { RoomLabelGate } from './room-labels.ts';
 import { addressed, mucUser, occupantPresence, type ItemDetails, type Occupant } from './occupant-presence.ts';
 import { affiliationAtLeast, defaultRole, type Affiliation } from './roles.ts';
 import type { RoomConfig, RoomLimits } from './room-config.ts';
@@ -31,6 +32,8 @@ export interface RoomContext {
   ended(room: Room): void;
   /** A group-chat message or subject change the room is about to broadcast, for its archive (src/muc/room-archive.ts). */
   archive?(room: Room, message: Element): void;
+  /** security labels (XEP-0258 section 5.2), when the server checks them */
+  labels?: RoomLabelGate;
   limits: RoomLimits;
   now(): number;
 }
@@ -134,6 +137,8 @@ export class Room {
     // Section 10.1.1: nobody but the owner enters a room that is still locked.
     if (this.locked && !owner) throw new StanzaError('item-not-found', 'this room is being set up by its owner');
     if (affiliation === 'outcast') throw new StanzaError('forbidden', 'you are banned from this room');
+    const uncleared = this.context.labels?.entry(this.jid, from);
+    if (uncleared) throw uncleared;
     if (this.config.membersOnly && !affiliationAtLeast(affiliation, 'member')) throw new StanzaError('registration-required', 'this room is for members only');
     const holder = this.#checkNickFree(nick, from.bare());
     const password = stanza.getChild('x', NS_MUC)?.getChildText('password') ?? '';
@@ -170,7 +175,11 @@ export class Room {
   /** Sections 7.2.15 and 7.2.16: history as asked, then the subject (always, empty when unset). */
   #welcome(to: string, stanza: Element): void {
     const request = readHistoryRequest(stanza.getChild('x', NS_MUC)?.getChild('history'));
-    for (const message of this.history.select(request, this.context.now())) this.context.send(addressed(message, to));
+    for (const message of this.history.select(request, this.context.now())) {
+      // XEP-0258 section 5.2.2: history too only to whoever is cleared for it.
+      if (this.context.labels?.cleared(this.jid, message, to) === false) continue;
+      this.context.send(addressed(message, to));
+    }
     const subject = el('message', NS_CLIENT, { type: 'groupchat', from: this.subject?.from ?? this.jid.toString(), to, id: `subject-${this.context.now()}` });
     subject.c('subject').t(this.subject?.text ?? '');
     this.context.send(subject);
@@ -252,10 +261,13 @@ export class Room {
     this.context.broadcast(build(true, options.selfStatuses ?? [STATUS.self, ...statuses]), [...occupant.sessions]);
   }
 
-  /** A stanza to every resource of every occupant. */
+  /** A stanza to every resource of every occupant; a message with a security label only to those cleared for it (XEP-0258 section 5.2.2). */
   broadcast(stanza: Element): void {
     const recipients: string[] = [];
-    for (const occupant of this.occupants.values()) for (const session of occupant.sessions) recipients.push(session);
+    const labels = stanza.name === 'message' ? this.context.labels : undefined;
+    for (const occupant of this.occupants.values()) {
+      for (const session of occupant.sessions) if (labels === undefined || labels.cleared(this.jid, stanza, session)) recipients.push(session);
+    }
     this.context.broadcast(stanza, recipients);
   }
 

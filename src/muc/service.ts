@@ -18,6 +18,7 @@ import { Room, type RoomContext } from './room.ts';
 import type { RoomArchives } from './room-archive.ts';
 import { restore, toStored } from './stored-room.ts';
 import { NS_PING } from './xmlns.ts';
+import { roomLabelGate, type RoomLabelGate } from './room-labels.ts';
 
 /** Stanzas waiting to be routed out of one service. */
 const OUTBOX_MAX = 100_000;
@@ -63,6 +64,8 @@ export class MucService {
   readonly #stored = new Set<string>();
   /** saves and deletions, one after another */
   #saving: Promise<void> = Promise.resolve();
+  /** security labels in the rooms, by the policy in force (docs/labels.md, "Rooms") */
+  readonly #labels: RoomLabelGate;
 
   constructor(options: MucServiceOptions) {
     this.#options = options;
@@ -70,6 +73,7 @@ export class MucService {
     this.parent = options.parent;
     this.settings = options.settings;
     this.outbox = new Outbox(options.router, options.logger, OUTBOX_MAX);
+    this.#labels = roomLabelGate(options.router);
     this.ready = this.#load();
   }
 
@@ -99,6 +103,7 @@ export class MucService {
       changed: (room) => this.#save(room),
       ended: (room) => this.#end(room),
       archive: (room, message) => this.#options.archives?.archive(room, message),
+      labels: this.#labels,
       limits: this.limits,
       now: () => this.#now(),
     };

@@ -15,7 +15,7 @@
 import type { Element } from '../xml/element.ts';
 import { NS_SECURITY_LABEL } from '../xml/namespaces.ts';
 import type { StanzaErrorCondition, StanzaErrorType } from '../xml/stanza-error.ts';
-import type { Label, SecurityLabels, SecurityPolicy } from './labels.ts';
+import type { Clearance, Label, SecurityLabels, SecurityPolicy } from './labels.ts';
 import type { DomainChecks } from './peering-checks.ts';
 import type { CheckStep, Crossing } from './stanza-checks.ts';
 import { reject, type StanzaVerdict } from './verdict.ts';
@@ -32,6 +32,8 @@ export interface LabelJudgement {
   steps: CheckStep[];
   /** the display marking of the message's effective label under the governing policy, for the audit trail */
   marking?: string;
+  /** the message's effective label under the governing policy */
+  label?: Label;
 }
 
 /** A place a label sits or, for a message without one, would sit. */
@@ -40,13 +42,44 @@ interface Slot {
   label: Element | undefined;
 }
 
+/** Whose clearances a stanza's labels are judged against, and how they are written where it goes. */
+export interface LabelScope {
+  /** `in`: an error with a label is discarded; `out` and `local`: its label is removed */
+  direction: 'in' | 'out' | 'local';
+  /** the clearances every label must be within, each with whose it is ("sender alice@example.com") */
+  parties: readonly { role: string; clearance: Clearance }[];
+  /** the policy labels are written in where the stanza goes, and the key that chose it */
+  target: SecurityPolicy;
+  targetAt: string;
+  /** where the stanza goes, for the texts: "cross to or from partner.example" */
+  passage: string;
+  /** the key of a rule whose refusals are silent (`refusal: drop`) */
+  silentAt?: string;
+}
+
+/** A stanza crossing to or from a remote domain: sender, recipient and the peer server's clearance; written for the rule's label policy going out. */
 export function judgeLabels(stanza: Element, crossing: Crossing, checks: DomainChecks, labels: SecurityLabels): LabelJudgement {
-  const steps: CheckStep[] = [];
   const remote = crossing.direction === 'out' ? crossing.to.domain : crossing.from.domain;
-  const silent = checks.refusal?.value === 'drop';
+  return judgeLabelsFor(stanza, labels, {
+    direction: crossing.direction,
+    parties: [
+      { role: `sender ${crossing.from.bare().toString()}`, clearance: labels.clearanceOf(crossing.from) },
+      { role: `recipient ${crossing.to.bare().toString()}`, clearance: labels.clearanceOf(crossing.to) },
+      { role: `server of ${remote}`, clearance: labels.peerClearance(checks.clearance) },
+    ],
+    target: crossing.direction === 'out' ? labels.policy(checks.label_policy?.value) : labels.governing,
+    targetAt: crossing.direction === 'out' && checks.label_policy ? checks.label_policy.at : 's2s.security_labels.policy',
+    passage: `cross to or from ${remote}`,
+    ...(checks.refusal?.value === 'drop' ? { silentAt: checks.refusal.at } : {}),
+  });
+}
+
+export function judgeLabelsFor(stanza: Element, labels: SecurityLabels, scope: LabelScope): LabelJudgement {
+  const steps: CheckStep[] = [];
+  const silent = scope.silentAt !== undefined;
   const refuse = (at: string, condition: StanzaErrorCondition, type: StanzaErrorType, why: string, options: { quiet?: boolean } = {}): LabelJudgement => {
     const quiet = options.quiet === true || silent;
-    const text = `${why} (${at}${silent ? `; ${checks.refusal!.at} = drop` : ''})`;
+    const text = `${why} (${at}${silent ? `; ${scope.silentAt} = drop` : ''})`;
     steps.push({ check: 'labels', outcome: options.quiet ? 'drop' : 'refuse', text, rule: at });
     return { refusal: reject(at, condition, text, { type, silent: quiet }), stanza, changedBy: [], steps };
   };
@@ -56,7 +89,7 @@ export function judgeLabels(stanza: Element, crossing: Crossing, checks: DomainC
   if (type === 'error') {
     if (own.length === 0) return { stanza, changedBy: [], steps };
     // XEP-0258 section 5: an incoming error with a label is discarded; ours never carries one.
-    if (crossing.direction === 'in') return refuse('s2s.security_labels', 'bad-request', 'modify', 'an error carrying a security label is discarded', { quiet: true });
+    if (scope.direction === 'in') return refuse('s2s.security_labels', 'bad-request', 'modify', 'an error carrying a security label is discarded', { quiet: true });
     const stripped = stanza.clone();
     stripped.children = stripped.children.filter((child) => typeof child === 'string' || child.xmlns !== NS_SECURITY_LABEL);
     steps.push({ check: 'labels', outcome: 'transform', text: 'removed the security label from an error', rule: 's2s.security_labels' });
@@ -74,15 +107,9 @@ export function judgeLabels(stanza: Element, crossing: Crossing, checks: DomainC
   if (slots.length === 0) return { stanza, changedBy: [], steps };
 
   const governing = labels.governing;
-  const target = crossing.direction === 'out' ? labels.policy(checks.label_policy?.value) : governing;
-  const targetAt = crossing.direction === 'out' && checks.label_policy ? checks.label_policy.at : `s2s.security_labels.policy`;
-  const peer = labels.peerClearance(checks.clearance);
-  const parties = [
-    { role: `sender ${crossing.from.bare().toString()}`, clearance: labels.clearanceOf(crossing.from) },
-    { role: `recipient ${crossing.to.bare().toString()}`, clearance: labels.clearanceOf(crossing.to) },
-    { role: `server of ${remote}`, clearance: peer },
-  ];
+  const { target, targetAt, parties } = scope;
   let marking: string | undefined;
+  let effectiveLabel: Label | undefined;
   /** the new `<securitylabel/>` of each slot that changes, by its index */
   const replacements = new Map<number, Element>();
   for (const [index, slot] of slots.entries()) {
@@ -91,7 +118,7 @@ export function judgeLabels(stanza: Element, crossing: Crossing, checks: DomainC
     if (slot.label === undefined) {
       label = governing.defaultLabel;
       defaulted = true;
-      if (label === undefined) return refuse(`s2s.security_labels.policies[${JSON.stringify(governing.name)}].default_label`, 'forbidden', 'auth', `an unlabelled message does not cross to or from ${remote}: the policy ${governing.name} has no default label`);
+      if (label === undefined) return refuse(`s2s.security_labels.policies[${JSON.stringify(governing.name)}].default_label`, 'forbidden', 'auth', `an unlabelled message does not ${scope.passage}: the policy ${governing.name} has no default label`);
     } else {
       const effective = labels.effective(slot.label);
       label = effective.label;
@@ -102,19 +129,22 @@ export function judgeLabels(stanza: Element, crossing: Crossing, checks: DomainC
       }
     }
     const shown = governing.marking(label);
-    if (slot.parent === stanza) marking = shown;
+    if (slot.parent === stanza) {
+      marking = shown;
+      effectiveLabel = label;
+    }
     for (const { role, clearance } of parties) {
       // XEP-0258 section 5: the ACDF with the nil clearance always denies.
       if (!governing.grants(clearance.label, label)) {
         const held = clearance.label === undefined ? 'no clearance' : `clearance ${governing.marking(clearance.label)}`;
         const result = refuse(clearance.at, 'forbidden', 'auth', `the label ${shown} is not within the ${role}'s ${held}`);
-        return { ...result, marking: shown };
+        return { ...result, marking: shown, label };
       }
       steps.push({ check: 'clearance', outcome: 'pass', text: `${shown} is within the ${role}'s clearance ${governing.marking(clearance.label!)}`, rule: clearance.at });
     }
     const written = express(slot, label, defaulted, target, governing);
     if (written === 'no equivalent') {
-      const result = refuse(targetAt, 'forbidden', 'auth', `the label ${shown} has no equivalent under the policy ${target.name} of ${remote}`);
+      const result = refuse(targetAt, 'forbidden', 'auth', `the label ${shown} has no equivalent under the policy ${target.name} where it would ${scope.passage}`);
       return { ...result, marking: shown };
     }
     if (written !== undefined) {
@@ -124,7 +154,7 @@ export function judgeLabels(stanza: Element, crossing: Crossing, checks: DomainC
       steps.push({ check: 'labels', outcome: 'pass', text: `the label ${shown} crosses as it is`, rule: targetAt });
     }
   }
-  const audited = marking === undefined ? {} : { marking };
+  const audited = marking === undefined ? {} : { marking, ...(effectiveLabel === undefined ? {} : { label: effectiveLabel }) };
   if (replacements.size === 0) return { stanza, changedBy: [], steps, ...audited };
   // The copy has the same slots in the same order; each changed one gets its new label.
   const copy = stanza.clone();

@@ -136,13 +136,22 @@ export class SecurityPolicy {
   }
 }
 
+/** A room with a clearance (docs/labels.md, "Rooms"): the labels its messages may carry, and the label its occupants must be cleared for. */
+export interface RoomLabels {
+  clearance: Clearance & { label: Label };
+  label: { label: Label; at: string } | undefined;
+}
+
 /** The whole of `s2s.security_labels`, compiled once per policy snapshot. */
 export class SecurityLabels {
   readonly governing: SecurityPolicy;
+  /** whether messages between two users of this server are checked */
+  readonly local: boolean;
   readonly #policies = new Map<string, SecurityPolicy>();
   readonly #clearances: { patterns: JidPatternList; values: Clearance[] };
   /** rules' `clearance` settings read (the settings are the compiled rules' own objects, kept while their domain's checks are cached) */
   readonly #peerClearances = new WeakMap<object, Clearance>();
+  readonly #rooms: { patterns: JidPatternList; values: RoomLabels[] };
 
   constructor(config: SecurityLabelsConfig, groups: ReadonlyMap<string, readonly JidPattern[]>) {
     const governing = config.policies.find((policy) => policy.name === config.policy)!;
@@ -155,6 +164,26 @@ export class SecurityLabels {
       ),
       values: config.clearances.map((entry) => ({ label: this.governing.parse(entry.clearance), at: `s2s.security_labels.clearances[${JSON.stringify(entry.who)}]` })),
     };
+    this.local = config.local;
+    this.#rooms = {
+      patterns: new JidPatternList(
+        config.rooms.map((entry) => entry.who),
+        groups,
+      ),
+      values: config.rooms.map((entry) => {
+        const at = `s2s.security_labels.rooms[${JSON.stringify(entry.who)}]`;
+        return {
+          clearance: { label: this.governing.parse(entry.clearance), at: `${at}.clearance` },
+          label: entry.label === undefined ? undefined : { label: this.governing.parse(entry.label), at: `${at}.label` },
+        };
+      }),
+    };
+  }
+
+  /** A room's clearance and label: the first room pattern that covers its address; undefined: the room is not label-checked. */
+  roomOf(room: Jid): RoomLabels | undefined {
+    const index = this.#rooms.patterns.indexOf(room.bare());
+    return index >= 0 ? this.#rooms.values[index] : undefined;
   }
 
   policy(name: string | undefined): SecurityPolicy {

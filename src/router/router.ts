@@ -13,6 +13,7 @@ import type { LivePolicy } from '../policy/snapshot.ts';
 import { NS_SECURITY_LABEL } from '../policy/folding.ts';
 import type { Crossing } from '../policy/stanza-checks.ts';
 import type { PolicyAuditRecord } from '../storage/types.ts';
+import { judgeLocalMessage } from '../policy/local-labels.ts';
 import { stanzaErrorOf } from '../policy/verdict.ts';
 import type { Host, IqScope } from './host.ts';
 import type { BoundSession, SessionRegistry } from './sessions.ts';
@@ -173,6 +174,8 @@ export class Router {
   async #dispatch(stanza: Element, from: Jid, to: Jid | undefined, origin: Origin): Promise<void> {
     // RFC 6120 section 10.3: no `to` means the sender's own account (bare JID).
     const addressee = to ?? from.bare();
+    // XEP-0258 section 5.1: a message between two users of this server, when labels are checked here too.
+    if (origin.kind === 'client' && stanza.name === 'message') stanza = this.#localLabels(stanza, from, addressee);
     if (origin.kind === 'client') {
       const senderHost = this.hosts.get(from.domain);
       const kind = stanza.name as 'message' | 'presence' | 'iq';
@@ -350,6 +353,25 @@ export class Router {
     this.#logger.warn(`peering rule refused a stanza ${crossing.direction === 'out' ? 'to' : 'from'} another server`, { from: crossing.from.toString(), to: crossing.to.toString(), stanza: stanza.name, rule: verdict.rule, reason: verdict.text });
     if (!verdict.silent) this.bounce(stanza, stanzaErrorOf(verdict));
     return undefined;
+  }
+
+  /**
+   * `s2s.security_labels.local` (docs/labels.md, "Between users of this server"): the message
+   * to go on with (with the default label written when it had none), or the refusal thrown, to
+   * bounce to its sender; each decision recorded in the audit trail as the crossings' are.
+   */
+  #localLabels(stanza: Element, from: Jid, to: Jid): Element {
+    const labels = this.policy.current.labels;
+    const host = this.hosts.get(to.domain);
+    if (labels === undefined || host === undefined || host.service !== undefined) return stanza;
+    const judged = judgeLocalMessage(stanza, from, to, labels);
+    if (judged === undefined || (judged.refusal === undefined && judged.changedBy.length === 0)) return stanza;
+    const verdict = judged.refusal ?? { kind: 'transform' as const, rule: judged.changedBy.join(', '), text: judged.steps.at(-1)?.text ?? 'labelled' };
+    const marking = judged.marking === undefined ? labelOf(stanza) : { label: judged.marking };
+    this.policyDecisions?.({ time: Date.now(), rule: verdict.rule, verdict: judged.refusal ? 'refuse' : 'transform', direction: 'local', from: from.toString(), to: to.toString(), kind: stanza.name, ...marking, text: verdict.text });
+    if (judged.refusal === undefined) return judged.stanza;
+    this.#logger.warn('security labels refused a message between users of this server', { from: from.toString(), to: to.toString(), rule: judged.refusal.rule, reason: judged.refusal.text });
+    throw stanzaErrorOf(judged.refusal);
   }
 
   #internalError(error: unknown, stanza: Element): StanzaError {

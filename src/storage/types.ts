@@ -273,7 +273,8 @@ export interface PolicyAuditRecord {
   rule: string;
   /** refuse (bounced or dropped as a refusal), drop (an action that left nothing), transform (folded) */
   verdict: 'refuse' | 'drop' | 'transform';
-  direction: 'in' | 'out';
+  /** `local`: between two users of this server (security labels, docs/labels.md) */
+  direction: 'in' | 'out' | 'local';
   from: string;
   to: string;
   /** message, presence or iq */

@@ -143,6 +143,11 @@ class Driver:
                   'delay': delay_stamp(presence)}
         if presence['type'] == 'error':
             fields['condition'] = presence['error']['condition']
+        # XEP-0153 section 3.2: the avatar hash, when the presence carries one ('' for an empty <photo/>)
+        update = presence.xml.find('{vcard-temp:x:update}x')
+        if update is not None:
+            photo = update.find('{vcard-temp:x:update}photo')
+            fields['photo'] = None if photo is None else (photo.text or '')
         emit('presence', **fields)
 
     def on_subscription_request(self, presence):

@@ -10,11 +10,13 @@ Ops, besides im_driver's: publish (node, payload XML, optional item id, jid and 
 field: value), retract (node, item, optional jid), items (node, optional jid, ids, max), subscribe and
 unsubscribe (jid, node), create (jid, optional node and "config" as field: value), configure_get,
 configure_set (jid, node, config), delete_node, nodes (disco items, optional node), nick (XEP-0172),
-avatar (XEP-0084: data and metadata), bookmarks_set and bookmarks_get (XEP-0048 in private XML
+avatar (XEP-0084: data and metadata), vcard_photo_set and vcard_photo_get (XEP-0153: a vCard-temp PHOTO, the
+image as text), presence_photo (presence with the client's own vcard-temp:x:update), bookmarks_set and bookmarks_get (XEP-0048 in private XML
 storage, conferences as jid/name/autojoin/nick), interest (adds a +notify and sends presence
 again), raw_iq (sends "xml", returns the answer's XML).
 Unsolicited: pubsub_event with from and the <event/> XML, for publish, retract, delete and purge.
 """
+import base64
 import os
 import sys
 import xml.etree.ElementTree as ET
@@ -113,6 +115,32 @@ class PepDriver(im_driver.Driver):
         await self.client['xep_0084'].publish_avatar(data, timeout=IQ_TIMEOUT)
         await self.client['xep_0084'].publish_avatar_metadata([{'id': avatar_id, 'type': 'image/png', 'bytes': len(data)}], timeout=IQ_TIMEOUT)
         return {'avatar_id': avatar_id}
+
+    async def op_vcard_photo_set(self, command):
+        # XEP-0153 section 3.1: a legacy client's avatar, the whole vCard replaced (XEP-0054 section 3.2)
+        vcard = self.client['xep_0054'].make_vcard()
+        vcard['FN'] = command.get('fn', '')
+        if 'photo' in command:
+            vcard['PHOTO']['TYPE'] = command.get('type', 'image/png')
+            vcard['PHOTO']['BINVAL'] = command['photo'].encode()
+        await self.client['xep_0054'].publish_vcard(vcard, timeout=IQ_TIMEOUT)
+
+    async def op_vcard_photo_get(self, command):
+        iq = await self.client['xep_0054'].get_vcard(JID(command['jid']), local=False, cached=False, timeout=IQ_TIMEOUT)
+        vcard = iq['vcard_temp']
+        photo = vcard.xml.find('{vcard-temp}PHOTO')
+        if photo is None:
+            return {'fn': vcard['FN'], 'photo': None}
+        return {'fn': vcard['FN'], 'type': photo.findtext('{vcard-temp}TYPE', ''),
+                'photo': base64.b64decode(photo.findtext('{vcard-temp}BINVAL', '')).decode('latin-1')}
+
+    async def op_presence_photo(self, command):
+        # an available presence carrying the client's own vcard-temp:x:update (XEP-0153 section 3.2)
+        presence = self.client.make_presence(pto=command.get('to'))
+        update = ET.SubElement(presence.xml, '{vcard-temp:x:update}x')
+        if 'photo' in command:
+            ET.SubElement(update, '{vcard-temp:x:update}photo').text = command['photo'] or None
+        presence.send()
 
     async def op_bookmarks_set(self, command):
         from slixmpp.plugins.xep_0048.stanza import Bookmarks

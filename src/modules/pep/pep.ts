@@ -13,6 +13,7 @@ import { PubsubService } from '../../pubsub/service.ts';
 import { NS_PUBSUB, NS_PUBSUB_OWNER } from '../../pubsub/xmlns.ts';
 import type { FeatureModule, ModuleContext } from '../context.ts';
 import { sharesPresenceWith } from '../presence/shares-presence.ts';
+import { serveAvatarConversion } from './avatar-conversion.ts';
 import { serveBookmarksConversion } from './bookmarks.ts';
 import { CapsResolver, capsOf } from './caps-resolver.ts';
 import { NotifyInterests } from './interests.ts';
@@ -99,7 +100,7 @@ export const pepModule: FeatureModule = (context) => {
     return false;
   });
 
-  servePepDisco(host, storage, serviceOf, serveBookmarksConversion(host, serviceOf));
+  servePepDisco(host, storage, serviceOf, [...serveBookmarksConversion(host, serviceOf), ...serveAvatarConversion(context, serviceOf)]);
 };
 
 interface Learning {
