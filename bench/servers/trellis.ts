@@ -26,6 +26,7 @@ export async function startTrellis(options: ServerOptions): Promise<ServerUnderT
     'c2s.sasl_mechanisms: [SCRAM-SHA-1, SCRAM-SHA-256]',
     `c2s.scram_iterations: ${options.scramIterations}`,
     'limits.c2s_per_address: 0, limits.c2s_unauthenticated: 0 (every client comes from the load generator\'s address and they log in at once)',
+    'limits.max_open_files_percent: 100 (the default 90 refuses new clients at 18,000 descriptors of the 20,000 a process may open here; the scale run holds 19,000 sessions, and Prosody and ejabberd have no such guard)',
     'c2s.keepalive.interval: 0 (default 25 s: pings a silent client and drops it after 15 s more; the benchmark clients do not answer pings, and Prosody and ejabberd as configured here send none)',
     'c2s.rate lifted (Prosody runs these scenarios without mod_limits; bench/flood.ts measures the rates)',
     'log.level: warn',
@@ -102,7 +103,8 @@ ${tlsYaml(options.domain)}c2s:
   keepalive: { interval: 0 }
   rate: { bytes_per_second: 1073741824, burst_bytes: 1073741824, stanzas_per_second: 10000000, burst_stanzas: 10000000 }
 # Every benchmark client connects from the load generator's one address, and they log in at once.
-limits: { c2s_per_address: 0, c2s_unauthenticated: 0 }
+# The scale run holds 19,000 sessions of the 20,000 descriptors a process may open.
+limits: { c2s_per_address: 0, c2s_unauthenticated: 0, max_open_files_percent: 100 }
 # The benchmark users write to each other without rosters: no limit on messages from strangers.
 strangers: { max_messages: 0 }
 ${options.muc ? `muc: { max_occupants: ${options.muc.maxOccupants} }\n` : ''}hosts:
