@@ -1,10 +1,9 @@
 /** The audit trail of peering rules in SQLite (the PolicyAuditStore of src/storage/types.ts). */
 import type { DatabaseSync } from 'node:sqlite';
+import type { SqliteWrite } from './sqlite-write.ts';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { auditFilter, auditRecordOf } from './codec.ts';
 import type { PolicyAuditStore } from './types.ts';
-
-type Write = <T>(work: () => T) => T;
 
 /**
  * Records written per transaction. SQLite runs on the event loop, so a batch of thousands (a
@@ -13,7 +12,7 @@ type Write = <T>(work: () => T) => T;
  */
 const RECORDS_PER_TRANSACTION = 250;
 
-export function sqliteAuditStore(db: DatabaseSync, write: Write): PolicyAuditStore {
+export function sqliteAuditStore(db: DatabaseSync, write: SqliteWrite): PolicyAuditStore {
   const insert = db.prepare('INSERT INTO policy_audit (time, rule, verdict, direction, from_jid, to_jid, kind, label, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
   const pruneOld = db.prepare('DELETE FROM policy_audit WHERE time < ?');
   const pruneMany = db.prepare('DELETE FROM policy_audit WHERE id <= (SELECT id FROM policy_audit ORDER BY id DESC LIMIT 1 OFFSET ?)');

@@ -1,11 +1,10 @@
 /** FAST tokens (XEP-0484) in SQLite (the FastTokenStore of src/storage/types.ts). */
 import type { DatabaseSync } from 'node:sqlite';
+import type { SqliteWrite } from './sqlite-write.ts';
 import { fastTokenOf } from './codec.ts';
 import type { FastTokenStore } from './types.ts';
 
-type Write = <T>(work: () => T) => T;
-
-export function sqliteFastTokenStore(db: DatabaseSync, write: Write): FastTokenStore {
+export function sqliteFastTokenStore(db: DatabaseSync, write: SqliteWrite): FastTokenStore {
   const insert = db.prepare('INSERT OR REPLACE INTO fast_tokens (domain, username, hash, client_id, mechanism, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?, NULL)');
   const dropUnused = db.prepare('DELETE FROM fast_tokens WHERE domain = ? AND username = ? AND client_id = ? AND used_at IS NULL');
   const dropExpired = db.prepare('DELETE FROM fast_tokens WHERE domain = ? AND username = ? AND expires_at <= ?');

@@ -1,8 +1,7 @@
 /** Link queues in SQLite (the LinkQueueStore of src/storage/types.ts). */
 import type { DatabaseSync } from 'node:sqlite';
+import type { SqliteWrite } from './sqlite-write.ts';
 import type { LinkQueuedMessage, LinkQueueStore } from './types.ts';
-
-type Write = <T>(work: () => T) => T;
 
 interface Row {
   id: number | bigint;
@@ -12,7 +11,7 @@ interface Row {
 
 const toMessage = (row: Row): LinkQueuedMessage => ({ id: Number(row.id), stanza: row.stanza, queuedAt: Number(row.queued_at) });
 
-export function sqliteLinkQueueStore(db: DatabaseSync, write: Write): LinkQueueStore {
+export function sqliteLinkQueueStore(db: DatabaseSync, write: SqliteWrite): LinkQueueStore {
   const usage = db.prepare('SELECT count(*) AS n, coalesce(sum(bytes), 0) AS bytes FROM link_queue WHERE link = ?');
   const insert = db.prepare('INSERT INTO link_queue (link, stanza, bytes, queued_at) VALUES (?, ?, ?, ?)');
   const first = db.prepare('SELECT id, stanza, queued_at FROM link_queue WHERE link = ? ORDER BY id LIMIT ?');

@@ -1,11 +1,10 @@
 /** Persistent group-chat rooms in SQLite (the MucRoomStore of src/storage/types.ts). */
 import type { DatabaseSync } from 'node:sqlite';
+import type { SqliteWrite } from './sqlite-write.ts';
 import { groupRooms } from './codec.ts';
 import type { MucRoomStore } from './types.ts';
 
-type Write = <T>(work: () => T) => T;
-
-export function sqliteMucRoomStore(db: DatabaseSync, write: Write): MucRoomStore {
+export function sqliteMucRoomStore(db: DatabaseSync, write: SqliteWrite): MucRoomStore {
   const rooms = db.prepare('SELECT name, config FROM muc_rooms WHERE service = ? ORDER BY name');
   const affiliations = db.prepare('SELECT room, jid, affiliation, nick, reason FROM muc_affiliations WHERE service = ? ORDER BY room, jid');
   const upsert = db.prepare('INSERT INTO muc_rooms (service, name, config) VALUES (?, ?, ?) ON CONFLICT (service, name) DO UPDATE SET config = excluded.config');

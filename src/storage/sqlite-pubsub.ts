@@ -1,11 +1,11 @@
 /** Publish-subscribe nodes and items in SQLite (the PubsubStore of src/storage/types.ts). */
 import type { DatabaseSync } from 'node:sqlite';
+import type { SqliteWrite } from './sqlite-write.ts';
 import type { PubsubStore, StoredPubsubItem, StoredPubsubNode } from './types.ts';
 
-type Write = <T>(work: () => T) => T;
 type Row = Record<string, unknown>;
 
-export function sqlitePubsubStore(db: DatabaseSync, write: Write): PubsubStore {
+export function sqlitePubsubStore(db: DatabaseSync, write: SqliteWrite): PubsubStore {
   const nodes = db.prepare('SELECT name, state FROM pubsub_nodes WHERE service = ? ORDER BY name');
   const node = db.prepare('SELECT name, state FROM pubsub_nodes WHERE service = ? AND name = ?');
   const upsertNode = db.prepare('INSERT INTO pubsub_nodes (service, name, state) VALUES (?, ?, ?) ON CONFLICT (service, name) DO UPDATE SET state = excluded.state');

@@ -8,6 +8,7 @@ import { sqliteFastTokenStore } from './sqlite-fast-tokens.ts';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { writeTransaction, type SqliteWrite } from './sqlite-write.ts';
 import {
   decodeCredentials,
   decodeGroups,
@@ -101,21 +102,7 @@ class SqliteStorage implements Storage {
   }
 }
 
-type Write = <T>(work: () => T) => T;
-
-function writeTransaction<T>(db: DatabaseSync, work: () => T): T {
-  db.exec('BEGIN IMMEDIATE');
-  try {
-    const result = work();
-    db.exec('COMMIT');
-    return result;
-  } catch (error) {
-    if (db.isTransaction) db.exec('ROLLBACK');
-    throw error;
-  }
-}
-
-function accountStore(db: DatabaseSync, write: Write): AccountStore {
+function accountStore(db: DatabaseSync, write: SqliteWrite): AccountStore {
   const insert = db.prepare(
     'INSERT INTO accounts (domain, username, credentials) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
   );
@@ -161,7 +148,7 @@ function accountStore(db: DatabaseSync, write: Write): AccountStore {
   };
 }
 
-function rosterStore(db: DatabaseSync, write: Write): RosterStore {
+function rosterStore(db: DatabaseSync, write: SqliteWrite): RosterStore {
   const selectVersion = db.prepare(
     'SELECT version FROM roster_versions WHERE domain = ? AND username = ?',
   );
@@ -241,7 +228,7 @@ function rosterItemFromRow(row: Row): RosterItem {
   return item;
 }
 
-function offlineStore(db: DatabaseSync, write: Write): OfflineStore {
+function offlineStore(db: DatabaseSync, write: SqliteWrite): OfflineStore {
   const usage = db.prepare(
     `SELECT count(*) AS n, coalesce(sum(bytes), 0) AS bytes, coalesce(sum(sender = ?), 0) AS from_sender
      FROM offline_messages WHERE domain = ? AND username = ?`,
@@ -344,7 +331,7 @@ function serverDataStore(db: DatabaseSync): ServerDataStore {
   };
 }
 
-function abuseRuleStore(db: DatabaseSync, write: Write): AbuseRuleStore {
+function abuseRuleStore(db: DatabaseSync, write: SqliteWrite): AbuseRuleStore {
   const list = db.prepare('SELECT kind, value, reason, created_at FROM abuse_rules WHERE kind = ? ORDER BY created_at, value');
   const exists = db.prepare('SELECT 1 FROM abuse_rules WHERE kind = ? AND value = ?');
   const upsert = db.prepare(
