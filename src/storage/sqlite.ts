@@ -23,6 +23,7 @@ import { sqliteMucRoomStore } from './sqlite-muc.ts';
 import { sqlitePubsubStore } from './sqlite-pubsub.ts';
 import { sqliteLinkQueueStore } from './sqlite-link-queue.ts';
 import { sqliteArchiveStore } from './sqlite-archive.ts';
+import { SqliteGroupCommit } from './sqlite-group-commit.ts';
 import type { ArchiveStore } from './archive-types.ts';
 import type {
   AbuseRule,
@@ -79,11 +80,16 @@ class SqliteStorage implements Storage {
   readonly policyAudit: PolicyAuditStore;
   readonly fastTokens: FastTokenStore;
   readonly #db: DatabaseSync;
+  readonly #archiveCommits: SqliteGroupCommit;
 
   constructor(db: DatabaseSync) {
     this.#db = db;
     const write = <T>(work: () => T): T => writeTransaction(db, work);
-    this.accounts = accountStore(db, write);
+    // Archive appends are committed in groups: an account removed goes after those queued before.
+    this.accounts = accountStore(db, (work) => {
+      this.#archiveCommits.flush();
+      return write(work);
+    });
     this.rosters = rosterStore(db, write);
     this.offline = offlineStore(db, write);
     this.userData = userDataStore(db);
@@ -92,13 +98,16 @@ class SqliteStorage implements Storage {
     this.mucRooms = sqliteMucRoomStore(db, write);
     this.pubsub = sqlitePubsubStore(db, write);
     this.linkQueues = sqliteLinkQueueStore(db, write);
-    this.archive = sqliteArchiveStore(db);
+    this.#archiveCommits = new SqliteGroupCommit(db);
+    this.archive = sqliteArchiveStore(db, this.#archiveCommits);
     this.policyAudit = sqliteAuditStore(db, write);
     this.fastTokens = sqliteFastTokenStore(db, write);
   }
 
   async close(): Promise<void> {
-    if (this.#db.isOpen) this.#db.close();
+    if (!this.#db.isOpen) return;
+    this.#archiveCommits.flush();
+    this.#db.close();
   }
 }
 

@@ -1,0 +1,72 @@
+/**
+ * SQLite writes that many callers make at once, committed together: the writes queued during one
+ * turn of the event loop run in one transaction at its end. In WAL mode every commit appends each
+ * page it changed to the log, so a message archived in a transaction of its own rewrites the
+ * table's and every index's page (four pages, 16 KB) for one row; one transaction for a turn's
+ * messages writes those pages once (docs/performance.md, "Latency per hop").
+ */
+import type { DatabaseSync } from 'node:sqlite';
+import { writeTransaction } from './sqlite-write.ts';
+
+/** Writes in one transaction at most: a longer turn commits in several, so none holds the lock for long. */
+export const GROUP_COMMIT_MAX_WRITES = 500;
+
+interface QueuedWrite {
+  work: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+export class SqliteGroupCommit {
+  readonly #db: DatabaseSync;
+  #queued: QueuedWrite[] = [];
+  #scheduled = false;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  /**
+   * Runs `work` in the next group transaction and resolves with what it returned once that
+   * transaction is committed. A write that throws is rejected alone (SQLite undoes only the
+   * statement that failed); a commit that fails rejects every write of its transaction.
+   */
+  write<T>(work: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#queued.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      if (this.#queued.length >= GROUP_COMMIT_MAX_WRITES) this.flush();
+      else if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => {
+          this.#scheduled = false;
+          this.flush();
+        });
+      }
+    });
+  }
+
+  /** Commits what is queued now; reads and other writes call it first, so they see every write made before them. */
+  flush(): void {
+    const batch = this.#queued;
+    if (batch.length === 0) return;
+    this.#queued = [];
+    let outcomes: Outcome[];
+    try {
+      outcomes = writeTransaction(this.#db, () =>
+        batch.map((queued): Outcome => {
+          try {
+            return { ok: true, value: queued.work() };
+          } catch (error) {
+            return { ok: false, error };
+          }
+        }),
+      );
+    } catch (error) {
+      for (const queued of batch) queued.reject(error);
+      return;
+    }
+    outcomes.forEach((outcome, index) => (outcome.ok ? batch[index]!.resolve(outcome.value) : batch[index]!.reject(outcome.error)));
+  }
+}
