@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { serialize } from '../xml/serialize.ts';
 import { NS_CLIENT } from '../xml/element.ts';
 import { parseElement } from '../xml/parse-element.ts';
-import { stampRelayTrace, takeRelayTrace } from './relay-trace.ts';
+import { el } from '../xml/element.ts';
+import { announcesRelayTrace, relayTraceFeature, stampRelayTrace, takeRelayTrace } from './relay-trace.ts';
 
 describe('relay trace', () => {
   test('stamped, then taken off with its hops in order', () => {
@@ -21,5 +22,11 @@ describe('relay trace', () => {
     assert.equal(read.length, 65);
     assert.equal(read[0], 'h0.example');
     assert.equal(stanza.elements().length, 1);
+  });
+
+  test('a server announces it keeps the trace in its features; features without it do not', () => {
+    const features = el('features', 'http://etherx.jabber.org/streams', {}, el('starttls', 'urn:ietf:params:xml:ns:xmpp-tls'), relayTraceFeature());
+    assert.equal(announcesRelayTrace(features), true);
+    assert.equal(announcesRelayTrace(el('features', 'http://etherx.jabber.org/streams', {}, el('trace', 'urn:example:other'))), false);
   });
 });

@@ -1,10 +1,12 @@
 /**
  * The relay trace of a stanza a Trellis server relays (docs/peering.md, "Loops"): an extension
  * element in Trellis's namespace, `<relayed xmlns='urn:xmpp:trellis:relay:0'><hop by='centre.example'/></relayed>`,
- * one `<hop/>` per relaying server, oldest first. RFC 6120 section 8.4 lets a server ignore an
- * extension it does not understand and pass it on, so a peer that does not know the trace
- * carries it unchanged (it is simply not counted there); a Trellis server takes it off before it
- * delivers a stanza to a hosted domain. A trace, not a stanza-id cache: ids are the sender's
+ * one `<hop/>` per relaying server, oldest first. It travels only between servers that announce
+ * they keep it (`<trace xmlns='urn:xmpp:trellis:relay:0'/>` in their stream features, or in the
+ * `<bidi/>` that turns a stream bidirectional): another server takes the stanza as the last
+ * server on its way, since RFC 6120 section 10.4 has it deliver to its own domains and relay
+ * nothing, so it cannot be on a loop, and its users are not shown the servers a stanza crossed.
+ * A Trellis server takes the trace off before it delivers a stanza to a hosted domain. A trace, not a stanza-id cache: ids are the sender's
  * and not unique across senders (RFC 6120 section 8.1.3), and a cache would have to be shared
  * by every server on a path to see a stanza come back.
  */
@@ -26,6 +28,16 @@ export function takeRelayTrace(stanza: Element): string[] {
     stanza.remove(trace);
   }
   return hops;
+}
+
+/** What a server announces to say it keeps the trace of stanzas it is sent. */
+export function relayTraceFeature(): Element {
+  return el('trace', NS_TRELLIS_RELAY);
+}
+
+/** Whether stream features (or a `<bidi/>` request) announce the trace. */
+export function announcesRelayTrace(element: Element): boolean {
+  return element.getChild('trace', NS_TRELLIS_RELAY) !== undefined;
 }
 
 /** Puts the trace on a stanza this server relays, with this server's hop last. */

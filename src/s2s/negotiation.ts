@@ -241,7 +241,8 @@ export interface StepHost {
   /** Initiator: asks for `pair` by host activation instead of a dialback request; false when activation is not available here. */
   activate(pair: Pair): boolean;
   /** XEP-0288: bidi is on for this connection (requested by the initiator, accepted by the receiver); `reversePairs`: the receiver may ask for pairs too (reverse-pairs.ts). */
-  enableBidi(reversePairs: boolean): void;
+  /** `peerKeepsRelayTrace`: the receiver's peer asked for bidi announcing the relay trace (relay-trace.ts) */
+  enableBidi(reversePairs: boolean, peerKeepsRelayTrace?: boolean): void;
   /** Ends the negotiation: stanzas waiting bounce with `error`; the stream ends with `condition` if given. */
   fail(error: StanzaError, condition?: StreamErrorCondition): void;
 }

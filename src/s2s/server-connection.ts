@@ -5,6 +5,7 @@
  * What the peer proved is kept in the connection table, the pairs it may carry in the binding
  * table; stanzas go out for bound pairs, and come in through the receive check (inbound.ts).
  */
+import { announcesRelayTrace, relayTraceFeature, takeRelayTrace } from '../router/relay-trace.ts';
 import { stanzaKind } from '../router/traffic-counters.ts';
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
@@ -109,6 +110,8 @@ export class ServerConnection implements StepHost, ReverseHost, BindingsHost {
   #closeError: StanzaError | undefined;
   /** the output budget ran out once already (logged once per connection) */
   #overBudgetLogged = false;
+  /** The peer announced it keeps the relay trace (relay-trace.ts): stanzas sent to it carry theirs; others have it taken off. */
+  #peerKeepsRelayTrace = false;
   #negotiationTimer: NodeJS.Timeout;
   readonly #activation: HostActivation;
   /** bidi with a peer that takes pair requests from the receiving side too (reverse-pairs.ts) */
@@ -235,10 +238,11 @@ export class ServerConnection implements StepHost, ReverseHost, BindingsHost {
     return this.#owner.connectionTable.get(this.id)?.bidi ?? false;
   }
 
-  enableBidi(reversePairs: boolean): void {
+  enableBidi(reversePairs: boolean, peerKeepsRelayTrace = false): void {
     const row = this.#owner.connectionTable.get(this.id);
     if (!row || row.bidi) return;
     row.bidi = true;
+    if (peerKeepsRelayTrace) this.#peerKeepsRelayTrace = true;
     if (reversePairs) this.#reverse = new ReversePairs(this);
     this.logger.info(`${this.label} bidirectional (XEP-0288)`, { reverse_pairs: reversePairs || undefined });
   }
@@ -536,6 +540,7 @@ export class ServerConnection implements StepHost, ReverseHost, BindingsHost {
   sendStanza(stanza: Element, pair: Pair, resends = 0): void {
     this.context.router.traffic.sent.add('server', stanzaKind(stanza.name));
     this.traffic.count('out', stanza);
+    if (!this.#peerKeepsRelayTrace) takeRelayTrace(stanza);
     const outcome = this.#tracker.send(serialize(stanza, NS_CLIENT), pair, resends);
     if (outcome === 'acks-given-up') this.logger.warn('s2s peer stopped acknowledging: acknowledgements given up', { limit: 'unacknowledged stanzas' });
     if (outcome !== 'over-budget') return;
@@ -655,6 +660,7 @@ export class ServerConnection implements StepHost, ReverseHost, BindingsHost {
   #features(): Element {
     const features = new Element('features', NS_STREAMS);
     if (!this.#negotiation.offer(features)) features.c('sm', {}, NS_SM);
+    features.append(relayTraceFeature());
     this.#debug(`${this.label} offered features`, () => ({ features: featureNames(features) }));
     return features;
   }
@@ -683,6 +689,7 @@ export class ServerConnection implements StepHost, ReverseHost, BindingsHost {
       }
       this.#debug(`${this.label} received features`, () => ({ features: featureNames(element) }));
       this.#acks.features(element);
+      if (announcesRelayTrace(element)) this.#peerKeepsRelayTrace = true;
       this.#dialback!.observe(element);
       this.#negotiation.features(element);
       if (!this.#hostNames) this.#settleHostNamed(false);

@@ -38,6 +38,18 @@ describe('the bidi step (XEP-0288)', () => {
       assert.deepEqual([prosody.bidi, prosody.reversePairs], [true, false], 'a peer without the extension is never asked');
     });
 
+    test('a peer announcing the relay trace is told we keep it too; the receiver notes it from <bidi/>', () => {
+      const host = initiator();
+      bidiStep(host).begin!(features(`${FEATURE}<trace xmlns='urn:xmpp:trellis:relay:0'/>`));
+      assert.match(host.wire[0]!, /^<bidi xmlns=["']urn:xmpp:bidi["']><trace xmlns=["']urn:xmpp:trellis:relay:0["']\/><\/bidi>$/);
+      const receiving = receiver();
+      bidiStep(receiving).handle!(parseElement("<bidi xmlns='urn:xmpp:bidi'><trace xmlns='urn:xmpp:trellis:relay:0'/></bidi>"));
+      assert.deepEqual([receiving.bidi, receiving.keepsRelayTrace], [true, true]);
+      const plain = receiver();
+      bidiStep(plain).handle!(parseElement("<bidi xmlns='urn:xmpp:bidi'/>"));
+      assert.deepEqual([plain.bidi, plain.keepsRelayTrace], [true, false]);
+    });
+
     test('not offered (ejabberd, jabberd2): nothing is sent, the connection stays one-way', () => {
       const host = initiator();
       assert.equal(bidiStep(host).begin!(features("<dialback xmlns='urn:xmpp:features:dialback'/>")), 'done');

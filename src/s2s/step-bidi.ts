@@ -7,6 +7,7 @@
  * also bound the other way on the same connection; and between two Trellis servers the
  * receiver may ask for pairs too (reverse-pairs.ts), which the initiator's `<bidi/>` says it takes.
  */
+import { announcesRelayTrace, relayTraceFeature } from '../router/relay-trace.ts';
 import { Element } from '../xml/element.ts';
 import { NS_BIDI, NS_BIDI_FEATURE } from '../xml/namespaces.ts';
 import type { Step, StepHost, StepResult } from './negotiation.ts';
@@ -29,7 +30,9 @@ export function bidiStep(host: StepHost): Step {
       if (allowed() && features?.getChild('bidi', NS_BIDI_FEATURE)) {
         // A peer that offered the pairs extension is told we take its pair requests (reverse-pairs.ts).
         const reverse = host.secure && features.getChild('pairs', NS_TRELLIS_S2S) !== undefined;
-        host.write(new Element('bidi', NS_BIDI, {}, reverse ? [new Element('pairs', NS_TRELLIS_S2S)] : []));
+        // A peer that keeps the relay trace is told we keep it too, for what it sends us on this stream (relay-trace.ts).
+        const trace = announcesRelayTrace(features) ? [relayTraceFeature()] : [];
+        host.write(new Element('bidi', NS_BIDI, {}, [...trace, ...(reverse ? [new Element('pairs', NS_TRELLIS_S2S)] : [])]));
         host.enableBidi(reverse);
       }
       return 'done';
@@ -37,7 +40,7 @@ export function bidiStep(host: StepHost): Step {
 
     handle(element): StepResult {
       if (host.role === 'receiver' && element.name === 'bidi' && allowed()) {
-        host.enableBidi(host.secure && element.getChild('pairs', NS_TRELLIS_S2S) !== undefined);
+        host.enableBidi(host.secure && element.getChild('pairs', NS_TRELLIS_S2S) !== undefined, announcesRelayTrace(element));
         return 'done';
       }
       // Not an error the stream ends with: bidi stays off and the peer's stanzas keep their one direction.

@@ -124,7 +124,8 @@ class Driver:
         if msg.xml.find('{urn:xmpp:mam:2}result') is not None:
             return  # an archive result, returned by mam_iterate
         emit('message', **{'from': str(msg['from']), 'to': str(msg['to']), 'type': msg['type'],
-                           'body': msg['body'], 'id': msg['id'], 'delay': delay_stamp(msg)})
+                           'body': msg['body'], 'id': msg['id'], 'delay': delay_stamp(msg),
+                           'children': [child.tag for child in msg.xml]})
 
     def on_carbon(self, direction, forwarded):
         emit('carbon', direction=direction, **{'from': str(forwarded['from']), 'to': str(forwarded['to']),

@@ -109,6 +109,9 @@ describe('a plain peer (Prosody) reaches a fronted domain through a Trellis edge
     await bob.ok({ op: 'message', to: PAT, body: 'hello outside', msg_id: 'front-2' });
     const answer = await pat.waitEvent((event) => event.event === 'message' && event.body === 'hello outside', 20_000).catch((error) => assert.fail(`${error}\n${diagnostics()}`));
     assert.equal(String(answer.from), `${BOB}/lab`);
+    // Prosody does not announce the relay trace: the edge takes it off, and Pat is not shown the route.
+    assert.ok(Array.isArray(answer.children), JSON.stringify(answer));
+    assert.ok(!(answer.children as string[]).some((tag) => tag.includes('urn:xmpp:trellis:relay:0')), JSON.stringify(answer.children));
   });
 
   it('the edge authenticated the pair as inside.example both ways with Prosody, and relays on its own pair inward', async () => {

@@ -54,6 +54,7 @@ export class FakeStepHost implements StepHost, ReverseHost {
   bidi = false;
   /** bidi was turned on with reverse pair requests (reverse-pairs.ts) */
   reversePairs = false;
+  keepsRelayTrace = false;
   /** pairs the peer asked for on the connection we opened and we granted (reverse-pairs.ts) */
   readonly grantedPairs: (Pair & { method: AuthMethod })[] = [];
   hostNamed: boolean;
@@ -141,9 +142,10 @@ export class FakeStepHost implements StepHost, ReverseHost {
     return this.activation;
   }
 
-  enableBidi(reversePairs: boolean): void {
+  enableBidi(reversePairs: boolean, peerKeepsRelayTrace = false): void {
     this.bidi = true;
     this.reversePairs = reversePairs;
+    this.keepsRelayTrace = peerKeepsRelayTrace;
   }
 
   admitsSender(pair: Pair, method: AuthMethod): Admission {
