@@ -1,7 +1,8 @@
 /**
  * `trellis policy explain --from A --to B`: what the compiled policy decides for traffic
- * between a hosted domain and a remote one, question by question, each with the key path of
- * the rule that decided. The answers come from the same snapshot the server decides with.
+ * between a hosted domain and a remote one, or between two remote domains this server relays
+ * between (a trunk, an edge, a domain it fronts), question by question, each with the key path
+ * of the rule that decided. The answers come from the same snapshot the server decides with.
  */
 import { parseJid } from '../jid/jid.ts';
 import type { Element } from '../xml/element.ts';
@@ -29,6 +30,7 @@ export interface StanzaExplanation {
 
 export type Explanation =
   | { direction: 'out' | 'in'; local: string; remote: string; steps: ExplainedStep[]; stanza?: StanzaExplanation }
+  | { direction: 'relay'; from: string; to: string; steps: ExplainedStep[]; stanza?: StanzaExplanation }
   | { direction: 'none'; reason: string };
 
 function step(question: string, verdict: Verdict): ExplainedStep {
@@ -47,10 +49,9 @@ export function explain(policy: PolicySnapshot, hosted: (domain: string) => bool
   const toDomain = parseJid(to).domain;
   const [fromHosted, toHosted] = [hosted(fromDomain), hosted(toDomain)];
   if (fromHosted && toHosted) return { direction: 'none', reason: `both ${fromDomain} and ${toDomain} are hosted here: stanzas between them never leave this server` };
-  if (!fromHosted && !toHosted) return { direction: 'none', reason: `neither ${fromDomain} nor ${toDomain} is hosted here: stanzas between them never pass this server` };
+  if (!fromHosted && !toHosted) return explainRelay(policy, from, to, stanza);
   const [local, remote] = fromHosted ? [fromDomain, toDomain] : [toDomain, fromDomain];
-  const required = policy.requirement(remote);
-  const level: ExplainedStep = { question: 'level', verdict: required.level, text: `${remote} must reach ${required.level}`, rule: required.rule };
+  const level = levelStep(policy, remote);
   const pair = step('pair', policy.authenticate({ local, remote }));
   const demands = policy.pairDemands(remote).map(({ demand, rule }): ExplainedStep => ({ question: 'pair', verdict: 'requires', text: `${remote} needs ${demand}, both ways`, rule }));
   const checked = stanza === undefined ? {} : { stanza: explainStanza(policy, stanza, fromHosted ? 'out' : 'in', from, to) };
@@ -60,22 +61,66 @@ export function explain(policy: PolicySnapshot, hosted: (domain: string) => bool
   return { direction: 'in', local, remote, steps: [step('connection', policy.connection({ domain: remote, direction: 'in' })), level, pair, ...demands], ...checked };
 }
 
-function explainStanza(policy: PolicySnapshot, stanza: Element, direction: 'in' | 'out', from: string, to: string): StanzaExplanation {
+function levelStep(policy: PolicySnapshot, remote: string): ExplainedStep {
+  const required = policy.requirement(remote);
+  return { question: 'level', verdict: required.level, text: `${remote} must reach ${required.level}`, rule: required.rule };
+}
+
+/**
+ * Two remote domains: relayed when policy routes both (docs/peering.md, "Trunks and relaying"),
+ * the checks of the sender's rule applied as the stanza comes in and the recipient's as it goes
+ * out, as the router does; otherwise it never passes this server.
+ */
+function explainRelay(policy: PolicySnapshot, from: string, to: string, stanza: Element | undefined): Explanation {
+  const [fromDomain, toDomain] = [parseJid(from).domain, parseJid(to).domain];
+  const relay = policy.relay(fromDomain, toDomain);
+  if (relay.kind === 'reject') return { direction: 'none', reason: `neither ${fromDomain} nor ${toDomain} is hosted here, and stanzas between them are not relayed: ${relay.text}  [${relay.rule}]` };
+  // `front` is allowed only on a rule for one domain (docs/peering.md, "Fronting a plain peer").
+  const fronting = [fromDomain, toDomain]
+    .filter((domain) => policy.fronts(domain))
+    .map((domain): ExplainedStep => ({ question: 'front', verdict: 'fronted', text: `this server answers for ${domain} toward other servers; its stanzas go on to its own server`, rule: `s2s.peering["${domain}"].front` }));
+  const steps = [
+    step('relay', relay),
+    ...fronting,
+    step('connection', policy.connection({ domain: fromDomain, direction: 'in' })),
+    levelStep(policy, fromDomain),
+    step('route', policy.route(toDomain)),
+    step('connection', policy.connection({ domain: toDomain, direction: 'out' })),
+    levelStep(policy, toDomain),
+  ];
+  if (stanza === undefined) return { direction: 'relay', from: fromDomain, to: toDomain, steps };
+  const coming = judgeStanza(policy, addressedCopy(stanza, from, to), 'in');
+  if (coming.crossed === undefined) return { direction: 'relay', from: fromDomain, to: toDomain, steps, stanza: coming.explanation };
+  const going = judgeStanza(policy, coming.crossed, 'out');
+  return { direction: 'relay', from: fromDomain, to: toDomain, steps, stanza: { ...going.explanation, checks: [...coming.explanation.checks, ...going.explanation.checks] } };
+}
+
+function addressedCopy(stanza: Element, from: string, to: string): Element {
   const addressed = stanza.clone();
   addressed.attrs.from = from;
   addressed.attrs.to = to;
-  const { verdict, steps } = policy.stanzaCrossing(addressed, { direction, from: parseJid(from), to: parseJid(to) });
-  if (verdict.kind === 'reject') return { checks: steps, crossing: undefined, bounce: verdict.silent ? undefined : `${verdict.condition}: ${verdict.text}` };
-  return { checks: steps, crossing: serialize(verdict.kind === 'transform' ? verdict.stanza : addressed), bounce: undefined };
+  return addressed;
+}
+
+function explainStanza(policy: PolicySnapshot, stanza: Element, direction: 'in' | 'out', from: string, to: string): StanzaExplanation {
+  return judgeStanza(policy, addressedCopy(stanza, from, to), direction).explanation;
+}
+
+/** The checks of a crossing on an addressed stanza: what they say, and the stanza that crosses (undefined when refused or dropped). */
+function judgeStanza(policy: PolicySnapshot, addressed: Element, direction: 'in' | 'out'): { explanation: StanzaExplanation; crossed: Element | undefined } {
+  const { verdict, steps } = policy.stanzaCrossing(addressed, { direction, from: parseJid(addressed.attrs.from!), to: parseJid(addressed.attrs.to!) });
+  if (verdict.kind === 'reject') return { explanation: { checks: steps, crossing: undefined, bounce: verdict.silent ? undefined : `${verdict.condition}: ${verdict.text}` }, crossed: undefined };
+  const crossed = verdict.kind === 'transform' ? verdict.stanza : addressed;
+  return { explanation: { checks: steps, crossing: serialize(crossed), bounce: undefined }, crossed };
 }
 
 /** The explanation as lines for a terminal. */
 export function formatExplanation(explanation: Explanation): string {
   if (explanation.direction === 'none') return `${explanation.reason}\n`;
-  const heading =
-    explanation.direction === 'out'
-      ? `${explanation.local} -> ${explanation.remote}: outgoing, ${explanation.remote} is a remote domain`
-      : `${explanation.remote} -> ${explanation.local}: incoming from the remote domain ${explanation.remote}`;
+  let heading: string;
+  if (explanation.direction === 'relay') heading = `${explanation.from} -> ${explanation.to}: relayed, neither domain is hosted here`;
+  else if (explanation.direction === 'out') heading = `${explanation.local} -> ${explanation.remote}: outgoing, ${explanation.remote} is a remote domain`;
+  else heading = `${explanation.remote} -> ${explanation.local}: incoming from the remote domain ${explanation.remote}`;
   const width = Math.max(...explanation.steps.map((entry) => entry.question.length));
   const verdictWidth = Math.max(...explanation.steps.map((entry) => entry.verdict.length));
   const lines = explanation.steps.map((entry) => `  ${entry.question.padEnd(width)}  ${entry.verdict.padEnd(verdictWidth)}  ${entry.text}  [${entry.rule}]`);

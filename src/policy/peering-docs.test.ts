@@ -123,3 +123,20 @@ test('the fronting examples: the edge fronts inside.example and relays between i
   assert.equal(inner.speaksFor('edge.example', 'outside.example').kind, 'continue');
   assert.equal(inner.fronted.size, 0);
 });
+
+test('explain on the fronting edge: the relay between outside.example and the fronted domain, as the page shows', () => {
+  const config = exampleBesideFiles('fronting-edge', ['ca.crt', 'edge.example.crt', 'edge.example.key']);
+  const edge = new PolicySnapshot(config);
+  const edgeHosts = (domain: string) => config.hosts.some((host) => host.domain === domain);
+  const shown = /\$ trellis policy explain --from pat@outside\.example --to bob@inside\.example\n([\s\S]*?)```/.exec(DOC)![1]!;
+  const explained = explain(edge, edgeHosts, 'pat@outside.example', 'bob@inside.example');
+  assert.equal(formatExplanation(explained), shown);
+  assert.equal(explained.direction, 'relay');
+  assert.deepEqual(explained.direction === 'relay' && explained.steps.map((step) => step.question), ['relay', 'front', 'connection', 'level', 'route', 'connection', 'level']);
+  const back = explain(edge, edgeHosts, 'bob@inside.example', 'pat@outside.example', parseElement("<message xmlns='jabber:client'><body>hi</body></message>"));
+  assert.equal(back.direction, 'relay');
+  assert.match(back.direction === 'relay' ? back.stanza?.crossing ?? '' : '', /from="bob@inside\.example" to="pat@outside\.example"/);
+  const hidden = explain(edge, edgeHosts, 'pat@outside.example', 'x@hidden.example');
+  assert.equal(hidden.direction, 'none');
+  assert.match(formatExplanation(hidden), /neither outside\.example nor hidden\.example is hosted here, and stanzas between them are not relayed/);
+});
