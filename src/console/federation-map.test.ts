@@ -47,6 +47,7 @@ const RULES = [
   { domain: 'edge.partner.example', subdomains: false, via: { kind: 'address', host: '198.51.100.9', port: 5269 }, speaks_for: ['partner.example', '*.partner.example'] },
   { domain: 'closed.example', subdomains: false, route: 'reject' },
   { domain: 'plain.example', subdomains: false, level: 'trusted' },
+  { domain: 'inside.example', subdomains: false, via: { kind: 'address', host: '10.0.0.2', port: 5269 }, front: true },
 ] as unknown as S2sPeeringRule[];
 const LINKS = [{ name: 'hq', address: '198.51.100.1:5270', transport: 'tls', connect: 'out', remote_domains: ['corp.example'] }] as unknown as LinkConfig[];
 
@@ -76,6 +77,7 @@ test('routes and links of the configuration: a next hop address is the host a co
     ['route:corp.example', 'link:hq', 'over link hq'],
     ['domain:edge.partner.example', 'host:198.51.100.9', 'via 198.51.100.9:5269; trunk speaking for partner.example, *.partner.example'],
     ['domain:closed.example', 'rejected', 'route: reject'],
+    ['domain:inside.example', 'host:10.0.0.2', 'via 10.0.0.2:5269; fronted here for other servers'],
   ]);
   const link = map.nodes.find((node) => node.id === 'link:hq');
   assert.deepEqual([link?.kind, link?.up], ['link', true]);

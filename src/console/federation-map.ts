@@ -103,7 +103,9 @@ export function federationMap(sources: AdminSources, config: MapConfig): Federat
     const what = rule.link !== undefined ? `over link ${rule.link}` : rule.via?.kind === 'address' ? `via ${rule.via.host}:${rule.via.port}` : rule.via ? `via ${rule.via.domain}` : 'route: reject';
     // A trunk peer (docs/peering.md, "Trunks and relaying") carries the domains it speaks for.
     const trunk = rule.speaks_for === undefined ? '' : `; trunk speaking for ${rule.speaks_for.join(', ')}`;
-    edges.push({ id: `route ${rule.domain}`, kind: 'route', source: from, target: to, label: `${what}${trunk}` });
+    // A fronted domain (docs/peering.md, "Fronting a plain peer"): this server answers for it toward other servers.
+    const front = rule.front === true ? '; fronted here for other servers' : '';
+    edges.push({ id: `route ${rule.domain}`, kind: 'route', source: from, target: to, label: `${what}${trunk}${front}` });
   }
   const rows = new Map((sources.links?.rows() ?? []).map((row) => [row.name, row]));
   for (const link of config.links) {
