@@ -58,6 +58,7 @@ describe('security labels between users of this server and in its rooms', () => 
     assert.match(bounced, /type=["']error["'][\s\S]*<forbidden /);
     assert.match(bounced, /sender bob@example\.com's clearance RESTRICTED \(s2s\.security_labels\.clearances\["\*@example\.com"\]\)/);
     assert.doesNotMatch(bounced, /<securitylabel/);
+    assert.doesNotMatch(bounced, /merger plans/, 'XEP-0258 section 5: the error carries none of the refused content');
     bob.send(`<message to='cfo@example.com' type='chat' id='fine'><body>lunch at noon</body>${label('restricted')}</message>`);
     bob.send(`<message to='cfo@example.com' type='chat' id='plain'><body>no label</body></message>`);
     assert.match(await stanzaWithId(cfo, 'fine'), /<displaymarking>RESTRICTED<\/displaymarking>/);
@@ -104,6 +105,7 @@ describe('security labels between users of this server and in its rooms', () => 
     const bounced = await stanzaWithId(ceo, 'too-legal');
     assert.match(bounced, /type=["']error["'][\s\S]*<forbidden /);
     assert.match(bounced, /rooms\["board@conference\.example\.com"\]\.clearance/);
+    assert.doesNotMatch(bounced, /the lawsuit/);
     ceo.send(`<message to='${BOARD}' type='groupchat' id='after'><body>after the refusal</body></message>`);
     await stanzaWithId(cfo, 'after');
     assert.doesNotMatch(cfo.received, /the lawsuit/);

@@ -81,7 +81,8 @@ export function judgeLabelsFor(stanza: Element, labels: SecurityLabels, scope: L
     const quiet = options.quiet === true || silent;
     const text = `${why} (${at}${silent ? `; ${scope.silentAt} = drop` : ''})`;
     steps.push({ check: 'labels', outcome: options.quiet ? 'drop' : 'refuse', text, rule: at });
-    return { refusal: reject(at, condition, text, { type, silent: quiet }), stanza, changedBy: [], steps };
+    // XEP-0258 section 5: the error carries nothing of the refused stanza's content.
+    return { refusal: reject(at, condition, text, { type, silent: quiet, withholdsContent: true }), stanza, changedBy: [], steps };
   };
   const type = stanza.attrs.type;
   const own = stanza.getChildren('securitylabel', NS_SECURITY_LABEL);

@@ -24,7 +24,7 @@ export type Verdict =
   /** go on as asked */
   | { kind: 'continue'; rule: string; text: string }
   /** refuse one stanza or one pair: the stanza bounces, the pair is refused, the stream lives */
-  | { kind: 'reject'; rule: string; condition: StanzaErrorCondition; type: StanzaErrorType | undefined; text: string; silent: boolean }
+  | { kind: 'reject'; rule: string; condition: StanzaErrorCondition; type: StanzaErrorType | undefined; text: string; silent: boolean; withholdsContent?: boolean }
   /** end the stream with a stream error */
   | { kind: 'close'; rule: string; condition: StreamErrorCondition; text: string }
   /** send the stanza on by this next hop */
@@ -51,8 +51,9 @@ export function proceed(rule: string, text: string): Verdict & { kind: 'continue
  * A refusal of one stanza or pair; `type` defaults to the condition's (RFC 6120 section 8.3.3). `silent`: nothing is sent back (refused presence, as
  * undeliverable presence is dropped, RFC 6121 section 8.5.1).
  */
-export function reject(rule: string, condition: StanzaErrorCondition, text: string, options: { type?: StanzaErrorType; silent?: boolean } = {}): Verdict & { kind: 'reject' } {
-  return { kind: 'reject', rule, condition, type: options.type, text, silent: options.silent ?? false };
+/** `withholdsContent`: the error bounced carries none of the refused stanza's content (see StanzaError). */
+export function reject(rule: string, condition: StanzaErrorCondition, text: string, options: { type?: StanzaErrorType; silent?: boolean; withholdsContent?: boolean } = {}): Verdict & { kind: 'reject' } {
+  return { kind: 'reject', rule, condition, type: options.type, text, silent: options.silent ?? false, ...(options.withholdsContent ? { withholdsContent: true } : {}) };
 }
 
 export function close(rule: string, condition: StreamErrorCondition, text: string): Verdict & { kind: 'close' } {
@@ -65,5 +66,7 @@ export function route(rule: string, via: NextHop, text: string): Verdict & { kin
 
 /** The error a rejected stanza bounces with; its text names the rule. */
 export function stanzaErrorOf(verdict: Verdict & { kind: 'reject' }): StanzaError {
-  return new StanzaError(verdict.condition, verdict.text, verdict.type);
+  const error = new StanzaError(verdict.condition, verdict.text, verdict.type);
+  if (verdict.withholdsContent) error.withholdsContent = true;
+  return error;
 }

@@ -68,6 +68,8 @@ export class StanzaError extends Error {
   readonly by?: string;
   /** an application-specific condition element (RFC 6120 section 8.3.4), such as XEP-0060's pubsub#errors */
   appCondition?: Element;
+  /** the reply carries none of the stanza's payload: a refusal by security label (XEP-0258 section 5) */
+  withholdsContent?: boolean;
   constructor(condition: StanzaErrorCondition, text?: string, type?: StanzaErrorType, by?: string) {
     const stackTraceLimit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
@@ -91,7 +93,8 @@ export function isErrorOrResult(stanza: Element): boolean {
 
 /**
  * The error reply to a stanza: addresses swapped, same id, type "error", and for messages and
- * presence the original payload kept (RFC 6120 section 8.3.1 allows it; it helps the sender).
+ * presence the original payload kept (RFC 6120 section 8.3.1 allows it; it helps the sender)
+ * unless the error withholds it.
  * Returns undefined for stanzas that must not be answered.
  */
 export function errorReply(stanza: Element, error: StanzaError): Element | undefined {
@@ -103,7 +106,7 @@ export function errorReply(stanza: Element, error: StanzaError): Element | undef
     type: 'error',
   });
   // XEP-0258 section 5: an error never carries a security label (it is not itself label-checked).
-  if (stanza.name !== 'iq') for (const child of stanza.children) if (typeof child !== 'string' && child.xmlns !== NS_SECURITY_LABEL) reply.append(child);
+  if (stanza.name !== 'iq' && !error.withholdsContent) for (const child of stanza.children) if (typeof child !== 'string' && child.xmlns !== NS_SECURITY_LABEL) reply.append(child);
   const errorElement = reply.c('error', { type: error.type, ...(error.by ? { by: error.by } : {}) });
   errorElement.c(error.condition, {}, NS_STANZA_ERRORS);
   if (error.text) errorElement.c('text', { 'xml:lang': 'en' }, NS_STANZA_ERRORS).t(error.text);

@@ -139,6 +139,7 @@ ${POLICIES('partner')}
     assert.match(error, /<forbidden xmlns=["']urn:ietf:params:xml:ns:xmpp-stanzas["']\/>/);
     assert.match(error, /the label SECRET is not within the recipient bob@partner.example's clearance CONFIDENTIAL FINANCE \(s2s.security_labels.clearances\["\*@partner.example"\]\)/);
     assert.doesNotMatch(error, /securitylabel/, 'an error carries no label (XEP-0258 section 5)');
+    assert.doesNotMatch(error, /the plan/, 'nor any of the refused content (XEP-0258 section 5)');
     await noLongerArriving(alice, bob, 'bob@partner.example/r', 'the plan');
     const rule = 's2s.security_labels.clearances["*@partner.example"]';
     let records: { rule: string; verdict: string; label?: string; from: string }[] = [];
