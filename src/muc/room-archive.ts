@@ -59,14 +59,14 @@ export class RoomArchives {
     const id = newArchiveId();
     const record = { id, position: nextArrival(), withBare: by, withResource: nickOf(message), stanza: serialize(stored) };
     addStanzaId(message, by, id);
-    this.#writing = this.#writing.then(async () => {
-      try {
-        await this.#storage.archive.append({ domain: this.#domain, name: room.name }, record);
-        this.retention.noteWritten(room.name);
-      } catch (error) {
-        this.#logger.error('a room message could not be archived', { room: by, error: error instanceof Error ? error.message : String(error) });
-      }
-    });
+    // Not chained behind the previous write: the SQLite driver commits appends in the order made,
+    // together (src/storage/sqlite-group-commit.ts); a query waits for the last one.
+    const previous = this.#writing;
+    const written = this.#storage.archive.append({ domain: this.#domain, name: room.name }, record).then(
+      () => this.retention.noteWritten(room.name),
+      (error: unknown) => this.#logger.error('a room message could not be archived', { room: by, error: error instanceof Error ? error.message : String(error) }),
+    );
+    this.#writing = Promise.all([previous, written]).then(() => undefined);
   }
 
   /** Section 7.1.2: whoever may enter the room now may read its archive: not an outcast, and a member of a members-only room. */

@@ -75,4 +75,18 @@ describe('SqliteGroupCommit', () => {
     await assert.rejects(write, /within a transaction/);
     db.exec('ROLLBACK');
   });
+
+  test('with a window, writes queued within it are committed together at its end', async () => {
+    const db = database();
+    const commits = new SqliteGroupCommit(db, 30);
+    const insert = db.prepare('INSERT INTO t (n) VALUES (?)');
+    const first = commits.write(() => insert.run(1));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const second = commits.write(() => insert.run(2));
+    assert.equal(db.prepare('SELECT count(*) AS c FROM t').get()!.c, 0, 'nothing committed before the window ends');
+    const started = Date.now();
+    await Promise.all([first, second]);
+    assert.ok(Date.now() - started >= 15, 'the window was waited for');
+    assert.equal(db.prepare('SELECT count(*) AS c FROM t').get()!.c, 2);
+  });
 });

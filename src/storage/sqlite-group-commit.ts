@@ -1,14 +1,15 @@
 /**
- * SQLite writes that many callers make at once, committed together: the writes queued during one
- * turn of the event loop run in one transaction at its end. In WAL mode every commit appends each
- * page it changed to the log, so a message archived in a transaction of its own rewrites the
- * table's and every index's page (four pages, 16 KB) for one row; one transaction for a turn's
- * messages writes those pages once (docs/performance.md, "Latency per hop").
+ * SQLite writes that many callers make at once, committed together: the writes queued within a
+ * short window run in one transaction at its end. In WAL mode every commit appends each page it
+ * changed to the log, so a message archived in a transaction of its own rewrites the table's
+ * page and a page of each of its four indexes (16 KB) for one row; one transaction for a window's
+ * messages writes each of those pages once, however many rows it took (docs/performance.md,
+ * "The message archive's writes").
  */
 import type { DatabaseSync } from 'node:sqlite';
 import { writeTransaction } from './sqlite-write.ts';
 
-/** Writes in one transaction at most: a longer turn commits in several, so none holds the lock for long. */
+/** Writes in one transaction at most: a busier window commits in several, so none holds the lock for long. */
 export const GROUP_COMMIT_MAX_WRITES = 500;
 
 interface QueuedWrite {
@@ -21,11 +22,14 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 export class SqliteGroupCommit {
   readonly #db: DatabaseSync;
+  readonly #windowMs: number;
   #queued: QueuedWrite[] = [];
   #scheduled = false;
 
-  constructor(db: DatabaseSync) {
+  /** `windowMs`: how long the first write queued waits for others; 0 commits at the end of the event loop's turn. */
+  constructor(db: DatabaseSync, windowMs = 0) {
     this.#db = db;
+    this.#windowMs = windowMs;
   }
 
   /**
@@ -39,10 +43,12 @@ export class SqliteGroupCommit {
       if (this.#queued.length >= GROUP_COMMIT_MAX_WRITES) this.flush();
       else if (!this.#scheduled) {
         this.#scheduled = true;
-        setImmediate(() => {
+        const commit = (): void => {
           this.#scheduled = false;
           this.flush();
-        });
+        };
+        if (this.#windowMs > 0) setTimeout(commit, this.#windowMs);
+        else setImmediate(commit);
       }
     });
   }

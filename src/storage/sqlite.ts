@@ -44,6 +44,11 @@ import type {
 } from './types.ts';
 
 const IN_MEMORY = ':memory:';
+/**
+ * How long an archived message waits for others to be committed with (sqlite-group-commit.ts).
+ * Delivery does not wait for it (src/modules/mam/user-archive.ts); a query commits what waits first.
+ */
+const ARCHIVE_COMMIT_WINDOW_MS = 20;
 /** How long a statement waits for another process holding the write lock. */
 const BUSY_TIMEOUT_MS = 5000;
 
@@ -98,7 +103,7 @@ class SqliteStorage implements Storage {
     this.mucRooms = sqliteMucRoomStore(db, write);
     this.pubsub = sqlitePubsubStore(db, write);
     this.linkQueues = sqliteLinkQueueStore(db, write);
-    this.#archiveCommits = new SqliteGroupCommit(db);
+    this.#archiveCommits = new SqliteGroupCommit(db, ARCHIVE_COMMIT_WINDOW_MS);
     this.archive = sqliteArchiveStore(db, this.#archiveCommits);
     this.policyAudit = sqliteAuditStore(db, write);
     this.fastTokens = sqliteFastTokenStore(db, write);

@@ -37,9 +37,15 @@ export const mamModule: FeatureModule = (context) => {
   host.events.on('pre-message', (event) => archives.outgoing(event), OUTGOING_PRIORITY);
   host.events.on('pre-message', (event) => archives.afterCarbons(event), AFTER_CARBONS_PRIORITY);
 
-  host.handleIq('account', 'set', NS_MAM, 'query', (request) => query(context, request));
+  host.handleIq('account', 'set', NS_MAM, 'query', async (request) => {
+    await archives.whenWritten(request.to.local!);
+    return query(context, request);
+  });
   host.handleIq('account', 'get', NS_MAM, 'query', () => queryForm());
-  host.handleIq('account', 'get', NS_MAM, 'metadata', ({ to }) => metadata(context, to.local!));
+  host.handleIq('account', 'get', NS_MAM, 'metadata', async ({ to }) => {
+    await archives.whenWritten(to.local!);
+    return metadata(context, to.local!);
+  });
   host.handleIq('account', 'get', NS_MAM, 'prefs', async ({ to }) => prefsElement(await loadPrefs(context, to.local!)));
   host.handleIq('account', 'set', NS_MAM, 'prefs', async ({ to, payload }) => {
     const prefs = parsePrefs(payload);

@@ -16,8 +16,17 @@ import { archivesWith, decodePrefs, PREFS_KEY } from './prefs.ts';
 import { Retention } from './retention.ts';
 import { addStanzaId, newArchiveId, removeStanzaIdsBy } from './stanza-id.ts';
 
+/**
+ * Archive writes a host lets run behind delivery at most; beyond, a message waits for its write
+ * (storage slower than the messages coming in slows them instead of queueing without bound).
+ */
+const MAX_WRITES_BEHIND = 10_000;
+
 export class UserArchives {
   readonly retention: Retention;
+  /** writes not yet done, by username: a query of that archive waits for them */
+  readonly #behind = new Map<string, Set<Promise<void>>>();
+  #behindCount = 0;
   readonly #context: ModuleContext;
   /** the archives (bare JIDs) each stanza went to, so a message routed again (a session handing back what it held) is not archived twice */
   readonly #archivedIn = new WeakMap<Element, string[]>();
@@ -78,15 +87,36 @@ export class UserArchives {
     if (!archives) return undefined;
     const id = newArchiveId();
     this.#archivedIn.set(stanza, [...(this.#archivedIn.get(stanza) ?? []), owner.bare().toString()]);
-    try {
-      await storage.archive.append({ domain: host.domain, name: username }, { id, position: nextArrival(), withBare: peerBare, withResource: peer.resource, stanza: serialize(stanza) });
-    } catch (error) {
-      // The message still goes on: an archive that cannot be written does not stop delivery.
-      logger.error('a message could not be archived', { archive: owner.bare().toString(), error: error instanceof Error ? error.message : String(error) });
-      return undefined;
-    }
-    this.retention.noteWritten(username);
+    // Delivery does not wait for the write (the SQLite driver commits archived messages together,
+    // src/storage/sqlite-group-commit.ts); a query of the archive does (whenWritten).
+    const write = storage.archive.append({ domain: host.domain, name: username }, { id, position: nextArrival(), withBare: peerBare, withResource: peer.resource, stanza: serialize(stanza) }).then(
+      () => this.retention.noteWritten(username),
+      (error: unknown) => {
+        // The message still goes on: an archive that cannot be written does not stop delivery.
+        logger.error('a message could not be archived', { archive: owner.bare().toString(), error: error instanceof Error ? error.message : String(error) });
+      },
+    );
+    this.#trackBehind(username, write);
+    if (this.#behindCount > MAX_WRITES_BEHIND) await write;
     return id;
+  }
+
+  /** Resolves once every message archived so far in `username`'s archive is written. */
+  async whenWritten(username: string): Promise<void> {
+    const behind = this.#behind.get(username);
+    if (behind !== undefined) await Promise.all(behind);
+  }
+
+  #trackBehind(username: string, write: Promise<void>): void {
+    let behind = this.#behind.get(username);
+    if (behind === undefined) this.#behind.set(username, (behind = new Set()));
+    behind.add(write);
+    this.#behindCount++;
+    void write.then(() => {
+      this.#behindCount--;
+      behind.delete(write);
+      if (behind.size === 0 && this.#behind.get(username) === behind) this.#behind.delete(username);
+    });
   }
 
   #wasArchivedIn(stanza: Element, owner: Jid): boolean {
