@@ -15,6 +15,8 @@ const INSTALL_COMMAND = 'apt-get install -y redis-server';
 export interface TestRedis {
   readonly url: string;
   readonly port: number;
+  /** the running server's process id (for CPU accounting), undefined while stopped */
+  pid(): number | undefined;
   /** Stops the server (SIGKILL when `hard`), leaving the port free until `start`. */
   stop(hard?: boolean): Promise<void>;
   /** Starts it again on the same port, empty. */
@@ -59,6 +61,7 @@ export async function startRedis(): Promise<TestRedis> {
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    pid: () => child?.pid,
     stop,
     start,
     async remove() {
