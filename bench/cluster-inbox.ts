@@ -75,6 +75,8 @@ interface InboxRun {
   latencyMs: { p50: number; p99: number; max: number };
   /** appends refused or failed, and entries read out of order for their writer */
   errors: number;
+  /** the first append failure's message, if any */
+  firstError?: string;
   misordered: number;
 }
 
@@ -161,6 +163,7 @@ async function measure(server: RunningServer, backend: Backend, round: number, r
   let appended = 0;
   let read = 0;
   let errors = 0;
+  let firstError: string | undefined;
   let misordered = 0;
   let sending = true;
   const pending = new Set<Promise<void>>();
@@ -169,7 +172,10 @@ async function measure(server: RunningServer, backend: Backend, round: number, r
     const xml = `<message xmlns='jabber:client' to='user@bench.local/r' type='chat'><body>${writer}:${seq}:${stamp.toFixed(3)}:${filler}</body></message>`;
     const done = server.backend.append(writer, xml).then(
       () => void appended++,
-      () => void errors++,
+      (error: unknown) => {
+        errors++;
+        firstError ??= error instanceof Error ? error.message : String(error);
+      },
     );
     pending.add(done);
     void done.finally(() => pending.delete(done));
@@ -239,6 +245,7 @@ async function measure(server: RunningServer, backend: Backend, round: number, r
     clientCores: (client.user + client.system) / 1e6 / seconds,
     latencyMs: { p50: histogram.percentileMillis(0.5), p99: histogram.percentileMillis(0.99), max: histogram.maxMillis() },
     errors,
+    ...(firstError === undefined ? {} : { firstError }),
     misordered,
   };
 }
@@ -257,6 +264,7 @@ function report(runs: InboxRun[]): void {
     process.stdout.write(textTable(['backend', 'load', 'read/s', 'per server CPU-s', 'server cores', 'p50 ms', 'p99 ms'], groups.map((group) => [group[0]!.backend, group[0]!.load, show(group.map((run) => run.readPerSecond), 0), show(group.map((run) => run.perServerCpuSecond), 0), show(group.map((run) => run.serverCores), 2), show(group.map((run) => run.latencyMs.p50), 2), show(group.map((run) => run.latencyMs.p99), 2)])) + '\n');
   }
   if (runs.some((run) => run.errors + run.misordered > 0)) process.stdout.write('\n! some appends failed or entries arrived out of order\n');
+  for (const run of runs) if (run.firstError) process.stdout.write(`  ${run.backend} ${run.load}, round ${run.round}: ${run.errors} appends failed, the first with: ${run.firstError}\n`);
   process.stdout.write(`\n${Object.entries(versions()).map(([name, version]) => `${name}: ${version}`).join('\n')}\n`);
 }
 
