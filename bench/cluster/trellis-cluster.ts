@@ -5,6 +5,7 @@
  * directory and configuration. The server's CPU time is that of every node, of redis-server and of
  * PostgreSQL (the postmaster and its backends), each counted as a part; memory is node 1's.
  */
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,14 +83,25 @@ async function createAccounts(postgresUrl: string, options: ClusterOptions): Pro
   }
 }
 
+/** The nodes' directories not yet removed: a signal, which PostgreSQL's and Redis's helpers end the process on, removes them at once. */
+const nodeDirs = new Set<string>();
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    for (const dir of nodeDirs) rmSync(dir, { recursive: true, force: true });
+  });
+}
+
 async function startNode(index: number, address: string, postgresUrl: string, redisUrl: string, options: ClusterOptions): Promise<ServerUnderTest> {
   const dir = await mkdtemp(join(tmpdir(), `trellis-cluster-bench-${index + 1}-`));
+  nodeDirs.add(dir);
   const configFile = join(dir, 'trellis.yaml');
   try {
     await writeFile(configFile, nodeYaml(index, dir, address, postgresUrl, redisUrl, options));
     const profiling = options.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`];
-    return await launchTrellis(dir, configFile, address, options.port, [], [...profiling, process.env.TRELLIS_NODE_OPTIONS ?? ''].join(' '));
+    const node = await launchTrellis(dir, configFile, address, options.port, [], [...profiling, process.env.TRELLIS_NODE_OPTIONS ?? ''].join(' '));
+    return { ...node, stop: () => node.stop().finally(() => nodeDirs.delete(dir)) };
   } catch (error) {
+    nodeDirs.delete(dir);
     await rm(dir, { recursive: true, force: true });
     throw error;
   }

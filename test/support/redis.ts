@@ -28,6 +28,7 @@ export interface TestRedis {
 export async function startRedis(): Promise<TestRedis> {
   if (!existsSync(REDIS_SERVER)) throw new Error(`redis-server is missing; install it with: ${INSTALL_COMMAND}`);
   const directory = mkdtempSync(join(tmpdir(), 'trellis-redis-'));
+  directories.add(directory);
   const port = await freePort();
   let child: ChildProcess | undefined;
   let output = '';
@@ -67,18 +68,29 @@ export async function startRedis(): Promise<TestRedis> {
     async remove() {
       await stop(true);
       rmSync(directory, { recursive: true, force: true });
+      directories.delete(directory);
     },
   };
 }
 
-// Servers still running when the test process ends (a crash, an interrupted run) are killed here.
+// Servers still running when the process ends (a crash, an interrupted run) are killed here, and
+// their directories removed; on a signal too, which then ends the process as it would have.
 const running = new Set<ChildProcess>();
+const directories = new Set<string>();
 let hooked = false;
 
 function installExitHook(): void {
   if (hooked) return;
   hooked = true;
-  process.on('exit', () => {
+  const killAll = (): void => {
     for (const child of running) child.kill('SIGKILL');
-  });
+    for (const directory of directories) rmSync(directory, { recursive: true, force: true });
+  };
+  process.on('exit', killAll);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      killAll();
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    });
+  }
 }
