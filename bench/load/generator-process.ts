@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { BenchClient } from './bench-client.ts';
 import { saltedPasswordDerivations } from './cached-scram-client.ts';
 import type { FromGenerator, GeneratorSetup, ToGenerator } from './generator-protocol.ts';
-import { MessagingTraffic } from './messaging-traffic.ts';
+import { clientNode, MessagingTraffic } from './messaging-traffic.ts';
 
 let clients: BenchClient[] = [];
 let traffic: MessagingTraffic | undefined;
@@ -62,7 +62,8 @@ async function loginAll(setup: GeneratorSetup): Promise<BenchClient[]> {
 /** Client i's peer is client i+1 of this process (the last one's is the first), as in MessagingTraffic. */
 function connectClient(setup: GeneratorSetup, index: number): Promise<BenchClient> {
   const username = setup.usernames[index]!;
-  if (setup.protocol === 'xmpp') return BenchClient.login({ ...setup, username, timeoutMs: setup.loginTimeoutMs });
+  const node = setup.nodes?.[clientNode(index, setup.nodes.length)];
+  if (setup.protocol === 'xmpp') return BenchClient.login({ ...setup, ...node, username, timeoutMs: setup.loginTimeoutMs });
   const jidOf = (name: string) => `${name}@${setup.domain}/${setup.resource}`;
   const peer = setup.usernames[(index + 1) % setup.usernames.length]!;
   return BenchClient.connectRelay({ address: setup.address, port: setup.port, fullJid: jidOf(username), peerJid: jidOf(peer), timeoutMs: setup.loginTimeoutMs });

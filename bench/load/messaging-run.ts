@@ -4,11 +4,11 @@
  * memory are read from /proc while the generators record deliveries, latency and their own CPU.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readMachineCpu, readProcSnapshot, RssSampler } from '../servers/proc-stats.ts';
+import { cpuSecondsBetween, readCpuSeconds, readMachineCpu, readProcSnapshot, RssSampler } from '../servers/proc-stats.ts';
 import type { ServerUnderTest } from '../servers/server-under-test.ts';
 import { GeneratorPool } from './generators.ts';
 import type { GeneratorSetup } from './generator-protocol.ts';
-import { LatencyHistogram } from './histogram.ts';
+import { LatencyHistogram, type HistogramData } from './histogram.ts';
 import type { TrafficPhases } from './messaging-traffic.ts';
 
 /** A generator above this share of one core is likely the bottleneck, not the server. */
@@ -27,7 +27,12 @@ export interface MessagingRun {
   /** resident memory after every client logged in, before traffic */
   serverRssAfterLoginBytes: number;
   serverRssPeakBytes: number;
-  latencyMs: { p50: number; p95: number; p99: number; max: number };
+  latencyMs: Latency;
+  /** with several nodes: messages between clients of one node, and between clients of different nodes */
+  sameNodeLatencyMs?: Latency;
+  crossNodeLatencyMs?: Latency;
+  /** with a server of several parts: each part's CPU seconds per wall-clock second (they add up to serverCores) */
+  partCores?: Record<string, number>;
   /** each generator's CPU time as a percentage of one core over the window */
   generatorCpuPercent: number[];
   /**
@@ -47,6 +52,13 @@ export interface MessagingRun {
   lost: number;
 }
 
+export interface Latency {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
 /** Tracks the pool of the run under way so that an interrupted benchmark can kill it. */
 let activePool: GeneratorPool | undefined;
 
@@ -60,25 +72,31 @@ export async function measureMessagingRun(server: ServerUnderTest, setup: Genera
   try {
     const afterLogin = readProcSnapshot(server.pid);
     const rss = new RssSampler(server.pid);
+    const parts = server.parts ?? [{ name: server.name, pids: () => [server.pid] }];
     const traffic = pool.run(phases);
     // Keep a failure from being reported as unhandled while the windows below are timed.
     traffic.catch(() => {});
     await sleep(phases.warmupMs);
+    const partPids = parts.map((part) => part.pids());
+    const partsStart = partPids.map(readCpuSeconds);
     const windowStart = readProcSnapshot(server.pid);
     const machineStart = readMachineCpu();
     await sleep(phases.measureMs);
     const windowEnd = readProcSnapshot(server.pid);
     const machineEnd = readMachineCpu();
+    const partsEnd = partPids.map(readCpuSeconds);
     const results = await traffic;
     const peakRss = rss.stop();
 
-    const histogram = new LatencyHistogram();
-    for (const result of results) histogram.add(result.histogram);
+    const histogram = merged(results.map((result) => result.histogram));
     const delivered = results.reduce((sum, result) => sum + result.delivered, 0);
     const measuredSeconds = results.reduce((sum, result) => sum + result.measuredMillis, 0) / results.length / 1000;
     const deliveredPerSecond = delivered / measuredSeconds;
-    const serverCpuSeconds = windowEnd.cpuSeconds - windowStart.cpuSeconds;
-    const serverCores = serverCpuSeconds / ((windowEnd.atMillis - windowStart.atMillis) / 1000);
+    const windowSeconds = (windowEnd.atMillis - windowStart.atMillis) / 1000;
+    const partCores = Object.fromEntries(parts.map((part, index) => [part.name, cpuSecondsBetween(partsStart[index]!, partsEnd[index]!) / windowSeconds]));
+    const serverCores = Object.values(partCores).reduce((sum, cores) => sum + cores, 0);
+    const sameNode = results.flatMap((result) => result.sameNodeHistogram ?? []);
+    const crossNode = results.flatMap((result) => result.crossNodeHistogram ?? []);
     const generatorCpuPercent = results.map((result) => ((result.cpuUserMicros + result.cpuSystemMicros) / 1000 / result.measuredMillis) * 100);
     const machineCores = (machineEnd.busySeconds - machineStart.busySeconds) / ((machineEnd.atMillis - machineStart.atMillis) / 1000);
     const generatorCores = generatorCpuPercent.reduce((sum, percent) => sum + percent / 100, 0);
@@ -92,12 +110,9 @@ export async function measureMessagingRun(server: ServerUnderTest, setup: Genera
       serverCores,
       serverRssAfterLoginBytes: afterLogin.rssBytes,
       serverRssPeakBytes: Math.max(peakRss, windowEnd.rssBytes),
-      latencyMs: {
-        p50: histogram.percentileMillis(0.5),
-        p95: histogram.percentileMillis(0.95),
-        p99: histogram.percentileMillis(0.99),
-        max: histogram.maxMillis(),
-      },
+      latencyMs: latencyOf(histogram),
+      ...(sameNode.length > 0 ? { sameNodeLatencyMs: latencyOf(merged(sameNode)), crossNodeLatencyMs: latencyOf(merged(crossNode)) } : {}),
+      ...(server.parts ? { partCores } : {}),
       generatorCpuPercent,
       generatorSaturated: generatorCpuPercent.some((percent) => percent > GENERATOR_SATURATED_PERCENT),
       otherCores: Math.max(0, machineCores - serverCores - generatorCores),
@@ -113,4 +128,14 @@ export async function measureMessagingRun(server: ServerUnderTest, setup: Genera
     activePool = undefined;
     await pool.close().catch(() => pool.kill());
   }
+}
+
+function merged(histograms: HistogramData[]): LatencyHistogram {
+  const histogram = new LatencyHistogram();
+  for (const data of histograms) histogram.add(data);
+  return histogram;
+}
+
+function latencyOf(histogram: LatencyHistogram): Latency {
+  return { p50: histogram.percentileMillis(0.5), p95: histogram.percentileMillis(0.95), p99: histogram.percentileMillis(0.99), max: histogram.maxMillis() };
 }

@@ -23,6 +23,20 @@ export interface TrafficOptions {
   bodyBytes: number;
   /** hard bound on messages sent over the whole run */
   maxMessages: number;
+  /**
+   * several servers of one cluster: client i logs in to `nodes[clientNode(i, nodes.length)]`, so
+   * that half the messages cross nodes, and latency is also kept apart for those that do
+   */
+  nodes?: { address: string; port: number }[];
+}
+
+/**
+ * The node client `index` logs in to: pairs of neighbours take turns (0 0 1 1 0 0 1 1 with two
+ * nodes), so client i's message to client i+1 stays on its node for even i and crosses for odd i;
+ * with a multiple of 2 × nodes clients per ring, the last client's message to the first crosses too.
+ */
+export function clientNode(index: number, nodes: number): number {
+  return Math.floor(index / 2) % nodes;
 }
 
 export interface TrafficPhases {
@@ -49,6 +63,9 @@ export interface TrafficResult {
   /** messages still in flight when the drain ended */
   lost: number;
   histogram: HistogramData;
+  /** with several nodes: the latency of messages whose sender and receiver are on the same node, and on different ones */
+  sameNodeHistogram?: HistogramData;
+  crossNodeHistogram?: HistogramData;
   measuredMillis: number;
   /** this process's CPU during the measured window */
   cpuUserMicros: number;
@@ -65,6 +82,10 @@ export class MessagingTraffic {
   readonly #expectedSeq: Float64Array;
   readonly #heads: string[];
   #histogram = new LatencyHistogram();
+  #sameNode = new LatencyHistogram();
+  #crossNode = new LatencyHistogram();
+  /** per sender: whether its message to its peer crosses nodes */
+  readonly #crosses: boolean[];
   #sending = false;
   #measuring = false;
   #sent = 0;
@@ -79,6 +100,8 @@ export class MessagingTraffic {
     this.#inFlight = new Int32Array(clients.length);
     this.#nextSeq = new Float64Array(clients.length);
     this.#expectedSeq = new Float64Array(clients.length);
+    const nodes = options.nodes?.length ?? 1;
+    this.#crosses = clients.map((_, index) => clientNode(index, nodes) !== clientNode(this.#peerOf(index), nodes));
     this.#heads = clients.map((_, index) => `<message type='chat' to='${clients[this.#peerOf(index)]!.fullJid}'><body>`);
     clients.forEach((client, index) => client.takeIncoming(this.#scanner(index)));
   }
@@ -114,6 +137,7 @@ export class MessagingTraffic {
       misordered: this.#misordered,
       lost: this.#totalInFlight(),
       histogram: this.#histogram.toJSON(),
+      ...(this.#options.nodes && this.#options.nodes.length > 1 ? { sameNodeHistogram: this.#sameNode.toJSON(), crossNodeHistogram: this.#crossNode.toJSON() } : {}),
       measuredMillis,
       cpuUserMicros: cpu.user,
       cpuSystemMicros: cpu.system,
@@ -215,6 +239,7 @@ export class MessagingTraffic {
     if (this.#measuring) {
       this.#delivered++;
       this.#histogram.recordMillis(now - sentAt);
+      (this.#crosses[sender] ? this.#crossNode : this.#sameNode).recordMillis(now - sentAt);
     }
     this.#settle(sender);
   }

@@ -29,7 +29,8 @@ export function pinProcessTree(pid: number, cpuList: string): void {
   }
 }
 
-function descendantsOf(root: number): number[] {
+/** Every process descended from `root`, from the parent ids in /proc. */
+export function descendantsOf(root: number): number[] {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;

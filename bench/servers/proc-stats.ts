@@ -26,6 +26,29 @@ export function readProcSnapshot(pid: number): ProcSnapshot {
   return { atMillis: performance.now(), cpuSeconds: ticks / CLOCK_TICKS_PER_SECOND, rssBytes: rssKb * 1024 };
 }
 
+/** CPU seconds (user + system, all threads) of each of `pids` still running; an ended one is left out. */
+export function readCpuSeconds(pids: number[]): Map<number, number> {
+  const seconds = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      seconds.set(pid, readProcSnapshot(pid).cpuSeconds);
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return seconds;
+}
+
+/** CPU seconds spent between two readings by the processes present in both. */
+export function cpuSecondsBetween(before: Map<number, number>, after: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, seconds] of after) {
+    const start = before.get(pid);
+    if (start !== undefined) total += seconds - start;
+  }
+  return total;
+}
+
 /** Resident memory of a process split as proc(5) reports it: anonymous (heap, stacks) and file-backed (program and libraries). */
 export interface ResidentMemory {
   rssBytes: number;

@@ -36,6 +36,11 @@ export async function stopEverything(): Promise<void> {
   await Promise.allSettled([current?.stop(), stopAllDaemons()]);
 }
 
+/** Names the server an interrupt or stopEverything stops, for scenarios that start their servers themselves. */
+export function trackServer(server: ServerUnderTest | undefined): void {
+  current = server;
+}
+
 export function checkServerNames(names: string[], fail: (message: string) => never): void {
   for (const name of names) if (!SERVERS[name]) fail(`unknown server "${name}" (known: ${Object.keys(SERVERS).join(', ')})`);
 }

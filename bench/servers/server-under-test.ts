@@ -28,9 +28,20 @@ export interface ServerUnderTest {
   /** implementation and runtime versions, as recorded in results */
   version: string;
   pid: number;
+  /**
+   * the processes whose CPU time is the server's, by part, when it is more than `pid` (the nodes
+   * of a cluster and the services they share); memory is still read from `pid` alone
+   */
+  parts?: ServerPart[];
   /** the settings that differ from the server's defaults, for the results and the docs */
   settings: string[];
   stop(): Promise<void>;
+}
+
+export interface ServerPart {
+  name: string;
+  /** the part's processes now (a server that forks a process per connection has several) */
+  pids(): number[];
 }
 
 export type ServerStarter = (options: ServerOptions) => Promise<ServerUnderTest>;

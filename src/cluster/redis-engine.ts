@@ -41,7 +41,9 @@ export class RedisEngine implements ClusterEngine {
       retryStrategy: (attempt: number) => Math.min(attempt * 100, 1000),
       lazyConnect: true,
     };
-    this.#redis = new Redis(options.url, connection);
+    // Commands issued in one turn of the event loop leave in one write, in the order issued (ioredis's
+    // auto-pipelining): a node forwarding many stanzas at once otherwise pays a socket write for each.
+    this.#redis = new Redis(options.url, { ...connection, enableAutoPipelining: true });
     this.#reader = new Redis(options.url, { ...connection, maxRetriesPerRequest: 1 });
     for (const [client, role] of [[this.#redis, 'commands'], [this.#reader, 'inbox reader']] as const) {
       let down = false;

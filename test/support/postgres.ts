@@ -31,6 +31,8 @@ const run = promisify(execFile);
 
 export interface TestPostgres {
   url: string;
+  /** the postmaster's process id (its first line of postmaster.pid); the backends are its children */
+  pid(): number;
   stop(): Promise<void>;
 }
 
@@ -80,6 +82,7 @@ export async function startPostgres(): Promise<TestPostgres> {
 
     return {
       url: `postgres://${SUPERUSER}:${password}@127.0.0.1:${port}/${DATABASE}`,
+      pid: () => Number(readFileSync(join(cluster.dataDir, 'postmaster.pid'), 'utf8').split('\n', 1)[0]),
       stop: async () => {
         if (!running.delete(cluster)) return;
         try {

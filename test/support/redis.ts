@@ -15,6 +15,8 @@ const INSTALL_COMMAND = 'apt-get install -y redis-server';
 export interface TestRedis {
   readonly url: string;
   readonly port: number;
+  /** the running server's process id (for CPU accounting), undefined while stopped */
+  pid(): number | undefined;
   /** Stops the server (SIGKILL when `hard`), leaving the port free until `start`. */
   stop(hard?: boolean): Promise<void>;
   /** Starts it again on the same port, empty. */
@@ -26,6 +28,7 @@ export interface TestRedis {
 export async function startRedis(): Promise<TestRedis> {
   if (!existsSync(REDIS_SERVER)) throw new Error(`redis-server is missing; install it with: ${INSTALL_COMMAND}`);
   const directory = mkdtempSync(join(tmpdir(), 'trellis-redis-'));
+  directories.add(directory);
   const port = await freePort();
   let child: ChildProcess | undefined;
   let output = '';
@@ -59,23 +62,35 @@ export async function startRedis(): Promise<TestRedis> {
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    pid: () => child?.pid,
     stop,
     start,
     async remove() {
       await stop(true);
       rmSync(directory, { recursive: true, force: true });
+      directories.delete(directory);
     },
   };
 }
 
-// Servers still running when the test process ends (a crash, an interrupted run) are killed here.
+// Servers still running when the process ends (a crash, an interrupted run) are killed here, and
+// their directories removed; on a signal too, which then ends the process as it would have.
 const running = new Set<ChildProcess>();
+const directories = new Set<string>();
 let hooked = false;
 
 function installExitHook(): void {
   if (hooked) return;
   hooked = true;
-  process.on('exit', () => {
+  const killAll = (): void => {
     for (const child of running) child.kill('SIGKILL');
-  });
+    for (const directory of directories) rmSync(directory, { recursive: true, force: true });
+  };
+  process.on('exit', killAll);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      killAll();
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    });
+  }
 }
