@@ -55,6 +55,24 @@ export function archiveTests(openFor: OpenFor): void {
     assert.deepEqual(positions((await storage.archive.query(archive, {}, { max: 10, backward: false })).messages), [10, 11]);
   });
 
+  test('appends made at once, some at the same position, each take a position of their own and are all found', async (t) => {
+    const storage = await openFor(t);
+    const [first, second] = [owner(), { ...owner(), name: 'bob' }];
+    // Two at each position in the first archive: one of each pair moves on (a position is an archive's own).
+    const made = Array.from({ length: 60 }, (_, index) => {
+      const archive = index % 3 === 2 ? second : first;
+      return { archive, write: storage.archive.append(archive, message(100 + 10 * Math.floor(index / 2), undefined, `at-once-${index}`)) };
+    });
+    const taken = await Promise.all(made.map((item) => item.write));
+    for (const archive of [first, second]) {
+      const mine = taken.filter((_, index) => made[index]!.archive === archive);
+      assert.equal(new Set(mine).size, mine.length, 'no two appends of one archive share a position');
+      const stored = (await storage.archive.query(archive, {}, { max: 100, backward: false })).messages;
+      assert.deepEqual(stored.map((item) => item.position), [...mine].sort((a, b) => a - b));
+    }
+    assert.equal(await storage.archive.count(first, {}), 40);
+  });
+
   test('pages forward from the start and backward from the end, always in archive order', async (t) => {
     const storage = await openFor(t);
     const archive = await filled(storage, 7);

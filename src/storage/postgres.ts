@@ -73,11 +73,15 @@ class PostgresStorage implements Storage {
   readonly policyAudit: PolicyAuditStore;
   readonly fastTokens: FastTokenStore;
   readonly #pool: Pool;
+  readonly #archiveWritten: () => Promise<void>;
   #closed = false;
 
   constructor(pool: Pool) {
     this.#pool = pool;
-    this.accounts = accountStore(pool);
+    const archive = postgresArchiveStore(pool);
+    this.#archiveWritten = () => archive.drain();
+    // Archive appends are inserted in batches: an account removed goes after those made before.
+    this.accounts = accountStore(pool, this.#archiveWritten);
     this.rosters = rosterStore(pool);
     this.offline = offlineStore(pool);
     this.userData = userDataStore(pool);
@@ -86,7 +90,7 @@ class PostgresStorage implements Storage {
     this.mucRooms = postgresMucRoomStore(pool);
     this.pubsub = postgresPubsubStore(pool);
     this.linkQueues = postgresLinkQueueStore(pool);
-    this.archive = postgresArchiveStore(pool);
+    this.archive = archive;
     this.policyAudit = postgresAuditStore(pool);
     this.fastTokens = postgresFastTokenStore(pool);
   }
@@ -94,11 +98,12 @@ class PostgresStorage implements Storage {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#archiveWritten();
     await this.#pool.end();
   }
 }
 
-function accountStore(pool: Pool): AccountStore {
+function accountStore(pool: Pool, archiveWritten: () => Promise<void>): AccountStore {
   return {
     async create(domain, username, credentials) {
       const { rowCount } = await pool.query(
@@ -127,6 +132,7 @@ function accountStore(pool: Pool): AccountStore {
       });
     },
     async delete(domain, username) {
+      await archiveWritten();
       return inTransaction(pool, async (client) => {
         const { rowCount } = await client.query(
           'DELETE FROM accounts WHERE domain = $1 AND username = $2',
