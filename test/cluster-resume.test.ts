@@ -3,7 +3,8 @@
  * (docs/cluster.md, "Stream management"): three `trellis start` nodes on a PostgreSQL and a Redis
  * of their own, clients speaking XEP-0198 on the wire. A client on node 1 drops its connection,
  * is sent messages from node 3 meanwhile, and resumes on node 2: <resumed/> with the right `h`,
- * every unacknowledged and queued message once and in order, and node 2 serves it from then on.
+ * every unacknowledged and queued message once and in order, and node 2 serves it from then on;
+ * then it moves on to node 3 with the same id.
  * A session still attached on node 1 is resumed on node 2 too (the old stream ends with
  * `conflict`). Resuming while the node holding the session was `kill -9`'d fails cleanly with
  * item-not-found, and the messages sent to it reach offline storage.
@@ -123,6 +124,20 @@ describe('stream management resumption across the nodes of a cluster', () => {
     await sleep(300);
     assert.deepEqual(ids(resumed.received, 'm'), ['m3', 'm4', 'm5', 'm6', 'm7']);
     assert.doesNotMatch(resumed.received, /<stream:error>/);
+
+    // It moves on: dropped again and resumed on node 3 with the same id, which names node 1 that no longer holds it.
+    resumed.socket.destroy();
+    await sleep(300);
+    carol.send(`<message to='alice@localhost/phone' type='chat' id='m8'><body>8</body></message>`);
+    await sleep(300);
+    const again = await resumeOn(2, 'alice', previd, 7);
+    await again.waitFor(/<resumed\b|<failed\b/);
+    assert.match(again.received, /<resumed\b[^>]*\bh=["']2["']/, `<resumed/> with h='2' (hello and back): ${again.received}`);
+    await again.waitFor(/id=["']m8["']/);
+    carol.send(`<message to='alice@localhost/phone' type='chat' id='m9'><body>9</body></message>`);
+    await again.waitFor(/id=["']m9["']/);
+    await sleep(300);
+    assert.deepEqual(ids(again.received, 'm'), ['m8', 'm9']);
     // Its contact saw no unavailable presence: the session never ended.
     assert.doesNotMatch(carol.received, /<presence\b(?=[^>]*from=["']alice@localhost\/phone["'])(?=[^>]*type=["']unavailable["'])/);
   });

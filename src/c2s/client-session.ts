@@ -252,6 +252,8 @@ export class ClientSession implements BoundSession {
   /** Section 3: counting starts now; with an id the session may be resumed within `resumeSeconds`. */
   enableStreamManagement(id: string | undefined, resumeSeconds: number): void {
     this.#sm = { id, resumeSeconds, received: 0, sent: 0, ackRequested: false, ackTimer: undefined };
+    // A cluster publishes the id with the session, for a client resuming on another node (docs/cluster.md).
+    if (id !== undefined) this.#context.router.sessions.imChanged(this);
   }
 
   /** stanzas sent under stream management */
@@ -416,6 +418,7 @@ export class ClientSession implements BoundSession {
       carbons: im.carbons,
       rosterRequested: im.rosterRequested,
       directed: [...im.directedPresence],
+      offlineBacklog: this.offlineBacklog,
     };
     const commit = (): Element[] => {
       this.#handingOver = undefined;

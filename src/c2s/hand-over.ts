@@ -1,9 +1,10 @@
 /**
  * Stream management (XEP-0198 section 5) across the nodes of a cluster (docs/cluster.md,
  * "Stream management"): what a node gives up of a session a client resumes on another node, and
- * what the client side asks of the cluster to find it. A resumption id made on a cluster node
- * names that node after a dot (`<random>.<node>`; the random part is base64url, which has no
- * dot), so the node a client resumes on knows whom to ask.
+ * what the client side asks of the cluster to find it. The nodes find the holder by the id in
+ * the session's published record; a resumption id made on a cluster node also names that node
+ * after a dot (`<random>.<node>`; the random part is base64url, which has no dot), for a client
+ * resuming before the record reached the node it resumes on.
  */
 
 /** A session as one node hands it to another: everything its client may resume, nothing of its connection. */
@@ -28,6 +29,8 @@ export interface HandedOverSession {
   carbons: boolean;
   rosterRequested: boolean;
   directed: string[];
+  /** messages for it waited in offline storage (their delivery starts again where it is installed) */
+  offlineBacklog: boolean;
 }
 
 /** What the client side asks of the cluster for a resumption id this node does not hold. */
@@ -35,8 +38,8 @@ export interface ResumptionPeers {
   /** the resumption id for a new resumable session here, naming this node */
   newId(random: string): string;
   /**
-   * Asks the node named in `previd` for the session, for a client logged in to `account` (bare
-   * JID). Resolves true once the session was handed over and installed here, waiting for the
+   * Asks the node holding the session with id `previd` for it, for a client logged in to
+   * `account` (bare JID). Resolves true once the session was handed over and installed here, waiting for the
    * client; false when no node gave it up in time (section 5: the client gets <failed/>).
    */
   fetch(previd: string, account: string): Promise<boolean>;

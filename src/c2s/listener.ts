@@ -144,6 +144,9 @@ export class C2sService {
     }
     router.sessions.add(session);
     resumable.set(state.id, session);
+    // XEP-0160: stored messages were being delivered to it; they go on from here, before what is new.
+    const host = router.hosts.get(jid.domain);
+    if (state.offlineBacklog && host) host.events.emit('session/backlog', { session, host }).catch((error: unknown) => this.#context.logger.error('session/backlog handler failed', { jid: state.jid, error: error instanceof Error ? error.stack : String(error) }));
     return session;
   }
 

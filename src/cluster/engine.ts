@@ -26,6 +26,8 @@ export interface SessionRecord {
   rosterRequested: boolean;
   /** JIDs it sent directed presence to (RFC 6121 section 4.6) */
   directed: string[];
+  /** its stream management resumption id (XEP-0198 section 3): a client resuming on another node finds it by this */
+  resumption?: string;
 }
 
 /** What one node hands another, in order. */
@@ -141,7 +143,7 @@ export interface ClusterEngine {
   removeSession(self: NodeIdentity, jid: string): Promise<void>;
   /**
    * Moves a session's record from this node to `to` (`record` names `to`), tells every other live
-   * node (this one too) as if `to` had published it, and appends `entry` to `to`'s inbox, in one
+   * node as if `to` had published it, and appends `entry` to `to`'s inbox, in one
    * step: the session is either this node's or `to`'s, never both nor neither.
    */
   handOver(self: NodeIdentity, to: NodeIdentity, record: SessionRecord, entry: InboxEntry): Promise<HandOverOutcome>;

@@ -1,7 +1,7 @@
 /**
  * Stream management resumption (XEP-0198 section 5) across the nodes (docs/cluster.md, "Stream
- * management"). A client resumes on node B a session node A holds (the resumption id names A,
- * c2s/hand-over.ts): B asks A through A's inbox; A stops the session (what is sent to it waits),
+ * management"). A client resumes on node B a session node A holds (A's record of it carries the
+ * resumption id; a new id also names the node that made it, c2s/hand-over.ts): B asks A through A's inbox; A stops the session (what is sent to it waits),
  * and in one engine step moves its record to B, tells the other nodes it is B's now, and hands
  * B its state (`h` counts, unacknowledged stanzas in order, IM state); then A forwards to B
  * whatever waited or still arrives for it. B installs the session, detached, and resumes it
@@ -17,6 +17,7 @@ import type { SessionRegistry } from '../router/sessions.ts';
 import type { Logger } from '../util/log.ts';
 import type { ClusterEngine, ClusterMember, InboxEntry, NodeIdentity, SessionRecord } from './engine.ts';
 import type { SessionMirror } from './mirror.ts';
+import { RemoteSession } from './remote-session.ts';
 
 /** What resumption needs of the client side of this server (c2s/listener.ts). */
 export interface ResumableClients {
@@ -68,9 +69,11 @@ export class ClusterResumption implements ResumptionPeers {
   async fetch(previd: string, account: string): Promise<boolean> {
     const { engine, self: selfNow, members, logger } = this.#options;
     const self = selfNow();
-    const name = nodeOfResumptionId(previd);
-    if (self === undefined || name === undefined || name === self.name || this.#waiting.size >= MAX_WAITING) return false;
-    const holder = members().find((member) => member.live && member.name === name);
+    if (self === undefined || this.#waiting.size >= MAX_WAITING) return false;
+    // The node holding it now, as its record says (it may have moved since the id was made), else the node that made the id.
+    const published = this.#options.registry.resourcesOf(parseJid(account)).find((session) => session instanceof RemoteSession && session.streamManagementId === previd);
+    const name = published instanceof RemoteSession ? published.node.name : nodeOfResumptionId(previd);
+    const holder = published instanceof RemoteSession ? published.node : members().find((member) => member.live && member.name === name && name !== self.name);
     if (holder === undefined) return false;
     const id = randomBytes(9).toString('base64url');
     const answered = new Promise<boolean>((resolve) => {
@@ -123,6 +126,7 @@ export class ClusterResumption implements ResumptionPeers {
       jid: state.jid,
       node: to.name,
       incarnation: to.incarnation,
+      resumption: state.id,
       ...(state.presence === undefined ? {} : { presence: state.presence }),
       priority: state.priority,
       carbons: state.carbons,
