@@ -6,11 +6,14 @@
  * every unacknowledged and queued message once and in order, and node 2 serves it from then on;
  * then it moves on to node 3 with the same id.
  * A session still attached on node 1 is resumed on node 2 too (the old stream ends with
- * `conflict`). Resuming while the node holding the session was `kill -9`'d fails cleanly with
+ * `conflict`). slixmpp's xep_0198 plugin resumes on node 2 behind one address. Resuming while the node holding the session was `kill -9`'d fails cleanly with
  * item-not-found, and the messages sent to it reach offline storage.
  */
 import assert from 'node:assert/strict';
+import { connect as tcpConnect, createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import type { ClientDriver } from './support/client-driver.ts';
+import { startSlixmpp } from './support/slixmpp.ts';
 import { TestCluster, waitPresence } from './support/cluster.ts';
 import { authenticate, connectTls } from './support/login.ts';
 import { startPostgres, type TestPostgres } from './support/postgres.ts';
@@ -46,15 +49,19 @@ describe('stream management resumption across the nodes of a cluster', () => {
   let redis: TestRedis | undefined;
   let cluster: TestCluster | undefined;
   const clients: RawClient[] = [];
+  const drivers: ClientDriver[] = [];
+  let relay: Server | undefined;
 
   before(async () => {
     postgres = await startPostgres();
     redis = await startRedis();
-    cluster = await TestCluster.create(3, postgres.url, redis.url, TIMINGS, ['alice', 'carol', 'dave'], [['alice', 'carol'], ['dave', 'carol']]);
+    cluster = await TestCluster.create(3, postgres.url, redis.url, TIMINGS, ['alice', 'carol', 'dave', 'frank'], [['alice', 'carol'], ['dave', 'carol'], ['frank', 'carol']]);
     for (const node of [0, 1, 2]) await cluster.start(node);
   });
   after(async () => {
     for (const client of clients) client.close();
+    for (const driver of drivers) driver.stop();
+    relay?.close();
     await cluster?.remove();
     await redis?.remove();
     await postgres?.stop();
@@ -156,6 +163,46 @@ describe('stream management resumption across the nodes of a cluster', () => {
     carol.send(`<message to='alice@localhost/tablet' type='chat' id='t2'><body>2</body></message>`);
     await resumed.waitFor(/id=["']t2["']/);
     assert.deepEqual(ids(resumed.received, 't'), ['t1', 't2']);
+  });
+
+  test('slixmpp (its xep_0198 plugin) resumes on node 2 the session it had on node 1', async () => {
+    const carol = clients[0]!;
+    // One address for the client, as behind a load balancer: it leads to node 1, then to node 2.
+    let target = cluster!.ports[0]!;
+    relay = createServer((client) => {
+      const upstream = tcpConnect({ port: target, host: '127.0.0.1' });
+      client.pipe(upstream).pipe(client);
+      for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+        a.on('error', () => b.destroy());
+        a.on('close', () => b.destroy());
+      }
+    });
+    await new Promise<void>((resolve) => relay!.listen(0, '127.0.0.1', resolve));
+    const port = (relay.address() as { port: number }).port;
+    const frank = await startSlixmpp(cluster!.target(0), 'frank@localhost/phone', PASSWORD, { port, streamManagement: true });
+    drivers.push(frank);
+    const enabled = await frank.waitEvent((event) => event.event === 'sm_enabled', 10_000);
+    assert.equal(enabled.resume, true);
+    await frank.ok({ op: 'get_roster' });
+    await frank.ok({ op: 'presence' });
+    await frank.waitEvent((event) => event.event === 'presence' && event.from === 'frank@localhost/phone' && event.type === 'available');
+    const messages = () => frank.events.filter((event) => event.event === 'message' && event.from === 'carol@localhost/pc').map((event) => event.body);
+    const send = (first: number, last: number) => {
+      for (let n = first; n <= last; n++) carol.send(`<message to='frank@localhost/phone' type='chat' id='f${n}'><body>f${n}</body></message>`);
+    };
+    send(1, 5);
+    await until(() => messages().length === 5, 'the first five messages');
+    await frank.ok({ op: 'abort' });
+    send(6, 10);
+    await sleep(500);
+    target = cluster!.ports[1]!;
+    await frank.ok({ op: 'reconnect' }, 15_000);
+    await until(() => messages().length >= 10, 'the messages sent while it was away');
+    send(11, 11);
+    await until(() => messages().length >= 11, 'a message after the resumption');
+    await sleep(300);
+    assert.deepEqual(messages(), Array.from({ length: 11 }, (_, i) => `f${i + 1}`), 'every message once, in order');
+    assert.equal(frank.events.filter((event) => event.event === 'sm_failed').length, 0);
   });
 
   test('resuming while the node holding the session was killed: <failed/> with item-not-found, and the messages go to offline storage', async () => {
