@@ -18,6 +18,8 @@ import { OutboundQueue, type OutboundEntry } from './outbound-queue.ts';
 import type { OutputBudget } from '../net/output-budget.ts';
 import { ackElement, ackRequest, acknowledgedCount } from '../net/stream-management.ts';
 import { HeldStanzas, holdKey } from './client-state.ts';
+import type { HandedOverSession } from './hand-over.ts';
+import { parseElement } from '../xml/parse-element.ts';
 
 /** What a session needs from the connection that carries it. */
 export interface SessionTransport {
@@ -91,6 +93,10 @@ export class ClientSession implements BoundSession {
   #held = new HeldStanzas();
   /** spills run one after another so that stored messages keep their order */
   #spills: Promise<void> = Promise.resolve();
+  /** while another node takes the session over (beginHandOver): what is sent to it meanwhile, in order */
+  #handingOver: Element[] | undefined;
+  /** why the session was to end while it was being handed over: it ends so if it stays here */
+  #endAfterHandOver: string | undefined;
   #markEnded!: () => void;
 
   constructor(jid: Jid, transport: SessionTransport, context: ClientSessionContext) {
@@ -140,6 +146,7 @@ export class ClientSession implements BoundSession {
   // --- sending ------------------------------------------------------------------------------
 
   send(stanza: Element): void {
+    if (this.#handingOver) return void this.#handingOver.push(stanza);
     if (this.#state === 'ended') {
       void this.#context.undelivered(this, [stanza]);
       return;
@@ -167,7 +174,7 @@ export class ClientSession implements BoundSession {
    * management; false when the session ended first.
    */
   sendTracked(stanza: Element): Promise<boolean> {
-    if (this.#state === 'ended') return Promise.resolve(false);
+    if (this.#state === 'ended' || this.#handingOver) return Promise.resolve(false);
     this.#releaseHeld();
     return new Promise((settle) => {
       this.#enqueue(stanza, serialize(stanza, NS_CLIENT), settle);
@@ -245,6 +252,8 @@ export class ClientSession implements BoundSession {
   /** Section 3: counting starts now; with an id the session may be resumed within `resumeSeconds`. */
   enableStreamManagement(id: string | undefined, resumeSeconds: number): void {
     this.#sm = { id, resumeSeconds, received: 0, sent: 0, ackRequested: false, ackTimer: undefined };
+    // A cluster publishes the id with the session, for a client resuming on another node (docs/cluster.md).
+    if (id !== undefined) this.#context.router.sessions.imChanged(this);
   }
 
   /** stanzas sent under stream management */
@@ -367,14 +376,102 @@ export class ClientSession implements BoundSession {
       void this.end(reason);
       return;
     }
+    this.#detach(this.#sm, reason);
+  }
+
+  #detach(sm: StreamManagement, reason: string): void {
     this.#state = 'detached';
-    clearTimeout(this.#sm.ackTimer);
-    this.#sm.ackTimer = undefined;
-    this.#sm.ackRequested = false;
-    const seconds = this.#sm.resumeSeconds;
+    clearTimeout(sm.ackTimer);
+    sm.ackTimer = undefined;
+    sm.ackRequested = false;
+    const seconds = sm.resumeSeconds;
     this.#resumeTimer = setTimeout(() => void this.end(`not resumed within ${seconds} s (${reason})`), seconds * 1000);
     this.#resumeTimer.unref();
     this.#log('info', 'c2s session waiting for resumption', { reason, held: this.#queue.size });
+  }
+
+  // --- resumption on another node of a cluster (hand-over.ts) ---------------------------------
+
+  /**
+   * XEP-0198 section 5 across nodes: what a client resuming on another node needs, with the
+   * session stopped where it is: what is sent to it from now on waits. `commit` gives the session
+   * up (its connection, if it still has one, ends with `conflict`) and returns what waited, for
+   * the new node; `abort` keeps it here and sends what waited. Undefined when it cannot be resumed.
+   */
+  beginHandOver(): { state: HandedOverSession; commit(): Element[]; abort(): void } | undefined {
+    const sm = this.#sm;
+    if (this.#state === 'ended' || this.#handingOver || sm?.id === undefined) return undefined;
+    const waiting: Element[] = (this.#handingOver = []);
+    const held = this.#held.drain();
+    for (const stanza of held) this.#context.budget.release(stanza.xml.length);
+    const { im } = this;
+    const state: HandedOverSession = {
+      jid: this.jid.toString(),
+      id: sm.id,
+      resumeSeconds: sm.resumeSeconds,
+      received: sm.received,
+      sent: sm.sent,
+      unacknowledged: [...this.#queue].filter((entry) => entry.seq > 0).map((entry) => ({ seq: entry.seq, xml: entry.xml })),
+      held: held.map((stanza) => stanza.xml),
+      ...(im.presence === undefined ? {} : { presence: serialize(im.presence) }),
+      priority: im.priority,
+      carbons: im.carbons,
+      rosterRequested: im.rosterRequested,
+      directed: [...im.directedPresence],
+      offlineBacklog: this.offlineBacklog,
+    };
+    const commit = (): Element[] => {
+      this.#handingOver = undefined;
+      this.#state = 'ended';
+      clearTimeout(this.#resumeTimer);
+      clearTimeout(sm.ackTimer);
+      this.#transport?.end('conflict', 'the session was resumed on another connection');
+      this.#transport = undefined;
+      const lastWritten = this.#lastTransport.writtenOffset;
+      for (const entry of this.#queue.drain()) {
+        // Counted ones travel with the session; uncounted ones not yet written are stored, as on a resumption here.
+        const written = entry.seq > 0 || (entry.end !== 0 && entry.end <= lastWritten);
+        this.#release(entry, written);
+        if (!written && !entry.settle) this.#spill(entry.element);
+      }
+      this.#log('info', 'c2s session handed over to another node', { unacknowledged: state.unacknowledged.length, held: held.length, waiting: waiting.length });
+      this.#context.ended(this);
+      this.#markEnded();
+      return waiting;
+    };
+    const abort = (): void => {
+      this.#handingOver = undefined;
+      for (const stanza of held) this.#deliver(stanza.element, stanza.xml);
+      for (const stanza of waiting) this.send(stanza);
+      if (this.#endAfterHandOver !== undefined) void this.end(this.#endAfterHandOver);
+    };
+    return { state, commit, abort };
+  }
+
+  /**
+   * A session another node gave up (beginHandOver there), detached here and waiting for its
+   * client to resume it (section 5) as any session of this node.
+   */
+  static handedOver(jid: Jid, state: HandedOverSession, from: string, context: ClientSessionContext): ClientSession {
+    const placeholder: SessionTransport = { peer: from, writtenOffset: 0, write: () => 0, end() {}, drop() {} };
+    const session = new ClientSession(jid, placeholder, context);
+    session.#transport = undefined;
+    const sm: StreamManagement = { id: state.id, resumeSeconds: state.resumeSeconds, received: state.received, sent: state.sent, ackRequested: false, ackTimer: undefined };
+    session.#sm = sm;
+    for (const { seq, xml } of state.unacknowledged) {
+      session.#queue.push({ element: parseElement(xml, undefined, NS_CLIENT), xml, end: 0, seq, settle: undefined, queuedAt: nextArrival() });
+      context.budget.take(xml.length);
+    }
+    const { im } = session;
+    im.presence = state.presence === undefined ? undefined : parseElement(state.presence);
+    im.priority = state.priority;
+    im.carbons = state.carbons;
+    im.rosterRequested = state.rosterRequested;
+    for (const jid of state.directed) im.directedPresence.add(jid);
+    session.#detach(sm, `handed over by ${from}`);
+    // Held while the client was inactive: a resumed stream begins active (XEP-0352 section 4), so they follow, counted from here.
+    for (const xml of state.held) session.#deliver(parseElement(xml, undefined, NS_CLIENT), xml);
+    return session;
   }
 
   /** Ends the session with a stream error on its connection (BoundSession). */
@@ -400,6 +497,10 @@ export class ClientSession implements BoundSession {
    */
   async end(reason: string): Promise<void> {
     if (this.#state === 'ended') return this.ended;
+    if (this.#handingOver) {
+      this.#endAfterHandOver ??= reason;
+      return this.ended;
+    }
     this.#state = 'ended';
     clearTimeout(this.#resumeTimer);
     if (this.#sm) clearTimeout(this.#sm.ackTimer);

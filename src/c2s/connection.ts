@@ -31,6 +31,7 @@ import { postAuthFeatures, preAuthFeatures } from './features.ts';
 import { settleFastTokens } from './fast.ts';
 import { SaslNegotiation, type SaslNegotiationContext, type SaslOutcome } from './sasl-negotiation.ts';
 import { NS_SASL2, asSasl2, authenticationFeature, bindResource, boundElement, readAuthenticate, sasl2Failure, sasl2Success, type Sasl2Request, type UserAgent } from './sasl2.ts';
+import type { ResumptionPeers } from './hand-over.ts';
 import { NS_SM, enabledElement, failedElement, handledCountTooHigh, parseH, resumedElement } from '../net/stream-management.ts';
 
 export interface C2sContext {
@@ -45,6 +46,8 @@ export interface C2sContext {
   sessions: ClientSessionContext;
   /** sessions a client may resume, by their XEP-0198 id */
   resumable: Map<string, ClientSession>;
+  /** the other nodes of a cluster, which may hold a session a client resumes here (hand-over.ts) */
+  resumption: ResumptionPeers | undefined;
 }
 
 type C2sState =
@@ -532,7 +535,7 @@ export class C2sConnection implements SessionTransport {
     let resumed: ClientSession | undefined;
     // XEP-0198 section 6 and XEP-0386 section 2.2: a resumption that works replaces the bind.
     if (request.resume && this.#context.config.stream_management.enabled) {
-      const answer = this.#takeOver(request.resume, username);
+      const answer = await this.#takeOver(request.resume, username);
       if (answer === undefined) return;
       inline.push(parseElement(answer.xml));
       resumed = answer.session;
@@ -645,7 +648,8 @@ export class C2sConnection implements SessionTransport {
     // Section 3: enabling twice is an error.
     if (session.streamManagement) return failedElement('unexpected-request');
     const resumable = element.attrs.resume === 'true' || element.attrs.resume === '1';
-    const id = resumable ? newStreamId() : undefined;
+    const peers = this.#context.resumption;
+    const id = !resumable ? undefined : peers ? peers.newId(newStreamId()) : newStreamId();
     // Section 3: the client may ask for a shorter resumption time with `max`, never a longer one.
     const asked = Number(element.attrs.max);
     const max = Number.isInteger(asked) && asked > 0 ? Math.min(asked, config.resume_timeout) : config.resume_timeout;
@@ -665,7 +669,7 @@ export class C2sConnection implements SessionTransport {
 
   /** Section 5: takes over a waiting session of the same account and sends again what its client missed. */
   async #resume(element: Element, state: C2sState & { phase: 'authenticated' }): Promise<void> {
-    const answer = this.#takeOver(element, state.username);
+    const answer = await this.#takeOver(element, state.username);
     if (answer === undefined) return;
     this.stream.sendRaw(answer.xml);
     if (answer.session) this.#resent(answer.session);
@@ -675,10 +679,14 @@ export class C2sConnection implements SessionTransport {
    * Section 5, here or inline in SASL2 (section 6): the <resumed/> or <failed/> to send, with the
    * session this connection now carries; undefined when the stream ended instead.
    */
-  #takeOver(element: Element, username: string): { xml: string; session?: ClientSession } | undefined {
+  async #takeOver(element: Element, username: string): Promise<{ xml: string; session?: ClientSession } | undefined> {
     const previd = element.attrs.previd ?? '';
     const h = parseH(element.attrs.h);
-    const session = this.#context.resumable.get(previd);
+    const { resumable, resumption } = this.#context;
+    // A session another node of the cluster holds is handed over to this one first (hand-over.ts).
+    if (h !== undefined && !resumable.has(previd) && resumption) await resumption.fetch(previd, `${username}@${this.#domain}`);
+    if (this.stream.closing) return undefined;
+    const session = resumable.get(previd);
     const owner = session && session.jid.local === username && session.jid.domain === this.#domain;
     if (h === undefined || !session || !owner || session.state === 'ended') {
       this.#log('info', 'c2s resumption refused', { previd, reason: h === undefined ? 'no h' : 'unknown session' });

@@ -6,7 +6,9 @@ import type { Socket } from 'node:net';
 import type { ListenerConfig } from '../config/types.ts';
 import { listen, type BoundAddress, type Listener } from '../net/listener.ts';
 import type { Ticket } from '../limits/connection-gate.ts';
-import type { ClientSession } from './client-session.ts';
+import { ClientSession } from './client-session.ts';
+import type { HandedOverSession, ResumptionPeers } from './hand-over.ts';
+import { parseJid } from '../jid/jid.ts';
 import { C2sConnection, type C2sContext } from './connection.ts';
 import { OutputBudget } from '../net/output-budget.ts';
 import { rerouteUndelivered, spillToOffline } from './undelivered.ts';
@@ -17,7 +19,7 @@ const SWEEP_INTERVAL_MS = 1000;
 const ACK_REQUEST_THRESHOLD = 16;
 
 /** What the service is given; it adds the session context and the resumption table itself. */
-export type C2sServiceOptions = Omit<C2sContext, 'sessions' | 'resumable'>;
+export type C2sServiceOptions = Omit<C2sContext, 'sessions' | 'resumable' | 'resumption'>;
 
 export class C2sService {
   readonly connections = new Set<C2sConnection>();
@@ -38,6 +40,7 @@ export class C2sService {
     this.#context = {
       ...options,
       resumable,
+      resumption: undefined,
       sessions: {
         router,
         budget: this.budget,
@@ -109,6 +112,43 @@ export class C2sService {
    * node that lost its registration, docs/cluster.md); undefined accepts them again.
    */
   pausedFor: string | undefined;
+
+  /** The other nodes of a cluster, asked for sessions resumed here that they hold (docs/cluster.md). */
+  set resumption(peers: ResumptionPeers | undefined) {
+    this.#context.resumption = peers;
+  }
+
+  /**
+   * The session with resumption id `previd`, stopped for another node to take it over
+   * (ClientSession.beginHandOver); undefined when none here belongs to `account` (bare JID).
+   */
+  handOver(previd: string, account: string): ReturnType<ClientSession['beginHandOver']> {
+    const session = this.#context.resumable.get(previd);
+    if (session === undefined || session.jid.bare().toString() !== account) return undefined;
+    return session.beginHandOver();
+  }
+
+  /**
+   * Installs a session another node gave up, detached and waiting for its client, and registers
+   * it. A session bound here on the same resource meanwhile (its client gave up resuming) is
+   * newer and stays: the one handed over ends at once, its stanzas handled as undelivered.
+   */
+  install(state: HandedOverSession, from: string): ClientSession {
+    const { router, resumable, sessions } = this.#context;
+    const jid = parseJid(state.jid);
+    const session = ClientSession.handedOver(jid, state, from, sessions);
+    const current = router.sessions.get(jid);
+    if (current instanceof ClientSession && current.state !== 'ended') {
+      void session.end('a newer session holds the resource');
+      return session;
+    }
+    router.sessions.add(session);
+    resumable.set(state.id, session);
+    // XEP-0160: stored messages were being delivered to it; they go on from here, before what is new.
+    const host = router.hosts.get(jid.domain);
+    if (state.offlineBacklog && host) host.events.emit('session/backlog', { session, host }).catch((error: unknown) => this.#context.logger.error('session/backlog handler failed', { jid: state.jid, error: error instanceof Error ? error.stack : String(error) }));
+    return session;
+  }
 
   #accept(socket: Socket): C2sConnection | undefined {
     if (this.pausedFor !== undefined) {

@@ -5,6 +5,7 @@
  */
 import type { SessionEndCondition } from '../router/sessions.ts';
 import type { VerifyOutcome } from '../s2s/step-dialback-initiator.ts';
+import type { HandedOverSession } from '../c2s/hand-over.ts';
 
 /** One life of a node: its configured name and a fresh incarnation per start (and per rejoin after fencing). */
 export interface NodeIdentity {
@@ -25,6 +26,8 @@ export interface SessionRecord {
   rosterRequested: boolean;
   /** JIDs it sent directed presence to (RFC 6121 section 4.6) */
   directed: string[];
+  /** its stream management resumption id (XEP-0198 section 3): a client resuming on another node finds it by this */
+  resumption?: string;
 }
 
 /** What one node hands another, in order. */
@@ -44,7 +47,16 @@ export type InboxEntry =
   /** check a dialback key with the remote domain's authoritative server (XEP-0220 section 2.1.2), for the sending node */
   | { kind: 'dialback-verify'; id: string; remote: string; receiving: string; streamId: string; key: string }
   /** the answer to a `dialback-verify` */
-  | { kind: 'dialback-verified'; id: string; outcome: VerifyOutcome };
+  | { kind: 'dialback-verified'; id: string; outcome: VerifyOutcome }
+  /** a client of `account` (bare JID) resumes on the sending node the session with resumption id `previd` held here (XEP-0198 section 5; resumption.ts) */
+  | { kind: 'resume'; id: string; previd: string; account: string }
+  /** the answer to a `resume`: no such session here */
+  | { kind: 'resume-refused'; id: string }
+  /** the answer to a `resume`: the session, now the receiving node's (written by `handOver`) */
+  | { kind: 'hand-over'; id: string; session: HandedOverSession };
+
+/** `fenced`: the giving node is no longer live; `gone`: the taking node is not. Nothing moved in either case. */
+export type HandOverOutcome = 'sent' | 'gone' | 'fenced';
 
 /** What a node publishes of itself at every renewal, for `trellis status` on any node. */
 export interface NodeStatus {
@@ -129,6 +141,12 @@ export interface ClusterEngine {
   putSession(self: NodeIdentity, record: SessionRecord): Promise<void>;
   /** Removes a session's record and tells every other live node, in one step. */
   removeSession(self: NodeIdentity, jid: string): Promise<void>;
+  /**
+   * Moves a session's record from this node to `to` (`record` names `to`), tells every other live
+   * node as if `to` had published it, and appends `entry` to `to`'s inbox, in one
+   * step: the session is either this node's or `to`'s, never both nor neither.
+   */
+  handOver(self: NodeIdentity, to: NodeIdentity, record: SessionRecord, entry: InboxEntry): Promise<HandOverOutcome>;
   /** The records of every live node's sessions. */
   sessions(): Promise<SessionRecord[]>;
 

@@ -22,10 +22,11 @@ import { InboxReader } from './inbox-reader.ts';
 import { Membership } from './membership.ts';
 import { SessionMirror } from './mirror.ts';
 import { RemoteSession, recordOf, type Courier } from './remote-session.ts';
+import { ClusterResumption, type ResumableClients } from './resumption.ts';
 import { takeOver } from './takeover.ts';
 
 /** What the node needs of the client side of this server. */
-export interface LocalClients {
+export interface LocalClients extends ResumableClients {
   /** refuse new client connections with this text, or accept them again (undefined) */
   pause(reason: string | undefined): void;
   /** every client session not yet ended */
@@ -66,6 +67,8 @@ export class ClusterNode implements SessionObserver, Courier {
   readonly #logger: Logger;
   /** which node sends to each remote domain */
   readonly federation: ClusterFederation;
+  /** sessions resumed on another node than the one holding them (XEP-0198) */
+  readonly resumption: ClusterResumption;
   #self: NodeIdentity | undefined;
   /** the members as the engine listed them at the last heartbeat */
   #members: ClusterMember[] = [];
@@ -91,6 +94,17 @@ export class ClusterNode implements SessionObserver, Courier {
       router: options.router,
       cluster: options.config,
       s2s: options.federation.s2s,
+      logger: this.#logger,
+    });
+    this.resumption = new ClusterResumption({
+      engine: options.engine,
+      name: options.config.node,
+      self: () => (this.#membership?.live === true ? this.#self : undefined),
+      members: () => this.#members,
+      clients: options.clients,
+      mirror: this.#mirror,
+      registry: options.router.sessions,
+      waitMs: options.config.lease_ms,
       logger: this.#logger,
     });
   }
@@ -176,6 +190,8 @@ export class ClusterNode implements SessionObserver, Courier {
 
   removed(session: BoundSession): void {
     this.#changed.delete(session);
+    // Handed over to another node: the engine moved its record there in the same step.
+    if (this.resumption.movedAway(session)) return;
     const self = this.#self;
     if (self === undefined) return;
     this.#options.engine.removeSession(self, session.jid.toString()).catch((error: unknown) => this.#publishFailed(session, error));
@@ -247,7 +263,7 @@ export class ClusterNode implements SessionObserver, Courier {
   async #receive({ from, entry }: ReceivedEntry): Promise<void> {
     switch (entry.kind) {
       case 'stanza':
-        return this.#deliver(entry.to, parseElement(entry.xml));
+        return this.#deliver(from, entry.to, parseElement(entry.xml));
       case 'session':
         return this.#mirror.apply(entry.record);
       case 'session-gone':
@@ -258,6 +274,10 @@ export class ClusterNode implements SessionObserver, Courier {
       case 'dialback-verify':
       case 'dialback-verified':
         return this.federation.receive(from, entry);
+      case 'resume':
+      case 'resume-refused':
+      case 'hand-over':
+        return this.resumption.receive(from, entry);
       case 'terminate': {
         const session = this.#options.router.sessions.get(parseJid(entry.jid));
         if (session !== undefined && !(session instanceof RemoteSession)) session.terminate(entry.condition, entry.text);
@@ -266,10 +286,12 @@ export class ClusterNode implements SessionObserver, Courier {
     }
   }
 
-  async #deliver(to: string, stanza: Element): Promise<void> {
+  async #deliver(from: NodeIdentity, to: string, stanza: Element): Promise<void> {
     const jid = parseJid(to);
     const session = this.#options.router.sessions.get(jid);
     if (session !== undefined && !(session instanceof RemoteSession)) return session.send(stanza);
+    // The session moved to a third node (a client resumed there, resumption.ts): it follows, in the order it came.
+    if (session instanceof RemoteSession && session.node.name !== from.name) return session.send(stanza);
     // The session ended (or moved to another node) while the stanza travelled: as for any resource that went away.
     await rerouteUndelivered(this.#options.router, jid, [stanza]);
   }

@@ -2,7 +2,7 @@
  * The Redis engine against a real redis-server (test/support/redis.ts): registrations and their
  * lapse, the session registry told to every live node, ordered inboxes whose unacknowledged
  * entries are read again by a restarted reader, inbox bounds, leases (claimed ones free once their
- * holder lapses), a take-over by a survivor,
+ * holder lapses), a take-over by a survivor, a session handed from one node to another,
  * and a Redis that restarts empty.
  */
 import assert from 'node:assert/strict';
@@ -109,6 +109,33 @@ test('a lapsed node is taken over once, with its sessions and what its inbox hel
   assert.deepEqual(await b!.lapsed(), []);
   assert.equal(await a!.renew(na, 300), 'fenced');
   assert.equal(await a!.join(node('a', '2'), 5000), true, 'it joins again as a new incarnation');
+});
+
+test('a hand-over moves a session record to the taker, tells the others as from the taker, and gives the taker its entry, or does nothing', async () => {
+  const [a, b, c] = await cluster(3);
+  const [na, nb, nc] = [node('a'), node('b'), node('c')];
+  for (const [engine, self] of [[a, na], [b, nb], [c, nc]] as const) await engine!.join(self, 5000);
+  await a!.putSession(na, record('alice@x/1', na));
+  await b!.read(nb, 10, 50);
+  await c!.read(nc, 10, 50);
+  const moved = record('alice@x/1', nb);
+  const entry = { kind: 'resume-refused' as const, id: 'r1' };
+  assert.equal(await a!.handOver(na, nb, moved, entry), 'sent');
+  assert.deepEqual(await a!.sessions(), [moved], 'one record, the taker\'s');
+  const atC = await c!.read(nc, 10, 50);
+  assert.deepEqual(atC.map((e) => [e.from.name, e.entry]), [['b', { kind: 'session', record: moved }]]);
+  const atA = await a!.read(na, 10, 50);
+  assert.deepEqual(atA, [], 'the giver knows already');
+  const atB = await b!.read(nb, 10, 50);
+  assert.deepEqual(atB.map((e) => [e.from.name, e.entry]), [['a', entry]], 'the taker gets the hand-over, not the news');
+
+  // A taker that is gone, or a giver that is no longer live: nothing moves.
+  await c!.leave(nc);
+  assert.equal(await b!.handOver(nb, nc, record('alice@x/1', nc), entry), 'gone');
+  assert.deepEqual(await a!.sessions(), [moved], 'the record stays the giver\'s');
+  await b!.leave(nb);
+  assert.equal(await b!.handOver(nb, na, record('alice@x/1', na), entry), 'fenced');
+  assert.deepEqual(await a!.read(na, 10, 50), [], 'nobody was told anything');
 });
 
 test('a lease has one holder at a time', async () => {

@@ -7,7 +7,7 @@
  */
 import { Redis } from 'ioredis';
 import type { Logger } from '../util/log.ts';
-import type { ClusterEngine, ClusterMember, InboxEntry, NodeIdentity, NodeStatus, ReceivedEntry, RenewOutcome, SendOutcome, SessionRecord, TakenOver } from './engine.ts';
+import type { ClusterEngine, ClusterMember, HandOverOutcome, InboxEntry, NodeIdentity, NodeStatus, ReceivedEntry, RenewOutcome, SendOutcome, SessionRecord, TakenOver } from './engine.ts';
 import * as scripts from './redis-scripts.ts';
 
 /** How long a dead incarnation's tombstone is kept: longer than any node stays stopped and then wakes. */
@@ -122,6 +122,11 @@ export class RedisEngine implements ClusterEngine {
   async removeSession(self: NodeIdentity, jid: string): Promise<void> {
     const entry: InboxEntry = { kind: 'session-gone', jid };
     await this.#run('PUT_SESSION', self.name, self.incarnation, jid, '', JSON.stringify(entry));
+  }
+
+  async handOver(self: NodeIdentity, to: NodeIdentity, record: SessionRecord, entry: InboxEntry): Promise<HandOverOutcome> {
+    const published: InboxEntry = { kind: 'session', record };
+    return (await this.#run('HAND_OVER', self.name, self.incarnation, to.name, to.incarnation, record.jid, JSON.stringify(record), JSON.stringify(published), JSON.stringify(entry))) as HandOverOutcome;
   }
 
   async sessions(): Promise<SessionRecord[]> {

@@ -181,6 +181,28 @@ fan_out(name, inc, ARGV[6])
 return 1
 `;
 
+/**
+ * ARGV: prefix, name, incarnation, to name, to incarnation, full JID, record (JSON, naming the
+ * taker), session entry (JSON), hand-over entry (JSON) → sent | gone | fenced. The record moves
+ * from the giver's sessions to the taker's, every other live node hears of it as from the taker
+ * (the giver knows, the taker learns it from the hand-over), and the taker's inbox gets the
+ * hand-over, all at once or not at all.
+ */
+export const HAND_OVER = `${HELPERS}
+local name, inc, to, to_inc = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+if redis.call('GET', alive_key(name)) ~= inc then return 'fenced' end
+if redis.call('GET', alive_key(to)) ~= to_inc then return 'gone' end
+redis.call('HDEL', sessions_key(name, inc), ARGV[6])
+redis.call('HSET', sessions_key(to, to_inc), ARGV[6], ARGV[7])
+for _, member in ipairs(live_members()) do
+  if member[1] ~= name and member[1] ~= to then
+    redis.call('XADD', inbox_key(member[1], member[2]), '*', 'from', to .. ':' .. to_inc, 'entry', ARGV[8])
+  end
+end
+redis.call('XADD', inbox_key(to, to_inc), '*', 'from', name .. ':' .. inc, 'entry', ARGV[9])
+return 'sent'
+`;
+
 /** ARGV: prefix → every live node's session records (JSON) */
 export const SESSIONS = `${HELPERS}
 local result = {}

@@ -24,6 +24,8 @@ export class RemoteSession implements BoundSession {
   readonly im: SessionImState = newImState();
   /** the owning node keeps the offline backlog of its own sessions */
   offlineBacklog = false;
+  /** its resumption id (XEP-0198), when its client may resume it */
+  streamManagementId: string | undefined;
   readonly #courier: Courier;
 
   constructor(record: SessionRecord, courier: Courier) {
@@ -41,6 +43,7 @@ export class RemoteSession implements BoundSession {
   update(record: SessionRecord): void {
     const im = this.im;
     im.presence = record.presence === undefined ? undefined : parseElement(record.presence);
+    this.streamManagementId = record.resumption;
     im.priority = record.priority;
     im.carbons = record.carbons;
     im.rosterRequested = record.rosterRequested;
@@ -77,5 +80,6 @@ export function recordOf(session: BoundSession, self: NodeIdentity): SessionReco
     carbons: im.carbons,
     rosterRequested: im.rosterRequested,
     directed: [...im.directedPresence],
+    ...(session.streamManagementId === undefined ? {} : { resumption: session.streamManagementId }),
   };
 }

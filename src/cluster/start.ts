@@ -28,6 +28,8 @@ export async function startCluster(config: ClusterConfig, router: Router, c2s: C
     clients: {
       pause: (reason) => (c2s.pausedFor = reason),
       sessions: () => c2s.sessions,
+      handOver: (previd, account) => c2s.handOver(previd, account),
+      install: (state, from) => void c2s.install(state, from),
     },
   });
   try {
@@ -39,5 +41,7 @@ export async function startCluster(config: ClusterConfig, router: Router, c2s: C
   }
   // From now on the nodes agree on which of them sends to each remote domain.
   s2s.owners = node.federation;
+  // A client may resume here a session another node holds (XEP-0198 section 5).
+  c2s.resumption = node.resumption;
   return node;
 }

@@ -5,13 +5,15 @@
  * from its own registry, tells their contacts they are unavailable (the features' `session/closed`,
  * as when a client's stream ends, RFC 6121 section 4.5.3), and handles every stanza the dead
  * node's inbox still held as sent to a resource that went offline: a message goes to another
- * resource of its account or to offline storage, an IQ request bounces. Stanzas it held for remote
+ * resource of its account or to offline storage, an IQ request bounces; so do the stanzas of a
+ * session another node handed it that it never installed. Stanzas it held for remote
  * domains (it federated with them) go to whichever node federates with them now (federation.ts).
  */
 import { rerouteUndelivered } from '../c2s/undelivered.ts';
 import { parseJid } from '../jid/jid.ts';
 import type { Router } from '../router/router.ts';
 import type { Logger } from '../util/log.ts';
+import { NS_CLIENT } from '../xml/element.ts';
 import { parseElement } from '../xml/parse-element.ts';
 import type { ClusterEngine, NodeIdentity } from './engine.ts';
 import type { ClusterFederation } from './federation.ts';
@@ -54,6 +56,13 @@ export async function takeOver({ engine, router, mirror, self, dead, leaseMs, co
         // It was the node federating with that domain: whichever node does now sends it.
         federation.resend(entry);
         federated++;
+      }
+      if (entry.kind === 'hand-over') {
+        // A session handed to it that it never installed (XEP-0198 section 5): what its client had not acknowledged.
+        const { session } = entry;
+        const stanzas = [...session.unacknowledged.map(({ xml }) => xml), ...session.held].map((xml) => parseElement(xml, undefined, NS_CLIENT));
+        await rerouteUndelivered(router, parseJid(session.jid), stanzas);
+        rerouted += stanzas.length;
       }
       if (entry.kind !== 'stanza') continue;
       await rerouteUndelivered(router, parseJid(entry.to), [parseElement(entry.xml)]);

@@ -52,6 +52,8 @@ export interface BoundSession {
   readonly inactive?: boolean;
   /** detached: the connection dropped and stream management keeps the session for resumption (XEP-0198) */
   readonly state?: 'attached' | 'detached' | 'ended';
+  /** the id its client may resume it with (XEP-0198 section 3); absent when it may not */
+  readonly streamManagementId?: string | undefined;
   /** Ends the session with a stream error (for example `conflict` when another login takes the resource). */
   terminate(condition: SessionEndCondition, text?: string): void;
 }
@@ -144,7 +146,7 @@ export interface SessionObserver {
   owns(session: BoundSession): boolean;
   added(session: BoundSession): void;
   removed(session: BoundSession): void;
-  /** the session's IM state changed (presence, priority, carbons, roster request, directed presence) */
+  /** the session's IM state changed (presence, priority, carbons, roster request, directed presence), or it became resumable */
   changed(session: BoundSession): void;
 }
 
