@@ -25,6 +25,10 @@ export interface SessionRecord {
   rosterRequested: boolean;
   /** JIDs it sent directed presence to (RFC 6121 section 4.6) */
   directed: string[];
+  /** the client said it is inactive (XEP-0352) */
+  inactive?: boolean;
+  /** its connection dropped and stream management keeps it for resumption (XEP-0198) */
+  detached?: boolean;
 }
 
 /** What one node hands another, in order. */
@@ -44,7 +48,13 @@ export type InboxEntry =
   /** check a dialback key with the remote domain's authoritative server (XEP-0220 section 2.1.2), for the sending node */
   | { kind: 'dialback-verify'; id: string; remote: string; receiving: string; streamId: string; key: string }
   /** the answer to a `dialback-verify` */
-  | { kind: 'dialback-verified'; id: string; outcome: VerifyOutcome };
+  | { kind: 'dialback-verified'; id: string; outcome: VerifyOutcome }
+  /** state the sending node changed that this node may hold a copy of (router/node-notices.ts) */
+  | { kind: 'notice'; topic: string; body: string }
+  /** an operator's command for every node, to be answered with an `answer` (cluster/notice-relay.ts) */
+  | { kind: 'ask'; id: string; topic: string; body: string }
+  /** the answer to an `ask`: the handler's answer, or why it failed */
+  | { kind: 'answer'; id: string; body?: string; error?: string };
 
 /** What a node publishes of itself at every renewal, for `trellis status` on any node. */
 export interface NodeStatus {

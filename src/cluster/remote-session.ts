@@ -24,6 +24,10 @@ export class RemoteSession implements BoundSession {
   readonly im: SessionImState = newImState();
   /** the owning node keeps the offline backlog of its own sessions */
   offlineBacklog = false;
+  /** as its node last said (XEP-0352), so that push notifications are decided on any node */
+  inactive = false;
+  /** `detached` while its node keeps it for resumption (XEP-0198) */
+  state: 'attached' | 'detached' = 'attached';
   readonly #courier: Courier;
 
   constructor(record: SessionRecord, courier: Courier) {
@@ -46,6 +50,8 @@ export class RemoteSession implements BoundSession {
     im.rosterRequested = record.rosterRequested;
     im.directedPresence.clear();
     for (const jid of record.directed) im.directedPresence.add(jid);
+    this.inactive = record.inactive === true;
+    this.state = record.detached === true ? 'detached' : 'attached';
   }
 
   send(stanza: Element): void {
@@ -77,5 +83,7 @@ export function recordOf(session: BoundSession, self: NodeIdentity): SessionReco
     carbons: im.carbons,
     rosterRequested: im.rosterRequested,
     directed: [...im.directedPresence],
+    ...(session.inactive === true ? { inactive: true } : {}),
+    ...(session.state === 'detached' ? { detached: true } : {}),
   };
 }

@@ -144,7 +144,7 @@ export interface SessionObserver {
   owns(session: BoundSession): boolean;
   added(session: BoundSession): void;
   removed(session: BoundSession): void;
-  /** the session's IM state changed (presence, priority, carbons, roster request, directed presence) */
+  /** the session's IM state changed (presence, priority, carbons, roster request, directed presence), or whether it is inactive or detached */
   changed(session: BoundSession): void;
 }
 
