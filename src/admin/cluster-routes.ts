@@ -17,8 +17,9 @@ const PAIRS = '/v1/s2s/pairs/';
 const CONNECTIONS = '/v1/s2s/';
 
 export async function handleClusterRequest(method: string, target: string, sources: AdminSources): Promise<AdminResponse | undefined> {
-  const ask = sources.cluster?.ask;
-  if (ask === undefined || method !== 'DELETE') return undefined;
+  const cluster = sources.cluster;
+  if (cluster?.ask === undefined || method !== 'DELETE') return undefined;
+  const ask = (topic: string, body: string) => cluster.ask!(topic, body);
   let path: string;
   try {
     path = decodeURIComponent(target.split('?')[0]!);
