@@ -18,6 +18,7 @@ import { trustAnchorsOnDemand } from './s2s/certificate-trust.ts';
 import { OutputBudget } from './net/output-budget.ts';
 import { S2sService } from './s2s/service.ts';
 import { createDelegationChecks } from './delegation/from-config.ts';
+import { shareOperations } from './cluster/operations.ts';
 import { Limits } from './limits/limits.ts';
 import type { Storage } from './storage/types.ts';
 import type { Logger } from './util/log.ts';
@@ -105,6 +106,8 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
       closeDomain: (domain, text) => s2s.closeDomain(domain, text),
       reopenDomain: (domain) => s2s.reopenDomain(domain),
     };
+    // docs/cluster.md, "Operator commands": bans, blocks and revocations act on every node.
+    if (cluster) shareOperations(router.notices, limits, s2s, logger.child({ component: 'cluster' }));
     const reloader = new ConfigReloader(config, { router, storage, tls, logger, limits, s2s, abuse: limits.abuse, components, links, uploads: web?.uploads });
     let bound;
     let boundS2s = { starttls: [] as BoundAddress[], directTls: [] as BoundAddress[] };

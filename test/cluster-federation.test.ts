@@ -19,7 +19,7 @@ import type { RawClient } from './support/raw-client.ts';
 import { startRedis, type TestRedis } from './support/redis.ts';
 import { sleep } from './support/server-process.ts';
 import { trellis } from './support/trellis-cli.ts';
-import type { StatusReport } from '../src/admin/types.ts';
+import type { S2sRow, StatusReport } from '../src/admin/types.ts';
 
 const TIMINGS = { heartbeat_interval_ms: 250, lease_ms: 1500 };
 const DOMAIN = 'cluster.test';
@@ -139,6 +139,35 @@ s2s:
     assert.equal(toCluster?.remoteAddress, `${NODE_ADDRESSES[0]}:5269`, JSON.stringify(toCluster));
     assert.equal(toCluster.authentication, 'dialback');
     assert.ok(toCluster.domains.includes(`${REMOTE} -> ${DOMAIN}`), JSON.stringify(toCluster.domains));
+  });
+
+  test('trellis s2s revoke and close sent to a node without the connection act on the node that holds it', async () => {
+    const s2sRows = async (node: number): Promise<S2sRow[]> => {
+      const run = await trellis(['s2s', '--json', '--config', cluster!.configFile(node)]);
+      assert.equal(run.code, 0, run.stderr);
+      return (JSON.parse(run.stdout) as { connections: S2sRow[] }).connections;
+    };
+    // The remote's own connection reached node 1; node 3 holds no server connection at all.
+    const incoming = (await s2sRows(0)).find((row) => row.direction === 'in' && row.remoteDomain === REMOTE);
+    assert.ok(incoming, 'node 1 holds the remote\'s connection');
+    assert.deepEqual(await s2sRows(2), []);
+
+    const revoked = await trellis(['s2s', 'revoke', DOMAIN, REMOTE, '--config', cluster!.configFile(2)]);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.match(revoked.stdout, new RegExp(`^revoked ${REMOTE.replace(/\./g, '\\.')} -> ${DOMAIN.replace(/\./g, '\\.')} on [1-9]\\d* connections?; its server may ask again$`, 'm'));
+
+    const closed = await trellis(['s2s', 'close', incoming.id.slice(0, 8), '--config', cluster!.configFile(2)]);
+    assert.equal(closed.code, 0, closed.stderr);
+    assert.equal(closed.stdout, `closed ${incoming.id.slice(0, 8)} (incoming from ${REMOTE}) on node1\n`);
+    const deadline = Date.now() + 5000;
+    while ((await s2sRows(0)).some((row) => row.id === incoming.id)) {
+      assert.ok(Date.now() < deadline, 'node 1 closed the connection');
+      await sleep(100);
+    }
+    // A connection no node holds: as on one server.
+    const nowhere = await trellis(['s2s', 'close', 'ffffffff', '--config', cluster!.configFile(2)]);
+    assert.equal(nowhere.code, 1);
+    assert.match(nowhere.stderr, /no server connection with an id starting with "ffffffff"/);
   });
 
   test('kill -9 of the owner: what was handed to it is sent by a survivor, another node takes the domain on, one connection again', async () => {

@@ -89,6 +89,11 @@ export function renderMetrics(sources: AdminSources): string {
   gauge('trellis_info', 'Version of the running server.', [{ labels: { version: SERVER_VERSION }, value: 1 }]);
   gauge('trellis_start_time_seconds', 'When the server started, in seconds since the epoch.', [{ value: sources.startedAt / 1000 }]);
   gauge('trellis_hosts', 'Domains served.', [{ value: sources.hosts().length }]);
+  if (sources.cluster) {
+    // docs/cluster.md, "Seeing the nodes": the members as of the last heartbeat, this node among them.
+    const nodes = sources.cluster.nodes();
+    gauge('trellis_cluster_nodes', 'Nodes of the cluster this server belongs to, by state (live, or lapsed and waiting for a survivor).', (['live', 'lapsed'] as const).map((state) => ({ labels: { state }, value: nodes.filter((node) => node.state === state).length })));
+  }
   gauge('trellis_c2s_connections', 'Open client connections, negotiating or bound.', [{ value: sources.c2s.connections.size }]);
   gauge('trellis_c2s_sessions', 'Bound client sessions (resources).', [{ value: c2sRows(sources).length }]);
   if (sources.c2s.sessions) {

@@ -13,6 +13,7 @@ import type { Logger } from '../util/log.ts';
 import { handleAbuseRequest } from './abuse-routes.ts';
 import { handleOperatorRequest } from './operator-routes.ts';
 import { handleAuditRequest } from './audit-routes.ts';
+import { handleClusterRequest } from './cluster-routes.ts';
 import { errorResponse, handleAdminRequest, type AdminResponse } from './routes.ts';
 import type { AdminSources } from './sources.ts';
 
@@ -128,7 +129,7 @@ function serve(request: IncomingMessage, response: ServerResponse, sources: Admi
       const scraping = method === 'GET' && target.split('?')[0] === '/metrics' && sources.offlineMessages !== undefined;
       const scope = scraping ? { ...sources, offlineMessagesNow: await sources.offlineMessages!() } : sources;
       answer =
-        (await handleAbuseRequest(method, target, scope)) ?? (await handleOperatorRequest(method, target, scope)) ?? (await handleAuditRequest(method, target, scope)) ?? handleAdminRequest(method, target, scope);
+        (await handleAbuseRequest(method, target, scope)) ?? (await handleOperatorRequest(method, target, scope)) ?? (await handleAuditRequest(method, target, scope)) ?? (await handleClusterRequest(method, target, scope)) ?? handleAdminRequest(method, target, scope);
     } catch (error) {
       logger.error('admin request failed', { method: request.method, path: request.url, error: error instanceof Error ? error.message : String(error) });
       answer = errorResponse(500, `internal error: ${error instanceof Error ? error.message : String(error)}`);

@@ -16,6 +16,7 @@ import type { PairCount } from '../s2s/pair-counters.ts';
 import type { ComponentRoute } from '../component/service.ts';
 import type { MucService } from '../muc/service.ts';
 import type { OperatorSources } from './operator-routes.ts';
+import type { NodeAnswer } from '../router/node-notices.ts';
 import type { C2sRow, ClusterNodeRow, ComponentRow, LinkRow, MucServiceRow, RoomRow, S2sPairRow, S2sRow, StatusReport, TlsInfo } from './types.ts';
 
 export const SERVER_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -67,8 +68,8 @@ export interface AdminSources {
   offlineMessages?(): Promise<number>;
   /** its answer for the scrape being rendered */
   offlineMessagesNow?: number;
-  /** the nodes of the cluster, when this server is one (src/cluster) */
-  cluster?: { nodes(): ClusterNodeRow[] };
+  /** the nodes of the cluster, when this server is one (src/cluster); `ask` puts a question to every other node (router/node-notices.ts) */
+  cluster?: { nodes(): ClusterNodeRow[]; ask?(topic: string, body: string): Promise<NodeAnswer[]> };
   /** the peering rules' audit trail and alerts (audit-routes.ts, src/audit) */
   audit?: AuditSources & { metrics(): MetricFamily[] };
 }

@@ -195,7 +195,10 @@ export class ClientSession implements BoundSession {
 
   /** Section 4: <inactive/> holds back what can wait; <active/> sends it. */
   setInactive(inactive: boolean): void {
+    const changed = this.#inactive !== inactive;
     this.#inactive = inactive;
+    // A cluster's other nodes decide push notifications (XEP-0357) on it too.
+    if (changed) this.#context.router.sessions.imChanged(this);
     if (!inactive) this.#releaseHeld();
   }
 
@@ -334,6 +337,7 @@ export class ClientSession implements BoundSession {
     this.#transport = transport;
     this.#lastTransport = transport;
     this.#state = 'attached';
+    this.#context.router.sessions.imChanged(this);
     const received = sm.received;
     // Stanzas sent before <enable/> are not counted by the client; those not written are lost to this stream.
     const uncounted: Element[] = [];
@@ -381,6 +385,7 @@ export class ClientSession implements BoundSession {
 
   #detach(sm: StreamManagement, reason: string): void {
     this.#state = 'detached';
+    this.#context.router.sessions.imChanged(this);
     clearTimeout(sm.ackTimer);
     sm.ackTimer = undefined;
     sm.ackRequested = false;

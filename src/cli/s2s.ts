@@ -5,7 +5,7 @@
  * one connection, `trellis s2s revoke LOCAL REMOTE` revokes one pair.
  */
 import type { TrellisConfig } from '../config/types.ts';
-import { adminJson } from '../admin/client.ts';
+import { AdminApiError, adminJson } from '../admin/client.ts';
 import type { RevokeAnswer, S2sPairRow, S2sRow } from '../admin/types.ts';
 import { formatDuration, formatTable, withAdminSocket } from './admin-call.ts';
 
@@ -77,13 +77,30 @@ export function closeS2s(config: TrellisConfig, idPrefix: string): Promise<numbe
     const { connections } = await adminJson<S2sAnswer>(socket, 'GET', '/v1/s2s');
     const match = matchId(connections, idPrefix);
     if (typeof match === 'string') {
-      process.stderr.write(`trellis: ${match}\n`);
-      return 1;
+      // In a cluster the connection may be another node's (docs/cluster.md, "Operator commands"): that node closes it.
+      const elsewhere = connections.some((row) => row.id.toLowerCase().startsWith(idPrefix.toLowerCase())) ? undefined : await closeOnAnotherNode(socket, idPrefix);
+      if (elsewhere === undefined) {
+        process.stderr.write(`trellis: ${match}\n`);
+        return 1;
+      }
+      process.stdout.write(`closed ${elsewhere.closed.slice(0, SHORT_ID)} (${elsewhere.direction === 'out' ? 'outgoing to' : 'incoming from'} ${elsewhere.remote}) on ${elsewhere.node}\n`);
+      return 0;
     }
     await adminJson(socket, 'DELETE', `/v1/s2s/${encodeURIComponent(match.id)}`);
     process.stdout.write(`closed ${match.id.slice(0, SHORT_ID)} (${match.direction === 'out' ? 'outgoing to' : 'incoming from'} ${match.remoteDomain ?? match.remoteAddress})\n`);
     return 0;
   });
+}
+
+/** What another node of a cluster closed for `trellis s2s close` (admin/cluster-routes.ts); undefined when none holds the connection. */
+async function closeOnAnotherNode(socket: string, idPrefix: string): Promise<{ closed: string; node: string; direction: 'in' | 'out'; remote: string } | undefined> {
+  try {
+    const answer = await adminJson<{ closed: string; node?: string; direction?: 'in' | 'out'; remote?: string }>(socket, 'DELETE', `/v1/s2s/${encodeURIComponent(idPrefix.toLowerCase())}`);
+    return answer.node === undefined ? undefined : { closed: answer.closed, node: answer.node, direction: answer.direction ?? 'in', remote: answer.remote ?? '?' };
+  } catch (error) {
+    if (error instanceof AdminApiError && error.status === 404) return undefined;
+    throw error;
+  }
 }
 
 /** Revokes REMOTE's authorization to send to LOCAL (draft-ietf-xmpp-dna-01 section 6); its other pairs keep flowing. */

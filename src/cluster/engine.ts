@@ -28,6 +28,10 @@ export interface SessionRecord {
   directed: string[];
   /** its stream management resumption id (XEP-0198 section 3): a client resuming on another node finds it by this */
   resumption?: string;
+  /** the client said it is inactive (XEP-0352) */
+  inactive?: boolean;
+  /** its connection dropped and stream management keeps it for resumption (XEP-0198) */
+  detached?: boolean;
 }
 
 /** What one node hands another, in order. */
@@ -53,7 +57,13 @@ export type InboxEntry =
   /** the answer to a `resume`: no such session here */
   | { kind: 'resume-refused'; id: string }
   /** the answer to a `resume`: the session, now the receiving node's (written by `handOver`) */
-  | { kind: 'hand-over'; id: string; session: HandedOverSession };
+  | { kind: 'hand-over'; id: string; session: HandedOverSession }
+  /** state the sending node changed that this node may hold a copy of (router/node-notices.ts) */
+  | { kind: 'notice'; topic: string; body: string }
+  /** an operator's command for every node, to be answered with an `answer` (cluster/notice-relay.ts) */
+  | { kind: 'ask'; id: string; topic: string; body: string }
+  /** the answer to an `ask`: the handler's answer, or why it failed */
+  | { kind: 'answer'; id: string; body?: string; error?: string };
 
 /** `fenced`: the giving node is no longer live; `gone`: the taking node is not. Nothing moved in either case. */
 export type HandOverOutcome = 'sent' | 'gone' | 'fenced';

@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ClusterConfig, S2sConfig } from '../config/types.ts';
 import { parseJid } from '../jid/jid.ts';
+import type { NodeAnswer } from '../router/node-notices.ts';
 import type { Router } from '../router/router.ts';
 import type { BoundSession, SessionEndCondition, SessionObserver } from '../router/sessions.ts';
 import { rerouteUndelivered, spillToOffline } from '../c2s/undelivered.ts';
@@ -21,6 +22,7 @@ import { ClusterFederation, type LocalFederation } from './federation.ts';
 import { InboxReader } from './inbox-reader.ts';
 import { Membership } from './membership.ts';
 import { SessionMirror } from './mirror.ts';
+import { NoticeRelay } from './notice-relay.ts';
 import { RemoteSession, recordOf, type Courier } from './remote-session.ts';
 import { ClusterResumption, type ResumableClients } from './resumption.ts';
 import { takeOver } from './takeover.ts';
@@ -69,6 +71,8 @@ export class ClusterNode implements SessionObserver, Courier {
   readonly federation: ClusterFederation;
   /** sessions resumed on another node than the one holding them (XEP-0198) */
   readonly resumption: ClusterResumption;
+  /** features' notices and operators' questions to and from the other nodes */
+  readonly #relay: NoticeRelay;
   #self: NodeIdentity | undefined;
   /** the members as the engine listed them at the last heartbeat */
   #members: ClusterMember[] = [];
@@ -107,6 +111,20 @@ export class ClusterNode implements SessionObserver, Courier {
       waitMs: options.config.lease_ms,
       logger: this.#logger,
     });
+    this.#relay = new NoticeRelay({
+      engine: options.engine,
+      self: () => (this.#membership?.live === true ? this.#self : undefined),
+      others: () => this.#others(),
+      notices: options.router.notices,
+      answerTimeoutMs: options.config.lease_ms,
+      logger: this.#logger,
+    });
+  }
+
+  /** The other live nodes as of the last heartbeat. */
+  #others(): NodeIdentity[] {
+    const self = this.#self;
+    return this.#members.filter((member) => member.live && !(member.name === self?.name && member.incarnation === self.incarnation)).map(({ name, incarnation }) => ({ name, incarnation }));
   }
 
   /**
@@ -129,8 +147,10 @@ export class ClusterNode implements SessionObserver, Courier {
     const self = { name: config.node, incarnation: randomBytes(8).toString('hex') };
     if (!(await engine.join(self, config.lease_ms))) return false;
     this.#self = self;
+    this.#members = await engine.members();
     this.#mirror.replaceAll((await engine.sessions()).filter((record) => record.node !== self.name));
     router.sessions.observe(this);
+    router.notices.transport = this.#relay;
     await this.#publishAll();
     this.#reader = new InboxReader({ engine, self, handle: (entry) => this.#receive(entry), mayDeliver: () => this.#membership?.live === true, logger: this.#logger });
     this.#membership = new Membership({
@@ -175,6 +195,11 @@ export class ClusterNode implements SessionObserver, Courier {
         federates: status?.federates ?? [],
       };
     });
+  }
+
+  /** Puts an operator's question to every other live node (admin/cluster-routes.ts). */
+  ask(topic: string, body: string): Promise<NodeAnswer[]> {
+    return this.#relay.ask(topic, body);
   }
 
   // --- publishing this node's sessions (SessionObserver) ---------------------------------------
@@ -278,6 +303,10 @@ export class ClusterNode implements SessionObserver, Courier {
       case 'resume-refused':
       case 'hand-over':
         return this.resumption.receive(from, entry);
+      case 'notice':
+      case 'ask':
+      case 'answer':
+        return this.#relay.receive(from, entry);
       case 'terminate': {
         const session = this.#options.router.sessions.get(parseJid(entry.jid));
         if (session !== undefined && !(session instanceof RemoteSession)) session.terminate(entry.condition, entry.text);
@@ -339,6 +368,7 @@ export class ClusterNode implements SessionObserver, Courier {
     this.#self = undefined;
     this.#members = [];
     this.federation.reset();
+    this.#relay.reset();
     router.sessions.observe(undefined);
     void this.#reader?.stop();
     this.#reader = undefined;
@@ -366,6 +396,8 @@ export class ClusterNode implements SessionObserver, Courier {
     this.#closing = true;
     this.#membership?.stop();
     this.federation.close();
+    this.#relay.reset();
+    this.#options.router.notices.transport = undefined;
     await this.#reader?.stop();
     const self = this.#self;
     this.#self = undefined;

@@ -26,6 +26,10 @@ export class RemoteSession implements BoundSession {
   offlineBacklog = false;
   /** its resumption id (XEP-0198), when its client may resume it */
   streamManagementId: string | undefined;
+  /** as its node last said (XEP-0352), so that push notifications are decided on any node */
+  inactive = false;
+  /** `detached` while its node keeps it for resumption (XEP-0198) */
+  state: 'attached' | 'detached' = 'attached';
   readonly #courier: Courier;
 
   constructor(record: SessionRecord, courier: Courier) {
@@ -49,6 +53,8 @@ export class RemoteSession implements BoundSession {
     im.rosterRequested = record.rosterRequested;
     im.directedPresence.clear();
     for (const jid of record.directed) im.directedPresence.add(jid);
+    this.inactive = record.inactive === true;
+    this.state = record.detached === true ? 'detached' : 'attached';
   }
 
   send(stanza: Element): void {
@@ -81,5 +87,7 @@ export function recordOf(session: BoundSession, self: NodeIdentity): SessionReco
     rosterRequested: im.rosterRequested,
     directed: [...im.directedPresence],
     ...(session.streamManagementId === undefined ? {} : { resumption: session.streamManagementId }),
+    ...(session.inactive === true ? { inactive: true } : {}),
+    ...(session.state === 'detached' ? { detached: true } : {}),
   };
 }

@@ -44,6 +44,9 @@ export interface MetricFamily {
 
 const CONTENT_NAMESPACE: Record<ListenerKind, ContentNamespace> = { c2s: 'jabber:client', s2s: 'jabber:server', component: 'jabber:component:accept' };
 
+/** A change to the bans and blocks, as one node of a cluster tells the others. */
+export type AbuseChange = { kind: 'ban'; ban: AddressBan } | { kind: 'unban'; address: string } | { kind: 'block'; block: DomainBlock } | { kind: 'unblock'; domain: string };
+
 export class Limits {
   readonly abuse = new AbuseList();
   readonly gate: ConnectionGate;
@@ -57,6 +60,9 @@ export class Limits {
   #config: LimitsConfig;
   readonly #storage: Storage;
   readonly #logger: Logger;
+
+  /** in a cluster: tells the other nodes of a change made here, resolving with the connections they closed (src/server.ts) */
+  shared: ((change: AbuseChange) => Promise<number>) | undefined;
 
   constructor(config: LimitsConfig, storage: Storage, logger: Logger, measure?: () => ProcessMeasurement) {
     this.#config = config;
@@ -231,12 +237,11 @@ export class Limits {
     return this.abuse.blocks;
   }
 
-  /** Bans an address or range (throws with the reason when it is not one); closes its open connections. */
+  /** Bans an address or range (throws with the reason when it is not one); closes its open connections, on every node of a cluster. */
   async ban(text: string, reason: string | undefined): Promise<{ ban: AddressBan; created: boolean; closed: number }> {
     const ban: AddressBan = { address: canonicalBan(text), reason: reason || undefined, createdAt: Date.now() };
     const created = await this.#storage.abuseRules.put({ kind: 'address', value: ban.address, reason: ban.reason, createdAt: ban.createdAt });
-    this.abuse.addBan(ban);
-    const closed = this.hooks.closeAddresses((address) => AbuseList.covers(ban, address), describeBan(ban));
+    const closed = this.apply({ kind: 'ban', ban }) + (await this.#share({ kind: 'ban', ban }));
     this.#logger.warn('address banned', { address: ban.address, reason: ban.reason, connections_closed: closed });
     return { ban, created, closed };
   }
@@ -245,16 +250,16 @@ export class Limits {
     const address = canonicalBan(text);
     const removed = await this.#storage.abuseRules.delete('address', address);
     const known = this.abuse.removeBan(address);
+    await this.#share({ kind: 'unban', address });
     if (removed || known) this.#logger.warn('address unbanned', { address });
     return removed || known;
   }
 
-  /** Blocks a remote domain both ways; closes its server connections. */
+  /** Blocks a remote domain both ways; closes its server connections, on every node of a cluster. */
   async block(domain: string, reason: string | undefined): Promise<{ block: DomainBlock; created: boolean; closed: number }> {
     const block: DomainBlock = { domain, reason: reason || undefined, createdAt: Date.now() };
     const created = await this.#storage.abuseRules.put({ kind: 'domain', value: domain, reason: block.reason, createdAt: block.createdAt });
-    this.abuse.addBlock(block);
-    const closed = this.hooks.closeDomain(domain, describeBlock(block));
+    const closed = this.apply({ kind: 'block', block }) + (await this.#share({ kind: 'block', block }));
     this.#logger.warn('remote domain blocked', { domain, reason: block.reason, connections_closed: closed });
     return { block, created, closed };
   }
@@ -262,11 +267,45 @@ export class Limits {
   async unblock(domain: string): Promise<boolean> {
     const removed = await this.#storage.abuseRules.delete('domain', domain);
     const known = this.abuse.removeBlock(domain);
+    await this.#share({ kind: 'unblock', domain });
     if (removed || known) {
       this.hooks.reopenDomain(domain);
       this.#logger.warn('remote domain unblocked', { domain });
     }
     return removed || known;
+  }
+
+  /**
+   * A ban or block made (or lifted) on this node, or told by another node of the cluster, taken
+   * in memory with its effect on the connections here; returns how many closed.
+   */
+  apply(change: AbuseChange): number {
+    switch (change.kind) {
+      case 'ban': {
+        const ban = change.ban;
+        this.abuse.addBan(ban);
+        return this.hooks.closeAddresses((address) => AbuseList.covers(ban, address), describeBan(ban));
+      }
+      case 'unban':
+        this.abuse.removeBan(change.address);
+        return 0;
+      case 'block':
+        this.abuse.addBlock(change.block);
+        return this.hooks.closeDomain(change.block.domain, describeBlock(change.block));
+      case 'unblock':
+        if (this.abuse.removeBlock(change.domain)) this.hooks.reopenDomain(change.domain);
+        return 0;
+    }
+  }
+
+  async #share(change: AbuseChange): Promise<number> {
+    if (this.shared === undefined) return 0;
+    try {
+      return await this.shared(change);
+    } catch (error) {
+      this.#logger.error('a ban or block was not told to every node of the cluster; they load it at their next start', { change: change.kind, error: error instanceof Error ? error.message : String(error) });
+      return 0;
+    }
   }
 
   // --- metrics ------------------------------------------------------------------------------------

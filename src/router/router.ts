@@ -4,6 +4,7 @@
  * their host's handlers, and everything else goes to the remote route. Policy (src/policy) is
  * asked on the way in from other servers and on the way out; the router applies its verdicts.
  */
+import { NodeNotices } from './node-notices.ts';
 import { parseJid, tryParseJid, JidMalformedError, type Jid } from '../jid/jid.ts';
 import type { Logger } from '../util/log.ts';
 import type { Element } from '../xml/element.ts';
@@ -61,6 +62,8 @@ export class Router {
   remote: RemoteRoute;
   /** the peering policy in force; `trellis reload` swaps its snapshot */
   readonly policy: LivePolicy;
+  /** what this node tells the other nodes of its cluster about state they keep copies of */
+  readonly notices = new NodeNotices();
   /** told each decision of a peering rule's checks on a stanza that crossed (src/audit) */
   policyDecisions: ((record: PolicyAuditRecord) => void) | undefined;
   #logger: Logger;

@@ -146,7 +146,7 @@ export interface SessionObserver {
   owns(session: BoundSession): boolean;
   added(session: BoundSession): void;
   removed(session: BoundSession): void;
-  /** the session's IM state changed (presence, priority, carbons, roster request, directed presence), or it became resumable */
+  /** the session's IM state changed (presence, priority, carbons, roster request, directed presence), whether it is inactive or detached, or it became resumable */
   changed(session: BoundSession): void;
 }
 

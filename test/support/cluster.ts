@@ -12,7 +12,10 @@ import { join } from 'node:path';
 import { makeStoredCredentials } from '../../src/auth/scram.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { openStorage } from '../../src/storage/open.ts';
+import { after, before } from 'node:test';
 import { login } from './login.ts';
+import { startPostgres, type TestPostgres } from './postgres.ts';
+import { startRedis, type TestRedis } from './redis.ts';
 import type { RawClient } from './raw-client.ts';
 import type { TestServer } from './server.ts';
 import { accepts, freePort, PASSWORD, sleep, type ServerProcess } from './server-process.ts';
@@ -194,4 +197,32 @@ export async function waitCount(client: RawClient, prefix: string, count: number
     if (seen.length >= count || Date.now() > deadline) return seen;
     await sleep(50);
   }
+}
+
+/** A cluster of `nodes` running for one `describe` block on a PostgreSQL and a Redis of its own, removed after it with the clients it logged in. */
+export function runningCluster(nodes: number, timings: ClusterTimings, users: string[], contacts: [string, string][], options: ClusterOptions = {}): { cluster(): TestCluster; connect(node: number, user: string, resource: string): Promise<RawClient> } {
+  let postgres: TestPostgres | undefined;
+  let redis: TestRedis | undefined;
+  let cluster: TestCluster | undefined;
+  const clients: RawClient[] = [];
+  before(async () => {
+    postgres = await startPostgres();
+    redis = await startRedis();
+    cluster = await TestCluster.create(nodes, postgres.url, redis.url, timings, users, contacts, options);
+    for (let node = 0; node < nodes; node++) await cluster.start(node);
+  });
+  after(async () => {
+    for (const client of clients) client.close();
+    await cluster?.remove();
+    await redis?.remove();
+    await postgres?.stop();
+  });
+  return {
+    cluster: () => cluster!,
+    async connect(node, user, resource) {
+      const client = await cluster!.login(node, user, resource);
+      clients.push(client);
+      return client;
+    },
+  };
 }

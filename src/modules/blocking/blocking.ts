@@ -27,7 +27,10 @@ const storesByRouter = new WeakMap<Router, Map<string, BlocklistStore>>();
 
 export const blockingModule: FeatureModule = (context) => {
   const { host, router } = context;
-  const store = new BlocklistStore(host.domain, context.storage, router.sessions);
+  // A cluster's other nodes drop their copy of a list that changed here (docs/cluster.md).
+  const topic = `blocking:${host.domain}`;
+  const store = new BlocklistStore(host.domain, context.storage, router.sessions, (user) => router.notices.publish(topic, user.toString()));
+  router.notices.on(topic, (user) => store.forget(parseJid(user)));
   let stores = storesByRouter.get(router);
   if (!stores) storesByRouter.set(router, (stores = new Map()));
   stores.set(host.domain, store);

@@ -1,7 +1,8 @@
 /**
  * Block lists of one host's users, read from storage and kept in memory while the user has a
  * connected resource (every stanza to or from them is checked against it). Changes go through
- * `update`, one at a time per user, and replace the cached list.
+ * `update`, one at a time per user, and replace the cached list; in a cluster the other nodes
+ * are told (`changed`) before `update` resolves, and drop their copy (`forget`).
  */
 import type { Jid } from '../../jid/jid.ts';
 import type { SessionRegistry } from '../../router/sessions.ts';
@@ -12,6 +13,8 @@ export class BlocklistStore {
   readonly #domain: string;
   readonly #storage: Storage;
   readonly #sessions: SessionRegistry;
+  /** tells the other nodes of a cluster that a user's list changed; resolves once they hold the notice */
+  readonly #changed: (user: Jid) => Promise<void>;
   /** online users' lists, by bare JID */
   readonly #cache = new Map<string, Promise<Blocklist>>();
   /** the cached lists that have loaded, for answers that cannot wait (`peek`) */
@@ -19,10 +22,11 @@ export class BlocklistStore {
   /** the last pending change per user, so changes apply in order */
   readonly #updates = new Map<string, Promise<unknown>>();
 
-  constructor(domain: string, storage: Storage, sessions: SessionRegistry) {
+  constructor(domain: string, storage: Storage, sessions: SessionRegistry, changed: (user: Jid) => Promise<void> = async () => {}) {
     this.#domain = domain;
     this.#storage = storage;
     this.#sessions = sessions;
+    this.#changed = changed;
   }
 
   /** The block list of a user of this host (bare JID). */
@@ -61,6 +65,7 @@ export class BlocklistStore {
         this.#cache.set(key, Promise.resolve(after));
         this.#loaded.set(key, after);
       }
+      await this.#changed(user.bare());
       return { before, after };
     });
     this.#updates.set(key, next);
@@ -70,11 +75,15 @@ export class BlocklistStore {
     return next;
   }
 
-  /** Drops a user's cached list once their last resource is gone. */
-  forgetIfOffline(user: Jid): void {
-    if (this.#online(user)) return;
+  /** Drops a user's cached list: another node of the cluster changed it; the next check reads storage. */
+  forget(user: Jid): void {
     this.#cache.delete(user.bare().toString());
     this.#loaded.delete(user.bare().toString());
+  }
+
+  /** Drops a user's cached list once their last resource is gone. */
+  forgetIfOffline(user: Jid): void {
+    if (!this.#online(user)) this.forget(user);
   }
 
   async #load(user: Jid): Promise<Blocklist> {

@@ -39,11 +39,13 @@ export class NotifyInterests {
     return true;
   }
 
-  delete(account: string, resource: string): void {
+  /** Forgets a resource; returns false when it was not known. */
+  delete(account: string, resource: string): boolean {
     const resources = this.#byAccount.get(account);
-    if (!resources?.delete(resource)) return;
+    if (!resources?.delete(resource)) return false;
     this.#total--;
     if (resources.size === 0) this.#byAccount.delete(account);
+    return true;
   }
 
   /** The resources of an account's presence audience asking for `node`'s notifications. */

@@ -18,6 +18,7 @@ import { serveBookmarksConversion } from './bookmarks.ts';
 import { CapsResolver, capsOf } from './caps-resolver.ts';
 import { NotifyInterests } from './interests.ts';
 import { servePepDisco } from './pep-disco.ts';
+import { SharedInterests } from './shared-interests.ts';
 
 /** Resources remembered per account and in all (each a full JID and a shared feature set). */
 const MAX_RESOURCES_PER_ACCOUNT = 200;
@@ -35,7 +36,7 @@ export type PepServiceOf = (account: Jid) => PubsubService;
 export const pepModule: FeatureModule = (context) => {
   const { host, router, storage, logger } = context;
   const send = (stanza: Element): void => void router.route(stanza, { kind: 'local' });
-  const interests = new NotifyInterests(MAX_RESOURCES_PER_ACCOUNT, MAX_RESOURCES);
+  const interests = new SharedInterests(host.domain, new NotifyInterests(MAX_RESOURCES_PER_ACCOUNT, MAX_RESOURCES), router.notices, logger);
   const caps = new CapsResolver({ from: host.domain, send, maxEntries: MAX_CAPS_ENTRIES, maxPending: MAX_CAPS_QUERIES, timeoutMs: CAPS_TIMEOUT_MS });
   const lock = new KeyedLock();
 
@@ -105,7 +106,7 @@ export const pepModule: FeatureModule = (context) => {
 
 interface Learning {
   caps: CapsResolver;
-  interests: NotifyInterests;
+  interests: SharedInterests;
   serviceOf: PepServiceOf;
 }
 
