@@ -22,6 +22,7 @@ import { InboxReader } from './inbox-reader.ts';
 import { Membership } from './membership.ts';
 import { SessionMirror } from './mirror.ts';
 import { RemoteSession, recordOf, type Courier } from './remote-session.ts';
+import { ClusterRooms } from './rooms.ts';
 import { takeOver } from './takeover.ts';
 
 /** What the node needs of the client side of this server. */
@@ -66,6 +67,8 @@ export class ClusterNode implements SessionObserver, Courier {
   readonly #logger: Logger;
   /** which node sends to each remote domain */
   readonly federation: ClusterFederation;
+  /** which node runs each group-chat room */
+  readonly rooms: ClusterRooms;
   #self: NodeIdentity | undefined;
   /** the members as the engine listed them at the last heartbeat */
   #members: ClusterMember[] = [];
@@ -83,16 +86,18 @@ export class ClusterNode implements SessionObserver, Courier {
     this.#options = options;
     this.#logger = options.logger.child({ component: 'cluster', node: options.config.node });
     this.#mirror = new SessionMirror(options.router.sessions, this);
+    // Only while the lease holds by this node's own clock: past it, another node may take over its leases.
+    const self = (): NodeIdentity | undefined => (this.#membership?.live === true ? this.#self : undefined);
     this.federation = new ClusterFederation({
       engine: options.engine,
-      // Only while the lease holds by this node's own clock: past it, another node may take over its leases.
-      self: () => (this.#membership?.live === true ? this.#self : undefined),
+      self,
       local: options.federation.local,
       router: options.router,
       cluster: options.config,
       s2s: options.federation.s2s,
       logger: this.#logger,
     });
+    this.rooms = new ClusterRooms({ engine: options.engine, self, router: options.router, cluster: options.config, logger: this.#logger });
   }
 
   /**
@@ -176,6 +181,7 @@ export class ClusterNode implements SessionObserver, Courier {
 
   removed(session: BoundSession): void {
     this.#changed.delete(session);
+    this.rooms.sessionGone(session.jid.toString());
     const self = this.#self;
     if (self === undefined) return;
     this.#options.engine.removeSession(self, session.jid.toString()).catch((error: unknown) => this.#publishFailed(session, error));
@@ -247,13 +253,18 @@ export class ClusterNode implements SessionObserver, Courier {
   async #receive({ from, entry }: ReceivedEntry): Promise<void> {
     switch (entry.kind) {
       case 'stanza':
-        return this.#deliver(entry.to, parseElement(entry.xml));
+        return this.#deliver(from, entry.to, parseElement(entry.xml));
       case 'session':
         return this.#mirror.apply(entry.record);
       case 'session-gone':
         return void this.#mirror.drop(from, entry.jid);
-      case 'node-gone':
-        return void this.#mirror.dropNode({ name: entry.node, incarnation: entry.incarnation });
+      case 'node-gone': {
+        const dead = { name: entry.node, incarnation: entry.incarnation };
+        this.#mirror.dropNode(dead);
+        return this.rooms.nodeGone(dead);
+      }
+      case 'muc':
+        return this.rooms.receive(entry);
       case 's2s':
       case 'dialback-verify':
       case 'dialback-verified':
@@ -266,10 +277,13 @@ export class ClusterNode implements SessionObserver, Courier {
     }
   }
 
-  async #deliver(to: string, stanza: Element): Promise<void> {
+  async #deliver(from: NodeIdentity, to: string, stanza: Element): Promise<void> {
     const jid = parseJid(to);
     const session = this.#options.router.sessions.get(jid);
-    if (session !== undefined && !(session instanceof RemoteSession)) return session.send(stanza);
+    if (session !== undefined && !(session instanceof RemoteSession)) {
+      this.rooms.delivered(from, to, stanza);
+      return session.send(stanza);
+    }
     // The session ended (or moved to another node) while the stanza travelled: as for any resource that went away.
     await rerouteUndelivered(this.#options.router, jid, [stanza]);
   }
@@ -281,7 +295,7 @@ export class ClusterNode implements SessionObserver, Courier {
     if (self === undefined) return;
     for (const node of dead) {
       try {
-        await takeOver({ engine: this.#options.engine, router: this.#options.router, mirror: this.#mirror, self, dead: node, leaseMs: this.#options.config.lease_ms, courier: this, federation: this.federation, logger: this.#logger });
+        await takeOver({ engine: this.#options.engine, router: this.#options.router, mirror: this.#mirror, self, dead: node, leaseMs: this.#options.config.lease_ms, courier: this, federation: this.federation, rooms: this.rooms, logger: this.#logger });
       } catch (error) {
         this.#logger.error('taking over after a dead node failed; the next heartbeat tries again', { dead: node.name, error: error instanceof Error ? error.stack : String(error) });
       }
@@ -317,6 +331,7 @@ export class ClusterNode implements SessionObserver, Courier {
     this.#self = undefined;
     this.#members = [];
     this.federation.reset();
+    this.rooms.reset();
     router.sessions.observe(undefined);
     void this.#reader?.stop();
     this.#reader = undefined;
@@ -344,6 +359,7 @@ export class ClusterNode implements SessionObserver, Courier {
     this.#closing = true;
     this.#membership?.stop();
     this.federation.close();
+    this.rooms.close();
     await this.#reader?.stop();
     const self = this.#self;
     this.#self = undefined;

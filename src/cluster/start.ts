@@ -1,12 +1,14 @@
 /**
  * Starts this server's cluster node (docs/cluster.md) on the Redis engine, with the client
  * service as the local side it pauses and whose sessions it ends when it fences itself, and the
- * server service whose remote domains it shares out among the nodes.
+ * server service whose remote domains it shares out among the nodes, and the group-chat rooms it
+ * shares out the same way.
  */
 import type { C2sService } from '../c2s/listener.ts';
 import type { ClusterConfig } from '../config/types.ts';
 import type { Router } from '../router/router.ts';
 import type { S2sService } from '../s2s/service.ts';
+import { placeRooms } from '../muc/placement.ts';
 import type { Logger } from '../util/log.ts';
 import { ClusterNode } from './node.ts';
 import { RedisEngine } from './redis-engine.ts';
@@ -34,10 +36,13 @@ export async function startCluster(config: ClusterConfig, router: Router, c2s: C
     await node.start();
   } catch (error) {
     node.federation.close();
+    node.rooms.close();
     await engine.close();
     throw error;
   }
   // From now on the nodes agree on which of them sends to each remote domain.
   s2s.owners = node.federation;
+  // ... and on which of them runs each group-chat room.
+  placeRooms(router, node.rooms);
   return node;
 }

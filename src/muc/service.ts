@@ -96,6 +96,26 @@ export class MucService {
     if (stored.length > 0) this.#options.logger.info('persistent rooms loaded', { service: this.domain, rooms: stored.length });
   }
 
+  /**
+   * This server starts to run a room that another node of its cluster may have run before
+   * (docs/cluster.md, "Group chat"): what it held of the room is replaced by what storage holds
+   * (nothing, for a temporary room or one destroyed meanwhile).
+   */
+  async adopt(name: string): Promise<void> {
+    await this.ready;
+    const stored = (await this.#options.storage.mucRooms.list(this.domain)).find((record) => record.name === name);
+    // Not ended: its archive stays for the room as storage holds it.
+    this.rooms.delete(name);
+    if (stored === undefined) {
+      this.#stored.delete(name);
+      return;
+    }
+    const room = this.#newRoom(name);
+    restore(room, stored);
+    this.rooms.set(name, room);
+    this.#stored.add(name);
+  }
+
   #newRoom(name: string): Room {
     const context: RoomContext = {
       send: (stanza) => this.outbox.send(stanza),
