@@ -119,6 +119,7 @@ describe('group chat across a cluster of three nodes', () => {
     }
     await alice.waitFor(/<message\b(?=[^>]*id=["']while-dead["'])(?=[^>]*type=["']error["'])/, 10_000);
     assert.equal((alice.received.match(/id=["']while-dead["']/g) ?? []).length, 1, 'the message bounces once and is not delivered');
+    assert.doesNotMatch(carol.received, /while-dead/);
 
     // They join again at once; a survivor runs the room now, from storage (it is persistent).
     const self = await join(alice, 'alice');

@@ -49,6 +49,8 @@ export interface LeasedRoutingOptions<Item extends Handed> {
   inUse?(key: string): boolean;
   /** this node just became the owner: resolves before what waited is handled here */
   acquired?(key: string): Promise<void>;
+  /** another node took the lease of a key this node owned */
+  lost?(key: string): void;
   /** the error a stanza bounces with when no node can take its key on */
   unreachable(key: string, reason: string): StanzaError;
   /** the error a stanza bounces with when the owner's inbox is full */
@@ -244,6 +246,7 @@ export class LeasedRouting<Item extends Handed> {
         const slot = this.#slots.get(key);
         if (slot?.owner === 'here') slot.owner = undefined;
         this.#options.logger.warn(`cluster ${this.#options.what} lease lost to another node`, { key });
+        this.#options.lost?.(key);
       }
     } catch (error) {
       // Membership judges whether Redis is out of reach; a lease not extended lapses with the registration.

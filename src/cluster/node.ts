@@ -22,7 +22,7 @@ import { InboxReader } from './inbox-reader.ts';
 import { Membership } from './membership.ts';
 import { SessionMirror } from './mirror.ts';
 import { RemoteSession, recordOf, type Courier } from './remote-session.ts';
-import { ClusterRooms } from './rooms.ts';
+import { ClusterRooms, type LocalRooms } from './rooms.ts';
 import { takeOver } from './takeover.ts';
 
 /** What the node needs of the client side of this server. */
@@ -58,6 +58,8 @@ export interface ClusterNodeOptions {
   clients: LocalClients;
   /** this server's federation, shared with the other nodes (federation.ts) */
   federation: { local: LocalFederation; s2s: S2sConfig };
+  /** this server's group-chat rooms, run one node at a time (rooms.ts) */
+  rooms: LocalRooms;
   logger: Logger;
 }
 
@@ -97,7 +99,7 @@ export class ClusterNode implements SessionObserver, Courier {
       s2s: options.federation.s2s,
       logger: this.#logger,
     });
-    this.rooms = new ClusterRooms({ engine: options.engine, self, router: options.router, cluster: options.config, logger: this.#logger });
+    this.rooms = new ClusterRooms({ engine: options.engine, self, router: options.router, cluster: options.config, local: options.rooms, logger: this.#logger });
   }
 
   /**

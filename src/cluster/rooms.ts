@@ -5,21 +5,18 @@
  * node through its inbox, in the order it came; the node running the room handles it as a
  * single server does (src/muc), and what the room sends to occupants on other nodes reaches them
  * through the session registry, as any stanza does. A node that starts to run a room takes its
- * configuration from storage (`MucService.adopt`).
+ * configuration from storage; one that loses the lease of a room it runs tells its occupants to join
+ * again (muc/across-nodes.ts does both for the group-chat services).
  *
  * When the node running a room dies, its occupants on the other nodes are told by their own node
  * (XEP-0045 section 15.6.2, status code 332: removed because the service shut down), which learnt
- * from the room's presence which of its sessions were in it (muc/joined-rooms.ts); their clients
+ * from the room's presence which of its sessions were in it (muc/across-nodes.ts); their clients
  * join again, and the next stanza for the room makes a node claim it. What the dead node's inbox
  * still held for the room is handed to the new one by the survivor that takes over (takeover.ts):
  * a message from someone not (yet) in the room again bounces there, as on a single server.
  */
 import type { ClusterConfig } from '../config/types.ts';
-import { parseJid, type Jid } from '../jid/jid.ts';
-import { JoinedRooms, shutdownPresence } from '../muc/joined-rooms.ts';
-import { mucServiceOf } from '../muc/module.ts';
-import type { RoomPlacement } from '../muc/placement.ts';
-import type { MucService } from '../muc/service.ts';
+import type { Jid } from '../jid/jid.ts';
 import type { Router } from '../router/router.ts';
 import type { Logger } from '../util/log.ts';
 import type { Element } from '../xml/element.ts';
@@ -27,15 +24,29 @@ import { parseElement } from '../xml/parse-element.ts';
 import { serialize } from '../xml/serialize.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
 import type { ClusterEngine, InboxEntry, NodeIdentity } from './engine.ts';
-import { LeasedRouting, type Handed } from './leased-routing.ts';
-import { RemoteSession } from './remote-session.ts';
+import { holderOf, LeasedRouting, type Handed } from './leased-routing.ts';
 
 /** Stanzas that may wait for one room's node to be known. */
 const MAX_WAITING_PER_ROOM = 10_000;
 /** A room nobody is in and nothing was sent to for this long is given up (its lease released, or its node forgotten). */
 const ROOM_IDLE_MS = 5 * 60_000;
-/** Rooms run elsewhere this node's sessions are remembered to be in, at most. */
-const MAX_JOINED = 1_000_000;
+
+/** What this server's group-chat services do for the cluster (muc/across-nodes.ts); rooms are bare JIDs, nodes `<name>:<incarnation>`. */
+export interface LocalRooms {
+  /** the room runs here with occupants in it */
+  occupied(room: string): boolean;
+  /** this node starts to run the room: what it held of it is replaced by what storage holds */
+  adopt(room: string): Promise<void>;
+  /** another node runs the room now: its occupants are told to join again, and it is forgotten here */
+  release(room: string): void;
+  /** a stanza from the node `runner` reached the local session `session` (rooms run there say who is in them) */
+  delivered(session: string, stanza: Element, runner: string): void;
+  /** a local session ended */
+  sessionGone(session: string): void;
+  /** the node `runner` is gone: the local sessions in rooms it ran are told (status code 332); resolves how many */
+  runnerGone(runner: string): number;
+  clear(): void;
+}
 
 export interface ClusterRoomsOptions {
   engine: ClusterEngine;
@@ -43,18 +54,17 @@ export interface ClusterRoomsOptions {
   self(): NodeIdentity | undefined;
   router: Router;
   cluster: ClusterConfig;
+  local: LocalRooms;
   logger: Logger;
 }
 
-export class ClusterRooms implements RoomPlacement {
+export class ClusterRooms {
   readonly #options: ClusterRoomsOptions;
   readonly #routing: LeasedRouting<Handed>;
-  /** the rooms run on other nodes this node's sessions are in, by the node running each */
-  readonly #joined = new JoinedRooms<NodeIdentity>(MAX_JOINED);
 
   constructor(options: ClusterRoomsOptions) {
     this.#options = options;
-    const { router, logger } = options;
+    const { router, local, logger } = options;
     this.#routing = new LeasedRouting<Handed>({
       ...options,
       what: 'room',
@@ -65,20 +75,16 @@ export class ClusterRooms implements RoomPlacement {
       entry: (room, { stanza, hops }) => ({ kind: 'muc', room, xml: serialize(stanza), hops }),
       maxWaiting: () => MAX_WAITING_PER_ROOM,
       idleMs: () => ROOM_IDLE_MS,
-      inUse: (room) => (this.#serviceOf(room)?.rooms.get(localOf(room))?.occupants.size ?? 0) > 0,
-      acquired: async (room) => {
-        await this.#serviceOf(room)?.adopt(localOf(room));
-      },
+      inUse: (room) => local.occupied(room),
+      acquired: (room) => local.adopt(room),
+      // Another node runs it now (this one missed a renewal): its occupants here join it there.
+      lost: (room) => local.release(room),
       unreachable: (room, reason) => new StanzaError('recipient-unavailable', `no node of this cluster could run ${room}: ${reason}`, 'wait'),
       full: (room) => new StanzaError('resource-constraint', `too many stanzas waiting for ${room}`, 'wait'),
     });
   }
 
-  #serviceOf(room: string): MucService | undefined {
-    return mucServiceOf(this.#options.router.hosts.get(room.slice(room.indexOf('@') + 1)));
-  }
-
-  /** RoomPlacement: a stanza for a room run elsewhere (or whose node is not known yet) goes there. */
+  /** muc/placement.ts: a stanza for a room run elsewhere (or whose node is not known yet) goes there. */
   handOver(room: Jid, stanza: Element): boolean {
     const key = room.toString();
     if (this.#routing.ownedHere(key)) return false;
@@ -96,14 +102,14 @@ export class ClusterRooms implements RoomPlacement {
     this.#routing.send(entry.room, { stanza: parseElement(entry.xml), hops: entry.hops });
   }
 
-  /** A stanza from node `from` reaching the local session `session`: what rooms run there say about it is remembered. */
+  /** A stanza from node `from` reaching the local session `session`. */
   delivered(from: NodeIdentity, session: string, stanza: Element): void {
-    this.#joined.saw(session, stanza, from, (domain) => mucServiceOf(this.#options.router.hosts.get(domain)) !== undefined);
+    if (stanza.name === 'presence') this.#options.local.delivered(session, stanza, holderOf(from));
   }
 
   /** A local session ended: it is in no room any more. */
   sessionGone(session: string): void {
-    this.#joined.sessionGone(session);
+    this.#options.local.sessionGone(session);
   }
 
   /**
@@ -112,36 +118,20 @@ export class ClusterRooms implements RoomPlacement {
    */
   nodeGone(dead: NodeIdentity): void {
     const rooms = this.#routing.nodeGone(dead);
-    const memberships = this.#joined.takeWhere((runner) => runner.name === dead.name && runner.incarnation === dead.incarnation);
-    let told = 0;
-    for (const [jid, membership] of memberships) {
-      const session = this.#options.router.sessions.get(parseJid(jid));
-      if (session === undefined || session instanceof RemoteSession) continue;
-      session.send(shutdownPresence(jid, membership, 'the server running this room stopped; join it again'));
-      told++;
-    }
+    const told = this.#options.local.runnerGone(holderOf(dead));
     if (rooms.length > 0 || told > 0) this.#options.logger.warn('rooms of a dead node released; their occupants here told', { dead: dead.name, rooms: rooms.length, told });
-  }
-
-  /** Rooms this node runs, for `trellis status`. */
-  running(): string[] {
-    return this.#routing.owners().filter((row) => row.owner === 'here').map((row) => row.key);
   }
 
   /** This node stopped being a live member: it runs no room any more, and its sessions are gone. */
   reset(): void {
     this.#routing.reset();
-    this.#joined.clear();
+    this.#options.local.clear();
   }
 
   close(): void {
     this.#routing.close();
-    this.#joined.clear();
+    this.#options.local.clear();
   }
 }
 
 const LEASE_PREFIX = 'muc:';
-
-function localOf(room: string): string {
-  return room.slice(0, room.indexOf('@'));
-}

@@ -2,18 +2,18 @@
  * Starts this server's cluster node (docs/cluster.md) on the Redis engine, with the client
  * service as the local side it pauses and whose sessions it ends when it fences itself, and the
  * server service whose remote domains it shares out among the nodes, and the group-chat rooms it
- * shares out the same way.
+ * shares out the same way (server.ts then has the rooms' stanzas placed by `node.rooms`).
  */
 import type { C2sService } from '../c2s/listener.ts';
 import type { ClusterConfig } from '../config/types.ts';
 import type { Router } from '../router/router.ts';
 import type { S2sService } from '../s2s/service.ts';
-import { placeRooms } from '../muc/placement.ts';
 import type { Logger } from '../util/log.ts';
 import { ClusterNode } from './node.ts';
 import { RedisEngine } from './redis-engine.ts';
+import type { LocalRooms } from './rooms.ts';
 
-export async function startCluster(config: ClusterConfig, router: Router, c2s: C2sService, s2s: S2sService, logger: Logger): Promise<ClusterNode> {
+export async function startCluster(config: ClusterConfig, router: Router, c2s: C2sService, s2s: S2sService, rooms: LocalRooms, logger: Logger): Promise<ClusterNode> {
   const engine = new RedisEngine({ url: config.redis_url, keyPrefix: config.key_prefix, logger: logger.child({ component: 'cluster' }) });
   try {
     await engine.connect();
@@ -27,6 +27,7 @@ export async function startCluster(config: ClusterConfig, router: Router, c2s: C
     router,
     logger,
     federation: { local: s2s, s2s: s2s.context.config },
+    rooms,
     clients: {
       pause: (reason) => (c2s.pausedFor = reason),
       sessions: () => c2s.sessions,
@@ -42,7 +43,5 @@ export async function startCluster(config: ClusterConfig, router: Router, c2s: C
   }
   // From now on the nodes agree on which of them sends to each remote domain.
   s2s.owners = node.federation;
-  // ... and on which of them runs each group-chat room.
-  placeRooms(router, node.rooms);
   return node;
 }
