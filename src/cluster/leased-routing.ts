@@ -43,6 +43,8 @@ export interface LeasedRoutingOptions<Item extends Handed> {
   entry(key: string, item: Item): InboxEntry;
   /** stanzas that may wait for one key's owner */
   maxWaiting(): number;
+  /** keys this node keeps track of at most (unbounded when absent: the keys are bounded elsewhere) */
+  maxKeys?: number;
   /** a key unused for this long is forgotten, its lease given up */
   idleMs(): number;
   /** an owned key still in use whatever its last stanza (a room with occupants) */
@@ -92,6 +94,10 @@ export class LeasedRouting<Item extends Handed> {
 
   /** An item for the owner of `key`: handled here, handed to the owner, or kept until one is known. */
   send(key: string, item: Item): void {
+    if (!this.#slots.has(key) && this.#slots.size >= (this.#options.maxKeys ?? Infinity)) {
+      this.#options.logger.debug(`cluster ${this.#options.what}s known here at their limit`, { key, max: this.#options.maxKeys });
+      return this.#options.router.bounce(item.stanza, this.#options.full(key));
+    }
     const slot = this.#slot(key);
     slot.lastUsed = Date.now();
     if (slot.owner === 'here') {

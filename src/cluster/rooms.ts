@@ -28,6 +28,8 @@ import { holderOf, LeasedRouting, type Handed } from './leased-routing.ts';
 
 /** Stanzas that may wait for one room's node to be known. */
 const MAX_WAITING_PER_ROOM = 10_000;
+/** Rooms one node keeps track of (runs, or knows who runs) at most; a stanza for one more bounces. */
+const MAX_ROOMS_KNOWN = 100_000;
 /** A room nobody is in and nothing was sent to for this long is given up (its lease released, or its node forgotten). */
 const ROOM_IDLE_MS = 5 * 60_000;
 
@@ -74,13 +76,14 @@ export class ClusterRooms {
       },
       entry: (room, { stanza, hops }) => ({ kind: 'muc', room, xml: serialize(stanza), hops }),
       maxWaiting: () => MAX_WAITING_PER_ROOM,
+      maxKeys: MAX_ROOMS_KNOWN,
       idleMs: () => ROOM_IDLE_MS,
       inUse: (room) => local.occupied(room),
       acquired: (room) => local.adopt(room),
       // Another node runs it now (this one missed a renewal): its occupants here join it there.
       lost: (room) => local.release(room),
       unreachable: (room, reason) => new StanzaError('recipient-unavailable', `no node of this cluster could run ${room}: ${reason}`, 'wait'),
-      full: (room) => new StanzaError('resource-constraint', `too many stanzas waiting for ${room}`, 'wait'),
+      full: (room) => new StanzaError('resource-constraint', `too many stanzas or rooms waiting for their node: ${room}`, 'wait'),
     });
   }
 

@@ -104,7 +104,7 @@ export class MucService {
    */
   async adopt(name: string): Promise<void> {
     await this.ready;
-    const stored = (await this.#options.storage.mucRooms.list(this.domain)).find((record) => record.name === name);
+    const stored = await this.#options.storage.mucRooms.get(this.domain, name);
     // Not ended: its archive stays for the room as storage holds it.
     this.rooms.delete(name);
     if (stored === undefined) {
