@@ -25,6 +25,8 @@ import type { Logger } from './util/log.ts';
 import { buildHost, loadHostCertificate } from './server-hosts.ts';
 import { ConfigReloader, type ReloadOutcome } from './server-reload.ts';
 import { mucServices, syncServiceHosts } from './services/service-hosts.ts';
+import { MucAcrossNodes } from './muc/across-nodes.ts';
+import { placeRooms } from './muc/placement.ts';
 import { ComponentService } from './component/service.ts';
 import { LinkService } from './links/service.ts';
 import { prepareWeb } from './server-web.ts';
@@ -89,7 +91,9 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     const c2s = new C2sService({ config: config.c2s, router, storage, tls, logger, limits });
     // docs/cluster.md: joined before any listener opens, so every session bound here is published;
     // loaded only when configured, so a single node never loads the Redis client.
-    const cluster = config.cluster === undefined ? undefined : await (await import('./cluster/start.ts')).startCluster(config.cluster, router, c2s, s2s, logger);
+    const cluster = config.cluster === undefined ? undefined : await (await import('./cluster/start.ts')).startCluster(config.cluster, router, c2s, s2s, new MucAcrossNodes(router), logger);
+    // docs/cluster.md, "Group chat": each room runs on one node; its stanzas are handed there.
+    if (cluster) placeRooms(router, cluster.rooms);
     const components = new ComponentService({ config, router, tls, logger, limits, loadCertificate: loadHostCertificate });
     limits.hooks = {
       closeAddresses(covered, text) {

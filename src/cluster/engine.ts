@@ -48,6 +48,8 @@ export type InboxEntry =
   | { kind: 'node-gone'; node: string; incarnation: string }
   /** a stanza for a remote domain, to the node that federates with it (cluster/federation.ts); `hops`: nodes it passed */
   | { kind: 's2s'; remote: string; local: string; xml: string; hops: number }
+  /** a stanza for a group-chat room, to the node that runs it (cluster/rooms.ts); `hops`: nodes it passed */
+  | { kind: 'muc'; room: string; xml: string; hops: number }
   /** check a dialback key with the remote domain's authoritative server (XEP-0220 section 2.1.2), for the sending node */
   | { kind: 'dialback-verify'; id: string; remote: string; receiving: string; streamId: string; key: string }
   /** the answer to a `dialback-verify` */

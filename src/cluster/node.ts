@@ -25,6 +25,7 @@ import { SessionMirror } from './mirror.ts';
 import { NoticeRelay } from './notice-relay.ts';
 import { RemoteSession, recordOf, type Courier } from './remote-session.ts';
 import { ClusterResumption, type ResumableClients } from './resumption.ts';
+import { ClusterRooms, type LocalRooms } from './rooms.ts';
 import { takeOver } from './takeover.ts';
 
 /** What the node needs of the client side of this server. */
@@ -60,6 +61,8 @@ export interface ClusterNodeOptions {
   clients: LocalClients;
   /** this server's federation, shared with the other nodes (federation.ts) */
   federation: { local: LocalFederation; s2s: S2sConfig };
+  /** this server's group-chat rooms, run one node at a time (rooms.ts) */
+  rooms: LocalRooms;
   logger: Logger;
 }
 
@@ -73,6 +76,8 @@ export class ClusterNode implements SessionObserver, Courier {
   readonly resumption: ClusterResumption;
   /** features' notices and operators' questions to and from the other nodes */
   readonly #relay: NoticeRelay;
+  /** which node runs each group-chat room */
+  readonly rooms: ClusterRooms;
   #self: NodeIdentity | undefined;
   /** the members as the engine listed them at the last heartbeat */
   #members: ClusterMember[] = [];
@@ -90,10 +95,11 @@ export class ClusterNode implements SessionObserver, Courier {
     this.#options = options;
     this.#logger = options.logger.child({ component: 'cluster', node: options.config.node });
     this.#mirror = new SessionMirror(options.router.sessions, this);
+    // Only while the lease holds by this node's own clock: past it, another node may take over its leases.
+    const self = (): NodeIdentity | undefined => (this.#membership?.live === true ? this.#self : undefined);
     this.federation = new ClusterFederation({
       engine: options.engine,
-      // Only while the lease holds by this node's own clock: past it, another node may take over its leases.
-      self: () => (this.#membership?.live === true ? this.#self : undefined),
+      self,
       local: options.federation.local,
       router: options.router,
       cluster: options.config,
@@ -119,6 +125,7 @@ export class ClusterNode implements SessionObserver, Courier {
       answerTimeoutMs: options.config.lease_ms,
       logger: this.#logger,
     });
+    this.rooms = new ClusterRooms({ engine: options.engine, self, router: options.router, cluster: options.config, local: options.rooms, logger: this.#logger });
   }
 
   /** The other live nodes as of the last heartbeat. */
@@ -215,6 +222,7 @@ export class ClusterNode implements SessionObserver, Courier {
 
   removed(session: BoundSession): void {
     this.#changed.delete(session);
+    this.rooms.sessionGone(session.jid.toString());
     // Handed over to another node: the engine moved its record there in the same step.
     if (this.resumption.movedAway(session)) return;
     const self = this.#self;
@@ -293,8 +301,13 @@ export class ClusterNode implements SessionObserver, Courier {
         return this.#mirror.apply(entry.record);
       case 'session-gone':
         return void this.#mirror.drop(from, entry.jid);
-      case 'node-gone':
-        return void this.#mirror.dropNode({ name: entry.node, incarnation: entry.incarnation });
+      case 'node-gone': {
+        const dead = { name: entry.node, incarnation: entry.incarnation };
+        this.#mirror.dropNode(dead);
+        return this.rooms.nodeGone(dead);
+      }
+      case 'muc':
+        return this.rooms.receive(entry);
       case 's2s':
       case 'dialback-verify':
       case 'dialback-verified':
@@ -318,7 +331,10 @@ export class ClusterNode implements SessionObserver, Courier {
   async #deliver(from: NodeIdentity, to: string, stanza: Element): Promise<void> {
     const jid = parseJid(to);
     const session = this.#options.router.sessions.get(jid);
-    if (session !== undefined && !(session instanceof RemoteSession)) return session.send(stanza);
+    if (session !== undefined && !(session instanceof RemoteSession)) {
+      this.rooms.delivered(from, to, stanza);
+      return session.send(stanza);
+    }
     // The session moved to a third node (a client resumed there, resumption.ts): it follows, in the order it came.
     if (session instanceof RemoteSession && session.node.name !== from.name) return session.send(stanza);
     // The session ended (or moved to another node) while the stanza travelled: as for any resource that went away.
@@ -332,7 +348,7 @@ export class ClusterNode implements SessionObserver, Courier {
     if (self === undefined) return;
     for (const node of dead) {
       try {
-        await takeOver({ engine: this.#options.engine, router: this.#options.router, mirror: this.#mirror, self, dead: node, leaseMs: this.#options.config.lease_ms, courier: this, federation: this.federation, logger: this.#logger });
+        await takeOver({ engine: this.#options.engine, router: this.#options.router, mirror: this.#mirror, self, dead: node, leaseMs: this.#options.config.lease_ms, courier: this, federation: this.federation, rooms: this.rooms, logger: this.#logger });
       } catch (error) {
         this.#logger.error('taking over after a dead node failed; the next heartbeat tries again', { dead: node.name, error: error instanceof Error ? error.stack : String(error) });
       }
@@ -369,6 +385,7 @@ export class ClusterNode implements SessionObserver, Courier {
     this.#members = [];
     this.federation.reset();
     this.#relay.reset();
+    this.rooms.reset();
     router.sessions.observe(undefined);
     void this.#reader?.stop();
     this.#reader = undefined;
@@ -398,6 +415,7 @@ export class ClusterNode implements SessionObserver, Courier {
     this.federation.close();
     this.#relay.reset();
     this.#options.router.notices.transport = undefined;
+    this.rooms.close();
     await this.#reader?.stop();
     const self = this.#self;
     this.#self = undefined;

@@ -1,7 +1,8 @@
 /**
  * Starts this server's cluster node (docs/cluster.md) on the Redis engine, with the client
  * service as the local side it pauses and whose sessions it ends when it fences itself, and the
- * server service whose remote domains it shares out among the nodes.
+ * server service whose remote domains it shares out among the nodes, and the group-chat rooms it
+ * shares out the same way (server.ts then has the rooms' stanzas placed by `node.rooms`).
  */
 import type { C2sService } from '../c2s/listener.ts';
 import type { ClusterConfig } from '../config/types.ts';
@@ -10,8 +11,9 @@ import type { S2sService } from '../s2s/service.ts';
 import type { Logger } from '../util/log.ts';
 import { ClusterNode } from './node.ts';
 import { RedisEngine } from './redis-engine.ts';
+import type { LocalRooms } from './rooms.ts';
 
-export async function startCluster(config: ClusterConfig, router: Router, c2s: C2sService, s2s: S2sService, logger: Logger): Promise<ClusterNode> {
+export async function startCluster(config: ClusterConfig, router: Router, c2s: C2sService, s2s: S2sService, rooms: LocalRooms, logger: Logger): Promise<ClusterNode> {
   const engine = new RedisEngine({ url: config.redis_url, keyPrefix: config.key_prefix, logger: logger.child({ component: 'cluster' }) });
   try {
     await engine.connect();
@@ -25,6 +27,7 @@ export async function startCluster(config: ClusterConfig, router: Router, c2s: C
     router,
     logger,
     federation: { local: s2s, s2s: s2s.context.config },
+    rooms,
     clients: {
       pause: (reason) => (c2s.pausedFor = reason),
       sessions: () => c2s.sessions,
@@ -36,6 +39,7 @@ export async function startCluster(config: ClusterConfig, router: Router, c2s: C
     await node.start();
   } catch (error) {
     node.federation.close();
+    node.rooms.close();
     await engine.close();
     throw error;
   }

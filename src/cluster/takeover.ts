@@ -7,7 +7,9 @@
  * node's inbox still held as sent to a resource that went offline: a message goes to another
  * resource of its account or to offline storage, an IQ request bounces; so do the stanzas of a
  * session another node handed it that it never installed. Stanzas it held for remote
- * domains (it federated with them) go to whichever node federates with them now (federation.ts).
+ * domains (it federated with them) go to whichever node federates with them now (federation.ts),
+ * and those for rooms it ran to whichever node runs them now, once this node's occupants of those
+ * rooms were told the room stopped (rooms.ts).
  */
 import { rerouteUndelivered } from '../c2s/undelivered.ts';
 import { parseJid } from '../jid/jid.ts';
@@ -19,6 +21,7 @@ import type { ClusterEngine, NodeIdentity } from './engine.ts';
 import type { ClusterFederation } from './federation.ts';
 import type { SessionMirror } from './mirror.ts';
 import { RemoteSession, type Courier } from './remote-session.ts';
+import type { ClusterRooms } from './rooms.ts';
 
 export interface TakeOverContext {
   engine: ClusterEngine;
@@ -31,11 +34,13 @@ export interface TakeOverContext {
   courier: Courier;
   /** sends again what the dead node was to send to remote domains */
   federation: ClusterFederation;
+  /** the rooms it ran: released, their occupants here told, what was for them handed on */
+  rooms: ClusterRooms;
   logger: Logger;
 }
 
 /** Resolves true when this node took the dead node over, false when another did or it renewed after all. */
-export async function takeOver({ engine, router, mirror, self, dead, leaseMs, courier, federation, logger }: TakeOverContext): Promise<boolean> {
+export async function takeOver({ engine, router, mirror, self, dead, leaseMs, courier, federation, rooms, logger }: TakeOverContext): Promise<boolean> {
   const lease = `takeover:${dead.name}:${dead.incarnation}`;
   const holder = `${self.name}:${self.incarnation}`;
   if (!(await engine.acquireLease(lease, holder, leaseMs))) return false;
@@ -49,8 +54,10 @@ export async function takeOver({ engine, router, mirror, self, dead, leaseMs, co
       const host = router.hosts.get(session.jid.domain);
       if (host) await host.events.emit('session/closed', { session, host });
     }
+    rooms.nodeGone(dead);
     let rerouted = 0;
     let federated = 0;
+    let roomed = 0;
     for (const { entry } of taken.undelivered) {
       if (entry.kind === 's2s') {
         // It was the node federating with that domain: whichever node does now sends it.
@@ -64,11 +71,16 @@ export async function takeOver({ engine, router, mirror, self, dead, leaseMs, co
         await rerouteUndelivered(router, parseJid(session.jid), stanzas);
         rerouted += stanzas.length;
       }
+      if (entry.kind === 'muc') {
+        // It ran that room: whichever node runs it now handles it.
+        rooms.resend(entry);
+        roomed++;
+      }
       if (entry.kind !== 'stanza') continue;
       await rerouteUndelivered(router, parseJid(entry.to), [parseElement(entry.xml)]);
       rerouted++;
     }
-    logger.warn('took over after a dead node', { dead: dead.name, incarnation: dead.incarnation, sessions: sessions.length, rerouted, federated });
+    logger.warn('took over after a dead node', { dead: dead.name, incarnation: dead.incarnation, sessions: sessions.length, rerouted, federated, rooms: roomed });
     return true;
   } finally {
     await engine.releaseLease(lease, holder);

@@ -11,6 +11,7 @@ import { NS_DISCO_INFO, NS_DISCO_ITEMS, roomInfo, roomItems, serviceInfo, servic
 import { registrationGet, registrationSet } from './registration.ts';
 import { adminGet, adminSet, ownerGet, ownerSet } from './room-admin.ts';
 import type { Room } from './room.ts';
+import { handedOver } from './placement.ts';
 import { MucService, type MucServiceOptions } from './service.ts';
 import { RoomArchives } from './room-archive.ts';
 import { queryForm } from '../modules/mam/results.ts';
@@ -18,6 +19,8 @@ import { NS_MAM, NS_MAM_EXTENDED, NS_SID } from '../modules/mam/xmlns.ts';
 import { NS_MUC, NS_MUC_ADMIN, NS_MUC_OWNER, NS_MUC_UNIQUE, NS_PING, NS_REGISTER } from './xmlns.ts';
 
 const servicesByHost = new WeakMap<Host, MucService>();
+/** Above every other handler of a room's stanzas: in a cluster they go to the room's node first. */
+const PLACEMENT_PRIORITY = 1000;
 
 /** The group-chat service a service host serves, if any (admin views, tests). */
 export function mucServiceOf(host: Host | undefined): MucService | undefined {
@@ -31,6 +34,11 @@ export function serveMuc(host: Host, options: Omit<MucServiceOptions, 'domain' |
   servicesByHost.set(host, service);
   host.discoIdentities.splice(0, host.discoIdentities.length, { category: 'conference', type: 'text', name: options.settings.name });
   host.discoFeatures.add(NS_MUC);
+
+  // docs/cluster.md, "Group chat": a room runs on one node of a cluster; its stanzas are handled there.
+  for (const event of ['presence/full', 'presence/bare', 'message/full', 'message/bare', 'iq/full', 'iq/bare'] as const) {
+    host.events.on(event, ({ stanza, to }) => to.local !== undefined && handedOver(options.router, to.bare(), stanza), PLACEMENT_PRIORITY);
+  }
 
   for (const form of ['full', 'bare'] as const) {
     host.events.on(`presence/${form}`, async ({ stanza, from, to }) => {

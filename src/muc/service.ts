@@ -11,6 +11,7 @@ import type { Storage } from '../storage/types.ts';
 import type { Logger } from '../util/log.ts';
 import { el, NS_CLIENT, type Element } from '../xml/element.ts';
 import { StanzaError, iqResult } from '../xml/stanza-error.ts';
+import { shutdownPresence } from './joined-rooms.ts';
 import { Outbox } from './outbox.ts';
 import { defaultRoomConfig, type RoomLimits } from './room-config.ts';
 import { handleRoomMessage } from './room-messages.ts';
@@ -94,6 +95,41 @@ export class MucService {
       this.#stored.add(room.name);
     }
     if (stored.length > 0) this.#options.logger.info('persistent rooms loaded', { service: this.domain, rooms: stored.length });
+  }
+
+  /**
+   * This server starts to run a room that another node of its cluster may have run before
+   * (docs/cluster.md, "Group chat"): what it held of the room is replaced by what storage holds
+   * (nothing, for a temporary room or one destroyed meanwhile).
+   */
+  async adopt(name: string): Promise<void> {
+    await this.ready;
+    const stored = await this.#options.storage.mucRooms.get(this.domain, name);
+    // Not ended: its archive stays for the room as storage holds it.
+    this.rooms.delete(name);
+    if (stored === undefined) {
+      this.#stored.delete(name);
+      return;
+    }
+    const room = this.#newRoom(name);
+    restore(room, stored);
+    this.rooms.set(name, room);
+    this.#stored.add(name);
+  }
+
+  /**
+   * Another node of the cluster runs the room now: each of its occupants' resources is told it
+   * was removed (XEP-0045 section 15.6.2, status code 332) so that its client joins it there, and
+   * this server forgets the room (its archive and stored configuration stay).
+   */
+  release(name: string, text: string): void {
+    const room = this.rooms.get(name);
+    if (room === undefined) return;
+    this.rooms.delete(name);
+    for (const occupant of room.occupants.values()) {
+      const membership = { occupantJid: room.occupantJid(occupant.nick), affiliation: room.affiliationOf(occupant.jid) };
+      for (const session of occupant.sessions) this.outbox.send(shutdownPresence(session, membership, text));
+    }
   }
 
   #newRoom(name: string): Room {

@@ -47,6 +47,11 @@ export function mucRoomTests(openFor: OpenFor): void {
     ]);
     assert.equal(rooms[0]!.config, JSON.stringify({ title: 'alpha', persistent: true }));
     assert.deepEqual(rooms[1]!.affiliations, []);
+    // One room by name, as the list has it; none for a name not stored or another service.
+    assert.deepEqual(await storage.mucRooms.get(domain, 'alpha'), rooms[0]);
+    assert.deepEqual(await storage.mucRooms.get(domain, 'zebra'), rooms[1]);
+    assert.equal(await storage.mucRooms.get(domain, 'alp'), undefined);
+    assert.equal(await storage.mucRooms.get(service(), 'alpha'), undefined);
   });
 
   test('put replaces the configuration and every affiliation', async (t) => {

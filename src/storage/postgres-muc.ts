@@ -18,6 +18,17 @@ export function postgresMucRoomStore(pool: Pool): MucRoomStore {
         'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
       );
     },
+    async get(service, name) {
+      return inTransaction(
+        pool,
+        async (client) => {
+          const rooms = await client.query('SELECT name, config FROM muc_rooms WHERE service = $1 AND name = $2', [service, name]);
+          const affiliations = await client.query('SELECT room, jid, affiliation, nick, reason FROM muc_affiliations WHERE service = $1 AND room = $2 ORDER BY jid', [service, name]);
+          return groupRooms(rooms.rows, affiliations.rows)[0];
+        },
+        'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+      );
+    },
     async put(service, room) {
       await inTransaction(pool, async (client) => {
         await client.query(

@@ -7,6 +7,8 @@ import type { MucRoomStore } from './types.ts';
 export function sqliteMucRoomStore(db: DatabaseSync, write: SqliteWrite): MucRoomStore {
   const rooms = db.prepare('SELECT name, config FROM muc_rooms WHERE service = ? ORDER BY name');
   const affiliations = db.prepare('SELECT room, jid, affiliation, nick, reason FROM muc_affiliations WHERE service = ? ORDER BY room, jid');
+  const oneRoom = db.prepare('SELECT name, config FROM muc_rooms WHERE service = ? AND name = ?');
+  const oneRoomAffiliations = db.prepare('SELECT room, jid, affiliation, nick, reason FROM muc_affiliations WHERE service = ? AND room = ? ORDER BY jid');
   const upsert = db.prepare('INSERT INTO muc_rooms (service, name, config) VALUES (?, ?, ?) ON CONFLICT (service, name) DO UPDATE SET config = excluded.config');
   const clearAffiliations = db.prepare('DELETE FROM muc_affiliations WHERE service = ? AND room = ?');
   const insertAffiliation = db.prepare('INSERT INTO muc_affiliations (service, room, jid, affiliation, nick, reason) VALUES (?, ?, ?, ?, ?, ?)');
@@ -14,6 +16,9 @@ export function sqliteMucRoomStore(db: DatabaseSync, write: SqliteWrite): MucRoo
   return {
     async list(service) {
       return groupRooms(rooms.all(service) as { name: unknown; config: unknown }[], affiliations.all(service) as never[]);
+    },
+    async get(service, name) {
+      return groupRooms(oneRoom.all(service, name) as { name: unknown; config: unknown }[], oneRoomAffiliations.all(service, name) as never[])[0];
     },
     async put(service, room) {
       write(() => {

@@ -177,6 +177,8 @@ export interface StoredRoom {
 export interface MucRoomStore {
   /** Every room of a service, sorted by name, affiliations sorted by JID. */
   list(service: string): Promise<StoredRoom[]>;
+  /** One room of a service, affiliations sorted by JID; undefined when there is none. */
+  get(service: string, name: string): Promise<StoredRoom | undefined>;
   /** Inserts the room, or replaces its configuration and all its affiliations at once. */
   put(service: string, room: StoredRoom): Promise<void>;
   /** Removes a room and its affiliations; returns false when there was none. */
