@@ -18,6 +18,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ClusterConfig, S2sConfig } from '../config/types.ts';
+import { attachReceipt, settleReceipt } from '../router/receipts.ts';
 import type { Router } from '../router/router.ts';
 import type { VerifyOutcome } from '../s2s/step-dialback-initiator.ts';
 import { MAX_PENDING_VERIFIES } from '../s2s/step-dialback-initiator.ts';
@@ -27,6 +28,7 @@ import { parseElement } from '../xml/parse-element.ts';
 import { serialize } from '../xml/serialize.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
 import type { ClusterEngine, InboxEntry, NodeIdentity } from './engine.ts';
+import type { HoldEntry } from './inbox-reader.ts';
 
 /** Nodes a stanza may be handed through before it bounces: more means the nodes disagree on the owner. */
 const MAX_HOPS = 3;
@@ -144,8 +146,13 @@ export class ClusterFederation {
     waiting.resolve(outcome);
   }
 
-  /** An entry of this node's inbox about federation (cluster/node.ts). */
-  receive(from: NodeIdentity, entry: InboxEntry): void {
+  /**
+   * An entry of this node's inbox about federation (cluster/node.ts). A stanza's entry is held in
+   * the inbox until the stanza is safe (router/receipts.ts): written to the peer's socket, or
+   * acknowledged by a peer that acknowledges stanzas (XEP-0198), or handed to another node's
+   * inbox, or bounced. If this node dies first, the survivor that takes over sends it again.
+   */
+  receive(from: NodeIdentity, entry: InboxEntry, hold: HoldEntry): void {
     switch (entry.kind) {
       case 's2s': {
         const stanza = parseElement(entry.xml);
@@ -153,6 +160,7 @@ export class ClusterFederation {
           this.#options.logger.warn('cluster nodes disagree on who federates with a domain', { remote: entry.remote, hops: entry.hops });
           return this.#options.router.bounce(stanza, new StanzaError('remote-server-timeout', `no node of this cluster took ${entry.remote} on`));
         }
+        attachReceipt(stanza, hold());
         this.#staleOwner(entry.remote);
         return this.send(entry.remote, stanza, entry.local, entry.hops + 1);
       }
@@ -235,7 +243,8 @@ export class ClusterFederation {
       .then((outcome) => {
         if (epoch !== destination.epoch) return;
         destination.inFlight.shift();
-        if (outcome === 'sent') return;
+        // In the owner's inbox now: an entry it came from here may go (router/receipts.ts).
+        if (outcome === 'sent') return settleReceipt(outgoing.stanza);
         if (outcome === 'full') return this.#options.router.bounce(outgoing.stanza, new StanzaError('resource-constraint', `the node that federates with ${remote} has too much waiting`));
         this.#options.logger.info('cluster federation owner gone; asking again', { remote, owner: owner.name, outcome, waiting: destination.inFlight.length + destination.waiting.length + 1 });
         destination.epoch++;

@@ -18,7 +18,7 @@ import { parseElement } from '../xml/parse-element.ts';
 import { serialize } from '../xml/serialize.ts';
 import type { ClusterEngine, ClusterMember, NodeIdentity, NodeStatus, ReceivedEntry } from './engine.ts';
 import { ClusterFederation, type LocalFederation } from './federation.ts';
-import { InboxReader } from './inbox-reader.ts';
+import { InboxReader, type HoldEntry } from './inbox-reader.ts';
 import { Membership } from './membership.ts';
 import { SessionMirror } from './mirror.ts';
 import { RemoteSession, recordOf, type Courier } from './remote-session.ts';
@@ -118,7 +118,7 @@ export class ClusterNode implements SessionObserver, Courier {
     this.#mirror.replaceAll((await engine.sessions()).filter((record) => record.node !== self.name));
     router.sessions.observe(this);
     await this.#publishAll();
-    this.#reader = new InboxReader({ engine, self, handle: (entry) => this.#receive(entry), mayDeliver: () => this.#membership?.live === true, logger: this.#logger });
+    this.#reader = new InboxReader({ engine, self, handle: (entry, hold) => this.#receive(entry, hold), mayDeliver: () => this.#membership?.live === true, logger: this.#logger });
     this.#membership = new Membership({
       engine,
       self,
@@ -244,7 +244,7 @@ export class ClusterNode implements SessionObserver, Courier {
 
   // --- this node's inbox ------------------------------------------------------------------------
 
-  async #receive({ from, entry }: ReceivedEntry): Promise<void> {
+  async #receive({ from, entry }: ReceivedEntry, hold: HoldEntry): Promise<void> {
     switch (entry.kind) {
       case 'stanza':
         return this.#deliver(entry.to, parseElement(entry.xml));
@@ -257,7 +257,7 @@ export class ClusterNode implements SessionObserver, Courier {
       case 's2s':
       case 'dialback-verify':
       case 'dialback-verified':
-        return this.federation.receive(from, entry);
+        return this.federation.receive(from, entry, hold);
       case 'terminate': {
         const session = this.#options.router.sessions.get(parseJid(entry.jid));
         if (session !== undefined && !(session instanceof RemoteSession)) session.terminate(entry.condition, entry.text);

@@ -6,6 +6,7 @@
  * table; stanzas go out for bound pairs, and come in through the receive check (inbound.ts).
  */
 import { stanzaKind } from '../router/traffic-counters.ts';
+import { attachReceipt, takeReceipt } from '../router/receipts.ts';
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
@@ -536,9 +537,11 @@ export class ServerConnection implements StepHost, ReverseHost, BindingsHost {
   sendStanza(stanza: Element, pair: Pair, resends = 0): void {
     this.context.router.traffic.sent.add('server', stanzaKind(stanza.name));
     this.traffic.count('out', stanza);
-    const outcome = this.#tracker.send(serialize(stanza, NS_CLIENT), pair, resends);
+    const receipt = takeReceipt(stanza);
+    const outcome = this.#tracker.send(serialize(stanza, NS_CLIENT), pair, resends, receipt);
     if (outcome === 'acks-given-up') this.logger.warn('s2s peer stopped acknowledging: acknowledgements given up', { limit: 'unacknowledged stanzas' });
     if (outcome !== 'over-budget') return;
+    attachReceipt(stanza, receipt);
     // A peer that takes stanzas slower than they come for it: what it has not taken stays bounded.
     if (!this.#overBudgetLogged) this.logger.warn(`${this.label} output budget spent: stanzas bounce until the peer catches up`, { held: this.#tracker.held, limit: 's2s.output' });
     this.#overBudgetLogged = true;
