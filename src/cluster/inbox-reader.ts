@@ -34,7 +34,7 @@ export class InboxReader {
   readonly #options: InboxReaderOptions;
   #running = true;
   readonly #loop: Promise<void>;
-  /** entries held after their handler returned, not yet released: not handled again when read again */
+  /** entries held after their handler returned, not yet released: not handled again when read again (bounded by what waits for remote domains: s2s.queue_max_stanzas, s2s.output) */
   readonly #held = new Set<string>();
   /** entries released and not yet acknowledged */
   #released: string[] = [];
@@ -43,11 +43,6 @@ export class InboxReader {
   constructor(options: InboxReaderOptions) {
     this.#options = options;
     this.#loop = this.#run();
-  }
-
-  /** entries held by their handlers (bounded by what waits for remote domains: s2s.queue_max_stanzas, s2s.output) */
-  get held(): number {
-    return this.#held.size;
   }
 
   async #run(): Promise<void> {
