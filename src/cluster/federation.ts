@@ -12,6 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ClusterConfig, S2sConfig } from '../config/types.ts';
+import { attachReceipt } from '../router/receipts.ts';
 import type { Router } from '../router/router.ts';
 import type { VerifyOutcome } from '../s2s/step-dialback-initiator.ts';
 import { MAX_PENDING_VERIFIES } from '../s2s/step-dialback-initiator.ts';
@@ -22,6 +23,7 @@ import { serialize } from '../xml/serialize.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
 import type { ClusterEngine, InboxEntry, NodeIdentity } from './engine.ts';
 import { LeasedRouting, type Handed } from './leased-routing.ts';
+import type { HoldEntry } from './inbox-reader.ts';
 
 /** What the owner does with a destination on this node (s2s/service.ts). */
 export interface LocalFederation {
@@ -111,11 +113,19 @@ export class ClusterFederation {
     waiting.resolve(outcome);
   }
 
-  /** An entry of this node's inbox about federation (cluster/node.ts). */
-  receive(from: NodeIdentity, entry: InboxEntry): void {
+  /**
+   * An entry of this node's inbox about federation (cluster/node.ts). A stanza's entry is held in
+   * the inbox until the stanza is safe (router/receipts.ts): written to the peer's socket, or
+   * acknowledged by a peer that acknowledges stanzas (XEP-0198), or handed to another node's
+   * inbox, or bounced. If this node dies first, the survivor that takes over sends it again.
+   */
+  receive(from: NodeIdentity, entry: InboxEntry, hold: HoldEntry): void {
     switch (entry.kind) {
-      case 's2s':
-        return this.#routing.handOn(entry.remote, { stanza: parseElement(entry.xml), local: entry.local, hops: entry.hops });
+      case 's2s': {
+        const stanza = parseElement(entry.xml);
+        attachReceipt(stanza, hold());
+        return this.#routing.handOn(entry.remote, { stanza, local: entry.local, hops: entry.hops });
+      }
       case 'dialback-verify': {
         this.#routing.stale(entry.remote);
         void this.#verify(entry.remote, entry.receiving, entry.streamId, entry.key, true).then(async (outcome) => {

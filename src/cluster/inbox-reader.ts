@@ -1,7 +1,10 @@
 /**
  * Reads this node's inbox in order and hands each entry to the node, acknowledging a batch once
  * every entry in it was handled: an entry read and not acknowledged (the reader's connection
- * dropped, Redis restarted) is read again.
+ * dropped, Redis restarted) is read again. An entry whose handling goes on after it returned (a
+ * stanza for a remote domain, acknowledged once it is safe: docs/cluster.md, "Federation") is
+ * held: it stays in the inbox, where a survivor finds it if this node dies, until the node
+ * releases it.
  */
 import type { Logger } from '../util/log.ts';
 import type { ClusterEngine, NodeIdentity, ReceivedEntry } from './engine.ts';
@@ -12,11 +15,16 @@ const BATCH = 256;
 const BLOCK_MS = 500;
 /** pause after a failed read before the next */
 const RETRY_MS = 250;
+/** released entries are acknowledged together after this long */
+const RELEASE_DELAY_MS = 20;
+
+/** Keeps an entry in the inbox after its handler returned; call what it returns once the entry may go. */
+export type HoldEntry = () => () => void;
 
 export interface InboxReaderOptions {
   engine: ClusterEngine;
   self: NodeIdentity;
-  handle: (entry: ReceivedEntry) => Promise<void> | void;
+  handle: (entry: ReceivedEntry, hold: HoldEntry) => Promise<void> | void;
   /** false once the node is past its lease: it delivers nothing more, a survivor may be handling the same entries */
   mayDeliver: () => boolean;
   logger: Logger;
@@ -26,6 +34,11 @@ export class InboxReader {
   readonly #options: InboxReaderOptions;
   #running = true;
   readonly #loop: Promise<void>;
+  /** entries held after their handler returned, not yet released: not handled again when read again (bounded by what waits for remote domains: s2s.queue_max_stanzas, s2s.output) */
+  readonly #held = new Set<string>();
+  /** entries released and not yet acknowledged */
+  #released: string[] = [];
+  #releaseTimer: NodeJS.Timeout | undefined;
 
   constructor(options: InboxReaderOptions) {
     this.#options = options;
@@ -44,24 +57,56 @@ export class InboxReader {
         continue;
       }
       if (!this.#running || !mayDeliver()) return;
+      const done: string[] = [];
       for (const entry of entries) {
+        // Read again after a reconnection while its handler still has it.
+        if (this.#held.has(entry.id)) continue;
+        let held = false;
+        const hold: HoldEntry = () => {
+          held = true;
+          this.#held.add(entry.id);
+          let released = false;
+          return () => {
+            if (released) return;
+            released = true;
+            this.#release(entry.id);
+          };
+        };
         try {
-          await handle(entry);
+          await handle(entry, hold);
         } catch (error) {
           logger.error('cluster inbox entry failed', { from: entry.from.name, kind: entry.entry.kind, error: error instanceof Error ? error.stack : String(error) });
         }
+        if (!held) done.push(entry.id);
       }
-      try {
-        await engine.acknowledge(self, entries.map((entry) => entry.id));
-      } catch (error) {
-        logger.warn('cluster inbox acknowledgement failed; the entries will be read again', { error: error instanceof Error ? error.message : String(error) });
-      }
+      await this.#acknowledge(done);
     }
   }
 
-  /** Stops after the read in progress; entries it returns are left unacknowledged. */
+  #release(id: string): void {
+    if (!this.#held.delete(id)) return;
+    this.#released.push(id);
+    this.#releaseTimer ??= setTimeout(() => {
+      this.#releaseTimer = undefined;
+      void this.#acknowledge(this.#released.splice(0));
+    }, RELEASE_DELAY_MS);
+  }
+
+  async #acknowledge(ids: string[]): Promise<void> {
+    try {
+      await this.#options.engine.acknowledge(this.#options.self, ids);
+    } catch (error) {
+      this.#options.logger.warn('cluster inbox acknowledgement failed; the entries will be read again', { error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  /** Stops after the read in progress; entries it returns are left unacknowledged, and so are those still held. */
   async stop(): Promise<void> {
     this.#running = false;
+    clearTimeout(this.#releaseTimer);
+    this.#releaseTimer = undefined;
+    this.#held.clear();
     await this.#loop;
+    if (this.#released.length > 0) await this.#acknowledge(this.#released.splice(0));
   }
 }

@@ -12,6 +12,7 @@
  */
 import type { ClusterConfig } from '../config/types.ts';
 import type { Router } from '../router/router.ts';
+import { settleReceipt } from '../router/receipts.ts';
 import type { Logger } from '../util/log.ts';
 import type { Element } from '../xml/element.ts';
 import type { StanzaError } from '../xml/stanza-error.ts';
@@ -216,7 +217,8 @@ export class LeasedRouting<Item extends Handed> {
       .then((outcome) => {
         if (epoch !== slot.epoch) return;
         slot.inFlight.shift();
-        if (outcome === 'sent') return;
+        // In the owner's inbox now: an inbox entry it came from here may go (router/receipts.ts).
+        if (outcome === 'sent') return settleReceipt(item.stanza);
         if (outcome === 'full') return this.#options.router.bounce(item.stanza, this.#options.full(key));
         this.#options.logger.info(`cluster ${this.#options.what} owner gone; asking again`, { key, owner: owner.name, outcome, waiting: slot.inFlight.length + slot.waiting.length + 1 });
         slot.epoch++;

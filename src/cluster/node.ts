@@ -19,7 +19,7 @@ import { parseElement } from '../xml/parse-element.ts';
 import { serialize } from '../xml/serialize.ts';
 import type { ClusterEngine, ClusterMember, NodeIdentity, NodeStatus, ReceivedEntry } from './engine.ts';
 import { ClusterFederation, type LocalFederation } from './federation.ts';
-import { InboxReader } from './inbox-reader.ts';
+import { InboxReader, type HoldEntry } from './inbox-reader.ts';
 import { Membership } from './membership.ts';
 import { SessionMirror } from './mirror.ts';
 import { NoticeRelay } from './notice-relay.ts';
@@ -159,7 +159,7 @@ export class ClusterNode implements SessionObserver, Courier {
     router.sessions.observe(this);
     router.notices.transport = this.#relay;
     await this.#publishAll();
-    this.#reader = new InboxReader({ engine, self, handle: (entry) => this.#receive(entry), mayDeliver: () => this.#membership?.live === true, logger: this.#logger });
+    this.#reader = new InboxReader({ engine, self, handle: (entry, hold) => this.#receive(entry, hold), mayDeliver: () => this.#membership?.live === true, logger: this.#logger });
     this.#membership = new Membership({
       engine,
       self,
@@ -293,7 +293,7 @@ export class ClusterNode implements SessionObserver, Courier {
 
   // --- this node's inbox ------------------------------------------------------------------------
 
-  async #receive({ from, entry }: ReceivedEntry): Promise<void> {
+  async #receive({ from, entry }: ReceivedEntry, hold: HoldEntry): Promise<void> {
     switch (entry.kind) {
       case 'stanza':
         return this.#deliver(from, entry.to, parseElement(entry.xml));
@@ -311,7 +311,7 @@ export class ClusterNode implements SessionObserver, Courier {
       case 's2s':
       case 'dialback-verify':
       case 'dialback-verified':
-        return this.federation.receive(from, entry);
+        return this.federation.receive(from, entry, hold);
       case 'resume':
       case 'resume-refused':
       case 'hand-over':

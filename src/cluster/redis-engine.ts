@@ -29,6 +29,8 @@ export class RedisEngine implements ClusterEngine {
   readonly #reader: Redis;
   /** whether the reader has read back what it had not acknowledged since it (re)connected */
   #pendingRead = false;
+  /** the last entry read back so far: entries held unacknowledged (inbox-reader.ts) are read back once, not again and again */
+  #pendingFrom = '0';
   readonly #logger: Logger;
 
   constructor(options: RedisEngineOptions) {
@@ -56,7 +58,10 @@ export class RedisEngine implements ClusterEngine {
         down = false;
       });
     }
-    this.#reader.on('ready', () => (this.#pendingRead = false));
+    this.#reader.on('ready', () => {
+      this.#pendingRead = false;
+      this.#pendingFrom = '0';
+    });
     for (const [name, lua] of Object.entries(scripts)) this.#redis.defineCommand(`trellis_${name.toLowerCase()}`, { numberOfKeys: 0, lua });
   }
 
@@ -140,10 +145,13 @@ export class RedisEngine implements ClusterEngine {
   async read(self: NodeIdentity, count: number, blockMs: number): Promise<ReceivedEntry[]> {
     const inbox = `${this.#prefix}:inbox:${self.name}:${self.incarnation}`;
     try {
-      // Entries delivered to this consumer before and not acknowledged come first (id 0), then new ones.
+      // Entries delivered to this consumer before and not acknowledged come first (from id 0), then new ones.
       if (!this.#pendingRead) {
-        const pending = streamEntries((await this.#reader.xreadgroup('GROUP', 'readers', self.name, 'COUNT', count, 'STREAMS', inbox, '0')) as StreamReply | null);
-        if (pending.length > 0) return pending;
+        const pending = streamEntries((await this.#reader.xreadgroup('GROUP', 'readers', self.name, 'COUNT', count, 'STREAMS', inbox, this.#pendingFrom)) as StreamReply | null);
+        if (pending.length > 0) {
+          this.#pendingFrom = pending.at(-1)!.id;
+          return pending;
+        }
         this.#pendingRead = true;
       }
       return streamEntries((await this.#reader.xreadgroup('GROUP', 'readers', self.name, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', inbox, '>')) as StreamReply | null);

@@ -18,6 +18,7 @@ import { judgeLocalMessage } from '../policy/local-labels.ts';
 import { stanzaErrorOf } from '../policy/verdict.ts';
 import type { Host, IqScope } from './host.ts';
 import type { BoundSession, SessionRegistry } from './sessions.ts';
+import { settleReceipt } from './receipts.ts';
 import { routingLoopCondition, stampRelayTrace, takeRelayTrace } from './relay-trace.ts';
 import { stanzaKind, TrafficCounters } from './traffic-counters.ts';
 
@@ -264,6 +265,8 @@ export class Router {
 
   /** Sends an error reply for a stanza back towards its sender. */
   bounce(stanza: Element, error: StanzaError): void {
+    // Nothing more is done with it here: whoever waits for it to be safe is told.
+    settleReceipt(stanza);
     const from = tryParseJid(stanza.attrs.from ?? '');
     if (from) this.#reply(stanza, from, error);
   }

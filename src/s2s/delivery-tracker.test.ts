@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { OutputBudget } from '../net/output-budget.ts';
 import { Element } from '../xml/element.ts';
 import { serialize } from '../xml/serialize.ts';
+import { settleReceipt } from '../router/receipts.ts';
 import { ACK_ANSWER_TIMEOUT_MS, DeliveryTracker, MAX_UNACKNOWLEDGED } from './delivery-tracker.ts';
 
 const PAIR = { local: 'a.example', remote: 'b.example' };
@@ -51,6 +52,27 @@ describe('the delivery tracker', () => {
     assert.equal(tracker.acknowledge(1), true);
     assert.equal(tracker.acknowledge(4), false, 'more than was sent');
     assert.deepEqual(ids(tracker.takeUnconfirmed()), ['m2', 'm3']);
+  });
+
+  test('a receipt is called once the peer has its stanza, and travels with a stanza handed back', () => {
+    const fake = stream();
+    const tracker = new DeliveryTracker(fake, roomy());
+    tracker.startAcks();
+    const settled: string[] = [];
+    for (const id of ['m1', 'm2', 'm3']) tracker.send(stanza(id), PAIR, 0, () => settled.push(id));
+    fake.writtenOffset = fake.queued;
+    tracker.written(fake.writtenOffset);
+    assert.deepEqual([...settled], [], 'written is not enough where the peer acknowledges');
+    tracker.acknowledge(1);
+    assert.deepEqual([...settled], ['m1']);
+    const back = tracker.takeUnconfirmed();
+    assert.deepEqual([...settled], ['m1'], 'what comes back is not the peer’s');
+    for (const { stanza: element } of back) settleReceipt(element);
+    assert.deepEqual([...settled], ['m1', 'm2', 'm3'], 'the receipts came back with their stanzas');
+    const plain = new DeliveryTracker(fake, roomy());
+    plain.send(stanza('p1'), PAIR, 0, () => settled.push('p1'));
+    plain.written((fake.writtenOffset = fake.queued));
+    assert.equal([...settled].at(-1), 'p1', 'without acknowledgements, once the socket took it');
   });
 
   test('a peer that stops acknowledging is held to what the socket took: acknowledgements are given up past the bound', () => {

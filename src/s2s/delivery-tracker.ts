@@ -7,7 +7,8 @@
  * What waits for an acknowledgement is bounded: a peer that stops acknowledging while it reads
  * is treated as one without stream management, so only what the socket has not taken is held;
  * one that stops answering altogether is reported (`unanswered`) so that its connection is
- * closed and what it holds goes the resend-or-bounce way. Stanzas are held as the XML written,
+ * closed and what it holds goes the resend-or-bounce way. A stanza's receipt (router/receipts.ts)
+ * is called once the peer has it, and travels with it when it is handed back. Stanzas are held as the XML written,
  * which is several times smaller than their element trees, and counted in characters (`held`)
  * against the connection's output budget.
  */
@@ -15,6 +16,7 @@ import { NS_CLIENT, type Element } from '../xml/element.ts';
 import { parseElement, STORED_LIMITS } from '../xml/parse-element.ts';
 import type { OutputBudget } from '../net/output-budget.ts';
 import { ackRequest, acknowledgedCount } from '../net/stream-management.ts';
+import { attachReceipt, type Receipt } from '../router/receipts.ts';
 import type { Pair } from './binding-table.ts';
 
 export interface TrackedStanza {
@@ -30,6 +32,8 @@ interface Entry {
   readonly xml: string;
   readonly pair: Pair;
   readonly resends: number;
+  /** told once the peer has it */
+  readonly receipt: Receipt | undefined;
   /** offset at its end on the stream; 0 when the stream was closing and took nothing */
   end: number;
   /** XEP-0198 sequence number; 0 when sent without stream management */
@@ -79,18 +83,18 @@ export class DeliveryTracker {
    * `acks-given-up` when it was sent but acknowledgements were given up because too many are
    * missing; `over-budget` when it was not sent because the output budget is spent.
    */
-  send(xml: string, pair: Pair, resends: number): 'sent' | 'acks-given-up' | 'over-budget' {
+  send(xml: string, pair: Pair, resends: number, receipt?: Receipt): 'sent' | 'acks-given-up' | 'over-budget' {
     if (!this.#budget.fits(this.#held, xml.length)) {
       this.#budget.overflows++;
       return 'over-budget';
     }
     if (this.#acks && this.#entries.length >= MAX_UNACKNOWLEDGED) {
       this.stopAcks();
-      this.send(xml, pair, resends);
+      this.send(xml, pair, resends, receipt);
       return 'acks-given-up';
     }
     const acks = this.#acks;
-    const entry: Entry = { xml, pair, resends, end: 0, seq: acks ? ++acks.sent : 0 };
+    const entry: Entry = { xml, pair, resends, receipt, end: 0, seq: acks ? ++acks.sent : 0 };
     entry.end = this.#stream.write(xml);
     this.#entries.push(entry);
     this.#hold(xml.length);
@@ -158,9 +162,11 @@ export class DeliveryTracker {
   #drop(count: number): void {
     if (count === 0) return;
     let released = 0;
-    for (let index = 0; index < count; index++) released += this.#entries[index]!.xml.length;
+    const dropped = this.#entries.slice(0, count);
+    for (const entry of dropped) released += entry.xml.length;
     this.#entries = this.#entries.slice(count);
     this.#hold(-released);
+    for (const entry of dropped) entry.receipt?.();
   }
 
   #hold(delta: number): void {
@@ -179,10 +185,17 @@ export class DeliveryTracker {
     this.#clearTimers();
     this.#acks = undefined;
     const written = this.#stream.writtenOffset;
-    const unconfirmed = this.#entries.filter((entry) => entry.seq !== 0 || !isWritten(entry, written));
+    const confirmed = (entry: Entry): boolean => entry.seq === 0 && isWritten(entry, written);
+    const unconfirmed = this.#entries.filter((entry) => !confirmed(entry));
+    this.#entries = this.#entries.filter(confirmed);
     this.#drop(this.#entries.length);
+    this.#hold(-unconfirmed.reduce((sum, entry) => sum + entry.xml.length, 0));
     // Parsed again only on this rare path: our own serialization, so it parses.
-    return unconfirmed.map(({ xml, pair, resends }) => ({ stanza: parseElement(xml, STORED_LIMITS, NS_CLIENT), pair, resends }));
+    return unconfirmed.map(({ xml, pair, resends, receipt }) => {
+      const stanza = parseElement(xml, STORED_LIMITS, NS_CLIENT);
+      attachReceipt(stanza, receipt);
+      return { stanza, pair, resends };
+    });
   }
 }
 

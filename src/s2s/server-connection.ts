@@ -7,6 +7,7 @@
  */
 import { announcesRelayTrace, relayTraceFeature, takeRelayTrace } from '../router/relay-trace.ts';
 import { stanzaKind } from '../router/traffic-counters.ts';
+import { attachReceipt, takeReceipt } from '../router/receipts.ts';
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
@@ -541,9 +542,11 @@ export class ServerConnection implements StepHost, ReverseHost, BindingsHost {
     this.context.router.traffic.sent.add('server', stanzaKind(stanza.name));
     this.traffic.count('out', stanza);
     if (!this.#peerKeepsRelayTrace) takeRelayTrace(stanza);
-    const outcome = this.#tracker.send(serialize(stanza, NS_CLIENT), pair, resends);
+    const receipt = takeReceipt(stanza);
+    const outcome = this.#tracker.send(serialize(stanza, NS_CLIENT), pair, resends, receipt);
     if (outcome === 'acks-given-up') this.logger.warn('s2s peer stopped acknowledging: acknowledgements given up', { limit: 'unacknowledged stanzas' });
     if (outcome !== 'over-budget') return;
+    attachReceipt(stanza, receipt);
     // A peer that takes stanzas slower than they come for it: what it has not taken stays bounded.
     if (!this.#overBudgetLogged) this.logger.warn(`${this.label} output budget spent: stanzas bounce until the peer catches up`, { held: this.#tracker.held, limit: 's2s.output' });
     this.#overBudgetLogged = true;

@@ -7,7 +7,7 @@
  *   const code = await runInLab(['test/lab/*.test.ts']);
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LAB_RESOLVER_ADDRESS } from './dns.ts';
@@ -60,6 +60,8 @@ export async function runInLab(files: string[], { testTimeoutMs = TEST_TIMEOUT_M
   const lab = await createLabNamespace(LAB_RESOLVER_ADDRESS);
   // The tests' temp files go here, so even a test process that was killed leaves nothing behind.
   const scratch = mkdtempSync(join(tmpdir(), 'trellis-lab-run-'));
+  // Traversable (not listable) by the service users tests run servers as, such as postgres.
+  chmodSync(scratch, 0o711);
   try {
     const [command, ...args] = lab.exec(process.execPath, ['--test', '--test-concurrency=1', `--test-timeout=${testTimeoutMs}`, ...files]);
     const child = spawn(command!, args, { stdio: 'inherit', env: { ...process.env, TMPDIR: scratch } });
