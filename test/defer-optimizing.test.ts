@@ -1,7 +1,8 @@
 /**
- * bin/defer-optimizing.mjs, which bin/trellis preloads: V8's optimizing compilers stay off until
- * the program resumes them (src/util/optimizing-compilers.ts), then hot code is optimized as
- * usual; a command line that chooses the compilers itself is left alone.
+ * bin/trellis starts Node with V8's baseline and optimizing compilers off and preloads
+ * bin/defer-optimizing.mjs: they stay off until the program resumes them
+ * (src/util/optimizing-compilers.ts), then hot code is compiled and optimized as usual; options
+ * that choose a compiler themselves are left alone.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +11,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-const PRELOAD = join(import.meta.dirname, '..', 'bin', 'defer-optimizing.mjs');
+const ROOT = join(import.meta.dirname, '..');
+const PRELOAD = join(ROOT, 'bin', 'defer-optimizing.mjs');
+const DEFERRED = ['--no-maglev', '--no-turbofan', '--no-sparkplug'];
 
 const PROGRAM = `
 const resume = process[Symbol.for('trellis.resumeOptimizingCompilers')];
@@ -21,24 +24,44 @@ resume?.();
 for (let i = 0; i < 3000; i++) hot(1000);
 `;
 
-/** The --trace-opt lines about `hot`, before and after the program resumed the compilers. */
-async function optimizations(extra: string[]): Promise<{ resume: string; before: string[]; after: string[] }> {
-  const { stdout } = await run(process.execPath, [...extra, '--trace-opt', '--import', PRELOAD, '--input-type=module', '--eval', PROGRAM]);
+/** The --trace-opt and baseline lines about `hot`, before and after the program resumed the compilers. */
+async function compilations(): Promise<{ resume: string; before: string[]; after: string[] }> {
+  const { stdout } = await run(process.execPath, [
+    ...DEFERRED, '--trace-opt', '--trace-baseline-batch-compilation', '--import', PRELOAD, '--input-type=module', '--eval', PROGRAM,
+  ]);
   const lines = stdout.split('\n');
   const at = lines.findIndex((line) => line.startsWith('resume '));
-  const optimized = (part: string[]) => part.filter((line) => /completed (compiling|optimizing).*JSFunction hot /.test(line));
-  return { resume: lines[at]!, before: optimized(lines.slice(0, at)), after: optimized(lines.slice(at + 1)) };
+  const compiled = (part: string[]) => part.filter((line) => /(completed (compiling|optimizing)|Baseline batch compilation\] Enqueued SFI) .*hot/.test(line));
+  return { resume: lines[at]!, before: compiled(lines.slice(0, at)), after: compiled(lines.slice(at + 1)) };
 }
 
-test('the compilers stay off until resumed, then hot code is optimized', async () => {
-  const { resume, before, after } = await optimizations([]);
+test('the compilers stay off until resumed, then hot code is compiled and optimized', async () => {
+  const { resume, before, after } = await compilations();
   assert.equal(resume, 'resume function');
   assert.deepEqual(before, []);
   assert.ok(after.some((line) => /TURBOFAN|MAGLEV/.test(line)), after.join('\n'));
+  assert.ok(after.some((line) => /Baseline/.test(line)), after.join('\n'));
 });
 
-test('a command line that chooses the compilers is left as it is', async () => {
-  const { resume, before } = await optimizations(['--maglev']);
-  assert.equal(resume, 'resume undefined');
-  assert.ok(before.some((line) => /MAGLEV|TURBOFAN/.test(line)), before.join('\n'));
+/** The Node options bin/trellis started `trellis --help` with, given TRELLIS_NODE_OPTIONS. */
+async function launchOptions(extra: string): Promise<string[]> {
+  const show = '--import=data:text/javascript,console.log(JSON.stringify(process.execArgv))';
+  const { stdout } = await run(join(ROOT, 'bin', 'trellis'), ['--help'], { env: { ...process.env, NODE_OPTIONS: '', TRELLIS_NODE_OPTIONS: `${extra} ${show}` } });
+  return JSON.parse(stdout.split('\n')[0]!) as string[];
+}
+
+test('bin/trellis defers the compilers unless its options choose one', async () => {
+  const plain = await launchOptions('');
+  for (const option of DEFERRED) assert.ok(plain.includes(option), plain.join(' '));
+  assert.ok(plain.includes(PRELOAD), plain.join(' '));
+
+  for (const choice of ['--maglev', '--no-opt', '--sparkplug']) {
+    const chosen = await launchOptions(choice);
+    assert.ok(chosen.includes(choice), chosen.join(' '));
+    for (const option of DEFERRED) assert.ok(!chosen.includes(option), `${choice}: ${chosen.join(' ')}`);
+    assert.ok(!chosen.includes(PRELOAD), chosen.join(' '));
+  }
+
+  const unrelated = await launchOptions('--optimize-for-size');
+  assert.ok(unrelated.includes('--no-maglev'), unrelated.join(' '));
 });

@@ -262,6 +262,44 @@ describe('rosters and presence', () => {
     bob.close();
   });
 
+  test('presence goes to each contact with subscription from or both, addressed to it, and to no other', async () => {
+    // RFC 6121 sections 4.2.2, 4.4.2 and 4.5.2: the roster is read once per broadcast, the stanza
+    // serialized once; every subscriber must still get its own copy with its own `to`.
+    const subscriptions = { none: 'none', pending: 'none', to: 'to', from: 'from', both: 'both' } as const;
+    await server.addUser('fanout', 'localhost', 'secret');
+    const contacts: Record<string, RawClient> = {};
+    for (const [name, subscription] of Object.entries(subscriptions)) {
+      await server.addUser(`fan-${name}`, 'localhost', 'secret');
+      const item = { jid: `fan-${name}@localhost`, subscription, askOut: name === 'pending', askIn: false, approved: false, groups: [] };
+      await server.server.storage.rosters.setItem('localhost', 'fanout', item);
+      // The contact's side of the same state, so the contact's server takes any presence from fanout.
+      const reverse = { none: 'none', to: 'from', from: 'to', both: 'both' } as const;
+      const back = { jid: 'fanout@localhost', subscription: reverse[subscription], askOut: false, askIn: name === 'pending', approved: false, groups: [] };
+      await server.server.storage.rosters.setItem('localhost', `fan-${name}`, back);
+      contacts[name] = await connect(`fan-${name}`, { interested: false });
+    }
+    const owner = await connect('fanout', { interested: false });
+    for (const client of Object.values(contacts)) client.clear();
+
+    owner.send('<presence><status>fan-out</status></presence>');
+    for (const name of ['from', 'both']) {
+      await contacts[name]!.waitFor(re(tag('presence', { from: 'fanout@localhost/r1', to: `fan-${name}@localhost` }), '<status>fan-out</status>'));
+    }
+    owner.send("<presence type='unavailable'><status>gone</status></presence>");
+    for (const name of ['from', 'both']) {
+      await contacts[name]!.waitFor(re(tag('presence', { from: 'fanout@localhost/r1', type: 'unavailable', to: `fan-${name}@localhost` }), '<status>gone</status>'));
+    }
+    for (const [name, client] of Object.entries(contacts)) {
+      await flush(client);
+      const presences = client.received.match(/<presence\b[^>]*>/g) ?? [];
+      const expected = name === 'from' || name === 'both' ? 2 : 0;
+      assert.equal(presences.length, expected, `fan-${name}: ${presences.join(' ')}`);
+      for (const presence of presences) assert.match(presence, new RegExp(`to=["']fan-${name}@localhost["']`), presence);
+    }
+    owner.close();
+    for (const client of Object.values(contacts)) client.close();
+  });
+
   test('a probe is answered only when the prober is subscribed', async () => {
     const bob = await connect('bob');
     const carol = await connect('carol');

@@ -9,7 +9,7 @@ import { rootCertificates } from 'node:tls';
 import type { DelegationMethodName, S2sDelegationConfig } from '../config/types.ts';
 import { DomainMatcher, listEntries } from '../policy/domain-match.ts';
 import { PoshVerifier } from './posh.ts';
-import { createSecureResolver, type SecureResolver } from './secure-resolver.ts';
+import type { SecureResolver } from './secure-resolver.ts';
 
 export interface DelegationChecks {
   /** methods that can run: dnssec_srv and dane are off without a configured resolver; host_activation runs in src/s2s */
@@ -24,7 +24,10 @@ export interface DelegationChecks {
 
 /** Reads the POSH CA files; throws with the file name when one cannot be read. */
 export async function createDelegationChecks(settings: S2sDelegationConfig): Promise<DelegationChecks> {
-  const resolver = settings.resolvers.length > 0 ? createSecureResolver({ servers: settings.resolvers, timeoutMs: settings.resolver_timeout * 1000 }) : undefined;
+  // The resolver's modules (a DNS message codec, node:dgram) are imported only when it is configured.
+  const resolver = settings.resolvers.length > 0
+    ? (await import('./secure-resolver.ts')).createSecureResolver({ servers: settings.resolvers, timeoutMs: settings.resolver_timeout * 1000 })
+    : undefined;
   // Only the DNS methods need a resolver.
   const methods = new Set(settings.methods.filter((method) => (method !== 'dnssec_srv' && method !== 'dane') || resolver !== undefined));
   let posh: PoshVerifier | undefined;

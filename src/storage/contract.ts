@@ -216,6 +216,23 @@ function rosterTests(openFor: OpenFor): void {
     assert.deepEqual(await storage.rosters.getItem(domain, 'alice', 'carol@example.org'), carol);
   });
 
+  test('presenceSubscribers lists the contacts with subscription from or both, of that user only', async (t) => {
+    const storage = await openFor(t);
+    const domain = freshDomain();
+    assert.deepEqual(await storage.rosters.presenceSubscribers(domain, 'alice'), []);
+    const subscriptions = { 'none@example.net': 'none', 'to@example.net': 'to', 'from@example.net': 'from', 'both@example.net': 'both' } as const;
+    for (const [jid, subscription] of Object.entries(subscriptions)) {
+      await storage.rosters.setItem(domain, 'alice', item(jid, { subscription, askOut: subscription === 'none' }));
+    }
+    await storage.rosters.setItem(domain, 'bob', item('other@example.net', { subscription: 'both' }));
+    await storage.rosters.setItem(freshDomain(), 'alice', item('elsewhere@example.net', { subscription: 'from' }));
+    assert.deepEqual((await storage.rosters.presenceSubscribers(domain, 'alice')).sort(), ['both@example.net', 'from@example.net']);
+
+    await storage.rosters.setItem(domain, 'alice', item('both@example.net', { subscription: 'to' }));
+    await storage.rosters.removeItem(domain, 'alice', 'from@example.net');
+    assert.deepEqual(await storage.rosters.presenceSubscribers(domain, 'alice'), []);
+  });
+
   test('setItem replaces an item with the same jid', async (t) => {
     const storage = await openFor(t);
     const domain = freshDomain();

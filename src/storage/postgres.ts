@@ -211,6 +211,14 @@ function rosterStore(pool: Pool): RosterStore {
       );
       return rows[0] === undefined ? undefined : rosterItemFromRow(rows[0]);
     },
+    async presenceSubscribers(domain, username) {
+      const { rows } = await pool.query<[string]>({
+        text: "SELECT jid FROM roster_items WHERE domain = $1 AND username = $2 AND subscription IN ('from', 'both')",
+        values: [domain, username],
+        rowMode: 'array',
+      });
+      return rows.map((row) => row[0]);
+    },
     async setItem(domain, username, item) {
       return inTransaction(pool, async (client) => {
         await client.query(

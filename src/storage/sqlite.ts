@@ -172,6 +172,11 @@ function rosterStore(db: DatabaseSync, write: SqliteWrite): RosterStore {
   const selectItem = db.prepare(
     'SELECT * FROM roster_items WHERE domain = ? AND username = ? AND jid = ?',
   );
+  const selectSubscribers = db.prepare(
+    "SELECT jid FROM roster_items WHERE domain = ? AND username = ? AND subscription IN ('from', 'both')",
+  );
+  // Rows as arrays: a broadcast to a thousand contacts builds no object per row.
+  selectSubscribers.setReturnArrays(true);
   const upsertItem = db.prepare(`
     INSERT INTO roster_items (domain, username, jid, name, subscription, ask_out, ask_in, approved, groups)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -203,6 +208,9 @@ function rosterStore(db: DatabaseSync, write: SqliteWrite): RosterStore {
     async getItem(domain, username, jid) {
       const row = selectItem.get(domain, username, jid);
       return row === undefined ? undefined : rosterItemFromRow(row);
+    },
+    async presenceSubscribers(domain, username) {
+      return (selectSubscribers.all(domain, username) as unknown as unknown[][]).map((row) => String(row[0]));
     },
     async setItem(domain, username, item) {
       return write(() => {

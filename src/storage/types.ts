@@ -66,6 +66,12 @@ export interface Roster {
 export interface RosterStore {
   get(domain: string, username: string): Promise<Roster>;
   getItem(domain: string, username: string, jid: string): Promise<RosterItem | undefined>;
+  /**
+   * The bare JIDs of the contacts subscribed to the user's presence (subscription `from` or
+   * `both`, RFC 6121 section 4.4.2), in no particular order: what a presence broadcast reads,
+   * without building every item.
+   */
+  presenceSubscribers(domain: string, username: string): Promise<string[]>;
   /** Inserts or replaces an item; returns the new roster version. */
   setItem(domain: string, username: string, item: RosterItem): Promise<number>;
   /** Removes an item; returns the new roster version, or undefined when there was no such item. */

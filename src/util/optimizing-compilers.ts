@@ -1,5 +1,5 @@
 /**
- * V8's optimizing compilers on again after start. bin/trellis starts Node with them off
+ * V8's compilers on again after start. bin/trellis starts Node with them off
  * (bin/defer-optimizing.mjs, which leaves this function on `process`), so that loading the
  * program does not compile Node's module loader (docs/performance.md, "Memory at start").
  * Without that preload (tests, another launcher) there is nothing to do.

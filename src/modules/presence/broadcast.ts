@@ -11,7 +11,7 @@ import type { BoundSession } from '../../router/sessions.ts';
 import { Element, NS_CLIENT } from '../../xml/element.ts';
 import { StanzaCopies } from '../../xml/stanza-copies.ts';
 import type { RosterService } from '../roster/roster-service.ts';
-import { contactSeesUser, userSeesContact } from './subscription-states.ts';
+import { userSeesContact } from './subscription-states.ts';
 import { parsePriority, presence, readdressed } from './stanzas.ts';
 
 export class PresenceBroadcast {
@@ -35,14 +35,11 @@ export class PresenceBroadcast {
     session.im.presence = current;
     session.im.priority = priority;
     const user = session.jid.bare();
-    const { items } = await this.#rosters.roster(user);
     // One serialization for every contact: each gets a copy with its own `to` (src/xml/stanza-copies.ts),
     // which its sessions write as it is. The copies go out together; each contact gets one.
     const copies = new StanzaCopies(current);
     const routed: Promise<void>[] = [];
-    for (const item of items) {
-      if (contactSeesUser(item.subscription)) routed.push(this.#route(copies.to(item.jid)));
-    }
+    for (const contact of await this.#rosters.presenceSubscribers(user)) routed.push(this.#route(copies.to(contact)));
     await Promise.all(routed);
     // RFC 6121 section 4.2.2 and 4.4.2: the user's available resources, the sender included.
     for (const resource of this.#router.sessions.availableResourcesOf(user)) {
@@ -54,7 +51,7 @@ export class PresenceBroadcast {
       if (resource !== session) session.send(readdressed(resource.im.presence!, { to: session.jid.toString() }));
     }
     // ... and RFC 6121 section 4.3.1: the server probes the contacts the user is subscribed to.
-    for (const item of items) {
+    for (const item of (await this.#rosters.roster(user)).items) {
       if (userSeesContact(item.subscription)) await this.#route(presence('probe', user, item.jid));
     }
     await this.#host.events.emit('session/available', { session, host: this.#host });
@@ -74,7 +71,7 @@ export class PresenceBroadcast {
     const user = session.jid.bare();
     const recipients = new Set<string>();
     if (wasAvailable) {
-      for (const item of (await this.#rosters.roster(user)).items) if (contactSeesUser(item.subscription)) recipients.add(item.jid);
+      for (const contact of await this.#rosters.presenceSubscribers(user)) recipients.add(contact);
     }
     // RFC 6121 section 4.6.3: entities that got directed presence learn the resource left.
     for (const recipient of session.im.directedPresence) recipients.add(recipient);

@@ -59,6 +59,11 @@ export class RosterService {
     return this.#storage.rosters.get(user.domain, user.local!);
   }
 
+  /** The bare JIDs of the contacts subscribed to the user's presence (RFC 6121 section 4.4.2). */
+  presenceSubscribers(user: Jid): Promise<string[]> {
+    return this.#storage.rosters.presenceSubscribers(user.domain, user.local!);
+  }
+
   item(user: Jid, contact: Jid): Promise<RosterItem | undefined> {
     return this.#storage.rosters.getItem(user.domain, user.local!, contact.bare().toString());
   }
