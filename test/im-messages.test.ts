@@ -13,6 +13,8 @@ import { parseConfig } from '../src/config/load.ts';
 import { parseJid } from '../src/jid/jid.ts';
 import { startServer } from '../src/server.ts';
 import { memoryLogger } from '../src/util/log.ts';
+import { parseElement } from '../src/xml/parse-element.ts';
+import { StanzaError } from '../src/xml/stanza-error.ts';
 import { login } from './support/login.ts';
 import type { RawClient } from './support/raw-client.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
@@ -173,6 +175,18 @@ describe('message delivery', () => {
     assert.equal(await server.server.storage.offline.count('localhost', 'dave'), 0);
     assert.ok(server.server.router.hosts.get('localhost')!.discoFeatures.has('msgoffline'));
     for (const client of [alice, quiet]) client.close();
+  });
+
+  test('an error bounced for a relayed stanza carries no relay trace: it starts a way of its own', async () => {
+    const alice = track(await online(server, 'alice', 'trace'));
+    const relayed = parseElement(
+      "<message xmlns='jabber:client' from='alice@localhost/trace' to='x@far.example' id='traced'><body>hi</body><relayed xmlns='urn:xmpp:trellis:relay:0'><hop by='edge.example'/></relayed></message>",
+    );
+    server.server.router.bounce(relayed, new StanzaError('remote-server-not-found'));
+    assert.equal(await errorFor(alice, 'traced'), 'remote-server-not-found');
+    const bounced = /<message[^>]*id=["']traced["'][\s\S]*?<\/message>/.exec(alice.received)![0];
+    assert.match(bounced, /<body>hi<\/body>/);
+    assert.doesNotMatch(bounced, /urn:xmpp:trellis:relay:0/);
   });
 
   test('a full offline mailbox bounces service-unavailable saying so; max_messages 0 stores nothing', async () => {

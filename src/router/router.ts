@@ -275,6 +275,9 @@ export class Router {
     if (isErrorOrResult(stanza)) return;
     const reply = errorReply(stanza, error);
     if (!reply) return;
+    // The error starts a way of its own: the relay trace of the stanza it answers would make the
+    // servers that stanza crossed take the error for a loop (relay-trace.ts).
+    takeRelayTrace(reply);
     this.traffic.errorReplies.add(error.condition);
     reply.attrs.to = sender.toString();
     this.#deliverLocal(reply, sender);

@@ -110,6 +110,10 @@ describe('a star: three leaves through a centre', () => {
     send('b', 'c.example', 'star-4', 'not from b');
     const line = await servers.get('c')!.waitForOutput('b.example is not authenticated on this stream');
     assert.match(line, /speaks_for/);
+    // The error comes back through the centre: it carries no relay trace, or the centre would take it for a loop.
+    const received = await clients.get('b')!.waitFor(/<message[^>]*(?:id="star-4"[^>]*type="error"|type="error"[^>]*id="star-4")[\s\S]*?<\/message>/, 15_000);
+    assert.doesNotMatch(received.slice(received.indexOf('star-4')), /urn:xmpp:trellis:relay:0/);
+    assert.doesNotMatch(servers.get('centre')!.output(), /routing loop/);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     assert.doesNotMatch(clients.get('c')!.received, /not from b/);
   });
