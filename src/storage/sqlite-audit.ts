@@ -8,9 +8,11 @@ import type { PolicyAuditStore } from './types.ts';
 /**
  * Records written per transaction. SQLite runs on the event loop, so a batch of thousands (a
  * second of a busy relay with actions recorded) would hold every stanza for tens of
- * milliseconds; in chunks, other work runs between them.
+ * milliseconds; in chunks, other work runs between them. 50 records take about half a
+ * millisecond: 250 held a relay's stanzas long enough to show in its p99 (docs/performance.md,
+ * "Latency per hop").
  */
-const RECORDS_PER_TRANSACTION = 250;
+const RECORDS_PER_TRANSACTION = 50;
 
 export function sqliteAuditStore(db: DatabaseSync, write: SqliteWrite): PolicyAuditStore {
   const insert = db.prepare('INSERT INTO policy_audit (time, rule, verdict, direction, from_jid, to_jid, kind, label, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
