@@ -167,19 +167,21 @@ export class C2sService {
   }
 
   /**
-   * Stops listening and ends every client stream with system-shutdown (RFC 6120 section
-   * 4.9.3.20), then every session, those waiting for resumption too: what a client did not get
-   * goes to offline storage or back to its sender before the server stops.
+   * Stops listening, then ends every session, those waiting for resumption too, each stream with
+   * system-shutdown (RFC 6120 section 4.9.3.20): what a client did not get goes to offline
+   * storage or back to its sender before the server stops. Sessions end before their streams are
+   * waited for: a stanza routed to one meanwhile (another node of a cluster still hands them over)
+   * goes to offline storage, not to a stream that is closing. Then the other streams end too.
    */
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
     await Promise.all(this.#listeners.map((listener) => listener.close()));
     this.#listeners = [];
+    // One at a time: a message one session hands back may go to another that has yet to end.
+    for (const session of [...this.sessions]) await session.end('server shutdown');
     for (const connection of this.connections) connection.stream.streamError('system-shutdown');
     const deadline = Date.now() + 2000;
     while (this.connections.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     for (const connection of this.connections) connection.stream.destroy();
-    // One at a time: a message one session hands back may go to another that has yet to end.
-    for (const session of [...this.sessions]) await session.end('server shutdown');
   }
 }
