@@ -1,9 +1,10 @@
 /**
  * Federation shared by the nodes of a cluster (docs/cluster.md, "Federation"): one node at a
- * time sends to each remote destination (a remote domain, or the trunk it goes through), under
- * the lease `s2s:<destination>` (leased-routing.ts), so that the cluster keeps one connection per
- * peer where each node would otherwise open its own, and every sender's stanzas leave in the
- * order they were sent. What the dead owner's inbox still held is sent again by the survivor that
+ * time sends to each remote host (where `s2s.multiplex` shares a connection among the domains of
+ * a host, `s2s-host:<host>:<port>`) or else to each remote destination (a remote domain, or the
+ * trunk it goes through, `s2s:<destination>`), under that lease (leased-routing.ts,
+ * connection-keys.ts), so that the cluster keeps one connection per peer host where each node
+ * would otherwise open its own, and every sender's stanzas leave in the order they were sent. What the dead owner's inbox still held is sent again by the survivor that
  * takes over after it (takeover.ts).
  *
  * Dialback keys (XEP-0220 section 2.1.2) are checked on the owner's connection: a node that
@@ -22,6 +23,7 @@ import { parseElement } from '../xml/parse-element.ts';
 import { serialize } from '../xml/serialize.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
 import type { ClusterEngine, InboxEntry, NodeIdentity } from './engine.ts';
+import { ConnectionKeys, type SharedHop } from './connection-keys.ts';
 import { LeasedRouting, type Handed } from './leased-routing.ts';
 import type { HoldEntry } from './inbox-reader.ts';
 
@@ -29,6 +31,8 @@ import type { HoldEntry } from './inbox-reader.ts';
 export interface LocalFederation {
   sendHere(remote: string, stanza: Element, local: string): void;
   verifyHere(sender: string, receiving: string, streamId: string, key: string): Promise<VerifyOutcome>;
+  /** where the connection to a destination goes first, when it may be shared with other domains of that host */
+  sharedHop(remote: string): Promise<SharedHop>;
 }
 
 export interface ClusterFederationOptions {
@@ -43,11 +47,13 @@ export interface ClusterFederationOptions {
 }
 
 interface Outgoing extends Handed {
+  /** the destination (a remote domain, or a trunk) */
+  remote: string;
   local: string;
 }
 
 export interface FederationOwnerInfo {
-  /** the destination (a remote domain, or a trunk) */
+  /** the remote host (`host:port`) or destination (a remote domain, or a trunk) it owns */
   remote: string;
   /** the node holding its lease, as this node last learnt it; `here` for this node */
   owner: string;
@@ -56,6 +62,7 @@ export interface FederationOwnerInfo {
 export class ClusterFederation {
   readonly #options: ClusterFederationOptions;
   readonly #routing: LeasedRouting<Outgoing>;
+  readonly #keys: ConnectionKeys;
   readonly #verifies = new Map<string, { resolve(outcome: VerifyOutcome): void; timer: NodeJS.Timeout }>();
 
   constructor(options: ClusterFederationOptions) {
@@ -64,19 +71,27 @@ export class ClusterFederation {
     this.#routing = new LeasedRouting<Outgoing>({
       ...options,
       what: 'federation',
-      prefix: LEASE_PREFIX,
-      here: (remote, { stanza, local }) => options.local.sendHere(remote, stanza, local),
-      entry: (remote, { stanza, local, hops }) => ({ kind: 's2s', remote, local, xml: serialize(stanza), hops }),
+      // The keys carry their own prefix (connection-keys.ts).
+      prefix: '',
+      here: (_key, { remote, stanza, local }) => options.local.sendHere(remote, stanza, local),
+      entry: (_key, { remote, stanza, local, hops }) => ({ kind: 's2s', remote, local, xml: serialize(stanza), hops }),
       maxWaiting: () => s2s.queue_max_stanzas,
       idleMs: () => s2s.idle_timeout * 1000,
       unreachable: (remote, reason) => new StanzaError('remote-server-timeout', `no node of this cluster could take ${remote} on: ${reason}`),
       full: (remote) => new StanzaError('resource-constraint', `too many stanzas waiting for ${remote}`),
     });
+    this.#keys = new ConnectionKeys({ sharedHop: (remote) => options.local.sharedHop(remote), maxWaiting: () => s2s.queue_max_stanzas, logger: options.logger });
   }
 
   /** A stanza for the destination `remote` from the local domain `local` (s2s/service.ts `FederationOwners`). */
   send(remote: string, stanza: Element, local: string, hops = 0): void {
-    this.#routing.send(remote, { stanza, local, hops });
+    const item = { remote, stanza, local, hops };
+    if (!this.#keys.with(remote, (key) => this.#routing.send(key, item))) this.#busy(item);
+  }
+
+  /** Too many stanzas wait for their destinations' hosts to be looked up. */
+  #busy({ remote, stanza }: Outgoing): void {
+    this.#options.router.bounce(stanza, new StanzaError('resource-constraint', `too many stanzas waiting for ${remote}`));
   }
 
   /** A dialback key to check with `sender`'s authoritative server, on the connection of the node that federates with it. */
@@ -85,7 +100,12 @@ export class ClusterFederation {
   }
 
   async #verify(sender: string, receiving: string, streamId: string, key: string, forwarded: boolean): Promise<VerifyOutcome> {
-    const owner = await this.#routing.owner(sender);
+    // The owner of the connection to the sender's host, or of the sender's own (connection-keys.ts).
+    const lease = await this.#keys.keyOf(sender);
+    if (lease === undefined) return 'busy';
+    // Handed by another node that believes this one owns it: unless it does, whoever holds the lease is asked again.
+    if (forwarded) this.#routing.stale(lease);
+    const owner = await this.#routing.owner(lease);
     if (owner === 'here') return this.#options.local.verifyHere(sender, receiving, streamId, key);
     const self = this.#options.self();
     // A node asked by another that does not own the destination either: the nodes disagree for a moment; the peer may try again.
@@ -99,7 +119,7 @@ export class ClusterFederation {
     const entry: InboxEntry = { kind: 'dialback-verify', id, remote: sender, receiving, streamId, key };
     const outcome = await this.#options.engine.send(self, owner, entry, Number.MAX_SAFE_INTEGER).catch(() => 'failed');
     if (outcome !== 'sent') {
-      this.#routing.forget(sender, owner);
+      this.#routing.forget(lease, owner);
       this.#answered(id, 'error');
     }
     return answer;
@@ -124,10 +144,11 @@ export class ClusterFederation {
       case 's2s': {
         const stanza = parseElement(entry.xml);
         attachReceipt(stanza, hold());
-        return this.#routing.handOn(entry.remote, { stanza, local: entry.local, hops: entry.hops });
+        const item = { remote: entry.remote, stanza, local: entry.local, hops: entry.hops };
+        if (!this.#keys.with(entry.remote, (key) => this.#routing.handOn(key, item))) this.#busy(item);
+        return;
       }
       case 'dialback-verify': {
-        this.#routing.stale(entry.remote);
         void this.#verify(entry.remote, entry.receiving, entry.streamId, entry.key, true).then(async (outcome) => {
           const self = this.#options.self();
           if (self === undefined) return;
@@ -156,9 +177,9 @@ export class ClusterFederation {
     for (const id of [...this.#verifies.keys()]) this.#answered(id, 'error');
   }
 
-  /** The destinations this node knows the owner of, for `trellis status` and the admin API. */
+  /** The remote hosts and destinations this node knows the owner of, for `trellis status` and the admin API. */
   owners(): FederationOwnerInfo[] {
-    return this.#routing.owners().map(({ key, owner }) => ({ remote: key, owner }));
+    return this.#routing.owners().map(({ key, owner }) => ({ remote: ConnectionKeys.label(key), owner }));
   }
 
   close(): void {
@@ -166,5 +187,3 @@ export class ClusterFederation {
     this.reset();
   }
 }
-
-const LEASE_PREFIX = 's2s:';

@@ -122,6 +122,11 @@ export class PolicySnapshot {
     return proceed(this.#routes.match(to)!.at, `${from} -> ${to} relayed`);
   }
 
+  /** Whether `peer` is a trunk: an s2s.peering rule gives it domains to speak for. */
+  isTrunk(peer: string): boolean {
+    return this.#trunks.isTrunk(peer);
+  }
+
   /**
    * The trunk a stanza for `remote` travels to: when its route goes via a domain whose rule has
    * speaks_for, the stream is with that peer (the pair names it), not with `remote`.

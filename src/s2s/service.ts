@@ -138,6 +138,25 @@ export class S2sService implements RemoteRoute, ConnectionOwner, Hops {
     this.#destination(remote).send(stanza, local);
   }
 
+  /**
+   * The host and port (`host:port`) a connection to the destination `remote` goes to first, as
+   * `connect` finds it (its route, then `nextHops`): where `s2s.multiplex` lets one connection
+   * carry several remote domains of a host, what a cluster keeps one connection under
+   * (docs/cluster.md, "Federation"). A string saying why not when no connection is shared that
+   * way: multiplexing is off, the destination is a trunk or a link, or no next hop was found.
+   */
+  async sharedHop(remote: string): Promise<{ hop: string } | { reason: string }> {
+    if (!this.context.config.multiplex) return { reason: 's2s.multiplex is off' };
+    const policy = this.context.policy.current;
+    if (policy.isTrunk(remote)) return { reason: 'it is a trunk' };
+    const way = policy.route(remote);
+    if (way.kind === 'reject') return { reason: 'its route rejects it' };
+    if (way.via.kind === 'link') return { reason: `it is routed over the link ${way.via.link}` };
+    const targets = await nextHops(remote, way.via, this.context);
+    if (targets instanceof StanzaError) return { reason: targets.message };
+    return { hop: hopOf(targets[0]!) };
+  }
+
   /** Opens (or keeps) the pair of a local and a remote domain with nothing to send yet: a link of protocol s2s coming up. */
   open(local: string, remote: string): void {
     if (this.context.config.enabled) this.#destination(remote).open(local);

@@ -4,7 +4,7 @@
  * own config file, data directory and client port, the certificate the first node generated
  * copied to the others before they start, accounts and rosters written before the first start.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -225,4 +225,11 @@ export function runningCluster(nodes: number, timings: ClusterTimings, users: st
       return client;
     },
   };
+}
+
+/** Established TCP connections to `address`:`port`, from anywhere on this machine (ss(8)). */
+export function establishedTo(address: string, port: number): number {
+  const result = spawnSync('ss', ['-tnH', 'state', 'established', `( dst ${address}:${port} )`], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`ss failed: ${result.stderr}`);
+  return result.stdout.split('\n').filter((line) => line.trim() !== '').length;
 }
