@@ -61,7 +61,7 @@ export async function startTrellisCluster(options: ClusterOptions): Promise<Serv
       settings: [
         `${count} node(s) started with bin/trellis, node k listening for clients on ${options.addresses.map((address) => `${address}:${options.port}`).join(', ')}`,
         'each node: storage.driver postgres, a cluster section (heartbeat_interval_ms 1000, lease_ms 5000), otherwise as the messaging scenario runs Trellis (plain TCP, lifted rates, keepalive off, log level warn)',
-        options.archive ? 'message archives on (the default): every message is archived in PostgreSQL for its sender and its recipient' : 'modules_disabled: [mam] (the archive writes every message to PostgreSQL before routing it; ejabberd here runs without mod_mam)',
+        options.archive ? 'message archives on (the default): every message is archived in PostgreSQL for its sender and its recipient' : 'modules_disabled: [mam] (ejabberd here runs without mod_mam; --archive on measures them)',
         'PostgreSQL: a fresh cluster (fsync, synchronous_commit and full_page_writes off) as the tests start it; redis-server: no persistence, as the tests start it',
       ],
       stop: stopAll,
