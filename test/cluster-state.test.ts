@@ -69,6 +69,27 @@ describe('state every node of a cluster sees', () => {
     assert.doesNotMatch(mallory.received, /id=["']after["'][^>]*type=["']error["']|type=["']error["'][^>]*id=["']after["']/);
   });
 
+  test('archive preferences changed on node 1 decide at once what node 2 archives for that account', async () => {
+    const alice = kept.alice!;
+    const mallory = kept.mallory!;
+    // Alice's second resource is on node 2, which archives what it sends in her archive, reading
+    // (and keeping) her preferences: the default, always.
+    const phone = await connect(1, 'alice', 'phone');
+    phone.send(`<message to='mallory@localhost' type='chat' id='arch-1'><body>kept</body></message>`);
+    await mallory.waitFor(/id=["']arch-1["']/);
+    // XEP-0441, from her resource on node 1: from now on nothing is archived for her.
+    assert.match(await iqReply(alice, `<iq type='set' id='ID'><prefs xmlns='urn:xmpp:mam:2' default='never'/></iq>`), /type=["']result["']/);
+    phone.send(`<message to='mallory@localhost' type='chat' id='arch-2'><body>not kept</body></message>`);
+    await mallory.waitFor(/id=["']arch-2["']/);
+    const fin = await iqReply(alice, `<iq type='set' id='ID'><query xmlns='urn:xmpp:mam:2' queryid='prefs-q'/></iq>`);
+    assert.match(fin, /<fin\b/);
+    const results = [...alice.received.matchAll(/<result xmlns=["']urn:xmpp:mam:2["'] queryid=["']prefs-q["'][\s\S]*?<\/result>/g)].map((match) => match[0]);
+    assert.ok(results.some((result) => /id=["']arch-1["']/.test(result)), 'the message before the change is in her archive');
+    assert.ok(!results.some((result) => /id=["']arch-2["']/.test(result)), 'the message after it is not: node 2 dropped its copy of her preferences');
+    assert.match(await iqReply(alice, `<iq type='set' id='ID'><prefs xmlns='urn:xmpp:mam:2' default='always'/></iq>`), /type=["']result["']/);
+    phone.send('</stream:stream>');
+  });
+
   test('a contact on node 2 gets the events an account publishes on node 1 while its capabilities ask for them, and not after they stop', async () => {
     const alice = kept.alice!;
     const bob = await connect(1, 'bob', 'phone');

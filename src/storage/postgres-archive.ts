@@ -10,8 +10,12 @@ const POSTGRES: Dialect = {
   idList: (ids) => [...ids],
 };
 
-/** How long an archived message waits for others to be inserted with (postgres-archive-batch.ts). */
-const ARCHIVE_BATCH_WINDOW_MS = 20;
+/**
+ * How long an archived message waits for others to be inserted with (postgres-archive-batch.ts):
+ * a message waits for its archive write on PostgreSQL (src/modules/mam/user-archive.ts), so
+ * only those of the same turns of the event loop; under load that is many.
+ */
+const ARCHIVE_BATCH_WINDOW_MS = 1;
 
 /** The store, and `drain`: resolves once every append made so far is written. */
 export function postgresArchiveStore(pool: Pool): ArchiveStore & { drain(): Promise<void> } {

@@ -8,7 +8,8 @@
 import type { IqRequest } from '../../router/host.ts';
 import { StanzaError } from '../../xml/stanza-error.ts';
 import type { FeatureModule, ModuleContext } from '../context.ts';
-import { decodePrefs, encodePrefs, parsePrefs, prefsElement, PREFS_KEY } from './prefs.ts';
+import { decodePrefs, encodePrefs, parsePrefs, prefsElement } from './prefs.ts';
+import { StoredPrefs } from './stored-prefs.ts';
 import { parseArchiveQuery } from './query.ts';
 import { finElement, metadataElement, queryForm } from './results.ts';
 import { runArchiveQuery } from './run-query.ts';
@@ -25,7 +26,8 @@ const AFTER_CARBONS_PRIORITY = -10;
 
 export const mamModule: FeatureModule = (context) => {
   const { host } = context;
-  const archives = new UserArchives(context);
+  const stored = new StoredPrefs(host.domain, context.storage, context.router.notices);
+  const archives = new UserArchives(context, stored);
   host.accountDiscoFeatures.add(NS_MAM);
   host.accountDiscoFeatures.add(NS_MAM_EXTENDED);
   // XEP-0359 section 5: the server adds stanza IDs.
@@ -46,10 +48,10 @@ export const mamModule: FeatureModule = (context) => {
     await archives.whenWritten(to.local!);
     return metadata(context, to.local!);
   });
-  host.handleIq('account', 'get', NS_MAM, 'prefs', async ({ to }) => prefsElement(await loadPrefs(context, to.local!)));
+  host.handleIq('account', 'get', NS_MAM, 'prefs', async ({ to }) => prefsElement(decodePrefs(await stored.get(to.local!), host.config.mam.default)));
   host.handleIq('account', 'set', NS_MAM, 'prefs', async ({ to, payload }) => {
     const prefs = parsePrefs(payload);
-    await context.storage.userData.set(host.domain, to.local!, PREFS_KEY, encodePrefs(prefs));
+    await stored.set(to.local!, encodePrefs(prefs));
     return prefsElement(prefs);
   });
   // XEP-0313 section 3.3.1: a user's archive is the user's alone.
@@ -73,6 +75,3 @@ async function metadata({ host, storage }: ModuleContext, username: string) {
   return metadataElement(await storage.archive.bounds({ domain: host.domain, name: username }));
 }
 
-async function loadPrefs({ host, storage }: ModuleContext, username: string) {
-  return decodePrefs(await storage.userData.get(host.domain, username, PREFS_KEY), host.config.mam.default);
-}

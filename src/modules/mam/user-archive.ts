@@ -12,9 +12,10 @@ import type { Element } from '../../xml/element.ts';
 import { serialize } from '../../xml/serialize.ts';
 import type { ModuleContext } from '../context.ts';
 import { isArchivable } from './archivable.ts';
-import { archivesWith, decodePrefs, PREFS_KEY } from './prefs.ts';
+import { archivesWith, decodePrefs } from './prefs.ts';
 import { Retention } from './retention.ts';
 import { addStanzaId, newArchiveId, removeStanzaIdsBy } from './stanza-id.ts';
+import type { StoredPrefs } from './stored-prefs.ts';
 
 /**
  * Archive writes a host lets run behind delivery at most; beyond, a message waits for its write
@@ -28,13 +29,16 @@ export class UserArchives {
   readonly #behind = new Map<string, Set<Promise<void>>>();
   #behindCount = 0;
   readonly #context: ModuleContext;
+  /** each account's archive preferences as stored */
+  readonly #stored: StoredPrefs;
   /** the archives (bare JIDs) each stanza went to, so a message routed again (a session handing back what it held) is not archived twice */
   readonly #archivedIn = new WeakMap<Element, string[]>();
   /** the `<stanza-id/>` a sent message carries while its carbon copies are made */
   readonly #forCarbons = new WeakMap<Element, Element>();
 
-  constructor(context: ModuleContext) {
+  constructor(context: ModuleContext, stored: StoredPrefs) {
     this.#context = context;
+    this.#stored = stored;
     const { host, storage, logger } = context;
     this.retention = new Retention(host.domain, storage.archive, () => host.config.mam, logger);
   }
@@ -82,12 +86,12 @@ export class UserArchives {
     const { host, storage, logger } = this.#context;
     const username = owner.local!;
     const peerBare = peer.bare().toString();
-    const prefs = decodePrefs(await storage.userData.get(host.domain, username, PREFS_KEY), host.config.mam.default);
+    const prefs = decodePrefs(await this.#stored.get(username), host.config.mam.default);
     const archives = await archivesWith(prefs, peerBare, async () => (await storage.rosters.getItem(host.domain, username, peerBare)) !== undefined);
     if (!archives) return undefined;
     const id = newArchiveId();
     this.#archivedIn.set(stanza, [...(this.#archivedIn.get(stanza) ?? []), owner.bare().toString()]);
-    // Delivery does not wait for the write (the SQLite driver commits archived messages together,
+    // On SQLite delivery does not wait for the write (archived messages are committed together,
     // src/storage/sqlite-group-commit.ts); a query of the archive does (whenWritten).
     const write = storage.archive.append({ domain: host.domain, name: username }, { id, position: nextArrival(), withBare: peerBare, withResource: peer.resource, stanza: serialize(stanza) }).then(
       () => this.retention.noteWritten(username),
@@ -97,7 +101,9 @@ export class UserArchives {
       },
     );
     this.#trackBehind(username, write);
-    if (this.#behindCount > MAX_WRITES_BEHIND) await write;
+    // A database other servers share (PostgreSQL: the nodes of a cluster): a query made on another
+    // node must find what was delivered, and only this node knows what it has yet to write.
+    if (this.#behindCount > MAX_WRITES_BEHIND || storage.driver === 'postgres') await write;
     return id;
   }
 
