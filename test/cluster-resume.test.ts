@@ -186,6 +186,9 @@ describe('stream management resumption across the nodes of a cluster', () => {
     await frank.ok({ op: 'get_roster' });
     await frank.ok({ op: 'presence' });
     await frank.waitEvent((event) => event.event === 'presence' && event.from === 'frank@localhost/phone' && event.type === 'available');
+    // Carol writes to the resource once its presence reached her (on node 3, through node 1's
+    // inbox, after the session itself): before, node 3 may not know the resource yet.
+    await waitPresence(carol, 'frank@localhost/phone', '');
     const messages = () => frank.events.filter((event) => event.event === 'message' && event.from === 'carol@localhost/pc').map((event) => event.body);
     const send = (first: number, last: number) => {
       for (let n = first; n <= last; n++) carol.send(`<message to='frank@localhost/phone' type='chat' id='f${n}'><body>f${n}</body></message>`);
