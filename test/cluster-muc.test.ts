@@ -8,12 +8,10 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { TestCluster, waitCount } from './support/cluster.ts';
-import { startPostgres, type TestPostgres } from './support/postgres.ts';
+import { runningCluster, waitCount } from './support/cluster.ts';
 import type { RawClient } from './support/raw-client.ts';
-import { startRedis, type TestRedis } from './support/redis.ts';
 
 const TIMINGS = { heartbeat_interval_ms: 250, lease_ms: 1500 };
 const ROOM = 'lobby@conference.localhost';
@@ -22,31 +20,11 @@ const MESSAGES = 100;
 const NS_MUC_USER = 'http://jabber.org/protocol/muc#user';
 
 describe('group chat across a cluster of three nodes', () => {
-  let postgres: TestPostgres | undefined;
-  let redis: TestRedis | undefined;
-  let cluster: TestCluster | undefined;
-  const clients: RawClient[] = [];
+  const running = runningCluster(3, TIMINGS, ['alice', 'bob', 'carol'], []);
   /** by nickname: alice on node 1, bob on node 2 (he creates the room, so node 2 runs it), carol on node 3 */
   const occupants: Record<string, RawClient> = {};
 
-  before(async () => {
-    postgres = await startPostgres();
-    redis = await startRedis();
-    cluster = await TestCluster.create(3, postgres.url, redis.url, TIMINGS, ['alice', 'bob', 'carol'], []);
-    for (const node of [0, 1, 2]) await cluster.start(node);
-  });
-  after(async () => {
-    for (const client of clients) client.close();
-    await cluster?.remove();
-    await redis?.remove();
-    await postgres?.stop();
-  });
-
-  const connect = async (node: number, user: string): Promise<RawClient> => {
-    const client = await cluster!.login(node, user, 'pc');
-    clients.push(client);
-    return client;
-  };
+  const connect = (node: number, user: string): Promise<RawClient> => running.connect(node, user, 'pc');
 
   /** Enters the room and resolves with the room's self-presence (status code 110). */
   const join = async (client: RawClient, nick: string): Promise<string> => {
@@ -56,7 +34,7 @@ describe('group chat across a cluster of three nodes', () => {
   };
 
   const holderOfRoom = async (): Promise<string> => {
-    const { stdout } = await promisify(execFile)('/usr/bin/redis-cli', ['-p', String(redis!.port), 'get', `trellis:lease:muc:${ROOM}`]);
+    const { stdout } = await promisify(execFile)('/usr/bin/redis-cli', ['-p', String(running.redis().port), 'get', `trellis:lease:muc:${ROOM}`]);
     return stdout.trim();
   };
 
@@ -108,7 +86,7 @@ describe('group chat across a cluster of three nodes', () => {
     const { alice, carol } = occupants as Record<'alice' | 'carol', RawClient>;
     alice.clear();
     carol.clear();
-    await cluster!.kill(1, 'SIGKILL');
+    await running.cluster().kill(1, 'SIGKILL');
     // Sent while the room's node is dead and not yet declared so: not lost, bounced by the node that runs the room next.
     alice.send(`<message to='${ROOM}' type='groupchat' id='while-dead'><body>anyone?</body></message>`);
 

@@ -200,7 +200,7 @@ export async function waitCount(client: RawClient, prefix: string, count: number
 }
 
 /** A cluster of `nodes` running for one `describe` block on a PostgreSQL and a Redis of its own, removed after it with the clients it logged in. */
-export function runningCluster(nodes: number, timings: ClusterTimings, users: string[], contacts: [string, string][], options: ClusterOptions = {}): { cluster(): TestCluster; connect(node: number, user: string, resource: string): Promise<RawClient> } {
+export function runningCluster(nodes: number, timings: ClusterTimings, users: string[], contacts: [string, string][], options: ClusterOptions = {}): { cluster(): TestCluster; redis(): TestRedis; connect(node: number, user: string, resource: string): Promise<RawClient> } {
   let postgres: TestPostgres | undefined;
   let redis: TestRedis | undefined;
   let cluster: TestCluster | undefined;
@@ -219,6 +219,7 @@ export function runningCluster(nodes: number, timings: ClusterTimings, users: st
   });
   return {
     cluster: () => cluster!,
+    redis: () => redis!,
     async connect(node, user, resource) {
       const client = await cluster!.login(node, user, resource);
       clients.push(client);
