@@ -100,10 +100,14 @@ export class UserArchives {
         logger.error('a message could not be archived', { archive: owner.bare().toString(), error: error instanceof Error ? error.message : String(error) });
       },
     );
-    this.#trackBehind(username, write);
     // A database other servers share (PostgreSQL: the nodes of a cluster): a query made on another
     // node must find what was delivered, and only this node knows what it has yet to write.
-    if (this.#behindCount > MAX_WRITES_BEHIND || storage.driver === 'postgres') await write;
+    if (storage.driver === 'postgres') {
+      await write;
+      return id;
+    }
+    this.#trackBehind(username, write);
+    if (this.#behindCount > MAX_WRITES_BEHIND) await write;
     return id;
   }
 
