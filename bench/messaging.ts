@@ -3,11 +3,12 @@
  * trivial TCP relay with `--servers ...,relay`):
  *
  *   npm run bench -- messaging [--clients 100] [--seconds 10] [--window 10] [--servers trellis,prosody,ejabberd]
- *                              [--repeat 1] [--generators 1] [--warmup 3] [--profile] [--quiet-wait 120]
+ *                              [--repeat 1] [--generators 1] [--warmup 3] [--profile] [--quiet-wait 120] [--archive]
  *
  * Each run starts a fresh server, logs every client in over plain TCP (SCRAM, bind, presence),
  * lets client i message client i+1 with a bounded window in flight, and measures deliveries,
- * latency and CPU. Servers alternate run by run; before each, it waits (up to --quiet-wait
+ * latency and CPU. Trellis runs without its message archive, as Prosody and ejabberd run here
+ * without mod_mam; `--archive` keeps Trellis's on (the default of a real server) to measure its cost. Servers alternate run by run; before each, it waits (up to --quiet-wait
  * seconds) for the machine to be idle, since other processes' CPU use disturbs every figure. Prints one table and writes JSON to
  * bench/results/. Column meanings and measured figures: docs/performance.md.
  */
@@ -45,6 +46,7 @@ const { values } = parseArgs({
     'max-messages': { type: 'string', default: '50000000' },
     'quiet-wait': { type: 'string', default: '120' },
     profile: { type: 'boolean', default: false },
+    archive: { type: 'boolean', default: false },
   },
 });
 
@@ -64,6 +66,7 @@ const params = {
   maxMessages: positiveInteger('max-messages'),
   quietWaitSeconds: Number(values['quiet-wait']),
   profile: values.profile,
+  archive: values.archive,
 };
 for (const name of params.servers) if (!STARTERS[name]) fail(`unknown server "${name}" (known: ${Object.keys(STARTERS).join(', ')})`);
 if (params.mechanism !== 'SCRAM-SHA-1' && params.mechanism !== 'SCRAM-SHA-256') fail('--mechanism is SCRAM-SHA-1 or SCRAM-SHA-256');
@@ -104,7 +107,7 @@ async function main(): Promise<void> {
         if (quiet.busyCores >= OTHER_CORES_WARNING) process.stderr.write(`the machine is still busy (${quiet.busyCores.toFixed(2)} cores) after waiting ${params.quietWaitSeconds} s; running anyway\n`);
       }
       process.stderr.write(`[${round}/${params.repeat}] ${name}: starting on ${params.address}:${port}, ${params.clients} clients\n`);
-      current = await start({ address: params.address, port, domain: DOMAIN, usernames, password: PASSWORD, scramIterations: params.scramIterations, profileDir: name === 'trellis' ? profileDir : undefined });
+      current = await start({ address: params.address, port, domain: DOMAIN, usernames, password: PASSWORD, scramIterations: params.scramIterations, profileDir: name === 'trellis' ? profileDir : undefined, archive: params.archive });
       try {
         servers[name] = { version: current.version, settings: current.settings };
         const run = await measureMessagingRun(

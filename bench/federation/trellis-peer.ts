@@ -49,6 +49,8 @@ c2s:
 limits: { c2s_per_address: 0, c2s_unauthenticated: 0 }
 # The benchmark users write to each other without rosters: no limit on messages from strangers.
 strangers: { max_messages: 0 }
+# As the Prosody and ejabberd peers run here: without message archives (XEP-0313).
+modules_disabled: [mam]
 s2s:
   min_level: encrypted${rate}
   ca_files: [${JSON.stringify(options.caFile)}]

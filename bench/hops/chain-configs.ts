@@ -69,6 +69,8 @@ c2s:
 limits: { c2s_per_address: 0, c2s_unauthenticated: 0 }
 # The benchmark users write to each other without rosters.
 strangers: { max_messages: 0 }
+# As the Prosody and ejabberd cases run: without message archives (XEP-0313).
+modules_disabled: [mam]
 ${s2sHead(files)}  peering:
 ${peering}`;
 }

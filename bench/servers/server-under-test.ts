@@ -15,6 +15,11 @@ export interface ServerOptions {
   rosters?: RosterSpec[];
   /** serve group chat (XEP-0045) at conference.<domain>, with room for this many occupants in a room */
   muc?: { maxOccupants: number };
+  /**
+   * Trellis keeps its message archive (XEP-0313, on by default) on; otherwise it runs without it,
+   * as Prosody and ejabberd run here without mod_mam, so every server does the same work.
+   */
+  archive?: boolean;
 }
 
 /** One user's roster; owner and contacts are usernames on the same domain. */

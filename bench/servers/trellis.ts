@@ -31,6 +31,9 @@ export async function startTrellis(options: ServerOptions): Promise<ServerUnderT
     'c2s.rate lifted (Prosody runs these scenarios without mod_limits; bench/flood.ts measures the rates)',
     'log.level: warn',
     'storage: sqlite in a fresh data_dir',
+    options.archive
+      ? 'message archives on (the default): every message archived for its sender and its recipient'
+      : 'modules_disabled: [mam] (Prosody and ejabberd run here without mod_mam; messaging --archive keeps the archive on)',
     ...(options.muc ? [`muc.max_occupants: ${options.muc.maxOccupants} (default 500); the service at conference.${options.domain} is on by default`] : []),
     `started by bin/trellis (Node option --max-semi-space-size=4)${process.env.TRELLIS_NODE_OPTIONS ? `, TRELLIS_NODE_OPTIONS=${process.env.TRELLIS_NODE_OPTIONS}` : ''}`,
   ];
@@ -107,7 +110,7 @@ ${tlsYaml(options.domain)}c2s:
 limits: { c2s_per_address: 0, c2s_unauthenticated: 0, max_open_files_percent: 100 }
 # The benchmark users write to each other without rosters: no limit on messages from strangers.
 strangers: { max_messages: 0 }
-${options.muc ? `muc: { max_occupants: ${options.muc.maxOccupants} }\n` : ''}hosts:
+${options.archive ? '' : '# As Prosody and ejabberd run here: without message archives.\nmodules_disabled: [mam]\n'}${options.muc ? `muc: { max_occupants: ${options.muc.maxOccupants} }\n` : ''}hosts:
   ${JSON.stringify(options.domain)}: {}
 `;
 }
