@@ -56,8 +56,9 @@ export class RoomArchives {
     // Section 7.1.2: what the room stores carries no muc#user extension of the sender's.
     const stored = message.clone();
     stored.children = stored.children.filter((child) => typeof child === 'string' || child.xmlns !== NS_MUC_USER);
-    const id = newArchiveId();
-    const record = { id, position: nextArrival(), withBare: by, withResource: nickOf(message), stanza: serialize(stored) };
+    const position = nextArrival();
+    const id = newArchiveId(position);
+    const record = { id, position, withBare: by, withResource: nickOf(message), stanza: serialize(stored) };
     addStanzaId(message, by, id);
     // Not chained behind the previous write: the SQLite driver commits appends in the order made,
     // together (src/storage/sqlite-group-commit.ts); a query waits for the last one.

@@ -1,25 +1,31 @@
 /**
  * Stanza IDs (XEP-0359) as an archive hands them out: the archive's UID for a message, added
- * as `<stanza-id by='archive'/>` (XEP-0313 section 3.5). An ID is 18 random bytes in base64url,
- * so nobody can guess another message's ID (XEP-0313 section 3).
+ * as `<stanza-id by='archive'/>` (XEP-0313 section 3.5). An ID is the message's archive position
+ * in base 36, then 12 random bytes in base64url: nobody can guess another message's ID
+ * (XEP-0313 section 3), and within one archive IDs sort as their messages do, so the index of
+ * IDs (`archive_messages_by_id`) grows at its end, as the archive does, instead of taking each
+ * new ID at a random place (docs/performance.md, "The message archive's writes").
  */
 import { randomFillSync } from 'node:crypto';
 import type { Element } from '../../xml/element.ts';
 import { NS_SID } from './xmlns.ts';
 
-const ID_BYTES = 18;
+const RANDOM_BYTES = 12;
+/** positions (microseconds since the epoch) take 11 base-36 digits until the year 5138 */
+const POSITION_DIGITS = 11;
 /** IDs' worth of random bytes drawn at once: one call to the system's generator per 256 messages, not one per message */
 const IDS_PER_DRAW = 256;
-const drawn = Buffer.alloc(ID_BYTES * IDS_PER_DRAW);
+const drawn = Buffer.alloc(RANDOM_BYTES * IDS_PER_DRAW);
 let nextInDraw = IDS_PER_DRAW;
 
-export function newArchiveId(): string {
+/** The ID of the message archived at `position` (an arrival position, src/router/arrival.ts). */
+export function newArchiveId(position: number): string {
   if (nextInDraw === IDS_PER_DRAW) {
     randomFillSync(drawn);
     nextInDraw = 0;
   }
-  const start = nextInDraw++ * ID_BYTES;
-  return drawn.toString('base64url', start, start + ID_BYTES);
+  const start = nextInDraw++ * RANDOM_BYTES;
+  return position.toString(36).padStart(POSITION_DIGITS, '0') + drawn.toString('base64url', start, start + RANDOM_BYTES);
 }
 
 /**

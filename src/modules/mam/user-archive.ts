@@ -89,11 +89,12 @@ export class UserArchives {
     const prefs = decodePrefs(await this.#stored.get(username), host.config.mam.default);
     const archives = await archivesWith(prefs, peerBare, async () => (await storage.rosters.getItem(host.domain, username, peerBare)) !== undefined);
     if (!archives) return undefined;
-    const id = newArchiveId();
+    const position = nextArrival();
+    const id = newArchiveId(position);
     this.#archivedIn.set(stanza, [...(this.#archivedIn.get(stanza) ?? []), owner.bare().toString()]);
     // On SQLite delivery does not wait for the write (archived messages are committed together,
     // src/storage/sqlite-group-commit.ts); a query of the archive does (whenWritten).
-    const write = storage.archive.append({ domain: host.domain, name: username }, { id, position: nextArrival(), withBare: peerBare, withResource: peer.resource, stanza: serialize(stanza) }).then(
+    const write = storage.archive.append({ domain: host.domain, name: username }, { id, position, withBare: peerBare, withResource: peer.resource, stanza: serialize(stanza) }).then(
       () => this.retention.noteWritten(username),
       (error: unknown) => {
         // The message still goes on: an archive that cannot be written does not stop delivery.
