@@ -97,3 +97,28 @@ test('sqlite: a large audit batch is written whole, in order, in several transac
   assert.deepEqual(rows.map((row) => row.time), Array.from({ length: 1000 }, (_, index) => 1999 - index));
   await storage.close();
 });
+
+test('sqlite: the archive of a database file is written by its own connection, committed before an account is removed and when the storage closes', async () => {
+  const file = join(directory, 'archive-thread', 'trellis.db');
+  const storage = await openSqliteStorage(file);
+  const owner = { domain: 'example.com', name: 'alice' };
+  const message = (position: number) => ({ id: `m${position}`, position, withBare: 'bob@example.net', withResource: undefined, stanza: `<message><body>${position}</body></message>` });
+  await storage.accounts.create('example.com', 'alice', { 'SCRAM-SHA-1': { salt: 'c2FsdA==', iterations: 4096, storedKey: 'c3Q=', serverKey: 'c2U=' } });
+  // Appends not awaited: the removal of the account still goes after them and takes them.
+  const appends = [1, 2, 3].map((position) => storage.archive.append(owner, message(position)));
+  assert.equal(await storage.accounts.delete('example.com', 'alice'), true);
+  assert.deepEqual(await Promise.all(appends), [1, 2, 3]);
+  assert.equal(await storage.archive.count(owner, {}), 0);
+  // Appended and not awaited before close: committed by it, found on reopening.
+  const kept = [4, 5].map((position) => storage.archive.append(owner, message(position)));
+  await storage.close();
+  assert.deepEqual(await Promise.all(kept), [4, 5]);
+  await assert.rejects(storage.archive.append(owner, message(6)), /closed/);
+  const reopened = await openSqliteStorage(file);
+  assert.equal(await reopened.archive.count(owner, {}), 2);
+  // Another connection (the main thread's) sees what the archive's connection wrote.
+  const db = new DatabaseSync(file);
+  assert.equal(db.prepare('SELECT count(*) AS n FROM archive_messages').get()!.n, 2);
+  db.close();
+  await reopened.close();
+});

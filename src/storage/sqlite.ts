@@ -24,6 +24,7 @@ import { sqlitePubsubStore } from './sqlite-pubsub.ts';
 import { sqliteLinkQueueStore } from './sqlite-link-queue.ts';
 import { sqliteArchiveStore } from './sqlite-archive.ts';
 import { SqliteGroupCommit } from './sqlite-group-commit.ts';
+import { SqliteArchiveThread } from './sqlite-archive-thread.ts';
 import type { ArchiveStore } from './archive-types.ts';
 import type {
   AbuseRule,
@@ -63,7 +64,7 @@ export async function openSqliteStorage(file: string): Promise<Storage> {
     // on power failure.
     db.exec('PRAGMA synchronous = NORMAL');
     migrateSqlite(db);
-    return new SqliteStorage(db);
+    return new SqliteStorage(db, file === IN_MEMORY ? undefined : file);
   } catch (error) {
     db.close();
     throw error;
@@ -85,16 +86,24 @@ class SqliteStorage implements Storage {
   readonly policyAudit: PolicyAuditStore;
   readonly fastTokens: FastTokenStore;
   readonly #db: DatabaseSync;
-  readonly #archiveCommits: SqliteGroupCommit;
+  /** the archive's appends committed in groups, on this thread (an in-memory database) or in the archive thread */
+  readonly #archive: { flush(): void | Promise<void>; close(): void | Promise<void> };
 
-  constructor(db: DatabaseSync) {
+  /** `file`: the database file, whose archive a worker thread keeps (sqlite-archive-thread.ts); none for an in-memory database. */
+  constructor(db: DatabaseSync, file?: string) {
     this.#db = db;
     const write = <T>(work: () => T): T => writeTransaction(db, work);
+    if (file === undefined) {
+      const commits = new SqliteGroupCommit(db, ARCHIVE_COMMIT_WINDOW_MS);
+      this.archive = sqliteArchiveStore(db, commits);
+      this.#archive = { flush: () => commits.flush(), close: () => commits.flush() };
+    } else {
+      const thread = new SqliteArchiveThread({ file, busyTimeoutMs: BUSY_TIMEOUT_MS, commitWindowMs: ARCHIVE_COMMIT_WINDOW_MS });
+      this.archive = thread;
+      this.#archive = thread;
+    }
     // Archive appends are committed in groups: an account removed goes after those queued before.
-    this.accounts = accountStore(db, (work) => {
-      this.#archiveCommits.flush();
-      return write(work);
-    });
+    this.accounts = accountStore(db, write, () => this.#archive.flush());
     this.rosters = rosterStore(db, write);
     this.offline = offlineStore(db, write);
     this.userData = userDataStore(db);
@@ -103,20 +112,19 @@ class SqliteStorage implements Storage {
     this.mucRooms = sqliteMucRoomStore(db, write);
     this.pubsub = sqlitePubsubStore(db, write);
     this.linkQueues = sqliteLinkQueueStore(db, write);
-    this.#archiveCommits = new SqliteGroupCommit(db, ARCHIVE_COMMIT_WINDOW_MS);
-    this.archive = sqliteArchiveStore(db, this.#archiveCommits);
     this.policyAudit = sqliteAuditStore(db, write);
     this.fastTokens = sqliteFastTokenStore(db, write);
   }
 
   async close(): Promise<void> {
     if (!this.#db.isOpen) return;
-    this.#archiveCommits.flush();
+    await this.#archive.close();
     this.#db.close();
   }
 }
 
-function accountStore(db: DatabaseSync, write: SqliteWrite): AccountStore {
+/** `settleArchive` resolves once the archive's queued appends are committed. */
+function accountStore(db: DatabaseSync, write: SqliteWrite, settleArchive: () => void | Promise<void>): AccountStore {
   const insert = db.prepare(
     'INSERT INTO accounts (domain, username, credentials) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
   );
@@ -149,6 +157,7 @@ function accountStore(db: DatabaseSync, write: SqliteWrite): AccountStore {
       });
     },
     async delete(domain, username) {
+      await settleArchive();
       return write(() => {
         const existed = remove.run(domain, username).changes > 0;
         for (const statement of removeUserRows) statement.run(domain, username);
