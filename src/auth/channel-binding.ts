@@ -34,11 +34,26 @@ export function serverChannelBindings(socket: TLSSocket): ChannelBindings {
   (socket.getProtocol() === 'TLSv1.3' ? unadvertised : found).set('tls-unique', unique);
   // RFC 9266 section 3: tls-exporter is only defined for TLS 1.3 (or 1.2 with extended master secret, which Node cannot tell).
   if (socket.getProtocol() === 'TLSv1.3') found.set('tls-exporter', () => socket.exportKeyingMaterial(EXPORTER_BYTES, EXPORTER_LABEL, NO_CONTEXT));
-  const certificate = socket.getCertificate();
-  const raw = certificate && 'raw' in certificate ? certificate.raw : undefined;
-  const endPoint = raw ? serverEndPointHash(raw) : undefined;
+  const endPoint = ownEndPoint(socket);
   if (endPoint) found.set('tls-server-end-point', () => endPoint);
   return bindingsFrom(found, unadvertised);
+}
+
+/** tls-server-end-point of our certificates by their SHA-256 fingerprint: a server has a few, and every login over TLS asks. */
+const endPoints = new Map<string, Buffer | undefined>();
+const MAX_END_POINTS = 64;
+
+/** The end-point hash of the certificate we presented on `socket`, worked out once per certificate. */
+function ownEndPoint(socket: TLSSocket): Buffer | undefined {
+  const certificate = socket.getX509Certificate();
+  if (certificate === undefined) return undefined;
+  const fingerprint = certificate.fingerprint256;
+  if (endPoints.has(fingerprint)) return endPoints.get(fingerprint);
+  // Certificates replaced by reloads leave theirs behind: the cache starts again rather than grow.
+  if (endPoints.size >= MAX_END_POINTS) endPoints.clear();
+  const endPoint = serverEndPointHash(certificate.raw);
+  endPoints.set(fingerprint, endPoint);
+  return endPoint;
 }
 
 /** The client end: the same values computed from the peer's side (for the SCRAM client and tests). */
