@@ -13,6 +13,7 @@
  * Column meanings and measured figures: docs/performance.md.
  */
 import { parseArgs } from 'node:util';
+import { clientTransport } from './load/tls-mode.ts';
 import type { BenchMechanism } from './load/bench-client.ts';
 import { GENERATOR_SATURATED_PERCENT, measureMessagingRun, type MessagingRun } from './load/messaging-run.ts';
 import { writeResults } from './report/results.ts';
@@ -150,7 +151,7 @@ function printReport(runs: FixedRateRun[], servers: Record<string, { version: st
     `${run.errors + run.misordered}/${run.lost}`,
   ]);
   process.stdout.write(
-    `\nfixed-rate: ${params.clients} clients sending on a schedule, ${params.bodyBytes}-byte bodies, ${params.seconds} s measured after ${params.warmupSeconds} s warm-up, ${params.generators} generator process(es), plain TCP, ${params.mechanism}\n` +
+    `\nfixed-rate: ${params.clients} clients sending on a schedule, ${params.bodyBytes}-byte bodies, ${params.seconds} s measured after ${params.warmupSeconds} s warm-up, ${params.generators} generator process(es), ${clientTransport()}, ${params.mechanism}\n` +
       `kept up: delivered and sent within ${Math.round((1 - KEPT_UP_SHARE) * 100)}% of the offered rate, backlog grew by less than ${BACKLOG_GROWTH_SECONDS * 1000} ms of messages, no errors or losses\n\n`,
   );
   process.stdout.write(textTable(headers, rows) + '\n');

@@ -5,7 +5,8 @@
  *   npm run bench -- messaging [--clients 100] [--seconds 10] [--window 10] [--servers trellis,prosody,ejabberd]
  *                              [--repeat 1] [--generators 1] [--warmup 3] [--profile] [--quiet-wait 120] [--archive]
  *
- * Each run starts a fresh server, logs every client in over plain TCP (SCRAM, bind, presence),
+ * Each run starts a fresh server, logs every client in over plain TCP, or STARTTLS with
+ * TRELLIS_BENCH_TLS=1 (load/tls-mode.ts) (SCRAM, bind, presence),
  * lets client i message client i+1 with a bounded window in flight, and measures deliveries,
  * latency and CPU. Trellis runs without its message archive, as Prosody and ejabberd run here
  * without mod_mam; `--archive` keeps Trellis's on (the default of a real server) to measure its cost. Servers alternate run by run; before each, it waits (up to --quiet-wait
@@ -14,6 +15,7 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { clientTransport } from './load/tls-mode.ts';
 import type { BenchMechanism } from './load/bench-client.ts';
 import { writeResults as writeResultsFile } from './report/results.ts';
 import { GENERATOR_SATURATED_PERCENT, killActiveGenerators, measureMessagingRun, type MessagingRun } from './load/messaging-run.ts';
@@ -162,7 +164,7 @@ function printReport(runs: MessagingRun[], servers: Record<string, { version: st
     fixed(run.otherCores, 2) + (run.otherCores > OTHER_CORES_WARNING ? '!' : ''),
     `${run.errors + run.misordered}/${run.lost}`,
   ]);
-  process.stdout.write(`\nmessaging: ${params.clients} clients, window ${params.window}, ${params.bodyBytes}-byte bodies, ${params.seconds} s measured after ${params.warmupSeconds} s warm-up, ${params.generators} generator process(es), plain TCP, ${params.mechanism}, ${params.scramIterations} PBKDF2 iterations\n\n`);
+  process.stdout.write(`\nmessaging: ${params.clients} clients, window ${params.window}, ${params.bodyBytes}-byte bodies, ${params.seconds} s measured after ${params.warmupSeconds} s warm-up, ${params.generators} generator process(es), ${clientTransport()}, ${params.mechanism}, ${params.scramIterations} PBKDF2 iterations\n\n`);
   process.stdout.write(textTable(headers, rows) + '\n');
 
   const summary = summarise(runs);

@@ -12,6 +12,7 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { clientTransport } from './load/tls-mode.ts';
 import { mucFanOutRun, type MucFanOutRun } from './load/muc-fan-out.ts';
 import { writeResults } from './report/results.ts';
 import { spreadOf } from './report/stats.ts';
@@ -110,7 +111,7 @@ function printReport(runs: (MucFanOutRun & { round: number })[], servers: Record
     fixed(run.serverRssBytes / 2 ** 20, 1),
     fixed(run.otherCores, 2) + (run.otherCores > OTHER_CORES_WARNING ? '!' : ''),
   ]);
-  process.stdout.write(`\ngroup-chat fan-out: ${params.messages} groupchat messages, one at a time, to a room of N occupants, all on plain TCP; ${params.joinConcurrency} entries in flight\n\n`);
+  process.stdout.write(`\ngroup-chat fan-out: ${params.messages} groupchat messages, one at a time, to a room of N occupants, all on ${clientTransport()}; ${params.joinConcurrency} entries in flight\n\n`);
   process.stdout.write(
     textTable(['server', 'round', 'occupants', 'complete', 'all p50 ms', 'all p90 ms', 'all p99 ms', 'first p50 ms', 'median occupant ms', 'CPU ms/msg', 'join s', 'join p50 ms', 'join CPU s', 'RSS MB', 'other'], rows) + '\n',
   );

@@ -14,6 +14,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { clientTransport } from './load/tls-mode.ts';
 import { presenceFanOutRun, type FanOutRun } from './load/presence-fan-out.ts';
 import { writeResults } from './report/results.ts';
 import { spreadOf } from './report/stats.ts';
@@ -135,7 +136,7 @@ function printReport(runs: FanOutRun[], versions: Record<string, string>): void 
       fixed(run.loginSeconds, 1),
     ];
   });
-  process.stdout.write(`\npresence fan-out: ${params.changes} presence changes per run, one owner with N contacts subscribed both ways, all online; plain TCP\n\n`);
+  process.stdout.write(`\npresence fan-out: ${params.changes} presence changes per run, one owner with N contacts subscribed both ways, all online; ${clientTransport()}\n\n`);
   process.stdout.write(
     textTable(['server', 'contacts', 'complete', 'all p50 ms', 'all min-max ms', 'first p50 ms', 'median contact ms', 'CPU ms/change', 'RSS MB', 'login s'], rows) + '\n',
   );

@@ -19,6 +19,11 @@ export function benchTls(): boolean {
   return process.env[BENCH_TLS_ENV] === '1';
 }
 
+/** How the benchmark clients connect, for the reports. */
+export function clientTransport(): string {
+  return benchTls() ? `STARTTLS (TLS 1.3, ${BENCH_CIPHER_SUITE})` : 'plain TCP';
+}
+
 export interface BenchCertificate {
   certificate: string;
   key: string;
