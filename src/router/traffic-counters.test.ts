@@ -19,3 +19,12 @@ test('a labelled counter counts per label set, and past its bound counts new set
   assert.equal(counter.series()[0]!.value, 3, 'known sets still count');
   assert.deepEqual(['message', 'presence', 'iq', 'stream'].map(stanzaKind), ['message', 'presence', 'iq', 'other']);
 });
+
+test('a counter with one label counts under it alone, and past its bound under "other"', () => {
+  const counter = new LabelledCounter('condition');
+  counter.add('item-not-found');
+  counter.add('item-not-found');
+  assert.deepEqual(counter.series(), [{ labels: { condition: 'item-not-found' }, value: 2 }]);
+  for (let i = 0; i < MAX_SERIES; i++) counter.add(`made-up-${i}`);
+  assert.deepEqual(counter.series().at(-1), { labels: { condition: 'other' }, value: 1 });
+});

@@ -15,25 +15,43 @@ export interface CounterSeries {
   value: number;
 }
 
+/** A counter with one or two labels. Counted on every stanza: a known series costs two map lookups and no allocation. */
 export class LabelledCounter {
-  readonly #labelNames: readonly string[];
-  readonly #series = new Map<string, number>();
+  readonly #labelNames: readonly [string] | readonly [string, string];
+  /** counts by first label, then by second ('' for a one-label counter) */
+  readonly #series = new Map<string, Map<string, { value: number }>>();
+  #size = 0;
 
-  constructor(...labelNames: string[]) {
+  constructor(...labelNames: [string] | [string, string]) {
     this.#labelNames = labelNames;
   }
 
-  add(...values: string[]): void {
-    let key = values.join('\u0000');
-    if (!this.#series.has(key) && this.#series.size >= MAX_SERIES) key = this.#labelNames.map(() => 'other').join('\u0000');
-    this.#series.set(key, (this.#series.get(key) ?? 0) + 1);
+  add(first: string, second = ''): void {
+    const cell = this.#series.get(first)?.get(second);
+    if (cell !== undefined) {
+      cell.value++;
+      return;
+    }
+    if (this.#size >= MAX_SERIES) return this.#increment('other', this.#labelNames.length === 2 ? 'other' : '');
+    this.#increment(first, second);
+  }
+
+  #increment(first: string, second: string): void {
+    let inner = this.#series.get(first);
+    if (inner === undefined) this.#series.set(first, (inner = new Map()));
+    const cell = inner.get(second);
+    if (cell !== undefined) cell.value++;
+    else {
+      inner.set(second, { value: 1 });
+      this.#size++;
+    }
   }
 
   series(): CounterSeries[] {
-    return [...this.#series].map(([key, value]) => {
-      const values = key.split('\u0000');
-      return { labels: Object.fromEntries(this.#labelNames.map((name, index) => [name, values[index] ?? ''])), value };
-    });
+    const [firstName, secondName] = this.#labelNames;
+    return [...this.#series].flatMap(([first, inner]) =>
+      [...inner].map(([second, { value }]) => ({ labels: secondName === undefined ? { [firstName]: first } : { [firstName]: first, [secondName]: second }, value })),
+    );
   }
 }
 
