@@ -18,6 +18,10 @@ export interface ArchiveThreadOptions {
   busyTimeoutMs: number;
   /** how long the worker's first queued append waits for others to commit with */
   commitWindowMs: number;
+  /** the most appends one of its transactions takes */
+  commitMaxWrites: number;
+  /** the page cache of the worker's connection */
+  cacheKilobytes: number;
 }
 
 /** fields per append in an `appends` request: domain, name, id, position, withBare, withResource (or null), stanza */

@@ -22,7 +22,8 @@ const options = workerData as ArchiveThreadOptions;
 const db = new DatabaseSync(options.file, { timeout: options.busyTimeoutMs });
 // synchronous is a setting of each connection; the journal mode (WAL) is the file's, set at open.
 db.exec('PRAGMA synchronous = NORMAL');
-const commits = new SqliteGroupCommit(db, options.commitWindowMs);
+db.exec(`PRAGMA cache_size = -${Math.floor(options.cacheKilobytes)}`);
+const commits = new SqliteGroupCommit(db, options.commitWindowMs, options.commitMaxWrites);
 const store = sqliteArchiveStore(db, commits);
 const port = parentPort!;
 

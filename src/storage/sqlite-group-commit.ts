@@ -9,7 +9,7 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { writeTransaction } from './sqlite-write.ts';
 
-/** Writes in one transaction at most: a busier window commits in several, so none holds the lock for long. */
+/** Writes in one transaction at most, by default: a busier window commits in several, so none holds the lock for long. */
 export const GROUP_COMMIT_MAX_WRITES = 500;
 
 interface QueuedWrite {
@@ -23,13 +23,18 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 export class SqliteGroupCommit {
   readonly #db: DatabaseSync;
   readonly #windowMs: number;
+  readonly #maxWrites: number;
   #queued: QueuedWrite[] = [];
   #scheduled = false;
 
-  /** `windowMs`: how long the first write queued waits for others; 0 commits at the end of the event loop's turn. */
-  constructor(db: DatabaseSync, windowMs = 0) {
+  /**
+   * `windowMs`: how long the first write queued waits for others; 0 commits at the end of the
+   * event loop's turn. `maxWrites`: the most one transaction takes.
+   */
+  constructor(db: DatabaseSync, windowMs = 0, maxWrites = GROUP_COMMIT_MAX_WRITES) {
     this.#db = db;
     this.#windowMs = windowMs;
+    this.#maxWrites = maxWrites;
   }
 
   /**
@@ -40,7 +45,7 @@ export class SqliteGroupCommit {
   write<T>(work: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#queued.push({ work, resolve: resolve as (value: unknown) => void, reject });
-      if (this.#queued.length >= GROUP_COMMIT_MAX_WRITES) this.flush();
+      if (this.#queued.length >= this.#maxWrites) this.flush();
       else if (!this.#scheduled) {
         this.#scheduled = true;
         const commit = (): void => {
