@@ -31,7 +31,10 @@ export interface PairRow<Proof> extends Pair {
 }
 
 export class BindingTable<Proof> {
+  /** by pair key, in the order the pairs were first bound (for `rows`) */
   readonly #rows = new Map<string, Row>();
+  /** the same rows by local then remote domain: the send and receive paths look a pair up with no key built */
+  readonly #byDomains = new Map<string, Map<string, Row>>();
   /** the pairs each connection is bound for, per direction, to unbind them when it closes */
   readonly #byConnection = new Map<string, Map<string, Binding<Proof>>>();
 
@@ -39,7 +42,12 @@ export class BindingTable<Proof> {
   bind(pair: Pair, direction: Direction, connection: string, proof: Proof): void {
     const key = pairKey(pair);
     let row = this.#rows.get(key);
-    if (!row) this.#rows.set(key, (row = { out: [], in: [] }));
+    if (!row) {
+      this.#rows.set(key, (row = { out: [], in: [] }));
+      let byRemote = this.#byDomains.get(pair.local);
+      if (!byRemote) this.#byDomains.set(pair.local, (byRemote = new Map()));
+      byRemote.set(pair.remote, row);
+    }
     const list = row[direction];
     if (list.includes(connection)) return;
     list.push(connection);
@@ -54,7 +62,12 @@ export class BindingTable<Proof> {
     const row = this.#rows.get(key);
     if (!row) return;
     row[direction] = row[direction].filter((id) => id !== connection);
-    if (row.out.length === 0 && row.in.length === 0) this.#rows.delete(key);
+    if (row.out.length === 0 && row.in.length === 0) {
+      this.#rows.delete(key);
+      const byRemote = this.#byDomains.get(pair.local);
+      byRemote?.delete(pair.remote);
+      if (byRemote?.size === 0) this.#byDomains.delete(pair.local);
+    }
     const bound = this.#byConnection.get(connection);
     bound?.delete(`${direction} ${key}`);
     if (bound?.size === 0) this.#byConnection.delete(connection);
@@ -62,16 +75,20 @@ export class BindingTable<Proof> {
 
   /** Draft section 4: outbound stanzas for a pair go on the first connection of its list. */
   route(pair: Pair): string | undefined {
-    return this.#rows.get(pairKey(pair))?.out[0];
+    return this.#row(pair)?.out[0];
   }
 
   /** Draft section 4: an inbound stanza for a pair is accepted only on a connection of its list. */
   accepts(pair: Pair, connection: string): boolean {
-    return this.#rows.get(pairKey(pair))?.in.includes(connection) ?? false;
+    return this.#row(pair)?.in.includes(connection) ?? false;
   }
 
   isBound(pair: Pair, direction: Direction, connection: string): boolean {
-    return this.#rows.get(pairKey(pair))?.[direction].includes(connection) ?? false;
+    return this.#row(pair)?.[direction].includes(connection) ?? false;
+  }
+
+  #row(pair: Pair): Row | undefined {
+    return this.#byDomains.get(pair.local)?.get(pair.remote);
   }
 
   /** The pairs bound to a connection, in the order they were bound. */
