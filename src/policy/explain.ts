@@ -21,7 +21,7 @@ export interface ExplainedStep {
 
 /** What the checks and actions of the peering rule do to one stanza (`--stanza`). */
 export interface StanzaExplanation {
-  checks: CheckStep[];
+  checks: readonly CheckStep[];
   /** the stanza that would cross, serialized; undefined when it is refused or dropped */
   crossing: string | undefined;
   /** what its sender gets back when refused: the error condition and text; undefined when nothing */

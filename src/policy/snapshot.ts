@@ -49,6 +49,9 @@ export interface PairFacts {
 /** Servers a relayed stanza may cross when `s2s.relay_hop_limit` is not given. */
 const DEFAULT_HOP_LIMIT = 8;
 
+/** The judgement of every stanza when no rule has a check and no labels are configured: one object, not one per stanza. */
+const NO_CHECKS: StanzaJudgement = Object.freeze({ verdict: Object.freeze(proceed('s2s.peering', 'no check applies')), steps: Object.freeze([]) });
+
 export class PolicySnapshot {
   readonly #access: PeerAccess;
   readonly #peeringAccess: DomainMatcher<'allow' | 'deny'>;
@@ -213,7 +216,7 @@ export class PolicySnapshot {
    * its key path, and the verdict (docs/peering.md, "Checks and actions").
    */
   stanzaCrossing(stanza: Element, crossing: Crossing): StanzaJudgement {
-    if (this.#checks.empty && this.labels === undefined) return { verdict: proceed('s2s.peering', 'no check applies'), steps: [] };
+    if (this.#checks.empty && this.labels === undefined) return NO_CHECKS;
     const remote = crossing.direction === 'out' ? crossing.to.domain : crossing.from.domain;
     return judgeCrossing(stanza, crossing, this.#checks.of(remote), this.#groups, this.labels);
   }

@@ -34,7 +34,7 @@ export interface CheckStep {
 
 export interface StanzaJudgement {
   verdict: StanzaVerdict;
-  steps: CheckStep[];
+  steps: readonly CheckStep[];
   /** the display marking of the stanza's effective security label (label-checks.ts), for the audit trail */
   label?: string;
 }
