@@ -50,6 +50,7 @@ import { RoundTrips, type PhaseRoundTrips } from './load/round-trips.ts';
 import { writeResults } from './report/results.ts';
 import { fixed, textTable } from './report/table.ts';
 import { debianVersion } from './servers/debian-package.ts';
+import { benchTls } from './load/tls-mode.ts';
 import { stopAllDaemons } from './servers/daemon.ts';
 import { pinProcessTree, planCpus, type CpuPlan } from './servers/cpu-pinning.ts';
 import { readMachineCpu, readProcSnapshot, RssSampler, waitForQuietMachine, type MachineCpu, type ProcSnapshot } from './servers/proc-stats.ts';
@@ -379,7 +380,7 @@ async function phase(roundTrips: RoundTrips, ms: number): Promise<void> {
 
 function describe(software: string): { version: string; settings: string[] } {
   const pinning = params.cpus ? [`the server and the chatters on CPU ${params.cpus.server}, the remote Trellis and the flood processes on CPU ${params.cpus.load}`] : [];
-  const common = [...pinning, 'c2s on plain TCP (the clients never start TLS), SCRAM-SHA-1 with 4096 iterations', 's2s: STARTTLS, certificates from the lab CA (SASL EXTERNAL), DNS from the lab resolver', 'log level warn'];
+  const common = [...pinning, `c2s clients on ${benchTls() ? 'STARTTLS (TLS 1.3, the one suite of load/tls-mode.ts)' : 'plain TCP (the clients never start TLS)'}, SCRAM-SHA-1 with 4096 iterations`, 's2s: STARTTLS, certificates from the lab CA (SASL EXTERNAL), DNS from the lab resolver', 'log level warn'];
   switch (software) {
     case 'trellis':
       return {
