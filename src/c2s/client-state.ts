@@ -55,34 +55,36 @@ export interface HeldStanza {
 
 /** The stanzas held for an inactive client, in the order their latest versions arrived. */
 export class HeldStanzas {
-  #held = new Map<string, HeldStanza>();
+  /** made on the first stanza held: most sessions never go inactive */
+  #held: Map<string, HeldStanza> | undefined;
   /** characters held */
   chars = 0;
 
   get size(): number {
-    return this.#held.size;
+    return this.#held?.size ?? 0;
   }
 
   has(key: string): boolean {
-    return this.#held.has(key);
+    return this.#held?.has(key) ?? false;
   }
 
   /** Holds a stanza; returns the one it replaced. The newest goes last, so the order of arrival is kept. */
   put(key: string, stanza: HeldStanza): HeldStanza | undefined {
-    const replaced = this.#held.get(key);
+    const held = (this.#held ??= new Map());
+    const replaced = held.get(key);
     if (replaced) {
-      this.#held.delete(key);
+      held.delete(key);
       this.chars -= replaced.xml.length;
     }
-    this.#held.set(key, stanza);
+    held.set(key, stanza);
     this.chars += stanza.xml.length;
     return replaced;
   }
 
   /** Removes and returns every held stanza, oldest first. */
   drain(): HeldStanza[] {
-    const held = [...this.#held.values()];
-    this.#held.clear();
+    const held = [...(this.#held?.values() ?? [])];
+    this.#held = undefined;
     this.chars = 0;
     return held;
   }

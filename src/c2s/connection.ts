@@ -13,7 +13,7 @@ import { makeJid, prepareDomain, prepareResource, type Jid } from '../jid/jid.ts
 import { StreamError, type StreamErrorCondition } from '../net/stream-errors.ts';
 import type { TlsContextStore } from '../net/tls-contexts.ts';
 import { readRateFrom } from '../net/read-throttle.ts';
-import { XmlStream, newStreamId } from '../net/xml-stream.ts';
+import { XmlStream, newStreamId, type XmlStreamHandlers } from '../net/xml-stream.ts';
 import type { Limits } from '../limits/limits.ts';
 import type { LoginGuard } from '../limits/login-throttle.ts';
 import type { Router } from '../router/router.ts';
@@ -62,7 +62,7 @@ const MAX_PENDING_STANZAS = 64;
 /** The processing queue of a connection with nothing pending: one settled promise for all. */
 const IDLE_QUEUE: Promise<void> = Promise.resolve();
 
-export class C2sConnection implements SessionTransport {
+export class C2sConnection implements SessionTransport, XmlStreamHandlers {
   readonly stream: XmlStream;
   readonly connectedAt = Date.now();
   #context: C2sContext;
@@ -92,22 +92,10 @@ export class C2sConnection implements SessionTransport {
   constructor(socket: Socket, context: C2sContext, onClosed: (connection: C2sConnection) => void) {
     this.#context = context;
     this.#onClosed = onClosed;
+    // The connection handles its stream's events itself (XmlStreamHandlers below): no closures per connection.
     this.stream = new XmlStream(
       socket,
-      {
-        streamOpen: (root, declarations) => this.#onStreamOpen(root, declarations),
-        stanza: (element) => this.#enqueue(element),
-        streamClose: () => {
-          this.#closeReason = 'stream closed by peer';
-          this.#closedByPeer = true;
-        },
-        parseError: (error: XmlStreamError) => {
-          this.#closeReason = `${error.condition}: ${error.message}`;
-        },
-        whitespace: ignoreWhitespace,
-        socketClosed: (error) => this.#onSocketClosed(error),
-        written: (offset) => this.#session?.written(offset),
-      },
+      this,
       {
         limits: preAuthLimits(context.config),
         contentNamespace: NS_CLIENT,
@@ -115,6 +103,36 @@ export class C2sConnection implements SessionTransport {
       },
     );
     this.#log('info', 'c2s connection accepted', { tls: this.stream.secure || undefined });
+  }
+
+  // --- the stream's events (XmlStreamHandlers) ------------------------------------------------
+
+  streamOpen(root: Element, declarations: NamespaceDeclarations): void {
+    this.#onStreamOpen(root, declarations);
+  }
+
+  stanza(element: Element): void {
+    this.#enqueue(element);
+  }
+
+  streamClose(): void {
+    this.#closeReason = 'stream closed by peer';
+    this.#closedByPeer = true;
+  }
+
+  parseError(error: XmlStreamError): void {
+    this.#closeReason = `${error.condition}: ${error.message}`;
+  }
+
+  /** Keepalive whitespace between stanzas (RFC 6120 section 4.6.1) needs no answer; the stream already noted the activity. */
+  whitespace(): void {}
+
+  socketClosed(error?: Error): void {
+    this.#onSocketClosed(error);
+  }
+
+  written(offset: number): void {
+    this.#session?.written(offset);
   }
 
   /** Logs with this connection's peer address; nothing is built when the level is off. */
@@ -779,9 +797,6 @@ export class C2sConnection implements SessionTransport {
 function preAuthLimits(config: C2sConfig): ParserLimits {
   return { ...config.limits, max_stanza_bytes: Math.min(config.limits.max_stanza_bytes, config.pre_auth_max_stanza_bytes) };
 }
-
-/** Keepalive whitespace between stanzas (RFC 6120 section 4.6.1) needs no answer; the stream already noted the activity. */
-function ignoreWhitespace(): void {}
 
 function isServerAddress(to: string | undefined, domain: string): boolean {
   return to === undefined || to === domain;

@@ -29,6 +29,10 @@ export class ConnectionGate {
   readonly #config: () => LimitsConfig;
   readonly #open: Record<ListenerKind, Map<string, number>> = { c2s: new Map(), s2s: new Map(), component: new Map() };
   #unauthenticated = 0;
+  /** handed to every ticket: one closure for the gate, not one per connection */
+  readonly #authenticating = (): void => {
+    this.#unauthenticated--;
+  };
 
   constructor(config: () => LimitsConfig) {
     this.#config = config;
@@ -57,24 +61,39 @@ export class ConnectionGate {
     }
     open.set(key, count + 1);
     if (countsUnauthenticated) this.#unauthenticated++;
-    let unauthenticated = countsUnauthenticated;
-    let released = false;
-    return {
-      key,
-      authenticated: () => {
-        if (!unauthenticated || released) return;
-        unauthenticated = false;
-        this.#unauthenticated--;
-      },
-      release: () => {
-        if (released) return;
-        released = true;
-        if (unauthenticated) this.#unauthenticated--;
-        const left = (open.get(key) ?? 1) - 1;
-        if (left > 0) open.set(key, left);
-        else open.delete(key);
-      },
-    };
+    return new AdmittedConnection(key, open, countsUnauthenticated, this.#authenticating);
+  }
+}
+
+/** A Ticket as a class: one object per open connection, with no closures of its own. */
+class AdmittedConnection implements Ticket {
+  readonly key: string;
+  readonly #open: Map<string, number>;
+  /** lowers the gate's count of unauthenticated connections (shared by every ticket of the gate's kind) */
+  readonly #authenticating: () => void;
+  #unauthenticated: boolean;
+  #released = false;
+
+  constructor(key: string, open: Map<string, number>, unauthenticated: boolean, authenticating: () => void) {
+    this.key = key;
+    this.#open = open;
+    this.#unauthenticated = unauthenticated;
+    this.#authenticating = authenticating;
+  }
+
+  authenticated(): void {
+    if (!this.#unauthenticated || this.#released) return;
+    this.#unauthenticated = false;
+    this.#authenticating();
+  }
+
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    if (this.#unauthenticated) this.#authenticating();
+    const left = (this.#open.get(this.key) ?? 1) - 1;
+    if (left > 0) this.#open.set(this.key, left);
+    else this.#open.delete(this.key);
   }
 }
 

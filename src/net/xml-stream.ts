@@ -81,6 +81,10 @@ export function newStreamId(): string {
   return randomBytes(16).toString('base64url');
 }
 
+/** The stream a socket is read by, set while it is attached. */
+const STREAM_OF = Symbol('trellis.xmlStream');
+type StreamSocket = Socket & { [STREAM_OF]?: XmlStream };
+
 export class XmlStream {
   socket: Socket;
   readonly remoteAddress: string;
@@ -101,8 +105,8 @@ export class XmlStream {
   #queuedChars = 0;
   #writtenChars = 0;
   #throttle: ReadThrottle | undefined;
-  /** reasons reading is paused for */
-  #holds = new Set<ReadHold>();
+  /** reasons reading is paused for; made on the first hold (most streams never pause) */
+  #holds: Set<ReadHold> | undefined;
   /** parser events held back, in order, while the peer is over its stanza rate or this turn's share (at most one chunk's worth: reading is paused meanwhile) */
   #held: HeldEvent[] | undefined;
   /** whether the first held event already took its stanza-rate token */
@@ -142,13 +146,13 @@ export class XmlStream {
     return this.remoteAddress.includes(':') ? `[${this.remoteAddress}]:${this.remotePort}` : `${this.remoteAddress}:${this.remotePort}`;
   }
 
-  #onData = (chunk: Buffer): void => {
+  #onData(chunk: Buffer): void {
     this.bytesIn += chunk.length;
     this.lastActivity = Date.now();
     if (this.#closed) return;
     this.#parser.write(chunk);
     if (this.#throttle) this.#pauseFor(this.#throttle.bytes.take(chunk.length, this.lastActivity));
-  };
+  }
 
   /**
    * Whether a parser event may run now. Events are held back in order (`hold`) while the peer is
@@ -219,7 +223,7 @@ export class XmlStream {
   }
 
   #pauseFor(milliseconds: number): void {
-    if (milliseconds <= 0 || this.#holds.has('rate')) return;
+    if (milliseconds <= 0 || this.#holds?.has('rate')) return;
     this.holdReading('rate');
     setTimeout(XmlStream.#endRatePause, milliseconds, this).unref();
   }
@@ -230,12 +234,12 @@ export class XmlStream {
 
   /** Pauses reading from the peer until every reason held is released. */
   holdReading(reason: ReadHold): void {
-    this.#holds.add(reason);
+    (this.#holds ??= new Set()).add(reason);
     this.socket.pause();
   }
 
   releaseReading(reason: ReadHold): void {
-    if (!this.#holds.delete(reason) || this.#holds.size > 0 || this.#closed) return;
+    if (!this.#holds?.delete(reason) || this.#holds.size > 0 || this.#closed) return;
     this.socket.resume();
   }
 
@@ -254,24 +258,34 @@ export class XmlStream {
     return this.#throttle?.pauses ?? 0;
   }
 
-  #onClose = (): void => {
-    this.#finish();
-  };
-
-  #onError = (error: Error): void => {
-    this.#finish(error);
-  };
-
-  #attach(socket: Socket): void {
-    socket.on('data', this.#onData);
-    socket.on('close', this.#onClose);
-    socket.on('error', this.#onError);
+  // The socket listeners every stream shares: each finds its stream on the socket (no closures per stream).
+  static #socketData(this: StreamSocket, chunk: Buffer): void {
+    const stream = this[STREAM_OF];
+    if (stream !== undefined) stream.#onData(chunk);
   }
 
-  #detach(socket: Socket): void {
-    socket.off('data', this.#onData);
-    socket.off('close', this.#onClose);
-    socket.off('error', this.#onError);
+  static #socketClose(this: StreamSocket): void {
+    const stream = this[STREAM_OF];
+    if (stream !== undefined) stream.#finish();
+  }
+
+  static #socketError(this: StreamSocket, error: Error): void {
+    const stream = this[STREAM_OF];
+    if (stream !== undefined) stream.#finish(error);
+  }
+
+  #attach(socket: StreamSocket): void {
+    socket[STREAM_OF] = this;
+    socket.on('data', XmlStream.#socketData);
+    socket.on('close', XmlStream.#socketClose);
+    socket.on('error', XmlStream.#socketError);
+  }
+
+  #detach(socket: StreamSocket): void {
+    socket[STREAM_OF] = undefined;
+    socket.off('data', XmlStream.#socketData);
+    socket.off('close', XmlStream.#socketClose);
+    socket.off('error', XmlStream.#socketError);
   }
 
   #finish(error?: Error): void {
@@ -438,7 +452,7 @@ export class XmlStream {
     this.#detach(this.socket);
     this.socket = secure;
     this.#attach(secure);
-    if (this.#holds.size > 0) secure.pause();
+    if (this.#holds !== undefined && this.#holds.size > 0) secure.pause();
     this.restart();
     return new Promise((resolve, reject) => {
       const onSecure = (): void => {
