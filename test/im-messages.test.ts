@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { makeStoredCredentials } from '../src/auth/scram.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { parseJid } from '../src/jid/jid.ts';
@@ -63,7 +64,7 @@ describe('message delivery', () => {
 
   before(async () => {
     server = await startTestServer(HOSTS);
-    for (const [user, domain] of [['alice', 'localhost'], ['bob', 'localhost'], ['dave', 'localhost'], ['carol', 'example.test'], ['sam', 'small.test'], ['nina', 'nostore.test']] as const) {
+    for (const [user, domain] of [['alice', 'localhost'], ['bob', 'localhost'], ['dave', 'localhost'], ['erin', 'localhost'], ['carol', 'example.test'], ['sam', 'small.test'], ['nina', 'nostore.test']] as const) {
       await server.addUser(user, domain, 'secret');
     }
   });
@@ -175,6 +176,61 @@ describe('message delivery', () => {
     assert.equal(await server.server.storage.offline.count('localhost', 'dave'), 0);
     assert.ok(server.server.router.hosts.get('localhost')!.discoFeatures.has('msgoffline'));
     for (const client of [alice, quiet]) client.close();
+  });
+
+  test('a message stored while offline delivery reads the store at login is not overtaken by the next ones', async () => {
+    // RFC 6120 section 10.1: stanzas from one sender to one recipient keep their order. While a
+    // resource's initial presence has offline delivery read the store, a message for it goes to
+    // storage behind the read. Here that read finds nothing, as the message is not stored yet:
+    // the messages after it must still not reach the client before it.
+    const offline = server.server.storage.offline;
+    const { peek, push } = offline;
+    const reading = Promise.withResolvers<void>();
+    const readDone = Promise.withResolvers<void>();
+    const storing = Promise.withResolvers<void>();
+    const stored = Promise.withResolvers<void>();
+    offline.peek = async (...args) => {
+      if (args[1] === 'erin') {
+        reading.resolve();
+        await readDone.promise;
+      }
+      return peek.apply(offline, args);
+    };
+    offline.push = async (...args) => {
+      if (args[1] === 'erin') {
+        storing.resolve();
+        await stored.promise;
+      }
+      return push.apply(offline, args);
+    };
+    try {
+      const alice = track(await online(server, 'alice', 'order'));
+      const { client: erin } = await login(server, { username: 'erin', password: 'secret', resource: 'phone' });
+      track(erin);
+      erin.send('<presence/>');
+      await reading.promise;
+      alice.send(chat('erin@localhost/phone', 'order-1'));
+      await storing.promise;
+      readDone.resolve();
+      // The read came back empty before order-1 is stored; the next messages arrive meanwhile.
+      await sleep(50);
+      for (const n of [2, 3, 4, 5]) alice.send(chat('erin@localhost/phone', `order-${n}`));
+      await settle(alice);
+      stored.resolve();
+      const received = await erin.waitFor(/order-1\b[\s\S]*order-5|order-5[\s\S]*order-1\b/);
+      const order = [1, 2, 3, 4, 5].map((n) => received.indexOf(`>order-${n}<`));
+      assert.deepEqual([...order].sort((a, b) => a - b), order, `received in this order: ${[...received.matchAll(/>(order-\d)</g)].map((match) => match[1]).join(', ')}`);
+      // Removed from the store once the client has them.
+      for (let tries = 0; (await offline.count('localhost', 'erin')) > 0; tries++) {
+        assert.ok(tries < 100, 'the delivered messages leave the store');
+        await sleep(50);
+      }
+      erin.close();
+      alice.close();
+    } finally {
+      offline.peek = peek;
+      offline.push = push;
+    }
   });
 
   test('an error bounced for a relayed stanza carries no relay trace: it starts a way of its own', async () => {

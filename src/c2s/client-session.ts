@@ -93,6 +93,8 @@ export class ClientSession implements BoundSession {
   #held = new HeldStanzas();
   /** spills run one after another so that stored messages keep their order */
   #spills: Promise<void> = Promise.resolve();
+  /** spills begun and not yet stored */
+  #spillsUnderWay = 0;
   /** while another node takes the session over (beginHandOver): what is sent to it meanwhile, in order */
   #handingOver: Element[] | undefined;
   /** why the session was to end while it was being handed over: it ends so if it stays here */
@@ -235,7 +237,14 @@ export class ClientSession implements BoundSession {
     // A resource that takes no offline messages (negative priority, XEP-0160 section 2) never drains a backlog.
     if (isStorableMessage(stanza) && this.im.presence !== undefined && this.im.priority >= 0) this.offlineBacklog = true;
     noteArrival(stanza, nextArrival());
-    this.#spills = this.#spills.then(() => this.#context.spill(this, stanza));
+    this.#spillsUnderWay++;
+    this.#spills = this.#spills
+      .then(() => this.#context.spill(this, stanza))
+      .finally(() => void this.#spillsUnderWay--);
+  }
+
+  get spilling(): Promise<void> | undefined {
+    return this.#spillsUnderWay > 0 ? this.#spills : undefined;
   }
 
   /** The transport wrote up to `offset`: stanzas sent without stream management are now the client's. */

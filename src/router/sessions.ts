@@ -48,6 +48,11 @@ export interface BoundSession {
   sendTracked(stanza: Element): Promise<boolean>;
   /** true while messages for this resource wait in offline storage: new ones join them there, so order holds */
   offlineBacklog: boolean;
+  /**
+   * Settles once the messages this session is handing to offline storage are stored; undefined
+   * when it is handing none. Offline delivery waits for it before it takes the store for empty.
+   */
+  readonly spilling?: Promise<void> | undefined;
   /** the client said it is inactive (XEP-0352); absent on sessions that are not client streams */
   readonly inactive?: boolean;
   /** detached: the connection dropped and stream management keeps the session for resumption (XEP-0198) */

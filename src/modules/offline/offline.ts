@@ -92,6 +92,12 @@ function startDelivery(context: ModuleContext, running: Map<string, Delivery>, s
   });
 }
 
+/** The spills to storage under way for the sessions this delivery serves, if any. */
+function spillsUnderWay(delivery: Delivery): Promise<unknown> | undefined {
+  const spilling = [...delivery.waiting].flatMap((session) => session.spilling ?? []);
+  return spilling.length === 0 ? undefined : Promise.all(spilling);
+}
+
 function takesOfflineMessages(session: BoundSession): boolean {
   return session.jid.local !== undefined && session.im.presence !== undefined && session.im.priority >= 0;
 }
@@ -121,6 +127,13 @@ async function deliverBacklog({ storage, router, logger, host }: ModuleContext, 
     if (batch.length === 0) {
       if (delivery.more) {
         delivery.more = false;
+        continue;
+      }
+      // A message that arrived during the read went to storage behind it, and is not stored yet:
+      // the backlog is not done before it is, or the messages after it would overtake it.
+      const spilling = spillsUnderWay(delivery);
+      if (spilling !== undefined) {
+        await spilling;
         continue;
       }
       // Done in the same turn as the check above, so a message stored from now on starts a new delivery.
