@@ -13,7 +13,7 @@ import { Element, NS_CLIENT, NS_STREAMS } from './element.ts';
 import { ATTR_STOP, CDATA_STOP, NAME_CHAR, NAME_START, TEXT_STOP, isNonCharacterAt, isWhitespaceByte, isXmlName } from './chars.ts';
 import { internAscii } from './intern.ts';
 import { resolveReference } from './references.ts';
-import { NamespaceScopes, type NamespaceDeclarations } from './scopes.ts';
+import { NamespaceScopes, type NamespaceDeclarations, type ScopeFrames } from './scopes.ts';
 import { firstInvalidUtf8, incompleteTailLength } from './utf8.ts';
 import { checkXmlDeclaration } from './xml-declaration.ts';
 
@@ -92,7 +92,7 @@ const CDATA_OPEN = '[CDATA[';
  * Arrays a parser needs only inside a start tag or a stanza. Between stanzas a parser hands
  * them back to a shared pool, so an idle stream holds none and keeps no stale elements alive.
  */
-interface Scratch {
+interface Scratch extends ScopeFrames {
   /** Open elements: stack[0] is the root, stack[1] the stanza. */
   stack: (Element | undefined)[];
   /** Qualified names of the open elements, for matching end tags. */
@@ -105,7 +105,7 @@ const sparePool: Scratch[] = [];
 const MAX_SPARE_SCRATCH = 16;
 
 function takeScratch(): Scratch {
-  return sparePool.pop() ?? { stack: [], openNames: [], attrNames: [], attrValues: [] };
+  return sparePool.pop() ?? { stack: [], openNames: [], attrNames: [], attrValues: [], defaults: [], prefixMaps: [] };
 }
 
 function returnScratch(scratch: Scratch): void {
@@ -113,6 +113,8 @@ function returnScratch(scratch: Scratch): void {
   scratch.openNames.fill('');
   scratch.attrNames.fill('');
   scratch.attrValues.fill('');
+  scratch.defaults.fill('');
+  scratch.prefixMaps.fill(undefined);
   if (sparePool.length < MAX_SPARE_SCRATCH) sparePool.push(scratch);
 }
 
@@ -712,7 +714,7 @@ export class XmlStreamParser {
 
   private finishStartTag(selfClosing: boolean): boolean {
     const scratch = this.scratch!;
-    const element = this.scopes.open(this.tagName, scratch.attrNames, scratch.attrValues, this.attrCount);
+    const element = this.scopes.open(this.tagName, scratch.attrNames, scratch.attrValues, this.attrCount, scratch);
     if (element === undefined) {
       this.fail('not-well-formed', this.scopes.error);
       return false;
@@ -724,7 +726,10 @@ export class XmlStreamParser {
       this.limitEnd = NO_LIMIT;
       this.state = S_MISC;
       const generation = this.generation;
-      this.handlers.streamOpen(element, this.scopes.declared ?? {});
+      const declared = this.scopes.declared ?? {};
+      // The stream keeps what it needs of them: not kept here for as long as the stream lives.
+      this.scopes.declared = undefined;
+      this.handlers.streamOpen(element, declared);
       if (selfClosing && this.generation === generation) return this.finishEndTag();
       return true;
     }

@@ -3,7 +3,9 @@
  *
  * Each open element has a frame: its default namespace and its prefix bindings. Frames share
  * the parent's prefix map until an element declares a prefix (copy on write), so the common
- * stanza (default namespace only) costs one array store.
+ * stanza (default namespace only) costs one array store. The frames before the root and of the
+ * root live in the scopes themselves; those of a stanza and its descendants live in arrays the
+ * parser borrows while it is inside a stanza (parser.ts, `Scratch`), so an idle stream keeps none.
  */
 
 import { Element, NS_XML } from './element.ts';
@@ -33,9 +35,33 @@ function colonOf(qname: string): number {
  */
 const INITIAL_PREFIXES: ReadonlyMap<string, string> = new Map([['xml', NS_XML]]);
 
+/** Frames of a stanza and its descendants, indexed by depth (0 and 1 unused). */
+export interface ScopeFrames {
+  defaults: string[];
+  prefixMaps: (ReadonlyMap<string, string> | undefined)[];
+}
+
+/**
+ * Prefix maps of stream roots, shared by every stream whose root declares the same prefixes
+ * (`stream:` on nearly all): a stream keeps its root's map as long as it lives, and no frame
+ * writes to a map it did not make. Bounded: past the bound a root keeps a map of its own.
+ */
+const rootPrefixMaps = new Map<string, ReadonlyMap<string, string>>();
+const MAX_ROOT_PREFIX_MAPS = 32;
+
+function sharedRootPrefixes(prefixes: Map<string, string>): ReadonlyMap<string, string> {
+  let key = '';
+  for (const [prefix, uri] of prefixes) key += `${prefix}\u0000${uri}\u0000`;
+  const shared = rootPrefixMaps.get(key);
+  if (shared !== undefined) return shared;
+  if (rootPrefixMaps.size < MAX_ROOT_PREFIX_MAPS) rootPrefixMaps.set(key, prefixes);
+  return prefixes;
+}
+
 export class NamespaceScopes {
-  private readonly defaults: string[] = [];
-  private readonly prefixMaps: ReadonlyMap<string, string>[] = [];
+  /** the root's frame; before the root, the initial one */
+  private rootDefault = '';
+  private rootPrefixes = INITIAL_PREFIXES;
   private depth = 0;
   /** Why the last open() failed. */
   error = '';
@@ -48,8 +74,8 @@ export class NamespaceScopes {
 
   reset(): void {
     this.depth = 0;
-    this.defaults[0] = '';
-    this.prefixMaps[0] = INITIAL_PREFIXES;
+    this.rootDefault = '';
+    this.rootPrefixes = INITIAL_PREFIXES;
   }
 
   /**
@@ -58,9 +84,10 @@ export class NamespaceScopes {
    * the only form that survives without the declaring prefix. Returns undefined (see `error`)
    * on an unbound prefix, a malformed QName, a forbidden declaration or a duplicate attribute.
    */
-  open(qname: string, names: string[], values: string[], count: number): Element | undefined {
-    let defaultNs = this.defaults[this.depth];
-    let prefixes = this.prefixMaps[this.depth];
+  open(qname: string, names: string[], values: string[], count: number, frames: ScopeFrames): Element | undefined {
+    const parent = this.depth;
+    let defaultNs = parent < 2 ? this.rootDefault : frames.defaults[parent]!;
+    let prefixes = parent < 2 ? this.rootPrefixes : frames.prefixMaps[parent]!;
     let ownPrefixes: Map<string, string> | undefined;
     let declared: NamespaceDeclarations | undefined;
     this.declared = undefined;
@@ -121,8 +148,13 @@ export class NamespaceScopes {
     }
 
     const depth = ++this.depth;
-    this.defaults[depth] = defaultNs;
-    this.prefixMaps[depth] = prefixes;
+    if (depth === 1) {
+      this.rootDefault = defaultNs;
+      this.rootPrefixes = ownPrefixes === undefined ? prefixes : sharedRootPrefixes(ownPrefixes);
+    } else {
+      frames.defaults[depth] = defaultNs;
+      frames.prefixMaps[depth] = prefixes;
+    }
     this.declared = declared;
     return new Element(local, xmlns, attrs, []);
   }
