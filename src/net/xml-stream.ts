@@ -104,7 +104,10 @@ export class XmlStream {
   /** characters of XML queued since the stream began, and how many of them the socket has taken */
   #queuedChars = 0;
   #writtenChars = 0;
+  /** made once the stream could be near its read rate (#throttleIfDue) */
   #throttle: ReadThrottle | undefined;
+  /** stanzas read while there was no throttle */
+  #stanzasIn = 0;
   /** reasons reading is paused for; made on the first hold (most streams never pause) */
   #holds: Set<ReadHold> | undefined;
   /** parser events held back, in order, while the peer is over its stanza rate or this turn's share (at most one chunk's worth: reading is paused meanwhile) */
@@ -123,7 +126,6 @@ export class XmlStream {
     this.remotePort = socket.remotePort ?? 0;
     this.options = options;
     this.#handlers = handlers;
-    if (options.readRate) this.#throttle = new ReadThrottle(options.readRate);
     this.#parser = new XmlStreamParser(new ParserEvents(this, handlers), { limits: options.limits, contentNamespace: options.contentNamespace });
     this.#attach(socket);
   }
@@ -151,7 +153,24 @@ export class XmlStream {
     this.lastActivity = Date.now();
     if (this.#closed) return;
     this.#parser.write(chunk);
-    if (this.#throttle) this.#pauseFor(this.#throttle.bytes.take(chunk.length, this.lastActivity));
+    const throttle = this.#throttle ?? this.#throttleIfDue(chunk.length, 0);
+    if (throttle) this.#pauseFor(throttle.bytes.take(chunk.length, this.lastActivity));
+  }
+
+  /**
+   * The read throttle, made once the stream has read half a burst of bytes or stanzas: before,
+   * it cannot be over its rate (every bucket starts full), so most idle streams never need one.
+   * What was read before is taken from the new buckets in full, with no refill for the time it
+   * took: the peer gets no more than with a throttle from the start. `bytes` and `stanzas` are
+   * what the caller is about to take itself; `now` makes it whatever was read.
+   */
+  #throttleIfDue(bytes: number, stanzas: number, now = false): ReadThrottle | undefined {
+    const rate = this.options.readRate;
+    if (rate === undefined || (!now && this.bytesIn * 2 <= rate.burstBytes && this.#stanzasIn * 2 <= rate.burstStanzas)) return undefined;
+    const throttle = (this.#throttle = new ReadThrottle(rate));
+    throttle.bytes.take(this.bytesIn - bytes);
+    throttle.stanzas.take(this.#stanzasIn - stanzas);
+    return throttle;
   }
 
   /**
@@ -181,8 +200,10 @@ export class XmlStream {
   /** When the next stanza may run: undefined for now (it is counted), else after how long and whether it took its rate token. */
   #delayFor(): { milliseconds: number; paid: boolean } | undefined {
     if (this.#turnStanzas >= STANZAS_PER_TURN) return { milliseconds: 0, paid: false };
-    const wait = this.#throttle ? this.#throttle.stanzas.take(1, Date.now()) : 0;
-    if (wait > 0) return { milliseconds: Math.max(wait, this.#throttle!.stanzas.refillMillis(MIN_RATE_WAIT_MS)), paid: true };
+    if (this.#throttle === undefined) this.#stanzasIn++;
+    const throttle = this.#throttle ?? this.#throttleIfDue(0, 1);
+    const wait = throttle ? throttle.stanzas.take(1, Date.now()) : 0;
+    if (wait > 0) return { milliseconds: Math.max(wait, throttle!.stanzas.refillMillis(MIN_RATE_WAIT_MS)), paid: true };
     this.#countTurnStanza();
     return undefined;
   }
@@ -245,12 +266,13 @@ export class XmlStream {
 
   /** the stanzas a second the peer may send, if its rate is limited */
   get readStanzasPerSecond(): number | undefined {
-    return this.#throttle?.stanzas.perSecond;
+    return this.#throttle?.stanzas.perSecond ?? this.options.readRate?.stanzasPerSecond;
   }
 
   /** Gives the peer `shares` times its configured read rate (read-throttle.ts). */
   setReadShares(shares: number): void {
-    this.#throttle?.setShares(shares);
+    if (shares === 1 && this.#throttle === undefined) return;
+    (this.#throttle ?? this.#throttleIfDue(0, 0, true))?.setShares(shares);
   }
 
   /** times reading paused because the peer sent faster than its rate */
