@@ -9,7 +9,7 @@ import { stanzaKind } from '../router/traffic-counters.ts';
 import type { Jid } from '../jid/jid.ts';
 import { nextArrival, noteArrival } from '../router/arrival.ts';
 import type { Router } from '../router/router.ts';
-import { newImState, type BoundSession, type SessionEndCondition, type SessionImState } from '../router/sessions.ts';
+import { newImState, type BoundSession, type ImStateOwner, type SessionEndCondition, type SessionImState } from '../router/sessions.ts';
 import type { Logger } from '../util/log.ts';
 import { NS_CLIENT, type Element } from '../xml/element.ts';
 import { serialize } from '../xml/serialize.ts';
@@ -70,15 +70,15 @@ interface StreamManagement {
 
 /** Delay before asking for an acknowledgement of a stanza that is still unacknowledged. */
 const ACK_REQUEST_DELAY_MS = 1000;
+/** What a session with nothing pending waits on: one settled promise for all. */
+const SETTLED: Promise<void> = Promise.resolve();
 
-export class ClientSession implements BoundSession {
+export class ClientSession implements BoundSession, ImStateOwner {
   readonly jid: Jid;
   readonly im: SessionImState;
   readonly boundAt = Date.now();
   /** true while messages for this resource are queued in offline storage, so new ones go there too and keep their order */
   offlineBacklog = false;
-  /** resolves once the session has ended and its undelivered stanzas were handled */
-  readonly ended: Promise<void>;
   #context: ClientSessionContext;
   #transport: SessionTransport | undefined;
   /** the connection that carried the session last (its written offset stays readable after it closed) */
@@ -92,27 +92,45 @@ export class ClientSession implements BoundSession {
   /** what waits for the client to be active again (client-state.ts) */
   #held = new HeldStanzas();
   /** spills run one after another so that stored messages keep their order */
-  #spills: Promise<void> = Promise.resolve();
+  #spills = SETTLED;
   /** spills begun and not yet stored */
   #spillsUnderWay = 0;
   /** while another node takes the session over (beginHandOver): what is sent to it meanwhile, in order */
   #handingOver: Element[] | undefined;
   /** why the session was to end while it was being handed over: it ends so if it stays here */
   #endAfterHandOver: string | undefined;
-  #markEnded!: () => void;
+  /** whether the session has ended and its undelivered stanzas were handled */
+  #endedForGood = false;
+  /** made for whoever waits for the end before it came: most sessions end with nobody waiting */
+  #endWaiters: PromiseWithResolvers<void> | undefined;
 
   constructor(jid: Jid, transport: SessionTransport, context: ClientSessionContext) {
     this.jid = jid;
     this.#transport = transport;
     this.#lastTransport = transport;
     this.#context = context;
-    this.im = newImState(() => context.router.sessions.imChanged(this));
-    this.ended = new Promise((resolve) => (this.#markEnded = resolve));
+    this.im = newImState(this);
     context.started(this);
   }
 
   get peer(): string {
     return this.#lastTransport.peer;
+  }
+
+  /** Its IM state changed (ImStateOwner): the session table tells whoever observes it. */
+  imChanged(): void {
+    this.#context.router.sessions.imChanged(this);
+  }
+
+  /** resolves once the session has ended and its undelivered stanzas were handled */
+  get ended(): Promise<void> {
+    if (this.#endedForGood) return SETTLED;
+    return (this.#endWaiters ??= Promise.withResolvers<void>()).promise;
+  }
+
+  #markEnded(): void {
+    this.#endedForGood = true;
+    this.#endWaiters?.resolve();
   }
 
   get state(): 'attached' | 'detached' | 'ended' {

@@ -13,7 +13,7 @@ import { makeJid, prepareDomain, prepareResource, type Jid } from '../jid/jid.ts
 import { StreamError, type StreamErrorCondition } from '../net/stream-errors.ts';
 import type { TlsContextStore } from '../net/tls-contexts.ts';
 import { readRateFrom } from '../net/read-throttle.ts';
-import { XmlStream, newStreamId, type XmlStreamHandlers } from '../net/xml-stream.ts';
+import { XmlStream, newStreamId, type XmlStreamHandlers, type XmlStreamOptions } from '../net/xml-stream.ts';
 import type { Limits } from '../limits/limits.ts';
 import type { LoginGuard } from '../limits/login-throttle.ts';
 import type { Router } from '../router/router.ts';
@@ -93,15 +93,7 @@ export class C2sConnection implements SessionTransport, XmlStreamHandlers {
     this.#context = context;
     this.#onClosed = onClosed;
     // The connection handles its stream's events itself (XmlStreamHandlers below): no closures per connection.
-    this.stream = new XmlStream(
-      socket,
-      this,
-      {
-        limits: preAuthLimits(context.config),
-        contentNamespace: NS_CLIENT,
-        readRate: readRateFrom(context.config.rate),
-      },
-    );
+    this.stream = new XmlStream(socket, this, streamOptionsFor(context.config));
     this.#log('info', 'c2s connection accepted', { tls: this.stream.secure || undefined });
   }
 
@@ -495,6 +487,8 @@ export class C2sConnection implements SessionTransport, XmlStreamHandlers {
 
   #authenticated(outcome: SaslOutcome & { kind: 'success' }): void {
     this.#state = { phase: 'authenticated', username: outcome.username };
+    // No exchange follows a success on this connection (RFC 6120 section 6.4.6): its failures need no counting any more.
+    this.#login = undefined;
     this.#context.router.traffic.authentications.add('success', outcome.mechanism);
     const agent = this.#userAgent;
     this.#log('info', 'c2s authenticated', { user: `${outcome.username}@${this.#domain}`, mechanism: outcome.mechanism, software: agent?.software, device: agent?.device });
@@ -794,6 +788,18 @@ export class C2sConnection implements SessionTransport, XmlStreamHandlers {
 }
 
 /** Before authentication a stanza may be no larger than `pre_auth_max_stanza_bytes` (an unauthenticated peer gets little memory). */
+/** The options of a configuration's client streams, made once per configuration (a reload brings a new one) rather than per connection. */
+const STREAM_OPTIONS = new WeakMap<C2sConfig, XmlStreamOptions>();
+
+function streamOptionsFor(config: C2sConfig): XmlStreamOptions {
+  let options = STREAM_OPTIONS.get(config);
+  if (options === undefined) {
+    options = { limits: preAuthLimits(config), contentNamespace: NS_CLIENT, readRate: readRateFrom(config.rate) };
+    STREAM_OPTIONS.set(config, options);
+  }
+  return options;
+}
+
 function preAuthLimits(config: C2sConfig): ParserLimits {
   return { ...config.limits, max_stanza_bytes: Math.min(config.limits.max_stanza_bytes, config.pre_auth_max_stanza_bytes) };
 }

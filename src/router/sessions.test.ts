@@ -68,7 +68,7 @@ test('an observer hears the sessions it does not own being added, replaced, chan
     changed: (s) => heard.push(`changed ${s.jid}`),
   });
   const observed = (jid: string): BoundSession => {
-    const s: BoundSession = { ...session(jid), im: newImState(() => registry.imChanged(s)) };
+    const s: BoundSession = { ...session(jid), im: newImState({ imChanged: () => registry.imChanged(s) }) };
     return s;
   };
   const a = observed('alice@example.com/a');

@@ -63,9 +63,14 @@ export interface BoundSession {
   terminate(condition: SessionEndCondition, text?: string): void;
 }
 
+/** Hears every change of a session's IM state (a cluster tells the other nodes). */
+export interface ImStateOwner {
+  imChanged(): void;
+}
+
 /**
  * The IM state of a new session; most sessions never send directed presence, so its set is made
- * on first use. `changed`, when given, hears every change (a cluster tells the other nodes).
+ * on first use. `owner`, when given, hears every change.
  */
 class ImState implements SessionImState {
   #presence: Element | undefined = undefined;
@@ -73,10 +78,10 @@ class ImState implements SessionImState {
   #rosterRequested = false;
   #carbons = false;
   #directedPresence: Set<string> | undefined;
-  readonly #changed: (() => void) | undefined;
+  readonly #owner: ImStateOwner | undefined;
 
-  constructor(changed?: () => void) {
-    this.#changed = changed;
+  constructor(owner?: ImStateOwner) {
+    this.#owner = owner;
   }
 
   get presence(): Element | undefined {
@@ -84,65 +89,65 @@ class ImState implements SessionImState {
   }
   set presence(value: Element | undefined) {
     this.#presence = value;
-    this.#changed?.();
+    this.#owner?.imChanged();
   }
   get priority(): number {
     return this.#priority;
   }
   set priority(value: number) {
     this.#priority = value;
-    this.#changed?.();
+    this.#owner?.imChanged();
   }
   get rosterRequested(): boolean {
     return this.#rosterRequested;
   }
   set rosterRequested(value: boolean) {
     this.#rosterRequested = value;
-    this.#changed?.();
+    this.#owner?.imChanged();
   }
   get carbons(): boolean {
     return this.#carbons;
   }
   set carbons(value: boolean) {
     this.#carbons = value;
-    this.#changed?.();
+    this.#owner?.imChanged();
   }
   get directedPresence(): Set<string> {
-    return (this.#directedPresence ??= this.#changed === undefined ? new Set() : new ObservedSet(this.#changed));
+    return (this.#directedPresence ??= this.#owner === undefined ? new Set() : new ObservedSet(this.#owner));
   }
 }
 
 /** A set that reports additions, deletions and clearing. */
 class ObservedSet extends Set<string> {
-  readonly #changed: () => void;
+  readonly #owner: ImStateOwner;
 
-  constructor(changed: () => void) {
+  constructor(owner: ImStateOwner) {
     super();
-    this.#changed = changed;
+    this.#owner = owner;
   }
 
   override add(value: string): this {
     const had = this.has(value);
     super.add(value);
-    if (!had) this.#changed();
+    if (!had) this.#owner.imChanged();
     return this;
   }
 
   override delete(value: string): boolean {
     const deleted = super.delete(value);
-    if (deleted) this.#changed();
+    if (deleted) this.#owner.imChanged();
     return deleted;
   }
 
   override clear(): void {
     const had = this.size > 0;
     super.clear();
-    if (had) this.#changed();
+    if (had) this.#owner.imChanged();
   }
 }
 
-export function newImState(changed?: () => void): SessionImState {
-  return new ImState(changed);
+export function newImState(owner?: ImStateOwner): SessionImState {
+  return new ImState(owner);
 }
 
 /** Told of the sessions registered here, apart from the ones it adds itself (a cluster mirrors them to the other nodes). */
