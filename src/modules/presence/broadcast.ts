@@ -31,7 +31,8 @@ export class PresenceBroadcast {
     const initial = session.im.presence === undefined;
     const attrs: Record<string, string> = { ...stanza.attrs, from: session.jid.toString() };
     delete attrs.to;
-    const current = new Element('presence', stanza.xmlns, attrs, stanza.children);
+    // Kept for the session's lifetime: children copied into arrays of their exact size (parsed ones keep room to grow).
+    const current = new Element('presence', stanza.xmlns, attrs, stanza.children.map((child) => (typeof child === 'string' ? child : child.clone())));
     session.im.presence = current;
     session.im.priority = priority;
     const user = session.jid.bare();
