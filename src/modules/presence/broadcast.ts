@@ -31,8 +31,9 @@ export class PresenceBroadcast {
     const initial = session.im.presence === undefined;
     const attrs: Record<string, string> = { ...stanza.attrs, from: session.jid.toString() };
     delete attrs.to;
-    // Kept for the session's lifetime: children copied into arrays of their exact size (parsed ones keep room to grow).
-    const current = new Element('presence', stanza.xmlns, attrs, stanza.children.map((child) => (typeof child === 'string' ? child : child.clone())));
+    // Kept for the session's lifetime: a copy, whose children arrays have their exact size (parsed ones keep room to grow).
+    const current = stanza.clone();
+    current.attrs = attrs;
     session.im.presence = current;
     session.im.priority = priority;
     const user = session.jid.bare();
