@@ -25,7 +25,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load.ts';
 import { createLogger } from '../util/log.ts';
-import { settleHeap } from '../util/settle-heap.ts';
+import { settleHeapWhenQuiet } from '../util/settle-heap.ts';
 import { resumeOptimizingCompilers } from '../util/optimizing-compilers.ts';
 import { startServer } from '../server.ts';
 import { loadCliConfig } from './config.ts';
@@ -336,8 +336,9 @@ async function start(configFile: string | undefined): Promise<number> {
     process.once('SIGTERM', stop);
   });
   resumeOptimizingCompilers();
-  settleHeap();
+  const stopSettling = settleHeapWhenQuiet(logger);
   await stopped;
+  stopSettling();
   await server.close();
   removePidFile(config.data_dir);
   return 0;
