@@ -97,7 +97,7 @@ describe('memory bounds and paced delivery', () => {
       victim.client.send('<presence/>');
       victims.push(victim);
     }
-    await until(() => [...server.server.c2s.sessions].filter((session) => session.jid.local === 'victim' && session.im.presence).length === VICTIMS, 'victims available');
+    await until(() => [...server.server.c2s.sessions].filter((session) => session.jid.local === 'victim' && session.im.available).length === VICTIMS, 'victims available');
     for (const victim of victims) victim.client.socket.pause();
 
     const { client: flooder } = await login(server, { username: 'flooder', password: 'secret', resource: 'f' });

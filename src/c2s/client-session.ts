@@ -253,7 +253,7 @@ export class ClientSession implements BoundSession, ImStateOwner {
 
   #spill(stanza: Element): void {
     // A resource that takes no offline messages (negative priority, XEP-0160 section 2) never drains a backlog.
-    if (isStorableMessage(stanza) && this.im.presence !== undefined && this.im.priority >= 0) this.offlineBacklog = true;
+    if (isStorableMessage(stanza) && this.im.available && this.im.priority >= 0) this.offlineBacklog = true;
     noteArrival(stanza, nextArrival());
     this.#spillsUnderWay++;
     this.#spills = this.#spills
@@ -445,7 +445,7 @@ export class ClientSession implements BoundSession, ImStateOwner {
       sent: sm.sent,
       unacknowledged: [...this.#queue].filter((entry) => entry.seq > 0).map((entry) => ({ seq: entry.seq, xml: entry.xml })),
       held: held.map((stanza) => stanza.xml),
-      ...(im.presence === undefined ? {} : { presence: serialize(im.presence) }),
+      ...(im.presenceXml === undefined ? {} : { presence: im.presenceXml }),
       priority: im.priority,
       carbons: im.carbons,
       rosterRequested: im.rosterRequested,

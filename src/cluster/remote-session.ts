@@ -8,7 +8,6 @@ import { parseJid, type Jid } from '../jid/jid.ts';
 import { newImState, type BoundSession, type SessionEndCondition, type SessionImState } from '../router/sessions.ts';
 import type { Element } from '../xml/element.ts';
 import { parseElement } from '../xml/parse-element.ts';
-import { serialize } from '../xml/serialize.ts';
 import type { NodeIdentity, SessionRecord } from './engine.ts';
 
 /** Hands what is sent to a remote session to its node. */
@@ -81,7 +80,7 @@ export function recordOf(session: BoundSession, self: NodeIdentity): SessionReco
     jid: session.jid.toString(),
     node: self.name,
     incarnation: self.incarnation,
-    ...(im.presence === undefined ? {} : { presence: serialize(im.presence) }),
+    ...(im.presenceXml === undefined ? {} : { presence: im.presenceXml }),
     priority: im.priority,
     carbons: im.carbons,
     rosterRequested: im.rosterRequested,

@@ -10,9 +10,9 @@ import type { LinkContext } from './link.ts';
 
 export async function sendCurrentPresence(context: LinkContext, local: LinkDomains, remote: LinkDomains, write: (presence: Element) => boolean): Promise<void> {
   for (const session of [...context.router.sessions.all()]) {
-    const presence = session.im.presence;
     const username = session.jid.local;
-    if (presence === undefined || username === undefined || !local.has(session.jid.domain)) continue;
+    if (!session.im.available || username === undefined || !local.has(session.jid.domain)) continue;
+    const presence = session.im.presence!;
     let roster;
     try {
       roster = await context.storage.rosters.get(session.jid.domain, username);

@@ -4,14 +4,24 @@
  */
 import type { Jid } from '../jid/jid.ts';
 import type { Element } from '../xml/element.ts';
+import { parseElement } from '../xml/parse-element.ts';
+import { serialize } from '../xml/serialize.ts';
+import { textInOnePiece } from '../util/text-in-one-piece.ts';
 
 /** IM state of a bound resource, kept by the roster and presence features (RFC 6121). */
 export interface SessionImState {
   /**
    * The last available presence this resource broadcast (RFC 6121 section 4.2), without
-   * `to`; undefined until initial presence and after unavailable presence.
+   * `to`; undefined until initial presence and after unavailable presence. It is kept as its
+   * text (about a third of the memory of its elements, for every session's lifetime), so each
+   * read parses a new copy, which the reader may change: read `available` to know whether there
+   * is one.
    */
   presence: Element | undefined;
+  /** whether the resource is available (`presence` is not undefined), without parsing it */
+  readonly available: boolean;
+  /** that presence as `serialize` writes it */
+  readonly presenceXml: string | undefined;
   /** priority of that presence, -128..127, 0 when absent (RFC 6121 section 4.7.2.3) */
   priority: number;
   /** the resource asked for its roster, so it gets roster pushes (RFC 6121 section 2.1.6) */
@@ -73,7 +83,7 @@ export interface ImStateOwner {
  * on first use. `owner`, when given, hears every change.
  */
 class ImState implements SessionImState {
-  #presence: Element | undefined = undefined;
+  #presenceXml: string | undefined = undefined;
   #priority = 0;
   #rosterRequested = false;
   #carbons = false;
@@ -85,11 +95,17 @@ class ImState implements SessionImState {
   }
 
   get presence(): Element | undefined {
-    return this.#presence;
+    return this.#presenceXml === undefined ? undefined : parseElement(this.#presenceXml);
   }
   set presence(value: Element | undefined) {
-    this.#presence = value;
+    this.#presenceXml = value === undefined ? undefined : textInOnePiece(serialize(value));
     this.#owner?.imChanged();
+  }
+  get available(): boolean {
+    return this.#presenceXml !== undefined;
+  }
+  get presenceXml(): string | undefined {
+    return this.#presenceXml;
   }
   get priority(): number {
     return this.#priority;
@@ -220,7 +236,7 @@ export class SessionRegistry {
   /** Sessions of an account that sent available presence, highest priority first (RFC 6121 section 8.5.2.1.1). */
   availableResourcesOf(bareJid: Jid): BoundSession[] {
     return this.resourcesOf(bareJid)
-      .filter((session) => session.im.presence !== undefined)
+      .filter((session) => session.im.available)
       .sort((a, b) => b.im.priority - a.im.priority);
   }
 

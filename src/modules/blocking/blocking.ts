@@ -159,7 +159,8 @@ async function showPresence(context: ModuleContext, user: Jid, before: Blocklist
     if ((item.subscription !== 'from' && item.subscription !== 'both') || !contact) continue;
     if (!before.matches(contact) || after.matches(contact)) continue;
     for (const session of available) {
-      const presence = session.im.presence?.clone();
+      // A copy of its own: each read of the kept presence parses one.
+      const presence = session.im.presence;
       if (!presence) continue;
       presence.attrs.from = session.jid.toString();
       presence.attrs.to = contact.toString();

@@ -99,7 +99,7 @@ function spillsUnderWay(delivery: Delivery): Promise<unknown> | undefined {
 }
 
 function takesOfflineMessages(session: BoundSession): boolean {
-  return session.jid.local !== undefined && session.im.presence !== undefined && session.im.priority >= 0;
+  return session.jid.local !== undefined && session.im.available && session.im.priority >= 0;
 }
 
 async function deliverToAccount(context: ModuleContext, delivery: Delivery, first: BoundSession, finish: () => void): Promise<void> {

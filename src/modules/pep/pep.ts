@@ -121,7 +121,7 @@ async function learn({ storage, router }: ModuleContext, { caps, interests, serv
   const features = await caps.features(resource, c);
   if (!features) return;
   // A resource of this server that went offline meanwhile is not remembered.
-  if (router.hosts.has(resource.domain) && router.sessions.get(resource)?.im.presence === undefined) return;
+  if (router.hosts.has(resource.domain) && !router.sessions.get(resource)?.im.available) return;
   if (!interests.set(account.toString(), resource.toString(), features)) return;
   const service = serviceOf(account);
   for (const state of await service.nodes()) {

@@ -28,12 +28,12 @@ export class PresenceBroadcast {
   /** Available presence without `to` (RFC 6121 sections 4.2.2 and 4.4.2). */
   async available(session: BoundSession, stanza: Element): Promise<void> {
     const priority = parsePriority(stanza);
-    const initial = session.im.presence === undefined;
+    const initial = !session.im.available;
     const attrs: Record<string, string> = { ...stanza.attrs, from: session.jid.toString() };
     delete attrs.to;
-    // Kept for the session's lifetime: a copy, whose children arrays have their exact size (parsed ones keep room to grow).
     const current = stanza.clone();
     current.attrs = attrs;
+    // Kept for the session's lifetime, as its text (src/router/sessions.ts).
     session.im.presence = current;
     session.im.priority = priority;
     const user = session.jid.bare();
@@ -64,7 +64,7 @@ export class PresenceBroadcast {
    * for a resource whose stream ended (section 4.5.3, `stanza` undefined).
    */
   async unavailable(session: BoundSession, stanza: Element | undefined): Promise<void> {
-    const wasAvailable = session.im.presence !== undefined;
+    const wasAvailable = session.im.available;
     session.im.presence = undefined;
     session.im.priority = 0;
     const attrs: Record<string, string> = { ...stanza?.attrs, type: 'unavailable', from: session.jid.toString() };

@@ -84,7 +84,7 @@ export const presenceModule: FeatureModule = ({ host, router, storage }) => {
     // RFC 6120 section 7.7.2.2: a session replaced on its resource by one that already announced
     // itself must not make that resource look offline; only its directed presence is withdrawn.
     const successor = router.sessions.get(session.jid);
-    if (successor !== undefined && successor !== session && successor.im.presence !== undefined) session.im.presence = undefined;
-    if (session.im.presence !== undefined || session.im.directedPresence.size > 0) await broadcast.unavailable(session, undefined);
+    if (successor !== undefined && successor !== session && successor.im.available) session.im.presence = undefined;
+    if (session.im.available || session.im.directedPresence.size > 0) await broadcast.unavailable(session, undefined);
   });
 };
