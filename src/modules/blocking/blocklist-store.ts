@@ -15,10 +15,11 @@ export class BlocklistStore {
   readonly #sessions: SessionRegistry;
   /** tells the other nodes of a cluster that a user's list changed; resolves once they hold the notice */
   readonly #changed: (user: Jid) => Promise<void>;
-  /** online users' lists, by bare JID */
-  readonly #cache = new Map<string, Promise<Blocklist>>();
-  /** the cached lists that have loaded, for answers that cannot wait (`peek`) */
-  readonly #loaded = new Map<string, Blocklist>();
+  /**
+   * Online users' lists, by bare JID: the load under way, replaced by the list once it loaded
+   * (one entry per online user, and the list itself for answers that cannot wait: `peek`).
+   */
+  readonly #lists = new Map<string, Blocklist | Promise<Blocklist>>();
   /** the last pending change per user, so changes apply in order */
   readonly #updates = new Map<string, Promise<unknown>>();
 
@@ -29,19 +30,21 @@ export class BlocklistStore {
     this.#changed = changed;
   }
 
-  /** The block list of a user of this host (bare JID). */
-  get(user: Jid): Promise<Blocklist> {
+  /** The block list of a user of this host (bare JID): the list itself when it is in memory. */
+  get(user: Jid): Blocklist | Promise<Blocklist> {
     const key = user.bare().toString();
-    const cached = this.#cache.get(key);
+    const cached = this.#lists.get(key);
     if (cached) return cached;
     const loading = this.#load(user);
     if (this.#online(user)) {
-      this.#cache.set(key, loading);
+      this.#lists.set(key, loading);
       loading.then(
         (list) => {
-          if (this.#cache.get(key) === loading) this.#loaded.set(key, list);
+          if (this.#lists.get(key) === loading) this.#lists.set(key, list);
         },
-        () => this.#cache.delete(key),
+        () => {
+          if (this.#lists.get(key) === loading) this.#lists.delete(key);
+        },
       );
     }
     return loading;
@@ -49,7 +52,8 @@ export class BlocklistStore {
 
   /** The block list of an online user when it is already in memory, else undefined. */
   peek(user: Jid): Blocklist | undefined {
-    return this.#loaded.get(user.bare().toString());
+    const cached = this.#lists.get(user.bare().toString());
+    return cached instanceof Blocklist ? cached : undefined;
   }
 
   /** Applies a change, stores it and returns the list before and after it. */
@@ -60,11 +64,8 @@ export class BlocklistStore {
       const before = await this.#load(user);
       const after = change(before);
       await this.#storage.userData.set(this.#domain, user.local!, BLOCKLIST_KEY, after.serialize());
-      this.#loaded.delete(key);
-      if (this.#online(user)) {
-        this.#cache.set(key, Promise.resolve(after));
-        this.#loaded.set(key, after);
-      }
+      this.#lists.delete(key);
+      if (this.#online(user)) this.#lists.set(key, after);
       await this.#changed(user.bare());
       return { before, after };
     });
@@ -77,8 +78,7 @@ export class BlocklistStore {
 
   /** Drops a user's cached list: another node of the cluster changed it; the next check reads storage. */
   forget(user: Jid): void {
-    this.#cache.delete(user.bare().toString());
-    this.#loaded.delete(user.bare().toString());
+    this.#lists.delete(user.bare().toString());
   }
 
   /** Drops a user's cached list once their last resource is gone. */
