@@ -89,8 +89,8 @@ export class ClientSession implements BoundSession, ImStateOwner {
   #resumeTimer: NodeJS.Timeout | undefined;
   /** the client said it is inactive (XEP-0352); every stream begins active */
   #inactive = false;
-  /** what waits for the client to be active again (client-state.ts) */
-  #held = new HeldStanzas();
+  /** what waits for the client to be active again (client-state.ts); made on the first stanza held, as most sessions never go inactive */
+  #held: HeldStanzas | undefined;
   /** spills run one after another so that stored messages keep their order */
   #spills = SETTLED;
   /** spills begun and not yet stored */
@@ -148,7 +148,7 @@ export class ClientSession implements BoundSession, ImStateOwner {
 
   /** stanzas held back while the client is inactive (XEP-0352) */
   get heldWhileInactive(): number {
-    return this.#held.size;
+    return this.#held?.size ?? 0;
   }
 
   get inactive(): boolean {
@@ -230,11 +230,12 @@ export class ClientSession implements BoundSession, ImStateOwner {
   #hold(stanza: Element): boolean {
     const key = holdKey(stanza);
     if (key !== undefined) {
-      const full = !this.#held.has(key) && this.#held.size >= this.#context.maxHeldWhileInactive;
+      const held = (this.#held ??= new HeldStanzas());
+      const full = !held.has(key) && held.size >= this.#context.maxHeldWhileInactive;
       const xml = serialize(stanza, NS_CLIENT);
-      if (!full && this.#context.budget.fits(this.#queue.chars + this.#held.chars, xml.length)) {
+      if (!full && this.#context.budget.fits(this.#queue.chars + held.chars, xml.length)) {
         this.#context.budget.take(xml.length);
-        const replaced = this.#held.put(key, { element: stanza, xml });
+        const replaced = held.put(key, { element: stanza, xml });
         if (replaced) this.#context.budget.release(replaced.xml.length);
         return true;
       }
@@ -245,7 +246,7 @@ export class ClientSession implements BoundSession, ImStateOwner {
 
   /** Sends what was held, oldest first. */
   #releaseHeld(): void {
-    for (const held of this.#held.drain()) {
+    for (const held of this.#held?.drain() ?? []) {
       this.#context.budget.release(held.xml.length);
       this.#deliver(held.element, held.xml);
     }
@@ -434,7 +435,7 @@ export class ClientSession implements BoundSession, ImStateOwner {
     const sm = this.#sm;
     if (this.#state === 'ended' || this.#handingOver || sm?.id === undefined) return undefined;
     const waiting: Element[] = (this.#handingOver = []);
-    const held = this.#held.drain();
+    const held = this.#held?.drain() ?? [];
     for (const stanza of held) this.#context.budget.release(stanza.xml.length);
     const { im } = this;
     const state: HandedOverSession = {
@@ -549,8 +550,8 @@ export class ClientSession implements BoundSession, ImStateOwner {
     }
     // Held back for an inactive client: presence and chat states, which are not delivered to a
     // resource that is gone (RFC 6121 section 8.5.3.2.2) nor stored offline (XEP-0160 section 3).
-    const discarded = this.#held.size;
-    for (const held of this.#held.drain()) this.#context.budget.release(held.xml.length);
+    const discarded = this.#held?.size ?? 0;
+    for (const held of this.#held?.drain() ?? []) this.#context.budget.release(held.xml.length);
     const undelivered: Element[] = [];
     for (const entry of this.#queue.drain()) {
       const written = entry.seq === 0 && entry.end !== 0 && entry.end <= lastWritten;

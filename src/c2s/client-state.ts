@@ -55,7 +55,7 @@ export interface HeldStanza {
 
 /** The stanzas held for an inactive client, in the order their latest versions arrived. */
 export class HeldStanzas {
-  /** made on the first stanza held: most sessions never go inactive */
+  /** made on the first stanza held, and again after each drain */
   #held: Map<string, HeldStanza> | undefined;
   /** characters held */
   chars = 0;

@@ -14,6 +14,7 @@ import { StreamError, type StreamErrorCondition } from '../net/stream-errors.ts'
 import type { TlsContextStore } from '../net/tls-contexts.ts';
 import { readRateFrom } from '../net/read-throttle.ts';
 import { XmlStream, newStreamId, type XmlStreamHandlers, type XmlStreamOptions } from '../net/xml-stream.ts';
+import type { Ticket } from '../limits/connection-gate.ts';
 import type { Limits } from '../limits/limits.ts';
 import type { LoginGuard } from '../limits/login-throttle.ts';
 import type { Router } from '../router/router.ts';
@@ -54,8 +55,11 @@ type C2sState =
   /** `sasl2`: the SASL2 request whose exchange is under way (XEP-0388) */
   | { phase: 'unauthenticated'; sasl: SaslNegotiation; failures: number; sasl2?: Sasl2Request }
   | { phase: 'authenticated'; username: string }
-  | { phase: 'bound'; session: ClientSession }
+  | { phase: 'bound' }
   | { phase: 'closed' };
+
+/** The state of every bound connection: its session is `#session`, so the state needs no object of its own. */
+const BOUND: C2sState = { phase: 'bound' };
 
 /** Stanzas waiting for processing before the socket stops being read (flow control). */
 const MAX_PENDING_STANZAS = 64;
@@ -65,6 +69,8 @@ const IDLE_QUEUE: Promise<void> = Promise.resolve();
 export class C2sConnection implements SessionTransport, XmlStreamHandlers {
   readonly stream: XmlStream;
   readonly connectedAt = Date.now();
+  /** what the connection limits admitted it with (src/limits): told when it authenticates and when it closes */
+  readonly admission: Ticket;
   #context: C2sContext;
   /** made when this connection first logs a line: at level warn an ordinary session never needs one */
   #logger: Logger | undefined;
@@ -89,8 +95,9 @@ export class C2sConnection implements SessionTransport, XmlStreamHandlers {
   /** the client software as its SASL2 <user-agent/> described it (XEP-0388 section 2.2) */
   #userAgent: UserAgent | undefined;
 
-  constructor(socket: Socket, context: C2sContext, onClosed: (connection: C2sConnection) => void) {
+  constructor(socket: Socket, context: C2sContext, onClosed: (connection: C2sConnection) => void, admission: Ticket) {
     this.#context = context;
+    this.admission = admission;
     this.#onClosed = onClosed;
     // The connection handles its stream's events itself (XmlStreamHandlers below): no closures per connection.
     this.stream = new XmlStream(socket, this, streamOptionsFor(context.config));
@@ -336,7 +343,7 @@ export class C2sConnection implements SessionTransport, XmlStreamHandlers {
   #enqueue(element: Element): void {
     // XEP-0198 section 4: an acknowledgement concerns what we sent, not the order of what the
     // client sent, so it is handled at once (it must not wait behind stanzas that wait for it).
-    if (element.name === 'a' && element.xmlns === NS_SM && this.#state.phase === 'bound') return this.#acknowledged(element, this.#state.session);
+    if (element.name === 'a' && element.xmlns === NS_SM && this.#state.phase === 'bound') return this.#acknowledged(element, this.#session!);
     this.#pending++;
     if (this.#pending === MAX_PENDING_STANZAS) this.stream.holdReading('backlog');
     this.#queue = this.#queue
@@ -361,7 +368,7 @@ export class C2sConnection implements SessionTransport, XmlStreamHandlers {
         return this.#processAuthenticated(element, this.#state);
       case 'bound':
       {
-        const session = this.#state.session;
+        const session = this.#session!;
         if (element.xmlns === NS_SM) return this.#streamManagement(element, session);
         if (element.xmlns === NS_CSI && this.#context.config.csi.enabled) return this.#clientState(element, session);
         await this.#processBound(element, session);
@@ -618,7 +625,7 @@ export class C2sConnection implements SessionTransport, XmlStreamHandlers {
   #bindSession(jid: Jid): ClientSession {
     const session = new ClientSession(jid, this, this.#context.sessions);
     this.#session = session;
-    this.#state = { phase: 'bound', session };
+    this.#state = BOUND;
     // RFC 6120 section 7.7.2.2: a second login on the same resource overrides the first.
     const replaced = this.#context.router.sessions.add(session);
     replaced?.terminate('conflict', 'replaced by a new connection with the same resource');
@@ -710,7 +717,7 @@ export class C2sConnection implements SessionTransport, XmlStreamHandlers {
       return undefined;
     }
     this.#session = session;
-    this.#state = { phase: 'bound', session };
+    this.#state = BOUND;
     return { xml: resumedElement(previd, received), session };
   }
 

@@ -5,7 +5,6 @@
 import type { Socket } from 'node:net';
 import type { ListenerConfig } from '../config/types.ts';
 import { listen, type BoundAddress, type Listener } from '../net/listener.ts';
-import type { Ticket } from '../limits/connection-gate.ts';
 import { ClientSession } from './client-session.ts';
 import type { HandedOverSession, ResumptionPeers } from './hand-over.ts';
 import { parseJid } from '../jid/jid.ts';
@@ -26,8 +25,7 @@ export class C2sService {
   /** every session not yet ended, attached to a connection or waiting for its client to resume */
   readonly sessions = new Set<ClientSession>();
   readonly budget: OutputBudget;
-  /** admission tickets (src/limits) of open connections; those still unauthenticated are checked each sweep */
-  #tickets = new Map<C2sConnection, Ticket>();
+  /** open connections still unauthenticated, checked each sweep */
   #unauthenticated = new Set<C2sConnection>();
   #context: C2sContext;
   #listeners: Listener[] = [];
@@ -65,7 +63,7 @@ export class C2sService {
       for (const connection of this.#unauthenticated) {
         if (!connection.authenticated) continue;
         this.#unauthenticated.delete(connection);
-        this.#tickets.get(connection)?.authenticated();
+        connection.admission.authenticated();
       }
     }, SWEEP_INTERVAL_MS);
     this.#sweeper.unref();
@@ -93,8 +91,7 @@ export class C2sService {
   #forget = (closed: C2sConnection): void => {
     this.connections.delete(closed);
     this.#unauthenticated.delete(closed);
-    this.#tickets.get(closed)?.release();
-    this.#tickets.delete(closed);
+    closed.admission.release();
   };
 
   #acceptFailed = (error: NodeJS.ErrnoException): void => this.#context.limits.acceptFailed('c2s', error);
@@ -159,9 +156,8 @@ export class C2sService {
     const ticket = this.#context.limits.admit('c2s', socket);
     if (!ticket) return undefined;
     socket.setNoDelay(true);
-    const connection = new C2sConnection(socket, this.#context, this.#forget);
+    const connection = new C2sConnection(socket, this.#context, this.#forget, ticket);
     this.connections.add(connection);
-    this.#tickets.set(connection, ticket);
     this.#unauthenticated.add(connection);
     return connection;
   }

@@ -12,6 +12,10 @@ const LOW_64 = (1n << 64n) - 1n;
 export function addressKey(text: string): string {
   const address = parseIpAddress(text);
   if (address === undefined) return text;
-  if (address.family === 4) return formatIp(address);
+  if (address.family === 4) {
+    const key = formatIp(address);
+    // The socket's own string when it is the key already: an open connection keeps its key.
+    return key === text ? text : key;
+  }
   return `${formatIp({ family: 6, value: address.value & ~LOW_64 })}/64`;
 }
