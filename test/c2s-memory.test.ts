@@ -133,6 +133,26 @@ describe('memory bounds and paced delivery', () => {
     for (const client of [...victims.map((victim) => victim.client), flooder, bystander]) client.close();
   });
 
+  test('an idle client stream keeps no parser; it reads on, mid-stanza too, when its client speaks again', async () => {
+    const { client: reader, jid: readerJid } = await login(server, { username: 'reader', password: 'secret', resource: 'idle' });
+    const { client: sender } = await login(server, { username: 'sender', password: 'secret', resource: 'idle' });
+    const streamOf = (jid: string) => [...server.server.c2s.connections].find((connection) => connection.session?.jid.toString() === jid)!.stream;
+    // The listener's sweep parks the parser of a stream that read nothing for a second.
+    await until(() => streamOf(readerJid).parserParked, 'the idle stream parked its parser', 10_000);
+    const message = `<message to='${readerJid}' type='chat' id='after-idle'><body>still here</body></message>`;
+    sender.send(message);
+    await reader.waitFor(/id=["']after-idle["'][^]*still here/);
+    // A stanza split across reads, with a pause long enough for a sweep in between, is read whole.
+    reader.send("<iq type='get' id='split' to='localhost'><ping xmlns='urn:");
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    assert.equal(streamOf(readerJid).parserParked, false, 'a stream inside a stanza keeps its parser');
+    reader.send("xmpp:ping'/></iq>");
+    await reader.waitFor(/id=["']split["'][^]*type=["']result["']|type=["']result["'][^]*id=["']split["']/);
+    assert.doesNotMatch(reader.received, /stream:error/);
+    reader.close();
+    sender.close();
+  });
+
   test('1,000 offline messages of 20 KB reach a slow reader whole and in order', async () => {
     const total = 1000;
     for (let n = 0; n < total; n++) await storeOffline(server, 'reader', n, 20_000);

@@ -195,10 +195,12 @@ export class C2sConnection implements SessionTransport, XmlStreamHandlers {
    * Called by the listener's sweeper: ends connections that took too long to authenticate, and
    * finds clients whose network is gone. A bound client silent for `keepalive.interval` seconds
    * is asked to answer (<r/> with stream management, else an XEP-0199 ping); one still silent
-   * `keepalive.timeout` seconds later is dropped (its session may still be resumed).
+   * `keepalive.timeout` seconds later is dropped (its session may still be resumed). A stream
+   * that read nothing for a while parks its parser (src/net/xml-stream.ts).
    */
   checkTimeouts(now: number): void {
     if (this.stream.closing) return;
+    this.stream.parkParserIfIdle(now);
     const config = this.#context.config;
     if (!this.authenticated) {
       if (now - this.connectedAt > config.pre_auth_timeout * 1000) this.#streamError('connection-timeout', `not authenticated within ${config.pre_auth_timeout} s`);

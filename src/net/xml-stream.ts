@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { connect as tlsConnect, TLSSocket, type ConnectionOptions, type TlsOptions } from 'node:tls';
 import type { ParserLimits } from '../config/types.ts';
 import { Element, NS_CLIENT, NS_STREAMS } from '../xml/element.ts';
-import { XmlStreamParser, type NamespaceDeclarations, type StreamParserHandlers, type XmlStreamError } from '../xml/parser.ts';
+import { XmlStreamParser, type NamespaceDeclarations, type ParkedParser, type StreamParserHandlers, type XmlStreamError } from '../xml/parser.ts';
 import { escapeAttr, serialize } from '../xml/serialize.ts';
 import { ReadThrottle, type ReadRate } from './read-throttle.ts';
 import { NS_STREAM_ERRORS, type StreamErrorCondition } from './stream-errors.ts';
@@ -85,13 +85,17 @@ export function newStreamId(): string {
 const STREAM_OF = Symbol('trellis.xmlStream');
 type StreamSocket = Socket & { [STREAM_OF]?: XmlStream };
 
+/** how long a stream reads nothing before its parser is parked (`parkParserIfIdle`) */
+const PARK_PARSER_AFTER_MS = 1000;
+
 export class XmlStream {
   socket: Socket;
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly options: XmlStreamOptions;
   #handlers: XmlStreamHandlers;
-  #parser: XmlStreamParser;
+  /** the parser, or what it needs to go on while the stream is idle (`parkParserIfIdle`) */
+  #parser: XmlStreamParser | ParkedParser;
   #headerSent = false;
   /** XML written during this turn of the event loop, not yet handed to the socket */
   #pending = '';
@@ -152,7 +156,7 @@ export class XmlStream {
     this.bytesIn += chunk.length;
     this.lastActivity = Date.now();
     if (this.#closed) return;
-    this.#parser.write(chunk);
+    this.#activeParser().write(chunk);
     const throttle = this.#throttle ?? this.#throttleIfDue(chunk.length, 0);
     if (throttle) this.#pauseFor(throttle.bytes.take(chunk.length, this.lastActivity));
   }
@@ -315,7 +319,7 @@ export class XmlStream {
     this.#closed = true;
     this.#closing = true;
     clearTimeout(this.#closeTimer);
-    this.#parser.end();
+    if (this.#parser instanceof XmlStreamParser) this.#parser.end();
     this.socket.destroy();
     this.#handlers.socketClosed(error);
   }
@@ -344,12 +348,33 @@ export class XmlStream {
   /** Prepares for the peer's new stream header (RFC 6120 section 4.3.3), under new parser limits when given. */
   restart(limits?: ParserLimits): void {
     this.#headerSent = false;
-    this.#parser.reset(limits);
+    this.#activeParser().reset(limits);
   }
 
   /** Applies new parser limits from the next stanza on, without a stream restart. */
   setLimits(limits: ParserLimits): void {
-    this.#parser.setLimits(limits);
+    this.#activeParser().setLimits(limits);
+  }
+
+  /**
+   * An idle stream between two stanzas keeps what its parser needs to go on (a few fields)
+   * instead of the parser (about 400 bytes), and makes a new one when bytes arrive: most
+   * client streams are idle most of the time. Called by the owner's periodic sweep.
+   */
+  parkParserIfIdle(now: number): void {
+    if (!(this.#parser instanceof XmlStreamParser) || this.#closed || now - this.lastActivity < PARK_PARSER_AFTER_MS) return;
+    this.#parser = this.#parser.park() ?? this.#parser;
+  }
+
+  /** the parser is parked (`parkParserIfIdle`) */
+  get parserParked(): boolean {
+    return !(this.#parser instanceof XmlStreamParser);
+  }
+
+  #activeParser(): XmlStreamParser {
+    const parser = this.#parser;
+    if (parser instanceof XmlStreamParser) return parser;
+    return (this.#parser = XmlStreamParser.resume(new ParserEvents(this, this.#handlers), parser));
   }
 
   /**

@@ -2,7 +2,7 @@
 
 import type { ParserLimits } from '../config/types.ts';
 import type { Element } from './element.ts';
-import { XmlStreamParser, type NamespaceDeclarations, type XmlStreamError } from './parser.ts';
+import { XmlStreamParser, type NamespaceDeclarations, type StreamParserHandlers, type XmlStreamError } from './parser.ts';
 
 export const LIMITS: ParserLimits = {
   max_stanza_bytes: 262144,
@@ -23,6 +23,8 @@ export interface Outcome {
   whitespace: number;
   errors: XmlStreamError[];
   parser: XmlStreamParser;
+  /** what the parser reports to, for a parser that goes on with its stream (XmlStreamParser.resume) */
+  handlers: StreamParserHandlers;
 }
 
 export interface RunOptions {
@@ -33,21 +35,19 @@ export interface RunOptions {
 }
 
 export function newParser(options: RunOptions = {}): Outcome {
-  const outcome: Omit<Outcome, 'parser'> = { roots: [], declarations: [], stanzas: [], closes: 0, whitespace: 0, errors: [] };
-  const parser = new XmlStreamParser(
-    {
-      streamOpen: (root, declarations) => {
-        outcome.roots.push(root);
-        outcome.declarations.push(declarations);
-      },
-      stanza: (element) => outcome.stanzas.push(element),
-      streamClose: () => outcome.closes++,
-      whitespace: () => outcome.whitespace++,
-      error: (error) => outcome.errors.push(error),
+  const outcome: Omit<Outcome, 'parser' | 'handlers'> = { roots: [], declarations: [], stanzas: [], closes: 0, whitespace: 0, errors: [] };
+  const handlers: StreamParserHandlers = {
+    streamOpen: (root, declarations) => {
+      outcome.roots.push(root);
+      outcome.declarations.push(declarations);
     },
-    { limits: { ...LIMITS, ...options.limits }, contentNamespace: options.contentNamespace },
-  );
-  return Object.assign(outcome, { parser });
+    stanza: (element) => outcome.stanzas.push(element),
+    streamClose: () => outcome.closes++,
+    whitespace: () => outcome.whitespace++,
+    error: (error) => outcome.errors.push(error),
+  };
+  const parser = new XmlStreamParser(handlers, { limits: { ...LIMITS, ...options.limits }, contentNamespace: options.contentNamespace });
+  return Object.assign(outcome, { parser, handlers });
 }
 
 export function feed(parser: XmlStreamParser, input: string | Uint8Array, chunkSize = Number.POSITIVE_INFINITY): void {

@@ -142,7 +142,7 @@ function withinModel(element: Element, limits: ParserLimits, parentNs: string = 
 
 /** A parser that restarts (as after STARTTLS or SASL) when a stanza named `restart` ends. */
 function parseRestarting(chunks: Uint8Array[], limits?: Partial<ParserLimits>): Outcome {
-  const outcome: Outcome = { roots: [], declarations: [], stanzas: [], closes: 0, whitespace: 0, errors: [], parser: undefined! };
+  const outcome: Outcome = { roots: [], declarations: [], stanzas: [], closes: 0, whitespace: 0, errors: [], parser: undefined!, handlers: undefined! };
   const parser = new XmlStreamParser(
     {
       streamOpen: (root) => outcome.roots.push(root),

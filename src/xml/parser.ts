@@ -118,6 +118,18 @@ function returnScratch(scratch: Scratch): void {
   if (sparePool.length < MAX_SPARE_SCRATCH) sparePool.push(scratch);
 }
 
+/**
+ * What a parser between stanzas needs to go on with its stream: its limits and the root's name
+ * and namespace frame. An idle stream keeps this instead of its parser (`park`, `resume`).
+ */
+export interface ParkedParser {
+  readonly limits: ParserLimits;
+  readonly contentNamespace: string | undefined;
+  readonly rootName: string;
+  readonly rootDefault: string;
+  readonly rootPrefixes: ReadonlyMap<string, string>;
+}
+
 export class XmlStreamParser {
   private readonly handlers: StreamParserHandlers;
   private limits: ParserLimits;
@@ -204,6 +216,34 @@ export class XmlStreamParser {
     this.base += scanEnd;
     if (tail > 0) this.carry = bytes.slice(end);
     if (this.state === S_MISC) this.releaseScratch();
+  }
+
+  /**
+   * What this parser needs to go on later, when it stands between two stanzas with nothing
+   * held back (no partial tag or character); undefined anywhere else. The parser is not to be
+   * used after a park that returned something: `resume` makes its successor.
+   */
+  park(): ParkedParser | undefined {
+    if (this.state !== S_MISC || this.depth !== 1 || this.carry !== undefined || this.scratch !== undefined || this.skipLineFeed) return undefined;
+    return {
+      limits: this.limits,
+      contentNamespace: this.contentNamespace,
+      rootName: this.rootName,
+      rootDefault: this.scopes.rootDefaultNamespace,
+      rootPrefixes: this.scopes.rootPrefixMap,
+    };
+  }
+
+  /** A parser that goes on with a parked one's stream, between two stanzas. */
+  static resume(handlers: StreamParserHandlers, parked: ParkedParser): XmlStreamParser {
+    const parser = new XmlStreamParser(handlers, { limits: parked.limits, contentNamespace: parked.contentNamespace });
+    parser.atStreamStart = false;
+    parser.rootName = parked.rootName;
+    parser.depth = 1;
+    parser.limitEnd = NO_LIMIT;
+    parser.limitIsHeader = false;
+    parser.scopes.enterRoot(parked.rootDefault, parked.rootPrefixes);
+    return parser;
   }
 
   private releaseScratch(): void {

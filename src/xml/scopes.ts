@@ -163,6 +163,23 @@ export class NamespaceScopes {
     this.depth--;
   }
 
+  /** The root's default namespace, inside the root (for a parser that parks, parser.ts). */
+  get rootDefaultNamespace(): string {
+    return this.rootDefault;
+  }
+
+  /** The root's prefix bindings, inside the root. */
+  get rootPrefixMap(): ReadonlyMap<string, string> {
+    return this.rootPrefixes;
+  }
+
+  /** Enters a root opened by a parser before this one (parser.ts, `resume`). */
+  enterRoot(defaultNs: string, prefixes: ReadonlyMap<string, string>): void {
+    this.depth = 1;
+    this.rootDefault = defaultNs;
+    this.rootPrefixes = prefixes;
+  }
+
   private fail(message: string): undefined {
     this.error = message;
     return undefined;
