@@ -28,7 +28,7 @@ export interface QuietHeapOptions {
   grownByBytes: number;
 }
 
-export const QUIET_HEAP_DEFAULTS: QuietHeapOptions = {
+const QUIET_HEAP_DEFAULTS: QuietHeapOptions = {
   quietBelowShare: 0.05,
   quietForMs: 3000,
   grownByBytes: 16 * 1024 * 1024,

@@ -31,9 +31,8 @@ export class PresenceBroadcast {
     const initial = !session.im.available;
     const attrs: Record<string, string> = { ...stanza.attrs, from: session.jid.toString() };
     delete attrs.to;
-    const current = stanza.clone();
-    current.attrs = attrs;
-    // Kept for the session's lifetime, as its text (src/router/sessions.ts).
+    const current = new Element(stanza.name, stanza.xmlns, attrs, stanza.children);
+    // Kept for the session's lifetime as its text (src/router/sessions.ts), so no copy of the elements is needed.
     session.im.presence = current;
     session.im.priority = priority;
     const user = session.jid.bare();
