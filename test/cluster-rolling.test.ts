@@ -20,7 +20,8 @@ function numbers(received: string): number[] {
 describe('a rolling restart of three nodes', () => {
   const running = runningCluster(3, TIMINGS, ['alice', 'bob'], [['alice', 'bob']]);
 
-  test('each node stopped cleanly and started again in turn, while messages flow: every one arrives, once', async () => {
+  // The timeout ends a step that never returns: the test fails, and the hooks kill the nodes and close the clients.
+  test('each node stopped cleanly and started again in turn, while messages flow: every one arrives, once', { timeout: 120_000 }, async (t) => {
     const cluster = running.cluster();
     let alice = await running.connect(0, 'alice', 'desk');
     const bobs: RawClient[] = [await running.connect(1, 'bob', 'phone')];
@@ -28,6 +29,8 @@ describe('a rolling restart of three nodes', () => {
 
     let sent = 0;
     let sending = true;
+    // A failure below must stop the senders too: their 10 ms timers would keep this process alive for ever.
+    t.after(() => (sending = false));
     const sender = (async () => {
       while (sending) {
         sent++;

@@ -4,7 +4,7 @@
  * own config file, data directory and client port, the certificate the first node generated
  * copied to the others before they start, accounts and rosters written before the first start.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,6 +24,9 @@ const TRELLIS = join(import.meta.dirname, '..', '..', 'bin', 'trellis');
 const DOC = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'cluster.md'), 'utf8');
 /** docs/cluster.md's example configuration set, by name */
 const EXAMPLES = new Map([...DOC.matchAll(/```yaml\n# example: ([\w-]+)\n([\s\S]*?)```/g)].map((match) => [match[1]!, match[2]!]));
+/** how long a node may take to listen, and to exit once signalled, before the test stops waiting for it */
+const START_MS = 20_000;
+const EXIT_MS = 15_000;
 
 export interface ClusterTimings {
   heartbeat_interval_ms: number;
@@ -62,11 +65,22 @@ export class TestCluster {
     const ports: number[] = [];
     for (let i = 0; i < nodes; i++) ports.push(await freePort());
     const cluster = new TestCluster(dir, ports, options);
-    for (let i = 0; i < nodes; i++) await writeFile(cluster.configFile(i), cluster.#config(i, postgresUrl, redisUrl, timings));
-    const config = await loadConfig(cluster.configFile(0));
+    try {
+      for (let i = 0; i < nodes; i++) await writeFile(cluster.configFile(i), cluster.#config(i, postgresUrl, redisUrl, timings));
+      await cluster.#writeAccounts(users, contacts);
+    } catch (error) {
+      // No caller holds the cluster yet to remove it.
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    }
+    return cluster;
+  }
+
+  async #writeAccounts(users: string[], contacts: [string, string][]): Promise<void> {
+    const config = await loadConfig(this.configFile(0));
     const storage = await openStorage(config.storage, config.data_dir);
     try {
-      const domain = cluster.domain;
+      const domain = this.domain;
       for (const user of users) await storage.accounts.create(domain, user, makeStoredCredentials(PASSWORD, 4096));
       for (const [a, b] of contacts) {
         for (const [user, contact] of [[a, b], [b, a]] as const) {
@@ -76,7 +90,6 @@ export class TestCluster {
     } finally {
       await storage.close();
     }
-    return cluster;
   }
 
   dataDir(node: number): string {
@@ -130,7 +143,11 @@ ${this.#options.extraYaml ?? ''}`;
     return { port: this.ports[node]!, certificateFile: (domain: string) => join(this.dataDir(node), 'certs', `${domain}.crt`) } as Partial<TestServer> as TestServer;
   }
 
-  /** Runs node `node` and resolves once it accepts client connections (it joined the cluster before listening). */
+  /**
+   * Runs node `node` and resolves once it listens for clients itself (it joined the cluster before
+   * listening). The port merely accepting is not enough: it was free between freePort() and the
+   * node binding it, so another process may hold it, and this node then exits on EADDRINUSE.
+   */
   async start(node: number): Promise<ServerProcess> {
     const port = this.ports[node]!;
     // Every node presents the same certificate for the domain: the one the first node made.
@@ -142,40 +159,108 @@ ${this.#options.extraYaml ?? ''}`;
     child.stderr!.on('data', collect);
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     const started: ServerProcess = { child, exited, output: () => output };
+    // Registered before waiting, so that remove() kills it whatever happens next.
     this.#processes.set(node, started);
-    const deadline = Date.now() + 20_000;
-    while (!(await accepts(port))) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`node ${node + 1} exited (${child.exitCode ?? child.signalCode}): ${output}`);
-      if (Date.now() > deadline) throw new Error(`node ${node + 1} did not listen on ${port} within 20 s: ${output}`);
+    spawned.add(child);
+    installExitHook();
+    void exited.then(() => spawned.delete(child));
+    const deadline = Date.now() + START_MS;
+    while (!(await accepts(port)) || !listensOn(child.pid!, port)) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${this.#describe(node)} exited before listening on ${port}`);
+      if (Date.now() > deadline) throw new Error(`${this.#describe(node)} did not listen on ${port} within ${START_MS / 1000} s`);
       await sleep(50);
     }
     return started;
+  }
+
+  /** The node, its process and how it ended, with the tail of its log: what a failure about it should say. */
+  #describe(node: number): string {
+    const started = this.#processes.get(node);
+    if (!started) return `node ${node + 1} (not running)`;
+    const { child } = started;
+    const state = child.exitCode !== null || child.signalCode !== null ? `exited ${child.exitCode ?? child.signalCode}` : 'running';
+    return `node ${node + 1} (pid ${child.pid}, ${state}; its log ends:\n${started.output().slice(-2000) || '(nothing)'}\n)`;
   }
 
   process(node: number): ServerProcess | undefined {
     return this.#processes.get(node);
   }
 
-  /** Kills node `node` with `signal` and waits for it to exit. */
+  /**
+   * Kills node `node` with `signal` and waits for it to exit. One still running after EXIT_MS
+   * (a clean stop that never ends) is killed with SIGKILL and the test fails, rather than waiting
+   * for ever. It stays known to remove() until it exited.
+   */
   async kill(node: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const running = this.#processes.get(node);
     if (!running) return;
-    this.#processes.delete(node);
     running.child.kill(signal);
-    await running.exited;
+    const stopped = await exitsWithin(running, EXIT_MS);
+    const stuck = stopped ? undefined : this.#describe(node);
+    if (!stopped) {
+      running.child.kill('SIGKILL');
+      await running.exited;
+    }
+    if (this.#processes.get(node) === running) this.#processes.delete(node);
+    if (stuck) throw new Error(`${stuck} did not exit within ${EXIT_MS / 1000} s of ${signal}; killed`);
   }
 
-  /** Logs `user` in on node `node` with `resource` and sends initial presence. */
+  /** Logs `user` in on node `node` with `resource` and sends initial presence; a failure names the node and ends with its log. */
   async login(node: number, user: string, resource: string): Promise<RawClient> {
-    const { client } = await login(this.target(node), { username: user, password: PASSWORD, resource, domain: this.domain });
-    client.send('<presence/>');
-    return client;
+    try {
+      const { client } = await login(this.target(node), { username: user, password: PASSWORD, resource, domain: this.domain });
+      client.send('<presence/>');
+      return client;
+    } catch (error) {
+      throw new Error(`${user}/${resource} could not log in on ${this.#describe(node)}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
   }
 
-  /** Kills every node and removes the directory. */
+  /** Kills every node and removes the directory (also when a kill failed). */
   async remove(): Promise<void> {
-    for (const node of [...this.#processes.keys()]) await this.kill(node);
-    await rm(this.dir, { recursive: true, force: true });
+    try {
+      await Promise.all([...this.#processes.keys()].map((node) => this.kill(node)));
+    } finally {
+      await rm(this.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Whether `started` exits within `ms`; the timer is cleared either way, so it keeps nothing alive. */
+async function exitsWithin(started: ServerProcess, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([started.exited.then(() => true as const), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Whether process `pid` itself has a socket listening on TCP port `port` (ss(8) names each listener's process). */
+function listensOn(pid: number, port: number): boolean {
+  const result = spawnSync('ss', ['-ltnpH', `( sport = :${port} )`], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`ss failed: ${result.error?.message ?? result.stderr}`);
+  return result.stdout.includes(`pid=${pid},`);
+}
+
+// Nodes still running when this process ends (a hook that never ran, an interrupted run) are
+// killed here, as support/redis.ts does with its servers: otherwise they outlive the test run.
+const spawned = new Set<ChildProcess>();
+let hooked = false;
+
+function installExitHook(): void {
+  if (hooked) return;
+  hooked = true;
+  const killAll = (): void => {
+    for (const child of spawned) child.kill('SIGKILL');
+  };
+  process.on('exit', killAll);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      killAll();
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    });
   }
 }
 
@@ -211,11 +296,18 @@ export function runningCluster(nodes: number, timings: ClusterTimings, users: st
     cluster = await TestCluster.create(nodes, postgres.url, redis.url, timings, users, contacts, options);
     for (let node = 0; node < nodes; node++) await cluster.start(node);
   });
+  // Each step runs even when one before it failed: a node left running, or Redis or PostgreSQL, keeps this test process alive.
   after(async () => {
     for (const client of clients) client.close();
-    await cluster?.remove();
-    await redis?.remove();
-    await postgres?.stop();
+    try {
+      await cluster?.remove();
+    } finally {
+      try {
+        await redis?.remove();
+      } finally {
+        await postgres?.stop();
+      }
+    }
   });
   return {
     cluster: () => cluster!,

@@ -20,20 +20,32 @@ export interface LoginOptions {
 /** Negotiates STARTTLS and returns the client at the post-TLS stream features. */
 export async function connectTls(server: TestServer, domain = 'localhost'): Promise<RawClient> {
   const client = await RawClient.connect(server.port);
-  client.send(streamHeader(domain));
-  await client.waitFor('</stream:features>');
-  client.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-  await client.waitFor('<proceed');
-  await client.startTls(readFileSync(server.certificateFile(domain)), domain);
-  client.send(streamHeader(domain));
-  await client.waitFor('</stream:features>');
-  return client;
+  return closedOnFailure(client, async () => {
+    client.send(streamHeader(domain));
+    await client.waitFor('</stream:features>');
+    client.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    await client.waitFor('<proceed');
+    await client.startTls(readFileSync(server.certificateFile(domain)), domain);
+    client.send(streamHeader(domain));
+    await client.waitFor('</stream:features>');
+    return client;
+  });
 }
 
 /** Logs in and binds a resource; returns the client and the bound full JID. */
 export async function login(server: TestServer, options: LoginOptions): Promise<{ client: RawClient; jid: string }> {
   const client = await connectTls(server, options.domain ?? 'localhost');
-  return { client, jid: await authenticate(client, options) };
+  return closedOnFailure(client, async () => ({ client, jid: await authenticate(client, options) }));
+}
+
+/** Runs `steps` on `client`, closing it when they fail: the caller never gets it, so nobody else would. */
+async function closedOnFailure<T>(client: RawClient, steps: () => Promise<T>): Promise<T> {
+  try {
+    return await steps();
+  } catch (error) {
+    client.close();
+    throw error;
+  }
 }
 
 /** SCRAM and resource binding on a client that has its stream features; returns the bound JID ('' when not binding). */
