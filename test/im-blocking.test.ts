@@ -110,6 +110,8 @@ describe('blocking command (XEP-0191)', () => {
     for (const client of [aliceOne, aliceTwo, bob]) client.clear();
     bob.send("<presence to='alice@localhost'/>");
     bob.send("<presence to='alice@localhost/one' type='subscribe'/>");
+    // Bob's broadcast to his contacts, which settles without waiting for anyone unblocked.
+    bob.send('<presence><status>broadcast while blocked</status></presence>');
     bob.send("<message to='alice@localhost' type='chat' id='blocked-bare'><body>let me in</body></message>");
     bob.send("<message to='alice@localhost/one' type='chat' id='blocked-full'><body>let me in too</body></message>");
     assert.match(await messageError(bob, 'blocked-bare'), /<service-unavailable /);

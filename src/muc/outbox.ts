@@ -7,6 +7,7 @@
  * wait, so that a burst of entries into a large room (each one a presence to and from every
  * occupant) is paced by the routing instead of overflowing the queue.
  */
+import { tryParseJid, type Jid } from '../jid/jid.ts';
 import type { Router } from '../router/router.ts';
 import type { Logger } from '../util/log.ts';
 import type { Element } from '../xml/element.ts';
@@ -96,13 +97,16 @@ export class Outbox {
           this.#head = 0;
         }
         const count = entry.recipients?.length ?? 1;
+        // The copies differ only in their `to`: their sender is read once.
+        let from: Jid | undefined;
         for (let index = 0; index < count; index++) {
           const stanza = entry.recipients ? entry.copies.to(entry.recipients[index]!) : entry.stanza;
+          from ??= tryParseJid(stanza.attrs.from ?? '');
           this.#waiting--;
           try {
             // Stanzas from a room leave as any server-generated stanza does: to a local session
             // (at once, when its host's features need not wait), or through the router to anywhere.
-            if (!this.#router.deliverNow(stanza)) await this.#router.route(stanza, { kind: 'local' });
+            if (from === undefined || !this.#router.deliverNow(stanza, from)) await this.#router.route(stanza, { kind: 'local' });
           } catch (error) {
             this.#logger.error('routing a group-chat stanza failed', { error: error instanceof Error ? error.message : String(error), to: stanza.attrs.to });
           }

@@ -117,22 +117,24 @@ export class Router {
   }
 
   /**
-   * Delivers a stanza the server generated (a copy of a room's broadcast) at once, when its
-   * addressee is a bound resource of a hosted domain whose features settle it without waiting
-   * (`EventBus.decide`): the same rules as `route`, with no promise per copy when a room of a
-   * thousand occupants broadcasts. Returns false when it must go through `route` instead:
-   * another server, a service host, no such resource, or a feature that has to look something up.
+   * Delivers a stanza the server generated (a copy of a room's or a user's presence broadcast)
+   * at once, when its addressee is a bound resource, or for presence an account, of a hosted
+   * domain whose features settle it without waiting (`EventBus.decide`): the same rules as
+   * `route`, with no promise per copy when a room of a thousand occupants or a user with a
+   * thousand contacts broadcasts. `from` is the stanza's `from`, parsed once by the caller for all
+   * its copies. Returns false when it must go through `route` instead: another server, a service
+   * host, a message to an account, or a feature that has to look something up.
    */
-  deliverNow(stanza: Element): boolean {
+  deliverNow(stanza: Element, from: Jid): boolean {
     const kind = stanza.name;
     if (kind !== 'message' && kind !== 'presence') return false;
     const to = tryParseJid(stanza.attrs.to ?? '');
-    if (to?.resource === undefined) return false;
+    if (to === undefined || to.local === undefined || (to.resource === undefined && kind === 'message')) return false;
     const host = this.hosts.get(to.domain);
     if (!host || host.service !== undefined) return false;
-    const from = tryParseJid(stanza.attrs.from ?? '');
-    if (!from) return false;
-    return host.events.decide(`${kind}/full`, { stanza, from, to, host }) === true;
+    if (!host.events.decide(`${kind}/${to.resource === undefined ? 'bare' : 'full'}`, { stanza, from, to, host })) return false;
+    this.traffic.received.add('local', stanzaKind(kind));
+    return true;
   }
 
   /**

@@ -37,10 +37,14 @@ export class PresenceBroadcast {
     session.im.priority = priority;
     const user = session.jid.bare();
     // One serialization for every contact: each gets a copy with its own `to` (src/xml/stanza-copies.ts),
-    // which its sessions write as it is. The copies go out together; each contact gets one.
+    // which its sessions write as it is. A contact of this server whose features need not wait
+    // gets it at once; the copies the router has to take go out together. Each contact gets one.
     const copies = new StanzaCopies(current);
     const routed: Promise<void>[] = [];
-    for (const contact of await this.#rosters.presenceSubscribers(user)) routed.push(this.#route(copies.to(contact)));
+    for (const contact of await this.#rosters.presenceSubscribers(user)) {
+      const copy = copies.to(contact);
+      if (!this.#router.deliverNow(copy, session.jid)) routed.push(this.#route(copy));
+    }
     await Promise.all(routed);
     // RFC 6121 section 4.2.2 and 4.4.2: the user's available resources, the sender included.
     for (const resource of this.#router.sessions.availableResourcesOf(user)) {

@@ -49,30 +49,30 @@ export const presenceModule: FeatureModule = ({ host, router, storage }) => {
     return false;
   });
 
+  // Available and unavailable presence arriving for an account of this host settle at once
+  // (RFC 6121 sections 8.5.2.1.1 and 8.5.3.1): to every available resource of the account, or to
+  // the one addressed (dropped when it is gone). So a broadcast to a thousand contacts needs no
+  // promise per contact (broadcast.ts, Router.deliverNow).
+  const deliverAtOnce = ({ stanza, to }: StanzaEvent): true | undefined => {
+    const type = stanza.attrs.type;
+    if (type !== undefined && type !== 'unavailable') return undefined;
+    if (to.resource !== undefined) router.sessions.get(to)?.send(stanza);
+    else for (const session of router.sessions.availableResourcesOf(to)) session.send(stanza);
+    return true;
+  };
   // Presence arriving for an account of this host, from a local user or another server.
-  const inbound = async ({ stanza, from, to }: StanzaEvent): Promise<boolean> => {
+  const inbound = async (event: StanzaEvent): Promise<boolean> => {
+    const { stanza, from, to } = event;
     const type = stanza.attrs.type;
     if (type === 'error') return false;
-    if (isSubscriptionType(type)) {
-      await subscriptions.inbound(to, from, type, stanza);
-    } else if (type === 'probe') {
-      await answerProbe(router, rosters, storage.accounts, to, from);
-    } else if (type === undefined || type === 'unavailable') {
-      // RFC 6121 sections 8.5.2.1.1 and 8.5.3.1: to every available resource, or to the one addressed.
-      const recipients = to.resource === undefined ? router.sessions.availableResourcesOf(to) : [router.sessions.get(to)];
-      for (const session of recipients) session?.send(stanza);
-    }
+    if (deliverAtOnce(event)) return true;
+    if (isSubscriptionType(type)) await subscriptions.inbound(to, from, type, stanza);
+    else if (type === 'probe') await answerProbe(router, rosters, storage.accounts, to, from);
     // Any other type is not presence this server understands: dropped (RFC 6121 section 4.7.1).
     return true;
   };
-  host.events.on('presence/bare', inbound);
-  // Available and unavailable presence to a resource settle at once: delivered, or dropped when it is gone.
-  host.events.on('presence/full', inbound, 0, ({ stanza, to }) => {
-    const type = stanza.attrs.type;
-    if (type !== undefined && type !== 'unavailable') return undefined;
-    router.sessions.get(to)?.send(stanza);
-    return true;
-  });
+  host.events.on('presence/bare', inbound, 0, deliverAtOnce);
+  host.events.on('presence/full', inbound, 0, deliverAtOnce);
 
   // RFC 6121 section 3.1.3: requests that waited are delivered when the user becomes available.
   host.events.on('session/available', async ({ session }) => {
