@@ -24,8 +24,8 @@ const NO_CONTEXT = Buffer.alloc(0);
 
 /** The bindings of the server end of a TLS connection; none when the handshake is not done. */
 export function serverChannelBindings(socket: TLSSocket): ChannelBindings {
-  const found = new Map<ChannelBindingType, () => Buffer>();
-  const unadvertised = new Map<ChannelBindingType, () => Buffer>();
+  const found = new Map<ChannelBindingType, () => Buffer | undefined>();
+  const unadvertised = new Map<ChannelBindingType, () => Buffer | undefined>();
   // RFC 5929 section 3.1: tls-unique is the first Finished message of the latest handshake: the
   // client's in a full handshake, ours in a resumed one. RFC 9266 leaves it undefined for
   // TLS 1.3, where it is not advertised; COMPAT(slixmpp): slixmpp binds with nothing else and
@@ -34,8 +34,10 @@ export function serverChannelBindings(socket: TLSSocket): ChannelBindings {
   (socket.getProtocol() === 'TLSv1.3' ? unadvertised : found).set('tls-unique', unique);
   // RFC 9266 section 3: tls-exporter is only defined for TLS 1.3 (or 1.2 with extended master secret, which Node cannot tell).
   if (socket.getProtocol() === 'TLSv1.3') found.set('tls-exporter', () => socket.exportKeyingMaterial(EXPORTER_BYTES, EXPORTER_LABEL, NO_CONTEXT));
-  const endPoint = ownEndPoint(socket);
-  if (endPoint) found.set('tls-server-end-point', () => endPoint);
+  // A server end of TLS here always presents a certificate (there are no PSK or anonymous
+  // suites), so the type is offered; its hash is worked out when a client binds to it, which
+  // spares the other logins a parse of the certificate.
+  found.set('tls-server-end-point', () => ownEndPoint(socket));
   return bindingsFrom(found, unadvertised);
 }
 
@@ -66,7 +68,7 @@ export function clientChannelBindings(socket: TLSSocket): ChannelBindings {
   return bindingsFrom(found);
 }
 
-function bindingsFrom(found: Map<ChannelBindingType, () => Buffer>, unadvertised = new Map<ChannelBindingType, () => Buffer>()): ChannelBindings {
+function bindingsFrom(found: Map<ChannelBindingType, () => Buffer | undefined>, unadvertised = new Map<ChannelBindingType, () => Buffer | undefined>()): ChannelBindings {
   return {
     types: [...found.keys()],
     data(type) {
