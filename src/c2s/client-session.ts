@@ -77,8 +77,11 @@ export class ClientSession implements BoundSession, ImStateOwner {
   readonly jid: Jid;
   readonly im: SessionImState;
   readonly boundAt = Date.now();
-  /** true while messages for this resource are queued in offline storage, so new ones go there too and keep their order */
-  offlineBacklog = false;
+  /** see offlineBacklog */
+  #offlineBacklog = false;
+  /** messages that came while the offline backlog was delivered, in arrival order, held within the output budget */
+  #behindBacklog: { element: Element; xml: string }[] = [];
+  #behindBacklogChars = 0;
   #context: ClientSessionContext;
   #transport: SessionTransport | undefined;
   /** the connection that carried the session last (its written offset stays readable after it closed) */
@@ -155,6 +158,23 @@ export class ClientSession implements BoundSession, ImStateOwner {
     return this.#inactive;
   }
 
+  /** true while messages for this resource wait in offline storage: new ones wait behind them, so order holds */
+  get offlineBacklog(): boolean {
+    return this.#offlineBacklog;
+  }
+
+  /** Set by the offline delivery (modules/offline); once it is done, what waited behind the backlog goes out, in order. */
+  set offlineBacklog(backlog: boolean) {
+    this.#offlineBacklog = backlog;
+    if (backlog) return;
+    const waiting = this.#behindBacklog.splice(0);
+    this.#behindBacklogChars = 0;
+    for (const { element, xml } of waiting) {
+      this.#context.budget.release(xml.length);
+      this.#deliver(element, xml);
+    }
+  }
+
   get streamManagementId(): string | undefined {
     return this.#sm?.id;
   }
@@ -177,9 +197,9 @@ export class ClientSession implements BoundSession, ImStateOwner {
 
   /** Queues a stanza for the client, or stores it offline when the session cannot take it now. */
   #deliver(stanza: Element, serialized?: string): void {
-    if (this.offlineBacklog && isStorableMessage(stanza)) return this.#spill(stanza);
     // A copy of a broadcast carries its XML, made once for all its recipients (src/xml/stanza-copies.ts).
     const xml = serialized ?? (stanza instanceof AddressedCopy ? stanza.xml : serialize(stanza, NS_CLIENT));
+    if (this.#offlineBacklog && isStorableMessage(stanza)) return this.#waitBehindBacklog(stanza, xml);
     if (!this.#context.budget.fits(this.#queue.chars, xml.length)) {
       this.#context.budget.overflows++;
       return this.#spill(stanza);
@@ -250,6 +270,36 @@ export class ClientSession implements BoundSession, ImStateOwner {
       this.#context.budget.release(held.xml.length);
       this.#deliver(held.element, held.xml);
     }
+  }
+
+  /**
+   * A message for a client that is being sent its stored messages follows them (XEP-0160
+   * section 2: in the order they arrived). It waits here, within the output budget, rather than
+   * in storage: the recipient is available, so it is delivered (RFC 6121 section 8.5.2.1.1), not
+   * subject to the offline quota, which is for a recipient who is away, and a backlog with
+   * messages coming faster than storage takes them one by one still ends. Past the budget it
+   * goes to storage, and what waits with it, where their arrival keeps them in order.
+   */
+  #waitBehindBacklog(stanza: Element, xml: string): void {
+    noteArrival(stanza, nextArrival());
+    if (this.#context.budget.fits(this.#queue.chars + this.#behindBacklogChars, xml.length)) {
+      this.#context.budget.take(xml.length);
+      this.#behindBacklogChars += xml.length;
+      this.#behindBacklog.push({ element: stanza, xml });
+      return;
+    }
+    this.#context.budget.overflows++;
+    this.#spillBehindBacklog();
+    this.#spill(stanza);
+  }
+
+  /** What waited behind the offline backlog goes to storage, in order. */
+  #spillBehindBacklog(): void {
+    for (const { element, xml } of this.#behindBacklog.splice(0)) {
+      this.#context.budget.release(xml.length);
+      this.#spill(element);
+    }
+    this.#behindBacklogChars = 0;
   }
 
   #spill(stanza: Element): void {
@@ -467,6 +517,7 @@ export class ClientSession implements BoundSession, ImStateOwner {
         this.#release(entry, written);
         if (!written && !entry.settle) this.#spill(entry.element);
       }
+      this.#spillBehindBacklog();
       this.#log('info', 'c2s session handed over to another node', { unacknowledged: state.unacknowledged.length, held: held.length, waiting: waiting.length });
       this.#context.ended(this);
       this.#markEnded();
@@ -562,6 +613,11 @@ export class ClientSession implements BoundSession, ImStateOwner {
       noteArrival(entry.element, entry.queuedAt);
       undelivered.push(entry.element);
     }
+    for (const { element, xml } of this.#behindBacklog.splice(0)) {
+      this.#context.budget.release(xml.length);
+      undelivered.push(element);
+    }
+    this.#behindBacklogChars = 0;
     await this.#spills;
     try {
       if (undelivered.length > 0) await this.#context.undelivered(this, undelivered);

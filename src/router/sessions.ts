@@ -56,7 +56,7 @@ export interface BoundSession {
    * session ended first.
    */
   sendTracked(stanza: Element): Promise<boolean>;
-  /** true while messages for this resource wait in offline storage: new ones join them there, so order holds */
+  /** true while messages for this resource wait in offline storage: new ones follow them, so order holds */
   offlineBacklog: boolean;
   /**
    * Settles once the messages this session is handing to offline storage are stored; undefined

@@ -6,8 +6,9 @@
  * Delivery is paced to what the client takes: a batch at a time, and a message leaves the store
  * only once the client has it (written to its socket, or acknowledged under stream management,
  * XEP-0198). A client that disconnects mid-way finds the rest at its next login. While a
- * backlog is delivered, new messages for that resource join the store behind it, so they keep
- * their order; a session whose output budget is spent sends its messages the same way.
+ * backlog is delivered, new messages for that resource wait behind it in its session (in the
+ * store past its output budget), so they keep their order; a session whose output budget is
+ * spent sends its messages to the store.
  */
 import { arrivalOf } from '../../router/arrival.ts';
 import type { BoundSession } from '../../router/sessions.ts';
