@@ -16,6 +16,7 @@ import { serialize } from '../xml/serialize.ts';
 import { AddressedCopy } from '../xml/stanza-copies.ts';
 import { OutboundQueue, type OutboundEntry } from './outbound-queue.ts';
 import type { OutputBudget } from '../net/output-budget.ts';
+import { BehindBacklog } from './behind-backlog.ts';
 import { ackElement, ackRequest, acknowledgedCount } from '../net/stream-management.ts';
 import { HeldStanzas, holdKey } from './client-state.ts';
 import type { HandedOverSession } from './hand-over.ts';
@@ -79,9 +80,8 @@ export class ClientSession implements BoundSession, ImStateOwner {
   readonly boundAt = Date.now();
   /** see offlineBacklog */
   #offlineBacklog = false;
-  /** messages that came while the offline backlog was delivered, in arrival order, held within the output budget */
-  #behindBacklog: { element: Element; xml: string }[] = [];
-  #behindBacklogChars = 0;
+  /** messages that came while the offline backlog was delivered */
+  readonly #behindBacklog: BehindBacklog;
   #context: ClientSessionContext;
   #transport: SessionTransport | undefined;
   /** the connection that carried the session last (its written offset stays readable after it closed) */
@@ -112,6 +112,7 @@ export class ClientSession implements BoundSession, ImStateOwner {
     this.#transport = transport;
     this.#lastTransport = transport;
     this.#context = context;
+    this.#behindBacklog = new BehindBacklog(context.budget);
     this.im = newImState(this);
     context.started(this);
   }
@@ -167,12 +168,7 @@ export class ClientSession implements BoundSession, ImStateOwner {
   set offlineBacklog(backlog: boolean) {
     this.#offlineBacklog = backlog;
     if (backlog) return;
-    const waiting = this.#behindBacklog.splice(0);
-    this.#behindBacklogChars = 0;
-    for (const { element, xml } of waiting) {
-      this.#context.budget.release(xml.length);
-      this.#deliver(element, xml);
-    }
+    for (const { element, xml } of this.#behindBacklog.drain()) this.#deliver(element, xml);
   }
 
   get streamManagementId(): string | undefined {
@@ -273,21 +269,14 @@ export class ClientSession implements BoundSession, ImStateOwner {
   }
 
   /**
-   * A message for a client that is being sent its stored messages follows them (XEP-0160
-   * section 2: in the order they arrived). It waits here, within the output budget, rather than
-   * in storage: the recipient is available, so it is delivered (RFC 6121 section 8.5.2.1.1), not
-   * subject to the offline quota, which is for a recipient who is away, and a backlog with
-   * messages coming faster than storage takes them one by one still ends. Past the budget it
-   * goes to storage, and what waits with it, where their arrival keeps them in order.
+   * A message for a client that is being sent its stored messages waits behind them in the
+   * session (behind-backlog.ts), so a backlog with messages coming faster than storage takes
+   * them one by one still ends. Past the budget it goes to storage, and what waits with it,
+   * where their arrival keeps them in order.
    */
   #waitBehindBacklog(stanza: Element, xml: string): void {
     noteArrival(stanza, nextArrival());
-    if (this.#context.budget.fits(this.#queue.chars + this.#behindBacklogChars, xml.length)) {
-      this.#context.budget.take(xml.length);
-      this.#behindBacklogChars += xml.length;
-      this.#behindBacklog.push({ element: stanza, xml });
-      return;
-    }
+    if (this.#behindBacklog.hold(stanza, xml, this.#queue.chars)) return;
     this.#context.budget.overflows++;
     this.#spillBehindBacklog();
     this.#spill(stanza);
@@ -295,11 +284,7 @@ export class ClientSession implements BoundSession, ImStateOwner {
 
   /** What waited behind the offline backlog goes to storage, in order. */
   #spillBehindBacklog(): void {
-    for (const { element, xml } of this.#behindBacklog.splice(0)) {
-      this.#context.budget.release(xml.length);
-      this.#spill(element);
-    }
-    this.#behindBacklogChars = 0;
+    for (const { element } of this.#behindBacklog.drain()) this.#spill(element);
   }
 
   #spill(stanza: Element): void {
@@ -613,11 +598,7 @@ export class ClientSession implements BoundSession, ImStateOwner {
       noteArrival(entry.element, entry.queuedAt);
       undelivered.push(entry.element);
     }
-    for (const { element, xml } of this.#behindBacklog.splice(0)) {
-      this.#context.budget.release(xml.length);
-      undelivered.push(element);
-    }
-    this.#behindBacklogChars = 0;
+    for (const { element } of this.#behindBacklog.drain()) undelivered.push(element);
     await this.#spills;
     try {
       if (undelivered.length > 0) await this.#context.undelivered(this, undelivered);
