@@ -4,7 +4,7 @@
  * peering rules). Processes are started, killed and started again on the same data directory.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeStoredCredentials } from '../../src/auth/scram.ts';
@@ -18,14 +18,19 @@ const TRELLIS = join(import.meta.dirname, '..', '..', 'bin', 'trellis');
 
 export class LinkEdge {
   readonly dir: string;
-  readonly port: number;
+  #port: number;
   #child: ChildProcess | undefined;
   #exited: Promise<void> | undefined;
   #output = '';
 
   private constructor(dir: string, port: number) {
     this.dir = dir;
-    this.port = port;
+    this.#port = port;
+  }
+
+  /** the client port */
+  get port(): number {
+    return this.#port;
   }
 
   /**
@@ -81,8 +86,30 @@ ${domains.map(host).join('\n')}
     return this.#output;
   }
 
-  /** Starts `trellis start` and resolves once it accepts clients. */
+  /**
+   * Starts `trellis start` and resolves once it accepts clients. The client port was free when
+   * the edge was made, but another process may have taken it since (as the local port of a
+   * connection of its own): a start that finds it taken moves to another, twice at most.
+   */
   async start(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#startOnce();
+      } catch (error) {
+        if (attempt === 3 || !this.#output.includes(`127.0.0.1:${this.#port}: listen EADDRINUSE`)) throw error;
+        await this.#moveClientPort();
+      }
+    }
+  }
+
+  async #moveClientPort(): Promise<void> {
+    const port = await freePort();
+    const config = await readFile(this.configFile, 'utf8');
+    await writeFile(this.configFile, config.replace(`port: ${this.#port} }`, `port: ${port} }`));
+    this.#port = port;
+  }
+
+  async #startOnce(): Promise<void> {
     this.#output = '';
     const child = spawn(TRELLIS, ['start', '--config', this.configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (chunk: Buffer) => (this.#output += chunk.toString()));
