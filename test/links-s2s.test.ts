@@ -113,11 +113,15 @@ s2s:
   });
 
   after(async () => {
-    for (const client of clients) client.close();
-    await Promise.all([a?.remove(), b?.remove(), c?.remove()]);
-    for (const socket of held) socket.destroy();
-    await new Promise((resolve) => silent?.close(resolve));
-    await rm(dir, { recursive: true, force: true });
+    try {
+      for (const client of clients) client.close();
+      await Promise.all([a?.remove(), b?.remove(), c?.remove()]);
+    } finally {
+      // An edge that fails to stop must not leave the certificates' directory behind.
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => silent?.close(resolve));
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('the example of docs/links.md loads: a link of protocol s2s routed for the peer\'s domains', () => {

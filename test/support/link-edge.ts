@@ -144,7 +144,10 @@ ${domains.map(host).join('\n')}
   }
 
   async remove(): Promise<void> {
-    await this.kill();
-    await rm(this.dir, { recursive: true, force: true });
+    try {
+      await this.kill();
+    } finally {
+      await rm(this.dir, { recursive: true, force: true });
+    }
   }
 }
