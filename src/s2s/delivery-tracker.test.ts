@@ -75,6 +75,23 @@ describe('the delivery tracker', () => {
     assert.equal([...settled].at(-1), 'p1', 'without acknowledgements, once the socket took it');
   });
 
+  test('a peer far behind: acknowledgements in small steps release each stanza once, in order, and what is left comes back', () => {
+    const fake = stream();
+    const tracker = new DeliveryTracker(fake, roomy());
+    tracker.startAcks();
+    const settled: number[] = [];
+    for (let n = 1; n <= 1000; n++) tracker.send(stanza(`m${n}`), PAIR, 0, () => settled.push(n));
+    fake.writtenOffset = fake.queued;
+    tracker.written(fake.writtenOffset);
+    for (let h = 3; h <= 900; h += 3) tracker.acknowledge(h);
+    tracker.acknowledge(900);
+    assert.deepEqual(settled, Array.from({ length: 900 }, (_, index) => index + 1));
+    for (let n = 1001; n <= 1010; n++) tracker.send(stanza(`m${n}`), PAIR, 0);
+    const back = ids(tracker.takeUnconfirmed());
+    assert.deepEqual(back, Array.from({ length: 110 }, (_, index) => `m${index + 901}`));
+    assert.equal(tracker.held, 0);
+  });
+
   test('a peer that stops acknowledging is held to what the socket took: acknowledgements are given up past the bound', () => {
     const fake = stream();
     const tracker = new DeliveryTracker(fake, roomy());

@@ -60,7 +60,9 @@ export const ACK_ANSWER_TIMEOUT_MS = 60_000;
 
 export class DeliveryTracker {
   #stream: TrackedStream;
+  /** what the peer may not have, in the order sent: `#entries` from index `#head` on */
   #entries: Entry[] = [];
+  #head = 0;
   #acks: { sent: number; requested: boolean; timer: NodeJS.Timeout | undefined; answerTimer: NodeJS.Timeout | undefined } | undefined;
   /** characters of XML held */
   #held = 0;
@@ -88,7 +90,7 @@ export class DeliveryTracker {
       this.#budget.overflows++;
       return 'over-budget';
     }
-    if (this.#acks && this.#entries.length >= MAX_UNACKNOWLEDGED) {
+    if (this.#acks && this.#pending >= MAX_UNACKNOWLEDGED) {
       this.stopAcks();
       this.send(xml, pair, resends, receipt);
       return 'acks-given-up';
@@ -115,7 +117,7 @@ export class DeliveryTracker {
   stopAcks(): void {
     this.#clearTimers();
     this.#acks = undefined;
-    for (const entry of this.#entries) entry.seq = 0;
+    for (let index = this.#head; index < this.#entries.length; index++) this.#entries[index]!.seq = 0;
     this.written(this.#stream.writtenOffset);
   }
 
@@ -124,7 +126,7 @@ export class DeliveryTracker {
     if (!acks) return;
     clearTimeout(acks.timer);
     acks.timer = undefined;
-    if (this.#entries.length === 0) return;
+    if (this.#pending === 0) return;
     acks.requested = true;
     this.#stream.write(ackRequest);
     acks.answerTimer ??= setTimeout(() => this.#stream.unanswered(), ACK_ANSWER_TIMEOUT_MS).unref();
@@ -140,33 +142,53 @@ export class DeliveryTracker {
     clearTimeout(acks.answerTimer);
     acks.answerTimer = undefined;
     const written = this.#stream.writtenOffset;
-    let keep = 0;
+    let keep = this.#head;
     while (keep < this.#entries.length) {
       const entry = this.#entries[keep]!;
       if (entry.seq === 0 ? !isWritten(entry, written) : entry.seq > acked) break;
       keep++;
     }
-    this.#drop(keep);
-    if (this.#entries.length > 0) acks.timer ??= setTimeout(() => this.#requestAck(), ACK_REQUEST_DELAY_MS).unref();
+    this.#drop(keep - this.#head);
+    if (this.#pending > 0) acks.timer ??= setTimeout(() => this.#requestAck(), ACK_REQUEST_DELAY_MS).unref();
     return true;
   }
 
   /** The socket took everything up to `offset`: without acknowledgements that is as far as we can know. */
   written(offset: number): void {
-    let done = 0;
+    let done = this.#head;
     while (done < this.#entries.length && this.#entries[done]!.seq === 0 && isWritten(this.#entries[done]!, offset)) done++;
-    this.#drop(done);
+    this.#drop(done - this.#head);
   }
 
-  /** The first `count` entries are the peer's. */
+  /** stanzas the peer may not have */
+  get #pending(): number {
+    return this.#entries.length - this.#head;
+  }
+
+  /**
+   * The first `count` pending entries are the peer's. The head moves instead of the array being
+   * copied, so that each acknowledgement costs what it releases, not what is still pending (a
+   * peer that falls behind holds thousands); the array is compacted once half of it is released,
+   * so released stanzas stay referenced only while they are fewer than those pending (or 64).
+   */
   #drop(count: number): void {
     if (count === 0) return;
+    const entries = this.#entries;
+    const start = this.#head;
+    const end = start + count;
     let released = 0;
-    const dropped = this.#entries.slice(0, count);
-    for (const entry of dropped) released += entry.xml.length;
-    this.#entries = this.#entries.slice(count);
+    for (let index = start; index < end; index++) released += entries[index]!.xml.length;
+    this.#head = end;
+    if (end === entries.length) {
+      this.#entries = [];
+      this.#head = 0;
+    } else if (end >= 64 && end * 2 >= entries.length) {
+      this.#entries = entries.slice(end);
+      this.#head = 0;
+    }
     this.#hold(-released);
-    for (const entry of dropped) entry.receipt?.();
+    // Last: a receipt may send again.
+    for (let index = start; index < end; index++) entries[index]!.receipt?.();
   }
 
   #hold(delta: number): void {
@@ -186,8 +208,10 @@ export class DeliveryTracker {
     this.#acks = undefined;
     const written = this.#stream.writtenOffset;
     const confirmed = (entry: Entry): boolean => entry.seq === 0 && isWritten(entry, written);
-    const unconfirmed = this.#entries.filter((entry) => !confirmed(entry));
-    this.#entries = this.#entries.filter(confirmed);
+    const pending = this.#entries.slice(this.#head);
+    const unconfirmed = pending.filter((entry) => !confirmed(entry));
+    this.#entries = pending.filter(confirmed);
+    this.#head = 0;
     this.#drop(this.#entries.length);
     this.#hold(-unconfirmed.reduce((sum, entry) => sum + entry.xml.length, 0));
     // Parsed again only on this rare path: our own serialization, so it parses.
