@@ -344,7 +344,8 @@ export class Router {
     const crossed = this.#crossing(stanza, { direction: 'in', from, to });
     if (crossed === undefined) return;
     this.traffic.relayed.add(relay.rule);
-    this.#logger.debug('stanza relayed', { from: from.toString(), to: to.toString(), stanza: stanza.name, rule: relay.rule, fronted: policy.fronts(to.domain) ? to.domain : policy.fronts(from.domain) ? from.domain : undefined, hops: hops.length });
+    // The fields are built only when they are logged: this runs for every relayed stanza.
+    if (this.#logger.enabled('debug')) this.#logger.debug('stanza relayed', { from: from.toString(), to: to.toString(), stanza: stanza.name, rule: relay.rule, fronted: policy.fronts(to.domain) ? to.domain : policy.fronts(from.domain) ? from.domain : undefined, hops: hops.length });
     this.#sendRemote(crossed, from, to, policy.relayDomain === undefined ? hops : [...hops, policy.relayDomain]);
   }
 
