@@ -37,12 +37,21 @@ hosts:
 `;
 }
 
+/**
+ * Every server link here is a trunk carrying all of the run's messages, so it is sized as
+ * docs/peering.md ("Sizing a trunk") says: a few seconds of its traffic may wait for the peer.
+ * With the default 2 MiB, the first seconds at 5,000 msg/s (code not yet optimized, the young
+ * generation still growing) bounced a few thousand messages in 4 of 7 runs on 4 December.
+ */
+const TRUNK_OUTPUT = 'output: { connection_buffer: 8388608 }';
+
 function s2sHead(files: Files): string {
   return `s2s:
   min_level: trusted
   ca_files: [${quote(files.caFile)}]
   use_system_ca: false
   ${LIFTED_RATE}
+  ${TRUNK_OUTPUT}
 `;
 }
 

@@ -32,6 +32,13 @@ test('the edge example: routes, levels and access as the page says', () => {
   assert.equal(policy.connection({ domain: 'muc.spam.example', direction: 'in' }).kind, 'continue', 'an exact rule covers the domain only');
 });
 
+test('the trunk-sizing example loads with the rate and the output budget it shows', () => {
+  const sized = parseConfig(/```yaml\n# example: trunk-sizing\n([\s\S]*?)```/.exec(DOC)![1]!, { baseDir: '/srv/trellis' });
+  assert.deepEqual(sized.s2s.rate, { bytes_per_second: 8 * 1024 * 1024, burst_bytes: 32 * 1024 * 1024, stanzas_per_second: 10_000, burst_stanzas: 50_000 });
+  assert.deepEqual(sized.s2s.output, { connection_buffer: 16 * 1024 * 1024, total_buffer: 128 * 1024 * 1024 });
+  assert.ok(sized.s2s.output.connection_buffer > parseConfig('hosts: { example.com: {} }', { baseDir: '/srv/trellis' }).s2s.output.connection_buffer, 'more than the default');
+});
+
 test('the explain output on the page is what the command prints', () => {
   const shown = /\$ trellis policy explain --from alice@example.com --to chat.partner.example\n([\s\S]*?)```/.exec(DOC)![1]!;
   assert.equal(formatExplanation(explain(policy, hosted, 'alice@example.com', 'chat.partner.example')), shown);
