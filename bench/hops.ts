@@ -2,11 +2,13 @@
  * Latency each relaying hop adds, at a fixed offered rate (docs/performance.md, "Latency per hop"):
  *
  *   npm run bench -- hops [--rate 5000] [--warmup 10] [--seconds 20] [--pairs 20] [--rounds 1]
- *                         [--cases direct,chain,prosody,ejabberd] [--profile] [--keep-logs] [--quiet-wait 0]
+ *                         [--cases direct,forwarded,chain,prosody,ejabberd] [--profile] [--keep-logs] [--quiet-wait 0]
  *
  * In a network namespace of its own (needs root; lab-run.ts), with TLS and SASL EXTERNAL on every
  * server link:
  * - direct: Trellis leaf A and leaf D linked directly;
+ * - forwarded: the same link through two processes that only move bytes, where the chain has its
+ *   edges (hops/forwarder.ts): what two more processes on the path cost on this machine;
  * - chain: leaf A → edge B → edge C → leaf D, the boundary of docs/peering.md with every
  *   per-rule check on at the edges (hops/chain-configs.ts);
  * - prosody, ejabberd: two servers of that kind linked directly (they do not relay between
@@ -17,7 +19,7 @@
  * on a schedule (open loop: a late send counts as latency). Before the clock starts, one message
  * each way sets up the links (its time is reported as the cold path). Latency is from the
  * scheduled send to the recipient's read; added per relaying hop is (chain − direct) / 2 for
- * each percentile. `--profile` writes a CPU profile of edge B to bench/results/, and `--keep-logs`
+ * each percentile, and per forwarding process (forwarded − direct) / 2. `--profile` writes a CPU profile of edge B to bench/results/, and `--keep-logs`
  * keeps every server's log there.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -37,7 +39,7 @@ import { writeResults } from './report/results.ts';
 import { fixed, textTable } from './report/table.ts';
 import { waitForQuietMachine } from './servers/proc-stats.ts';
 
-const CASES = ['direct', 'chain', 'prosody', 'ejabberd'] as const;
+const CASES = ['direct', 'forwarded', 'chain', 'prosody', 'ejabberd'] as const;
 type Case = (typeof CASES)[number];
 const PEERS: Record<'prosody' | 'ejabberd', FederationPeerStarter> = { prosody: startProsodyPeer, ejabberd: startEjabberdPeer };
 /** Prosody and ejabberd listen here (the lab's SRV records name them); the Trellis servers on 127.0.74.1-4 */
@@ -133,11 +135,11 @@ async function main(): Promise<void> {
         const keepLogIn = params.keepLogs ? join(logDir, `${name}-${round}`) : undefined;
         if (keepLogIn !== undefined) mkdirSync(keepLogIn, { recursive: true });
         const servers =
-          name === 'direct' || name === 'chain'
+          name === 'direct' || name === 'forwarded' || name === 'chain'
             ? await startTopology(name, { files, usernames, password: PASSWORD, edgeNodeOptions: profiling ? `--cpu-prof --cpu-prof-dir=${profileDir}` : undefined, keepLogIn })
             : await startPeers(name, lab!, usernames, keepLogIn);
         try {
-          const domains = name === 'direct' || name === 'chain' ? { a: DOMAINS.a, d: DOMAINS.d } : { a: lab!.a.throughputDomain, d: lab!.b.throughputDomain };
+          const domains = name === 'direct' || name === 'forwarded' || name === 'chain' ? { a: DOMAINS.a, d: DOMAINS.d } : { a: lab!.a.throughputDomain, d: lab!.b.throughputDomain };
           const cold = await measureColdLinks(
             [
               { from: { peer: servers.a, domain: domains.a, username: 'u1' }, to: { peer: servers.d, domain: domains.d, username: 'u1' } },
@@ -235,20 +237,24 @@ function printReport(runs: CaseRun[]): void {
   for (const { case: name, round, run } of faulty) {
     process.stdout.write(`\n! ${name}, round ${round}: ${run.errors} bounced, ${run.misordered} out of order, ${run.lost} not arrived 5 s after the last send (lost or still queued): the latency figures leave them out\n`);
   }
-  const perHop = [];
-  for (let round = 1; round <= params.rounds; round++) {
-    const direct = runs.find((run) => run.case === 'direct' && run.round === round);
-    const chain = runs.find((run) => run.case === 'chain' && run.round === round);
-    if (direct === undefined || chain === undefined) continue;
-    const added = (key: 'p50' | 'p99' | 'p999') => (chain.run.latencyMs[key] - direct.run.latencyMs[key]) / 2;
-    // Latencies of servers that fell behind measure their queues, not a hop.
-    const meaningful = direct.behind.length === 0 && chain.behind.length === 0;
-    const verdict = !meaningful ? 'no figure: a case did not keep up' : added('p99') < TARGET_P99_PER_HOP_MS ? 'yes' : 'no';
-    const shown = (key: 'p50' | 'p99' | 'p999') => (meaningful ? fixed(added(key), 3) : '-');
-    perHop.push([String(round), shown('p50'), shown('p99'), shown('p999'), verdict]);
-  }
-  if (perHop.length > 0) {
-    process.stdout.write(`\nadded per relaying hop: (chain − direct) / 2, percentile by percentile; target under ${TARGET_P99_PER_HOP_MS} ms at p99\n\n`);
+  for (const [middle, what] of [
+    ['chain', 'added per relaying hop: (chain − direct) / 2'],
+    ['forwarded', 'added per forwarding process, the machine\'s own share of a hop: (forwarded − direct) / 2'],
+  ] as const) {
+    const perHop = [];
+    for (let round = 1; round <= params.rounds; round++) {
+      const direct = runs.find((run) => run.case === 'direct' && run.round === round);
+      const through = runs.find((run) => run.case === middle && run.round === round);
+      if (direct === undefined || through === undefined) continue;
+      const added = (key: 'p50' | 'p99' | 'p999') => (through.run.latencyMs[key] - direct.run.latencyMs[key]) / 2;
+      // Latencies of servers that fell behind measure their queues, not a hop.
+      const meaningful = direct.behind.length === 0 && through.behind.length === 0;
+      const verdict = !meaningful ? 'no figure: a case did not keep up' : added('p99') < TARGET_P99_PER_HOP_MS ? 'yes' : 'no';
+      const shown = (key: 'p50' | 'p99' | 'p999') => (meaningful ? fixed(added(key), 3) : '-');
+      perHop.push([String(round), shown('p50'), shown('p99'), shown('p999'), verdict]);
+    }
+    if (perHop.length === 0) continue;
+    process.stdout.write(`\n${what}, percentile by percentile; target under ${TARGET_P99_PER_HOP_MS} ms at p99\n\n`);
     process.stdout.write(textTable(['round', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 under target'], perHop) + '\n');
   }
 }

@@ -55,14 +55,32 @@ function s2sHead(files: Files): string {
 `;
 }
 
-/** A leaf: clients and one route, to the other leaf directly or to its edge (a trunk for every domain). */
-export function leafYaml(dir: string, node: 'a' | 'd', topology: 'direct' | 'chain', files: Files): string {
+/** where the forwarders take a link from D back towards A */
+const BACK_PORT = 5290;
+/**
+ * The `forwarded` case's byte forwarders (forwarder.ts), one process on each edge's address, as
+ * `listen=target` arguments: A's link to D goes B:5269 → C:5269 → D:5269, D's to A
+ * C:5290 → B:5290 → A:5269, so both directions cross both processes.
+ */
+export const FORWARDS: Record<'b' | 'c', string[]> = {
+  b: [`${ADDRESSES.b}:${S2S_PORT}=${ADDRESSES.c}:${S2S_PORT}`, `${ADDRESSES.b}:${BACK_PORT}=${ADDRESSES.a}:${S2S_PORT}`],
+  c: [`${ADDRESSES.c}:${S2S_PORT}=${ADDRESSES.d}:${S2S_PORT}`, `${ADDRESSES.c}:${BACK_PORT}=${ADDRESSES.b}:${BACK_PORT}`],
+};
+const FORWARDED_VIA = { a: quote(`${ADDRESSES.b}:${S2S_PORT}`), d: quote(`${ADDRESSES.c}:${BACK_PORT}`) };
+
+/**
+ * A leaf: clients and one route, to the other leaf directly, through the two byte forwarders
+ * (the other leaf's own link, end to end), or to its edge (a trunk for every domain).
+ */
+export function leafYaml(dir: string, node: 'a' | 'd', topology: 'direct' | 'forwarded' | 'chain', files: Files): string {
   const other = node === 'a' ? 'd' : 'a';
   const edge = node === 'a' ? 'b' : 'c';
   const peering =
     topology === 'direct'
       ? `    ${DOMAINS[other]}: { via: ${hop(other)} }\n    "*": { route: reject }\n`
-      : `    ${DOMAINS[edge]}: { via: ${hop(edge)}, speaks_for: ["*"] }\n    "*": { via: ${DOMAINS[edge]} }\n`;
+      : topology === 'forwarded'
+        ? `    ${DOMAINS[other]}: { via: ${FORWARDED_VIA[node]} }\n    "*": { route: reject }\n`
+        : `    ${DOMAINS[edge]}: { via: ${hop(edge)}, speaks_for: ["*"] }\n    "*": { via: ${DOMAINS[edge]} }\n`;
   return `# Generated for one per-hop latency benchmark run: leaf ${node.toUpperCase()}, ${topology}.
 ${common(dir, node, files)}listeners:
   c2s: { addresses: [${quote(ADDRESSES[node])}], port: ${C2S_PORT} }

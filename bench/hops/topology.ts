@@ -1,21 +1,31 @@
 /**
- * Starts the Trellis servers of the per-hop latency benchmark: the two leaves linked directly, or
- * the chain leaf A → edge B → edge C → leaf D (chain-configs.ts), each a `bin/trellis start`
- * process with its own data directory; certificates for the four domains from one throwaway CA.
+ * Starts the Trellis servers of the per-hop latency benchmark: the two leaves linked directly,
+ * linked through two processes that only move bytes (forwarder.ts), or the chain leaf A → edge B
+ * → edge C → leaf D (chain-configs.ts), each server a `bin/trellis start` process with its own
+ * data directory; certificates for the four domains from one throwaway CA.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTestCa, writeCertificateFiles } from '../../test/support/lab/ca.ts';
 import { C2S_PORT, S2S_PORT, type FederationPeer } from '../federation/peer.ts';
 import { startTrellisProcess } from '../federation/trellis-process.ts';
-import { ADDRESSES, DOMAINS, edgeYaml, leafYaml, type Files, type Node } from './chain-configs.ts';
+import { ADDRESSES, DOMAINS, edgeYaml, FORWARDS, leafYaml, type Files, type Node } from './chain-configs.ts';
+
+/** A process between the leaves: an edge, or a byte forwarder. */
+export interface Relay {
+  name: string;
+  pid: number;
+  stop(): Promise<void>;
+}
 
 export interface Topology {
   /** the leaves, where the clients are */
   a: FederationPeer;
   d: FederationPeer;
-  /** the relaying edges, in the order a stanza from A crosses them; none when direct */
-  relays: FederationPeer[];
+  /** the relaying edges or forwarders, in the order a stanza from A crosses them; none when direct */
+  relays: Relay[];
   stop(): Promise<void>;
 }
 
@@ -38,11 +48,18 @@ export interface TopologyOptions {
   keepLogIn?: string;
 }
 
-export async function startTopology(kind: 'direct' | 'chain', options: TopologyOptions): Promise<Topology> {
-  const started: FederationPeer[] = [];
+export async function startTopology(kind: 'direct' | 'forwarded' | 'chain', options: TopologyOptions): Promise<Topology> {
+  const started: Relay[] = [];
   const stopAll = () => Promise.all(started.map((peer) => peer.stop())).then(() => {});
   try {
-    const relays: FederationPeer[] = [];
+    const relays: Relay[] = [];
+    if (kind === 'forwarded') {
+      for (const node of ['b', 'c'] as const) {
+        const forwarder = await startForwarder(`forwarder-${node}`, FORWARDS[node]);
+        started.push(forwarder);
+        relays.push(forwarder);
+      }
+    }
     if (kind === 'chain') {
       for (const node of ['b', 'c'] as const) {
         const edge = await startTrellisProcess({
@@ -79,4 +96,33 @@ export async function startTopology(kind: 'direct' | 'chain', options: TopologyO
     await stopAll();
     throw error;
   }
+}
+
+/** A forwarder.ts process, ready once it printed so; stopped with SIGTERM (SIGKILL after 2 s). */
+async function startForwarder(name: string, forwards: string[]): Promise<Relay> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'forwarder.ts'), ...forwards], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = once(child, 'exit');
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+    await exited;
+    clearTimeout(timer);
+  };
+  let output = '';
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('ready')) resolve();
+    });
+    void exited.then(() => reject(new Error(`${name} exited before it was ready`)));
+    setTimeout(() => reject(new Error(`${name} not ready within 10 s`)), 10_000).unref();
+  });
+  try {
+    await ready;
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { name, pid: child.pid!, stop };
 }
