@@ -191,7 +191,11 @@ export class ClientSession implements BoundSession, ImStateOwner {
     this.#deliver(stanza);
   }
 
-  /** Queues a stanza for the client, or stores it offline when the session cannot take it now. */
+  /**
+   * Queues a stanza for the client; a message waits behind the offline backlog while there is
+   * one (so order holds); past the output budget it is spilled (a message to offline storage,
+   * an IQ request bounced, presence not queued: the context's `spill`).
+   */
   #deliver(stanza: Element, serialized?: string): void {
     // A copy of a broadcast carries its XML, made once for all its recipients (src/xml/stanza-copies.ts).
     const xml = serialized ?? (stanza instanceof AddressedCopy ? stanza.xml : serialize(stanza, NS_CLIENT));
