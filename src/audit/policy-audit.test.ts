@@ -46,6 +46,22 @@ test('refusals are written and alerted; actions only with record_actions; the al
   await storage.close();
 });
 
+test('what waits and what a store has not finished writing stay within 10,000 records together', async () => {
+  const storage = await openSqliteStorage(':memory:');
+  // A store that does not finish: the records handed to it still count against the bound.
+  const stalled = { ...storage.policyAudit, append: () => new Promise<void>(() => {}) };
+  const trail = new PolicyAuditTrail(stalled, { ...SETTINGS, record_actions: true }, memoryLogger().logger);
+  const notKept = () => trail.metrics().find((family) => family.name === 'trellis_policy_audit_not_kept_total')!.samples;
+  for (let index = 0; index < 6_000; index++) trail.decided(decision('transform', index));
+  void trail.flush();
+  for (let index = 6_000; index < 10_100; index++) trail.decided(decision('transform', index));
+  assert.deepEqual(notKept(), [{ value: 100 }]);
+  void trail.flush();
+  trail.decided(decision('transform', 10_100));
+  assert.deepEqual(notKept(), [{ value: 101 }], 'a second batch handed over frees nothing');
+  await storage.close();
+});
+
 test('a webhook that is not there is counted and logged, and the server goes on', async () => {
   const closed = createServer();
   await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));

@@ -12,8 +12,12 @@ import type { PolicyAuditRecord, PolicyAuditStore } from '../storage/types.ts';
 import type { Logger } from '../util/log.ts';
 import { WebhookSender } from './webhook.ts';
 
-/** Records held until the next write; past this a record is not kept, and counted. */
-const MAX_PENDING = 10_000;
+/**
+ * Records held until they are written, those waiting for the next write and those handed to a
+ * store that has not finished (a slow database would otherwise gather a batch per interval);
+ * past this a record is not kept, and counted.
+ */
+const MAX_HELD = 10_000;
 /** Alerts the admin API lists, the newest last. */
 const RECENT_ALERTS = 100;
 const DAY_MS = 86_400_000;
@@ -29,6 +33,8 @@ export class PolicyAuditTrail {
   readonly #logger: Logger;
   readonly #webhook: WebhookSender | undefined;
   #pending: PolicyAuditRecord[] = [];
+  /** records handed to the store and not yet written */
+  #writingCount = 0;
   #flushTimer: NodeJS.Timeout | undefined;
   #writing: Promise<void> = Promise.resolve();
   readonly #violations = new Map<string, number>();
@@ -48,7 +54,7 @@ export class PolicyAuditTrail {
   decided(record: PolicyAuditRecord): void {
     if (record.verdict === 'refuse') this.#alert(record);
     if (!this.#settings.enabled || (record.verdict !== 'refuse' && !this.#settings.record_actions)) return;
-    if (this.#pending.length >= MAX_PENDING) {
+    if (this.#pending.length + this.#writingCount >= MAX_HELD) {
       this.#notKept++;
       return;
     }
@@ -67,6 +73,7 @@ export class PolicyAuditTrail {
     this.#flushTimer = undefined;
     const batch = this.#pending;
     this.#pending = [];
+    this.#writingCount += batch.length;
     this.#writing = this.#writing.then(async () => {
       try {
         if (batch.length > 0) await this.#store.append(batch);
@@ -78,6 +85,8 @@ export class PolicyAuditTrail {
       } catch (error) {
         this.#notKept += batch.length;
         this.#logger.error('policy audit records could not be written', { records: batch.length, error: (error as Error).message });
+      } finally {
+        this.#writingCount -= batch.length;
       }
     });
     return this.#writing;
