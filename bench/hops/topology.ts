@@ -4,13 +4,12 @@
  * → edge C → leaf D (chain-configs.ts), each server a `bin/trellis start` process with its own
  * data directory; certificates for the four domains from one throwaway CA.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createTestCa, writeCertificateFiles } from '../../test/support/lab/ca.ts';
 import { C2S_PORT, S2S_PORT, type FederationPeer } from '../federation/peer.ts';
 import { startTrellisProcess } from '../federation/trellis-process.ts';
+import { startDaemon, waitForListener } from '../servers/daemon.ts';
 import { ADDRESSES, DOMAINS, edgeYaml, FORWARDS, leafYaml, type Files, type Node } from './chain-configs.ts';
 
 /** A process between the leaves: an edge, or a byte forwarder. */
@@ -55,7 +54,8 @@ export async function startTopology(kind: 'direct' | 'forwarded' | 'chain', opti
     const relays: Relay[] = [];
     if (kind === 'forwarded') {
       for (const node of ['b', 'c'] as const) {
-        const forwarder = await startForwarder(`forwarder-${node}`, FORWARDS[node]);
+        // beside the certificates, in the run's directory, which the benchmark removes
+        const forwarder = await startForwarder(`forwarder-${node}`, FORWARDS[node], dirname(options.files.caFile));
         started.push(forwarder);
         relays.push(forwarder);
       }
@@ -98,31 +98,18 @@ export async function startTopology(kind: 'direct' | 'forwarded' | 'chain', opti
   }
 }
 
-/** A forwarder.ts process, ready once it printed so; stopped with SIGTERM (SIGKILL after 2 s). */
-async function startForwarder(name: string, forwards: string[]): Promise<Relay> {
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'forwarder.ts'), ...forwards], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = once(child, 'exit');
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
-    await exited;
-    clearTimeout(timer);
-  };
-  let output = '';
-  const ready = new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('ready')) resolve();
-    });
-    void exited.then(() => reject(new Error(`${name} exited before it was ready`)));
-    setTimeout(() => reject(new Error(`${name} not ready within 10 s`)), 10_000).unref();
-  });
+/** A forwarder.ts process (a bench daemon, so an interrupted run stops it too), ready once each of its listeners listens. */
+async function startForwarder(name: string, forwards: string[], dir: string): Promise<Relay> {
+  const daemon = startDaemon(name, process.execPath, [join(import.meta.dirname, 'forwarder.ts'), ...forwards], { cwd: dir, outputFile: join(dir, `${name}.out`) });
   try {
-    await ready;
+    for (const forward of forwards) {
+      const listen = forward.split('=')[0]!;
+      const colon = listen.lastIndexOf(':');
+      await waitForListener(daemon, listen.slice(0, colon), Number(listen.slice(colon + 1)));
+    }
   } catch (error) {
-    await stop();
+    await daemon.stop();
     throw error;
   }
-  return { name, pid: child.pid!, stop };
+  return daemon;
 }

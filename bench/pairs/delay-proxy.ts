@@ -1,7 +1,8 @@
 /**
  * A TCP relay that holds every chunk for a fixed time in each direction: a link with a known
  * round-trip time between two servers on one machine (the kernel's netem is not available
- * everywhere). TLS and XMPP pass through unchanged; chunks keep their order.
+ * everywhere). TLS and XMPP pass through unchanged; chunks keep their order. With 0 ms it only
+ * moves bytes (bench/hops/forwarder.ts).
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
@@ -13,8 +14,11 @@ export interface DelayProxy {
 export async function startDelayProxy(listen: { address: string; port: number }, target: { address: string; port: number }, oneWayMs: number): Promise<DelayProxy> {
   const sockets = new Set<Socket>();
   const relay = (from: Socket, to: Socket) => {
-    from.on('data', (chunk: Buffer) => setTimeout(() => to.writable && to.write(chunk), oneWayMs));
-    from.on('end', () => setTimeout(() => to.end(), oneWayMs));
+    if (oneWayMs === 0) from.pipe(to); // nothing to hold: Node's pipe, with its backpressure
+    else {
+      from.on('data', (chunk: Buffer) => setTimeout(() => to.writable && to.write(chunk), oneWayMs));
+      from.on('end', () => setTimeout(() => to.end(), oneWayMs));
+    }
     from.on('error', () => to.destroy());
     from.on('close', () => setTimeout(() => to.destroy(), oneWayMs + 1));
   };
