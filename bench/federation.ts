@@ -28,6 +28,7 @@ import type { FederationPeer, FederationPeerStarter } from './federation/peer.ts
 import { startProsodyPeer } from './federation/prosody-peer.ts';
 import { measureFederatedThroughput, type ThroughputRun } from './federation/throughput.ts';
 import { startTrellisPeer } from './federation/trellis-peer.ts';
+import { clientTransport } from './load/tls-mode.ts';
 import { spreadOf } from './report/stats.ts';
 import { textTable } from './report/table.ts';
 import { waitForQuietMachine } from './servers/proc-stats.ts';
@@ -164,7 +165,7 @@ function coldPairs(lab: BenchLab, a: FederationPeer, b: FederationPeer, kind: 'e
 
 function printReport(results: PairResult[]): void {
   const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
-  process.stdout.write(`\nfederated messaging: ${params.pairs} users per server in one ring (every message crosses a server link, both directions), window ${params.window}, ${params.bodyBytes}-byte bodies, ${params.seconds} s after ${params.warmupSeconds} s warm-up, plain TCP clients, TLS + SASL EXTERNAL between the servers\n\n`);
+  process.stdout.write(`\nfederated messaging: ${params.pairs} users per server in one ring (every message crosses a server link, both directions), window ${params.window}, ${params.bodyBytes}-byte bodies, ${params.seconds} s after ${params.warmupSeconds} s warm-up, clients on ${clientTransport()}, TLS + SASL EXTERNAL between the servers\n\n`);
   process.stdout.write(
     textTable(
       ['servers', 'clients', 'msg/s', 'msg/CPU-s', 'cores A+B', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'client CPU %', 'other', 'err/lost'],

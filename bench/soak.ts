@@ -21,7 +21,7 @@ import { runChurn, type ChurnTotals } from './load/churn.ts';
 import { GeneratorPool } from './load/generators.ts';
 import { LatencyHistogram } from './load/histogram.ts';
 import { measureMessagingRun } from './load/messaging-run.ts';
-import { BENCH_TLS_ENV } from './load/tls-mode.ts';
+import { BENCH_TLS_ENV, clientTransport } from './load/tls-mode.ts';
 import { writeResults } from './report/results.ts';
 import { fixed, textTable } from './report/table.ts';
 import { readProcSnapshot } from './servers/proc-stats.ts';
@@ -200,7 +200,7 @@ function printReport(rate: number, capacity: number | undefined, soak: SoakRun, 
   process.stdout.write(
     `\nsoak: Trellis, ${params.minutes} min, ${rate} msg/s offered` +
       (capacity === undefined ? ' (--rate)' : ` (half of the ${Math.round(capacity)} msg/s measured)`) +
-      `, ${params.clients} clients in a ring, ${params.churnPerSecond} clients/s coming and going, TLS ${params.tls ? 'on' : 'off'}\n\n`,
+      `, ${params.clients} clients in a ring, ${params.churnPerSecond} clients/s coming and going, clients on ${clientTransport()}\n\n`,
   );
   const everyTen = soak.samples.filter((sample, index) => index === 0 || index === soak.samples.length - 1 || Math.floor(sample.minute / 10) !== Math.floor(soak.samples[index - 1]!.minute / 10));
   process.stdout.write(textTable(['minute', 'RSS MB'], everyTen.map((sample) => [fixed(sample.minute, 1), mb(sample.rssBytes)])) + '\n\n');

@@ -6,12 +6,11 @@
  *                            [--tls off|on|both] [--latest]
  *
  * `--tls on` runs every client scenario with TLS as deployed (load/tls-mode.ts: STARTTLS, TLS 1.3,
- * one certificate and one cipher suite for every server; the TCP relay never does). Federation's
- * server links are TLS either way and its clients stay on plain TCP: its peers' client listeners
- * are not set up for TLS yet; `--tls both` runs them all twice, TLS off then on, and prints a table for each.
+ * one certificate and one cipher suite for every server; the TCP relay never does); federation's
+ * server links are TLS either way. `--tls both` runs them all twice, TLS off then on, and prints a table for each.
  * `--latest` runs nothing and reads the newest results file of each scenario in bench/results/
  * (with TLS off, on, or both, as `--tls` says). The soak (an hour) runs only when `--scenarios`
- * names it; its clients stay on plain TCP, and `--latest` reports its newest run.
+ * names it (with `--tls on`, its capacity and its clients with TLS), and `--latest` reports its newest run.
  * Each table gives the first round's targets, then the second round's for that TLS setting.
  * The scenarios run with the arguments below (the ones docs/performance.md reports); the whole
  * run takes about 25 minutes without `muc` and 35 with it, most of it waiting for the machine to be
@@ -71,18 +70,14 @@ for (const name of chosen) {
   }
 }
 
-/** scenarios whose clients stay on plain TCP with --tls on (see above) */
-const PLAIN_CLIENTS = new Set<string>(['federation', 'soak']);
-
 const tables: { tls: boolean; files: Record<string, string>; rows: ReturnType<typeof targetRows> }[] = [];
 for (const tls of tlsModes) {
   const results: ScenarioResults = {};
   const files: Record<string, string> = {};
   for (const name of chosen) {
-    const clientTls = tls && !PLAIN_CLIENTS.has(name);
-    const file = values.latest ? newestResults(name, clientTls) : await runScenario(name, SCENARIOS[name], clientTls);
+    const file = values.latest ? newestResults(name, tls) : await runScenario(name, SCENARIOS[name], tls);
     if (file === undefined) {
-      process.stderr.write(`summary: ${name} left no results file${values.latest ? ` with client TLS ${clientTls ? 'on' : 'off'}` : ''}\n`);
+      process.stderr.write(`summary: ${name} left no results file${values.latest ? ` with client TLS ${tls ? 'on' : 'off'}` : ''}\n`);
       continue;
     }
     files[name] = file;
@@ -92,8 +87,7 @@ for (const tls of tlsModes) {
 }
 
 for (const { tls, files, rows } of tables) {
-  const plain = tls ? ` except ${[...PLAIN_CLIENTS].join(', ')}` : '';
-  process.stdout.write(`\nperformance targets, client TLS ${tls ? 'on' : 'off'}${plain} (${new Date().toISOString()}):\n\n`);
+  process.stdout.write(`\nperformance targets, client TLS ${tls ? 'on' : 'off'} (${new Date().toISOString()}):\n\n`);
   process.stdout.write(textTable(['target', 'Trellis', 'other', 'ratio', 'met'], rows.map((row) => [row.target, row.trellis, row.other, row.ratio, row.met])) + '\n\n');
   for (const [name, file] of Object.entries(files)) process.stdout.write(`${name}: ${file}\n`);
 }

@@ -2,8 +2,9 @@
  * A federating ejabberd 23.01 (Debian) for the federation benchmark, run as root straight from
  * `erl` inside the lab namespace (test/support/lab/ejabberd-erl.ts). Settings, against ejabberd's
  * defaults (https://docs.ejabberd.im/admin/configuration/):
- * - c2s on plain TCP, `starttls: false` and `starttls_required: false` (the benchmark clients
- *   never start TLS; SCRAM is offered without it);
+ * - c2s on plain TCP, `starttls: false` and `starttls_required: false` (SCRAM is offered without
+ *   it), or both true when the run has client TLS on (load/tls-mode.ts; the host's certificate
+ *   from `certfiles`);
  * - s2s: `s2s_use_starttls: required` on port 5269, and a second `ejabberd_s2s_in` listener with
  *   `tls: true` on 5270 for direct TLS (XEP-0368); outgoing links look up `_xmpps-server._tcp`
  *   and `_xmpp-server._tcp` SRV records and try the direct TLS targets first (xmpp_stream_out);
@@ -34,6 +35,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { selfSigned, writeCertificateFiles } from '../../test/support/lab/ca.ts';
 import { erlangIpv4, prepareEjabberdErl } from '../../test/support/lab/ejabberd-erl.ts';
+import { benchTls } from '../load/tls-mode.ts';
 import { startDaemon, waitForListener } from '../servers/daemon.ts';
 import { ensureDebianPackage } from '../servers/debian-package.ts';
 import { callEjabberdApi, EJABBERD_API_PORT, ejabberdApiConfig, LISTEN_BACKLOG, MAX_FSM_QUEUE } from '../servers/ejabberd.ts';
@@ -108,8 +110,8 @@ listen:
   - port: ${C2S_PORT}
     ip: ${yaml(options.address)}
     module: ejabberd_c2s
-    starttls: false
-    starttls_required: false
+    starttls: ${benchTls()}
+    starttls_required: ${benchTls()}
 ${unlimited}
   - port: ${S2S_PORT}
     ip: ${yaml(options.address)}

@@ -11,7 +11,7 @@ export interface FederationHost {
 export interface FederationPeerOptions {
   /** names the process in messages and results, e.g. "trellis-a" */
   name: string;
-  /** the 127.x.y.z address it listens on: ports 5222 (plain TCP clients), 5269 (STARTTLS) and 5270 (direct TLS) */
+  /** the 127.x.y.z address it listens on: ports 5222 (clients: plain TCP, or STARTTLS with client TLS on), 5269 (STARTTLS) and 5270 (direct TLS) */
   address: string;
   hosts: FederationHost[];
   /** every account gets this password */

@@ -1,6 +1,7 @@
 /**
  * A federating Prosody 0.12 for the federation benchmark, as a child process inside the lab
- * namespace (https://prosody.im/doc/s2s): plain TCP clients (c2s_require_encryption = false),
+ * namespace (https://prosody.im/doc/s2s): plain TCP clients (c2s_require_encryption = false), or
+ * STARTTLS required of them when the run has client TLS on (load/tls-mode.ts; each host's certificate),
  * s2s with STARTTLS required (and direct TLS, XEP-0368, on its own port), certificates checked against the lab CA (SASL EXTERNAL through
  * mod_s2s_auth_certs when valid, else mod_dialback), DNS through the namespace's resolver, log
  * level warn. With `debianLimits`, mod_limits is loaded with Debian's default rates (c2s 10kb/s,
@@ -14,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { selfSigned, writeCertificateFiles } from '../../test/support/lab/ca.ts';
+import { benchTls } from '../load/tls-mode.ts';
 import { startDaemon, waitForListener } from '../servers/daemon.ts';
 import { C2S_PORT, S2S_DIRECT_TLS_PORT, S2S_PORT, type FederationHost, type FederationPeer, type FederationPeerOptions } from './peer.ts';
 
@@ -94,7 +96,7 @@ ${options.debianLimits ? `limits = { c2s = { rate = ${lua(DEBIAN_LIMITS.c2s)} };
 authentication = "internal_hashed"
 default_iteration_count = 4096
 storage = "internal"
-c2s_require_encryption = false
+c2s_require_encryption = ${benchTls()}
 s2s_require_encryption = true
 s2s_secure_auth = false
 ssl = { cafile = ${lua(options.caFile)} }

@@ -1,11 +1,13 @@
 /**
  * A federating Trellis for the federation benchmark, as a child process inside the lab
- * namespace: c2s on plain TCP (the benchmark clients never start TLS), s2s with STARTTLS on
+ * namespace: c2s on plain TCP, or requiring STARTTLS when the run has client TLS on
+ * (load/tls-mode.ts; each host's certificate), s2s with STARTTLS on
  * port 5269 and direct TLS (XEP-0368) on 5270, peers' certificates checked against the lab CA only, the lab resolver for DNS.
  * Hosts with a certificate file authenticate with SASL EXTERNAL (XEP-0178); hosts without one
  * get Trellis's generated self-signed certificate, so their links fall back to dialback
  * (XEP-0220) over TLS. Accounts are written through the storage API before it starts.
  */
+import { benchTls } from '../load/tls-mode.ts';
 import { startTrellisProcess } from './trellis-process.ts';
 import { C2S_PORT, S2S_DIRECT_TLS_PORT, S2S_PORT, type FederationPeer, type FederationPeerOptions } from './peer.ts';
 
@@ -42,7 +44,7 @@ listeners:
 http: { enabled: false }
 storage: { driver: sqlite, sqlite_file: trellis.sqlite }
 c2s:
-  require_tls: false
+  require_tls: ${benchTls()}
   sasl_mechanisms: [SCRAM-SHA-1, SCRAM-SHA-256]
   scram_iterations: 4096${rate}
 # Every benchmark client connects from the load generator's one address, and they log in at once.

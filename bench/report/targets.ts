@@ -85,7 +85,7 @@ export interface TargetRow {
 export function targetRows(results: ScenarioResults, tls: boolean): TargetRow[] {
   const firstRound = [...messagingRows(results.messaging), ...fixedRateRows(results['fixed-rate']), ...sessionsRows(results.sessions), ...presenceRows(results.presence), ...federationRows(results.federation), ...floodRows(results.flood), ...mucRows(results.muc)];
   const secondRound = tls
-    ? [...messagingRatioRows(results.messaging, 'ejabberd', 'deliveredPerServerCpuSecond', 6, 'with TLS: messages per server CPU-second ≥ 6× ejabberd'), ...fixedRateRows(results['fixed-rate'], 0.3, 'with TLS: '), ...tlsLoginRows(results.sessions), ...tlsFederationRows(results.federation)]
+    ? [...messagingRatioRows(results.messaging, 'ejabberd', 'deliveredPerServerCpuSecond', 6, 'with TLS: messages per server CPU-second ≥ 6× ejabberd'), ...fixedRateRows(results['fixed-rate'], 0.3, 'with TLS: '), ...tlsLoginRows(results.sessions), ...tlsFederationRows(results.federation), ...soakRows(results.soak)]
     : [...messagingRatioRows(results.messaging, 'relay', 'deliveredPerSecond', 0.5, 'throughput ≥ 50% of the raw TCP relay'), ...presenceHalfRows(results.presence), ...sessionMemoryRows(results.sessions), ...startupMemoryRows(results['startup-memory']), ...soakRows(results.soak)];
   return [...firstRound, ...secondRound];
 }
