@@ -1,6 +1,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError, defaultConfig, findConfigFile, loadConfig, parseConfig } from './load.ts';
@@ -549,6 +550,22 @@ describe('loadConfig', () => {
     const config = await loadConfig(file);
     assert.equal(config.source, file);
     assert.equal(config.data_dir, path.join(dir, 'data'));
+  });
+
+  test('lets go of the YAML parser once the file is read, and loads it again for the next file', async () => {
+    const dir = scratchDir();
+    const file = path.join(dir, 'trellis.yaml');
+    const yamlModules = () => Object.keys(createRequire(import.meta.url).cache).filter((loaded) => loaded.includes(`${path.sep}node_modules${path.sep}yaml${path.sep}`));
+    writeFileSync(file, 'hosts: {localhost: {}}\n');
+    await loadConfig(file);
+    assert.deepEqual(yamlModules(), []);
+    writeFileSync(file, 'hosts: {example.com: {}}\n');
+    assert.equal((await loadConfig(file)).hosts[0]!.domain, 'example.com');
+    assert.deepEqual(yamlModules(), []);
+    // A syntax error is still reported with its place, and the parser let go of all the same.
+    writeFileSync(file, 'hosts: [\n');
+    await assert.rejects(loadConfig(file), /trellis\.yaml:\d+:\d+/);
+    assert.deepEqual(yamlModules(), []);
   });
 
   test('a missing file is a ConfigError naming the file', async () => {

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { parseDocument } from 'yaml';
+import type * as Yaml from 'yaml';
 import type { TrellisConfig } from './types.ts';
 import { trellisSchema } from './schema.ts';
 import { validate, type ConfigProblem } from './validate.ts';
@@ -39,9 +40,31 @@ export interface ParseOptions {
   baseDir: string;
 }
 
+/**
+ * The YAML parser: some 70 modules and about 0.75 MB of heap once compiled, needed only while a
+ * file is read. It is loaded with `require`, whose cache can let go of a package as an ES import
+ * never does: `loadConfig` drops it once the file is read (the server's first full collection,
+ * src/util/settle-heap.ts, then frees it), and the next file read, a reload say, loads it again.
+ */
+let yaml: typeof Yaml | undefined;
+
+function yamlParser(): typeof Yaml {
+  // A require of its own each time: the module it belongs to lists what it loaded, and is let go with it.
+  yaml ??= createRequire(import.meta.url)('yaml') as typeof Yaml;
+  return yaml;
+}
+
+function releaseYamlParser(): void {
+  if (yaml === undefined) return;
+  yaml = undefined;
+  const require = createRequire(import.meta.url);
+  const packageDir = path.dirname(require.resolve('yaml/package.json')) + path.sep;
+  for (const loaded of Object.keys(require.cache)) if (loaded.startsWith(packageDir)) delete require.cache[loaded];
+}
+
 /** Validates YAML text and resolves it into a frozen TrellisConfig; throws ConfigError listing every problem. */
 export function parseConfig(yamlText: string, options: ParseOptions): TrellisConfig {
-  const document = parseDocument(yamlText);
+  const document = yamlParser().parseDocument(yamlText);
   if (document.errors.length > 0) {
     throw new ConfigError(document.errors.map(syntaxProblem), options.file);
   }
@@ -57,7 +80,11 @@ export async function loadConfig(file: string): Promise<TrellisConfig> {
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
     throw new ConfigError([{ path: '', message: `cannot read configuration file: ${reason}` }], file);
   }
-  return parseConfig(text, { file, baseDir: path.dirname(path.resolve(file)) });
+  try {
+    return parseConfig(text, { file, baseDir: path.dirname(path.resolve(file)) });
+  } finally {
+    releaseYamlParser();
+  }
 }
 
 /** The configuration used when there is no file: data under `baseDir/data`, one host "localhost", all defaults. */
