@@ -14,11 +14,14 @@ import { startTestServer, type TestServer } from './support/server.ts';
 
 const ACCOUNT = 'alice@localhost';
 const PASSWORD = 'correct horse';
-/** A tmux server of this test's own, so nothing else running tmux is touched. */
-const TMUX_SOCKET = `trellis-profanity-${process.pid}`;
+/**
+ * A tmux server of this test's own, its socket in the test's home directory: nothing else running
+ * tmux is touched, and no /tmp/tmux-UID directory is left behind.
+ */
+const tmuxSocket = () => join(home, 'tmux.sock');
 
 function tmux(...args: string[]): string {
-  const result = spawnSync('tmux', ['-L', TMUX_SOCKET, ...args], { encoding: 'utf8' });
+  const result = spawnSync('tmux', ['-S', tmuxSocket(), ...args], { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`tmux ${args.join(' ')} failed: ${result.stderr}`);
   return result.stdout;
 }
@@ -63,9 +66,7 @@ before(async () => {
 });
 
 after(async () => {
-  const socket = spawnSync('tmux', ['-L', TMUX_SOCKET, 'display-message', '-p', '#{socket_path}'], { encoding: 'utf8' }).stdout?.trim();
-  spawnSync('tmux', ['-L', TMUX_SOCKET, 'kill-server']);
-  if (socket) rmSync(socket, { force: true });
+  if (home) spawnSync('tmux', ['-S', tmuxSocket(), 'kill-server']);
   await server?.stop();
   if (home) rmSync(home, { recursive: true, force: true });
 });
