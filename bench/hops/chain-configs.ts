@@ -57,14 +57,24 @@ function s2sHead(files: Files): string {
 
 /** where the forwarders take a link from D back towards A */
 const BACK_PORT = 5290;
+export interface Endpoint {
+  address: string;
+  port: number;
+}
 /**
- * The `forwarded` case's byte forwarders (forwarder.ts), one process on each edge's address, as
- * `listen=target` arguments: A's link to D goes B:5269 → C:5269 → D:5269, D's to A
- * C:5290 → B:5290 → A:5269, so both directions cross both processes.
+ * The `forwarded` case's byte forwarders (forwarder.ts), one process on each edge's address:
+ * A's link to D goes B:5269 → C:5269 → D:5269, D's to A C:5290 → B:5290 → A:5269, so both
+ * directions cross both processes.
  */
-export const FORWARDS: Record<'b' | 'c', string[]> = {
-  b: [`${ADDRESSES.b}:${S2S_PORT}=${ADDRESSES.c}:${S2S_PORT}`, `${ADDRESSES.b}:${BACK_PORT}=${ADDRESSES.a}:${S2S_PORT}`],
-  c: [`${ADDRESSES.c}:${S2S_PORT}=${ADDRESSES.d}:${S2S_PORT}`, `${ADDRESSES.c}:${BACK_PORT}=${ADDRESSES.b}:${BACK_PORT}`],
+export const FORWARDS: Record<'b' | 'c', { listen: Endpoint; target: Endpoint }[]> = {
+  b: [
+    { listen: { address: ADDRESSES.b, port: S2S_PORT }, target: { address: ADDRESSES.c, port: S2S_PORT } },
+    { listen: { address: ADDRESSES.b, port: BACK_PORT }, target: { address: ADDRESSES.a, port: S2S_PORT } },
+  ],
+  c: [
+    { listen: { address: ADDRESSES.c, port: S2S_PORT }, target: { address: ADDRESSES.d, port: S2S_PORT } },
+    { listen: { address: ADDRESSES.c, port: BACK_PORT }, target: { address: ADDRESSES.b, port: BACK_PORT } },
+  ],
 };
 const FORWARDED_VIA = { a: quote(`${ADDRESSES.b}:${S2S_PORT}`), d: quote(`${ADDRESSES.c}:${BACK_PORT}`) };
 

@@ -10,7 +10,7 @@ import { createTestCa, writeCertificateFiles } from '../../test/support/lab/ca.t
 import { C2S_PORT, S2S_PORT, type FederationPeer } from '../federation/peer.ts';
 import { startTrellisProcess } from '../federation/trellis-process.ts';
 import { startDaemon, waitForListener } from '../servers/daemon.ts';
-import { ADDRESSES, DOMAINS, edgeYaml, FORWARDS, leafYaml, type Files, type Node } from './chain-configs.ts';
+import { ADDRESSES, DOMAINS, edgeYaml, FORWARDS, leafYaml, type Endpoint, type Files, type Node } from './chain-configs.ts';
 
 /** A process between the leaves: an edge, or a byte forwarder. */
 export interface Relay {
@@ -99,14 +99,11 @@ export async function startTopology(kind: 'direct' | 'forwarded' | 'chain', opti
 }
 
 /** A forwarder.ts process (a bench daemon, so an interrupted run stops it too), ready once each of its listeners listens. */
-async function startForwarder(name: string, forwards: string[], dir: string): Promise<Relay> {
-  const daemon = startDaemon(name, process.execPath, [join(import.meta.dirname, 'forwarder.ts'), ...forwards], { cwd: dir, outputFile: join(dir, `${name}.out`) });
+async function startForwarder(name: string, forwards: readonly { listen: Endpoint; target: Endpoint }[], dir: string): Promise<Relay> {
+  const argument = ({ listen, target }: { listen: Endpoint; target: Endpoint }) => `${listen.address}:${listen.port}=${target.address}:${target.port}`;
+  const daemon = startDaemon(name, process.execPath, [join(import.meta.dirname, 'forwarder.ts'), ...forwards.map(argument)], { cwd: dir, outputFile: join(dir, `${name}.out`) });
   try {
-    for (const forward of forwards) {
-      const listen = forward.split('=')[0]!;
-      const colon = listen.lastIndexOf(':');
-      await waitForListener(daemon, listen.slice(0, colon), Number(listen.slice(colon + 1)));
-    }
+    for (const { listen } of forwards) await waitForListener(daemon, listen.address, listen.port);
   } catch (error) {
     await daemon.stop();
     throw error;
