@@ -6,7 +6,9 @@
  *
  * With `ratePerSecond` the loop is open instead: the clients send in turn on a fixed schedule,
  * whatever arrives, and each message carries its scheduled time, so a sender or server that
- * falls behind shows as latency rather than hiding it (no coordinated omission).
+ * falls behind shows as latency rather than hiding it (no coordinated omission). The schedule is
+ * kept by a clock finer than Node's timers (pacer-clock.ts), so the sender's own lateness adds
+ * little to what is measured.
  *
  * A run is warm-up, then the measured window, then a drain: every phase ends on a timer, and
  * sending also stops after `maxMessages`, so the loop always ends by itself.
@@ -15,6 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BenchClient } from './bench-client.ts';
 import { LatencyHistogram, type HistogramData } from './histogram.ts';
+import { startPacerClock, type PacerClock } from './pacer-clock.ts';
 
 export interface TrafficOptions {
   window: number;
@@ -73,6 +76,11 @@ export interface TrafficResult {
 }
 
 const MESSAGE_END = '</message>';
+/**
+ * The pacer's finest tick. At 10,000 msg/s a tick per message (0.1 ms) cost the generator 59% of a
+ * core against 34% at 0.25 ms, and the relay's p99 was 1.15 ms against 0.73–0.79.
+ */
+const FINEST_PACER_STEP_MS = 0.25;
 
 export class MessagingTraffic {
   readonly #clients: BenchClient[];
@@ -124,7 +132,7 @@ export class MessagingTraffic {
     const backlogAtEnd = this.#totalInFlight();
     this.#measuring = false;
     this.#sending = false;
-    clearInterval(pacer);
+    pacer?.stop();
     const drainEnd = performance.now() + phases.drainMs;
     while (this.#totalInFlight() > 0 && performance.now() < drainEnd) await this.#phase(20);
     return {
@@ -170,13 +178,13 @@ export class MessagingTraffic {
     if (this.#sent >= maxMessages) this.#sending = false;
   }
 
-  /** Sends, every millisecond, the messages whose scheduled time has come, one client after the other. */
-  #startPacer(ratePerSecond: number): NodeJS.Timeout {
+  /** Sends, at each tick of the clock, the messages whose scheduled time has come, one client after the other. */
+  #startPacer(ratePerSecond: number): PacerClock {
     const start = performance.now();
     const intervalMs = 1000 / ratePerSecond;
     let scheduled = 0;
     let sender = 0;
-    return setInterval(() => {
+    return startPacerClock(Math.max(Math.min(intervalMs, 1), FINEST_PACER_STEP_MS), () => {
       const now = performance.now();
       while (this.#sending && this.#sent < this.#options.maxMessages) {
         const due = start + scheduled * intervalMs;
@@ -185,7 +193,7 @@ export class MessagingTraffic {
         scheduled++;
         sender = (sender + 1) % this.#clients.length;
       }
-    }, 1);
+    });
   }
 
   #send(sender: number, stampMillis: number): void {
