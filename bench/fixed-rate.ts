@@ -4,12 +4,15 @@
  *
  *   npm run bench -- fixed-rate [--rates 2000,10000] [--servers trellis,prosody,ejabberd,relay]
  *                               [--clients 100] [--seconds 10] [--warmup 3] [--generators 1] [--quiet-wait 120]
+ *                               [--repeat 1]
  *
  * The clients log in as in the messaging scenario and client i messages client i+1, but sends are
  * scheduled (open loop): together the clients send --rates messages per second, one after the
  * other, whatever arrives. Each message carries its scheduled send time, so latency includes any
  * lateness of the sender. A server keeps up when it delivers within 2% of the offered rate and its
  * backlog (sent, not yet received) grows by less than 100 ms worth of messages over the window.
+ * With --repeat, every rate runs that many rounds, the servers taking turns within each round, and
+ * the report adds each server's median and spread per rate.
  * Column meanings and measured figures: docs/performance.md.
  */
 import { parseArgs } from 'node:util';
@@ -17,6 +20,7 @@ import { clientTransport } from './load/tls-mode.ts';
 import type { BenchMechanism } from './load/bench-client.ts';
 import { GENERATOR_SATURATED_PERCENT, measureMessagingRun, type MessagingRun } from './load/messaging-run.ts';
 import { writeResults } from './report/results.ts';
+import { spreadOf, type Spread } from './report/stats.ts';
 import { fixed, textTable } from './report/table.ts';
 import { SERVERS } from './servers/registry.ts';
 import { checkServerNames, OTHER_CORES_WARNING, stopEverything, stopServersOnInterrupt, withServer } from './servers/server-runs.ts';
@@ -42,6 +46,7 @@ const { values } = parseArgs({
     iterations: { type: 'string', default: '4096' },
     'login-concurrency': { type: 'string', default: '16' },
     'quiet-wait': { type: 'string', default: '120' },
+    repeat: { type: 'string', default: '1' },
   },
 });
 
@@ -58,10 +63,11 @@ const params = {
   scramIterations: Number(values.iterations),
   loginConcurrency: Number(values['login-concurrency']),
   quietWaitSeconds: Number(values['quiet-wait']),
+  repeat: Number(values.repeat),
 };
 checkServerNames(params.servers, fail);
 if (!params.rates.every((rate) => rate > 0)) fail('--rates is a list of messages per second');
-for (const name of ['clients', 'generators', 'body', 'iterations', 'login-concurrency'] as const) {
+for (const name of ['clients', 'generators', 'body', 'iterations', 'login-concurrency', 'repeat'] as const) {
   if (!Number.isInteger(Number(values[name])) || Number(values[name]) < 1) fail(`--${name} must be a positive integer`);
 }
 if (params.clients < 2 * params.generators) fail('every generator needs at least 2 clients');
@@ -69,6 +75,7 @@ if (!(params.seconds > 0) || !(params.warmupSeconds >= 0) || !(params.quietWaitS
 if (params.mechanism !== 'SCRAM-SHA-1' && params.mechanism !== 'SCRAM-SHA-256') fail('--mechanism is SCRAM-SHA-1 or SCRAM-SHA-256');
 
 interface FixedRateRun extends MessagingRun {
+  round: number;
   offeredPerSecond: number;
   keptUp: boolean;
   /** why it did not keep up, when it did not */
@@ -89,52 +96,89 @@ async function main(): Promise<void> {
   const runs: FixedRateRun[] = [];
   const servers: Record<string, { version: string; settings: string[] }> = {};
   for (const rate of params.rates) {
-    for (const name of params.servers) {
-      process.stderr.write(`${name}: ${rate} msg/s offered\n`);
-      const options = { address: params.address, domain: DOMAIN, usernames, password: PASSWORD, scramIterations: params.scramIterations };
-      const run = await withServer(name, options, params.quietWaitSeconds, (server, port) => {
-        servers[name] = { version: server.version, settings: server.settings };
-        return measureMessagingRun(
-          server,
-          {
-            ...options,
-            port,
-            resource: 'bench',
-            mechanism: params.mechanism,
-            protocol: SERVERS[name]!.protocol,
-            loginConcurrency: params.loginConcurrency,
-            loginTimeoutMs: 30_000,
-            window: 1,
-            ratePerSecond: rate / params.generators,
-            bodyBytes: params.bodyBytes,
-            // twice the whole run's schedule: a bound that the schedule itself never reaches
-            maxMessages: Math.ceil(2 * rate * (params.warmupSeconds + params.seconds + 1)),
-          },
-          params.generators,
-          { warmupMs: params.warmupSeconds * 1000, measureMs: params.seconds * 1000, drainMs: 5000 },
-        );
-      });
-      runs.push(judge(run, rate));
-      process.stderr.write(`${name}: ${Math.round(run.deliveredPerSecond)} msg/s delivered, p99 ${run.latencyMs.p99.toFixed(1)} ms\n`);
+    for (let round = 1; round <= params.repeat; round++) {
+      for (const name of params.servers) {
+        process.stderr.write(`[${round}/${params.repeat}] ${name}: ${rate} msg/s offered\n`);
+        const run = await runAtRate(name, rate, usernames, servers);
+        runs.push(judge(run, rate, round));
+        process.stderr.write(`[${round}/${params.repeat}] ${name}: ${Math.round(run.deliveredPerSecond)} msg/s delivered, p99 ${run.latencyMs.p99.toFixed(1)} ms\n`);
+      }
     }
   }
   printReport(runs, servers);
-  process.stdout.write(`\nresults: ${writeResults('fixed-rate', { params, servers, runs })}\n`);
+  process.stdout.write(`\nresults: ${writeResults('fixed-rate', { params, servers, runs, medians: medians(runs) })}\n`);
 }
 
-function judge(run: MessagingRun, offered: number): FixedRateRun {
+/** Starts server `name`, logs the clients in, sends on the schedule for warm-up and window, and stops it. */
+function runAtRate(name: string, rate: number, usernames: string[], servers: Record<string, { version: string; settings: string[] }>): Promise<MessagingRun> {
+  const options = { address: params.address, domain: DOMAIN, usernames, password: PASSWORD, scramIterations: params.scramIterations };
+  return withServer(name, options, params.quietWaitSeconds, (server, port) => {
+    servers[name] = { version: server.version, settings: server.settings };
+    return measureMessagingRun(
+      server,
+      {
+        ...options,
+        port,
+        resource: 'bench',
+        mechanism: params.mechanism,
+        protocol: SERVERS[name]!.protocol,
+        loginConcurrency: params.loginConcurrency,
+        loginTimeoutMs: 30_000,
+        window: 1,
+        ratePerSecond: rate / params.generators,
+        bodyBytes: params.bodyBytes,
+        // twice the whole run's schedule: a bound that the schedule itself never reaches
+        maxMessages: Math.ceil(2 * rate * (params.warmupSeconds + params.seconds + 1)),
+      },
+      params.generators,
+      { warmupMs: params.warmupSeconds * 1000, measureMs: params.seconds * 1000, drainMs: 5000 },
+    );
+  });
+}
+
+function judge(run: MessagingRun, offered: number, round: number): FixedRateRun {
   const behind: string[] = [];
   if (run.sentPerSecond < KEPT_UP_SHARE * offered) behind.push('generator sent late');
   if (run.deliveredPerSecond < KEPT_UP_SHARE * offered) behind.push('delivered < 98%');
   if (run.backlogAtEnd - run.backlogAtStart > BACKLOG_GROWTH_SECONDS * offered) behind.push('backlog grew');
   if (run.errors + run.misordered + run.lost > 0) behind.push('errors or losses');
-  return { ...run, offeredPerSecond: offered, keptUp: behind.length === 0, behind };
+  return { ...run, round, offeredPerSecond: offered, keptUp: behind.length === 0, behind };
+}
+
+interface FixedRateMedian {
+  server: string;
+  offeredPerSecond: number;
+  rounds: number;
+  /** whether the server kept up in every round */
+  keptUp: boolean;
+  p50: Spread;
+  p99: Spread;
+  serverCores: Spread;
+}
+
+/** Each server's median and spread per offered rate, over its rounds. */
+function medians(runs: FixedRateRun[]): FixedRateMedian[] {
+  const groups = new Map<string, FixedRateRun[]>();
+  for (const run of runs) {
+    const key = `${run.server} ${run.offeredPerSecond}`;
+    groups.set(key, [...(groups.get(key) ?? []), run]);
+  }
+  return [...groups.values()].map((group) => ({
+    server: group[0]!.server,
+    offeredPerSecond: group[0]!.offeredPerSecond,
+    rounds: group.length,
+    keptUp: group.every((run) => run.keptUp),
+    p50: spreadOf(group.map((run) => run.latencyMs.p50)),
+    p99: spreadOf(group.map((run) => run.latencyMs.p99)),
+    serverCores: spreadOf(group.map((run) => run.serverCores)),
+  }));
 }
 
 function printReport(runs: FixedRateRun[], servers: Record<string, { version: string; settings: string[] }>): void {
-  const headers = ['server', 'offered/s', 'sent/s', 'msg/s', 'backlog start/end', 'kept up', 'cores', 'RSS MB', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'gen CPU %', 'other', 'err/lost'];
+  const headers = ['server', 'round', 'offered/s', 'sent/s', 'msg/s', 'backlog start/end', 'kept up', 'cores', 'RSS MB', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'gen CPU %', 'other', 'err/lost'];
   const rows = runs.map((run) => [
     run.server,
+    String(run.round),
     String(run.offeredPerSecond),
     fixed(run.sentPerSecond, 0),
     fixed(run.deliveredPerSecond, 0),
@@ -155,6 +199,16 @@ function printReport(runs: FixedRateRun[], servers: Record<string, { version: st
       `kept up: delivered and sent within ${Math.round((1 - KEPT_UP_SHARE) * 100)}% of the offered rate, backlog grew by less than ${BACKLOG_GROWTH_SECONDS * 1000} ms of messages, no errors or losses\n\n`,
   );
   process.stdout.write(textTable(headers, rows) + '\n');
+  if (params.repeat > 1) {
+    const show = (spread: Spread, digits: number) => `${fixed(spread.median, digits)} (${fixed(spread.min, digits)}-${fixed(spread.max, digits)})`;
+    process.stdout.write(`\nmedian (min-max) per server and rate over ${params.repeat} rounds\n\n`);
+    process.stdout.write(
+      textTable(
+        ['server', 'offered/s', 'kept up', 'cores', 'p50 ms', 'p99 ms'],
+        medians(runs).map((median) => [median.server, String(median.offeredPerSecond), median.keptUp ? 'every round' : 'no', show(median.serverCores, 2), show(median.p50, 2), show(median.p99, 2)]),
+      ) + '\n',
+    );
+  }
   if (runs.some((run) => run.generatorSaturated)) process.stdout.write(`\n! a load generator used more than ${GENERATOR_SATURATED_PERCENT}% of a core (try --generators 2)\n`);
   if (runs.some((run) => run.otherCores > OTHER_CORES_WARNING)) process.stdout.write(`\n! other processes used more than ${OTHER_CORES_WARNING} cores during a run: its figures are disturbed (see "other")\n`);
   for (const [name, server] of Object.entries(servers)) process.stdout.write(`\n${name}: ${server.version}\n${server.settings.map((line) => `  ${line}`).join('\n')}\n`);

@@ -13,7 +13,7 @@
  * names it (with `--tls on`, its capacity and its clients with TLS), and `--latest` reports its newest run.
  * Each table gives the first round's targets, then the second round's for that TLS setting.
  * The scenarios run with the arguments below (the ones docs/performance.md reports); the whole
- * run takes about 25 minutes without `muc` and 35 with it, most of it waiting for the machine to be
+ * run takes about 35 minutes without `muc` and 45 with it, most of it waiting for the machine to be
  * idle between servers and for 1,000 occupants to enter a room.
  */
 import { spawn } from 'node:child_process';
@@ -28,8 +28,8 @@ import { targetRows, type ScenarioResults } from './report/targets.ts';
 const SCENARIOS: Record<keyof ScenarioResults, string[]> = {
   // 1 and 6: throughput, three rounds per server, and the TCP relay driven the same way
   messaging: ['--repeat', '3', '--servers', 'trellis,prosody,ejabberd,relay'],
-  // 2: fixed rates
-  'fixed-rate': ['--rates', '2000,10000', '--servers', 'trellis,prosody,ejabberd,relay'],
+  // 2: fixed rates, three rounds per server
+  'fixed-rate': ['--rates', '2000,10000', '--repeat', '3', '--servers', 'trellis,prosody,ejabberd,relay'],
   // 3: idle sessions and login rate, up to the most sessions a process may hold here (20,000 open files)
   sessions: ['--sessions', '2000,10000,19000', '--generators', '4', '--servers', 'trellis,prosody,ejabberd,relay'],
   // 4: presence fan-out
