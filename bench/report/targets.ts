@@ -37,6 +37,8 @@ interface MessagingResults {
 
 interface FixedRateResults {
   runs: { server: string; offeredPerSecond: number; keptUp: boolean; latencyMs: { p99: number } }[];
+  /** since fixed-rate's --repeat: per server and rate, over the undisturbed rounds */
+  medians?: { server: string; offeredPerSecond: number; rounds: number; keptUp: boolean; p99: Spread }[];
 }
 
 interface SessionsResults {
@@ -117,19 +119,19 @@ function messagingRows(messaging: MessagingResults | undefined): TargetRow[] {
 /** Trellis's p99 at 10,000 msg/s against ejabberd's, target at most `factor` times. */
 function fixedRateRows(fixedRate: FixedRateResults | undefined, factor = 1, prefix = ''): TargetRow[] {
   const target = `${prefix}p99 latency at 10,000 msg/s ≤ ${factor === 1 ? '' : `${factor}× `}ejabberd`;
-  // Files from before --repeat hold one round per server and rate: the median of one.
-  const at = (server: string) => fixedRate?.runs.filter((run) => run.server === server && run.offeredPerSecond === 10_000) ?? [];
+  // Files from before --repeat hold one round per server and rate and no medians: the median of one.
+  const at = (server: string) =>
+    fixedRate?.medians?.find((median) => median.server === server && median.offeredPerSecond === 10_000) ??
+    fixedRate?.runs.filter((run) => run.server === server && run.offeredPerSecond === 10_000).map((run) => ({ rounds: 1, keptUp: run.keptUp, p99: spreadOf([run.latencyMs.p99]) }))[0];
   const trellis = at('trellis');
   const ejabberd = at('ejabberd');
-  if (trellis.length === 0 || ejabberd.length === 0) return [unmeasured(target)];
-  const p99 = (runs: typeof trellis) => spreadOf(runs.map((run) => run.latencyMs.p99));
-  const rounds = trellis.length > 1 ? ` (medians of ${trellis.length})` : '';
-  const spread = (value: Spread) => (trellis.length > 1 ? ` [${fixed(value.min, 2)}–${fixed(value.max, 2)}]` : '');
-  const [own, other] = [p99(trellis), p99(ejabberd)];
-  const row = compare(target + rounds, own.median, other.median, 'ms', 2, { atMost: factor }, 'ejabberd');
-  const withSpread = { ...row, trellis: row.trellis + spread(own), other: row.other + spread(other) };
+  if (!trellis || !ejabberd) return [unmeasured(target)];
+  const several = trellis.rounds > 1;
+  const spread = (value: Spread) => (several ? ` [${fixed(value.min, 2)}–${fixed(value.max, 2)}]` : '');
+  const row = compare(target + (several ? ` (medians of ${trellis.rounds})` : ''), trellis.p99.median, ejabberd.p99.median, 'ms', 2, { atMost: factor }, 'ejabberd');
+  const withSpread = { ...row, trellis: row.trellis + spread(trellis.p99), other: row.other + spread(ejabberd.p99) };
   // A server that fell behind the offered rate in any round has not met any latency target.
-  return [trellis.every((run) => run.keptUp) ? withSpread : { ...withSpread, trellis: `${withSpread.trellis} (fell behind)`, met: 'no' }];
+  return [trellis.keptUp ? withSpread : { ...withSpread, trellis: `${withSpread.trellis} (fell behind)`, met: 'no' }];
 }
 
 function sessionsRows(sessions: SessionsResults | undefined): TargetRow[] {
