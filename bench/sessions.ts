@@ -8,7 +8,7 @@
  * For each session count and server: a fresh server with that many accounts; an untimed first pass
  * runs each account's first SCRAM exchange (then aborts it) so that the generators cache its
  * SaltedPassword, as real clients may (RFC 5802 section 5.1); its RSS and CPU read with no client,
- * then every client logs in (timed, with the cached SaltedPassword: no PBKDF2 in the generators) over plain TCP (stream, SCRAM, bind, presence, a ping round
+ * then every client logs in (timed, with the cached SaltedPassword: no PBKDF2 in the generators) over plain TCP, or STARTTLS with TRELLIS_BENCH_TLS=1 (stream, SCRAM, bind, presence, a ping round
  * trip), at most --login-concurrency at a time over all generator processes; RSS again; two more
  * clients exchange 200 messages one at a time (their latency while every session is connected); an idle
  * period, a check that every session is still connected, RSS a last time, then all disconnect.
@@ -17,6 +17,7 @@
 import { parseArgs } from 'node:util';
 import type { BenchMechanism } from './load/bench-client.ts';
 import { measureSessionsRun, type SessionsRun } from './load/sessions-run.ts';
+import { clientTransport } from './load/tls-mode.ts';
 import { writeResults } from './report/results.ts';
 import { fixed, textTable } from './report/table.ts';
 import { raiseFileLimit } from './servers/file-limit.ts';
@@ -116,7 +117,7 @@ async function main(): Promise<void> {
 }
 
 function printReport(runs: SessionsRun[], servers: Record<string, { version: string; settings: string[] }>): void {
-  const headers = ['server', 'sessions', 'prime s', 'PBKDF2 in timed pass', 'login s', 'logins/s', 'CPU ms/login', 'cores', 'machine', 'RSS fresh MB', 'RSS after prime MB', 'RSS logged in MB', 'RSS idle MB', 'KB/session', 'connected', 'msg p50 ms', 'msg p99 ms'];
+  const headers = ['server', 'sessions', 'prime s', 'PBKDF2 in timed pass', 'login s', 'logins/s', 'CPU ms/login', 'cores', 'machine', 'rest ms/login', 'RSS fresh MB', 'RSS after prime MB', 'RSS logged in MB', 'RSS idle MB', 'KB/session', 'connected', 'msg p50 ms', 'msg p99 ms'];
   const mb = (bytes: number) => fixed(bytes / 2 ** 20, 1);
   const rows = runs.map((run) => [
     run.server,
@@ -128,6 +129,7 @@ function printReport(runs: SessionsRun[], servers: Record<string, { version: str
     fixed(run.serverCpuMsPerLogin, 3),
     fixed(run.serverCoresDuringLogin, 2),
     fixed(run.machineCoresDuringLogin, 2),
+    fixed(((run.machineCoresDuringLogin - run.serverCoresDuringLogin) * 1000) / run.loginsPerSecond, 3),
     mb(run.rssBeforeBytes),
     mb(run.rssBeforeTimedBytes),
     mb(run.rssAfterLoginBytes),
@@ -138,7 +140,8 @@ function printReport(runs: SessionsRun[], servers: Record<string, { version: str
     run.probe ? fixed(run.probe.p99Ms, 2) : '-',
   ]);
   process.stdout.write(
-    `\nsessions: ${params.generators} generator process(es), at most ${params.loginConcurrency} logins in flight, ${params.idleSeconds} s idle, plain TCP, ${params.mechanism}, ${params.scramIterations} PBKDF2 iterations, open-file limit ${fileLimit}\n` +
+    `\nsessions: ${params.generators} generator process(es), at most ${params.loginConcurrency} logins in flight, ${params.idleSeconds} s idle, ${clientTransport()}, ${params.mechanism}, ${params.scramIterations} PBKDF2 iterations, open-file limit ${fileLimit}\n` +
+      '"rest ms/login": CPU of the rest of the machine (the load generators, mostly) per login, (machine - cores) / logins per second\n' +
       'timed logins use cached SaltedPassword (RFC 5802 section 5.1): an untimed first pass ("prime s") ran each account\'s first SCRAM exchange and cached it per password, salt and iteration count\n\n',
   );
   process.stdout.write(textTable(headers, rows) + '\n');
