@@ -146,6 +146,10 @@ export class XmlStreamParser {
   private limitIsHeader = true;
   /** Bytes of an unfinished UTF-8 character from the previous chunk. */
   private carry: Uint8Array | undefined;
+  /** Set by pause() from a handler: the scan stops after that handler's construct. */
+  private pauseRequested = false;
+  /** While paused: the bytes after the construct that paused, unparsed, with any that arrived since. */
+  private pending: Buffer | undefined;
 
   private atStreamStart = true;
   /** Qualified name of the stream root, for its end tag. */
@@ -187,6 +191,11 @@ export class XmlStreamParser {
 
   write(chunk: Buffer | Uint8Array): void {
     if (this.state === S_STOPPED) return;
+    if (this.pending !== undefined) {
+      // Paused: what arrives waits, unparsed, behind what the pause left (resume).
+      this.pending = Buffer.concat([this.pending, chunk]);
+      return;
+    }
     let bytes = toBuffer(chunk);
     if (this.carry !== undefined) {
       bytes = Buffer.concat([this.carry, bytes]);
@@ -204,6 +213,13 @@ export class XmlStreamParser {
       this.base = this.base - from;
       const resumeAt = this.scan(bytes, from, scanEnd);
       if (this.state === S_STOPPED) return;
+      if (this.pauseRequested) {
+        this.pauseRequested = false;
+        this.pending = bytes.subarray(resumeAt);
+        this.base += resumeAt;
+        if (this.state === S_MISC) this.releaseScratch();
+        return;
+      }
       if (this.generation === generation) break;
       // reset() was called by a handler: the rest of this chunk starts the new stream.
       this.base = 0;
@@ -224,7 +240,7 @@ export class XmlStreamParser {
    * used after a park that returned something: `resume` makes its successor.
    */
   park(): ParkedParser | undefined {
-    if (this.state !== S_MISC || this.depth !== 1 || this.carry !== undefined || this.scratch !== undefined || this.skipLineFeed) return undefined;
+    if (this.state !== S_MISC || this.depth !== 1 || this.carry !== undefined || this.pending !== undefined || this.scratch !== undefined || this.skipLineFeed) return undefined;
     return {
       limits: this.limits,
       contentNamespace: this.contentNamespace,
@@ -256,6 +272,31 @@ export class XmlStreamParser {
 
   end(): void {
     this.stop();
+  }
+
+  /**
+   * Called from a handler: parsing stops after the construct being handled, and the bytes after
+   * it wait as they are until `resume`, so that a stream held to its share of a turn keeps what
+   * it has not run yet as the bytes read, not as element trees. A reset() from a handler run
+   * while paused applies to those bytes, as it would to the rest of a chunk.
+   */
+  pause(): void {
+    if (this.state === S_STOPPED) return;
+    this.pauseRequested = true;
+    this.generation++;
+  }
+
+  /** whether a pause left bytes waiting for `resume` */
+  get paused(): boolean {
+    return this.pending !== undefined;
+  }
+
+  /** Parses what a pause left; the handlers may pause again. Nothing happens when not paused. */
+  resume(): void {
+    const pending = this.pending;
+    if (pending === undefined) return;
+    this.pending = undefined;
+    this.write(pending);
   }
 
   /** Applies new limits from the next stanza on, within the same stream (a component after its handshake). */
@@ -842,6 +883,8 @@ export class XmlStreamParser {
     this.state = S_STOPPED;
     this.generation++;
     this.carry = undefined;
+    this.pending = undefined;
+    this.pauseRequested = false;
     this.releaseScratch();
   }
 }
