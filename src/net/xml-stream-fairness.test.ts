@@ -19,6 +19,8 @@ interface Received {
   seenAt: number[];
   /** turns of the event loop in which this stream's stanzas ran */
   turns: number;
+  /** how many of this stream's stanzas had run when its parse error was reported */
+  errorAfter?: number;
 }
 
 /** Accepts `count` connections, each read by an XmlStream; returns the clients' sockets. */
@@ -46,7 +48,7 @@ async function streams(count: number, readRate?: ReadRate): Promise<{ clients: S
             }
           },
           streamClose: noop,
-          parseError: noop,
+          parseError: () => (mine.errorAfter = mine.ids.length),
           whitespace: noop,
           socketClosed: noop,
         },
@@ -138,6 +140,20 @@ test('a stream held at its stanza rate runs what the rate allows in batches, not
     // Beyond the burst of 50, 250 stanzas at 1000/s take 0.25 s: in turns at least 10 ms apart
     // that is about 25 of them, where a timer per stanza makes it 250.
     assert.ok(turns <= 60, `300 stanzas at 1000/s ran in ${turns} turns`);
+  } finally {
+    await lab.close();
+  }
+});
+
+test('a stream held to its share of a turn parses no further ahead: a malformed tail is found after every stanza before it ran', async () => {
+  const lab = await streams(1);
+  try {
+    const [client] = lab.clients as [Socket];
+    // About 90 KB at once: most of it waits while the first stanzas run, as bytes, not as parsed stanzas.
+    client.write(HEADER + messages(0, 2000) + "<message id='bad'></presence>");
+    await until(() => lab.received[0]!.errorAfter !== undefined, 'the parse error');
+    assert.equal(lab.received[0]!.errorAfter, 2000, 'the error was reported once all 2,000 stanzas before it had run, not while they waited');
+    assert.deepEqual(lab.received[0]!.ids, Array.from({ length: 2000 }, (_, id) => String(id)));
   } finally {
     await lab.close();
   }

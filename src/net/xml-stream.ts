@@ -201,6 +201,17 @@ export class XmlStream {
     (this.#held ??= []).push(event);
   }
 
+  /**
+   * Holds back a stanza `admits` refused and stops parsing after it: what the peer sent after it
+   * waits as the bytes read until the held events have run (#replayHeld), instead of being
+   * parsed at once into element trees that would wait turns for their share (and outlive young
+   * collections on a busy trunk).
+   */
+  holdAndPauseParsing(event: HeldEvent): void {
+    this.hold(event);
+    this.#activeParser().pause();
+  }
+
   /** When the next stanza may run: undefined for now (it is counted), else after how long and whether it took its rate token. */
   #delayFor(): { milliseconds: number; paid: boolean } | undefined {
     if (this.#turnStanzas >= STANZAS_PER_TURN) return { milliseconds: 0, paid: false };
@@ -244,7 +255,9 @@ export class XmlStream {
       if (!stream.#closed) event.run();
     }
     stream.#firstHeldPaid = false;
-    stream.releaseReading('stanza-rate');
+    // What the pause left is parsed now, under the same share of the turn: it may hold again.
+    if (!stream.#closed && stream.#parser instanceof XmlStreamParser) stream.#parser.resume();
+    if (stream.#held === undefined) stream.releaseReading('stanza-rate');
   }
 
   #pauseFor(milliseconds: number): void {
@@ -533,7 +546,7 @@ class ParserEvents implements StreamParserHandlers {
 
   stanza(element: Element): void {
     if (this.#stream.admits(true)) this.#handlers.stanza(element);
-    else this.#stream.hold({ stanza: true, run: () => this.#handlers.stanza(element) });
+    else this.#stream.holdAndPauseParsing({ stanza: true, run: () => this.#handlers.stanza(element) });
   }
 
   whitespace(): void {
