@@ -3,7 +3,7 @@
  * really tracks: gauges read from the live connection tables at scrape time, and the process's
  * own memory and CPU under the names Prometheus client libraries use for them.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, type ELDHistogram } from 'node:perf_hooks';
 import { FEDERATION_LEVELS } from '../config/types.ts';
 import type { TrafficCounters } from '../router/traffic-counters.ts';
 import { SERVER_VERSION, c2sRows, componentRows, type AdminSources } from './sources.ts';
@@ -13,9 +13,10 @@ export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 /**
  * How long the event loop was late, sampled every 10 ms since the previous scrape: one stanza
  * handler or a burst that blocks it delays every connection (the names prom-client uses).
+ * Sampling starts at the first scrape: its timer wakes the process 100 times a second, which a
+ * server nobody monitors (an idle one on a small machine) should not pay for.
  */
-const eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
-eventLoopDelay.enable();
+let eventLoopDelay: ELDHistogram | undefined;
 
 /** A server connection that has not authenticated a domain yet. */
 const NO_LEVEL = 'none';
@@ -152,12 +153,16 @@ export function renderMetrics(sources: AdminSources): string {
   gauge('nodejs_heap_size_total_bytes', 'Memory the JavaScript heap holds.', [{ value: memory.heapTotal }]);
   gauge('nodejs_heap_size_used_bytes', 'Memory in use by JavaScript objects.', [{ value: memory.heapUsed }]);
   gauge('nodejs_external_memory_bytes', 'Memory outside the JavaScript heap held by its objects (buffers, TLS, SQLite).', [{ value: memory.external }]);
-  // The histogram is in nanoseconds and counts from the previous scrape (none yet: NaN, written as 0).
-  const seconds = (nanoseconds: number): number => (Number.isFinite(nanoseconds) ? nanoseconds / 1e9 : 0);
-  gauge('nodejs_eventloop_lag_p50_seconds', 'Median event loop delay since the previous scrape.', [{ value: seconds(eventLoopDelay.percentile(50)) }]);
-  gauge('nodejs_eventloop_lag_p99_seconds', '99th percentile of the event loop delay since the previous scrape.', [{ value: seconds(eventLoopDelay.percentile(99)) }]);
-  gauge('nodejs_eventloop_lag_max_seconds', 'Longest event loop delay since the previous scrape.', [{ value: seconds(eventLoopDelay.max) }]);
-  eventLoopDelay.reset();
+  // The histogram is in nanoseconds and counts from the previous scrape (none yet: NaN, written as 0;
+  // at the first scrape there is no histogram yet: 0 too).
+  const seconds = (nanoseconds: number | undefined): number => (nanoseconds !== undefined && Number.isFinite(nanoseconds) ? nanoseconds / 1e9 : 0);
+  gauge('nodejs_eventloop_lag_p50_seconds', 'Median event loop delay since the previous scrape.', [{ value: seconds(eventLoopDelay?.percentile(50)) }]);
+  gauge('nodejs_eventloop_lag_p99_seconds', '99th percentile of the event loop delay since the previous scrape.', [{ value: seconds(eventLoopDelay?.percentile(99)) }]);
+  gauge('nodejs_eventloop_lag_max_seconds', 'Longest event loop delay since the previous scrape.', [{ value: seconds(eventLoopDelay?.max) }]);
+  if (eventLoopDelay === undefined) {
+    eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
+    eventLoopDelay.enable();
+  } else eventLoopDelay.reset();
   return lines.join('\n') + '\n';
 }
 
