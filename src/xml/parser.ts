@@ -137,7 +137,7 @@ export class XmlStreamParser {
   private readonly scopes = new NamespaceScopes();
 
   private state = S_MISC;
-  /** Bumped by reset() and by stopping, so a scan interrupted by a handler can tell. */
+  /** Bumped by reset(), pause() and stopping, so a scan interrupted by a handler can tell. */
   private generation = 0;
   /** Absolute stream offset of byte 0 of the slice being scanned. */
   private base = 0;
