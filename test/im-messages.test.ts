@@ -26,6 +26,7 @@ hosts:
   example.test: {}
   small.test: { offline: { max_messages: 2 } }
   nostore.test: { offline: { max_messages: 0 } }
+  quick.test: { modules_disabled: [mam], strangers: { max_messages: 0 } }
 `;
 
 let barrierCount = 0;
@@ -64,7 +65,7 @@ describe('message delivery', () => {
 
   before(async () => {
     server = await startTestServer(HOSTS);
-    for (const [user, domain] of [['alice', 'localhost'], ['bob', 'localhost'], ['dave', 'localhost'], ['erin', 'localhost'], ['carol', 'example.test'], ['sam', 'small.test'], ['nina', 'nostore.test']] as const) {
+    for (const [user, domain] of [['alice', 'localhost'], ['bob', 'localhost'], ['dave', 'localhost'], ['erin', 'localhost'], ['carol', 'example.test'], ['sam', 'small.test'], ['nina', 'nostore.test'], ['quinn', 'quick.test'], ['rita', 'quick.test']] as const) {
       await server.addUser(user, domain, 'secret');
     }
   });
@@ -84,6 +85,24 @@ describe('message delivery', () => {
     carol.send(chat('alice@localhost/desk', 'hello-back'));
     assert.match(await alice.waitFor('hello-back'), /from=["']carol@example.test\/desk["']/);
     for (const client of [alice, bob, carol]) client.close();
+  });
+
+  test('a message to a connected resource is routed without waiting when no feature has to; one that must be stored waits', async () => {
+    // quick.test archives nothing and counts no strangers, as the benchmarks run: every handler on the way answers at once.
+    const rita = track(await online(server, 'rita', 'now', { domain: 'quick.test' }));
+    const router = server.server.router;
+    const toRita = parseElement(`<message xmlns='jabber:client' from='quinn@quick.test/x' to='rita@quick.test/now' type='chat' id='sync-1'><body>at once</body></message>`);
+    assert.equal(router.routeNow(toRita, { kind: 'local' }), undefined);
+    assert.match(await rita.waitFor('sync-1'), /at once/);
+    // quinn is offline: the message goes to offline storage, a write the route waits for.
+    const toQuinn = parseElement(`<message xmlns='jabber:client' from='rita@quick.test/now' to='quinn@quick.test' type='chat' id='sync-2'><body>later</body></message>`);
+    const stored = router.routeNow(toQuinn, { kind: 'local' });
+    assert.ok(stored instanceof Promise);
+    await stored;
+    const quinn = track(await online(server, 'quinn', 'back', { domain: 'quick.test' }));
+    assert.match(await quinn.waitFor('sync-2'), /later/);
+    rita.close();
+    quinn.close();
   });
 
   test('to a bare JID: the highest priority resources get normal and chat; a negative priority gets nothing; headlines go to every non-negative resource', async () => {

@@ -65,3 +65,42 @@ test('decide settles only when every handler has a synchronous variant that answ
   bus.on('ping', () => true);
   assert.equal(bus.decide('ping', []), undefined);
 });
+
+test('settle answers without a promise while every handler answers at once', () => {
+  const bus = new EventBus<Events>();
+  bus.on('ping', (seen) => void seen.push('first'), 1);
+  bus.on('ping', (seen) => {
+    seen.push('taker');
+    return true;
+  });
+  const seen: string[] = [];
+  assert.equal(bus.settle('ping', seen), true);
+  assert.deepEqual(seen, ['first', 'taker']);
+  assert.equal(new EventBus<Events>().settle('ping', []), false);
+});
+
+test('settle goes on with a promise from the first handler that waits, in order', async () => {
+  const bus = new EventBus<Events>();
+  bus.on('ping', (seen) => void seen.push('at once'), 3);
+  bus.on('ping', async (seen) => {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    seen.push('waited');
+    return false;
+  }, 2);
+  bus.on('ping', (seen) => void seen.push('after'), 1);
+  const seen: string[] = [];
+  const answer = bus.settle('ping', seen);
+  assert.ok(answer instanceof Promise);
+  assert.deepEqual(seen, ['at once']);
+  assert.equal(await answer, false);
+  assert.deepEqual(seen, ['at once', 'waited', 'after']);
+});
+
+test('settle throws what a handler throws at once; emit rejects with it', async () => {
+  const bus = new EventBus<Events>();
+  bus.on('ping', () => {
+    throw new Error('at once');
+  });
+  assert.throws(() => bus.settle('ping', []), /at once/);
+  await assert.rejects(bus.emit('ping', []), /at once/);
+});

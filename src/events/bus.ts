@@ -39,11 +39,28 @@ export class EventBus<Events extends { [name: string]: unknown }> {
     return (this.#handlers.get(name)?.length ?? 0) > 0;
   }
 
-  async emit<Name extends keyof Events>(name: Name, payload: Events[Name]): Promise<boolean> {
+  /** Runs the chain; resolves true when a handler took the event. */
+  emit<Name extends keyof Events>(name: Name, payload: Events[Name]): Promise<boolean> {
+    try {
+      const taken = this.settle(name, payload);
+      return typeof taken === 'boolean' ? (taken ? TAKEN : NOT_TAKEN) : taken;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Runs the chain as `emit` does, without waiting while the handlers answer at once: a boolean
+   * when each handler that ran answered synchronously, else a promise from the first that did
+   * not. A handler that throws synchronously throws here.
+   */
+  settle<Name extends keyof Events>(name: Name, payload: Events[Name]): boolean | Promise<boolean> {
     const list = this.#handlers.get(name) as Registration<Events[Name]>[] | undefined;
     if (!list) return false;
-    for (const { handler } of list) {
-      if ((await handler(payload)) === true) return true;
+    for (let index = 0; index < list.length; index++) {
+      const answer = list[index]!.handler(payload);
+      if (answer instanceof Promise) return settleFrom(list, index, answer, payload);
+      if (answer === true) return true;
     }
     return false;
   }
@@ -61,4 +78,16 @@ export class EventBus<Events extends { [name: string]: unknown }> {
     }
     return false;
   }
+}
+
+const TAKEN = Promise.resolve(true);
+const NOT_TAKEN = Promise.resolve(false);
+
+/** The rest of a chain once handler `index` answered with a promise. */
+async function settleFrom<Payload>(list: readonly Registration<Payload>[], index: number, pending: Promise<boolean | void>, payload: Payload): Promise<boolean> {
+  if ((await pending) === true) return true;
+  for (let next = index + 1; next < list.length; next++) {
+    if ((await list[next]!.handler(payload)) === true) return true;
+  }
+  return false;
 }

@@ -93,10 +93,23 @@ export class Router {
   }
 
   /**
-   * Routes one stanza. Throws StreamError when the origin broke a rule that ends its stream
+   * Routes one stanza. Rejects with StreamError when the origin broke a rule that ends its stream
    * (a forged `from`); every other problem becomes an error reply to the sender.
    */
-  async route(stanza: Element, origin: Origin): Promise<void> {
+  route(stanza: Element, origin: Origin): Promise<void> {
+    try {
+      return this.routeNow(stanza, origin) ?? ROUTED;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * `route` without a promise when nothing on the stanza's way has to wait (a message to a
+   * connected resource, a stanza for another server): undefined once routed, else a promise.
+   * Throws StreamError where `route` rejects with it.
+   */
+  routeNow(stanza: Element, origin: Origin): Promise<void> | undefined {
     this.traffic.received.add(origin.kind, stanzaKind(stanza.name));
     const from = this.#checkFrom(stanza, origin);
     let to: Jid | undefined;
@@ -104,16 +117,27 @@ export class Router {
       to = stanza.attrs.to !== undefined ? parseJid(stanza.attrs.to) : undefined;
     } catch (error) {
       // RFC 6120 section 8.3.3.8: a malformed address gets jid-malformed.
-      if (error instanceof JidMalformedError) return this.#reply(stanza, from, new StanzaError('jid-malformed', error.message));
+      if (error instanceof JidMalformedError) {
+        this.#reply(stanza, from, new StanzaError('jid-malformed', error.message));
+        return undefined;
+      }
       throw error;
     }
+    let dispatched: Promise<void> | void;
     try {
-      await this.#dispatch(stanza, from, to, origin);
+      dispatched = this.#dispatch(stanza, from, to, origin);
     } catch (error) {
-      if (error instanceof StreamError) throw error;
-      const stanzaError = error instanceof StanzaError ? error : this.#internalError(error, stanza);
-      this.#reply(stanza, from, stanzaError);
+      return this.#failed(error, stanza, from);
     }
+    if (!(dispatched instanceof Promise)) return undefined;
+    return dispatched.then(undefined, (error: unknown) => this.#failed(error, stanza, from));
+  }
+
+  /** A stanza's way failed: a StreamError goes on to the origin, anything else is an error reply. */
+  #failed(error: unknown, stanza: Element, from: Jid): undefined {
+    if (error instanceof StreamError) throw error;
+    this.#reply(stanza, from, error instanceof StanzaError ? error : this.#internalError(error, stanza));
+    return undefined;
   }
 
   /**
@@ -177,7 +201,8 @@ export class Router {
     return parsed;
   }
 
-  async #dispatch(stanza: Element, from: Jid, to: Jid | undefined, origin: Origin): Promise<void> {
+  /** Where a stanza goes: undefined once there, or a promise while a feature's handler waits. */
+  #dispatch(stanza: Element, from: Jid, to: Jid | undefined, origin: Origin): Promise<void> | void {
     // RFC 6120 section 10.3: no `to` means the sender's own account (bare JID).
     const addressee = to ?? from.bare();
     // XEP-0258 section 5.1: a message between two users of this server, when labels are checked here too.
@@ -185,8 +210,15 @@ export class Router {
     if (origin.kind === 'client') {
       const senderHost = this.hosts.get(from.domain);
       const kind = stanza.name as 'message' | 'presence' | 'iq';
-      if (senderHost && (await senderHost.events.emit(`pre-${kind}`, { stanza, from, to: addressee, host: senderHost, session: origin.session }))) return;
+      if (senderHost) {
+        const taken = senderHost.events.settle(`pre-${kind}`, { stanza, from, to: addressee, host: senderHost, session: origin.session });
+        return unlessTaken(taken, () => this.#dispatchTo(stanza, from, to, addressee, origin));
+      }
     }
+    return this.#dispatchTo(stanza, from, to, addressee, origin);
+  }
+
+  #dispatchTo(stanza: Element, from: Jid, to: Jid | undefined, addressee: Jid, origin: Origin): Promise<void> | void {
     const host = this.hosts.get(addressee.domain);
     if (!host) {
       if (origin.kind === 'server') return this.#relay(stanza, from, addressee);
@@ -210,21 +242,22 @@ export class Router {
     }
     if (stanza.name === 'iq') return this.#dispatchIq(stanza, from, addressee, to === undefined, host);
     const kind = stanza.name as 'message' | 'presence';
+    const event = { stanza, from, to: addressee, host };
     if (addressee.isDomain()) {
-      if (await host.events.emit(`${kind}/host`, { stanza, from, to: addressee, host })) return;
-      if (kind === 'message') throw new StanzaError('service-unavailable');
-      return;
+      return unlessTaken(host.events.settle(`${kind}/host`, event), () => {
+        if (kind === 'message') throw new StanzaError('service-unavailable');
+      });
     }
     if (addressee.resource === undefined) {
-      if (await host.events.emit(`${kind}/bare`, { stanza, from, to: addressee, host })) return;
-      return this.#deliverToBare(stanza, addressee);
+      return unlessTaken(host.events.settle(`${kind}/bare`, event), () => this.#deliverToBare(stanza, addressee));
     }
-    if (await host.events.emit(`${kind}/full`, { stanza, from, to: addressee, host })) return;
-    const session = this.sessions.get(addressee);
-    if (session) return session.send(stanza);
-    // RFC 6121 section 8.5.3.2.1: a message to an unavailable resource is handled as if sent to the bare JID.
-    if (kind === 'message') return this.#deliverToBare(stanza, addressee.bare());
-    // RFC 6121 section 8.5.3.2.2: presence to an unavailable resource is silently dropped.
+    return unlessTaken(host.events.settle(`${kind}/full`, event), () => {
+      const session = this.sessions.get(addressee);
+      if (session) return session.send(stanza);
+      // RFC 6121 section 8.5.3.2.1: a message to an unavailable resource is handled as if sent to the bare JID.
+      if (kind === 'message') return this.#deliverToBare(stanza, addressee.bare());
+      // RFC 6121 section 8.5.3.2.2: presence to an unavailable resource is silently dropped.
+    });
   }
 
   #deliverToBare(stanza: Element, bare: Jid): void {
@@ -393,6 +426,15 @@ export class Router {
 }
 
 /** The display marking of a stanza's security label (XEP-0258 section 3), for the audit trail. */
+const ROUTED = Promise.resolve();
+
+/** Goes on with `next` unless a feature's handler took the stanza (an event's answer from `EventBus.settle`). */
+function unlessTaken(taken: boolean | Promise<boolean>, next: () => Promise<void> | void): Promise<void> | void {
+  if (taken === true) return;
+  if (taken === false) return next();
+  return taken.then((wasTaken) => (wasTaken ? undefined : next()));
+}
+
 function labelOf(stanza: Element): { label?: string } {
   const marking = stanza.getChild('securitylabel', NS_SECURITY_LABEL)?.getChildText('displaymarking', NS_SECURITY_LABEL);
   return marking === undefined ? {} : { label: marking };

@@ -5,6 +5,7 @@
 import type { Jid } from '../../jid/jid.ts';
 import type { OutboundStanzaEvent, StanzaEvent } from '../../router/host.ts';
 import { StanzaError, errorReply } from '../../xml/stanza-error.ts';
+import type { Blocklist } from './blocklist.ts';
 import type { BlocklistStore } from './blocklist-store.ts';
 
 export const NS_BLOCKING_ERRORS = 'urn:xmpp:blocking:errors';
@@ -23,10 +24,17 @@ const BOUNCED_MESSAGE_TYPES = new Set([undefined, 'normal', 'chat']);
  * mod_blocklist, which bounces only chat and normal messages). Presence the server routes on behalf of
  * another local user (broadcasts, probe answers) to an address that user blocked is dropped too.
  */
-export async function checkInbound(event: StanzaEvent, store: BlocklistStore, lookup: BlocklistLookup): Promise<boolean> {
-  const { stanza, from, to } = event;
+export function checkInbound(event: StanzaEvent, store: BlocklistStore, lookup: BlocklistLookup): boolean | Promise<boolean> {
+  const { from, to } = event;
   if (from.bare().equals(to.bare())) return false;
-  if ((await store.get(to)).matches(from)) {
+  const list = store.get(to);
+  return list instanceof Promise ? list.then((loaded) => judgeInbound(event, loaded, lookup)) : judgeInbound(event, list, lookup);
+}
+
+/** `checkInbound` once the recipient's list is at hand. */
+function judgeInbound(event: StanzaEvent, list: Blocklist, lookup: BlocklistLookup): boolean | Promise<boolean> {
+  const { stanza, from, to } = event;
+  if (list.matches(from)) {
     const type = stanza.attrs.type;
     if (stanza.name === 'presence' || type === 'error' || type === 'result') return true;
     if (stanza.name === 'message' && !BOUNCED_MESSAGE_TYPES.has(type)) return true;
@@ -34,7 +42,9 @@ export async function checkInbound(event: StanzaEvent, store: BlocklistStore, lo
   }
   if (stanza.name === 'presence' && from.local !== undefined) {
     const senderStore = lookup(from);
-    if (senderStore && (await senderStore.get(from)).matches(to)) return true;
+    if (!senderStore) return false;
+    const senderList = senderStore.get(from);
+    return senderList instanceof Promise ? senderList.then((loaded) => loaded.matches(to)) : senderList.matches(to);
   }
   return false;
 }
@@ -61,11 +71,17 @@ export function decideInbound(event: StanzaEvent, store: BlocklistStore, lookup:
  * A stanza one of this host's users sends to an address they blocked: refused with
  * not-acceptable carrying <blocked xmlns='urn:xmpp:blocking:errors'/>.
  */
-export async function checkOutbound(event: OutboundStanzaEvent, store: BlocklistStore): Promise<boolean> {
-  const { stanza, from, to, session } = event;
+export function checkOutbound(event: OutboundStanzaEvent, store: BlocklistStore): boolean | Promise<boolean> {
+  const { stanza, from, to } = event;
   // Stanzas without 'to' are for the user's own account or broadcasts, never to a contact.
   if (stanza.attrs.to === undefined || to.bare().equals(from.bare())) return false;
-  if (!(await store.get(from)).matches(to)) return false;
+  const list = store.get(from);
+  return list instanceof Promise ? list.then((loaded) => refuseBlocked(event, loaded)) : refuseBlocked(event, list);
+}
+
+/** `checkOutbound` once the sender's list is at hand. */
+function refuseBlocked({ stanza, to, session }: OutboundStanzaEvent, list: Blocklist): boolean {
+  if (!list.matches(to)) return false;
   const reply = errorReply(stanza, new StanzaError('not-acceptable', undefined, 'cancel'));
   if (reply) {
     reply.getChild('error')?.c('blocked', {}, NS_BLOCKING_ERRORS);

@@ -27,16 +27,20 @@ function deliverToConnectedResource(context: ModuleContext, event: StanzaEvent):
   return true;
 }
 
-/** RFC 6121 section 8.5.3: a message to a full JID. */
-async function deliverToFull(context: ModuleContext, event: StanzaEvent): Promise<true> {
+/** RFC 6121 section 8.5.3: a message to a full JID; settled at once when the resource is connected. */
+function deliverToFull(context: ModuleContext, event: StanzaEvent): true | Promise<true> {
   const session = context.router.sessions.get(event.to);
   // Section 8.5.3.1: the resource is connected: it gets the message, whatever its type.
   if (session) {
     session.send(event.stanza);
-    await context.host.events.emit('message/delivered', { ...event, recipients: [session] });
-    return true;
+    const told = context.host.events.settle('message/delivered', { ...event, recipients: [session] });
+    return typeof told === 'boolean' ? true : told.then(() => true);
   }
-  // Section 8.5.3.2.1: no such resource.
+  return deliverToAbsentResource(context, event);
+}
+
+/** Section 8.5.3.2.1: no such resource. */
+async function deliverToAbsentResource(context: ModuleContext, event: StanzaEvent): Promise<true> {
   const type = messageType(event.stanza);
   if (type === 'error') return true;
   if (type === 'groupchat') throw new StanzaError('service-unavailable');
