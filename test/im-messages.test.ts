@@ -105,6 +105,17 @@ describe('message delivery', () => {
     quinn.close();
   });
 
+  test('a stanza handled at once does not overtake one before it that waits, even in the same packet', async () => {
+    const rita = track(await online(server, 'rita', 'order', { domain: 'quick.test' }));
+    rita.clear();
+    // The roster read waits for storage; the message to rita herself would be delivered at once.
+    rita.send(`<iq type='get' id='roster-first'><query xmlns='jabber:iq:roster'/></iq>${chat('rita@quick.test/order', 'after-roster', 'chat', 'msg-second')}`);
+    const received = await rita.waitFor('after-roster');
+    const rosterAt = received.search(/id=["']roster-first["']/);
+    assert.ok(rosterAt >= 0 && rosterAt < received.indexOf('after-roster'), 'the roster result comes first');
+    rita.close();
+  });
+
   test('to a bare JID: the highest priority resources get normal and chat; a negative priority gets nothing; headlines go to every non-negative resource', async () => {
     const alice = track(await online(server, 'alice', 'prio'));
     const high1 = track(await online(server, 'bob', 'high1', { priority: 5 }));

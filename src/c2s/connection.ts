@@ -341,24 +341,44 @@ export class C2sConnection implements SessionTransport, XmlStreamHandlers {
 
   // --- stanzas --------------------------------------------------------------------------------
 
-  /** Processes stanzas one at a time, in order; stops reading the socket while too many wait. */
+  /**
+   * Processes stanzas one at a time, in order; stops reading the socket while too many wait. A
+   * bound client's stanza with nothing before it still in progress is processed at once, and
+   * the ones after it wait only if its processing has to (src/router/router.ts `routeNow`).
+   */
   #enqueue(element: Element): void {
     // XEP-0198 section 4: an acknowledgement concerns what we sent, not the order of what the
     // client sent, so it is handled at once (it must not wait behind stanzas that wait for it).
     if (element.name === 'a' && element.xmlns === NS_SM && this.#state.phase === 'bound') return this.#acknowledged(element, this.#session!);
+    if (this.#pending === 0 && this.#state.phase === 'bound' && element.xmlns === NS_CLIENT && !this.#discardPending) {
+      let processing: Promise<void> | undefined;
+      try {
+        processing = this.#processStanzaNow(element, this.#session!);
+      } catch (error) {
+        return this.#processingFailed(error);
+      }
+      if (processing === undefined) return;
+      return this.#wait(processing);
+    }
+    this.#wait(this.#queue.then(() => this.#process(element)));
+  }
+
+  /** Later stanzas wait for `processing`; one that fails ends the stream. */
+  #wait(processing: Promise<void>): void {
     this.#pending++;
     if (this.#pending === MAX_PENDING_STANZAS) this.stream.holdReading('backlog');
-    this.#queue = this.#queue
-      .then(() => this.#process(element))
-      .catch((error: unknown) => {
-        this.#log('error', 'c2s stanza processing failed', { error: error instanceof Error ? error.stack : String(error) });
-        this.#streamError('internal-server-error');
-      })
+    this.#queue = processing
+      .catch((error: unknown) => this.#processingFailed(error))
       .finally(() => {
         if (this.#pending-- === MAX_PENDING_STANZAS) this.stream.releaseReading('backlog');
         // Nothing left to process: an idle connection keeps no promise of its own.
         if (this.#pending === 0) this.#queue = IDLE_QUEUE;
       });
+  }
+
+  #processingFailed(error: unknown): void {
+    this.#log('error', 'c2s stanza processing failed', { error: error instanceof Error ? error.stack : String(error) });
+    this.#streamError('internal-server-error');
   }
 
   async #process(element: Element): Promise<void> {
@@ -373,10 +393,7 @@ export class C2sConnection implements SessionTransport, XmlStreamHandlers {
         const session = this.#session!;
         if (element.xmlns === NS_SM) return this.#streamManagement(element, session);
         if (element.xmlns === NS_CSI && this.#context.config.csi.enabled) return this.#clientState(element, session);
-        await this.#processBound(element, session);
-        // XEP-0198 section 4: `h` counts the stanzas handled.
-        session.countReceived();
-        return;
+        return this.#processStanzaNow(element, session);
       }
       case 'closed':
         return;
@@ -742,23 +759,45 @@ export class C2sConnection implements SessionTransport, XmlStreamHandlers {
     this.#log('debug', 'c2s client state', { jid: session.jid.toString(), state: element.name });
   }
 
-  async #processBound(element: Element, session: ClientSession): Promise<void> {
+  /**
+   * A bound client's stanza (jabber:client), counted for stream management once handled:
+   * undefined when that is done at once, else a promise.
+   */
+  #processStanzaNow(element: Element, session: ClientSession): Promise<void> | undefined {
+    const processing = this.#processBound(element, session);
+    // XEP-0198 section 4: `h` counts the stanzas handled.
+    if (processing === undefined) return void session.countReceived();
+    return processing.then(() => session.countReceived());
+  }
+
+  /** undefined once the stanza is handled, or a promise while its route waits. */
+  #processBound(element: Element, session: ClientSession): Promise<void> | undefined {
     if (element.xmlns !== NS_CLIENT || !['message', 'presence', 'iq'].includes(element.name)) {
       // RFC 6120 section 4.9.3.22: top-level elements other than the three stanzas.
-      return this.#streamError('unsupported-stanza-type', `<${element.name} xmlns='${element.xmlns}'/> is not a stanza this server accepts`);
+      this.#streamError('unsupported-stanza-type', `<${element.name} xmlns='${element.xmlns}'/> is not a stanza this server accepts`);
+      return undefined;
     }
     // RFC 6121 appendix E: the legacy session request succeeds with an empty result.
     if (element.name === 'iq' && element.attrs.type === 'set' && element.getChild('session', NS_SESSION) && isServerAddress(element.attrs.to, this.#domain!)) {
       const result = iqResult(element);
       delete result.attrs.to;
-      return this.stream.send(result);
+      this.stream.send(result);
+      return undefined;
     }
+    let routed: Promise<void> | undefined;
     try {
-      await this.#context.router.route(element, { kind: 'client', session });
+      routed = this.#context.router.routeNow(element, { kind: 'client', session });
     } catch (error) {
-      if (error instanceof StreamError) return this.#streamError(error.condition, error.message);
-      throw error;
+      return this.#routeFailed(error);
     }
+    return routed?.then(undefined, (error: unknown) => this.#routeFailed(error));
+  }
+
+  /** A stream error (a forged `from`) ends the stream; anything else fails the processing. */
+  #routeFailed(error: unknown): undefined {
+    if (!(error instanceof StreamError)) throw error;
+    this.#streamError(error.condition, error.message);
+    return undefined;
   }
 
   #sendError(stanza: Element, error: StanzaError): void {

@@ -42,8 +42,8 @@ export interface InboundHost {
 export class InboundStanzas {
   readonly #host: InboundHost;
   readonly #bindings: BindingTable<unknown>;
-  #queue: Promise<void> = Promise.resolve();
-  /** stanzas read and not yet processed */
+  #queue: Promise<void> = IDLE;
+  /** stanzas read and not yet processed, and answers waiting for them (`after`) */
   #pending = 0;
   /** stanzas processed since the peer enabled stream management (XEP-0198 section 4), undefined before */
   #handled: number | undefined;
@@ -59,9 +59,13 @@ export class InboundStanzas {
 
   /** Runs `action` after every stanza received before it was processed (XEP-0198 answers). */
   after(action: () => void): void {
-    this.#queue = this.#queue.then(() => {
+    if (this.#pending === 0) {
       if (!this.#host.stream.closing) action();
-    });
+      return;
+    }
+    this.#wait(this.#queue.then(() => {
+      if (!this.#host.stream.closing) action();
+    }), false);
   }
 
   /** XEP-0198 section 3: the peer asks us to count what we process from now on; false when it may not. */
@@ -71,33 +75,56 @@ export class InboundStanzas {
     return true;
   }
 
+  /**
+   * Takes a stanza in arrival order. With nothing before it still in progress it is processed at
+   * once, and the ones after it wait only if its processing has to (src/router/router.ts `routeNow`).
+   */
   enqueue(stanza: Element): void {
     const { from, to } = addresses(stanza);
+    if (this.#pending > 0) return this.#wait(this.#queue.then(() => this.#deliver(stanza, from, to)), true);
+    let delivering: Promise<void> | undefined;
+    try {
+      delivering = this.#deliver(stanza, from, to);
+    } catch (error) {
+      delivering = undefined;
+      this.#failed(error);
+    }
+    if (delivering !== undefined) return this.#wait(delivering, true);
+    if (this.#handled !== undefined) this.#handled++;
+  }
+
+  /** What comes next waits for `processing`; `stanza`: it processes a stanza, which counts as handled once done. */
+  #wait(processing: Promise<void>, stanza: boolean): void {
     const stream = this.#host.stream;
     this.#pending++;
     if (this.#pending === MAX_PENDING_STANZAS) stream.holdReading('backlog');
-    this.#queue = this.#queue
-      .then(() => this.#deliver(stanza, from, to))
-      .catch((error: unknown) => {
-        if (error instanceof StreamError) return this.#host.refuse(error);
-        this.#host.logger.error(`${this.#host.label} stanza failed`, { error: error instanceof Error ? error.stack : String(error) });
-      })
+    this.#queue = processing
+      .catch((error: unknown) => this.#failed(error))
       .finally(() => {
-        if (this.#handled !== undefined) this.#handled++;
+        if (stanza && this.#handled !== undefined) this.#handled++;
         if (this.#pending-- === MAX_PENDING_STANZAS) stream.releaseReading('backlog');
+        // Nothing left to process: an idle connection keeps no promise of its own.
+        if (this.#pending === 0) this.#queue = IDLE;
       });
   }
 
-  async #deliver(stanza: Element, from: Jid, to: Jid): Promise<void> {
+  #failed(error: unknown): void {
+    if (error instanceof StreamError) return this.#host.refuse(error);
+    this.#host.logger.error(`${this.#host.label} stanza failed`, { error: error instanceof Error ? error.stack : String(error) });
+  }
+
+  /** Hands a stanza to the router: undefined once routed, or a promise while its route waits. */
+  #deliver(stanza: Element, from: Jid, to: Jid): Promise<void> | undefined {
     const host = this.#host;
-    if (host.stream.closing) return;
+    if (host.stream.closing) return undefined;
     const binding: ServerBinding = { local: to.domain, remote: from.domain, connection: host.id };
     if (!this.#bindings.accepts(binding, host.id) && !this.#trunked(binding)) {
       const refusal = this.#refusal(binding);
       if (refusal) throw refusal;
-      return this.#invalidConnection(stanza, binding);
+      this.#invalidConnection(stanza, binding);
+      return undefined;
     }
-    await host.context.router.route(stanza, { kind: 'server', binding });
+    return host.context.router.routeNow(stanza, { kind: 'server', binding });
   }
 
   /**
@@ -155,6 +182,8 @@ export class InboundStanzas {
     host.logger.warn(`${host.label} stanza for a pair not bound to this connection`, { from: remote, to: local, stanza: stanza.name, answered });
   }
 }
+
+const IDLE: Promise<void> = Promise.resolve();
 
 /** A relay no rule routes: RFC 6120 section 10.4 stands. */
 function unrouted(verdict: Admission): boolean {
