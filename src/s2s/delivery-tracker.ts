@@ -13,6 +13,7 @@
  * against the connection's output budget.
  */
 import { NS_CLIENT, type Element } from '../xml/element.ts';
+import { flatString } from '../xml/flat-string.ts';
 import { parseElement, STORED_LIMITS } from '../xml/parse-element.ts';
 import type { OutputBudget } from '../net/output-budget.ts';
 import { ackRequest, acknowledgedCount } from '../net/stream-management.ts';
@@ -96,7 +97,8 @@ export class DeliveryTracker {
       return 'acks-given-up';
     }
     const acks = this.#acks;
-    const entry: Entry = { xml, pair, resends, receipt, end: 0, seq: acks ? ++acks.sent : 0 };
+    // Held until acknowledged, which under load outlasts a young-generation collection: in one piece.
+    const entry: Entry = { xml: flatString(xml), pair, resends, receipt, end: 0, seq: acks ? ++acks.sent : 0 };
     entry.end = this.#stream.write(xml);
     this.#entries.push(entry);
     this.#hold(xml.length);
