@@ -34,8 +34,8 @@ const SCENARIOS: Record<keyof ScenarioResults, string[]> = {
   sessions: ['--sessions', '2000,10000,19000', '--generators', '4', '--servers', 'trellis,prosody,ejabberd,relay'],
   // 4: presence fan-out
   presence: ['--contacts', '100,999', '--servers', 'trellis,prosody,ejabberd'],
-  // 5: federation
-  federation: ['--servers', 'trellis-trellis,prosody-prosody,ejabberd-ejabberd,prosody-ejabberd,trellis-prosody,trellis-ejabberd', '--links', '9'],
+  // 5: federation, three rounds of throughput per pair (the pairs taking turns), cold links in the first
+  federation: ['--servers', 'trellis-trellis,prosody-prosody,ejabberd-ejabberd,prosody-ejabberd,trellis-prosody,trellis-ejabberd', '--links', '9', '--repeat', '3'],
   // 7: a flooding client and remote domain while 50 users chat
   flood: ['--servers', 'trellis,prosody'],
   // 8: group-chat fan-out to 1,000 occupants
