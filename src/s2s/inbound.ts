@@ -86,7 +86,6 @@ export class InboundStanzas {
     try {
       delivering = this.#deliver(stanza, from, to);
     } catch (error) {
-      delivering = undefined;
       this.#failed(error);
     }
     if (delivering !== undefined) return this.#wait(delivering, true);
