@@ -46,6 +46,25 @@ test('refusals are written and alerted; actions only with record_actions; the al
   await storage.close();
 });
 
+test('records are written once 100 wait, without waiting for write_interval', async () => {
+  const storage = await openSqliteStorage(':memory:');
+  const trail = new PolicyAuditTrail(storage.policyAudit, { ...SETTINGS, record_actions: true }, memoryLogger().logger);
+  /** How many records are written after a few turns of the event loop (a batch goes in transactions of 50, a turn apart). */
+  const written = async () => {
+    for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve));
+    return (await storage.policyAudit.query({ limit: 1000 })).length;
+  };
+  for (let index = 0; index < 99; index++) trail.decided(decision('transform', index));
+  assert.equal(await written(), 0, 'fewer than 100 wait for write_interval (60 s here)');
+  trail.decided(decision('transform', 99));
+  assert.equal(await written(), 100);
+  for (let index = 100; index < 250; index++) trail.decided(decision('transform', index));
+  assert.equal(await written(), 200, 'the last 50 wait');
+  await trail.close();
+  assert.equal(await written(), 250);
+  await storage.close();
+});
+
 test('what waits and what a store has not finished writing stay within 10,000 records together', async () => {
   const storage = await openSqliteStorage(':memory:');
   // A store that does not finish: the records handed to it still count against the bound.

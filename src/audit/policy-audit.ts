@@ -18,6 +18,13 @@ import { WebhookSender } from './webhook.ts';
  * past this a record is not kept, and counted.
  */
 const MAX_HELD = 10_000;
+/**
+ * Records written as soon as this many wait, without waiting for `write_interval`. A relay that
+ * records an action for every stanza would otherwise hold a second of them: they outlived the
+ * young generation's collections, and the old generation's collections that followed held its
+ * stanzas for up to 20 ms (docs/performance.md, "Latency per hop").
+ */
+const WRITE_BATCH = 100;
 /** Alerts the admin API lists, the newest last. */
 const RECENT_ALERTS = 100;
 const DAY_MS = 86_400_000;
@@ -59,6 +66,7 @@ export class PolicyAuditTrail {
       return;
     }
     this.#pending.push(record);
+    if (this.#pending.length >= WRITE_BATCH) return void this.flush();
     this.#flushTimer ??= setTimeout(() => void this.flush(), this.#settings.write_interval * 1000);
   }
 

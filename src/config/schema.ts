@@ -865,7 +865,7 @@ const s2sSchema: ObjectNode = {
         record_actions: { kind: 'boolean', default: false, description: 'also write folding and dropped message types, which are not refusals (one record per stanza changed)' },
         retention_days: { kind: 'integer', min: 1, max: 3650, default: 90, description: 'days a record is kept' },
         max_records: { kind: 'integer', min: 1000, max: 100_000_000, default: 1_000_000, description: 'records kept at most; the oldest go first' },
-        write_interval: seconds(1, 60, 1, 'seconds between writes of the records decided meanwhile'),
+        write_interval: seconds(1, 60, 1, 'seconds a record waits at most before it is written; 100 waiting are written at once'),
         webhook: { kind: 'string', format: webhookUrl, description: 'an http or https URL each alert is POSTed to as JSON; one call at a time, at most 1000 waiting, failures counted and logged, never retried' },
         webhook_timeout: seconds(1, 60, 5, 'seconds one webhook call may take'),
       },
