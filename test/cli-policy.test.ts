@@ -48,6 +48,13 @@ test('policy explain --stanza judges the stanza in a file by the checks of the r
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /block\s+refuse\s+file transfer may not cross to or from other\.example/);
   assert.match(run.stdout, /refused; the sender gets policy-violation: /);
+  // The checks a stanza passes are explained too, though a stanza on its way does not note them.
+  await writeFile(stanzaFile, "<message type='chat'><body>hi</body></message>");
+  const passing = await trellis(['policy', 'explain', '--from', 'alice@example.com', '--to', 'bob@other.example', '--stanza', stanzaFile, '--config', checksFile]);
+  assert.equal(passing.code, 0, passing.stderr);
+  assert.match(passing.stdout, /block\s+pass\s+none of file-transfer, encrypted found\s+\[s2s\.peering\["\*"\]\.block\]/);
+  assert.match(passing.stdout, /max_message_bytes\s+pass\s+116 bytes, at most 10240/);
+  assert.match(passing.stdout, /crosses as:/);
   await writeFile(stanzaFile, '<message><body>unclosed</message>');
   const broken = await trellis(['policy', 'explain', '--from', 'alice@example.com', '--to', 'bob@other.example', '--stanza', stanzaFile, '--config', checksFile]);
   assert.equal(broken.code, 2);

@@ -108,7 +108,7 @@ function explainStanza(policy: PolicySnapshot, stanza: Element, direction: 'in' 
 
 /** The checks of a crossing on an addressed stanza: what they say, and the stanza that crosses (undefined when refused or dropped). */
 function judgeStanza(policy: PolicySnapshot, addressed: Element, direction: 'in' | 'out'): { explanation: StanzaExplanation; crossed: Element | undefined } {
-  const { verdict, steps } = policy.stanzaCrossing(addressed, { direction, from: parseJid(addressed.attrs.from!), to: parseJid(addressed.attrs.to!) });
+  const { verdict, steps } = policy.stanzaCrossing(addressed, { direction, from: parseJid(addressed.attrs.from!), to: parseJid(addressed.attrs.to!) }, true);
   if (verdict.kind === 'reject') return { explanation: { checks: steps, crossing: undefined, bounce: verdict.silent ? undefined : `${verdict.condition}: ${verdict.text}` }, crossed: undefined };
   const crossed = verdict.kind === 'transform' ? verdict.stanza : addressed;
   return { explanation: { checks: steps, crossing: serialize(crossed), bounce: undefined }, crossed };

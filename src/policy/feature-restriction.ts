@@ -26,7 +26,7 @@ const MAX_DEPTH = 4;
 
 export type FeatureJudgement = Omit<LabelJudgement, 'marking'>;
 
-export function restrictFeatures(stanza: Element, crossing: Crossing, setting: Setting<'hide_features'>): FeatureJudgement {
+export function restrictFeatures(stanza: Element, crossing: Crossing, setting: Setting<'hide_features'>, explain = false): FeatureJudgement {
   const hidden = setting.value;
   const steps: CheckStep[] = [];
   const unchanged = (): FeatureJudgement => ({ stanza, changedBy: [], steps });
@@ -40,7 +40,7 @@ export function restrictFeatures(stanza: Element, crossing: Crossing, setting: S
     const query = stanza.getChild('query', NS_DISCO_INFO);
     if (crossing.direction !== 'out' || query === undefined) return unchanged();
     const left = query.getChildren('feature', NS_DISCO_INFO).filter((feature) => isHidden(feature.attrs.var ?? ''));
-    if (left.length === 0) return pass(stanza, steps, setting, 'no hidden feature in disco#info');
+    if (left.length === 0) return pass(stanza, steps, setting, explain && 'no hidden feature in disco#info');
     const copy = stanza.clone();
     const filtered = copy.getChild('query', NS_DISCO_INFO)!;
     filtered.children = filtered.children.filter((child) => typeof child === 'string' || !(child.name === 'feature' && child.xmlns === NS_DISCO_INFO && isHidden(child.attrs.var ?? '')));
@@ -50,7 +50,7 @@ export function restrictFeatures(stanza: Element, crossing: Crossing, setting: S
 
   if (stanza.name === 'presence') {
     const removed = stanza.elements().filter((child) => isHidden(child.xmlns) || (crossing.direction === 'out' && CAPS_NAMESPACES.has(child.xmlns)));
-    if (removed.length === 0) return pass(stanza, steps, setting, 'no caps or hidden feature in presence');
+    if (removed.length === 0) return pass(stanza, steps, setting, explain && 'no caps or hidden feature in presence');
     const copy = stanza.clone();
     copy.children = copy.children.filter((child) => typeof child === 'string' || !removed.some((gone) => gone.name === child.name && gone.xmlns === child.xmlns));
     const text = removed.map((child) => (CAPS_NAMESPACES.has(child.xmlns) ? `removed <${child.name} xmlns="${child.xmlns}"/>: its hash covers hidden features` : `removed <${child.name} xmlns="${child.xmlns}"/>`)).join(', ');
@@ -64,11 +64,12 @@ export function restrictFeatures(stanza: Element, crossing: Crossing, setting: S
     steps.push({ check: 'hide_features', outcome: 'refuse', text, rule: setting.at });
     return { stanza, changedBy: [], steps, refusal: reject(setting.at, 'service-unavailable', text, { type: 'cancel' }) };
   }
-  return pass(stanza, steps, setting, `none of ${hidden.join(', ')} used`);
+  return pass(stanza, steps, setting, explain && `none of ${hidden.join(', ')} used`);
 }
 
-function pass(stanza: Element, steps: CheckStep[], setting: Setting<'hide_features'>, text: string): FeatureJudgement {
-  steps.push({ check: 'hide_features', outcome: 'pass', text, rule: setting.at });
+/** `text` is false when the judgement is not explained: then the step is not written. */
+function pass(stanza: Element, steps: CheckStep[], setting: Setting<'hide_features'>, text: string | false): FeatureJudgement {
+  if (text !== false) steps.push({ check: 'hide_features', outcome: 'pass', text, rule: setting.at });
   return { stanza, changedBy: [], steps };
 }
 

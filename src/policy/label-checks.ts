@@ -12,6 +12,7 @@
  * a labelled presence is a protocol violation. An error crossing in with a label is discarded;
  * one crossing out loses it (section 5: an error carries no label).
  */
+import type { Jid } from '../jid/jid.ts';
 import type { Element } from '../xml/element.ts';
 import { NS_SECURITY_LABEL } from '../xml/namespaces.ts';
 import type { StanzaErrorCondition, StanzaErrorType } from '../xml/stanza-error.ts';
@@ -46,8 +47,8 @@ interface Slot {
 export interface LabelScope {
   /** `in`: an error with a label is discarded; `out` and `local`: its label is removed */
   direction: 'in' | 'out' | 'local';
-  /** the clearances every label must be within, each with whose it is ("sender alice@example.com") */
-  parties: readonly { role: string; clearance: Clearance }[];
+  /** the clearances every label must be within, each with whose it is (`role` "sender", `party` alice@example.com) */
+  parties: readonly Party[];
   /** the policy labels are written in where the stanza goes, and the key that chose it */
   target: SecurityPolicy;
   targetAt: string;
@@ -55,22 +56,37 @@ export interface LabelScope {
   passage: string;
   /** the key of a rule whose refusals are silent (`refusal: drop`) */
   silentAt?: string;
+  /** the steps include the checks that passed (`trellis policy explain`) */
+  explain?: boolean;
+}
+
+/** Whose clearance a label is judged against: named in texts as "sender alice@example.com", "server of partner.example". */
+export interface Party {
+  role: string;
+  /** an address (named by its bare JID) or a domain */
+  party: Jid | string;
+  clearance: Clearance;
+}
+
+function named({ role, party }: Party): string {
+  return `${role} ${typeof party === 'string' ? party : party.bare().toString()}`;
 }
 
 /** A stanza crossing to or from a remote domain: sender, recipient and the peer server's clearance; written for the rule's label policy going out. */
-export function judgeLabels(stanza: Element, crossing: Crossing, checks: DomainChecks, labels: SecurityLabels): LabelJudgement {
+export function judgeLabels(stanza: Element, crossing: Crossing, checks: DomainChecks, labels: SecurityLabels, explain = false): LabelJudgement {
   const remote = crossing.direction === 'out' ? crossing.to.domain : crossing.from.domain;
   return judgeLabelsFor(stanza, labels, {
     direction: crossing.direction,
     parties: [
-      { role: `sender ${crossing.from.bare().toString()}`, clearance: labels.clearanceOf(crossing.from) },
-      { role: `recipient ${crossing.to.bare().toString()}`, clearance: labels.clearanceOf(crossing.to) },
-      { role: `server of ${remote}`, clearance: labels.peerClearance(checks.clearance) },
+      { role: 'sender', party: crossing.from, clearance: labels.clearanceOf(crossing.from) },
+      { role: 'recipient', party: crossing.to, clearance: labels.clearanceOf(crossing.to) },
+      { role: 'server of', party: remote, clearance: labels.peerClearance(checks.clearance) },
     ],
     target: crossing.direction === 'out' ? labels.policy(checks.label_policy?.value) : labels.governing,
     targetAt: crossing.direction === 'out' && checks.label_policy ? checks.label_policy.at : 's2s.security_labels.policy',
     passage: `cross to or from ${remote}`,
     ...(checks.refusal?.value === 'drop' ? { silentAt: checks.refusal.at } : {}),
+    explain,
   });
 }
 
@@ -111,9 +127,11 @@ export function judgeLabelsFor(stanza: Element, labels: SecurityLabels, scope: L
   const { target, targetAt, parties } = scope;
   let marking: string | undefined;
   let effectiveLabel: Label | undefined;
-  /** the new `<securitylabel/>` of each slot that changes, by its index */
-  const replacements = new Map<number, Element>();
-  for (const [index, slot] of slots.entries()) {
+  /** the new `<securitylabel/>` of each slot that changes, at its index */
+  const replacements: (Element | undefined)[] = [];
+  let replaced = 0;
+  for (let index = 0; index < slots.length; index++) {
+    const slot = slots[index]!;
     let label: Label | undefined;
     let defaulted = false;
     if (slot.label === undefined) {
@@ -134,14 +152,15 @@ export function judgeLabelsFor(stanza: Element, labels: SecurityLabels, scope: L
       marking = shown;
       effectiveLabel = label;
     }
-    for (const { role, clearance } of parties) {
+    for (const party of parties) {
+      const { clearance } = party;
       // XEP-0258 section 5: the ACDF with the nil clearance always denies.
       if (!governing.grants(clearance.label, label)) {
         const held = clearance.label === undefined ? 'no clearance' : `clearance ${governing.marking(clearance.label)}`;
-        const result = refuse(clearance.at, 'forbidden', 'auth', `the label ${shown} is not within the ${role}'s ${held}`);
+        const result = refuse(clearance.at, 'forbidden', 'auth', `the label ${shown} is not within the ${named(party)}'s ${held}`);
         return { ...result, marking: shown, label };
       }
-      steps.push({ check: 'clearance', outcome: 'pass', text: `${shown} is within the ${role}'s clearance ${governing.marking(clearance.label!)}`, rule: clearance.at });
+      if (scope.explain) steps.push({ check: 'clearance', outcome: 'pass', text: `${shown} is within the ${named(party)}'s clearance ${governing.marking(clearance.label!)}`, rule: clearance.at });
     }
     const written = express(slot, label, defaulted, target, governing);
     if (written === 'no equivalent') {
@@ -149,18 +168,21 @@ export function judgeLabelsFor(stanza: Element, labels: SecurityLabels, scope: L
       return { ...result, marking: shown };
     }
     if (written !== undefined) {
-      replacements.set(index, written.replacement);
+      replacements[index] = written.replacement;
+      replaced++;
       steps.push({ check: 'labels', outcome: 'transform', text: written.text, rule: targetAt });
-    } else {
+    } else if (scope.explain) {
       steps.push({ check: 'labels', outcome: 'pass', text: `the label ${shown} crosses as it is`, rule: targetAt });
     }
   }
   const audited = marking === undefined ? {} : { marking, ...(effectiveLabel === undefined ? {} : { label: effectiveLabel }) };
-  if (replacements.size === 0) return { stanza, changedBy: [], steps, ...audited };
+  if (replaced === 0) return { stanza, changedBy: [], steps, ...audited };
   // The copy has the same slots in the same order; each changed one gets its new label.
   const copy = stanza.clone();
-  for (const [index, slot] of slotsOf(copy).entries()) {
-    const replacement = replacements.get(index);
+  const copySlots = slotsOf(copy);
+  for (let index = 0; index < copySlots.length; index++) {
+    const slot = copySlots[index]!;
+    const replacement = replacements[index];
     if (replacement === undefined) continue;
     const at = slot.label === undefined ? -1 : slot.parent.children.indexOf(slot.label);
     if (at < 0) slot.parent.children.push(replacement);

@@ -30,8 +30,8 @@ export interface Label {
 
 /** A clearance and the key path that gave it; undefined: the nil clearance (section 5), which grants nothing. */
 export interface Clearance {
-  label: Label | undefined;
-  at: string;
+  readonly label: Label | undefined;
+  readonly at: string;
 }
 
 const POLICIES = 's2s.security_labels.policies';
@@ -48,11 +48,14 @@ export class SecurityPolicy {
   readonly #toThis: { classifications: Map<string, string>; categories: Map<string, string> };
   readonly #fromThis: { classifications: Map<string, string>; categories: Map<string, string[]> };
   readonly #config: SecurityPolicyConfig;
+  /** the display marking of each classification alone: most labels have no category, and a marking is asked for every labelled stanza that crosses */
+  readonly #plainMarkings: Map<string, string>;
 
   constructor(config: SecurityPolicyConfig, governing: SecurityPolicyConfig) {
     this.name = config.name;
     this.#config = config;
     this.#ranks = new Map(config.classifications.map((name, rank) => [name, rank]));
+    this.#plainMarkings = new Map(config.classifications.map((name) => [name, name.toUpperCase()]));
     this.defaultLabel = config.default_label === undefined ? undefined : this.parse(config.default_label);
     this.defaultClearance = config.default_clearance === undefined ? undefined : this.parse(config.default_clearance);
     for (const { encoding, label } of config.ess) {
@@ -107,6 +110,7 @@ export class SecurityPolicy {
 
   /** The display marking this policy prescribes for a label (XEP-0258 section 3). */
   marking(label: Label): string {
+    if (label.categories.length === 0) return this.#plainMarkings.get(label.classification) ?? label.classification.toUpperCase();
     return [label.classification, ...label.categories].join(' ').toUpperCase();
   }
 
@@ -152,11 +156,13 @@ export class SecurityLabels {
   /** rules' `clearance` settings read (the settings are the compiled rules' own objects, kept while their domain's checks are cached) */
   readonly #peerClearances = new WeakMap<object, Clearance>();
   readonly #rooms: { patterns: JidPatternList; values: RoomLabels[] };
+  readonly #defaultClearance: Clearance;
 
   constructor(config: SecurityLabelsConfig, groups: ReadonlyMap<string, readonly JidPattern[]>) {
     const governing = config.policies.find((policy) => policy.name === config.policy)!;
     for (const policy of config.policies) this.#policies.set(policy.name, new SecurityPolicy(policy, governing));
     this.governing = this.#policies.get(config.policy)!;
+    this.#defaultClearance = { label: this.governing.defaultClearance, at: `${POLICIES}[${JSON.stringify(this.governing.name)}].default_clearance` };
     this.#clearances = {
       patterns: new JidPatternList(
         config.clearances.map((entry) => entry.who),
@@ -210,8 +216,7 @@ export class SecurityLabels {
   }
 
   defaultClearance(): Clearance {
-    const at = `${POLICIES}[${JSON.stringify(this.governing.name)}].default_clearance`;
-    return { label: this.governing.defaultClearance, at };
+    return this.#defaultClearance;
   }
 
   /**

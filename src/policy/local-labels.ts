@@ -20,8 +20,8 @@ export function judgeLocalMessage(stanza: Element, from: Jid, to: Jid, labels: S
   return judgeLabelsFor(stanza, labels, {
     direction: 'local',
     parties: [
-      { role: `sender ${from.bare().toString()}`, clearance: labels.clearanceOf(from) },
-      { role: `recipient ${to.bare().toString()}`, clearance: labels.clearanceOf(to) },
+      { role: 'sender', party: from, clearance: labels.clearanceOf(from) },
+      { role: 'recipient', party: to, clearance: labels.clearanceOf(to) },
     ],
     target: labels.governing,
     targetAt: 's2s.security_labels.local',
@@ -51,8 +51,8 @@ export function judgeRoomMessage(stanza: Element, room: Jid, sender: Jid, labels
   return judgeLabelsFor(stanza, labels, {
     direction: 'local',
     parties: [
-      { role: `sender ${sender.bare().toString()}`, clearance: labels.clearanceOf(sender) },
-      { role: `room ${room.bare().toString()}`, clearance: roomLabels.clearance },
+      { role: 'sender', party: sender, clearance: labels.clearanceOf(sender) },
+      { role: 'room', party: room, clearance: roomLabels.clearance },
     ],
     target: labels.governing,
     targetAt: roomLabels.clearance.at,

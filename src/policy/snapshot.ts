@@ -213,12 +213,13 @@ export class PolicySnapshot {
   /**
    * The checks and actions of the peering rule of a stanza's remote domain, for a stanza that
    * crosses to it (`out`) or from it (`in`), at every server it crosses: each check's step with
-   * its key path, and the verdict (docs/peering.md, "Checks and actions").
+   * its key path, and the verdict (docs/peering.md, "Checks and actions"). The steps of checks
+   * that passed are there only when `explain` asks for them.
    */
-  stanzaCrossing(stanza: Element, crossing: Crossing): StanzaJudgement {
+  stanzaCrossing(stanza: Element, crossing: Crossing, explain = false): StanzaJudgement {
     if (this.#checks.empty && this.labels === undefined) return NO_CHECKS;
     const remote = crossing.direction === 'out' ? crossing.to.domain : crossing.from.domain;
-    return judgeCrossing(stanza, crossing, this.#checks.of(remote), this.#groups, this.labels);
+    return judgeCrossing(stanza, crossing, this.#checks.of(remote), this.#groups, this.labels, explain);
   }
 
   /** The clearance of the servers of a remote domain (docs/labels.md): its rule's `clearance`, else the governing policy's default; undefined without labels. */

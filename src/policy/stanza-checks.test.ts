@@ -103,6 +103,20 @@ describe('folding by peering rules', () => {
       assert.equal(result.crossing, crossing);
     });
   }
+
+  test('the checks passed are noted only when explained; the verdict is the same either way', () => {
+    const message = stanza('<message type="chat"><body>hi</body></message>');
+    const crossing = { direction: 'out' as const, from: parseJid('alice@example.com'), to: parseJid('bob@other.example') };
+    const routed = policy.stanzaCrossing(message, crossing);
+    const explained = policy.stanzaCrossing(message, crossing, true);
+    assert.deepEqual(routed.steps, []);
+    assert.deepEqual(
+      explained.steps.map((step) => `${step.check} ${step.outcome} [${step.rule}]`),
+      ['block pass [s2s.peering["*"].block]', 'max_message_bytes pass [s2s.peering["*"].max_message_bytes]'],
+    );
+    assert.deepEqual(routed.verdict, explained.verdict);
+    assert.equal(routed.verdict.rule, 's2s.peering["*"].max_message_bytes');
+  });
 });
 
 describe('connection checks of peering rules, on each pair', () => {

@@ -5,6 +5,10 @@
  * would cross. Each check that applies gives a step with its key path; the first refusal ends
  * the judgement. Errors and IQ results always cross: they answer something that crossed, and an
  * error is never answered (RFC 6120 section 8.3.1).
+ *
+ * The steps of checks that passed are written only when the judgement is explained (`trellis
+ * policy explain`): their texts would otherwise be built for every stanza that crosses, as
+ * `explain && text` leaves them unbuilt.
  */
 import type { Jid } from '../jid/jid.ts';
 import type { Element } from '../xml/element.ts';
@@ -41,12 +45,23 @@ export interface StanzaJudgement {
 
 type Refusal = { condition: StanzaErrorCondition; type: StanzaErrorType; text: string };
 
-/** Judges `stanza` against the checks of its remote domain; `groups` are the compiled peering groups. */
-export function judgeStanza(stanza: Element, crossing: Crossing, checks: DomainChecks, groups: ReadonlyMap<string, readonly JidPattern[]>): StanzaJudgement {
+/** The address lists, in the order they are checked: whose address each reads, and whether it lists who may (or who may not). */
+const ADDRESS_LISTS = [
+  ['deny_senders', 'sender', false],
+  ['senders', 'sender', true],
+  ['deny_recipients', 'recipient', false],
+  ['recipients', 'recipient', true],
+] as const;
+
+/**
+ * Judges `stanza` against the checks of its remote domain; `groups` are the compiled peering
+ * groups. `explain`: the steps include the checks that passed.
+ */
+export function judgeStanza(stanza: Element, crossing: Crossing, checks: DomainChecks, groups: ReadonlyMap<string, readonly JidPattern[]>, explain = false): StanzaJudgement {
   const steps: CheckStep[] = [];
   const type = stanza.attrs.type;
   if (type === 'error' || (stanza.name === 'iq' && type === 'result')) {
-    steps.push({ check: 'errors', outcome: 'pass', text: 'errors and IQ results always cross', rule: 's2s.peering' });
+    if (explain) steps.push({ check: 'errors', outcome: 'pass', text: 'errors and IQ results always cross', rule: 's2s.peering' });
     return { verdict: proceed('s2s.peering', 'errors and IQ results always cross'), steps };
   }
   const silent = checks.refusal?.value === 'drop';
@@ -59,48 +74,49 @@ export function judgeStanza(stanza: Element, crossing: Crossing, checks: DomainC
     steps.push({ check, outcome: 'drop', text: reason, rule: at });
     return { verdict: reject(at, 'policy-violation', `${reason} (${at})`, { silent: true }), steps };
   };
-  const pass = (check: CheckKey, at: string, text: string) => steps.push({ check, outcome: 'pass', text, rule: at });
+  /** the key path of the last check that applied: the rule of a stanza that passes them all */
+  let lastRule: string | undefined;
+  /** `text` is false when not explaining */
+  const pass = (check: CheckKey, at: string, text: string | false) => {
+    lastRule = at;
+    if (text !== false) steps.push({ check, outcome: 'pass', text, rule: at });
+  };
   const kind = stanza.name as 'message' | 'presence' | 'iq';
 
   if (checks.stanza_kinds) {
     const { value, at } = checks.stanza_kinds;
     // RFC 6120 section 8.3.3.12: a stanza that breaks local service policy.
     if (!value.includes(kind)) return refuse('stanza_kinds', at, { condition: 'policy-violation', type: 'cancel', text: `${kind} stanzas do not cross to or from ${remoteOf(crossing)}` });
-    pass('stanza_kinds', at, `${kind} is allowed`);
+    pass('stanza_kinds', at, explain && `${kind} is allowed`);
   }
 
-  for (const [key, party, allowList] of [
-    ['deny_senders', crossing.from, false],
-    ['senders', crossing.from, true],
-    ['deny_recipients', crossing.to, false],
-    ['recipients', crossing.to, true],
-  ] as const) {
+  for (const [key, role, allowList] of ADDRESS_LISTS) {
     const setting = checks[key];
     if (!setting) continue;
     const list = patternList(setting.value, groups);
+    const party = role === 'sender' ? crossing.from : crossing.to;
     const index = list.indexOf(party);
-    const role = key.endsWith('senders') ? 'sender' : 'recipient';
     if (allowList === (index < 0)) {
       // RFC 6120 section 8.3.3.5 / 8.3.3.10: the sender lacks the permission; the recipient may not be reached.
       const condition = role === 'sender' ? 'forbidden' : 'not-allowed';
       const why = allowList ? `is not among ${key}` : `matches ${JSON.stringify(list.written(index))}`;
       return refuse(key, allowList ? setting.at : `${setting.at}[${index}]`, { condition, type: condition === 'forbidden' ? 'auth' : 'cancel', text: `the ${role} ${party.bare().toString()} ${why} for ${remoteOf(crossing)}` });
     }
-    pass(key, allowList ? `${setting.at}[${index}]` : setting.at, allowList ? `the ${role} matches ${JSON.stringify(list.written(index))}` : `the ${role} matches none`);
+    pass(key, allowList ? `${setting.at}[${index}]` : setting.at, explain && (allowList ? `the ${role} matches ${JSON.stringify(list.written(index))}` : `the ${role} matches none`));
   }
 
   if (checks.block) {
     const { value, at } = checks.block;
     const blocked = blockedClass(stanza, value);
     if (blocked !== undefined) return refuse('block', at, { condition: 'policy-violation', type: 'cancel', text: `${CLASS_NAMES[blocked]} may not cross to or from ${remoteOf(crossing)}` });
-    pass('block', at, `none of ${value.join(', ') || 'nothing'} found`);
+    pass('block', at, explain && `none of ${value.join(', ') || 'nothing'} found`);
   }
 
   let current = stanza;
   let changed = false;
   const apply = (check: CheckKey, at: string, folded: Folded): StanzaJudgement | undefined => {
     if (folded.kind === 'dropped') return drop(check, at, `the message was dropped: ${folded.reason}`);
-    if (folded.kind === 'same') return void pass(check, at, 'nothing to fold');
+    if (folded.kind === 'same') return void pass(check, at, explain && 'nothing to fold');
     steps.push({ check, outcome: 'transform', text: folded.removed.join(', '), rule: at });
     current = folded.stanza;
     changed = true;
@@ -112,7 +128,7 @@ export function judgeStanza(stanza: Element, crossing: Crossing, checks: DomainC
       const { value, at } = checks.drop_message_types;
       const dropped = droppedType(current, value);
       if (dropped !== undefined) return drop('drop_message_types', at, `messages of type ${dropped} are dropped`);
-      pass('drop_message_types', at, `type ${current.attrs.type ?? 'normal'} is not dropped`);
+      pass('drop_message_types', at, explain && `type ${current.attrs.type ?? 'normal'} is not dropped`);
     }
     const strip = checks.strip_elements;
     const chatStates = checks.drop_chat_states;
@@ -129,7 +145,7 @@ export function judgeStanza(stanza: Element, crossing: Crossing, checks: DomainC
       const size = Buffer.byteLength(serialize(current));
       // RFC 6120 section 8.3.3.12, of type modify: a shorter message would cross.
       if (size > value) return refuse('max_message_bytes', at, { condition: 'policy-violation', type: 'modify', text: `the message is ${size} bytes where at most ${value} cross to or from ${remoteOf(crossing)}` });
-      pass('max_message_bytes', at, `${size} bytes, at most ${value}`);
+      pass('max_message_bytes', at, explain && `${size} bytes, at most ${value}`);
     }
   }
 
@@ -142,7 +158,7 @@ export function judgeStanza(stanza: Element, crossing: Crossing, checks: DomainC
     const rule = steps.filter((step) => step.outcome === 'transform').map((step) => step.rule).join(', ');
     return { verdict: { kind: 'transform', rule, stanza: current, text: `folded for ${remoteOf(crossing)}` }, steps };
   }
-  return { verdict: proceed(steps.at(-1)?.rule ?? 's2s.peering', steps.length === 0 ? 'no check applies' : 'every check passed'), steps };
+  return { verdict: proceed(lastRule ?? 's2s.peering', lastRule === undefined ? 'no check applies' : 'every check passed'), steps };
 }
 
 /** Lists compiled once per written list (each snapshot has its own lists and groups). */
