@@ -25,6 +25,7 @@ import { sqliteLinkQueueStore } from './sqlite-link-queue.ts';
 import { sqliteArchiveStore } from './sqlite-archive.ts';
 import { SqliteGroupCommit } from './sqlite-group-commit.ts';
 import { SqliteArchiveThread } from './sqlite-archive-thread.ts';
+import { WalCheckpoints } from './sqlite-checkpoints.ts';
 import type { ArchiveStore } from './archive-types.ts';
 import type {
   AbuseRule,
@@ -96,6 +97,8 @@ class SqliteStorage implements Storage {
   readonly #db: DatabaseSync;
   /** the archive's appends committed in groups, on this thread (an in-memory database) or in the archive thread */
   readonly #archive: { flush(): void | Promise<void>; close(): void | Promise<void> };
+  /** a database file's log checkpointed off the event loop; none for an in-memory database */
+  readonly #checkpoints: WalCheckpoints | undefined;
 
   /** `file`: the database file, whose archive a worker thread keeps (sqlite-archive-thread.ts); none for an in-memory database. */
   constructor(db: DatabaseSync, file?: string) {
@@ -106,6 +109,7 @@ class SqliteStorage implements Storage {
       this.archive = sqliteArchiveStore(db, commits);
       this.#archive = { flush: () => commits.flush(), close: () => commits.flush() };
     } else {
+      this.#checkpoints = new WalCheckpoints(db, { file, busyTimeoutMs: BUSY_TIMEOUT_MS });
       const thread = new SqliteArchiveThread({ file, busyTimeoutMs: BUSY_TIMEOUT_MS, ...ARCHIVE_THREAD });
       this.archive = thread;
       this.#archive = thread;
@@ -127,6 +131,7 @@ class SqliteStorage implements Storage {
   async close(): Promise<void> {
     if (!this.#db.isOpen) return;
     await this.#archive.close();
+    await this.#checkpoints?.close();
     this.#db.close();
   }
 }
