@@ -42,6 +42,17 @@ export function policyAuditTests(openFor: OpenFor): void {
     assert.deepEqual([rows[0]!.time, rows.at(-1)!.time], [17_999, 10_000]);
   });
 
+  test('pruning keeps the newest records up to a count (SQLite removes the rest a thousand at a time)', async (t) => {
+    const storage = await openFor(t);
+    const rule = ruleOfThisTest();
+    const start = Date.now();
+    await storage.policyAudit.append(Array.from({ length: 2500 }, (_, index) => record(rule, start + index)));
+    assert.ok((await storage.policyAudit.prune({ before: 0, keep: 1000 })) >= 1500);
+    const kept = await storage.policyAudit.query({ rule, limit: 5000 });
+    assert.equal(kept.length, 1000);
+    assert.deepEqual([kept[0]!.time, kept.at(-1)!.time], [start + 2499, start + 1500]);
+  });
+
   test('pruning removes records older than a time', async (t) => {
     const storage = await openFor(t);
     const rule = ruleOfThisTest();

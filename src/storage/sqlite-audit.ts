@@ -1,5 +1,5 @@
 /** The audit trail of peering rules in SQLite (the PolicyAuditStore of src/storage/types.ts). */
-import type { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { SqliteWrite } from './sqlite-write.ts';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { auditFilter, auditRecordOf } from './codec.ts';
@@ -13,11 +13,29 @@ import type { PolicyAuditStore } from './types.ts';
  * "Latency per hop").
  */
 const RECORDS_PER_TRANSACTION = 50;
+/**
+ * Records one pruning transaction removes. A busy trail's minute of records (600,000 at 10,000 a
+ * second, once `max_records` is reached) removed by one statement held the event loop for
+ * seconds; in chunks, other work runs between them.
+ */
+const PRUNED_PER_TRANSACTION = 1000;
 
 export function sqliteAuditStore(db: DatabaseSync, write: SqliteWrite): PolicyAuditStore {
   const insert = db.prepare('INSERT INTO policy_audit (time, rule, verdict, direction, from_jid, to_jid, kind, label, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
-  const pruneOld = db.prepare('DELETE FROM policy_audit WHERE time < ?');
-  const pruneMany = db.prepare('DELETE FROM policy_audit WHERE id <= (SELECT id FROM policy_audit ORDER BY id DESC LIMIT 1 OFFSET ?)');
+  const pruneOld = db.prepare('DELETE FROM policy_audit WHERE id IN (SELECT id FROM policy_audit WHERE time < ?1 ORDER BY time LIMIT ?2)');
+  const pruneUpTo = db.prepare('DELETE FROM policy_audit WHERE id IN (SELECT id FROM policy_audit WHERE id <= ?1 ORDER BY id LIMIT ?2)');
+  // IDs grow by one a record (AUTOINCREMENT never reuses one), so the newest `keep` are those above the last ID less `keep`.
+  const lastId = db.prepare('SELECT max(id) AS id FROM policy_audit');
+  /** Runs `statement` (bound, chunk size) in transactions of its own, a turn apart, until one removes less than a chunk. */
+  const removeInChunks = async (statement: StatementSync, bound: number): Promise<number> => {
+    let removed = 0;
+    for (;;) {
+      const changes = write(() => Number(statement.run(bound, PRUNED_PER_TRANSACTION).changes));
+      removed += changes;
+      if (changes < PRUNED_PER_TRANSACTION) return removed;
+      await nextTurn();
+    }
+  };
   return {
     async append(records) {
       for (let start = 0; start < records.length; start += RECORDS_PER_TRANSACTION) {
@@ -32,7 +50,9 @@ export function sqliteAuditStore(db: DatabaseSync, write: SqliteWrite): PolicyAu
       return db.prepare(`SELECT * FROM policy_audit ${where} ORDER BY id DESC LIMIT ?${values.length + 1}`).all(...values, query.limit).map(auditRecordOf);
     },
     async prune({ before, keep }) {
-      return write(() => Number(pruneOld.run(before).changes) + Number(pruneMany.run(keep).changes));
+      const old = await removeInChunks(pruneOld, before);
+      const last = Number((lastId.get() as { id: number | null }).id ?? 0);
+      return old + (last > keep ? await removeInChunks(pruneUpTo, last - keep) : 0);
     },
   };
 }
