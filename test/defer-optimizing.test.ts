@@ -65,3 +65,10 @@ test('bin/trellis defers the compilers unless its options choose one', async () 
   const unrelated = await launchOptions('--optimize-for-size');
   assert.ok(unrelated.includes('--no-maglev'), unrelated.join(' '));
 });
+
+test('bin/trellis sizes the heap for a server, and a later option of its caller wins', async () => {
+  const plain = await launchOptions('');
+  for (const option of ['--max-semi-space-size=16', '--heap-growing-percent=50']) assert.ok(plain.includes(option), plain.join(' '));
+  const chosen = await launchOptions('--heap-growing-percent=0');
+  assert.ok(chosen.indexOf('--heap-growing-percent=0') > chosen.indexOf('--heap-growing-percent=50'), chosen.join(' '));
+});

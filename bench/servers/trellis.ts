@@ -35,7 +35,7 @@ export async function startTrellis(options: ServerOptions): Promise<ServerUnderT
       ? 'message archives on (the default): every message archived for its sender and its recipient'
       : 'modules_disabled: [mam] (Prosody and ejabberd run here without mod_mam; messaging --archive keeps the archive on)',
     ...(options.muc ? [`muc.max_occupants: ${options.muc.maxOccupants} (default 500); the service at conference.${options.domain} is on by default`] : []),
-    `started by bin/trellis (Node option --max-semi-space-size=16)${process.env.TRELLIS_NODE_OPTIONS ? `, TRELLIS_NODE_OPTIONS=${process.env.TRELLIS_NODE_OPTIONS}` : ''}`,
+    `started by bin/trellis (Node options --max-semi-space-size=16 --heap-growing-percent=50)${process.env.TRELLIS_NODE_OPTIONS ? `, TRELLIS_NODE_OPTIONS=${process.env.TRELLIS_NODE_OPTIONS}` : ''}`,
   ];
   try {
     await writeFile(configFile, trellisYaml(dir, options));
