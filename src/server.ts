@@ -20,6 +20,7 @@ import { S2sService } from './s2s/service.ts';
 import { createDelegationChecks } from './delegation/from-config.ts';
 import { shareOperations } from './cluster/operations.ts';
 import { Limits } from './limits/limits.ts';
+import { Refusals } from './limits/refusals.ts';
 import type { Storage } from './storage/types.ts';
 import type { Logger } from './util/log.ts';
 import { buildHost, loadHostCertificate } from './server-hosts.ts';
@@ -62,7 +63,8 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     const limits = new Limits(config.limits, storage, logger.child({ component: 'limits' }));
     await limits.load();
     const policy = new LivePolicy(new PolicySnapshot(config, limits.abuse));
-    const router = new Router(new SessionRegistry(), logger, policy);
+    // Policy refusals are logged as the limits' are: one line per rule and peer per log_interval.
+    const router = new Router(new SessionRegistry(), logger, policy, new Refusals(logger, () => limits.config.log_interval * 1000));
     const audit = new PolicyAuditTrail(storage.policyAudit, config.s2s.peering_audit, logger.child({ component: 'audit' }));
     router.policyDecisions = (record) => audit.decided(record);
     for (const hostConfig of config.hosts) router.addHost(buildHost(hostConfig, { router, storage, config, logger }));

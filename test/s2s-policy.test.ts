@@ -33,7 +33,7 @@ describe('peering policy between Trellis servers', () => {
   before(async () => {
     const quick = 'retry_initial_delay: 1, connect_timeout: 2';
     [a, b, c, d, e] = await Promise.all([
-      startFederatedServer('127.0.0.51', `s2s: { ${quick}, access: { deny_domains: ["127.0.0.59"], deny_addresses: ["127.0.0.58"] } }`),
+      startFederatedServer('127.0.0.51', `s2s: { ${quick}, access: { deny_domains: ["127.0.0.59"], deny_addresses: ["127.0.0.58"] } }\nlimits: { log_interval: 1 }`),
       startFederatedServer('127.0.0.52', `s2s: { ${quick} }\nforeign_access: { deny: [file-transfer, "urn:xmpp:ping", presence-subscription] }`),
       startFederatedServer('127.0.0.54', 's2s: { access: { deny_domains: ["127.0.0.51"] } }'),
       // Peers on loopback connect from 127.0.0.1; the listener sees IPv4, the rule is written mapped.
@@ -60,6 +60,22 @@ describe('peering policy between Trellis servers', () => {
     assert.match(bounce, /s2s\.access\.deny_domains\[0\] \(127\.0\.0\.59\) denies 127\.0\.0\.59/);
     await a.waitForLog('s2s outgoing stanza blocked by policy', '127.0.0.59');
     assert.ok(!a.server.s2s.connections().some((row) => row.remoteDomain === '127.0.0.59'));
+    alice.close();
+  });
+
+  test('refusals by one rule toward one domain are logged once per limits.log_interval, the rest counted into the next line', async () => {
+    const alice = await loginFederated(a, 'alice');
+    const blocked = () => a.logLines.filter((line) => line.includes('s2s outgoing stanza blocked by policy') && line.includes('127.0.0.59'));
+    const before = blocked().length;
+    for (const id of ['burst1', 'burst2', 'burst3']) alice.send(`<message to='x@127.0.0.59' id='${id}' type='chat'><body>hello?</body></message>`);
+    // Every one still bounces to its sender.
+    for (const id of ['burst1', 'burst2', 'burst3']) assert.match(await stanzaWithId(alice, id), condition('not-allowed'));
+    assert.ok(blocked().length <= before + 1, blocked().join('\n'));
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    alice.send("<message to='x@127.0.0.59' id='burst4' type='chat'><body>hello?</body></message>");
+    assert.match(await stanzaWithId(alice, 'burst4'), condition('not-allowed'));
+    const line = await a.waitForLog('s2s outgoing stanza blocked by policy', '127.0.0.59', 'not_logged_since_last');
+    assert.match(line, /not_logged_since_last\W+[2-9]/);
     alice.close();
   });
 
