@@ -44,8 +44,8 @@ export interface ServerBinding {
 }
 
 /**
- * Where the router writes its warnings about stanzas policy refused. The server's writes one
- * line per rule and peer per `limits.log_interval` and counts the rest into the next
+ * Where the router writes its warnings about stanzas policy refused. The server's writer logs
+ * one line per rule and peer per `limits.log_interval` and counts the rest into the next
  * (src/limits/refusals.ts), so that a peer sending what its rule refuses cannot flood the log;
  * every refusal is still audited and alerted (src/audit).
  */
