@@ -24,7 +24,7 @@ interface Run {
 
 function trellis(args: string[], options: { cwd?: string; input?: string } = {}): Promise<Run> {
   return new Promise((resolve) => {
-    const child = execFile(TRELLIS, args, { cwd: options.cwd, timeout: 30_000 }, (error, stdout, stderr) => {
+    const child = execFile(TRELLIS, args, { cwd: options.cwd, timeout: 30_000, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
     });
     child.stdin?.end(options.input ?? '');
@@ -37,21 +37,46 @@ interface Daemon {
   exited: Promise<number | null>;
 }
 
-/** `trellis start` in the background; resolves once the server wrote its pid file. */
-async function startDaemon(configFile: string, pidFile: string): Promise<Daemon> {
+/** The first line of a pid file, or undefined while there is none (a server may be removing a stale one). */
+function pidFileOwner(pidFile: string): string | undefined {
+  try {
+    return readFileSync(pidFile, 'utf8').split('\n')[0];
+  } catch {
+    return undefined;
+  }
+}
+
+async function waitFor(what: string, done: () => boolean, shownOnTimeout: () => string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`${what}:\n${shownOnTimeout()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * `trellis start` in the background, added to `started` at once so that the caller stops it
+ * whatever fails; resolves once the server wrote its pid file and logged `expected`.
+ */
+async function startDaemon(configFile: string, pidFile: string, started: Daemon[], expected: RegExp): Promise<Daemon> {
   const child = spawn(TRELLIS, ['start', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 30_000;
-  // bin/trellis execs node, so the server's pid is the child's.
-  while (!existsSync(pidFile) || readFileSync(pidFile, 'utf8').split('\n')[0] !== String(child.pid)) {
-    if (child.exitCode !== null) throw new Error(`trellis start exited with ${child.exitCode}:\n${output}`);
-    if (Date.now() > deadline) throw new Error(`no pid file from trellis start:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return { child, output: () => output, exited };
+  const daemon = { child, output: () => output, exited };
+  started.push(daemon);
+  // bin/trellis execs node, so the server's pid is the child's. The log line may reach this
+  // process after the pid file is written: wait for both.
+  await waitFor(
+    'no pid file and expected log line from trellis start',
+    () => {
+      if (child.exitCode !== null) throw new Error(`trellis start exited with ${child.exitCode}:\n${output}`);
+      return pidFileOwner(pidFile) === String(child.pid) && expected.test(output);
+    },
+    () => output,
+  );
+  return daemon;
 }
 
 describe('trellis CLI', () => {
@@ -177,9 +202,7 @@ describe('trellis CLI', () => {
     await writeFile(pidFile, `${sleeper.pid}\nstart_time=1\n`);
     const daemons: Daemon[] = [];
     try {
-      const first = await startDaemon(config, pidFile);
-      daemons.push(first);
-      assert.match(first.output(), /removing a stale pid file/);
+      const first = await startDaemon(config, pidFile, daemons, /removing a stale pid file/);
       assert.equal(sleeper.exitCode, null, 'the process the stale file named is left alone');
 
       const second = await trellis(['start', '--config', config]);
@@ -189,16 +212,17 @@ describe('trellis CLI', () => {
       // kill -9 leaves the pid file behind, naming a pid no process has.
       first.child.kill('SIGKILL');
       await first.exited;
-      assert.equal(readFileSync(pidFile, 'utf8').split('\n')[0], String(first.child.pid));
-      const restarted = await startDaemon(config, pidFile);
-      daemons.push(restarted);
-      assert.match(restarted.output(), /removing a stale pid file.*no process has pid/);
+      assert.equal(pidFileOwner(pidFile), String(first.child.pid));
+      const restarted = await startDaemon(config, pidFile, daemons, /removing a stale pid file.*no process has pid/);
       restarted.child.kill('SIGTERM');
       assert.equal(await restarted.exited, 0);
       assert.ok(!existsSync(pidFile), 'a clean shutdown removes the pid file');
     } finally {
       sleeper.kill();
-      for (const daemon of daemons) if (daemon.child.exitCode === null) daemon.child.kill('SIGKILL');
+      for (const daemon of daemons) {
+        if (daemon.child.exitCode === null && daemon.child.signalCode === null) daemon.child.kill('SIGKILL');
+        await daemon.exited;
+      }
     }
   });
 
