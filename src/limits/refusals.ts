@@ -4,7 +4,7 @@
  * between are counted and the next warning says how many there were.
  */
 import { BoundedCache } from '../jid/bounded-cache.ts';
-import type { LogFields, Logger } from '../util/log.ts';
+import type { LogFields, Logger, RefusalLog } from '../util/log.ts';
 
 /** Distinct (limit, address) pairs remembered for rate limiting the log; older ones are forgotten. */
 const LOG_KEYS = 10_000;
@@ -14,7 +14,7 @@ interface LogState {
   suppressed: number;
 }
 
-export class Refusals {
+export class Refusals implements RefusalLog {
   readonly #logger: Logger;
   readonly #intervalMs: () => number;
   readonly #logged = new BoundedCache<LogState>(LOG_KEYS);
@@ -33,8 +33,9 @@ export class Refusals {
     else this.#counters.set(key, { name, labels, value: 1 });
   }
 
-  /** Warns about `key` unless it was warned about within the interval. */
-  warn(key: string, message: string, fields: LogFields, now = Date.now()): void {
+  /** Warns about `key` unless it was warned about within the interval, on `logger` (by default the server's). */
+  warn(key: string, message: string, fields: LogFields, logger: Logger = this.#logger): void {
+    const now = Date.now();
     const state = this.#logged.get(key);
     if (state && now - state.at < this.#intervalMs()) {
       state.suppressed++;
@@ -42,7 +43,7 @@ export class Refusals {
     }
     const suppressed = state?.suppressed ?? 0;
     this.#logged.set(key, { at: now, suppressed: 0 });
-    this.#logger.warn(message, suppressed > 0 ? { ...fields, not_logged_since_last: suppressed } : fields);
+    logger.warn(message, suppressed > 0 ? { ...fields, not_logged_since_last: suppressed } : fields);
   }
 
   /** The counters with this name, for the metrics. */

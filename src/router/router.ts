@@ -6,7 +6,7 @@
  */
 import { NodeNotices } from './node-notices.ts';
 import { parseJid, tryParseJid, JidMalformedError, type Jid } from '../jid/jid.ts';
-import type { LogFields, Logger } from '../util/log.ts';
+import type { Logger, RefusalLog } from '../util/log.ts';
 import type { Element } from '../xml/element.ts';
 import { StanzaError, errorReply, iqResult, isErrorOrResult } from '../xml/stanza-error.ts';
 import { StreamError } from '../net/stream-errors.ts';
@@ -43,17 +43,6 @@ export interface ServerBinding {
   readonly connection: string;
 }
 
-/**
- * Where the router writes its warnings about stanzas policy refused. The server's writer logs
- * one line per rule and peer per `limits.log_interval` and counts the rest into the next
- * (src/limits/refusals.ts), so that a peer sending what its rule refuses cannot flood the log;
- * every refusal is still audited and alerted (src/audit).
- */
-export interface RefusalLog {
-  /** `key`: what one line stands for, the rule and the domain or address it refused */
-  warn(key: string, message: string, fields: LogFields): void;
-}
-
 /** Takes stanzas for domains this server does not host (federation plugs in here). */
 export interface RemoteRoute {
   send(stanza: Element, from: Jid, to: Jid): void;
@@ -79,13 +68,19 @@ export class Router {
   /** told each decision of a peering rule's checks on a stanza that crossed (src/audit) */
   policyDecisions: ((record: PolicyAuditRecord) => void) | undefined;
   #logger: Logger;
-  readonly #refusalLog: RefusalLog;
+  /**
+   * Where warnings about stanzas policy refused go, and those of the modules about what a client
+   * may repeat (registration): the server's writer logs one line per rule (or limit) and peer
+   * per `limits.log_interval` and counts the rest into the next (src/limits/refusals.ts), so that
+   * a peer sending what is refused cannot flood the log; every policy refusal is still audited
+   * and alerted (src/audit). By default every refusal is a warning of its own.
+   */
+  readonly refusals: RefusalLog;
 
-  /** `refusalLog`: by default every refusal is a warning of its own */
-  constructor(sessions: SessionRegistry, logger: Logger, policy: LivePolicy, refusalLog: RefusalLog = { warn: (_key, message, fields) => logger.warn(message, fields) }) {
+  constructor(sessions: SessionRegistry, logger: Logger, policy: LivePolicy, refusals: RefusalLog = { warn: (_key, message, fields, on = logger) => on.warn(message, fields) }) {
     this.sessions = sessions;
     this.#logger = logger;
-    this.#refusalLog = refusalLog;
+    this.refusals = refusals;
     this.policy = policy;
     this.remote = noRemoteRoute(this);
   }
@@ -246,7 +241,7 @@ export class Router {
       // A changed stanza goes on in place of the one that arrived.
       if (verdict.kind === 'transform') stanza = verdict.stanza;
       if (verdict.kind === 'reject') {
-        this.#refusalLog.warn(`in ${verdict.rule} ${from.domain}`, 'stanza from another server refused by foreign access rules', { from: from.toString(), to: addressee.toString(), stanza: stanza.name, rule: verdict.rule, reason: verdict.text, connection: origin.binding.connection });
+        this.refusals.warn(`in ${verdict.rule} ${from.domain}`, 'stanza from another server refused by foreign access rules', { from: from.toString(), to: addressee.toString(), stanza: stanza.name, rule: verdict.rule, reason: verdict.text, connection: origin.binding.connection });
         if (verdict.silent) return;
         throw stanzaErrorOf(verdict);
       }
@@ -355,7 +350,7 @@ export class Router {
   #sendRemote(stanza: Element, from: Jid, to: Jid, trace?: string[]): void {
     const verdict = this.policy.current.stanzaOut(to.domain);
     if (verdict.kind === 'reject') {
-      this.#refusalLog.warn(`out ${verdict.rule} ${to.domain}`, 's2s outgoing stanza blocked by policy', { to: to.domain, from: from.toString(), reason: verdict.text, rule: verdict.rule });
+      this.refusals.warn(`out ${verdict.rule} ${to.domain}`, 's2s outgoing stanza blocked by policy', { to: to.domain, from: from.toString(), reason: verdict.text, rule: verdict.rule });
       return this.bounce(stanza, stanzaErrorOf(verdict));
     }
     const crossed = this.#crossing(stanza, { direction: 'out', from, to });
@@ -376,13 +371,13 @@ export class Router {
     const relay = policy.relay(from.domain, to.domain);
     if (relay.kind === 'reject') {
       if (relay.condition === 'remote-server-not-found') throw new StreamError('host-unknown', `this server does not host ${to.domain}`);
-      this.#refusalLog.warn(`relay ${relay.rule} ${from.domain}`, 'relayed stanza refused by its route', { from: from.toString(), to: to.toString(), stanza: stanza.name, rule: relay.rule, reason: relay.text });
+      this.refusals.warn(`relay ${relay.rule} ${from.domain}`, 'relayed stanza refused by its route', { from: from.toString(), to: to.toString(), stanza: stanza.name, rule: relay.rule, reason: relay.text });
       throw stanzaErrorOf(relay);
     }
     const hops = takeRelayTrace(stanza);
     const loop = policy.relayTrace(hops, to.domain);
     if (loop.kind === 'reject') {
-      this.#refusalLog.warn(`loop ${loop.rule} ${from.domain}`, 'relayed stanza refused: routing loop', { from: from.toString(), to: to.toString(), stanza: stanza.name, rule: loop.rule, reason: loop.text });
+      this.refusals.warn(`loop ${loop.rule} ${from.domain}`, 'relayed stanza refused: routing loop', { from: from.toString(), to: to.toString(), stanza: stanza.name, rule: loop.rule, reason: loop.text });
       this.policyDecisions?.({ time: Date.now(), rule: loop.rule, verdict: 'refuse', direction: 'in', from: from.toString(), to: to.toString(), kind: stanza.name, ...labelOf(stanza), text: loop.text });
       const error = stanzaErrorOf(loop);
       error.appCondition = routingLoopCondition();
@@ -409,7 +404,7 @@ export class Router {
     this.policyDecisions?.({ time: Date.now(), rule: verdict.rule, verdict: outcome, direction: crossing.direction, from: crossing.from.toString(), to: crossing.to.toString(), kind: stanza.name, ...(label === undefined ? labelOf(stanza) : { label }), text: verdict.text });
     if (verdict.kind === 'transform') return verdict.stanza;
     if (outcome === 'drop') return undefined;
-    this.#refusalLog.warn(`${crossing.direction} ${verdict.rule} ${crossing.direction === 'out' ? crossing.to.domain : crossing.from.domain}`, `peering rule refused a stanza ${crossing.direction === 'out' ? 'to' : 'from'} another server`, { from: crossing.from.toString(), to: crossing.to.toString(), stanza: stanza.name, rule: verdict.rule, reason: verdict.text });
+    this.refusals.warn(`${crossing.direction} ${verdict.rule} ${crossing.direction === 'out' ? crossing.to.domain : crossing.from.domain}`, `peering rule refused a stanza ${crossing.direction === 'out' ? 'to' : 'from'} another server`, { from: crossing.from.toString(), to: crossing.to.toString(), stanza: stanza.name, rule: verdict.rule, reason: verdict.text });
     if (!verdict.silent) this.bounce(stanza, stanzaErrorOf(verdict));
     return undefined;
   }
@@ -429,7 +424,7 @@ export class Router {
     const marking = judged.marking === undefined ? labelOf(stanza) : { label: judged.marking };
     this.policyDecisions?.({ time: Date.now(), rule: verdict.rule, verdict: judged.refusal ? 'refuse' : 'transform', direction: 'local', from: from.toString(), to: to.toString(), kind: stanza.name, ...marking, text: verdict.text });
     if (judged.refusal === undefined) return judged.stanza;
-    this.#refusalLog.warn(`local ${judged.refusal.rule} ${from.bare().toString()}`, 'security labels refused a message between users of this server', { from: from.toString(), to: to.toString(), rule: judged.refusal.rule, reason: judged.refusal.text });
+    this.refusals.warn(`local ${judged.refusal.rule} ${from.bare().toString()}`, 'security labels refused a message between users of this server', { from: from.toString(), to: to.toString(), rule: judged.refusal.rule, reason: judged.refusal.text });
     throw stanzaErrorOf(judged.refusal);
   }
 

@@ -8,6 +8,18 @@ const LEVEL_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, er
 
 export type LogFields = Record<string, unknown>;
 
+/**
+ * A writer of warnings that someone else can make happen again and again (a refused stanza, a
+ * refused connection): `src/limits/refusals.ts` logs one line per key per `limits.log_interval`.
+ */
+export interface RefusalLog {
+  /**
+   * `key`: what one line stands for, such as the rule or limit and the domain or address it
+   * refused; `logger`: the one to write with (its fields name the component), by default the writer's own
+   */
+  warn(key: string, message: string, fields: LogFields, logger?: Logger): void;
+}
+
 export interface LogSink {
   write(line: string): void;
 }
