@@ -50,7 +50,7 @@ describe('hostile server peers', () => {
   let sequence = 0;
 
   before(async () => {
-    a = await startFederatedServer(A, 's2s: { min_level: encrypted, retry_initial_delay: 1, negotiation_timeout: 5 }');
+    a = await startFederatedServer(A, 's2s: { min_level: encrypted, retry_initial_delay: 1, negotiation_timeout: 5 }\nlimits: { log_interval: 1 }');
     b = await startFederatedServer(B, `s2s: { min_level: encrypted, dialback_secret: "${SECRET_B}" }`);
     await a.addUser('alice', A, 'secret');
     await b.addUser('bob', B, 'secret');
@@ -113,6 +113,27 @@ describe('hostile server peers', () => {
     client.send(`<message from='mallory@127.0.0.73/x' to='alice@${A}/r' type='chat'><body>forged</body></message>`);
     await expectStreamError(client, 'invalid-from');
     assert.doesNotMatch(alice.received, /forged/);
+    await assertFederationWorks();
+  });
+
+  test('a peer that repeats what is ignored is answered alike each time, and logged once per log_interval', async () => {
+    const { client, streamId } = await peerStream();
+    client.send(`<db:result from='${B}' to='${A}'>${dialbackKey(SECRET_B, A, B, streamId)}</db:result>`);
+    await client.waitFor(/<db:result [^>]*type='valid'/, 10_000);
+    const warning = 's2s incoming ignored a dialback answer with a type';
+    const logged = (): string[] => a.logLines.filter((line) => line.includes(warning));
+    // XEP-0220 section 3.1: a typed answer on a stream the peer opened is unsolicited and ignored.
+    for (let index = 0; index < 50; index++) client.send(`<db:result from='${B}' to='${A}' type='valid'/>`);
+    // The stream is read in order: once this message arrives, the 50 before it were handled.
+    client.send(`<message from='bob@${B}/raw' to='alice@${A}/r' type='chat'><body>after the repeats</body></message>`);
+    await alice.waitFor('after the repeats');
+    assert.equal(logged().length, 1, logged().join('\n'));
+
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    client.send(`<db:result from='${B}' to='${A}' type='valid'/>`);
+    assert.match(await a.waitForLog(warning, 'not_logged_since_last=49'), new RegExp(`from=${B.replaceAll('.', '\\.')}`));
+    assert.equal(logged().length, 2, logged().join('\n'));
+    client.close();
     await assertFederationWorks();
   });
 

@@ -956,7 +956,7 @@ const limitsSchema: ObjectNode = {
     max_open_files_percent: { kind: 'integer', min: 1, max: 100, default: 90, description: "new connections are refused while the process holds this share of its open-file limit (RLIMIT_NOFILE, soft), so that running sessions, storage and logins in progress keep descriptors; 100 turns it off" },
     max_heap_percent: { kind: 'integer', min: 1, max: 100, default: 85, description: "new connections are refused while JavaScript objects use this share of V8's heap limit, which would otherwise end the process with an out-of-memory crash; 100 turns it off" },
     max_memory_mib: count(16 * MIB, 0, 'new connections are refused while the resident memory (RSS, including buffers and TLS state outside the heap) is above this many MiB; 0 means 90% of the memory the process may use (its cgroup limit, else the machine\'s RAM)'),
-    log_interval: seconds(1, 86400, 60, 'seconds between two warnings about the same limit and address, or the same peering rule and domain; refusals in between are counted into the next warning (and, for limits, the admin API metrics)'),
+    log_interval: seconds(1, 86400, 60, 'seconds between two warnings about the same limit and address, the same peering rule and domain, or the same thing a server peer repeats on one connection (docs/security.md); refusals in between are counted into the next warning (and, for limits, the admin API metrics)'),
     auth: {
       kind: 'object',
       description: 'failed logins counted across streams, per address and per account (c2s.auth_failure_delay and c2s.max_auth_failures act per stream)',

@@ -17,12 +17,13 @@ import { NS_TRELLIS_S2S } from './pair-authorization.ts';
 import type { BindingTable } from './binding-table.ts';
 import type { Admission } from '../policy/verdict.ts';
 import { answersFor, type S2sContext } from './context.ts';
+import type { PeerWarnings } from './peer-warnings.ts';
 
 /** Stanzas waiting for processing before the socket stops being read (flow control). */
 export const MAX_PENDING_STANZAS = 256;
 
 /** The connection the stanzas arrive on. */
-export interface InboundHost {
+export interface InboundHost extends PeerWarnings {
   readonly id: string;
   readonly stream: XmlStream;
   readonly context: S2sContext;
@@ -178,7 +179,7 @@ export class InboundStanzas {
     const reply = errorReply(stanza, new StanzaError('not-authorized', `${remote} is not authorized for ${local} on this connection`, 'cancel'));
     reply?.getChild('error')?.c('invalid-connection', {}, NS_TRELLIS_S2S);
     const answered = reply !== undefined && host.sendBack({ local, remote }, reply);
-    host.logger.warn(`${host.label} stanza for a pair not bound to this connection`, { from: remote, to: local, stanza: stanza.name, answered });
+    host.warnOfPeer(`${host.label} stanza for a pair not bound to this connection`, { from: remote, to: local, stanza: stanza.name, answered });
   }
 }
 

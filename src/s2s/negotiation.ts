@@ -21,6 +21,7 @@ import type { Pair } from './binding-table.ts';
 import type { AuthMethod, S2sContext } from './context.ts';
 import type { CertificateVerdict } from './peer-certificate.ts';
 import type { PairVerdict } from './pair-authorization.ts';
+import type { PeerWarnings } from './peer-warnings.ts';
 
 export type Role = 'initiator' | 'receiver';
 
@@ -188,7 +189,7 @@ export class Negotiation {
 }
 
 /** What a step may use of the connection it runs on. */
-export interface StepHost {
+export interface StepHost extends PeerWarnings {
   readonly role: Role;
   readonly context: S2sContext;
   readonly logger: Logger;

@@ -15,6 +15,7 @@ import type { PairCounters } from './pair-counters.ts';
 import { proofOf, type PairProof } from './pair-proof.ts';
 import { linkAdmits } from './link-profile.ts';
 import type { CertificateVerdict } from './peer-certificate.ts';
+import type { PeerWarnings } from './peer-warnings.ts';
 
 /** The tables the bindings go in. */
 export interface BindingTables {
@@ -24,7 +25,7 @@ export interface BindingTables {
 }
 
 /** What the bindings use of their connection. */
-export interface BindingsHost {
+export interface BindingsHost extends PeerWarnings {
   readonly id: string;
   readonly direction: Direction;
   /** "s2s outgoing" or "s2s incoming", for log lines */
@@ -79,7 +80,7 @@ export class PairBindings {
   #admitted(pair: Pair, proof: PairProof, refusal: string): boolean {
     const admission = this.admitsProof(pair, proof);
     if (admission.kind === 'continue') return true;
-    this.#host.logger.warn(refusal, { from: pair.remote, level: proof.level, reason: admission.text, rule: admission.rule });
+    this.#host.warnOfPeer(refusal, { from: pair.remote, level: proof.level, reason: admission.text, rule: admission.rule });
     return false;
   }
 

@@ -22,9 +22,10 @@ import { Element } from '../xml/element.ts';
 import { NS_DIALBACK } from '../xml/namespaces.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
 import { MAX_PENDING_REQUESTS } from './step-dialback-receiver.ts';
+import type { PeerWarnings } from './peer-warnings.ts';
 
 /** What the exchange uses of the connection it runs on. */
-export interface ReverseHost {
+export interface ReverseHost extends PeerWarnings {
   readonly role: 'initiator' | 'receiver';
   readonly context: S2sContext;
   readonly logger: Logger;
@@ -130,7 +131,7 @@ export class ReversePairs {
           return host.reverseGranted(pair, proof.method);
         }
         const reason = proof.proven ? `${proof.reason}, but ${admission!.text}` : proof.reason;
-        host.logger.warn('s2s outgoing bidi: pair asked for by the peer refused', { from: sender, to: target, reason });
+        host.warnOfPeer('s2s outgoing bidi: pair asked for by the peer refused', { from: sender, to: target, reason });
         host.pairRefused(pair, proof.proven ? proof.method : 'keyless');
         refuse(dialbackError(request, 'not-authorized', 'auth', `${sender} is not proven on this connection: ${reason}`));
       },

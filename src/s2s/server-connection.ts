@@ -17,7 +17,7 @@ import { NS_SM } from '../net/stream-management.ts';
 import { StreamError, type StreamErrorCondition } from '../net/stream-errors.ts';
 import { XmlStream } from '../net/xml-stream.ts';
 import type { Admission } from '../policy/verdict.ts';
-import type { Logger } from '../util/log.ts';
+import type { LogFields, Logger } from '../util/log.ts';
 import { Element, NS_CLIENT, NS_SERVER, NS_STREAMS } from '../xml/element.ts';
 import { NS_DIALBACK } from '../xml/namespaces.ts';
 import type { NamespaceDeclarations } from '../xml/parser.ts';
@@ -187,6 +187,11 @@ export class ServerConnection implements StepHost, ReverseHost, BindingsHost {
 
   get logger(): Logger {
     return this.context.logger.child({ s2s: this.direction, remote: this.#remote, peer: this.stream.peer });
+  }
+
+  /** peer-warnings.ts: the same warning on this connection at most once per `limits.log_interval`. */
+  warnOfPeer(message: string, fields: LogFields): void {
+    this.context.limits.refusals.warn(`s2s peer ${this.id} ${message}`, message, fields, this.logger);
   }
 
   /** Whether the peer proved `domain` on this connection (the connection table). */

@@ -44,7 +44,7 @@ export function bidiStep(host: StepHost): Step {
         return 'done';
       }
       // Not an error the stream ends with: bidi stays off and the peer's stanzas keep their one direction.
-      host.logger.warn(`s2s ${host.role === 'receiver' ? 'incoming' : 'outgoing'} bidi request not accepted`, { element: element.name, secure: host.secure, authenticated: host.authenticated, enabled: host.context.config.bidi });
+      host.warnOfPeer(`s2s ${host.role === 'receiver' ? 'incoming' : 'outgoing'} bidi request not accepted`, { element: element.name, secure: host.secure, authenticated: host.authenticated, enabled: host.context.config.bidi });
       return 'done';
     },
   };

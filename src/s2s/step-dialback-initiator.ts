@@ -156,7 +156,7 @@ export class DialbackInitiator implements Step {
       return this.#host.revoked(pair);
     }
     if (!type || !this.#requests.has(pairKey(pair))) {
-      this.#host.logger.warn('s2s outgoing ignored an unsolicited dialback result', { from: pair.remote, to: pair.local, type });
+      this.#host.warnOfPeer('s2s outgoing ignored an unsolicited dialback result', { from: pair.remote, to: pair.local, type });
       return;
     }
     if (type === 'valid') {
@@ -186,7 +186,7 @@ export class DialbackInitiator implements Step {
     const resolve = this.#verifies.get(answerKey);
     // Section 3.1: drop answers that match no request on this stream.
     if (!resolve || !answer.attrs.type) {
-      this.#host.logger.warn('s2s outgoing ignored an unsolicited dialback verify', { from: answer.attrs.from, to: answer.attrs.to });
+      this.#host.warnOfPeer('s2s outgoing ignored an unsolicited dialback verify', { from: answer.attrs.from, to: answer.attrs.to });
       return;
     }
     this.#verifies.delete(answerKey);

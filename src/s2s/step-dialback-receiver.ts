@@ -53,7 +53,7 @@ export class DialbackReceiver implements Step {
   handle(element: Element): StepResult {
     // Section 3.1: a result or verify carrying a type on a stream the peer opened is unsolicited.
     if (element.attrs.type !== undefined) {
-      this.#host.logger.warn('s2s incoming ignored a dialback answer with a type', { element: element.name, from: element.attrs.from, to: element.attrs.to });
+      this.#host.warnOfPeer('s2s incoming ignored a dialback answer with a type', { element: element.name, from: element.attrs.from, to: element.attrs.to });
     } else if (element.name === 'result') {
       this.#result(element);
     } else if (element.name === 'verify') {
@@ -73,7 +73,7 @@ export class DialbackReceiver implements Step {
     const pair = { local: target, remote: sender };
     const verdict = host.context.policy.current.authenticate({ ...pair, address: host.remoteAddress });
     if (verdict.kind === 'reject') {
-      host.logger.warn('s2s incoming dialback refused by policy', { from: sender, reason: verdict.text, rule: verdict.rule });
+      host.warnOfPeer('s2s incoming dialback refused by policy', { from: sender, reason: verdict.text, rule: verdict.rule });
       return refuse(verdict.condition, verdict.type ?? 'cancel', verdict.text);
     }
     if (request.text().trim() === '') return this.#keyless(request, pair);
@@ -83,7 +83,7 @@ export class DialbackReceiver implements Step {
     if (demands.tls && !host.secure) return refuse('policy-violation', 'cancel', `TLS is required before dialback (${required.rule}: ${required.level})`);
     const certificate = host.certificate(sender);
     if (demands.trustedCertificate && certificate.status !== 'valid') {
-      host.logger.warn('s2s incoming refused dialback: a trusted certificate is required', { from: sender, certificate: certificate.status, reason: certificate.reason });
+      host.warnOfPeer('s2s incoming refused dialback: a trusted certificate is required', { from: sender, certificate: certificate.status, reason: certificate.reason });
       host.pairRefused(pair, 'dialback');
       return refuse('not-authorized', 'auth', `${sender} must present a CA-signed certificate naming it`);
     }
@@ -129,7 +129,7 @@ export class DialbackReceiver implements Step {
         return host.authorized(pair, verdict.method);
       }
       const reason = verdict.proven ? `${verdict.reason}, but ${admission!.text}` : verdict.reason;
-      host.logger.warn('s2s incoming pair refused', { from: pair.remote, to: pair.local, reason });
+      host.warnOfPeer('s2s incoming pair refused', { from: pair.remote, to: pair.local, reason });
       // Counted under the method that proved the sender too weakly, else as a keyless request nothing proved.
       host.pairRefused(pair, verdict.proven ? verdict.method : 'keyless');
       host.send(dialbackError(request, 'not-authorized', 'auth', `${pair.remote} is not proven on this connection: ${reason}`));
@@ -144,7 +144,7 @@ export class DialbackReceiver implements Step {
     const host = this.#host;
     const admission = host.admits(pair, method);
     if (admission.kind === 'reject') {
-      host.logger.warn('s2s incoming pair refused by policy', { from: pair.remote, to: pair.local, reason: admission.text, rule: admission.rule });
+      host.warnOfPeer('s2s incoming pair refused by policy', { from: pair.remote, to: pair.local, reason: admission.text, rule: admission.rule });
       return void host.send(dialbackError(request, admission.condition, admission.type ?? 'cancel', admission.text));
     }
     host.send(dialbackAnswer(request, 'valid'));
@@ -157,7 +157,7 @@ export class DialbackReceiver implements Step {
     if (outcome === 'valid') return this.#grant(request, pair, 'dialback');
     if (outcome === 'busy') return void host.send(dialbackError(request, 'resource-constraint', 'wait', `too many verifications wait for ${pair.remote}`));
     if (outcome === 'error') return void host.send(dialbackError(request, 'remote-server-not-found', 'cancel', `could not reach the authoritative server of ${pair.remote}`));
-    host.logger.warn('s2s incoming dialback key invalid', { from: pair.remote, to: pair.local });
+    host.warnOfPeer('s2s incoming dialback key invalid', { from: pair.remote, to: pair.local });
     host.pairRefused(pair, 'dialback');
     // Section 2.2.1: the first pair invalid ends the stream; with others valid, a forbidden error.
     if (host.authenticated) return void host.send(dialbackError(request, 'forbidden', 'auth', 'the dialback key is not valid'));

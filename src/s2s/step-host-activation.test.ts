@@ -35,6 +35,11 @@ class Side implements ActivationHost {
   readonly role: Role;
   readonly context: S2sContext;
   readonly logger = silentLogger();
+  /** what warnOfPeer was told, message by message */
+  readonly peerWarnings: string[] = [];
+  warnOfPeer(message: string): void {
+    this.peerWarnings.push(message);
+  }
   readonly remoteAddress = '192.0.2.1';
   readonly hostNamed = true;
   readonly bidi: boolean;

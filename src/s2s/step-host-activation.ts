@@ -37,12 +37,13 @@ import {
 import type { Pair } from './binding-table.ts';
 import type { S2sContext } from './context.ts';
 import type { Role, Step, StepResult } from './negotiation.ts';
+import type { PeerWarnings } from './peer-warnings.ts';
 
 /** Exchanges in flight on one connection, both roles together; more are refused with resource-constraint. */
 export const MAX_EXCHANGES = 64;
 
 /** What the step uses of its connection. */
-export interface ActivationHost {
+export interface ActivationHost extends PeerWarnings {
   readonly role: Role;
   readonly context: S2sContext;
   readonly logger: Logger;
@@ -167,7 +168,7 @@ export class HostActivation implements Step {
         this.#onFailure(element, pair);
         break;
       default:
-        this.#host.logger.warn('s2s activation: unknown element ignored', { element: element.name });
+        this.#host.warnOfPeer('s2s activation: unknown element ignored', { element: element.name });
     }
     return 'done';
   }
@@ -181,7 +182,7 @@ export class HostActivation implements Step {
 
   #advertised(): void {
     if (this.#host.role !== 'receiver' || !this.#enabled) {
-      this.#host.logger.warn('s2s activation advertised where it was not offered: ignored', { role: this.#host.role });
+      this.#host.warnOfPeer('s2s activation advertised where it was not offered: ignored', { role: this.#host.role });
       return;
     }
     this.#peer = true;
@@ -218,7 +219,7 @@ export class HostActivation implements Step {
     exchange.state = 'answered';
     const refuse = (condition: StanzaErrorCondition, text: string) => {
       this.#endAnswering(pair);
-      this.#host.logger.warn('s2s activation refused', { from: pair.remote, to: pair.local, reason: text });
+      this.#host.warnOfPeer('s2s activation refused', { from: pair.remote, to: pair.local, reason: text });
       this.#reply('failure', pair, condition, text);
     };
     const received = nonceOf(proof);
@@ -262,7 +263,7 @@ export class HostActivation implements Step {
 
   async #onChallenge(challenge: Element, pair: Pair): Promise<void> {
     const exchange = this.#asking.get(key(pair));
-    if (!exchange || exchange.state !== 'asked') return this.#host.logger.warn('s2s activation: unsolicited challenge ignored', { from: pair.remote, to: pair.local });
+    if (!exchange || exchange.state !== 'asked') return this.#host.warnOfPeer('s2s activation: unsolicited challenge ignored', { from: pair.remote, to: pair.local });
     exchange.state = 'proved';
     const received = nonceOf(challenge);
     const chain = chainOf(challenge);
@@ -284,7 +285,7 @@ export class HostActivation implements Step {
 
   async #onAnswer(answer: Element, pair: Pair): Promise<void> {
     const exchange = this.#asking.get(key(pair));
-    if (!exchange || exchange.state !== 'proved' || !exchange.chain || !exchange.received) return this.#host.logger.warn('s2s activation: unsolicited answer ignored', { from: pair.remote, to: pair.local });
+    if (!exchange || exchange.state !== 'proved' || !exchange.chain || !exchange.received) return this.#host.warnOfPeer('s2s activation: unsolicited answer ignored', { from: pair.remote, to: pair.local });
     const signature = signatureOf(answer);
     const credentials = this.#host.credentials(pair.local);
     const binding = this.#host.channelBinding();

@@ -15,6 +15,11 @@ const features = (inner: string) => parseElement(`<stream:features xmlns:stream=
 
 class FakeHost implements HostNamedHost {
   readonly logger = silentLogger();
+  /** what warnOfPeer was told, message by message */
+  readonly peerWarnings: string[] = [];
+  warnOfPeer(message: string): void {
+    this.peerWarnings.push(message);
+  }
   readonly context: S2sContext;
   readonly wire: string[] = [];
   readonly role: Role;

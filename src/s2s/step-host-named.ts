@@ -25,9 +25,10 @@ import type { S2sContext } from './context.ts';
 import type { Role, Step, StepResult } from './negotiation.ts';
 import { NS_TRELLIS_S2S } from './pair-authorization.ts';
 import type { CertificateVerdict } from './peer-certificate.ts';
+import type { PeerWarnings } from './peer-warnings.ts';
 
 /** What the step uses of its connection. */
-export interface HostNamedHost {
+export interface HostNamedHost extends PeerWarnings {
   readonly role: Role;
   readonly context: S2sContext;
   readonly logger: Logger;
@@ -72,7 +73,7 @@ export function hostNamedStep(host: HostNamedHost): Step {
       const peerHost = domainOrUndefined(element.attrs.name);
       if (host.role !== 'receiver' || host.secure || requested || host.context.hostName === undefined || peerHost === undefined) {
         // Not a stream error: the request is simply not taken, and the stream stays a standard one.
-        host.logger.warn('s2s host-named request ignored', { name: element.attrs.name, secure: host.secure, offered: host.context.hostName !== undefined });
+        host.warnOfPeer('s2s host-named request ignored', { name: element.attrs.name, secure: host.secure, offered: host.context.hostName !== undefined });
         return 'done';
       }
       requested = true;

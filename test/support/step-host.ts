@@ -45,6 +45,11 @@ export class FakeStepHost implements StepHost, ReverseHost {
   readonly role: Role;
   readonly context: S2sContext;
   readonly logger = silentLogger();
+  /** what warnOfPeer was told, message by message */
+  readonly peerWarnings: string[] = [];
+  warnOfPeer(message: string): void {
+    this.peerWarnings.push(message);
+  }
   readonly remoteAddress = '192.0.2.1';
   secure: boolean;
   localDomain: string | undefined;
