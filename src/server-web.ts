@@ -14,7 +14,7 @@ import type { TlsContextStore } from './net/tls-contexts.ts';
 import type { Router } from './router/router.ts';
 import type { Storage } from './storage/types.ts';
 import { UploadRegistry, uploadSecret } from './upload/registry.ts';
-import type { Logger } from './util/log.ts';
+import type { Logger, RefusalLog } from './util/log.ts';
 
 export interface Web {
   readonly http: HttpListener;
@@ -25,10 +25,10 @@ export interface Web {
 }
 
 /** The HTTP side of the server, or undefined when `http.enabled` is false. */
-export async function prepareWeb(config: TrellisConfig, storage: Storage, logger: Logger): Promise<Web | undefined> {
+export async function prepareWeb(config: TrellisConfig, storage: Storage, logger: Logger, refusals: RefusalLog): Promise<Web | undefined> {
   if (!config.http.enabled) return undefined;
   const httpLogger = logger.child({ component: 'http' });
-  const http = new HttpListener(config.http, httpLogger);
+  const http = new HttpListener(config.http, httpLogger, refusals);
   const uploads = new UploadRegistry(await uploadSecret(storage), (domain) => http.baseUrl(domain));
   return {
     http,

@@ -69,7 +69,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     router.policyDecisions = (record) => audit.decided(record);
     for (const hostConfig of config.hosts) router.addHost(buildHost(hostConfig, { router, storage, config, logger }));
     const edge = config.mode === 'edge';
-    const web = edge ? undefined : await prepareWeb(config, storage, logger);
+    const web = edge ? undefined : await prepareWeb(config, storage, logger, limits.refusals);
     for (const hostConfig of config.hosts) await syncServiceHosts(hostConfig.domain, hostConfig, { router, storage, config, tls, logger, loadCertificate: loadHostCertificate, uploads: web?.uploads });
     const anchors = await trustAnchorsOnDemand(config.s2s.ca_files, config.s2s.use_system_ca);
     const s2s = new S2sService({

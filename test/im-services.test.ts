@@ -231,6 +231,13 @@ describe('discovery and account services', () => {
       assertError(refused, 'policy-violation', 'wait');
       assert.match(refused, /<text[^>]*>at most 3 accounts per hour/);
       assert.equal(await server.server.storage.accounts.get('localhost', 'heidi'), undefined);
+      // Asking again is refused alike each time; the log has one line per limits.log_interval.
+      for (const name of ['ivan', 'judy', 'mallory']) {
+        assertError(await iq(client, `<iq type='set' id='ID'><query xmlns='jabber:iq:register'><username>${name}</username><password>pw</password></query></iq>`), 'policy-violation', 'wait');
+      }
+      const warnings = server.logLines.filter((line) => line.includes('registration refused: too many from one address'));
+      assert.equal(warnings.length, 1, warnings.join('\n'));
+      assert.match(warnings[0]!, /address=127\.0\.0\.1/);
       client.close();
     });
 

@@ -55,6 +55,15 @@ http:
       third.write('GET /.well-known/host-meta HTTP/1.1\r\nHost: localhost\r\n\r\n');
       assert.equal(await readUntilClosed(third), '');
       await server.waitForLog('http connection refused: max_connections reached');
+      // More refused connections are closed alike, under one line per limits.log_interval.
+      for (let index = 0; index < 5; index++) {
+        const another = await openSocket(port);
+        sockets.push(another);
+        assert.equal(await readUntilClosed(another), '');
+      }
+      const refusals = server.logLines.filter((line) => line.includes('http connection refused: max_connections reached'));
+      assert.equal(refusals.length, 1, refusals.join('\n'));
+      assert.match(refusals[0]!, /component=http/);
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => setTimeout(resolve, 100));
       assert.equal((await httpCall({ port, path: '/nothing', host: 'localhost' })).status, 404);

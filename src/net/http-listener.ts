@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HttpConfig } from '../config/types.ts';
 import { isLoopbackAddress, parseIpAddress, parseIpRange, rangeContains, type IpRange } from '../util/ip-range.ts';
-import type { Logger } from '../util/log.ts';
+import type { Logger, RefusalLog } from '../util/log.ts';
 import { http } from './http-module.ts';
 import { listen, type BoundAddress, type Listener } from './listener.ts';
 import type { TlsContextStore } from './tls-contexts.ts';
@@ -35,15 +35,18 @@ export interface HttpRoute {
 export class HttpListener {
   readonly #config: HttpConfig;
   readonly #logger: Logger;
+  readonly #refusals: RefusalLog;
   readonly #server: Server;
   readonly #proxies: IpRange[];
   readonly #sockets = new Set<Socket>();
   #routes: HttpRoute[] = [];
   #listener: Listener | undefined;
 
-  constructor(config: HttpConfig, logger: Logger) {
+  /** `refusals`: where refused connections are logged (by default each on a line of its own) */
+  constructor(config: HttpConfig, logger: Logger, refusals: RefusalLog = { warn: (_key, message, fields, on = logger) => on.warn(message, fields) }) {
     this.#config = config;
     this.#logger = logger;
+    this.#refusals = refusals;
     this.#proxies = config.trusted_proxies.map((entry) => parseIpRange(entry));
     this.#server = http.createServer({
       maxHeaderSize: config.max_header_bytes,
@@ -98,13 +101,13 @@ export class HttpListener {
    */
   #admits(socket: Socket): boolean {
     if (this.#sockets.size >= this.#config.max_connections) {
-      this.#logger.warn('http connection refused: max_connections reached', { address: socket.remoteAddress, max_connections: this.#config.max_connections });
+      this.#refusals.warn('http max_connections', 'http connection refused: max_connections reached', { address: socket.remoteAddress, max_connections: this.#config.max_connections }, this.#logger);
       return false;
     }
     if (this.#config.tls) return true;
     const address = socket.remoteAddress ?? '';
     if (isLoopbackAddress(address) || this.#fromProxy(address)) return true;
-    this.#logger.warn('http connection refused: plain HTTP is served only to loopback and trusted proxies', { address });
+    this.#refusals.warn(`http plain ${address}`, 'http connection refused: plain HTTP is served only to loopback and trusted proxies', { address }, this.#logger);
     return false;
   }
 

@@ -31,7 +31,7 @@ export function enableRegistration({ host, storage, config, logger, router }: Mo
     const username = usernameOf(payload, 'not-acceptable');
     const credentials = credentialsOf(payload, config.c2s.scram_iterations, 'not-acceptable');
     if (!perAddress.allows(address)) {
-      logger.warn('registration refused: too many from one address', { address, limit: settings.max_per_ip_per_hour });
+      router.refusals.warn(`registration ${address}`, 'registration refused: too many from one address', { address, limit: settings.max_per_ip_per_hour }, logger);
       router.traffic.registrations.add('refused');
       throw new StanzaError('policy-violation', `at most ${settings.max_per_ip_per_hour} accounts per hour may be registered from one address; try again later`, 'wait');
     }
