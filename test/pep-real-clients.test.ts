@@ -66,7 +66,7 @@ describe('personal eventing and pubsub with real clients', () => {
     return client;
   }
 
-  test('the account advertises personal eventing: the pubsub/pep identity and publish options in its disco#info', async () => {
+  test('the account and its server advertise personal eventing: the pubsub/pep identity and publish options in their disco#info', async () => {
     const juliet = await pep('juliet@localhost/info');
     const info = await juliet.ok({ op: 'disco_info', jid: 'juliet@localhost' });
     assert.deepEqual((info.identities as string[][]).filter(([category]) => category === 'pubsub'), [['pubsub', 'pep', '']]);
@@ -74,6 +74,10 @@ describe('personal eventing and pubsub with real clients', () => {
       assert.ok((info.features as string[]).includes(`http://jabber.org/protocol/pubsub#${feature}`), feature);
     }
     assert.ok((info.features as string[]).includes('urn:xmpp:bookmarks:1#compat'));
+    // As ejabberd's: the server's own disco#info names them too, where some clients look (Profanity, for publish-options).
+    const server = await juliet.ok({ op: 'disco_info', jid: 'localhost' });
+    assert.deepEqual((server.identities as string[][]).filter(([category]) => category === 'pubsub'), [['pubsub', 'pep', '']]);
+    for (const feature of ['publish', 'publish-options', 'access-open']) assert.ok((server.features as string[]).includes(`http://jabber.org/protocol/pubsub#${feature}`), feature);
     await juliet.disconnect();
   });
 

@@ -15,6 +15,14 @@ import type { PepServiceOf } from './pep.ts';
 
 /** `extraFeatures`: the account's other features that come with personal eventing (bookmarks conversion). */
 export function servePepDisco(host: Host, storage: Storage, serviceOf: PepServiceOf, extraFeatures: readonly string[]): void {
+  // COMPAT(Profanity): the server's own disco#info names personal eventing and its pubsub
+  // features too, as ejabberd's does. Profanity 0.13 looks for pubsub#publish-options only on
+  // the server and its services, never on the account: without it here, its first OMEMO bundle
+  // went without publish options, created a node open only to contacts, and every later publish
+  // with access_model open was refused with precondition-not-met (XEP-0060 section 7.1.5), in a
+  // loop, since its reconfiguration of the node never changes the access model.
+  host.discoIdentities.push({ category: 'pubsub', type: 'pep' });
+  for (const feature of PEP_FEATURES) host.discoFeatures.add(feature);
   for (const scope of ['account', 'bare'] as const) {
     const info = host.iqHandler(scope, 'get', NS_DISCO_INFO, 'query');
     const items = host.iqHandler(scope, 'get', NS_DISCO_ITEMS, 'query');
