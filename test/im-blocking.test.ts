@@ -162,7 +162,7 @@ describe('blocking command (XEP-0191)', () => {
   test("the user's stanzas to a blocked contact are refused with not-acceptable and <blocked/>", async () => {
     aliceOne.send("<message to='bob@localhost/phone' type='chat' id='to-blocked'><body>hi bob</body></message>");
     const error = await messageError(aliceOne, 'to-blocked');
-    assert.match(error, /<error type=["']cancel["']><not-acceptable xmlns=["']urn:ietf:params:xml:ns:xmpp-stanzas["']\/><blocked xmlns=["']urn:xmpp:blocking:errors["']\/><\/error>/);
+    assert.match(error, /<error type=["']cancel["'] code=["']406["']><not-acceptable xmlns=["']urn:ietf:params:xml:ns:xmpp-stanzas["']\/><blocked xmlns=["']urn:xmpp:blocking:errors["']\/><\/error>/);
     assert.match(error, /from=["']bob@localhost\/phone["']/);
     assert.match(await iq(aliceOne, 'get', "<ping xmlns='urn:xmpp:ping'/>", 'bob@localhost'), /<not-acceptable [\s\S]*<blocked /);
     aliceOne.send("<presence to='bob@localhost' id='presence-to-blocked'/>");

@@ -85,6 +85,36 @@ export class StanzaError extends Error {
   }
 }
 
+/**
+ * XEP-0086 section 3: the legacy error code of each condition it maps (policy-violation came
+ * with RFC 6120 and has none). COMPAT(Profanity): clients from before RFC 6120 still read the
+ * code; Profanity 0.13 takes an error to its request for its own OMEMO device list for "no list
+ * yet", and publishes its first one, only when the code is 404.
+ */
+const LEGACY_CODE: Partial<Record<StanzaErrorCondition, string>> = {
+  'bad-request': '400',
+  conflict: '409',
+  'feature-not-implemented': '501',
+  forbidden: '403',
+  gone: '302',
+  'internal-server-error': '500',
+  'item-not-found': '404',
+  'jid-malformed': '400',
+  'not-acceptable': '406',
+  'not-allowed': '405',
+  'not-authorized': '401',
+  'recipient-unavailable': '404',
+  redirect: '302',
+  'registration-required': '407',
+  'remote-server-not-found': '404',
+  'remote-server-timeout': '504',
+  'resource-constraint': '500',
+  'service-unavailable': '503',
+  'subscription-required': '407',
+  'undefined-condition': '500',
+  'unexpected-request': '400',
+};
+
 /** True for stanzas that must never be answered with an error (RFC 6120 section 8.3.1). */
 export function isErrorOrResult(stanza: Element): boolean {
   const type = stanza.attrs.type;
@@ -107,7 +137,8 @@ export function errorReply(stanza: Element, error: StanzaError): Element | undef
   });
   // XEP-0258 section 5: an error never carries a security label (it is not itself label-checked).
   if (stanza.name !== 'iq' && !error.withholdsContent) for (const child of stanza.children) if (typeof child !== 'string' && child.xmlns !== NS_SECURITY_LABEL) reply.append(child);
-  const errorElement = reply.c('error', { type: error.type, ...(error.by ? { by: error.by } : {}) });
+  const code = LEGACY_CODE[error.condition];
+  const errorElement = reply.c('error', { type: error.type, ...(error.by ? { by: error.by } : {}), ...(code ? { code } : {}) });
   errorElement.c(error.condition, {}, NS_STANZA_ERRORS);
   if (error.text) errorElement.c('text', { 'xml:lang': 'en' }, NS_STANZA_ERRORS).t(error.text);
   if (error.appCondition) errorElement.append(error.appCondition.clone());

@@ -170,7 +170,7 @@ describe('per-pair authorization on one connection, proven by DNSSEC-signed SRV 
     send('d.dna.test', 'b.test', 'not bound here');
     const error = await clients.get('d.dna.test')!.waitFor(/invalid-connection/, 10_000);
     // RFC 6120 section 8.3.2: the defined condition, the text, then the application condition.
-    assert.match(error, /<error type=["']cancel["']><not-authorized xmlns=["']urn:ietf:params:xml:ns:xmpp-stanzas["']\/><text [^>]*>[^<]*<\/text><invalid-connection xmlns=["']urn:xmpp:trellis:s2s:0["']\/><\/error>/);
+    assert.match(error, /<error type=["']cancel["'] code=["']401["']><not-authorized xmlns=["']urn:ietf:params:xml:ns:xmpp-stanzas["']\/><text [^>]*>[^<]*<\/text><invalid-connection xmlns=["']urn:xmpp:trellis:s2s:0["']\/><\/error>/);
     assert.doesNotMatch(bob.received, /not bound here/);
     send('a.test', 'b.test', 'the connection lives');
     await bob.waitFor('the connection lives', 10_000);
