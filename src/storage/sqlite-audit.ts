@@ -3,7 +3,7 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { SqliteWrite } from './sqlite-write.ts';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { auditFilter, auditRecordOf } from './codec.ts';
-import type { PolicyAuditStore } from './types.ts';
+import type { PolicyAuditRecord, PolicyAuditStore } from './types.ts';
 
 /**
  * Records written per transaction. SQLite runs on the event loop, so a batch of thousands (a
@@ -20,8 +20,14 @@ const RECORDS_PER_TRANSACTION = 50;
  */
 const PRUNED_PER_TRANSACTION = 1000;
 
+const INSERT = 'INSERT INTO policy_audit (time, rule, verdict, direction, from_jid, to_jid, kind, label, text) VALUES ';
+const ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?)';
+
 export function sqliteAuditStore(db: DatabaseSync, write: SqliteWrite): PolicyAuditStore {
-  const insert = db.prepare('INSERT INTO policy_audit (time, rule, verdict, direction, from_jid, to_jid, kind, label, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  const insert = db.prepare(INSERT + ROW);
+  // A whole transaction's records in one statement: 2.1 µs a record against 2.8 with one statement each (docs/performance.md, "Latency per hop").
+  const insertChunk = db.prepare(INSERT + Array<string>(RECORDS_PER_TRANSACTION).fill(ROW).join(', '));
+  const fieldsOf = (record: PolicyAuditRecord): (string | number | null)[] => [record.time, record.rule, record.verdict, record.direction, record.from, record.to, record.kind, record.label ?? null, record.text];
   const pruneOld = db.prepare('DELETE FROM policy_audit WHERE id IN (SELECT id FROM policy_audit WHERE time < ?1 ORDER BY time LIMIT ?2)');
   const pruneUpTo = db.prepare('DELETE FROM policy_audit WHERE id IN (SELECT id FROM policy_audit WHERE id <= ?1 ORDER BY id LIMIT ?2)');
   // IDs grow by one a record (AUTOINCREMENT never reuses one), so the newest `keep` are those above the last ID less `keep`.
@@ -40,8 +46,10 @@ export function sqliteAuditStore(db: DatabaseSync, write: SqliteWrite): PolicyAu
     async append(records) {
       for (let start = 0; start < records.length; start += RECORDS_PER_TRANSACTION) {
         if (start > 0) await nextTurn();
+        const chunk = records.slice(start, start + RECORDS_PER_TRANSACTION);
         write(() => {
-          for (const record of records.slice(start, start + RECORDS_PER_TRANSACTION)) insert.run(record.time, record.rule, record.verdict, record.direction, record.from, record.to, record.kind, record.label ?? null, record.text);
+          if (chunk.length === RECORDS_PER_TRANSACTION) insertChunk.run(...chunk.flatMap(fieldsOf));
+          else for (const record of chunk) insert.run(...fieldsOf(record));
         });
       }
     },
