@@ -2,12 +2,18 @@
 import { el, type Element } from '../xml/element.ts';
 import { NS_DATA } from './xmlns.ts';
 
+/** A choice of a list field, with the text a client shows for it (XEP-0004 section 3.3). */
+export interface FormOption {
+  value: string;
+  label: string;
+}
+
 export interface FormField {
   var: string;
   type?: 'boolean' | 'fixed' | 'hidden' | 'jid-multi' | 'jid-single' | 'list-multi' | 'list-single' | 'text-multi' | 'text-private' | 'text-single';
   label?: string;
   values: readonly string[];
-  options?: readonly string[];
+  options?: readonly FormOption[];
   required?: boolean;
 }
 
@@ -19,7 +25,7 @@ export function renderForm(type: 'form' | 'result' | 'submit', formType: string,
   for (const field of all) {
     const element = x.c('field', { var: field.var, ...(field.type ? { type: field.type } : {}), ...(field.label ? { label: field.label } : {}) });
     if (field.required) element.c('required');
-    for (const option of field.options ?? []) element.c('option').c('value').t(option);
+    for (const option of field.options ?? []) element.c('option', { label: option.label }).c('value').t(option.value);
     for (const value of field.values) element.c('value').t(value);
   }
   return x;

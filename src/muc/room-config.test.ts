@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { serialize } from '../xml/serialize.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
 import { readForm } from './data-form.ts';
 import { applyConfigForm, configFeatures, configForm, defaultRoomConfig, parseStoredConfig } from './room-config.ts';
@@ -12,6 +13,11 @@ test('the configuration form shows the current values, and a submitted one chang
   assert.deepEqual(shown.get('FORM_TYPE'), ['http://jabber.org/protocol/muc#roomconfig']);
   assert.deepEqual(shown.get('muc#roomconfig_roomname'), ['plans']);
   assert.deepEqual(shown.get('muc#roomconfig_maxusers'), ['50']);
+  // XEP-0004 section 3.3: every option of a list carries the text a client shows (Profanity prints "(null)" without one).
+  const xml = serialize(configForm(config, limits));
+  assert.match(xml, /<option label="Moderators only"><value>moderators<\/value><\/option><option label="Anyone in the room"><value>anyone<\/value><\/option>/);
+  assert.match(xml, /<option label="Nobody"><value>none<\/value><\/option>/);
+  assert.doesNotMatch(xml, /<option>/, 'no option without a label');
   const next = applyConfigForm(
     config,
     new Map([

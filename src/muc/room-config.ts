@@ -10,6 +10,7 @@ import { NS_MUC, NS_MUC_ROOMCONFIG } from './xmlns.ts';
 /** Who may send private messages in the room (muc#roomconfig_allowpm). */
 export const PM_POLICIES = ['anyone', 'participants', 'moderators', 'none'] as const;
 export type PmPolicy = (typeof PM_POLICIES)[number];
+const PM_POLICY_LABELS: Record<PmPolicy, string> = { anyone: 'Anyone', participants: 'Participants and moderators', moderators: 'Moderators only', none: 'Nobody' };
 
 export interface RoomConfig {
   title: string;
@@ -74,18 +75,27 @@ export function configForm(config: RoomConfig, limits: RoomLimits): Element {
     { var: 'muc#roomconfig_moderatedroom', type: 'boolean', label: 'Only participants with voice may speak', values: bool(config.moderated) },
     { var: 'muc#roomconfig_passwordprotectedroom', type: 'boolean', label: 'A password is needed to enter', values: bool(config.password !== '') },
     { var: 'muc#roomconfig_roomsecret', type: 'text-private', label: 'Password', values: config.password === '' ? [] : [config.password] },
-    { var: 'muc#roomconfig_whois', type: 'list-single', label: 'Who may see real JIDs', options: ['moderators', 'anyone'], values: [config.anonymity === 'non' ? 'anyone' : 'moderators'] },
+    {
+      var: 'muc#roomconfig_whois',
+      type: 'list-single',
+      label: 'Who may see real JIDs',
+      options: [
+        { value: 'moderators', label: 'Moderators only' },
+        { value: 'anyone', label: 'Anyone in the room' },
+      ],
+      values: [config.anonymity === 'non' ? 'anyone' : 'moderators'],
+    },
     {
       var: 'muc#roomconfig_maxusers',
       type: 'list-single',
       label: `Most occupants (at most ${limits.maxOccupants})`,
-      options: MAXUSERS_OPTIONS.filter((option) => Number(option) <= limits.maxOccupants),
+      options: MAXUSERS_OPTIONS.filter((option) => Number(option) <= limits.maxOccupants).map((option) => ({ value: option, label: option })),
       values: [String(config.maxUsers)],
     },
     { var: 'muc#maxhistoryfetch', type: 'text-single', label: `Messages kept for newcomers (at most ${limits.maxHistory})`, values: [String(config.historyLength)] },
     { var: 'muc#roomconfig_changesubject', type: 'boolean', label: 'Participants may change the subject', values: bool(config.changeSubject) },
     { var: 'muc#roomconfig_allowinvites', type: 'boolean', label: 'Participants may invite others', values: bool(config.allowInvites) },
-    { var: 'muc#roomconfig_allowpm', type: 'list-single', label: 'Who may send private messages', options: [...PM_POLICIES], values: [config.allowPm] },
+    { var: 'muc#roomconfig_allowpm', type: 'list-single', label: 'Who may send private messages', options: PM_POLICIES.map((value) => ({ value, label: PM_POLICY_LABELS[value] })), values: [config.allowPm] },
   ];
   return renderForm('form', NS_MUC_ROOMCONFIG, fields, 'Room configuration');
 }

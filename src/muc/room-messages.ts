@@ -135,7 +135,7 @@ function voiceRequest(room: Room, from: Jid, form: Element): void {
   }
   if (sender.role !== 'visitor') return;
   const request = renderForm('form', NS_MUC_REQUEST, [
-    { var: 'muc#role', type: 'list-single', label: 'Requested role', values: ['participant'], options: ['participant'] },
+    { var: 'muc#role', type: 'list-single', label: 'Requested role', values: ['participant'], options: [{ value: 'participant', label: 'Participant' }] },
     { var: 'muc#jid', type: 'jid-single', label: 'User ID', values: [from.toString()] },
     { var: 'muc#roomnick', type: 'text-single', label: 'Room Nickname', values: [sender.nick] },
     { var: 'muc#request_allow', type: 'boolean', label: 'Grant voice to this person?', values: ['0'] },

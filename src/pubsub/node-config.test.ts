@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { serialize } from '../xml/serialize.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
 import { applyConfig, checkPublishOptions, configForm, defaultConfig } from './node-config.ts';
 
@@ -45,4 +46,11 @@ test('the configuration form carries FORM_TYPE and every field with its current 
   assert.equal(fields.get('pubsub#access_model'), 'open');
   assert.equal(fields.get('pubsub#persist_items'), '1');
   assert.equal(fields.get('pubsub#max_items'), '10');
+});
+
+test('the configuration form labels every choice of its lists (XEP-0004 section 3.3)', () => {
+  const xml = serialize(configForm(defaultConfig('pep')));
+  assert.match(xml, /<option label="Anyone"><value>open<\/value><\/option><option label="Contacts subscribed to the owner&apos;s presence"><value>presence<\/value><\/option>/);
+  assert.match(xml, /<option label="Never"><value>never<\/value><\/option>/);
+  assert.doesNotMatch(xml, /<option>/, 'no option without a label');
 });

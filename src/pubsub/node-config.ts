@@ -8,12 +8,9 @@ import { formBoolean, renderForm, type FormField } from '../muc/data-form.ts';
 import { pubsubError } from './errors.ts';
 import { FORM_NODE_CONFIG } from './xmlns.ts';
 
-export const ACCESS_MODELS = ['open', 'presence', 'whitelist'] as const;
-export type AccessModel = (typeof ACCESS_MODELS)[number];
-export const SEND_LAST_CHOICES = ['never', 'on_sub', 'on_sub_and_presence'] as const;
-export type SendLast = (typeof SEND_LAST_CHOICES)[number];
-export const PUBLISH_MODELS = ['publishers', 'open'] as const;
-export type PublishModel = (typeof PUBLISH_MODELS)[number];
+export type AccessModel = 'open' | 'presence' | 'whitelist';
+export type SendLast = 'never' | 'on_sub' | 'on_sub_and_presence';
+export type PublishModel = 'publishers' | 'open';
 
 export interface NodeConfig {
   title: string;
@@ -52,16 +49,21 @@ interface FieldSpec {
   key: Key;
   type: FormField['type'];
   label: string;
-  options?: readonly string[];
+  /** a list field's values, each with the text a client shows for it */
+  options?: Readonly<Record<string, string>>;
 }
+
+const ACCESS_MODEL_LABELS: Record<AccessModel, string> = { open: 'Anyone', presence: "Contacts subscribed to the owner's presence", whitelist: 'Only those the owner allows' };
+const PUBLISH_MODEL_LABELS: Record<PublishModel, string> = { publishers: 'The owner and publishers', open: 'Anyone' };
+const SEND_LAST_LABELS: Record<SendLast, string> = { never: 'Never', on_sub: 'When someone subscribes', on_sub_and_presence: 'When someone subscribes, and when a subscriber comes online' };
 
 const FIELDS: Record<string, FieldSpec> = {
   'pubsub#title': { key: 'title', type: 'text-single', label: 'A friendly name for the node' },
-  'pubsub#access_model': { key: 'access_model', type: 'list-single', label: 'Who may subscribe and retrieve items', options: ACCESS_MODELS },
-  'pubsub#publish_model': { key: 'publish_model', type: 'list-single', label: 'Who may publish', options: PUBLISH_MODELS },
+  'pubsub#access_model': { key: 'access_model', type: 'list-single', label: 'Who may subscribe and retrieve items', options: ACCESS_MODEL_LABELS },
+  'pubsub#publish_model': { key: 'publish_model', type: 'list-single', label: 'Who may publish', options: PUBLISH_MODEL_LABELS },
   'pubsub#persist_items': { key: 'persist_items', type: 'boolean', label: 'Keep items in storage' },
   'pubsub#max_items': { key: 'max_items', type: 'text-single', label: 'Most items to keep ("max": as many as the server allows)' },
-  'pubsub#send_last_published_item': { key: 'send_last_published_item', type: 'list-single', label: 'When to send the last published item', options: SEND_LAST_CHOICES },
+  'pubsub#send_last_published_item': { key: 'send_last_published_item', type: 'list-single', label: 'When to send the last published item', options: SEND_LAST_LABELS },
   'pubsub#deliver_payloads': { key: 'deliver_payloads', type: 'boolean', label: 'Deliver payloads with event notifications' },
   'pubsub#notify_retract': { key: 'notify_retract', type: 'boolean', label: 'Notify subscribers when items are removed' },
   'pubsub#notify_delete': { key: 'notify_delete', type: 'boolean', label: 'Notify subscribers when the node is deleted' },
@@ -74,7 +76,7 @@ export function configForm(config: NodeConfig, type: 'form' | 'result' = 'form')
     type: spec.type,
     label: spec.label,
     values: [render(config[spec.key])],
-    ...(spec.options ? { options: spec.options } : {}),
+    ...(spec.options ? { options: Object.entries(spec.options).map(([value, label]) => ({ value, label })) } : {}),
   }));
   return renderForm(type, FORM_NODE_CONFIG, fields);
 }
@@ -133,7 +135,8 @@ function parseValue(name: string, spec: FieldSpec, value: readonly string[], max
     return Number(text);
   }
   if (spec.options !== undefined) {
-    if (!spec.options.includes(text)) throw pubsubError('not-acceptable', 'unsupported', `${name} may be ${spec.options.join(', ')}; not ${JSON.stringify(text)}`);
+    const choices = Object.keys(spec.options);
+    if (!choices.includes(text)) throw pubsubError('not-acceptable', 'unsupported', `${name} may be ${choices.join(', ')}; not ${JSON.stringify(text)}`);
     return text;
   }
   return text;
