@@ -51,6 +51,13 @@ function subscribeFrom(user: User, contact: User): boolean {
   return new RegExp(`RECV: <presence [^>]*(type="subscribe"[^>]*from="${contact}@localhost|from="${contact}@localhost"[^>]*type="subscribe")`).test(debugLog(user));
 }
 
+/** Whether the IQ `user` sent that `request` matches (its id the first group) was answered with a result. */
+function answered(user: User, request: RegExp): boolean {
+  const log = debugLog(user);
+  const id = new RegExp(`SENT: ${request.source}`).exec(log)?.[1];
+  return id !== undefined && new RegExp(`RECV: <iq id="${id}" type="result"`).test(log);
+}
+
 async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
@@ -128,4 +135,34 @@ test('two Profanity users exchange an OMEMO message: keys published open to cont
   assert.ok(received.length > 0, 'bob received an OMEMO-encrypted message');
   for (const line of received) assert.ok(!line.includes(PLAINTEXT), 'what the server carried held no plaintext');
   assert.doesNotMatch(pane('alice'), /cannot be decrypted|Can't find a OMEMO device/);
+});
+
+test('in a members-only room that shows real JIDs, an OMEMO message reaches the other member decrypted', async () => {
+  const room = 'plans@conference.localhost';
+  const secret = 'the key is under the third stone';
+  type('alice', `/join ${room} nick alice`);
+  await until(() => pane('alice').includes('Room locked, requires configuration.'), 'the new room');
+  // The room's configuration form (src/muc/room-config.ts): field5 is members-only, field9 who may see real JIDs.
+  type('alice', '/room config');
+  await until(() => pane('alice').includes('[field9] Who may see real JIDs'), 'the configuration form');
+  type('alice', '/field5 on');
+  type('alice', '/field9 anyone');
+  type('alice', '/form submit');
+  await until(() => pane('alice').includes('Room configuration successful'), 'the configuration saved');
+  type('alice', '/affiliation set member bob@localhost');
+  await until(() => answered('alice', /<iq id="([^"]+)"[^>]*type="set"><query xmlns="http:\/\/jabber.org\/protocol\/muc#admin"><item [^>]*affiliation="member"/), 'bob made a member');
+  type('bob', `/join ${room} nick bob`);
+  await until(() => pane('bob').includes('You have joined the room as bob'), 'bob in the room');
+  // XEP-0384 needs the room non-anonymous and members-only; Profanity reads that from the room's
+  // features, again after the configuration's status codes 104 and 172 (XEP-0045 section 10.2.1).
+  type('alice', '/omemo start');
+  await until(() => /plans +\[OMEMO\]/.test(pane('alice')), 'OMEMO on in the room');
+  type('alice', secret);
+  await until(() => pane('bob').includes(`alice: ${secret}`), "the decrypted message in bob's window");
+  const received = debugLog('bob')
+    .split('\n')
+    .filter((line) => line.includes('RECV: <message') && line.includes('type="groupchat"') && line.includes('eu.siacs.conversations.axolotl'));
+  assert.ok(received.length > 0, 'bob received an OMEMO-encrypted group message');
+  for (const line of received) assert.ok(!line.includes(secret), 'what the room carried held no plaintext');
+  assert.doesNotMatch(pane('alice'), /must be non-anonymous/);
 });

@@ -8,7 +8,7 @@ import { StanzaError } from '../xml/stanza-error.ts';
 import { findForm, readForm } from './data-form.ts';
 import { mucUser, occupantPresence } from './occupant-presence.ts';
 import { affiliationAtLeast, checkAffiliationChange, checkRoleChange, isAffiliation, isRole, type Affiliation, type Role } from './roles.ts';
-import { applyConfigForm, configForm } from './room-config.ts';
+import { applyConfigForm, configForm, type RoomConfig } from './room-config.ts';
 import type { Room } from './room.ts';
 import { NS_MUC_ADMIN, NS_MUC_OWNER, NS_MUC_USER, STATUS } from './xmlns.ts';
 
@@ -135,7 +135,6 @@ export function ownerSet(room: Room, from: Jid, query: Element): void {
   const before = room.config;
   const next = applyConfigForm(before, readForm(form), room.context.limits);
   room.config = next;
-  const wasLocked = room.locked;
   room.locked = false;
   room.history.setLimit(next.historyLength);
   if (next.moderated !== before.moderated) for (const occupant of room.occupants.values()) room.refreshRole(occupant);
@@ -146,8 +145,11 @@ export function ownerSet(room: Room, from: Jid, query: Element): void {
     }
   }
   room.context.changed(room);
-  // Section 10.2.1: occupants learn that the configuration changed, and how the room's anonymity did.
-  if (!wasLocked) notifyConfigChange(room, before.anonymity === next.anonymity ? [] : [next.anonymity === 'non' ? STATUS.nowNonAnonymous : STATUS.nowSemiAnonymous]);
+  // Section 10.2.1: occupants learn that the configuration changed, and how the room's anonymity
+  // did; the owner of a new room too, whose client learned the room's features when it entered
+  // (Profanity allows OMEMO in a room once it is non-anonymous and members-only), as Prosody does.
+  const changed = (Object.keys(next) as (keyof RoomConfig)[]).some((key) => next[key] !== before[key]);
+  if (changed) notifyConfigChange(room, before.anonymity === next.anonymity ? [] : [next.anonymity === 'non' ? STATUS.nowNonAnonymous : STATUS.nowSemiAnonymous]);
   if (room.occupants.size === 0 && !next.persistent) room.context.ended(room);
 }
 

@@ -22,7 +22,7 @@ async function open(yaml?: string, fields = ''): Promise<TestUser> {
   const alice = harness.user('alice@localhost/a');
   await alice.send(`<presence to='${ROOM}/Alice'>${MUC}</presence>`);
   await alice.send(`<iq type='set' id='c' to='${ROOM}'><query xmlns='${OWNER}'><x xmlns='jabber:x:data' type='submit'>${fields}</x></query></iq>`);
-  assert.equal(last(alice)?.attrs.type, 'result');
+  assert.equal(alice.received.find((stanza) => stanza.name === 'iq' && stanza.attrs.id === 'c')?.attrs.type, 'result');
   alice.take();
   return alice;
 }

@@ -270,6 +270,20 @@ describe('configuration and lifetime', () => {
     assert.deepEqual(codes(notice), ['104', '172']);
   });
 
+  test('the owner of a new room learns what its first configuration changed; a submission that changes nothing tells no one', async () => {
+    harness = await startHarness();
+    const alice = harness.user('alice@localhost/a');
+    await join(alice, 'Alice');
+    alice.take();
+    // Section 10.2.1, as Prosody does: 104, and 172 now that real JIDs are shown (clients such as Profanity then read the room's features again).
+    await configure(alice, { 'muc#roomconfig_whois': 'anyone', 'muc#roomconfig_membersonly': '1' });
+    await harness.settle();
+    assert.deepEqual(codes(alice.take().find((stanza) => stanza.name === 'message' && stanza.attrs.from === ROOM)), ['104', '172']);
+    await configure(alice, { 'muc#roomconfig_whois': 'anyone' });
+    await harness.settle();
+    assert.equal(alice.take().find((stanza) => stanza.name === 'message'), undefined);
+  });
+
   test('disco: the service in its host\'s items, its public rooms, a room\'s features', async () => {
     await roomWithThree({ 'muc#roomconfig_roomname': 'Our room' });
     const someone = harness.user('someone@localhost/s');
