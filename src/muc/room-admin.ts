@@ -22,8 +22,12 @@ export function adminGet(room: Room, from: Jid, query: Element): Element {
   const affiliation = item?.attrs.affiliation;
   const role = item?.attrs.role;
   if (isAffiliation(affiliation) && affiliation !== 'none') {
-    // Sections 9.5, 9.8, 10.5, 10.8: admins and owners read the affiliation lists.
-    if (!affiliationAtLeast(room.affiliationOf(from), 'admin')) throw new StanzaError('forbidden', 'only admins and owners read affiliation lists');
+    // Sections 9.5, 9.8, 10.5, 10.8: admins and owners read the affiliation lists. Section 9.5
+    // lets members read them too: in a members-only room that shows real JIDs they may, as in
+    // Prosody, since OMEMO clients (XEP-0384) encrypt for every member, present or not.
+    const reader = room.affiliationOf(from);
+    const membersSee = room.config.membersOnly && room.config.anonymity === 'non' && affiliationAtLeast(reader, 'member');
+    if (!affiliationAtLeast(reader, 'admin') && !membersSee) throw new StanzaError('forbidden', 'only admins and owners read affiliation lists, and members in a members-only room that shows real JIDs');
     for (const [jid, record] of room.affiliations) {
       if (record.affiliation !== affiliation) continue;
       const entry = result.c('item', { affiliation, jid, ...(record.nick ? { nick: record.nick } : {}) });

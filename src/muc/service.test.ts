@@ -203,6 +203,27 @@ describe('moderation', () => {
     assert.equal(errorOf(await iq(bob, 'get', ROOM, `<query xmlns='http://jabber.org/protocol/muc#admin'><item affiliation='outcast'/></query>`)), 'forbidden');
   });
 
+  test('members read the member list of a members-only room that shows real JIDs (section 9.5), as OMEMO clients need; not elsewhere', async () => {
+    harness = await startHarness();
+    const alice = harness.user('alice@localhost/a');
+    const bob = harness.user('bob@localhost/b');
+    await join(alice, 'Alice');
+    await configure(alice, { 'muc#roomconfig_membersonly': '1', 'muc#roomconfig_whois': 'anyone' });
+    await iq(alice, 'set', ROOM, `<query xmlns='http://jabber.org/protocol/muc#admin'><item jid='bob@localhost' affiliation='member'/><item jid='dave@localhost' affiliation='member'/></query>`);
+    await join(bob, 'Bob');
+    const members = `<query xmlns='http://jabber.org/protocol/muc#admin'><item affiliation='member'/></query>`;
+    const list = await iq(bob, 'get', ROOM, members);
+    assert.deepEqual(list.getChild('query', 'http://jabber.org/protocol/muc#admin')?.getChildren('item').map((entry) => entry.attrs.jid).sort(), ['bob@localhost', 'dave@localhost']);
+    assert.deepEqual(
+      (await iq(bob, 'get', ROOM, `<query xmlns='http://jabber.org/protocol/muc#admin'><item affiliation='owner'/></query>`)).getChild('query', 'http://jabber.org/protocol/muc#admin')?.getChildren('item').map((entry) => entry.attrs.jid),
+      ['alice@localhost'],
+    );
+    assert.equal(errorOf(await iq(harness.user('erin@localhost/e'), 'get', ROOM, members)), 'forbidden', 'not to someone without an affiliation');
+    // Semi-anonymous again: the list is the admins' and owners' only.
+    await configure(alice, { 'muc#roomconfig_whois': 'moderators' });
+    assert.equal(errorOf(await iq(bob, 'get', ROOM, members)), 'forbidden');
+  });
+
   test('a moderated room: visitors may not speak until given voice', async () => {
     const [alice, bob] = await roomWithThree({ 'muc#roomconfig_moderatedroom': '1' });
     const dave = harness.user('dave@localhost/d');
