@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HttpConfig } from '../config/types.ts';
 import { isLoopbackAddress, parseIpAddress, parseIpRange, rangeContains, type IpRange } from '../util/ip-range.ts';
-import type { Logger, RefusalLog } from '../util/log.ts';
+import { everyRefusal, type Logger, type RefusalLog } from '../util/log.ts';
 import { http } from './http-module.ts';
 import { listen, type BoundAddress, type Listener } from './listener.ts';
 import type { TlsContextStore } from './tls-contexts.ts';
@@ -43,7 +43,7 @@ export class HttpListener {
   #listener: Listener | undefined;
 
   /** `refusals`: where refused connections are logged (by default each on a line of its own) */
-  constructor(config: HttpConfig, logger: Logger, refusals: RefusalLog = { warn: (_key, message, fields, on = logger) => on.warn(message, fields) }) {
+  constructor(config: HttpConfig, logger: Logger, refusals: RefusalLog = everyRefusal(logger)) {
     this.#config = config;
     this.#logger = logger;
     this.#refusals = refusals;

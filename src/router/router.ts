@@ -6,7 +6,7 @@
  */
 import { NodeNotices } from './node-notices.ts';
 import { parseJid, tryParseJid, JidMalformedError, type Jid } from '../jid/jid.ts';
-import type { Logger, RefusalLog } from '../util/log.ts';
+import { everyRefusal, type Logger, type RefusalLog } from '../util/log.ts';
 import type { Element } from '../xml/element.ts';
 import { StanzaError, errorReply, iqResult, isErrorOrResult } from '../xml/stanza-error.ts';
 import { StreamError } from '../net/stream-errors.ts';
@@ -77,7 +77,7 @@ export class Router {
    */
   readonly refusals: RefusalLog;
 
-  constructor(sessions: SessionRegistry, logger: Logger, policy: LivePolicy, refusals: RefusalLog = { warn: (_key, message, fields, on = logger) => on.warn(message, fields) }) {
+  constructor(sessions: SessionRegistry, logger: Logger, policy: LivePolicy, refusals: RefusalLog = everyRefusal(logger)) {
     this.sessions = sessions;
     this.#logger = logger;
     this.refusals = refusals;

@@ -20,6 +20,11 @@ export interface RefusalLog {
   warn(key: string, message: string, fields: LogFields, logger?: Logger): void;
 }
 
+/** A RefusalLog that writes every refusal, each on a line of its own (where no rate limit is given). */
+export function everyRefusal(logger: Logger): RefusalLog {
+  return { warn: (_key, message, fields, on = logger) => on.warn(message, fields) };
+}
+
 export interface LogSink {
   write(line: string): void;
 }
