@@ -50,7 +50,7 @@ describe('stream management (XEP-0198)', () => {
     server = await startTestServer(CONFIG);
     await server.addUser('alice', 'localhost', 'secret');
     // Each test logs in as a user of its own: sessions waiting for resumption count towards max_sessions_per_account.
-    for (const user of ['bob', 'phone', 'owner', 'gone', 'closer', 'silent', 'many']) await server.addUser(user, 'localhost', 'secret');
+    for (const user of ['bob', 'phone', 'owner', 'gone', 'closer', 'silent', 'many', 'twin']) await server.addUser(user, 'localhost', 'secret');
   });
   after(async () => {
     await server.stop();
@@ -214,6 +214,40 @@ describe('stream management (XEP-0198)', () => {
     again.send(`<resume ${SM} previd='${id}' h='0'/>`);
     assert.match(await again.waitFor(q('</failed>')), q(/item-not-found/), 'the closed session cannot be resumed');
     again.close();
+  });
+
+  test('carbon copies a client did not acknowledge are dropped when its session ends: the originals reached another resource', async () => {
+    const enableCarbons = async (client: RawClient) => {
+      client.clear();
+      client.send("<iq type='set' id='carbons'><enable xmlns='urn:xmpp:carbons:2'/></iq>");
+      await client.waitFor(q("id='carbons'"));
+      client.clear();
+    };
+    const { client: phone } = await login(server, { username: 'twin', password: 'secret', resource: 'phone' });
+    await enableCarbons(phone);
+    phone.send('<presence/>'); // available: a message for the account may reach it (RFC 6121 section 8.5.3.2.1)
+    const { client: desk } = await login(server, { username: 'twin', password: 'secret', resource: 'desk' });
+    await enableCarbons(desk);
+    await enable(desk);
+    // One copy of a message the phone received, one of a message it sent (XEP-0280 sections 6 and 7).
+    await sendFromAlice('twin@localhost/phone', ['to-phone']);
+    phone.send("<message to='alice@localhost' type='chat'><body>from-phone</body></message>");
+    await desk.waitFor(q(/<sent xmlns='urn:xmpp:carbons:2'>.*from-phone/s));
+    assert.match(desk.received, q(/<received xmlns='urn:xmpp:carbons:2'>.*to-phone/s));
+    const session = sessionOf('twin@localhost/desk')!;
+    assert.equal(session.heldStanzas, 2, 'both copies wait for an acknowledgement');
+    phone.clear();
+    desk.send('</stream:stream>');
+    await session.ended;
+
+    // XEP-0198 section 5 reroutes what was not acknowledged; a copy is not a message of its own
+    // (ejabberd drops it too): the phone does not get it back, and nothing is stored.
+    phone.send("<iq type='get' id='after' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+    await phone.waitFor(q("id='after'"));
+    assert.doesNotMatch(phone.received, /carbons/);
+    assert.equal(await server.server.storage.offline.count('localhost', 'twin'), 0);
+    desk.close();
+    phone.close();
   });
 
   test('a silent client is asked to answer, and dropped when it does not; with resumption its session waits', async () => {

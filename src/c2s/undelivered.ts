@@ -7,6 +7,7 @@ import type { Router } from '../router/router.ts';
 import type { BoundSession } from '../router/sessions.ts';
 import type { Logger } from '../util/log.ts';
 import type { Element } from '../xml/element.ts';
+import { NS_CARBONS } from '../xml/namespaces.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
 import { isStorableMessage } from './client-session.ts';
 
@@ -44,17 +45,28 @@ export async function spillToOffline(router: Router, session: BoundSession, stan
  * as if sent to an unavailable resource (RFC 6121 section 8.5.3.2): a message goes to another
  * resource of the account or to offline storage (the router's message rules decide, the session
  * being gone from the session table), an IQ request bounces with service-unavailable, presence
- * is dropped.
+ * and carbon copies are dropped.
  */
 export async function rerouteUndelivered(router: Router, resource: Jid, stanzas: readonly Element[]): Promise<void> {
   for (const stanza of stanzas) {
     if (stanza.name === 'message') {
+      if (isCarbonCopy(stanza, resource)) continue;
       stanza.attrs.to ??= resource.toString();
       await router.route(stanza, { kind: 'local' });
     } else if (isRequest(stanza)) {
       router.bounce(stanza, new StanzaError('service-unavailable', 'the recipient went offline'));
     }
   }
+}
+
+/**
+ * A copy made by message carbons (XEP-0280 sections 6 and 7) for this resource: the original
+ * reached another resource of the account (and the archive, where there is one), so the copy is
+ * not rerouted: another resource would get a copy of what it sent or received itself.
+ */
+function isCarbonCopy(stanza: Element, resource: Jid): boolean {
+  if (stanza.attrs.from !== resource.bare().toString()) return false;
+  return stanza.getChild('sent', NS_CARBONS) !== undefined || stanza.getChild('received', NS_CARBONS) !== undefined;
 }
 
 function isRequest(stanza: Element): boolean {
