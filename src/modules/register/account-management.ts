@@ -4,12 +4,14 @@
  */
 import type { Jid } from '../../jid/jid.ts';
 import type { IqRequest } from '../../router/host.ts';
-import { NS_CLIENT, el, type Element } from '../../xml/element.ts';
+import { el, type Element } from '../../xml/element.ts';
 import { StanzaError } from '../../xml/stanza-error.ts';
 import type { ModuleContext } from '../context.ts';
 import { NS_REGISTER, credentialsOf, usernameOf } from './fields.ts';
+import { removeAccount } from './remove-account.ts';
 
-export function enableAccountManagement({ host, router, storage, config, logger }: ModuleContext): void {
+export function enableAccountManagement(context: ModuleContext): void {
+  const { host, storage, config, logger } = context;
   /** The requester's own account: a request to the host from another server's user is not ours to answer. */
   const ownAccount = ({ from }: IqRequest): string => {
     if (from.domain !== host.domain || from.local === undefined) throw new StanzaError('not-allowed', 'only accounts of this server can manage their registration here');
@@ -24,7 +26,7 @@ export function enableAccountManagement({ host, router, storage, config, logger 
 
   const set = async (request: IqRequest): Promise<undefined> => {
     const username = ownAccount(request);
-    if (request.payload.getChild('remove')) return removeAccount(request.from.bare(), request.payload);
+    if (request.payload.getChild('remove')) return removeOwnAccount(request.from.bare(), request.payload);
     return changePassword(username, request.payload);
   };
 
@@ -37,31 +39,13 @@ export function enableAccountManagement({ host, router, storage, config, logger 
     return undefined;
   };
 
-  /**
-   * Section 3.2: delete the account and everything stored for it, answer, then end every
-   * session of the account with a not-authorized stream error. RFC 6121 section 3.2 and 3.3:
-   * the contacts learn that the subscriptions are gone.
-   */
-  const removeAccount = async (account: Jid, query: Element): Promise<undefined> => {
+  // Section 3.2: delete the account and everything stored for it; the sessions end after the answer.
+  const removeOwnAccount = async (account: Jid, query: Element): Promise<undefined> => {
     if (query.elements().length !== 1) throw new StanzaError('bad-request', '<remove/> must be the only child of the query');
-    const username = account.local!;
-    const bare = account.toString();
-    const roster = await storage.rosters.get(host.domain, username);
-    if (!(await storage.accounts.delete(host.domain, username))) throw new StanzaError('registration-required');
-    logger.info('account removed by its owner', { user: bare });
-    for (const item of roster.items) {
-      if (item.subscription === 'to' || item.subscription === 'both') await cancel(bare, item.jid, 'unsubscribe');
-      if (item.subscription === 'from' || item.subscription === 'both') await cancel(bare, item.jid, 'unsubscribed');
-    }
-    // The router sends the result when this handler returns; the sessions end after it is written.
-    setImmediate(() => {
-      for (const session of router.sessions.resourcesOf(account)) session.terminate('not-authorized', 'this account has been removed');
-    });
+    if (!(await removeAccount(context, account, 'this account has been removed'))) throw new StanzaError('registration-required');
+    logger.info('account removed by its owner', { user: account.toString() });
     return undefined;
   };
-
-  const cancel = (from: string, to: string, type: 'unsubscribe' | 'unsubscribed'): Promise<void> =>
-    router.route(el('presence', NS_CLIENT, { from, to, type }), { kind: 'local' });
 
   for (const scope of ['account', 'host'] as const) {
     host.handleIq(scope, 'get', NS_REGISTER, 'query', get);
