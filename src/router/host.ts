@@ -49,6 +49,22 @@ export interface DiscoIdentity {
   name?: string;
 }
 
+/** An item of a disco#items answer (XEP-0030 section 4.1). */
+export interface DiscoItem {
+  jid: string;
+  node?: string;
+  name?: string;
+}
+
+/**
+ * A node of the host's service discovery (XEP-0030 section 4.2), such as the ad-hoc commands
+ * list; each answer may depend on who asks, and throws a StanzaError to refuse.
+ */
+export interface DiscoNode {
+  info(from: Jid): { identities: DiscoIdentity[]; features: string[] };
+  items(from: Jid): DiscoItem[];
+}
+
 /** A routed stanza as seen by a host's event handlers. */
 export interface StanzaEvent {
   stanza: Element;
@@ -126,6 +142,8 @@ export class Host {
   /** features the server advertises on behalf of each account, in disco#info to its bare JID (XEP-0030 section 3.1); modules add theirs */
   readonly accountDiscoFeatures = new Set<string>();
   readonly discoIdentities: DiscoIdentity[] = [{ category: 'server', type: 'im', name: 'Trellis' }];
+  /** nodes of the host's disco#info and disco#items by name; modules add theirs */
+  readonly discoNodes = new Map<string, DiscoNode>();
   /**
    * On a service host: whether its parent lists it in disco#items now (`Router.servicesOf`).
    * Group chat always is; an external component only while it is connected.

@@ -15,16 +15,24 @@ import { CapsCache, NS_DISCO_INFO, NS_DISCO_ITEMS, hostDiscoInfo } from './host-
 export const discoModule: FeatureModule = ({ host, storage, router }) => {
   const caps = new CapsCache();
 
-  host.handleIq('host', 'get', NS_DISCO_INFO, 'query', ({ payload }) => {
+  host.handleIq('host', 'get', NS_DISCO_INFO, 'query', ({ payload, from }) => {
     const node = nodeOf(payload);
+    const moduleNode = node === undefined ? undefined : host.discoNodes.get(node);
+    if (moduleNode) return infoQuery(moduleNode.info(from), node);
     // XEP-0115 section 6.2: the node NODE#VER names the same information as no node.
     if (node !== undefined && node !== `${CAPS_NODE}#${caps.verFor(host)}`) throw unknownNode(node);
     return infoQuery(hostDiscoInfo(host), node);
   });
 
-  host.handleIq('host', 'get', NS_DISCO_ITEMS, 'query', ({ payload }) => {
+  host.handleIq('host', 'get', NS_DISCO_ITEMS, 'query', ({ payload, from }) => {
     const node = nodeOf(payload);
-    if (node !== undefined) throw unknownNode(node);
+    if (node !== undefined) {
+      const moduleNode = host.discoNodes.get(node);
+      if (!moduleNode) throw unknownNode(node);
+      const query = el('query', NS_DISCO_ITEMS, { node });
+      for (const item of moduleNode.items(from)) query.append(el('item', NS_DISCO_ITEMS, { jid: item.jid, node: item.node, name: item.name }));
+      return query;
+    }
     const query = el('query', NS_DISCO_ITEMS);
     // XEP-0030 section 4: the host's services first, then the configured items.
     for (const jid of new Set([...router.servicesOf(host.domain), ...host.config.disco.items])) query.c('item', { jid });
