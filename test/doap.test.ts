@@ -47,6 +47,7 @@ const FEATURE_SPECS: Record<string, string> = {
   'http://jabber.org/protocol/muc': 'XEP-0045',
   'http://jabber.org/protocol/muc#unique': 'XEP-0045',
   'http://jabber.org/protocol/pubsub': 'XEP-0060',
+  'http://jabber.org/protocol/commands': 'XEP-0050',
 };
 
 interface Listed {

@@ -28,6 +28,7 @@ const DEFAULT_SETTINGS = {
   registration: { enabled: false, max_per_ip_per_hour: 5 },
   version: { hidden: false },
   disco: { items: [] },
+  admins: [],
   contact_addresses: { abuse: [], admin: [], feedback: [], sales: [], security: [], status: [], support: [] },
   foreign_access: { default: 'allow', deny: [], allow: [] },
   muc: { enabled: true, subdomain: 'conference', name: 'Chatrooms', room_creation: 'local', max_rooms: 10000, max_occupants: 500, history_length: 20, max_history: 100, max_affiliations: 10000 },
@@ -658,6 +659,15 @@ describe('host settings', () => {
     assert.deepEqual(b!.registration, { enabled: false, max_per_ip_per_hour: 2 });
     assert.deepEqual(a!.strangers, { max_messages: 30, window: 10 });
     assert.deepEqual(b!.strangers, { max_messages: 0, window: 10 });
+  });
+
+  test('admins: a host adds its own to the top-level list; each must be an account', () => {
+    const config = parseConfig(['admins: [Root@Example.COM]', 'hosts:', '  a.example: {admins: [boss@a.example, root@example.com]}', '  b.example: {}'].join('\n'), { baseDir });
+    const [a, b] = config.hosts;
+    assert.deepEqual(a!.admins, ['root@example.com', 'boss@a.example']);
+    assert.deepEqual(b!.admins, ['root@example.com']);
+    const error = problemsOf('admins: [example.com, root@example.com/phone]\nhosts: {a.example: {}}');
+    assert.deepEqual(error.problems.map((problem) => problem.path), ['admins[0]', 'admins[1]']);
   });
 
   test('a bad host setting names the host and the key', () => {

@@ -147,11 +147,14 @@ function resolveHosts(
 
 /** The IM settings (hosts inherit them) out of the top-level configuration. */
 export function pickSettings(config: HostSettings): HostSettings {
-  const { modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, pep, pubsub, mam, push, upload, external_services } = config;
-  return { modules_disabled, roster, offline, strangers, registration, version, disco, contact_addresses, foreign_access, muc, pep, pubsub, mam, push, upload, external_services };
+  const { modules_disabled, roster, offline, strangers, registration, version, disco, admins, contact_addresses, foreign_access, muc, pep, pubsub, mam, push, upload, external_services } = config;
+  return { modules_disabled, roster, offline, strangers, registration, version, disco, admins, contact_addresses, foreign_access, muc, pep, pubsub, mam, push, upload, external_services };
 }
 
-/** A host's settings: each key it writes overrides the top-level value, field by field. */
+/**
+ * A host's settings: each key it writes overrides the top-level value, field by field, except
+ * `admins`, which adds to the top-level list (the server's administrators administer every host).
+ */
 function inheritSettings(defaults: HostSettings, host: Partial<HostSettings>): HostSettings {
   return {
     modules_disabled: host.modules_disabled ?? defaults.modules_disabled,
@@ -161,6 +164,7 @@ function inheritSettings(defaults: HostSettings, host: Partial<HostSettings>): H
     registration: { ...defaults.registration, ...host.registration },
     version: { ...defaults.version, ...host.version },
     disco: { ...defaults.disco, ...host.disco },
+    admins: [...new Set([...defaults.admins, ...(host.admins ?? [])])],
     contact_addresses: { ...defaults.contact_addresses, ...host.contact_addresses },
     foreign_access: { ...defaults.foreign_access, ...host.foreign_access },
     muc: { ...defaults.muc, ...host.muc },

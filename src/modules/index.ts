@@ -21,6 +21,7 @@ import { mamModule } from './mam/mam.ts';
 import { pushModule } from './push/push.ts';
 import { extdiscoModule } from './extdisco/extdisco.ts';
 import { securityLabelsModule } from './security-labels/catalog.ts';
+import { adhocModule } from './adhoc/adhoc.ts';
 
 export const FEATURE_MODULES: Partial<Record<ModuleName, FeatureModule>> = {
   ping: pingModule,
@@ -43,4 +44,5 @@ export const FEATURE_MODULES: Partial<Record<ModuleName, FeatureModule>> = {
   push: pushModule,
   extdisco: extdiscoModule,
   labels: securityLabelsModule,
+  adhoc: adhocModule,
 };

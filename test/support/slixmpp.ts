@@ -52,3 +52,11 @@ export function startSlixmppUpload(server: TestServer, jid: string, password: st
   const ca = server.certificateFile(domain);
   return startDriver(`slixmpp upload ${jid}`, '/usr/bin/python3', [UPLOAD_DRIVER, jid, password, '127.0.0.1', String(server.port), ca], { SSL_CERT_FILE: ca });
 }
+
+const ADHOC_DRIVER = join(import.meta.dirname, '..', 'clients', 'adhoc_driver.py');
+
+/** test/clients/adhoc_driver.py: im_driver with ad-hoc commands (XEP-0050) and service administration (XEP-0133). */
+export function startSlixmppAdhoc(server: TestServer, jid: string, password: string): Promise<ClientDriver> {
+  const domain = jid.replace(/^[^@]*@/, '').replace(/\/.*$/, '');
+  return startDriver(`slixmpp adhoc ${jid}`, '/usr/bin/python3', [ADHOC_DRIVER, jid, password, '127.0.0.1', String(server.port), server.certificateFile(domain)]);
+}
