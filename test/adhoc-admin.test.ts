@@ -113,10 +113,10 @@ describe('service administration commands (XEP-0133)', () => {
   test('counts and lists of registered and online users', async () => {
     const { client: listener } = await login(server, { username: 'listener', password: 'secret', resource: 'r' });
     const registered = (await server.server.storage.accounts.list('localhost')).length;
-    assert.match(await execute(boss, 'get-registered-users-num'), q(`<field var='registeredusersnum' label='The number of registered users'><value>${registered}</value>`));
+    assert.match(await execute(boss, 'get-registered-users-num'), q(`<field var='registeredusersnum' type='text-single' label='The number of registered users'><value>${registered}</value>`));
     const online = await onlineCount(2);
     assert.match(online, q("status='completed'"));
-    assert.match(online, q("<field var='onlineusersnum' label='The number of online users'><value>2</value>"));
+    assert.match(online, q("<field var='onlineusersnum' type='text-single' label='The number of online users'><value>2</value>"));
 
     const list = await run('get-online-users-list', { max_items: 'none' });
     assert.match(list, q("<value>boss@localhost</value><value>listener@localhost</value></field>"));

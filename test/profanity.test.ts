@@ -2,7 +2,9 @@
  * Profanity (Debian `profanity`), a terminal client, logs in through tmux as a person would: no
  * "Server error" in its window, message carbons enabled at login (XEP-0280), and its keepalive
  * (autoping: an XEP-0199 ping without `to`) answered, so it stays on. Profanity runs with a
- * home of its own and its debug log, which records what it sent and what it concluded.
+ * home of its own and its debug log, which records what it sent and what it concluded. As the
+ * server's administrator, it lists and runs the administration commands (XEP-0133) with its
+ * /cmd and /form commands.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -50,7 +52,7 @@ const debugLog = () => {
 };
 
 before(async () => {
-  server = await startTestServer();
+  server = await startTestServer('admins: [alice@localhost]\n');
   await server.addUser('alice', 'localhost', PASSWORD);
   home = mkdtempSync(join(tmpdir(), 'trellis-profanity-'));
   mkdirSync(join(home, 'config', 'profanity'), { recursive: true });
@@ -89,5 +91,23 @@ test('Profanity logs in without a server error, with carbons enabled and its kee
   assert.doesNotMatch(window, /Server error/);
   assert.doesNotMatch(window, /autoping disabled|not supported|timed out/i);
   // Nothing Profanity asked at login or since was refused.
+  assert.doesNotMatch(debugLog(), /RECV: <iq [^>]*type="error"/);
+});
+
+test('Profanity lists the administration commands and runs them: a form filled in and submitted, a figure shown', async () => {
+  const ADMIN = 'http://jabber.org/protocol/admin';
+  tmux('send-keys', '-t', 'profanity', '/cmd list', 'Enter');
+  await until(() => pane().includes(`${ADMIN}#get-registered-users-list`), 'the command list');
+
+  // Add User (XEP-0133 section 4.1): a form whose fields Profanity names field1, field2, ...
+  tmux('send-keys', '-t', 'profanity', `/cmd exec ${ADMIN}#add-user`, 'Enter');
+  await until(() => pane().includes('Form title: Adding a User'), 'the form');
+  for (const line of ['/field1 newbie@localhost', '/field2 n3wbie-pw', '/field3 n3wbie-pw', '/form submit']) tmux('send-keys', '-t', 'profanity', line, 'Enter');
+  await until(() => pane().includes('newbie@localhost was added'), 'the completion note');
+  assert.ok(await server.server.storage.accounts.get('localhost', 'newbie'));
+
+  // Get Number of Online Users (section 4.15): one step, the figure in a result form.
+  tmux('send-keys', '-t', 'profanity', `/cmd exec ${ADMIN}#get-online-users-num`, 'Enter');
+  await until(() => pane().includes('The number of online users: 1'), 'the figure');
   assert.doesNotMatch(debugLog(), /RECV: <iq [^>]*type="error"/);
 });

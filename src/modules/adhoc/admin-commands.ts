@@ -146,16 +146,17 @@ export function adminCommands(context: ModuleContext): AdhocCommand[] {
         return done(`the password of ${account} was changed`);
       },
     },
-    // Sections 4.13 and 4.15: one step, the figure at once.
+    // Sections 4.13 and 4.15: one step, the figure at once. The type is text-single, the default
+    // of XEP-0004 section 3.3, written out: COMPAT(Profanity) shows no value of a field without one.
     {
       node: `${NODE}get-registered-users-num`,
       name: 'Get Number of Registered Users',
-      start: async () => result([{ var: 'registeredusersnum', label: 'The number of registered users', values: [String((await storage.accounts.list(domain)).length)] }]),
+      start: async () => result([{ var: 'registeredusersnum', type: 'text-single', label: 'The number of registered users', values: [String((await storage.accounts.list(domain)).length)] }]),
     },
     {
       node: `${NODE}get-online-users-num`,
       name: 'Get Number of Online Users',
-      start: () => result([{ var: 'onlineusersnum', label: 'The number of online users', values: [String(onlineAccounts().length)] }]),
+      start: () => result([{ var: 'onlineusersnum', type: 'text-single', label: 'The number of online users', values: [String(onlineAccounts().length)] }]),
     },
     // Sections 4.18 and 4.20: how many to show first, then the list.
     {
