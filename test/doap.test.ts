@@ -48,6 +48,7 @@ const FEATURE_SPECS: Record<string, string> = {
   'http://jabber.org/protocol/muc#unique': 'XEP-0045',
   'http://jabber.org/protocol/pubsub': 'XEP-0060',
   'http://jabber.org/protocol/commands': 'XEP-0050',
+  'urn:xmpp:occupant-id:0': 'XEP-0421',
 };
 
 interface Listed {

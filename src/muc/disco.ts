@@ -3,7 +3,7 @@ import { el, type Element } from '../xml/element.ts';
 import { renderForm } from './data-form.ts';
 import { configFeatures } from './room-config.ts';
 import type { Room } from './room.ts';
-import { NS_MUC, NS_MUC_ROOMINFO, NS_MUC_SELF_PING, NS_MUC_UNIQUE, NS_REGISTER } from './xmlns.ts';
+import { NS_MUC, NS_MUC_ROOMINFO, NS_MUC_SELF_PING, NS_MUC_UNIQUE, NS_OCCUPANT_ID, NS_REGISTER } from './xmlns.ts';
 
 export const NS_DISCO_INFO = 'http://jabber.org/protocol/disco#info';
 export const NS_DISCO_ITEMS = 'http://jabber.org/protocol/disco#items';
@@ -18,9 +18,12 @@ function info(identity: { category: string; type: string; name: string }, featur
   return query;
 }
 
-/** Section 6.1: the service is a conference service that speaks MUC. */
+/**
+ * Section 6.1: the service is a conference service that speaks MUC. Every room gives occupant
+ * identifiers, which XEP-0421 section 3 says the service then advertises too.
+ */
 export function serviceInfo(name: string): Element {
-  return info({ category: 'conference', type: 'text', name }, [NS_MUC, NS_MUC_UNIQUE]);
+  return info({ category: 'conference', type: 'text', name }, [NS_MUC, NS_MUC_UNIQUE, NS_OCCUPANT_ID]);
 }
 
 /** Section 6.3: the public rooms, by name. */
@@ -36,7 +39,7 @@ export function serviceItems(rooms: Iterable<Room>): Element {
 
 /** Section 6.4: the room's identity, its features, and the muc#roominfo form. */
 export function roomInfo(room: Room, extraFeatures: readonly string[] = []): Element {
-  const query = info({ category: 'conference', type: 'text', name: room.config.title }, [...configFeatures(room.config), NS_REGISTER, NS_MUC_SELF_PING, ...extraFeatures]);
+  const query = info({ category: 'conference', type: 'text', name: room.config.title }, [...configFeatures(room.config), NS_REGISTER, NS_MUC_SELF_PING, NS_OCCUPANT_ID, ...extraFeatures]);
   query.append(
     renderForm('result', NS_MUC_ROOMINFO, [
       { var: 'muc#roominfo_description', label: 'Description', values: [room.config.description] },

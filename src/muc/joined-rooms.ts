@@ -105,9 +105,9 @@ export class JoinedRooms<Runner> {
  * XEP-0045 section 15.6.2, status code 332: the occupant `membership` was removed from the room
  * because the service running it shut down; with 110, as it is about the recipient itself.
  */
-export function shutdownPresence(session: string, membership: Pick<Membership<unknown>, 'occupantJid' | 'affiliation'>, text: string): Element {
+export function shutdownPresence(session: string, membership: Pick<Membership<unknown>, 'occupantJid' | 'affiliation'>, text: string, occupantId?: string): Element {
   const x = mucUser({ affiliation: membership.affiliation, role: 'none' }, [STATUS.self, STATUS.shutdown]);
-  const presence = occupantPresence(membership.occupantJid, el('presence', NS_CLIENT, {}, el('status', NS_CLIENT, {}, text)), 'unavailable', x);
+  const presence = occupantPresence(membership.occupantJid, el('presence', NS_CLIENT, {}, el('status', NS_CLIENT, {}, text)), 'unavailable', x, occupantId);
   presence.attrs.to = session;
   return presence;
 }

@@ -6,13 +6,15 @@
 import type { Jid } from '../jid/jid.ts';
 import { NS_CLIENT, el, Element } from '../xml/element.ts';
 import type { Affiliation, Role } from './roles.ts';
-import { NS_MUC, NS_MUC_USER } from './xmlns.ts';
+import { NS_MUC, NS_MUC_USER, NS_OCCUPANT_ID } from './xmlns.ts';
 
 /** One person in the room under one nickname, with one or more of their resources. */
 export interface Occupant {
   nick: string;
   /** the real bare JID */
   jid: Jid;
+  /** XEP-0421: what the room calls this person in everything it sends about them (Room.occupantIdOf) */
+  occupantId: string;
   /** real full JIDs of the resources in the room */
   sessions: Set<string>;
   /** the real full JID of the resource whose presence is shown */
@@ -52,16 +54,32 @@ export function mucUser(item: ItemDetails, statuses: readonly string[] = [], ext
 
 /**
  * Presence from `from` (the occupant JID) built on what the occupant sent: its show, status,
- * priority and other extensions, without its MUC elements, plus `x`.
+ * priority and other extensions, without its MUC elements or an occupant identifier of its own
+ * making, plus `x` and the room's identifier of the occupant (XEP-0421 section 4.1).
  */
-export function occupantPresence(from: string, source: Element | undefined, type: 'unavailable' | undefined, x: Element): Element {
+export function occupantPresence(from: string, source: Element | undefined, type: 'unavailable' | undefined, x: Element, occupantId?: string): Element {
   const presence = el('presence', NS_CLIENT, { from, type });
   for (const child of source?.elements() ?? []) {
-    if (child.xmlns === NS_MUC || child.xmlns === NS_MUC_USER) continue;
+    if (child.xmlns === NS_MUC || child.xmlns === NS_MUC_USER || child.xmlns === NS_OCCUPANT_ID) continue;
     // An unavailable presence keeps only its status text (RFC 6121 section 4.5.1).
     if (type === 'unavailable' && child.name !== 'status') continue;
     presence.append(child);
   }
   presence.append(x);
+  if (occupantId !== undefined) presence.append(occupantIdElement(occupantId));
   return presence;
+}
+
+export function occupantIdElement(id: string): Element {
+  return el('occupant-id', NS_OCCUPANT_ID, { id });
+}
+
+/**
+ * XEP-0421 section 4.2: a message the room sends on from an occupant carries the room's
+ * identifier of the sender, and no other (a client's own would impersonate someone).
+ */
+export function withOccupantId(message: Element, occupantId: string): Element {
+  message.children = message.children.filter((child) => !(child instanceof Element && child.xmlns === NS_OCCUPANT_ID));
+  message.append(occupantIdElement(occupantId));
+  return message;
 }

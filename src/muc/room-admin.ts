@@ -172,7 +172,7 @@ export function destroyRoom(room: Room, alternate: string | undefined, reason: s
   if (password !== undefined) destroy.c('password').t(password);
   for (const occupant of room.occupants.values()) {
     const x = mucUser({ affiliation: 'none', role: 'none' }, [], [destroy]);
-    room.sendToOccupant(occupant, occupantPresence(room.occupantJid(occupant.nick), undefined, 'unavailable', x));
+    room.sendToOccupant(occupant, occupantPresence(room.occupantJid(occupant.nick), undefined, 'unavailable', x, occupant.occupantId));
   }
   room.occupants.clear();
   room.destroyed = true;

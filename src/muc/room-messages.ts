@@ -7,6 +7,7 @@ import { el, Element, NS_CLIENT } from '../xml/element.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
 import { findForm, formBoolean, readForm, renderForm } from './data-form.ts';
 import { grantAffiliation, setRole } from './room-admin.ts';
+import { withOccupantId, type Occupant } from './occupant-presence.ts';
 import type { Room } from './room.ts';
 import { roleAtLeast } from './roles.ts';
 import { NS_CONFERENCE, NS_MUC_REQUEST, NS_MUC_USER } from './xmlns.ts';
@@ -37,24 +38,24 @@ function groupchat(room: Room, stanza: Element, from: Jid): void {
   if (!occupant) throw new StanzaError('not-acceptable', 'you are not in this room');
   const subject = stanza.getChild('subject');
   const hasBody = stanza.getChild('body') !== undefined;
-  if (subject && !hasBody) return changeSubject(room, stanza, occupant.nick, occupant.role, subject.text());
+  if (subject && !hasBody) return changeSubject(room, stanza, occupant, subject.text());
   // Section 7.4 (and 8.3): a visitor in a moderated room has no voice.
   if (!roleAtLeast(occupant.role, 'participant')) throw new StanzaError('forbidden', 'you have no voice in this room');
   // XEP-0258 section 5.2.2: within the room's clearance and the sender's, or refused.
   const judged = room.context.labels?.groupchat(room.jid, from, stanza) ?? stanza;
-  const out = reflected(judged, room.occupantJid(occupant.nick));
+  const out = withOccupantId(reflected(judged, room.occupantJid(occupant.nick)), occupant.occupantId);
   room.context.archive?.(room, out);
   room.broadcast(out);
   if (hasBody) room.history.push(out, room.jid.toString(), room.context.now());
 }
 
 /** Section 8.1: moderators change the subject, participants too where the room allows it. */
-function changeSubject(room: Room, stanza: Element, nick: string, role: string, text: string): void {
-  const allowed = role === 'moderator' || (room.config.changeSubject && role === 'participant');
+function changeSubject(room: Room, stanza: Element, occupant: Occupant, text: string): void {
+  const allowed = occupant.role === 'moderator' || (room.config.changeSubject && occupant.role === 'participant');
   if (!allowed) throw new StanzaError('forbidden', 'you may not change the subject of this room');
-  const from = room.occupantJid(nick);
-  room.subject = text === '' ? undefined : { text, from };
-  const out = reflected(stanza, from);
+  const from = room.occupantJid(occupant.nick);
+  room.subject = text === '' ? undefined : { text, from, occupantId: occupant.occupantId };
+  const out = withOccupantId(reflected(stanza, from), occupant.occupantId);
   room.context.archive?.(room, out);
   room.broadcast(out);
   room.context.changed(room);
@@ -79,7 +80,7 @@ function privateMessage(room: Room, stanza: Element, from: Jid, nick: string): v
   if (!allowed) throw new StanzaError('forbidden', 'private messages are not allowed for you in this room');
   // XEP-0258 section 5.2.3: judged as a message between the two users.
   const labelled = room.context.labels?.privateMessage(from, parseJid(target.current), stanza) ?? stanza;
-  const out = reflected(labelled, room.occupantJid(sender.nick));
+  const out = withOccupantId(reflected(labelled, room.occupantJid(sender.nick)), sender.occupantId);
   // Section 7.5: the room marks the message as coming through it.
   if (!out.getChild('x', NS_MUC_USER)) out.append(el('x', NS_MUC_USER));
   room.sendToOccupant(target, out);

@@ -4,12 +4,13 @@
  * (7.14). Messages are in room-messages.ts, the admin and owner use cases in room-admin.ts.
  * Everything here is synchronous; stanzas leave through `RoomContext.send` in order.
  */
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Jid } from '../jid/jid.ts';
 import { el, NS_CLIENT, type Element } from '../xml/element.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
 import { RoomHistory, readHistoryRequest } from './history.ts';
 import type { RoomLabelGate } from './room-labels.ts';
-import { addressed, mucUser, occupantPresence, type ItemDetails, type Occupant } from './occupant-presence.ts';
+import { addressed, mucUser, occupantIdElement, occupantPresence, type ItemDetails, type Occupant } from './occupant-presence.ts';
 import { affiliationAtLeast, defaultRole, type Affiliation } from './roles.ts';
 import type { RoomConfig, RoomLimits } from './room-config.ts';
 import { NS_MUC, STATUS } from './xmlns.ts';
@@ -54,7 +55,13 @@ export class Room {
   /** by nickname */
   readonly occupants = new Map<string, Occupant>();
   readonly history: RoomHistory;
-  subject: { text: string; from: string } | undefined;
+  /** the subject and who set it, with their occupant identifier (XEP-0421) when known */
+  subject: { text: string; from: string; occupantId?: string } | undefined;
+  /**
+   * XEP-0421 section 5: the secret occupant identifiers are made with, kept with the room, so
+   * that one person has the same identifier at every visit and nobody can work it out from a JID.
+   */
+  occupantIdSalt = randomBytes(16).toString('base64');
   /** set once the room is destroyed: stanzas still on their way find it gone */
   destroyed = false;
   readonly context: RoomContext;
@@ -69,6 +76,11 @@ export class Room {
 
   get name(): string {
     return this.jid.local!;
+  }
+
+  /** XEP-0421 section 5: stable for one real bare JID in this room, and not to be reversed. */
+  occupantIdOf(bare: Jid): string {
+    return createHmac('sha256', this.occupantIdSalt).update(bare.bare().toString()).digest('base64');
   }
 
   occupantJid(nick: string): string {
@@ -150,7 +162,7 @@ export class Room {
       if (holder.sessions.size >= MAX_SESSIONS_PER_OCCUPANT) throw new StanzaError('resource-constraint', `at most ${MAX_SESSIONS_PER_OCCUPANT} resources share a nickname`, 'wait');
       return this.#addSession(holder, stanza, from);
     }
-    const occupant: Occupant = { nick, jid: from.bare(), sessions: new Set([from.toString()]), current: from.toString(), presence: stanza, role: defaultRole(affiliation, this.config.moderated) };
+    const occupant: Occupant = { nick, jid: from.bare(), occupantId: this.occupantIdOf(from), sessions: new Set([from.toString()]), current: from.toString(), presence: stanza, role: defaultRole(affiliation, this.config.moderated) };
     // Section 7.2.3: the occupants already there, to the newcomer...
     for (const other of this.occupants.values()) this.#sendTo(from.toString(), this.#presenceOf(other, this.seesJids(occupant)));
     this.occupants.set(nick, occupant);
@@ -182,6 +194,7 @@ export class Room {
     }
     const subject = el('message', NS_CLIENT, { type: 'groupchat', from: this.subject?.from ?? this.jid.toString(), to, id: `subject-${this.context.now()}` });
     subject.c('subject').t(this.subject?.text ?? '');
+    if (this.subject?.occupantId !== undefined) subject.append(occupantIdElement(this.subject.occupantId));
     this.context.send(subject);
   }
 
@@ -199,7 +212,7 @@ export class Room {
     const key = session.toString();
     this.#bySession.delete(key);
     occupant.sessions.delete(key);
-    const gone = occupantPresence(this.occupantJid(occupant.nick), presence, 'unavailable', mucUser(this.#item(occupant, key), [STATUS.self]));
+    const gone = occupantPresence(this.occupantJid(occupant.nick), presence, 'unavailable', mucUser(this.#item(occupant, key), [STATUS.self]), occupant.occupantId);
     if (occupant.sessions.size > 0) {
       this.#sendTo(key, gone);
       if (occupant.current === key) occupant.current = [...occupant.sessions][0]!;
@@ -232,7 +245,7 @@ export class Room {
 
   /** The occupant's presence as a recipient that does or does not see real JIDs gets it. */
   #presenceOf(occupant: Occupant, withJid: boolean): Element {
-    return occupantPresence(this.occupantJid(occupant.nick), occupant.presence, undefined, mucUser(this.#item(occupant, withJid ? occupant.current : undefined)));
+    return occupantPresence(this.occupantJid(occupant.nick), occupant.presence, undefined, mucUser(this.#item(occupant, withJid ? occupant.current : undefined)), occupant.occupantId);
   }
 
   /**
@@ -246,7 +259,7 @@ export class Room {
     const statuses = options.statuses ?? [];
     const source = options.source ?? (options.type === 'unavailable' ? undefined : occupant.presence);
     const build = (withJid: boolean, codes: readonly string[]) =>
-      occupantPresence(this.occupantJid(occupant.nick), source, options.type, mucUser(this.#item(occupant, withJid ? occupant.current : undefined, options.item), codes, options.extra));
+      occupantPresence(this.occupantJid(occupant.nick), source, options.type, mucUser(this.#item(occupant, withJid ? occupant.current : undefined, options.item), codes, options.extra), occupant.occupantId);
     // Section 4.2: those who see real JIDs get one variant, the others another; each is sent once to all its recipients.
     const withJid: string[] = [];
     const withoutJid: string[] = [];

@@ -90,9 +90,10 @@ export class MucService {
     const stored = await this.#options.storage.mucRooms.list(this.domain);
     for (const record of stored) {
       const room = this.#newRoom(record.name);
-      restore(room, record);
+      const complete = restore(room, record);
       this.rooms.set(room.name, room);
       this.#stored.add(room.name);
+      if (!complete) this.#save(room);
     }
     if (stored.length > 0) this.#options.logger.info('persistent rooms loaded', { service: this.domain, rooms: stored.length });
   }
@@ -112,9 +113,10 @@ export class MucService {
       return;
     }
     const room = this.#newRoom(name);
-    restore(room, stored);
+    const complete = restore(room, stored);
     this.rooms.set(name, room);
     this.#stored.add(name);
+    if (!complete) this.#save(room);
   }
 
   /**
@@ -128,7 +130,7 @@ export class MucService {
     this.rooms.delete(name);
     for (const occupant of room.occupants.values()) {
       const membership = { occupantJid: room.occupantJid(occupant.nick), affiliation: room.affiliationOf(occupant.jid) };
-      for (const session of occupant.sessions) this.outbox.send(shutdownPresence(session, membership, text));
+      for (const session of occupant.sessions) this.outbox.send(shutdownPresence(session, membership, text, occupant.occupantId));
     }
   }
 

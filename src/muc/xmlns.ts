@@ -16,6 +16,8 @@ export const NS_REGISTER = 'jabber:iq:register';
 /** XEP-0249 direct invitations, which rooms also add to mediated ones */
 export const NS_CONFERENCE = 'jabber:x:conference';
 export const NS_PING = 'urn:xmpp:ping';
+/** XEP-0421: a stable, anonymous identifier of each occupant in what the room sends */
+export const NS_OCCUPANT_ID = 'urn:xmpp:occupant-id:0';
 
 /** Status codes of XEP-0045 section 15.6.2 that rooms send. */
 export const STATUS = {
