@@ -49,6 +49,7 @@ const FEATURE_SPECS: Record<string, string> = {
   'http://jabber.org/protocol/pubsub': 'XEP-0060',
   'http://jabber.org/protocol/commands': 'XEP-0050',
   'urn:xmpp:occupant-id:0': 'XEP-0421',
+  'urn:xmpp:reporting:1': 'XEP-0377',
 };
 
 interface Listed {

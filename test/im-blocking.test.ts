@@ -218,3 +218,50 @@ async function waitUntil(condition: () => boolean): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+describe('spam and abuse reports with a block (XEP-0377)', () => {
+  let server: TestServer;
+  let reporter: RawClient;
+  let desk: RawClient;
+  before(async () => {
+    server = await startTestServer(`${HOSTS}admins: [desk@localhost]\n`);
+    for (const user of ['reporter', 'desk']) await server.addUser(user, 'localhost', 'secret');
+    reporter = await online(server, 'reporter', 'phone');
+    desk = await online(server, 'desk', 'abuse-desk');
+  });
+  after(async () => {
+    for (const client of [reporter, desk]) client?.close();
+    await server.stop();
+  });
+
+  const reported = (jid: string, reason: string, text = '') =>
+    `<block xmlns='urn:xmpp:blocking'><item jid='${jid}'><report xmlns='urn:xmpp:reporting:1' reason='${reason}'>${text ? `<text xml:lang='en'>${text}</text>` : ''}</report></item></block>`;
+  const reportsCounted = (reason: string) => server.server.router.traffic.abuseReports.series().find((sample) => sample.labels.reason === reason)?.value ?? 0;
+  const deskMessages = () => [...desk.received.matchAll(/<message [^>]*from=["']localhost["'][\s\S]*?<\/message>/g)].map((match) => match[0]);
+
+  test('the server advertises reports; a report blocks, is counted and reaches the administrators', async () => {
+    assert.match(await iq(reporter, 'get', "<query xmlns='http://jabber.org/protocol/disco#info'/>", 'localhost'), /<feature var=["']urn:xmpp:reporting:1["']\/>/);
+    assert.match(await iq(reporter, 'set', reported('spammer@example.test', 'urn:xmpp:reporting:spam', 'Buy cheap watches')), /type=["']result["']/);
+    assert.match(await iq(reporter, 'get', "<blocklist xmlns='urn:xmpp:blocking'/>"), /<item jid=["']spammer@example.test["']\/>/);
+    const forwarded = await desk.waitFor('Buy cheap watches');
+    assert.match(forwarded, /<subject>Abuse report about spammer@example.test<\/subject><body>reporter@localhost reported spammer@example.test for spam: Buy cheap watches<\/body>/);
+    assert.equal(reportsCounted('spam'), 1);
+
+    // A report without a reason is no report (section 4): the block stands, nothing is forwarded.
+    desk.clear();
+    await iq(reporter, 'set', "<block xmlns='urn:xmpp:blocking'><item jid='quiet@example.test'><report xmlns='urn:xmpp:reporting:1'/></item></block>");
+    await settle(desk);
+    assert.deepEqual(deskMessages(), []);
+  });
+
+  test('one reporter gets 20 reports an hour forwarded; more are counted, not forwarded', async () => {
+    desk.clear();
+    const before = reportsCounted('abuse');
+    for (let i = 0; i < 21; i++) await iq(reporter, 'set', reported(`troll${i}@example.test`, 'urn:xmpp:reporting:abuse'));
+    assert.equal(reportsCounted('abuse'), before + 21);
+    await waitUntil(() => deskMessages().length >= 19);
+    await settle(desk);
+    // The first test forwarded one report of this reporter already.
+    assert.equal(deskMessages().length, 19);
+  });
+});

@@ -75,6 +75,7 @@ function trafficMetrics(traffic: TrafficCounters, metric: Emit): void {
   metric('counter', 'trellis_error_replies_total', 'Error replies the server generated (bounces and refusals), by stanza error condition.', traffic.errorReplies.series());
   metric('counter', 'trellis_c2s_authentications_total', 'Client authentications, by result (success, failure) and SASL mechanism.', traffic.authentications.series());
   metric('counter', 'trellis_registrations_total', 'In-band registrations (XEP-0077), by result (registered, refused).', traffic.registrations.series());
+  metric('counter', 'trellis_abuse_reports_total', 'Spam and abuse reports users attached to block commands (XEP-0377), by reason (spam, abuse, other).', traffic.abuseReports.series());
   metric('counter', 'trellis_stanzas_relayed_total', 'Stanzas from one remote domain handed on to another (docs/peering.md, "Trunks and relaying"), by the key of the route rule that took them; a refused relay is counted under trellis_policy_violations_total instead.', traffic.relayed.series());
   metric('counter', 'trellis_s2s_connection_attempts_total', 'Server connections this server tried to open, by result and reason (dns, no-server, policy, timeout, or the system\'s error code).', traffic.s2sAttempts.series());
 }

@@ -352,7 +352,7 @@ function hostSettings(inherited: boolean): Record<string, SchemaNode> {
       minItems: 0,
       unique: true,
       ...orDefault<readonly string[]>([]),
-      description: "the accounts (\"admin@example.com\") that may run the host's administration commands from an XMPP client: add, delete and change accounts, end sessions, list and count users, announce (XEP-0133 over ad-hoc commands, XEP-0050; docs/admin-commands.md); a host's list adds to the top-level one",
+      description: "the accounts (\"admin@example.com\") that may run the host's administration commands from an XMPP client: add, delete and change accounts, end sessions, list and count users, announce (XEP-0133 over ad-hoc commands, XEP-0050; docs/admin-commands.md); they also receive users' spam and abuse reports (XEP-0377); a host's list adds to the top-level one",
     },
     contact_addresses: section('how to reach the people running the host, published in its disco#info for clients and other servers (XEP-0157); each kind is a list of URIs such as mailto:abuse@example.com or xmpp:admin@example.com', Object.fromEntries(
       CONTACT_ADDRESS_KINDS.map((kind): [string, SchemaNode] => [kind, {

@@ -73,6 +73,8 @@ export class TrafficCounters {
   readonly registrations = new LabelledCounter('result');
   /** server connections we tried to open, by result (connected, failed) and reason */
   readonly s2sAttempts = new LabelledCounter('result', 'reason');
+  /** spam and abuse reports users attached to block commands (XEP-0377), by reason (spam, abuse, other) */
+  readonly abuseReports = new LabelledCounter('reason');
   /** stanzas from one remote domain handed on to another (docs/peering.md, "Trunks and relaying"), by the key of the route rule that took them */
   readonly relayed = new LabelledCounter('rule');
 }

@@ -13,6 +13,7 @@ import type { FeatureModule, ModuleContext } from '../context.ts';
 import { BlocklistStore } from './blocklist-store.ts';
 import { Blocklist } from './blocklist.ts';
 import { checkInbound, checkOutbound, decideInbound } from './enforcement.ts';
+import { NS_REPORTING, reportHandler, reportsOf } from './reports.ts';
 
 export const NS_BLOCKING = 'urn:xmpp:blocking';
 
@@ -39,6 +40,9 @@ export const blockingModule: FeatureModule = (context) => {
   const interested = new WeakSet<BoundSession>();
 
   host.discoFeatures.add(NS_BLOCKING);
+  // XEP-0377 section 3: block commands may carry reports.
+  host.discoFeatures.add(NS_REPORTING);
+  const report = reportHandler(context);
 
   // XEP-0191 "User Retrieves Block List".
   host.handleIq('account', 'get', NS_BLOCKING, 'blocklist', async ({ from }) => {
@@ -57,6 +61,8 @@ export const blockingModule: FeatureModule = (context) => {
     await hidePresence(context, user, before, Blocklist.EMPTY.with(items));
     await store.update(user, (current) => current.with(items));
     push(router, interested, user, listElement('block', items.map(String)));
+    const reports = reportsOf(payload, items, NS_BLOCKING);
+    if (reports.length > 0) report(user, reports);
     return undefined;
   });
 
