@@ -68,6 +68,11 @@ export interface ArchiveStore {
   expire(domain: string, position: number, limit: number): Promise<number>;
   /** Removes the oldest messages of one archive beyond the newest `keep`; returns how many went. */
   trim(owner: ArchiveOwner, keep: number): Promise<number>;
+  /**
+   * Replaces the stanza of one message, found by its UID, keeping its place (a retraction's
+   * tombstone, XEP-0425 section 4); false when the archive has no such message.
+   */
+  replace(owner: ArchiveOwner, id: string, stanza: string): Promise<boolean>;
   /** Removes a whole archive (a destroyed room); returns how many messages went. */
   clear(owner: ArchiveOwner): Promise<number>;
 }

@@ -122,6 +122,21 @@ export function archiveTests(openFor: OpenFor): void {
     assert.equal(bounds?.last.position, 4);
   });
 
+  test('replace changes the stanza of one message by its UID and keeps its place; an unknown UID or owner changes nothing', async (t) => {
+    const storage = await openFor(t);
+    const archive = await filled(storage, 3);
+    const tombstone = '<message xmlns="jabber:client" id="id-2"><retracted xmlns="urn:xmpp:message-retract:1"/></message>';
+    assert.equal(await storage.archive.replace(archive, 'id-2', tombstone), true);
+    const { messages } = await storage.archive.query(archive, {}, { max: 10, backward: false });
+    assert.deepEqual(positions(messages), [1, 2, 3]);
+    assert.equal(messages[1]!.stanza, tombstone);
+    assert.deepEqual({ ...messages[1]!, stanza: '' }, { ...message(2, 'carol@example.org'), stanza: '' });
+    assert.equal(messages[0]!.stanza, message(1).stanza);
+    assert.equal(await storage.archive.replace(archive, 'no-such-id', tombstone), false);
+    assert.equal(await storage.archive.replace({ ...archive, name: 'bob' }, 'id-1', tombstone), false);
+    assert.equal((await storage.archive.query(archive, { ids: ['id-1'] }, { max: 1, backward: false })).messages[0]!.stanza, message(1).stanza);
+  });
+
   test('trim keeps the newest messages of one archive', async (t) => {
     const storage = await openFor(t);
     const archive = await filled(storage, 10);

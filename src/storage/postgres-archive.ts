@@ -76,6 +76,11 @@ export function postgresArchiveStore(pool: Pool): ArchiveStore & { drain(): Prom
       );
       return rowCount ?? 0;
     },
+    async replace(owner, id, stanza) {
+      await batch.drain();
+      const { rowCount } = await pool.query('UPDATE archive_messages SET stanza = $1 WHERE domain = $2 AND username = $3 AND id = $4', [stanza, owner.domain, owner.name, id]);
+      return (rowCount ?? 0) > 0;
+    },
     async clear(owner) {
       await batch.drain();
       const { rowCount } = await pool.query('DELETE FROM archive_messages WHERE domain = $1 AND username = $2', [owner.domain, owner.name]);

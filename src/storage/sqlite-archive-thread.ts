@@ -93,6 +93,10 @@ export class SqliteArchiveThread implements ArchiveStore {
     return this.#call('trim', [owner, keep]);
   }
 
+  replace(owner: ArchiveOwner, id: string, stanza: string): Promise<boolean> {
+    return this.#call('replace', [owner, id, stanza]);
+  }
+
   clear(owner: ArchiveOwner): Promise<number> {
     return this.#call('clear', [owner]);
   }

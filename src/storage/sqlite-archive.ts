@@ -39,6 +39,7 @@ export function sqliteArchiveStore(db: DatabaseSync, groupCommit: SqliteGroupCom
     'DELETE FROM archive_messages WHERE domain = ? AND username = ? AND position <= (SELECT position FROM archive_messages WHERE domain = ? AND username = ? ORDER BY position DESC LIMIT 1 OFFSET ?)',
   );
   const clear = db.prepare('DELETE FROM archive_messages WHERE domain = ? AND username = ?');
+  const replace = db.prepare('UPDATE archive_messages SET stanza = ? WHERE domain = ? AND username = ? AND id = ?');
   return {
     append(owner, message) {
       return groupCommit.write(() => {
@@ -80,6 +81,10 @@ export function sqliteArchiveStore(db: DatabaseSync, groupCommit: SqliteGroupCom
     async trim(owner, keep) {
       groupCommit.flush();
       return Number(trim.run(owner.domain, owner.name, owner.domain, owner.name, keep).changes);
+    },
+    async replace(owner, id, stanza) {
+      groupCommit.flush();
+      return Number(replace.run(stanza, owner.domain, owner.name, id).changes) > 0;
     },
     async clear(owner) {
       groupCommit.flush();
