@@ -147,6 +147,31 @@ describe('group chat with real clients', () => {
     const info = await bob.command({ op: 'disco_info', jid: room });
     assert.equal(info.error?.condition, 'item-not-found');
   });
+
+  test("occupant identifiers and moderation through slixmpp's XEP-0421 and XEP-0425 plugins", async () => {
+    const venue = `agora@${SERVICE}`;
+    await alice.ok({ op: 'join', room: venue, nick: 'Alice' });
+    await alice.ok({ op: 'configure', room: venue });
+    const features = (await erin.ok({ op: 'disco_info', jid: venue })).features as string[];
+    for (const feature of ['urn:xmpp:occupant-id:0', 'urn:xmpp:message-moderate:0', 'urn:xmpp:message-moderate:1']) assert.ok(features.includes(feature), feature);
+    await erin.ok({ op: 'join', room: venue, nick: 'Erin' });
+    const entered = await alice.waitEvent(mucPresence(`${venue}/Erin`, 'available'));
+    assert.ok(entered.occupant_id);
+
+    await erin.ok({ op: 'groupchat', room: venue, body: 'free potions' });
+    const spam = await alice.waitEvent((event) => event.event === 'groupchat_ids' && event.body === 'free potions');
+    assert.equal(spam.occupant_id, entered.occupant_id, 'the same person in presence and message');
+    assert.ok(spam.stanza_id);
+
+    // slixmpp 1.8 speaks the version before urn:xmpp:message-moderate:1, inside <apply-to/>.
+    await alice.ok({ op: 'moderate', room: venue, stanza_id: spam.stanza_id, reason: 'spam' });
+    for (const client of [alice, erin]) {
+      const told = await client.waitEvent((event) => event.event === 'moderated' && event.id === spam.stanza_id);
+      assert.deepEqual([told.from, told.by, told.reason], [venue, `${venue}/Alice`, 'spam']);
+    }
+    const refused = await erin.command({ op: 'moderate', room: venue, stanza_id: spam.stanza_id });
+    assert.equal(refused.error?.condition, 'forbidden');
+  });
 });
 
 describe('a persistent room across a server restart', () => {

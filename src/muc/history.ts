@@ -56,6 +56,15 @@ export class RoomHistory {
   }
 
 
+  /** Forgets the messages `match` picks (a moderated message, XEP-0425 section 5); returns how many. */
+  removeWhere(match: (stanza: Element) => boolean): number {
+    const kept = this.#entries.filter((entry) => !match(entry.stanza));
+    const removed = this.#entries.length - kept.length;
+    this.#entries = kept;
+    this.#chars = kept.reduce((sum, entry) => sum + entry.chars, 0);
+    return removed;
+  }
+
   /** The newest messages that fit every limit of the request, oldest first; each a copy to address. */
   select(request: HistoryRequest, now: number): Element[] {
     let stanzas = request.maxstanzas ?? Infinity;

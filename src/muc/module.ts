@@ -14,6 +14,7 @@ import type { Room } from './room.ts';
 import { handedOver } from './placement.ts';
 import { MucService, type MucServiceOptions } from './service.ts';
 import { RoomArchives } from './room-archive.ts';
+import { moderate, NS_FASTEN, NS_MODERATE, NS_MODERATE_0, readModerationRequest } from './moderation.ts';
 import { queryForm } from '../modules/mam/results.ts';
 import { NS_MAM, NS_MAM_EXTENDED, NS_SID } from '../modules/mam/xmlns.ts';
 import { NS_MUC, NS_MUC_ADMIN, NS_MUC_OWNER, NS_MUC_UNIQUE, NS_PING, NS_REGISTER } from './xmlns.ts';
@@ -88,7 +89,7 @@ export function serveMuc(host: Host, options: Omit<MucServiceOptions, 'domain' |
       return handle({ room: service.room(to), from, payload });
     });
   };
-  roomIq('get', NS_DISCO_INFO, ({ room, payload }) => withoutNode(payload, () => roomInfo(room, archives.enabled ? [NS_MAM, NS_MAM_EXTENDED, NS_SID] : [])));
+  roomIq('get', NS_DISCO_INFO, ({ room, payload }) => withoutNode(payload, () => roomInfo(room, archives.enabled ? [NS_MAM, NS_MAM_EXTENDED, NS_SID, NS_MODERATE, NS_MODERATE_0] : [])));
   roomIq('get', NS_DISCO_ITEMS, ({ room, payload }) => withoutNode(payload, () => roomItems(room)));
   roomIq('get', NS_MUC_ADMIN, ({ room, from, payload }) => adminGet(room, from, payload));
   roomIq('set', NS_MUC_ADMIN, ({ room, from, payload }) => void adminSet(room, from, payload));
@@ -96,6 +97,14 @@ export function serveMuc(host: Host, options: Omit<MucServiceOptions, 'domain' |
   roomIq('set', NS_MUC_OWNER, ({ room, from, payload }) => void ownerSet(room, from, payload));
   roomIq('get', NS_REGISTER, ({ room, from }) => registrationGet(room, from));
   roomIq('set', NS_REGISTER, ({ room, from, payload }) => void registrationSet(room, from, payload));
+  // XEP-0425: a moderator retracts a message, in the current version or the one before it.
+  for (const [xmlns, name] of [[NS_MODERATE, 'moderate'], [NS_FASTEN, 'apply-to']] as const) {
+    host.handleIq('bare', 'set', xmlns, name, async ({ from, to, payload }) => {
+      await service.ready;
+      await moderate(service.room(to), from, readModerationRequest(payload), archives);
+      return undefined;
+    });
+  }
   // XEP-0313 section 3.3.2: the room's archive at its bare JID.
   host.handleIq('bare', 'set', NS_MAM, 'query', async ({ from, to, payload }) => {
     await service.ready;

@@ -18,6 +18,7 @@ import { nextArrival } from '../router/arrival.ts';
 import type { Storage } from '../storage/types.ts';
 import type { Logger } from '../util/log.ts';
 import type { Element } from '../xml/element.ts';
+import { parseElement } from '../xml/parse-element.ts';
 import { serialize } from '../xml/serialize.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
 import { affiliationAtLeast } from './roles.ts';
@@ -91,6 +92,18 @@ export class RoomArchives {
     this.checkAccess(room, from);
     await this.#writing;
     return metadataElement(await this.#storage.archive.bounds({ domain: this.#domain, name: room.name }));
+  }
+
+  /**
+   * Replaces an archived message, found by the ID the room gave it, with what `transform` makes
+   * of it (a moderated message's tombstone, XEP-0425 section 4); false when there is no such message.
+   */
+  async replaceStanza(room: Room, id: string, transform: (stored: Element) => Element): Promise<boolean> {
+    await this.#writing;
+    const owner = { domain: this.#domain, name: room.name };
+    const [found] = (await this.#storage.archive.query(owner, { ids: [id] }, { max: 1, backward: false })).messages;
+    if (found === undefined) return false;
+    return this.#storage.archive.replace(owner, id, serialize(transform(parseElement(found.stanza))));
   }
 
   /** The room is over (destroyed, or a temporary room emptied): its archive goes with it. */

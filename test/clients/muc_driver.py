@@ -2,9 +2,12 @@
 
 Usage and protocol as test/clients/im_driver.py, whose ops it keeps, plus: join, leave,
 groupchat, subject, pm, configure (instant room without fields), get_config, set_affiliation,
-get_affiliations, set_role, invite, destroy.
+get_affiliations, set_role, invite, destroy, moderate (XEP-0425 through slixmpp's plugin: room, stanza_id,
+reason).
 Extra events: subject (from, subject), muc_presence (presence from a room: from, type, codes, affiliation, role, jid,
-destroy, condition) and invite (a mediated invitation: room, from, reason).
+destroy, condition, occupant_id), invite (a mediated invitation: room, from, reason), groupchat_ids
+(a group-chat message's from, body, the room's stanza ID and the occupant ID) and moderated (a
+retraction announced by a room: from, id, by, reason).
 """
 import os
 import sys
@@ -49,8 +52,10 @@ def muc_fields(presence):
 class MucDriver(Driver):
     def __init__(self, *args):
         super().__init__(*args)
-        for plugin in ('xep_0004', 'xep_0045', 'xep_0249'):
+        for plugin in ('xep_0004', 'xep_0045', 'xep_0249', 'xep_0421', 'xep_0424', 'xep_0425'):
             self.client.register_plugin(plugin)
+        self.client.add_event_handler('groupchat_message', self.on_groupchat_ids)
+        self.client.add_event_handler('moderated_message', self.on_moderated)
         self.client.add_event_handler('groupchat_presence', self.on_muc_presence)
         self.client.add_event_handler('groupchat_invite', self.on_invite)
         self.client.add_event_handler('groupchat_subject', lambda message: emit('subject', **{'from': str(message['from']), 'subject': message['subject']}))
@@ -60,7 +65,18 @@ class MucDriver(Driver):
         fields.update(muc_fields(presence))
         if presence['type'] == 'error':
             fields['condition'] = presence['error']['condition']
+        fields['occupant_id'] = presence['occupant-id'].xml.get('id')
         emit('muc_presence', **fields)
+
+    def on_groupchat_ids(self, message):
+        room = message['from'].bare
+        stanza_ids = [element.get('id') for element in message.xml.findall('{urn:xmpp:sid:0}stanza-id') if element.get('by') == room]
+        emit('groupchat_ids', **{'from': str(message['from']), 'body': message['body'],
+                                 'stanza_id': stanza_ids[0] if stanza_ids else None, 'occupant_id': message['occupant-id'].xml.get('id')})
+
+    def on_moderated(self, message):
+        moderated = message['apply_to']['moderated']
+        emit('moderated', **{'from': str(message['from']), 'id': message['apply_to']['id'], 'by': str(moderated['by']), 'reason': moderated['reason']})
 
     def on_invite(self, message):
         invite = message['muc']['invite']
@@ -114,6 +130,9 @@ class MucDriver(Driver):
 
     async def op_invite(self, command):
         self.muc().invite(JID(command['room']), JID(command['jid']), command.get('reason', ''))
+
+    async def op_moderate(self, command):
+        await self.client['xep_0425'].moderate(JID(command['room']), command['stanza_id'], command.get('reason', ''), timeout=IQ_TIMEOUT)
 
     async def op_destroy(self, command):
         altroom = JID(command['altroom']) if command.get('altroom') else None
