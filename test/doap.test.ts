@@ -50,6 +50,9 @@ const FEATURE_SPECS: Record<string, string> = {
   'http://jabber.org/protocol/commands': 'XEP-0050',
   'urn:xmpp:occupant-id:0': 'XEP-0421',
   'urn:xmpp:reporting:1': 'XEP-0377',
+  'urn:xmpp:reporting:0': 'XEP-0377',
+  'urn:xmpp:reporting:reason:spam:0': 'XEP-0377',
+  'urn:xmpp:reporting:reason:abuse:0': 'XEP-0377',
 };
 
 interface Listed {

@@ -36,6 +36,7 @@ describe('instant messaging with real clients', () => {
 
   before(async () => {
     server = await startTestServer(`
+admins: [abuse-desk@localhost]
 hosts:
   localhost:
     disco: { items: ["${OTHER}"] }
@@ -289,6 +290,16 @@ hosts:
     assert.deepEqual((await rupert.ok({ op: 'get_blocked' })).jids, []);
     await sybil.ok({ op: 'message', to: bare(rupert.jid), body: 'and now?' });
     await rupert.waitEvent(isMessage(sybil.jid, 'and now?'));
+  });
+
+  test("a block with slixmpp's spam report (XEP-0377) reaches the administrators", async () => {
+    const [reporter, desk] = await Promise.all([slix('reporter@localhost/r'), slix('abuse-desk@localhost/desk')]);
+    await Promise.all([goOnline(reporter), goOnline(desk)]);
+    assert.ok(((await reporter.ok({ op: 'disco_info', jid: 'localhost' })).features as string[]).includes('urn:xmpp:reporting:0'));
+    await reporter.ok({ op: 'block_report', jids: [`spammer@${OTHER}`], reason: 'spam', text: 'cheap watches' });
+    const report = await desk.waitEvent((event) => event.event === 'message' && event.from === 'localhost');
+    assert.equal(report.body, `reporter@localhost reported spammer@${OTHER} for spam: cheap watches`);
+    assert.deepEqual((await reporter.ok({ op: 'get_blocked' })).jids, [`spammer@${OTHER}`]);
   });
 
   test('a vCard published by one user is read by another; the server tells its version', async () => {

@@ -8,8 +8,8 @@ input disconnects.
 Commands carry an "op" and optionally an "id"; each is answered by
 {"event": "result", "id": ..., "ok": true, ...} or {"event": "result", "id": ..., "ok": false,
 "error": {"condition", "type", "text"}}. Ops: message, presence, subscribe, approve, deny,
-unsubscribe, get_roster, update_roster, remove_roster, disco_info, disco_items, block, unblock,
-get_blocked, vcard_get, vcard_set, version, label_catalog (XEP-0258: the catalog "for" a JID, asked of the own server), ping (with "no_to", an IQ without 'to'), carbons
+unsubscribe, get_roster, update_roster, remove_roster, disco_info, disco_items, block, block_report (XEP-0377: jids,
+reason spam or abuse, text), unblock, get_blocked, vcard_get, vcard_set, version, label_catalog (XEP-0258: the catalog "for" a JID, asked of the own server), ping (with "no_to", an IQ without 'to'), carbons
 (XEP-0280: "enable" true or false), csi (XEP-0352: "state" active or inactive), last_activity
 (XEP-0012), entity_time (XEP-0202), mam_iterate (XEP-0313 with XEP-0059: every page of the own
 archive, "page" results a time, optionally "with" a JID and in "reverse"), disconnect; with stream management also sm_state, abort and
@@ -84,7 +84,7 @@ class Driver:
         # RFC 6121 section 3.1.3: the user, here the test, decides on each subscription request.
         self.client.auto_authorize = None
         self.client.auto_subscribe = False
-        for plugin in ('xep_0012', 'xep_0030', 'xep_0054', 'xep_0085', 'xep_0092', 'xep_0191', 'xep_0199', 'xep_0202', 'xep_0203', 'xep_0280', 'xep_0352', 'xep_0059', 'xep_0313', 'xep_0258'):
+        for plugin in ('xep_0012', 'xep_0030', 'xep_0054', 'xep_0085', 'xep_0092', 'xep_0191', 'xep_0199', 'xep_0202', 'xep_0203', 'xep_0280', 'xep_0352', 'xep_0059', 'xep_0313', 'xep_0258', 'xep_0377'):
             self.client.register_plugin(plugin)
         # Connected by address, slixmpp would send no SNI; connecting by domain name, as clients
         # normally do, it names the JID's domain (RFC 6066 section 3), so do that here too.
@@ -266,6 +266,14 @@ class Driver:
 
     async def op_block(self, command):
         await self.client['xep_0191'].block([JID(jid) for jid in command['jids']], timeout=IQ_TIMEOUT)
+
+    async def op_block_report(self, command):
+        """XEP-0377 as slixmpp 1.8 has it: one report (spam or abuse, with a text) on the block."""
+        iq = self.client.make_iq_set()
+        iq['block']['items'] = [JID(jid) for jid in command['jids']]
+        iq['block']['report'][command['reason']] = True
+        iq['block']['report']['text'] = command.get('text', '')
+        await iq.send(timeout=IQ_TIMEOUT)
 
     async def op_unblock(self, command):
         await self.client['xep_0191'].unblock([JID(jid) for jid in command.get('jids', [])], timeout=IQ_TIMEOUT)

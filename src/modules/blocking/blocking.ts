@@ -13,7 +13,7 @@ import type { FeatureModule, ModuleContext } from '../context.ts';
 import { BlocklistStore } from './blocklist-store.ts';
 import { Blocklist } from './blocklist.ts';
 import { checkInbound, checkOutbound, decideInbound } from './enforcement.ts';
-import { NS_REPORTING, reportHandler, reportsOf } from './reports.ts';
+import { NS_REPORTING, REPORTING_0_FEATURES, reportHandler, reportsOf } from './reports.ts';
 
 export const NS_BLOCKING = 'urn:xmpp:blocking';
 
@@ -41,7 +41,7 @@ export const blockingModule: FeatureModule = (context) => {
 
   host.discoFeatures.add(NS_BLOCKING);
   // XEP-0377 section 3: block commands may carry reports.
-  host.discoFeatures.add(NS_REPORTING);
+  for (const feature of [NS_REPORTING, ...REPORTING_0_FEATURES]) host.discoFeatures.add(feature);
   const report = reportHandler(context);
 
   // XEP-0191 "User Retrieves Block List".

@@ -11,6 +11,12 @@ import { el, NS_CLIENT, type Element } from '../../xml/element.ts';
 import type { ModuleContext } from '../context.ts';
 
 export const NS_REPORTING = 'urn:xmpp:reporting:1';
+/**
+ * Version 0 of XEP-0377, still sent by slixmpp 1.8 and older Conversations: the reason is a
+ * <spam/> or <abuse/> child, and the report may sit on the <block/> itself, for every item.
+ */
+export const NS_REPORTING_0 = 'urn:xmpp:reporting:0';
+export const REPORTING_0_FEATURES = [NS_REPORTING_0, 'urn:xmpp:reporting:reason:spam:0', 'urn:xmpp:reporting:reason:abuse:0'];
 const REASONS: Record<string, string> = { 'urn:xmpp:reporting:spam': 'spam', 'urn:xmpp:reporting:abuse': 'abuse' };
 /** characters of a reporter's text kept */
 const MAX_TEXT = 1000;
@@ -28,15 +34,23 @@ export interface Report {
 /** The reports of a block command's items: each <item/> with a <report/> (section 4) that names a reason. */
 export function reportsOf(payload: Element, items: readonly Jid[], nsBlocking: string): Report[] {
   const reports: Report[] = [];
+  const forEvery = payload.getChild('report', NS_REPORTING_0);
   payload.getChildren('item', nsBlocking).forEach((item, index) => {
-    const report = item.getChild('report', NS_REPORTING);
-    const reason = report?.attrs.reason;
+    const report = item.getChild('report', NS_REPORTING) ?? item.getChild('report', NS_REPORTING_0) ?? forEvery;
+    const reason = report && reasonOf(report);
     // Section 4: a report without a reason is no report.
     if (!report || !reason) return;
-    const text = report.getChildText('text')?.trim().slice(0, MAX_TEXT);
-    reports.push({ reported: items[index]!, reason: REASONS[reason] ?? reason.slice(0, 200), ...(text ? { text } : {}) });
+    const text = report.getChildText('text', report.xmlns)?.trim().slice(0, MAX_TEXT);
+    reports.push({ reported: items[index]!, reason, ...(text ? { text } : {}) });
   });
   return reports;
+}
+
+/** spam, abuse, another reason's URI as written, or undefined when the report names none. */
+function reasonOf(report: Element): string | undefined {
+  if (report.xmlns === NS_REPORTING_0) return report.getChild('spam', NS_REPORTING_0) ? 'spam' : report.getChild('abuse', NS_REPORTING_0) ? 'abuse' : undefined;
+  const reason = report.attrs.reason;
+  return reason ? (REASONS[reason] ?? reason.slice(0, 200)) : undefined;
 }
 
 /** Counts, logs and forwards the reports `reporter` made; returns nothing to wait for. */
