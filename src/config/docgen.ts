@@ -79,7 +79,8 @@ function leafRows(key: string, node: SchemaNode, parent: ObjectNode | undefined)
 function typeName(node: SchemaNode): string {
   switch (node.kind) {
     case 'string':
-      return node.format === undefined ? 'string' : node.format.name;
+      if (node.format !== undefined) return node.format.name;
+      return node.maxLength === undefined ? 'string' : `string, at most ${node.maxLength} characters`;
     case 'integer':
       return `integer, ${node.min}–${node.max}`;
     case 'boolean':

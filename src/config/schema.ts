@@ -26,6 +26,10 @@ interface NodeBase {
 export interface StringNode extends NodeBase {
   kind: 'string';
   default?: string;
+  /** an empty string is a value of its own (it turns something off), not a missing one */
+  mayBeEmpty?: boolean;
+  /** most characters the value may have */
+  maxLength?: number;
   /** what the value must be, when not any text: `name` for messages, `prepare` returns its canonical form or throws the reason */
   format?: StringFormat;
 }

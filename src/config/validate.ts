@@ -29,7 +29,8 @@ type Problems = ConfigProblem[];
 function checkNode(node: SchemaNode, value: unknown, path: string, problems: Problems): unknown {
   switch (node.kind) {
     case 'string':
-      if (typeof value !== 'string' || value === '') return fail(problems, path, `expected a non-empty string, got ${describeValue(value)}`);
+      if (typeof value !== 'string' || (value === '' && node.mayBeEmpty !== true)) return fail(problems, path, `expected a non-empty string, got ${describeValue(value)}`);
+      if (node.maxLength !== undefined && value.length > node.maxLength) return fail(problems, path, `expected at most ${node.maxLength} characters, got ${value.length}`);
       return node.format === undefined ? value : checkFormat(node.format, value, path, problems);
     case 'integer':
       return checkInteger(node, value, path, problems);
