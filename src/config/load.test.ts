@@ -28,6 +28,7 @@ const DEFAULT_SETTINGS = {
   registration: { enabled: false, max_per_ip_per_hour: 5 },
   version: { hidden: false },
   disco: { items: [] },
+  motd: { text: '' },
   admins: [],
   contact_addresses: { abuse: [], admin: [], feedback: [], sales: [], security: [], status: [], support: [] },
   foreign_access: { default: 'allow', deny: [], allow: [] },
@@ -668,6 +669,13 @@ describe('host settings', () => {
     assert.deepEqual(b!.admins, ['root@example.com']);
     const error = problemsOf('admins: [example.com, root@example.com/phone]\nhosts: {a.example: {}}');
     assert.deepEqual(error.problems.map((problem) => problem.path), ['admins[0]', 'admins[1]']);
+  });
+
+  test('motd.text may be empty (none is sent) but not longer than 4000 characters', () => {
+    const config = parseConfig(['motd: {text: "Welcome"}', 'hosts:', '  a.example: {motd: {text: ""}}', '  b.example: {}'].join('\n'), { baseDir });
+    assert.deepEqual(config.hosts.map((host) => host.motd.text), ['', 'Welcome']);
+    const error = problemsOf(`motd: {text: "${'x'.repeat(4001)}"}\nhosts: {a.example: {}}`);
+    assert.deepEqual(error.problems.map((problem) => [problem.path, problem.message]), [['motd.text', 'expected at most 4000 characters, got 4001']]);
   });
 
   test('a bad host setting names the host and the key', () => {

@@ -147,8 +147,8 @@ function resolveHosts(
 
 /** The IM settings (hosts inherit them) out of the top-level configuration. */
 export function pickSettings(config: HostSettings): HostSettings {
-  const { modules_disabled, roster, offline, strangers, registration, version, disco, admins, contact_addresses, foreign_access, muc, pep, pubsub, mam, push, upload, external_services } = config;
-  return { modules_disabled, roster, offline, strangers, registration, version, disco, admins, contact_addresses, foreign_access, muc, pep, pubsub, mam, push, upload, external_services };
+  const { modules_disabled, roster, offline, strangers, registration, version, disco, motd, admins, contact_addresses, foreign_access, muc, pep, pubsub, mam, push, upload, external_services } = config;
+  return { modules_disabled, roster, offline, strangers, registration, version, disco, motd, admins, contact_addresses, foreign_access, muc, pep, pubsub, mam, push, upload, external_services };
 }
 
 /**
@@ -164,6 +164,7 @@ function inheritSettings(defaults: HostSettings, host: Partial<HostSettings>): H
     registration: { ...defaults.registration, ...host.registration },
     version: { ...defaults.version, ...host.version },
     disco: { ...defaults.disco, ...host.disco },
+    motd: { ...defaults.motd, ...host.motd },
     admins: [...new Set([...defaults.admins, ...(host.admins ?? [])])],
     contact_addresses: { ...defaults.contact_addresses, ...host.contact_addresses },
     foreign_access: { ...defaults.foreign_access, ...host.foreign_access },

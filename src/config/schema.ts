@@ -350,6 +350,9 @@ function hostSettings(inherited: boolean): Record<string, SchemaNode> {
         description: "extra items listed in the host's disco#items, such as services on other domains",
       },
     }),
+    motd: section('the message of the day (docs/admin-commands.md)', {
+      text: { kind: 'string', mayBeEmpty: true, maxLength: 4000, ...orDefault(''), description: 'a message every client of the host gets from the host each time it comes online (its initial presence), such as a maintenance notice; empty sends none' },
+    }),
     admins: {
       kind: 'list',
       item: { kind: 'string', format: bareJid, description: bareJid.name },

@@ -94,7 +94,7 @@ export interface C2sConfig {
 }
 
 /** Features a host can run (src/modules/<name>); all run unless listed in modules_disabled. */
-export const MODULE_NAMES = ['roster', 'presence', 'message', 'offline', 'disco', 'ping', 'version', 'vcard', 'private', 'blocking', 'register', 'strangers', 'carbons', 'last', 'time', 'pep', 'mam', 'push', 'extdisco', 'labels', 'adhoc'] as const;
+export const MODULE_NAMES = ['roster', 'presence', 'message', 'offline', 'disco', 'ping', 'version', 'vcard', 'private', 'blocking', 'register', 'strangers', 'carbons', 'last', 'time', 'pep', 'mam', 'push', 'extdisco', 'labels', 'adhoc', 'motd'] as const;
 export type ModuleName = (typeof MODULE_NAMES)[number];
 
 /** The kinds of contact address XEP-0157 section 4 registers, each published as `<kind>-addresses`. */
@@ -122,6 +122,8 @@ export interface HostSettings {
   version: { hidden: boolean };
   /** extra disco#items of the host (XEP-0030), e.g. services on other domains */
   disco: { items: readonly string[] };
+  /** the message of the day clients get when they come online; empty: none (src/modules/motd) */
+  motd: { text: string };
   /** bare JIDs that may run the host's administration commands (XEP-0133, src/modules/adhoc) */
   admins: readonly string[];
   /** addresses (URIs) to reach the host's operators, published in its disco#info (XEP-0157) */

@@ -22,6 +22,7 @@ import { pushModule } from './push/push.ts';
 import { extdiscoModule } from './extdisco/extdisco.ts';
 import { securityLabelsModule } from './security-labels/catalog.ts';
 import { adhocModule } from './adhoc/adhoc.ts';
+import { motdModule } from './motd/motd.ts';
 
 export const FEATURE_MODULES: Partial<Record<ModuleName, FeatureModule>> = {
   ping: pingModule,
@@ -45,4 +46,5 @@ export const FEATURE_MODULES: Partial<Record<ModuleName, FeatureModule>> = {
   extdisco: extdiscoModule,
   labels: securityLabelsModule,
   adhoc: adhocModule,
+  motd: motdModule,
 };

@@ -16,6 +16,14 @@ test('the example: the top-level admins administer every host, a host adds its o
   assert.deepEqual(org!.admins, ['root@example.com', 'boss@example.org']);
 });
 
+test('the motd example: a host may turn the top-level message off', () => {
+  const yaml = /```yaml\n# example: motd\n([\s\S]*?)```/.exec(DOC)?.[1];
+  assert.ok(yaml, 'docs/admin-commands.md has the example');
+  const [com, org] = parseConfig(yaml, { baseDir: '/srv/trellis' }).hosts;
+  assert.match(com!.motd.text, /^Maintenance on Sunday/);
+  assert.equal(org!.motd.text, '');
+});
+
 test('the table names every command, in the order the server lists them', () => {
   const served = adminCommands({ host: { domain: 'example.com' } } as unknown as ModuleContext).map((command) => command.node.replace(`${FORM_TYPE_ADMIN}#`, ''));
   const table = [...DOC.matchAll(/^\| `([a-z-]+)` \|/gm)].map((match) => match[1]);
