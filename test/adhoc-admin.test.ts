@@ -66,7 +66,7 @@ describe('service administration commands (XEP-0133)', () => {
     assert.match(await iqReply(boss, "<iq type='get' id='ID' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>"), q(`<feature var='${NS}'/>`));
     const items = await iqReply(boss, `<iq type='get' id='ID' to='localhost'><query xmlns='http://jabber.org/protocol/disco#items' node='${NS}'/></iq>`);
     const nodes = [...items.matchAll(/node=["']([^"']+)["']/g)].map((match) => match[1]).slice(1);
-    assert.deepEqual(nodes.map((node) => node!.replace(`${ADMIN}#`, '')), ['add-user', 'delete-user', 'end-user-session', 'change-user-password', 'get-registered-users-num', 'get-online-users-num', 'get-registered-users-list', 'get-online-users-list', 'announce']);
+    assert.deepEqual(nodes.map((node) => node!.replace(`${ADMIN}#`, '')), ['add-user', 'delete-user', 'end-user-session', 'change-user-password', 'user-stats', 'get-registered-users-num', 'get-online-users-num', 'get-registered-users-list', 'get-online-users-list', 'announce']);
     assert.match(items, q("name='Add User'"));
     const info = await iqReply(boss, `<iq type='get' id='ID' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info' node='${ADMIN}#add-user'/></iq>`);
     assert.match(info, q("<identity category='automation' type='command-node' name='Add User'/>"));
@@ -123,6 +123,11 @@ describe('service administration commands (XEP-0133)', () => {
     const firstTwo = await run('get-registered-users-list', { max_items: '25' });
     assert.match(firstTwo, q("<field var='registereduserjids' type='jid-multi'"));
     assert.equal([...firstTwo.matchAll(/<value>[^<]*@localhost<\/value>/g)].length, Math.min(25, registered));
+    const stats = await run('user-stats', { accountjid: 'listener@localhost' });
+    assert.match(stats, q("<field var='rostersize' type='text-single' label='Roster size'><value>0</value></field>"));
+    assert.match(stats, q("<field var='onlineresources' type='text-multi' label='Online resources'><value>r</value></field>"));
+    assert.match(stats, /<field var=["']ipaddresses["'][^>]*><value>127\.0\.0\.1:\d+<\/value><\/field>/);
+    assert.match(await run('user-stats', { accountjid: 'nobody@localhost' }), q("<note type='error'>no such account: nobody@localhost</note>"));
     listener.close();
   });
 

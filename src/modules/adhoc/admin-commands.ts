@@ -146,6 +146,25 @@ export function adminCommands(context: ModuleContext): AdhocCommand[] {
         return done(`the password of ${account} was changed`);
       },
     },
+    // Section 4.10: what the server knows of one account now (no rates: it keeps none per account).
+    {
+      node: `${NODE}user-stats`,
+      name: 'Get User Statistics',
+      start: () => form('Getting User Statistics', [accountField('The Jabber ID for statistics')]),
+      submit: async (_requester, values) => {
+        const accounts = accountsOf(values.get('accountjid')?.slice(0, 1), false);
+        if (typeof accounts === 'string') return failed(accounts);
+        const account = accounts[0]!;
+        if ((await storage.accounts.get(domain, account.local!)) === undefined) return failed(`no such account: ${account}`);
+        const sessions = router.sessions.resourcesOf(account);
+        const roster = await storage.rosters.get(domain, account.local!);
+        return result([
+          { var: 'rostersize', type: 'text-single', label: 'Roster size', values: [String(roster.items.length)] },
+          { var: 'onlineresources', type: 'text-multi', label: 'Online resources', values: sessions.map((session) => session.jid.resource ?? '') },
+          { var: 'ipaddresses', type: 'text-multi', label: 'IP addresses', values: sessions.map((session) => session.peer) },
+        ]);
+      },
+    },
     // Sections 4.13 and 4.15: one step, the figure at once. The type is text-single, the default
     // of XEP-0004 section 3.3, written out: COMPAT(Profanity) shows no value of a field without one.
     {
