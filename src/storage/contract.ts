@@ -519,6 +519,16 @@ function serverDataTests(openFor: OpenFor): void {
     assert.equal(await storage.serverData.setIfAbsent(`${key}-new`, 'four'), 'four');
   });
 
+  test('take removes a key and gives its value to one of the callers racing for it', async (t) => {
+    const storage = await openFor(t);
+    const key = `token-${randomUUID()}`;
+    assert.equal(await storage.serverData.take(key), undefined);
+    await storage.serverData.set(key, 'once');
+    const taken = await Promise.all([1, 2, 3].map(() => storage.serverData.take(key)));
+    assert.deepEqual(taken.filter((value) => value !== undefined), ['once']);
+    assert.equal(await storage.serverData.get(key), undefined);
+  });
+
 }
 
 function abuseRuleTests(openFor: OpenFor): void {

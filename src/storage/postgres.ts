@@ -378,6 +378,10 @@ function serverDataStore(pool: Pool): ServerDataStore {
       const { rows } = await pool.query<{ value: string }>('SELECT value FROM server_data WHERE key = $1', [key]);
       return rows[0]!.value;
     },
+    async take(key) {
+      const { rows } = await pool.query<{ value: string }>('DELETE FROM server_data WHERE key = $1 RETURNING value', [key]);
+      return rows[0]?.value;
+    },
   };
 }
 

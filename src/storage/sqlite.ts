@@ -359,6 +359,7 @@ function serverDataStore(db: DatabaseSync): ServerDataStore {
     'INSERT INTO server_data (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
   );
   const insert = db.prepare('INSERT INTO server_data (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING');
+  const remove = db.prepare('DELETE FROM server_data WHERE key = ? RETURNING value');
 
   return {
     async get(key) {
@@ -371,6 +372,10 @@ function serverDataStore(db: DatabaseSync): ServerDataStore {
     async setIfAbsent(key, value) {
       insert.run(key, value);
       return String(select.get(key)!.value);
+    },
+    async take(key) {
+      const row = remove.get(key);
+      return row === undefined ? undefined : String(row.value);
     },
   };
 }

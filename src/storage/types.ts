@@ -136,6 +136,8 @@ export interface ServerDataStore {
   set(key: string, value: string): Promise<void>;
   /** Stores `value` unless the key holds one already; resolves what it holds then (nodes of a cluster starting at once agree). */
   setIfAbsent(key: string, value: string): Promise<string>;
+  /** Removes the key and resolves what it held: of callers racing for one key, one gets the value (a single-use token). */
+  take(key: string): Promise<string | undefined>;
 }
 
 /**
