@@ -422,7 +422,7 @@ export class C2sConnection implements SessionTransport, XmlStreamHandlers {
     if (!handler || !host) return false;
     if (element.attrs.type !== 'get' && element.attrs.type !== 'set') return true;
     try {
-      const result = iqResult(element, await handler({ stanza: element, payload, host, address: this.stream.remoteAddress, secure: this.stream.secure }));
+      const result = iqResult(element, await handler({ stanza: element, payload, host, address: this.stream.remoteAddress, secure: this.stream.secure, stream: this }));
       delete result.attrs.from;
       delete result.attrs.to;
       this.stream.send(result);

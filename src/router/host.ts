@@ -38,6 +38,8 @@ export interface PreAuthIqRequest {
   address: string;
   /** whether the stream is encrypted */
   secure: boolean;
+  /** the client's connection, the same object for each request on it (a key for what a feature remembers of it) */
+  stream: object;
 }
 
 export type PreAuthIqHandler = (request: PreAuthIqRequest) => Element | undefined | Promise<Element | undefined>;
