@@ -66,7 +66,7 @@ describe('service administration commands (XEP-0133)', () => {
     assert.match(await iqReply(boss, "<iq type='get' id='ID' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>"), q(`<feature var='${NS}'/>`));
     const items = await iqReply(boss, `<iq type='get' id='ID' to='localhost'><query xmlns='http://jabber.org/protocol/disco#items' node='${NS}'/></iq>`);
     const nodes = [...items.matchAll(/node=["']([^"']+)["']/g)].map((match) => match[1]).slice(1);
-    assert.deepEqual(nodes.map((node) => node!.replace(`${ADMIN}#`, '')), ['add-user', 'delete-user', 'end-user-session', 'change-user-password', 'user-stats', 'get-registered-users-num', 'get-online-users-num', 'get-registered-users-list', 'get-online-users-list', 'announce']);
+    assert.deepEqual(nodes.map((node) => node!.replace(`${ADMIN}#`, '')), ['add-user', 'delete-user', 'end-user-session', 'change-user-password', 'user-stats', 'urn:xmpp:invite#create-account', 'get-registered-users-num', 'get-online-users-num', 'get-registered-users-list', 'get-online-users-list', 'announce']);
     assert.match(items, q("name='Add User'"));
     const info = await iqReply(boss, `<iq type='get' id='ID' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info' node='${ADMIN}#add-user'/></iq>`);
     assert.match(info, q("<identity category='automation' type='command-node' name='Add User'/>"));

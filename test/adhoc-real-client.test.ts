@@ -34,7 +34,7 @@ describe('service administration from slixmpp', () => {
   test('the command list names each command', async () => {
     const { commands } = (await admin.ok({ op: 'commands' })) as unknown as { commands: { node: string; name: string }[] };
     assert.deepEqual(commands.find((command) => command.node === `${ADMIN}#add-user`), { node: `${ADMIN}#add-user`, name: 'Add User' });
-    assert.equal(commands.length, 10);
+    assert.equal(commands.length, 11);
   });
 
   test('an account added by command logs in, hears an announcement, and is counted; deleted, its session ends', async () => {

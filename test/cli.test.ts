@@ -149,6 +149,25 @@ describe('trellis CLI', () => {
     assert.match(missing.stderr, /no account carol@example.test/);
   });
 
+  test('invite prints an invitation to register, for any username or one; a taken username, a bad --expires and a foreign domain are refused', async () => {
+    const open = await trellis(['invite', 'example.test', '--config', configFile]);
+    assert.equal(open.code, 0, open.stderr);
+    assert.match(open.stdout, /^xmpp:example\.test\?register;preauth=[A-Za-z0-9_-]{32}\n$/);
+    assert.match(open.stderr, /^good until \d{4}-\d\d-\d\dT[\d:.]+Z, for one registration\n$/);
+    const named = await trellis(['invite', 'Erin@example.test', '--expires', '2', '--config', configFile]);
+    assert.match(named.stdout, /^xmpp:erin@example\.test\?register;preauth=/);
+    assert.match(named.stderr, /for one registration as erin@example\.test/);
+    const expires = Date.parse(/good until (\S+),/.exec(named.stderr)![1]!);
+    assert.ok(Math.abs(expires - (Date.now() + 2 * 86_400_000)) < 60_000);
+
+    await trellis(['adduser', 'frank@example.test', '--password', 'x', '--config', configFile]);
+    const taken = await trellis(['invite', 'frank@example.test', '--config', configFile]);
+    assert.deepEqual([taken.code, taken.stderr], [1, 'trellis: frank@example.test already exists\n']);
+    assert.equal((await trellis(['invite', 'example.test', '--expires', '0', '--config', configFile])).code, 1);
+    assert.match((await trellis(['invite', 'elsewhere.test', '--config', configFile])).stderr, /elsewhere.test is not a hosted domain/);
+    assert.equal((await trellis(['invite', '--config', configFile])).code, 2);
+  });
+
   test('account commands refuse a domain that is not hosted and a malformed JID', async () => {
     const foreign = await trellis(['adduser', 'dave@elsewhere.test', '--password', 'x', '--config', configFile]);
     assert.equal(foreign.code, 1);

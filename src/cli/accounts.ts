@@ -1,4 +1,4 @@
-/** Account commands: adduser, passwd, deluser. Passwords become SCRAM verifiers (never stored). */
+/** Account commands: adduser, passwd, deluser, invite. Passwords become SCRAM verifiers (never stored). */
 import { makeStoredCredentials } from '../auth/scram.ts';
 import type { TrellisConfig } from '../config/types.ts';
 import { parseJid, type Jid } from '../jid/jid.ts';
@@ -6,6 +6,7 @@ import { openStorage } from '../storage/open.ts';
 import { AccountExistsError, type Storage } from '../storage/types.ts';
 import { readPassword } from './password.ts';
 import { AdminApiError, AdminUnavailableError, adminJson } from '../admin/client.ts';
+import { createInvite } from '../modules/register/invites.ts';
 
 export async function addUser(config: TrellisConfig, input: string, password: string | undefined): Promise<number> {
   const jid = accountJid(config, input);
@@ -63,6 +64,29 @@ export async function deleteUser(config: TrellisConfig, input: string): Promise<
       return 1;
     }
     process.stdout.write(`deleted ${jid}\n`);
+    return 0;
+  });
+}
+
+/**
+ * `trellis invite DOMAIN|JID [--expires DAYS]`: an invitation to register one account on a
+ * hosted domain (XEP-0401, XEP-0445), for the username the JID names or any; printed as the
+ * URI to hand out. Good for `registration.invite_days` unless --expires says otherwise.
+ */
+export async function inviteUser(config: TrellisConfig, input: string, expiresDays: string | undefined): Promise<number> {
+  const jid = parseJid(input);
+  if (jid.resource !== undefined) throw new Error(`${input} names a resource; invite a domain (example.com) or an account (juliet@example.com)`);
+  const host = hostedDomain(config, jid.domain);
+  const days = expiresDays === undefined ? host.registration.invite_days : Number(expiresDays);
+  if (!Number.isInteger(days) || days < 1 || days > 365) throw new Error(`--expires must be a number of days from 1 to 365, got ${expiresDays}`);
+  return withStorage(config, async (storage) => {
+    if (jid.local !== undefined && (await storage.accounts.get(jid.domain, jid.local)) !== undefined) {
+      process.stderr.write(`trellis: ${jid} already exists\n`);
+      return 1;
+    }
+    const invite = await createInvite(storage, { domain: jid.domain, ...(jid.local === undefined ? {} : { username: jid.local }), expires: Date.now() + days * 86_400_000 });
+    process.stdout.write(`${invite.uri}\n`);
+    process.stderr.write(`good until ${new Date(invite.expires).toISOString()}, for one registration${jid.local === undefined ? '' : ` as ${jid}`}\n`);
     return 0;
   });
 }

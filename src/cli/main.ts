@@ -5,6 +5,7 @@
  *   trellis adduser JID [--password PW]     (else read from the terminal or stdin)
  *   trellis passwd JID [--password PW]
  *   trellis deluser JID
+ *   trellis invite DOMAIN|JID [--expires DAYS]
  *   trellis users list [DOMAIN]
  *   trellis import PATH... [--host DOMAIN] [--skip-existing] [--dry-run] [--max-element-bytes N]
  *   trellis export DIR [--host DOMAIN]
@@ -44,6 +45,9 @@ Commands:
   passwd JID             set an account's password
   deluser JID            delete an account and everything stored for it; its live sessions end
                          with <not-authorized/> (through the running server when one answers)
+  invite DOMAIN|JID      an invitation to register one account there (the JID's username, or any),
+                         printed as the xmpp: URI to hand out; good for registration.invite_days,
+                         or --expires DAYS (docs/admin-commands.md)
   users list [DOMAIN]    the accounts of every hosted domain, or of one, one JID a line
   import PATH...         accounts with their passwords or SCRAM keys, rosters, vCards, private XML
                          and offline messages from XEP-0227 files (ejabberdctl export_piefxis,
@@ -114,7 +118,8 @@ Options:
                          import: the largest user (or host written inline) read at once
                          (default 67108864)
       --json             status, sessions, s2s, ban list, s2s blocked, audit, compliance: print the admin API's JSON instead of a table
-      --expires SECONDS  posh: how long other servers may keep the documents (default 604800, a week)
+      --expires N        posh: seconds other servers may keep the documents (default 604800, a week);
+                         invite: days the invitation stays good (default registration.invite_days)
       --reference URL    posh: publish the fingerprints once at this https URL and refer to it
       --from A, --to B   policy explain: the sender's and the recipient's JID or domain
       --stanza FILE      policy explain: a file with one stanza to judge
@@ -141,7 +146,7 @@ Examples:
 `;
 
 /** the commands `main` knows (its switch below) */
-const COMMANDS = new Set(['start', 'reload', 'adduser', 'passwd', 'deluser', 'users', 'import', 'export', 'sessions', 'check', 'status', 's2s', 'ban', 'unban', 'posh', 'policy', 'audit', 'compliance']);
+const COMMANDS = new Set(['start', 'reload', 'adduser', 'passwd', 'deluser', 'invite', 'users', 'import', 'export', 'sessions', 'check', 'status', 's2s', 'ban', 'unban', 'posh', 'policy', 'audit', 'compliance']);
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -200,6 +205,12 @@ async function main(argv: string[]): Promise<number> {
       if (command === 'adduser') return addUser(config, jid, values.password);
       if (command === 'passwd') return changePassword(config, jid, values.password);
       return deleteUser(config, jid);
+    }
+    case 'invite': {
+      const target = rest[0];
+      if (!target) return usageError('invite needs a hosted domain or an account, for example: trellis invite localhost, or trellis invite juliet@localhost');
+      const { inviteUser } = await import('./accounts.ts');
+      return inviteUser(await loadCliConfig(values.config), target, values.expires);
     }
     case 'compliance': {
       const jid = rest[0];

@@ -26,6 +26,6 @@ test('the motd example: a host may turn the top-level message off', () => {
 
 test('the table names every command, in the order the server lists them', () => {
   const served = adminCommands({ host: { domain: 'example.com' } } as unknown as ModuleContext).map((command) => command.node.replace(`${FORM_TYPE_ADMIN}#`, ''));
-  const table = [...DOC.matchAll(/^\| `([a-z-]+)` \|/gm)].map((match) => match[1]);
+  const table = [...DOC.matchAll(/^\| `([a-z:#-]+)` \|/gm)].map((match) => match[1]);
   assert.deepEqual(table, served);
 });

@@ -13,6 +13,7 @@ import { AccountExistsError } from '../../storage/types.ts';
 import { el, NS_CLIENT } from '../../xml/element.ts';
 import { StanzaError } from '../../xml/stanza-error.ts';
 import type { ModuleContext } from '../context.ts';
+import { createInvite } from '../register/invites.ts';
 import { removeAccount } from '../register/remove-account.ts';
 import type { AdhocCommand, CommandOutcome } from './commands.ts';
 
@@ -163,6 +164,31 @@ export function adminCommands(context: ModuleContext): AdhocCommand[] {
           { var: 'onlineresources', type: 'text-multi', label: 'Online resources', values: sessions.map((session) => session.jid.resource ?? '') },
           { var: 'ipaddresses', type: 'text-multi', label: 'IP addresses', values: sessions.map((session) => session.peer) },
         ]);
+      },
+    },
+    // XEP-0401 section 5.2: an invitation to register on this host, for a username or any.
+    {
+      node: 'urn:xmpp:invite#create-account',
+      name: 'Create Account Invitation',
+      start: () => form('Inviting Someone to Register', [{ var: 'username', type: 'text-single', label: 'The username to register (empty: the invitee chooses)', values: [] }]),
+      submit: async (requester, values) => {
+        const chosen = values.get('username')?.[0]?.trim() ?? '';
+        let username: string | undefined;
+        if (chosen !== '') {
+          const accounts = accountsOf([chosen.includes('@') ? chosen : `${chosen}@${domain}`], false);
+          if (typeof accounts === 'string') return failed(accounts);
+          username = accounts[0]!.local!;
+          if ((await storage.accounts.get(domain, username)) !== undefined) return failed(`${username}@${domain} exists already`);
+        }
+        const invite = await createInvite(storage, { domain, ...(username ? { username } : {}), expires: Date.now() + host.config.registration.invite_days * 86_400_000 });
+        logger.info('invitation created by an administrator', { host: domain, username, admin: requester.bare().toString() });
+        return {
+          status: 'completed',
+          result: renderForm('result', 'urn:xmpp:invite#invitation', [
+            { var: 'uri', type: 'text-single', label: 'Invitation', values: [invite.uri] },
+            { var: 'expire', type: 'text-single', label: 'Good until', values: [new Date(invite.expires).toISOString()] },
+          ]),
+        };
       },
     },
     // Sections 4.13 and 4.15: one step, the figure at once. The type is text-single, the default
