@@ -247,6 +247,15 @@ export class SessionRegistry {
     return entry ? [entry] : [];
   }
 
+  /** Whether a session of the account other than those in `except` passes `test`; makes no list (every message asks, for carbons). */
+  someOtherResource(bareJid: Jid, except: readonly BoundSession[], test: (session: BoundSession) => boolean): boolean {
+    const entry = this.#byBareJid.get(bareJid.bare().toString());
+    if (entry === undefined) return false;
+    if (!(entry instanceof Map)) return !except.includes(entry) && test(entry);
+    for (const session of entry.values()) if (!except.includes(session) && test(session)) return true;
+    return false;
+  }
+
   hasResource(bareJid: Jid, resource: string): boolean {
     const entry = this.#byBareJid.get(bareJid.bare().toString());
     return entry instanceof Map ? entry.has(resource) : entry !== undefined && resourceOf(entry) === resource;

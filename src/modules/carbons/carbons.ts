@@ -51,9 +51,10 @@ export const carbonsModule: FeatureModule = (context) => {
     }, CARBONS_PRIORITY);
   }
 
-  // Section 6: copies of a received message for the resources that did not get it.
+  // Section 6: copies of a received message for the resources that did not get it. Whether
+  // any resource would get a copy is asked first: most messages reach an account with one.
   host.events.on('message/delivered', ({ stanza, to, recipients }) => {
-    if (keptPrivate.has(stanza) || !isCarbonEligible(stanza, 'received')) return false;
+    if (!router.sessions.someOtherResource(to, recipients, wantsCarbons) || keptPrivate.has(stanza) || !isCarbonEligible(stanza, 'received')) return false;
     copyTo(context, to, stanza, 'received', recipients);
     return false;
   });
@@ -61,10 +62,12 @@ export const carbonsModule: FeatureModule = (context) => {
   // Section 7: copies of a sent message for the sender's other resources, whatever the
   // sending resource's own choice.
   host.events.on('pre-message', ({ stanza, session }) => {
-    if (isCarbonEligible(stanza, 'sent')) copyTo(context, session.jid, stanza, 'sent', [session]);
+    if (router.sessions.someOtherResource(session.jid, [session], wantsCarbons) && isCarbonEligible(stanza, 'sent')) copyTo(context, session.jid, stanza, 'sent', [session]);
     return false;
   });
 };
+
+const wantsCarbons = (session: BoundSession): boolean => session.im.carbons;
 
 /** Sends the wrapped copy to each carbons-enabled resource of the account, except `skip`. */
 function copyTo({ router }: ModuleContext, account: Jid, stanza: Element, direction: CarbonDirection, skip: readonly BoundSession[]): void {
