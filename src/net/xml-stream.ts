@@ -121,11 +121,17 @@ export class XmlStream {
   /** stanzas run in this turn of the event loop */
   #turnStanzas = 0;
   bytesIn = 0;
-  bytesOut = 0;
+  /** bytes written through sockets this stream no longer uses (the plain one before STARTTLS) */
+  #bytesOutBefore = 0;
+  /** bytes counted here, for a transport that keeps no count of its own (a WebSocket's) */
+  #bytesCounted = 0;
+  /** whether the socket counts what it writes (asked once: its count measures what is still queued) */
+  #socketCounts: boolean;
   lastActivity = Date.now();
 
   constructor(socket: Socket, handlers: XmlStreamHandlers, options: XmlStreamOptions) {
     this.socket = socket;
+    this.#socketCounts = socketCount(socket) !== undefined;
     this.remoteAddress = socket.remoteAddress ?? 'unknown';
     this.remotePort = socket.remotePort ?? 0;
     this.options = options;
@@ -402,6 +408,14 @@ export class XmlStream {
     return this.#writtenChars;
   }
 
+  /**
+   * Bytes of XML written: the socket's own count where it keeps one (a TCP socket, and a TLS
+   * socket counts the bytes before encryption), so that no write measures its text again.
+   */
+  get bytesOut(): number {
+    return this.#bytesOutBefore + this.#bytesCounted + (this.#socketCounts ? (socketCount(this.socket) ?? 0) : 0);
+  }
+
   send(element: Element): void {
     if (this.#closing) return;
     const prefix = element.xmlns === NS_STREAMS ? 'stream' : this.#declaredPrefixes?.get(element.xmlns);
@@ -444,7 +458,7 @@ export class XmlStream {
     const data = this.#pending;
     this.#pending = '';
     if (data === '' || this.#closed) return;
-    this.bytesOut += Buffer.byteLength(data);
+    if (!this.#socketCounts) this.#bytesCounted += Buffer.byteLength(data);
     const end = this.#queuedChars;
     this.socket.write(data, (error) => {
       if (error || end <= this.#writtenChars) return;
@@ -509,8 +523,10 @@ export class XmlStream {
   }
 
   #upgrade(secure: TLSSocket, doneEvent: 'secure' | 'secureConnect'): Promise<TLSSocket> {
+    if (this.#socketCounts) this.#bytesOutBefore += socketCount(this.socket) ?? 0;
     this.#detach(this.socket);
     this.socket = secure;
+    this.#socketCounts = true;
     this.#attach(secure);
     if (this.#holds !== undefined && this.#holds.size > 0) secure.pause();
     this.restart();
@@ -587,4 +603,10 @@ function serializePrefixed(element: Element, prefix: string): string {
   xml += '>';
   for (const child of element.children) xml += typeof child === 'string' ? escapeTextContent(child) : serialize(child, element.xmlns);
   return xml + `</${prefix}:${element.name}>`;
+}
+
+/** What a socket says it has written (net.Socket's `bytesWritten`); undefined for a transport without it. */
+function socketCount(socket: Socket): number | undefined {
+  const count = (socket as { bytesWritten?: unknown }).bytesWritten;
+  return typeof count === 'number' ? count : undefined;
 }
