@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeStoredCredentials } from '../../src/auth/scram.ts';
 import { parseConfig } from '../../src/config/load.ts';
+import type { TrellisConfig } from '../../src/config/types.ts';
 import { startServer, type TrellisServer } from '../../src/server.ts';
 import { memoryLogger } from '../../src/util/log.ts';
 
@@ -44,9 +45,17 @@ c2s:
   auth_failure_delay: 10
 `;
   const hasHosts = /^hosts:/m.test(yaml);
-  const config = parseConfig(mergeYaml(base, yaml) + (hasHosts ? '' : '\nhosts:\n  localhost: {}\n'), { baseDir: dataDir });
   const { logger, lines } = memoryLogger();
-  let server = await startServer(config, logger);
+  let config: TrellisConfig;
+  let server: TrellisServer;
+  try {
+    config = parseConfig(mergeYaml(base, yaml) + (hasHosts ? '' : '\nhosts:\n  localhost: {}\n'), { baseDir: dataDir });
+    server = await startServer(config, logger);
+  } catch (error) {
+    // A configuration the test got wrong, or a server that did not start: nothing is left behind.
+    await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     get server() {
       return server;
