@@ -24,7 +24,7 @@ import type { AdminSources } from './sources.ts';
 export interface OperatorSources {
   reload(): Promise<ReloadOutcome>;
   /** the session table: bound and resumable sessions */
-  sessions: Pick<SessionRegistry, 'get' | 'resourcesOf'>;
+  sessions: Pick<SessionRegistry, 'sessionsOf'>;
   /** deletes an account and everything stored for it; false when there was none */
   deleteAccount(domain: string, username: string): Promise<boolean>;
 }
@@ -72,8 +72,7 @@ function reloadAnswer(outcome: ReloadOutcome): AdminResponse {
 }
 
 function endSessions(operations: OperatorSources, jid: Jid, condition: SessionEndCondition, text: string): string[] {
-  const one = jid.resource === undefined ? undefined : operations.sessions.get(jid);
-  const sessions = jid.resource === undefined ? operations.sessions.resourcesOf(jid) : one ? [one] : [];
+  const sessions = operations.sessions.sessionsOf(jid);
   for (const session of sessions) session.terminate(condition, text);
   return sessions.map((session) => session.jid.toString());
 }

@@ -6,7 +6,7 @@ import { openStorage } from '../storage/open.ts';
 import { AccountExistsError, type Storage } from '../storage/types.ts';
 import { readPassword } from './password.ts';
 import { AdminApiError, AdminUnavailableError, adminJson } from '../admin/client.ts';
-import { createInvite } from '../modules/register/invites.ts';
+import { createInvite, inviteExpiry } from '../modules/register/invites.ts';
 
 export async function addUser(config: TrellisConfig, input: string, password: string | undefined): Promise<number> {
   const jid = accountJid(config, input);
@@ -84,7 +84,7 @@ export async function inviteUser(config: TrellisConfig, input: string, expiresDa
       process.stderr.write(`trellis: ${jid} already exists\n`);
       return 1;
     }
-    const invite = await createInvite(storage, { domain: jid.domain, ...(jid.local === undefined ? {} : { username: jid.local }), expires: Date.now() + days * 86_400_000 });
+    const invite = await createInvite(storage, { domain: jid.domain, ...(jid.local === undefined ? {} : { username: jid.local }), expires: inviteExpiry(days) });
     process.stdout.write(`${invite.uri}\n`);
     process.stderr.write(`good until ${new Date(invite.expires).toISOString()}, for one registration${jid.local === undefined ? '' : ` as ${jid}`}\n`);
     return 0;

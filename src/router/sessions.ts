@@ -247,6 +247,13 @@ export class SessionRegistry {
     return entry ? [entry] : [];
   }
 
+  /** The session of a full JID, or every session of a bare JID's account. */
+  sessionsOf(jid: Jid): BoundSession[] {
+    if (jid.resource === undefined) return this.resourcesOf(jid);
+    const one = this.get(jid);
+    return one ? [one] : [];
+  }
+
   /** Whether a session of the account other than those in `except` passes `test`; makes no list (every message asks, for carbons). */
   someOtherResource(bareJid: Jid, except: readonly BoundSession[], test: (session: BoundSession) => boolean): boolean {
     const entry = this.#byBareJid.get(bareJid.bare().toString());

@@ -13,7 +13,7 @@ import { AccountExistsError } from '../../storage/types.ts';
 import { el, NS_CLIENT } from '../../xml/element.ts';
 import { StanzaError } from '../../xml/stanza-error.ts';
 import type { ModuleContext } from '../context.ts';
-import { createInvite } from '../register/invites.ts';
+import { createInvite, inviteExpiry } from '../register/invites.ts';
 import { removeAccount } from '../register/remove-account.ts';
 import type { AdhocCommand, CommandOutcome } from './commands.ts';
 
@@ -39,22 +39,24 @@ export function adminCommands(context: ModuleContext): AdhocCommand[] {
     }
     return jids.length > 0 ? jids : 'name at least one account';
   };
-  /** The one account of `accountjid` and the `password` field, or what is wrong with them. */
-  const accountAndPassword = (values: Map<string, string[]>): { account: Jid; secret: string } | string => {
+  /** The one account the `accountjid` field names, or what is wrong with it. */
+  const oneAccount = (values: Map<string, string[]>): Jid | string => {
     const accounts = accountsOf(values.get('accountjid')?.slice(0, 1), false);
-    if (typeof accounts === 'string') return accounts;
+    return typeof accounts === 'string' ? accounts : accounts[0]!;
+  };
+  /** That account and the `password` field, or what is wrong with them. */
+  const accountAndPassword = (values: Map<string, string[]>): { account: Jid; secret: string } | string => {
+    const account = oneAccount(values);
+    if (typeof account === 'string') return account;
     const secret = values.get('password')?.[0] ?? '';
-    return secret === '' ? 'the password may not be empty' : { account: accounts[0]!, secret };
+    return secret === '' ? 'the password may not be empty' : { account, secret };
   };
   const failed = (text: string): CommandOutcome => ({ status: 'completed', note: { type: 'error', text } });
   const done = (text: string): CommandOutcome => ({ status: 'completed', note: { type: 'info', text } });
   const form = (title: string, fields: FormField[]): CommandOutcome => ({ status: 'executing', form: renderForm('form', FORM_TYPE_ADMIN, fields, title) });
   const result = (fields: FormField[]): CommandOutcome => ({ status: 'completed', result: renderForm('result', FORM_TYPE_ADMIN, fields) });
-  const onlineAccounts = (): string[] => {
-    const accounts = new Set<string>();
-    for (const session of router.sessions.all()) if (session.jid.domain === domain) accounts.add(session.jid.bare().toString());
-    return [...accounts].sort();
-  };
+  const hostSessions = () => [...router.sessions.all()].filter((session) => session.jid.domain === domain);
+  const onlineAccounts = (): string[] => [...new Set(hostSessions().map((session) => session.jid.bare().toString()))].sort();
   const password = (name: string, label: string): FormField => ({ var: name, type: 'text-private', label, values: [], required: true });
   const accountField = (label: string): FormField => ({ var: 'accountjid', type: 'jid-single', label, values: [], required: true });
   const accountsField = (label: string): FormField => ({ var: 'accountjids', type: 'jid-multi', label, values: [], required: true });
@@ -120,8 +122,7 @@ export function adminCommands(context: ModuleContext): AdhocCommand[] {
         if (typeof accounts === 'string') return failed(accounts);
         const ended: string[] = [];
         for (const jid of accounts) {
-          const one = jid.resource === undefined ? undefined : router.sessions.get(jid);
-          const sessions = jid.resource === undefined ? router.sessions.resourcesOf(jid) : one ? [one] : [];
+          const sessions = router.sessions.sessionsOf(jid);
           for (const session of sessions) ended.push(session.jid.toString());
           // After the answer is written, should the administrator end their own session.
           setImmediate(() => {
@@ -153,9 +154,8 @@ export function adminCommands(context: ModuleContext): AdhocCommand[] {
       name: 'Get User Statistics',
       start: () => form('Getting User Statistics', [accountField('The Jabber ID for statistics')]),
       submit: async (_requester, values) => {
-        const accounts = accountsOf(values.get('accountjid')?.slice(0, 1), false);
-        if (typeof accounts === 'string') return failed(accounts);
-        const account = accounts[0]!;
+        const account = oneAccount(values);
+        if (typeof account === 'string') return failed(account);
         if ((await storage.accounts.get(domain, account.local!)) === undefined) return failed(`no such account: ${account}`);
         const sessions = router.sessions.resourcesOf(account);
         const roster = await storage.rosters.get(domain, account.local!);
@@ -180,7 +180,7 @@ export function adminCommands(context: ModuleContext): AdhocCommand[] {
           username = accounts[0]!.local!;
           if ((await storage.accounts.get(domain, username)) !== undefined) return failed(`${username}@${domain} exists already`);
         }
-        const invite = await createInvite(storage, { domain, ...(username ? { username } : {}), expires: Date.now() + host.config.registration.invite_days * 86_400_000 });
+        const invite = await createInvite(storage, { domain, ...(username ? { username } : {}), expires: inviteExpiry(host.config.registration.invite_days) });
         logger.info('invitation created by an administrator', { host: domain, username, admin: requester.bare().toString() });
         return {
           status: 'completed',
@@ -229,7 +229,7 @@ export function adminCommands(context: ModuleContext): AdhocCommand[] {
         const text = (values.get('announcement') ?? []).join('\n').trim();
         if (text === '') return failed('the announcement is empty');
         if (text.length > MAX_ANNOUNCEMENT_CHARS) return failed(`the announcement is longer than ${MAX_ANNOUNCEMENT_CHARS} characters`);
-        const recipients = [...router.sessions.all()].filter((session) => session.jid.domain === domain).map((session) => session.jid.toString());
+        const recipients = hostSessions().map((session) => session.jid.toString());
         for (const to of recipients) await router.route(el('message', NS_CLIENT, { from: domain, to, type: 'headline' }, el('body', NS_CLIENT, {}, text)), { kind: 'local' });
         logger.info('announcement sent by an administrator', { sessions: recipients.length, admin: requester.bare().toString() });
         return done(`sent to ${recipients.length} ${recipients.length === 1 ? 'session' : 'sessions'}`);

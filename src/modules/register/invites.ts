@@ -29,6 +29,9 @@ export interface CreatedInvite extends Invite {
 }
 
 const keyOf = (token: string): string => `invite:${token}`;
+
+/** When an invitation made now for `days` stops being good. */
+export const inviteExpiry = (days: number, now = Date.now()): number => now + days * 86_400_000;
 /** Tokens are 24 random bytes, base64url: nothing to guess. */
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{32}$/;
 
