@@ -107,6 +107,16 @@ type AddressForm = 'bare' | 'full' | 'host';
  * - `session/backlog`: a message for a live resource went to offline storage (its output
  *   budget was spent, or a backlog is being delivered): the offline feature delivers it.
  */
+/**
+ * The stanza events' names as literals, which the engine keeps as one shared string each: an
+ * event name built per stanza (a template) is a new string to hash and compare at every lookup.
+ */
+export const STANZA_EVENTS = {
+  message: { pre: 'pre-message', host: 'message/host', bare: 'message/bare', full: 'message/full' },
+  presence: { pre: 'pre-presence', host: 'presence/host', bare: 'presence/bare', full: 'presence/full' },
+  iq: { pre: 'pre-iq', host: 'iq/host', bare: 'iq/bare', full: 'iq/full' },
+} as const satisfies { [kind in StanzaKind]: { pre: `pre-${kind}` } & { [form in AddressForm]: `${kind}/${form}` } };
+
 export type HostEvents = {
   [name in `${StanzaKind}/${AddressForm}`]: StanzaEvent;
 } & {

@@ -16,7 +16,7 @@ import type { Crossing } from '../policy/stanza-checks.ts';
 import type { PolicyAuditRecord } from '../storage/types.ts';
 import { judgeLocalMessage } from '../policy/local-labels.ts';
 import { stanzaErrorOf } from '../policy/verdict.ts';
-import type { Host, IqScope } from './host.ts';
+import { STANZA_EVENTS, type Host, type IqScope } from './host.ts';
 import type { BoundSession, SessionRegistry } from './sessions.ts';
 import { settleReceipt } from './receipts.ts';
 import { routingLoopCondition, stampRelayTrace, takeRelayTrace } from './relay-trace.ts';
@@ -165,7 +165,7 @@ export class Router {
     if (to === undefined || to.local === undefined || (to.resource === undefined && kind === 'message')) return false;
     const host = this.hosts.get(to.domain);
     if (!host || host.service !== undefined) return false;
-    if (!host.events.decide(`${kind}/${to.resource === undefined ? 'bare' : 'full'}`, { stanza, from, to, host })) return false;
+    if (!host.events.decide(STANZA_EVENTS[kind][to.resource === undefined ? 'bare' : 'full'], { stanza, from, to, host })) return false;
     this.traffic.received.add('local', stanzaKind(kind));
     return true;
   }
@@ -220,7 +220,7 @@ export class Router {
       const senderHost = this.hosts.get(from.domain);
       const kind = stanza.name as 'message' | 'presence' | 'iq';
       if (senderHost) {
-        const taken = senderHost.events.settle(`pre-${kind}`, { stanza, from, to: addressee, host: senderHost, session: origin.session });
+        const taken = senderHost.events.settle(STANZA_EVENTS[kind].pre, { stanza, from, to: addressee, host: senderHost, session: origin.session });
         return unlessTaken(taken, () => this.#dispatchTo(stanza, from, to, addressee, origin));
       }
     }
@@ -253,14 +253,14 @@ export class Router {
     const kind = stanza.name as 'message' | 'presence';
     const event = { stanza, from, to: addressee, host };
     if (addressee.isDomain()) {
-      return unlessTaken(host.events.settle(`${kind}/host`, event), () => {
+      return unlessTaken(host.events.settle(STANZA_EVENTS[kind].host, event), () => {
         if (kind === 'message') throw new StanzaError('service-unavailable');
       });
     }
     if (addressee.resource === undefined) {
-      return unlessTaken(host.events.settle(`${kind}/bare`, event), () => this.#deliverToBare(stanza, addressee));
+      return unlessTaken(host.events.settle(STANZA_EVENTS[kind].bare, event), () => this.#deliverToBare(stanza, addressee));
     }
-    return unlessTaken(host.events.settle(`${kind}/full`, event), () => {
+    return unlessTaken(host.events.settle(STANZA_EVENTS[kind].full, event), () => {
       const session = this.sessions.get(addressee);
       if (session) return session.send(stanza);
       // RFC 6121 section 8.5.3.2.1: a message to an unavailable resource is handled as if sent to the bare JID.
@@ -285,7 +285,7 @@ export class Router {
       throw new StanzaError('bad-request', 'an IQ needs an id and a type of get, set, result or error');
     }
     const form = to.isDomain() ? 'host' : to.resource === undefined ? 'bare' : 'full';
-    if (await host.events.emit(`iq/${form}`, { stanza, from, to, host })) return;
+    if (await host.events.emit(STANZA_EVENTS.iq[form], { stanza, from, to, host })) return;
     if (form === 'full') {
       const session = this.sessions.get(to);
       if (session) return session.send(stanza);
@@ -416,8 +416,9 @@ export class Router {
    */
   #localLabels(stanza: Element, from: Jid, to: Jid): Element {
     const labels = this.policy.current.labels;
+    if (labels === undefined) return stanza;
     const host = this.hosts.get(to.domain);
-    if (labels === undefined || host === undefined || host.service !== undefined) return stanza;
+    if (host === undefined || host.service !== undefined) return stanza;
     const judged = judgeLocalMessage(stanza, from, to, labels);
     if (judged === undefined || (judged.refusal === undefined && judged.changedBy.length === 0)) return stanza;
     const verdict = judged.refusal ?? { kind: 'transform' as const, rule: judged.changedBy.join(', '), text: judged.steps.at(-1)?.text ?? 'labelled' };

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { JidMalformedError, parseJid, tryParseJid, type Jid } from '../../jid/jid.ts';
+import { STANZA_EVENTS } from '../../router/host.ts';
 import type { Router } from '../../router/router.ts';
 import type { BoundSession } from '../../router/sessions.ts';
 import { Element, el, NS_CLIENT } from '../../xml/element.ts';
@@ -80,9 +81,9 @@ export const blockingModule: FeatureModule = (context) => {
 
   for (const kind of ['message', 'presence', 'iq'] as const) {
     for (const form of ['bare', 'full'] as const) {
-      host.events.on(`${kind}/${form}`, (event) => checkInbound(event, store, lookup), ENFORCEMENT_PRIORITY, (event) => decideInbound(event, store, lookup));
+      host.events.on(STANZA_EVENTS[kind][form], (event) => checkInbound(event, store, lookup), ENFORCEMENT_PRIORITY, (event) => decideInbound(event, store, lookup));
     }
-    host.events.on(`pre-${kind}`, (event) => checkOutbound(event, store), ENFORCEMENT_PRIORITY);
+    host.events.on(STANZA_EVENTS[kind].pre, (event) => checkOutbound(event, store), ENFORCEMENT_PRIORITY);
   }
 };
 
