@@ -9,11 +9,36 @@ import type { Element } from '../xml/element.ts';
 
 const positions = new WeakMap<Element, number>();
 let lastPosition = 0;
+/** the clock as `nextArrivalThisTurn` read it in this turn of the event loop */
+let turnClock = 0;
+let turnClockRead = false;
+
+function forgetTurnClock(): void {
+  turnClockRead = false;
+}
+
+function advanceTo(clock: number): number {
+  lastPosition = lastPosition + 1 > clock ? lastPosition + 1 : clock;
+  return lastPosition;
+}
 
 /** A position after every one handed out before: milliseconds since the epoch times 1000, kept increasing. */
 export function nextArrival(): number {
-  lastPosition = Math.max(lastPosition + 1, Date.now() * 1000);
-  return lastPosition;
+  return advanceTo(Date.now() * 1000);
+}
+
+/**
+ * A position as `nextArrival` gives, from the clock as read once in this turn of the event loop:
+ * for a client's outbound queue, which asks for one per stanza and needs them for their order
+ * (a stanza handed back to storage goes in its place), not for their time.
+ */
+export function nextArrivalThisTurn(): number {
+  if (!turnClockRead) {
+    turnClock = Date.now() * 1000;
+    turnClockRead = true;
+    setImmediate(forgetTurnClock);
+  }
+  return advanceTo(turnClock);
 }
 
 /** Notes where a stanza arrived, unless an earlier position is already noted. */
