@@ -28,3 +28,13 @@ test('a counter with one label counts under it alone, and past its bound under "
   for (let i = 0; i < MAX_SERIES; i++) counter.add(`made-up-${i}`);
   assert.deepEqual(counter.series().at(-1), { labels: { condition: 'other' }, value: 1 });
 });
+
+test('series counted in turns each keep their own count (the last one counted is remembered)', () => {
+  const counter = new LabelledCounter('origin', 'kind');
+  for (const [origin, kind] of [['client', 'message'], ['client', 'message'], ['server', 'iq'], ['client', 'message'], ['client', 'iq'], ['server', 'iq']] as const) counter.add(origin, kind);
+  assert.deepEqual(counter.series(), [
+    { labels: { origin: 'client', kind: 'message' }, value: 3 },
+    { labels: { origin: 'client', kind: 'iq' }, value: 1 },
+    { labels: { origin: 'server', kind: 'iq' }, value: 2 },
+  ]);
+});

@@ -15,21 +15,32 @@ export interface CounterSeries {
   value: number;
 }
 
-/** A counter with one or two labels. Counted on every stanza: a known series costs two map lookups and no allocation. */
+/** A counter with one or two labels. Counted on every stanza: a known series costs two map lookups (none when it was the last one counted) and no allocation. */
 export class LabelledCounter {
   readonly #labelNames: readonly [string] | readonly [string, string];
   /** counts by first label, then by second ('' for a one-label counter) */
   readonly #series = new Map<string, Map<string, { value: number }>>();
   #size = 0;
+  /** the series counted last: a stream of stanzas of one kind counts without a lookup */
+  #lastFirst = '';
+  #lastSecond = '';
+  #lastCell: { value: number } | undefined;
 
   constructor(...labelNames: [string] | [string, string]) {
     this.#labelNames = labelNames;
   }
 
   add(first: string, second = ''): void {
+    if (first === this.#lastFirst && second === this.#lastSecond && this.#lastCell !== undefined) {
+      this.#lastCell.value++;
+      return;
+    }
     const cell = this.#series.get(first)?.get(second);
     if (cell !== undefined) {
       cell.value++;
+      this.#lastFirst = first;
+      this.#lastSecond = second;
+      this.#lastCell = cell;
       return;
     }
     if (this.#size >= MAX_SERIES) return this.#increment('other', this.#labelNames.length === 2 ? 'other' : '');
@@ -56,9 +67,7 @@ export class LabelledCounter {
 }
 
 /** Stanza kinds counted by name; anything else (it cannot pass the parser's checks, but still) is "other". */
-const KINDS = new Set(['message', 'presence', 'iq']);
-
-export const stanzaKind = (name: string): string => (KINDS.has(name) ? name : 'other');
+export const stanzaKind = (name: string): string => (name === 'message' || name === 'presence' || name === 'iq' ? name : 'other');
 
 export class TrafficCounters {
   /** stanzas the router took, by where they came from (client, server, component, local) and kind */
