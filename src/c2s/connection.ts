@@ -77,6 +77,8 @@ export class C2sConnection implements SessionTransport, XmlStreamHandlers {
   #state: C2sState = { phase: 'unauthenticated', sasl: new SaslNegotiation(), failures: 0 };
   #domain: string | undefined;
   #session: ClientSession | undefined;
+  /** where the bound session's stanzas come from, for the router: made once per session, not per stanza */
+  #origin: { kind: 'client'; session: ClientSession } | undefined;
   #streamId = '';
   /** when the server last asked a silent client to show it is alive (XEP-0199 or XEP-0198), 0 when not waiting */
   #probedAt = 0;
@@ -641,9 +643,14 @@ export class C2sConnection implements SessionTransport, XmlStreamHandlers {
     return new StanzaError('resource-constraint', `this account already has ${limit} sessions, the most allowed`);
   }
 
+  #useSession(session: ClientSession): void {
+    this.#session = session;
+    this.#origin = { kind: 'client', session };
+  }
+
   #bindSession(jid: Jid): ClientSession {
     const session = new ClientSession(jid, this, this.#context.sessions);
-    this.#session = session;
+    this.#useSession(session);
     this.#state = BOUND;
     // RFC 6120 section 7.7.2.2: a second login on the same resource overrides the first.
     const replaced = this.#context.router.sessions.add(session);
@@ -735,7 +742,7 @@ export class C2sConnection implements SessionTransport, XmlStreamHandlers {
       this.#streamError('undefined-condition', 'the resumed stream acknowledged more stanzas than were sent', handledCountTooHigh(h, session.sentCount));
       return undefined;
     }
-    this.#session = session;
+    this.#useSession(session);
     this.#state = BOUND;
     return { xml: resumedElement(previd, received), session };
   }
@@ -772,7 +779,8 @@ export class C2sConnection implements SessionTransport, XmlStreamHandlers {
 
   /** undefined once the stanza is handled, or a promise while its route waits. */
   #processBound(element: Element, session: ClientSession): Promise<void> | undefined {
-    if (element.xmlns !== NS_CLIENT || !['message', 'presence', 'iq'].includes(element.name)) {
+    const name = element.name;
+    if (element.xmlns !== NS_CLIENT || (name !== 'message' && name !== 'presence' && name !== 'iq')) {
       // RFC 6120 section 4.9.3.22: top-level elements other than the three stanzas.
       this.#streamError('unsupported-stanza-type', `<${element.name} xmlns='${element.xmlns}'/> is not a stanza this server accepts`);
       return undefined;
@@ -786,7 +794,8 @@ export class C2sConnection implements SessionTransport, XmlStreamHandlers {
     }
     let routed: Promise<void> | undefined;
     try {
-      routed = this.#context.router.routeNow(element, { kind: 'client', session });
+      const origin = this.#origin?.session === session ? this.#origin : { kind: 'client' as const, session };
+      routed = this.#context.router.routeNow(element, origin);
     } catch (error) {
       return this.#routeFailed(error);
     }

@@ -33,7 +33,7 @@ function deliverToFull(context: ModuleContext, event: StanzaEvent): true | Promi
   // Section 8.5.3.1: the resource is connected: it gets the message, whatever its type.
   if (session) {
     session.send(event.stanza);
-    const told = context.host.events.settle('message/delivered', { ...event, recipients: [session] });
+    const told = context.host.events.settle('message/delivered', { stanza: event.stanza, from: event.from, to: event.to, host: event.host, recipients: [session] });
     return typeof told === 'boolean' ? true : told.then(() => true);
   }
   return deliverToAbsentResource(context, event);
