@@ -4,7 +4,7 @@
  * domain's reach its feature modules.
  */
 import type { Jid } from '../jid/jid.ts';
-import type { Host } from '../router/host.ts';
+import { STANZA_EVENTS, type Host } from '../router/host.ts';
 import { el, type Element } from '../xml/element.ts';
 import { StanzaError } from '../xml/stanza-error.ts';
 import { NS_DISCO_INFO, NS_DISCO_ITEMS, roomInfo, roomItems, serviceInfo, serviceItems } from './disco.ts';
@@ -42,13 +42,13 @@ export function serveMuc(host: Host, options: Omit<MucServiceOptions, 'domain' |
   }
 
   for (const form of ['full', 'bare'] as const) {
-    host.events.on(`presence/${form}`, async ({ stanza, from, to }) => {
+    host.events.on(STANZA_EVENTS.presence[form], async ({ stanza, from, to }) => {
       await service.ready;
       await service.outbox.admit();
       service.presence(stanza, from, to);
       return true;
     });
-    host.events.on(`message/${form}`, async ({ stanza, from, to }) => {
+    host.events.on(STANZA_EVENTS.message[form], async ({ stanza, from, to }) => {
       await service.ready;
       await service.outbox.admit();
       service.message(stanza, from, to);

@@ -6,6 +6,7 @@
  * resumed, and ends with the session.
  */
 import type { Jid } from '../../jid/jid.ts';
+import { STANZA_EVENTS } from '../../router/host.ts';
 import type { BoundSession } from '../../router/sessions.ts';
 import { el, NS_CLIENT, type Element } from '../../xml/element.ts';
 import { StanzaError } from '../../xml/stanza-error.ts';
@@ -41,7 +42,7 @@ export const carbonsModule: FeatureModule = (context) => {
   // recipient gets the message. The mark survives the removal for the delivered event.
   const keptPrivate = new WeakSet<Element>();
   for (const form of ['bare', 'full'] as const) {
-    host.events.on(`message/${form}`, ({ stanza }) => {
+    host.events.on(STANZA_EVENTS.message[form], ({ stanza }) => {
       const marker = stanza.getChild('private', NS_CARBONS);
       if (marker) {
         keptPrivate.add(stanza);

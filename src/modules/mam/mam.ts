@@ -5,7 +5,7 @@
  * flipped pages, metadata) and archiving preferences (XEP-0441). Only the user may query or
  * configure the archive. docs/archive.md is the operator's view.
  */
-import type { IqRequest } from '../../router/host.ts';
+import { STANZA_EVENTS, type IqRequest } from '../../router/host.ts';
 import { StanzaError } from '../../xml/stanza-error.ts';
 import type { FeatureModule, ModuleContext } from '../context.ts';
 import { decodePrefs, encodePrefs, parsePrefs, prefsElement } from './prefs.ts';
@@ -34,7 +34,7 @@ export const mamModule: FeatureModule = (context) => {
   host.discoFeatures.add(NS_SID);
 
   for (const form of ['bare', 'full'] as const) {
-    host.events.on(`message/${form}`, (event) => archives.incoming(event), INCOMING_PRIORITY, (event) => archives.decideIncoming(event));
+    host.events.on(STANZA_EVENTS.message[form], (event) => archives.incoming(event), INCOMING_PRIORITY, (event) => archives.decideIncoming(event));
   }
   host.events.on('pre-message', (event) => archives.outgoing(event), OUTGOING_PRIORITY);
   host.events.on('pre-message', (event) => archives.afterCarbons(event), AFTER_CARBONS_PRIORITY);

@@ -22,7 +22,7 @@
  * to their subscribers, who rarely have the service in their roster.
  */
 import type { Jid } from '../../jid/jid.ts';
-import type { StanzaEvent } from '../../router/host.ts';
+import { STANZA_EVENTS, type StanzaEvent } from '../../router/host.ts';
 import type { Element } from '../../xml/element.ts';
 import { StanzaError } from '../../xml/stanza-error.ts';
 import type { FeatureModule, ModuleContext } from '../context.ts';
@@ -42,7 +42,7 @@ export const strangersModule: FeatureModule = (context) => {
   for (const form of ['bare', 'full'] as const) {
     // Only chat and normal messages count: any other type passes without a lookup.
     const decide = ({ stanza }: StanzaEvent) => (limited(stanza) ? undefined : false);
-    host.events.on(`message/${form}`, (event) => checkStranger(context, limit, text, event), STRANGERS_PRIORITY, decide);
+    host.events.on(STANZA_EVENTS.message[form], (event) => checkStranger(context, limit, text, event), STRANGERS_PRIORITY, decide);
   }
 };
 
