@@ -60,7 +60,11 @@ export function serializeStartTag(element: Element, parentNs: string | undefined
 /** Serializes the children of an element whose namespace is `ns`. */
 export function serializeChildren(children: readonly XmlNode[], ns: string): string {
   let xml = '';
-  for (const child of children) xml += typeof child === 'string' ? escapeText(child) : serialize(child, ns);
+  // Indexed: the array iterator was not inlined here, a call per child (perf, messaging benchmark).
+  for (let index = 0; index < children.length; index++) {
+    const child = children[index]!;
+    xml += typeof child === 'string' ? escapeText(child) : serialize(child, ns);
+  }
   return xml;
 }
 
