@@ -49,24 +49,24 @@ interface CommandSession {
 
 /**
  * Registers the commands on `host`: its disco node and the `<command/>` IQ. `mayRun` decides
- * who sees and runs them (forbidden for anyone else, section 4.6).
+ * who sees and runs each command (forbidden for anyone else, section 4.6).
  */
-export function serveCommands(host: Host, commands: readonly AdhocCommand[], mayRun: (requester: Jid) => boolean, limits: CommandLimits = DEFAULT_LIMITS, now: () => number = Date.now): void {
+export function serveCommands(host: Host, commands: readonly AdhocCommand[], mayRun: (requester: Jid, command: AdhocCommand) => boolean, limits: CommandLimits = DEFAULT_LIMITS, now: () => number = Date.now): void {
   const byNode = new Map(commands.map((command) => [command.node, command]));
   const sessions = new Map<string, CommandSession>();
 
   host.discoFeatures.add(NS_COMMANDS);
   // Section 2.2: the list, with the identity automation/command-list; the responder need not
-  // list the same commands to everyone, and lists none to whoever may run none.
+  // list the same commands to everyone: each sees those it may run.
   host.discoNodes.set(NS_COMMANDS, {
     info: () => ({ identities: [{ category: 'automation', type: 'command-list' }], features: [] }),
-    items: (from) => (mayRun(from) ? commands.map(({ node, name }) => ({ jid: host.domain, node, name })) : []),
+    items: (from) => commands.filter((command) => mayRun(from, command)).map(({ node, name }) => ({ jid: host.domain, node, name })),
   });
   // Section 2.2: a command node's own information.
   for (const command of commands) {
     host.discoNodes.set(command.node, {
       info: (from) => {
-        if (!mayRun(from)) throw new StanzaError('forbidden', 'you may not run this command');
+        if (!mayRun(from, command)) throw new StanzaError('forbidden', 'you may not run this command');
         return { identities: [{ category: 'automation', type: 'command-node', name: command.name }], features: [NS_COMMANDS, NS_DATA_FORMS] };
       },
       items: () => [],
@@ -77,7 +77,7 @@ export function serveCommands(host: Host, commands: readonly AdhocCommand[], may
     const node = payload.attrs.node ?? '';
     const command = byNode.get(node);
     if (!command) throw new StanzaError('item-not-found', `no command ${JSON.stringify(node)} here`);
-    if (!mayRun(from)) throw new StanzaError('forbidden', 'you may not run this command');
+    if (!mayRun(from, command)) throw new StanzaError('forbidden', 'you may not run this command');
     const action = payload.attrs.action ?? 'execute';
     if (!ACTIONS.has(action)) throw commandError('malformed-action', `unknown action ${JSON.stringify(action)}`);
     const requester = from.toString();
