@@ -2,7 +2,8 @@
  * Service administration (XEP-0133) from a real client: slixmpp (Debian's python3-slixmpp)
  * lists the server's commands and runs them through its ad-hoc commands workflow (XEP-0050),
  * each form filled in and completed as a client's command dialog does; a second slixmpp
- * client is the account they act on.
+ * client is the account they act on, or, with the invitation command (XEP-0401), the contact
+ * who presents the invitation's token (XEP-0379).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,7 +35,7 @@ describe('service administration from slixmpp', () => {
   test('the command list names each command', async () => {
     const { commands } = (await admin.ok({ op: 'commands' })) as unknown as { commands: { node: string; name: string }[] };
     assert.deepEqual(commands.find((command) => command.node === `${ADMIN}#add-user`), { node: `${ADMIN}#add-user`, name: 'Add User' });
-    assert.equal(commands.length, 11);
+    assert.equal(commands.length, 12, 'the eleven administration commands and the invitation');
   });
 
   test('an account added by command logs in, hears an announcement, and is counted; deleted, its session ends', async () => {
@@ -55,6 +56,32 @@ describe('service administration from slixmpp', () => {
       assert.equal(await server.server.storage.accounts.get('localhost', 'fresh'), undefined);
     } finally {
       fresh.stop();
+    }
+  });
+
+  test("an invitation from slixmpp's command menu: another slixmpp presents its token and the two become contacts", async () => {
+    const invited = await admin.ok({ op: 'command', node: 'urn:xmpp:invite#invite' });
+    assert.equal(invited.status, 'completed');
+    const uri = (invited.values as Record<string, string>).uri!;
+    assert.match(uri, /^xmpp:root@localhost\?roster;preauth=/);
+    await server.addUser('friend', 'localhost', 'friend-pw');
+    const friend = await startSlixmpp(server, 'friend@localhost/phone', 'friend-pw');
+    try {
+      // RFC 6121 sections 2.2 and 4.2: both read their rosters and are available, as clients are.
+      for (const client of [admin, friend]) {
+        await client.ok({ op: 'get_roster' });
+        await client.ok({ op: 'presence' });
+      }
+      await friend.ok({ op: 'subscribe', to: 'root@localhost', preauth: /preauth=([^;]+)/.exec(uri)![1] });
+      // XEP-0379 section 3.5: approved at once, and asked back.
+      await friend.waitEvent((event) => event.event === 'presence' && event.type === 'subscribed' && event.from === 'root@localhost');
+      await friend.waitEvent((event) => event.event === 'subscription_request' && event.from === 'root@localhost');
+      await friend.ok({ op: 'approve', to: 'root@localhost' });
+      await admin.waitEvent((event) => event.event === 'roster_push' && JSON.stringify(event.items).includes('"subscription":"both"'));
+      const roster = (await friend.ok({ op: 'get_roster', full: true })).roster as Record<string, { subscription: string }>;
+      assert.equal(roster['root@localhost']?.subscription, 'both');
+    } finally {
+      friend.stop();
     }
   });
 });

@@ -25,7 +25,7 @@ const DEFAULT_SETTINGS = {
   roster: { max_items: 1000 },
   offline: { max_messages: 500, max_bytes: 10485760, max_per_sender: 100 },
   strangers: { max_messages: 30, window: 60 },
-  registration: { enabled: false, max_per_ip_per_hour: 5, invite_days: 7 },
+  registration: { enabled: false, max_per_ip_per_hour: 5, invite_days: 7, user_invites: 'contact' },
   version: { hidden: false },
   disco: { items: [] },
   motd: { text: '' },
@@ -651,13 +651,13 @@ describe('host settings', () => {
       { baseDir },
     );
     const [a, b] = config.hosts;
-    assert.deepEqual(a!.registration, { enabled: true, max_per_ip_per_hour: 2, invite_days: 7 });
+    assert.deepEqual(a!.registration, { enabled: true, max_per_ip_per_hour: 2, invite_days: 7, user_invites: 'contact' });
     assert.deepEqual(a!.offline, { max_messages: 50, max_bytes: 10485760, max_per_sender: 100 });
     assert.deepEqual(a!.modules_disabled, ['version']);
     assert.deepEqual(a!.disco, { items: ['conference.a.example'] });
     assert.deepEqual(b!.modules_disabled, []);
     assert.deepEqual(b!.offline, { max_messages: 7, max_bytes: 10485760, max_per_sender: 100 });
-    assert.deepEqual(b!.registration, { enabled: false, max_per_ip_per_hour: 2, invite_days: 7 });
+    assert.deepEqual(b!.registration, { enabled: false, max_per_ip_per_hour: 2, invite_days: 7, user_invites: 'contact' });
     assert.deepEqual(a!.strangers, { max_messages: 30, window: 10 });
     assert.deepEqual(b!.strangers, { max_messages: 0, window: 10 });
   });

@@ -337,6 +337,7 @@ function hostSettings(inherited: boolean): Record<string, SchemaNode> {
       enabled: { kind: 'boolean', ...orDefault(false), description: 'let anyone create an account from a client' },
       max_per_ip_per_hour: { kind: 'integer', min: 1, max: 100_000, ...orDefault(5), description: 'accounts one IP address may register per hour' },
       invite_days: { kind: 'integer', min: 1, max: 365, ...orDefault(7), description: 'days an invitation to register (trellis invite, or the create-account command) stays good; an invitation registers one account, open registration or not (docs/admin-commands.md)' },
+      user_invites: { kind: 'enum', values: ['off', 'contact', 'account'], ...orDefault('contact'), description: "what an account's own invitations (the urn:xmpp:invite#invite command, XEP-0379) offer: off, none; contact, the invitee becomes a contact; account, the invitee may also register here, open registration or not (docs/admin-commands.md)" },
     }),
     version: section('software version (XEP-0092)', {
       hidden: { kind: 'boolean', ...orDefault(false), description: 'answer version requests with service-unavailable' },

@@ -117,7 +117,7 @@ export interface HostSettings {
    */
   strangers: { max_messages: number; window: number };
   /** in-band registration (XEP-0077), off by default */
-  registration: { enabled: boolean; max_per_ip_per_hour: number; invite_days: number };
+  registration: { enabled: boolean; max_per_ip_per_hour: number; invite_days: number; user_invites: 'off' | 'contact' | 'account' };
   /** software version (XEP-0092): hidden answers service-unavailable */
   version: { hidden: boolean };
   /** extra disco#items of the host (XEP-0030), e.g. services on other domains */

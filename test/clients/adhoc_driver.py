@@ -3,10 +3,10 @@ slixmpp's ad-hoc commands workflow (XEP-0050: start_command, then complete_comma
 filled form, as a client's command dialog does).
 
 Usage and protocol as test/clients/im_driver.py, whose ops it keeps, plus:
-commands (the server's command list: node and name of each) and admin (runs the command named
+commands (the server's command list: node and name of each), admin (runs the command named
 "command", such as add-user, filling the form it gets with "fields" as var: value or list of
 values; returns the final status, the notes as [type, text] and the result form's values, or the
-error's condition and text).
+error's condition and text) and command (runs the one-step command at "node").
 """
 import asyncio
 import os
@@ -59,6 +59,23 @@ class AdhocDriver(Driver):
 
         start = getattr(self.client['xep_0133'], command['command'].replace('-', '_'))
         start(jid=self.server(), session={'next': on_next, 'error': on_error})
+        return await asyncio.wait_for(done, IQ_TIMEOUT)
+
+    async def op_command(self, command):
+        """Runs the one-step command at "node" as a client's command menu does; returns its status and
+        result values, or the error's condition and text."""
+        done = self.client.loop.create_future()
+        adhoc = self.client['xep_0050']
+
+        def on_next(iq, _session):
+            form = iq['command']['form']
+            done.set_result({'status': iq['command']['status'], 'values': form.get_values() if form.get_fields() else {}})
+
+        def on_error(iq, session):
+            done.set_result({'error': iq['error']['condition'], 'text': iq['error']['text']})
+            adhoc.terminate_command(session)
+
+        adhoc.start_command(self.server(), command['node'], {'next': on_next, 'error': on_error})
         return await asyncio.wait_for(done, IQ_TIMEOUT)
 
 

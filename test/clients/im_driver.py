@@ -7,7 +7,7 @@ input disconnects.
 
 Commands carry an "op" and optionally an "id"; each is answered by
 {"event": "result", "id": ..., "ok": true, ...} or {"event": "result", "id": ..., "ok": false,
-"error": {"condition", "type", "text"}}. Ops: message, presence, subscribe, approve, deny,
+"error": {"condition", "type", "text"}}. Ops: message, presence, subscribe (with "preauth", a XEP-0379 token), approve, deny,
 unsubscribe, get_roster, update_roster, remove_roster, disco_info, disco_items, block, block_report (XEP-0377: jids,
 reason spam or abuse, text), unblock, get_blocked, vcard_get, vcard_set, version, label_catalog (XEP-0258: the catalog "for" a JID, asked of the own server), ping (with "no_to", an IQ without 'to'), carbons
 (XEP-0280: "enable" true or false), csi (XEP-0352: "state" active or inactive), last_activity
@@ -38,6 +38,7 @@ import threading
 
 from slixmpp import ClientXMPP, JID
 from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.xmlstream import ET
 
 IQ_TIMEOUT = 5
 
@@ -198,7 +199,13 @@ class Driver:
                                   ppriority=command.get('priority'), pto=command.get('to'), ptype=command.get('type'))
 
     async def op_subscribe(self, command):
-        self.client.send_presence_subscription(pto=command['to'])
+        if 'preauth' not in command:
+            self.client.send_presence_subscription(pto=command['to'])
+            return
+        # XEP-0379 section 3.4: the request carries the invitation's token.
+        presence = self.client.make_presence(pto=command['to'], ptype='subscribe')
+        presence.append(ET.Element('{urn:xmpp:pars:0}preauth', {'token': command['preauth']}))
+        presence.send()
 
     async def op_approve(self, command):
         self.client.send_presence(pto=command['to'], ptype='subscribed')

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parseConfig } from '../../config/load.ts';
 import type { ModuleContext } from '../context.ts';
 import { adminCommands, FORM_TYPE_ADMIN } from './admin-commands.ts';
+import { MAX_INVITES_PER_ACCOUNT } from '../register/invites.ts';
 
 const DOC = readFileSync(new URL('../../../docs/admin-commands.md', import.meta.url), 'utf8');
 
@@ -22,6 +23,15 @@ test('the motd example: a host may turn the top-level message off', () => {
   const [com, org] = parseConfig(yaml, { baseDir: '/srv/trellis' }).hosts;
   assert.match(com!.motd.text, /^Maintenance on Sunday/);
   assert.equal(org!.motd.text, '');
+});
+
+test('the user invites example: accounts of the host invite contacts who may also register', () => {
+  const yaml = /```yaml\n# example: user invites\n([\s\S]*?)```/.exec(DOC)?.[1];
+  assert.ok(yaml, 'docs/admin-commands.md has the example');
+  const [com] = parseConfig(yaml, { baseDir: '/srv/trellis' }).hosts;
+  assert.equal(com!.registration.user_invites, 'account');
+  assert.equal(com!.registration.invite_days, 14);
+  assert.match(DOC, new RegExp(`at most ${MAX_INVITES_PER_ACCOUNT} unused invitations`));
 });
 
 test('the table names every command, in the order the server lists them', () => {

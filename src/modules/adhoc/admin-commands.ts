@@ -16,6 +16,7 @@ import type { ModuleContext } from '../context.ts';
 import { createInvite, inviteExpiry } from '../register/invites.ts';
 import { removeAccount } from '../register/remove-account.ts';
 import type { AdhocCommand, CommandOutcome } from './commands.ts';
+import { invitationResult } from './invite-command.ts';
 
 /** XEP-0133 section 7: the FORM_TYPE of its forms. */
 export const FORM_TYPE_ADMIN = 'http://jabber.org/protocol/admin';
@@ -182,13 +183,7 @@ export function adminCommands(context: ModuleContext): AdhocCommand[] {
         }
         const invite = await createInvite(storage, { domain, ...(username ? { username } : {}), expires: inviteExpiry(host.config.registration.invite_days) });
         logger.info('invitation created by an administrator', { host: domain, username, admin: requester.bare().toString() });
-        return {
-          status: 'completed',
-          result: renderForm('result', 'urn:xmpp:invite#invitation', [
-            { var: 'uri', type: 'text-single', label: 'Invitation', values: [invite.uri] },
-            { var: 'expire', type: 'text-single', label: 'Good until', values: [new Date(invite.expires).toISOString()] },
-          ]),
-        };
+        return invitationResult(invite);
       },
     },
     // Sections 4.13 and 4.15: one step, the figure at once. The type is text-single, the default

@@ -12,11 +12,12 @@ import { answerProbe } from './probes.ts';
 import { readdressed } from './stanzas.ts';
 import { isSubscriptionType } from './subscription-states.ts';
 import { Subscriptions } from './subscriptions.ts';
+import { NS_PARS, takeContactInvite } from '../register/invites.ts';
 
 /** Stream feature announcing subscription pre-approval (RFC 6121 section 3.4.1). */
 export const NS_PRE_APPROVAL = 'urn:xmpp:features:pre-approval';
 
-export const presenceModule: FeatureModule = ({ host, router, storage }) => {
+export const presenceModule: FeatureModule = ({ host, router, storage, logger }) => {
   const rosters = new RosterService(storage, router);
   const subscriptions = new Subscriptions(router, rosters, storage.accounts);
   const broadcast = new PresenceBroadcast(host, router, rosters);
@@ -60,12 +61,26 @@ export const presenceModule: FeatureModule = ({ host, router, storage }) => {
     else for (const session of router.sessions.availableResourcesOf(to)) session.send(stanza);
     return true;
   };
+  /**
+   * XEP-0379 section 3.5: a subscription request carrying one of the user's own invitations
+   * (XEP-0401, src/modules/register/invites.ts) is approved, and answered with a request back.
+   */
+  const invited = async ({ stanza, from, to }: StanzaEvent): Promise<boolean> => {
+    const token = stanza.getChild('preauth', NS_PARS)?.attrs.token;
+    if (token === undefined || to.local === undefined || host.config.registration.user_invites === 'off') return false;
+    if (!(await takeContactInvite(storage, to, token))) return false;
+    logger.info('contact invitation used', { user: to.bare().toString(), contact: from.bare().toString() });
+    await subscriptions.invitedRequest(to, from, stanza);
+    return true;
+  };
+
   // Presence arriving for an account of this host, from a local user or another server.
   const inbound = async (event: StanzaEvent): Promise<boolean> => {
     const { stanza, from, to } = event;
     const type = stanza.attrs.type;
     if (type === 'error') return false;
     if (deliverAtOnce(event)) return true;
+    if (type === 'subscribe' && (await invited(event))) return true;
     if (isSubscriptionType(type)) await subscriptions.inbound(to, from, type, stanza);
     else if (type === 'probe') await answerProbe(router, rosters, storage.accounts, to, from);
     // Any other type is not presence this server understands: dropped (RFC 6121 section 4.7.1).

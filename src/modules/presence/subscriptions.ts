@@ -98,6 +98,32 @@ export class Subscriptions {
     }
   }
 
+  /**
+   * A subscription request to `user` that carries one of the user's own invitations
+   * (XEP-0379 section 3.5, taken by the caller): the user approves it as if in advance (RFC 6121
+   * section 3.4), the request then goes through as approved, and the user asks back, so that
+   * both see each other.
+   */
+  async invitedRequest(user: Jid, contact: Jid, stanza: Element): Promise<void> {
+    user = user.bare();
+    contact = contact.bare();
+    await this.outbound(user, contact, 'subscribed', presence('subscribed', user, contact));
+    await this.inbound(user, contact, 'subscribe', stanza);
+    await this.outbound(user, contact, 'subscribe', presence('subscribe', user, contact));
+  }
+
+  /**
+   * Two local accounts become each other's contacts, subscribed both ways (an account registered
+   * with another's invitation, XEP-0401 section 4): each approves the other in advance, then
+   * each asks, and each request is approved at once.
+   */
+  async mutual(a: Jid, b: Jid): Promise<void> {
+    await this.outbound(a, b, 'subscribed', presence('subscribed', a, b));
+    await this.outbound(b, a, 'subscribed', presence('subscribed', b, a));
+    await this.outbound(b, a, 'subscribe', presence('subscribe', b, a));
+    await this.outbound(a, b, 'subscribe', presence('subscribe', a, b));
+  }
+
   /** The current presence of each of the user's available resources, to one entity. */
   async sendCurrentPresence(user: Jid, to: Jid): Promise<void> {
     for (const session of this.#router.sessions.availableResourcesOf(user)) {

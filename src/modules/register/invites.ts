@@ -1,12 +1,18 @@
 /**
- * Invitations to register (XEP-0401 "Account Creation", redeemed by XEP-0445 pre-authenticated
- * in-band registration): an administrator makes a single-use token for a host, optionally for
- * one username, and hands out `xmpp:host?register;preauth=TOKEN` (or `xmpp:user@host?...`). A
- * client that presents the token may register once on that host, even where open registration
- * is off. Tokens live in the server-wide store under `invite:<token>` until used or found
- * expired.
+ * Invitations, each a single-use token:
+ * - to register (XEP-0401 "Account Creation", redeemed by XEP-0445 pre-authenticated in-band
+ *   registration): an administrator makes one for a host, optionally for one username, and hands
+ *   out `xmpp:host?register;preauth=TOKEN` (or `xmpp:user@host?...`). A client that presents the
+ *   token may register once on that host, even where open registration is off;
+ * - from an account (XEP-0401 "Contact Invitation", XEP-0379): `xmpp:user@host?roster;preauth=TOKEN`
+ *   makes whoever redeems it the inviter's contact, by a subscription request carrying the token
+ *   or, with `;ibr=y`, by registering an account here with it.
+ * Tokens live in the server-wide store under `invite:<token>` until used or found expired; an
+ * account's own invitations are also listed in its data under the same key, which bounds how many
+ * it may hold and goes with the account.
  */
 import { randomBytes } from 'node:crypto';
+import type { Jid } from '../../jid/jid.ts';
 import type { Storage } from '../../storage/types.ts';
 import { StanzaError } from '../../xml/stanza-error.ts';
 
@@ -20,7 +26,14 @@ export interface Invite {
   username?: string;
   /** milliseconds since the epoch */
   expires: number;
+  /** the bare JID of the account that invited: whoever redeems it becomes its contact (XEP-0379) */
+  inviter?: string;
+  /** an invitation to become a contact only: it registers no account */
+  contactOnly?: boolean;
 }
+
+/** How many invitations one account may hold unused; making one drops its expired ones first. */
+export const MAX_INVITES_PER_ACCOUNT = 20;
 
 export interface CreatedInvite extends Invite {
   token: string;
@@ -28,7 +41,8 @@ export interface CreatedInvite extends Invite {
   uri: string;
 }
 
-const keyOf = (token: string): string => `invite:${token}`;
+const INVITE_PREFIX = 'invite:';
+const keyOf = (token: string): string => `${INVITE_PREFIX}${token}`;
 
 /** When an invitation made now for `days` stops being good. */
 export const inviteExpiry = (days: number, now = Date.now()): number => now + days * 86_400_000;
@@ -38,8 +52,71 @@ const TOKEN_PATTERN = /^[A-Za-z0-9_-]{32}$/;
 export async function createInvite(storage: Storage, invite: Invite): Promise<CreatedInvite> {
   const token = randomBytes(24).toString('base64url');
   await storage.serverData.set(keyOf(token), JSON.stringify(invite));
+  if (invite.inviter !== undefined) {
+    // XEP-0401 section 4 and XEP-0379 section 3.2: the inviter's address with the roster action; `ibr=y` when it also registers.
+    return { ...invite, token, uri: `xmpp:${invite.inviter}?roster;preauth=${token}${invite.contactOnly ? '' : ';ibr=y'}` };
+  }
   const address = invite.username === undefined ? invite.domain : `${invite.username}@${invite.domain}`;
   return { ...invite, token, uri: `xmpp:${address}?register;preauth=${token}` };
+}
+
+/**
+ * An invitation from `inviter` (bare JID of a local account), good for `days`: to become its
+ * contact, and to register here too unless `contactOnly`. Refused with resource-constraint when
+ * the account holds MAX_INVITES_PER_ACCOUNT unused ones.
+ */
+export async function createAccountInvite(storage: Storage, inviter: Jid, days: number, contactOnly: boolean, now = Date.now()): Promise<CreatedInvite> {
+  const { domain } = inviter;
+  const username = inviter.local!;
+  let held = 0;
+  for (const key of await storage.userData.keys(domain, username, INVITE_PREFIX)) {
+    const expires = Number(await storage.userData.get(domain, username, key));
+    if (expires > now) held++;
+    else await forget(storage, inviter, key.slice(INVITE_PREFIX.length));
+  }
+  if (held >= MAX_INVITES_PER_ACCOUNT) throw new StanzaError('resource-constraint', `you hold ${held} unused invitations, the most allowed; wait for one to be used or to expire`, 'wait');
+  const invite = await createInvite(storage, { domain, expires: inviteExpiry(days, now), inviter: inviter.toString(), ...(contactOnly ? { contactOnly } : {}) });
+  await storage.userData.set(domain, username, keyOf(invite.token), String(invite.expires));
+  return invite;
+}
+
+/**
+ * XEP-0379 section 3.5: a subscription request to `user` carrying `token` is approved when the
+ * token is one of the user's own invitations, unused and unexpired; it is used up then. Any
+ * other token is not the server's to judge (a client may have issued it): false, and the
+ * request goes on as any other.
+ */
+export async function takeContactInvite(storage: Storage, user: Jid, token: string, now = Date.now()): Promise<boolean> {
+  if (!TOKEN_PATTERN.test(token)) return false;
+  const stored = await storage.serverData.get(keyOf(token));
+  const invite = stored === undefined ? undefined : (JSON.parse(stored) as Invite);
+  if (invite?.inviter === undefined || invite.inviter !== user.bare().toString()) return false;
+  if (invite.expires <= now || !(await inviterHolds(storage, invite, token))) {
+    await forget(storage, user, token);
+    return false;
+  }
+  if ((await storage.serverData.take(keyOf(token))) === undefined) return false;
+  await storage.userData.delete(user.domain, user.local!, keyOf(token));
+  return true;
+}
+
+/** After a registration with an account's invitation: it is no longer the inviter's to hold. */
+export async function inviteUsed(storage: Storage, invite: Invite, token: string): Promise<void> {
+  if (invite.inviter === undefined) return;
+  const [username, domain] = invite.inviter.split('@') as [string, string];
+  await storage.userData.delete(domain, username, keyOf(token));
+}
+
+
+/** The inviter still holds it: not withdrawn, and the account was not deleted meanwhile. */
+async function inviterHolds(storage: Storage, invite: Invite, token: string): Promise<boolean> {
+  const [username, domain] = invite.inviter!.split('@') as [string, string];
+  return (await storage.userData.get(domain, username, keyOf(token))) !== undefined;
+}
+
+async function forget(storage: Storage, inviter: Jid, token: string): Promise<void> {
+  await storage.serverData.take(keyOf(token));
+  await storage.userData.delete(inviter.domain, inviter.local!, keyOf(token));
 }
 
 /**
@@ -51,7 +128,8 @@ export async function checkInvite(storage: Storage, domain: string, token: strin
   const stored = TOKEN_PATTERN.test(token) ? await storage.serverData.get(keyOf(token)) : undefined;
   const invite = stored === undefined ? undefined : (JSON.parse(stored) as Invite);
   if (invite !== undefined && invite.expires <= now) await storage.serverData.take(keyOf(token));
-  if (invite === undefined || invite.domain !== domain || invite.expires <= now) throw new StanzaError('item-not-found', 'this invitation is unknown, used or expired');
+  const good = invite !== undefined && invite.domain === domain && invite.expires > now && !invite.contactOnly && (invite.inviter === undefined || (await inviterHolds(storage, invite, token)));
+  if (!good) throw new StanzaError('item-not-found', 'this invitation is unknown, used or expired');
   return invite;
 }
 

@@ -9,7 +9,10 @@ import { el } from '../../xml/element.ts';
 import { StanzaError } from '../../xml/stanza-error.ts';
 import type { ModuleContext } from '../context.ts';
 import { NS_REGISTER, NS_REGISTER_FEATURE, credentialsOf, usernameOf } from './fields.ts';
-import { checkInvite, NS_IBR_TOKEN, NS_PARS, redeemInvite, type Invite } from './invites.ts';
+import { checkInvite, inviteUsed, NS_IBR_TOKEN, NS_PARS, redeemInvite, type Invite } from './invites.ts';
+import { makeJid, parseJid } from '../../jid/jid.ts';
+import { Subscriptions } from '../presence/subscriptions.ts';
+import { RosterService } from '../roster/roster-service.ts';
 import { SlidingWindowLimit } from '../../util/sliding-window.ts';
 
 const HOUR_MS = 3600_000;
@@ -22,13 +25,17 @@ export function enableRegistration({ host, storage, config, logger, router }: Mo
   const perAddress = new SlidingWindowLimit(settings.max_per_ip_per_hour, HOUR_MS);
   /** the invitation each stream presented, with its token, until it registers */
   const invited = new WeakMap<object, { token: string; invite: Invite }>();
+  const subscriptions = new Subscriptions(router, new RosterService(storage, router), storage.accounts);
 
   // XEP-0445 section 4: the token is checked now and used only by a registration that succeeds.
   host.handlePreAuthIq(NS_PARS, 'preauth', async ({ stanza, payload, stream, address }) => {
     if (stanza.attrs.type !== 'set') throw new StanzaError('bad-request', 'present an invitation with a set');
     const token = payload.attrs.token ?? '';
     try {
-      invited.set(stream, { token, invite: await checkInvite(storage, host.domain, token) });
+      const invite = await checkInvite(storage, host.domain, token);
+      // An account's invitation registers only while its host lets them (`registration.user_invites`).
+      if (invite.inviter !== undefined && host.config.registration.user_invites !== 'account') throw new StanzaError('item-not-found', 'this invitation is unknown, used or expired');
+      invited.set(stream, { token, invite });
     } catch (error) {
       router.refusals.warn(`invitation ${address}`, 'invitation refused: unknown, used or expired', { address }, logger);
       throw error;
@@ -66,7 +73,13 @@ export function enableRegistration({ host, storage, config, logger, router }: Mo
       await redeemInvite(storage, invitation.token, create);
       invited.delete(stream);
       router.traffic.registrations.add('registered');
-      logger.info('account registered with an invitation', { user: `${username}@${host.domain}`, address });
+      const { inviter } = invitation.invite;
+      logger.info('account registered with an invitation', { user: `${username}@${host.domain}`, address, ...(inviter ? { inviter } : {}) });
+      if (inviter !== undefined) {
+        // XEP-0401 section 4: the new account and the one that invited it become contacts.
+        await inviteUsed(storage, invitation.invite, invitation.token);
+        await subscriptions.mutual(parseJid(inviter), makeJid(username, host.domain));
+      }
       return undefined;
     }
     if (!perAddress.allows(address)) {
