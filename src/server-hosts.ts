@@ -7,6 +7,7 @@ import { MODULE_NAMES } from './config/types.ts';
 import { FEATURE_MODULES } from './modules/index.ts';
 import { ensureSelfSignedCertificate } from './net/self-signed.ts';
 import type { TlsContextStore } from './net/tls-contexts.ts';
+import type { ModuleContext } from './modules/context.ts';
 import { Host } from './router/host.ts';
 import type { Router } from './router/router.ts';
 import type { Storage } from './storage/types.ts';
@@ -18,13 +19,15 @@ export interface HostSetupContext {
   /** the configuration the host comes from */
   config: TrellisConfig;
   logger: Logger;
+  /** the HTTP listener, when the server has one: modules hand out addresses on it */
+  web?: ModuleContext['web'];
 }
 
 /** A Host with every module its configuration does not disable (DESIGN: hosts are contexts). */
-export function buildHost(hostConfig: HostConfig, { router, storage, config, logger }: HostSetupContext): Host {
+export function buildHost(hostConfig: HostConfig, { router, storage, config, logger, web }: HostSetupContext): Host {
   const host = new Host(hostConfig);
   for (const name of MODULE_NAMES) {
-    if (!hostConfig.modules_disabled.includes(name)) FEATURE_MODULES[name]?.({ host, router, storage, config, logger: logger.child({ host: host.domain, module: name }) });
+    if (!hostConfig.modules_disabled.includes(name)) FEATURE_MODULES[name]?.({ host, router, storage, config, logger: logger.child({ host: host.domain, module: name }), ...(web ? { web } : {}) });
   }
   return host;
 }

@@ -14,6 +14,7 @@ import type { AbuseList } from './policy/abuse-list.ts';
 import { PolicySnapshot } from './policy/snapshot.ts';
 import type { HostConfig, TrellisConfig } from './config/types.ts';
 import type { CertificateRefresh, TlsContextStore } from './net/tls-contexts.ts';
+import type { ModuleContext } from './modules/context.ts';
 import type { Host } from './router/host.ts';
 import type { Router } from './router/router.ts';
 import type { Storage } from './storage/types.ts';
@@ -71,6 +72,8 @@ export interface ReloadContext {
   links?: LinkService;
   /** the upload services' registry, when the HTTP listener runs (src/upload) */
   uploads?: UploadRegistry;
+  /** the HTTP listener, for the hosts a reload adds (src/server-hosts.ts) */
+  web?: ModuleContext['web'];
 }
 
 /** Top-level keys whose changes only a restart applies (the IM settings reach the hosts through inheritance). */
@@ -144,7 +147,7 @@ export class ConfigReloader {
     for (const hostConfig of [...added, ...changed]) {
       const previous = current.get(hostConfig.domain);
       if (!previous || !sameCertificate(previous, this.#config, hostConfig, next)) await loadHostCertificate(tls, hostConfig, next, logger);
-      built.push(buildHost(hostConfig, { router, storage, config: next, logger }));
+      built.push(buildHost(hostConfig, { router, storage, config: next, logger, web: this.#context.web }));
     }
 
     // New links open before any route names them; removed ones close once none does.

@@ -1,6 +1,7 @@
 /**
  * The HTTP listener and what it serves (docs/web.md): WebSocket clients (RFC 7395), host-meta
- * discovery (XEP-0156) and the files of the upload services (XEP-0363). Made before the
+ * discovery (XEP-0156), invitations' landing pages (XEP-0401) and the files of the upload
+ * services (XEP-0363). Made before the
  * service hosts, which register their upload services with it, and listening once the client
  * service exists.
  */
@@ -9,6 +10,7 @@ import { hostMetaRoutes } from './c2s/host-meta.ts';
 import type { TrellisConfig } from './config/types.ts';
 import { HttpListener } from './net/http-listener.ts';
 import { lazyRoutes } from './net/lazy-routes.ts';
+import { invitePageRoute } from './modules/register/invite-page.ts';
 import type { BoundAddress } from './net/listener.ts';
 import type { TlsContextStore } from './net/tls-contexts.ts';
 import type { Router } from './router/router.ts';
@@ -41,6 +43,7 @@ export async function prepareWeb(config: TrellisConfig, storage: Storage, logger
       const hosted = (domain: string) => router.hosts.has(domain) && router.hosts.get(domain)!.service === undefined;
       const webSocketUrl = (domain: string) => (websocket.enabled ? http.baseUrl(domain).replace(/^http/, 'ws') + websocket.path : undefined);
       for (const route of hostMetaRoutes({ hosted, webSocketUrl })) http.route(route);
+      http.route(invitePageRoute(storage, hosted));
       http.route(uploads.route());
       return http.listen(tls);
     },

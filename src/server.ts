@@ -67,9 +67,9 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     const router = new Router(new SessionRegistry(), logger, policy, new Refusals(logger, () => limits.config.log_interval * 1000));
     const audit = new PolicyAuditTrail(storage.policyAudit, config.s2s.peering_audit, logger.child({ component: 'audit' }));
     router.policyDecisions = (record) => audit.decided(record);
-    for (const hostConfig of config.hosts) router.addHost(buildHost(hostConfig, { router, storage, config, logger }));
     const edge = config.mode === 'edge';
     const web = edge ? undefined : await prepareWeb(config, storage, logger, limits.refusals);
+    for (const hostConfig of config.hosts) router.addHost(buildHost(hostConfig, { router, storage, config, logger, web: web?.http }));
     for (const hostConfig of config.hosts) await syncServiceHosts(hostConfig.domain, hostConfig, { router, storage, config, tls, logger, loadCertificate: loadHostCertificate, uploads: web?.uploads });
     const anchors = await trustAnchorsOnDemand(config.s2s.ca_files, config.s2s.use_system_ca);
     const s2s = new S2sService({
@@ -114,7 +114,7 @@ export async function startServer(config: TrellisConfig, logger: Logger): Promis
     };
     // docs/cluster.md, "Operator commands": bans, blocks and revocations act on every node.
     if (cluster) shareOperations(router.notices, limits, s2s, logger.child({ component: 'cluster' }));
-    const reloader = new ConfigReloader(config, { router, storage, tls, logger, limits, s2s, abuse: limits.abuse, components, links, uploads: web?.uploads });
+    const reloader = new ConfigReloader(config, { router, storage, tls, logger, limits, s2s, abuse: limits.abuse, components, links, uploads: web?.uploads, web: web?.http });
     let bound;
     let boundS2s = { starttls: [] as BoundAddress[], directTls: [] as BoundAddress[] };
     let boundComponent: BoundAddress[] = [];

@@ -13,6 +13,8 @@ export interface ModuleContext {
   /** the whole server configuration */
   config: TrellisConfig;
   logger: Logger;
+  /** the HTTP listener's address for a domain, when the server has one (docs/web.md) */
+  web?: { baseUrl(domain: string): string };
 }
 
 /** Registers a feature's IQ handlers and event handlers on one host. */

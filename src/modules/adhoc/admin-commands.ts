@@ -183,7 +183,7 @@ export function adminCommands(context: ModuleContext): AdhocCommand[] {
         }
         const invite = await createInvite(storage, { domain, ...(username ? { username } : {}), expires: inviteExpiry(host.config.registration.invite_days) });
         logger.info('invitation created by an administrator', { host: domain, username, admin: requester.bare().toString() });
-        return invitationResult(invite);
+        return invitationResult(invite, context.web);
       },
     },
     // Sections 4.13 and 4.15: one step, the figure at once. The type is text-single, the default

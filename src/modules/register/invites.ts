@@ -52,12 +52,26 @@ const TOKEN_PATTERN = /^[A-Za-z0-9_-]{32}$/;
 export async function createInvite(storage: Storage, invite: Invite): Promise<CreatedInvite> {
   const token = randomBytes(24).toString('base64url');
   await storage.serverData.set(keyOf(token), JSON.stringify(invite));
+  return { ...invite, token, uri: inviteUri(invite, token) };
+}
+
+/** The `xmpp:` URI to hand out for an invitation. */
+export function inviteUri(invite: Invite, token: string): string {
   if (invite.inviter !== undefined) {
     // XEP-0401 section 4 and XEP-0379 section 3.2: the inviter's address with the roster action; `ibr=y` when it also registers.
-    return { ...invite, token, uri: `xmpp:${invite.inviter}?roster;preauth=${token}${invite.contactOnly ? '' : ';ibr=y'}` };
+    return `xmpp:${invite.inviter}?roster;preauth=${token}${invite.contactOnly ? '' : ';ibr=y'}`;
   }
   const address = invite.username === undefined ? invite.domain : `${invite.username}@${invite.domain}`;
-  return { ...invite, token, uri: `xmpp:${address}?register;preauth=${token}` };
+  return `xmpp:${address}?register;preauth=${token}`;
+}
+
+/** The invitation a token stands for while it is good: unused, unexpired, and still its inviter's. */
+export async function findInvite(storage: Storage, token: string, now = Date.now()): Promise<Invite | undefined> {
+  const stored = TOKEN_PATTERN.test(token) ? await storage.serverData.get(keyOf(token)) : undefined;
+  const invite = stored === undefined ? undefined : (JSON.parse(stored) as Invite);
+  if (invite === undefined || invite.expires <= now) return undefined;
+  if (invite.inviter !== undefined && !(await inviterHolds(storage, invite, token))) return undefined;
+  return invite;
 }
 
 /**
