@@ -153,7 +153,8 @@ describe('trellis CLI', () => {
     const open = await trellis(['invite', 'example.test', '--config', configFile]);
     assert.equal(open.code, 0, open.stderr);
     assert.match(open.stdout, /^xmpp:example\.test\?register;preauth=[A-Za-z0-9_-]{32}\n$/);
-    assert.match(open.stderr, /^good until \d{4}-\d\d-\d\dT[\d:.]+Z, for one registration\n$/);
+    assert.match(open.stderr, /^good until \d{4}-\d\d-\d\dT[\d:.]+Z, for one registration\npage: https:\/\/example\.test:5443\/invite\/[A-Za-z0-9_-]{32}\n$/);
+    assert.equal(/invite\/(\S+)\n$/.exec(open.stderr)![1], /preauth=(\S+)\n$/.exec(open.stdout)![1], 'the page is the same invitation');
     const named = await trellis(['invite', 'Erin@example.test', '--expires', '2', '--config', configFile]);
     assert.match(named.stdout, /^xmpp:erin@example\.test\?register;preauth=/);
     assert.match(named.stderr, /for one registration as erin@example\.test/);

@@ -7,6 +7,8 @@ import { AccountExistsError, type Storage } from '../storage/types.ts';
 import { readPassword } from './password.ts';
 import { AdminApiError, AdminUnavailableError, adminJson } from '../admin/client.ts';
 import { createInvite, inviteExpiry } from '../modules/register/invites.ts';
+import { INVITE_PAGE_PATH } from '../modules/register/invite-page.ts';
+import { httpBaseUrl } from '../net/http-listener.ts';
 
 export async function addUser(config: TrellisConfig, input: string, password: string | undefined): Promise<number> {
   const jid = accountJid(config, input);
@@ -71,7 +73,7 @@ export async function deleteUser(config: TrellisConfig, input: string): Promise<
 /**
  * `trellis invite DOMAIN|JID [--expires DAYS]`: an invitation to register one account on a
  * hosted domain (XEP-0401, XEP-0445), for the username the JID names or any; printed as the
- * URI to hand out. Good for `registration.invite_days` unless --expires says otherwise.
+ * URI to hand out, with its web page. Good for `registration.invite_days` unless --expires says otherwise.
  */
 export async function inviteUser(config: TrellisConfig, input: string, expiresDays: string | undefined): Promise<number> {
   const jid = parseJid(input);
@@ -87,6 +89,8 @@ export async function inviteUser(config: TrellisConfig, input: string, expiresDa
     const invite = await createInvite(storage, { domain: jid.domain, ...(jid.local === undefined ? {} : { username: jid.local }), expires: inviteExpiry(days) });
     process.stdout.write(`${invite.uri}\n`);
     process.stderr.write(`good until ${new Date(invite.expires).toISOString()}, for one registration${jid.local === undefined ? '' : ` as ${jid}`}\n`);
+    // Its landing page, where the server has an HTTP listener (docs/admin-commands.md, "Invitations").
+    if (config.http.enabled && config.mode !== 'edge') process.stderr.write(`page: ${httpBaseUrl(config.http, jid.domain)}${INVITE_PAGE_PATH}${invite.token}\n`);
     return 0;
   });
 }

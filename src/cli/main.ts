@@ -46,8 +46,8 @@ Commands:
   deluser JID            delete an account and everything stored for it; its live sessions end
                          with <not-authorized/> (through the running server when one answers)
   invite DOMAIN|JID      an invitation to register one account there (the JID's username, or any),
-                         printed as the xmpp: URI to hand out; good for registration.invite_days,
-                         or --expires DAYS (docs/admin-commands.md)
+                         printed as the xmpp: URI to hand out (and its web page); good for
+                         registration.invite_days, or --expires DAYS (docs/admin-commands.md)
   users list [DOMAIN]    the accounts of every hosted domain, or of one, one JID a line
   import PATH...         accounts with their passwords or SCRAM keys, rosters, vCards, private XML
                          and offline messages from XEP-0227 files (ejabberdctl export_piefxis,

@@ -32,6 +32,18 @@ export interface HttpRoute {
   upgrade?(request: IncomingMessage, socket: Duplex, head: Buffer, client: HttpClient): void;
 }
 
+/**
+ * The URL clients reach an HTTP listener with `config` at for a domain: `public_url` when
+ * configured, else the domain with the port (the bound one, or the configured one before it
+ * listens), https unless plain HTTP is configured.
+ */
+export function httpBaseUrl(config: HttpConfig, domain: string, port = config.port): string {
+  if (config.public_url !== undefined) return config.public_url;
+  const scheme = config.tls ? 'https' : 'http';
+  const defaultPort = config.tls ? 443 : 80;
+  return `${scheme}://${domain}${port === defaultPort ? '' : `:${port}`}`;
+}
+
 export class HttpListener {
   readonly #config: HttpConfig;
   readonly #logger: Logger;
@@ -84,11 +96,7 @@ export class HttpListener {
    * reverse proxy), else the domain with the bound port, https unless plain HTTP is configured.
    */
   baseUrl(domain: string): string {
-    if (this.#config.public_url !== undefined) return this.#config.public_url;
-    const scheme = this.#config.tls ? 'https' : 'http';
-    const port = this.addresses[0]?.port ?? this.#config.port;
-    const defaultPort = this.#config.tls ? 443 : 80;
-    return `${scheme}://${domain}${port === defaultPort ? '' : `:${port}`}`;
+    return httpBaseUrl(this.#config, domain, this.addresses[0]?.port);
   }
 
   get connections(): number {
