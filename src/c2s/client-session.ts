@@ -7,7 +7,7 @@
  */
 import { stanzaKind } from '../router/traffic-counters.ts';
 import type { Jid } from '../jid/jid.ts';
-import { nextArrival, nextArrivalThisTurn, noteArrival } from '../router/arrival.ts';
+import { nextArrival, nextQueuePosition, noteArrival } from '../router/arrival.ts';
 import type { Router } from '../router/router.ts';
 import { newImState, type BoundSession, type ImStateOwner, type SessionEndCondition, type SessionImState } from '../router/sessions.ts';
 import type { Logger } from '../util/log.ts';
@@ -224,7 +224,7 @@ export class ClientSession implements BoundSession, ImStateOwner {
 
   #enqueue(element: Element, xml: string, settle: ((delivered: boolean) => void) | undefined): void {
     const sm = this.#sm;
-    const entry: OutboundEntry = { element, xml, end: 0, seq: sm ? ++sm.sent : 0, settle, queuedAt: nextArrivalThisTurn() };
+    const entry: OutboundEntry = { element, xml, end: 0, seq: sm ? ++sm.sent : 0, settle, queuedAt: nextQueuePosition() };
     this.#queue.push(entry);
     this.#context.budget.take(xml.length);
     if (this.#transport) entry.end = this.#transport.write(xml);

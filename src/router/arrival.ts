@@ -9,36 +9,22 @@ import type { Element } from '../xml/element.ts';
 
 const positions = new WeakMap<Element, number>();
 let lastPosition = 0;
-/** the clock as `nextArrivalThisTurn` read it in this turn of the event loop */
-let turnClock = 0;
-let turnClockRead = false;
-
-function forgetTurnClock(): void {
-  turnClockRead = false;
-}
-
-function advanceTo(clock: number): number {
-  lastPosition = lastPosition + 1 > clock ? lastPosition + 1 : clock;
-  return lastPosition;
-}
 
 /** A position after every one handed out before: milliseconds since the epoch times 1000, kept increasing. */
 export function nextArrival(): number {
-  return advanceTo(Date.now() * 1000);
+  lastPosition = Math.max(lastPosition + 1, Date.now() * 1000);
+  return lastPosition;
 }
 
 /**
- * A position as `nextArrival` gives, from the clock as read once in this turn of the event loop:
- * for a client's outbound queue, which asks for one per stanza and needs them for their order
- * (a stanza handed back to storage goes in its place), not for their time.
+ * A position after every one handed out before, without reading the clock (but for the first):
+ * for a client's outbound queue, which asks for one per stanza and needs them only for their
+ * order (a stanza handed back to storage goes in its place among those stored meanwhile, whose
+ * `nextArrival` positions also move this one on).
  */
-export function nextArrivalThisTurn(): number {
-  if (!turnClockRead) {
-    turnClock = Date.now() * 1000;
-    turnClockRead = true;
-    setImmediate(forgetTurnClock);
-  }
-  return advanceTo(turnClock);
+export function nextQueuePosition(): number {
+  lastPosition = lastPosition === 0 ? Date.now() * 1000 : lastPosition + 1;
+  return lastPosition;
 }
 
 /** Notes where a stanza arrived, unless an earlier position is already noted. */
