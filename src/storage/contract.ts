@@ -529,6 +529,16 @@ function serverDataTests(openFor: OpenFor): void {
     assert.equal(await storage.serverData.get(key), undefined);
   });
 
+  test('keys lists the keys that start with a prefix, sorted, taking % and _ as themselves', async (t) => {
+    const storage = await openFor(t);
+    const prefix = `list-${randomUUID()}:`;
+    for (const key of [`${prefix}b`, `${prefix}a`, `${prefix}%_`, `${prefix.toUpperCase()}c`]) await storage.serverData.set(key, 'x');
+    assert.deepEqual(await storage.serverData.keys(prefix), [`${prefix}%_`, `${prefix}a`, `${prefix}b`]);
+    assert.deepEqual(await storage.serverData.keys(`${prefix}%`), [`${prefix}%_`]);
+    await storage.serverData.take(`${prefix}a`);
+    assert.deepEqual(await storage.serverData.keys(prefix), [`${prefix}%_`, `${prefix}b`]);
+  });
+
 }
 
 function abuseRuleTests(openFor: OpenFor): void {

@@ -382,6 +382,10 @@ function serverDataStore(pool: Pool): ServerDataStore {
       const { rows } = await pool.query<{ value: string }>('DELETE FROM server_data WHERE key = $1 RETURNING value', [key]);
       return rows[0]?.value;
     },
+    async keys(prefix) {
+      const { rows } = await pool.query<{ key: string }>('SELECT key FROM server_data WHERE starts_with(key, $1) ORDER BY key COLLATE "C"', [prefix]);
+      return rows.map((row) => row.key);
+    },
   };
 }
 

@@ -360,6 +360,8 @@ function serverDataStore(db: DatabaseSync): ServerDataStore {
   );
   const insert = db.prepare('INSERT INTO server_data (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING');
   const remove = db.prepare('DELETE FROM server_data WHERE key = ? RETURNING value');
+  // substr() rather than LIKE, as for user_data's keys.
+  const keys = db.prepare('SELECT key FROM server_data WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key');
 
   return {
     async get(key) {
@@ -376,6 +378,9 @@ function serverDataStore(db: DatabaseSync): ServerDataStore {
     async take(key) {
       const row = remove.get(key);
       return row === undefined ? undefined : String(row.value);
+    },
+    async keys(prefix) {
+      return keys.all(prefix).map((row) => String(row.key));
     },
   };
 }

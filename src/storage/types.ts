@@ -138,6 +138,8 @@ export interface ServerDataStore {
   setIfAbsent(key: string, value: string): Promise<string>;
   /** Removes the key and resolves what it held: of callers racing for one key, one gets the value (a single-use token). */
   take(key: string): Promise<string | undefined>;
+  /** The keys that start with `prefix`, sorted. */
+  keys(prefix: string): Promise<string[]>;
 }
 
 /**
