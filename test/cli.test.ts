@@ -169,6 +169,30 @@ describe('trellis CLI', () => {
     assert.equal((await trellis(['invite', '--config', configFile])).code, 2);
   });
 
+  test('invites list shows the invitations still good and revoke withdraws one, by token, link or page', async () => {
+    const before = (await trellis(['invites', 'list', '--config', configFile])).stdout.split('\n').filter(Boolean).length;
+    const first = await trellis(['invite', 'grace@example.test', '--config', configFile]);
+    const second = await trellis(['invite', 'example.test', '--expires', '3', '--config', configFile]);
+    const third = await trellis(['invite', 'example.test', '--config', configFile]);
+    const tokenOf = (run: { stdout: string }) => /preauth=(\S+)/.exec(run.stdout)![1]!;
+    const listed = await trellis(['invites', 'list', 'example.test', '--config', configFile]);
+    assert.equal(listed.code, 0, listed.stderr);
+    const lines = listed.stdout.split('\n').filter(Boolean);
+    assert.equal(lines.length, before + 3);
+    assert.ok(lines.includes(`${tokenOf(first)}\texample.test\tregister grace@example.test\t${/good until (\S+),/.exec(first.stderr)![1]}`), listed.stdout);
+    assert.ok(lines.indexOf(lines.find((line) => line.startsWith(tokenOf(second)))!) < lines.indexOf(lines.find((line) => line.startsWith(tokenOf(first)))!), 'soonest to expire first');
+
+    const byLink = await trellis(['invites', 'revoke', first.stdout.trim(), '--config', configFile]);
+    assert.deepEqual([byLink.code, byLink.stdout], [0, `revoked the invitation ${tokenOf(first)} (example.test)\n`]);
+    const page = /page: (\S+)/.exec(second.stderr)![1]!;
+    assert.equal((await trellis(['invites', 'revoke', page, '--config', configFile])).code, 0);
+    assert.equal((await trellis(['invites', 'revoke', tokenOf(third), '--config', configFile])).code, 0);
+    const again = await trellis(['invites', 'revoke', tokenOf(third), '--config', configFile]);
+    assert.deepEqual([again.code, again.stderr], [1, `trellis: no invitation ${tokenOf(third)}\n`]);
+    assert.equal((await trellis(['invites', 'list', '--config', configFile])).stdout.split('\n').filter(Boolean).length, before);
+    assert.equal((await trellis(['invites', '--config', configFile])).code, 2);
+  });
+
   test('account commands refuse a domain that is not hosted and a malformed JID', async () => {
     const foreign = await trellis(['adduser', 'dave@elsewhere.test', '--password', 'x', '--config', configFile]);
     assert.equal(foreign.code, 1);

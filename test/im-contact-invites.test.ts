@@ -3,13 +3,13 @@
  * subscription) at the byte level: the `urn:xmpp:invite#invite` command, a subscription request
  * carrying the token approved and answered with a request back, the same token used once only,
  * tokens that are not the account's own left to the account's clients, a registration with the
- * invitation making the two accounts contacts, the bound on unused invitations, and
- * `registration.user_invites` (off, contact, account).
+ * invitation making the two accounts contacts, the list and revocation of invitations, the
+ * bound on unused invitations, and `registration.user_invites` (off, contact, account).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseJid } from '../src/jid/jid.ts';
-import { createAccountInvite, MAX_INVITES_PER_ACCOUNT } from '../src/modules/register/invites.ts';
+import { createAccountInvite, listInvites, MAX_INVITES_PER_ACCOUNT, revokeInvite, takeContactInvite } from '../src/modules/register/invites.ts';
 import { iqReply, type RawClient } from './support/raw-client.ts';
 import { connectTls, login } from './support/login.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
@@ -128,6 +128,22 @@ test('registering with an invitation makes the new account and the inviter conta
   assert.match(await iqReply(again, `<iq type='set' id='ID' to='localhost'><preauth xmlns='urn:xmpp:pars:0' token='${token}'/></iq>`), /<item-not-found/);
   again.close();
   alice.close();
+});
+
+test("the list of invitations drops expired ones and those of a deleted account; revoking one withdraws it from its inviter", async () => {
+  const storage = server.server.storage;
+  await server.addUser('frank', 'localhost', 'frank-pw');
+  const franks = await createAccountInvite(storage, parseJid('frank@localhost'), 7, true);
+  const expired = await createAccountInvite(storage, parseJid('erin@localhost'), 7, true, Date.now() - 8 * 86_400_000);
+  const erins = await createAccountInvite(storage, parseJid('erin@localhost'), 7, false);
+  assert.ok((await listInvites(storage)).some((invite) => invite.token === franks.token));
+  await storage.accounts.delete('localhost', 'frank');
+  const listed = (await listInvites(storage)).map((invite) => invite.token);
+  assert.ok(!listed.includes(franks.token) && !listed.includes(expired.token) && listed.includes(erins.token), listed.join(' '));
+  assert.equal(await storage.serverData.get(`invite:${franks.token}`), undefined, "the deleted account's invitation is gone");
+  assert.equal((await revokeInvite(storage, erins.token))?.inviter, 'erin@localhost');
+  assert.deepEqual(await storage.userData.keys('localhost', 'erin', `invite:${erins.token}`), [], 'erin no longer holds it');
+  assert.equal(await takeContactInvite(storage, parseJid('erin@localhost'), erins.token), false);
 });
 
 test('an account holds a bounded number of unused invitations', async () => {

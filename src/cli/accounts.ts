@@ -1,4 +1,4 @@
-/** Account commands: adduser, passwd, deluser, invite. Passwords become SCRAM verifiers (never stored). */
+/** Account commands: adduser, passwd, deluser, invite, invites. Passwords become SCRAM verifiers (never stored). */
 import { makeStoredCredentials } from '../auth/scram.ts';
 import type { TrellisConfig } from '../config/types.ts';
 import { parseJid, type Jid } from '../jid/jid.ts';
@@ -6,7 +6,7 @@ import { openStorage } from '../storage/open.ts';
 import { AccountExistsError, type Storage } from '../storage/types.ts';
 import { readPassword } from './password.ts';
 import { AdminApiError, AdminUnavailableError, adminJson } from '../admin/client.ts';
-import { createInvite, inviteExpiry } from '../modules/register/invites.ts';
+import { createInvite, inviteExpiry, listInvites, revokeInvite } from '../modules/register/invites.ts';
 import { INVITE_PAGE_PATH } from '../modules/register/invite-page.ts';
 import { httpBaseUrl } from '../net/http-listener.ts';
 
@@ -91,6 +91,39 @@ export async function inviteUser(config: TrellisConfig, input: string, expiresDa
     process.stderr.write(`good until ${new Date(invite.expires).toISOString()}, for one registration${jid.local === undefined ? '' : ` as ${jid}`}\n`);
     // Its landing page, where the server has an HTTP listener (docs/admin-commands.md, "Invitations").
     if (config.http.enabled && config.mode !== 'edge') process.stderr.write(`page: ${httpBaseUrl(config.http, jid.domain)}${INVITE_PAGE_PATH}${invite.token}\n`);
+    return 0;
+  });
+}
+
+/**
+ * `trellis invites list [DOMAIN]`: the invitations still good, one a line: token, domain, what it
+ * does, and until when (docs/admin-commands.md, "Invitations"). Expired ones are removed.
+ */
+export async function listInvitations(config: TrellisConfig, domain: string | undefined): Promise<number> {
+  const only = domain === undefined ? undefined : hostedDomain(config, parseJid(domain).domain).domain;
+  return withStorage(config, async (storage) => {
+    for (const invite of await listInvites(storage)) {
+      if (only !== undefined && invite.domain !== only) continue;
+      const does =
+        invite.inviter === undefined
+          ? `register${invite.username === undefined ? '' : ` ${invite.username}@${invite.domain}`}`
+          : `contact of ${invite.inviter}${invite.contactOnly ? '' : ', may register'}`;
+      process.stdout.write(`${invite.token}\t${invite.domain}\t${does}\t${new Date(invite.expires).toISOString()}\n`);
+    }
+    return 0;
+  });
+}
+
+/** `trellis invites revoke TOKEN|LINK`: withdraws an invitation, named by its token, its xmpp: link or its page. */
+export async function revokeInvitation(config: TrellisConfig, input: string): Promise<number> {
+  const token = /(?:preauth=|\/invite\/)([A-Za-z0-9_-]+)/.exec(input)?.[1] ?? input;
+  return withStorage(config, async (storage) => {
+    const invite = await revokeInvite(storage, token);
+    if (invite === undefined) {
+      process.stderr.write(`trellis: no invitation ${token}\n`);
+      return 1;
+    }
+    process.stdout.write(`revoked the invitation ${token} (${invite.domain}${invite.inviter === undefined ? '' : `, from ${invite.inviter}`})\n`);
     return 0;
   });
 }

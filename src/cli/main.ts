@@ -6,6 +6,7 @@
  *   trellis passwd JID [--password PW]
  *   trellis deluser JID
  *   trellis invite DOMAIN|JID [--expires DAYS]
+ *   trellis invites list [DOMAIN] | trellis invites revoke TOKEN
  *   trellis users list [DOMAIN]
  *   trellis import PATH... [--host DOMAIN] [--skip-existing] [--dry-run] [--max-element-bytes N]
  *   trellis export DIR [--host DOMAIN]
@@ -48,6 +49,9 @@ Commands:
   invite DOMAIN|JID      an invitation to register one account there (the JID's username, or any),
                          printed as the xmpp: URI to hand out (and its web page); good for
                          registration.invite_days, or --expires DAYS (docs/admin-commands.md)
+  invites list [DOMAIN]  the invitations still good (administrators' and accounts'), one a line:
+                         token, domain, what it does, until when
+  invites revoke TOKEN   withdraws an invitation, named by its token, its xmpp: link or its page
   users list [DOMAIN]    the accounts of every hosted domain, or of one, one JID a line
   import PATH...         accounts with their passwords or SCRAM keys, rosters, vCards, private XML
                          and offline messages from XEP-0227 files (ejabberdctl export_piefxis,
@@ -146,7 +150,7 @@ Examples:
 `;
 
 /** the commands `main` knows (its switch below) */
-const COMMANDS = new Set(['start', 'reload', 'adduser', 'passwd', 'deluser', 'invite', 'users', 'import', 'export', 'sessions', 'check', 'status', 's2s', 'ban', 'unban', 'posh', 'policy', 'audit', 'compliance']);
+const COMMANDS = new Set(['start', 'reload', 'adduser', 'passwd', 'deluser', 'invite', 'invites', 'users', 'import', 'export', 'sessions', 'check', 'status', 's2s', 'ban', 'unban', 'posh', 'policy', 'audit', 'compliance']);
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -227,6 +231,12 @@ async function main(argv: string[]): Promise<number> {
     case 'status': {
       const { showStatus } = await import('./status.ts');
       return showStatus(await loadCliConfig(values.config), values.json ?? false);
+    }
+    case 'invites': {
+      const { listInvitations, revokeInvitation } = await import('./accounts.ts');
+      if (rest[0] === 'list') return listInvitations(await loadCliConfig(values.config), rest[1]);
+      if (rest[0] === 'revoke' && rest[1] !== undefined) return revokeInvitation(await loadCliConfig(values.config), rest[1]);
+      return usageError('did you mean: trellis invites list [DOMAIN], or trellis invites revoke TOKEN');
     }
     case 'users': {
       if (rest[0] !== 'list') return usageError('did you mean: trellis users list [DOMAIN]');

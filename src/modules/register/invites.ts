@@ -114,6 +114,36 @@ export async function takeContactInvite(storage: Storage, user: Jid, token: stri
   return true;
 }
 
+export interface ListedInvite extends Invite {
+  token: string;
+}
+
+/**
+ * Every invitation still good, soonest to expire first (`trellis invites list`); expired ones,
+ * and those of accounts deleted meanwhile, are removed on the way.
+ */
+export async function listInvites(storage: Storage, now = Date.now()): Promise<ListedInvite[]> {
+  const listed: ListedInvite[] = [];
+  for (const key of await storage.serverData.keys(INVITE_PREFIX)) {
+    const token = key.slice(INVITE_PREFIX.length);
+    const stored = await storage.serverData.get(key);
+    if (stored === undefined) continue;
+    const invite = JSON.parse(stored) as Invite;
+    if (await findInvite(storage, token, now)) listed.push({ ...invite, token });
+    else await revokeInvite(storage, token);
+  }
+  return listed.sort((a, b) => a.expires - b.expires);
+}
+
+/** Withdraws an invitation (`trellis invites revoke`): the invitation it was, or undefined when there was none. */
+export async function revokeInvite(storage: Storage, token: string): Promise<Invite | undefined> {
+  const stored = await storage.serverData.take(keyOf(token));
+  if (stored === undefined) return undefined;
+  const invite = JSON.parse(stored) as Invite;
+  await inviteUsed(storage, invite, token);
+  return invite;
+}
+
 /** After a registration with an account's invitation: it is no longer the inviter's to hold. */
 export async function inviteUsed(storage: Storage, invite: Invite, token: string): Promise<void> {
   if (invite.inviter === undefined) return;
