@@ -66,6 +66,18 @@ test('a used, unknown, malformed or expired invitation gets the same page: not f
   }
 });
 
+test("the apps for the visitor's platform come first, as its User-Agent says", async () => {
+  const { token } = await createInvite(web.server.server.storage, { domain: 'localhost', expires: Date.now() + 60_000 });
+  const firstApps = async (userAgent?: string) => {
+    const answer = await httpCall({ port: web.port, path: `/invite/${token}`, host: 'localhost', ca: web.ca, ...(userAgent ? { headers: { 'User-Agent': userAgent } } : {}) });
+    return /<ul>\s*<li>([^<]*)/.exec(answer.body.toString())![1];
+  };
+  assert.equal(await firstApps('Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/126.0 Mobile Safari/537.36'), 'Android (this device): ');
+  assert.equal(await firstApps('Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148'), 'iPhone, iPad and Mac (this device): ');
+  assert.equal(await firstApps('Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0'), 'Windows and Linux (this device): ');
+  assert.equal(await firstApps(), 'Android: ', 'no User-Agent: the list as it is');
+});
+
 test("an administrator's invitation to register says so; what the page shows is escaped", async () => {
   const { token } = await createInvite(web.server.server.storage, { domain: 'localhost', username: 'juliet', expires: Date.now() + 60_000 });
   const html = (await page(`/invite/${token}`)).body.toString();
@@ -91,6 +103,7 @@ test('in chromium: the page reads as an invitation and its button opens the xmpp
     assert.equal(await button.innerText(), 'Open the invitation in your app');
     assert.equal(await button.getAttribute('href'), uri);
     assert.ok(await button.isVisible());
+    assert.match(await tab.locator('li').first().innerText(), /^Windows and Linux \(this device\)/, "headless chromium on Linux: the desktop apps first");
   } finally {
     await browser.close();
   }

@@ -14,11 +14,15 @@ import { findInvite, inviteUri, type Invite } from './invites.ts';
 
 export const INVITE_PAGE_PATH = '/invite/';
 
-/** Apps that follow invitation links (XEP-0401), by platform: a short list to start from. */
-const APPS: readonly { platform: string; apps: readonly { name: string; url: string }[] }[] = [
-  { platform: 'Android', apps: [{ name: 'Conversations', url: 'https://conversations.im/' }, { name: 'Monocles Chat', url: 'https://monocles.chat/' }] },
-  { platform: 'iPhone and iPad', apps: [{ name: 'Monal', url: 'https://monal-im.org/' }] },
-  { platform: 'Windows and Linux', apps: [{ name: 'Gajim', url: 'https://gajim.org/' }, { name: 'Dino', url: 'https://dino.im/' }] },
+/**
+ * Apps that follow invitation links (XEP-0401), by platform: a short list to start from, the
+ * visitor's platform first when its User-Agent names one (XEP-0401 "Landing Page": a client
+ * recommendation based on the detected operating system).
+ */
+const APPS: readonly { platform: string; matches: RegExp; apps: readonly { name: string; url: string }[] }[] = [
+  { platform: 'Android', matches: /Android/, apps: [{ name: 'Conversations', url: 'https://conversations.im/' }, { name: 'Monocles Chat', url: 'https://monocles.chat/' }] },
+  { platform: 'iPhone, iPad and Mac', matches: /iPhone|iPad|iPod|Macintosh/, apps: [{ name: 'Monal', url: 'https://monal-im.org/' }] },
+  { platform: 'Windows and Linux', matches: /Windows|Linux|X11/, apps: [{ name: 'Gajim', url: 'https://gajim.org/' }, { name: 'Dino', url: 'https://dino.im/' }] },
 ];
 
 const HEADERS = {
@@ -39,7 +43,7 @@ export function invitePageRoute(storage: Storage, hosted: (domain: string) => bo
       const token = (request.url ?? '').split('?')[0]!.slice(INVITE_PAGE_PATH.length);
       const invite = await findInvite(storage, token);
       if (invite === undefined || !hosted(invite.domain)) return send(response, 404, gonePage(), request.method);
-      send(response, 200, invitationPage(invite, token), request.method);
+      send(response, 200, invitationPage(invite, token, request.headers['user-agent']), request.method);
     },
   };
 }
@@ -49,15 +53,20 @@ function send(response: ServerResponse, status: number, html: string, method: st
   response.end(method === 'HEAD' ? undefined : html);
 }
 
-/** The page for a good invitation: who invites to what, the link as a button, and apps to install. */
-export function invitationPage(invite: Invite, token: string): string {
+/** The page for a good invitation: who invites to what, the link as a button, and apps to install (for `userAgent`'s platform first). */
+export function invitationPage(invite: Invite, token: string, userAgent = ''): string {
   const uri = inviteUri(invite, token);
   const heading = invite.inviter !== undefined ? `${invite.inviter} invites you to chat` : `You are invited to join ${invite.domain}`;
   const what =
     invite.inviter === undefined
       ? `Your app creates your account on ${invite.domain}${invite.username === undefined ? '' : ` with the name ${invite.username}`}.`
       : `Your app adds ${invite.inviter} to your contacts${invite.contactOnly ? '' : `; if you have no account yet, it can create one on ${invite.domain}`}.`;
-  const apps = APPS.map(({ platform, apps: list }) => `<li>${escapeText(platform)}: ${list.map(({ name, url }) => `<a href="${escapeAttr(url)}">${escapeText(name)}</a>`).join(', ')}</li>`).join('\n      ');
+  // Android's User-Agent also says Linux: the first platform that matches is the visitor's.
+  const own = APPS.find(({ matches }) => matches.test(userAgent));
+  const ordered = own === undefined ? APPS : [own, ...APPS.filter((entry) => entry !== own)];
+  const apps = ordered
+    .map(({ platform, apps: list }) => `<li>${escapeText(platform)}${platform === own?.platform ? ' (this device)' : ''}: ${list.map(({ name, url }) => `<a href="${escapeAttr(url)}">${escapeText(name)}</a>`).join(', ')}</li>`)
+    .join('\n      ');
   return page(
     heading,
     `<h1>${escapeText(heading)}</h1>
