@@ -67,11 +67,22 @@ export function inviteUri(invite: Invite, token: string): string {
 
 /** The invitation a token stands for while it is good: unused, unexpired, and still its inviter's. */
 export async function findInvite(storage: Storage, token: string, now = Date.now()): Promise<Invite | undefined> {
+  const invite = await readInvite(storage, token);
+  return invite !== undefined && (await isGood(storage, invite, token, now)) ? invite : undefined;
+}
+
+/** The invitation stored under a token, whatever its state; undefined for none, or for a token no invitation could have. */
+async function readInvite(storage: Storage, token: string): Promise<Invite | undefined> {
   const stored = TOKEN_PATTERN.test(token) ? await storage.serverData.get(keyOf(token)) : undefined;
-  const invite = stored === undefined ? undefined : (JSON.parse(stored) as Invite);
-  if (invite === undefined || invite.expires <= now) return undefined;
-  if (invite.inviter !== undefined && !(await inviterHolds(storage, invite, token))) return undefined;
-  return invite;
+  return stored === undefined ? undefined : (JSON.parse(stored) as Invite);
+}
+
+/** Unexpired, and still its inviter's: not withdrawn, and the account was not deleted meanwhile. */
+async function isGood(storage: Storage, invite: Invite, token: string, now: number): Promise<boolean> {
+  if (invite.expires <= now) return false;
+  if (invite.inviter === undefined) return true;
+  const [username, domain] = invite.inviter.split('@') as [string, string];
+  return (await storage.userData.get(domain, username, keyOf(token))) !== undefined;
 }
 
 /**
@@ -101,11 +112,9 @@ export async function createAccountInvite(storage: Storage, inviter: Jid, days: 
  * request goes on as any other.
  */
 export async function takeContactInvite(storage: Storage, user: Jid, token: string, now = Date.now()): Promise<boolean> {
-  if (!TOKEN_PATTERN.test(token)) return false;
-  const stored = await storage.serverData.get(keyOf(token));
-  const invite = stored === undefined ? undefined : (JSON.parse(stored) as Invite);
+  const invite = await readInvite(storage, token);
   if (invite?.inviter === undefined || invite.inviter !== user.bare().toString()) return false;
-  if (invite.expires <= now || !(await inviterHolds(storage, invite, token))) {
+  if (!(await isGood(storage, invite, token, now))) {
     await forget(storage, user, token);
     return false;
   }
@@ -126,10 +135,8 @@ export async function listInvites(storage: Storage, now = Date.now()): Promise<L
   const listed: ListedInvite[] = [];
   for (const key of await storage.serverData.keys(INVITE_PREFIX)) {
     const token = key.slice(INVITE_PREFIX.length);
-    const stored = await storage.serverData.get(key);
-    if (stored === undefined) continue;
-    const invite = JSON.parse(stored) as Invite;
-    if (await findInvite(storage, token, now)) listed.push({ ...invite, token });
+    const invite = await readInvite(storage, token);
+    if (invite !== undefined && (await isGood(storage, invite, token, now))) listed.push({ ...invite, token });
     else await revokeInvite(storage, token);
   }
   return listed.sort((a, b) => a.expires - b.expires);
@@ -152,12 +159,6 @@ export async function inviteUsed(storage: Storage, invite: Invite, token: string
 }
 
 
-/** The inviter still holds it: not withdrawn, and the account was not deleted meanwhile. */
-async function inviterHolds(storage: Storage, invite: Invite, token: string): Promise<boolean> {
-  const [username, domain] = invite.inviter!.split('@') as [string, string];
-  return (await storage.userData.get(domain, username, keyOf(token))) !== undefined;
-}
-
 async function forget(storage: Storage, inviter: Jid, token: string): Promise<void> {
   await storage.serverData.take(keyOf(token));
   await storage.userData.delete(inviter.domain, inviter.local!, keyOf(token));
@@ -169,10 +170,9 @@ async function forget(storage: Storage, inviter: Jid, token: string): Promise<vo
  * get item-not-found, as nobody should learn which.
  */
 export async function checkInvite(storage: Storage, domain: string, token: string, now = Date.now()): Promise<Invite> {
-  const stored = TOKEN_PATTERN.test(token) ? await storage.serverData.get(keyOf(token)) : undefined;
-  const invite = stored === undefined ? undefined : (JSON.parse(stored) as Invite);
+  const invite = await readInvite(storage, token);
   if (invite !== undefined && invite.expires <= now) await storage.serverData.take(keyOf(token));
-  const good = invite !== undefined && invite.domain === domain && invite.expires > now && !invite.contactOnly && (invite.inviter === undefined || (await inviterHolds(storage, invite, token)));
+  const good = invite !== undefined && invite.domain === domain && !invite.contactOnly && (await isGood(storage, invite, token, now));
   if (!good) throw new StanzaError('item-not-found', 'this invitation is unknown, used or expired');
   return invite;
 }
