@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { Element, NS_CLIENT } from './element.ts';
 import { HEADER, LIMITS, feed, newParser, type Outcome } from './parser-fixtures.ts';
 import { XmlStreamParser } from './parser.ts';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 /** Parks the outcome's parser and makes its successor; fails when it cannot park. */
 function parkAndResume(outcome: Outcome): void {
@@ -101,4 +103,30 @@ test('parking wherever it can while bytes arrive one at a time changes nothing o
   assert.equal(parking.whitespace, plain.whitespace);
   assert.equal(parking.closes, 1);
   assert.ok(parks >= 5, `parked ${parks} times`);
+});
+
+/** Weak references to every element below the stanza element, which nothing else keeps. */
+function weakDescendants(stanza: Element): WeakRef<Element>[] {
+  const refs: WeakRef<Element>[] = [];
+  const collect = (element: Element): void => {
+    refs.push(new WeakRef(element));
+    for (const child of element.elements()) collect(child);
+  };
+  for (const child of stanza.elements()) collect(child);
+  return refs;
+}
+
+test('between stanzas the parser keeps no element of the last one, however deep and wide it was', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const outcome = newParser();
+  feed(outcome.parser, HEADER);
+  // Deeper and with more attributes than the stanza after it, so that what the scratch arrays
+  // held for the first one is only cleared if clearing goes as deep as the deepest stanza.
+  feed(outcome.parser, "<message><a x='1' y='2' z='3'><b><c><d/></c></b></a></message><presence/>");
+  const refs = weakDescendants(outcome.stanzas.shift()!);
+  outcome.stanzas.length = 0;
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+  assert.deepEqual(refs.map((ref) => ref.deref()?.name), [undefined, undefined, undefined, undefined]);
 });

@@ -218,6 +218,9 @@ describe('well-formedness', () => {
     ['U+FFFE in CDATA', '<message><body><![CDATA[\uFFFE]]></body></message>'],
     ['U+FFFE in a name', '<message\uFFFE/>'],
     ['a non-name character in a name', '<mess\u00D7age/>'],
+    // The UTF-8 of U+00F7 is C3 B7, the code units of the open name U+00C3 U+00B7.
+    ['an end tag whose bytes are the code units of the open name', '<message><\u00C3\u00B7></\u00F7></message>'],
+    ['an end tag that only starts like the open name', '<message><body></bodyx></message>'],
     ['an overlong UTF-8 encoding', Buffer.from([0x3c, 0x6d, 0x3e, 0xc0, 0xbc, 0x3c, 0x2f, 0x6d, 0x3e])],
     ['a UTF-8 encoded surrogate', Buffer.from([0x3c, 0x6d, 0x3e, 0xed, 0xa0, 0x80, 0x3c, 0x2f, 0x6d, 0x3e])],
     ['UTF-8 above U+10FFFF', Buffer.from([0x3c, 0x6d, 0x3e, 0xf4, 0x90, 0x80, 0x80, 0x3c, 0x2f, 0x6d, 0x3e])],
@@ -229,6 +232,14 @@ describe('well-formedness', () => {
       assert.equal(conditionOf(body), 'not-well-formed');
     });
   }
+
+  test('end tags match in ASCII and beyond, whole or split', () => {
+    for (const chunkSize of [1, 3, 1024]) {
+      const outcome = run(`${HEADER}<message><b\u00E9b\u00B7>x</b\u00E9b\u00B7><body>y</body></message>`, { chunkSize });
+      assert.deepEqual(outcome.errors, []);
+      assert.deepEqual(outcome.stanzas[0].children, [new Element('b\u00E9b\u00B7', NS_CLIENT, {}, ['x']), new Element('body', NS_CLIENT, {}, ['y'])]);
+    }
+  });
 
   test('rejects text before the root', () => {
     assert.equal(run(`hello${HEADER}`).errors[0]?.condition, 'not-well-formed');

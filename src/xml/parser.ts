@@ -99,23 +99,35 @@ interface Scratch extends ScopeFrames {
   openNames: string[];
   attrNames: string[];
   attrValues: string[];
+  /** The deepest index written in the per-depth arrays since the scratch was taken. */
+  deepest: number;
+  /** How many attributes one start tag filled at most since the scratch was taken. */
+  mostAttributes: number;
 }
 
 const sparePool: Scratch[] = [];
 const MAX_SPARE_SCRATCH = 16;
 
 function takeScratch(): Scratch {
-  return sparePool.pop() ?? { stack: [], openNames: [], attrNames: [], attrValues: [], defaults: [], prefixMaps: [] };
+  return sparePool.pop() ?? { stack: [], openNames: [], attrNames: [], attrValues: [], defaults: [], prefixMaps: [], deepest: 0, mostAttributes: 0 };
 }
 
+/** Empties what the parser wrote (only that: clearing whole arrays per chunk showed in profiles) and pools the scratch. */
 function returnScratch(scratch: Scratch): void {
-  scratch.stack.fill(undefined);
-  scratch.openNames.fill('');
-  scratch.attrNames.fill('');
-  scratch.attrValues.fill('');
-  scratch.defaults.fill('');
-  scratch.prefixMaps.fill(undefined);
+  clearUpTo(scratch.stack, scratch.deepest, undefined);
+  clearUpTo(scratch.openNames, scratch.deepest, '');
+  clearUpTo(scratch.defaults, scratch.deepest, '');
+  clearUpTo(scratch.prefixMaps, scratch.deepest, undefined);
+  clearUpTo(scratch.attrNames, scratch.mostAttributes - 1, '');
+  clearUpTo(scratch.attrValues, scratch.mostAttributes - 1, '');
+  scratch.deepest = 0;
+  scratch.mostAttributes = 0;
   if (sparePool.length < MAX_SPARE_SCRATCH) sparePool.push(scratch);
+}
+
+function clearUpTo<T>(array: T[], last: number, empty: T): void {
+  const end = last < array.length ? last + 1 : array.length;
+  for (let index = 0; index < end; index++) array[index] = empty;
 }
 
 /**
@@ -464,7 +476,9 @@ export class XmlStreamParser {
             this.fail('policy-violation', `name exceeds ${MAX_NAME_BYTES} bytes`);
             return i;
           }
-          this.name = this.name === '' ? internAscii(bytes, start, i) : this.name + bytes.toString('utf8', start, i);
+          if (this.name !== '') this.name += bytes.toString('utf8', start, i);
+          else if (this.state === S_END_NAME && i < stop && this.isOpenName(bytes, start, i)) this.name = this.openName();
+          else this.name = internAscii(bytes, start, i);
           if (i >= stop) continue;
           if (this.name.length !== this.nameBytes && !isXmlName(this.name)) {
             this.fail('not-well-formed', `invalid name ${JSON.stringify(this.name)}`);
@@ -562,6 +576,7 @@ export class XmlStreamParser {
             scratch.attrNames[this.attrCount] = this.name;
             scratch.attrValues[this.attrCount] = this.value;
             this.attrCount++;
+            if (this.attrCount > scratch.mostAttributes) scratch.mostAttributes = this.attrCount;
             this.sawSpace = false;
             this.state = S_IN_TAG;
             i++;
@@ -795,6 +810,8 @@ export class XmlStreamParser {
 
   private finishStartTag(selfClosing: boolean): boolean {
     const scratch = this.scratch!;
+    // open() writes the frames at the depth it enters, one below this element's index.
+    if (this.depth + 1 > scratch.deepest) scratch.deepest = this.depth + 1;
     const element = this.scopes.open(this.tagName, scratch.attrNames, scratch.attrValues, this.attrCount, scratch);
     if (element === undefined) {
       this.fail('not-well-formed', this.scopes.error);
@@ -838,16 +855,37 @@ export class XmlStreamParser {
     return true;
   }
 
+  /** The qualified name of the innermost open element, which the next end tag must repeat. */
+  private openName(): string {
+    const depth = this.depth - 1;
+    return depth === 0 ? this.rootName : this.scratch!.openNames[depth];
+  }
+
+  /**
+   * Whether bytes[start, end) spell the innermost open element's name in ASCII (an end tag's,
+   * decoded without a lookup). A name with other characters takes the general way: compared
+   * code by byte, U+00C3 U+00B7 would match the UTF-8 of U+00F7.
+   */
+  private isOpenName(bytes: Buffer, start: number, end: number): boolean {
+    const name = this.openName();
+    if (name.length !== end - start) return false;
+    for (let k = 0; k < name.length; k++) {
+      const code = name.charCodeAt(k);
+      if (code >= 0x80 || code !== bytes[start + k]) return false;
+    }
+    return true;
+  }
+
   private finishEndTag(): boolean {
     const depth = this.depth - 1;
-    const scratch = this.scratch!;
-    const openName = depth === 0 ? this.rootName : scratch.openNames[depth];
+    const openName = this.openName();
     if (this.state === S_END_CLOSE && this.name !== openName) {
       this.fail('not-well-formed', `end tag </${this.name}> does not match <${openName}>`);
       return false;
     }
     this.depth = depth;
     this.scopes.close();
+    const scratch = this.scratch!;
     if (depth >= 2) {
       this.state = S_CONTENT;
       this.textBytes = 0;

@@ -26,7 +26,7 @@ export function incompleteTailLength(bytes: Uint8Array, end: number): number {
 
 /** Offset of the first byte that is not part of valid UTF-8, or -1 when all of [0, end) is valid. */
 export function firstInvalidUtf8(bytes: Uint8Array, end: number): number {
-  if (isUtf8(bytes.subarray(0, end))) return -1;
+  if (isUtf8(end === bytes.length ? bytes : bytes.subarray(0, end))) return -1;
   let index = 0;
   while (index < end) {
     const lead = bytes[index];
