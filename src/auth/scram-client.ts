@@ -2,7 +2,7 @@
  * Client side of a SCRAM exchange (RFC 5802 section 5), binding to the channel for the -PLUS
  * variants (section 6) and checking the XEP-0474 downgrade protection hash when asked to.
  */
-import { randomBytes } from 'node:crypto';
+import { pooledRandomBytes } from '../util/random-pool.ts';
 import type { ChannelBindingType } from './channel-binding.ts';
 import { downgradeProtectionHash, type AdvertisedAuthentication } from './scram-downgrade.ts';
 import { clientKeyOf, digest, hmac, saltPassword, sameBytes, serverKeyOf, xor, type ScramHash } from './scram.ts';
@@ -53,7 +53,7 @@ export class ScramClient {
 
   constructor(options: ScramClientOptions) {
     this.#options = options;
-    this.#clientNonce = options.clientNonce ?? randomBytes(CLIENT_NONCE_BYTES).toString('base64');
+    this.#clientNonce = options.clientNonce ?? pooledRandomBytes(CLIENT_NONCE_BYTES).toString('base64');
     checkNonce(this.#clientNonce);
     // gs2-header (RFC 5802 section 7): the channel binding flag, then the authorization identity.
     const flag = options.channelBinding ? `p=${options.channelBinding.type}` : (options.bindingFlag ?? 'n');

@@ -2,7 +2,7 @@
  * Server side of a SCRAM exchange (RFC 5802 section 5, RFC 7677), with channel binding for the
  * -PLUS variants (section 6) and the XEP-0474 downgrade protection hash.
  */
-import { randomBytes } from 'node:crypto';
+import { pooledRandomBytes } from '../util/random-pool.ts';
 import { downgradeProtectionHash } from './scram-downgrade.ts';
 import type { ScramVerifier } from '../storage/types.ts';
 import type { SaslContext, SaslServerExchange, SaslServerOptions, SaslStep } from './sasl.ts';
@@ -47,7 +47,7 @@ export class ScramServerExchange implements SaslServerExchange {
     this.#hash = hash;
     this.#plus = plus;
     this.#context = context;
-    this.#serverNonce = options.serverNonce ?? randomBytes(SERVER_NONCE_BYTES).toString('base64');
+    this.#serverNonce = options.serverNonce ?? pooledRandomBytes(SERVER_NONCE_BYTES).toString('base64');
   }
 
   async step(response: Buffer): Promise<SaslStep> {

@@ -3,7 +3,7 @@
  * then every stanza to the router. Its state is a discriminated union so that what may happen
  * next is decided in one place.
  */
-import { randomBytes } from 'node:crypto';
+import { pooledRandomBytes } from '../util/random-pool.ts';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { serverChannelBindings, type ChannelBindings } from '../auth/channel-binding.ts';
@@ -619,7 +619,7 @@ export class C2sConnection implements SessionTransport, XmlStreamHandlers {
     const requested = bind.getChildText('resource', NS_BIND);
     try {
       // RFC 6120 section 7.6 and 7.7: honour the client's resource, else generate one.
-      resource = requested ? prepareResource(requested) : randomBytes(9).toString('base64url');
+      resource = requested ? prepareResource(requested) : pooledRandomBytes(9).toString('base64url');
     } catch (error) {
       return this.#sendError(element, new StanzaError('bad-request', error instanceof Error ? error.message : 'invalid resource'));
     }

@@ -5,7 +5,8 @@
  * and the answers. The mechanisms run in src/auth through `SaslNegotiation`, as for RFC 6120
  * SASL, so SCRAM with channel binding and the XEP-0474 hash behave the same in both.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { pooledRandomBytes } from '../util/random-pool.ts';
 import { prepareResource } from '../jid/jid.ts';
 import { NS_SM } from '../net/stream-management.ts';
 import { Element } from '../xml/element.ts';
@@ -110,7 +111,7 @@ export function readAuthenticate(element: Element): Sasl2Request | string {
  */
 export function bindResource(account: string, tag: string | undefined, userAgentId: string | undefined): string {
   const generated = userAgentId === undefined
-    ? randomBytes(6).toString('base64url')
+    ? pooledRandomBytes(6).toString('base64url')
     : createHash('sha256').update(`${account}\0${tag ?? ''}\0${userAgentId}`).digest().subarray(0, 6).toString('base64url');
   if (tag !== undefined) {
     try {

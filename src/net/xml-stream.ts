@@ -3,7 +3,7 @@
  * serialization with a bounded send buffer on the way out, stream headers, stream errors,
  * stream restarts and the STARTTLS upgrade. It knows nothing of c2s or s2s negotiation.
  */
-import { randomBytes } from 'node:crypto';
+import { pooledRandomBytes } from '../util/random-pool.ts';
 import type { Socket } from 'node:net';
 import { connect as tlsConnect, TLSSocket, type ConnectionOptions, type TlsOptions } from 'node:tls';
 import type { ParserLimits } from '../config/types.ts';
@@ -78,7 +78,7 @@ const DEFAULT_CLOSE_TIMEOUT = 5000;
 
 export function newStreamId(): string {
   // RFC 6120 section 4.7.3: unique and unpredictable, at least 128 bits of randomness.
-  return randomBytes(16).toString('base64url');
+  return pooledRandomBytes(16).toString('base64url');
 }
 
 /** The stream a socket is read by, set while it is attached. */
