@@ -23,7 +23,7 @@ export function digestLength(hash: ScramHash): number {
 
 export function hmac(hash: ScramHash, key: Buffer, data: string | Buffer): Buffer {
   // The key as a KeyObject: Node 24's createHmac took 17.6 µs with a Buffer key against 6.5 with
-  // this (the key's conversion included; bench figures in docs/performance.md, "Logins").
+  // this (the key's conversion included; docs/performance.md, "What a login costs").
   return createHmac(NODE_DIGEST[hash], createSecretKey(key)).update(data).digest();
 }
 

@@ -3,7 +3,8 @@
  * section 4.7.3), SCRAM nonces (RFC 5802 section 5.1), generated resources. Each call of
  * `randomBytes` costs about 5.5 µs on Node 24 whatever its size (16 bytes or 4 KiB alike), so
  * the bytes come from a pool filled a page at a time by the same CSPRNG; each byte is handed
- * out once. Long-lived secrets and salts still call `randomBytes` themselves.
+ * out once. Long-lived secrets and salts still call `randomBytes` themselves (docs/performance.md,
+ * "What a login costs").
  */
 import { randomFillSync } from 'node:crypto';
 
