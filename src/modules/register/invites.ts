@@ -81,8 +81,13 @@ async function readInvite(storage: Storage, token: string): Promise<Invite | und
 async function isGood(storage: Storage, invite: Invite, token: string, now: number): Promise<boolean> {
   if (invite.expires <= now) return false;
   if (invite.inviter === undefined) return true;
-  const [username, domain] = invite.inviter.split('@') as [string, string];
+  const [username, domain] = inviterParts(invite.inviter);
   return (await storage.userData.get(domain, username, keyOf(token))) !== undefined;
+}
+
+/** An inviter's bare JID as stored, as the username and domain its user data is kept under. */
+function inviterParts(inviter: string): [username: string, domain: string] {
+  return inviter.split('@') as [string, string];
 }
 
 /**
@@ -154,10 +159,9 @@ export async function revokeInvite(storage: Storage, token: string): Promise<Inv
 /** After a registration with an account's invitation: it is no longer the inviter's to hold. */
 export async function inviteUsed(storage: Storage, invite: Invite, token: string): Promise<void> {
   if (invite.inviter === undefined) return;
-  const [username, domain] = invite.inviter.split('@') as [string, string];
+  const [username, domain] = inviterParts(invite.inviter);
   await storage.userData.delete(domain, username, keyOf(token));
 }
-
 
 async function forget(storage: Storage, inviter: Jid, token: string): Promise<void> {
   await storage.serverData.take(keyOf(token));
