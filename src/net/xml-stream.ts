@@ -4,7 +4,7 @@
  * stream restarts and the STARTTLS upgrade. It knows nothing of c2s or s2s negotiation.
  */
 import { pooledRandomBytes } from '../util/random-pool.ts';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { connect as tlsConnect, TLSSocket, type ConnectionOptions, type TlsOptions } from 'node:tls';
 import type { ParserLimits } from '../config/types.ts';
 import { Element, NS_CLIENT, NS_STREAMS } from '../xml/element.ts';
@@ -127,11 +127,14 @@ export class XmlStream {
   #bytesCounted = 0;
   /** whether the socket counts what it writes (asked once: its count measures what is still queued) */
   #socketCounts: boolean;
+  /** whether the socket is plain TCP, whose writes mostly complete within the call (see #flush) */
+  #plainTcp: boolean;
   lastActivity = Date.now();
 
   constructor(socket: Socket, handlers: XmlStreamHandlers, options: XmlStreamOptions) {
     this.socket = socket;
     this.#socketCounts = socketCount(socket) !== undefined;
+    this.#plainTcp = isPlainTcp(socket);
     this.remoteAddress = socket.remoteAddress ?? 'unknown';
     this.remotePort = socket.remotePort ?? 0;
     this.options = options;
@@ -460,17 +463,38 @@ export class XmlStream {
     if (data === '' || this.#closed) return;
     if (!this.#socketCounts) this.#bytesCounted += Buffer.byteLength(data);
     const end = this.#queuedChars;
-    this.socket.write(data, (error) => {
-      if (error || end <= this.#writtenChars) return;
-      this.#writtenChars = end;
-      this.#handlers.written?.(end);
-    });
+    const socket = this.socket;
+    if (this.#plainTcp && socket.writableLength === 0 && socket.writable) {
+      // Node's Writable defers a write's callback to a tick of its own (with an object for it);
+      // without a callback a write that completes within the call costs neither. Most writes
+      // to a TCP socket that has nothing queued do: the kernel takes them whole.
+      socket.write(data);
+      if (socket.writableLength === 0 && socket.writable) return this.#noteWritten(end);
+      // Queued (the peer reads slowly) or failed: an empty write's callback comes once the
+      // socket has taken everything before it, and with the error if that failed.
+      if (socket.writable) {
+        socket.write('', (error) => {
+          if (!error) this.#noteWritten(end);
+        });
+      }
+    } else {
+      socket.write(data, (error) => {
+        if (!error) this.#noteWritten(end);
+      });
+    }
     const limit = this.options.maxOutboundBuffer ?? DEFAULT_MAX_OUTBOUND_BUFFER;
     if (this.socket.writableLength > limit && !this.#closing) {
       // The peer does not read what we send: bounded buffers (RFC 6120 section 13.12 on resource exhaustion).
       this.#closing = true;
       this.socket.destroy(new Error(`peer is not reading: more than ${limit} bytes queued`));
     }
+  }
+
+  /** The socket took every character up to `end`. */
+  #noteWritten(end: number): void {
+    if (end <= this.#writtenChars) return;
+    this.#writtenChars = end;
+    this.#handlers.written?.(end);
   }
 
   /**
@@ -527,6 +551,7 @@ export class XmlStream {
     this.#detach(this.socket);
     this.socket = secure;
     this.#socketCounts = true;
+    this.#plainTcp = false;
     this.#attach(secure);
     if (this.#holds !== undefined && this.#holds.size > 0) secure.pause();
     this.restart();
@@ -603,6 +628,11 @@ function serializePrefixed(element: Element, prefix: string): string {
   xml += '>';
   for (const child of element.children) xml += typeof child === 'string' ? escapeTextContent(child) : serialize(child, element.xmlns);
   return xml + `</${prefix}:${element.name}>`;
+}
+
+/** A TCP socket without TLS: a WebSocket's or a test's duplex is not, nor a TLS socket (its writes complete after encryption). */
+function isPlainTcp(socket: Socket): boolean {
+  return socket instanceof Socket && !(socket instanceof TLSSocket);
 }
 
 /** What a socket says it has written (net.Socket's `bytesWritten`); undefined for a transport without it. */
