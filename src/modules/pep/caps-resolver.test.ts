@@ -32,6 +32,18 @@ test('an unknown hash is asked of the entity once (node#ver), checked, cached fo
   assert.equal(capsHash(capsInputOf(parseElement(INFO))), VER);
 });
 
+test('known: the features of a hash learnt already, and nothing else, without a query', async () => {
+  const { caps, sent } = resolver();
+  assert.equal(caps.known(c(VER)), undefined);
+  const learnt = caps.features(parseJid('romeo@example.net/a'), c(VER));
+  assert.equal(caps.known(c(VER)), undefined, 'not while the query waits');
+  caps.answer(answer(sent[0]!));
+  assert.equal(caps.known(c(VER)), await learnt);
+  assert.equal(caps.known(c(VER, 'md5')), undefined);
+  assert.equal(caps.known(c('bm90IHRoZSBoYXNoIG9mIGFueXRoaW5n')), undefined);
+  assert.equal(sent.length, 1);
+});
+
 test('an answer whose hash does not match is used for that resource only; unknown hashes and foreign ids are ignored', async () => {
   const { caps, sent } = resolver();
   const forged = caps.features(parseJid('eve@example.net/x'), c('bm90IHRoZSBoYXNoIG9mIGFueXRoaW5n'));

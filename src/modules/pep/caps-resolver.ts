@@ -68,6 +68,13 @@ export class CapsResolver {
     return answer;
   }
 
+  /** The features behind a `<c/>` whose hash was learnt already, without asking anyone; undefined otherwise. */
+  known(c: Element): ReadonlySet<string> | undefined {
+    const { node, ver, hash } = c.attrs;
+    if (!node || !ver || hash !== 'sha-1') return undefined;
+    return this.#cache.get(`${node}#${ver}`);
+  }
+
   /** Takes the answer to one of our queries (an IQ result or error to the host); false when it is not one. */
   answer(stanza: Element): boolean {
     const pending = this.#pending.get(stanza.attrs.id ?? '');

@@ -17,6 +17,20 @@ test('recipients are the resources whose features ask for <node>+notify; a chang
   assert.equal(interests.size, 2);
 });
 
+test('has: whether set would change nothing for that resource', () => {
+  const interests = new NotifyInterests(10, 100);
+  const nick = features('urn:xmpp:nick+notify');
+  assert.equal(interests.has('juliet@x', 'romeo@x/a', nick), false);
+  interests.set('juliet@x', 'romeo@x/a', nick);
+  assert.equal(interests.has('juliet@x', 'romeo@x/a', nick), true);
+  assert.equal(interests.has('juliet@x', 'romeo@x/a', features('urn:xmpp:nick+notify')), true, 'an equal set');
+  assert.equal(interests.has('juliet@x', 'romeo@x/a', features('urn:xmpp:nick+notify', 'urn:xmpp:avatar:metadata+notify')), false);
+  assert.equal(interests.has('juliet@x', 'romeo@x/b', nick), false, 'another resource');
+  assert.equal(interests.has('paris@x', 'romeo@x/a', nick), false, 'another account');
+  interests.delete('juliet@x', 'romeo@x/a');
+  assert.equal(interests.has('juliet@x', 'romeo@x/a', nick), false);
+});
+
 test('bounded: the oldest resource of an account, then of the least recently changed account, makes room', () => {
   const interests = new NotifyInterests(2, 3);
   const nick = features('n+notify');

@@ -39,6 +39,12 @@ export class NotifyInterests {
     return true;
   }
 
+  /** Whether a resource is recorded with these very features (`set` would change nothing). */
+  has(account: string, resource: string, features: ReadonlySet<string>): boolean {
+    const before = this.#byAccount.get(account)?.get(resource);
+    return before !== undefined && (before === features || sameSet(before, features));
+  }
+
   /** Forgets a resource; returns false when it was not known. */
   delete(account: string, resource: string): boolean {
     const resources = this.#byAccount.get(account);

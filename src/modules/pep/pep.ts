@@ -84,6 +84,10 @@ export const pepModule: FeatureModule = (context) => {
       interests.delete(account.toString(), resource.toString());
       return false;
     }
+    // Capabilities learnt already for this account (a status change, the usual presence) teach
+    // nothing new: no roster lookup, and no promise, per contact a presence is broadcast to.
+    const known = caps.known(c);
+    if (known !== undefined && interests.has(account.toString(), resource.toString(), known)) return false;
     learn(context, { caps, interests, serviceOf }, account, resource, c).catch((error: unknown) => {
       logger.warn('personal eventing: could not learn a resource\'s interests', { resource: resource.toString(), error: String(error) });
     });

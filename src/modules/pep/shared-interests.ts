@@ -36,6 +36,10 @@ export class SharedInterests {
     return true;
   }
 
+  has(account: string, resource: string, features: ReadonlySet<string>): boolean {
+    return this.#interests.has(account, resource, features);
+  }
+
   delete(account: string, resource: string): void {
     if (this.#interests.delete(account, resource)) this.#tell({ account, resource });
   }
