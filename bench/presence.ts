@@ -1,7 +1,7 @@
 /**
  * Presence fan-out, Trellis side by side with Prosody and ejabberd:
  *
- *   npm run bench -- presence [--contacts 100,999] [--changes 10] [--servers trellis,prosody,ejabberd]
+ *   npm run bench -- presence [--contacts 100,999] [--changes 10] [--servers trellis,prosody,ejabberd] [--caps]
  *
  * One user, `owner`, has a roster of N contacts `c1`…`cN`, subscribed both ways (RFC 6121
  * section 3) and all online with available presence. The owner changes its presence (a new
@@ -9,7 +9,9 @@
  * (RFC 6121 section 4.4.2: the server broadcasts it to each contact with a subscription `from`
  * or `both`). Rosters are written into each server's storage before it starts (ejabberd's through
  * its HTTP API before any client connects). Every wait is
- * bounded. Prints one table and writes JSON to bench/results/; docs/performance.md explains it.
+ * bounded. With `--caps` the owner's presence carries entity capabilities (XEP-0115), as every
+ * current client's does, and the owner answers the servers' disco#info queries for them.
+ * Prints one table and writes JSON to bench/results/; docs/performance.md explains it.
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -43,6 +45,7 @@ const { values } = parseArgs({
     address: { type: 'string', default: '127.0.0.21' },
     'change-timeout': { type: 'string', default: '10' },
     'quiet-wait': { type: 'string', default: '60' },
+    caps: { type: 'boolean', default: false },
   },
 });
 const params = {
@@ -52,6 +55,7 @@ const params = {
   address: values.address,
   changeTimeoutMs: Number(values['change-timeout']) * 1000,
   quietWaitSeconds: Number(values['quiet-wait']),
+  caps: values.caps,
 };
 if (params.contacts.some((count) => !Number.isInteger(count) || count < 1 || count > 5000)) fail('--contacts is a list of counts from 1 to 5000');
 if (!Number.isInteger(params.changes) || params.changes < 1 || params.changes > 1000) fail('--changes is a count from 1 to 1000');
@@ -105,6 +109,7 @@ async function main(): Promise<void> {
           contacts,
           changes: params.changes,
           changeTimeoutMs: params.changeTimeoutMs,
+          caps: params.caps,
         });
         runs.push(run);
         process.stderr.write(`${name}: ${contactCount} contacts, all reached in ${spreadOf(run.allReachedMs).median.toFixed(2)} ms (median)\n`);
@@ -136,7 +141,7 @@ function printReport(runs: FanOutRun[], versions: Record<string, string>): void 
       fixed(run.loginSeconds, 1),
     ];
   });
-  process.stdout.write(`\npresence fan-out: ${params.changes} presence changes per run, one owner with N contacts subscribed both ways, all online; ${clientTransport()}\n\n`);
+  process.stdout.write(`\npresence fan-out: ${params.changes} presence changes per run, one owner with N contacts subscribed both ways, all online; ${params.caps ? "the owner's presence with entity capabilities; " : ''}${clientTransport()}\n\n`);
   process.stdout.write(
     textTable(['server', 'contacts', 'complete', 'all p50 ms', 'all min-max ms', 'first p50 ms', 'median contact ms', 'CPU ms/change', 'RSS MB', 'login s'], rows) + '\n',
   );
