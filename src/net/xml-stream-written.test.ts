@@ -52,12 +52,18 @@ async function connectedPair(t: TestContext): Promise<Pair> {
   return { stream: accepted, client, offsets };
 }
 
+/** Queues `xml` and flushes it at once to a socket with nothing queued: counted as written within the flush. */
+function sentWhole(stream: XmlStream, xml: string): number {
+  const end = stream.sendRaw(xml);
+  stream.flush();
+  assert.equal(stream.writtenChars, end);
+  return end;
+}
+
 test('a write the kernel takes whole counts as written when it is flushed', async (t) => {
   const { stream, client, offsets } = await connectedPair(t);
   client.on('data', noop);
-  const end = stream.sendRaw('<message><body>one</body></message>');
-  stream.flush();
-  assert.equal(stream.writtenChars, end);
+  const end = sentWhole(stream, '<message><body>one</body></message>');
   assert.deepEqual(offsets, [end]);
   const second = stream.sendRaw('<message><body>two</body></message>');
   await turn();
@@ -90,9 +96,7 @@ test('a write the socket must queue counts only once a slow reader has taken it'
 test('a write that fails never counts', async (t) => {
   const { stream, client, offsets } = await connectedPair(t);
   client.on('data', noop);
-  const first = stream.sendRaw('<message><body>kept</body></message>');
-  stream.flush();
-  assert.equal(stream.writtenChars, first);
+  const first = sentWhole(stream, '<message><body>kept</body></message>');
   stream.socket.on('error', noop);
   stream.socket.end();
   const lost = stream.sendRaw('<message><body>after the end</body></message>');
@@ -108,9 +112,7 @@ test('a write refused by the kernel (the peer is gone) never counts', async (t) 
   // All in one turn, before this side has read the peer's close: on loopback the first write
   // draws the reset at once, and the kernel refuses the second.
   client.destroy();
-  const taken = stream.sendRaw('<message><body>taken by the kernel</body></message>');
-  stream.flush();
-  assert.equal(stream.writtenChars, taken);
+  const taken = sentWhole(stream, '<message><body>taken by the kernel</body></message>');
   stream.sendRaw('<message><body>refused</body></message>');
   stream.flush();
   for (let wait = 0; wait < 5; wait++) await turn();

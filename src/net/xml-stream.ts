@@ -472,15 +472,9 @@ export class XmlStream {
       if (socket.writableLength === 0 && socket.writable) return this.#noteWritten(end);
       // Queued (the peer reads slowly) or failed: an empty write's callback comes once the
       // socket has taken everything before it, and with the error if that failed.
-      if (socket.writable) {
-        socket.write('', (error) => {
-          if (!error) this.#noteWritten(end);
-        });
-      }
+      if (socket.writable) socket.write('', this.#noteWrittenAfter(end));
     } else {
-      socket.write(data, (error) => {
-        if (!error) this.#noteWritten(end);
-      });
+      socket.write(data, this.#noteWrittenAfter(end));
     }
     const limit = this.options.maxOutboundBuffer ?? DEFAULT_MAX_OUTBOUND_BUFFER;
     if (this.socket.writableLength > limit && !this.#closing) {
@@ -488,6 +482,13 @@ export class XmlStream {
       this.#closing = true;
       this.socket.destroy(new Error(`peer is not reading: more than ${limit} bytes queued`));
     }
+  }
+
+  /** A write's callback: on success, the socket took every character up to `end`. */
+  #noteWrittenAfter(end: number): (error?: Error | null) => void {
+    return (error) => {
+      if (!error) this.#noteWritten(end);
+    };
   }
 
   /** The socket took every character up to `end`. */
