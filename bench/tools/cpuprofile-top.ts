@@ -2,10 +2,10 @@
  * Summarises a V8 CPU profile (`node --cpu-prof`, e.g. from `npm run bench -- messaging --profile`):
  * the functions with the most self time and the most inclusive time, as file:line.
  *
- *   node bench/tools/cpuprofile-top.ts FILE.cpuprofile [--top 25] [--since SECONDS]
+ *   node bench/tools/cpuprofile-top.ts FILE.cpuprofile [--top 25] [--since SECONDS] [--until SECONDS]
  *
- * `--since` skips the first seconds of the profile (start-up and logins) so that only the
- * steady traffic counts.
+ * `--since` skips the first seconds of the profile (start-up and logins) and `--until` the
+ * seconds after it (the clients leaving), so that only the steady traffic counts.
  */
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
@@ -27,15 +27,16 @@ interface CpuProfile {
 }
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' }, since: { type: 'string', default: '0' } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' }, since: { type: 'string', default: '0' }, until: { type: 'string', default: 'Infinity' } } });
 const file = positionals[0];
 if (file === undefined) {
-  process.stderr.write('usage: node bench/tools/cpuprofile-top.ts FILE.cpuprofile [--top 25] [--since SECONDS]\n');
+  process.stderr.write('usage: node bench/tools/cpuprofile-top.ts FILE.cpuprofile [--top 25] [--since SECONDS] [--until SECONDS]\n');
   process.exit(2);
 }
 const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
 const top = Number(values.top);
 const sinceMicros = Number(values.since) * 1e6;
+const untilMicros = Number(values.until) * 1e6;
 
 const byId = new Map(profile.nodes.map((node) => [node.id, node]));
 const parentOf = new Map<number, number>();
@@ -48,7 +49,7 @@ let counted = 0;
 for (let index = 0; index < profile.samples.length; index++) {
   const delta = profile.timeDeltas[index] ?? 0;
   elapsed += delta;
-  if (elapsed < sinceMicros) continue;
+  if (elapsed < sinceMicros || elapsed > untilMicros) continue;
   counted += delta;
   let id: number | undefined = profile.samples[index]!;
   const leaf = byId.get(id)!;
@@ -77,6 +78,6 @@ const rows = (totals: Map<string, number>) =>
     .slice(0, top)
     .map(([key, micros]) => [key, (micros / 1000).toFixed(0), ((micros / counted) * 100).toFixed(1)]);
 
-process.stdout.write(`${file}: ${(counted / 1e6).toFixed(2)} s sampled${sinceMicros > 0 ? ` after the first ${values.since} s` : ''}\n\n`);
+process.stdout.write(`${file}: ${(counted / 1e6).toFixed(2)} s sampled${sinceMicros > 0 ? ` after the first ${values.since} s` : ''}${untilMicros < Infinity ? `, until ${values.until} s` : ''}\n\n`);
 process.stdout.write(`self time\n${textTable(['function file:line', 'ms', '%'], rows(self))}\n\n`);
 process.stdout.write(`inclusive time\n${textTable(['function file:line', 'ms', '%'], rows(inclusive))}\n`);
