@@ -2,14 +2,17 @@
  * Resident memory of a freshly started server with no session, Trellis side by side with Prosody
  * and ejabberd:
  *
- *   npm run bench -- startup-memory [--rounds 3] [--after 5] [--servers trellis,prosody,ejabberd]
+ *   npm run bench -- startup-memory [--rounds 3] [--after 5]
+ *                                   [--servers trellis,prosody,ejabberd,node-idle,node-tls]
  *                                   [--address 127.0.0.21]
  *
  * Each round starts every server in turn, waits until its client port listens and then `--after`
  * seconds, reads /proc/PID/status (VmRSS, and its RssAnon and RssFile parts) and stops it.
  * Trellis runs its default configuration (one host, a self-signed certificate made in a fresh
  * data directory; bench/servers/trellis-defaults.ts); Prosody and ejabberd the configurations of
- * the other scenarios, without accounts. Memory hardly depends on the machine's load, but the
+ * the other scenarios, without accounts. `node-idle` and `node-tls` are Node itself, the runtime
+ * Trellis runs on (bench/servers/node-floor.ts): listening and nothing else, and with what any
+ * server on Node that speaks TLS and stores in SQLite must load. Memory hardly depends on the machine's load, but the
  * load average is recorded with the figures. Prints one table and writes JSON to bench/results/.
  */
 import { loadavg } from 'node:os';
@@ -23,17 +26,18 @@ import { startEjabberd } from './servers/ejabberd.ts';
 import { readResidentMemory, type ResidentMemory } from './servers/proc-stats.ts';
 import { startProsody } from './servers/prosody.ts';
 import type { ServerUnderTest } from './servers/server-under-test.ts';
+import { startNodeFloor } from './servers/node-floor.ts';
 import { startTrellisDefaults } from './servers/trellis-defaults.ts';
 
-const C2S_PORTS: Record<string, number> = { trellis: 52221, prosody: 52222, ejabberd: 52223 };
-/** Trellis's default configuration listens for servers too */
-const TRELLIS_S2S_PORT = 52225;
+const C2S_PORTS: Record<string, number> = { trellis: 52221, prosody: 52222, ejabberd: 52223, 'node-idle': 52226, 'node-tls': 52227 };
+/** Trellis's default configuration listens for servers too, and so does the floor with TLS */
+const S2S_PORTS: Record<string, number> = { trellis: 52225, 'node-tls': 52228 };
 
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
     after: { type: 'string', default: '5' },
-    servers: { type: 'string', default: 'trellis,prosody,ejabberd' },
+    servers: { type: 'string', default: 'trellis,prosody,ejabberd,node-idle,node-tls' },
     address: { type: 'string', default: '127.0.0.21' },
   },
 });
@@ -55,7 +59,8 @@ interface Run extends ResidentMemory {
 function start(name: string): Promise<ServerUnderTest> {
   const port = C2S_PORTS[name]!;
   if (isListening(values.address, port)) throw new Error(`${values.address}:${port} is already in use; stop whatever listens there first`);
-  if (name === 'trellis') return startTrellisDefaults(values.address, port, TRELLIS_S2S_PORT);
+  if (name === 'trellis') return startTrellisDefaults(values.address, port, S2S_PORTS.trellis!);
+  if (name === 'node-idle' || name === 'node-tls') return startNodeFloor(name, values.address, port, S2S_PORTS['node-tls']!);
   const options = { address: values.address, port, domain: 'bench.local', usernames: [], password: 'bench-password', scramIterations: 4096 };
   return name === 'prosody' ? startProsody(options) : startEjabberd(options);
 }

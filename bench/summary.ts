@@ -41,7 +41,7 @@ const SCENARIOS: Record<keyof ScenarioResults, string[]> = {
   // 8: group-chat fan-out to 1,000 occupants
   muc: ['--occupants', '1000', '--servers', 'trellis,prosody,ejabberd'],
   // 9: resident memory of a fresh server, default configuration, no session
-  'startup-memory': ['--rounds', '3', '--servers', 'trellis,prosody,ejabberd'],
+  'startup-memory': ['--rounds', '3', '--servers', 'trellis,prosody,ejabberd,node-idle,node-tls'],
   // 10: an hour at half the measured capacity; run only when named in --scenarios
   soak: ['--minutes', '60'],
 };

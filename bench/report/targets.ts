@@ -249,14 +249,18 @@ function floodRows(flood: FloodResults | undefined): TargetRow[] {
   ];
 }
 
-/** Trellis's median RSS against the 50 MB target, with Prosody's and ejabberd's medians from the same rounds beside it. */
+/**
+ * Trellis's median RSS against the 50 MB target, with Prosody's and ejabberd's medians from the
+ * same rounds beside it, and Node's own with TLS and SQLite loaded (`node-tls`), under which no
+ * server on this runtime goes.
+ */
 function startupMemoryRows(startup: StartupMemoryResults | undefined): TargetRow[] {
   const target = 'resident memory of a fresh server (default configuration, no session) ≤ 50 MB';
   const median = (server: string, pick: (run: StartupMemoryResults['runs'][number]) => number) =>
     spreadOf((startup?.runs ?? []).filter((run) => run.server === server).map(pick)).median / 1048576;
   const trellis = median('trellis', (run) => run.rssBytes);
   if (!Number.isFinite(trellis)) return [unmeasured(target)];
-  const others = ['prosody', 'ejabberd'].filter((server) => Number.isFinite(median(server, (run) => run.rssBytes)));
+  const others = ['prosody', 'ejabberd', 'node-tls'].filter((server) => Number.isFinite(median(server, (run) => run.rssBytes)));
   const loads = (startup?.runs ?? []).map((run) => run.load1);
   return [
     {
