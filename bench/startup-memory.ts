@@ -12,8 +12,9 @@
  * data directory; bench/servers/trellis-defaults.ts); Prosody and ejabberd the configurations of
  * the other scenarios, without accounts. `node-idle` and `node-tls` are Node itself, the runtime
  * Trellis runs on (bench/servers/node-floor.ts): listening and nothing else, and with what any
- * server on Node that speaks TLS and stores in SQLite must load. Memory hardly depends on the machine's load, but the
- * load average is recorded with the figures. Prints one table and writes JSON to bench/results/.
+ * server on Node that speaks TLS and stores in SQLite must load. Memory hardly depends on the
+ * machine's load, but the load average is recorded with the figures. Prints one table and
+ * writes JSON to bench/results/.
  */
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,10 +24,10 @@ import { spreadOf } from './report/stats.ts';
 import { fixed, textTable } from './report/table.ts';
 import { isListening, stopAllDaemons } from './servers/daemon.ts';
 import { startEjabberd } from './servers/ejabberd.ts';
+import { startNodeFloor } from './servers/node-floor.ts';
 import { readResidentMemory, type ResidentMemory } from './servers/proc-stats.ts';
 import { startProsody } from './servers/prosody.ts';
 import type { ServerUnderTest } from './servers/server-under-test.ts';
-import { startNodeFloor } from './servers/node-floor.ts';
 import { startTrellisDefaults } from './servers/trellis-defaults.ts';
 
 const C2S_PORTS: Record<string, number> = { trellis: 52221, prosody: 52222, ejabberd: 52223, 'node-idle': 52226, 'node-tls': 52227 };
